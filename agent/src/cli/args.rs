@@ -1,0 +1,327 @@
+//! The command line, as clap parses it. Names here are the product's contract (DESIGN.md).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Field agent for payment terminals: check, back up, rebind, unbind and migrate over USB serial.
+#[derive(Debug, Parser)]
+#[command(name = "posagent", version, about, propagate_version = true)]
+pub struct Cli {
+    /// One JSON document on stdout (JSON lines for streams) instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Data directory (database, backups, config, profile overrides).
+    #[arg(long, global = true, env = "POSAGENT_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serial ports with USB VID:PID, serial number and the matching profile.
+    Devices,
+    /// Identity and current binding of a terminal (numbers masked).
+    Inspect(InspectArgs),
+    /// Work orders.
+    #[command(subcommand)]
+    Order(OrderCommand),
+    /// Provider profiles.
+    Profiles {
+        #[command(subcommand)]
+        action: Option<ProfilesCommand>,
+    },
+    /// Encrypted backup of a terminal's binding, parameters and transaction log.
+    Backup(BackupArgs),
+    /// Put a backed-up binding back on a terminal.
+    Restore(RestoreArgs),
+    /// Change the bound card, account or phone number.
+    Rebind(RebindArgs),
+    /// Unbind a terminal (settling first).
+    Unbind(JobArgs),
+    /// Move a terminal's data to a replacement unit and unbind the old one.
+    Migrate(MigrateArgs),
+    /// Run a plan of orders (CSV or TOML) over many terminals.
+    Run(RunArgs),
+    /// The job journal.
+    Jobs {
+        #[command(subcommand)]
+        action: Option<JobsCommand>,
+    },
+    /// The outbox of submissions for the provider.
+    Queue {
+        #[command(subcommand)]
+        action: Option<QueueCommand>,
+    },
+    /// Deliver queued submissions to the provider.
+    Sync(SyncArgs),
+    /// The tamper-evident audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Simulated terminal and provider, for training and tests.
+    #[command(subcommand)]
+    Sim(SimCommand),
+    /// A full migration against simulated terminals and provider.
+    Demo,
+}
+
+/// Where the operator secret comes from (never a command-line value).
+#[derive(Debug, Args, Clone)]
+pub struct SecretArgs {
+    /// File holding the operator secret (else POSAGENT_SECRET, else a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Serial port of the terminal, e.g. /dev/ttyUSB0.
+    #[arg(long)]
+    pub port: PathBuf,
+    /// Profile to use (default: matched by USB id, else generic).
+    #[arg(long)]
+    pub profile: Option<String>,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrderCommand {
+    /// Validate a work order file offline, every field, no device needed.
+    Check {
+        /// The order (TOML) or orders (CSV, or TOML with [[order]] tables).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfilesCommand {
+    /// List the profiles (the default).
+    List,
+    /// Show one profile in full.
+    Show { name: String },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub action: Option<BackupCommand>,
+    /// Serial port of the terminal.
+    #[arg(long, required = true)]
+    pub port: Option<PathBuf>,
+    /// Archive to write.
+    #[arg(long, required = true, value_name = "FILE.zip")]
+    pub out: Option<PathBuf>,
+    /// Replace an existing archive.
+    #[arg(long)]
+    pub force: bool,
+    /// Evidence files to include.
+    #[arg(long, value_name = "FILE")]
+    pub evidence: Vec<PathBuf>,
+    /// File holding the backup password (else POSAGENT_BACKUP_PASSWORD, else a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Check an archive's password, checksums and manifest, without a device.
+    Verify {
+        file: PathBuf,
+        /// File holding the backup password.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
+    /// The recorded backups.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[arg(long)]
+    pub port: PathBuf,
+    pub file: PathBuf,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// The archive belongs to another unit (a replacement).
+    #[arg(long)]
+    pub to_replacement: bool,
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+}
+
+/// What to rebind.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RebindTarget {
+    Card,
+    Account,
+    Phone,
+}
+
+#[derive(Debug, Args)]
+pub struct RebindArgs {
+    pub target: RebindTarget,
+    #[command(flatten)]
+    pub job: JobArgs,
+}
+
+/// Options every job takes.
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// Serial port of the terminal.
+    #[arg(long)]
+    pub port: PathBuf,
+    /// The work order (TOML).
+    #[arg(long)]
+    pub order: PathBuf,
+    #[command(flatten)]
+    pub common: JobOptions,
+}
+
+/// Confirmation, dry-run and secrets, shared by jobs.
+#[derive(Debug, Args)]
+pub struct JobOptions {
+    /// Run every check, change nothing, print the plan.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Port of the old unit.
+    #[arg(long)]
+    pub from: PathBuf,
+    /// Port of the replacement unit.
+    #[arg(long)]
+    pub to: PathBuf,
+    #[arg(long)]
+    pub order: PathBuf,
+    #[command(flatten)]
+    pub common: JobOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The plan: CSV (one order per row) or TOML ([[order]] tables).
+    pub plan: PathBuf,
+    /// Jobs in parallel, one per terminal.
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    List,
+    Show { id: String },
+    Resume { id: String },
+    Abort { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    List,
+    Show { id: String },
+    Retry { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Keep running and deliver whenever the provider is reachable.
+    #[arg(long)]
+    pub watch: bool,
+    #[arg(long)]
+    pub provider: Option<String>,
+    #[arg(long, value_name = "FILE")]
+    pub provider_ca: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub client_cert: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub client_key: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub agent_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain and name the first bad record.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// A simulated terminal on a pseudo-terminal or an existing port.
+    Terminal(SimTerminalArgs),
+    /// A simulated provider serving the sync API over TLS.
+    Provider(SimProviderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimTerminalArgs {
+    /// Create a pseudo-terminal and print {"port": ..., "serial": ...} on stdout.
+    #[arg(long, conflicts_with = "port")]
+    pub pty: bool,
+    /// Keep a symlink at PATH to the current pseudo-terminal (survives simulated replugs).
+    #[arg(long, requires = "pty", value_name = "PATH")]
+    pub link: Option<PathBuf>,
+    /// Serve on an existing serial device.
+    #[arg(long)]
+    pub port: Option<PathBuf>,
+    /// Profile whose terminal to simulate.
+    #[arg(long, default_value = "generic")]
+    pub profile: String,
+    /// Transactions in the log (some unsettled).
+    #[arg(long, default_value_t = 200)]
+    pub transactions: u32,
+    /// Seed for reproducible data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Line rate to pace at, in baud (8N1: bytes/s = baud / 10).
+    #[arg(long, default_value_t = 115_200)]
+    pub baud: u32,
+    /// Faults, e.g. bitflip=1e-5,drop=1e-5,stall=200ms,busy=0.1,slow=50ms,unplug=4096.
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<String>,
+    /// State file; a restart with the same file is a power cycle.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// A new, unbound replacement unit.
+    #[arg(long)]
+    pub blank: bool,
+    /// Serial number for the simulated unit (default: derived from the seed).
+    #[arg(long)]
+    pub serial: Option<String>,
+    /// Operator secret the terminal accepts (default: the documented demo secret).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SimProviderArgs {
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    #[arg(long, value_name = "DIR")]
+    pub tls_dir: Option<PathBuf>,
+    #[arg(long, value_name = "SPEC")]
+    pub faults: Option<String>,
+    /// Print what the provider has applied and exit.
+    #[arg(long)]
+    pub report: bool,
+}

@@ -1,0 +1,89 @@
+//! The command-line front end: parse, call the library, render text or JSON, map errors to
+//! exit codes. The only layer that prints.
+
+mod args;
+mod output;
+mod profiles_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::Cli;
+use args::{Command, OrderCommand};
+pub use output::{CliError, Exit, Output};
+
+use crate::config::Paths;
+use crate::profile::ProfileSet;
+
+/// Parses the command line, runs the command and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = Output::new(cli.json);
+    match run(cli, &out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => out.error(&e),
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
+    let paths = Paths::resolve(cli.home.as_deref())
+        .map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
+    match cli.command {
+        Command::Order(OrderCommand::Check { file }) => order_check(&paths, &file, out),
+        Command::Profiles { action } => profiles_cmd::run(&paths, action, out),
+        other => Err(CliError::not_yet(command_name(&other))),
+    }
+}
+
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Devices => "devices",
+        Command::Inspect(_) => "inspect",
+        Command::Order(_) => "order",
+        Command::Profiles { .. } => "profiles",
+        Command::Backup(_) => "backup",
+        Command::Restore(_) => "restore",
+        Command::Rebind(_) => "rebind",
+        Command::Unbind(_) => "unbind",
+        Command::Migrate(_) => "migrate",
+        Command::Run(_) => "run",
+        Command::Jobs { .. } => "jobs",
+        Command::Queue { .. } => "queue",
+        Command::Sync(_) => "sync",
+        Command::Audit(_) => "audit",
+        Command::Sim(_) => "sim",
+        Command::Demo => "demo",
+    }
+}
+
+/// Loads the built-in profiles with the user's overrides.
+pub fn load_profiles(paths: &Paths) -> Result<ProfileSet, CliError> {
+    ProfileSet::load(&paths.profile_overrides()).map_err(CliError::from)
+}
+
+fn order_check(paths: &Paths, file: &std::path::Path, out: &Output) -> Result<(), CliError> {
+    let profiles = load_profiles(paths)?;
+    let (_, report) = crate::order::check_file(file, &profiles)?;
+    let human = if report.valid {
+        format!("{}: {} order(s), all valid", file.display(), report.orders)
+    } else {
+        let mut s = format!(
+            "{}: {} problem(s) in {} order(s)",
+            file.display(),
+            report.errors.len(),
+            report.orders
+        );
+        for p in &report.errors {
+            s.push_str(&format!("\n  {p}"));
+        }
+        s
+    };
+    out.print(&human, &report);
+    if report.valid {
+        Ok(())
+    } else {
+        Err(CliError::silent(Exit::DataErr))
+    }
+}

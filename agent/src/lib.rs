@@ -1,0 +1,11 @@
+//! posagent: an offline field agent that checks, backs up, rebinds, unbinds and migrates
+//! payment terminals over USB serial, journals every step and syncs with the provider.
+//!
+//! Data flows one way: `cli` → `job` → `terminal` → `link` → port; jobs write to `store`;
+//! `sync` reads it. Nothing below `cli` prints.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod order;
+pub mod profile;

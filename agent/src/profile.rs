@@ -1,0 +1,407 @@
+//! Provider profiles: how to talk to a provider's terminals and what its procedures require.
+//!
+//! The profiles under `profiles/` are compiled into the binary. A file with the same name in
+//! the override directory (`<config>/profiles/NAME.toml`) replaces the built-in one whole.
+//! A profile that does not parse, or names an unknown field or operation, is an error that
+//! names the file, the line and the key; it is never replaced by defaults.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::order::{Operation, field_used_by};
+
+/// The built-in profiles: (name, file text).
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("allinpay", include_str!("../../profiles/allinpay.toml")),
+    ("generic", include_str!("../../profiles/generic.toml")),
+    ("lakala", include_str!("../../profiles/lakala.toml")),
+    ("ruiyinxin", include_str!("../../profiles/ruiyinxin.toml")),
+    ("shengpay", include_str!("../../profiles/shengpay.toml")),
+    ("ums", include_str!("../../profiles/ums.toml")),
+];
+
+/// A provider / terminal family profile.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Short name, equal to the file stem.
+    pub name: String,
+    /// The provider's name as people know it.
+    pub display_name: String,
+    /// Line settings of the terminals' serial port.
+    pub serial: SerialSettings,
+    /// USB vendor/product id pairs that identify this family's terminals.
+    #[serde(default)]
+    pub usb: Vec<UsbId>,
+    /// The operations this provider supports, each with the order fields it requires.
+    pub operations: BTreeMap<Operation, OperationRule>,
+    /// Documents (order fields) required by merchant kind and for an acting agent.
+    pub documents: Documents,
+    /// Settlement rules.
+    pub settlement: Settlement,
+    /// The test transaction after a change.
+    pub test_transaction: TestTransaction,
+}
+
+/// Serial line settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SerialSettings {
+    pub baud: u32,
+    pub data_bits: u8,
+    pub parity: Parity,
+    pub stop_bits: u8,
+    pub flow_control: FlowControl,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Parity {
+    None,
+    Odd,
+    Even,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FlowControl {
+    None,
+    Software,
+    Hardware,
+}
+
+/// A USB VID:PID pair.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UsbId {
+    pub vid: u16,
+    pub pid: u16,
+}
+
+impl fmt::Display for UsbId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04x}:{:04x}", self.vid, self.pid)
+    }
+}
+
+/// What one operation requires under this profile.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OperationRule {
+    /// Order fields that must be present (dotted names, e.g. `new.card`).
+    #[serde(default)]
+    pub required_fields: Vec<String>,
+}
+
+/// Which order fields prove who asks.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Documents {
+    pub company: Vec<String>,
+    pub individual: Vec<String>,
+    /// Required when someone acts on the merchant's behalf.
+    pub agent: Vec<String>,
+}
+
+/// Settlement rules: card cooldown and parameter bounds.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settlement {
+    /// Days before the same settlement card may be bound again (0: no cooldown).
+    pub card_cooldown_days: u32,
+    /// Allowed daily settlement limit, in yuan.
+    pub daily_limit_yuan: Bounds,
+    /// Allowed fee rate, in percent.
+    pub fee_rate_percent: Bounds,
+}
+
+/// An inclusive numeric range.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bounds {
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Bounds {
+    /// Whether `v` lies within the bounds.
+    pub fn contains(&self, v: f64) -> bool {
+        (self.min..=self.max).contains(&v)
+    }
+}
+
+/// The test transaction a profile asks for after a change.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestTransaction {
+    pub required: bool,
+    /// Amount in fen (1 fen = 0.01 yuan).
+    pub amount_fen: u32,
+}
+
+/// A profile that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("profile {file}: {message}")]
+    Invalid { file: String, message: String },
+    #[error("no profile named '{0}'; `posagent profiles` lists them")]
+    Unknown(String),
+    #[error("cannot read profile directory {0}: {1}")]
+    Io(PathBuf, std::io::Error),
+}
+
+impl Profile {
+    /// Parses and checks one profile; `file` names it in errors.
+    pub fn parse(text: &str, file: &str, expected_name: &str) -> Result<Profile, ProfileError> {
+        let invalid = |message: String| ProfileError::Invalid {
+            file: file.to_string(),
+            message,
+        };
+        let profile: Profile =
+            toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_string()))?;
+        if profile.name != expected_name {
+            return Err(invalid(format!(
+                "key `name` is '{}' but the file is for '{expected_name}'; make them the same",
+                profile.name
+            )));
+        }
+        for (op, rule) in &profile.operations {
+            for field in &rule.required_fields {
+                if !field_used_by(*op, field) {
+                    return Err(invalid(format!(
+                        "key `operations.{op}.required_fields`: '{field}' is not a field that {op} uses"
+                    )));
+                }
+            }
+        }
+        let docs = &profile.documents;
+        for (key, list) in [
+            ("company", &docs.company),
+            ("individual", &docs.individual),
+            ("agent", &docs.agent),
+        ] {
+            if let Some(bad) = list.iter().find(|f| !crate::order::is_document_field(f)) {
+                return Err(invalid(format!(
+                    "key `documents.{key}`: '{bad}' is not a document field"
+                )));
+            }
+        }
+        let s = &profile.serial;
+        if !(5..=8).contains(&s.data_bits) || !(1..=2).contains(&s.stop_bits) || s.baud == 0 {
+            return Err(invalid(
+                "key `serial`: data_bits must be 5-8, stop_bits 1-2 and baud above 0".to_string(),
+            ));
+        }
+        for (key, b) in [
+            (
+                "settlement.daily_limit_yuan",
+                profile.settlement.daily_limit_yuan,
+            ),
+            (
+                "settlement.fee_rate_percent",
+                profile.settlement.fee_rate_percent,
+            ),
+        ] {
+            if !(b.min.is_finite() && b.max.is_finite() && b.min <= b.max && b.min >= 0.0) {
+                return Err(invalid(format!(
+                    "key `{key}`: min must be at least 0 and not above max"
+                )));
+            }
+        }
+        Ok(profile)
+    }
+
+    /// Whether this profile supports `op`.
+    pub fn supports(&self, op: Operation) -> bool {
+        self.operations.contains_key(&op)
+    }
+}
+
+/// Every known profile: the built-in ones, replaced by overrides where present.
+#[derive(Debug, Clone)]
+pub struct ProfileSet {
+    profiles: BTreeMap<String, (Profile, Source)>,
+}
+
+/// Where a profile came from.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Builtin,
+    Override(PathBuf),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Builtin => f.write_str("built-in"),
+            Source::Override(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+impl ProfileSet {
+    /// The built-in profiles only.
+    pub fn builtin() -> Result<ProfileSet, ProfileError> {
+        let mut profiles = BTreeMap::new();
+        for (name, text) in BUILTIN {
+            let file = format!("profiles/{name}.toml (built in)");
+            profiles.insert(
+                name.to_string(),
+                (Profile::parse(text, &file, name)?, Source::Builtin),
+            );
+        }
+        Ok(ProfileSet { profiles })
+    }
+
+    /// Built-in profiles with files from `dir` laid over them (a missing dir is fine).
+    pub fn load(override_dir: &Path) -> Result<ProfileSet, ProfileError> {
+        let mut set = ProfileSet::builtin()?;
+        let entries = match std::fs::read_dir(override_dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(set),
+            Err(e) => return Err(ProfileError::Io(override_dir.to_path_buf(), e)),
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| ProfileError::Io(override_dir.to_path_buf(), e))?;
+        paths.retain(|p| p.extension().is_some_and(|x| x == "toml"));
+        paths.sort();
+        for path in paths {
+            let name = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_string();
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| ProfileError::Io(path.clone(), e))?;
+            let profile = Profile::parse(&text, &path.display().to_string(), &name)?;
+            set.profiles.insert(name, (profile, Source::Override(path)));
+        }
+        Ok(set)
+    }
+
+    /// The profile called `name`.
+    pub fn get(&self, name: &str) -> Result<&Profile, ProfileError> {
+        self.profiles
+            .get(name)
+            .map(|(p, _)| p)
+            .ok_or_else(|| ProfileError::Unknown(name.to_string()))
+    }
+
+    /// Every profile with where it came from, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&Profile, &Source)> {
+        self.profiles.values().map(|(p, s)| (p, s))
+    }
+
+    /// The first profile (by name, `generic` last) listing this USB id.
+    pub fn match_usb(&self, id: UsbId) -> Option<&Profile> {
+        let mut candidates: Vec<&Profile> = self
+            .profiles
+            .values()
+            .map(|(p, _)| p)
+            .filter(|p| p.usb.contains(&id))
+            .collect();
+        candidates.sort_by_key(|p| p.name == "generic");
+        candidates.first().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_profile_parses() {
+        let set = ProfileSet::builtin().unwrap();
+        let names: Vec<_> = set.iter().map(|(p, _)| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "allinpay",
+                "generic",
+                "lakala",
+                "ruiyinxin",
+                "shengpay",
+                "ums"
+            ]
+        );
+        assert_eq!(set.get("lakala").unwrap().settlement.card_cooldown_days, 30);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let text = BUILTIN[2].1.replace(
+            "card_cooldown_days = 30",
+            "card_cooldown_days = 30\ncooldown = 5",
+        );
+        let err = Profile::parse(&text, "lakala.toml", "lakala")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lakala.toml"), "{err}");
+        assert!(err.contains("line"), "{err}");
+        assert!(err.contains("cooldown"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_an_error_not_a_default() {
+        let text = BUILTIN[2]
+            .1
+            .replace("card_cooldown_days = 30", "card_cooldown_days = \"thirty\"");
+        let err = Profile::parse(&text, "lakala.toml", "lakala")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line") && err.contains("card_cooldown_days"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn required_field_not_used_by_the_operation_is_refused() {
+        let text = BUILTIN[2]
+            .1
+            .replacen("\"new.card\"", "\"replacement.serial\"", 1);
+        let err = Profile::parse(&text, "lakala.toml", "lakala")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("replacement.serial") && err.contains("rebind-card"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn override_replaces_builtin_and_a_bad_override_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = BUILTIN[2]
+            .1
+            .replace("card_cooldown_days = 30", "card_cooldown_days = 45");
+        std::fs::write(dir.path().join("lakala.toml"), text).unwrap();
+        let set = ProfileSet::load(dir.path()).unwrap();
+        assert_eq!(set.get("lakala").unwrap().settlement.card_cooldown_days, 45);
+        std::fs::write(dir.path().join("ums.toml"), "name = \"ums\"\n[serial\n").unwrap();
+        let err = ProfileSet::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("ums.toml") && err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn usb_match_prefers_a_provider_over_generic() {
+        let set = ProfileSet::builtin().unwrap();
+        let lakala_id = set.get("lakala").unwrap().usb[0];
+        assert_eq!(set.match_usb(lakala_id).unwrap().name, "lakala");
+        let bridge = set.get("generic").unwrap().usb[0];
+        assert_eq!(set.match_usb(bridge).unwrap().name, "generic");
+        assert!(
+            set.match_usb(UsbId {
+                vid: 0xdead,
+                pid: 0xbeef
+            })
+            .is_none()
+        );
+    }
+}

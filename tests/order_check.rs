@@ -1,0 +1,214 @@
+//! `posagent order check` and the CLI's exit-code contract, driven as a user would.
+
+mod common;
+
+use common::{fixtures, json_of, posagent};
+
+const NEW_CARD_FULL: &str = "6222020200112233446";
+const BAD_CARD_FULL: &str = "6222020200112233445";
+
+#[test]
+fn valid_order_passes_with_exit_0() {
+    let home = tempfile::tempdir().unwrap();
+    let out = posagent(home.path())
+        .args(["order", "check", "--json"])
+        .arg(fixtures().join("orders/rebind-card.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let doc = json_of(&out);
+    assert_eq!(doc["valid"], true);
+    assert_eq!(doc["errors"].as_array().unwrap().len(), 0);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(NEW_CARD_FULL));
+}
+
+#[test]
+fn invalid_order_lists_every_problem_masked_with_exit_65() {
+    let home = tempfile::tempdir().unwrap();
+    let out = posagent(home.path())
+        .args(["order", "check", "--json"])
+        .arg(fixtures().join("orders/bad-card.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65));
+    let doc = json_of(&out);
+    assert_eq!(doc["valid"], false);
+    let fields: Vec<&str> = doc["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "merchant.mid",
+            "merchant.legal_rep_id",
+            "new.card",
+            "new.holder"
+        ]
+    );
+    let card = &doc["errors"][2];
+    assert_eq!(card["value"], "622202*********3445");
+    assert_eq!(card["line"], 17);
+    assert!(card["message"].as_str().unwrap().contains("Luhn"));
+    let all =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!all.contains(BAD_CARD_FULL), "full card number printed");
+}
+
+#[test]
+fn human_output_names_file_line_and_field() {
+    let home = tempfile::tempdir().unwrap();
+    let out = posagent(home.path())
+        .args(["order", "check"])
+        .arg(fixtures().join("orders/bad-card.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "bad-card.toml:17: new.card = \"622202*********3445\": fails the Luhn check digit"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn csv_plan_reports_rows_by_line() {
+    let home = tempfile::tempdir().unwrap();
+    let out = posagent(home.path())
+        .args(["order", "check", "--json"])
+        .arg(fixtures().join("orders/plan.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65));
+    let doc = json_of(&out);
+    assert_eq!(doc["orders"], 3);
+    let errors = doc["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["field"], "new.account");
+    assert_eq!(errors[0]["line"], 3);
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("scientific notation")
+    );
+}
+
+#[test]
+fn missing_and_malformed_files_are_data_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let out = posagent(home.path())
+        .args(["order", "check", "/nonexistent/order.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot read order file /nonexistent/order.toml")
+    );
+
+    let bad = home.path().join("broken.toml");
+    std::fs::write(&bad, "id = \"x\"\n\n[merchant\nmid = 1\n").unwrap();
+    let out = posagent(home.path())
+        .args(["order", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broken.toml:3:"), "{err}");
+
+    let odd = home.path().join("order.txt");
+    std::fs::write(&odd, "id = 1").unwrap();
+    let out = posagent(home.path())
+        .args(["order", "check"])
+        .arg(&odd)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65));
+}
+
+#[test]
+fn usage_errors_exit_2_and_unbuilt_commands_exit_1() {
+    let home = tempfile::tempdir().unwrap();
+    let out = posagent(home.path())
+        .args(["order", "frobnicate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = posagent(home.path())
+        .args(["--json", "queue", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json_of(&out);
+    assert_eq!(doc["error"], "posagent queue: not yet available");
+}
+
+#[test]
+fn profiles_list_and_show() {
+    let home = tempfile::tempdir().unwrap();
+    let out = posagent(home.path())
+        .args(["profiles", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let names: Vec<String> = json_of(&out)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "allinpay",
+            "generic",
+            "lakala",
+            "ruiyinxin",
+            "shengpay",
+            "ums"
+        ]
+    );
+    let out = posagent(home.path())
+        .args(["profiles", "show", "lakala", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json_of(&out)["settlement"]["card_cooldown_days"], 30);
+    let out = posagent(home.path())
+        .args(["profiles", "show", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65));
+}
+
+#[test]
+fn a_bad_profile_override_is_an_error_naming_file_and_line() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join("profiles")).unwrap();
+    std::fs::write(
+        home.path().join("profiles/ums.toml"),
+        "name = \"ums\"\ndisplay_name = 5\n",
+    )
+    .unwrap();
+    let out = posagent(home.path())
+        .args(["order", "check"])
+        .arg(fixtures().join("orders/rebind-card.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("profiles/ums.toml") && err.contains("line 2"),
+        "{err}"
+    );
+}
