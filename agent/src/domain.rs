@@ -199,8 +199,15 @@ impl FromStr for AccountNo {
 }
 
 /// A China mobile number, stored as its 11 national digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Phone(String);
+
+/// Serialises masked (`138****5678`), like card numbers.
+impl Serialize for Phone {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.masked())
+    }
+}
 
 impl Phone {
     /// The 11 national digits.
@@ -596,6 +603,63 @@ pub fn plain_text(raw: &str, max: usize) -> Result<String, DomainError> {
         )));
     }
     Ok(s.to_string())
+}
+
+/// Device status as the terminal reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceStatus {
+    Bound,
+    Unbound,
+    Active,
+}
+
+impl DeviceStatus {
+    /// The byte a terminal uses for this status.
+    pub fn to_u8(self) -> u8 {
+        match self {
+            DeviceStatus::Unbound => 0,
+            DeviceStatus::Bound => 1,
+            DeviceStatus::Active => 2,
+        }
+    }
+
+    /// From a terminal's status byte.
+    pub fn from_u8(b: u8) -> Option<DeviceStatus> {
+        match b {
+            0 => Some(DeviceStatus::Unbound),
+            1 => Some(DeviceStatus::Bound),
+            2 => Some(DeviceStatus::Active),
+            _ => None,
+        }
+    }
+
+    /// The name used in orders and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceStatus::Unbound => "unbound",
+            DeviceStatus::Bound => "bound",
+            DeviceStatus::Active => "active",
+        }
+    }
+}
+
+impl fmt::Display for DeviceStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for DeviceStatus {
+    type Err = DomainError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "bound" => Ok(DeviceStatus::Bound),
+            "unbound" => Ok(DeviceStatus::Unbound),
+            "active" => Ok(DeviceStatus::Active),
+            _ => Err(DomainError::Rule("must be one of bound, unbound, active")),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,5 +7,8 @@
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod link;
 pub mod order;
 pub mod profile;
+pub mod sim;
+pub mod terminal;

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use toml::de::{DeTable, DeValue};
 
 use crate::domain::{
-    AccountNo, BranchCode, CreditCode, DomainError, HolderName, Mid, Pan, Phone, ResidentId, Tid,
-    mask_middle, normalise_code, plain_text,
+    AccountNo, BranchCode, CreditCode, DeviceStatus, DomainError, HolderName, Mid, Pan, Phone,
+    ResidentId, Tid, mask_middle, normalise_code, plain_text,
 };
 use crate::profile::{Profile, ProfileSet};
 
@@ -397,27 +397,6 @@ pub fn parse_csv(text: &str, file: &Path) -> Result<Vec<RawOrder>, OrderFileErro
 pub enum MerchantKind {
     Company,
     Individual,
-}
-
-/// Device status as the terminal reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeviceStatus {
-    Bound,
-    Unbound,
-    Active,
-}
-
-impl FromStr for DeviceStatus {
-    type Err = DomainError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            "bound" => Ok(DeviceStatus::Bound),
-            "unbound" => Ok(DeviceStatus::Unbound),
-            "active" => Ok(DeviceStatus::Active),
-            _ => Err(DomainError::Rule("must be one of bound, unbound, active")),
-        }
-    }
 }
 
 /// Why a binding changes, as recorded with the job.

@@ -29,3 +29,57 @@ pub fn json_of(output: &std::process::Output) -> serde_json::Value {
         )
     })
 }
+
+/// The demo secret the simulated terminal accepts by default.
+pub const DEMO_SECRET: &str = "posagent-demo-secret";
+
+/// Writes a secret file in `dir` and returns its path.
+pub fn secret_file(dir: &Path, name: &str, secret: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, format!("{secret}\n")).unwrap();
+    p
+}
+
+/// A simulated terminal process on a pseudo-terminal, killed when dropped.
+pub struct Sim {
+    child: std::process::Child,
+    /// The stable path (symlink) to open.
+    pub port: PathBuf,
+    pub serial: String,
+}
+
+impl Sim {
+    /// Starts `posagent sim terminal --pty --link DIR/NAME ARGS…` and waits for its port.
+    pub fn start(dir: &Path, name: &str, args: &[&str]) -> Sim {
+        use std::io::BufRead;
+        let port = dir.join(name);
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"))
+            .args(["sim", "terminal", "--pty", "--link"])
+            .arg(&port)
+            .args(args)
+            .env("POSAGENT_HOME", dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("start simulator");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("simulator announces its port");
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("bad announce line {line:?}: {e}"));
+        Sim {
+            child,
+            port,
+            serial: v["serial"].as_str().unwrap().to_string(),
+        }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

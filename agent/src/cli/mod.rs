@@ -2,8 +2,11 @@
 //! exit codes. The only layer that prints.
 
 mod args;
+mod device_cmd;
 mod output;
 mod profiles_cmd;
+mod secrets;
+mod sim_cmd;
 
 use std::process::ExitCode;
 
@@ -33,6 +36,9 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
     match cli.command {
         Command::Order(OrderCommand::Check { file }) => order_check(&paths, &file, out),
         Command::Profiles { action } => profiles_cmd::run(&paths, action, out),
+        Command::Devices => device_cmd::devices(&paths, out),
+        Command::Inspect(a) => device_cmd::inspect(&paths, &a, out),
+        Command::Sim(c) => sim_cmd::run(&paths, c),
         other => Err(CliError::not_yet(command_name(&other))),
     }
 }

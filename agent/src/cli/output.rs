@@ -20,6 +20,8 @@ pub enum Exit {
     DataErr = 65,
     /// A terminal or the provider is unavailable.
     Unavailable = 69,
+    /// Refused for lack of permission: wrong operator secret, terminal locked out.
+    NoPerm = 77,
 }
 
 /// An error as the user sees it: what went wrong, what to do next, and the exit code.

@@ -1,0 +1,222 @@
+//! `posagent devices` and `posagent inspect`.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::args::InspectArgs;
+use super::{CliError, Exit, Output, load_profiles, secrets};
+use crate::config::Paths;
+use crate::link::LinkStats;
+use crate::profile::{Profile, ProfileSet, UsbId};
+use crate::terminal::model::{Binding, Identity, Status};
+use crate::terminal::{Terminal, TerminalError};
+
+impl From<TerminalError> for CliError {
+    fn from(e: TerminalError) -> Self {
+        let (exit, help) = match &e {
+            TerminalError::Unavailable { .. } => (
+                Exit::Unavailable,
+                "check the cable and the port name (`posagent devices` lists ports), then try again",
+            ),
+            TerminalError::WrongSecret { .. } => (
+                Exit::NoPerm,
+                "check the operator secret; repeated failures lock the terminal",
+            ),
+            TerminalError::LockedOut { .. } => (
+                Exit::NoPerm,
+                "wait for the lockout to end; do not retry with guesses",
+            ),
+            TerminalError::NotGenuine => (
+                Exit::NoPerm,
+                "check the secret; if it is right, stop: the device may not be genuine",
+            ),
+            TerminalError::Refused { .. } => (Exit::Failure, "see the terminal's reason above"),
+            TerminalError::Invalid(_) | TerminalError::Verification { .. } => (
+                Exit::Failure,
+                "try again; if it repeats, the terminal or cable is faulty",
+            ),
+        };
+        CliError::new(exit, e.to_string()).help(help)
+    }
+}
+
+#[derive(Serialize)]
+struct DeviceRow {
+    port: String,
+    kind: &'static str,
+    usb_id: Option<String>,
+    manufacturer: Option<String>,
+    product: Option<String>,
+    serial_number: Option<String>,
+    profile: Option<String>,
+}
+
+/// Lists serial ports with their USB identity and matching profile.
+pub fn devices(paths: &Paths, out: &Output) -> Result<(), CliError> {
+    let profiles = load_profiles(paths)?;
+    let ports = serialport::available_ports()
+        .map_err(|e| CliError::new(Exit::Failure, format!("cannot list serial ports: {e}")))?;
+    let rows: Vec<DeviceRow> = ports
+        .into_iter()
+        .map(|p| match p.port_type {
+            serialport::SerialPortType::UsbPort(u) => DeviceRow {
+                port: p.port_name,
+                kind: "usb",
+                usb_id: Some(
+                    UsbId {
+                        vid: u.vid,
+                        pid: u.pid,
+                    }
+                    .to_string(),
+                ),
+                manufacturer: u.manufacturer,
+                product: u.product,
+                serial_number: u.serial_number,
+                profile: profiles
+                    .match_usb(UsbId {
+                        vid: u.vid,
+                        pid: u.pid,
+                    })
+                    .map(|p| p.name.clone()),
+            },
+            other => DeviceRow {
+                port: p.port_name,
+                kind: match other {
+                    serialport::SerialPortType::PciPort => "pci",
+                    serialport::SerialPortType::BluetoothPort => "bluetooth",
+                    _ => "unknown",
+                },
+                usb_id: None,
+                manufacturer: None,
+                product: None,
+                serial_number: None,
+                profile: None,
+            },
+        })
+        .collect();
+    let mut human = format!(
+        "{:<24} {:<10} {:<24} {:<16} PROFILE",
+        "PORT", "USB ID", "MANUFACTURER", "SERIAL NO."
+    );
+    for r in &rows {
+        human.push_str(&format!(
+            "\n{:<24} {:<10} {:<24} {:<16} {}",
+            r.port,
+            r.usb_id.as_deref().unwrap_or("-"),
+            r.manufacturer.as_deref().unwrap_or("-"),
+            r.serial_number.as_deref().unwrap_or("-"),
+            r.profile.as_deref().unwrap_or("-")
+        ));
+    }
+    if rows.is_empty() {
+        human =
+            "no serial ports found; check the cable and that you are in the dialout group".into();
+    }
+    out.print(&human, &rows);
+    Ok(())
+}
+
+/// The profile named on the command line, else the generic one.
+pub fn chosen_profile<'a>(
+    profiles: &'a ProfileSet,
+    name: Option<&str>,
+) -> Result<&'a Profile, CliError> {
+    Ok(profiles.get(name.unwrap_or("generic"))?)
+}
+
+/// Opens a terminal and authenticates.
+pub fn connect(
+    port: &Path,
+    profile: &Profile,
+    secret_file: Option<&Path>,
+) -> Result<Terminal, CliError> {
+    let secret = secrets::operator_secret(secret_file)?;
+    let mut t = Terminal::open(port, &profile.serial)?;
+    t.authenticate(&secret)?;
+    Ok(t)
+}
+
+#[derive(Serialize)]
+struct Inspection {
+    port: String,
+    profile: String,
+    identity: Identity,
+    status: Status,
+    binding: Binding,
+    link: LinkStats,
+}
+
+/// Human lines for a binding, numbers masked.
+pub fn describe_binding(b: &Binding) -> String {
+    let mut s = format!("Status    {}", b.status);
+    if let (Some(mid), Some(tid)) = (&b.mid, &b.tid) {
+        s.push_str(&format!("\nMID       {mid}    TID {tid}"));
+    }
+    if let Some(n) = &b.merchant_name {
+        s.push_str(&format!("\nMerchant  {n}"));
+    }
+    if let Some(c) = &b.card {
+        s.push_str(&format!(
+            "\nCard      {}  {}  exp {}",
+            c.pan,
+            c.holder,
+            c.expiry.as_deref().unwrap_or("-")
+        ));
+    }
+    if let Some(a) = &b.account {
+        s.push_str(&format!(
+            "\nAccount   {}  {}  {} ({})",
+            a.number, a.holder, a.bank, a.branch
+        ));
+    }
+    if let Some(p) = &b.phone {
+        s.push_str(&format!("\nPhone     {p}"));
+    }
+    s
+}
+
+/// Human line for link counters.
+pub fn describe_link(l: &LinkStats) -> String {
+    format!(
+        "Link      {} bytes out, {} in, {} frames, {} retransmission(s), {} reconnect(s), {:.2} s",
+        l.wire_bytes_out,
+        l.wire_bytes_in,
+        l.frames_out + l.frames_in,
+        l.retransmissions,
+        l.reconnects,
+        l.elapsed_seconds
+    )
+}
+
+/// Shows a terminal's identity and binding.
+pub fn inspect(paths: &Paths, a: &InspectArgs, out: &Output) -> Result<(), CliError> {
+    let profiles = load_profiles(paths)?;
+    let profile = chosen_profile(&profiles, a.profile.as_deref())?;
+    let mut t = connect(&a.port, profile, a.secret.secret_file.as_deref())?;
+    let identity = t.identify()?;
+    let status = t.status()?;
+    let binding = t.read_binding()?;
+    let report = Inspection {
+        port: a.port.display().to_string(),
+        profile: profile.name.clone(),
+        identity,
+        status,
+        binding,
+        link: t.stats(),
+    };
+    let id = &report.identity;
+    let human = format!(
+        "Terminal  {} {}  serial {}  firmware {}\n{}\nLog       {} transaction(s), {} unsettled\n{}",
+        id.vendor,
+        id.model,
+        id.serial,
+        id.firmware,
+        describe_binding(&report.binding),
+        report.status.transactions,
+        report.status.unsettled,
+        describe_link(&report.link)
+    );
+    out.print(&human, &report);
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! `posagent sim terminal` (and, later, `sim provider`).
+
+use std::io::Write;
+
+use super::args::{SimCommand, SimTerminalArgs};
+use super::{CliError, Exit, load_profiles, secrets};
+use crate::config::Paths;
+use crate::link::proto::DEMO_SECRET;
+use crate::sim::faults::FaultSpec;
+use crate::sim::{Attach, TerminalOptions, run_terminal};
+
+pub fn run(paths: &Paths, c: SimCommand) -> Result<(), CliError> {
+    match c {
+        SimCommand::Terminal(a) => terminal(paths, a),
+        SimCommand::Provider(_) => Err(CliError::not_yet("sim provider")),
+    }
+}
+
+fn terminal(paths: &Paths, a: SimTerminalArgs) -> Result<(), CliError> {
+    let profiles = load_profiles(paths)?;
+    let profile = profiles.get(&a.profile)?.clone();
+    let faults: FaultSpec = match &a.faults {
+        Some(s) => s.parse().map_err(|e: crate::sim::faults::FaultSpecError| {
+            CliError::new(Exit::Usage, e.to_string())
+        })?,
+        None => FaultSpec::default(),
+    };
+    let secret = match &a.secret_file {
+        Some(f) => secrets::read_secret_file(f, "operator secret")?.to_vec(),
+        None => DEMO_SECRET.as_bytes().to_vec(),
+    };
+    let attach = match (a.pty, a.port) {
+        (_, Some(p)) => Attach::Port(p),
+        (true, None) => Attach::Pty { link: a.link },
+        (false, None) => {
+            return Err(CliError::new(
+                Exit::Usage,
+                "say where to serve: --pty or --port P",
+            ));
+        }
+    };
+    if a.baud == 0 {
+        return Err(CliError::new(Exit::Usage, "--baud must be above 0"));
+    }
+    let opts = TerminalOptions {
+        attach,
+        profile,
+        transactions: a.transactions,
+        seed: a.seed,
+        baud: a.baud,
+        faults,
+        state: a.state,
+        blank: a.blank,
+        serial: a.serial,
+        secret,
+    };
+    run_terminal(opts, |v| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{v}");
+        let _ = out.flush();
+    })
+    .map_err(|e| CliError::new(Exit::Failure, format!("sim terminal: {e}")))
+}

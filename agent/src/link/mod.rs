@@ -1,0 +1,269 @@
+//! The terminal link: frames over a byte port, reliable commands, windowed bulk transfer.
+//!
+//! Commands are stop-and-wait: the agent sends a Command frame, the terminal acknowledges
+//! it at once (ACK) and answers later (Response with the same sequence number). A lost or
+//! corrupted frame is sent again after a timeout or on a NAK, a bounded number of times;
+//! the terminal recognises a repeated sequence number and answers from its cache instead of
+//! running the command twice. Bulk data moves in a sliding window with selective
+//! acknowledgements (see [`bulk`]). Both sides of the protocol use this module.
+
+pub mod bulk;
+pub mod frame;
+pub mod port;
+pub mod proto;
+pub mod tlv;
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use frame::{Decoder, Frame, Kind};
+use port::{Port, PortError};
+
+/// Why a link operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error(transparent)]
+    Port(#[from] PortError),
+    #[error("the terminal did not answer {command} after {attempts} attempts")]
+    Timeout {
+        command: &'static str,
+        attempts: u32,
+    },
+    #[error("the terminal stayed busy for {command}")]
+    Busy { command: &'static str },
+    #[error("bulk transfer stalled at byte {offset} of {total}")]
+    Stalled { offset: u64, total: u64 },
+    #[error("protocol error: {0}")]
+    Protocol(String),
+}
+
+impl LinkError {
+    /// Whether reopening the port and resuming could help.
+    pub fn is_disconnect(&self) -> bool {
+        matches!(
+            self,
+            LinkError::Port(PortError::Disconnected) | LinkError::Stalled { .. }
+        )
+    }
+}
+
+/// Counters of one link, reported under `--json` by every command that moves data.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LinkStats {
+    /// Bytes written to the port, framing included.
+    pub wire_bytes_out: u64,
+    /// Bytes read from the port, framing and noise included.
+    pub wire_bytes_in: u64,
+    /// Application bytes moved in bulk transfers (both directions).
+    pub payload_bytes: u64,
+    pub frames_out: u64,
+    pub frames_in: u64,
+    /// Frames sent again (commands and data chunks).
+    pub retransmissions: u64,
+    /// Received byte runs that failed CRC, length or escape checks.
+    pub corrupt_frames: u64,
+    /// Times the port was reopened after a disconnect.
+    pub reconnects: u64,
+    pub elapsed_seconds: f64,
+}
+
+impl LinkStats {
+    /// Adds another link's counters (after a reconnect the new link starts from zero).
+    pub fn absorb(&mut self, o: &LinkStats) {
+        self.wire_bytes_out += o.wire_bytes_out;
+        self.wire_bytes_in += o.wire_bytes_in;
+        self.payload_bytes += o.payload_bytes;
+        self.frames_out += o.frames_out;
+        self.frames_in += o.frames_in;
+        self.retransmissions += o.retransmissions;
+        self.corrupt_frames += o.corrupt_frames;
+        self.reconnects += o.reconnects;
+    }
+}
+
+/// What one receive attempt produced.
+#[derive(Debug)]
+pub enum Received {
+    Frame(Frame),
+    /// Bytes that were not a valid frame.
+    Corrupt,
+    /// Nothing before the deadline.
+    Timeout,
+}
+
+/// Size of one read from the port.
+const READ_CHUNK: usize = 4096;
+
+/// A framed link over a port.
+pub struct Link<P: Port> {
+    port: P,
+    decoder: Decoder,
+    queue: VecDeque<Result<Frame, frame::FrameError>>,
+    next_seq: u16,
+    /// Seconds one byte takes on the line (8N1: 10 bits).
+    byte_time: f64,
+    /// Agreed largest frame payload.
+    pub max_payload: usize,
+    /// Agreed bulk window, in frames.
+    pub window: usize,
+    pub stats: LinkStats,
+}
+
+impl<P: Port> Link<P> {
+    /// A link over `port` at `baud` (used only to size timeouts).
+    pub fn new(port: P, baud: u32) -> Link<P> {
+        Link {
+            port,
+            decoder: Decoder::new(),
+            queue: VecDeque::new(),
+            next_seq: 1,
+            byte_time: 10.0 / f64::from(baud.max(1)),
+            max_payload: usize::from(proto::DEFAULT_MAX_PAYLOAD),
+            window: usize::from(proto::DEFAULT_WINDOW),
+            stats: LinkStats::default(),
+        }
+    }
+
+    /// How long `bytes` take on the line.
+    pub fn wire_time(&self, bytes: usize) -> Duration {
+        Duration::from_secs_f64(self.byte_time * bytes as f64)
+    }
+
+    /// Time for one full frame on the line, with stuffing headroom.
+    pub fn frame_time(&self) -> Duration {
+        self.wire_time(self.max_payload + self.max_payload / 32 + 16)
+    }
+
+    /// Sends one frame.
+    pub fn send(&mut self, f: &Frame) -> Result<(), LinkError> {
+        let bytes = f.encode();
+        self.port.write_all(&bytes)?;
+        self.stats.wire_bytes_out += bytes.len() as u64;
+        self.stats.frames_out += 1;
+        Ok(())
+    }
+
+    /// Waits for the next frame (or corrupt run) until `deadline`.
+    pub fn recv(&mut self, deadline: Instant) -> Result<Received, LinkError> {
+        let mut buf = [0u8; READ_CHUNK];
+        loop {
+            if let Some(r) = self.queue.pop_front() {
+                return Ok(match r {
+                    Ok(f) => {
+                        self.stats.frames_in += 1;
+                        Received::Frame(f)
+                    }
+                    Err(_) => {
+                        self.stats.corrupt_frames += 1;
+                        Received::Corrupt
+                    }
+                });
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(Received::Timeout);
+            }
+            let n = self.port.read_timeout(&mut buf, deadline - now)?;
+            self.stats.wire_bytes_in += n as u64;
+            for b in &buf[..n] {
+                if let Some(r) = self.decoder.push(*b) {
+                    self.queue.push_back(r);
+                }
+            }
+        }
+    }
+
+    /// The underlying port.
+    pub fn port_mut(&mut self) -> &mut P {
+        &mut self.port
+    }
+
+    /// Sends a command and returns the response payload, retrying as the protocol says.
+    pub fn command(&mut self, code: u8, payload: Vec<u8>) -> Result<Vec<u8>, LinkError> {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1).max(1);
+        let name = command_name(code);
+        let request = Frame {
+            kind: Kind::Command,
+            seq,
+            code,
+            payload,
+        };
+        let request_time = self.wire_time(request.payload.len() + 16);
+        let (mut attempts, mut busy) = (0u32, 0u32);
+        'send: loop {
+            if attempts > proto::COMMAND_RETRIES {
+                return Err(LinkError::Timeout {
+                    command: name,
+                    attempts,
+                });
+            }
+            if attempts > 0 {
+                self.stats.retransmissions += 1;
+            }
+            attempts += 1;
+            self.send(&request)?;
+            let mut deadline =
+                Instant::now() + request_time + proto::ACK_TIMEOUT + self.frame_time();
+            loop {
+                match self.recv(deadline)? {
+                    Received::Frame(f) if f.seq == seq && f.kind == Kind::Ack => {
+                        deadline =
+                            Instant::now() + proto::response_timeout(code) + self.frame_time() * 2;
+                    }
+                    Received::Frame(f)
+                        if f.seq == seq && f.kind == Kind::Response && f.code == code =>
+                    {
+                        return Ok(f.payload);
+                    }
+                    Received::Frame(f) if f.seq == seq && f.kind == Kind::Busy => {
+                        busy += 1;
+                        if busy > proto::BUSY_RETRIES {
+                            return Err(LinkError::Busy { command: name });
+                        }
+                        std::thread::sleep(proto::BUSY_BACKOFF);
+                        attempts -= 1;
+                        continue 'send;
+                    }
+                    Received::Frame(f) if f.kind == Kind::Nak && f.payload.is_empty() => {
+                        continue 'send;
+                    }
+                    // A garbled frame may have been our answer: ask for it again.
+                    Received::Corrupt => {
+                        self.send(&Frame::bare(Kind::Nak, seq, code))?;
+                        deadline =
+                            deadline.max(Instant::now() + proto::ACK_TIMEOUT + self.frame_time());
+                    }
+                    Received::Frame(_) => {} // stale answers and data chunks
+                    Received::Timeout => continue 'send,
+                }
+            }
+        }
+    }
+}
+
+/// A command's name, for messages.
+pub fn command_name(code: u8) -> &'static str {
+    use proto::cmd::*;
+    match code {
+        HELLO => "HELLO",
+        IDENTIFY => "IDENTIFY",
+        STATUS => "STATUS",
+        AUTH_BEGIN => "AUTH_BEGIN",
+        AUTH_PROVE => "AUTH_PROVE",
+        READ_BINDING => "READ_BINDING",
+        EXPORT_BEGIN => "EXPORT_BEGIN",
+        EXPORT_END => "EXPORT_END",
+        IMPORT_BEGIN => "IMPORT_BEGIN",
+        IMPORT_COMMIT => "IMPORT_COMMIT",
+        SETTLE => "SETTLE",
+        UNBIND => "UNBIND",
+        BIND => "BIND",
+        ACTIVATE => "ACTIVATE",
+        TEST_TRANSACTION => "TEST_TRANSACTION",
+        REBOOT => "REBOOT",
+        _ => "UNKNOWN",
+    }
+}

@@ -1,0 +1,176 @@
+//! Byte ports under the link: a real serial port (`serialport`) and an in-memory pair.
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::profile::{FlowControl, Parity, SerialSettings};
+
+/// How long one write may block before the port counts as stuck.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a port operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    #[error("the port closed (cable unplugged or device reset)")]
+    Disconnected,
+    #[error("cannot open serial port {path}: {message}")]
+    Open { path: PathBuf, message: String },
+    #[error("serial port I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A byte pipe to a terminal.
+pub trait Port: Send {
+    /// Reads what is available, waiting at most `timeout`; `Ok(0)` means nothing came.
+    fn read_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, PortError>;
+    /// Writes every byte.
+    fn write_all(&mut self, data: &[u8]) -> Result<(), PortError>;
+}
+
+fn is_disconnect(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    // EIO is what a pty slave or a vanished USB device returns once the other end is gone.
+    matches!(
+        e.kind(),
+        BrokenPipe | ConnectionReset | UnexpectedEof | NotConnected
+    ) || e.raw_os_error() == Some(5)
+}
+
+/// A real serial device, opened through `serialport`.
+pub struct SerialPort {
+    inner: Box<dyn serialport::SerialPort>,
+}
+
+impl SerialPort {
+    /// Opens `path` with the profile's line settings.
+    pub fn open(path: &Path, s: &SerialSettings) -> Result<SerialPort, PortError> {
+        let open_err = |message: String| PortError::Open {
+            path: path.to_path_buf(),
+            message,
+        };
+        let name = path
+            .to_str()
+            .ok_or_else(|| open_err("the path is not valid UTF-8".into()))?;
+        let data_bits = match s.data_bits {
+            5 => serialport::DataBits::Five,
+            6 => serialport::DataBits::Six,
+            7 => serialport::DataBits::Seven,
+            _ => serialport::DataBits::Eight,
+        };
+        let parity = match s.parity {
+            Parity::None => serialport::Parity::None,
+            Parity::Odd => serialport::Parity::Odd,
+            Parity::Even => serialport::Parity::Even,
+        };
+        let stop_bits = if s.stop_bits == 2 {
+            serialport::StopBits::Two
+        } else {
+            serialport::StopBits::One
+        };
+        let flow = match s.flow_control {
+            FlowControl::None => serialport::FlowControl::None,
+            FlowControl::Software => serialport::FlowControl::Software,
+            FlowControl::Hardware => serialport::FlowControl::Hardware,
+        };
+        let inner = serialport::new(name, s.baud)
+            .data_bits(data_bits)
+            .parity(parity)
+            .stop_bits(stop_bits)
+            .flow_control(flow)
+            .timeout(WRITE_TIMEOUT)
+            .open()
+            .map_err(|e| open_err(e.to_string()))?;
+        Ok(SerialPort { inner })
+    }
+
+    /// Wraps an already open port (e.g. one end of a pseudo-terminal).
+    pub fn from_open(inner: Box<dyn serialport::SerialPort>) -> SerialPort {
+        SerialPort { inner }
+    }
+
+    /// A second handle to the same device, for a reader thread.
+    pub fn try_clone(&self) -> Result<SerialPort, PortError> {
+        let inner = self
+            .inner
+            .try_clone()
+            .map_err(|e| PortError::Io(e.into()))?;
+        Ok(SerialPort { inner })
+    }
+}
+
+impl Port for SerialPort {
+    fn read_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
+        self.inner
+            .set_timeout(timeout.max(Duration::from_millis(1)))
+            .map_err(|e| PortError::Io(e.into()))?;
+        match self.inner.read(buf) {
+            Ok(0) => Err(PortError::Disconnected),
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Ok(0),
+            Err(e) if is_disconnect(&e) => Err(PortError::Disconnected),
+            Err(e) => Err(PortError::Io(e)),
+        }
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> Result<(), PortError> {
+        self.inner
+            .set_timeout(WRITE_TIMEOUT)
+            .map_err(|e| PortError::Io(e.into()))?;
+        match self.inner.write_all(data) {
+            Ok(()) => Ok(()),
+            Err(e) if is_disconnect(&e) => Err(PortError::Disconnected),
+            Err(e) => Err(PortError::Io(e)),
+        }
+    }
+}
+
+/// One end of an in-memory port pair, for unit tests of the protocol.
+pub struct MemPort {
+    tx: mpsc::Sender<Vec<u8>>,
+    rx: mpsc::Receiver<Vec<u8>>,
+    pending: VecDeque<u8>,
+}
+
+/// Two connected in-memory ports.
+pub fn mem_pair() -> (MemPort, MemPort) {
+    let (a_tx, b_rx) = mpsc::channel();
+    let (b_tx, a_rx) = mpsc::channel();
+    (
+        MemPort {
+            tx: a_tx,
+            rx: a_rx,
+            pending: VecDeque::new(),
+        },
+        MemPort {
+            tx: b_tx,
+            rx: b_rx,
+            pending: VecDeque::new(),
+        },
+    )
+}
+
+impl Port for MemPort {
+    fn read_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
+        if self.pending.is_empty() {
+            match self.rx.recv_timeout(timeout) {
+                Ok(chunk) => self.pending.extend(chunk),
+                Err(mpsc::RecvTimeoutError::Timeout) => return Ok(0),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(PortError::Disconnected),
+            }
+        }
+        let n = buf.len().min(self.pending.len());
+        for (dst, src) in buf.iter_mut().zip(self.pending.drain(..n)) {
+            *dst = src;
+        }
+        Ok(n)
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> Result<(), PortError> {
+        self.tx
+            .send(data.to_vec())
+            .map_err(|_| PortError::Disconnected)
+    }
+}

@@ -1,0 +1,182 @@
+//! The simulated terminal's side of the cable: a pseudo-terminal (or a real port) paced at
+//! the configured baud in both directions, with byte faults and a simulated unplug.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serialport::SerialPort as _;
+
+use super::faults::{FaultSpec, STALL_CHANCE_PER_FRAME, corrupt};
+use crate::link::port::{Port, PortError, SerialPort};
+
+/// How often the reader thread looks at its stop flag.
+const READER_POLL: Duration = Duration::from_millis(20);
+/// Target duration of one paced write, so pacing stays smooth at every baud.
+const PACE_SLICE: Duration = Duration::from_millis(5);
+
+/// A new pseudo-terminal: the master end to serve on and the path an agent opens.
+pub fn open_pty(link: Option<&Path>) -> Result<(SerialPort, PathBuf), PortError> {
+    let (master, slave) = serialport::TTYPort::pair().map_err(|e| PortError::Io(e.into()))?;
+    let path = PathBuf::from(
+        slave
+            .name()
+            .ok_or_else(|| PortError::Io(std::io::Error::other("pty has no name")))?,
+    );
+    // The agent must be able to open the slave exclusively, so we do not keep it open.
+    drop(slave);
+    if let Some(link) = link {
+        // Replace the symlink atomically so an agent never sees it missing.
+        let tmp = link.with_extension("new-link");
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&path, &tmp)?;
+        std::fs::rename(&tmp, link)?;
+    }
+    Ok((SerialPort::from_open(Box::new(master)), path))
+}
+
+/// Seconds per byte at `baud`, 8N1.
+fn byte_time(baud: u32) -> f64 {
+    10.0 / f64::from(baud.max(1))
+}
+
+fn sleep_until(t: Instant) {
+    let now = Instant::now();
+    if t > now {
+        std::thread::sleep(t - now);
+    }
+}
+
+/// The paced, faulty line.
+pub struct LinePort {
+    writer: SerialPort,
+    rx: mpsc::Receiver<Vec<u8>>,
+    pending: VecDeque<u8>,
+    stop: Arc<AtomicBool>,
+    reader: Option<JoinHandle<()>>,
+    spec: FaultSpec,
+    rng: StdRng,
+    byte_time: f64,
+    next_tx: Instant,
+    slice: usize,
+    bytes: Arc<AtomicU64>,
+    unplug_at: Option<u64>,
+}
+
+impl LinePort {
+    /// Serves on `port` at `baud` with `spec` faults; `spec.unplug_after` counts from now.
+    pub fn new(
+        port: SerialPort,
+        baud: u32,
+        spec: FaultSpec,
+        seed: u64,
+    ) -> Result<LinePort, PortError> {
+        let (tx, rx) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let bytes = Arc::new(AtomicU64::new(0));
+        let reader = {
+            let mut port = port.try_clone()?;
+            let (stop, bytes, spec) = (stop.clone(), bytes.clone(), spec.clone());
+            let bt = byte_time(baud);
+            std::thread::spawn(move || {
+                let mut rng = StdRng::seed_from_u64(seed ^ 0x005E_ED0F_DA7A);
+                let mut next = Instant::now();
+                let mut buf = [0u8; 4096];
+                while !stop.load(Ordering::Relaxed) {
+                    match port.read_timeout(&mut buf, READER_POLL) {
+                        Ok(0) => {}
+                        Ok(n) => {
+                            // The bytes arrive no faster than the line carries them.
+                            next =
+                                next.max(Instant::now()) + Duration::from_secs_f64(bt * n as f64);
+                            sleep_until(next);
+                            bytes.fetch_add(n as u64, Ordering::Relaxed);
+                            if tx.send(corrupt(&spec, &mut rng, &buf[..n])).is_err() {
+                                break;
+                            }
+                        }
+                        // Nobody has the other end open: a cable with no agent.
+                        Err(_) => std::thread::sleep(READER_POLL),
+                    }
+                }
+            })
+        };
+        let bt = byte_time(baud);
+        let slice = ((PACE_SLICE.as_secs_f64() / bt) as usize).max(16);
+        Ok(LinePort {
+            writer: port,
+            rx,
+            pending: VecDeque::new(),
+            stop,
+            reader: Some(reader),
+            unplug_at: spec.unplug_after,
+            spec,
+            rng: StdRng::seed_from_u64(seed),
+            byte_time: bt,
+            next_tx: Instant::now(),
+            slice,
+            bytes,
+        })
+    }
+
+    fn unplugged(&self) -> bool {
+        self.unplug_at
+            .is_some_and(|n| self.bytes.load(Ordering::Relaxed) >= n)
+    }
+}
+
+impl Port for LinePort {
+    fn read_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
+        if self.unplugged() {
+            return Err(PortError::Disconnected);
+        }
+        if self.pending.is_empty() {
+            match self.rx.recv_timeout(timeout) {
+                Ok(chunk) => self.pending.extend(chunk),
+                Err(mpsc::RecvTimeoutError::Timeout) => return Ok(0),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(PortError::Disconnected),
+            }
+        }
+        let n = buf.len().min(self.pending.len());
+        for (dst, src) in buf.iter_mut().zip(self.pending.drain(..n)) {
+            *dst = src;
+        }
+        Ok(n)
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> Result<(), PortError> {
+        if let Some(stall) = self.spec.stall
+            && self.rng.random_bool(STALL_CHANCE_PER_FRAME)
+        {
+            std::thread::sleep(stall);
+        }
+        let data = corrupt(&self.spec, &mut self.rng, data);
+        for piece in data.chunks(self.slice) {
+            if self.unplugged() {
+                return Err(PortError::Disconnected);
+            }
+            self.next_tx = self.next_tx.max(Instant::now())
+                + Duration::from_secs_f64(self.byte_time * piece.len() as f64);
+            // With no agent on the other end the bytes are lost, as on a real cable.
+            let _ = self.writer.write_all(piece);
+            self.bytes.fetch_add(piece.len() as u64, Ordering::Relaxed);
+            sleep_until(self.next_tx);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for LinePort {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}

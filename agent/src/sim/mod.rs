@@ -1,0 +1,123 @@
+//! Simulators for training and tests: a terminal on a pseudo-terminal speaking the real
+//! protocol at a real line rate, with fault injection.
+
+pub mod faults;
+pub mod line;
+pub mod terminal;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use faults::FaultSpec;
+use line::{LinePort, open_pty};
+use terminal::{Seed, SimTerminal, TerminalState};
+
+use crate::link::Link;
+use crate::link::port::{PortError, SerialPort};
+use crate::profile::Profile;
+
+/// Pause between a simulated unplug and the port coming back.
+pub const REPLUG_DELAY: Duration = Duration::from_millis(300);
+
+/// Where the simulated terminal is reachable.
+pub enum Attach {
+    /// A new pseudo-terminal, optionally with a stable symlink to it.
+    Pty { link: Option<PathBuf> },
+    /// An existing serial device.
+    Port(PathBuf),
+}
+
+/// Everything `posagent sim terminal` needs.
+pub struct TerminalOptions {
+    pub attach: Attach,
+    pub profile: Profile,
+    pub transactions: u32,
+    pub seed: u64,
+    pub baud: u32,
+    pub faults: FaultSpec,
+    pub state: Option<PathBuf>,
+    pub blank: bool,
+    pub serial: Option<String>,
+    pub secret: Vec<u8>,
+}
+
+/// Why the simulator stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Port(#[from] PortError),
+    #[error("{0}")]
+    State(String),
+    #[error(transparent)]
+    Link(#[from] crate::link::LinkError),
+}
+
+/// Loads the state file if it exists, else generates a unit (and saves it there).
+pub fn load_or_generate(o: &TerminalOptions) -> Result<TerminalState, SimError> {
+    if let Some(p) = &o.state
+        && p.exists()
+    {
+        return TerminalState::load(p).map_err(SimError::State);
+    }
+    let seed = Seed {
+        profile: &o.profile.name,
+        seed: o.seed,
+        transactions: o.transactions,
+        blank: o.blank,
+        serial: o.serial.clone(),
+    };
+    let state = TerminalState::generate(&seed);
+    if let Some(p) = &o.state {
+        state
+            .save(p)
+            .map_err(|e| SimError::State(format!("cannot write {}: {e}", p.display())))?;
+    }
+    Ok(state)
+}
+
+/// Runs a simulated terminal until killed; `announce` receives one JSON value each time
+/// the port (re)appears.
+pub fn run_terminal(
+    o: TerminalOptions,
+    mut announce: impl FnMut(serde_json::Value),
+) -> Result<(), SimError> {
+    let state = load_or_generate(&o)?;
+    let serial = state.identity.serial.clone();
+    let mut sim = SimTerminal::new(
+        state,
+        o.state.clone(),
+        o.secret.clone(),
+        o.faults.clone(),
+        o.seed,
+    );
+    let mut unplug = o.faults.unplug_after;
+    let mut round = 0u64;
+    loop {
+        let (port, path) = match &o.attach {
+            Attach::Pty { link } => open_pty(link.as_deref())?,
+            Attach::Port(p) => (SerialPort::open(p, &o.profile.serial)?, p.clone()),
+        };
+        let link_path = match &o.attach {
+            Attach::Pty { link } => link.clone(),
+            Attach::Port(_) => None,
+        };
+        announce(
+            serde_json::json!({ "port": path, "serial": serial, "link": link_path, "replugged": round > 0 }),
+        );
+        let faults = FaultSpec {
+            unplug_after: unplug.take(),
+            ..o.faults.clone()
+        };
+        let line = LinePort::new(port, o.baud, faults, o.seed.wrapping_add(round))?;
+        let mut link = Link::new(line, o.baud);
+        match sim.serve(&mut link) {
+            Err(e) if e.is_disconnect() => {
+                drop(link);
+                std::thread::sleep(REPLUG_DELAY);
+                round += 1;
+            }
+            Err(e) => return Err(e.into()),
+            Ok(()) => return Ok(()),
+        }
+    }
+}

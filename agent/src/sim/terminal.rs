@@ -1,0 +1,806 @@
+//! The simulated terminal's behaviour: its memory and how it answers each command.
+//!
+//! It trusts nothing the agent sends: every value is parsed and validated, changes need an
+//! authenticated session, offsets and sizes are bounded, and wrong secrets lead to lockout.
+//! State persists in a JSON file after every change, so killing and restarting the
+//! simulator is a power cycle.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::rngs::StdRng;
+use rand::{Rng, RngCore, SeedableRng};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::faults::FaultSpec;
+use crate::domain::{DeviceStatus, luhn_valid};
+use crate::link::bulk::{BulkEnd, MAX_OBJECT_LEN};
+use crate::link::frame::{Frame, Kind};
+use crate::link::port::Port;
+use crate::link::proto::{self, Object, cmd, result, tag};
+use crate::link::tlv::{Fields, Writer};
+use crate::link::{Link, LinkError, Received};
+use crate::terminal::model::{self, Binding, CardBinding, Identity, TxnRecord};
+
+/// Everything a terminal remembers across power cycles.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TerminalState {
+    pub identity: Identity,
+    /// The binding in its wire form (validated when it was written).
+    pub binding: Vec<u8>,
+    pub params: BTreeMap<String, String>,
+    pub transactions: Vec<TxnRecord>,
+    pub batch: u32,
+    pub next_seq: u32,
+    /// Keys from the provider; they never leave the terminal.
+    pub keys: String,
+    pub activated: bool,
+    pub auth_failures: u32,
+    pub locked_until_unix: u64,
+}
+
+/// The activation code the simulated provider issues for a unit (documented in
+/// docs/protocol.md so that tests and the demo can compute it).
+pub fn activation_code_for(serial: &str) -> String {
+    let d = Sha256::digest(format!("posagent-sim-activation/{serial}").as_bytes());
+    hex::encode_upper(&d[..5])
+}
+
+fn vendor_model(profile: &str) -> (&'static str, &'static str) {
+    match profile {
+        "lakala" => ("PAX", "A8"),
+        "ums" => ("Landi", "A8-UMS"),
+        "shengpay" => ("Newland", "ME31"),
+        "ruiyinxin" => ("Centerm", "K9"),
+        "allinpay" => ("PAX", "A920"),
+        _ => ("Generic", "POS-1"),
+    }
+}
+
+fn random_digits(rng: &mut StdRng, n: usize) -> String {
+    (0..n)
+        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+        .collect()
+}
+
+fn random_pan(rng: &mut StdRng) -> String {
+    let body = format!("622202{}", random_digits(rng, 12));
+    (0..10)
+        .map(|c| format!("{body}{c}"))
+        .find(|p| luhn_valid(p))
+        .unwrap_or_default()
+}
+
+/// What a new simulated unit looks like.
+pub struct Seed<'a> {
+    pub profile: &'a str,
+    pub seed: u64,
+    pub transactions: u32,
+    pub blank: bool,
+    pub serial: Option<String>,
+}
+
+impl TerminalState {
+    /// A reproducible terminal from a seed.
+    pub fn generate(s: &Seed<'_>) -> TerminalState {
+        let mut rng = StdRng::seed_from_u64(s.seed);
+        let serial = s
+            .serial
+            .clone()
+            .unwrap_or_else(|| format!("SIM-{:08X}", rng.next_u32()));
+        let (vendor, model) = vendor_model(s.profile);
+        let identity = Identity {
+            vendor: vendor.into(),
+            model: model.into(),
+            serial,
+            firmware: "3.2.1".into(),
+        };
+        let mut keys = [0u8; 16];
+        rng.fill_bytes(&mut keys);
+        let binding = if s.blank {
+            Binding::unbound()
+        } else {
+            let pan = random_pan(&mut rng);
+            Binding {
+                status: DeviceStatus::Bound,
+                mid: format!("8221{}", random_digits(&mut rng, 11)).parse().ok(),
+                tid: format!("T{}", random_digits(&mut rng, 7)).parse().ok(),
+                merchant_name: Some(format!("模拟商户 {}", rng.random_range(100..1000))),
+                card: Some(CardBinding {
+                    pan: pan.parse().expect("generated PAN is Luhn-valid"),
+                    holder: "张三".parse().expect("valid name"),
+                    expiry: Some("1230".into()),
+                }),
+                account: None,
+                phone: format!("138{}", random_digits(&mut rng, 8)).parse().ok(),
+            }
+        };
+        let params: BTreeMap<String, String> = if s.blank {
+            BTreeMap::new()
+        } else {
+            [
+                ("comm.host", "pos.example-provider.cn"),
+                ("comm.port", "8583"),
+                ("comm.timeout_s", "30"),
+                ("settle.auto_time", "23:00"),
+                ("fee.rate_percent", "0.55"),
+                ("limit.daily_yuan", "50000"),
+                ("receipt.header", "欢迎光临"),
+                ("receipt.copies", "2"),
+                ("tip.enabled", "false"),
+                ("contactless.enabled", "true"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+        };
+        let n = if s.blank { 0 } else { s.transactions };
+        let unsettled_from = n - (n / 20).max(u32::from(n > 0));
+        let masked = binding_masked_pan(&mut rng);
+        let transactions = (0..n)
+            .map(|i| {
+                let day = 1 + i * 28 / n.max(1);
+                TxnRecord {
+                    seq: i + 1,
+                    date: format!("2611{:02}", day.min(28)),
+                    time: format!("{:02}{:02}{:02}", 8 + i % 12, i % 60, (i * 7) % 60),
+                    amount_fen: rng.random_range(100..500_000),
+                    currency: 156,
+                    kind: if i % 50 == 49 { 0x20 } else { 0x00 },
+                    masked_pan: masked.clone(),
+                    settled: i < unsettled_from,
+                    batch: if i < unsettled_from {
+                        1 + i / 500
+                    } else {
+                        1 + unsettled_from / 500 + 1
+                    },
+                    auth_code: format!("{:06}", rng.random_range(0..1_000_000)),
+                    rrn: format!("{:012}", u64::from(i + 1) + s.seed % 1_000_000 * 1_000_000),
+                }
+            })
+            .collect::<Vec<_>>();
+        let batch = transactions.last().map_or(1, |t| t.batch);
+        TerminalState {
+            identity,
+            binding: binding.encode(),
+            params,
+            transactions,
+            batch,
+            next_seq: n + 1,
+            keys: hex::encode(keys),
+            activated: !s.blank,
+            auth_failures: 0,
+            locked_until_unix: 0,
+        }
+    }
+
+    /// Loads saved state.
+    pub fn load(path: &Path) -> Result<TerminalState, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        serde_json::from_str(&text)
+            .map_err(|e| format!("{}: not a terminal state file: {e}", path.display()))
+    }
+
+    /// Saves atomically: temporary file, fsync, rename.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp)?;
+        serde_json::to_writer(&mut f, self)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    }
+
+    fn binding(&self) -> Binding {
+        Binding::decode(&self.binding).unwrap_or_else(|_| Binding::unbound())
+    }
+
+    fn unsettled(&self) -> u32 {
+        self.transactions.iter().filter(|t| !t.settled).count() as u32
+    }
+}
+
+fn binding_masked_pan(rng: &mut StdRng) -> String {
+    format!(
+        "623{}******{}",
+        random_digits(rng, 3),
+        random_digits(rng, 4)
+    )
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A bulk transfer the terminal takes part in after answering a command.
+enum Follow {
+    Export { data: Vec<u8>, offset: usize },
+    Import,
+}
+
+/// An import being received.
+struct Staging {
+    object: Object,
+    total: usize,
+    sha: [u8; 32],
+    records: u32,
+    buf: Vec<u8>,
+}
+
+/// A simulated terminal serving one line.
+pub struct SimTerminal {
+    pub state: TerminalState,
+    state_path: Option<PathBuf>,
+    secret: Vec<u8>,
+    faults: FaultSpec,
+    rng: StdRng,
+    authenticated: bool,
+    nonce_t: Option<[u8; proto::NONCE_LEN]>,
+    last: Option<Frame>,
+    staging: Option<Staging>,
+    last_import_total: Option<u32>,
+}
+
+fn ok() -> Writer {
+    let mut w = Writer::new();
+    w.u8(tag::RESULT, result::OK);
+    w
+}
+
+fn fail(code: u8, message: &str) -> Vec<u8> {
+    Writer::new()
+        .u8(tag::RESULT, code)
+        .str(tag::MESSAGE, message)
+        .finish()
+}
+
+impl SimTerminal {
+    pub fn new(
+        state: TerminalState,
+        state_path: Option<PathBuf>,
+        secret: Vec<u8>,
+        faults: FaultSpec,
+        seed: u64,
+    ) -> SimTerminal {
+        SimTerminal {
+            state,
+            state_path,
+            secret,
+            faults,
+            rng: StdRng::seed_from_u64(seed.wrapping_mul(31).wrapping_add(7)),
+            authenticated: false,
+            nonce_t: None,
+            last: None,
+            staging: None,
+            last_import_total: None,
+        }
+    }
+
+    fn save(&self) {
+        if let Some(p) = &self.state_path
+            && let Err(e) = self.state.save(p)
+        {
+            eprintln!("sim terminal: cannot save state to {}: {e}", p.display());
+        }
+    }
+
+    /// Serves frames until the line fails (an unplug returns `Disconnected`).
+    pub fn serve<P: Port>(&mut self, link: &mut Link<P>) -> Result<(), LinkError> {
+        // A new line is a new session.
+        self.authenticated = false;
+        self.last = None;
+        loop {
+            match link.recv(std::time::Instant::now() + Duration::from_secs(1))? {
+                Received::Frame(f) if f.kind == Kind::Command => self.on_command(link, f)?,
+                Received::Frame(f) if f.kind == Kind::Nak && f.payload.is_empty() => {
+                    if let Some(last) = self.last.clone() {
+                        link.send(&last)?;
+                    }
+                }
+                Received::Frame(f) if f.kind == Kind::Data => {
+                    if let Some(total) = self.last_import_total {
+                        link.send(&Frame {
+                            kind: Kind::Ack,
+                            seq: 0,
+                            code: 0,
+                            payload: crate::link::bulk::ack_payload(total, 0),
+                        })?;
+                    }
+                }
+                Received::Corrupt => link.send(&Frame::bare(Kind::Nak, 0, 0))?,
+                Received::Frame(_) | Received::Timeout => {}
+            }
+        }
+    }
+
+    fn on_command<P: Port>(&mut self, link: &mut Link<P>, first: Frame) -> Result<(), LinkError> {
+        let mut pending = Some(first);
+        while let Some(f) = pending.take() {
+            let restartable = matches!(f.code, cmd::EXPORT_BEGIN | cmd::IMPORT_BEGIN | cmd::HELLO);
+            if let Some(last) = &self.last
+                && last.seq == f.seq
+                && !restartable
+            {
+                // A repeat of a command already carried out: answer again, do not redo it.
+                link.send(&last.clone())?;
+                continue;
+            }
+            if self.faults.busy > 0.0 && self.rng.random_bool(self.faults.busy) {
+                link.send(&Frame::bare(Kind::Busy, f.seq, f.code))?;
+                continue;
+            }
+            link.send(&Frame::bare(Kind::Ack, f.seq, f.code))?;
+            if let Some(d) = self.faults.slow {
+                std::thread::sleep(d);
+            }
+            let (payload, follow) = self.execute(link, &f);
+            let rsp = Frame {
+                kind: Kind::Response,
+                seq: f.seq,
+                code: f.code,
+                payload,
+            };
+            link.send(&rsp)?;
+            self.last = Some(rsp);
+            let end = match follow {
+                None => continue,
+                Some(Follow::Export { data, offset }) => {
+                    link.send_bulk(&data, offset, &mut |_, _| {})
+                }
+                Some(Follow::Import) => {
+                    let staging = self.staging.as_mut().expect("import staged");
+                    let total = staging.total;
+                    let mut buf = std::mem::take(&mut staging.buf);
+                    let r = link.recv_bulk(total, &mut buf, &mut |_, _| {});
+                    staging.buf = buf;
+                    if matches!(r, Ok(BulkEnd::Complete)) {
+                        self.last_import_total = Some(total as u32);
+                    }
+                    r
+                }
+            };
+            match end {
+                Ok(BulkEnd::Command(next)) => pending = Some(next),
+                Ok(BulkEnd::Complete) => {}
+                // The agent went quiet: wait for it to come back and ask again.
+                Err(LinkError::Stalled { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn execute<P: Port>(&mut self, link: &mut Link<P>, f: &Frame) -> (Vec<u8>, Option<Follow>) {
+        let needs_auth = !matches!(
+            f.code,
+            cmd::HELLO | cmd::IDENTIFY | cmd::STATUS | cmd::AUTH_BEGIN | cmd::AUTH_PROVE
+        );
+        if needs_auth && !self.authenticated {
+            return (fail(result::AUTH_REQUIRED, "authenticate first"), None);
+        }
+        let fields = match Fields::parse(&f.payload) {
+            Ok(x) => x,
+            Err(e) => return (fail(result::BAD_REQUEST, &e.to_string()), None),
+        };
+        let r = match f.code {
+            cmd::HELLO => self.hello(link, &fields),
+            cmd::IDENTIFY => {
+                let mut p = ok().finish();
+                p.extend(self.state.identity.encode());
+                Ok(p)
+            }
+            cmd::STATUS => Ok(ok()
+                .u8(tag::DEVICE_STATUS, self.state.binding().status.to_u8())
+                .u32(tag::TRANSACTION_COUNT, self.state.transactions.len() as u32)
+                .u32(tag::UNSETTLED_COUNT, self.state.unsettled())
+                .u8(tag::AUTHENTICATED, u8::from(self.authenticated))
+                .finish()),
+            cmd::AUTH_BEGIN => self.auth_begin(),
+            cmd::AUTH_PROVE => self.auth_prove(&fields),
+            cmd::READ_BINDING => {
+                let mut p = ok().finish();
+                p.extend_from_slice(&self.state.binding);
+                Ok(p)
+            }
+            cmd::EXPORT_BEGIN => return self.export_begin(link, &fields),
+            cmd::EXPORT_END => Ok(ok().finish()),
+            cmd::IMPORT_BEGIN => return self.import_begin(link, &fields),
+            cmd::IMPORT_COMMIT => self.import_commit(&fields),
+            cmd::SETTLE => Ok(self.settle()),
+            cmd::UNBIND => self.unbind(&fields),
+            cmd::BIND => self.bind(&f.payload),
+            cmd::ACTIVATE => self.activate(&fields),
+            cmd::TEST_TRANSACTION => self.test_transaction(&fields),
+            cmd::REBOOT => {
+                self.authenticated = false;
+                Ok(ok().finish())
+            }
+            _ => Err(fail(result::UNKNOWN_COMMAND, "unknown command")),
+        };
+        (r.unwrap_or_else(|e| e), None)
+    }
+
+    fn hello<P: Port>(&mut self, link: &mut Link<P>, f: &Fields<'_>) -> Result<Vec<u8>, Vec<u8>> {
+        self.authenticated = false;
+        self.nonce_t = None;
+        let versions = f.get(tag::VERSIONS).unwrap_or(&[]);
+        let Some(v) = proto::VERSIONS.iter().rev().find(|v| versions.contains(v)) else {
+            return Err(fail(result::BAD_REQUEST, "no common protocol version"));
+        };
+        let theirs = f
+            .need_array::<2>(tag::MAX_PAYLOAD)
+            .map(u16::from_be_bytes)
+            .unwrap_or(256);
+        let max = theirs.clamp(64, proto::DEFAULT_MAX_PAYLOAD);
+        let window = f
+            .need_u8(tag::WINDOW)
+            .unwrap_or(1)
+            .clamp(1, proto::DEFAULT_WINDOW);
+        link.max_payload = usize::from(max);
+        link.window = usize::from(window);
+        Ok(ok()
+            .u8(tag::VERSION_CHOSEN, *v)
+            .bytes(tag::MAX_PAYLOAD, &max.to_be_bytes())
+            .u8(tag::WINDOW, window)
+            .finish())
+    }
+
+    fn key(&self) -> [u8; 32] {
+        model::derive_key(&self.secret, &self.state.identity.serial)
+    }
+
+    fn locked_for(&self) -> u64 {
+        self.state.locked_until_unix.saturating_sub(now_unix())
+    }
+
+    fn auth_begin(&mut self) -> Result<Vec<u8>, Vec<u8>> {
+        let locked = self.locked_for();
+        if locked > 0 {
+            return Err(Writer::new()
+                .u8(tag::RESULT, result::LOCKED_OUT)
+                .str(tag::MESSAGE, "locked after repeated wrong secrets")
+                .u32(tag::LOCKED_SECONDS, locked as u32)
+                .finish());
+        }
+        let mut nonce = [0u8; proto::NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        self.nonce_t = Some(nonce);
+        Ok(ok().bytes(tag::NONCE_TERMINAL, &nonce).finish())
+    }
+
+    fn auth_prove(&mut self, f: &Fields<'_>) -> Result<Vec<u8>, Vec<u8>> {
+        let Some(nonce_t) = self.nonce_t.take() else {
+            return Err(fail(result::BAD_REQUEST, "AUTH_BEGIN first"));
+        };
+        let (Ok(nonce_a), Ok(mac)) = (
+            f.need_array::<{ proto::NONCE_LEN }>(tag::NONCE_AGENT),
+            f.need(tag::MAC),
+        ) else {
+            return Err(fail(result::BAD_REQUEST, "nonce and MAC required"));
+        };
+        let key = self.key();
+        if !model::verify_agent_proof(&key, &nonce_t, &nonce_a, mac) {
+            self.state.auth_failures += 1;
+            let left = proto::MAX_AUTH_FAILURES.saturating_sub(self.state.auth_failures);
+            let rsp = if left == 0 {
+                self.state.auth_failures = 0;
+                self.state.locked_until_unix = now_unix() + proto::LOCKOUT.as_secs();
+                Writer::new()
+                    .u8(tag::RESULT, result::LOCKED_OUT)
+                    .str(tag::MESSAGE, "too many wrong secrets")
+                    .u32(tag::LOCKED_SECONDS, proto::LOCKOUT.as_secs() as u32)
+                    .finish()
+            } else {
+                Writer::new()
+                    .u8(tag::RESULT, result::AUTH_FAILED)
+                    .str(tag::MESSAGE, "wrong secret")
+                    .u32(tag::AUTH_FAILURES_LEFT, left)
+                    .finish()
+            };
+            self.save();
+            return Err(rsp);
+        }
+        self.state.auth_failures = 0;
+        self.save();
+        self.authenticated = true;
+        Ok(ok()
+            .bytes(tag::MAC, &model::terminal_proof(&key, &nonce_a, &nonce_t))
+            .finish())
+    }
+
+    fn object_bytes(&self, object: Object) -> (Vec<u8>, u32) {
+        match object {
+            Object::TransactionLog => (
+                model::encode_log(&self.state.transactions),
+                self.state.transactions.len() as u32,
+            ),
+            Object::Parameters => (
+                model::encode_params(&self.state.params),
+                self.state.params.len() as u32,
+            ),
+        }
+    }
+
+    fn export_begin<P: Port>(
+        &mut self,
+        link: &Link<P>,
+        f: &Fields<'_>,
+    ) -> (Vec<u8>, Option<Follow>) {
+        let Some(object) = f.need_u8(tag::OBJECT).ok().and_then(Object::from_u8) else {
+            return (fail(result::BAD_REQUEST, "unknown object"), None);
+        };
+        let offset = f.need_u32(tag::OFFSET).unwrap_or(0) as usize;
+        let (data, records) = self.object_bytes(object);
+        if offset > data.len() || (offset % link.chunk_size() != 0 && offset != data.len()) {
+            return (
+                fail(
+                    result::BAD_REQUEST,
+                    "offset is not a chunk boundary inside the object",
+                ),
+                None,
+            );
+        }
+        let sha = Sha256::digest(&data);
+        let rsp = ok()
+            .u32(tag::TOTAL_LEN, data.len() as u32)
+            .bytes(tag::SHA256, &sha)
+            .u32(tag::RECORD_COUNT, records)
+            .finish();
+        (rsp, Some(Follow::Export { data, offset }))
+    }
+
+    fn import_begin<P: Port>(
+        &mut self,
+        link: &Link<P>,
+        f: &Fields<'_>,
+    ) -> (Vec<u8>, Option<Follow>) {
+        let parsed = (|| {
+            let object = Object::from_u8(f.need_u8(tag::OBJECT).ok()?)?;
+            let total = f.need_u32(tag::TOTAL_LEN).ok()? as usize;
+            let sha = f.need_array::<32>(tag::SHA256).ok()?;
+            let records = f.need_u32(tag::RECORD_COUNT).ok()?;
+            Some((object, total, sha, records))
+        })();
+        let Some((object, total, sha, records)) = parsed else {
+            return (
+                fail(
+                    result::BAD_REQUEST,
+                    "object, length, SHA-256 and record count required",
+                ),
+                None,
+            );
+        };
+        if total > MAX_OBJECT_LEN {
+            return (fail(result::BAD_REQUEST, "object too large"), None);
+        }
+        if !self.state.activated {
+            return (
+                fail(result::WRONG_STATE, "activate the unit before importing"),
+                None,
+            );
+        }
+        let same = self
+            .staging
+            .as_ref()
+            .is_some_and(|s| s.object == object && s.total == total && s.sha == sha);
+        if !same {
+            self.staging = Some(Staging {
+                object,
+                total,
+                sha,
+                records,
+                buf: Vec::new(),
+            });
+        }
+        self.last_import_total = None;
+        let staging = self.staging.as_mut().expect("just set");
+        let chunk = link.chunk_size();
+        let resume = staging.buf.len() / chunk * chunk;
+        staging.buf.truncate(resume);
+        (
+            ok().u32(tag::OFFSET, resume as u32).finish(),
+            Some(Follow::Import),
+        )
+    }
+
+    fn import_commit(&mut self, f: &Fields<'_>) -> Result<Vec<u8>, Vec<u8>> {
+        let object = f.need_u8(tag::OBJECT).ok().and_then(Object::from_u8);
+        let Some(staging) = self.staging.take_if(|s| Some(s.object) == object) else {
+            return Err(fail(
+                result::WRONG_STATE,
+                "no import of that object in progress",
+            ));
+        };
+        if staging.buf.len() != staging.total || Sha256::digest(&staging.buf)[..] != staging.sha {
+            return Err(fail(
+                result::CHECKSUM,
+                "received bytes do not match the announced length and SHA-256",
+            ));
+        }
+        let added = match staging.object {
+            Object::TransactionLog => {
+                let records = model::decode_log(&staging.buf)
+                    .map_err(|e| fail(result::BAD_REQUEST, &e.to_string()))?;
+                if records.len() as u32 != staging.records {
+                    return Err(fail(
+                        result::CHECKSUM,
+                        "record count differs from the announced count",
+                    ));
+                }
+                // Merge by retrieval reference number: importing twice adds nothing twice.
+                let known: BTreeSet<String> = self
+                    .state
+                    .transactions
+                    .iter()
+                    .map(|t| t.rrn.clone())
+                    .collect();
+                let new: Vec<TxnRecord> = records
+                    .into_iter()
+                    .filter(|r| !known.contains(&r.rrn))
+                    .collect();
+                let n = new.len() as u32;
+                self.state.transactions.extend(new);
+                self.state.next_seq = self
+                    .state
+                    .transactions
+                    .iter()
+                    .map(|t| t.seq)
+                    .max()
+                    .unwrap_or(0)
+                    + 1;
+                n
+            }
+            Object::Parameters => {
+                let params = model::decode_params(&staging.buf)
+                    .map_err(|e| fail(result::BAD_REQUEST, &e.to_string()))?;
+                if params.len() as u32 != staging.records {
+                    return Err(fail(
+                        result::CHECKSUM,
+                        "parameter count differs from the announced count",
+                    ));
+                }
+                self.state.params = params;
+                staging.records
+            }
+        };
+        self.save();
+        Ok(ok().u32(tag::TRANSACTION_COUNT, added).finish())
+    }
+
+    fn settle(&mut self) -> Vec<u8> {
+        let mut n = 0;
+        for t in self.state.transactions.iter_mut().filter(|t| !t.settled) {
+            t.settled = true;
+            n += 1;
+        }
+        if n > 0 {
+            self.state.batch += 1;
+        }
+        self.save();
+        ok().u32(tag::TRANSACTION_COUNT, n).finish()
+    }
+
+    fn unbind(&mut self, f: &Fields<'_>) -> Result<Vec<u8>, Vec<u8>> {
+        let mut b = self.state.binding();
+        match f.need_u8(tag::OBJECT).unwrap_or(0) {
+            0 => {
+                let unsettled = self.state.unsettled();
+                if unsettled > 0 {
+                    return Err(fail(
+                        result::UNSETTLED,
+                        &format!("{unsettled} unsettled transaction(s); settle first"),
+                    ));
+                }
+                b = Binding::unbound();
+                self.state.activated = false;
+            }
+            1 => b.card = None,
+            2 => b.account = None,
+            3 => b.phone = None,
+            _ => return Err(fail(result::BAD_REQUEST, "unknown binding part")),
+        }
+        if b.card.is_none() && b.account.is_none() && b.status == DeviceStatus::Bound {
+            b.status = DeviceStatus::Active;
+        }
+        self.state.binding = b.encode();
+        self.save();
+        Ok(ok().finish())
+    }
+
+    fn bind(&mut self, payload: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
+        if !self.state.activated {
+            return Err(fail(
+                result::WRONG_STATE,
+                "the unit is not active; activate it first",
+            ));
+        }
+        let new =
+            Binding::decode(payload).map_err(|e| fail(result::BAD_REQUEST, &e.to_string()))?;
+        let mut b = self.state.binding();
+        if new.card.is_some() && new.account.is_some() {
+            return Err(fail(
+                result::BAD_REQUEST,
+                "bind a card or an account, not both",
+            ));
+        }
+        b.mid = new.mid.or(b.mid);
+        b.tid = new.tid.or(b.tid);
+        b.merchant_name = new.merchant_name.or(b.merchant_name);
+        if new.card.is_some() {
+            b.card = new.card;
+            b.account = None;
+        }
+        if new.account.is_some() {
+            b.account = new.account;
+            b.card = None;
+        }
+        b.phone = new.phone.or(b.phone);
+        b.status =
+            if b.mid.is_some() && b.tid.is_some() && (b.card.is_some() || b.account.is_some()) {
+                DeviceStatus::Bound
+            } else {
+                DeviceStatus::Active
+            };
+        self.state.binding = b.encode();
+        self.save();
+        Ok(ok().finish())
+    }
+
+    fn activate(&mut self, f: &Fields<'_>) -> Result<Vec<u8>, Vec<u8>> {
+        if self.state.activated {
+            return Err(fail(result::WRONG_STATE, "the unit is already active"));
+        }
+        let code = f.text(tag::ACTIVATION_CODE).ok().flatten().unwrap_or("");
+        if code != activation_code_for(&self.state.identity.serial) {
+            return Err(fail(
+                result::BAD_ACTIVATION,
+                "activation code not valid for this unit",
+            ));
+        }
+        // A newly activated unit gets its own keys; none come from another terminal.
+        let mut keys = [0u8; 16];
+        rand::rng().fill_bytes(&mut keys);
+        self.state.keys = hex::encode(keys);
+        self.state.activated = true;
+        let mut b = self.state.binding();
+        b.status = DeviceStatus::Active;
+        self.state.binding = b.encode();
+        self.save();
+        Ok(ok().finish())
+    }
+
+    fn test_transaction(&mut self, f: &Fields<'_>) -> Result<Vec<u8>, Vec<u8>> {
+        if self.state.binding().status != DeviceStatus::Bound {
+            return Err(fail(result::WRONG_STATE, "the unit is not bound"));
+        }
+        let amount = f
+            .need_u32(tag::AMOUNT_AUTHORISED)
+            .map_err(|e| fail(result::BAD_REQUEST, &e.to_string()))?;
+        let seq = self.state.next_seq;
+        self.state.next_seq += 1;
+        let auth = format!("{:06}", self.rng.random_range(0..1_000_000));
+        let rrn = format!(
+            "T{:011}",
+            u64::from(seq) * 1000 + self.rng.random_range(0..1000)
+        );
+        self.state.transactions.push(TxnRecord {
+            seq,
+            date: "261122".into(),
+            time: "120000".into(),
+            amount_fen: u64::from(amount),
+            currency: 156,
+            kind: 0,
+            masked_pan: "TEST".into(),
+            settled: false,
+            batch: self.state.batch,
+            auth_code: auth.clone(),
+            rrn: rrn.clone(),
+        });
+        self.save();
+        Ok(ok().str(tag::AUTH_CODE, &auth).str(tag::RRN, &rrn).finish())
+    }
+}

@@ -1,0 +1,533 @@
+//! Typed commands to a terminal over the link: what the jobs and the CLI call.
+//!
+//! A [`Terminal`] owns the port path and its settings so that, when the port disappears
+//! during a bulk transfer (cable pulled, device reset), it can reopen the same path, say
+//! HELLO again, re-authenticate with the key it derived, and resume the transfer from the
+//! last acknowledged offset. Other commands are not repeated after a reconnect: whether a
+//! change took effect is for the caller to find out by reading the terminal again.
+
+pub mod model;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::domain::DeviceStatus;
+use crate::link::bulk::{BulkEnd, Progress};
+use crate::link::port::SerialPort;
+use crate::link::proto::{self, Object, cmd, result, tag};
+use crate::link::tlv::{Fields, TlvError, Writer};
+use crate::link::{Link, LinkError, LinkStats, command_name};
+use crate::profile::SerialSettings;
+use model::{Binding, Identity, ModelError, Status};
+
+/// The operator secret, wiped from memory when dropped and never printed.
+pub struct Secret(Zeroizing<Vec<u8>>);
+
+impl Secret {
+    /// Wraps secret bytes (trailing newline already removed by the caller).
+    pub fn new(bytes: Vec<u8>) -> Secret {
+        Secret(Zeroizing::new(bytes))
+    }
+
+    /// The raw bytes, for key derivation only.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Reconnects allowed within one bulk transfer.
+pub const MAX_RECONNECTS_PER_TRANSFER: u32 = 8;
+
+/// Why a terminal operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TerminalError {
+    #[error("terminal at {path} is unavailable: {source}")]
+    Unavailable { path: PathBuf, source: LinkError },
+    #[error("the terminal refused {command}: {message}")]
+    Refused {
+        command: &'static str,
+        result: u8,
+        message: String,
+    },
+    #[error(
+        "wrong operator secret: the terminal refused it ({left} attempt(s) left before lockout)"
+    )]
+    WrongSecret { left: u32 },
+    #[error("the terminal is locked after repeated wrong secrets; try again in {seconds} s")]
+    LockedOut { seconds: u32 },
+    #[error(
+        "the terminal could not prove it knows the operator secret; it may not be genuine, or the secret is wrong"
+    )]
+    NotGenuine,
+    #[error("the terminal sent invalid data: {0}")]
+    Invalid(#[from] ModelError),
+    #[error("{object:?} transfer failed verification: {what}")]
+    Verification { object: Object, what: String },
+}
+
+impl From<TlvError> for TerminalError {
+    fn from(e: TlvError) -> Self {
+        TerminalError::Invalid(ModelError::Tlv(e))
+    }
+}
+
+/// A transferred object with its announced checksum and record count.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    pub data: Vec<u8>,
+    pub sha256: [u8; 32],
+    pub records: u32,
+}
+
+/// Result of a test transaction.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TestResult {
+    pub amount_fen: u32,
+    pub auth_code: String,
+    pub rrn: String,
+}
+
+/// Which part of a binding an UNBIND removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum BindingPart {
+    /// The whole device: merchant, settlement and phone (requires a settled batch).
+    Device = 0,
+    Card = 1,
+    Account = 2,
+    Phone = 3,
+}
+
+/// A connected terminal.
+pub struct Terminal {
+    path: PathBuf,
+    settings: SerialSettings,
+    link: Option<Link<SerialPort>>,
+    key: Option<Zeroizing<[u8; 32]>>,
+    identity: Option<Identity>,
+    past: LinkStats,
+    started: Instant,
+}
+
+impl Terminal {
+    /// Opens the port and says HELLO.
+    pub fn open(path: &Path, settings: &SerialSettings) -> Result<Terminal, TerminalError> {
+        let mut t = Terminal {
+            path: path.to_path_buf(),
+            settings: settings.clone(),
+            link: None,
+            key: None,
+            identity: None,
+            past: LinkStats::default(),
+            started: Instant::now(),
+        };
+        t.connect()?;
+        Ok(t)
+    }
+
+    /// The port path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn unavailable(&self, source: LinkError) -> TerminalError {
+        TerminalError::Unavailable {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn connect(&mut self) -> Result<(), TerminalError> {
+        let port =
+            SerialPort::open(&self.path, &self.settings).map_err(|e| self.unavailable(e.into()))?;
+        let mut link = Link::new(port, self.settings.baud);
+        let hello = Writer::new()
+            .bytes(tag::VERSIONS, proto::VERSIONS)
+            .bytes(tag::MAX_PAYLOAD, &proto::DEFAULT_MAX_PAYLOAD.to_be_bytes())
+            .u8(tag::WINDOW, proto::DEFAULT_WINDOW)
+            .finish();
+        let rsp = link
+            .command(cmd::HELLO, hello)
+            .map_err(|e| self.unavailable(e))?;
+        let f = check(cmd::HELLO, &rsp)?;
+        let max = u16::from_be_bytes(f.need_array::<2>(tag::MAX_PAYLOAD)?);
+        if usize::from(max) < 64 {
+            return Err(TerminalError::Invalid(ModelError::Invalid {
+                field: "max_payload",
+                message: format!("{max} is too small"),
+            }));
+        }
+        link.max_payload = usize::from(max.min(proto::DEFAULT_MAX_PAYLOAD));
+        link.window = usize::from(f.need_u8(tag::WINDOW)?.clamp(1, proto::DEFAULT_WINDOW));
+        self.link = Some(link);
+        Ok(())
+    }
+
+    /// Drops the port and reopens the same path until it answers (and, when this session
+    /// had authenticated, accepts our proof again) or time runs out.
+    fn reconnect(&mut self) -> Result<(), TerminalError> {
+        if let Some(old) = self.link.take() {
+            self.past.absorb(&old.stats);
+        }
+        self.past.reconnects += 1;
+        let deadline = Instant::now() + proto::RECONNECT_TIMEOUT;
+        loop {
+            let attempt = self.connect().and_then(|()| match self.key.clone() {
+                Some(key) => self.prove(&key),
+                None => Ok(()),
+            });
+            match attempt {
+                Ok(()) => return Ok(()),
+                Err(TerminalError::Unavailable { .. }) if Instant::now() < deadline => {
+                    if let Some(old) = self.link.take() {
+                        self.past.absorb(&old.stats);
+                    }
+                    std::thread::sleep(proto::RECONNECT_INTERVAL);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn link(&mut self) -> &mut Link<SerialPort> {
+        self.link.as_mut().expect("connected")
+    }
+
+    fn command(&mut self, code: u8, payload: Vec<u8>) -> Result<Vec<u8>, TerminalError> {
+        let r = self.link().command(code, payload);
+        r.map_err(|e| self.unavailable(e))
+    }
+
+    /// One command, its result checked; no retry beyond the link's own.
+    fn call_once(&mut self, code: u8, payload: Vec<u8>) -> Result<Vec<u8>, TerminalError> {
+        let rsp = self.command(code, payload)?;
+        check(code, &rsp)?;
+        Ok(rsp)
+    }
+
+    /// A command; read-only ones are asked again after the port comes back from a
+    /// disconnect. Changes are never repeated blindly.
+    fn call(&mut self, code: u8, payload: Vec<u8>) -> Result<Vec<u8>, TerminalError> {
+        let read_only = matches!(
+            code,
+            cmd::IDENTIFY | cmd::STATUS | cmd::READ_BINDING | cmd::EXPORT_END
+        );
+        let mut reconnects = 0;
+        loop {
+            match self.call_once(code, payload.clone()) {
+                Err(TerminalError::Unavailable { source, .. })
+                    if read_only
+                        && source.is_disconnect()
+                        && reconnects < MAX_RECONNECTS_PER_TRANSFER =>
+                {
+                    reconnects += 1;
+                    self.reconnect()?;
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// Vendor, model, serial number and firmware.
+    pub fn identify(&mut self) -> Result<Identity, TerminalError> {
+        if let Some(id) = &self.identity {
+            return Ok(id.clone());
+        }
+        let rsp = self.call(cmd::IDENTIFY, Vec::new())?;
+        let id = Identity::decode(&rsp)?;
+        self.identity = Some(id.clone());
+        Ok(id)
+    }
+
+    /// Status, transaction counts and whether this session is authenticated.
+    pub fn status(&mut self) -> Result<Status, TerminalError> {
+        let rsp = self.call(cmd::STATUS, Vec::new())?;
+        let f = Fields::parse(&rsp)?;
+        Ok(Status {
+            status: DeviceStatus::from_u8(f.need_u8(tag::DEVICE_STATUS)?).ok_or(
+                ModelError::Invalid {
+                    field: "status",
+                    message: "unknown status byte".into(),
+                },
+            )?,
+            transactions: f.need_u32(tag::TRANSACTION_COUNT)?,
+            unsettled: f.need_u32(tag::UNSETTLED_COUNT)?,
+            authenticated: f.need_u8(tag::AUTHENTICATED)? != 0,
+        })
+    }
+
+    /// Mutual challenge-response with a key derived from the operator secret.
+    pub fn authenticate(&mut self, secret: &Secret) -> Result<(), TerminalError> {
+        let serial = self.identify()?.serial;
+        let key = Zeroizing::new(model::derive_key(secret.bytes(), &serial));
+        self.key = Some(key.clone());
+        let r = match self.prove(&key) {
+            // Cut off mid-handshake: reconnecting proves again with the same key.
+            Err(TerminalError::Unavailable { source, .. }) if source.is_disconnect() => {
+                self.reconnect()
+            }
+            r => r,
+        };
+        if r.is_err() {
+            self.key = None;
+        }
+        r
+    }
+
+    fn prove(&mut self, key: &[u8; 32]) -> Result<(), TerminalError> {
+        let rsp = self.call_once(cmd::AUTH_BEGIN, Vec::new())?;
+        let nonce_t: [u8; proto::NONCE_LEN] =
+            Fields::parse(&rsp)?.need_array(tag::NONCE_TERMINAL)?;
+        let mut nonce_a = [0u8; proto::NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce_a);
+        let mac = model::agent_proof(key, &nonce_t, &nonce_a);
+        let payload = Writer::new()
+            .bytes(tag::NONCE_AGENT, &nonce_a)
+            .bytes(tag::MAC, &mac)
+            .finish();
+        let rsp = self.call_once(cmd::AUTH_PROVE, payload)?;
+        let terminal_mac = Fields::parse(&rsp)?.need(tag::MAC)?.to_vec();
+        if !model::verify_terminal_proof(key, &nonce_a, &nonce_t, &terminal_mac) {
+            return Err(TerminalError::NotGenuine);
+        }
+        Ok(())
+    }
+
+    /// The current binding, full numbers included (shown masked by `Display`/serde).
+    pub fn read_binding(&mut self) -> Result<Binding, TerminalError> {
+        let rsp = self.call(cmd::READ_BINDING, Vec::new())?;
+        Ok(Binding::decode(&rsp)?)
+    }
+
+    /// Exports an object, resuming after disconnects, and checks its SHA-256.
+    pub fn export(
+        &mut self,
+        object: Object,
+        progress: Progress<'_>,
+    ) -> Result<Exported, TerminalError> {
+        let mut buf = Vec::new();
+        let mut announced: Option<(usize, [u8; 32], u32)> = None;
+        let mut reconnects = 0;
+        loop {
+            match self.try_export(object, &mut buf, &mut announced, progress) {
+                Ok(true) => break,
+                Ok(false) => continue,
+                Err(TerminalError::Unavailable { source, .. })
+                    if source.is_disconnect() && reconnects < MAX_RECONNECTS_PER_TRANSFER =>
+                {
+                    reconnects += 1;
+                    self.reconnect()?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let (_, sha, records) = announced.expect("set by a completed export");
+        let got: [u8; 32] = Sha256::digest(&buf).into();
+        if got != sha {
+            return Err(TerminalError::Verification {
+                object,
+                what: "SHA-256 of the received bytes differs from the terminal's".into(),
+            });
+        }
+        Ok(Exported {
+            data: buf,
+            sha256: sha,
+            records,
+        })
+    }
+
+    /// One attempt; `Ok(false)` means "start again" (the object changed meanwhile).
+    fn try_export(
+        &mut self,
+        object: Object,
+        buf: &mut Vec<u8>,
+        announced: &mut Option<(usize, [u8; 32], u32)>,
+        progress: Progress<'_>,
+    ) -> Result<bool, TerminalError> {
+        let payload = Writer::new()
+            .u8(tag::OBJECT, object as u8)
+            .u32(tag::OFFSET, buf.len() as u32)
+            .finish();
+        let rsp = self.call(cmd::EXPORT_BEGIN, payload)?;
+        let f = Fields::parse(&rsp)?;
+        let this = (
+            f.need_u32(tag::TOTAL_LEN)? as usize,
+            f.need_array::<32>(tag::SHA256)?,
+            f.need_u32(tag::RECORD_COUNT)?,
+        );
+        if announced.is_some_and(|a| a != this) && !buf.is_empty() {
+            // The object changed while we were away: what we hold is stale.
+            buf.clear();
+            *announced = Some(this);
+            self.call(cmd::EXPORT_END, Vec::new())?;
+            return Ok(false);
+        }
+        *announced = Some(this);
+        let end = self.link().recv_bulk(this.0, buf, progress);
+        match end.map_err(|e| self.unavailable(e))? {
+            BulkEnd::Complete => {}
+            BulkEnd::Command(_) => {
+                return Err(TerminalError::Invalid(ModelError::Invalid {
+                    field: "bulk",
+                    message: "terminal sent a command".into(),
+                }));
+            }
+        }
+        self.call(cmd::EXPORT_END, Vec::new())?;
+        Ok(true)
+    }
+
+    /// Imports an object, resuming after disconnects; the terminal verifies length, count
+    /// and SHA-256 before it applies anything.
+    pub fn import(
+        &mut self,
+        object: Object,
+        data: &[u8],
+        records: u32,
+        progress: Progress<'_>,
+    ) -> Result<(), TerminalError> {
+        let sha: [u8; 32] = Sha256::digest(data).into();
+        let mut reconnects = 0;
+        loop {
+            match self.try_import(object, data, &sha, records, progress) {
+                Ok(()) => return Ok(()),
+                Err(TerminalError::Unavailable { source, .. })
+                    if source.is_disconnect() && reconnects < MAX_RECONNECTS_PER_TRANSFER =>
+                {
+                    reconnects += 1;
+                    self.reconnect()?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn try_import(
+        &mut self,
+        object: Object,
+        data: &[u8],
+        sha: &[u8; 32],
+        records: u32,
+        progress: Progress<'_>,
+    ) -> Result<(), TerminalError> {
+        let begin = Writer::new()
+            .u8(tag::OBJECT, object as u8)
+            .u32(tag::TOTAL_LEN, data.len() as u32)
+            .bytes(tag::SHA256, sha)
+            .u32(tag::RECORD_COUNT, records)
+            .finish();
+        let rsp = self.call(cmd::IMPORT_BEGIN, begin)?;
+        let offset = Fields::parse(&rsp)?.need_u32(tag::OFFSET)? as usize;
+        let chunk = self.link().chunk_size();
+        if offset > data.len() || (offset % chunk != 0 && offset != data.len()) {
+            return Err(TerminalError::Invalid(ModelError::Invalid {
+                field: "offset",
+                message: format!("resume offset {offset} is not valid"),
+            }));
+        }
+        let end = self.link().send_bulk(data, offset, progress);
+        end.map_err(|e| self.unavailable(e))?;
+        self.call(
+            cmd::IMPORT_COMMIT,
+            Writer::new().u8(tag::OBJECT, object as u8).finish(),
+        )?;
+        Ok(())
+    }
+
+    /// Closes the batch; returns how many transactions were settled.
+    pub fn settle(&mut self) -> Result<u32, TerminalError> {
+        let rsp = self.call(cmd::SETTLE, Vec::new())?;
+        Ok(Fields::parse(&rsp)?.need_u32(tag::TRANSACTION_COUNT)?)
+    }
+
+    /// Removes part of the binding, or the whole device binding.
+    pub fn unbind(&mut self, part: BindingPart) -> Result<(), TerminalError> {
+        self.call(
+            cmd::UNBIND,
+            Writer::new().u8(tag::OBJECT, part as u8).finish(),
+        )
+        .map(drop)
+    }
+
+    /// Writes the given binding fields (those present replace the terminal's).
+    pub fn bind(&mut self, binding: &Binding) -> Result<(), TerminalError> {
+        self.call(cmd::BIND, binding.encode()).map(drop)
+    }
+
+    /// Activates a blank unit with a one-time code; the unit makes its own keys.
+    pub fn activate(&mut self, code: &str) -> Result<(), TerminalError> {
+        self.call(
+            cmd::ACTIVATE,
+            Writer::new().str(tag::ACTIVATION_CODE, code).finish(),
+        )
+        .map(drop)
+    }
+
+    /// Runs a test transaction of `amount_fen`.
+    pub fn test_transaction(&mut self, amount_fen: u32) -> Result<TestResult, TerminalError> {
+        let rsp = self.call(
+            cmd::TEST_TRANSACTION,
+            Writer::new()
+                .u32(tag::AMOUNT_AUTHORISED, amount_fen)
+                .finish(),
+        )?;
+        let f = Fields::parse(&rsp)?;
+        Ok(TestResult {
+            amount_fen,
+            auth_code: f.need_text(tag::AUTH_CODE)?.into(),
+            rrn: f.need_text(tag::RRN)?.into(),
+        })
+    }
+
+    /// Restarts the terminal; the session must authenticate again afterwards.
+    pub fn reboot(&mut self) -> Result<(), TerminalError> {
+        self.call(cmd::REBOOT, Vec::new())?;
+        self.reconnect()
+    }
+
+    /// Link counters since the port was first opened, across reconnects.
+    pub fn stats(&self) -> LinkStats {
+        let mut s = self.past.clone();
+        if let Some(l) = &self.link {
+            s.absorb(&l.stats);
+        }
+        s.elapsed_seconds = self.started.elapsed().as_secs_f64();
+        s
+    }
+}
+
+/// Parses a response and turns a non-OK result into an error.
+fn check(code: u8, rsp: &[u8]) -> Result<Fields<'_>, TerminalError> {
+    let f = Fields::parse(rsp)?;
+    let r = f.need_u8(tag::RESULT)?;
+    if r == result::OK {
+        return Ok(f);
+    }
+    let message = f
+        .text(tag::MESSAGE)?
+        .unwrap_or("no reason given")
+        .to_string();
+    Err(match r {
+        result::AUTH_FAILED => TerminalError::WrongSecret {
+            left: f.need_u32(tag::AUTH_FAILURES_LEFT).unwrap_or(0),
+        },
+        result::LOCKED_OUT => TerminalError::LockedOut {
+            seconds: f.need_u32(tag::LOCKED_SECONDS).unwrap_or(0),
+        },
+        _ => TerminalError::Refused {
+            command: command_name(code),
+            result: r,
+            message,
+        },
+    })
+}

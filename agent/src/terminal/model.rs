@@ -1,0 +1,488 @@
+//! What a terminal holds, and how it travels in TLV. Used by the agent and the simulator
+//! alike; decoding validates every value with the domain types, so neither side trusts
+//! what the other sends.
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::domain::{
+    AccountNo, BranchCode, DeviceStatus, HolderName, Mid, Pan, Phone, Tid, plain_text,
+};
+use crate::link::proto::tag;
+use crate::link::tlv::{Fields, TlvError, Writer};
+
+/// A value that came off the wire but is not valid.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    Tlv(#[from] TlvError),
+    #[error("field {field} is invalid: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+}
+
+fn invalid(field: &'static str, e: impl std::fmt::Display) -> ModelError {
+    ModelError::Invalid {
+        field,
+        message: e.to_string(),
+    }
+}
+
+/// Who the terminal is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub vendor: String,
+    pub model: String,
+    pub serial: String,
+    pub firmware: String,
+}
+
+impl Identity {
+    pub fn encode(&self) -> Vec<u8> {
+        Writer::new()
+            .str(tag::VENDOR, &self.vendor)
+            .str(tag::MODEL, &self.model)
+            .str(tag::DEVICE_SERIAL, &self.serial)
+            .str(tag::FIRMWARE, &self.firmware)
+            .finish()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Identity, ModelError> {
+        let f = Fields::parse(bytes)?;
+        let text = |t, name| {
+            f.need_text(t)
+                .map_err(ModelError::from)
+                .and_then(|s| plain_text(s, 64).map_err(|e| invalid(name, e)))
+        };
+        Ok(Identity {
+            vendor: text(tag::VENDOR, "vendor")?,
+            model: text(tag::MODEL, "model")?,
+            serial: crate::order::parse_serial(f.need_text(tag::DEVICE_SERIAL)?)
+                .map_err(|e| invalid("serial", e))?,
+            firmware: text(tag::FIRMWARE, "firmware")?,
+        })
+    }
+}
+
+/// The settlement card a terminal is bound to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CardBinding {
+    pub pan: Pan,
+    pub holder: HolderName,
+    /// `MMYY`, as printed on the card.
+    pub expiry: Option<String>,
+}
+
+/// The settlement account a terminal is bound to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountBinding {
+    pub number: AccountNo,
+    pub holder: HolderName,
+    pub bank: String,
+    pub branch: BranchCode,
+}
+
+/// What ties a terminal to a merchant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Binding {
+    pub status: DeviceStatus,
+    pub mid: Option<Mid>,
+    pub tid: Option<Tid>,
+    pub merchant_name: Option<String>,
+    pub card: Option<CardBinding>,
+    pub account: Option<AccountBinding>,
+    pub phone: Option<Phone>,
+}
+
+impl Binding {
+    /// An unbound, empty binding.
+    pub fn unbound() -> Binding {
+        Binding {
+            status: DeviceStatus::Unbound,
+            mid: None,
+            tid: None,
+            merchant_name: None,
+            card: None,
+            account: None,
+            phone: None,
+        }
+    }
+
+    /// The wire (and backup) form, with full numbers: only for the link and encrypted files.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u8(tag::DEVICE_STATUS, self.status.to_u8());
+        if let Some(m) = &self.mid {
+            w.str(tag::MERCHANT_ID, m.as_str());
+        }
+        if let Some(t) = &self.tid {
+            w.str(tag::TERMINAL_ID, t.as_str());
+        }
+        if let Some(n) = &self.merchant_name {
+            w.str(tag::MERCHANT_NAME, n);
+        }
+        if let Some(c) = &self.card {
+            w.str(tag::CARD_NUMBER, c.pan.expose_full())
+                .str(tag::HOLDER_NAME, c.holder.as_str());
+            if let Some(e) = &c.expiry {
+                w.str(tag::CARD_EXPIRY, e);
+            }
+        }
+        if let Some(a) = &self.account {
+            w.str(tag::ACCOUNT_NUMBER, a.number.expose_full())
+                .str(tag::HOLDER_NAME, a.holder.as_str())
+                .str(tag::BANK_NAME, &a.bank)
+                .str(tag::BRANCH_CODE, a.branch.as_str());
+        }
+        if let Some(p) = &self.phone {
+            w.str(tag::PHONE, p.as_str());
+        }
+        w.finish()
+    }
+
+    /// Parses and validates the wire form.
+    pub fn decode(bytes: &[u8]) -> Result<Binding, ModelError> {
+        let f = Fields::parse(bytes)?;
+        let status = DeviceStatus::from_u8(f.need_u8(tag::DEVICE_STATUS)?)
+            .ok_or_else(|| invalid("status", "unknown status byte"))?;
+        let holder = || -> Result<HolderName, ModelError> {
+            f.need_text(tag::HOLDER_NAME)?
+                .parse()
+                .map_err(|e| invalid("holder", e))
+        };
+        let card = match f.text(tag::CARD_NUMBER)? {
+            Some(pan) => Some(CardBinding {
+                pan: pan.parse().map_err(|e| invalid("card", e))?,
+                holder: holder()?,
+                expiry: f.text(tag::CARD_EXPIRY)?.map(str::to_string),
+            }),
+            None => None,
+        };
+        let account = match f.text(tag::ACCOUNT_NUMBER)? {
+            Some(n) => Some(AccountBinding {
+                number: n.parse().map_err(|e| invalid("account", e))?,
+                holder: holder()?,
+                bank: plain_text(f.need_text(tag::BANK_NAME)?, 100)
+                    .map_err(|e| invalid("bank", e))?,
+                branch: f
+                    .need_text(tag::BRANCH_CODE)?
+                    .parse()
+                    .map_err(|e| invalid("branch", e))?,
+            }),
+            None => None,
+        };
+        Ok(Binding {
+            status,
+            mid: f
+                .text(tag::MERCHANT_ID)?
+                .map(str::parse)
+                .transpose()
+                .map_err(|e| invalid("mid", e))?,
+            tid: f
+                .text(tag::TERMINAL_ID)?
+                .map(str::parse)
+                .transpose()
+                .map_err(|e| invalid("tid", e))?,
+            merchant_name: f
+                .text(tag::MERCHANT_NAME)?
+                .map(|s| plain_text(s, 100))
+                .transpose()
+                .map_err(|e| invalid("merchant_name", e))?,
+            card,
+            account,
+            phone: f
+                .text(tag::PHONE)?
+                .map(str::parse)
+                .transpose()
+                .map_err(|e| invalid("phone", e))?,
+        })
+    }
+}
+
+/// A terminal's status summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub status: DeviceStatus,
+    pub transactions: u32,
+    pub unsettled: u32,
+    pub authenticated: bool,
+}
+
+/// One transaction in a terminal's log (card numbers masked, as terminals keep them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnRecord {
+    pub seq: u32,
+    /// `YYMMDD`.
+    pub date: String,
+    /// `HHMMSS`.
+    pub time: String,
+    pub amount_fen: u64,
+    /// ISO 4217 numeric (156 = CNY).
+    pub currency: u16,
+    /// EMV transaction type (00 sale, 20 refund).
+    pub kind: u8,
+    pub masked_pan: String,
+    pub settled: bool,
+    pub batch: u32,
+    pub auth_code: String,
+    /// Retrieval reference number; unique per transaction.
+    pub rrn: String,
+}
+
+fn bcd(digits: &str) -> Vec<u8> {
+    let padded = if digits.len() % 2 == 1 {
+        format!("0{digits}")
+    } else {
+        digits.to_string()
+    };
+    padded
+        .as_bytes()
+        .chunks(2)
+        .map(|p| ((p[0] - b'0') << 4) | (p[1] - b'0'))
+        .collect()
+}
+
+fn from_bcd(bytes: &[u8], field: &'static str) -> Result<String, ModelError> {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        for nibble in [b >> 4, b & 0x0F] {
+            if nibble > 9 {
+                return Err(invalid(field, "not BCD"));
+            }
+            s.push(char::from(b'0' + nibble));
+        }
+    }
+    Ok(s)
+}
+
+impl TxnRecord {
+    /// Appends this record as one constructed `E1` item.
+    pub fn encode_into(&self, out: &mut Writer) {
+        out.nested(tag::RECORD, |w| {
+            w.u32(tag::TRANSACTION_SEQ, self.seq)
+                .bytes(tag::TRANSACTION_DATE, &bcd(&self.date))
+                .bytes(tag::TRANSACTION_TIME, &bcd(&self.time))
+                .bytes(
+                    tag::AMOUNT_AUTHORISED,
+                    &bcd(&format!("{:012}", self.amount_fen)),
+                )
+                .bytes(tag::CURRENCY_CODE, &bcd(&format!("{:04}", self.currency)))
+                .u8(tag::TRANSACTION_TYPE, self.kind)
+                .str(tag::MASKED_PAN, &self.masked_pan)
+                .u8(tag::SETTLED, u8::from(self.settled))
+                .u32(tag::BATCH_NO, self.batch)
+                .str(tag::AUTH_CODE, &self.auth_code)
+                .str(tag::RRN, &self.rrn);
+        });
+    }
+
+    /// Parses one record's `E1` value.
+    pub fn decode(value: &[u8]) -> Result<TxnRecord, ModelError> {
+        let f = Fields::parse(value)?;
+        let digits = |t, name| {
+            f.need(t)
+                .map_err(ModelError::from)
+                .and_then(|v| from_bcd(v, name))
+        };
+        let masked_pan = f.need_text(tag::MASKED_PAN)?;
+        if masked_pan.bytes().filter(u8::is_ascii_digit).count() > 10 {
+            return Err(invalid(
+                "masked_pan",
+                "holds more than 10 digits; terminals keep card numbers masked",
+            ));
+        }
+        Ok(TxnRecord {
+            seq: f.need_u32(tag::TRANSACTION_SEQ)?,
+            date: digits(tag::TRANSACTION_DATE, "date")?,
+            time: digits(tag::TRANSACTION_TIME, "time")?,
+            amount_fen: digits(tag::AMOUNT_AUTHORISED, "amount")?
+                .parse()
+                .map_err(|e| invalid("amount", e))?,
+            currency: digits(tag::CURRENCY_CODE, "currency")?
+                .parse()
+                .map_err(|e| invalid("currency", e))?,
+            kind: f.need_u8(tag::TRANSACTION_TYPE)?,
+            masked_pan: masked_pan.to_string(),
+            settled: f.need_u8(tag::SETTLED)? != 0,
+            batch: f.need_u32(tag::BATCH_NO)?,
+            auth_code: f.need_text(tag::AUTH_CODE)?.to_string(),
+            rrn: f.need_text(tag::RRN)?.to_string(),
+        })
+    }
+}
+
+/// Encodes a transaction log object.
+pub fn encode_log(records: &[TxnRecord]) -> Vec<u8> {
+    let mut w = Writer::new();
+    for r in records {
+        r.encode_into(&mut w);
+    }
+    w.finish()
+}
+
+/// Decodes a transaction log object.
+pub fn decode_log(bytes: &[u8]) -> Result<Vec<TxnRecord>, ModelError> {
+    Fields::parse(bytes)?
+        .all(tag::RECORD)
+        .map(TxnRecord::decode)
+        .collect()
+}
+
+/// Encodes a parameters object: `E2 { DF70 name, DF71 value }` per parameter.
+pub fn encode_params(params: &std::collections::BTreeMap<String, String>) -> Vec<u8> {
+    let mut w = Writer::new();
+    for (k, v) in params {
+        w.nested(tag::PARAM, |p| {
+            p.str(tag::PARAM_NAME, k).str(tag::PARAM_VALUE, v);
+        });
+    }
+    w.finish()
+}
+
+/// Decodes a parameters object.
+pub fn decode_params(
+    bytes: &[u8],
+) -> Result<std::collections::BTreeMap<String, String>, ModelError> {
+    Fields::parse(bytes)?
+        .all(tag::PARAM)
+        .map(|v| {
+            let f = Fields::parse(v)?;
+            Ok((
+                f.need_text(tag::PARAM_NAME)?.to_string(),
+                f.need_text(tag::PARAM_VALUE)?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The per-terminal key both sides derive from the operator secret; the secret itself
+/// never crosses the wire.
+pub fn derive_key(secret: &[u8], serial: &str) -> [u8; 32] {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(b"posagent/operator-key/v1\0");
+    mac.update(serial.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+fn proof(key: &[u8; 32], role: &[u8], first: &[u8], second: &[u8]) -> HmacSha256 {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(role);
+    mac.update(first);
+    mac.update(second);
+    mac
+}
+
+/// The agent's proof: HMAC(key, "agent" | terminal nonce | agent nonce).
+pub fn agent_proof(key: &[u8; 32], nonce_t: &[u8], nonce_a: &[u8]) -> [u8; 32] {
+    proof(key, b"agent", nonce_t, nonce_a)
+        .finalize()
+        .into_bytes()
+        .into()
+}
+
+/// The terminal's proof: HMAC(key, "terminal" | agent nonce | terminal nonce).
+pub fn terminal_proof(key: &[u8; 32], nonce_a: &[u8], nonce_t: &[u8]) -> [u8; 32] {
+    proof(key, b"terminal", nonce_a, nonce_t)
+        .finalize()
+        .into_bytes()
+        .into()
+}
+
+/// Constant-time check of an agent proof.
+pub fn verify_agent_proof(key: &[u8; 32], nonce_t: &[u8], nonce_a: &[u8], mac: &[u8]) -> bool {
+    proof(key, b"agent", nonce_t, nonce_a)
+        .verify_slice(mac)
+        .is_ok()
+}
+
+/// Constant-time check of a terminal proof.
+pub fn verify_terminal_proof(key: &[u8; 32], nonce_a: &[u8], nonce_t: &[u8], mac: &[u8]) -> bool {
+    proof(key, b"terminal", nonce_a, nonce_t)
+        .verify_slice(mac)
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample_binding() -> Binding {
+        Binding {
+            status: DeviceStatus::Bound,
+            mid: Some("822100000000001".parse().unwrap()),
+            tid: Some("AB12CD34".parse().unwrap()),
+            merchant_name: Some("开心面馆".into()),
+            card: Some(CardBinding {
+                pan: "6222020200112233446".parse().unwrap(),
+                holder: "张三".parse().unwrap(),
+                expiry: Some("0939".into()),
+            }),
+            account: None,
+            phone: Some("13812345678".parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn binding_round_trips_and_serialises_masked() {
+        let b = sample_binding();
+        assert_eq!(Binding::decode(&b.encode()).unwrap(), b);
+        let json = serde_json::to_string(&b).unwrap();
+        assert!(!json.contains("6222020200112233446") && json.contains("622202*********3446"));
+    }
+
+    #[test]
+    fn a_binding_with_a_bad_card_is_refused() {
+        let bytes = Writer::new()
+            .u8(tag::DEVICE_STATUS, 1)
+            .str(tag::CARD_NUMBER, "6222020200112233445")
+            .str(tag::HOLDER_NAME, "张三")
+            .finish();
+        assert!(matches!(
+            Binding::decode(&bytes),
+            Err(ModelError::Invalid { field: "card", .. })
+        ));
+    }
+
+    #[test]
+    fn records_round_trip_and_full_pans_are_refused() {
+        let r = TxnRecord {
+            seq: 7,
+            date: "261122".into(),
+            time: "101500".into(),
+            amount_fen: 12345,
+            currency: 156,
+            kind: 0,
+            masked_pan: "622202******3446".into(),
+            settled: false,
+            batch: 3,
+            auth_code: "A1B2C3".into(),
+            rrn: "000000000007".into(),
+        };
+        let log = encode_log(std::slice::from_ref(&r));
+        assert_eq!(decode_log(&log).unwrap(), vec![r.clone()]);
+        let leaky = TxnRecord {
+            masked_pan: "6222020200112233446".into(),
+            ..r
+        };
+        assert!(decode_log(&encode_log(&[leaky])).is_err());
+    }
+
+    #[test]
+    fn proofs_verify_only_with_the_same_key() {
+        let k = derive_key(b"secret", "SN-1");
+        let other = derive_key(b"secret", "SN-2");
+        let (na, nt) = ([1u8; 32], [2u8; 32]);
+        let m = agent_proof(&k, &nt, &na);
+        assert!(verify_agent_proof(&k, &nt, &na, &m));
+        assert!(!verify_agent_proof(&other, &nt, &na, &m));
+        assert!(
+            !verify_terminal_proof(&k, &na, &nt, &m),
+            "roles are not interchangeable"
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! The agent's real serial code against the simulated terminal on real pseudo-terminals.
+
+mod common;
+
+use common::{DEMO_SECRET, Sim, json_of, posagent, secret_file};
+use posagent::link::proto::Object;
+use posagent::profile::ProfileSet;
+use posagent::terminal::model::decode_log;
+use posagent::terminal::{Secret, Terminal, TerminalError};
+
+fn inspect_json(dir: &std::path::Path, sim: &Sim) -> (Option<i32>, serde_json::Value) {
+    let secret = secret_file(dir, "secret", DEMO_SECRET);
+    let out = posagent(dir)
+        .args(["inspect", "--json", "--port"])
+        .arg(&sim.port)
+        .arg("--secret-file")
+        .arg(&secret)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    (out.status.code(), json_of(&out))
+}
+
+fn inspect_under(faults: &str) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(dir.path(), "tty", &["--faults", faults, "--seed", "7"]);
+    let (code, doc) = inspect_json(dir.path(), &sim);
+    assert_eq!(code, Some(0), "inspect under {faults}: {doc}");
+    assert_eq!(doc["identity"]["serial"], sim.serial.as_str());
+    assert_eq!(doc["binding"]["status"], "bound");
+    doc
+}
+
+#[test]
+fn inspect_shows_identity_and_masked_binding() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(dir.path(), "tty", &["--transactions", "40"]);
+    let (code, doc) = inspect_json(dir.path(), &sim);
+    assert_eq!(code, Some(0));
+    let pan = doc["binding"]["card"]["pan"].as_str().unwrap();
+    assert!(
+        pan.starts_with("622202") && pan.contains("*********"),
+        "{pan}"
+    );
+    assert!(doc["binding"]["phone"].as_str().unwrap().contains("****"));
+    assert_eq!(doc["status"]["transactions"], 40);
+    assert_eq!(doc["status"]["unsettled"], 2);
+    for key in [
+        "wire_bytes_out",
+        "wire_bytes_in",
+        "payload_bytes",
+        "frames_out",
+        "retransmissions",
+        "elapsed_seconds",
+    ] {
+        assert!(doc["link"].get(key).is_some(), "link stats lack {key}");
+    }
+}
+
+#[test]
+fn inspect_survives_bit_flips() {
+    inspect_under("bitflip=3e-3");
+}
+
+#[test]
+fn inspect_survives_dropped_bytes() {
+    inspect_under("drop=3e-3");
+}
+
+#[test]
+fn inspect_survives_stalls() {
+    inspect_under("stall=200ms");
+}
+
+#[test]
+fn inspect_survives_busy_replies() {
+    inspect_under("busy=0.4");
+}
+
+#[test]
+fn inspect_survives_slow_replies() {
+    inspect_under("slow=50ms");
+}
+
+#[test]
+fn inspect_survives_an_unplug() {
+    let doc = inspect_under("unplug=250");
+    assert_eq!(doc["link"]["reconnects"], 1);
+}
+
+#[test]
+fn wrong_secret_is_refused_and_repeated_failures_lock_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(dir.path(), "tty", &[]);
+    let bad = secret_file(dir.path(), "bad", "not-the-secret");
+    let good = secret_file(dir.path(), "good", DEMO_SECRET);
+    let run = |secret: &std::path::Path| {
+        let out = posagent(dir.path())
+            .args(["inspect", "--port"])
+            .arg(&sim.port)
+            .arg("--secret-file")
+            .arg(secret)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    for left in (1..5).rev() {
+        let (code, err) = run(&bad);
+        assert_eq!(code, Some(77));
+        assert!(err.contains(&format!("{left} attempt(s) left")), "{err}");
+    }
+    let (code, err) = run(&bad);
+    assert_eq!(code, Some(77));
+    assert!(err.contains("locked"), "{err}");
+    // Even the right secret is refused while locked.
+    let (code, err) = run(&good);
+    assert_eq!(code, Some(77));
+    assert!(err.contains("locked"), "{err}");
+    assert!(!err.contains(DEMO_SECRET));
+}
+
+fn generic_serial() -> posagent::profile::SerialSettings {
+    let mut s = ProfileSet::builtin()
+        .unwrap()
+        .get("generic")
+        .unwrap()
+        .serial
+        .clone();
+    s.baud = 921_600;
+    s
+}
+
+#[test]
+fn unplug_mid_export_resumes_from_the_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(
+        dir.path(),
+        "tty",
+        &[
+            "--transactions",
+            "3000",
+            "--baud",
+            "921600",
+            "--faults",
+            "unplug=120000",
+        ],
+    );
+    let mut t = Terminal::open(&sim.port, &generic_serial()).unwrap();
+    t.authenticate(&Secret::new(DEMO_SECRET.as_bytes().to_vec()))
+        .unwrap();
+    let mut seen = Vec::new();
+    let exported = t
+        .export(Object::TransactionLog, &mut |done, _| seen.push(done))
+        .unwrap();
+    let records = decode_log(&exported.data).unwrap();
+    assert_eq!(records.len(), 3000);
+    assert_eq!(exported.records, 3000);
+    let stats = t.stats();
+    assert_eq!(stats.reconnects, 1);
+    // Resumed, not restarted: at most one window of chunks is fetched twice.
+    let window_bytes = 8 * 2044;
+    assert!(
+        stats.payload_bytes <= exported.data.len() as u64 + window_bytes,
+        "{stats:?}"
+    );
+    // Progress after the reconnect starts where the first attempt stopped, not at zero.
+    let restart = seen.windows(2).find(|w| w[1] < w[0]).map(|w| w[1]);
+    assert!(
+        restart.is_none_or(|r| r > 0),
+        "progress went back to zero: {seen:?}"
+    );
+}
+
+#[test]
+fn export_under_bit_errors_is_verified_and_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(
+        dir.path(),
+        "tty",
+        &[
+            "--transactions",
+            "2000",
+            "--baud",
+            "921600",
+            "--faults",
+            "bitflip=1e-4",
+        ],
+    );
+    let mut t = Terminal::open(&sim.port, &generic_serial()).unwrap();
+    t.authenticate(&Secret::new(DEMO_SECRET.as_bytes().to_vec()))
+        .unwrap();
+    let exported = t.export(Object::TransactionLog, &mut |_, _| {}).unwrap();
+    assert_eq!(decode_log(&exported.data).unwrap().len(), 2000);
+    // The terminal resends; the agent sees the damaged frames it had to discard.
+    assert!(
+        t.stats().corrupt_frames > 0,
+        "bit errors should have damaged some frames"
+    );
+}
+
+#[test]
+fn commands_need_authentication() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(dir.path(), "tty", &[]);
+    let mut t = Terminal::open(&sim.port, &generic_serial()).unwrap();
+    assert_eq!(t.identify().unwrap().serial, sim.serial);
+    assert!(matches!(
+        t.read_binding(),
+        Err(TerminalError::Refused { .. })
+    ));
+}
