@@ -46,3 +46,28 @@ impl Paths {
         self.config.join("profiles")
     }
 }
+
+/// `config.toml` in the config directory. Every key is optional; an unknown key or a wrong
+/// type is an error naming the file and line, never ignored.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Who is working: recorded in backups and the audit trail.
+    pub technician: Option<String>,
+}
+
+/// Name of the configuration file inside the config directory.
+pub const CONFIG_FILE: &str = "config.toml";
+
+impl Config {
+    /// Reads `config.toml`; a missing file is an empty configuration.
+    pub fn load(paths: &Paths) -> Result<Config, String> {
+        let path = paths.config.join(CONFIG_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text)
+                .map_err(|e| format!("{}: {}", path.display(), e.to_string().trim_end())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+}

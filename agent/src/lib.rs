@@ -4,6 +4,7 @@
 //! Data flows one way: `cli` → `job` → `terminal` → `link` → port; jobs write to `store`;
 //! `sync` reads it. Nothing below `cli` prints.
 
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod domain;
@@ -11,4 +12,6 @@ pub mod link;
 pub mod order;
 pub mod profile;
 pub mod sim;
+pub mod store;
+
 pub mod terminal;

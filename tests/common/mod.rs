@@ -83,3 +83,23 @@ impl Drop for Sim {
         let _ = self.child.wait();
     }
 }
+
+/// Fast line rate for tests that move data but do not measure it.
+pub const FAST_BAUD: &str = "921600";
+
+/// Opens and authenticates the simulated terminal with the library, at `FAST_BAUD`.
+pub fn connect(sim: &Sim) -> posagent::terminal::Terminal {
+    let mut s = posagent::profile::ProfileSet::builtin()
+        .unwrap()
+        .get("generic")
+        .unwrap()
+        .serial
+        .clone();
+    s.baud = FAST_BAUD.parse().unwrap();
+    let mut t = posagent::terminal::Terminal::open(&sim.port, &s).expect("open simulated terminal");
+    t.authenticate(&posagent::terminal::Secret::new(
+        DEMO_SECRET.as_bytes().to_vec(),
+    ))
+    .expect("authenticate");
+    t
+}

@@ -119,6 +119,9 @@ pub struct BackupArgs {
     /// Replace an existing archive.
     #[arg(long)]
     pub force: bool,
+    /// Profile of the terminal (default: generic).
+    #[arg(long)]
+    pub profile: Option<String>,
     /// Evidence files to include.
     #[arg(long, value_name = "FILE")]
     pub evidence: Vec<PathBuf>,
@@ -153,6 +156,10 @@ pub struct RestoreArgs {
     /// The archive belongs to another unit (a replacement).
     #[arg(long)]
     pub to_replacement: bool,
+    /// Profile of the terminal (default: the one recorded in the backup).
+    #[arg(long)]
+    pub profile: Option<String>,
+
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
     #[command(flatten)]

@@ -2,9 +2,11 @@
 //! exit codes. The only layer that prints.
 
 mod args;
+mod backup_cmd;
 mod device_cmd;
 mod output;
 mod profiles_cmd;
+mod progress;
 mod secrets;
 mod sim_cmd;
 
@@ -39,6 +41,9 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Devices => device_cmd::devices(&paths, out),
         Command::Inspect(a) => device_cmd::inspect(&paths, &a, out),
         Command::Sim(c) => sim_cmd::run(&paths, c),
+        Command::Backup(a) => backup_cmd::run(&paths, a, out),
+        Command::Restore(a) => backup_cmd::restore(&paths, &a, out),
+
         other => Err(CliError::not_yet(command_name(&other))),
     }
 }

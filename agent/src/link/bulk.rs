@@ -208,7 +208,7 @@ impl<P: Port> Link<P> {
         }
         let chunk = self.chunk_size();
         let start = buf.len();
-        if start % chunk != 0 && start != total {
+        if !start.is_multiple_of(chunk) && start != total {
             return Err(LinkError::Protocol(format!(
                 "resume offset {start} is not a chunk boundary"
             )));
@@ -250,7 +250,11 @@ impl<P: Port> Link<P> {
                     let idx = off / chunk;
                     let expected_len = chunk.min(total.saturating_sub(off));
                     // The sender is not trusted to stay inside the object.
-                    if off % chunk == 0 && idx < n && bytes.len() == expected_len && !have[idx] {
+                    if off.is_multiple_of(chunk)
+                        && idx < n
+                        && bytes.len() == expected_len
+                        && !have[idx]
+                    {
                         buf[off..off + bytes.len()].copy_from_slice(bytes);
                         have[idx] = true;
                         self.stats.payload_bytes += bytes.len() as u64;

@@ -46,6 +46,20 @@ fn byte_time(baud: u32) -> f64 {
     10.0 / f64::from(baud.max(1))
 }
 
+/// How far behind the line clock may fall before the line counts as idle. Without it,
+/// every late wake-up from a sleep would be lost line time, which a UART fed without pause
+/// does not lose.
+const PACE_TOLERANCE: Duration = Duration::from_millis(2);
+
+/// Advances the line clock `next` by `n` bytes' time, starting afresh after an idle gap.
+fn advance(next: &mut Instant, byte_time: f64, n: usize) {
+    let now = Instant::now();
+    if now > *next + PACE_TOLERANCE {
+        *next = now;
+    }
+    *next += Duration::from_secs_f64(byte_time * n as f64);
+}
+
 fn sleep_until(t: Instant) {
     let now = Instant::now();
     if t > now {
@@ -93,8 +107,7 @@ impl LinePort {
                         Ok(0) => {}
                         Ok(n) => {
                             // The bytes arrive no faster than the line carries them.
-                            next =
-                                next.max(Instant::now()) + Duration::from_secs_f64(bt * n as f64);
+                            advance(&mut next, bt, n);
                             sleep_until(next);
                             bytes.fetch_add(n as u64, Ordering::Relaxed);
                             if tx.send(corrupt(&spec, &mut rng, &buf[..n])).is_err() {
@@ -161,8 +174,7 @@ impl Port for LinePort {
             if self.unplugged() {
                 return Err(PortError::Disconnected);
             }
-            self.next_tx = self.next_tx.max(Instant::now())
-                + Duration::from_secs_f64(self.byte_time * piece.len() as f64);
+            advance(&mut self.next_tx, self.byte_time, piece.len());
             // With no agent on the other end the bytes are lost, as on a real cable.
             let _ = self.writer.write_all(piece);
             self.bytes.fetch_add(piece.len() as u64, Ordering::Relaxed);

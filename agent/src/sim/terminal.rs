@@ -535,7 +535,9 @@ impl SimTerminal {
         };
         let offset = f.need_u32(tag::OFFSET).unwrap_or(0) as usize;
         let (data, records) = self.object_bytes(object);
-        if offset > data.len() || (offset % link.chunk_size() != 0 && offset != data.len()) {
+        if offset > data.len()
+            || (!offset.is_multiple_of(link.chunk_size()) && offset != data.len())
+        {
             return (
                 fail(
                     result::BAD_REQUEST,

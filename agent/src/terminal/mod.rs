@@ -429,7 +429,7 @@ impl Terminal {
         let rsp = self.call(cmd::IMPORT_BEGIN, begin)?;
         let offset = Fields::parse(&rsp)?.need_u32(tag::OFFSET)? as usize;
         let chunk = self.link().chunk_size();
-        if offset > data.len() || (offset % chunk != 0 && offset != data.len()) {
+        if offset > data.len() || (!offset.is_multiple_of(chunk) && offset != data.len()) {
             return Err(TerminalError::Invalid(ModelError::Invalid {
                 field: "offset",
                 message: format!("resume offset {offset} is not valid"),
@@ -487,6 +487,29 @@ impl Terminal {
             auth_code: f.need_text(tag::AUTH_CODE)?.into(),
             rrn: f.need_text(tag::RRN)?.into(),
         })
+    }
+
+    /// Makes the terminal hold exactly `target` (as far as a binding goes): binds what it
+    /// has, removes parts it lacks, or unbinds the device for an unbound target.
+    pub fn apply_binding(&mut self, target: &Binding) -> Result<(), TerminalError> {
+        if target.status == DeviceStatus::Unbound {
+            if self.read_binding()?.status != DeviceStatus::Unbound {
+                self.unbind(BindingPart::Device)?;
+            }
+            return Ok(());
+        }
+        self.bind(target)?;
+        let now = self.read_binding()?;
+        if target.phone.is_none() && now.phone.is_some() {
+            self.unbind(BindingPart::Phone)?;
+        }
+        if target.card.is_none() && now.card.is_some() {
+            self.unbind(BindingPart::Card)?;
+        }
+        if target.account.is_none() && now.account.is_some() {
+            self.unbind(BindingPart::Account)?;
+        }
+        Ok(())
     }
 
     /// Restarts the terminal; the session must authenticate again afterwards.

@@ -202,7 +202,69 @@ impl Binding {
     }
 }
 
+/// One field that differs between two bindings, values masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    pub field: &'static str,
+    pub from: String,
+    pub to: String,
+}
+
+fn shown<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref()
+        .map_or_else(|| "-".to_string(), ToString::to_string)
+}
+
+impl Binding {
+    /// Fields of `self` that differ in `other` (masked, for people).
+    pub fn differences(&self, other: &Binding) -> Vec<Difference> {
+        let card = |b: &Binding| {
+            b.card.as_ref().map(|c| {
+                format!(
+                    "{} {} {}",
+                    c.pan,
+                    c.holder,
+                    c.expiry.as_deref().unwrap_or("")
+                )
+            })
+        };
+        let account = |b: &Binding| {
+            b.account
+                .as_ref()
+                .map(|a| format!("{} {} {} {}", a.number, a.holder, a.bank, a.branch))
+        };
+        let rows = [
+            ("status", self.status.to_string(), other.status.to_string()),
+            ("mid", shown(&self.mid), shown(&other.mid)),
+            ("tid", shown(&self.tid), shown(&other.tid)),
+            (
+                "merchant_name",
+                shown(&self.merchant_name),
+                shown(&other.merchant_name),
+            ),
+            ("card", shown(&card(self)), shown(&card(other))),
+            ("account", shown(&account(self)), shown(&account(other))),
+            ("phone", shown(&self.phone), shown(&other.phone)),
+        ];
+        let mut out: Vec<Difference> = rows
+            .into_iter()
+            .filter(|(_, a, b)| a != b)
+            .map(|(field, from, to)| Difference { field, from, to })
+            .collect();
+        // Masked forms can hide a difference in the middle digits; compare the real values.
+        if out.is_empty() && self != other {
+            out.push(Difference {
+                field: "card/account",
+                from: "(masked)".into(),
+                to: "(differs in hidden digits)".into(),
+            });
+        }
+        out
+    }
+}
+
 /// A terminal's status summary.
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub status: DeviceStatus,

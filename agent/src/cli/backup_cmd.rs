@@ -1,0 +1,340 @@
+//! `posagent backup [verify FILE | list]` and `posagent restore`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use super::args::{BackupArgs, BackupCommand, RestoreArgs};
+use super::device_cmd::{chosen_profile, connect, describe_binding, describe_link};
+use super::{CliError, Exit, Output, load_profiles, progress, secrets};
+use crate::backup::{self, BackupError, ManifestBase};
+use crate::config::Paths;
+use crate::link::LinkStats;
+use crate::link::proto::Object;
+use crate::store::{BackupRecord, Store, StoreError};
+use crate::terminal::model::Difference;
+
+/// Environment variable holding the backup password.
+pub const PASSWORD_ENV: &str = "POSAGENT_BACKUP_PASSWORD";
+
+impl From<BackupError> for CliError {
+    fn from(e: BackupError) -> Self {
+        let (exit, help) = match &e {
+            BackupError::Io { .. } => (Exit::Failure, "check the path, free space and permissions"),
+            BackupError::WrongPassword(_) => (
+                Exit::DataErr,
+                "check the backup password (--password-file or POSAGENT_BACKUP_PASSWORD)",
+            ),
+            BackupError::Exists(_) | BackupError::WeakPassword => {
+                (Exit::DataErr, "choose another file or a longer password")
+            }
+            _ => (
+                Exit::DataErr,
+                "do not restore from this archive; use another backup of the terminal",
+            ),
+        };
+        CliError::new(exit, e.to_string()).help(help)
+    }
+}
+
+impl From<StoreError> for CliError {
+    fn from(e: StoreError) -> Self {
+        CliError::new(Exit::Failure, e.to_string())
+    }
+}
+
+/// The backup password from file, environment or prompt.
+pub fn password(file: Option<&Path>) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    secrets::load(file, PASSWORD_ENV, "backup password", "--password-file")
+}
+
+pub fn run(paths: &Paths, a: BackupArgs, out: &Output) -> Result<(), CliError> {
+    match a.action {
+        Some(BackupCommand::Verify {
+            ref file,
+            ref password_file,
+        }) => verify(file, password_file.as_deref(), out),
+        Some(BackupCommand::List) => list(paths, out),
+        None => create(paths, &a, out),
+    }
+}
+
+#[derive(Serialize)]
+struct Created<'a> {
+    file: &'a Path,
+    size: u64,
+    sha256: &'a str,
+    verified: bool,
+    terminal: &'a crate::terminal::model::Identity,
+    transactions: usize,
+    entries: &'a [backup::EntryInfo],
+    link: LinkStats,
+}
+
+fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
+    let (Some(port), Some(dest)) = (a.port.as_deref(), a.out.as_deref()) else {
+        return Err(CliError::new(
+            Exit::Usage,
+            "backup needs --port P and --out FILE.zip",
+        ));
+    };
+    if dest.exists() && !a.force {
+        return Err(BackupError::Exists(dest.to_path_buf()).into());
+    }
+    let pw = password(a.password_file.as_deref())?;
+    if pw.len() < backup::MIN_PASSWORD_LEN {
+        return Err(BackupError::WeakPassword.into());
+    }
+    let evidence = a
+        .evidence
+        .iter()
+        .map(|p| {
+            std::fs::read(p)
+                .map(|b| (p.display().to_string(), b))
+                .map_err(|e| {
+                    CliError::new(
+                        Exit::DataErr,
+                        format!("cannot read evidence file {}: {e}", p.display()),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let profiles = load_profiles(paths)?;
+    let profile = chosen_profile(&profiles, a.profile.as_deref())?;
+    let mut t = connect(port, profile, a.secret.secret_file.as_deref())?;
+    let identity = t.identify()?;
+    let bar = progress::transfer_bar(out, "reading terminal");
+    let contents = backup::capture(&mut t, evidence, &mut progress::feed(&bar))?;
+    bar.finish_and_clear();
+    let config = crate::config::Config::load(paths).map_err(|e| CliError::new(Exit::DataErr, e))?;
+    let base = ManifestBase {
+        profile: profile.name.clone(),
+        terminal: identity.clone(),
+        technician: config.technician,
+        job_id: None,
+    };
+    let written = backup::write_archive(dest, base, &contents, &pw, a.force)?;
+    // Read it back before calling it a backup: a backup that does not verify is none.
+    backup::read_archive(dest, &pw)?;
+    let store = Store::open(&paths.data)?;
+    store.record_backup(&BackupRecord {
+        id: 0,
+        created_at: written.manifest.created_at.clone(),
+        terminal_serial: identity.serial.clone(),
+        profile: profile.name.clone(),
+        file: std::fs::canonicalize(dest)
+            .unwrap_or(dest.to_path_buf())
+            .display()
+            .to_string(),
+        size: written.size,
+        sha256: written.sha256.clone(),
+        transactions: contents.transactions.len() as u32,
+        job_id: None,
+    })?;
+    let link = t.stats();
+    let human = format!(
+        "Backup of {} written and verified: {}\n  {} bytes, SHA-256 {}\n  {} transaction(s), {} parameter(s)\n{}\n{}",
+        identity.serial,
+        dest.display(),
+        written.size,
+        written.sha256,
+        contents.transactions.len(),
+        contents.params.len(),
+        describe_binding(&contents.binding),
+        describe_link(&link)
+    );
+    let report = Created {
+        file: dest,
+        size: written.size,
+        sha256: &written.sha256,
+        verified: true,
+        terminal: &identity,
+        transactions: contents.transactions.len(),
+        entries: &written.manifest.entries,
+        link,
+    };
+    out.print(&human, &report);
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Verified<'a> {
+    valid: bool,
+    file: &'a Path,
+    manifest: &'a backup::Manifest,
+}
+
+fn verify(file: &Path, password_file: Option<&Path>, out: &Output) -> Result<(), CliError> {
+    let pw = password(password_file)?;
+    let (manifest, contents) = backup::read_archive(file, &pw)?;
+    let human = format!(
+        "{}: valid. Backup of {} ({} {}) taken {}{}; {} entries, every checksum matches; {} transaction(s)",
+        file.display(),
+        manifest.terminal.serial,
+        manifest.terminal.vendor,
+        manifest.terminal.model,
+        manifest.created_at,
+        manifest
+            .technician
+            .as_deref()
+            .map(|t| format!(" by {t}"))
+            .unwrap_or_default(),
+        manifest.entries.len() + 1,
+        contents.transactions.len()
+    );
+    out.print(
+        &human,
+        &Verified {
+            valid: true,
+            file,
+            manifest: &manifest,
+        },
+    );
+    Ok(())
+}
+
+fn list(paths: &Paths, out: &Output) -> Result<(), CliError> {
+    let rows = Store::open(&paths.data)?.backups()?;
+    let mut human = format!(
+        "{:<5} {:<21} {:<16} {:>7}  FILE",
+        "ID", "TAKEN", "TERMINAL", "TXNS"
+    );
+    for r in &rows {
+        human.push_str(&format!(
+            "\n{:<5} {:<21} {:<16} {:>7}  {}",
+            r.id, r.created_at, r.terminal_serial, r.transactions, r.file
+        ));
+    }
+    if rows.is_empty() {
+        human = "no backups recorded yet".into();
+    }
+    out.print(&human, &rows);
+    Ok(())
+}
+
+/// Asks on the terminal; without one, refuses unless `--yes` was given.
+pub fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::new(
+            Exit::Usage,
+            "this change needs confirmation and there is no terminal to ask on",
+        )
+        .help("pass --yes to confirm"));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            Exit::Failure,
+            "not confirmed; nothing was changed",
+        ))
+    }
+}
+
+#[derive(Serialize)]
+struct Restored<'a> {
+    file: &'a Path,
+    terminal: String,
+    changes: &'a [Difference],
+    parameters: usize,
+    verified: bool,
+    link: LinkStats,
+}
+
+pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliError> {
+    let pw = password(a.password_file.as_deref())?;
+    let (manifest, contents) = backup::read_archive(&a.file, &pw)?;
+    let profiles = load_profiles(paths)?;
+    let profile = chosen_profile(
+        &profiles,
+        a.profile.as_deref().or(Some(manifest.profile.as_str())),
+    )?;
+    let mut t = connect(&a.port, profile, a.secret.secret_file.as_deref())?;
+    let identity = t.identify()?;
+    if identity.serial != manifest.terminal.serial && !a.to_replacement {
+        return Err(CliError::new(
+            Exit::DataErr,
+            format!("{} is a backup of terminal {}, but the terminal on {} is {}", a.file.display(), manifest.terminal.serial, a.port.display(), identity.serial),
+        )
+        .help("connect the right terminal, or pass --to-replacement to put this binding on a replacement unit"));
+    }
+    let current = t.read_binding()?;
+    let changes = current.differences(&contents.binding);
+    if !out.json {
+        eprintln!(
+            "Terminal {} — changes the restore will make:",
+            identity.serial
+        );
+        if changes.is_empty() {
+            eprintln!("  binding already matches the backup");
+        }
+        for d in &changes {
+            eprintln!("  {:<14} {}  →  {}", d.field, d.from, d.to);
+        }
+    }
+    confirm(
+        &format!(
+            "Restore the binding and {} parameter(s) from the backup?",
+            contents.params.len()
+        ),
+        a.yes,
+    )?;
+    t.apply_binding(&contents.binding)?;
+    if !contents.params.is_empty() {
+        let bytes = crate::terminal::model::encode_params(&contents.params);
+        let bar = progress::transfer_bar(out, "writing parameters");
+        t.import(
+            Object::Parameters,
+            &bytes,
+            contents.params.len() as u32,
+            &mut progress::feed(&bar),
+        )?;
+        bar.finish_and_clear();
+    }
+    let after = t.read_binding()?;
+    let left = after.differences(&contents.binding);
+    if !left.is_empty() {
+        return Err(CliError::new(
+            Exit::Failure,
+            format!(
+                "restore did not take: the terminal reads back differently ({})",
+                left.iter().map(|d| d.field).collect::<Vec<_>>().join(", ")
+            ),
+        )
+        .help("run `posagent inspect` and restore again; the backup archive is unchanged"));
+    }
+    let link = t.stats();
+    let human = format!(
+        "Restored {} from {}: {} field(s) changed, {} parameter(s) written, verified by reading back\n{}\n{}",
+        identity.serial,
+        a.file.display(),
+        changes.len(),
+        contents.params.len(),
+        describe_binding(&after),
+        describe_link(&link)
+    );
+    out.print(
+        &human,
+        &Restored {
+            file: &a.file,
+            terminal: identity.serial,
+            changes: &changes,
+            parameters: contents.params.len(),
+            verified: true,
+            link,
+        },
+    );
+    Ok(())
+}

@@ -1,0 +1,269 @@
+//! The local SQLite database: one file in the data directory, WAL journal, `synchronous =
+//! FULL`, foreign keys on, schema versioned by `PRAGMA user_version` and upgraded by the
+//! migrations below, in order, each in its own transaction. A database newer than this
+//! binary is refused rather than misread.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "posagent.db";
+/// How long a writer waits for another process's lock.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Schema migrations; entry *i* takes the schema from version *i* to *i + 1*.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE backups (
+        id              INTEGER PRIMARY KEY,
+        created_at      TEXT NOT NULL,
+        terminal_serial TEXT NOT NULL,
+        profile         TEXT NOT NULL,
+        file            TEXT NOT NULL,
+        size            INTEGER NOT NULL,
+        sha256          TEXT NOT NULL,
+        transactions    INTEGER NOT NULL,
+        job_id          TEXT
+    );
+    CREATE INDEX backups_by_terminal ON backups (terminal_serial, created_at);
+"];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Why the database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "database {path} has schema version {found}, newer than this posagent knows ({known}); use the newer posagent that wrote it"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("cannot create data directory {0}: {1}")]
+    Dir(PathBuf, std::io::Error),
+}
+
+/// A backup as recorded in the database.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupRecord {
+    pub id: i64,
+    pub created_at: String,
+    pub terminal_serial: String,
+    pub profile: String,
+    pub file: String,
+    pub size: u64,
+    pub sha256: String,
+    pub transactions: u32,
+    pub job_id: Option<String>,
+}
+
+/// An open database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `data_dir` and brings its schema up to date.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Dir(data_dir.to_path_buf(), e))?;
+        let path = data_dir.join(DB_FILE);
+        let conn = Connection::open(&path).map_err(|source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        let mut store = Store { conn, path };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn configure(&self) -> Result<(), StoreError> {
+        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(self.err())?;
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(self.err())?;
+        debug_assert_eq!(mode.to_ascii_lowercase(), "wal");
+        self.conn
+            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(self.err())
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let found: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(self.err())?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let path = self.path.clone();
+            let err = |source| StoreError::Sqlite {
+                path: path.clone(),
+                source,
+            };
+            let tx = self.conn.transaction().map_err(err)?;
+            tx.execute_batch(sql).map_err(err)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)
+                .map_err(err)?;
+            tx.commit().map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// The schema version on disk.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(self.err())
+    }
+
+    /// Records a written backup; returns its id.
+    pub fn record_backup(&self, b: &BackupRecord) -> Result<i64, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO backups (created_at, terminal_serial, profile, file, size, sha256, transactions, job_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![b.created_at, b.terminal_serial, b.profile, b.file, b.size as i64, b.sha256, b.transactions, b.job_id],
+            )
+            .map_err(self.err())?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Every recorded backup, newest first.
+    pub fn backups(&self) -> Result<Vec<BackupRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, created_at, terminal_serial, profile, file, size, sha256, transactions, job_id
+                 FROM backups ORDER BY created_at DESC, id DESC",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(BackupRecord {
+                    id: r.get(0)?,
+                    created_at: r.get(1)?,
+                    terminal_serial: r.get(2)?,
+                    profile: r.get(3)?,
+                    file: r.get(4)?,
+                    size: r.get::<_, i64>(5)? as u64,
+                    sha256: r.get(6)?,
+                    transactions: r.get(7)?,
+                    job_id: r.get(8)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// The newest backup of a terminal, if any.
+    pub fn latest_backup(&self, serial: &str) -> Result<Option<BackupRecord>, StoreError> {
+        let id: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM backups WHERE terminal_serial = ?1 ORDER BY created_at DESC, id DESC LIMIT 1",
+                [serial],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())?;
+        Ok(id.and_then(|id| self.backups().ok()?.into_iter().find(|b| b.id == id)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(serial: &str, at: &str) -> BackupRecord {
+        BackupRecord {
+            id: 0,
+            created_at: at.into(),
+            terminal_serial: serial.into(),
+            profile: "generic".into(),
+            file: "/tmp/x.zip".into(),
+            size: 10,
+            sha256: "00".into(),
+            transactions: 3,
+            job_id: None,
+        }
+    }
+
+    #[test]
+    fn opens_with_wal_and_full_sync_and_current_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        let mode: String = s
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let sync: i64 = s
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 2, "FULL");
+        let fk: i64 = s
+            .conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path()).unwrap());
+        let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(c);
+        let e = Store::open(dir.path()).err().unwrap().to_string();
+        assert!(e.contains("newer than this posagent knows"), "{e}");
+    }
+
+    #[test]
+    fn backups_are_recorded_and_listed_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        s.record_backup(&record("SN-1", "2026-11-20T10:00:00Z"))
+            .unwrap();
+        s.record_backup(&record("SN-1", "2026-11-21T10:00:00Z"))
+            .unwrap();
+        s.record_backup(&record("SN-2", "2026-11-22T10:00:00Z"))
+            .unwrap();
+        let all = s.backups().unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0].terminal_serial, "SN-2");
+        assert_eq!(
+            s.latest_backup("SN-1").unwrap().unwrap().created_at,
+            "2026-11-21T10:00:00Z"
+        );
+        assert!(s.latest_backup("SN-3").unwrap().is_none());
+    }
+}

@@ -1,0 +1,308 @@
+//! Backups and restores against the simulated terminal, checked with 7z.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{DEMO_SECRET, FAST_BAUD, Sim, connect, json_of, posagent, secret_file};
+use posagent::link::proto::Object;
+use posagent::terminal::model::{Binding, CardBinding, decode_params};
+
+const PASSWORD: &str = "counter-7-backup";
+
+struct Setup {
+    dir: tempfile::TempDir,
+    sim: Sim,
+    secret: PathBuf,
+    password: PathBuf,
+}
+
+fn setup(transactions: &str) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(
+        dir.path(),
+        "tty",
+        &["--transactions", transactions, "--baud", FAST_BAUD],
+    );
+    let secret = secret_file(dir.path(), "secret", DEMO_SECRET);
+    let password = secret_file(dir.path(), "password", PASSWORD);
+    Setup {
+        dir,
+        sim,
+        secret,
+        password,
+    }
+}
+
+impl Setup {
+    fn backup(&self, out: &Path) -> std::process::Output {
+        posagent(self.dir.path())
+            .args(["backup", "--json", "--port"])
+            .arg(&self.sim.port)
+            .arg("--out")
+            .arg(out)
+            .arg("--secret-file")
+            .arg(&self.secret)
+            .arg("--password-file")
+            .arg(&self.password)
+            .output()
+            .unwrap()
+    }
+
+    fn verify(&self, file: &Path, password: &Path) -> (Option<i32>, String) {
+        let out = posagent(self.dir.path())
+            .args(["backup", "verify"])
+            .arg(file)
+            .arg("--password-file")
+            .arg(password)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    }
+}
+
+fn params_of(t: &mut posagent::terminal::Terminal) -> std::collections::BTreeMap<String, String> {
+    decode_params(&t.export(Object::Parameters, &mut |_, _| {}).unwrap().data).unwrap()
+}
+
+#[test]
+fn backup_then_restore_gives_back_the_same_binding_and_parameters() {
+    let s = setup("300");
+    let (original, original_params) = {
+        let mut t = connect(&s.sim);
+        (t.read_binding().unwrap(), params_of(&mut t))
+    };
+    let zip = s.dir.path().join("before.zip");
+    let out = s.backup(&zip);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = json_of(&out);
+    assert_eq!(doc["verified"], true);
+    assert_eq!(doc["transactions"], 300);
+    assert!(doc["link"]["payload_bytes"].as_u64().unwrap() > 20_000);
+
+    // Change the terminal: another card, no phone, different parameters.
+    {
+        let mut t = connect(&s.sim);
+        let mut changed = original.clone();
+        changed.card = Some(CardBinding {
+            pan: "6228480011223344554".parse().unwrap(),
+            holder: "李四".parse().unwrap(),
+            expiry: None,
+        });
+        changed.phone = None;
+        t.apply_binding(&changed).unwrap();
+        let p = [("receipt.copies".to_string(), "9".to_string())]
+            .into_iter()
+            .collect();
+        let bytes = posagent::terminal::model::encode_params(&p);
+        t.import(Object::Parameters, &bytes, 1, &mut |_, _| {})
+            .unwrap();
+        assert_ne!(t.read_binding().unwrap(), original);
+    }
+
+    let out = posagent(s.dir.path())
+        .args(["restore", "--yes", "--json", "--port"])
+        .arg(&s.sim.port)
+        .arg(&zip)
+        .arg("--secret-file")
+        .arg(&s.secret)
+        .arg("--password-file")
+        .arg(&s.password)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json_of(&out)["verified"], true);
+    let mut t = connect(&s.sim);
+    let restored: Binding = t.read_binding().unwrap();
+    assert_eq!(restored, original);
+    assert_eq!(params_of(&mut t), original_params);
+
+    let list = posagent(s.dir.path())
+        .args(["backup", "list", "--json"])
+        .output()
+        .unwrap();
+    let rows = json_of(&list);
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows[0]["terminal_serial"], s.sim.serial.as_str());
+}
+
+#[test]
+fn seven_zip_opens_the_archive_with_the_password_only() {
+    let s = setup("50");
+    let zip = s.dir.path().join("b.zip");
+    assert!(s.backup(&zip).status.success());
+    let full_pan = connect(&s.sim)
+        .read_binding()
+        .unwrap()
+        .card
+        .unwrap()
+        .pan
+        .expose_full()
+        .to_string();
+
+    let seven = |args: &[&str]| {
+        Command::new("7z")
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("7z is installed (p7zip-full)")
+    };
+    let zip_s = zip.to_str().unwrap();
+    assert!(
+        seven(&["t", &format!("-p{PASSWORD}"), zip_s])
+            .status
+            .success()
+    );
+    let out_dir = s.dir.path().join("x");
+    let extracted = seven(&[
+        "x",
+        &format!("-p{PASSWORD}"),
+        &format!("-o{}", out_dir.display()),
+        zip_s,
+    ]);
+    assert!(
+        extracted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&extracted.stdout)
+    );
+    let binding = std::fs::read_to_string(out_dir.join("binding.json")).unwrap();
+    assert!(
+        binding.contains(&full_pan),
+        "the encrypted entry holds the full number for restores"
+    );
+    assert!(out_dir.join("transactions.jsonl").exists() && out_dir.join("manifest.json").exists());
+    assert!(!seven(&["t", "-pnot-the-password", zip_s]).status.success());
+    assert!(
+        !seven(&[
+            "x",
+            &format!("-o{}", s.dir.path().join("y").display()),
+            zip_s
+        ])
+        .status
+        .success()
+    );
+
+    // Nowhere in the archive's raw bytes is the card number in clear.
+    let raw = std::fs::read(&zip).unwrap();
+    assert!(
+        !raw.windows(full_pan.len())
+            .any(|w| w == full_pan.as_bytes())
+    );
+}
+
+#[test]
+fn every_kind_of_damage_is_a_distinct_error() {
+    let s = setup("50");
+    let zip = s.dir.path().join("good.zip");
+    assert!(s.backup(&zip).status.success());
+    let raw = std::fs::read(&zip).unwrap();
+    let write = |name: &str, bytes: &[u8]| {
+        let p = s.dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+
+    let wrong = secret_file(s.dir.path(), "wrong", "wrong-password-here");
+    assert_eq!(s.verify(&zip, &s.password).0, Some(0));
+    let (code, err) = s.verify(&zip, &wrong);
+    assert_eq!(code, Some(65));
+    assert!(err.contains("wrong password"), "{err}");
+
+    let truncated = write("truncated.zip", &raw[..raw.len() / 2]);
+    let (code, err) = s.verify(&truncated, &s.password);
+    assert_eq!(code, Some(65));
+    assert!(err.contains("not a complete zip archive"), "{err}");
+
+    let name_at = raw.windows(11).position(|w| w == b"params.json").unwrap();
+    let mut altered = raw.clone();
+    altered[name_at + 11 + 11 + 40] ^= 0x55;
+    let altered = write("altered.zip", &altered);
+    let (code, err) = s.verify(&altered, &s.password);
+    assert_eq!(code, Some(65));
+    assert!(
+        err.contains("params.json") && err.contains("altered"),
+        "{err}"
+    );
+
+    let missing = s.dir.path().join("missing.zip");
+    {
+        let mut src = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+        let mut dst = zip::ZipWriter::new(std::fs::File::create(&missing).unwrap());
+        for i in 0..src.len() {
+            let f = src.by_index_raw(i).unwrap();
+            if f.name().unwrap() != "transactions.jsonl" {
+                dst.raw_copy_file(f).unwrap();
+            }
+        }
+        dst.finish().unwrap();
+    }
+    let (code, err) = s.verify(&missing, &s.password);
+    assert_eq!(code, Some(65));
+    assert!(err.contains("entry transactions.jsonl is missing"), "{err}");
+
+    let future = s.dir.path().join("future.zip");
+    let manifest = br#"{"format_version": 99}"#;
+    posagent::backup::write_entries(&future, manifest, &[], PASSWORD.as_bytes()).unwrap();
+    let (code, err) = s.verify(&future, &s.password);
+    assert_eq!(code, Some(65));
+    assert!(err.contains("format version 99"), "{err}");
+}
+
+#[test]
+fn an_existing_archive_is_never_overwritten_without_force() {
+    let s = setup("10");
+    let zip = s.dir.path().join("b.zip");
+    std::fs::write(&zip, b"an older backup").unwrap();
+    let out = s.backup(&zip);
+    assert_eq!(out.status.code(), Some(65));
+    assert_eq!(std::fs::read(&zip).unwrap(), b"an older backup");
+}
+
+#[test]
+fn restore_refuses_another_terminal_and_needs_confirmation() {
+    let s = setup("10");
+    let zip = s.dir.path().join("b.zip");
+    assert!(s.backup(&zip).status.success());
+    let other = Sim::start(s.dir.path(), "tty2", &["--seed", "99", "--baud", FAST_BAUD]);
+    let before = connect(&other).read_binding().unwrap();
+    let restore = |port: &Path, extra: &[&str]| {
+        posagent(s.dir.path())
+            .arg("restore")
+            .args(extra)
+            .arg("--port")
+            .arg(port)
+            .arg(&zip)
+            .arg("--secret-file")
+            .arg(&s.secret)
+            .arg("--password-file")
+            .arg(&s.password)
+            .output()
+            .unwrap()
+    };
+    let out = restore(&other.port, &["--yes"]);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--to-replacement"));
+    // No terminal to ask on and no --yes: refuse, change nothing.
+    let out = restore(&other.port, &["--to-replacement"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(connect(&other).read_binding().unwrap(), before);
+}
