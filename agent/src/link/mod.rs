@@ -27,10 +27,7 @@ pub enum LinkError {
     #[error(transparent)]
     Port(#[from] PortError),
     #[error("the terminal did not answer {command} after {attempts} attempts")]
-    Timeout {
-        command: &'static str,
-        attempts: u32,
-    },
+    Timeout { command: &'static str, attempts: u32 },
     #[error("the terminal stayed busy for {command}")]
     Busy { command: &'static str },
     #[error("bulk transfer stalled at byte {offset} of {total}")]
@@ -161,16 +158,19 @@ impl<P: Port> Link<P> {
                     }
                 });
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(Received::Timeout);
-            }
-            let n = self.port.read_timeout(&mut buf, deadline - now)?;
+            // Always look at the port once, even past the deadline: a sender polling with
+            // a zero wait must still see the acknowledgements that have arrived.
+            let n = self
+                .port
+                .read_timeout(&mut buf, deadline.saturating_duration_since(Instant::now()))?;
             self.stats.wire_bytes_in += n as u64;
             for b in &buf[..n] {
                 if let Some(r) = self.decoder.push(*b) {
                     self.queue.push_back(r);
                 }
+            }
+            if n == 0 && self.queue.is_empty() && Instant::now() >= deadline {
+                return Ok(Received::Timeout);
             }
         }
     }
@@ -205,17 +205,13 @@ impl<P: Port> Link<P> {
             }
             attempts += 1;
             self.send(&request)?;
-            let mut deadline =
-                Instant::now() + request_time + proto::ACK_TIMEOUT + self.frame_time();
+            let mut deadline = Instant::now() + request_time + proto::ACK_TIMEOUT + self.frame_time();
             loop {
                 match self.recv(deadline)? {
                     Received::Frame(f) if f.seq == seq && f.kind == Kind::Ack => {
-                        deadline =
-                            Instant::now() + proto::response_timeout(code) + self.frame_time() * 2;
+                        deadline = Instant::now() + proto::response_timeout(code) + self.frame_time() * 2;
                     }
-                    Received::Frame(f)
-                        if f.seq == seq && f.kind == Kind::Response && f.code == code =>
-                    {
+                    Received::Frame(f) if f.seq == seq && f.kind == Kind::Response && f.code == code => {
                         return Ok(f.payload);
                     }
                     Received::Frame(f) if f.seq == seq && f.kind == Kind::Busy => {
@@ -233,8 +229,7 @@ impl<P: Port> Link<P> {
                     // A garbled frame may have been our answer: ask for it again.
                     Received::Corrupt => {
                         self.send(&Frame::bare(Kind::Nak, seq, code))?;
-                        deadline =
-                            deadline.max(Instant::now() + proto::ACK_TIMEOUT + self.frame_time());
+                        deadline = deadline.max(Instant::now() + proto::ACK_TIMEOUT + self.frame_time());
                     }
                     Received::Frame(_) => {} // stale answers and data chunks
                     Received::Timeout => continue 'send,
@@ -265,5 +260,55 @@ pub fn command_name(code: u8) -> &'static str {
         TEST_TRANSACTION => "TEST_TRANSACTION",
         REBOOT => "REBOOT",
         _ => "UNKNOWN",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::port::{Port, mem_pair};
+    use super::*;
+
+    #[test]
+    fn a_waiting_frame_is_returned_even_past_the_deadline() {
+        // A sender polls for acknowledgements with a deadline of "now"; they must be seen.
+        let (mut a, b) = mem_pair();
+        a.write_all(&Frame::bare(Kind::Ack, 3, 0).encode()).unwrap();
+        let mut link = Link::new(b, 115_200);
+        let past = Instant::now() - Duration::from_secs(1);
+        assert!(matches!(link.recv(past).unwrap(), Received::Frame(f) if f.seq == 3));
+        assert!(matches!(link.recv(past).unwrap(), Received::Timeout));
+    }
+
+    #[test]
+    fn commands_are_retransmitted_until_answered() {
+        let (a, mut b) = mem_pair();
+        let agent = std::thread::spawn(move || {
+            let mut link = Link::new(a, 1_000_000);
+            let rsp = link.command(proto::cmd::STATUS, vec![1, 2]).unwrap();
+            (rsp, link.stats.retransmissions)
+        });
+        // Ignore the first copy, as if it were lost; answer the second.
+        let mut decoder = frame::Decoder::new();
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 256];
+        while seen.len() < 2 {
+            let n = b.read_timeout(&mut buf, Duration::from_secs(5)).unwrap();
+            seen.extend(buf[..n].iter().filter_map(|x| decoder.push(*x)).map(Result::unwrap));
+        }
+        assert_eq!(seen[0], seen[1], "the retransmission is the same frame");
+        let f = &seen[1];
+        b.write_all(
+            &Frame {
+                kind: Kind::Response,
+                seq: f.seq,
+                code: f.code,
+                payload: vec![9],
+            }
+            .encode(),
+        )
+        .unwrap();
+        let (rsp, retransmissions) = agent.join().unwrap();
+        assert_eq!(rsp, vec![9]);
+        assert_eq!(retransmissions, 1);
     }
 }

@@ -33,10 +33,7 @@ pub trait Port: Send {
 fn is_disconnect(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
     // EIO is what a pty slave or a vanished USB device returns once the other end is gone.
-    matches!(
-        e.kind(),
-        BrokenPipe | ConnectionReset | UnexpectedEof | NotConnected
-    ) || e.raw_os_error() == Some(5)
+    matches!(e.kind(), BrokenPipe | ConnectionReset | UnexpectedEof | NotConnected) || e.raw_os_error() == Some(5)
 }
 
 /// A real serial device, opened through `serialport`.
@@ -93,19 +90,15 @@ impl SerialPort {
 
     /// A second handle to the same device, for a reader thread.
     pub fn try_clone(&self) -> Result<SerialPort, PortError> {
-        let inner = self
-            .inner
-            .try_clone()
-            .map_err(|e| PortError::Io(e.into()))?;
+        let inner = self.inner.try_clone().map_err(|e| PortError::Io(e.into()))?;
         Ok(SerialPort { inner })
     }
 }
 
 impl Port for SerialPort {
     fn read_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
-        self.inner
-            .set_timeout(timeout.max(Duration::from_millis(1)))
-            .map_err(|e| PortError::Io(e.into()))?;
+        // A zero timeout polls: `serialport` hands it to ppoll(2) as a zero timespec.
+        self.inner.set_timeout(timeout).map_err(|e| PortError::Io(e.into()))?;
         match self.inner.read(buf) {
             Ok(0) => Err(PortError::Disconnected),
             Ok(n) => Ok(n),
@@ -169,8 +162,6 @@ impl Port for MemPort {
     }
 
     fn write_all(&mut self, data: &[u8]) -> Result<(), PortError> {
-        self.tx
-            .send(data.to_vec())
-            .map_err(|_| PortError::Disconnected)
+        self.tx.send(data.to_vec()).map_err(|_| PortError::Disconnected)
     }
 }
