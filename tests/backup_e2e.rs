@@ -58,10 +58,7 @@ impl Setup {
             .arg(password)
             .output()
             .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
     }
 }
 
@@ -78,12 +75,7 @@ fn backup_then_restore_gives_back_the_same_binding_and_parameters() {
     };
     let zip = s.dir.path().join("before.zip");
     let out = s.backup(&zip);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let doc = json_of(&out);
     assert_eq!(doc["verified"], true);
     assert_eq!(doc["transactions"], 300);
@@ -100,12 +92,9 @@ fn backup_then_restore_gives_back_the_same_binding_and_parameters() {
         });
         changed.phone = None;
         t.apply_binding(&changed).unwrap();
-        let p = [("receipt.copies".to_string(), "9".to_string())]
-            .into_iter()
-            .collect();
+        let p = [("receipt.copies".to_string(), "9".to_string())].into_iter().collect();
         let bytes = posagent::terminal::model::encode_params(&p);
-        t.import(Object::Parameters, &bytes, 1, &mut |_, _| {})
-            .unwrap();
+        t.import(Object::Parameters, &bytes, 1, &mut |_, _| {}).unwrap();
         assert_ne!(t.read_binding().unwrap(), original);
     }
 
@@ -119,12 +108,7 @@ fn backup_then_restore_gives_back_the_same_binding_and_parameters() {
         .arg(&s.password)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(json_of(&out)["verified"], true);
     let mut t = connect(&s.sim);
     let restored: Binding = t.read_binding().unwrap();
@@ -162,11 +146,7 @@ fn seven_zip_opens_the_archive_with_the_password_only() {
             .expect("7z is installed (p7zip-full)")
     };
     let zip_s = zip.to_str().unwrap();
-    assert!(
-        seven(&["t", &format!("-p{PASSWORD}"), zip_s])
-            .status
-            .success()
-    );
+    assert!(seven(&["t", &format!("-p{PASSWORD}"), zip_s]).status.success());
     let out_dir = s.dir.path().join("x");
     let extracted = seven(&[
         "x",
@@ -187,21 +167,14 @@ fn seven_zip_opens_the_archive_with_the_password_only() {
     assert!(out_dir.join("transactions.jsonl").exists() && out_dir.join("manifest.json").exists());
     assert!(!seven(&["t", "-pnot-the-password", zip_s]).status.success());
     assert!(
-        !seven(&[
-            "x",
-            &format!("-o{}", s.dir.path().join("y").display()),
-            zip_s
-        ])
-        .status
-        .success()
+        !seven(&["x", &format!("-o{}", s.dir.path().join("y").display()), zip_s])
+            .status
+            .success()
     );
 
     // Nowhere in the archive's raw bytes is the card number in clear.
     let raw = std::fs::read(&zip).unwrap();
-    assert!(
-        !raw.windows(full_pan.len())
-            .any(|w| w == full_pan.as_bytes())
-    );
+    assert!(!raw.windows(full_pan.len()).any(|w| w == full_pan.as_bytes()));
 }
 
 #[test]
@@ -233,10 +206,7 @@ fn every_kind_of_damage_is_a_distinct_error() {
     let altered = write("altered.zip", &altered);
     let (code, err) = s.verify(&altered, &s.password);
     assert_eq!(code, Some(65));
-    assert!(
-        err.contains("params.json") && err.contains("altered"),
-        "{err}"
-    );
+    assert!(err.contains("params.json") && err.contains("altered"), "{err}");
 
     let missing = s.dir.path().join("missing.zip");
     {
@@ -298,11 +268,6 @@ fn restore_refuses_another_terminal_and_needs_confirmation() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--to-replacement"));
     // No terminal to ask on and no --yes: refuse, change nothing.
     let out = restore(&other.port, &["--to-replacement"]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(connect(&other).read_binding().unwrap(), before);
 }

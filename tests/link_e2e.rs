@@ -38,10 +38,7 @@ fn inspect_shows_identity_and_masked_binding() {
     let (code, doc) = inspect_json(dir.path(), &sim);
     assert_eq!(code, Some(0));
     let pan = doc["binding"]["card"]["pan"].as_str().unwrap();
-    assert!(
-        pan.starts_with("622202") && pan.contains("*********"),
-        "{pan}"
-    );
+    assert!(pan.starts_with("622202") && pan.contains("*********"), "{pan}");
     assert!(doc["binding"]["phone"].as_str().unwrap().contains("****"));
     assert_eq!(doc["status"]["transactions"], 40);
     assert_eq!(doc["status"]["unsettled"], 2);
@@ -102,10 +99,7 @@ fn wrong_secret_is_refused_and_repeated_failures_lock_out() {
             .arg(secret)
             .output()
             .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
     };
     for left in (1..5).rev() {
         let (code, err) = run(&bad);
@@ -123,12 +117,7 @@ fn wrong_secret_is_refused_and_repeated_failures_lock_out() {
 }
 
 fn generic_serial() -> posagent::profile::SerialSettings {
-    let mut s = ProfileSet::builtin()
-        .unwrap()
-        .get("generic")
-        .unwrap()
-        .serial
-        .clone();
+    let mut s = ProfileSet::builtin().unwrap().get("generic").unwrap().serial.clone();
     s.baud = 921_600;
     s
 }
@@ -149,8 +138,7 @@ fn unplug_mid_export_resumes_from_the_offset() {
         ],
     );
     let mut t = Terminal::open(&sim.port, &generic_serial()).unwrap();
-    t.authenticate(&Secret::new(DEMO_SECRET.as_bytes().to_vec()))
-        .unwrap();
+    t.authenticate(&Secret::new(DEMO_SECRET.as_bytes().to_vec())).unwrap();
     let mut seen = Vec::new();
     let exported = t
         .export(Object::TransactionLog, &mut |done, _| seen.push(done))
@@ -168,10 +156,7 @@ fn unplug_mid_export_resumes_from_the_offset() {
     );
     // Progress after the reconnect starts where the first attempt stopped, not at zero.
     let restart = seen.windows(2).find(|w| w[1] < w[0]).map(|w| w[1]);
-    assert!(
-        restart.is_none_or(|r| r > 0),
-        "progress went back to zero: {seen:?}"
-    );
+    assert!(restart.is_none_or(|r| r > 0), "progress went back to zero: {seen:?}");
 }
 
 #[test]
@@ -180,18 +165,10 @@ fn export_under_bit_errors_is_verified_and_complete() {
     let sim = Sim::start(
         dir.path(),
         "tty",
-        &[
-            "--transactions",
-            "2000",
-            "--baud",
-            "921600",
-            "--faults",
-            "bitflip=1e-4",
-        ],
+        &["--transactions", "2000", "--baud", "921600", "--faults", "bitflip=1e-4"],
     );
     let mut t = Terminal::open(&sim.port, &generic_serial()).unwrap();
-    t.authenticate(&Secret::new(DEMO_SECRET.as_bytes().to_vec()))
-        .unwrap();
+    t.authenticate(&Secret::new(DEMO_SECRET.as_bytes().to_vec())).unwrap();
     let exported = t.export(Object::TransactionLog, &mut |_, _| {}).unwrap();
     assert_eq!(decode_log(&exported.data).unwrap().len(), 2000);
     // The terminal resends; the agent sees the damaged frames it had to discard.
@@ -207,8 +184,5 @@ fn commands_need_authentication() {
     let sim = Sim::start(dir.path(), "tty", &[]);
     let mut t = Terminal::open(&sim.port, &generic_serial()).unwrap();
     assert_eq!(t.identify().unwrap().serial, sim.serial);
-    assert!(matches!(
-        t.read_binding(),
-        Err(TerminalError::Refused { .. })
-    ));
+    assert!(matches!(t.read_binding(), Err(TerminalError::Refused { .. })));
 }

@@ -15,12 +15,7 @@ fn valid_order_passes_with_exit_0() {
         .arg(fixtures().join("orders/rebind-card.toml"))
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     let doc = json_of(&out);
     assert_eq!(doc["valid"], true);
     assert_eq!(doc["errors"].as_array().unwrap().len(), 0);
@@ -46,19 +41,13 @@ fn invalid_order_lists_every_problem_masked_with_exit_65() {
         .collect();
     assert_eq!(
         fields,
-        [
-            "merchant.mid",
-            "merchant.legal_rep_id",
-            "new.card",
-            "new.holder"
-        ]
+        ["merchant.mid", "merchant.legal_rep_id", "new.card", "new.holder"]
     );
     let card = &doc["errors"][2];
     assert_eq!(card["value"], "622202*********3445");
     assert_eq!(card["line"], 17);
     assert!(card["message"].as_str().unwrap().contains("Luhn"));
-    let all =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let all = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(!all.contains(BAD_CARD_FULL), "full card number printed");
 }
 
@@ -73,9 +62,7 @@ fn human_output_names_file_line_and_field() {
     assert_eq!(out.status.code(), Some(65));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains(
-            "bad-card.toml:17: new.card = \"622202*********3445\": fails the Luhn check digit"
-        ),
+        text.contains("bad-card.toml:17: new.card = \"622202*********3445\": fails the Luhn check digit"),
         "{text}"
     );
 }
@@ -95,12 +82,7 @@ fn csv_plan_reports_rows_by_line() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0]["field"], "new.account");
     assert_eq!(errors[0]["line"], 3);
-    assert!(
-        errors[0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("scientific notation")
-    );
+    assert!(errors[0]["message"].as_str().unwrap().contains("scientific notation"));
 }
 
 #[test]
@@ -111,10 +93,7 @@ fn missing_and_malformed_files_are_data_errors() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(65));
-    assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("cannot read order file /nonexistent/order.toml")
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read order file /nonexistent/order.toml"));
 
     let bad = home.path().join("broken.toml");
     std::fs::write(&bad, "id = \"x\"\n\n[merchant\nmid = 1\n").unwrap();
@@ -140,10 +119,7 @@ fn missing_and_malformed_files_are_data_errors() {
 #[test]
 fn usage_errors_exit_2_and_unbuilt_commands_exit_1() {
     let home = tempfile::tempdir().unwrap();
-    let out = posagent(home.path())
-        .args(["order", "frobnicate"])
-        .output()
-        .unwrap();
+    let out = posagent(home.path()).args(["order", "frobnicate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = posagent(home.path())
         .args(["--json", "queue", "list"])
@@ -157,10 +133,7 @@ fn usage_errors_exit_2_and_unbuilt_commands_exit_1() {
 #[test]
 fn profiles_list_and_show() {
     let home = tempfile::tempdir().unwrap();
-    let out = posagent(home.path())
-        .args(["profiles", "--json"])
-        .output()
-        .unwrap();
+    let out = posagent(home.path()).args(["profiles", "--json"]).output().unwrap();
     assert!(out.status.success());
     let names: Vec<String> = json_of(&out)
         .as_array()
@@ -168,17 +141,7 @@ fn profiles_list_and_show() {
         .iter()
         .map(|p| p["name"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(
-        names,
-        [
-            "allinpay",
-            "generic",
-            "lakala",
-            "ruiyinxin",
-            "shengpay",
-            "ums"
-        ]
-    );
+    assert_eq!(names, ["allinpay", "generic", "lakala", "ruiyinxin", "shengpay", "ums"]);
     let out = posagent(home.path())
         .args(["profiles", "show", "lakala", "--json"])
         .output()
@@ -207,8 +170,5 @@ fn a_bad_profile_override_is_an_error_naming_file_and_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(65));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("profiles/ums.toml") && err.contains("line 2"),
-        "{err}"
-    );
+    assert!(err.contains("profiles/ums.toml") && err.contains("line 2"), "{err}");
 }

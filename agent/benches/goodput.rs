@@ -72,20 +72,13 @@ impl Row {
 /// Exports the log; returns the row and the exported bytes.
 fn ours(dir: &Path, baud: u32, records: u32, faults: &str) -> (Row, Vec<u8>) {
     let (_sim, port) = start_sim(dir, baud, records, faults);
-    let mut settings = ProfileSet::builtin()
-        .unwrap()
-        .get("generic")
-        .unwrap()
-        .serial
-        .clone();
+    let mut settings = ProfileSet::builtin().unwrap().get("generic").unwrap().serial.clone();
     settings.baud = baud;
     let mut t = Terminal::open(&port, &settings).expect("open terminal");
     t.authenticate(&Secret::new(DEMO_SECRET.as_bytes().to_vec()))
         .expect("authenticate");
     let start = Instant::now();
-    let exported = t
-        .export(Object::TransactionLog, &mut |_, _| {})
-        .expect("export");
+    let exported = t.export(Object::TransactionLog, &mut |_, _| {}).expect("export");
     let seconds = start.elapsed().as_secs_f64();
     let stats = t.stats();
     let row = Row {
@@ -142,13 +135,7 @@ fn zmodem(dir: &Path, baud: u32, faults: &str, data: &[u8]) -> Option<Row> {
     let (paced_reader, paced_writer) = split(paced);
     let t1 = pump(paced_reader, master_b.try_clone().unwrap(), stop.clone());
     let t2 = pump(master_b, paced_writer, stop.clone());
-    let open = |p: &PathBuf| {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(p)
-            .unwrap()
-    };
+    let open = |p: &PathBuf| std::fs::OpenOptions::new().read(true).write(true).open(p).unwrap();
     let (ta, tb) = (open(&slave_a), open(&slave_b));
     let start = Instant::now();
     let mut rz = Command::new("rz")
@@ -208,20 +195,12 @@ struct Half {
 }
 
 impl Port for Half {
-    fn read_timeout(
-        &mut self,
-        buf: &mut [u8],
-        timeout: Duration,
-    ) -> Result<usize, posagent::link::port::PortError> {
+    fn read_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, posagent::link::port::PortError> {
         assert!(self.read);
         // Hold the lock only briefly so the writer half is not starved.
         let mut waited = Duration::ZERO;
         loop {
-            let n = self
-                .inner
-                .lock()
-                .unwrap()
-                .read_timeout(buf, Duration::from_millis(1))?;
+            let n = self.inner.lock().unwrap().read_timeout(buf, Duration::from_millis(1))?;
             if n > 0 || waited >= timeout {
                 return Ok(n);
             }
@@ -255,20 +234,29 @@ fn main() {
         rows.push(ours(dir.path(), 921_600, records, "").0);
         rows.push(ours(dir.path(), 921_600, records, "bitflip=1e-5").0);
     }
+    // ZMODEM (ZDLE) escapes these bytes by default, doubling them on the wire.
+    let zmodem_escapes = data
+        .iter()
+        .filter(|b| matches!(**b & 0x7F, 0x10 | 0x11 | 0x13 | 0x18))
+        .count();
+    let ours_escapes = data.iter().filter(|b| matches!(**b, 0xC0 | 0xDB)).count();
+    let pct = |n: usize| 100.0 * n as f64 / data.len() as f64;
     println!(
-        "| protocol | baud | faults | payload bytes | seconds | goodput / line rate | damaged frames seen |"
+        "payload: {} bytes; ZMODEM escapes {} of them ({:.1} %), posagent {} ({:.2} %)\n",
+        data.len(),
+        zmodem_escapes,
+        pct(zmodem_escapes),
+        ours_escapes,
+        pct(ours_escapes)
     );
+    println!("| protocol | baud | faults | payload bytes | seconds | goodput / line rate | damaged frames seen |");
     println!("|---|---|---|---|---|---|---|");
     for r in &rows {
         println!(
             "| {} | {} | {} | {} | {:.2} | {:.4} | {} |",
             r.protocol,
             r.baud,
-            if r.faults.is_empty() {
-                "none"
-            } else {
-                &r.faults
-            },
+            if r.faults.is_empty() { "none" } else { &r.faults },
             r.bytes,
             r.seconds,
             r.ratio(),

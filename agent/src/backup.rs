@@ -53,18 +53,12 @@ pub enum BackupError {
     #[error("{path}: entry {entry} is missing")]
     Missing { path: PathBuf, entry: String },
     #[error("{path}: entry {entry} has been altered or is damaged ({what})")]
-    Altered {
-        path: PathBuf,
-        entry: String,
-        what: String,
-    },
+    Altered { path: PathBuf, entry: String, what: String },
     #[error("{path}: entry {entry} is not listed in the manifest")]
     Unexpected { path: PathBuf, entry: String },
     #[error("{path}: entry {entry} is not encrypted")]
     NotEncrypted { path: PathBuf, entry: String },
-    #[error(
-        "{path}: archive format version {found} is not known to this posagent (it reads version {FORMAT_VERSION})"
-    )]
+    #[error("{path}: archive format version {found} is not known to this posagent (it reads version {FORMAT_VERSION})")]
     UnknownFormat { path: PathBuf, found: u32 },
     #[error("{path}: {entry} is invalid: {message}")]
     Invalid {
@@ -153,18 +147,8 @@ impl StoredBinding {
 
         Ok(Binding {
             status: self.status,
-            mid: self
-                .mid
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(e("mid"))?,
-            tid: self
-                .tid
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(e("tid"))?,
+            mid: self.mid.as_deref().map(str::parse).transpose().map_err(e("mid"))?,
+            tid: self.tid.as_deref().map(str::parse).transpose().map_err(e("tid"))?,
             merchant_name: self.merchant_name.clone(),
             card: match &self.card {
                 Some(c) => Some(CardBinding {
@@ -183,12 +167,7 @@ impl StoredBinding {
                 }),
                 None => None,
             },
-            phone: self
-                .phone
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(e("phone"))?,
+            phone: self.phone.as_deref().map(str::parse).transpose().map_err(e("phone"))?,
         })
     }
 }
@@ -242,10 +221,7 @@ fn entries_of(c: &Contents) -> Result<Vec<(String, Vec<u8>)>, serde_json::Error>
             "binding.json".to_string(),
             serde_json::to_vec_pretty(&StoredBinding::from_binding(&c.binding))?,
         ),
-        (
-            "params.json".to_string(),
-            serde_json::to_vec_pretty(&c.params)?,
-        ),
+        ("params.json".to_string(), serde_json::to_vec_pretty(&c.params)?),
     ];
     let mut log = Vec::new();
     for r in &c.transactions {
@@ -354,17 +330,14 @@ pub fn write_entries(
         .unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.partial",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("backup")
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("backup")
     ));
     let file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
     let mut zip = ZipWriter::new(file);
     let opts: FileOptions<'_, '_, ()> = FileOptions::default()
         .compression_method(CompressionMethod::Deflated)
         .with_aes_encryption_bytes(AesMode::Aes256, password);
-    let all = std::iter::once((MANIFEST, manifest))
-        .chain(entries.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
+    let all = std::iter::once((MANIFEST, manifest)).chain(entries.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
     for (name, bytes) in all {
         zip.start_file(name, opts).map_err(zip_err(&tmp))?;
         zip.write_all(bytes).map_err(io_err(&tmp))?;
@@ -384,8 +357,7 @@ pub fn write_entries(
 /// SHA-256, no unlisted entries, and that the contents parse.
 pub fn read_archive(path: &Path, password: &[u8]) -> Result<(Manifest, Contents), BackupError> {
     let file = std::fs::File::open(path).map_err(io_err(path))?;
-    let mut zip =
-        ZipArchive::new(file).map_err(|_| BackupError::NotAnArchive(path.to_path_buf()))?;
+    let mut zip = ZipArchive::new(file).map_err(|_| BackupError::NotAnArchive(path.to_path_buf()))?;
     let names: Vec<String> = zip
         .file_names()
         .map(|n| n.map(|s| s.into_owned()))
@@ -401,16 +373,14 @@ pub fn read_archive(path: &Path, password: &[u8]) -> Result<(Manifest, Contents)
         entry: entry.to_string(),
         message,
     };
-    let v: Version =
-        serde_json::from_slice(&manifest_bytes).map_err(|e| invalid(MANIFEST, e.to_string()))?;
+    let v: Version = serde_json::from_slice(&manifest_bytes).map_err(|e| invalid(MANIFEST, e.to_string()))?;
     if v.format_version != FORMAT_VERSION {
         return Err(BackupError::UnknownFormat {
             path: path.to_path_buf(),
             found: v.format_version,
         });
     }
-    let manifest: Manifest =
-        serde_json::from_slice(&manifest_bytes).map_err(|e| invalid(MANIFEST, e.to_string()))?;
+    let manifest: Manifest = serde_json::from_slice(&manifest_bytes).map_err(|e| invalid(MANIFEST, e.to_string()))?;
     if let Some(extra) = names
         .iter()
         .find(|n| *n != MANIFEST && !manifest.entries.iter().any(|e| &e.name == *n))
@@ -444,20 +414,16 @@ pub fn read_archive(path: &Path, password: &[u8]) -> Result<(Manifest, Contents)
             entry: name.to_string(),
         })
     };
-    let stored: StoredBinding = serde_json::from_slice(take("binding.json")?)
-        .map_err(|e| invalid("binding.json", e.to_string()))?;
-    let binding = stored
-        .to_binding()
-        .map_err(|m| invalid("binding.json", m))?;
-    let params = serde_json::from_slice(take("params.json")?)
-        .map_err(|e| invalid("params.json", e.to_string()))?;
+    let stored: StoredBinding =
+        serde_json::from_slice(take("binding.json")?).map_err(|e| invalid("binding.json", e.to_string()))?;
+    let binding = stored.to_binding().map_err(|m| invalid("binding.json", m))?;
+    let params = serde_json::from_slice(take("params.json")?).map_err(|e| invalid("params.json", e.to_string()))?;
     let transactions = take("transactions.jsonl")?
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
         .enumerate()
         .map(|(i, l)| {
-            serde_json::from_slice(l)
-                .map_err(|e| invalid("transactions.jsonl", format!("line {}: {e}", i + 1)))
+            serde_json::from_slice(l).map_err(|e| invalid("transactions.jsonl", format!("line {}: {e}", i + 1)))
         })
         .collect::<Result<Vec<TxnRecord>, _>>()?;
     let evidence = data
@@ -567,10 +533,7 @@ mod tests {
         let (m, c) = read_archive(&path, b"correct horse").unwrap();
         assert_eq!(m.terminal.serial, "SN-0001");
         assert_eq!(c.binding, contents.binding);
-        assert_eq!(
-            c.evidence,
-            vec![("evidence/scan.pdf".to_string(), b"%PDF".to_vec())]
-        );
+        assert_eq!(c.evidence, vec![("evidence/scan.pdf".to_string(), b"%PDF".to_vec())]);
     }
 
     #[test]

@@ -64,8 +64,7 @@ impl Config {
     pub fn load(paths: &Paths) -> Result<Config, String> {
         let path = paths.config.join(CONFIG_FILE);
         match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text)
-                .map_err(|e| format!("{}: {}", path.display(), e.to_string().trim_end())),
+            Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.to_string().trim_end())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
             Err(e) => Err(format!("cannot read {}: {e}", path.display())),
         }

@@ -61,11 +61,7 @@ pub fn mask_middle(value: &str) -> String {
     if n <= 4 {
         return "*".repeat(n);
     }
-    let (head, tail) = if n >= 14 {
-        (6, 4)
-    } else {
-        (n.saturating_sub(4) / 2, 4)
-    };
+    let (head, tail) = if n >= 14 { (6, 4) } else { (n.saturating_sub(4) / 2, 4) };
     let mut out: String = chars[..head].iter().collect();
     out.push_str(&"*".repeat(n - head - tail));
     out.extend(&chars[n - tail..]);
@@ -79,22 +75,14 @@ fn only_ascii_digits(s: &str, hint: &'static str) -> Result<(), DomainError> {
     }
 }
 
-fn digits_of_length(
-    raw: &str,
-    min: usize,
-    max: usize,
-    expected: &'static str,
-) -> Result<String, DomainError> {
+fn digits_of_length(raw: &str, min: usize, max: usize, expected: &'static str) -> Result<String, DomainError> {
     let s = normalise_code(raw);
     if s.is_empty() {
         return Err(DomainError::Empty);
     }
     only_ascii_digits(&s, "")?;
     if !(min..=max).contains(&s.len()) {
-        return Err(DomainError::Length {
-            got: s.len(),
-            expected,
-        });
+        return Err(DomainError::Length { got: s.len(), expected });
     }
     Ok(s)
 }
@@ -253,23 +241,17 @@ impl FromStr for Phone {
         if s.is_empty() {
             return Err(DomainError::Empty);
         }
-        let national = s
-            .strip_prefix("+86")
-            .or_else(|| s.strip_prefix("0086"))
-            .unwrap_or(&s);
+        let national = s.strip_prefix("+86").or_else(|| s.strip_prefix("0086")).unwrap_or(&s);
         only_ascii_digits(national, ", optionally prefixed by +86 or 0086")?;
         if national.len() == 13 && national.starts_with("86") {
             return Err(DomainError::Rule(
                 "starts with a bare 86; write the country code as +86 or 0086, or leave it out",
             ));
         }
-        let digits: [u8; 11] = national
-            .as_bytes()
-            .try_into()
-            .map_err(|_| DomainError::Length {
-                got: national.len(),
-                expected: "11 digits",
-            })?;
+        let digits: [u8; 11] = national.as_bytes().try_into().map_err(|_| DomainError::Length {
+            got: national.len(),
+            expected: "11 digits",
+        })?;
         if !is_cn_mobile_range(&digits) {
             return Err(DomainError::Rule("is not in a China mobile number range"));
         }
@@ -281,11 +263,7 @@ impl FromStr for Phone {
 pub fn resident_id_check_char(first17: &[u8]) -> char {
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     const CHECK: &[u8; 11] = b"10X98765432";
-    let sum: u32 = first17
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
+    let sum: u32 = first17.iter().zip(WEIGHTS).map(|(b, w)| u32::from(b - b'0') * w).sum();
     CHECK[(sum % 11) as usize] as char
 }
 
@@ -591,10 +569,7 @@ pub fn plain_text(raw: &str, max: usize) -> Result<String, DomainError> {
         .chars()
         .find(|c| c.is_control() || matches!(*c as u32, 0x200B..=0x200F | 0xFEFF))
     {
-        return Err(DomainError::Detail(format!(
-            "contains {}",
-            CharDescription(c)
-        )));
+        return Err(DomainError::Detail(format!("contains {}", CharDescription(c))));
     }
     let n = s.chars().count();
     if n > max {
@@ -677,10 +652,7 @@ mod tests {
     #[test]
     fn normalisation_trims_drops_spaces_and_hyphens_and_uppercases() {
         assert_eq!(normalise_code("  62-22 02\t"), "622202");
-        assert_eq!(
-            normalise_code("\n91350100m000100y43 "),
-            "91350100M000100Y43"
-        );
+        assert_eq!(normalise_code("\n91350100m000100y43 "), "91350100M000100Y43");
     }
 
     #[test]
@@ -696,10 +668,7 @@ mod tests {
         assert_eq!(p.to_string(), "622202*********3446");
         assert_eq!(format!("{p:?}"), "Pan(622202*********3446)");
         assert!(!format!("{p:?}{p}").contains(PAN));
-        assert_eq!(
-            serde_json::to_string(&p).unwrap(),
-            "\"622202*********3446\""
-        );
+        assert_eq!(serde_json::to_string(&p).unwrap(), "\"622202*********3446\"");
     }
 
     #[test]
@@ -739,12 +708,8 @@ mod tests {
     fn account_keeps_leading_zeros_and_refuses_spreadsheet_damage() {
         let a: AccountNo = "0012 3456 7890".parse().unwrap();
         assert_eq!(a.expose_full(), "001234567890");
-        assert!(
-            matches!("6.22202E+18".parse::<AccountNo>(), Err(DomainError::Rule(m)) if m.contains("scientific"))
-        );
-        assert!(
-            matches!("6222020200112233.0".parse::<AccountNo>(), Err(DomainError::Rule(m)) if m.contains(".0"))
-        );
+        assert!(matches!("6.22202E+18".parse::<AccountNo>(), Err(DomainError::Rule(m)) if m.contains("scientific")));
+        assert!(matches!("6222020200112233.0".parse::<AccountNo>(), Err(DomainError::Rule(m)) if m.contains(".0")));
         assert!(matches!(
             "1234567".parse::<AccountNo>(),
             Err(DomainError::Length { .. })
@@ -766,15 +731,9 @@ mod tests {
             "19912345678",
             "16612345678",
         ] {
-            assert_eq!(
-                ok.parse::<Phone>().map(|p| p.as_str().len()),
-                Ok(11),
-                "{ok}"
-            );
+            assert_eq!(ok.parse::<Phone>().map(|p| p.as_str().len()), Ok(11), "{ok}");
         }
-        assert!(
-            matches!("8613812345678".parse::<Phone>(), Err(DomainError::Rule(m)) if m.contains("bare 86"))
-        );
+        assert!(matches!("8613812345678".parse::<Phone>(), Err(DomainError::Rule(m)) if m.contains("bare 86")));
         for not_mobile in [
             "12012345678",
             "14012345678",
@@ -788,18 +747,12 @@ mod tests {
                 "{not_mobile}"
             );
         }
-        assert!(matches!(
-            "1381234567".parse::<Phone>(),
-            Err(DomainError::Length { .. })
-        ));
+        assert!(matches!("1381234567".parse::<Phone>(), Err(DomainError::Length { .. })));
         assert!(matches!(
             "１3812345678".parse::<Phone>(),
             Err(DomainError::BadCharacter(..))
         ));
-        assert_eq!(
-            "13812345678".parse::<Phone>().unwrap().masked(),
-            "138****5678"
-        );
+        assert_eq!("13812345678".parse::<Phone>().unwrap().masked(), "138****5678");
     }
 
     fn make_resident_id(area: &str, birth: &str, seq: &str) -> String {
@@ -816,10 +769,7 @@ mod tests {
             .find(|s| s.ends_with('X'))
             .unwrap();
         let lower = with_x.to_lowercase();
-        assert_eq!(
-            ResidentId::parse_on(&lower, today()).unwrap().expose_full(),
-            with_x
-        );
+        assert_eq!(ResidentId::parse_on(&lower, today()).unwrap().expose_full(), with_x);
         // wrong check digit
         let mut bad = good.clone().into_bytes();
         bad[17] = if bad[17] == b'1' { b'2' } else { b'1' };
@@ -828,10 +778,7 @@ mod tests {
             Err(DomainError::CheckDigit(_))
         ));
         let cases = [
-            (
-                make_resident_id("110105", "19490230", "002"),
-                "does not exist",
-            ),
+            (make_resident_id("110105", "19490230", "002"), "does not exist"),
             (make_resident_id("110105", "17991231", "002"), "outside"),
             (make_resident_id("110105", "20261123", "002"), "outside"),
             (make_resident_id("010105", "19491001", "002"), "area code"),
@@ -841,12 +788,8 @@ mod tests {
             let err = ResidentId::parse_on(&id, today()).unwrap_err().to_string();
             assert!(err.contains(why), "{id}: {err}");
         }
-        assert!(
-            ResidentId::parse_on(&make_resident_id("110105", "18000101", "002"), today()).is_ok()
-        );
-        assert!(
-            ResidentId::parse_on(&make_resident_id("110105", "20261122", "002"), today()).is_ok()
-        );
+        assert!(ResidentId::parse_on(&make_resident_id("110105", "18000101", "002"), today()).is_ok());
+        assert!(ResidentId::parse_on(&make_resident_id("110105", "20261122", "002"), today()).is_ok());
     }
 
     #[test]
@@ -874,10 +817,7 @@ mod tests {
 
     #[test]
     fn fixed_codes() {
-        assert_eq!(
-            "8221-0000-0000-001".parse::<Mid>().unwrap().as_str(),
-            "822100000000001"
-        );
+        assert_eq!("8221-0000-0000-001".parse::<Mid>().unwrap().as_str(), "822100000000001");
         assert!("82210000000001".parse::<Mid>().is_err());
         assert_eq!("ab12cd34".parse::<Tid>().unwrap().as_str(), "AB12CD34");
         assert!("AB12CD3".parse::<Tid>().is_err());
@@ -889,10 +829,7 @@ mod tests {
     #[test]
     fn holder_names() {
         assert_eq!("  张三 ".parse::<HolderName>().unwrap().as_str(), "张三");
-        assert_eq!(
-            "Zhang  San".parse::<HolderName>().unwrap().as_str(),
-            "Zhang San"
-        );
+        assert_eq!("Zhang  San".parse::<HolderName>().unwrap().as_str(), "Zhang San");
         assert!("阿卜杜拉·买买提".parse::<HolderName>().is_ok());
         assert!("José Núñez".parse::<HolderName>().is_ok());
         assert!(matches!(

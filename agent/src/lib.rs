@@ -8,9 +8,11 @@ pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod job;
 pub mod link;
 pub mod order;
 pub mod profile;
+pub mod seal;
 pub mod sim;
 pub mod store;
 

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use toml::de::{DeTable, DeValue};
 
 use crate::domain::{
-    AccountNo, BranchCode, CreditCode, DeviceStatus, DomainError, HolderName, Mid, Pan, Phone,
-    ResidentId, Tid, mask_middle, normalise_code, plain_text,
+    AccountNo, BranchCode, CreditCode, DeviceStatus, DomainError, HolderName, Mid, Pan, Phone, ResidentId, Tid,
+    mask_middle, normalise_code, plain_text,
 };
 use crate::profile::{Profile, ProfileSet};
 
@@ -75,11 +75,7 @@ impl Operation {
             ],
             Operation::RebindPhone => &["expect.phone", "new.phone", "new.phone_path"],
             Operation::Unbind => &[],
-            Operation::Migrate => &[
-                "replacement.serial",
-                "replacement.model",
-                "replacement.activation_code",
-            ],
+            Operation::Migrate => &["replacement.serial", "replacement.model", "replacement.activation_code"],
         }
     }
 }
@@ -216,9 +212,7 @@ pub enum OrderFileError {
         line: usize,
         message: String,
     },
-    #[error(
-        "{0}: unknown order file type; use a .toml file (one order or [[order]] tables) or a .csv file"
-    )]
+    #[error("{0}: unknown order file type; use a .toml file (one order or [[order]] tables) or a .csv file")]
     UnknownFormat(PathBuf),
     #[error("{0}: holds no orders")]
     Empty(PathBuf),
@@ -234,8 +228,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 /// Reads every order in `path` (TOML or CSV, by extension).
 pub fn read_file(path: &Path) -> Result<Vec<RawOrder>, OrderFileError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| OrderFileError::Io(path.to_path_buf(), e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| OrderFileError::Io(path.to_path_buf(), e))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let orders = match path
         .extension()
@@ -266,12 +259,7 @@ pub fn parse_toml(text: &str, file: &Path) -> Result<Vec<RawOrder>, OrderFileErr
         Some(DeValue::Array(items)) if table.len() == 1 => items
             .iter()
             .map(|item| match item.get_ref() {
-                DeValue::Table(t) => Ok(raw_from_table(
-                    t,
-                    text,
-                    file,
-                    line_of(text, item.span().start),
-                )),
+                DeValue::Table(t) => Ok(raw_from_table(t, text, file, line_of(text, item.span().start))),
                 _ => Err(OrderFileError::Syntax {
                     file: file.to_path_buf(),
                     line: line_of(text, item.span().start),
@@ -293,12 +281,7 @@ fn raw_from_table(table: &DeTable<'_>, text: &str, file: &Path, line: usize) -> 
     }
 }
 
-fn flatten_toml(
-    table: &DeTable<'_>,
-    prefix: &str,
-    text: &str,
-    out: &mut BTreeMap<String, RawField>,
-) {
+fn flatten_toml(table: &DeTable<'_>, prefix: &str, text: &str, out: &mut BTreeMap<String, RawField>) {
     for (key, value) in table.iter() {
         let name = format!("{prefix}{}", key.get_ref());
         let line = line_of(text, value.span().start);
@@ -337,9 +320,7 @@ pub fn parse_csv(text: &str, file: &Path) -> Result<Vec<RawOrder>, OrderFileErro
         line,
         message,
     };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| syntax(1, e.to_string()))?
@@ -348,10 +329,7 @@ pub fn parse_csv(text: &str, file: &Path) -> Result<Vec<RawOrder>, OrderFileErro
         .collect();
     let mut seen = BTreeSet::new();
     if let Some(dup) = headers.iter().find(|h| !seen.insert(h.as_str())) {
-        return Err(syntax(
-            1,
-            format!("column '{dup}' appears twice in the header"),
-        ));
+        return Err(syntax(1, format!("column '{dup}' appears twice in the header")));
     }
     let mut orders = Vec::new();
     for record in reader.records() {
@@ -369,11 +347,7 @@ pub fn parse_csv(text: &str, file: &Path) -> Result<Vec<RawOrder>, OrderFileErro
             .filter(|(_, cell)| !cell.trim().is_empty())
             .map(|(h, cell)| {
                 let value = if h == "evidence" {
-                    RawValue::List(
-                        cell.split(CSV_LIST_SEPARATOR)
-                            .map(|s| s.trim().to_string())
-                            .collect(),
-                    )
+                    RawValue::List(cell.split(CSV_LIST_SEPARATOR).map(|s| s.trim().to_string()).collect())
                 } else {
                     RawValue::Text(cell.to_string())
                 };
@@ -471,8 +445,7 @@ impl Expiry {
         let s = raw.trim();
         let bad = DomainError::Rule("must be MM/YY, e.g. 09/29");
         let (m, y) = s.split_once('/').ok_or(bad.clone())?;
-        if m.len() != 2 || y.len() != 2 || !(m.bytes().chain(y.bytes()).all(|b| b.is_ascii_digit()))
-        {
+        if m.len() != 2 || y.len() != 2 || !(m.bytes().chain(y.bytes()).all(|b| b.is_ascii_digit())) {
             return Err(bad);
         }
         let month: u32 = m.parse().map_err(|_| bad.clone())?;
@@ -595,30 +568,20 @@ fn parse_order_id(s: &str) -> Result<String, DomainError> {
     if s.is_empty() {
         return Err(DomainError::Empty);
     }
-    if s.len() > MAX_ORDER_ID
-        || !s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    {
-        return Err(DomainError::Rule(
-            "must be 1-64 ASCII letters, digits, '.', '_' or '-'",
-        ));
+    if s.len() > MAX_ORDER_ID || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+        return Err(DomainError::Rule("must be 1-64 ASCII letters, digits, '.', '_' or '-'"));
     }
     Ok(s.to_string())
 }
 
 /// Device serial numbers: ASCII letters, digits and hyphens, 4-32 characters, uppercased.
 pub fn parse_serial(raw: &str) -> Result<String, DomainError> {
-    let s = raw
-        .trim_matches(|c: char| c.is_ascii_whitespace())
-        .to_ascii_uppercase();
+    let s = raw.trim_matches(|c: char| c.is_ascii_whitespace()).to_ascii_uppercase();
     if s.is_empty() {
         return Err(DomainError::Empty);
     }
     if !(4..=32).contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return Err(DomainError::Rule(
-            "must be 4-32 ASCII letters, digits or hyphens",
-        ));
+        return Err(DomainError::Rule("must be 4-32 ASCII letters, digits or hyphens"));
     }
     Ok(s)
 }
@@ -663,11 +626,7 @@ impl<'a> Validator<'a> {
     }
 
     /// Parses a text field; records a problem and returns `None` when it is bad or absent.
-    fn text<T>(
-        &mut self,
-        field: &str,
-        parse: impl FnOnce(&str) -> Result<T, DomainError>,
-    ) -> Option<T> {
+    fn text<T>(&mut self, field: &str, parse: impl FnOnce(&str) -> Result<T, DomainError>) -> Option<T> {
         let raw = self.raw.fields.get(field)?;
         let text = match &raw.value {
             RawValue::Text(t) => t.clone(),
@@ -684,11 +643,7 @@ impl<'a> Validator<'a> {
                 return None;
             }
             RawValue::Other(kind) => {
-                self.problem(
-                    field,
-                    None,
-                    format!("is a {kind}; a quoted string is expected"),
-                );
+                self.problem(field, None, format!("is a {kind}; a quoted string is expected"));
                 return None;
             }
         };
@@ -752,11 +707,7 @@ pub fn validate(raw: &RawOrder, profiles: &ProfileSet) -> Result<WorkOrder, Vec<
 }
 
 /// [`validate`] with an explicit date, for dates checked against today.
-pub fn validate_on(
-    raw: &RawOrder,
-    profiles: &ProfileSet,
-    today: NaiveDate,
-) -> Result<WorkOrder, Vec<Problem>> {
+pub fn validate_on(raw: &RawOrder, profiles: &ProfileSet, today: NaiveDate) -> Result<WorkOrder, Vec<Problem>> {
     let base_dir = raw.file.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut v = Validator {
         raw,
@@ -767,11 +718,7 @@ pub fn validate_on(
     let known = all_fields();
     for name in raw.fields.keys() {
         if !known.contains(name.as_str()) {
-            v.problem(
-                name,
-                None,
-                "is not a known order field (see docs/orders.md)",
-            );
+            v.problem(name, None, "is not a known order field (see docs/orders.md)");
         }
     }
     for required in [
@@ -843,13 +790,9 @@ pub fn validate_on(
         daily_limit_yuan: v.number("new.daily_limit_yuan"),
         fee_rate_percent: v.number("new.fee_rate_percent"),
     };
-    let replacement_present = [
-        "replacement.serial",
-        "replacement.model",
-        "replacement.activation_code",
-    ]
-    .iter()
-    .any(|f| v.present(f));
+    let replacement_present = ["replacement.serial", "replacement.model", "replacement.activation_code"]
+        .iter()
+        .any(|f| v.present(f));
     let replacement = replacement_present.then(|| Replacement {
         serial: v.text("replacement.serial", parse_serial),
         model: v.text("replacement.model", |s| plain_text(s, MAX_NAME)),
@@ -896,26 +839,24 @@ pub fn validate_on(
     }
     // Every required value parsed, so the unwraps below hold; keep them total anyway.
     match (id, operation, profile_name, mid, merchant_name, kind) {
-        (Some(id), Some(operation), Some(profile), Some(mid), Some(name), Some(kind)) => {
-            Ok(WorkOrder {
-                id,
-                operation,
-                profile,
-                reason,
-                merchant: Merchant {
-                    mid,
-                    name,
-                    kind,
-                    credit_code,
-                    legal_rep_id,
-                },
-                agent,
-                expect,
-                new,
-                replacement,
-                evidence,
-            })
-        }
+        (Some(id), Some(operation), Some(profile), Some(mid), Some(name), Some(kind)) => Ok(WorkOrder {
+            id,
+            operation,
+            profile,
+            reason,
+            merchant: Merchant {
+                mid,
+                name,
+                kind,
+                credit_code,
+                legal_rep_id,
+            },
+            agent,
+            expect,
+            new,
+            replacement,
+            evidence,
+        }),
         _ => Err(vec![Problem {
             field: "id".into(),
             file: raw.file.clone(),
@@ -941,12 +882,7 @@ fn check_against_profile(
     let mut required: Vec<(String, String)> = rule
         .required_fields
         .iter()
-        .map(|f| {
-            (
-                f.clone(),
-                format!("is required for {op} by profile {}", profile.name),
-            )
-        })
+        .map(|f| (f.clone(), format!("is required for {op} by profile {}", profile.name)))
         .collect();
     let docs = match kind {
         Some(MerchantKind::Company) => &profile.documents.company,
@@ -960,10 +896,7 @@ fn check_against_profile(
     required.extend(docs.iter().map(|f| {
         (
             f.clone(),
-            format!(
-                "is a required document for {kind_name} under profile {}",
-                profile.name
-            ),
+            format!("is a required document for {kind_name} under profile {}", profile.name),
         )
     }));
     if agent_present {
@@ -1022,10 +955,7 @@ pub struct CheckReport {
 }
 
 /// Reads and validates every order in a file.
-pub fn check_file(
-    path: &Path,
-    profiles: &ProfileSet,
-) -> Result<(Vec<WorkOrder>, CheckReport), OrderFileError> {
+pub fn check_file(path: &Path, profiles: &ProfileSet) -> Result<(Vec<WorkOrder>, CheckReport), OrderFileError> {
     let raws = read_file(path)?;
     let mut ids: BTreeMap<String, usize> = BTreeMap::new();
     let mut errors = Vec::new();
@@ -1039,9 +969,7 @@ pub fn check_file(
                         file: raw.file.clone(),
                         line: raw.line,
                         value: Some(o.id.clone()),
-                        message: format!(
-                            "repeats the id of the order on line {first}; ids must be unique"
-                        ),
+                        message: format!("repeats the id of the order on line {first}; ids must be unique"),
                     });
                 }
                 orders.push(o);
@@ -1099,10 +1027,7 @@ expiry = "09/29"
     fn fix_id(text: &str) -> String {
         // The example legal_rep_id needs its real check character.
         let body = "11010519491001002";
-        let id = format!(
-            "{body}{}",
-            crate::domain::resident_id_check_char(body.as_bytes())
-        );
+        let id = format!("{body}{}", crate::domain::resident_id_check_char(body.as_bytes()));
         text.replace("11010519491001002X", &id)
     }
 
@@ -1157,10 +1082,7 @@ expiry = "09/29"
     fn an_agent_needs_all_agent_documents() {
         let text = fix_id(GOOD) + "\n[agent]\nname = \"李四\"\n";
         let problems = check(&text).unwrap_err();
-        assert_eq!(
-            fields(&problems),
-            ["agent.id_number", "agent.authorisation"]
-        );
+        assert_eq!(fields(&problems), ["agent.id_number", "agent.authorisation"]);
     }
 
     #[test]
@@ -1190,19 +1112,13 @@ expiry = "09/29"
     #[test]
     fn toml_syntax_error_names_the_line() {
         let err = parse_toml("id = \"x\"\n[merchant\n", Path::new("o.toml")).unwrap_err();
-        assert!(
-            matches!(err, OrderFileError::Syntax { line: 2, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, OrderFileError::Syntax { line: 2, .. }), "{err}");
     }
 
     #[test]
     fn csv_rows_are_orders_and_errors_name_their_line() {
         let body = "11010519491001002";
-        let id = format!(
-            "{body}{}",
-            crate::domain::resident_id_check_char(body.as_bytes())
-        );
+        let id = format!("{body}{}", crate::domain::resident_id_check_char(body.as_bytes()));
         let csv = format!(
             "id,operation,profile,merchant.mid,merchant.name,merchant.kind,merchant.legal_rep_id,expect.serial,expect.tid,reason\n\
              U1,unbind,ums,822100000000001,Shop A,individual,{id},SN-0001,AB12CD34,device-replaced\n\
@@ -1219,10 +1135,7 @@ expiry = "09/29"
     #[test]
     fn csv_with_ragged_row_is_a_syntax_error_with_line() {
         let err = parse_csv("id,operation\nA,unbind\nB\n", Path::new("p.csv")).unwrap_err();
-        assert!(
-            matches!(err, OrderFileError::Syntax { line: 3, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, OrderFileError::Syntax { line: 3, .. }), "{err}");
     }
 
     #[test]
@@ -1234,10 +1147,7 @@ expiry = "09/29"
 
     #[test]
     fn expiry_rules() {
-        assert_eq!(
-            Expiry::parse_on("11/26", today()).unwrap().to_string(),
-            "11/26"
-        );
+        assert_eq!(Expiry::parse_on("11/26", today()).unwrap().to_string(), "11/26");
         assert!(Expiry::parse_on("10/26", today()).is_err());
         assert!(Expiry::parse_on("00/30", today()).is_err());
         assert!(Expiry::parse_on("1/30", today()).is_err());
@@ -1245,14 +1155,8 @@ expiry = "09/29"
 
     #[test]
     fn masked_fields_are_masked_in_reports() {
-        assert_eq!(
-            shown_value("new.account", "6222020200112233445"),
-            "622202*********3445"
-        );
-        assert_eq!(
-            shown_value("replacement.activation_code", "SECRET"),
-            "(hidden)"
-        );
+        assert_eq!(shown_value("new.account", "6222020200112233445"), "622202*********3445");
+        assert_eq!(shown_value("replacement.activation_code", "SECRET"), "(hidden)");
         assert_eq!(shown_value("merchant.name", "Shop"), "Shop");
     }
 }

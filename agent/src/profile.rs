@@ -160,8 +160,7 @@ impl Profile {
             file: file.to_string(),
             message,
         };
-        let profile: Profile =
-            toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_string()))?;
+        let profile: Profile = toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_string()))?;
         if profile.name != expected_name {
             return Err(invalid(format!(
                 "key `name` is '{}' but the file is for '{expected_name}'; make them the same",
@@ -196,14 +195,8 @@ impl Profile {
             ));
         }
         for (key, b) in [
-            (
-                "settlement.daily_limit_yuan",
-                profile.settlement.daily_limit_yuan,
-            ),
-            (
-                "settlement.fee_rate_percent",
-                profile.settlement.fee_rate_percent,
-            ),
+            ("settlement.daily_limit_yuan", profile.settlement.daily_limit_yuan),
+            ("settlement.fee_rate_percent", profile.settlement.fee_rate_percent),
         ] {
             if !(b.min.is_finite() && b.max.is_finite() && b.min <= b.max && b.min >= 0.0) {
                 return Err(invalid(format!(
@@ -249,10 +242,7 @@ impl ProfileSet {
         let mut profiles = BTreeMap::new();
         for (name, text) in BUILTIN {
             let file = format!("profiles/{name}.toml (built in)");
-            profiles.insert(
-                name.to_string(),
-                (Profile::parse(text, &file, name)?, Source::Builtin),
-            );
+            profiles.insert(name.to_string(), (Profile::parse(text, &file, name)?, Source::Builtin));
         }
         Ok(ProfileSet { profiles })
     }
@@ -277,8 +267,7 @@ impl ProfileSet {
                 .and_then(|s| s.to_str())
                 .unwrap_or_default()
                 .to_string();
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| ProfileError::Io(path.clone(), e))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| ProfileError::Io(path.clone(), e))?;
             let profile = Profile::parse(&text, &path.display().to_string(), &name)?;
             set.profiles.insert(name, (profile, Source::Override(path)));
         }
@@ -319,29 +308,16 @@ mod tests {
     fn every_builtin_profile_parses() {
         let set = ProfileSet::builtin().unwrap();
         let names: Vec<_> = set.iter().map(|(p, _)| p.name.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "allinpay",
-                "generic",
-                "lakala",
-                "ruiyinxin",
-                "shengpay",
-                "ums"
-            ]
-        );
+        assert_eq!(names, ["allinpay", "generic", "lakala", "ruiyinxin", "shengpay", "ums"]);
         assert_eq!(set.get("lakala").unwrap().settlement.card_cooldown_days, 30);
     }
 
     #[test]
     fn unknown_key_names_file_line_and_key() {
-        let text = BUILTIN[2].1.replace(
-            "card_cooldown_days = 30",
-            "card_cooldown_days = 30\ncooldown = 5",
-        );
-        let err = Profile::parse(&text, "lakala.toml", "lakala")
-            .unwrap_err()
-            .to_string();
+        let text = BUILTIN[2]
+            .1
+            .replace("card_cooldown_days = 30", "card_cooldown_days = 30\ncooldown = 5");
+        let err = Profile::parse(&text, "lakala.toml", "lakala").unwrap_err().to_string();
         assert!(err.contains("lakala.toml"), "{err}");
         assert!(err.contains("line"), "{err}");
         assert!(err.contains("cooldown"), "{err}");
@@ -352,23 +328,14 @@ mod tests {
         let text = BUILTIN[2]
             .1
             .replace("card_cooldown_days = 30", "card_cooldown_days = \"thirty\"");
-        let err = Profile::parse(&text, "lakala.toml", "lakala")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("line") && err.contains("card_cooldown_days"),
-            "{err}"
-        );
+        let err = Profile::parse(&text, "lakala.toml", "lakala").unwrap_err().to_string();
+        assert!(err.contains("line") && err.contains("card_cooldown_days"), "{err}");
     }
 
     #[test]
     fn required_field_not_used_by_the_operation_is_refused() {
-        let text = BUILTIN[2]
-            .1
-            .replacen("\"new.card\"", "\"replacement.serial\"", 1);
-        let err = Profile::parse(&text, "lakala.toml", "lakala")
-            .unwrap_err()
-            .to_string();
+        let text = BUILTIN[2].1.replacen("\"new.card\"", "\"replacement.serial\"", 1);
+        let err = Profile::parse(&text, "lakala.toml", "lakala").unwrap_err().to_string();
         assert!(
             err.contains("replacement.serial") && err.contains("rebind-card"),
             "{err}"

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod jobs;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -22,12 +24,8 @@ pub fn posagent(home: &Path) -> Command {
 
 /// Runs `cmd` and parses its stdout as one JSON document.
 pub fn json_of(output: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
 }
 
 /// The demo secret the simulated terminal accepts by default.
@@ -67,8 +65,8 @@ impl Sim {
         std::io::BufReader::new(stdout)
             .read_line(&mut line)
             .expect("simulator announces its port");
-        let v: serde_json::Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("bad announce line {line:?}: {e}"));
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad announce line {line:?}: {e}"));
         Sim {
             child,
             port,
@@ -97,9 +95,7 @@ pub fn connect(sim: &Sim) -> posagent::terminal::Terminal {
         .clone();
     s.baud = FAST_BAUD.parse().unwrap();
     let mut t = posagent::terminal::Terminal::open(&sim.port, &s).expect("open simulated terminal");
-    t.authenticate(&posagent::terminal::Secret::new(
-        DEMO_SECRET.as_bytes().to_vec(),
-    ))
-    .expect("authenticate");
+    t.authenticate(&posagent::terminal::Secret::new(DEMO_SECRET.as_bytes().to_vec()))
+        .expect("authenticate");
     t
 }

@@ -236,10 +236,31 @@ pub struct RunArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
+    /// Every job, newest first.
     List,
+    /// One job with its journal and submission.
     Show { id: String },
-    Resume { id: String },
-    Abort { id: String },
+    /// Carry on an interrupted job from its journal.
+    Resume {
+        id: String,
+        #[command(flatten)]
+        opts: ResumeOptions,
+    },
+    /// Roll an unfinished job back to its backup.
+    Abort {
+        id: String,
+        #[command(flatten)]
+        opts: ResumeOptions,
+    },
+}
+
+/// Secrets for resuming or aborting a job.
+#[derive(Debug, Args)]
+pub struct ResumeOptions {
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub secret: SecretArgs,
 }
 
 #[derive(Debug, Subcommand)]

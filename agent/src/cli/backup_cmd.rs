@@ -75,10 +75,7 @@ struct Created<'a> {
 
 fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
     let (Some(port), Some(dest)) = (a.port.as_deref(), a.out.as_deref()) else {
-        return Err(CliError::new(
-            Exit::Usage,
-            "backup needs --port P and --out FILE.zip",
-        ));
+        return Err(CliError::new(Exit::Usage, "backup needs --port P and --out FILE.zip"));
     };
     if dest.exists() && !a.force {
         return Err(BackupError::Exists(dest.to_path_buf()).into());
@@ -93,12 +90,7 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
         .map(|p| {
             std::fs::read(p)
                 .map(|b| (p.display().to_string(), b))
-                .map_err(|e| {
-                    CliError::new(
-                        Exit::DataErr,
-                        format!("cannot read evidence file {}: {e}", p.display()),
-                    )
-                })
+                .map_err(|e| CliError::new(Exit::DataErr, format!("cannot read evidence file {}: {e}", p.display())))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let profiles = load_profiles(paths)?;
@@ -197,10 +189,7 @@ fn verify(file: &Path, password_file: Option<&Path>, out: &Output) -> Result<(),
 
 fn list(paths: &Paths, out: &Output) -> Result<(), CliError> {
     let rows = Store::open(&paths.data)?.backups()?;
-    let mut human = format!(
-        "{:<5} {:<21} {:<16} {:>7}  FILE",
-        "ID", "TAKEN", "TERMINAL", "TXNS"
-    );
+    let mut human = format!("{:<5} {:<21} {:<16} {:>7}  FILE", "ID", "TAKEN", "TERMINAL", "TXNS");
     for r in &rows {
         human.push_str(&format!(
             "\n{:<5} {:<21} {:<16} {:>7}  {}",
@@ -236,10 +225,7 @@ pub fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
     if matches!(answer.trim(), "y" | "Y" | "yes") {
         Ok(())
     } else {
-        Err(CliError::new(
-            Exit::Failure,
-            "not confirmed; nothing was changed",
-        ))
+        Err(CliError::new(Exit::Failure, "not confirmed; nothing was changed"))
     }
 }
 
@@ -257,26 +243,26 @@ pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliEr
     let pw = password(a.password_file.as_deref())?;
     let (manifest, contents) = backup::read_archive(&a.file, &pw)?;
     let profiles = load_profiles(paths)?;
-    let profile = chosen_profile(
-        &profiles,
-        a.profile.as_deref().or(Some(manifest.profile.as_str())),
-    )?;
+    let profile = chosen_profile(&profiles, a.profile.as_deref().or(Some(manifest.profile.as_str())))?;
     let mut t = connect(&a.port, profile, a.secret.secret_file.as_deref())?;
     let identity = t.identify()?;
     if identity.serial != manifest.terminal.serial && !a.to_replacement {
         return Err(CliError::new(
             Exit::DataErr,
-            format!("{} is a backup of terminal {}, but the terminal on {} is {}", a.file.display(), manifest.terminal.serial, a.port.display(), identity.serial),
+            format!(
+                "{} is a backup of terminal {}, but the terminal on {} is {}",
+                a.file.display(),
+                manifest.terminal.serial,
+                a.port.display(),
+                identity.serial
+            ),
         )
         .help("connect the right terminal, or pass --to-replacement to put this binding on a replacement unit"));
     }
     let current = t.read_binding()?;
     let changes = current.differences(&contents.binding);
     if !out.json {
-        eprintln!(
-            "Terminal {} — changes the restore will make:",
-            identity.serial
-        );
+        eprintln!("Terminal {} — changes the restore will make:", identity.serial);
         if changes.is_empty() {
             eprintln!("  binding already matches the backup");
         }

@@ -12,31 +12,33 @@ use crate::profile::{Profile, ProfileSet, UsbId};
 use crate::terminal::model::{Binding, Identity, Status};
 use crate::terminal::{Terminal, TerminalError};
 
+/// Exit code and next step for a terminal error.
+pub fn terminal_exit(e: &TerminalError) -> (Exit, &'static str) {
+    match e {
+        TerminalError::Unavailable { .. } => (
+            Exit::Unavailable,
+            "check the cable and the port name (`posagent devices` lists ports), then try again",
+        ),
+        TerminalError::WrongSecret { .. } => (
+            Exit::NoPerm,
+            "check the operator secret; repeated failures lock the terminal",
+        ),
+        TerminalError::LockedOut { .. } => (Exit::NoPerm, "wait for the lockout to end; do not retry with guesses"),
+        TerminalError::NotGenuine => (
+            Exit::NoPerm,
+            "check the secret; if it is right, stop: the device may not be genuine",
+        ),
+        TerminalError::Refused { .. } => (Exit::Failure, "see the terminal's reason above"),
+        TerminalError::Invalid(_) | TerminalError::Verification { .. } => (
+            Exit::Failure,
+            "try again; if it repeats, the terminal or cable is faulty",
+        ),
+    }
+}
+
 impl From<TerminalError> for CliError {
     fn from(e: TerminalError) -> Self {
-        let (exit, help) = match &e {
-            TerminalError::Unavailable { .. } => (
-                Exit::Unavailable,
-                "check the cable and the port name (`posagent devices` lists ports), then try again",
-            ),
-            TerminalError::WrongSecret { .. } => (
-                Exit::NoPerm,
-                "check the operator secret; repeated failures lock the terminal",
-            ),
-            TerminalError::LockedOut { .. } => (
-                Exit::NoPerm,
-                "wait for the lockout to end; do not retry with guesses",
-            ),
-            TerminalError::NotGenuine => (
-                Exit::NoPerm,
-                "check the secret; if it is right, stop: the device may not be genuine",
-            ),
-            TerminalError::Refused { .. } => (Exit::Failure, "see the terminal's reason above"),
-            TerminalError::Invalid(_) | TerminalError::Verification { .. } => (
-                Exit::Failure,
-                "try again; if it repeats, the terminal or cable is faulty",
-            ),
-        };
+        let (exit, help) = terminal_exit(&e);
         CliError::new(exit, e.to_string()).help(help)
     }
 }
@@ -63,21 +65,12 @@ pub fn devices(paths: &Paths, out: &Output) -> Result<(), CliError> {
             serialport::SerialPortType::UsbPort(u) => DeviceRow {
                 port: p.port_name,
                 kind: "usb",
-                usb_id: Some(
-                    UsbId {
-                        vid: u.vid,
-                        pid: u.pid,
-                    }
-                    .to_string(),
-                ),
+                usb_id: Some(UsbId { vid: u.vid, pid: u.pid }.to_string()),
                 manufacturer: u.manufacturer,
                 product: u.product,
                 serial_number: u.serial_number,
                 profile: profiles
-                    .match_usb(UsbId {
-                        vid: u.vid,
-                        pid: u.pid,
-                    })
+                    .match_usb(UsbId { vid: u.vid, pid: u.pid })
                     .map(|p| p.name.clone()),
             },
             other => DeviceRow {
@@ -110,27 +103,19 @@ pub fn devices(paths: &Paths, out: &Output) -> Result<(), CliError> {
         ));
     }
     if rows.is_empty() {
-        human =
-            "no serial ports found; check the cable and that you are in the dialout group".into();
+        human = "no serial ports found; check the cable and that you are in the dialout group".into();
     }
     out.print(&human, &rows);
     Ok(())
 }
 
 /// The profile named on the command line, else the generic one.
-pub fn chosen_profile<'a>(
-    profiles: &'a ProfileSet,
-    name: Option<&str>,
-) -> Result<&'a Profile, CliError> {
+pub fn chosen_profile<'a>(profiles: &'a ProfileSet, name: Option<&str>) -> Result<&'a Profile, CliError> {
     Ok(profiles.get(name.unwrap_or("generic"))?)
 }
 
 /// Opens a terminal and authenticates.
-pub fn connect(
-    port: &Path,
-    profile: &Profile,
-    secret_file: Option<&Path>,
-) -> Result<Terminal, CliError> {
+pub fn connect(port: &Path, profile: &Profile, secret_file: Option<&Path>) -> Result<Terminal, CliError> {
     let secret = secrets::operator_secret(secret_file)?;
     let mut t = Terminal::open(port, &profile.serial)?;
     t.authenticate(&secret)?;

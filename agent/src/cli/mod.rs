@@ -4,6 +4,7 @@
 mod args;
 mod backup_cmd;
 mod device_cmd;
+mod job_cmd;
 mod output;
 mod profiles_cmd;
 mod progress;
@@ -33,8 +34,7 @@ pub fn main() -> ExitCode {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
-    let paths = Paths::resolve(cli.home.as_deref())
-        .map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
+    let paths = Paths::resolve(cli.home.as_deref()).map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
     match cli.command {
         Command::Order(OrderCommand::Check { file }) => order_check(&paths, &file, out),
         Command::Profiles { action } => profiles_cmd::run(&paths, action, out),
@@ -43,6 +43,11 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Sim(c) => sim_cmd::run(&paths, c),
         Command::Backup(a) => backup_cmd::run(&paths, a, out),
         Command::Restore(a) => backup_cmd::restore(&paths, &a, out),
+        Command::Rebind(a) => job_cmd::rebind(&paths, &a, out),
+        Command::Unbind(a) => job_cmd::unbind(&paths, &a, out),
+        Command::Migrate(a) => job_cmd::migrate(&paths, &a, out),
+        Command::Jobs { action } => job_cmd::jobs(&paths, action, out),
+        Command::Audit(c) => job_cmd::audit(&paths, c, out),
 
         other => Err(CliError::not_yet(command_name(&other))),
     }

@@ -63,19 +63,14 @@ impl CliError {
 
     /// A command that this version does not carry out yet.
     pub fn not_yet(command: &str) -> CliError {
-        CliError::new(
-            Exit::Failure,
-            format!("posagent {command}: not yet available"),
-        )
+        CliError::new(Exit::Failure, format!("posagent {command}: not yet available"))
     }
 }
 
 impl From<ProfileError> for CliError {
     fn from(e: ProfileError) -> Self {
         let help = match &e {
-            ProfileError::Invalid { .. } => {
-                "fix the profile file, or remove it to use the built-in one"
-            }
+            ProfileError::Invalid { .. } => "fix the profile file, or remove it to use the built-in one",
             ProfileError::Unknown(_) => "run `posagent profiles` to see the names",
             ProfileError::Io(..) => "check the directory's permissions",
         };

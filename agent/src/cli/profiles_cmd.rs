@@ -45,8 +45,7 @@ pub fn run(paths: &Paths, action: Option<ProfilesCommand>, out: &Output) -> Resu
         }
         ProfilesCommand::Show { name } => {
             let p = set.get(&name)?;
-            let human = toml::to_string_pretty(p)
-                .map_err(|e| CliError::new(super::Exit::Failure, e.to_string()))?;
+            let human = toml::to_string_pretty(p).map_err(|e| CliError::new(super::Exit::Failure, e.to_string()))?;
             out.print(&human, p);
         }
     }

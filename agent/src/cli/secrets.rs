@@ -35,12 +35,7 @@ pub fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, C
 }
 
 /// A secret from `file`, else `env`, else a prompt on the terminal.
-pub fn load(
-    file: Option<&Path>,
-    env: &str,
-    what: &str,
-    flag: &str,
-) -> Result<Zeroizing<Vec<u8>>, CliError> {
+pub fn load(file: Option<&Path>, env: &str, what: &str, flag: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
     if let Some(f) = file {
         return read_secret_file(f, what);
     }
@@ -54,11 +49,9 @@ pub fn load(
             return Ok(Zeroizing::new(answer.into_bytes()));
         }
     }
-    Err(
-        CliError::new(Exit::Usage, format!("no {what} given")).help(format!(
-            "pass {flag} FILE or set {env}; it is never taken from the command line"
-        )),
-    )
+    Err(CliError::new(Exit::Usage, format!("no {what} given")).help(format!(
+        "pass {flag} FILE or set {env}; it is never taken from the command line"
+    )))
 }
 
 /// The operator secret for a terminal.

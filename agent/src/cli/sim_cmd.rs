@@ -20,9 +20,9 @@ fn terminal(paths: &Paths, a: SimTerminalArgs) -> Result<(), CliError> {
     let profiles = load_profiles(paths)?;
     let profile = profiles.get(&a.profile)?.clone();
     let faults: FaultSpec = match &a.faults {
-        Some(s) => s.parse().map_err(|e: crate::sim::faults::FaultSpecError| {
-            CliError::new(Exit::Usage, e.to_string())
-        })?,
+        Some(s) => s
+            .parse()
+            .map_err(|e: crate::sim::faults::FaultSpecError| CliError::new(Exit::Usage, e.to_string()))?,
         None => FaultSpec::default(),
     };
     let secret = match &a.secret_file {
@@ -33,10 +33,7 @@ fn terminal(paths: &Paths, a: SimTerminalArgs) -> Result<(), CliError> {
         (_, Some(p)) => Attach::Port(p),
         (true, None) => Attach::Pty { link: a.link },
         (false, None) => {
-            return Err(CliError::new(
-                Exit::Usage,
-                "say where to serve: --pty or --port P",
-            ));
+            return Err(CliError::new(Exit::Usage, "say where to serve: --pty or --port P"));
         }
     };
     if a.baud == 0 {

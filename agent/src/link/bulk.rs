@@ -73,12 +73,7 @@ impl<P: Port> Link<P> {
     }
 
     /// Sends `data` from offset `start` (a chunk boundary already acknowledged).
-    pub fn send_bulk(
-        &mut self,
-        data: &[u8],
-        start: usize,
-        progress: Progress<'_>,
-    ) -> Result<BulkEnd, LinkError> {
+    pub fn send_bulk(&mut self, data: &[u8], start: usize, progress: Progress<'_>) -> Result<BulkEnd, LinkError> {
         let chunk = self.chunk_size();
         let total = data.len();
         let n = total.div_ceil(chunk);
@@ -156,12 +151,7 @@ impl<P: Port> Link<P> {
                     }
                     Received::Frame(f) if f.kind == Kind::Nak && f.payload.len() == 4 => {
                         got_any = true;
-                        let off = u32::from_be_bytes([
-                            f.payload[0],
-                            f.payload[1],
-                            f.payload[2],
-                            f.payload[3],
-                        ]);
+                        let off = u32::from_be_bytes([f.payload[0], f.payload[1], f.payload[2], f.payload[3]]);
                         let i = off as usize / chunk;
                         if i < n && !slots[i].acked {
                             lost.insert(i);
@@ -174,12 +164,7 @@ impl<P: Port> Link<P> {
                     Received::Timeout => break,
                 }
             }
-            if base < n
-                && !sent
-                && slots[base]
-                    .sent_at
-                    .is_some_and(|t| t + rto <= Instant::now())
-            {
+            if base < n && !sent && slots[base].sent_at.is_some_and(|t| t + rto <= Instant::now()) {
                 lost.insert(base);
             }
             if last_progress.elapsed() > proto::BULK_STALL_TIMEOUT {
@@ -195,12 +180,7 @@ impl<P: Port> Link<P> {
     /// Receives an object of `total` bytes into `buf`, which holds the bytes already
     /// received (its length is the resume offset). On any return, `buf` holds exactly the
     /// contiguous bytes received, so a later call resumes where this one stopped.
-    pub fn recv_bulk(
-        &mut self,
-        total: usize,
-        buf: &mut Vec<u8>,
-        progress: Progress<'_>,
-    ) -> Result<BulkEnd, LinkError> {
+    pub fn recv_bulk(&mut self, total: usize, buf: &mut Vec<u8>, progress: Progress<'_>) -> Result<BulkEnd, LinkError> {
         if total > MAX_OBJECT_LEN {
             return Err(LinkError::Protocol(format!(
                 "object of {total} bytes exceeds the limit"
@@ -237,24 +217,13 @@ impl<P: Port> Link<P> {
         while *cum < total {
             let deadline = Instant::now() + proto::BULK_STALL_TIMEOUT;
             match self.recv(deadline)? {
-                Received::Frame(f)
-                    if f.kind == Kind::Data && f.payload.len() >= DATA_OFFSET_LEN =>
-                {
-                    let off = u32::from_be_bytes([
-                        f.payload[0],
-                        f.payload[1],
-                        f.payload[2],
-                        f.payload[3],
-                    ]) as usize;
+                Received::Frame(f) if f.kind == Kind::Data && f.payload.len() >= DATA_OFFSET_LEN => {
+                    let off = u32::from_be_bytes([f.payload[0], f.payload[1], f.payload[2], f.payload[3]]) as usize;
                     let bytes = &f.payload[DATA_OFFSET_LEN..];
                     let idx = off / chunk;
                     let expected_len = chunk.min(total.saturating_sub(off));
                     // The sender is not trusted to stay inside the object.
-                    if off.is_multiple_of(chunk)
-                        && idx < n
-                        && bytes.len() == expected_len
-                        && !have[idx]
-                    {
+                    if off.is_multiple_of(chunk) && idx < n && bytes.len() == expected_len && !have[idx] {
                         buf[off..off + bytes.len()].copy_from_slice(bytes);
                         have[idx] = true;
                         self.stats.payload_bytes += bytes.len() as u64;
@@ -320,9 +289,7 @@ mod tests {
         });
         let mut link = Link::new(b, 1_000_000);
         let mut buf = Vec::new();
-        let r = link
-            .recv_bulk(data.len(), &mut buf, &mut |_, _| {})
-            .unwrap();
+        let r = link.recv_bulk(data.len(), &mut buf, &mut |_, _| {}).unwrap();
         assert!(matches!(r, BulkEnd::Complete));
         assert_eq!(buf, data);
         let (complete, stats) = sender.join().unwrap();
@@ -344,13 +311,9 @@ mod tests {
             link.stats
         });
         let mut link = Link::new(b, 1_000_000);
-        link.recv_bulk(data.len(), &mut buf, &mut |_, _| {})
-            .unwrap();
+        link.recv_bulk(data.len(), &mut buf, &mut |_, _| {}).unwrap();
         assert_eq!(buf, data);
-        assert_eq!(
-            sender.join().unwrap().payload_bytes,
-            (20_000 - chunk * 3) as u64
-        );
+        assert_eq!(sender.join().unwrap().payload_bytes, (20_000 - chunk * 3) as u64);
     }
 
     #[test]

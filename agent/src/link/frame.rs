@@ -267,11 +267,7 @@ mod tests {
             payload: vec![FLAG, ESC, 1],
         };
         let enc = f.encode();
-        assert_eq!(
-            enc.iter().filter(|b| **b == FLAG).count(),
-            2,
-            "only the two delimiters"
-        );
+        assert_eq!(enc.iter().filter(|b| **b == FLAG).count(), 2, "only the two delimiters");
         assert_eq!(decode_all(&enc), vec![Ok(f)]);
     }
 

@@ -62,8 +62,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<(u32, &[u8])>, TlvError> {
                 let n = usize::from(l0 - 0x80);
                 let raw = bytes.get(i..i + n).ok_or(TlvError::Truncated(i))?;
                 i += n;
-                raw.iter()
-                    .fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
+                raw.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
             }
             other => return Err(TlvError::LengthForm(other)),
         };
@@ -112,13 +111,10 @@ impl Writer {
         match len {
             0..=0x7F => self.buf.push(len as u8),
             0x80..=0xFF => self.buf.extend_from_slice(&[0x81, len as u8]),
-            0x100..=0xFFFF => self
+            0x100..=0xFFFF => self.buf.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]),
+            _ => self
                 .buf
-                .extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]),
-            _ => {
-                self.buf
-                    .extend_from_slice(&[0x83, (len >> 16) as u8, (len >> 8) as u8, len as u8])
-            }
+                .extend_from_slice(&[0x83, (len >> 16) as u8, (len >> 8) as u8, len as u8]),
         }
         self.buf.extend_from_slice(value);
         self
@@ -161,9 +157,7 @@ pub struct Fields<'a> {
 impl<'a> Fields<'a> {
     /// Parses one level.
     pub fn parse(bytes: &'a [u8]) -> Result<Fields<'a>, TlvError> {
-        Ok(Fields {
-            items: parse(bytes)?,
-        })
+        Ok(Fields { items: parse(bytes)? })
     }
 
     /// The raw value of `tag`, if present.
@@ -173,10 +167,7 @@ impl<'a> Fields<'a> {
 
     /// Every value of `tag`, in order (lists of records).
     pub fn all(&self, tag: u32) -> impl Iterator<Item = &'a [u8]> + '_ {
-        self.items
-            .iter()
-            .filter(move |(t, _)| *t == tag)
-            .map(|(_, v)| *v)
+        self.items.iter().filter(move |(t, _)| *t == tag).map(|(_, v)| *v)
     }
 
     /// The value of `tag`, or an error naming it.
@@ -187,12 +178,7 @@ impl<'a> Fields<'a> {
     /// `tag` as UTF-8 text.
     pub fn text(&self, tag: u32) -> Result<Option<&'a str>, TlvError> {
         self.get(tag)
-            .map(|v| {
-                std::str::from_utf8(v).map_err(|_| TlvError::Bad {
-                    tag,
-                    what: "not UTF-8",
-                })
-            })
+            .map(|v| std::str::from_utf8(v).map_err(|_| TlvError::Bad { tag, what: "not UTF-8" }))
             .transpose()
     }
 
@@ -262,10 +248,7 @@ mod tests {
         assert_eq!(parse(&[0x9F]), Err(TlvError::Truncated(1)));
         assert_eq!(parse(&[0x5A, 0x05, 1, 2]), Err(TlvError::Truncated(2)));
         assert_eq!(parse(&[0x5A, 0x80]), Err(TlvError::LengthForm(0x80)));
-        assert_eq!(
-            parse(&[0x9F, 0x81, 0x81, 0x01, 0x00]),
-            Err(TlvError::LongTag(0))
-        );
+        assert_eq!(parse(&[0x9F, 0x81, 0x81, 0x01, 0x00]), Err(TlvError::LongTag(0)));
         let mut deep = vec![0x01, 0x00];
         for _ in 0..12 {
             let mut outer = vec![0xE1, deep.len() as u8];

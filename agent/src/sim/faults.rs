@@ -23,6 +23,16 @@ pub struct FaultSpec {
     pub slow: Option<Duration>,
     /// Close the port once after this many bytes (both directions), then come back.
     pub unplug_after: Option<u64>,
+    /// Close the port once when this command arrives: before carrying it out (`false`) or
+    /// after carrying it out but before answering (`true`).
+    pub unplug_on: Option<(u8, bool)>,
+}
+
+/// The command code for a lower-case command name (`bind`, `import_commit`, …).
+fn command_code(name: &str) -> Option<u8> {
+    (0..=u8::MAX).find(|c| {
+        crate::link::command_name(*c).eq_ignore_ascii_case(name) && crate::link::command_name(*c) != "UNKNOWN"
+    })
 }
 
 /// A fault spec that does not parse.
@@ -54,9 +64,7 @@ fn rate(key: &str, v: &str) -> Result<f64, FaultSpecError> {
         .parse()
         .map_err(|_| FaultSpecError(format!("{key}={v}: not a number")))?;
     if !(0.0..=1.0).contains(&x) {
-        return Err(FaultSpecError(format!(
-            "{key}={v}: a rate must be between 0 and 1"
-        )));
+        return Err(FaultSpecError(format!("{key}={v}: a rate must be between 0 and 1")));
     }
     Ok(x)
 }
@@ -76,14 +84,19 @@ impl std::str::FromStr for FaultSpec {
                 "stall" => spec.stall = Some(duration(k, v)?),
                 "slow" => spec.slow = Some(duration(k, v)?),
                 "unplug" => {
-                    spec.unplug_after =
-                        Some(v.parse().map_err(|_| {
-                            FaultSpecError(format!("unplug={v}: give a byte count"))
-                        })?)
+                    spec.unplug_after = Some(
+                        v.parse()
+                            .map_err(|_| FaultSpecError(format!("unplug={v}: give a byte count")))?,
+                    )
+                }
+                "unplug_before" | "unplug_after" => {
+                    let code = command_code(v)
+                        .ok_or_else(|| FaultSpecError(format!("{k}={v}: not a command name (e.g. bind, settle)")))?;
+                    spec.unplug_on = Some((code, k == "unplug_after"));
                 }
                 other => {
                     return Err(FaultSpecError(format!(
-                        "unknown fault '{other}'; known: bitflip, drop, stall, busy, slow, unplug"
+                        "unknown fault '{other}'; known: bitflip, drop, stall, busy, slow, unplug, unplug_before, unplug_after"
                     )));
                 }
             }
@@ -125,6 +138,9 @@ mod tests {
         assert_eq!(s.stall, Some(Duration::from_millis(200)));
         assert_eq!(s.slow, Some(Duration::from_millis(50)));
         assert_eq!(s.unplug_after, Some(4096));
+        let s: FaultSpec = "unplug_after=import_commit".parse().unwrap();
+        assert_eq!(s.unplug_on, Some((crate::link::proto::cmd::IMPORT_COMMIT, true)));
+        assert!("unplug_before=explode".parse::<FaultSpec>().is_err());
     }
 
     #[test]

@@ -85,12 +85,7 @@ pub struct LinePort {
 
 impl LinePort {
     /// Serves on `port` at `baud` with `spec` faults; `spec.unplug_after` counts from now.
-    pub fn new(
-        port: SerialPort,
-        baud: u32,
-        spec: FaultSpec,
-        seed: u64,
-    ) -> Result<LinePort, PortError> {
+    pub fn new(port: SerialPort, baud: u32, spec: FaultSpec, seed: u64) -> Result<LinePort, PortError> {
         let (tx, rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let bytes = Arc::new(AtomicU64::new(0));
@@ -139,8 +134,7 @@ impl LinePort {
     }
 
     fn unplugged(&self) -> bool {
-        self.unplug_at
-            .is_some_and(|n| self.bytes.load(Ordering::Relaxed) >= n)
+        self.unplug_at.is_some_and(|n| self.bytes.load(Ordering::Relaxed) >= n)
     }
 }
 

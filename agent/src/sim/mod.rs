@@ -77,19 +77,10 @@ pub fn load_or_generate(o: &TerminalOptions) -> Result<TerminalState, SimError> 
 
 /// Runs a simulated terminal until killed; `announce` receives one JSON value each time
 /// the port (re)appears.
-pub fn run_terminal(
-    o: TerminalOptions,
-    mut announce: impl FnMut(serde_json::Value),
-) -> Result<(), SimError> {
+pub fn run_terminal(o: TerminalOptions, mut announce: impl FnMut(serde_json::Value)) -> Result<(), SimError> {
     let state = load_or_generate(&o)?;
     let serial = state.identity.serial.clone();
-    let mut sim = SimTerminal::new(
-        state,
-        o.state.clone(),
-        o.secret.clone(),
-        o.faults.clone(),
-        o.seed,
-    );
+    let mut sim = SimTerminal::new(state, o.state.clone(), o.secret.clone(), o.faults.clone(), o.seed);
     let mut unplug = o.faults.unplug_after;
     let mut round = 0u64;
     loop {
@@ -101,9 +92,7 @@ pub fn run_terminal(
             Attach::Pty { link } => link.clone(),
             Attach::Port(_) => None,
         };
-        announce(
-            serde_json::json!({ "port": path, "serial": serial, "link": link_path, "replugged": round > 0 }),
-        );
+        announce(serde_json::json!({ "port": path, "serial": serial, "link": link_path, "replugged": round > 0 }));
         let faults = FaultSpec {
             unplug_after: unplug.take(),
             ..o.faults.clone()

@@ -60,9 +60,7 @@ fn vendor_model(profile: &str) -> (&'static str, &'static str) {
 }
 
 fn random_digits(rng: &mut StdRng, n: usize) -> String {
-    (0..n)
-        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
-        .collect()
+    (0..n).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect()
 }
 
 fn random_pan(rng: &mut StdRng) -> String {
@@ -178,10 +176,8 @@ impl TerminalState {
 
     /// Loads saved state.
     pub fn load(path: &Path) -> Result<TerminalState, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        serde_json::from_str(&text)
-            .map_err(|e| format!("{}: not a terminal state file: {e}", path.display()))
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: not a terminal state file: {e}", path.display()))
     }
 
     /// Saves atomically: temporary file, fsync, rename.
@@ -203,17 +199,11 @@ impl TerminalState {
 }
 
 fn binding_masked_pan(rng: &mut StdRng) -> String {
-    format!(
-        "623{}******{}",
-        random_digits(rng, 3),
-        random_digits(rng, 4)
-    )
+    format!("623{}******{}", random_digits(rng, 3), random_digits(rng, 4))
 }
 
 fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// A bulk transfer the terminal takes part in after answering a command.
@@ -243,6 +233,8 @@ pub struct SimTerminal {
     last: Option<Frame>,
     staging: Option<Staging>,
     last_import_total: Option<u32>,
+    /// The command-triggered unplug has happened (it happens once).
+    unplugged: bool,
 }
 
 fn ok() -> Writer {
@@ -252,10 +244,7 @@ fn ok() -> Writer {
 }
 
 fn fail(code: u8, message: &str) -> Vec<u8> {
-    Writer::new()
-        .u8(tag::RESULT, code)
-        .str(tag::MESSAGE, message)
-        .finish()
+    Writer::new().u8(tag::RESULT, code).str(tag::MESSAGE, message).finish()
 }
 
 impl SimTerminal {
@@ -277,6 +266,7 @@ impl SimTerminal {
             last: None,
             staging: None,
             last_import_total: None,
+            unplugged: false,
         }
     }
 
@@ -337,7 +327,9 @@ impl SimTerminal {
             if let Some(d) = self.faults.slow {
                 std::thread::sleep(d);
             }
+            self.unplug_if(f.code, false)?;
             let (payload, follow) = self.execute(link, &f);
+            self.unplug_if(f.code, true)?;
             let rsp = Frame {
                 kind: Kind::Response,
                 seq: f.seq,
@@ -348,9 +340,7 @@ impl SimTerminal {
             self.last = Some(rsp);
             let end = match follow {
                 None => continue,
-                Some(Follow::Export { data, offset }) => {
-                    link.send_bulk(&data, offset, &mut |_, _| {})
-                }
+                Some(Follow::Export { data, offset }) => link.send_bulk(&data, offset, &mut |_, _| {}),
                 Some(Follow::Import) => {
                     let staging = self.staging.as_mut().expect("import staged");
                     let total = staging.total;
@@ -370,6 +360,15 @@ impl SimTerminal {
                 Err(LinkError::Stalled { .. }) => {}
                 Err(e) => return Err(e),
             }
+        }
+        Ok(())
+    }
+
+    /// The `unplug_before` / `unplug_after` fault: the line drops at this command, once.
+    fn unplug_if(&mut self, code: u8, after: bool) -> Result<(), LinkError> {
+        if !self.unplugged && self.faults.unplug_on == Some((code, after)) {
+            self.unplugged = true;
+            return Err(LinkError::Port(crate::link::port::PortError::Disconnected));
         }
         Ok(())
     }
@@ -436,10 +435,7 @@ impl SimTerminal {
             .map(u16::from_be_bytes)
             .unwrap_or(256);
         let max = theirs.clamp(64, proto::DEFAULT_MAX_PAYLOAD);
-        let window = f
-            .need_u8(tag::WINDOW)
-            .unwrap_or(1)
-            .clamp(1, proto::DEFAULT_WINDOW);
+        let window = f.need_u8(tag::WINDOW).unwrap_or(1).clamp(1, proto::DEFAULT_WINDOW);
         link.max_payload = usize::from(max);
         link.window = usize::from(window);
         Ok(ok()
@@ -476,10 +472,7 @@ impl SimTerminal {
         let Some(nonce_t) = self.nonce_t.take() else {
             return Err(fail(result::BAD_REQUEST, "AUTH_BEGIN first"));
         };
-        let (Ok(nonce_a), Ok(mac)) = (
-            f.need_array::<{ proto::NONCE_LEN }>(tag::NONCE_AGENT),
-            f.need(tag::MAC),
-        ) else {
+        let (Ok(nonce_a), Ok(mac)) = (f.need_array::<{ proto::NONCE_LEN }>(tag::NONCE_AGENT), f.need(tag::MAC)) else {
             return Err(fail(result::BAD_REQUEST, "nonce and MAC required"));
         };
         let key = self.key();
@@ -518,31 +511,19 @@ impl SimTerminal {
                 model::encode_log(&self.state.transactions),
                 self.state.transactions.len() as u32,
             ),
-            Object::Parameters => (
-                model::encode_params(&self.state.params),
-                self.state.params.len() as u32,
-            ),
+            Object::Parameters => (model::encode_params(&self.state.params), self.state.params.len() as u32),
         }
     }
 
-    fn export_begin<P: Port>(
-        &mut self,
-        link: &Link<P>,
-        f: &Fields<'_>,
-    ) -> (Vec<u8>, Option<Follow>) {
+    fn export_begin<P: Port>(&mut self, link: &Link<P>, f: &Fields<'_>) -> (Vec<u8>, Option<Follow>) {
         let Some(object) = f.need_u8(tag::OBJECT).ok().and_then(Object::from_u8) else {
             return (fail(result::BAD_REQUEST, "unknown object"), None);
         };
         let offset = f.need_u32(tag::OFFSET).unwrap_or(0) as usize;
         let (data, records) = self.object_bytes(object);
-        if offset > data.len()
-            || (!offset.is_multiple_of(link.chunk_size()) && offset != data.len())
-        {
+        if offset > data.len() || (!offset.is_multiple_of(link.chunk_size()) && offset != data.len()) {
             return (
-                fail(
-                    result::BAD_REQUEST,
-                    "offset is not a chunk boundary inside the object",
-                ),
+                fail(result::BAD_REQUEST, "offset is not a chunk boundary inside the object"),
                 None,
             );
         }
@@ -555,11 +536,7 @@ impl SimTerminal {
         (rsp, Some(Follow::Export { data, offset }))
     }
 
-    fn import_begin<P: Port>(
-        &mut self,
-        link: &Link<P>,
-        f: &Fields<'_>,
-    ) -> (Vec<u8>, Option<Follow>) {
+    fn import_begin<P: Port>(&mut self, link: &Link<P>, f: &Fields<'_>) -> (Vec<u8>, Option<Follow>) {
         let parsed = (|| {
             let object = Object::from_u8(f.need_u8(tag::OBJECT).ok()?)?;
             let total = f.need_u32(tag::TOTAL_LEN).ok()? as usize;
@@ -569,10 +546,7 @@ impl SimTerminal {
         })();
         let Some((object, total, sha, records)) = parsed else {
             return (
-                fail(
-                    result::BAD_REQUEST,
-                    "object, length, SHA-256 and record count required",
-                ),
+                fail(result::BAD_REQUEST, "object, length, SHA-256 and record count required"),
                 None,
             );
         };
@@ -580,10 +554,7 @@ impl SimTerminal {
             return (fail(result::BAD_REQUEST, "object too large"), None);
         }
         if !self.state.activated {
-            return (
-                fail(result::WRONG_STATE, "activate the unit before importing"),
-                None,
-            );
+            return (fail(result::WRONG_STATE, "activate the unit before importing"), None);
         }
         let same = self
             .staging
@@ -603,19 +574,13 @@ impl SimTerminal {
         let chunk = link.chunk_size();
         let resume = staging.buf.len() / chunk * chunk;
         staging.buf.truncate(resume);
-        (
-            ok().u32(tag::OFFSET, resume as u32).finish(),
-            Some(Follow::Import),
-        )
+        (ok().u32(tag::OFFSET, resume as u32).finish(), Some(Follow::Import))
     }
 
     fn import_commit(&mut self, f: &Fields<'_>) -> Result<Vec<u8>, Vec<u8>> {
         let object = f.need_u8(tag::OBJECT).ok().and_then(Object::from_u8);
         let Some(staging) = self.staging.take_if(|s| Some(s.object) == object) else {
-            return Err(fail(
-                result::WRONG_STATE,
-                "no import of that object in progress",
-            ));
+            return Err(fail(result::WRONG_STATE, "no import of that object in progress"));
         };
         if staging.buf.len() != staging.total || Sha256::digest(&staging.buf)[..] != staging.sha {
             return Err(fail(
@@ -625,40 +590,21 @@ impl SimTerminal {
         }
         let added = match staging.object {
             Object::TransactionLog => {
-                let records = model::decode_log(&staging.buf)
-                    .map_err(|e| fail(result::BAD_REQUEST, &e.to_string()))?;
+                let records = model::decode_log(&staging.buf).map_err(|e| fail(result::BAD_REQUEST, &e.to_string()))?;
                 if records.len() as u32 != staging.records {
-                    return Err(fail(
-                        result::CHECKSUM,
-                        "record count differs from the announced count",
-                    ));
+                    return Err(fail(result::CHECKSUM, "record count differs from the announced count"));
                 }
                 // Merge by retrieval reference number: importing twice adds nothing twice.
-                let known: BTreeSet<String> = self
-                    .state
-                    .transactions
-                    .iter()
-                    .map(|t| t.rrn.clone())
-                    .collect();
-                let new: Vec<TxnRecord> = records
-                    .into_iter()
-                    .filter(|r| !known.contains(&r.rrn))
-                    .collect();
+                let known: BTreeSet<String> = self.state.transactions.iter().map(|t| t.rrn.clone()).collect();
+                let new: Vec<TxnRecord> = records.into_iter().filter(|r| !known.contains(&r.rrn)).collect();
                 let n = new.len() as u32;
                 self.state.transactions.extend(new);
-                self.state.next_seq = self
-                    .state
-                    .transactions
-                    .iter()
-                    .map(|t| t.seq)
-                    .max()
-                    .unwrap_or(0)
-                    + 1;
+                self.state.next_seq = self.state.transactions.iter().map(|t| t.seq).max().unwrap_or(0) + 1;
                 n
             }
             Object::Parameters => {
-                let params = model::decode_params(&staging.buf)
-                    .map_err(|e| fail(result::BAD_REQUEST, &e.to_string()))?;
+                let params =
+                    model::decode_params(&staging.buf).map_err(|e| fail(result::BAD_REQUEST, &e.to_string()))?;
                 if params.len() as u32 != staging.records {
                     return Err(fail(
                         result::CHECKSUM,
@@ -715,19 +661,12 @@ impl SimTerminal {
 
     fn bind(&mut self, payload: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
         if !self.state.activated {
-            return Err(fail(
-                result::WRONG_STATE,
-                "the unit is not active; activate it first",
-            ));
+            return Err(fail(result::WRONG_STATE, "the unit is not active; activate it first"));
         }
-        let new =
-            Binding::decode(payload).map_err(|e| fail(result::BAD_REQUEST, &e.to_string()))?;
+        let new = Binding::decode(payload).map_err(|e| fail(result::BAD_REQUEST, &e.to_string()))?;
         let mut b = self.state.binding();
         if new.card.is_some() && new.account.is_some() {
-            return Err(fail(
-                result::BAD_REQUEST,
-                "bind a card or an account, not both",
-            ));
+            return Err(fail(result::BAD_REQUEST, "bind a card or an account, not both"));
         }
         b.mid = new.mid.or(b.mid);
         b.tid = new.tid.or(b.tid);
@@ -741,12 +680,11 @@ impl SimTerminal {
             b.card = None;
         }
         b.phone = new.phone.or(b.phone);
-        b.status =
-            if b.mid.is_some() && b.tid.is_some() && (b.card.is_some() || b.account.is_some()) {
-                DeviceStatus::Bound
-            } else {
-                DeviceStatus::Active
-            };
+        b.status = if b.mid.is_some() && b.tid.is_some() && (b.card.is_some() || b.account.is_some()) {
+            DeviceStatus::Bound
+        } else {
+            DeviceStatus::Active
+        };
         self.state.binding = b.encode();
         self.save();
         Ok(ok().finish())
@@ -758,10 +696,7 @@ impl SimTerminal {
         }
         let code = f.text(tag::ACTIVATION_CODE).ok().flatten().unwrap_or("");
         if code != activation_code_for(&self.state.identity.serial) {
-            return Err(fail(
-                result::BAD_ACTIVATION,
-                "activation code not valid for this unit",
-            ));
+            return Err(fail(result::BAD_ACTIVATION, "activation code not valid for this unit"));
         }
         // A newly activated unit gets its own keys; none come from another terminal.
         let mut keys = [0u8; 16];
@@ -782,12 +717,24 @@ impl SimTerminal {
         let amount = f
             .need_u32(tag::AMOUNT_AUTHORISED)
             .map_err(|e| fail(result::BAD_REQUEST, &e.to_string()))?;
+        // The agent's reference makes the command idempotent.
+        let reference = f
+            .text(tag::RRN)
+            .ok()
+            .flatten()
+            .filter(|r| r.len() == 12 && r.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if let Some(existing) = reference.and_then(|r| self.state.transactions.iter().find(|t| t.rrn == r)) {
+            return Ok(ok()
+                .str(tag::AUTH_CODE, &existing.auth_code)
+                .str(tag::RRN, &existing.rrn)
+                .finish());
+        }
         let seq = self.state.next_seq;
         self.state.next_seq += 1;
         let auth = format!("{:06}", self.rng.random_range(0..1_000_000));
-        let rrn = format!(
-            "T{:011}",
-            u64::from(seq) * 1000 + self.rng.random_range(0..1000)
+        let rrn = reference.map_or_else(
+            || format!("T{:011}", u64::from(seq) * 1000 + self.rng.random_range(0..1000)),
+            str::to_string,
         );
         self.state.transactions.push(TxnRecord {
             seq,

@@ -3,6 +3,10 @@
 //! migrations below, in order, each in its own transaction. A database newer than this
 //! binary is refused rather than misread.
 
+pub mod audit;
+pub mod jobs;
+pub mod outbox;
+
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -27,6 +31,74 @@ const MIGRATIONS: &[&str] = &["
         job_id          TEXT
     );
     CREATE INDEX backups_by_terminal ON backups (terminal_serial, created_at);
+", "
+    CREATE TABLE jobs (
+        id                 TEXT PRIMARY KEY,
+        order_id           TEXT NOT NULL,
+        operation          TEXT NOT NULL,
+        profile            TEXT NOT NULL,
+        order_file         TEXT NOT NULL,
+        order_sha256       TEXT NOT NULL,
+        terminal_serial    TEXT NOT NULL,
+        replacement_serial TEXT,
+        port               TEXT NOT NULL,
+        replacement_port   TEXT,
+        state              TEXT NOT NULL CHECK (state IN ('running', 'done', 'refused', 'aborted', 'cancelled', 'planned')),
+        step               TEXT,
+        backup_file        TEXT,
+        backup_sha256      TEXT,
+        error              TEXT,
+        technician         TEXT NOT NULL,
+        created_at         TEXT NOT NULL,
+        updated_at         TEXT NOT NULL
+    );
+    CREATE INDEX jobs_by_terminal ON jobs (terminal_serial, state);
+    CREATE TABLE journal (
+        id     INTEGER PRIMARY KEY,
+        job_id TEXT NOT NULL REFERENCES jobs (id),
+        step   TEXT NOT NULL,
+        phase  TEXT NOT NULL CHECK (phase IN ('intent', 'done', 'failed', 'compensated')),
+        detail TEXT NOT NULL,
+        at     TEXT NOT NULL
+    );
+    CREATE INDEX journal_by_job ON journal (job_id, id);
+    CREATE TABLE audit (
+        id         INTEGER PRIMARY KEY,
+        at         TEXT NOT NULL,
+        technician TEXT NOT NULL,
+        terminal   TEXT,
+        job_id     TEXT,
+        event      TEXT NOT NULL,
+        outcome    TEXT NOT NULL,
+        detail     TEXT NOT NULL,
+        prev_hash  TEXT NOT NULL,
+        hash       TEXT NOT NULL
+    );
+    CREATE TABLE outbox (
+        id              TEXT PRIMARY KEY,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        job_id          TEXT NOT NULL UNIQUE REFERENCES jobs (id),
+        order_id        TEXT NOT NULL,
+        kind            TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        sealed          BLOB NOT NULL,
+        state           TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'accepted', 'rejected', 'dead')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        receipt         TEXT,
+        reason          TEXT,
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL
+    );
+    CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+    CREATE TABLE card_history (
+        card_id  TEXT NOT NULL,
+        terminal TEXT NOT NULL,
+        event    TEXT NOT NULL CHECK (event IN ('bound', 'unbound')),
+        at       TEXT NOT NULL,
+        job_id   TEXT REFERENCES jobs (id)
+    );
+    CREATE INDEX card_history_by_card ON card_history (card_id, at);
 "];
 
 /// The schema version this binary writes.
@@ -36,18 +108,11 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database {path}: {source}")]
-    Sqlite {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
+    Sqlite { path: PathBuf, source: rusqlite::Error },
     #[error(
         "database {path} has schema version {found}, newer than this posagent knows ({known}); use the newer posagent that wrote it"
     )]
-    TooNew {
-        path: PathBuf,
-        found: i64,
-        known: i64,
-    },
+    TooNew { path: PathBuf, found: i64, known: i64 },
     #[error("cannot create data directory {0}: {1}")]
     Dir(PathBuf, std::io::Error),
 }
@@ -66,6 +131,11 @@ pub struct BackupRecord {
     pub job_id: Option<String>,
 }
 
+/// Now, as stored: RFC 3339, UTC, milliseconds.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// An open database.
 pub struct Store {
     conn: Connection,
@@ -75,8 +145,7 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database in `data_dir` and brings its schema up to date.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| StoreError::Dir(data_dir.to_path_buf(), e))?;
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Dir(data_dir.to_path_buf(), e))?;
         let path = data_dir.join(DB_FILE);
         let conn = Connection::open(&path).map_err(|source| StoreError::Sqlite {
             path: path.clone(),
@@ -127,8 +196,7 @@ impl Store {
             };
             let tx = self.conn.transaction().map_err(err)?;
             tx.execute_batch(sql).map_err(err)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1)
-                .map_err(err)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1).map_err(err)?;
             tx.commit().map_err(err)?;
         }
         Ok(())
@@ -147,7 +215,16 @@ impl Store {
             .execute(
                 "INSERT INTO backups (created_at, terminal_serial, profile, file, size, sha256, transactions, job_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![b.created_at, b.terminal_serial, b.profile, b.file, b.size as i64, b.sha256, b.transactions, b.job_id],
+                params![
+                    b.created_at,
+                    b.terminal_serial,
+                    b.profile,
+                    b.file,
+                    b.size as i64,
+                    b.sha256,
+                    b.transactions,
+                    b.job_id
+                ],
             )
             .map_err(self.err())?;
         Ok(self.conn.last_insert_rowid())
@@ -218,20 +295,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
-        let mode: String = s
-            .conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
+        let mode: String = s.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
-        let sync: i64 = s
-            .conn
-            .query_row("PRAGMA synchronous", [], |r| r.get(0))
-            .unwrap();
+        let sync: i64 = s.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
         assert_eq!(sync, 2, "FULL");
-        let fk: i64 = s
-            .conn
-            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-            .unwrap();
+        let fk: i64 = s.conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
         assert_eq!(fk, 1);
     }
 
@@ -240,8 +308,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         drop(Store::open(dir.path()).unwrap());
         let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
-        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
-            .unwrap();
+        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
         drop(c);
         let e = Store::open(dir.path()).err().unwrap().to_string();
         assert!(e.contains("newer than this posagent knows"), "{e}");
@@ -251,12 +318,9 @@ mod tests {
     fn backups_are_recorded_and_listed_newest_first() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
-        s.record_backup(&record("SN-1", "2026-11-20T10:00:00Z"))
-            .unwrap();
-        s.record_backup(&record("SN-1", "2026-11-21T10:00:00Z"))
-            .unwrap();
-        s.record_backup(&record("SN-2", "2026-11-22T10:00:00Z"))
-            .unwrap();
+        s.record_backup(&record("SN-1", "2026-11-20T10:00:00Z")).unwrap();
+        s.record_backup(&record("SN-1", "2026-11-21T10:00:00Z")).unwrap();
+        s.record_backup(&record("SN-2", "2026-11-22T10:00:00Z")).unwrap();
         let all = s.backups().unwrap();
         assert_eq!(all.len(), 3);
         assert_eq!(all[0].terminal_serial, "SN-2");

@@ -59,15 +59,11 @@ pub enum TerminalError {
         result: u8,
         message: String,
     },
-    #[error(
-        "wrong operator secret: the terminal refused it ({left} attempt(s) left before lockout)"
-    )]
+    #[error("wrong operator secret: the terminal refused it ({left} attempt(s) left before lockout)")]
     WrongSecret { left: u32 },
     #[error("the terminal is locked after repeated wrong secrets; try again in {seconds} s")]
     LockedOut { seconds: u32 },
-    #[error(
-        "the terminal could not prove it knows the operator secret; it may not be genuine, or the secret is wrong"
-    )]
+    #[error("the terminal could not prove it knows the operator secret; it may not be genuine, or the secret is wrong")]
     NotGenuine,
     #[error("the terminal sent invalid data: {0}")]
     Invalid(#[from] ModelError),
@@ -148,17 +144,14 @@ impl Terminal {
     }
 
     fn connect(&mut self) -> Result<(), TerminalError> {
-        let port =
-            SerialPort::open(&self.path, &self.settings).map_err(|e| self.unavailable(e.into()))?;
+        let port = SerialPort::open(&self.path, &self.settings).map_err(|e| self.unavailable(e.into()))?;
         let mut link = Link::new(port, self.settings.baud);
         let hello = Writer::new()
             .bytes(tag::VERSIONS, proto::VERSIONS)
             .bytes(tag::MAX_PAYLOAD, &proto::DEFAULT_MAX_PAYLOAD.to_be_bytes())
             .u8(tag::WINDOW, proto::DEFAULT_WINDOW)
             .finish();
-        let rsp = link
-            .command(cmd::HELLO, hello)
-            .map_err(|e| self.unavailable(e))?;
+        let rsp = link.command(cmd::HELLO, hello).map_err(|e| self.unavailable(e))?;
         let f = check(cmd::HELLO, &rsp)?;
         let max = u16::from_be_bytes(f.need_array::<2>(tag::MAX_PAYLOAD)?);
         if usize::from(max) < 64 {
@@ -218,17 +211,12 @@ impl Terminal {
     /// A command; read-only ones are asked again after the port comes back from a
     /// disconnect. Changes are never repeated blindly.
     fn call(&mut self, code: u8, payload: Vec<u8>) -> Result<Vec<u8>, TerminalError> {
-        let read_only = matches!(
-            code,
-            cmd::IDENTIFY | cmd::STATUS | cmd::READ_BINDING | cmd::EXPORT_END
-        );
+        let read_only = matches!(code, cmd::IDENTIFY | cmd::STATUS | cmd::READ_BINDING | cmd::EXPORT_END);
         let mut reconnects = 0;
         loop {
             match self.call_once(code, payload.clone()) {
                 Err(TerminalError::Unavailable { source, .. })
-                    if read_only
-                        && source.is_disconnect()
-                        && reconnects < MAX_RECONNECTS_PER_TRANSFER =>
+                    if read_only && source.is_disconnect() && reconnects < MAX_RECONNECTS_PER_TRANSFER =>
                 {
                     reconnects += 1;
                     self.reconnect()?;
@@ -254,12 +242,10 @@ impl Terminal {
         let rsp = self.call(cmd::STATUS, Vec::new())?;
         let f = Fields::parse(&rsp)?;
         Ok(Status {
-            status: DeviceStatus::from_u8(f.need_u8(tag::DEVICE_STATUS)?).ok_or(
-                ModelError::Invalid {
-                    field: "status",
-                    message: "unknown status byte".into(),
-                },
-            )?,
+            status: DeviceStatus::from_u8(f.need_u8(tag::DEVICE_STATUS)?).ok_or(ModelError::Invalid {
+                field: "status",
+                message: "unknown status byte".into(),
+            })?,
             transactions: f.need_u32(tag::TRANSACTION_COUNT)?,
             unsettled: f.need_u32(tag::UNSETTLED_COUNT)?,
             authenticated: f.need_u8(tag::AUTHENTICATED)? != 0,
@@ -273,9 +259,7 @@ impl Terminal {
         self.key = Some(key.clone());
         let r = match self.prove(&key) {
             // Cut off mid-handshake: reconnecting proves again with the same key.
-            Err(TerminalError::Unavailable { source, .. }) if source.is_disconnect() => {
-                self.reconnect()
-            }
+            Err(TerminalError::Unavailable { source, .. }) if source.is_disconnect() => self.reconnect(),
             r => r,
         };
         if r.is_err() {
@@ -286,8 +270,7 @@ impl Terminal {
 
     fn prove(&mut self, key: &[u8; 32]) -> Result<(), TerminalError> {
         let rsp = self.call_once(cmd::AUTH_BEGIN, Vec::new())?;
-        let nonce_t: [u8; proto::NONCE_LEN] =
-            Fields::parse(&rsp)?.need_array(tag::NONCE_TERMINAL)?;
+        let nonce_t: [u8; proto::NONCE_LEN] = Fields::parse(&rsp)?.need_array(tag::NONCE_TERMINAL)?;
         let mut nonce_a = [0u8; proto::NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce_a);
         let mac = model::agent_proof(key, &nonce_t, &nonce_a);
@@ -310,11 +293,7 @@ impl Terminal {
     }
 
     /// Exports an object, resuming after disconnects, and checks its SHA-256.
-    pub fn export(
-        &mut self,
-        object: Object,
-        progress: Progress<'_>,
-    ) -> Result<Exported, TerminalError> {
+    pub fn export(&mut self, object: Object, progress: Progress<'_>) -> Result<Exported, TerminalError> {
         let mut buf = Vec::new();
         let mut announced: Option<(usize, [u8; 32], u32)> = None;
         let mut reconnects = 0;
@@ -437,10 +416,7 @@ impl Terminal {
         }
         let end = self.link().send_bulk(data, offset, progress);
         end.map_err(|e| self.unavailable(e))?;
-        self.call(
-            cmd::IMPORT_COMMIT,
-            Writer::new().u8(tag::OBJECT, object as u8).finish(),
-        )?;
+        self.call(cmd::IMPORT_COMMIT, Writer::new().u8(tag::OBJECT, object as u8).finish())?;
         Ok(())
     }
 
@@ -452,11 +428,8 @@ impl Terminal {
 
     /// Removes part of the binding, or the whole device binding.
     pub fn unbind(&mut self, part: BindingPart) -> Result<(), TerminalError> {
-        self.call(
-            cmd::UNBIND,
-            Writer::new().u8(tag::OBJECT, part as u8).finish(),
-        )
-        .map(drop)
+        self.call(cmd::UNBIND, Writer::new().u8(tag::OBJECT, part as u8).finish())
+            .map(drop)
     }
 
     /// Writes the given binding fields (those present replace the terminal's).
@@ -466,21 +439,19 @@ impl Terminal {
 
     /// Activates a blank unit with a one-time code; the unit makes its own keys.
     pub fn activate(&mut self, code: &str) -> Result<(), TerminalError> {
-        self.call(
-            cmd::ACTIVATE,
-            Writer::new().str(tag::ACTIVATION_CODE, code).finish(),
-        )
-        .map(drop)
+        self.call(cmd::ACTIVATE, Writer::new().str(tag::ACTIVATION_CODE, code).finish())
+            .map(drop)
     }
 
     /// Runs a test transaction of `amount_fen`.
-    pub fn test_transaction(&mut self, amount_fen: u32) -> Result<TestResult, TerminalError> {
-        let rsp = self.call(
-            cmd::TEST_TRANSACTION,
-            Writer::new()
-                .u32(tag::AMOUNT_AUTHORISED, amount_fen)
-                .finish(),
-        )?;
+    /// `reference` (12 characters) makes it idempotent: asked again with the same
+    /// reference, the terminal returns the same transaction instead of making another.
+    pub fn test_transaction(&mut self, amount_fen: u32, reference: &str) -> Result<TestResult, TerminalError> {
+        let request = Writer::new()
+            .u32(tag::AMOUNT_AUTHORISED, amount_fen)
+            .str(tag::RRN, reference)
+            .finish();
+        let rsp = self.call(cmd::TEST_TRANSACTION, request)?;
         let f = Fields::parse(&rsp)?;
         Ok(TestResult {
             amount_fen,
@@ -536,10 +507,7 @@ fn check(code: u8, rsp: &[u8]) -> Result<Fields<'_>, TerminalError> {
     if r == result::OK {
         return Ok(f);
     }
-    let message = f
-        .text(tag::MESSAGE)?
-        .unwrap_or("no reason given")
-        .to_string();
+    let message = f.text(tag::MESSAGE)?.unwrap_or("no reason given").to_string();
     Err(match r {
         result::AUTH_FAILED => TerminalError::WrongSecret {
             left: f.need_u32(tag::AUTH_FAILURES_LEFT).unwrap_or(0),

@@ -6,9 +6,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::domain::{
-    AccountNo, BranchCode, DeviceStatus, HolderName, Mid, Pan, Phone, Tid, plain_text,
-};
+use crate::domain::{AccountNo, BranchCode, DeviceStatus, HolderName, Mid, Pan, Phone, Tid, plain_text};
 use crate::link::proto::tag;
 use crate::link::tlv::{Fields, TlvError, Writer};
 
@@ -18,10 +16,7 @@ pub enum ModelError {
     #[error(transparent)]
     Tlv(#[from] TlvError),
     #[error("field {field} is invalid: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: &'static str, message: String },
 }
 
 fn invalid(field: &'static str, e: impl std::fmt::Display) -> ModelError {
@@ -60,8 +55,7 @@ impl Identity {
         Ok(Identity {
             vendor: text(tag::VENDOR, "vendor")?,
             model: text(tag::MODEL, "model")?,
-            serial: crate::order::parse_serial(f.need_text(tag::DEVICE_SERIAL)?)
-                .map_err(|e| invalid("serial", e))?,
+            serial: crate::order::parse_serial(f.need_text(tag::DEVICE_SERIAL)?).map_err(|e| invalid("serial", e))?,
             firmware: text(tag::FIRMWARE, "firmware")?,
         })
     }
@@ -149,9 +143,7 @@ impl Binding {
         let status = DeviceStatus::from_u8(f.need_u8(tag::DEVICE_STATUS)?)
             .ok_or_else(|| invalid("status", "unknown status byte"))?;
         let holder = || -> Result<HolderName, ModelError> {
-            f.need_text(tag::HOLDER_NAME)?
-                .parse()
-                .map_err(|e| invalid("holder", e))
+            f.need_text(tag::HOLDER_NAME)?.parse().map_err(|e| invalid("holder", e))
         };
         let card = match f.text(tag::CARD_NUMBER)? {
             Some(pan) => Some(CardBinding {
@@ -165,8 +157,7 @@ impl Binding {
             Some(n) => Some(AccountBinding {
                 number: n.parse().map_err(|e| invalid("account", e))?,
                 holder: holder()?,
-                bank: plain_text(f.need_text(tag::BANK_NAME)?, 100)
-                    .map_err(|e| invalid("bank", e))?,
+                bank: plain_text(f.need_text(tag::BANK_NAME)?, 100).map_err(|e| invalid("bank", e))?,
                 branch: f
                     .need_text(tag::BRANCH_CODE)?
                     .parse()
@@ -211,22 +202,16 @@ pub struct Difference {
 }
 
 fn shown<T: std::fmt::Display>(v: &Option<T>) -> String {
-    v.as_ref()
-        .map_or_else(|| "-".to_string(), ToString::to_string)
+    v.as_ref().map_or_else(|| "-".to_string(), ToString::to_string)
 }
 
 impl Binding {
     /// Fields of `self` that differ in `other` (masked, for people).
     pub fn differences(&self, other: &Binding) -> Vec<Difference> {
         let card = |b: &Binding| {
-            b.card.as_ref().map(|c| {
-                format!(
-                    "{} {} {}",
-                    c.pan,
-                    c.holder,
-                    c.expiry.as_deref().unwrap_or("")
-                )
-            })
+            b.card
+                .as_ref()
+                .map(|c| format!("{} {} {}", c.pan, c.holder, c.expiry.as_deref().unwrap_or("")))
         };
         let account = |b: &Binding| {
             b.account
@@ -237,11 +222,7 @@ impl Binding {
             ("status", self.status.to_string(), other.status.to_string()),
             ("mid", shown(&self.mid), shown(&other.mid)),
             ("tid", shown(&self.tid), shown(&other.tid)),
-            (
-                "merchant_name",
-                shown(&self.merchant_name),
-                shown(&other.merchant_name),
-            ),
+            ("merchant_name", shown(&self.merchant_name), shown(&other.merchant_name)),
             ("card", shown(&card(self)), shown(&card(other))),
             ("account", shown(&account(self)), shown(&account(other))),
             ("phone", shown(&self.phone), shown(&other.phone)),
@@ -327,10 +308,7 @@ impl TxnRecord {
             w.u32(tag::TRANSACTION_SEQ, self.seq)
                 .bytes(tag::TRANSACTION_DATE, &bcd(&self.date))
                 .bytes(tag::TRANSACTION_TIME, &bcd(&self.time))
-                .bytes(
-                    tag::AMOUNT_AUTHORISED,
-                    &bcd(&format!("{:012}", self.amount_fen)),
-                )
+                .bytes(tag::AMOUNT_AUTHORISED, &bcd(&format!("{:012}", self.amount_fen)))
                 .bytes(tag::CURRENCY_CODE, &bcd(&format!("{:04}", self.currency)))
                 .u8(tag::TRANSACTION_TYPE, self.kind)
                 .str(tag::MASKED_PAN, &self.masked_pan)
@@ -344,11 +322,7 @@ impl TxnRecord {
     /// Parses one record's `E1` value.
     pub fn decode(value: &[u8]) -> Result<TxnRecord, ModelError> {
         let f = Fields::parse(value)?;
-        let digits = |t, name| {
-            f.need(t)
-                .map_err(ModelError::from)
-                .and_then(|v| from_bcd(v, name))
-        };
+        let digits = |t, name| f.need(t).map_err(ModelError::from).and_then(|v| from_bcd(v, name));
         let masked_pan = f.need_text(tag::MASKED_PAN)?;
         if masked_pan.bytes().filter(u8::is_ascii_digit).count() > 10 {
             return Err(invalid(
@@ -387,10 +361,7 @@ pub fn encode_log(records: &[TxnRecord]) -> Vec<u8> {
 
 /// Decodes a transaction log object.
 pub fn decode_log(bytes: &[u8]) -> Result<Vec<TxnRecord>, ModelError> {
-    Fields::parse(bytes)?
-        .all(tag::RECORD)
-        .map(TxnRecord::decode)
-        .collect()
+    Fields::parse(bytes)?.all(tag::RECORD).map(TxnRecord::decode).collect()
 }
 
 /// Encodes a parameters object: `E2 { DF70 name, DF71 value }` per parameter.
@@ -405,9 +376,7 @@ pub fn encode_params(params: &std::collections::BTreeMap<String, String>) -> Vec
 }
 
 /// Decodes a parameters object.
-pub fn decode_params(
-    bytes: &[u8],
-) -> Result<std::collections::BTreeMap<String, String>, ModelError> {
+pub fn decode_params(bytes: &[u8]) -> Result<std::collections::BTreeMap<String, String>, ModelError> {
     Fields::parse(bytes)?
         .all(tag::PARAM)
         .map(|v| {
@@ -441,32 +410,22 @@ fn proof(key: &[u8; 32], role: &[u8], first: &[u8], second: &[u8]) -> HmacSha256
 
 /// The agent's proof: HMAC(key, "agent" | terminal nonce | agent nonce).
 pub fn agent_proof(key: &[u8; 32], nonce_t: &[u8], nonce_a: &[u8]) -> [u8; 32] {
-    proof(key, b"agent", nonce_t, nonce_a)
-        .finalize()
-        .into_bytes()
-        .into()
+    proof(key, b"agent", nonce_t, nonce_a).finalize().into_bytes().into()
 }
 
 /// The terminal's proof: HMAC(key, "terminal" | agent nonce | terminal nonce).
 pub fn terminal_proof(key: &[u8; 32], nonce_a: &[u8], nonce_t: &[u8]) -> [u8; 32] {
-    proof(key, b"terminal", nonce_a, nonce_t)
-        .finalize()
-        .into_bytes()
-        .into()
+    proof(key, b"terminal", nonce_a, nonce_t).finalize().into_bytes().into()
 }
 
 /// Constant-time check of an agent proof.
 pub fn verify_agent_proof(key: &[u8; 32], nonce_t: &[u8], nonce_a: &[u8], mac: &[u8]) -> bool {
-    proof(key, b"agent", nonce_t, nonce_a)
-        .verify_slice(mac)
-        .is_ok()
+    proof(key, b"agent", nonce_t, nonce_a).verify_slice(mac).is_ok()
 }
 
 /// Constant-time check of a terminal proof.
 pub fn verify_terminal_proof(key: &[u8; 32], nonce_a: &[u8], nonce_t: &[u8], mac: &[u8]) -> bool {
-    proof(key, b"terminal", nonce_a, nonce_t)
-        .verify_slice(mac)
-        .is_ok()
+    proof(key, b"terminal", nonce_a, nonce_t).verify_slice(mac).is_ok()
 }
 
 #[cfg(test)]

@@ -1,0 +1,404 @@
+//! `posagent rebind | unbind | migrate`, `posagent jobs …` and `posagent audit verify`.
+
+use std::path::Path;
+
+use indicatif::ProgressBar;
+use serde::Serialize;
+
+use super::args::{
+    AuditCommand, JobArgs, JobOptions, JobsCommand, MigrateArgs, RebindArgs, RebindTarget, ResumeOptions,
+};
+use super::backup_cmd::{confirm, password};
+use super::device_cmd::{describe_binding, describe_link, terminal_exit};
+use super::{CliError, Exit, Output, load_profiles, progress, secrets};
+use crate::config::{Config, Paths};
+use crate::job::{self, Continue, JobError, JobOutcome, JobSetup, Observer, PlanSummary, Step, StepStatus};
+use crate::order::{Operation, WorkOrder};
+use crate::store::Store;
+
+impl From<JobError> for CliError {
+    fn from(e: JobError) -> Self {
+        match e {
+            JobError::Terminal(t) => t.into(),
+            JobError::Interrupted { ref source, .. } => {
+                let exit = match source.as_ref() {
+                    JobError::Terminal(t) => terminal_exit(t).0,
+                    _ => Exit::Failure,
+                };
+                CliError::new(exit, e.to_string()).help(
+                    "the journal keeps every step; resuming carries on where it stopped, aborting restores the backup",
+                )
+            }
+            JobError::Refused { .. } | JobError::Order(_) => CliError::new(Exit::DataErr, e.to_string()),
+            JobError::Backup(b) => b.into(),
+            other => CliError::new(Exit::Failure, other.to_string()),
+        }
+    }
+}
+
+/// Draws job events: one line per step on stderr, a bar for transfers.
+struct Screen<'a> {
+    out: &'a Output,
+    bar: Option<ProgressBar>,
+    label: String,
+    yes: bool,
+}
+
+impl Observer for Screen<'_> {
+    fn step(&mut self, step: Step, status: StepStatus, detail: &str) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+        if self.out.json {
+            return;
+        }
+        let mark = match status {
+            StepStatus::Started => return,
+            StepStatus::Done => "ok  ",
+            StepStatus::Skipped => "skip",
+            StepStatus::Failed => "FAIL",
+        };
+        eprintln!("  [{mark}] {:<18} {detail}", step.name());
+    }
+
+    fn transfer(&mut self, label: &str, done: u64, total: u64) {
+        if self.bar.is_none() || self.label != label {
+            if let Some(b) = self.bar.take() {
+                b.finish_and_clear();
+            }
+            self.bar = Some(progress::transfer_bar(self.out, label));
+            self.label = label.to_string();
+        }
+        if let Some(b) = &self.bar {
+            progress::feed(b)(done, total);
+        }
+    }
+
+    fn confirm(&mut self, plan: &PlanSummary) -> bool {
+        if !self.out.json {
+            eprintln!(
+                "Job {} — {} of order {} on terminal {}",
+                plan.job_id, plan.operation, plan.order_id, plan.terminal
+            );
+            if let Some(r) = &plan.replacement {
+                eprintln!("  replacement unit: {r}");
+            }
+            for d in &plan.changes {
+                eprintln!("  {:<14} {}  →  {}", d.field, d.from, d.to);
+            }
+            eprintln!("  steps: {}", plan.steps.join(" → "));
+        }
+        match confirm("All checks passed. Carry out these changes?", self.yes) {
+            Ok(()) => true,
+            Err(e) => {
+                if !self.out.json {
+                    eprintln!("{}", e.message);
+                }
+                false
+            }
+        }
+    }
+}
+
+fn screen(out: &Output, yes: bool) -> Screen<'_> {
+    Screen {
+        out,
+        bar: None,
+        label: String::new(),
+        yes,
+    }
+}
+
+/// Who is working: config, else the login name.
+fn technician(paths: &Paths) -> Result<String, CliError> {
+    let config = Config::load(paths).map_err(|e| CliError::new(Exit::DataErr, e))?;
+    Ok(config
+        .technician
+        .or_else(|| std::env::var("POSAGENT_TECHNICIAN").ok())
+        .or_else(|| std::env::var("USER").ok().map(|u| format!("user:{u}")))
+        .unwrap_or_else(|| "unknown".to_string()))
+}
+
+/// Reads and validates exactly one order for `op`.
+fn one_order(paths: &Paths, file: &Path, op: Operation) -> Result<(WorkOrder, crate::profile::ProfileSet), CliError> {
+    let profiles = load_profiles(paths)?;
+    let (orders, report) = crate::order::check_file(file, &profiles)?;
+    if !report.valid {
+        let list = report.errors.iter().map(|p| format!("\n  {p}")).collect::<String>();
+        return Err(CliError::new(
+            Exit::DataErr,
+            format!("{}: the order is not valid:{list}", file.display()),
+        )
+        .help("fix the order; `posagent order check` lists every problem"));
+    }
+    let [order]: [WorkOrder; 1] = orders.try_into().map_err(|v: Vec<WorkOrder>| {
+        CliError::new(
+            Exit::DataErr,
+            format!(
+                "{} holds {} orders; a job takes one (use `posagent run` for plans)",
+                file.display(),
+                v.len()
+            ),
+        )
+    })?;
+    if order.operation != op {
+        return Err(CliError::new(
+            Exit::DataErr,
+            format!(
+                "{}: order {} is a {} order, not {op}",
+                file.display(),
+                order.id,
+                order.operation
+            ),
+        ));
+    }
+    Ok((order, profiles))
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    ok: bool,
+    #[serde(flatten)]
+    outcome: &'a JobOutcome,
+}
+
+fn print_outcome(out: &Output, o: &JobOutcome, verb: &str) {
+    let mut human = format!(
+        "Job {} {verb}: {} of order {} on {} — {}",
+        o.job.id,
+        o.plan.operation,
+        o.plan.order_id,
+        o.plan.terminal,
+        o.job.state.as_str()
+    );
+    if let Some(b) = &o.backup_file {
+        human.push_str(&format!("\n  backup: {b}"));
+    }
+    if let Some(t) = &o.test_transaction {
+        human.push_str(&format!(
+            "\n  test transaction: {} fen, auth {}, RRN {}",
+            t.amount_fen, t.auth_code, t.rrn
+        ));
+    }
+    if let Some(n) = o.transactions_moved {
+        human.push_str(&format!("\n  transactions moved and verified: {n}"));
+    }
+    if let Some(s) = &o.submission_id {
+        human.push_str(&format!(
+            "\n  queued for the provider: submission {s} (posagent sync delivers it)"
+        ));
+    }
+    if let Some(b) = &o.binding_after {
+        human.push_str(&format!("\n{}", describe_binding(b)));
+    }
+    human.push_str(&format!("\n{}", describe_link(&o.link)));
+    out.print(&human, &Report { ok: true, outcome: o });
+}
+
+fn start(
+    paths: &Paths,
+    op: Operation,
+    port: &Path,
+    to: Option<&Path>,
+    order_file: &Path,
+    opts: &JobOptions,
+    out: &Output,
+) -> Result<(), CliError> {
+    let (order, profiles) = one_order(paths, order_file, op)?;
+    let profile = profiles.get(&order.profile)?;
+    let secret = secrets::operator_secret(opts.secret.secret_file.as_deref())?;
+    let pw = if opts.dry_run {
+        zeroize::Zeroizing::new(Vec::new())
+    } else {
+        password(opts.password_file.as_deref())?
+    };
+    if !opts.dry_run && pw.len() < crate::backup::MIN_PASSWORD_LEN {
+        return Err(crate::backup::BackupError::WeakPassword.into());
+    }
+    let tech = technician(paths)?;
+    let setup = JobSetup {
+        paths,
+        profile,
+        order,
+        order_file,
+        port,
+        replacement_port: to,
+        secret: &secret,
+        backup_password: &pw,
+        technician: &tech,
+        dry_run: opts.dry_run,
+    };
+    let mut screen = screen(out, opts.yes);
+    let outcome = job::start(setup, &mut screen)?;
+    if opts.dry_run {
+        let mut human = format!(
+            "Dry run of job {}: every check passed; nothing was changed.",
+            outcome.job.id
+        );
+        for d in &outcome.plan.changes {
+            human.push_str(&format!("\n  would change {:<14} {}  →  {}", d.field, d.from, d.to));
+        }
+        human.push_str(&format!("\n  steps: {}", outcome.plan.steps.join(" → ")));
+        out.print(
+            &human,
+            &Report {
+                ok: true,
+                outcome: &outcome,
+            },
+        );
+        return Ok(());
+    }
+    print_outcome(out, &outcome, "finished");
+    Ok(())
+}
+
+pub fn rebind(paths: &Paths, a: &RebindArgs, out: &Output) -> Result<(), CliError> {
+    let op = match a.target {
+        RebindTarget::Card => Operation::RebindCard,
+        RebindTarget::Account => Operation::RebindAccount,
+        RebindTarget::Phone => Operation::RebindPhone,
+    };
+    start(paths, op, &a.job.port, None, &a.job.order, &a.job.common, out)
+}
+
+pub fn unbind(paths: &Paths, a: &JobArgs, out: &Output) -> Result<(), CliError> {
+    start(paths, Operation::Unbind, &a.port, None, &a.order, &a.common, out)
+}
+
+pub fn migrate(paths: &Paths, a: &MigrateArgs, out: &Output) -> Result<(), CliError> {
+    start(
+        paths,
+        Operation::Migrate,
+        &a.from,
+        Some(&a.to),
+        &a.order,
+        &a.common,
+        out,
+    )
+}
+
+fn continue_job(paths: &Paths, id: &str, opts: &ResumeOptions, out: &Output, abort: bool) -> Result<(), CliError> {
+    let profiles = load_profiles(paths)?;
+    let secret = secrets::operator_secret(opts.secret.secret_file.as_deref())?;
+    let pw = password(opts.password_file.as_deref())?;
+    let ctx = Continue {
+        paths,
+        profiles: &profiles,
+        secret: &secret,
+        backup_password: &pw,
+    };
+    let mut screen = screen(out, true);
+    let outcome = if abort {
+        ctx.abort(id, &mut screen)?
+    } else {
+        ctx.resume(id, &mut screen)?
+    };
+    print_outcome(
+        out,
+        &outcome,
+        if abort {
+            "aborted and rolled back"
+        } else {
+            "resumed and finished"
+        },
+    );
+    Ok(())
+}
+
+pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<(), CliError> {
+    let store = Store::open(&paths.data)?;
+    match action.unwrap_or(JobsCommand::List) {
+        JobsCommand::List => {
+            let rows = store.jobs()?;
+            let mut human = format!(
+                "{:<36}  {:<14} {:<16} {:<10} {:<16} STEP",
+                "JOB", "OPERATION", "TERMINAL", "STATE", "ORDER"
+            );
+            for j in &rows {
+                human.push_str(&format!(
+                    "\n{:<36}  {:<14} {:<16} {:<10} {:<16} {}",
+                    j.id,
+                    j.operation,
+                    j.terminal_serial,
+                    j.state.as_str(),
+                    j.order_id,
+                    j.step.as_deref().unwrap_or("-")
+                ));
+            }
+            if rows.is_empty() {
+                human = "no jobs yet".into();
+            }
+            out.print(&human, &rows);
+        }
+        JobsCommand::Show { id } => {
+            let j = store.job(&id)?.ok_or_else(|| {
+                CliError::new(
+                    Exit::DataErr,
+                    format!("job {id} not found (or the prefix is ambiguous)"),
+                )
+            })?;
+            let journal = store.journal_of(&j.id)?;
+            let submission = store.submissions()?.into_iter().find(|s| s.job_id == j.id);
+            let mut human = format!(
+                "Job {}\n  {} of order {} ({}), profile {}\n  terminal {}{}\n  state {}{}\n  started {} by {}",
+                j.id,
+                j.operation,
+                j.order_id,
+                j.order_file,
+                j.profile,
+                j.terminal_serial,
+                j.replacement_serial
+                    .as_deref()
+                    .map(|r| format!(" → replacement {r}"))
+                    .unwrap_or_default(),
+                j.state.as_str(),
+                j.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default(),
+                j.created_at,
+                j.technician
+            );
+            if let Some(b) = &j.backup_file {
+                human.push_str(&format!("\n  backup {b}"));
+            }
+            for e in &journal {
+                human.push_str(&format!(
+                    "\n  {}  {:<18} {:<11} {}",
+                    e.at,
+                    e.step,
+                    e.phase,
+                    crate::job::describe_detail(&e.detail)
+                ));
+            }
+            if let Some(s) = &submission {
+                human.push_str(&format!("\n  submission {}: {}", s.id, s.state));
+                if let Some(r) = &s.reason {
+                    human.push_str(&format!(" — {r}\n  way back: `posagent restore --port P {}` from the job's backup, or a corrected order", j.backup_file.as_deref().unwrap_or("BACKUP")));
+                }
+            }
+            out.print(
+                &human,
+                &serde_json::json!({ "job": j, "journal": journal, "submission": submission }),
+            );
+        }
+        JobsCommand::Resume { id, opts } => continue_job(paths, &id, &opts, out, false)?,
+        JobsCommand::Abort { id, opts } => continue_job(paths, &id, &opts, out, true)?,
+    }
+    Ok(())
+}
+
+pub fn audit(paths: &Paths, c: AuditCommand, out: &Output) -> Result<(), CliError> {
+    match c {
+        AuditCommand::Verify => {
+            let report = Store::open(&paths.data)?.verify_audit()?;
+            let human = match &report.first_bad {
+                None => format!("audit trail intact: {} record(s), every link checks", report.records),
+                Some((id, why)) => format!("audit trail BROKEN at record {id}: {why}"),
+            };
+            out.print(&human, &report);
+            if report.valid {
+                Ok(())
+            } else {
+                Err(CliError::silent(Exit::DataErr))
+            }
+        }
+    }
+}

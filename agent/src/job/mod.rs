@@ -1,0 +1,618 @@
+//! The five field procedures as resumable step machines.
+//!
+//! A job is a list of named steps decided by the operation and the profile. Before a step
+//! runs, the journal records its intent; after, its outcome, each with an audit record.
+//! Every step is idempotent (it looks at the terminal before it acts) so that `jobs resume`
+//! can run an interrupted step again. Checks come first and change nothing; a failed check
+//! ends the job as `refused`. After the checks the caller confirms, then the first write
+//! happens only once a verified backup exists. The last step marks the job done and queues
+//! its submission for the provider in one transaction.
+
+mod steps;
+mod submission;
+
+pub use steps::describe as describe_detail;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::backup::BackupError;
+use crate::config::Paths;
+use crate::link::LinkStats;
+use crate::order::{Operation, WorkOrder};
+use crate::profile::Profile;
+use crate::seal::{LocalKeys, SealError};
+use crate::store::jobs::{JobRecord, JobState};
+use crate::store::{Store, StoreError, now};
+use crate::terminal::model::{Binding, Difference};
+use crate::terminal::{Secret, Terminal, TerminalError, TestResult};
+
+/// A named step of a procedure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    CheckIdentity,
+    Authenticate,
+    CompareBinding,
+    CheckDocuments,
+    CheckCooldown,
+    CheckReplacement,
+    Backup,
+    Settle,
+    ExportData,
+    ActivateNew,
+    ImportData,
+    VerifyImport,
+    UnbindOld,
+    BindNew,
+    Reboot,
+    Verify,
+    TestTransaction,
+    Record,
+}
+
+impl Step {
+    /// The step's name in the journal and on screen.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::CheckIdentity => "check_identity",
+            Step::Authenticate => "authenticate",
+            Step::CompareBinding => "compare_binding",
+            Step::CheckDocuments => "check_documents",
+            Step::CheckCooldown => "check_cooldown",
+            Step::CheckReplacement => "check_replacement",
+            Step::Backup => "backup",
+            Step::Settle => "settle",
+            Step::ExportData => "export_data",
+            Step::ActivateNew => "activate_new",
+            Step::ImportData => "import_data",
+            Step::VerifyImport => "verify_import",
+            Step::UnbindOld => "unbind_old",
+            Step::BindNew => "bind_new",
+            Step::Reboot => "reboot",
+            Step::Verify => "verify",
+            Step::TestTransaction => "test_transaction",
+            Step::Record => "record",
+        }
+    }
+
+    fn from_name(s: &str) -> Option<Step> {
+        ALL_STEPS.iter().copied().find(|st| st.name() == s)
+    }
+
+    /// Checks change nothing; a failed check refuses the job.
+    pub fn is_check(self) -> bool {
+        matches!(
+            self,
+            Step::CheckIdentity
+                | Step::Authenticate
+                | Step::CompareBinding
+                | Step::CheckDocuments
+                | Step::CheckCooldown
+                | Step::CheckReplacement
+        )
+    }
+
+    /// Steps run again on every resume because they establish the session.
+    fn always_runs(self) -> bool {
+        matches!(self, Step::CheckIdentity | Step::Authenticate)
+    }
+}
+
+const ALL_STEPS: [Step; 18] = [
+    Step::CheckIdentity,
+    Step::Authenticate,
+    Step::CompareBinding,
+    Step::CheckDocuments,
+    Step::CheckCooldown,
+    Step::CheckReplacement,
+    Step::Backup,
+    Step::Settle,
+    Step::ExportData,
+    Step::ActivateNew,
+    Step::ImportData,
+    Step::VerifyImport,
+    Step::UnbindOld,
+    Step::BindNew,
+    Step::Reboot,
+    Step::Verify,
+    Step::TestTransaction,
+    Step::Record,
+];
+
+/// The steps of `op` under `profile`, in order.
+pub fn plan(op: Operation, profile: &Profile) -> Vec<Step> {
+    use Step::*;
+    let test = profile.test_transaction.required;
+    let mut steps = vec![CheckIdentity, Authenticate, CompareBinding, CheckDocuments];
+    match op {
+        Operation::RebindCard => {
+            if profile.settlement.card_cooldown_days > 0 {
+                steps.push(CheckCooldown);
+            }
+            steps.extend([Backup, UnbindOld, BindNew, Verify]);
+        }
+        Operation::RebindAccount => steps.extend([Backup, UnbindOld, BindNew, Verify]),
+        Operation::RebindPhone => steps.extend([Backup, BindNew, Reboot, Verify]),
+        Operation::Unbind => steps.extend([Backup, Settle, UnbindOld, Verify]),
+        Operation::Migrate => steps.extend([
+            CheckReplacement,
+            Backup,
+            Settle,
+            ExportData,
+            ActivateNew,
+            ImportData,
+            VerifyImport,
+            UnbindOld,
+            BindNew,
+            Verify,
+        ]),
+    }
+    if test && op != Operation::Unbind && op != Operation::RebindPhone {
+        steps.push(TestTransaction);
+    }
+    steps.push(Record);
+    steps
+}
+
+/// How a step went, for observers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    Started,
+    Done,
+    /// Already done before this run (resume).
+    Skipped,
+    Failed,
+}
+
+/// What the technician is asked to confirm once every check has passed.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanSummary {
+    pub job_id: String,
+    pub order_id: String,
+    pub operation: Operation,
+    pub terminal: String,
+    pub replacement: Option<String>,
+    /// Changes to the main terminal's binding, masked.
+    pub changes: Vec<Difference>,
+    pub steps: Vec<&'static str>,
+}
+
+/// Receives a job's events; the CLI draws them. Jobs never print.
+pub trait Observer {
+    fn step(&mut self, step: Step, status: StepStatus, detail: &str);
+    fn transfer(&mut self, label: &str, done: u64, total: u64);
+    /// Called once the checks have passed; `false` stops the job before any change.
+    fn confirm(&mut self, plan: &PlanSummary) -> bool;
+}
+
+/// Why a job stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("refused at {step}: {reason}. Nothing was changed")]
+    Refused { step: &'static str, reason: String },
+    #[error("terminal {serial} has an unfinished job {job}; resume it (posagent jobs resume {job}) or abort it first")]
+    Busy { serial: String, job: String },
+    #[error("{0}")]
+    Terminal(#[from] TerminalError),
+    #[error("interrupted at {step}: {source}. Reconnect and run `posagent jobs resume {job}`")]
+    Interrupted {
+        step: &'static str,
+        job: String,
+        source: Box<JobError>,
+    },
+    #[error("verification failed at {step}: {what}")]
+    Verification { step: &'static str, what: String },
+    #[error("not confirmed; nothing was changed (pass --yes where no one can answer the prompt)")]
+    Cancelled,
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Backup(#[from] BackupError),
+    #[error("{0}")]
+    Seal(#[from] SealError),
+    #[error("job {0} not found (posagent jobs list shows them)")]
+    NotFound(String),
+    #[error("job {job} is {state}; only a running job can be resumed or aborted")]
+    NotRunning { job: String, state: &'static str },
+    #[error("{0}")]
+    Order(String),
+    #[error("{0}")]
+    Abort(String),
+}
+
+/// What a finished job produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobOutcome {
+    pub job: JobRecord,
+    pub plan: PlanSummary,
+    pub backup_file: Option<String>,
+    pub submission_id: Option<String>,
+    pub test_transaction: Option<TestResult>,
+    pub transactions_moved: Option<u32>,
+    pub binding_after: Option<Binding>,
+    pub link: LinkStats,
+}
+
+/// Everything a job needs to start.
+pub struct JobSetup<'a> {
+    pub paths: &'a Paths,
+    pub profile: &'a Profile,
+    pub order: WorkOrder,
+    pub order_file: &'a Path,
+    pub port: &'a Path,
+    pub replacement_port: Option<&'a Path>,
+    pub secret: &'a Secret,
+    pub backup_password: &'a [u8],
+    pub technician: &'a str,
+    pub dry_run: bool,
+}
+
+/// SHA-256 of a file, hex.
+pub fn file_sha256(path: &Path) -> Result<String, std::io::Error> {
+    Ok(hex::encode(Sha256::digest(std::fs::read(path)?)))
+}
+
+/// Where a test hook may kill the agent (`POSAGENT_KILL_AT`): `before:STEP`, `after:STEP`
+/// or `transfer:BYTES`. Used by the interruption tests to stop the process with SIGKILL at
+/// exact points; it does nothing unless the variable is set.
+pub const KILL_AT_ENV: &str = "POSAGENT_KILL_AT";
+
+fn kill_point(what: &str) {
+    if std::env::var(KILL_AT_ENV).is_ok_and(|v| v == what) {
+        kill_now();
+    }
+}
+
+fn kill_now() {
+    // SIGKILL, as a power cut or `kill -9` would: no destructors, no flushing.
+    unsafe {
+        libc::kill(libc::getpid(), libc::SIGKILL);
+    }
+}
+
+fn kill_after_bytes() -> Option<u64> {
+    std::env::var(KILL_AT_ENV).ok()?.strip_prefix("transfer:")?.parse().ok()
+}
+
+/// A job being carried out.
+struct Run<'a> {
+    store: Store,
+    keys: LocalKeys,
+    paths: &'a Paths,
+    profile: &'a Profile,
+    order: WorkOrder,
+    job: JobRecord,
+    secret: &'a Secret,
+    backup_password: &'a [u8],
+    main: Terminal,
+    replacement: Option<Terminal>,
+    replacement_port: Option<PathBuf>,
+    observer: &'a mut dyn Observer,
+    /// Details of steps done, from the journal and this run.
+    done: BTreeMap<Step, serde_json::Value>,
+    /// The binding before the job, from the terminal or the job's backup.
+    original: Option<Binding>,
+    exported: Option<steps::Exported>,
+    test: Option<TestResult>,
+    moved: Option<u32>,
+    after: Option<Binding>,
+}
+
+fn open_terminal(path: &Path, profile: &Profile) -> Result<Terminal, JobError> {
+    Ok(Terminal::open(path, &profile.serial)?)
+}
+
+/// Starts a new job: opens the terminal, refuses if it has an unfinished job, records the
+/// job and runs its plan. A dry run stops after the checks and changes nothing.
+pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutcome, JobError> {
+    let store = Store::open(&setup.paths.data)?;
+    let keys = LocalKeys::load_or_create(&setup.paths.data)?;
+    let mut main = open_terminal(setup.port, setup.profile)?;
+    let identity = main.identify()?;
+    if let Some(open) = store.open_job_for(&identity.serial)? {
+        return Err(JobError::Busy {
+            serial: identity.serial,
+            job: open.id,
+        });
+    }
+    if let Some(serial) = setup.order.replacement.as_ref().and_then(|r| r.serial.as_ref())
+        && let Some(open) = store.open_job_for(serial)?
+    {
+        return Err(JobError::Busy {
+            serial: serial.clone(),
+            job: open.id,
+        });
+    }
+    let order_sha = file_sha256(setup.order_file)
+        .map_err(|e| JobError::Order(format!("cannot read {}: {e}", setup.order_file.display())))?;
+    let at = now();
+    let job = JobRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        order_id: setup.order.id.clone(),
+        operation: setup.order.operation.to_string(),
+        profile: setup.profile.name.clone(),
+        order_file: std::fs::canonicalize(setup.order_file)
+            .unwrap_or(setup.order_file.to_path_buf())
+            .display()
+            .to_string(),
+        order_sha256: order_sha,
+        terminal_serial: identity.serial.clone(),
+        replacement_serial: setup.order.replacement.as_ref().and_then(|r| r.serial.clone()),
+        port: setup.port.display().to_string(),
+        replacement_port: setup.replacement_port.map(|p| p.display().to_string()),
+        state: if setup.dry_run {
+            JobState::Planned
+        } else {
+            JobState::Running
+        },
+        step: None,
+        backup_file: None,
+        backup_sha256: None,
+        error: None,
+        technician: setup.technician.to_string(),
+        created_at: at.clone(),
+        updated_at: at,
+    };
+    let mut store = store;
+    store.create_job(&job)?;
+    let mut run = Run {
+        store,
+        keys,
+        paths: setup.paths,
+        profile: setup.profile,
+        order: setup.order,
+        job,
+        secret: setup.secret,
+        backup_password: setup.backup_password,
+        main,
+        replacement: None,
+        replacement_port: setup.replacement_port.map(Path::to_path_buf),
+        observer,
+        done: BTreeMap::new(),
+        original: None,
+        exported: None,
+        test: None,
+        moved: None,
+        after: None,
+    };
+    run.execute(true, setup.dry_run)
+}
+
+/// Loads a running job and the order it was started from (which must be unchanged).
+fn load_running(store: &Store, id: &str) -> Result<JobRecord, JobError> {
+    let job = store.job(id)?.ok_or_else(|| JobError::NotFound(id.to_string()))?;
+    if job.state != JobState::Running {
+        return Err(JobError::NotRunning {
+            job: job.id.clone(),
+            state: job.state.as_str(),
+        });
+    }
+    let order_file = Path::new(&job.order_file);
+    let sha = file_sha256(order_file).map_err(|e| {
+        JobError::Order(format!(
+            "the job's order file {} cannot be read: {e}; put it back to resume",
+            order_file.display()
+        ))
+    })?;
+    if sha != job.order_sha256 {
+        return Err(JobError::Order(format!(
+            "the job's order file {} changed since the job started; restore it to resume, or abort the job",
+            order_file.display()
+        )));
+    }
+    Ok(job)
+}
+
+/// Everything a resume or an abort needs besides the job id.
+pub struct Continue<'a> {
+    pub paths: &'a Paths,
+    pub profiles: &'a crate::profile::ProfileSet,
+    pub secret: &'a Secret,
+    pub backup_password: &'a [u8],
+}
+
+impl<'a> Continue<'a> {
+    fn open(&self, id: &str, observer: &'a mut dyn Observer) -> Result<Run<'a>, JobError> {
+        let store = Store::open(&self.paths.data)?;
+        let job = load_running(&store, id)?;
+        let profile = self
+            .profiles
+            .get(&job.profile)
+            .map_err(|e| JobError::Order(e.to_string()))?;
+        let (orders, report) = crate::order::check_file(Path::new(&job.order_file), self.profiles)
+            .map_err(|e| JobError::Order(e.to_string()))?;
+        let order = orders
+            .into_iter()
+            .find(|o| o.id == job.order_id)
+            .filter(|_| report.valid)
+            .ok_or_else(|| {
+                JobError::Order(format!(
+                    "order {} in {} no longer validates",
+                    job.order_id, job.order_file
+                ))
+            })?;
+        let main = open_terminal(Path::new(&job.port), profile)?;
+        let mut done = BTreeMap::new();
+        for e in store.journal_of(&job.id)? {
+            if let Some(step) = Step::from_name(&e.step) {
+                match e.phase.as_str() {
+                    "done" => {
+                        done.insert(step, e.detail);
+                    }
+                    "intent" | "failed" => {
+                        done.remove(&step);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(Run {
+            keys: LocalKeys::load_or_create(&self.paths.data)?,
+            store,
+            paths: self.paths,
+            profile,
+            order,
+            replacement_port: job.replacement_port.as_ref().map(PathBuf::from),
+            job,
+            secret: self.secret,
+            backup_password: self.backup_password,
+            main,
+            replacement: None,
+            observer,
+            done,
+            original: None,
+            exported: None,
+            test: None,
+            moved: None,
+            after: None,
+        })
+    }
+
+    /// Continues an interrupted job from its journal.
+    pub fn resume(&self, id: &str, observer: &'a mut dyn Observer) -> Result<JobOutcome, JobError> {
+        self.open(id, observer)?.execute(false, false)
+    }
+
+    /// Rolls an unfinished job back to the binding in its backup.
+    pub fn abort(&self, id: &str, observer: &'a mut dyn Observer) -> Result<JobOutcome, JobError> {
+        self.open(id, observer)?.abort()
+    }
+}
+
+impl Run<'_> {
+    fn summary(&self, changes: Vec<Difference>) -> PlanSummary {
+        PlanSummary {
+            job_id: self.job.id.clone(),
+            order_id: self.order.id.clone(),
+            operation: self.order.operation,
+            terminal: self.job.terminal_serial.clone(),
+            replacement: self.job.replacement_serial.clone(),
+            changes,
+            steps: plan(self.order.operation, self.profile)
+                .into_iter()
+                .map(Step::name)
+                .collect(),
+        }
+    }
+
+    fn outcome(&mut self, changes: Vec<Difference>) -> Result<JobOutcome, JobError> {
+        let job = self.store.job(&self.job.id)?.unwrap_or_else(|| self.job.clone());
+        let submission_id = self
+            .done
+            .get(&Step::Record)
+            .and_then(|d| d["submission"].as_str().map(str::to_string));
+        let mut link = self.main.stats();
+        if let Some(r) = &self.replacement {
+            link.absorb(&r.stats());
+        }
+        Ok(JobOutcome {
+            backup_file: job.backup_file.clone(),
+            job,
+            plan: self.summary(changes),
+            submission_id,
+            test_transaction: self.test.clone(),
+            transactions_moved: self.moved,
+            binding_after: self.after.clone(),
+            link,
+        })
+    }
+
+    /// Runs the plan. `fresh`: a new job (asks for confirmation after the checks).
+    fn execute(&mut self, fresh: bool, dry_run: bool) -> Result<JobOutcome, JobError> {
+        let steps = plan(self.order.operation, self.profile);
+        let mut confirmed = !fresh;
+        let mut changes = Vec::new();
+        for step in steps {
+            if !step.is_check() && !confirmed {
+                changes = self.planned_changes();
+                if dry_run {
+                    self.store.end_job(&self.job, JobState::Planned, None)?;
+                    return self.outcome(changes);
+                }
+                let summary = self.summary(changes.clone());
+                if !self.observer.confirm(&summary) {
+                    self.store.end_job(&self.job, JobState::Cancelled, None)?;
+                    return Err(JobError::Cancelled);
+                }
+                confirmed = true;
+            }
+            if self.done.contains_key(&step) && !step.always_runs() {
+                self.observer.step(step, StepStatus::Skipped, "done before");
+                continue;
+            }
+            self.run_step(step)?;
+        }
+        self.outcome(changes)
+    }
+
+    fn run_step(&mut self, step: Step) -> Result<(), JobError> {
+        kill_point(&format!("before:{}", step.name()));
+        self.observer.step(step, StepStatus::Started, "");
+        if step != Step::Record {
+            self.store
+                .journal(&self.job, step.name(), "intent", serde_json::json!({}))?;
+        }
+        let mut result = self.exec(step);
+        // A step cut off by a disconnect is run once more after the port comes back:
+        // every step first looks at the terminal, so running it again is safe.
+        if let Err(JobError::Terminal(TerminalError::Unavailable { source, .. })) = &result
+            && source.is_disconnect()
+        {
+            self.observer.step(
+                step,
+                StepStatus::Started,
+                "terminal reconnected; running the step again",
+            );
+            result = self.reconnect().and_then(|()| self.exec(step));
+        }
+        match result {
+            Ok(detail) => {
+                if step != Step::Record {
+                    self.store.journal(&self.job, step.name(), "done", detail.clone())?;
+                }
+                self.observer.step(step, StepStatus::Done, &steps::describe(&detail));
+                self.done.insert(step, detail);
+                kill_point(&format!("after:{}", step.name()));
+                Ok(())
+            }
+            Err(e) => {
+                let message = e.to_string();
+                self.store.journal(
+                    &self.job,
+                    step.name(),
+                    "failed",
+                    serde_json::json!({ "error": message }),
+                )?;
+                self.observer.step(step, StepStatus::Failed, &message);
+                if step.is_check() && !self.done.contains_key(&Step::Backup) {
+                    self.store.end_job(&self.job, JobState::Refused, Some(&message))?;
+                    return Err(e);
+                }
+                Err(JobError::Interrupted {
+                    step: step.name(),
+                    job: self.job.id.clone(),
+                    source: Box::new(e),
+                })
+            }
+        }
+    }
+
+    /// Reopens the terminals after a disconnect (the `Terminal` re-authenticates itself).
+    fn reconnect(&mut self) -> Result<(), JobError> {
+        self.main = open_terminal(Path::new(&self.job.port), self.profile)?;
+        self.main.authenticate(self.secret)?;
+        if self.replacement.is_some()
+            && let Some(p) = &self.replacement_port
+        {
+            let mut r = open_terminal(p, self.profile)?;
+            r.authenticate(self.secret)?;
+            self.replacement = Some(r);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,65 @@
+//! The submission a finished job leaves for the provider: masked facts in the clear,
+//! full numbers and ID numbers sealed with the local key.
+
+use serde_json::json;
+
+use super::{JobError, Run};
+use crate::store::now;
+use crate::store::outbox::NewSubmission;
+
+impl Run<'_> {
+    pub(super) fn submission(&mut self) -> Result<NewSubmission, JobError> {
+        let before = self.original()?;
+        let after = self.after.clone();
+        let o = &self.order;
+        let documents = self
+            .done
+            .get(&super::Step::CheckDocuments)
+            .map(|d| d["documents"].clone());
+        let payload = json!({
+            "kind": o.operation,
+            "order_id": o.id,
+            "job_id": self.job.id,
+            "profile": self.profile.name,
+            "reason": o.reason,
+            "merchant": { "mid": o.merchant.mid, "name": o.merchant.name, "kind": o.merchant.kind, "credit_code": o.merchant.credit_code },
+            "terminal": self.job.terminal_serial,
+            "replacement": self.job.replacement_serial,
+            "before": before,
+            "after": after,
+            "verification": {
+                "read_back": "match",
+                "test_transaction": self.test,
+                "transactions_moved": self.moved,
+            },
+            "backup_sha256": self.job.backup_sha256,
+            "documents": documents,
+            "technician": self.job.technician,
+            "completed_at": now(),
+        });
+        let n = &o.new;
+        let sensitive = json!({
+            "new": {
+                "card": n.card.as_ref().map(|p| p.expose_full()),
+                "account": n.account.as_ref().map(|a| a.expose_full()),
+                "phone": n.phone.as_ref().map(|p| p.as_str()),
+            },
+            "merchant": { "legal_rep_id": o.merchant.legal_rep_id.as_ref().map(|r| r.expose_full()) },
+            "agent": o.agent.as_ref().map(|a| json!({
+                "name": a.name.as_ref().map(|n| n.as_str()),
+                "id_number": a.id_number.as_ref().map(|r| r.expose_full()),
+            })),
+        });
+        let sealed = self.keys.seal(sensitive.to_string().as_bytes());
+        Ok(NewSubmission {
+            id: uuid::Uuid::now_v7().to_string(),
+            // One key per job: however often it is sent, the provider applies it once.
+            idempotency_key: format!("job-{}", self.job.id),
+            job_id: self.job.id.clone(),
+            order_id: o.id.clone(),
+            kind: o.operation.to_string(),
+            payload,
+            sealed,
+        })
+    }
+}

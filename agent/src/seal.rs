@@ -1,0 +1,152 @@
+//! Secrets at rest: a random local key in the data directory (`keys/local.key`, mode 0600)
+//! from which two subkeys are derived: one seals sensitive fields of queued submissions
+//! with ChaCha20-Poly1305, the other keys the HMAC that stands for a card number where only
+//! equality matters (the settlement-card cooldown). The SQLite file alone reveals neither.
+//! docs/security.md describes the key handling.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+/// Where the local key lives, relative to the data directory.
+pub const KEY_FILE: &str = "keys/local.key";
+/// Bytes of the local key.
+const KEY_LEN: usize = 32;
+/// Bytes of a ChaCha20-Poly1305 nonce, stored before the ciphertext.
+const NONCE_LEN: usize = 12;
+
+/// Why sealing or unsealing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("local key {path}: {message}")]
+    Key { path: PathBuf, message: String },
+    #[error("sealed data is damaged or was sealed with another key")]
+    Open,
+}
+
+/// The local keys of one data directory.
+pub struct LocalKeys {
+    seal: Zeroizing<[u8; 32]>,
+    card: Zeroizing<[u8; 32]>,
+}
+
+fn derive(master: &[u8], label: &[u8]) -> Zeroizing<[u8; 32]> {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master).expect("HMAC takes any key length");
+    mac.update(label);
+    Zeroizing::new(mac.finalize().into_bytes().into())
+}
+
+impl LocalKeys {
+    /// Loads the key, creating it (0600) on first use.
+    pub fn load_or_create(data_dir: &Path) -> Result<LocalKeys, SealError> {
+        let path = data_dir.join(KEY_FILE);
+        let err = |message: String| SealError::Key {
+            path: path.clone(),
+            message,
+        };
+        let master: Zeroizing<Vec<u8>> = match std::fs::read(&path) {
+            Ok(b) => Zeroizing::new(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let dir = path.parent().expect("key file has a directory");
+                std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+                let mut key = Zeroizing::new(vec![0u8; KEY_LEN]);
+                rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode_0600()
+                    .open(&path)
+                    .map_err(|e| err(e.to_string()))?;
+                f.write_all(&key)
+                    .and_then(|()| f.sync_all())
+                    .map_err(|e| err(e.to_string()))?;
+                key
+            }
+            Err(e) => return Err(err(e.to_string())),
+        };
+        if master.len() != KEY_LEN {
+            return Err(err(format!(
+                "must hold {KEY_LEN} bytes; restore it from your key backup"
+            )));
+        }
+        Ok(LocalKeys {
+            seal: derive(&master, b"posagent/seal/v1"),
+            card: derive(&master, b"posagent/card-id/v1"),
+        })
+    }
+
+    /// Encrypts and authenticates `plain`: nonce ‖ ciphertext ‖ tag.
+    pub fn seal(&self, plain: &[u8]) -> Vec<u8> {
+        let cipher = ChaCha20Poly1305::new(Key::from_slice(self.seal.as_ref()));
+        let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let mut out = nonce.to_vec();
+        out.extend(
+            cipher
+                .encrypt(&nonce, plain)
+                .expect("in-memory encryption does not fail"),
+        );
+        out
+    }
+
+    /// Opens what [`seal`](Self::seal) produced.
+    pub fn open(&self, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, SealError> {
+        if sealed.len() < NONCE_LEN {
+            return Err(SealError::Open);
+        }
+        let cipher = ChaCha20Poly1305::new(Key::from_slice(self.seal.as_ref()));
+        let (nonce, body) = sealed.split_at(NONCE_LEN);
+        cipher
+            .decrypt(Nonce::from_slice(nonce), body)
+            .map(Zeroizing::new)
+            .map_err(|_| SealError::Open)
+    }
+
+    /// A keyed digest that identifies a card number without revealing it.
+    pub fn card_id(&self, full_number: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.card.as_ref()).expect("HMAC takes any key length");
+        mac.update(full_number.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+trait Mode0600 {
+    fn mode_0600(&mut self) -> &mut Self;
+}
+
+impl Mode0600 for std::fs::OpenOptions {
+    fn mode_0600(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.mode(0o600)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_round_trips_and_detects_tampering() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = LocalKeys::load_or_create(dir.path()).unwrap();
+        let sealed = k.seal(b"6222020200112233446");
+        assert!(!sealed.windows(19).any(|w| w == b"6222020200112233446"));
+        assert_eq!(&k.open(&sealed).unwrap()[..], b"6222020200112233446");
+        let mut bad = sealed.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        assert!(k.open(&bad).is_err());
+        // The same directory gives the same keys; another gives others.
+        let again = LocalKeys::load_or_create(dir.path()).unwrap();
+        assert_eq!(again.card_id("x"), k.card_id("x"));
+        let other = LocalKeys::load_or_create(tempfile::tempdir().unwrap().path()).unwrap();
+        assert!(other.open(&sealed).is_err());
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

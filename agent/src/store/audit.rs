@@ -1,0 +1,275 @@
+//! The audit trail: an append-only, hash-chained table. Each record's hash covers its own
+//! fields and the previous record's hash, so editing, deleting, inserting or reordering any
+//! record breaks the chain at that point. A head file beside the database (count and last
+//! hash, written after each commit) also reveals records cut from the end.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{Store, StoreError, now};
+
+/// The `prev_hash` of the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// Head file, in the data directory.
+pub const HEAD_FILE: &str = "audit.head";
+
+/// A record to append.
+pub struct AuditEntry {
+    pub at: String,
+    pub technician: String,
+    pub terminal: Option<String>,
+    pub job_id: Option<String>,
+    pub event: String,
+    pub outcome: String,
+    /// Masked details; never a full card or account number.
+    pub detail: serde_json::Value,
+}
+
+impl AuditEntry {
+    /// A record stamped now.
+    pub fn new(
+        technician: &str,
+        terminal: Option<&str>,
+        job_id: Option<&str>,
+        event: &str,
+        outcome: &str,
+        detail: serde_json::Value,
+    ) -> AuditEntry {
+        AuditEntry {
+            at: now(),
+            technician: technician.to_string(),
+            terminal: terminal.map(str::to_string),
+            job_id: job_id.map(str::to_string),
+            event: event.to_string(),
+            outcome: outcome.to_string(),
+            detail,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn hash_of(
+    id: i64,
+    at: &str,
+    technician: &str,
+    terminal: Option<&str>,
+    job: Option<&str>,
+    event: &str,
+    outcome: &str,
+    detail: &str,
+    prev: &str,
+) -> String {
+    let canonical = serde_json::to_string(&(id, at, technician, terminal, job, event, outcome, detail, prev))
+        .expect("tuple of strings serialises");
+    hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// Appends a record inside the caller's transaction.
+pub fn append(tx: &Connection, e: &AuditEntry) -> rusqlite::Result<()> {
+    let last: Option<(i64, String)> = tx
+        .query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let (id, prev) = last.map_or((1, GENESIS.to_string()), |(id, h)| (id + 1, h));
+    let detail = e.detail.to_string();
+    let hash = hash_of(
+        id,
+        &e.at,
+        &e.technician,
+        e.terminal.as_deref(),
+        e.job_id.as_deref(),
+        &e.event,
+        &e.outcome,
+        &detail,
+        &prev,
+    );
+    tx.execute(
+        "INSERT INTO audit (id, at, technician, terminal, job_id, event, outcome, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![id, e.at, e.technician, e.terminal, e.job_id, e.event, e.outcome, detail, prev, hash],
+    )?;
+    Ok(())
+}
+
+/// What `audit verify` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    pub valid: bool,
+    pub records: u64,
+    /// The first bad record's id and what is wrong with it.
+    pub first_bad: Option<(i64, String)>,
+}
+
+impl Store {
+    /// Appends a record on its own (for events outside a job step).
+    pub fn audit(&mut self, e: &AuditEntry) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        append(&tx, e).map_err(err)?;
+        tx.commit().map_err(err)?;
+        self.write_audit_head();
+        Ok(())
+    }
+
+    /// Records the chain's current length and last hash beside the database.
+    pub fn write_audit_head(&self) {
+        let head: Option<(i64, String)> = self
+            .conn
+            .query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .ok()
+            .flatten();
+        if let (Some((n, h)), Some(dir)) = (head, self.path.parent()) {
+            let tmp = dir.join(format!("{HEAD_FILE}.tmp"));
+            if std::fs::write(&tmp, format!("{n} {h}\n")).is_ok() {
+                let _ = std::fs::rename(&tmp, dir.join(HEAD_FILE));
+            }
+        }
+    }
+
+    /// Walks the chain and names the first record that breaks it.
+    pub fn verify_audit(&self) -> Result<AuditReport, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, at, technician, terminal, job_id, event, outcome, detail, prev_hash, hash FROM audit ORDER BY id")
+            .map_err(self.err())?;
+        let mut rows = stmt.query([]).map_err(self.err())?;
+        let (mut expected_prev, mut expected_id, mut count) = (GENESIS.to_string(), 1i64, 0u64);
+        let mut first_bad = None;
+        while let Some(r) = rows.next().map_err(self.err())? {
+            let get = |i| r.get::<_, String>(i);
+            let id: i64 = r.get(0).map_err(self.err())?;
+            let (at, technician, event, outcome, detail, prev, hash) =
+                (get(1), get(2), get(5), get(6), get(7), get(8), get(9));
+            let (terminal, job): (Option<String>, Option<String>) =
+                (r.get(3).map_err(self.err())?, r.get(4).map_err(self.err())?);
+            let [at, technician, event, outcome, detail, prev, hash] =
+                [at, technician, event, outcome, detail, prev, hash].map(|v| v.unwrap_or_default());
+            count += 1;
+            let problem = if id != expected_id {
+                Some(format!(
+                    "expected record {expected_id} here; records were deleted or inserted"
+                ))
+            } else if prev != expected_prev {
+                Some(
+                    "its link to the previous record is broken; a record before it was deleted, inserted or reordered"
+                        .to_string(),
+                )
+            } else if hash_of(
+                id,
+                &at,
+                &technician,
+                terminal.as_deref(),
+                job.as_deref(),
+                &event,
+                &outcome,
+                &detail,
+                &prev,
+            ) != hash
+            {
+                Some("its contents were edited".to_string())
+            } else {
+                None
+            };
+            if let Some(p) = problem {
+                first_bad = Some((id, p));
+                break;
+            }
+            expected_prev = hash;
+            expected_id = id + 1;
+        }
+        if first_bad.is_none() {
+            first_bad = self.check_head(count, &expected_prev);
+        }
+        Ok(AuditReport {
+            valid: first_bad.is_none(),
+            records: count,
+            first_bad,
+        })
+    }
+
+    fn check_head(&self, count: u64, last_hash: &str) -> Option<(i64, String)> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let text = std::fs::read_to_string(dir.join(HEAD_FILE)).ok()?;
+        let (n, h) = text.trim().split_once(' ')?;
+        let n: u64 = n.parse().ok()?;
+        if n > count {
+            return Some((
+                count as i64 + 1,
+                format!("records {}..{n} were cut from the end of the trail", count + 1),
+            ));
+        }
+        if n == count && h != last_hash {
+            return Some((
+                count as i64,
+                "the last record differs from the one the head file recorded".to_string(),
+            ));
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with(n: usize) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        for i in 0..n {
+            s.audit(&AuditEntry::new(
+                "tech",
+                Some("SN-1"),
+                None,
+                "test",
+                "ok",
+                serde_json::json!({"i": i}),
+            ))
+            .unwrap();
+        }
+        (dir, s)
+    }
+
+    #[test]
+    fn an_intact_chain_verifies() {
+        let (_d, s) = store_with(5);
+        let r = s.verify_audit().unwrap();
+        assert!(r.valid && r.records == 5, "{r:?}");
+    }
+
+    #[test]
+    fn edits_deletions_insertions_and_reorders_are_named() {
+        let cases: [(&str, i64); 5] = [
+            ("UPDATE audit SET outcome = 'failed' WHERE id = 3", 3),
+            ("DELETE FROM audit WHERE id = 3", 4),
+            (
+                "UPDATE audit SET id = id + 100 WHERE id >= 3; UPDATE audit SET id = id - 99 WHERE id >= 103; INSERT INTO audit SELECT 3, at, technician, terminal, job_id, event, outcome, detail, prev_hash, hash FROM audit WHERE id = 2",
+                3,
+            ),
+            (
+                "UPDATE audit SET detail = (SELECT detail FROM audit WHERE id = 4), hash = (SELECT hash FROM audit WHERE id = 4) WHERE id = 2",
+                2,
+            ),
+            ("DELETE FROM audit WHERE id = 5", 5),
+        ];
+        for (sql, bad) in cases {
+            let (_d, s) = store_with(5);
+            s.conn.execute_batch(sql).unwrap();
+            let r = s.verify_audit().unwrap();
+            assert!(!r.valid, "{sql}");
+            assert_eq!(r.first_bad.as_ref().map(|b| b.0), Some(bad), "{sql}: {r:?}");
+        }
+    }
+}

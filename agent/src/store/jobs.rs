@@ -1,0 +1,370 @@
+//! The job journal: jobs, their steps' intents and outcomes, and the settlement-card history
+//! used for the cooldown rule. Every journal entry is written in the same transaction as
+//! its audit record.
+
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use serde::Serialize;
+
+use super::audit::{AuditEntry, append};
+use super::{Store, StoreError, now};
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Started and not finished: in progress, or interrupted and waiting for `jobs resume`.
+    Running,
+    Done,
+    /// A check failed before anything was changed.
+    Refused,
+    /// Rolled back by `jobs abort`.
+    Aborted,
+    /// The technician declined at the confirmation.
+    Cancelled,
+    /// A dry run: checks only.
+    Planned,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Running => "running",
+            JobState::Done => "done",
+            JobState::Refused => "refused",
+            JobState::Aborted => "aborted",
+            JobState::Cancelled => "cancelled",
+            JobState::Planned => "planned",
+        }
+    }
+
+    fn parse(s: &str) -> JobState {
+        match s {
+            "done" => JobState::Done,
+            "refused" => JobState::Refused,
+            "aborted" => JobState::Aborted,
+            "cancelled" => JobState::Cancelled,
+            "planned" => JobState::Planned,
+            _ => JobState::Running,
+        }
+    }
+}
+
+/// A job as recorded.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobRecord {
+    pub id: String,
+    pub order_id: String,
+    pub operation: String,
+    pub profile: String,
+    pub order_file: String,
+    pub order_sha256: String,
+    pub terminal_serial: String,
+    pub replacement_serial: Option<String>,
+    pub port: String,
+    pub replacement_port: Option<String>,
+    pub state: JobState,
+    pub step: Option<String>,
+    pub backup_file: Option<String>,
+    pub backup_sha256: Option<String>,
+    pub error: Option<String>,
+    pub technician: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// One journal line.
+#[derive(Debug, Clone, Serialize)]
+pub struct JournalEntry {
+    pub step: String,
+    pub phase: String,
+    pub detail: serde_json::Value,
+    pub at: String,
+}
+
+const JOB_COLUMNS: &str = "id, order_id, operation, profile, order_file, order_sha256, terminal_serial, replacement_serial, \
+     port, replacement_port, state, step, backup_file, backup_sha256, error, technician, created_at, updated_at";
+
+fn job_from_row(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
+    Ok(JobRecord {
+        id: r.get(0)?,
+        order_id: r.get(1)?,
+        operation: r.get(2)?,
+        profile: r.get(3)?,
+        order_file: r.get(4)?,
+        order_sha256: r.get(5)?,
+        terminal_serial: r.get(6)?,
+        replacement_serial: r.get(7)?,
+        port: r.get(8)?,
+        replacement_port: r.get(9)?,
+        state: JobState::parse(&r.get::<_, String>(10)?),
+        step: r.get(11)?,
+        backup_file: r.get(12)?,
+        backup_sha256: r.get(13)?,
+        error: r.get(14)?,
+        technician: r.get(15)?,
+        created_at: r.get(16)?,
+        updated_at: r.get(17)?,
+    })
+}
+
+/// A card event for the cooldown history.
+pub struct CardEvent {
+    pub card_id: String,
+    pub terminal: String,
+    pub bound: bool,
+}
+
+impl Store {
+    /// Records a new job (state running) with its audit record.
+    pub fn create_job(&mut self, j: &JobRecord) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.execute(
+            &format!("INSERT INTO jobs ({JOB_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"),
+            params![
+                j.id, j.order_id, j.operation, j.profile, j.order_file, j.order_sha256, j.terminal_serial, j.replacement_serial,
+                j.port, j.replacement_port, j.state.as_str(), j.step, j.backup_file, j.backup_sha256, j.error, j.technician,
+                j.created_at, j.updated_at
+            ],
+        )
+        .map_err(err)?;
+        let detail = serde_json::json!({"order": j.order_id, "operation": j.operation, "profile": j.profile, "replacement": j.replacement_serial});
+        append(
+            &tx,
+            &AuditEntry::new(
+                &j.technician,
+                Some(&j.terminal_serial),
+                Some(&j.id),
+                "job.start",
+                "ok",
+                detail,
+            ),
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// Appends a journal line (and its audit record) and moves the job's current step.
+    pub fn journal(
+        &mut self,
+        job: &JobRecord,
+        step: &str,
+        phase: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let at = now();
+        tx.execute(
+            "INSERT INTO journal (job_id, step, phase, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![job.id, step, phase, detail.to_string(), at],
+        )
+        .map_err(err)?;
+        tx.execute(
+            "UPDATE jobs SET step = ?2, updated_at = ?3 WHERE id = ?1",
+            params![job.id, step, at],
+        )
+        .map_err(err)?;
+        let event = format!("step.{step}");
+        append(
+            &tx,
+            &AuditEntry::new(
+                &job.technician,
+                Some(&job.terminal_serial),
+                Some(&job.id),
+                &event,
+                phase,
+                detail,
+            ),
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// Ends a job in `state` (not `done`: see [`finish_job`](Self::finish_job)).
+    pub fn end_job(&mut self, job: &JobRecord, state: JobState, error: Option<&str>) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        tx.execute(
+            "UPDATE jobs SET state = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
+            params![job.id, state.as_str(), error, now()],
+        )
+        .map_err(err)?;
+        let detail = serde_json::json!({ "error": error });
+        append(
+            &tx,
+            &AuditEntry::new(
+                &job.technician,
+                Some(&job.terminal_serial),
+                Some(&job.id),
+                &format!("job.{}", state.as_str()),
+                "ok",
+                detail,
+            ),
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// Records the job's verified backup.
+    pub fn set_job_backup(&mut self, job_id: &str, file: &str, sha256: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE jobs SET backup_file = ?2, backup_sha256 = ?3, updated_at = ?4 WHERE id = ?1",
+                params![job_id, file, sha256, now()],
+            )
+            .map(drop)
+            .map_err(self.err())
+    }
+
+    /// Marks a job done, queues its submission and records card events, all in one
+    /// transaction: a job is never done without its submission, nor the reverse.
+    pub fn finish_job(
+        &mut self,
+        job: &JobRecord,
+        submission: &super::outbox::NewSubmission,
+        cards: &[CardEvent],
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let at = now();
+        super::outbox::insert(&tx, submission, &at).map_err(err)?;
+        for c in cards {
+            tx.execute(
+                "INSERT INTO card_history (card_id, terminal, event, at, job_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    c.card_id,
+                    c.terminal,
+                    if c.bound { "bound" } else { "unbound" },
+                    at,
+                    job.id
+                ],
+            )
+            .map_err(err)?;
+        }
+        tx.execute(
+            "INSERT INTO journal (job_id, step, phase, detail, at) VALUES (?1, 'record', 'done', ?2, ?3)",
+            params![job.id, serde_json::json!({"submission": submission.id}).to_string(), at],
+        )
+        .map_err(err)?;
+        tx.execute(
+            "UPDATE jobs SET state = 'done', step = 'record', error = NULL, updated_at = ?2 WHERE id = ?1",
+            params![job.id, at],
+        )
+        .map_err(err)?;
+        let detail = serde_json::json!({ "submission": submission.id, "idempotency_key": submission.idempotency_key });
+        append(
+            &tx,
+            &AuditEntry::new(
+                &job.technician,
+                Some(&job.terminal_serial),
+                Some(&job.id),
+                "job.done",
+                "ok",
+                detail,
+            ),
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// A job by id or by a unique prefix of it.
+    pub fn job(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
+        let pattern = format!("{}%", id.replace(['%', '_'], ""));
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id LIKE ?1 LIMIT 2"))
+            .map_err(self.err())?;
+        let rows: Vec<JobRecord> = stmt
+            .query_map([pattern], job_from_row)
+            .map_err(self.err())?
+            .collect::<Result<_, _>>()
+            .map_err(self.err())?;
+        Ok(if rows.len() == 1 { rows.into_iter().next() } else { None })
+    }
+
+    /// Every job, newest first.
+    pub fn jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at DESC, id DESC"
+            ))
+            .map_err(self.err())?;
+        let rows = stmt.query_map([], job_from_row).map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// The unfinished job on a terminal (as the main or the replacement unit), if any.
+    pub fn open_job_for(&self, serial: &str) -> Result<Option<JobRecord>, StoreError> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'running' AND (terminal_serial = ?1 OR replacement_serial = ?1) LIMIT 1"
+                ),
+                [serial],
+                job_from_row,
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// The journal of a job, in order.
+    pub fn journal_of(&self, job_id: &str) -> Result<Vec<JournalEntry>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT step, phase, detail, at FROM journal WHERE job_id = ?1 ORDER BY id")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([job_id], |r| {
+                let detail: String = r.get(2)?;
+                Ok(JournalEntry {
+                    step: r.get(0)?,
+                    phase: r.get(1)?,
+                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                    at: r.get(3)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// When this card was last unbound anywhere this agent worked, if ever.
+    pub fn card_last_unbound(&self, card_id: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT MAX(at) FROM card_history WHERE card_id = ?1 AND event = 'unbound'",
+                [card_id],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+}

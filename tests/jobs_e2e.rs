@@ -1,0 +1,402 @@
+//! The five procedures end to end against simulated terminals, and each refusal.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::jobs::*;
+use common::{Sim, connect, json_of, posagent, secret_file};
+use posagent::domain::DeviceStatus;
+use posagent::link::proto::Object;
+use posagent::terminal::model::{Binding, decode_log};
+
+fn port(sim: &Sim) -> &str {
+    sim.port.to_str().unwrap()
+}
+
+#[test]
+fn rebind_card_changes_the_card_verifies_and_queues_one_submission() {
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let before = connect(&sim).read_binding().unwrap();
+    let order = card_order(&bench, &sim, "WO-CARD-1", NEW_CARD);
+    let out = bench.run(&[
+        "rebind",
+        "card",
+        "--port",
+        port(&sim),
+        "--order",
+        order.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json_of(&out);
+    assert_eq!(doc["job"]["state"], "done");
+    assert!(
+        doc["test_transaction"]["rrn"].is_string(),
+        "lakala asks for a test transaction"
+    );
+    let after = connect(&sim).read_binding().unwrap();
+    assert_eq!(after.card.as_ref().unwrap().pan.expose_full(), NEW_CARD);
+    assert_eq!((&after.mid, &after.tid), (&before.mid, &before.tid));
+    let store = bench.store();
+    assert_eq!(store.submissions().unwrap().len(), 1);
+    assert!(store.verify_audit().unwrap().valid);
+    // The job's backup holds the old binding.
+    let backup = PathBuf::from(doc["backup_file"].as_str().unwrap());
+    let (_, contents) = posagent::backup::read_archive(&backup, BACKUP_PASSWORD.as_bytes()).unwrap();
+    assert_eq!(contents.binding, before);
+}
+
+#[test]
+fn rebind_account_replaces_the_account() {
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    make_account_bound(&sim);
+    let order = account_order(&bench, &sim, "WO-ACC-1");
+    let out = bench.run(&[
+        "rebind",
+        "account",
+        "--port",
+        port(&sim),
+        "--order",
+        order.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let after = connect(&sim).read_binding().unwrap();
+    assert_eq!(after.account.unwrap().number.expose_full(), NEW_ACCOUNT);
+    assert_eq!(bench.store().submissions().unwrap().len(), 1);
+}
+
+#[test]
+fn rebind_phone_restarts_the_terminal_and_verifies() {
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let order = phone_order(&bench, &sim, "WO-PHONE-1");
+    let out = bench.run(&[
+        "rebind",
+        "phone",
+        "--port",
+        port(&sim),
+        "--order",
+        order.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        connect(&sim).read_binding().unwrap().phone.unwrap().as_str(),
+        "13900001111"
+    );
+    let journal = bench.store().journal_of(&the_job(&bench).id).unwrap();
+    assert!(journal.iter().any(|e| e.step == "reboot" && e.phase == "done"));
+}
+
+#[test]
+fn unbind_settles_first_then_unbinds() {
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    assert!(connect(&sim).status().unwrap().unsettled > 0);
+    let mut f = expect_fields(&sim, "WO-UNB-1", "unbind", "generic");
+    f.push(("reason", "customer-request".to_string()));
+    let order = bench.order("unbind.toml", &f);
+    let out = bench.run(&["unbind", "--port", port(&sim), "--order", order.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut t = connect(&sim);
+    let status = t.status().unwrap();
+    assert_eq!(
+        (status.status, status.unsettled, status.transactions),
+        (DeviceStatus::Unbound, 0, 120)
+    );
+}
+
+#[test]
+fn migrate_moves_everything_to_the_replacement_and_unbinds_the_old_unit() {
+    let bench = Bench::default();
+    let old = start_sim(&bench, "old", &[]);
+    let new = start_sim(&bench, "new", &["--blank", "--serial", "NEW-0001"]);
+    let mut t = connect(&old);
+    let before = t.read_binding().unwrap();
+    let old_log = decode_log(&t.export(Object::TransactionLog, &mut |_, _| {}).unwrap().data).unwrap();
+    drop(t);
+    let order = migrate_order(&bench, &old, "NEW-0001", "WO-MIG-1");
+    let out = bench.run(&[
+        "migrate",
+        "--from",
+        port(&old),
+        "--to",
+        port(&new),
+        "--order",
+        order.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json_of(&out)["transactions_moved"], 120);
+    assert_eq!(connect(&old).read_binding().unwrap().status, DeviceStatus::Unbound);
+    let mut n = connect(&new);
+    let after: Binding = n.read_binding().unwrap();
+    assert_eq!(
+        after,
+        Binding {
+            status: DeviceStatus::Bound,
+            ..before
+        }
+    );
+    let new_log = decode_log(&n.export(Object::TransactionLog, &mut |_, _| {}).unwrap().data).unwrap();
+    for r in &old_log {
+        assert_eq!(
+            new_log.iter().filter(|x| x.rrn == r.rrn).count(),
+            1,
+            "transaction {} moved exactly once",
+            r.rrn
+        );
+    }
+    assert_eq!(bench.store().submissions().unwrap().len(), 1);
+}
+
+#[test]
+fn a_binding_mismatch_is_refused_and_nothing_changes() {
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let before = connect(&sim).read_binding().unwrap();
+    let mut f = expect_fields(&sim, "WO-BAD-1", "rebind-card", "lakala");
+    f.retain(|(k, _)| *k != "expect.tid");
+    f.extend([
+        ("expect.tid", "ZZ999999".to_string()),
+        ("new.card", NEW_CARD.to_string()),
+        ("new.holder", "李四".to_string()),
+        ("new.expiry", "09/39".to_string()),
+    ]);
+    let order = bench.order("bad.toml", &f);
+    let out = bench.run(&[
+        "rebind",
+        "card",
+        "--port",
+        port(&sim),
+        "--order",
+        order.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(
+        stderr(&out).contains("expect.tid: order says ZZ999999"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(connect(&sim).read_binding().unwrap(), before);
+    assert_eq!(the_job(&bench).state.as_str(), "refused");
+    assert!(bench.store().submissions().unwrap().is_empty());
+}
+
+#[test]
+fn missing_documents_are_refused_before_any_device_is_touched() {
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let mut f = expect_fields(&sim, "WO-DOC-1", "rebind-card", "lakala");
+    f.retain(|(k, _)| *k != "merchant.legal_rep_id");
+    f.extend([
+        ("new.card", NEW_CARD.to_string()),
+        ("new.holder", "李四".to_string()),
+        ("new.expiry", "09/39".to_string()),
+    ]);
+    let order = bench.order("nodoc.toml", &f);
+    let out = bench.run(&[
+        "rebind",
+        "card",
+        "--port",
+        port(&sim),
+        "--order",
+        order.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(stderr(&out).contains("merchant.legal_rep_id"), "{}", stderr(&out));
+    assert!(bench.store().jobs().unwrap().is_empty());
+}
+
+#[test]
+fn rebinding_a_card_within_the_cooldown_is_refused_with_the_date() {
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let first_card = connect(&sim)
+        .read_binding()
+        .unwrap()
+        .card
+        .unwrap()
+        .pan
+        .expose_full()
+        .to_string();
+    let order = card_order(&bench, &sim, "WO-CD-1", NEW_CARD);
+    assert!(
+        bench
+            .run(&[
+                "rebind",
+                "card",
+                "--port",
+                port(&sim),
+                "--order",
+                order.to_str().unwrap()
+            ])
+            .status
+            .success()
+    );
+    // Straight back to the card that was just unbound.
+    let back = card_order(&bench, &sim, "WO-CD-2", &first_card);
+    let out = bench.run(&[
+        "rebind",
+        "card",
+        "--port",
+        port(&sim),
+        "--order",
+        back.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(65));
+    let err = stderr(&out);
+    let allowed = (chrono::Utc::now() + chrono::Duration::days(30))
+        .date_naive()
+        .to_string();
+    assert!(
+        err.contains("allows binding it again from") && err.contains(&allowed),
+        "{err}"
+    );
+    assert_eq!(
+        connect(&sim).read_binding().unwrap().card.unwrap().pan.expose_full(),
+        NEW_CARD
+    );
+}
+
+#[test]
+fn a_wrong_secret_refuses_the_job() {
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let order = card_order(&bench, &sim, "WO-SEC-1", NEW_CARD);
+    let wrong = secret_file(bench.path(), "wrong", "not-it");
+    let out = posagent(bench.path())
+        .args([
+            "rebind",
+            "card",
+            "--yes",
+            "--port",
+            port(&sim),
+            "--order",
+            order.to_str().unwrap(),
+            "--secret-file",
+        ])
+        .arg(&wrong)
+        .env("POSAGENT_BACKUP_PASSWORD", "job-backup-password")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(77), "{}", stderr(&out));
+    assert_eq!(the_job(&bench).state.as_str(), "refused");
+}
+
+#[test]
+fn a_replacement_unit_that_is_already_bound_is_refused() {
+    let bench = Bench::default();
+    let old = start_sim(&bench, "old", &[]);
+    let bound = start_sim(&bench, "new", &["--seed", "5", "--serial", "NEW-0002"]);
+    let order = migrate_order(&bench, &old, "NEW-0002", "WO-MIG-2");
+    let out = bench.run(&[
+        "migrate",
+        "--from",
+        port(&old),
+        "--to",
+        port(&bound),
+        "--order",
+        order.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(
+        stderr(&out).contains("replacement unit NEW-0002 is already bound"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(connect(&old).read_binding().unwrap().status, DeviceStatus::Bound);
+}
+
+#[test]
+fn a_second_job_on_a_terminal_with_an_unfinished_one_is_refused() {
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let order = card_order(&bench, &sim, "WO-TWO-1", NEW_CARD);
+    let killed = posagent(bench.path())
+        .env("POSAGENT_KILL_AT", "after:backup")
+        .args([
+            "rebind",
+            "card",
+            "--yes",
+            "--port",
+            port(&sim),
+            "--order",
+            order.to_str().unwrap(),
+            "--secret-file",
+        ])
+        .arg(bench.path().join("secret"))
+        .arg("--password-file")
+        .arg(bench.path().join("password"))
+        .output()
+        .unwrap();
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&killed.status), Some(9));
+    let job = the_job(&bench);
+    let again = card_order(&bench, &sim, "WO-TWO-2", NEW_CARD);
+    let out = bench.run(&[
+        "rebind",
+        "card",
+        "--port",
+        port(&sim),
+        "--order",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(&job.id), "{}", stderr(&out));
+}
+
+#[test]
+fn dry_run_checks_everything_and_changes_nothing() {
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let before = connect(&sim).read_binding().unwrap();
+    let order = card_order(&bench, &sim, "WO-DRY-1", NEW_CARD);
+    let out = bench.run(&[
+        "rebind",
+        "card",
+        "--dry-run",
+        "--port",
+        port(&sim),
+        "--order",
+        order.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json_of(&out);
+    assert_eq!(doc["job"]["state"], "planned");
+    assert!(
+        doc["plan"]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["field"] == "card")
+    );
+    assert_eq!(connect(&sim).read_binding().unwrap(), before);
+    assert!(bench.store().backups().unwrap().is_empty());
+}
+
+#[test]
+fn without_a_terminal_to_ask_and_without_yes_the_job_stops_before_any_change() {
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let before = connect(&sim).read_binding().unwrap();
+    let order = card_order(&bench, &sim, "WO-ASK-1", NEW_CARD);
+    let out = posagent(bench.path())
+        .args([
+            "rebind",
+            "card",
+            "--port",
+            port(&sim),
+            "--order",
+            order.to_str().unwrap(),
+            "--secret-file",
+        ])
+        .arg(bench.path().join("secret"))
+        .arg("--password-file")
+        .arg(bench.path().join("password"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
+    assert_eq!(connect(&sim).read_binding().unwrap(), before);
+    assert_eq!(the_job(&bench).state.as_str(), "cancelled");
+}
