@@ -400,3 +400,82 @@ fn without_a_terminal_to_ask_and_without_yes_the_job_stops_before_any_change() {
     assert_eq!(connect(&sim).read_binding().unwrap(), before);
     assert_eq!(the_job(&bench).state.as_str(), "cancelled");
 }
+
+#[test]
+fn full_numbers_never_appear_in_the_database_or_anything_printed() {
+    let bench = Bench::default();
+    let card_sim = start_sim(&bench, "card", &[]);
+    let old_card = connect(&card_sim)
+        .read_binding()
+        .unwrap()
+        .card
+        .unwrap()
+        .pan
+        .expose_full()
+        .to_string();
+    let acc_sim = start_sim(&bench, "acc", &["--seed", "3"]);
+    make_account_bound(&acc_sim);
+    let mut printed = String::new();
+    let mut run = |args: &[&str]| {
+        let out = bench.run(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        printed.push_str(&stderr(&out));
+    };
+    let card = card_order(&bench, &card_sim, "WO-SCAN-1", NEW_CARD);
+    run(&[
+        "rebind",
+        "card",
+        "--port",
+        port(&card_sim),
+        "--order",
+        card.to_str().unwrap(),
+    ]);
+    let account = account_order(&bench, &acc_sim, "WO-SCAN-2");
+    run(&[
+        "rebind",
+        "account",
+        "--port",
+        port(&acc_sim),
+        "--order",
+        account.to_str().unwrap(),
+    ]);
+    for args in [
+        &["jobs", "list"][..],
+        &["jobs", "list", "--json"],
+        &["audit", "verify"],
+        &["backup", "list", "--json"],
+    ] {
+        let out = posagent(bench.path()).args(args).output().unwrap();
+        printed.push_str(&stderr(&out));
+    }
+    for job in bench.store().jobs().unwrap() {
+        for json in [false, true] {
+            let mut cmd = posagent(bench.path());
+            cmd.args(["jobs", "show", &job.id]);
+            if json {
+                cmd.arg("--json");
+            }
+            printed.push_str(&stderr(&cmd.output().unwrap()));
+        }
+    }
+    assert!(printed.contains("622848*********4554"), "the masked new card is shown");
+    let secrets = [
+        NEW_CARD,
+        old_card.as_str(),
+        NEW_ACCOUNT,
+        "6217000010001234567",
+        LEGAL_REP_ID,
+    ];
+    for s in secrets {
+        assert!(!printed.contains(s), "{s} printed in clear");
+    }
+    for file in ["posagent.db", "posagent.db-wal", "audit.head"] {
+        let bytes = std::fs::read(bench.path().join(file)).unwrap_or_default();
+        for s in secrets {
+            assert!(
+                !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+                "{s} in clear in {file}"
+            );
+        }
+    }
+}

@@ -258,7 +258,7 @@ pub fn file_sha256(path: &Path) -> Result<String, std::io::Error> {
 }
 
 /// Where a test hook may kill the agent (`POSAGENT_KILL_AT`): `before:STEP`, `after:STEP`
-/// or `transfer:BYTES`. Used by the interruption tests to stop the process with SIGKILL at
+/// or `transfer:LABEL:BYTES` (LABEL: backup, export, import, verify). Used by the interruption tests to stop the process with SIGKILL at
 /// exact points; it does nothing unless the variable is set.
 pub const KILL_AT_ENV: &str = "POSAGENT_KILL_AT";
 
@@ -275,8 +275,11 @@ fn kill_now() {
     }
 }
 
-fn kill_after_bytes() -> Option<u64> {
-    std::env::var(KILL_AT_ENV).ok()?.strip_prefix("transfer:")?.parse().ok()
+/// `transfer:LABEL:BYTES`: the byte count at which to die during the named transfer.
+fn kill_after_bytes(label: &str) -> Option<u64> {
+    let spec = std::env::var(KILL_AT_ENV).ok()?;
+    let rest = spec.strip_prefix("transfer:")?.strip_prefix(label)?.strip_prefix(':')?;
+    rest.parse().ok()
 }
 
 /// A job being carried out.
@@ -602,16 +605,12 @@ impl Run<'_> {
         }
     }
 
-    /// Reopens the terminals after a disconnect (the `Terminal` re-authenticates itself).
+    /// Reopens the terminals after a disconnect; each waits for its port to come back
+    /// and re-authenticates with the key it derived.
     fn reconnect(&mut self) -> Result<(), JobError> {
-        self.main = open_terminal(Path::new(&self.job.port), self.profile)?;
-        self.main.authenticate(self.secret)?;
-        if self.replacement.is_some()
-            && let Some(p) = &self.replacement_port
-        {
-            let mut r = open_terminal(p, self.profile)?;
-            r.authenticate(self.secret)?;
-            self.replacement = Some(r);
+        self.main.reconnect()?;
+        if let Some(r) = self.replacement.as_mut() {
+            r.reconnect()?;
         }
         Ok(())
     }

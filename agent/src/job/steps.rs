@@ -48,7 +48,7 @@ fn refused(step: Step, reason: impl Into<String>) -> JobError {
 fn progress<'o>(observer: &'o mut dyn Observer, label: &'o str) -> impl FnMut(u64, u64) + 'o {
     move |done, total| {
         observer.transfer(label, done, total);
-        if kill_after_bytes().is_some_and(|n| done >= n && done < total) {
+        if kill_after_bytes(label).is_some_and(|n| done >= n && done < total) {
             kill_now();
         }
     }

@@ -168,7 +168,7 @@ impl Terminal {
 
     /// Drops the port and reopens the same path until it answers (and, when this session
     /// had authenticated, accepts our proof again) or time runs out.
-    fn reconnect(&mut self) -> Result<(), TerminalError> {
+    pub fn reconnect(&mut self) -> Result<(), TerminalError> {
         if let Some(old) = self.link.take() {
             self.past.absorb(&old.stats);
         }

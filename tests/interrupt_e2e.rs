@@ -1,0 +1,349 @@
+//! Interruptions: the agent killed with SIGKILL at every step boundary and in the middle of
+//! each transfer, and the terminal unplugged at the same points. After `jobs resume` every
+//! terminal must hold exactly the binding the job set out to make, no unsettled transaction
+//! may be lost, no transaction may be duplicated on a new unit, and the job must have left
+//! exactly one submission.
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+
+use common::jobs::*;
+use common::{Sim, connect, posagent};
+use posagent::domain::DeviceStatus;
+use posagent::link::proto::Object;
+use posagent::order::Operation;
+use posagent::profile::ProfileSet;
+use posagent::terminal::model::{AccountBinding, Binding, CardBinding, TxnRecord, decode_log};
+
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Card,
+    Account,
+    Phone,
+    Migrate,
+}
+
+impl Op {
+    fn operation(self) -> Operation {
+        match self {
+            Op::Card => Operation::RebindCard,
+            Op::Account => Operation::RebindAccount,
+            Op::Phone => Operation::RebindPhone,
+            Op::Migrate => Operation::Migrate,
+        }
+    }
+
+    fn profile(self) -> &'static str {
+        match self {
+            Op::Card | Op::Migrate => "lakala",
+            Op::Account => "ums",
+            Op::Phone => "generic",
+        }
+    }
+
+    /// The step names of this procedure, from the agent's own plan.
+    fn steps(self) -> Vec<&'static str> {
+        let set = ProfileSet::builtin().unwrap();
+        posagent::job::plan(self.operation(), set.get(self.profile()).unwrap())
+            .into_iter()
+            .map(|s| s.name())
+            .collect()
+    }
+}
+
+/// How the job is disturbed.
+#[derive(Clone, Debug)]
+enum Fault {
+    /// `POSAGENT_KILL_AT` for the agent.
+    Kill(String),
+    /// `--faults` for the main (old) terminal.
+    Unplug(&'static str),
+    /// `--faults` for the replacement unit.
+    UnplugNew(&'static str),
+}
+
+struct World {
+    bench: Bench,
+    main: Sim,
+    new: Option<Sim>,
+    order: PathBuf,
+    before: Binding,
+    old_log: Vec<TxnRecord>,
+}
+
+fn world(op: Op, fault: &Fault) -> World {
+    let bench = Bench::default();
+    let faults = |f: Option<&'static str>| f.map(|s| vec!["--faults", s]).unwrap_or_default();
+    let main_faults = faults(if let Fault::Unplug(s) = fault { Some(s) } else { None });
+    let new_faults = faults(if let Fault::UnplugNew(s) = fault { Some(s) } else { None });
+    let state = bench.path().join("main.state");
+    let state_arg = state.to_str().unwrap();
+    let main = if let Op::Account = op {
+        // Prepare the account binding first, then power-cycle the unit with the fault armed,
+        // so that preparing it does not trip the fault.
+        let plain = start_sim(&bench, "main", &["--state", state_arg]);
+        make_account_bound(&plain);
+        drop(plain);
+        start_sim(&bench, "main", &[&["--state", state_arg][..], &main_faults].concat())
+    } else {
+        start_sim(&bench, "main", &main_faults)
+    };
+    let mut new = None;
+    let order = match op {
+        Op::Card => card_order(&bench, &main, "WO-K", NEW_CARD),
+        Op::Account => account_order(&bench, &main, "WO-K"),
+        Op::Phone => phone_order(&bench, &main, "WO-K"),
+        Op::Migrate => {
+            let mut args = vec!["--blank", "--serial", "NEW-0009"];
+            args.extend(new_faults);
+            new = Some(start_sim(&bench, "new", &args));
+            migrate_order(&bench, &main, "NEW-0009", "WO-K")
+        }
+    };
+    let mut t = connect(&main);
+    let before = t.read_binding().unwrap();
+    let old_log = decode_log(&t.export(Object::TransactionLog, &mut |_, _| {}).unwrap().data).unwrap();
+    World {
+        bench,
+        main,
+        new,
+        order,
+        before,
+        old_log,
+    }
+}
+
+fn job_args(op: Op, w: &World) -> Vec<String> {
+    let port = |s: &Sim| s.port.display().to_string();
+    let order = w.order.display().to_string();
+    match op {
+        Op::Card => vec![
+            "rebind".into(),
+            "card".into(),
+            "--port".into(),
+            port(&w.main),
+            "--order".into(),
+            order,
+        ],
+        Op::Account => vec![
+            "rebind".into(),
+            "account".into(),
+            "--port".into(),
+            port(&w.main),
+            "--order".into(),
+            order,
+        ],
+        Op::Phone => vec![
+            "rebind".into(),
+            "phone".into(),
+            "--port".into(),
+            port(&w.main),
+            "--order".into(),
+            order,
+        ],
+        Op::Migrate => {
+            let new = w.new.as_ref().unwrap();
+            vec![
+                "migrate".into(),
+                "--from".into(),
+                port(&w.main),
+                "--to".into(),
+                port(new),
+                "--order".into(),
+                order,
+            ]
+        }
+    }
+}
+
+/// Runs one disturbed job, resumes it if it did not finish, and checks every invariant.
+fn scenario(op: Op, fault: Fault) {
+    let w = world(op, &fault);
+    let mut cmd = posagent(w.bench.path());
+    cmd.args(job_args(op, &w))
+        .args(["--yes", "--secret-file"])
+        .arg(&w.bench.secret)
+        .arg("--password-file")
+        .arg(&w.bench.password);
+    if let Fault::Kill(at) = &fault {
+        cmd.env("POSAGENT_KILL_AT", at);
+    }
+    let first = cmd.timeout(std::time::Duration::from_secs(120)).output().unwrap();
+    let ctx = format!("{op:?} {fault:?}");
+    if let Fault::Kill(_) = fault {
+        assert_eq!(
+            first.status.signal(),
+            Some(9),
+            "{ctx}: the kill point was not reached: {}",
+            stderr(&first)
+        );
+    }
+    if !first.status.success() {
+        let job = the_job(&w.bench);
+        let resumed = posagent(w.bench.path())
+            .args(["jobs", "resume", &job.id, "--secret-file"])
+            .arg(&w.bench.secret)
+            .arg("--password-file")
+            .arg(&w.bench.password)
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .unwrap();
+        assert_eq!(
+            resumed.status.code(),
+            Some(0),
+            "{ctx}: resume failed: {}",
+            stderr(&resumed)
+        );
+    }
+    check_invariants(op, &w, &ctx);
+}
+
+fn check_invariants(op: Op, w: &World, ctx: &str) {
+    let job = the_job(&w.bench);
+    assert_eq!(job.state.as_str(), "done", "{ctx}");
+    let store = w.bench.store();
+    let subs: Vec<_> = store
+        .submissions()
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.job_id == job.id)
+        .collect();
+    assert_eq!(subs.len(), 1, "{ctx}: one submission per job");
+    assert!(store.verify_audit().unwrap().valid, "{ctx}: audit chain");
+    let db = rusqlite::Connection::open(w.bench.path().join("posagent.db")).unwrap();
+    let integrity: String = db.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(integrity, "ok", "{ctx}: database integrity after a kill");
+    let b = &w.before;
+    let expected = match op {
+        Op::Card => Binding {
+            card: Some(CardBinding {
+                pan: NEW_CARD.parse().unwrap(),
+                holder: "李四".parse().unwrap(),
+                expiry: Some("0939".into()),
+            }),
+            ..b.clone()
+        },
+        Op::Account => Binding {
+            account: Some(AccountBinding {
+                number: NEW_ACCOUNT.parse().unwrap(),
+                holder: "王五".parse().unwrap(),
+                bank: "中国工商银行".into(),
+                branch: "102100099996".parse().unwrap(),
+            }),
+            ..b.clone()
+        },
+        Op::Phone => Binding {
+            phone: Some("13900001111".parse().unwrap()),
+            ..b.clone()
+        },
+        Op::Migrate => b.clone(),
+    };
+    let mut main = connect(&w.main);
+    let main_now = main.read_binding().unwrap();
+    match op {
+        Op::Migrate => {
+            assert_eq!(main_now.status, DeviceStatus::Unbound, "{ctx}: old unit unbound");
+            let mut n = connect(w.new.as_ref().unwrap());
+            assert_eq!(
+                n.read_binding().unwrap(),
+                expected,
+                "{ctx}: new unit holds the old binding"
+            );
+            let new_log = decode_log(&n.export(Object::TransactionLog, &mut |_, _| {}).unwrap().data).unwrap();
+            for r in &w.old_log {
+                let copies = new_log.iter().filter(|x| x.rrn == r.rrn).count();
+                assert_eq!(
+                    copies, 1,
+                    "{ctx}: transaction {} (settled before: {}) on the new unit {copies} times",
+                    r.rrn, r.settled
+                );
+            }
+            let unique: std::collections::BTreeSet<_> = new_log.iter().map(|r| &r.rrn).collect();
+            assert_eq!(unique.len(), new_log.len(), "{ctx}: no duplicate on the new unit");
+        }
+        _ => {
+            assert_eq!(main_now, expected, "{ctx}: terminal holds the new binding");
+            let log = decode_log(&main.export(Object::TransactionLog, &mut |_, _| {}).unwrap().data).unwrap();
+            for r in w.old_log.iter().filter(|r| !r.settled) {
+                assert!(
+                    log.iter().any(|x| x.rrn == r.rrn),
+                    "{ctx}: unsettled transaction {} lost",
+                    r.rrn
+                );
+            }
+        }
+    }
+}
+
+fn kills_at_every_step_boundary(op: Op) {
+    for step in op.steps().into_iter().filter(|s| *s != "record") {
+        scenario(op, Fault::Kill(format!("after:{step}")));
+    }
+}
+
+#[test]
+fn rebind_card_killed_at_every_step_boundary_resumes() {
+    kills_at_every_step_boundary(Op::Card);
+}
+
+#[test]
+fn rebind_account_killed_at_every_step_boundary_resumes() {
+    kills_at_every_step_boundary(Op::Account);
+}
+
+#[test]
+fn rebind_phone_killed_at_every_step_boundary_resumes() {
+    kills_at_every_step_boundary(Op::Phone);
+}
+
+#[test]
+fn migrate_killed_at_every_step_boundary_resumes() {
+    kills_at_every_step_boundary(Op::Migrate);
+}
+
+#[test]
+fn killed_in_the_middle_of_each_transfer_resumes() {
+    for op in [Op::Card, Op::Account, Op::Phone, Op::Migrate] {
+        scenario(op, Fault::Kill("transfer:backup:4000".into()));
+    }
+    for label in ["export", "import", "verify"] {
+        scenario(Op::Migrate, Fault::Kill(format!("transfer:{label}:4000")));
+    }
+}
+
+#[test]
+fn rebinds_unplugged_at_each_change_complete() {
+    for op in [Op::Card, Op::Account] {
+        for f in [
+            "unplug_after=unbind",
+            "unplug_before=bind",
+            "unplug_after=bind",
+            "unplug_after=test_transaction",
+            "unplug=6000",
+        ] {
+            scenario(op, Fault::Unplug(f));
+        }
+    }
+    for f in ["unplug_after=bind", "unplug_after=reboot", "unplug=6000"] {
+        scenario(Op::Phone, Fault::Unplug(f));
+    }
+}
+
+#[test]
+fn migrate_unplugged_at_each_change_completes() {
+    for f in ["unplug_after=settle", "unplug=6000", "unplug_after=unbind"] {
+        scenario(Op::Migrate, Fault::Unplug(f));
+    }
+    for f in [
+        "unplug_after=activate",
+        "unplug_after=import_commit",
+        "unplug_before=bind",
+        "unplug_after=bind",
+        "unplug_after=test_transaction",
+        "unplug=5000",
+    ] {
+        scenario(Op::Migrate, Fault::UnplugNew(f));
+    }
+}
