@@ -479,3 +479,41 @@ fn full_numbers_never_appear_in_the_database_or_anything_printed() {
         }
     }
 }
+
+#[test]
+fn the_queue_shows_the_jobs_submission_masked() {
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let order = card_order(&bench, &sim, "WO-Q-1", NEW_CARD);
+    assert!(
+        bench
+            .run(&[
+                "rebind",
+                "card",
+                "--port",
+                port(&sim),
+                "--order",
+                order.to_str().unwrap()
+            ])
+            .status
+            .success()
+    );
+    let list = posagent(bench.path()).args(["queue", "--json"]).output().unwrap();
+    let rows = json_of(&list);
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows[0]["state"], "pending");
+    assert_eq!(rows[0]["order_id"], "WO-Q-1");
+    let id = rows[0]["id"].as_str().unwrap();
+    let show = posagent(bench.path())
+        .args(["queue", "show", &id[..13]])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        text.contains("622848*********4554") && !text.contains(NEW_CARD),
+        "{text}"
+    );
+    // Only rejected or dead submissions go back in the queue.
+    let retry = posagent(bench.path()).args(["queue", "retry", id]).output().unwrap();
+    assert_eq!(retry.status.code(), Some(1));
+}

@@ -121,13 +121,10 @@ fn usage_errors_exit_2_and_unbuilt_commands_exit_1() {
     let home = tempfile::tempdir().unwrap();
     let out = posagent(home.path()).args(["order", "frobnicate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = posagent(home.path())
-        .args(["--json", "queue", "list"])
-        .output()
-        .unwrap();
+    let out = posagent(home.path()).args(["--json", "sync"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let doc = json_of(&out);
-    assert_eq!(doc["error"], "posagent queue: not yet available");
+    assert_eq!(doc["error"], "posagent sync: not yet available");
 }
 
 #[test]

@@ -6,9 +6,8 @@
 //! Run: `cargo bench --bench goodput` (set `GOODPUT_RECORDS` to change the log size,
 //! `GOODPUT_QUICK=1` for the 115200-baud rows only). Results go to stdout as a Markdown table.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use posagent::link::port::Port;
@@ -18,41 +17,7 @@ use posagent::sim::faults::FaultSpec;
 use posagent::sim::line::{LinePort, open_pty};
 use posagent::terminal::{Secret, Terminal};
 
-struct SimProcess(Child);
-
-impl Drop for SimProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_sim(dir: &Path, baud: u32, records: u32, faults: &str) -> (SimProcess, PathBuf) {
-    let link = dir.join(format!("tty-{baud}-{}", faults.replace(['=', ','], "_")));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_posagent"));
-    cmd.args(["sim", "terminal", "--pty", "--link"]).arg(&link);
-    cmd.args([
-        "--baud",
-        &baud.to_string(),
-        "--transactions",
-        &records.to_string(),
-        "--seed",
-        "42",
-    ]);
-    if !faults.is_empty() {
-        cmd.args(["--faults", faults]);
-    }
-    let mut child = cmd
-        .env("POSAGENT_HOME", dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start simulator");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("announce line");
-    (SimProcess(child), link)
-}
+mod common;
 
 struct Row {
     protocol: &'static str,
@@ -71,7 +36,21 @@ impl Row {
 
 /// Exports the log; returns the row and the exported bytes.
 fn ours(dir: &Path, baud: u32, records: u32, faults: &str) -> (Row, Vec<u8>) {
-    let (_sim, port) = start_sim(dir, baud, records, faults);
+    let name = format!("tty-{baud}-{}", faults.replace(['=', ','], "_"));
+    let (baud_s, records_s) = (baud.to_string(), records.to_string());
+    let mut args = vec![
+        "--baud",
+        baud_s.as_str(),
+        "--transactions",
+        records_s.as_str(),
+        "--seed",
+        "42",
+    ];
+    if !faults.is_empty() {
+        args.extend(["--faults", faults]);
+    }
+    let sim = common::start_sim(dir, &name, &args);
+    let port = sim.port.clone();
     let mut settings = ProfileSet::builtin().unwrap().get("generic").unwrap().serial.clone();
     settings.baud = baud;
     let mut t = Terminal::open(&port, &settings).expect("open terminal");

@@ -265,8 +265,11 @@ pub struct ResumeOptions {
 
 #[derive(Debug, Subcommand)]
 pub enum QueueCommand {
+    /// Every submission, newest first.
     List,
+    /// One submission: state, attempts, the provider's answer, the masked payload.
     Show { id: String },
+    /// Queue a rejected or dead submission again.
     Retry { id: String },
 }
 

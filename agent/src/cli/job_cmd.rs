@@ -110,7 +110,7 @@ fn screen(out: &Output, yes: bool) -> Screen<'_> {
 }
 
 /// Who is working: config, else the login name.
-fn technician(paths: &Paths) -> Result<String, CliError> {
+pub fn technician(paths: &Paths) -> Result<String, CliError> {
     let config = Config::load(paths).map_err(|e| CliError::new(Exit::DataErr, e))?;
     Ok(config
         .technician

@@ -8,6 +8,7 @@ mod job_cmd;
 mod output;
 mod profiles_cmd;
 mod progress;
+mod queue_cmd;
 mod secrets;
 mod sim_cmd;
 
@@ -48,6 +49,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Migrate(a) => job_cmd::migrate(&paths, &a, out),
         Command::Jobs { action } => job_cmd::jobs(&paths, action, out),
         Command::Audit(c) => job_cmd::audit(&paths, c, out),
+        Command::Queue { action } => queue_cmd::run(&paths, action, &job_cmd::technician(&paths)?, out),
 
         other => Err(CliError::not_yet(command_name(&other))),
     }

@@ -1,0 +1,65 @@
+//! Shared by the benchmarks: simulated terminals started from the real binary.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A simulated terminal process, killed when dropped.
+pub struct SimProcess {
+    child: Child,
+    pub port: PathBuf,
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `posagent sim terminal --pty --link DIR/NAME ARGS…` and waits for its port.
+pub fn start_sim(dir: &Path, name: &str, args: &[&str]) -> SimProcess {
+    let port = dir.join(name);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_posagent"))
+        .args(["sim", "terminal", "--pty", "--link"])
+        .arg(&port)
+        .args(args)
+        .env("POSAGENT_HOME", dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start simulator");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("announce line");
+    SimProcess { child, port }
+}
+
+/// Writes the demo operator secret and a backup password into `dir`.
+pub fn secrets(dir: &Path) -> (PathBuf, PathBuf) {
+    let (s, p) = (dir.join("secret"), dir.join("password"));
+    std::fs::write(&s, "posagent-demo-secret").unwrap();
+    std::fs::write(&p, "bench-password-1").unwrap();
+    (s, p)
+}
+
+/// `posagent ARGS… --json` in `dir`; the parsed output, the wall time in seconds.
+pub fn timed_json(dir: &Path, args: &[&str]) -> (serde_json::Value, f64) {
+    let start = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_posagent"))
+        .args(args)
+        .arg("--json")
+        .env("POSAGENT_HOME", dir)
+        .output()
+        .unwrap();
+    let wall = start.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (serde_json::from_slice(&out.stdout).unwrap(), wall)
+}

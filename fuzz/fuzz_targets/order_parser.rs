@@ -1,0 +1,20 @@
+//! Any text as a TOML or CSV order: reading and validating report errors, never panic.
+#![no_main]
+
+use std::path::Path;
+
+use libfuzzer_sys::fuzz_target;
+use posagent::order;
+use posagent::profile::ProfileSet;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let profiles = ProfileSet::builtin().expect("built-in profiles");
+    for parsed in [order::parse_toml(text, Path::new("f.toml")), order::parse_csv(text, Path::new("f.csv"))] {
+        if let Ok(raws) = parsed {
+            for raw in &raws {
+                let _ = order::validate(raw, &profiles);
+            }
+        }
+    }
+});
