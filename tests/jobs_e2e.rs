@@ -20,14 +20,7 @@ fn rebind_card_changes_the_card_verifies_and_queues_one_submission() {
     let sim = start_sim(&bench, "tty", &[]);
     let before = connect(&sim).read_binding().unwrap();
     let order = card_order(&bench, &sim, "WO-CARD-1", NEW_CARD);
-    let out = bench.run(&[
-        "rebind",
-        "card",
-        "--port",
-        port(&sim),
-        "--order",
-        order.to_str().unwrap(),
-    ]);
+    let out = bench.rebind_card(&sim, &order);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc = json_of(&out);
     assert_eq!(doc["job"]["state"], "done");
@@ -155,23 +148,11 @@ fn a_binding_mismatch_is_refused_and_nothing_changes() {
     let bench = Bench::default();
     let sim = start_sim(&bench, "tty", &[]);
     let before = connect(&sim).read_binding().unwrap();
-    let mut f = expect_fields(&sim, "WO-BAD-1", "rebind-card", "lakala");
+    let mut f = card_fields(&sim, "WO-BAD-1", NEW_CARD);
     f.retain(|(k, _)| *k != "expect.tid");
-    f.extend([
-        ("expect.tid", "ZZ999999".to_string()),
-        ("new.card", NEW_CARD.to_string()),
-        ("new.holder", "李四".to_string()),
-        ("new.expiry", "09/39".to_string()),
-    ]);
+    f.push(("expect.tid", "ZZ999999".to_string()));
     let order = bench.order("bad.toml", &f);
-    let out = bench.run(&[
-        "rebind",
-        "card",
-        "--port",
-        port(&sim),
-        "--order",
-        order.to_str().unwrap(),
-    ]);
+    let out = bench.rebind_card(&sim, &order);
     assert_eq!(out.status.code(), Some(65));
     assert!(
         stderr(&out).contains("expect.tid: order says ZZ999999"),
@@ -187,22 +168,10 @@ fn a_binding_mismatch_is_refused_and_nothing_changes() {
 fn missing_documents_are_refused_before_any_device_is_touched() {
     let bench = Bench::default();
     let sim = start_sim(&bench, "tty", &[]);
-    let mut f = expect_fields(&sim, "WO-DOC-1", "rebind-card", "lakala");
+    let mut f = card_fields(&sim, "WO-DOC-1", NEW_CARD);
     f.retain(|(k, _)| *k != "merchant.legal_rep_id");
-    f.extend([
-        ("new.card", NEW_CARD.to_string()),
-        ("new.holder", "李四".to_string()),
-        ("new.expiry", "09/39".to_string()),
-    ]);
     let order = bench.order("nodoc.toml", &f);
-    let out = bench.run(&[
-        "rebind",
-        "card",
-        "--port",
-        port(&sim),
-        "--order",
-        order.to_str().unwrap(),
-    ]);
+    let out = bench.rebind_card(&sim, &order);
     assert_eq!(out.status.code(), Some(65));
     assert!(stderr(&out).contains("merchant.legal_rep_id"), "{}", stderr(&out));
     assert!(bench.store().jobs().unwrap().is_empty());
@@ -236,14 +205,7 @@ fn rebinding_a_card_within_the_cooldown_is_refused_with_the_date() {
     );
     // Straight back to the card that was just unbound.
     let back = card_order(&bench, &sim, "WO-CD-2", &first_card);
-    let out = bench.run(&[
-        "rebind",
-        "card",
-        "--port",
-        port(&sim),
-        "--order",
-        back.to_str().unwrap(),
-    ]);
+    let out = bench.rebind_card(&sim, &back);
     assert_eq!(out.status.code(), Some(65));
     let err = stderr(&out);
     let allowed = (chrono::Utc::now() + chrono::Duration::days(30))
@@ -333,14 +295,7 @@ fn a_second_job_on_a_terminal_with_an_unfinished_one_is_refused() {
     assert_eq!(std::os::unix::process::ExitStatusExt::signal(&killed.status), Some(9));
     let job = the_job(&bench);
     let again = card_order(&bench, &sim, "WO-TWO-2", NEW_CARD);
-    let out = bench.run(&[
-        "rebind",
-        "card",
-        "--port",
-        port(&sim),
-        "--order",
-        again.to_str().unwrap(),
-    ]);
+    let out = bench.rebind_card(&sim, &again);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains(&job.id), "{}", stderr(&out));
 }

@@ -35,8 +35,7 @@ fn main() {
             password.to_str().unwrap(),
         ],
     );
-    let payload = doc["link"]["payload_bytes"].as_u64().unwrap();
-    let line_time = payload as f64 / (f64::from(BAUD) / 10.0);
+    let (payload, line_time) = common::line_time(&doc, BAUD);
     println!("| transactions | payload bytes | line-rate time (s) | wall time (s) | ratio | archive bytes |");
     println!("|---|---|---|---|---|---|");
     println!(

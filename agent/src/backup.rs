@@ -485,19 +485,7 @@ mod tests {
     use super::*;
 
     fn sample() -> (ManifestBase, Contents) {
-        let binding = Binding {
-            status: DeviceStatus::Bound,
-            mid: Some("822100000000001".parse().unwrap()),
-            tid: Some("AB12CD34".parse().unwrap()),
-            merchant_name: Some("开心面馆".into()),
-            card: Some(CardBinding {
-                pan: "6222020200112233446".parse().unwrap(),
-                holder: "张三".parse().unwrap(),
-                expiry: Some("1230".into()),
-            }),
-            account: None,
-            phone: Some("13812345678".parse().unwrap()),
-        };
+        let binding = crate::terminal::model::tests::sample_binding();
         let base = ManifestBase {
             profile: "generic".into(),
             terminal: Identity {

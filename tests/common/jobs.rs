@@ -56,6 +56,18 @@ impl Bench {
             .unwrap()
     }
 
+    /// `posagent rebind card` on `sim` with `order`.
+    pub fn rebind_card(&self, sim: &Sim, order: &Path) -> std::process::Output {
+        self.run(&[
+            "rebind",
+            "card",
+            "--port",
+            sim.port.to_str().unwrap(),
+            "--order",
+            order.to_str().unwrap(),
+        ])
+    }
+
     pub fn store(&self) -> Store {
         Store::open(self.path()).unwrap()
     }
@@ -84,14 +96,19 @@ pub fn expect_fields(sim: &Sim, id: &str, op: &str, profile: &str) -> Vec<(&'sta
     f
 }
 
-pub fn card_order(bench: &Bench, sim: &Sim, id: &str, card: &str) -> PathBuf {
+/// Order fields for rebinding what `sim` holds to `card` (Lakala rules).
+pub fn card_fields(sim: &Sim, id: &str, card: &str) -> Vec<(&'static str, String)> {
     let mut f = expect_fields(sim, id, "rebind-card", "lakala");
     f.extend([
         ("new.card", card.to_string()),
         ("new.holder", "李四".to_string()),
         ("new.expiry", "09/39".to_string()),
     ]);
-    bench.order(&format!("{id}.toml"), &f)
+    f
+}
+
+pub fn card_order(bench: &Bench, sim: &Sim, id: &str, card: &str) -> PathBuf {
+    bench.order(&format!("{id}.toml"), &card_fields(sim, id, card))
 }
 
 /// Gives the simulated terminal a settlement account instead of its card.

@@ -63,3 +63,10 @@ pub fn timed_json(dir: &Path, args: &[&str]) -> (serde_json::Value, f64) {
     );
     (serde_json::from_slice(&out.stdout).unwrap(), wall)
 }
+
+/// Payload bytes a command moved (from its `--json` link statistics) and their line-rate
+/// time in seconds at `baud`, 8N1.
+pub fn line_time(doc: &serde_json::Value, baud: u32) -> (u64, f64) {
+    let payload = doc["link"]["payload_bytes"].as_u64().expect("link statistics");
+    (payload, payload as f64 / (f64::from(baud) / 10.0))
+}

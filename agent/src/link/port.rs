@@ -120,33 +120,23 @@ impl Port for SerialPort {
     }
 }
 
-/// One end of an in-memory port pair, for unit tests of the protocol.
-pub struct MemPort {
-    tx: mpsc::Sender<Vec<u8>>,
+/// Bytes arriving as chunks on a channel (from another thread), read like a port.
+pub struct ChannelReader {
     rx: mpsc::Receiver<Vec<u8>>,
     pending: VecDeque<u8>,
 }
 
-/// Two connected in-memory ports.
-pub fn mem_pair() -> (MemPort, MemPort) {
-    let (a_tx, b_rx) = mpsc::channel();
-    let (b_tx, a_rx) = mpsc::channel();
-    (
-        MemPort {
-            tx: a_tx,
-            rx: a_rx,
+impl ChannelReader {
+    /// Reads from chunks sent on `rx`; a closed channel is a disconnect.
+    pub fn new(rx: mpsc::Receiver<Vec<u8>>) -> ChannelReader {
+        ChannelReader {
+            rx,
             pending: VecDeque::new(),
-        },
-        MemPort {
-            tx: b_tx,
-            rx: b_rx,
-            pending: VecDeque::new(),
-        },
-    )
-}
+        }
+    }
 
-impl Port for MemPort {
-    fn read_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
+    /// As [`Port::read_timeout`].
+    pub fn read_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
         if self.pending.is_empty() {
             match self.rx.recv_timeout(timeout) {
                 Ok(chunk) => self.pending.extend(chunk),
@@ -159,6 +149,34 @@ impl Port for MemPort {
             *dst = src;
         }
         Ok(n)
+    }
+}
+
+/// One end of an in-memory port pair, for unit tests of the protocol.
+pub struct MemPort {
+    tx: mpsc::Sender<Vec<u8>>,
+    rx: ChannelReader,
+}
+
+/// Two connected in-memory ports.
+pub fn mem_pair() -> (MemPort, MemPort) {
+    let (a_tx, b_rx) = mpsc::channel();
+    let (b_tx, a_rx) = mpsc::channel();
+    (
+        MemPort {
+            tx: a_tx,
+            rx: ChannelReader::new(a_rx),
+        },
+        MemPort {
+            tx: b_tx,
+            rx: ChannelReader::new(b_rx),
+        },
+    )
+}
+
+impl Port for MemPort {
+    fn read_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
+        self.rx.read_timeout(buf, timeout)
     }
 
     fn write_all(&mut self, data: &[u8]) -> Result<(), PortError> {

@@ -1,7 +1,6 @@
 //! The simulated terminal's side of the cable: a pseudo-terminal (or a real port) paced at
 //! the configured baud in both directions, with byte faults and a simulated unplug.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use serialport::SerialPort as _;
 
 use super::faults::{FaultSpec, STALL_CHANCE_PER_FRAME, corrupt};
-use crate::link::port::{Port, PortError, SerialPort};
+use crate::link::port::{ChannelReader, Port, PortError, SerialPort};
 
 /// How often the reader thread looks at its stop flag.
 const READER_POLL: Duration = Duration::from_millis(20);
@@ -70,8 +69,7 @@ fn sleep_until(t: Instant) {
 /// The paced, faulty line.
 pub struct LinePort {
     writer: SerialPort,
-    rx: mpsc::Receiver<Vec<u8>>,
-    pending: VecDeque<u8>,
+    rx: ChannelReader,
     stop: Arc<AtomicBool>,
     reader: Option<JoinHandle<()>>,
     spec: FaultSpec,
@@ -119,8 +117,7 @@ impl LinePort {
         let slice = ((PACE_SLICE.as_secs_f64() / bt) as usize).max(16);
         Ok(LinePort {
             writer: port,
-            rx,
-            pending: VecDeque::new(),
+            rx: ChannelReader::new(rx),
             stop,
             reader: Some(reader),
             unplug_at: spec.unplug_after,
@@ -143,18 +140,7 @@ impl Port for LinePort {
         if self.unplugged() {
             return Err(PortError::Disconnected);
         }
-        if self.pending.is_empty() {
-            match self.rx.recv_timeout(timeout) {
-                Ok(chunk) => self.pending.extend(chunk),
-                Err(mpsc::RecvTimeoutError::Timeout) => return Ok(0),
-                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(PortError::Disconnected),
-            }
-        }
-        let n = buf.len().min(self.pending.len());
-        for (dst, src) in buf.iter_mut().zip(self.pending.drain(..n)) {
-            *dst = src;
-        }
-        Ok(n)
+        self.rx.read_timeout(buf, timeout)
     }
 
     fn write_all(&mut self, data: &[u8]) -> Result<(), PortError> {

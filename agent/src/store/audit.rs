@@ -29,6 +29,18 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
+    /// A record about `job`, stamped now.
+    pub fn for_job(job: &super::jobs::JobRecord, event: &str, outcome: &str, detail: serde_json::Value) -> AuditEntry {
+        AuditEntry::new(
+            &job.technician,
+            Some(&job.terminal_serial),
+            Some(&job.id),
+            event,
+            outcome,
+            detail,
+        )
+    }
+
     /// A record stamped now.
     pub fn new(
         technician: &str,
@@ -106,19 +118,7 @@ pub struct AuditReport {
 impl Store {
     /// Appends a record on its own (for events outside a job step).
     pub fn audit(&mut self, e: &AuditEntry) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
-        append(&tx, e).map_err(err)?;
-        tx.commit().map_err(err)?;
-        self.write_audit_head();
-        Ok(())
+        self.write(|tx| append(tx, e))
     }
 
     /// Records the chain's current length and last hash beside the database.

@@ -2,7 +2,7 @@
 //! used for the cooldown rule. Every journal entry is written in the same transaction as
 //! its audit record.
 
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::audit::{AuditEntry, append};
@@ -117,38 +117,20 @@ pub struct CardEvent {
 impl Store {
     /// Records a new job (state running) with its audit record.
     pub fn create_job(&mut self, j: &JobRecord) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        tx.execute(
-            &format!("INSERT INTO jobs ({JOB_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"),
-            params![
-                j.id, j.order_id, j.operation, j.profile, j.order_file, j.order_sha256, j.terminal_serial, j.replacement_serial,
-                j.port, j.replacement_port, j.state.as_str(), j.step, j.backup_file, j.backup_sha256, j.error, j.technician,
-                j.created_at, j.updated_at
-            ],
-        )
-        .map_err(err)?;
-        let detail = serde_json::json!({"order": j.order_id, "operation": j.operation, "profile": j.profile, "replacement": j.replacement_serial});
-        append(
-            &tx,
-            &AuditEntry::new(
-                &j.technician,
-                Some(&j.terminal_serial),
-                Some(&j.id),
-                "job.start",
-                "ok",
-                detail,
-            ),
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)
+        self.write(|tx| {
+            tx.execute(
+                &format!(
+                    "INSERT INTO jobs ({JOB_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+                ),
+                params![
+                    j.id, j.order_id, j.operation, j.profile, j.order_file, j.order_sha256, j.terminal_serial,
+                    j.replacement_serial, j.port, j.replacement_port, j.state.as_str(), j.step, j.backup_file,
+                    j.backup_sha256, j.error, j.technician, j.created_at, j.updated_at
+                ],
+            )?;
+            let detail = serde_json::json!({"order": j.order_id, "operation": j.operation, "profile": j.profile, "replacement": j.replacement_serial});
+            append(tx, &AuditEntry::for_job(j, "job.start", "ok", detail))
+        })
     }
 
     /// Appends a journal line (and its audit record) and moves the job's current step.
@@ -159,72 +141,33 @@ impl Store {
         phase: &str,
         detail: serde_json::Value,
     ) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let at = now();
-        tx.execute(
-            "INSERT INTO journal (job_id, step, phase, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![job.id, step, phase, detail.to_string(), at],
-        )
-        .map_err(err)?;
-        tx.execute(
-            "UPDATE jobs SET step = ?2, updated_at = ?3 WHERE id = ?1",
-            params![job.id, step, at],
-        )
-        .map_err(err)?;
-        let event = format!("step.{step}");
-        append(
-            &tx,
-            &AuditEntry::new(
-                &job.technician,
-                Some(&job.terminal_serial),
-                Some(&job.id),
-                &event,
-                phase,
-                detail,
-            ),
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)
+        self.write(|tx| {
+            let at = now();
+            tx.execute(
+                "INSERT INTO journal (job_id, step, phase, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![job.id, step, phase, detail.to_string(), at],
+            )?;
+            tx.execute(
+                "UPDATE jobs SET step = ?2, updated_at = ?3 WHERE id = ?1",
+                params![job.id, step, at],
+            )?;
+            append(tx, &AuditEntry::for_job(job, &format!("step.{step}"), phase, detail))
+        })
     }
 
     /// Ends a job in `state` (not `done`: see [`finish_job`](Self::finish_job)).
     pub fn end_job(&mut self, job: &JobRecord, state: JobState, error: Option<&str>) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        tx.execute(
-            "UPDATE jobs SET state = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
-            params![job.id, state.as_str(), error, now()],
-        )
-        .map_err(err)?;
-        let detail = serde_json::json!({ "error": error });
-        append(
-            &tx,
-            &AuditEntry::new(
-                &job.technician,
-                Some(&job.terminal_serial),
-                Some(&job.id),
-                &format!("job.{}", state.as_str()),
-                "ok",
-                detail,
-            ),
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE jobs SET state = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
+                params![job.id, state.as_str(), error, now()],
+            )?;
+            let detail = serde_json::json!({ "error": error });
+            append(
+                tx,
+                &AuditEntry::for_job(job, &format!("job.{}", state.as_str()), "ok", detail),
+            )
+        })
     }
 
     /// Records the job's verified backup.
@@ -246,54 +189,33 @@ impl Store {
         submission: &super::outbox::NewSubmission,
         cards: &[CardEvent],
     ) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let at = now();
-        super::outbox::insert(&tx, submission, &at).map_err(err)?;
-        for c in cards {
+        self.write(|tx| {
+            let at = now();
+            super::outbox::insert(tx, submission, &at)?;
+            for c in cards {
+                tx.execute(
+                    "INSERT INTO card_history (card_id, terminal, event, at, job_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        c.card_id,
+                        c.terminal,
+                        if c.bound { "bound" } else { "unbound" },
+                        at,
+                        job.id
+                    ],
+                )?;
+            }
             tx.execute(
-                "INSERT INTO card_history (card_id, terminal, event, at, job_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    c.card_id,
-                    c.terminal,
-                    if c.bound { "bound" } else { "unbound" },
-                    at,
-                    job.id
-                ],
-            )
-            .map_err(err)?;
-        }
-        tx.execute(
-            "INSERT INTO journal (job_id, step, phase, detail, at) VALUES (?1, 'record', 'done', ?2, ?3)",
-            params![job.id, serde_json::json!({"submission": submission.id}).to_string(), at],
-        )
-        .map_err(err)?;
-        tx.execute(
-            "UPDATE jobs SET state = 'done', step = 'record', error = NULL, updated_at = ?2 WHERE id = ?1",
-            params![job.id, at],
-        )
-        .map_err(err)?;
-        let detail = serde_json::json!({ "submission": submission.id, "idempotency_key": submission.idempotency_key });
-        append(
-            &tx,
-            &AuditEntry::new(
-                &job.technician,
-                Some(&job.terminal_serial),
-                Some(&job.id),
-                "job.done",
-                "ok",
-                detail,
-            ),
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)
+                "INSERT INTO journal (job_id, step, phase, detail, at) VALUES (?1, 'record', 'done', ?2, ?3)",
+                params![job.id, serde_json::json!({"submission": submission.id}).to_string(), at],
+            )?;
+            tx.execute(
+                "UPDATE jobs SET state = 'done', step = 'record', error = NULL, updated_at = ?2 WHERE id = ?1",
+                params![job.id, at],
+            )?;
+            let detail =
+                serde_json::json!({ "submission": submission.id, "idempotency_key": submission.idempotency_key });
+            append(tx, &AuditEntry::for_job(job, "job.done", "ok", detail))
+        })
     }
 
     /// A job by id or by a unique prefix of it.

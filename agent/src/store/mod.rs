@@ -157,6 +157,27 @@ impl Store {
         Ok(store)
     }
 
+    /// Runs `f` in an immediate (write-locked) transaction and commits it; refreshes the
+    /// audit head file, since every writer may have appended audit records.
+    pub(crate) fn write<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let value = f(&tx).map_err(err)?;
+        tx.commit().map_err(err)?;
+        self.write_audit_head();
+        Ok(value)
+    }
+
     fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         |source| StoreError::Sqlite {
             path: self.path.clone(),

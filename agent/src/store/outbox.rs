@@ -94,32 +94,21 @@ impl Store {
 
     /// Puts a rejected or dead submission back in the queue; returns false for other states.
     pub fn retry_submission(&mut self, id: &str, technician: &str) -> Result<bool, StoreError> {
-        let path = self.path.clone();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let at = super::now();
-        let changed = tx
-            .execute(
+        self.write(|tx| {
+            let at = super::now();
+            let changed = tx.execute(
                 "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?2, reason = NULL, updated_at = ?2
                  WHERE id = ?1 AND state IN ('rejected', 'dead')",
                 params![id, at],
-            )
-            .map_err(err)?;
-        if changed == 1 {
-            let detail = serde_json::json!({ "submission": id });
-            super::audit::append(
-                &tx,
-                &super::audit::AuditEntry::new(technician, None, None, "queue.retry", "ok", detail),
-            )
-            .map_err(err)?;
-        }
-        tx.commit().map_err(err)?;
-        Ok(changed == 1)
+            )?;
+            if changed == 1 {
+                let detail = serde_json::json!({ "submission": id });
+                super::audit::append(
+                    tx,
+                    &super::audit::AuditEntry::new(technician, None, None, "queue.retry", "ok", detail),
+                )?;
+            }
+            Ok(changed == 1)
+        })
     }
 }

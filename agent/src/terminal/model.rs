@@ -429,7 +429,7 @@ pub fn verify_terminal_proof(key: &[u8; 32], nonce_a: &[u8], nonce_t: &[u8], mac
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn sample_binding() -> Binding {
