@@ -186,3 +186,26 @@ fn commands_need_authentication() {
     assert_eq!(t.identify().unwrap().serial, sim.serial);
     assert!(matches!(t.read_binding(), Err(TerminalError::Refused { .. })));
 }
+
+#[test]
+fn a_port_held_by_another_program_is_waited_for_then_reported() {
+    use posagent::link::port::SerialPort;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(dir.path(), "tty", &[]);
+    let settings = generic_serial();
+    let holder = SerialPort::open(&sim.port, &settings).unwrap();
+    let err = SerialPort::open(&sim.port, &settings)
+        .err()
+        .expect("the port is held")
+        .to_string();
+    assert!(err.contains("in use by another program"), "{err}");
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(holder);
+    });
+    assert!(
+        SerialPort::open(&sim.port, &settings).is_ok(),
+        "released during the wait, so the open succeeds"
+    );
+    release.join().unwrap();
+}

@@ -185,7 +185,7 @@ fn print_outcome(out: &Output, o: &JobOutcome, verb: &str) {
     }
     if let Some(s) = &o.submission_id {
         human.push_str(&format!(
-            "\n  queued for the provider: submission {s} (posagent sync delivers it)"
+            "\n  queued for the provider: submission {s} (`posagent queue show` lists it)"
         ));
     }
     if let Some(b) = &o.binding_after {

@@ -61,7 +61,7 @@ pub fn run(paths: &Paths, action: Option<QueueCommand>, technician: &str, out: &
                 ));
             }
             out.print(
-                &format!("submission {} is queued again; `posagent sync` delivers it", s.id),
+                &format!("submission {} is queued again", s.id),
                 &serde_json::json!({ "id": s.id, "state": "pending" }),
             );
         }

@@ -11,6 +11,16 @@ use crate::profile::{FlowControl, Parity, SerialSettings};
 /// How long one write may block before the port counts as stuck.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long opening waits for a port that another program holds locked.
+pub const OPEN_BUSY_WAIT: Duration = Duration::from_secs(2);
+/// Pause between attempts to open a locked port.
+pub const OPEN_BUSY_RETRY: Duration = Duration::from_millis(50);
+
+/// Whether `serialport` refused because another open file holds the port's lock.
+fn is_locked(e: &serialport::Error) -> bool {
+    (e.kind() == serialport::ErrorKind::NoDevice && e.description.contains("lock")) || e.description.contains("busy")
+}
+
 /// Why a port operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PortError {
@@ -72,15 +82,27 @@ impl SerialPort {
             FlowControl::Software => serialport::FlowControl::Software,
             FlowControl::Hardware => serialport::FlowControl::Hardware,
         };
-        let inner = serialport::new(name, s.baud)
+        let builder = serialport::new(name, s.baud)
             .data_bits(data_bits)
             .parity(parity)
             .stop_bits(stop_bits)
             .flow_control(flow)
-            .timeout(WRITE_TIMEOUT)
-            .open()
-            .map_err(|e| open_err(e.to_string()))?;
-        Ok(SerialPort { inner })
+            .timeout(WRITE_TIMEOUT);
+        // Another program (a modem manager probing a new device, or a process that forked
+        // while holding the port) may hold the lock for a moment: wait briefly for it.
+        let deadline = std::time::Instant::now() + OPEN_BUSY_WAIT;
+        loop {
+            match builder.clone().open() {
+                Ok(inner) => return Ok(SerialPort { inner }),
+                Err(e) if is_locked(&e) && std::time::Instant::now() < deadline => std::thread::sleep(OPEN_BUSY_RETRY),
+                Err(e) if is_locked(&e) => {
+                    return Err(open_err(
+                        "the port is in use by another program; close it and try again".into(),
+                    ));
+                }
+                Err(e) => return Err(open_err(e.to_string())),
+            }
+        }
     }
 
     /// Wraps an already open port (e.g. one end of a pseudo-terminal).
