@@ -5,7 +5,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{DEMO_SECRET, FAST_BAUD, Sim, connect, json_of, posagent, secret_file};
+use common::{DEMO_SECRET, FAST_BAUD, Sim, bound_card, connect, json_of, posagent, secret_file};
 use posagent::link::proto::Object;
 use posagent::terminal::model::{Binding, CardBinding, decode_params};
 
@@ -36,18 +36,27 @@ fn setup(transactions: &str) -> Setup {
 }
 
 impl Setup {
-    fn backup(&self, out: &Path) -> std::process::Output {
+    /// posagent with the operator secret and backup password appended after `args`.
+    fn posagent(&self, args: &[&std::ffi::OsStr]) -> std::process::Output {
         posagent(self.dir.path())
-            .args(["backup", "--json", "--port"])
-            .arg(&self.sim.port)
-            .arg("--out")
-            .arg(out)
+            .args(args)
             .arg("--secret-file")
             .arg(&self.secret)
             .arg("--password-file")
             .arg(&self.password)
             .output()
             .unwrap()
+    }
+
+    fn backup(&self, out: &Path) -> std::process::Output {
+        self.posagent(&[
+            "backup".as_ref(),
+            "--json".as_ref(),
+            "--port".as_ref(),
+            self.sim.port.as_ref(),
+            "--out".as_ref(),
+            out.as_ref(),
+        ])
     }
 
     fn verify(&self, file: &Path, password: &Path) -> (Option<i32>, String) {
@@ -98,16 +107,14 @@ fn backup_then_restore_gives_back_the_same_binding_and_parameters() {
         assert_ne!(t.read_binding().unwrap(), original);
     }
 
-    let out = posagent(s.dir.path())
-        .args(["restore", "--yes", "--json", "--port"])
-        .arg(&s.sim.port)
-        .arg(&zip)
-        .arg("--secret-file")
-        .arg(&s.secret)
-        .arg("--password-file")
-        .arg(&s.password)
-        .output()
-        .unwrap();
+    let out = s.posagent(&[
+        "restore".as_ref(),
+        "--yes".as_ref(),
+        "--json".as_ref(),
+        "--port".as_ref(),
+        s.sim.port.as_ref(),
+        zip.as_ref(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(json_of(&out)["verified"], true);
     let mut t = connect(&s.sim);
@@ -129,14 +136,7 @@ fn seven_zip_opens_the_archive_with_the_password_only() {
     let s = setup("50");
     let zip = s.dir.path().join("b.zip");
     assert!(s.backup(&zip).status.success());
-    let full_pan = connect(&s.sim)
-        .read_binding()
-        .unwrap()
-        .card
-        .unwrap()
-        .pan
-        .expose_full()
-        .to_string();
+    let full_pan = bound_card(&s.sim);
 
     let seven = |args: &[&str]| {
         Command::new("7z")
@@ -250,18 +250,10 @@ fn restore_refuses_another_terminal_and_needs_confirmation() {
     let other = Sim::start(s.dir.path(), "tty2", &["--seed", "99", "--baud", FAST_BAUD]);
     let before = connect(&other).read_binding().unwrap();
     let restore = |port: &Path, extra: &[&str]| {
-        posagent(s.dir.path())
-            .arg("restore")
-            .args(extra)
-            .arg("--port")
-            .arg(port)
-            .arg(&zip)
-            .arg("--secret-file")
-            .arg(&s.secret)
-            .arg("--password-file")
-            .arg(&s.password)
-            .output()
-            .unwrap()
+        let mut args: Vec<&std::ffi::OsStr> = vec!["restore".as_ref()];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        args.extend([std::ffi::OsStr::new("--port"), port.as_os_str(), zip.as_os_str()]);
+        s.posagent(&args)
     };
     let out = restore(&other.port, &["--yes"]);
     assert_eq!(out.status.code(), Some(65));

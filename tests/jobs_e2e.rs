@@ -5,7 +5,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::jobs::*;
-use common::{Sim, connect, json_of, posagent, secret_file};
+use common::{Sim, bound_card, connect, json_of, posagent, secret_file};
 use posagent::domain::DeviceStatus;
 use posagent::link::proto::Object;
 use posagent::terminal::model::{Binding, decode_log};
@@ -181,28 +181,9 @@ fn missing_documents_are_refused_before_any_device_is_touched() {
 fn rebinding_a_card_within_the_cooldown_is_refused_with_the_date() {
     let bench = Bench::default();
     let sim = start_sim(&bench, "tty", &[]);
-    let first_card = connect(&sim)
-        .read_binding()
-        .unwrap()
-        .card
-        .unwrap()
-        .pan
-        .expose_full()
-        .to_string();
+    let first_card = bound_card(&sim);
     let order = card_order(&bench, &sim, "WO-CD-1", NEW_CARD);
-    assert!(
-        bench
-            .run(&[
-                "rebind",
-                "card",
-                "--port",
-                port(&sim),
-                "--order",
-                order.to_str().unwrap()
-            ])
-            .status
-            .success()
-    );
+    assert!(bench.rebind_card(&sim, &order).status.success());
     // Straight back to the card that was just unbound.
     let back = card_order(&bench, &sim, "WO-CD-2", &first_card);
     let out = bench.rebind_card(&sim, &back);
@@ -360,14 +341,7 @@ fn without_a_terminal_to_ask_and_without_yes_the_job_stops_before_any_change() {
 fn full_numbers_never_appear_in_the_database_or_anything_printed() {
     let bench = Bench::default();
     let card_sim = start_sim(&bench, "card", &[]);
-    let old_card = connect(&card_sim)
-        .read_binding()
-        .unwrap()
-        .card
-        .unwrap()
-        .pan
-        .expose_full()
-        .to_string();
+    let old_card = bound_card(&card_sim);
     let acc_sim = start_sim(&bench, "acc", &["--seed", "3"]);
     make_account_bound(&acc_sim);
     let mut printed = String::new();
@@ -440,19 +414,7 @@ fn the_queue_shows_the_jobs_submission_masked() {
     let bench = Bench::default();
     let sim = start_sim(&bench, "tty", &[]);
     let order = card_order(&bench, &sim, "WO-Q-1", NEW_CARD);
-    assert!(
-        bench
-            .run(&[
-                "rebind",
-                "card",
-                "--port",
-                port(&sim),
-                "--order",
-                order.to_str().unwrap()
-            ])
-            .status
-            .success()
-    );
+    assert!(bench.rebind_card(&sim, &order).status.success());
     let list = posagent(bench.path()).args(["queue", "--json"]).output().unwrap();
     let rows = json_of(&list);
     assert_eq!(rows.as_array().unwrap().len(), 1);

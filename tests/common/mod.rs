@@ -99,3 +99,15 @@ pub fn connect(sim: &Sim) -> posagent::terminal::Terminal {
         .expect("authenticate");
     t
 }
+
+/// The full number of the card `sim` is bound to.
+pub fn bound_card(sim: &Sim) -> String {
+    connect(sim)
+        .read_binding()
+        .unwrap()
+        .card
+        .expect("a bound card")
+        .pan
+        .expose_full()
+        .to_string()
+}
