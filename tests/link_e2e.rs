@@ -209,3 +209,14 @@ fn a_port_held_by_another_program_is_waited_for_then_reported() {
     );
     release.join().unwrap();
 }
+
+#[test]
+fn devices_lists_ports_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = posagent(dir.path()).args(["devices", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // Pseudo-terminals are not USB devices, so the list may be empty here; its shape is fixed.
+    for row in json_of(&out).as_array().expect("a list of ports") {
+        assert!(row["port"].is_string() && row["kind"].is_string(), "{row}");
+    }
+}
