@@ -15,5 +15,6 @@ pub mod profile;
 pub mod seal;
 pub mod sim;
 pub mod store;
+pub mod sync;
 
 pub mod terminal;

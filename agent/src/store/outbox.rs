@@ -112,3 +112,219 @@ impl Store {
         })
     }
 }
+
+/// What the provider (or the network) said about one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Applied; the provider's receipt.
+    Accepted { receipt: String },
+    /// Refused for good (a final 4xx); the provider's reason.
+    Rejected { reason: String },
+    /// Not delivered (network, 5xx); try again at `next_attempt_at` unless the budget is spent.
+    Retry { reason: String, next_attempt_at: String },
+}
+
+/// A submission claimed for delivery, with its sealed fields.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub submission: Submission,
+    pub sealed: Vec<u8>,
+}
+
+impl Store {
+    /// Marks up to `limit` due submissions as `sending` (one more attempt) and returns them.
+    pub fn claim_due(&mut self, now: &str, limit: usize) -> Result<Vec<Claimed>, StoreError> {
+        let due: Vec<(String, Vec<u8>)> = {
+            let mut stmt = self
+                .conn
+                .prepare(
+                    "SELECT id, sealed FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1
+                     ORDER BY created_at, id LIMIT ?2",
+                )
+                .map_err(self.err())?;
+            let rows = stmt
+                .query_map(params![now, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(self.err())?;
+            rows.collect::<Result<_, _>>().map_err(self.err())?
+        };
+        self.write(|tx| {
+            for (id, _) in &due {
+                tx.execute(
+                    "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ?2 WHERE id = ?1 AND state = 'pending'",
+                    params![id, now],
+                )?;
+            }
+            Ok(())
+        })?;
+        let all = self.submissions()?;
+        Ok(due
+            .into_iter()
+            .filter_map(|(id, sealed)| {
+                all.iter().find(|s| s.id == id).map(|s| Claimed {
+                    submission: s.clone(),
+                    sealed,
+                })
+            })
+            .collect())
+    }
+
+    /// After a crash, submissions left `sending` go back to `pending`: the provider applies
+    /// each idempotency key once, so sending them again is safe. Returns how many.
+    pub fn recover_sending(&mut self) -> Result<usize, StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE outbox SET state = 'pending', updated_at = ?1 WHERE state = 'sending'",
+                [super::now()],
+            )
+        })
+    }
+
+    /// Records the outcome of an attempt on a `sending` submission; returns its new state.
+    pub fn record_outcome(&mut self, id: &str, outcome: &Outcome) -> Result<String, StoreError> {
+        let max = crate::sync::backoff::MAX_ATTEMPTS;
+        self.write(|tx| {
+            let at = super::now();
+            let (state, event) = match outcome {
+                Outcome::Accepted { receipt } => {
+                    tx.execute(
+                        "UPDATE outbox SET state = 'accepted', receipt = ?2, reason = NULL, updated_at = ?3 WHERE id = ?1",
+                        params![id, receipt, at],
+                    )?;
+                    ("accepted", Some("sync.accepted"))
+                }
+                Outcome::Rejected { reason } => {
+                    tx.execute(
+                        "UPDATE outbox SET state = 'rejected', reason = ?2, updated_at = ?3 WHERE id = ?1",
+                        params![id, reason, at],
+                    )?;
+                    ("rejected", Some("sync.rejected"))
+                }
+                Outcome::Retry { reason, next_attempt_at } => {
+                    let attempts: u32 = tx.query_row("SELECT attempts FROM outbox WHERE id = ?1", [id], |r| r.get(0))?;
+                    let state = if attempts >= max { "dead" } else { "pending" };
+                    tx.execute(
+                        "UPDATE outbox SET state = ?2, reason = ?3, next_attempt_at = ?4, updated_at = ?5 WHERE id = ?1",
+                        params![id, state, reason, next_attempt_at, at],
+                    )?;
+                    (state, (state == "dead").then_some("sync.dead"))
+                }
+            };
+            if let Some(event) = event {
+                let detail = serde_json::json!({ "submission": id });
+                super::audit::append(tx, &super::audit::AuditEntry::new("sync", None, None, event, state, detail))?;
+            }
+            Ok(state.to_string())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::jobs::{JobRecord, JobState};
+
+    fn store_with_submissions(n: usize) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        for i in 0..n {
+            let job = JobRecord {
+                id: format!("job-{i}"),
+                order_id: format!("O-{i}"),
+                operation: "unbind".into(),
+                profile: "generic".into(),
+                order_file: "o.toml".into(),
+                order_sha256: "00".into(),
+                terminal_serial: format!("SN-{i}"),
+                replacement_serial: None,
+                port: "/dev/null".into(),
+                replacement_port: None,
+                state: JobState::Running,
+                step: None,
+                backup_file: None,
+                backup_sha256: None,
+                error: None,
+                technician: "t".into(),
+                created_at: "2026-11-22T00:00:00.000Z".into(),
+                updated_at: "2026-11-22T00:00:00.000Z".into(),
+            };
+            s.create_job(&job).unwrap();
+            let sub = NewSubmission {
+                id: format!("sub-{i}"),
+                idempotency_key: format!("job-job-{i}"),
+                job_id: job.id.clone(),
+                order_id: job.order_id.clone(),
+                kind: "unbind".into(),
+                payload: serde_json::json!({}),
+                sealed: vec![1, 2, 3],
+            };
+            s.finish_job(&job, &sub, &[]).unwrap();
+        }
+        (dir, s)
+    }
+
+    const LATER: &str = "2999-01-01T00:00:00.000Z";
+
+    #[test]
+    fn claiming_marks_sending_and_counts_the_attempt() {
+        let (_d, mut s) = store_with_submissions(3);
+        let claimed = s.claim_due(LATER, 2).unwrap();
+        assert_eq!(claimed.len(), 2);
+        assert_eq!(claimed[0].sealed, vec![1, 2, 3]);
+        let all = s.submissions().unwrap();
+        assert_eq!(
+            all.iter().filter(|x| x.state == "sending" && x.attempts == 1).count(),
+            2
+        );
+        assert_eq!(s.claim_due(LATER, 10).unwrap().len(), 1, "only the one still pending");
+        assert!(
+            s.claim_due("2000-01-01T00:00:00.000Z", 10).unwrap().is_empty(),
+            "nothing due before its time"
+        );
+    }
+
+    #[test]
+    fn a_crash_mid_send_puts_submissions_back_in_the_queue() {
+        let (_d, mut s) = store_with_submissions(2);
+        s.claim_due(LATER, 10).unwrap();
+        assert_eq!(s.recover_sending().unwrap(), 2);
+        assert_eq!(s.claim_due(LATER, 10).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn outcomes_set_the_state_and_the_retry_budget_ends_in_dead() {
+        let (_d, mut s) = store_with_submissions(3);
+        s.claim_due(LATER, 10).unwrap();
+        assert_eq!(
+            s.record_outcome("sub-0", &Outcome::Accepted { receipt: "R-1".into() })
+                .unwrap(),
+            "accepted"
+        );
+        assert_eq!(
+            s.record_outcome(
+                "sub-1",
+                &Outcome::Rejected {
+                    reason: "cooldown".into()
+                }
+            )
+            .unwrap(),
+            "rejected"
+        );
+        let retry = Outcome::Retry {
+            reason: "503".into(),
+            next_attempt_at: "2000-01-01T00:00:00.000Z".into(),
+        };
+        assert_eq!(s.record_outcome("sub-2", &retry).unwrap(), "pending");
+        for _ in 1..crate::sync::backoff::MAX_ATTEMPTS - 1 {
+            assert_eq!(s.claim_due(LATER, 10).unwrap().len(), 1);
+            assert_eq!(s.record_outcome("sub-2", &retry).unwrap(), "pending");
+        }
+        s.claim_due(LATER, 10).unwrap();
+        assert_eq!(s.record_outcome("sub-2", &retry).unwrap(), "dead");
+        let all = s.submissions().unwrap();
+        let by_id = |id: &str| all.iter().find(|x| x.id == id).unwrap().clone();
+        assert_eq!(by_id("sub-0").receipt.as_deref(), Some("R-1"));
+        assert_eq!(by_id("sub-1").reason.as_deref(), Some("cooldown"));
+        assert!(s.retry_submission("sub-2", "t").unwrap(), "dead ones can be revived");
+        assert!(s.verify_audit().unwrap().valid);
+    }
+}
