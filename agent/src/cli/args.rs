@@ -66,6 +66,10 @@ pub enum Command {
     Sim(SimCommand),
     /// A full migration against simulated terminals and provider.
     Demo,
+    /// Shell completion script for SHELL, on stdout.
+    Completions { shell: clap_complete::Shell },
+    /// The manual page (roff), on stdout.
+    Manpage,
 }
 
 /// Where the operator secret comes from (never a command-line value).

@@ -38,6 +38,18 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
     let paths = Paths::resolve(cli.home.as_deref()).map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
     match cli.command {
         Command::Order(OrderCommand::Check { file }) => order_check(&paths, &file, out),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "posagent",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Manpage => clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+            .render(&mut std::io::stdout())
+            .map_err(|e| CliError::new(Exit::Failure, format!("cannot write the manual page: {e}"))),
         Command::Profiles { action } => profiles_cmd::run(&paths, action, out),
         Command::Devices => device_cmd::devices(&paths, out),
         Command::Inspect(a) => device_cmd::inspect(&paths, &a, out),
@@ -73,6 +85,8 @@ fn command_name(c: &Command) -> &'static str {
         Command::Audit(_) => "audit",
         Command::Sim(_) => "sim",
         Command::Demo => "demo",
+        Command::Completions { .. } => "completions",
+        Command::Manpage => "manpage",
     }
 }
 
