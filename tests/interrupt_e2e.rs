@@ -64,6 +64,9 @@ enum Fault {
     UnplugNew(&'static str),
 }
 
+/// Numbers the units of each scenario.
+static NEXT_UNIT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
 struct World {
     bench: Bench,
     main: Sim,
@@ -80,31 +83,32 @@ fn world(op: Op, fault: &Fault) -> World {
     let new_faults = faults(if let Fault::UnplugNew(s) = fault { Some(s) } else { None });
     let state = bench.path().join("main.state");
     let state_arg = state.to_str().unwrap();
-    let main = if let Op::Account = op {
-        // Prepare the account binding first, then power-cycle the unit with the fault armed,
-        // so that preparing it does not trip the fault.
-        let plain = start_sim(&bench, "main", &["--state", state_arg]);
+    // Prepare the unit and read its starting state unarmed, then power-cycle it with the
+    // fault armed: otherwise a byte-count unplug would fire during this setup, not the job.
+    // Every scenario's units have their own serials, so talking to the wrong one is caught.
+    let n = NEXT_UNIT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (main_serial, new_serial) = (format!("MAIN-{n:04}"), format!("NEW-{n:04}"));
+    let plain = start_sim(&bench, "main", &["--state", state_arg, "--serial", &main_serial]);
+    if let Op::Account = op {
         make_account_bound(&plain);
-        drop(plain);
-        start_sim(&bench, "main", &[&["--state", state_arg][..], &main_faults].concat())
-    } else {
-        start_sim(&bench, "main", &main_faults)
-    };
-    let mut new = None;
+    }
     let order = match op {
-        Op::Card => card_order(&bench, &main, "WO-K", NEW_CARD),
-        Op::Account => account_order(&bench, &main, "WO-K"),
-        Op::Phone => phone_order(&bench, &main, "WO-K"),
-        Op::Migrate => {
-            let mut args = vec!["--blank", "--serial", "NEW-0009"];
-            args.extend(new_faults);
-            new = Some(start_sim(&bench, "new", &args));
-            migrate_order(&bench, &main, "NEW-0009", "WO-K")
-        }
+        Op::Card => card_order(&bench, &plain, "WO-K", NEW_CARD),
+        Op::Account => account_order(&bench, &plain, "WO-K"),
+        Op::Phone => phone_order(&bench, &plain, "WO-K"),
+        Op::Migrate => migrate_order(&bench, &plain, &new_serial, "WO-K"),
     };
-    let mut t = connect(&main);
+    let mut t = connect(&plain);
     let before = t.read_binding().unwrap();
     let old_log = decode_log(&t.export(Object::TransactionLog, &mut |_, _| {}).unwrap().data).unwrap();
+    drop(t);
+    drop(plain);
+    let main = start_sim(&bench, "main", &[&["--state", state_arg][..], &main_faults].concat());
+    let new = matches!(op, Op::Migrate).then(|| {
+        let mut args = vec!["--blank", "--serial", new_serial.as_str()];
+        args.extend(new_faults);
+        start_sim(&bench, "new", &args)
+    });
     World {
         bench,
         main,
@@ -196,6 +200,15 @@ fn scenario(op: Op, fault: Fault) {
             "{ctx}: resume failed: {}",
             stderr(&resumed)
         );
+    }
+    // An unplug scenario proves the unplug happened during the job, exactly once.
+    let replugs = match &fault {
+        Fault::Unplug(_) => Some(w.main.replugs()),
+        Fault::UnplugNew(_) => w.new.as_ref().map(Sim::replugs),
+        Fault::Kill(_) => None,
+    };
+    if let Some(n) = replugs {
+        assert_eq!(n, 1, "{ctx}: the unplug happened during the job");
     }
     check_invariants(op, &w, &ctx);
 }

@@ -220,3 +220,35 @@ fn devices_lists_ports_as_json() {
         assert!(row["port"].is_string() && row["kind"].is_string(), "{row}");
     }
 }
+
+#[test]
+fn a_reconnect_does_not_accept_another_unit_on_the_same_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Sim::start(dir.path(), "a", &["--serial", "UNIT-A"]);
+    let b = Sim::start(dir.path(), "b", &["--serial", "UNIT-B", "--seed", "9"]);
+    let path = dir.path().join("cable");
+    let point_at = |sim: &Sim| {
+        let tmp = dir.path().join("cable.tmp");
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(std::fs::read_link(&sim.port).unwrap(), &tmp).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+    };
+    point_at(&a);
+    let mut t = Terminal::open(&path, &generic_serial()).unwrap();
+    t.authenticate(&Secret::new(DEMO_SECRET.as_bytes().to_vec())).unwrap();
+    let a_binding = t.read_binding().unwrap();
+    // The cable now leads to another unit; unit A comes back half a second later.
+    point_at(&b);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            point_at(&a);
+        });
+        t.reconnect().unwrap();
+    });
+    assert_eq!(
+        t.read_binding().unwrap(),
+        a_binding,
+        "the session is with unit A again, not B"
+    );
+}

@@ -44,34 +44,57 @@ pub struct Sim {
     /// The stable path (symlink) to open.
     pub port: PathBuf,
     pub serial: String,
+    /// Where the simulator's announcements (one JSON line per port appearance) go.
+    announcements: PathBuf,
 }
+
+/// How long a simulator may take to announce its port.
+const SIM_START_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Sim {
     /// Starts `posagent sim terminal --pty --link DIR/NAME ARGS…` and waits for its port.
     pub fn start(dir: &Path, name: &str, args: &[&str]) -> Sim {
-        use std::io::BufRead;
         let port = dir.join(name);
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"))
+        let announcements = dir.join(format!("{name}.announce"));
+        let out = std::fs::File::create(&announcements).unwrap();
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"))
             .args(["sim", "terminal", "--pty", "--link"])
             .arg(&port)
             .args(args)
             .env("POSAGENT_HOME", dir)
-            .stdout(std::process::Stdio::piped())
+            .stdout(out)
             .stderr(std::process::Stdio::inherit())
             .spawn()
             .expect("start simulator");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("simulator announces its port");
+        let deadline = std::time::Instant::now() + SIM_START_WAIT;
+        let first = loop {
+            let text = std::fs::read_to_string(&announcements).unwrap_or_default();
+            if let Some(line) = text.lines().next().filter(|_| text.contains('\n')) {
+                break line.to_string();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the simulator did not announce its port"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
         let v: serde_json::Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad announce line {line:?}: {e}"));
+            serde_json::from_str(&first).unwrap_or_else(|e| panic!("bad announce line {first:?}: {e}"));
         Sim {
             child,
             port,
             serial: v["serial"].as_str().unwrap().to_string(),
+            announcements,
         }
+    }
+
+    /// How many times the simulated cable was unplugged and the port came back.
+    pub fn replugs(&self) -> usize {
+        std::fs::read_to_string(&self.announcements)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"replugged\":true"))
+            .count()
     }
 }
 

@@ -29,6 +29,7 @@ pub fn terminal_exit(e: &TerminalError) -> (Exit, &'static str) {
             "check the secret; if it is right, stop: the device may not be genuine",
         ),
         TerminalError::Refused { .. } => (Exit::Failure, "see the terminal's reason above"),
+        TerminalError::AnotherUnit { .. } => (Exit::Unavailable, "plug the right terminal back in, then resume"),
         TerminalError::Invalid(_) | TerminalError::Verification { .. } => (
             Exit::Failure,
             "try again; if it repeats, the terminal or cable is faulty",

@@ -65,6 +65,12 @@ pub enum TerminalError {
     LockedOut { seconds: u32 },
     #[error("the terminal could not prove it knows the operator secret; it may not be genuine, or the secret is wrong")]
     NotGenuine,
+    #[error("{path} now leads to terminal {found}, not {expected}; reconnect {expected} and try again")]
+    AnotherUnit {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
     #[error("the terminal sent invalid data: {0}")]
     Invalid(#[from] ModelError),
     #[error("{object:?} transfer failed verification: {what}")]
@@ -175,13 +181,18 @@ impl Terminal {
         self.past.reconnects += 1;
         let deadline = Instant::now() + proto::RECONNECT_TIMEOUT;
         loop {
-            let attempt = self.connect().and_then(|()| match self.key.clone() {
-                Some(key) => self.prove(&key),
-                None => Ok(()),
-            });
+            let attempt = self
+                .connect()
+                .and_then(|()| self.same_unit())
+                .and_then(|()| match self.key.clone() {
+                    Some(key) => self.prove(&key),
+                    None => Ok(()),
+                });
             match attempt {
                 Ok(()) => return Ok(()),
-                Err(TerminalError::Unavailable { .. }) if Instant::now() < deadline => {
+                Err(TerminalError::Unavailable { .. } | TerminalError::AnotherUnit { .. })
+                    if Instant::now() < deadline =>
+                {
                     if let Some(old) = self.link.take() {
                         self.past.absorb(&old.stats);
                     }
@@ -189,6 +200,26 @@ impl Terminal {
                 }
                 Err(e) => return Err(e),
             }
+        }
+    }
+
+    /// After a reconnect the path must lead to the unit we were talking to: a port name can
+    /// point at another device once the cable came back (or at a recycled pseudo-terminal).
+    fn same_unit(&mut self) -> Result<(), TerminalError> {
+        let Some(known) = self.identity.as_ref().map(|i| i.serial.clone()) else {
+            return Ok(());
+        };
+        let rsp = self.command(cmd::IDENTIFY, Vec::new())?;
+        check(cmd::IDENTIFY, &rsp)?;
+        let now = Identity::decode(&rsp)?.serial;
+        if now == known {
+            Ok(())
+        } else {
+            Err(TerminalError::AnotherUnit {
+                path: self.path.clone(),
+                expected: known,
+                found: now,
+            })
         }
     }
 
