@@ -256,9 +256,8 @@ fn a_second_job_on_a_terminal_with_an_unfinished_one_is_refused() {
     let bench = Bench::default();
     let sim = start_sim(&bench, "tty", &[]);
     let order = card_order(&bench, &sim, "WO-TWO-1", NEW_CARD);
-    let killed = posagent(bench.path())
-        .env("POSAGENT_KILL_AT", "after:backup")
-        .args([
+    let killed = bench
+        .command(&[
             "rebind",
             "card",
             "--yes",
@@ -266,11 +265,8 @@ fn a_second_job_on_a_terminal_with_an_unfinished_one_is_refused() {
             port(&sim),
             "--order",
             order.to_str().unwrap(),
-            "--secret-file",
         ])
-        .arg(bench.path().join("secret"))
-        .arg("--password-file")
-        .arg(bench.path().join("password"))
+        .env("POSAGENT_KILL_AT", "after:backup")
         .output()
         .unwrap();
     assert_eq!(std::os::unix::process::ExitStatusExt::signal(&killed.status), Some(9));
@@ -316,19 +312,15 @@ fn without_a_terminal_to_ask_and_without_yes_the_job_stops_before_any_change() {
     let sim = start_sim(&bench, "tty", &[]);
     let before = connect(&sim).read_binding().unwrap();
     let order = card_order(&bench, &sim, "WO-ASK-1", NEW_CARD);
-    let out = posagent(bench.path())
-        .args([
+    let out = bench
+        .command(&[
             "rebind",
             "card",
             "--port",
             port(&sim),
             "--order",
             order.to_str().unwrap(),
-            "--secret-file",
         ])
-        .arg(bench.path().join("secret"))
-        .arg("--password-file")
-        .arg(bench.path().join("password"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -45,15 +45,22 @@ impl Bench {
 
     /// Runs posagent with the secrets, `--yes` and `--json`.
     pub fn run(&self, args: &[&str]) -> std::process::Output {
-        posagent(self.path())
-            .args(args)
-            .args(["--yes", "--json", "--secret-file"])
-            .arg(&self.secret)
-            .arg("--password-file")
-            .arg(&self.password)
+        self.command(args)
+            .args(["--yes", "--json"])
             .timeout(std::time::Duration::from_secs(120))
             .output()
             .unwrap()
+    }
+
+    /// posagent with `args` and the secret files, nothing else.
+    pub fn command(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut cmd = posagent(self.path());
+        cmd.args(args)
+            .arg("--secret-file")
+            .arg(&self.secret)
+            .arg("--password-file")
+            .arg(&self.password);
+        cmd
     }
 
     /// `posagent rebind card` on `sim` with `order`.
