@@ -9,7 +9,7 @@ pub mod outbox;
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use serde::Serialize;
 
 /// File name of the database inside the data directory.
@@ -251,17 +251,14 @@ impl Store {
         Ok(self.conn.last_insert_rowid())
     }
 
-    /// Every recorded backup, newest first.
-    pub fn backups(&self) -> Result<Vec<BackupRecord>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, created_at, terminal_serial, profile, file, size, sha256, transactions, job_id
-                 FROM backups ORDER BY created_at DESC, id DESC",
-            )
-            .map_err(self.err())?;
+    /// Backups matching `filter` (SQL after the FROM clause, with `?` parameters).
+    fn query_backups(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<BackupRecord>, StoreError> {
+        let sql = format!(
+            "SELECT id, created_at, terminal_serial, profile, file, size, sha256, transactions, job_id FROM backups {filter}"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map(args, |r| {
                 Ok(BackupRecord {
                     id: r.get(0)?,
                     created_at: r.get(1)?,
@@ -278,18 +275,18 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
+    /// Every recorded backup, newest first.
+    pub fn backups(&self) -> Result<Vec<BackupRecord>, StoreError> {
+        self.query_backups("ORDER BY created_at DESC, id DESC", [])
+    }
+
     /// The newest backup of a terminal, if any.
     pub fn latest_backup(&self, serial: &str) -> Result<Option<BackupRecord>, StoreError> {
-        let id: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT id FROM backups WHERE terminal_serial = ?1 ORDER BY created_at DESC, id DESC LIMIT 1",
-                [serial],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.err())?;
-        Ok(id.and_then(|id| self.backups().ok()?.into_iter().find(|b| b.id == id)))
+        let mut rows = self.query_backups(
+            "WHERE terminal_serial = ?1 ORDER BY created_at DESC, id DESC LIMIT 1",
+            [serial],
+        )?;
+        Ok(rows.pop())
     }
 }
 

@@ -49,17 +49,15 @@ pub fn insert(tx: &Connection, s: &NewSubmission, at: &str) -> rusqlite::Result<
 }
 
 impl Store {
-    /// Every submission, newest first.
-    pub fn submissions(&self) -> Result<Vec<Submission>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, idempotency_key, job_id, order_id, kind, payload, state, attempts, next_attempt_at, receipt, reason, created_at
-                 FROM outbox ORDER BY created_at DESC, id DESC",
-            )
-            .map_err(self.err())?;
+    /// Submissions matching `filter` (SQL after the FROM clause, with `?` parameters).
+    fn query_submissions(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<Submission>, StoreError> {
+        let sql = format!(
+            "SELECT id, idempotency_key, job_id, order_id, kind, payload, state, attempts, next_attempt_at, receipt, reason, created_at
+             FROM outbox {filter}"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map(args, |r| {
                 let payload: String = r.get(5)?;
                 Ok(Submission {
                     id: r.get(0)?,
@@ -79,17 +77,19 @@ impl Store {
             .map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
+
+    /// Every submission, newest first.
+    pub fn submissions(&self) -> Result<Vec<Submission>, StoreError> {
+        self.query_submissions("ORDER BY created_at DESC, id DESC", [])
+    }
 }
 
 impl Store {
     /// A submission by id or unique prefix.
     pub fn submission(&self, id: &str) -> Result<Option<Submission>, StoreError> {
-        let all = self.submissions()?;
-        let mut found = all.into_iter().filter(|s| s.id.starts_with(id));
-        Ok(match (found.next(), found.next()) {
-            (Some(s), None) => Some(s),
-            _ => None,
-        })
+        let pattern = format!("{}%", id.replace(['%', '_'], ""));
+        let mut found = self.query_submissions("WHERE id LIKE ?1 LIMIT 2", [pattern])?;
+        Ok(if found.len() == 1 { found.pop() } else { None })
     }
 
     /// Puts a rejected or dead submission back in the queue; returns false for other states.
@@ -156,16 +156,13 @@ impl Store {
             }
             Ok(())
         })?;
-        let all = self.submissions()?;
-        Ok(due
-            .into_iter()
-            .filter_map(|(id, sealed)| {
-                all.iter().find(|s| s.id == id).map(|s| Claimed {
-                    submission: s.clone(),
-                    sealed,
-                })
-            })
-            .collect())
+        let mut claimed = Vec::with_capacity(due.len());
+        for (id, sealed) in due {
+            if let Some(submission) = self.query_submissions("WHERE id = ?1", [&id])?.pop() {
+                claimed.push(Claimed { submission, sealed });
+            }
+        }
+        Ok(claimed)
     }
 
     /// After a crash, submissions left `sending` go back to `pending`: the provider applies
