@@ -282,6 +282,18 @@ fn kill_after_bytes(label: &str) -> Option<u64> {
     rest.parse().ok()
 }
 
+/// What a run's steps produce, for later steps and the outcome. Empty at the start of
+/// every run: a resumed run recovers what it needs from the terminal or the job's backup.
+#[derive(Default)]
+struct Made {
+    /// The binding before the job, from the terminal or the job's backup.
+    original: Option<Binding>,
+    exported: Option<steps::Exported>,
+    test: Option<TestResult>,
+    moved: Option<u32>,
+    after: Option<Binding>,
+}
+
 /// A job being carried out.
 struct Run<'a> {
     store: Store,
@@ -298,12 +310,8 @@ struct Run<'a> {
     observer: &'a mut dyn Observer,
     /// Details of steps done, from the journal and this run.
     done: BTreeMap<Step, serde_json::Value>,
-    /// The binding before the job, from the terminal or the job's backup.
-    original: Option<Binding>,
-    exported: Option<steps::Exported>,
-    test: Option<TestResult>,
-    moved: Option<u32>,
-    after: Option<Binding>,
+    /// What this run's steps have produced so far.
+    made: Made,
 }
 
 fn open_terminal(path: &Path, profile: &Profile) -> Result<Terminal, JobError> {
@@ -313,7 +321,7 @@ fn open_terminal(path: &Path, profile: &Profile) -> Result<Terminal, JobError> {
 /// Starts a new job: opens the terminal, refuses if it has an unfinished job, records the
 /// job and runs its plan. A dry run stops after the checks and changes nothing.
 pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutcome, JobError> {
-    let store = Store::open(&setup.paths.data)?;
+    let mut store = Store::open(&setup.paths.data)?;
     let keys = LocalKeys::load_or_create(&setup.paths.data)?;
     let mut main = open_terminal(setup.port, setup.profile)?;
     let identity = main.identify()?;
@@ -361,7 +369,6 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
         created_at: at.clone(),
         updated_at: at,
     };
-    let mut store = store;
     store.create_job(&job)?;
     let mut run = Run {
         store,
@@ -377,11 +384,7 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
         replacement_port: setup.replacement_port.map(Path::to_path_buf),
         observer,
         done: BTreeMap::new(),
-        original: None,
-        exported: None,
-        test: None,
-        moved: None,
-        after: None,
+        made: Made::default(),
     };
     run.execute(true, setup.dry_run)
 }
@@ -468,11 +471,7 @@ impl<'a> Continue<'a> {
             replacement: None,
             observer,
             done,
-            original: None,
-            exported: None,
-            test: None,
-            moved: None,
-            after: None,
+            made: Made::default(),
         })
     }
 
@@ -518,9 +517,9 @@ impl Run<'_> {
             job,
             plan: self.summary(changes),
             submission_id,
-            test_transaction: self.test.clone(),
-            transactions_moved: self.moved,
-            binding_after: self.after.clone(),
+            test_transaction: self.made.test.clone(),
+            transactions_moved: self.made.moved,
+            binding_after: self.made.after.clone(),
             link,
         })
     }

@@ -73,7 +73,7 @@ impl Run<'_> {
                 let e = self.export_old()?;
                 let detail =
                     json!({ "records": e.log_count, "parameters": e.params_count, "sha256": hex::encode(e.log_sha) });
-                self.exported = Some(e);
+                self.made.exported = Some(e);
                 Ok(detail)
             }
             Step::ActivateNew => self.activate_new(),
@@ -203,7 +203,7 @@ impl Run<'_> {
             ));
         }
         let detail = json!({ "binding": b });
-        self.original = Some(b);
+        self.made.original = Some(b);
         Ok(detail)
     }
 
@@ -231,6 +231,7 @@ impl Run<'_> {
             return Ok(json!({ "cooldown_days": days }));
         };
         if self
+            .made
             .original
             .as_ref()
             .and_then(|b| b.card.as_ref())
@@ -346,13 +347,13 @@ impl Run<'_> {
         self.store.set_job_backup(&self.job.id, &file_s, &written.sha256)?;
         self.job.backup_file = Some(file_s.clone());
         self.job.backup_sha256 = Some(written.sha256.clone());
-        self.original = Some(contents.binding);
+        self.made.original = Some(contents.binding);
         Ok(json!({ "file": file_s, "sha256": written.sha256, "transactions": contents.transactions.len() }))
     }
 
     /// The binding before the job: from this run, else from the job's backup.
     pub(super) fn original(&mut self) -> Result<Binding, JobError> {
-        if let Some(b) = &self.original {
+        if let Some(b) = &self.made.original {
             return Ok(b.clone());
         }
         let b = match &self.job.backup_file {
@@ -360,7 +361,7 @@ impl Run<'_> {
             // No backup yet means no change yet: the terminal still holds the original.
             None => self.main.read_binding()?,
         };
-        self.original = Some(b.clone());
+        self.made.original = Some(b.clone());
         Ok(b)
     }
 
@@ -463,8 +464,8 @@ impl Run<'_> {
     }
 
     fn ensure_exported(&mut self) -> Result<(), JobError> {
-        if self.exported.is_none() {
-            self.exported = Some(self.export_old()?);
+        if self.made.exported.is_none() {
+            self.made.exported = Some(self.export_old()?);
         }
         Ok(())
     }
@@ -472,7 +473,7 @@ impl Run<'_> {
     fn import_data(&mut self) -> Result<Value, JobError> {
         self.ensure_exported()?;
         self.replacement()?;
-        let ex = self.exported.as_ref().expect("exported");
+        let ex = self.made.exported.as_ref().expect("exported");
         let t = self.replacement.as_mut().expect("opened");
         let mut cb = progress(self.observer, "import");
         t.import(Object::Parameters, &ex.params, ex.params_count, &mut cb)?;
@@ -485,7 +486,7 @@ impl Run<'_> {
         self.replacement()?;
         let t = self.replacement.as_mut().expect("opened");
         let got = t.export(Object::TransactionLog, &mut progress(self.observer, "verify"))?;
-        let ex = self.exported.as_ref().expect("exported");
+        let ex = self.made.exported.as_ref().expect("exported");
         if got.records != ex.log_count || got.sha256 != ex.log_sha {
             return Err(JobError::Verification {
                 step: "verify_import",
@@ -509,7 +510,7 @@ impl Run<'_> {
                 what: "duplicate transactions on the new unit".into(),
             });
         }
-        self.moved = Some(got.records);
+        self.made.moved = Some(got.records);
         Ok(json!({ "records": got.records, "sha256": hex::encode(got.sha256) }))
     }
 
@@ -592,7 +593,7 @@ impl Run<'_> {
             return Err(JobError::Verification { step: "verify", what });
         }
         let detail = json!({ "binding": now });
-        self.after = Some(now);
+        self.made.after = Some(now);
         Ok(detail)
     }
 
@@ -607,7 +608,7 @@ impl Run<'_> {
         };
         let r = t.test_transaction(amount, &reference)?;
         let detail = json!({ "amount_fen": r.amount_fen, "auth_code": r.auth_code, "rrn": r.rrn });
-        self.test = Some(r);
+        self.made.test = Some(r);
         Ok(detail)
     }
 
@@ -687,7 +688,7 @@ impl Run<'_> {
         self.store.journal(&self.job, "rollback", "compensated", detail)?;
         self.store
             .end_job(&self.job, crate::store::jobs::JobState::Aborted, None)?;
-        self.after = Some(self.main.read_binding()?);
+        self.made.after = Some(self.main.read_binding()?);
         self.outcome(Vec::new())
     }
 }

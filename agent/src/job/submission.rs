@@ -10,7 +10,7 @@ use crate::store::outbox::NewSubmission;
 impl Run<'_> {
     pub(super) fn submission(&mut self) -> Result<NewSubmission, JobError> {
         let before = self.original()?;
-        let after = self.after.clone();
+        let after = self.made.after.clone();
         let o = &self.order;
         let documents = self
             .done
@@ -29,8 +29,8 @@ impl Run<'_> {
             "after": after,
             "verification": {
                 "read_back": "match",
-                "test_transaction": self.test,
-                "transactions_moved": self.moved,
+                "test_transaction": self.made.test,
+                "transactions_moved": self.made.moved,
             },
             "backup_sha256": self.job.backup_sha256,
             "documents": documents,

@@ -209,9 +209,7 @@ impl Terminal {
         let Some(known) = self.identity.as_ref().map(|i| i.serial.clone()) else {
             return Ok(());
         };
-        let rsp = self.command(cmd::IDENTIFY, Vec::new())?;
-        check(cmd::IDENTIFY, &rsp)?;
-        let now = Identity::decode(&rsp)?.serial;
+        let now = Identity::decode(&self.call_once(cmd::IDENTIFY, Vec::new())?)?.serial;
         if now == known {
             Ok(())
         } else {
