@@ -46,14 +46,7 @@ fn rebind_account_replaces_the_account() {
     let sim = start_sim(&bench, "tty", &[]);
     make_account_bound(&sim);
     let order = account_order(&bench, &sim, "WO-ACC-1");
-    let out = bench.run(&[
-        "rebind",
-        "account",
-        "--port",
-        port(&sim),
-        "--order",
-        order.to_str().unwrap(),
-    ]);
+    let out = bench.rebind("account", &sim, &order);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let after = connect(&sim).read_binding().unwrap();
     assert_eq!(after.account.unwrap().number.expose_full(), NEW_ACCOUNT);
@@ -65,14 +58,7 @@ fn rebind_phone_restarts_the_terminal_and_verifies() {
     let bench = Bench::default();
     let sim = start_sim(&bench, "tty", &[]);
     let order = phone_order(&bench, &sim, "WO-PHONE-1");
-    let out = bench.run(&[
-        "rebind",
-        "phone",
-        "--port",
-        port(&sim),
-        "--order",
-        order.to_str().unwrap(),
-    ]);
+    let out = bench.rebind("phone", &sim, &order);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         connect(&sim).read_binding().unwrap().phone.unwrap().as_str(),

@@ -63,16 +63,21 @@ impl Bench {
         cmd
     }
 
-    /// `posagent rebind card` on `sim` with `order`.
-    pub fn rebind_card(&self, sim: &Sim, order: &Path) -> std::process::Output {
+    /// `posagent rebind KIND` (card, account, phone) on `sim` with `order`.
+    pub fn rebind(&self, kind: &str, sim: &Sim, order: &Path) -> std::process::Output {
         self.run(&[
             "rebind",
-            "card",
+            kind,
             "--port",
             sim.port.to_str().unwrap(),
             "--order",
             order.to_str().unwrap(),
         ])
+    }
+
+    /// `posagent rebind card` on `sim` with `order`.
+    pub fn rebind_card(&self, sim: &Sim, order: &Path) -> std::process::Output {
+        self.rebind("card", sim, order)
     }
 
     pub fn store(&self) -> Store {
