@@ -54,6 +54,31 @@ impl Paths {
 pub struct Config {
     /// Who is working: recorded in backups and the audit trail.
     pub technician: Option<String>,
+    /// Where `posagent sync` delivers; each key can be overridden on the command line.
+    #[serde(default)]
+    pub provider: ProviderConfig,
+}
+
+/// The `[provider]` table. Relative paths are relative to the config directory.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// `https://host[:port][/prefix]`.
+    pub url: Option<String>,
+    /// PEM bundle of CAs to trust instead of the system's roots.
+    pub ca: Option<PathBuf>,
+    /// SHA-256 fingerprints of the provider certificates to accept (hex, colons allowed).
+    #[serde(default)]
+    pub pins: Vec<String>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// File holding the agent's signing key (64 hex digits).
+    pub agent_key_file: Option<PathBuf>,
+    /// Submissions per request.
+    pub batch_size: Option<usize>,
+    /// Ceiling of the first retry's random wait, in milliseconds (doubling per attempt,
+    /// capped at 15 minutes).
+    pub retry_base_ms: Option<u64>,
 }
 
 /// Name of the configuration file inside the config directory.

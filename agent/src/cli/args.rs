@@ -282,15 +282,26 @@ pub struct SyncArgs {
     /// Keep running and deliver whenever the provider is reachable.
     #[arg(long)]
     pub watch: bool,
-    #[arg(long)]
+    /// With --watch: how often to look for work and for the provider, in seconds.
+    #[arg(long, default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub interval: u64,
+    /// Without --watch: wait for retries that fall due within this many seconds.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub max_wait: u64,
+    /// Provider URL, https://host[:port][/prefix] (else provider.url in config.toml).
+    #[arg(long, value_name = "URL")]
     pub provider: Option<String>,
+    /// PEM bundle of CAs to trust for the provider (else provider.ca, else system roots).
     #[arg(long, value_name = "FILE")]
     pub provider_ca: Option<PathBuf>,
-    #[arg(long, value_name = "FILE")]
+    /// Client certificate for mutual TLS (PEM).
+    #[arg(long, value_name = "FILE", requires = "client_key")]
     pub client_cert: Option<PathBuf>,
-    #[arg(long, value_name = "FILE")]
+    /// Private key of the client certificate (PEM).
+    #[arg(long, value_name = "FILE", requires = "client_cert")]
     pub client_key: Option<PathBuf>,
-    #[arg(long, value_name = "FILE")]
+    /// File holding the agent's signing key, 64 hex digits (else provider.agent_key_file).
+    #[arg(long, value_name = "FILE", env = "POSAGENT_AGENT_KEY_FILE")]
     pub agent_key_file: Option<PathBuf>,
 }
 
@@ -350,13 +361,25 @@ pub struct SimTerminalArgs {
 
 #[derive(Debug, Args)]
 pub struct SimProviderArgs {
+    /// Address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: String,
+    /// Certificates, agent key and ledger (made on first start; default DATA/sim-provider).
     #[arg(long, value_name = "DIR")]
     pub tls_dir: Option<PathBuf>,
+    /// Faults, e.g. unavailable=0.2,delay=100ms,reset_before=0.1,reset_after=0.1,slow_handshake=500ms,reject=0.05.
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<String>,
-    /// Print what the provider has applied and exit.
+    /// Refuse agents without a client certificate from the directory's CA.
+    #[arg(long)]
+    pub require_client_cert: bool,
+    /// Days between two settlement-card changes of one merchant.
+    #[arg(long, default_value_t = 30)]
+    pub card_cooldown_days: u32,
+    /// Seed for the fault dice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print what the provider in the directory has applied (JSON) and exit.
     #[arg(long)]
     pub report: bool,
 }

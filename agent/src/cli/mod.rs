@@ -11,6 +11,7 @@ mod progress;
 mod queue_cmd;
 mod secrets;
 mod sim_cmd;
+mod sync_cmd;
 
 use std::process::ExitCode;
 
@@ -61,6 +62,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Migrate(a) => job_cmd::migrate(&paths, &a, out),
         Command::Jobs { action } => job_cmd::jobs(&paths, action, out),
         Command::Audit(c) => job_cmd::audit(&paths, c, out),
+        Command::Sync(a) => sync_cmd::run(&paths, &a, out),
         Command::Queue { action } => queue_cmd::run(&paths, action, &job_cmd::technician(&paths)?, out),
 
         other => Err(CliError::not_yet(command_name(&other))),
@@ -88,6 +90,14 @@ fn command_name(c: &Command) -> &'static str {
         Command::Completions { .. } => "completions",
         Command::Manpage => "manpage",
     }
+}
+
+/// A single-threaded async runtime for the network commands.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(Exit::Failure, format!("cannot start the network runtime: {e}")))
 }
 
 /// Loads the built-in profiles with the user's overrides.

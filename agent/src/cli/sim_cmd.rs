@@ -1,9 +1,9 @@
-//! `posagent sim terminal` (and, later, `sim provider`).
+//! `posagent sim terminal` and `posagent sim provider`.
 
 use std::io::Write;
 
-use super::args::{SimCommand, SimTerminalArgs};
-use super::{CliError, Exit, load_profiles, secrets};
+use super::args::{SimCommand, SimProviderArgs, SimTerminalArgs};
+use super::{CliError, Exit, load_profiles, runtime, secrets};
 use crate::config::Paths;
 use crate::link::proto::DEMO_SECRET;
 use crate::sim::faults::FaultSpec;
@@ -12,7 +12,7 @@ use crate::sim::{Attach, TerminalOptions, run_terminal};
 pub fn run(paths: &Paths, c: SimCommand) -> Result<(), CliError> {
     match c {
         SimCommand::Terminal(a) => terminal(paths, a),
-        SimCommand::Provider(_) => Err(CliError::not_yet("sim provider")),
+        SimCommand::Provider(a) => provider(paths, a),
     }
 }
 
@@ -57,4 +57,35 @@ fn terminal(paths: &Paths, a: SimTerminalArgs) -> Result<(), CliError> {
         let _ = out.flush();
     })
     .map_err(|e| CliError::new(Exit::Failure, format!("sim terminal: {e}")))
+}
+
+fn provider(paths: &Paths, a: SimProviderArgs) -> Result<(), CliError> {
+    use crate::sim::provider::{ProviderOptions, faults::ProviderFaults, report, serve};
+    let dir = a.tls_dir.unwrap_or_else(|| paths.data.join("sim-provider"));
+    if a.report {
+        let r = report(&dir).map_err(|e| CliError::new(Exit::DataErr, e))?;
+        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        return Ok(());
+    }
+    let faults: ProviderFaults = match &a.faults {
+        Some(s) => s
+            .parse()
+            .map_err(|e: crate::sim::faults::FaultSpecError| CliError::new(Exit::Usage, e.to_string()))?,
+        None => ProviderFaults::default(),
+    };
+    let opts = ProviderOptions {
+        listen: a.listen,
+        dir,
+        faults,
+        require_client_cert: a.require_client_cert,
+        card_cooldown_days: a.card_cooldown_days,
+        seed: a.seed,
+    };
+    runtime()?
+        .block_on(serve(opts, |v| {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{v}");
+            let _ = out.flush();
+        }))
+        .map_err(|e| CliError::new(Exit::Failure, format!("sim provider: {e}")))
 }

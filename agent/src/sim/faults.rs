@@ -38,9 +38,9 @@ fn command_code(name: &str) -> Option<u8> {
 /// A fault spec that does not parse.
 #[derive(Debug, thiserror::Error)]
 #[error("--faults: {0}")]
-pub struct FaultSpecError(String);
+pub struct FaultSpecError(pub(crate) String);
 
-fn duration(key: &str, v: &str) -> Result<Duration, FaultSpecError> {
+pub(crate) fn duration(key: &str, v: &str) -> Result<Duration, FaultSpecError> {
     let (num, scale) = if let Some(n) = v.strip_suffix("ms") {
         (n, 1e-3)
     } else if let Some(n) = v.strip_suffix('s') {
@@ -59,7 +59,7 @@ fn duration(key: &str, v: &str) -> Result<Duration, FaultSpecError> {
     Ok(Duration::from_secs_f64(x * scale))
 }
 
-fn rate(key: &str, v: &str) -> Result<f64, FaultSpecError> {
+pub(crate) fn rate(key: &str, v: &str) -> Result<f64, FaultSpecError> {
     let x: f64 = v
         .parse()
         .map_err(|_| FaultSpecError(format!("{key}={v}: not a number")))?;
@@ -69,14 +69,20 @@ fn rate(key: &str, v: &str) -> Result<f64, FaultSpecError> {
     Ok(x)
 }
 
+/// The `key=value` items of a comma-separated fault list.
+pub(crate) fn pairs(s: &str) -> impl Iterator<Item = Result<(&str, &str), FaultSpecError>> {
+    s.split(',').map(str::trim).filter(|i| !i.is_empty()).map(|item| {
+        item.split_once('=')
+            .ok_or_else(|| FaultSpecError(format!("'{item}' is not key=value")))
+    })
+}
+
 impl std::str::FromStr for FaultSpec {
     type Err = FaultSpecError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut spec = FaultSpec::default();
-        for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            let (k, v) = item
-                .split_once('=')
-                .ok_or_else(|| FaultSpecError(format!("'{item}' is not key=value")))?;
+        for pair in pairs(s) {
+            let (k, v) = pair?;
             match k {
                 "bitflip" => spec.bitflip = rate(k, v)?,
                 "drop" => spec.drop = rate(k, v)?,

@@ -3,6 +3,7 @@
 
 pub mod faults;
 pub mod line;
+pub mod provider;
 pub mod terminal;
 
 use std::path::PathBuf;

@@ -133,7 +133,12 @@ pub struct BackupRecord {
 
 /// Now, as stored: RFC 3339, UTC, milliseconds.
 pub fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    timestamp(chrono::Utc::now())
+}
+
+/// A time as stored (so stored times compare as strings).
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// An open database.

@@ -176,42 +176,95 @@ impl Store {
         })
     }
 
-    /// Records the outcome of an attempt on a `sending` submission; returns its new state.
-    pub fn record_outcome(&mut self, id: &str, outcome: &Outcome) -> Result<String, StoreError> {
+    /// Records the outcomes of one delivery attempt, in one transaction; returns each
+    /// submission's new state in the same order.
+    pub fn record_outcomes(&mut self, outcomes: &[(String, Outcome)]) -> Result<Vec<String>, StoreError> {
         let max = crate::sync::backoff::MAX_ATTEMPTS;
         self.write(|tx| {
             let at = super::now();
-            let (state, event) = match outcome {
-                Outcome::Accepted { receipt } => {
-                    tx.execute(
-                        "UPDATE outbox SET state = 'accepted', receipt = ?2, reason = NULL, updated_at = ?3 WHERE id = ?1",
-                        params![id, receipt, at],
-                    )?;
-                    ("accepted", Some("sync.accepted"))
+            let mut states = Vec::with_capacity(outcomes.len());
+            for (id, outcome) in outcomes {
+                let (state, event) = match outcome {
+                    Outcome::Accepted { receipt } => {
+                        tx.execute(
+                            "UPDATE outbox SET state = 'accepted', receipt = ?2, reason = NULL, updated_at = ?3 WHERE id = ?1",
+                            params![id, receipt, at],
+                        )?;
+                        ("accepted", Some("sync.accepted"))
+                    }
+                    Outcome::Rejected { reason } => {
+                        tx.execute(
+                            "UPDATE outbox SET state = 'rejected', reason = ?2, updated_at = ?3 WHERE id = ?1",
+                            params![id, reason, at],
+                        )?;
+                        ("rejected", Some("sync.rejected"))
+                    }
+                    Outcome::Retry { reason, next_attempt_at } => {
+                        let attempts: u32 =
+                            tx.query_row("SELECT attempts FROM outbox WHERE id = ?1", [id], |r| r.get(0))?;
+                        let state = if attempts >= max { "dead" } else { "pending" };
+                        tx.execute(
+                            "UPDATE outbox SET state = ?2, reason = ?3, next_attempt_at = ?4, updated_at = ?5 WHERE id = ?1",
+                            params![id, state, reason, next_attempt_at, at],
+                        )?;
+                        (state, (state == "dead").then_some("sync.dead"))
+                    }
+                };
+                if let Some(event) = event {
+                    let detail = serde_json::json!({ "submission": id });
+                    super::audit::append(tx, &super::audit::AuditEntry::new("sync", None, None, event, state, detail))?;
                 }
-                Outcome::Rejected { reason } => {
-                    tx.execute(
-                        "UPDATE outbox SET state = 'rejected', reason = ?2, updated_at = ?3 WHERE id = ?1",
-                        params![id, reason, at],
-                    )?;
-                    ("rejected", Some("sync.rejected"))
-                }
-                Outcome::Retry { reason, next_attempt_at } => {
-                    let attempts: u32 = tx.query_row("SELECT attempts FROM outbox WHERE id = ?1", [id], |r| r.get(0))?;
-                    let state = if attempts >= max { "dead" } else { "pending" };
-                    tx.execute(
-                        "UPDATE outbox SET state = ?2, reason = ?3, next_attempt_at = ?4, updated_at = ?5 WHERE id = ?1",
-                        params![id, state, reason, next_attempt_at, at],
-                    )?;
-                    (state, (state == "dead").then_some("sync.dead"))
-                }
-            };
-            if let Some(event) = event {
-                let detail = serde_json::json!({ "submission": id });
-                super::audit::append(tx, &super::audit::AuditEntry::new("sync", None, None, event, state, detail))?;
+                states.push(state.to_string());
             }
-            Ok(state.to_string())
+            Ok(states)
         })
+    }
+
+    /// Undoes a claim whose request never reached the provider (the attempt is not counted).
+    pub fn release(&mut self, ids: &[String]) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let at = super::now();
+            for id in ids {
+                tx.execute(
+                    "UPDATE outbox SET state = 'pending', attempts = MAX(attempts - 1, 0), updated_at = ?2
+                     WHERE id = ?1 AND state = 'sending'",
+                    params![id, at],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether a pending submission is due at `now`.
+    pub fn has_due(&self, now: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1)",
+                [now],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
+    /// When the earliest pending submission is due, if any is pending.
+    pub fn next_attempt_at(&self) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
+    /// How many submissions are in each state.
+    pub fn outbox_counts(&self) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT state, COUNT(*) FROM outbox GROUP BY state")
+            .map_err(self.err())?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
     }
 }
 
@@ -280,6 +333,36 @@ mod tests {
     }
 
     #[test]
+    fn a_released_claim_costs_no_attempt_and_due_times_are_reported() {
+        let (_d, mut s) = store_with_submissions(2);
+        assert!(s.has_due(LATER).unwrap());
+        let claimed = s.claim_due(LATER, 10).unwrap();
+        assert!(!s.has_due(LATER).unwrap(), "claimed ones are not due");
+        assert_eq!(s.next_attempt_at().unwrap(), None);
+        let ids: Vec<String> = claimed.iter().map(|c| c.submission.id.clone()).collect();
+        s.release(&ids).unwrap();
+        assert!(
+            s.submissions()
+                .unwrap()
+                .iter()
+                .all(|x| x.state == "pending" && x.attempts == 0)
+        );
+        let later = Outcome::Retry {
+            reason: "503".into(),
+            next_attempt_at: "2998-01-01T00:00:00.000Z".into(),
+        };
+        s.claim_due(LATER, 10).unwrap();
+        s.record_outcomes(&[(ids[0].clone(), later.clone()), (ids[1].clone(), later)])
+            .unwrap();
+        assert_eq!(
+            s.next_attempt_at().unwrap().as_deref(),
+            Some("2998-01-01T00:00:00.000Z")
+        );
+        assert!(!s.has_due("2997-12-31T23:59:59.999Z").unwrap());
+        assert_eq!(s.outbox_counts().unwrap().get("pending"), Some(&2));
+    }
+
+    #[test]
     fn a_crash_mid_send_puts_submissions_back_in_the_queue() {
         let (_d, mut s) = store_with_submissions(2);
         s.claim_due(LATER, 10).unwrap();
@@ -292,31 +375,37 @@ mod tests {
         let (_d, mut s) = store_with_submissions(3);
         s.claim_due(LATER, 10).unwrap();
         assert_eq!(
-            s.record_outcome("sub-0", &Outcome::Accepted { receipt: "R-1".into() })
+            s.record_outcomes(&[("sub-0".into(), Outcome::Accepted { receipt: "R-1".into() })])
                 .unwrap(),
-            "accepted"
+            ["accepted"]
         );
         assert_eq!(
-            s.record_outcome(
-                "sub-1",
-                &Outcome::Rejected {
+            s.record_outcomes(&[(
+                "sub-1".into(),
+                Outcome::Rejected {
                     reason: "cooldown".into()
                 }
-            )
+            )])
             .unwrap(),
-            "rejected"
+            ["rejected"]
         );
         let retry = Outcome::Retry {
             reason: "503".into(),
             next_attempt_at: "2000-01-01T00:00:00.000Z".into(),
         };
-        assert_eq!(s.record_outcome("sub-2", &retry).unwrap(), "pending");
+        assert_eq!(
+            s.record_outcomes(&[("sub-2".into(), retry.clone())]).unwrap(),
+            ["pending"]
+        );
         for _ in 1..crate::sync::backoff::MAX_ATTEMPTS - 1 {
             assert_eq!(s.claim_due(LATER, 10).unwrap().len(), 1);
-            assert_eq!(s.record_outcome("sub-2", &retry).unwrap(), "pending");
+            assert_eq!(
+                s.record_outcomes(&[("sub-2".into(), retry.clone())]).unwrap(),
+                ["pending"]
+            );
         }
         s.claim_due(LATER, 10).unwrap();
-        assert_eq!(s.record_outcome("sub-2", &retry).unwrap(), "dead");
+        assert_eq!(s.record_outcomes(&[("sub-2".into(), retry.clone())]).unwrap(), ["dead"]);
         let all = s.submissions().unwrap();
         let by_id = |id: &str| all.iter().find(|x| x.id == id).unwrap().clone();
         assert_eq!(by_id("sub-0").receipt.as_deref(), Some("R-1"));

@@ -1,6 +1,9 @@
-//! Delivering the outbox to the provider. This module holds the parts that do not touch the
-//! network: request signing and the retry schedule. The outbox's states and transitions
-//! live in `store::outbox`.
+//! Delivering the outbox to the provider: the wire format (`api`), request signing
+//! (`sign`), the retry schedule (`backoff`), the HTTPS client (`client`) and the delivery
+//! loop (`drain`). The outbox's states and transitions live in `store::outbox`.
 
+pub mod api;
 pub mod backoff;
+pub mod client;
+pub mod drain;
 pub mod sign;

@@ -48,6 +48,11 @@ fn mac_over(key: &[u8], method: &str, path: &str, timestamp: i64, nonce: &str, b
     mac
 }
 
+/// Names an agent key without revealing it: the first 8 bytes of its SHA-256, in hex.
+pub fn key_id(key: &[u8]) -> String {
+    hex::encode(&Sha256::digest(key)[..8])
+}
+
 /// Signs a request at `now` (Unix seconds) with a fresh nonce.
 pub fn sign(key: &[u8], method: &str, path: &str, body: &[u8], now: i64) -> Signature {
     let mut nonce = [0u8; NONCE_LEN];

@@ -1,0 +1,411 @@
+//! The simulated provider's own SQLite file: one answer per idempotency key, and an
+//! append-only log of the binding changes it applied. The log has no uniqueness constraint
+//! on purpose, so a test counting its rows per key would see a submission applied twice.
+
+use std::path::Path;
+
+use rand::Rng;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::sync::api::{self, Item, ItemResult, Status};
+
+/// The provider's file inside its directory.
+pub const LEDGER_FILE: &str = "provider.sqlite";
+
+/// Provider rules that depend on configuration.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// Days between two settlement-card changes of one merchant.
+    pub card_cooldown_days: u32,
+    /// Chance per new submission of a (simulated) review refusal.
+    pub reject_rate: f64,
+}
+
+/// The provider's store.
+pub struct Ledger {
+    conn: Connection,
+}
+
+/// One answered submission, as the report lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Answered {
+    pub idempotency_key: String,
+    pub submission_id: String,
+    pub kind: String,
+    pub mid: String,
+    pub status: String,
+    pub receipt: Option<String>,
+    pub code: Option<String>,
+    pub reason: Option<String>,
+    /// How often the submission was delivered (repeats answered from the first answer).
+    pub deliveries: u64,
+    /// Binding changes applied for it: 1 if accepted, 0 if rejected; never more.
+    pub applied: u64,
+}
+
+/// What the provider has received and applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub accepted: u64,
+    pub rejected: u64,
+    pub deliveries: u64,
+    pub changes_applied: u64,
+    pub submissions: Vec<Answered>,
+}
+
+fn sql(e: rusqlite::Error) -> String {
+    format!("provider ledger: {e}")
+}
+
+impl Ledger {
+    /// Opens (creating) the ledger in `dir`.
+    pub fn open(dir: &Path) -> Result<Ledger, String> {
+        let conn = Connection::open(dir.join(LEDGER_FILE)).map_err(sql)?;
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            .map_err(sql)?;
+        conn.execute_batch(
+            "PRAGMA synchronous = FULL;
+             CREATE TABLE IF NOT EXISTS answers (
+                 idempotency_key TEXT PRIMARY KEY,
+                 submission_id TEXT NOT NULL,
+                 kind TEXT NOT NULL,
+                 mid TEXT NOT NULL,
+                 content_sha256 TEXT NOT NULL,
+                 status TEXT NOT NULL,
+                 receipt TEXT,
+                 code TEXT,
+                 reason TEXT,
+                 deliveries INTEGER NOT NULL,
+                 first_at TEXT NOT NULL,
+                 last_at TEXT NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS changes (
+                 seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                 idempotency_key TEXT NOT NULL,
+                 kind TEXT NOT NULL,
+                 mid TEXT NOT NULL,
+                 terminal TEXT,
+                 applied_at TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS changes_by_mid ON changes (mid, kind, applied_at);",
+        )
+        .map_err(sql)?;
+        Ok(Ledger { conn })
+    }
+
+    /// Applies a batch in one transaction and returns one result per item.
+    pub fn apply(
+        &mut self,
+        items: &[serde_json::Value],
+        rules: &Rules,
+        rng: &mut impl Rng,
+    ) -> Result<Vec<ItemResult>, String> {
+        let tx = self.conn.transaction().map_err(sql)?;
+        let at = crate::store::now();
+        let mut results = Vec::with_capacity(items.len());
+        for raw in items {
+            results.push(apply_one(&tx, raw, rules, rng, &at).map_err(sql)?);
+        }
+        tx.commit().map_err(sql)?;
+        Ok(results)
+    }
+
+    /// Everything answered so far.
+    pub fn report(&self) -> Result<Report, String> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT a.idempotency_key, a.submission_id, a.kind, a.mid, a.status, a.receipt, a.code, a.reason, a.deliveries,
+                        (SELECT COUNT(*) FROM changes c WHERE c.idempotency_key = a.idempotency_key)
+                 FROM answers a ORDER BY a.first_at, a.idempotency_key",
+            )
+            .map_err(sql)?;
+        let submissions = stmt
+            .query_map([], |r| {
+                Ok(Answered {
+                    idempotency_key: r.get(0)?,
+                    submission_id: r.get(1)?,
+                    kind: r.get(2)?,
+                    mid: r.get(3)?,
+                    status: r.get(4)?,
+                    receipt: r.get(5)?,
+                    code: r.get(6)?,
+                    reason: r.get(7)?,
+                    deliveries: r.get::<_, i64>(8)? as u64,
+                    applied: r.get::<_, i64>(9)? as u64,
+                })
+            })
+            .map_err(sql)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sql)?;
+        let changes: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM changes", [], |r| r.get(0))
+            .map_err(sql)?;
+        Ok(Report {
+            accepted: submissions.iter().filter(|s| s.status == "accepted").count() as u64,
+            rejected: submissions.iter().filter(|s| s.status == "rejected").count() as u64,
+            deliveries: submissions.iter().map(|s| s.deliveries).sum(),
+            changes_applied: changes as u64,
+            submissions,
+        })
+    }
+}
+
+fn rejected(key: &str, code: &str, reason: String) -> ItemResult {
+    ItemResult {
+        idempotency_key: key.to_string(),
+        status: Status::Rejected,
+        receipt: None,
+        code: Some(code.to_string()),
+        reason: Some(reason),
+    }
+}
+
+/// Checks what a submission must carry; returns the item or the reason it is malformed.
+fn well_formed(raw: &serde_json::Value) -> Result<(Item, String), String> {
+    let item: Item = serde_json::from_value(raw.clone()).map_err(|e| e.to_string())?;
+    if item.idempotency_key.is_empty() || item.idempotency_key.len() > 128 {
+        return Err("idempotency_key must be 1 to 128 characters".into());
+    }
+    if !api::KINDS.contains(&item.kind.as_str()) {
+        return Err(format!("kind '{}' is not one of {}", item.kind, api::KINDS.join(", ")));
+    }
+    let mid = item.payload["merchant"]["mid"]
+        .as_str()
+        .filter(|m| !m.is_empty())
+        .ok_or("payload.merchant.mid is missing")?
+        .to_string();
+    if !item.sensitive.is_object() {
+        return Err("sensitive must be an object".into());
+    }
+    Ok((item, mid))
+}
+
+fn luhn_ok(digits: &str) -> bool {
+    let mut sum = 0;
+    for (i, c) in digits.bytes().rev().enumerate() {
+        if !c.is_ascii_digit() {
+            return false;
+        }
+        let mut d = u32::from(c - b'0');
+        if i % 2 == 1 {
+            d *= 2;
+            if d > 9 {
+                d -= 9;
+            }
+        }
+        sum += d;
+    }
+    !digits.is_empty() && sum % 10 == 0
+}
+
+/// The provider's rules for a new submission: `Err((code, reason))` refuses it.
+fn judge(
+    tx: &Connection,
+    item: &Item,
+    mid: &str,
+    rules: &Rules,
+    rng: &mut impl Rng,
+) -> rusqlite::Result<Result<(), (&'static str, String)>> {
+    if item.payload["verification"]["read_back"].as_str() != Some("match") {
+        return Ok(Err((
+            "verification",
+            "the terminal's read-back did not match the order; redo the job".into(),
+        )));
+    }
+    if item.kind == "rebind-card" {
+        let card = item.sensitive["new"]["card"].as_str().unwrap_or("");
+        if !luhn_ok(card) {
+            return Ok(Err((
+                "card_invalid",
+                "the new settlement card number fails its check digit".into(),
+            )));
+        }
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(rules.card_cooldown_days));
+        let last: Option<String> = tx
+            .query_row(
+                "SELECT applied_at FROM changes WHERE mid = ?1 AND kind = 'rebind-card' AND applied_at > ?2
+                 ORDER BY applied_at DESC LIMIT 1",
+                params![mid, crate::store::timestamp(cutoff)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(last) = last {
+            let next = chrono::DateTime::parse_from_rfc3339(&last)
+                .map(|t| {
+                    (t + chrono::Duration::days(i64::from(rules.card_cooldown_days)))
+                        .date_naive()
+                        .to_string()
+                })
+                .unwrap_or_default();
+            return Ok(Err((
+                "cooldown",
+                format!(
+                    "merchant {mid} changed its settlement card on {}; the next change is allowed from {next}",
+                    &last[..10.min(last.len())]
+                ),
+            )));
+        }
+    }
+    if rules.reject_rate > 0.0 && rng.random_bool(rules.reject_rate) {
+        return Ok(Err((
+            "review",
+            "the provider's review refused this change (simulated); contact the provider's merchant desk".into(),
+        )));
+    }
+    Ok(Ok(()))
+}
+
+fn apply_one(
+    tx: &Connection,
+    raw: &serde_json::Value,
+    rules: &Rules,
+    rng: &mut impl Rng,
+    at: &str,
+) -> rusqlite::Result<ItemResult> {
+    let key = raw["idempotency_key"].as_str().unwrap_or_default().to_string();
+    let (item, mid) = match well_formed(raw) {
+        Ok(x) => x,
+        Err(e) => return Ok(rejected(&key, "schema", e)),
+    };
+    let content = hex::encode(Sha256::digest(raw.to_string().as_bytes()));
+    let first: Option<(String, ItemResult)> = tx
+        .query_row(
+            "SELECT content_sha256, status, receipt, code, reason FROM answers WHERE idempotency_key = ?1",
+            [&key],
+            |r| {
+                let status: String = r.get(1)?;
+                Ok((
+                    r.get(0)?,
+                    ItemResult {
+                        idempotency_key: key.clone(),
+                        status: if status == "accepted" {
+                            Status::Accepted
+                        } else {
+                            Status::Rejected
+                        },
+                        receipt: r.get(2)?,
+                        code: r.get(3)?,
+                        reason: r.get(4)?,
+                    },
+                ))
+            },
+        )
+        .optional()?;
+    if let Some((sha, answer)) = first {
+        if sha != content {
+            return Ok(rejected(
+                &key,
+                "conflict",
+                "this idempotency key was used before with different content".into(),
+            ));
+        }
+        tx.execute(
+            "UPDATE answers SET deliveries = deliveries + 1, last_at = ?2 WHERE idempotency_key = ?1",
+            params![key, at],
+        )?;
+        return Ok(answer);
+    }
+    let result = match judge(tx, &item, &mid, rules, rng)? {
+        Ok(()) => {
+            tx.execute(
+                "INSERT INTO changes (idempotency_key, kind, mid, terminal, applied_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![key, item.kind, mid, item.payload["terminal"].as_str(), at],
+            )?;
+            ItemResult {
+                idempotency_key: key.clone(),
+                status: Status::Accepted,
+                receipt: Some(format!("PRV-{:010}", tx.last_insert_rowid())),
+                code: None,
+                reason: None,
+            }
+        }
+        Err((code, reason)) => rejected(&key, code, reason),
+    };
+    tx.execute(
+        "INSERT INTO answers (idempotency_key, submission_id, kind, mid, content_sha256, status, receipt, code, reason, deliveries, first_at, last_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?10)",
+        params![
+            key,
+            item.id,
+            item.kind,
+            mid,
+            content,
+            if result.status == Status::Accepted { "accepted" } else { "rejected" },
+            result.receipt,
+            result.code,
+            result.reason,
+            at
+        ],
+    )?;
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn item(key: &str, kind: &str, mid: &str, card: &str) -> serde_json::Value {
+        serde_json::json!({
+            "id": format!("id-{key}"), "idempotency_key": key, "kind": kind, "order_id": "O-1", "job_id": "J-1",
+            "created_at": "2026-11-22T00:00:00.000Z",
+            "payload": { "merchant": { "mid": mid }, "terminal": "SN1", "verification": { "read_back": "match" } },
+            "sensitive": { "new": { "card": card } },
+        })
+    }
+
+    const RULES: Rules = Rules {
+        card_cooldown_days: 30,
+        reject_rate: 0.0,
+    };
+
+    #[test]
+    fn a_key_is_applied_once_and_repeats_get_the_first_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(dir.path()).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let a = item("job-1", "rebind-card", "898000000000001", "6222021234567890128");
+        let first = l.apply(std::slice::from_ref(&a), &RULES, &mut rng).unwrap();
+        let again = l.apply(&[a.clone(), a], &RULES, &mut rng).unwrap();
+        assert_eq!(first[0].status, Status::Accepted);
+        assert_eq!(again, vec![first[0].clone(), first[0].clone()]);
+        let r = l.report().unwrap();
+        assert_eq!((r.accepted, r.deliveries, r.changes_applied), (1, 3, 1));
+        let changed = item("job-1", "rebind-card", "898000000000001", "6222021234567890136");
+        let conflict = l.apply(&[changed], &RULES, &mut rng).unwrap();
+        assert_eq!(conflict[0].code.as_deref(), Some("conflict"));
+    }
+
+    #[test]
+    fn rules_refuse_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(dir.path()).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let out = l
+            .apply(
+                &[
+                    item("k1", "rebind-card", "M1", "6222021234567890128"),
+                    item("k2", "rebind-card", "M1", "6222021234567890136"),
+                    item("k3", "rebind-card", "M2", "6222021234567890129"),
+                    serde_json::json!({ "idempotency_key": "k4", "kind": "unbind" }),
+                ],
+                &RULES,
+                &mut rng,
+            )
+            .unwrap();
+        assert_eq!(out[0].status, Status::Accepted);
+        assert_eq!(out[1].code.as_deref(), Some("cooldown"));
+        assert!(out[1].reason.as_deref().unwrap().contains("merchant M1"), "{out:?}");
+        assert_eq!(out[2].code.as_deref(), Some("card_invalid"));
+        assert_eq!(out[3].code.as_deref(), Some("schema"));
+        let mut unverified = item("k5", "unbind", "M3", "");
+        unverified["payload"]["verification"]["read_back"] = "differs".into();
+        let out = l.apply(&[unverified], &RULES, &mut rng).unwrap();
+        assert_eq!(out[0].code.as_deref(), Some("verification"));
+        assert_eq!(l.report().unwrap().changes_applied, 1);
+    }
+}

@@ -1,0 +1,81 @@
+//! The sync API on the wire, shared by the agent's client and the simulated provider.
+//! docs/sync-api.md (and docs/sync-api.yaml) describe it for a provider to implement.
+
+use serde::{Deserialize, Serialize};
+
+/// Unsigned liveness probe; the agent's first request on every connection.
+pub const HEALTH_PATH: &str = "/v1/health";
+/// Signed batch delivery.
+pub const BATCH_PATH: &str = "/v1/submissions/batch";
+/// Most submissions a provider must accept in one batch.
+pub const MAX_BATCH: usize = 500;
+/// Largest request body a provider must accept.
+pub const MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// Which agent key signed the request (see [`super::sign::key_id`]).
+pub const HEADER_KEY_ID: &str = "x-posagent-key-id";
+pub const HEADER_TIMESTAMP: &str = "x-posagent-timestamp";
+pub const HEADER_NONCE: &str = "x-posagent-nonce";
+pub const HEADER_SIGNATURE: &str = "x-posagent-signature";
+
+/// The operations a submission can report.
+pub const KINDS: [&str; 5] = ["rebind-card", "rebind-account", "rebind-phone", "unbind", "migrate"];
+
+/// One submission as delivered.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Item {
+    pub id: String,
+    /// The provider applies each key once and answers repeats with its first answer.
+    pub idempotency_key: String,
+    pub kind: String,
+    pub order_id: String,
+    pub job_id: String,
+    pub created_at: String,
+    /// Masked facts: merchant, terminal(s), binding before and after, verification.
+    pub payload: serde_json::Value,
+    /// Full numbers the provider needs to act on (only ever sent over TLS).
+    pub sensitive: serde_json::Value,
+}
+
+/// A delivery request.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Batch {
+    pub submissions: Vec<Item>,
+}
+
+/// What the provider decided about one submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Accepted,
+    Rejected,
+}
+
+/// The provider's answer for one submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemResult {
+    pub idempotency_key: String,
+    pub status: Status,
+    /// Present when accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
+    /// Machine-readable reason when rejected (`cooldown`, `verification`, `schema`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// What a person should read when rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The answer to a batch: one result per submission, in any order.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BatchAnswer {
+    pub results: Vec<ItemResult>,
+}
+
+/// The body of every non-200 answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}

@@ -1,0 +1,482 @@
+//! The agent's HTTPS client for the sync API: rustls only (TLS 1.3 preferred, 1.2 the
+//! minimum), the provider's certificate checked against a CA bundle (the system's roots by
+//! default) and optionally pinned, an optional client certificate (mutual TLS), and one
+//! kept-alive HTTP/1.1 connection per session. Every delivery is signed with the agent key.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ClientConfig, WebPkiServerVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{AlertDescription, CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::api;
+use super::sign::{self, Signature};
+use crate::seal::SealError;
+use crate::store::StoreError;
+
+/// Giving up on a TCP connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Giving up on a TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Giving up on an answer.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bytes of an agent key.
+pub const AGENT_KEY_LEN: usize = 32;
+
+/// Where and how to reach the provider.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    /// `https://host[:port][/prefix]`.
+    pub url: String,
+    /// PEM bundle of the CAs to trust instead of the system's roots.
+    pub ca: Option<PathBuf>,
+    /// SHA-256 fingerprints (hex, colons allowed) of the provider certificates to accept.
+    pub pins: Vec<String>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// File holding the agent's signing key: 64 hex digits.
+    pub agent_key_file: PathBuf,
+}
+
+/// Why delivery could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// A setting or a file it names is wrong.
+    #[error("{0}")]
+    Setup(String),
+    /// Network trouble: nothing the agent can fix; try again later.
+    #[error("cannot reach the provider at {url}: {detail}")]
+    Unreachable { url: String, detail: String },
+    /// The provider's certificate is not trusted.
+    #[error("the provider at {url} is not trusted: {detail}")]
+    Untrusted { url: String, detail: String },
+    /// The provider refused this agent's certificate or signature.
+    #[error("the provider at {url} refused this agent: {detail}")]
+    Refused { url: String, detail: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+}
+
+/// A signed request, ready to send (and, for tests of replay protection, to send again).
+#[derive(Debug, Clone)]
+pub struct SignedRequest {
+    pub path: String,
+    pub body: Bytes,
+    pub signature: Signature,
+}
+
+/// An answer from the provider.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: Bytes,
+}
+
+/// Everything needed to open sessions with one provider.
+pub struct Client {
+    tls: Arc<ClientConfig>,
+    url: String,
+    host: String,
+    port: u16,
+    prefix: String,
+    server_name: ServerName<'static>,
+    key: Zeroizing<Vec<u8>>,
+    key_id: String,
+}
+
+fn setup(message: String) -> SyncError {
+    SyncError::Setup(message)
+}
+
+fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, SyncError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| setup(format!("{what} {}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(setup(format!("{what} {}: no PEM certificate in it", path.display())));
+    }
+    Ok(certs)
+}
+
+/// Reads an agent key file: 64 hex digits (surrounding whitespace ignored).
+pub fn read_agent_key(path: &Path) -> Result<Zeroizing<Vec<u8>>, SyncError> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|e| setup(format!("agent key file {}: {e}", path.display())))?,
+    );
+    let key = Zeroizing::new(hex::decode(text.trim()).map_err(|_| {
+        setup(format!(
+            "agent key file {}: expected {} hex digits",
+            path.display(),
+            2 * AGENT_KEY_LEN
+        ))
+    })?);
+    if key.len() != AGENT_KEY_LEN {
+        return Err(setup(format!(
+            "agent key file {}: expected {} hex digits, found {}",
+            path.display(),
+            2 * AGENT_KEY_LEN,
+            2 * key.len()
+        )));
+    }
+    Ok(key)
+}
+
+fn parse_pin(pin: &str) -> Result<[u8; 32], SyncError> {
+    let digits: String = pin.chars().filter(|c| *c != ':').collect();
+    hex::decode(&digits)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| setup(format!("pin '{pin}': expected a SHA-256 fingerprint (64 hex digits)")))
+}
+
+/// The crypto provider posagent uses for TLS (ring).
+pub fn crypto() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn roots(ca: Option<&Path>) -> Result<RootCertStore, SyncError> {
+    let mut roots = RootCertStore::empty();
+    match ca {
+        Some(path) => {
+            for cert in read_certs(path, "CA bundle")? {
+                roots
+                    .add(cert)
+                    .map_err(|e| setup(format!("CA bundle {}: {e}", path.display())))?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                return Err(setup(
+                    "no trusted CA certificates found on this system; give the provider's CA with --provider-ca FILE"
+                        .into(),
+                ));
+            }
+        }
+    }
+    Ok(roots)
+}
+
+/// Builds the TLS configuration for `s`.
+pub fn tls_config(s: &ProviderSettings) -> Result<Arc<ClientConfig>, SyncError> {
+    let provider = crypto();
+    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots(s.ca.as_deref())?), provider.clone())
+        .build()
+        .map_err(|e| setup(format!("CA bundle: {e}")))?;
+    let pins = s.pins.iter().map(|p| parse_pin(p)).collect::<Result<Vec<_>, _>>()?;
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| setup(format!("TLS: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Pinned { inner, pins }));
+    let config = match (&s.client_cert, &s.client_key) {
+        (Some(cert), Some(key)) => {
+            let chain = read_certs(cert, "client certificate")?;
+            let key =
+                PrivateKeyDer::from_pem_file(key).map_err(|e| setup(format!("client key {}: {e}", key.display())))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| setup(format!("client certificate and key do not go together: {e}")))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => return Err(setup("give both --client-cert and --client-key, or neither".into())),
+    };
+    Ok(Arc::new(config))
+}
+
+/// The WebPKI check, then (when pins are configured) the certificate's fingerprint.
+#[derive(Debug)]
+struct Pinned {
+    inner: Arc<WebPkiServerVerifier>,
+    pins: Vec<[u8; 32]>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let verified = self
+            .inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)?;
+        let fingerprint: [u8; 32] = Sha256::digest(end_entity.as_ref()).into();
+        if self.pins.is_empty() || self.pins.contains(&fingerprint) {
+            Ok(verified)
+        } else {
+            Err(rustls::Error::General(format!(
+                "its certificate (SHA-256 {}) is not one of the pinned certificates",
+                hex::encode(fingerprint)
+            )))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// Turns a failure into what the technician should know, finding a TLS error in its causes.
+fn classify(url: &str, e: &(dyn std::error::Error + 'static)) -> SyncError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut text = Vec::new();
+    while let Some(c) = cause {
+        if let Some(tls) = c.downcast_ref::<rustls::Error>() {
+            return tls_error(url, tls);
+        }
+        // An io::Error's source() skips the error it wraps, which is where TLS puts its own.
+        let wrapped = c.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref());
+        if let Some(tls) = wrapped.and_then(|w| w.downcast_ref::<rustls::Error>()) {
+            return tls_error(url, tls);
+        }
+        let s = c.to_string();
+        if !text.contains(&s) {
+            text.push(s);
+        }
+        cause = wrapped
+            .map(|w| w as &(dyn std::error::Error + 'static))
+            .or_else(|| c.source());
+    }
+    SyncError::Unreachable {
+        url: url.to_string(),
+        detail: text.join(": "),
+    }
+}
+
+fn tls_error(url: &str, e: &rustls::Error) -> SyncError {
+    let untrusted = |detail: &str| SyncError::Untrusted {
+        url: url.to_string(),
+        detail: detail.to_string(),
+    };
+    let refused = |detail: &str| SyncError::Refused {
+        url: url.to_string(),
+        detail: detail.to_string(),
+    };
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            CertificateError::UnknownIssuer | CertificateError::BadSignature => untrusted(
+                "its certificate is not signed by a CA this agent trusts; give the provider's CA with --provider-ca FILE (or provider.ca in config.toml)",
+            ),
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                untrusted("its certificate has expired; the provider must renew it (and check this laptop's clock)")
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                untrusted("its certificate is not valid yet; check this laptop's clock")
+            }
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                untrusted("its certificate is for another host name than the URL's")
+            }
+            other => untrusted(&format!("its certificate was refused ({other:?})")),
+        },
+        rustls::Error::General(message) => untrusted(message),
+        rustls::Error::AlertReceived(AlertDescription::CertificateRequired) => {
+            refused("it requires a client certificate; give --client-cert FILE and --client-key FILE")
+        }
+        rustls::Error::AlertReceived(
+            AlertDescription::BadCertificate
+            | AlertDescription::UnknownCA
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::CertificateExpired
+            | AlertDescription::DecryptError
+            | AlertDescription::AccessDenied,
+        ) => refused("it did not accept this agent's client certificate; check --client-cert and --client-key"),
+        other => untrusted(&format!("TLS failed: {other}")),
+    }
+}
+
+impl Client {
+    /// A client for `s`: reads the CA bundle, pins, client certificate and agent key.
+    pub fn new(s: &ProviderSettings) -> Result<Client, SyncError> {
+        let uri: hyper::Uri = s
+            .url
+            .parse()
+            .map_err(|e| setup(format!("provider URL '{}': {e}", s.url)))?;
+        if uri.scheme_str() != Some("https") {
+            return Err(setup(format!(
+                "provider URL '{}': must start with https:// (submissions only travel over TLS)",
+                s.url
+            )));
+        }
+        let host = uri
+            .host()
+            .ok_or_else(|| setup(format!("provider URL '{}': no host", s.url)))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let server_name = ServerName::try_from(host.clone())
+            .map_err(|_| setup(format!("provider URL '{}': '{host}' is not a host name", s.url)))?;
+        let key = read_agent_key(&s.agent_key_file)?;
+        Ok(Client {
+            tls: tls_config(s)?,
+            url: s.url.clone(),
+            port: uri.port_u16().unwrap_or(443),
+            prefix: uri.path().trim_end_matches('/').to_string(),
+            host,
+            server_name,
+            key_id: sign::key_id(&key),
+            key,
+        })
+    }
+
+    /// The provider's URL, for messages.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Signs a POST of `body` to `path` (below the URL's prefix) for now.
+    pub fn sign(&self, path: &str, body: Vec<u8>) -> SignedRequest {
+        let path = format!("{}{path}", self.prefix);
+        let signature = sign::sign(&self.key, "POST", &path, &body, chrono::Utc::now().timestamp());
+        SignedRequest {
+            path,
+            body: body.into(),
+            signature,
+        }
+    }
+
+    /// Opens a connection, completes TLS and checks the provider answers its health probe.
+    pub async fn connect(&self) -> Result<Session, SyncError> {
+        let unreachable = |detail: String| SyncError::Unreachable {
+            url: self.url.clone(),
+            detail,
+        };
+        let tcp = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
+        )
+        .await
+        .map_err(|_| unreachable(format!("no connection within {} s", CONNECT_TIMEOUT.as_secs())))?
+        .map_err(|e| classify(&self.url, &e))?;
+        let _ = tcp.set_nodelay(true);
+        let tls = tokio::time::timeout(
+            HANDSHAKE_TIMEOUT,
+            tokio_rustls::TlsConnector::from(self.tls.clone()).connect(self.server_name.clone(), tcp),
+        )
+        .await
+        .map_err(|_| unreachable(format!("no TLS handshake within {} s", HANDSHAKE_TIMEOUT.as_secs())))?
+        .map_err(|e| classify(&self.url, &e))?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| classify(&self.url, &e))?;
+        tokio::spawn(conn);
+        let mut session = Session {
+            sender,
+            url: self.url.clone(),
+            authority: format!("{}:{}", self.host, self.port),
+            key_id: self.key_id.clone(),
+        };
+        let health = format!("{}{}", self.prefix, api::HEALTH_PATH);
+        let reply = session.request(hyper::Method::GET, &health, Bytes::new(), None).await?;
+        if reply.status != 200 {
+            return Err(unreachable(format!("its health check answered HTTP {}", reply.status)));
+        }
+        Ok(session)
+    }
+}
+
+/// One kept-alive connection to the provider.
+pub struct Session {
+    sender: SendRequest<Full<Bytes>>,
+    url: String,
+    authority: String,
+    key_id: String,
+}
+
+impl Session {
+    /// Sends a signed request and reads the whole answer. `Unreachable` means the request
+    /// may or may not have reached the provider.
+    pub async fn send(&mut self, r: &SignedRequest) -> Result<Reply, SyncError> {
+        self.request(hyper::Method::POST, &r.path, r.body.clone(), Some(&r.signature))
+            .await
+    }
+
+    async fn request(
+        &mut self,
+        method: hyper::Method,
+        path: &str,
+        body: Bytes,
+        sig: Option<&Signature>,
+    ) -> Result<Reply, SyncError> {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, &self.authority)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("posagent/", env!("CARGO_PKG_VERSION")),
+            );
+        if let Some(s) = sig {
+            req = req
+                .header(api::HEADER_KEY_ID, &self.key_id)
+                .header(api::HEADER_TIMESTAMP, s.timestamp.to_string())
+                .header(api::HEADER_NONCE, &s.nonce)
+                .header(api::HEADER_SIGNATURE, &s.mac);
+        }
+        let req = req
+            .body(Full::new(body))
+            .map_err(|e| setup(format!("cannot build a request for {path}: {e}")))?;
+        let url = self.url.clone();
+        let exchange = async {
+            self.sender.ready().await?;
+            let resp = self.sender.send_request(req).await?;
+            let status = resp.status().as_u16();
+            let retry_after = resp
+                .headers()
+                .get(hyper::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let body = resp.into_body().collect().await?.to_bytes();
+            Ok::<_, hyper::Error>(Reply {
+                status,
+                retry_after,
+                body,
+            })
+        };
+        match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(e)) => Err(classify(&url, &e)),
+            Err(_) => Err(SyncError::Unreachable {
+                url,
+                detail: format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()),
+            }),
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! The delivery loop: claim due submissions, send them in signed batches over one kept-alive
+//! connection, record each answer. Nothing is claimed before the provider has answered its
+//! health probe on a trusted connection, so "provider down" costs no attempt. Every answer
+//! is recorded in one transaction; a kill at any point leaves submissions `sending`, which
+//! the next run puts back (the provider applies each idempotency key once).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::watch;
+
+use super::api::{self, Batch, BatchAnswer, ErrorBody, Item, Status};
+use super::backoff;
+use super::client::{Client, Reply, Session, SyncError};
+use crate::seal::LocalKeys;
+use crate::store::outbox::{Claimed, Outcome};
+use crate::store::{Store, now, timestamp};
+
+/// Submissions per request.
+pub const DEFAULT_BATCH: usize = 100;
+
+/// How a drain behaves.
+#[derive(Debug, Clone)]
+pub struct DrainOptions {
+    /// Submissions per request (at most [`api::MAX_BATCH`]).
+    pub batch_size: usize,
+    /// Wait for retries that fall due within this long before returning.
+    pub max_wait: Duration,
+    /// The first retry's back-off ceiling (see [`backoff::delay`]).
+    pub retry_base: Duration,
+}
+
+/// What a drain has done so far.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Tally {
+    pub accepted: u64,
+    pub rejected: u64,
+    /// Attempts that failed and were scheduled again.
+    pub retried: u64,
+    /// Submissions whose retry budget ran out.
+    pub dead: u64,
+    /// Requests sent.
+    pub batches: u64,
+}
+
+/// What a drain reports as it goes.
+#[derive(Debug)]
+pub enum SyncEvent<'a> {
+    /// A trusted connection to the provider is up.
+    Connected { url: &'a str },
+    /// A batch was answered; the running tally.
+    Delivered { tally: &'a Tally },
+    /// Waiting for retries due at `until`.
+    Waiting { until: &'a str },
+    /// The provider could not be reached (watch mode keeps trying).
+    Unreachable { error: &'a SyncError },
+}
+
+/// Receives a drain's events (the CLI draws them).
+pub trait SyncObserver {
+    fn event(&mut self, e: SyncEvent<'_>);
+}
+
+/// One delivery run over the outbox.
+pub struct Drain<'a> {
+    store: &'a mut Store,
+    keys: &'a LocalKeys,
+    client: &'a Client,
+    opts: DrainOptions,
+    stop: watch::Receiver<bool>,
+    session: Option<Session>,
+    pub tally: Tally,
+}
+
+impl<'a> Drain<'a> {
+    /// Prepares a drain; first puts back what a killed run left `sending`. Setting `stop`
+    /// to true ends the drain after the batch in flight.
+    pub fn new(
+        store: &'a mut Store,
+        keys: &'a LocalKeys,
+        client: &'a Client,
+        opts: DrainOptions,
+        stop: watch::Receiver<bool>,
+    ) -> Result<Drain<'a>, SyncError> {
+        store.recover_sending()?;
+        Ok(Drain {
+            store,
+            keys,
+            client,
+            opts,
+            stop,
+            session: None,
+            tally: Tally::default(),
+        })
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Sleeps for `d` unless asked to stop first; returns whether to stop.
+    async fn sleep_or_stop(&mut self, d: Duration) -> bool {
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+        self.stopping()
+    }
+
+    /// Delivers everything due, waiting for retries due within `max_wait`; returns when
+    /// nothing more is due soon, when asked to stop, or with the error that stopped it.
+    pub async fn run(&mut self, obs: &mut dyn SyncObserver) -> Result<(), SyncError> {
+        let result = self.rounds(obs).await;
+        // Do not keep an idle connection: the provider may close it at any time.
+        self.session = None;
+        result
+    }
+
+    async fn rounds(&mut self, obs: &mut dyn SyncObserver) -> Result<(), SyncError> {
+        loop {
+            if self.stopping() {
+                return Ok(());
+            }
+            let at = now();
+            if !self.store.has_due(&at)? {
+                let Some(next) = self.store.next_attempt_at()? else {
+                    return Ok(());
+                };
+                let wait = until(&next);
+                if wait > self.opts.max_wait {
+                    return Ok(());
+                }
+                obs.event(SyncEvent::Waiting { until: &next });
+                if self.sleep_or_stop(wait).await {
+                    return Ok(());
+                }
+                continue;
+            }
+            if self.session.is_none() {
+                self.session = Some(self.client.connect().await?);
+                obs.event(SyncEvent::Connected { url: self.client.url() });
+            }
+            let claimed = self
+                .store
+                .claim_due(&at, self.opts.batch_size.clamp(1, api::MAX_BATCH))?;
+            if !claimed.is_empty() {
+                self.deliver(claimed).await?;
+                self.tally.batches += 1;
+                obs.event(SyncEvent::Delivered { tally: &self.tally });
+            }
+        }
+    }
+
+    /// Keeps delivering until asked to stop: whenever something is due and the provider
+    /// answers, checking every `interval`.
+    pub async fn watch(&mut self, interval: Duration, obs: &mut dyn SyncObserver) -> Result<(), SyncError> {
+        loop {
+            match self.run(obs).await {
+                Ok(()) => {}
+                Err(e @ SyncError::Unreachable { .. }) => obs.event(SyncEvent::Unreachable { error: &e }),
+                Err(e) => return Err(e),
+            }
+            if self.stopping() || self.sleep_or_stop(interval).await {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn deliver(&mut self, claimed: Vec<Claimed>) -> Result<(), SyncError> {
+        let ids: Vec<String> = claimed.iter().map(|c| c.submission.id.clone()).collect();
+        let request = match self.request(&claimed) {
+            Ok(r) => r,
+            Err(e) => {
+                self.store.release(&ids)?;
+                return Err(e);
+            }
+        };
+        let session = self.session.as_mut().expect("connected before claiming");
+        let outcomes = match session.send(&request).await {
+            Ok(reply) => match judge(&claimed, self.opts.retry_base, &reply) {
+                Ok(outcomes) => outcomes,
+                Err(detail) => {
+                    self.store.release(&ids)?;
+                    return Err(SyncError::Refused {
+                        url: self.client.url().to_string(),
+                        detail,
+                    });
+                }
+            },
+            Err(SyncError::Unreachable { detail, .. }) => {
+                // The provider may have applied the batch; the idempotency keys make the
+                // next attempt safe. This connection is done for.
+                self.session = None;
+                retry_all(
+                    &claimed,
+                    self.opts.retry_base,
+                    &format!("delivery interrupted: {detail}"),
+                    None,
+                )
+            }
+            Err(e) => {
+                self.store.release(&ids)?;
+                return Err(e);
+            }
+        };
+        let pairs: Vec<(String, Outcome)> = ids.into_iter().zip(outcomes).collect();
+        for state in self.store.record_outcomes(&pairs)? {
+            match state.as_str() {
+                "accepted" => self.tally.accepted += 1,
+                "rejected" => self.tally.rejected += 1,
+                "dead" => self.tally.dead += 1,
+                _ => self.tally.retried += 1,
+            }
+        }
+        Ok(())
+    }
+
+    fn request(&self, claimed: &[Claimed]) -> Result<super::client::SignedRequest, SyncError> {
+        let mut submissions = Vec::with_capacity(claimed.len());
+        for c in claimed {
+            let plain = self.keys.open(&c.sealed)?;
+            let sensitive = serde_json::from_slice(&plain).map_err(|e| {
+                SyncError::Setup(format!(
+                    "submission {}: its sealed fields are not JSON ({e})",
+                    c.submission.id
+                ))
+            })?;
+            let s = &c.submission;
+            submissions.push(Item {
+                id: s.id.clone(),
+                idempotency_key: s.idempotency_key.clone(),
+                kind: s.kind.clone(),
+                order_id: s.order_id.clone(),
+                job_id: s.job_id.clone(),
+                created_at: s.created_at.clone(),
+                payload: s.payload.clone(),
+                sensitive,
+            });
+        }
+        let body = serde_json::to_vec(&Batch { submissions }).map_err(|e| SyncError::Setup(e.to_string()))?;
+        Ok(self.client.sign(api::BATCH_PATH, body))
+    }
+}
+
+/// How long until `at` (a stored timestamp); zero if past or unreadable.
+fn until(at: &str) -> Duration {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .ok()
+        .and_then(|t| (t.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok())
+        .unwrap_or(Duration::ZERO)
+}
+
+fn retry_all(claimed: &[Claimed], base: Duration, reason: &str, retry_after: Option<Duration>) -> Vec<Outcome> {
+    let mut rng = rand::rng();
+    claimed
+        .iter()
+        .map(|c| {
+            let wait = backoff::delay(c.submission.attempts, base, retry_after, &mut rng);
+            let at = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
+            Outcome::Retry {
+                reason: reason.to_string(),
+                next_attempt_at: timestamp(at),
+            }
+        })
+        .collect()
+}
+
+/// Turns the provider's answer into one outcome per submission, or, when the provider
+/// refused the agent itself (401/403), the reason to stop.
+fn judge(claimed: &[Claimed], base: Duration, reply: &Reply) -> Result<Vec<Outcome>, String> {
+    let message = || {
+        serde_json::from_slice::<ErrorBody>(&reply.body)
+            .map(|e| format!("{} ({})", e.message, e.code))
+            .unwrap_or_else(|_| String::from_utf8_lossy(&reply.body).chars().take(200).collect())
+    };
+    match reply.status {
+        200 => {
+            let Ok(answer) = serde_json::from_slice::<BatchAnswer>(&reply.body) else {
+                return Ok(retry_all(claimed, base, "the provider's answer was unreadable", None));
+            };
+            let mut by_key: HashMap<String, api::ItemResult> = answer
+                .results
+                .into_iter()
+                .map(|r| (r.idempotency_key.clone(), r))
+                .collect();
+            Ok(claimed
+                .iter()
+                .map(|c| match by_key.remove(&c.submission.idempotency_key) {
+                    Some(r) if r.status == Status::Accepted => Outcome::Accepted {
+                        receipt: r.receipt.unwrap_or_default(),
+                    },
+                    Some(r) => Outcome::Rejected {
+                        reason: format!(
+                            "{}: {}",
+                            r.code.as_deref().unwrap_or("rejected"),
+                            r.reason.as_deref().unwrap_or("no reason given")
+                        ),
+                    },
+                    None => retry_all(
+                        std::slice::from_ref(c),
+                        base,
+                        "the provider did not answer for it",
+                        None,
+                    )
+                    .remove(0),
+                })
+                .collect())
+        }
+        401 | 403 => Err(format!("HTTP {}: {}", reply.status, message())),
+        408 | 425 | 429 | 500..=599 => Ok(retry_all(
+            claimed,
+            base,
+            &format!("HTTP {}: {}", reply.status, message()),
+            reply.retry_after,
+        )),
+        400..=499 => Ok(claimed
+            .iter()
+            .map(|_| Outcome::Rejected {
+                reason: format!("HTTP {}: {}", reply.status, message()),
+            })
+            .collect()),
+        other => Ok(retry_all(
+            claimed,
+            base,
+            &format!("unexpected HTTP {other}"),
+            reply.retry_after,
+        )),
+    }
+}

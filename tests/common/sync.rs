@@ -1,0 +1,159 @@
+//! The simulated provider as a process, and an outbox filled through the store calls a
+//! finished job uses. Shared by the sync tests and the drain benchmark.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use posagent::seal::LocalKeys;
+use posagent::store::Store;
+use posagent::store::jobs::{JobRecord, JobState};
+use posagent::store::outbox::NewSubmission;
+
+/// A `posagent sim provider` process, killed when dropped.
+pub struct Provider {
+    child: Child,
+    pub dir: PathBuf,
+    pub url: String,
+    pub ca: PathBuf,
+    pub agent_key: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Provider {
+    /// Starts a provider with its files in `dir` on `127.0.0.1:port` (0: any).
+    pub fn start(dir: &Path, port: u16, args: &[&str]) -> Provider {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_posagent"))
+            .args(["sim", "provider", "--listen", &format!("127.0.0.1:{port}"), "--tls-dir"])
+            .arg(dir)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the simulated provider");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("announce line");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        let path = |k: &str| PathBuf::from(v[k].as_str().unwrap());
+        Provider {
+            child,
+            dir: dir.to_path_buf(),
+            url: v["url"].as_str().unwrap().to_string(),
+            ca: path("ca"),
+            agent_key: path("agent_key"),
+            client_cert: path("client_cert"),
+            client_key: path("client_key"),
+        }
+    }
+
+    /// `sync` flags that reach this provider and trust it.
+    pub fn flags(&self) -> Vec<String> {
+        vec![
+            "--provider".into(),
+            self.url.clone(),
+            "--provider-ca".into(),
+            self.ca.display().to_string(),
+            "--agent-key-file".into(),
+            self.agent_key.display().to_string(),
+        ]
+    }
+
+    /// What the provider has applied.
+    pub fn report(&self) -> serde_json::Value {
+        report(&self.dir)
+    }
+}
+
+/// `posagent sim provider --report` for the provider files in `dir`.
+pub fn report(dir: &Path) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_posagent"))
+        .args(["sim", "provider", "--report", "--tls-dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Every submission the provider answered was applied at most once, and the accepted
+/// ones exactly once.
+pub fn assert_applied_once(report: &serde_json::Value) {
+    for s in report["submissions"].as_array().unwrap() {
+        let expected = u64::from(s["status"] == "accepted");
+        assert_eq!(s["applied"].as_u64(), Some(expected), "{s}");
+    }
+}
+
+/// Queues `n` finished phone rebinds (each its own merchant) in the outbox of `home`,
+/// through `Store::create_job` and `Store::finish_job`, as a job does.
+pub fn fill_outbox(home: &Path, n: usize) {
+    let mut store = Store::open(home).unwrap();
+    let keys = LocalKeys::load_or_create(home).unwrap();
+    for i in 0..n {
+        let at = posagent::store::now();
+        let job = JobRecord {
+            id: format!("J{i:06}-{}", uuid::Uuid::now_v7().simple()),
+            order_id: format!("WO-SYNC-{i}"),
+            operation: "rebind-phone".into(),
+            profile: "generic".into(),
+            order_file: "plan.csv".into(),
+            order_sha256: "00".repeat(32),
+            terminal_serial: format!("SN{i:08}"),
+            replacement_serial: None,
+            port: "/dev/null".into(),
+            replacement_port: None,
+            state: JobState::Running,
+            step: None,
+            backup_file: None,
+            backup_sha256: None,
+            error: None,
+            technician: "sync-test".into(),
+            created_at: at.clone(),
+            updated_at: at,
+        };
+        store.create_job(&job).unwrap();
+        let payload = serde_json::json!({
+            "kind": "rebind-phone",
+            "merchant": { "mid": format!("898{i:012}"), "name": "Test shop" },
+            "terminal": job.terminal_serial,
+            "verification": { "read_back": "match" },
+        });
+        let sensitive = serde_json::json!({ "new": { "phone": format!("139{i:08}") } });
+        let submission = NewSubmission {
+            id: uuid::Uuid::now_v7().to_string(),
+            idempotency_key: format!("job-{}", job.id),
+            job_id: job.id.clone(),
+            order_id: job.order_id.clone(),
+            kind: job.operation.clone(),
+            payload,
+            sealed: keys.seal(sensitive.to_string().as_bytes()),
+        };
+        store.finish_job(&job, &submission, &[]).unwrap();
+    }
+}
+
+/// Counts of the outbox states in `home`.
+pub fn outbox_counts(home: &Path) -> std::collections::BTreeMap<String, i64> {
+    Store::open(home).unwrap().outbox_counts().unwrap()
+}
