@@ -364,3 +364,24 @@ fn watch_delivers_once_the_provider_appears_and_stops_cleanly_on_ctrl_c() {
     assert_eq!(r["accepted"].as_u64(), Some(100));
     assert_applied_once(&r);
 }
+
+#[test]
+fn the_openapi_file_names_the_endpoints_and_headers_the_code_uses() {
+    use posagent::sync::api;
+    let spec = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/sync-api.yaml")).unwrap();
+    let lower = spec.to_ascii_lowercase();
+    for needle in [
+        api::HEALTH_PATH,
+        api::BATCH_PATH,
+        api::HEADER_KEY_ID,
+        api::HEADER_TIMESTAMP,
+        api::HEADER_NONCE,
+        api::HEADER_SIGNATURE,
+    ] {
+        assert!(lower.contains(needle), "docs/sync-api.yaml lacks {needle}");
+    }
+    assert!(spec.contains(&format!("maxItems: {}", api::MAX_BATCH)));
+    for kind in api::KINDS {
+        assert!(spec.contains(kind), "docs/sync-api.yaml lacks kind {kind}");
+    }
+}

@@ -47,7 +47,7 @@ pub struct Profile {
 }
 
 /// Serial line settings.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SerialSettings {
     pub baud: u32,

@@ -56,16 +56,25 @@ impl LocalKeys {
                 std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
                 let mut key = Zeroizing::new(vec![0u8; KEY_LEN]);
                 rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
-                let mut f = std::fs::OpenOptions::new()
+                // Written whole under a private name, then linked into place: a process or
+                // thread creating the key at the same moment either wins the link or reads
+                // the complete key the winner linked.
+                let tmp = dir.join(format!(".local.key.{}", uuid::Uuid::now_v7().simple()));
+                let written = std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
                     .mode_0600()
-                    .open(&path)
-                    .map_err(|e| err(e.to_string()))?;
-                f.write_all(&key)
-                    .and_then(|()| f.sync_all())
-                    .map_err(|e| err(e.to_string()))?;
-                key
+                    .open(&tmp)
+                    .and_then(|mut f| f.write_all(&key).and_then(|()| f.sync_all()));
+                let linked = written.and_then(|()| std::fs::hard_link(&tmp, &path));
+                let _ = std::fs::remove_file(&tmp);
+                match linked {
+                    Ok(()) => key,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        Zeroizing::new(std::fs::read(&path).map_err(|e| err(e.to_string()))?)
+                    }
+                    Err(e) => return Err(err(e.to_string())),
+                }
             }
             Err(e) => return Err(err(e.to_string())),
         };
@@ -128,6 +137,21 @@ impl Mode0600 for std::fs::OpenOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_created_at_the_same_moment_are_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let sealed: Vec<Vec<u8>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| LocalKeys::load_or_create(dir.path()).unwrap().seal(b"same key")))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let k = LocalKeys::load_or_create(dir.path()).unwrap();
+        for s in sealed {
+            assert_eq!(&k.open(&s).unwrap()[..], b"same key");
+        }
+    }
 
     #[test]
     fn seal_round_trips_and_detects_tampering() {

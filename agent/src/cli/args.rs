@@ -232,10 +232,21 @@ pub struct RunArgs {
     /// The plan: CSV (one order per row) or TOML ([[order]] tables).
     pub plan: PathBuf,
     /// Jobs in parallel, one per terminal.
-    #[arg(long, default_value_t = 1)]
-    pub jobs: usize,
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+    /// Probe only these ports (repeatable); default: every serial port of this machine.
+    #[arg(long = "port", value_name = "PORT")]
+    pub ports: Vec<PathBuf>,
+    /// Validate the plan and find every terminal; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub secret: SecretArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -119,18 +119,23 @@ pub fn technician(paths: &Paths) -> Result<String, CliError> {
         .unwrap_or_else(|| "unknown".to_string()))
 }
 
-/// Reads and validates exactly one order for `op`.
-fn one_order(paths: &Paths, file: &Path, op: Operation) -> Result<(WorkOrder, crate::profile::ProfileSet), CliError> {
+/// Reads and validates every order in `file`; any problem refuses the whole file.
+pub fn valid_orders(paths: &Paths, file: &Path) -> Result<(Vec<WorkOrder>, crate::profile::ProfileSet), CliError> {
     let profiles = load_profiles(paths)?;
     let (orders, report) = crate::order::check_file(file, &profiles)?;
     if !report.valid {
         let list = report.errors.iter().map(|p| format!("\n  {p}")).collect::<String>();
-        return Err(CliError::new(
-            Exit::DataErr,
-            format!("{}: the order is not valid:{list}", file.display()),
-        )
-        .help("fix the order; `posagent order check` lists every problem"));
+        return Err(
+            CliError::new(Exit::DataErr, format!("{}: not valid:{list}", file.display()))
+                .help("fix the file; `posagent order check` lists every problem"),
+        );
     }
+    Ok((orders, profiles))
+}
+
+/// Reads and validates exactly one order for `op`.
+fn one_order(paths: &Paths, file: &Path, op: Operation) -> Result<(WorkOrder, crate::profile::ProfileSet), CliError> {
+    let (orders, profiles) = valid_orders(paths, file)?;
     let [order]: [WorkOrder; 1] = orders.try_into().map_err(|v: Vec<WorkOrder>| {
         CliError::new(
             Exit::DataErr,

@@ -9,6 +9,7 @@ mod output;
 mod profiles_cmd;
 mod progress;
 mod queue_cmd;
+mod run_cmd;
 mod secrets;
 mod sim_cmd;
 mod sync_cmd;
@@ -63,6 +64,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Jobs { action } => job_cmd::jobs(&paths, action, out),
         Command::Audit(c) => job_cmd::audit(&paths, c, out),
         Command::Sync(a) => sync_cmd::run(&paths, &a, out),
+        Command::Run(a) => run_cmd::run(&paths, &a, out),
         Command::Queue { action } => queue_cmd::run(&paths, action, &job_cmd::technician(&paths)?, out),
 
         other => Err(CliError::not_yet(command_name(&other))),

@@ -1,0 +1,493 @@
+//! `posagent run PLAN`: many orders over many terminals. Every order's terminal is found
+//! by its serial number on whichever port it answers; up to `--jobs` jobs run at once, one
+//! per terminal. A failing order does not stop the others; running the plan again skips
+//! what is done and resumes what was interrupted, from the journal.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use super::args::RunArgs;
+use super::backup_cmd::{confirm, password};
+use super::job_cmd::{technician, valid_orders};
+use super::{CliError, Exit, Output, secrets};
+use crate::config::Paths;
+use crate::job::{self, Continue, JobSetup, Observer, PlanSummary, Step, StepStatus};
+use crate::order::WorkOrder;
+use crate::profile::{ProfileSet, SerialSettings};
+use crate::store::Store;
+use crate::store::jobs::JobState;
+use crate::terminal::{Secret, Terminal};
+
+/// What happened to one order.
+#[derive(Debug, Clone, Serialize)]
+struct OrderResult {
+    order: String,
+    terminal: String,
+    /// `done`, `skipped` (done before), `failed`, or `planned` (dry run).
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    job: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    port: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip)]
+    exit: Option<Exit>,
+}
+
+/// What to do with an order, from the journal.
+#[derive(Debug, Clone)]
+enum Next {
+    Skip(String),
+    Resume(String),
+    Start,
+}
+
+/// One order, where its terminals are, and what to do.
+struct Planned {
+    order: WorkOrder,
+    serial: String,
+    replacement: Option<String>,
+    next: Next,
+}
+
+/// One JSON line on stdout, whole (lines from parallel jobs never interleave).
+fn json_line(value: serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{value}");
+    let _ = out.flush();
+}
+
+/// Which serial answers on each port. Ports are probed in parallel, each with the line
+/// settings of every profile in the plan until one answers.
+fn probe(ports: &[PathBuf], settings: &[SerialSettings]) -> (HashMap<String, PathBuf>, Vec<(PathBuf, String)>) {
+    let answers: Vec<(PathBuf, Result<String, String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = ports
+            .iter()
+            .map(|port| {
+                s.spawn(move || {
+                    let mut last = String::from("no profile's line settings got an answer");
+                    for set in settings {
+                        match Terminal::open(port, set).and_then(|mut t| t.identify()) {
+                            Ok(id) => return (port.clone(), Ok(id.serial)),
+                            Err(e) => last = e.to_string(),
+                        }
+                    }
+                    (port.clone(), Err(last))
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut found = HashMap::new();
+    let mut silent = Vec::new();
+    for (port, answer) in answers {
+        match answer {
+            Ok(serial) => {
+                found.insert(serial, port);
+            }
+            Err(e) => silent.push((port, e)),
+        }
+    }
+    (found, silent)
+}
+
+fn ports_to_probe(a: &RunArgs) -> Result<Vec<PathBuf>, CliError> {
+    if !a.ports.is_empty() {
+        return Ok(a.ports.clone());
+    }
+    let ports = serialport::available_ports()
+        .map_err(|e| CliError::new(Exit::Failure, format!("cannot list serial ports: {e}")))?;
+    Ok(ports.into_iter().map(|p| PathBuf::from(p.port_name)).collect())
+}
+
+fn plan_orders(store: &Store, orders: Vec<WorkOrder>, plan: &Path) -> Result<Vec<Planned>, CliError> {
+    let jobs = store.jobs()?;
+    let mut planned = Vec::with_capacity(orders.len());
+    let mut seen = BTreeSet::new();
+    for order in orders {
+        if !seen.insert(order.id.clone()) {
+            return Err(CliError::new(
+                Exit::DataErr,
+                format!("{}: order {} appears twice", plan.display(), order.id),
+            ));
+        }
+        let serial = order.expect.serial.clone().ok_or_else(|| {
+            CliError::new(
+                Exit::DataErr,
+                format!(
+                    "{}: order {} has no expect.serial; a plan finds each terminal by its serial number",
+                    plan.display(),
+                    order.id
+                ),
+            )
+        })?;
+        let mine = jobs.iter().filter(|j| j.order_id == order.id);
+        let next = match mine
+            .clone()
+            .find(|j| j.state == JobState::Done)
+            .or_else(|| mine.clone().find(|j| j.state == JobState::Running))
+        {
+            Some(j) if j.state == JobState::Done => Next::Skip(j.id.clone()),
+            Some(j) => Next::Resume(j.id.clone()),
+            None => Next::Start,
+        };
+        planned.push(Planned {
+            replacement: order.replacement.as_ref().and_then(|r| r.serial.clone()),
+            order,
+            serial,
+            next,
+        });
+    }
+    Ok(planned)
+}
+
+/// Draws one job of a run: a line in the multi-bar, or JSON events.
+struct RunLine {
+    bar: ProgressBar,
+    json: bool,
+    order: String,
+}
+
+impl Observer for RunLine {
+    fn step(&mut self, step: Step, status: StepStatus, detail: &str) {
+        if matches!(status, StepStatus::Done | StepStatus::Skipped) {
+            self.bar.inc(1);
+        }
+        let status = format!("{status:?}").to_lowercase();
+        self.bar.set_message(format!("{} {status}", step.name()));
+        if self.json {
+            json_line(serde_json::json!({
+                "event": "step", "order": self.order, "step": step.name(), "status": status, "detail": detail,
+            }));
+        }
+    }
+
+    fn transfer(&mut self, label: &str, done: u64, total: u64) {
+        if let Some(percent) = (done * 100).checked_div(total) {
+            self.bar.set_message(format!("{label} {percent}%"));
+        }
+    }
+
+    fn confirm(&mut self, plan: &PlanSummary) -> bool {
+        // The whole plan was confirmed before the run began.
+        self.bar.set_length(plan.steps.len() as u64);
+        true
+    }
+}
+
+/// What every job of a run shares.
+struct Shared<'a> {
+    paths: &'a Paths,
+    profiles: &'a ProfileSet,
+    plan: &'a Path,
+    secret: &'a Secret,
+    password: &'a [u8],
+    technician: &'a str,
+    found: &'a HashMap<String, PathBuf>,
+}
+
+impl Shared<'_> {
+    fn run_one(&self, p: &Planned, obs: &mut RunLine) -> OrderResult {
+        let port = self.found.get(&p.serial);
+        let mut result = OrderResult {
+            order: p.order.id.clone(),
+            terminal: p.serial.clone(),
+            status: "failed",
+            job: None,
+            port: port.map(|x| x.display().to_string()),
+            error: None,
+            exit: None,
+        };
+        let fail = |mut r: OrderResult, e: CliError| {
+            r.error = Some(e.message);
+            r.exit = Some(e.exit);
+            r
+        };
+        let outcome = match &p.next {
+            Next::Skip(job) => {
+                result.status = "skipped";
+                result.job = Some(job.clone());
+                return result;
+            }
+            Next::Resume(job) => Continue {
+                paths: self.paths,
+                profiles: self.profiles,
+                secret: self.secret,
+                backup_password: self.password,
+            }
+            .resume(job, obs),
+            Next::Start => {
+                let Some(port) = port else {
+                    let e = CliError::new(
+                        Exit::Unavailable,
+                        format!("terminal {} did not answer on any port", p.serial),
+                    );
+                    return fail(result, e);
+                };
+                let replacement_port = match &p.replacement {
+                    Some(r) => match self.found.get(r) {
+                        Some(x) => Some(x.as_path()),
+                        None => {
+                            let e = CliError::new(
+                                Exit::Unavailable,
+                                format!("replacement unit {r} did not answer on any port"),
+                            );
+                            return fail(result, e);
+                        }
+                    },
+                    None => None,
+                };
+                let profile = match self.profiles.get(&p.order.profile) {
+                    Ok(x) => x,
+                    Err(e) => return fail(result, e.into()),
+                };
+                job::start(
+                    JobSetup {
+                        paths: self.paths,
+                        profile,
+                        order: p.order.clone(),
+                        order_file: self.plan,
+                        port,
+                        replacement_port,
+                        secret: self.secret,
+                        backup_password: self.password,
+                        technician: self.technician,
+                        dry_run: false,
+                    },
+                    obs,
+                )
+            }
+        };
+        match outcome {
+            Ok(o) => {
+                result.status = if o.job.state == JobState::Done {
+                    "done"
+                } else {
+                    "failed"
+                };
+                result.job = Some(o.job.id.clone());
+                result
+            }
+            Err(e) => {
+                if let crate::job::JobError::Interrupted { job, .. } = &e {
+                    result.job = Some(job.clone());
+                }
+                fail(result, e.into())
+            }
+        }
+    }
+}
+
+fn bar_for(multi: &MultiProgress, serial: &str) -> ProgressBar {
+    let bar = multi.add(ProgressBar::new(1));
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:<18} [{bar:20}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(serial.to_string());
+    bar
+}
+
+pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
+    let (orders, profiles) = valid_orders(paths, &a.plan)?;
+    let store = Store::open(&paths.data)?;
+    let planned = plan_orders(&store, orders, &a.plan)?;
+    drop(store);
+    let mut settings: Vec<SerialSettings> = Vec::new();
+    for p in &planned {
+        let s = profiles.get(&p.order.profile)?.serial.clone();
+        if !settings.contains(&s) {
+            settings.push(s);
+        }
+    }
+    let ports = ports_to_probe(a)?;
+    let (found, silent) = probe(&ports, &settings);
+
+    if a.dry_run {
+        return dry_run(&planned, &found, &silent, out);
+    }
+    let work = planned.iter().filter(|p| !matches!(p.next, Next::Skip(_))).count();
+    if work > 0 {
+        confirm(
+            &format!(
+                "Carry out {work} order(s) of {} on the terminals found?",
+                a.plan.display()
+            ),
+            a.yes,
+        )?;
+    }
+    let secret = secrets::operator_secret(a.secret.secret_file.as_deref())?;
+    let pw = if work > 0 {
+        password(a.password_file.as_deref())?
+    } else {
+        zeroize::Zeroizing::new(Vec::new())
+    };
+    if work > 0 && pw.len() < crate::backup::MIN_PASSWORD_LEN {
+        return Err(crate::backup::BackupError::WeakPassword.into());
+    }
+    let tech = technician(paths)?;
+    let shared = Shared {
+        paths,
+        profiles: &profiles,
+        plan: &a.plan,
+        secret: &secret,
+        password: &pw,
+        technician: &tech,
+        found: &found,
+    };
+    let draw = if out.json || !std::io::stderr().is_terminal() {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    };
+    let multi = MultiProgress::with_draw_target(draw);
+    // One queue per terminal: a terminal's orders run one after another.
+    let mut by_terminal: BTreeMap<&str, Vec<&Planned>> = BTreeMap::new();
+    for p in &planned {
+        by_terminal.entry(p.serial.as_str()).or_default().push(p);
+    }
+    let queue = Mutex::new(by_terminal.into_values().collect::<Vec<_>>());
+    let results = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..a.jobs {
+            s.spawn(|| {
+                loop {
+                    let Some(group) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop() else {
+                        return;
+                    };
+                    for p in group {
+                        let mut line = RunLine {
+                            bar: bar_for(&multi, &p.serial),
+                            json: out.json,
+                            order: p.order.id.clone(),
+                        };
+                        let r = shared.run_one(p, &mut line);
+                        line.bar.finish_with_message(match &r.error {
+                            Some(e) => format!("FAILED: {e}"),
+                            None => r.status.to_string(),
+                        });
+                        if out.json {
+                            let mut doc = serde_json::to_value(&r).unwrap_or_default();
+                            doc["event"] = "result".into();
+                            json_line(doc);
+                        }
+                        results.lock().unwrap_or_else(|p| p.into_inner()).push(r);
+                    }
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    let order_of: HashMap<&str, usize> = planned
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.order.id.as_str(), i))
+        .collect();
+    results.sort_by_key(|r| order_of.get(r.order.as_str()).copied());
+    summary(&results, out)
+}
+
+fn table(results: &[OrderResult]) -> String {
+    let mut human = format!("{:<16} {:<18} {:<8} {:<36} NOTE", "ORDER", "TERMINAL", "RESULT", "JOB");
+    for r in results {
+        human.push_str(&format!(
+            "\n{:<16} {:<18} {:<8} {:<36} {}",
+            r.order,
+            r.terminal,
+            r.status,
+            r.job.as_deref().unwrap_or("-"),
+            r.error.as_deref().or(r.port.as_deref()).unwrap_or("")
+        ));
+    }
+    human
+}
+
+fn summary(results: &[OrderResult], out: &Output) -> Result<(), CliError> {
+    let failed: Vec<&OrderResult> = results.iter().filter(|r| r.status == "failed").collect();
+    let count = |s: &str| results.iter().filter(|r| r.status == s).count();
+    let doc = serde_json::json!({
+        "event": "summary",
+        "ok": failed.is_empty(),
+        "done": count("done"),
+        "skipped": count("skipped"),
+        "failed": failed.len(),
+    });
+    if out.json {
+        json_line(doc);
+    } else {
+        println!(
+            "{}\n{} done, {} already done, {} failed",
+            table(results),
+            count("done"),
+            count("skipped"),
+            failed.len()
+        );
+    }
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let exit = if failed.iter().all(|r| r.exit == Some(Exit::Unavailable)) {
+        Exit::Unavailable
+    } else {
+        Exit::Failure
+    };
+    Err(CliError::new(
+        exit,
+        format!("{} of {} order(s) failed", failed.len(), results.len()),
+    )
+    .help("fix what each names, then run the same plan again: finished orders are skipped and interrupted ones resumed"))
+}
+
+fn dry_run(
+    planned: &[Planned],
+    found: &HashMap<String, PathBuf>,
+    silent: &[(PathBuf, String)],
+    out: &Output,
+) -> Result<(), CliError> {
+    let results: Vec<OrderResult> = planned
+        .iter()
+        .map(|p| {
+            let missing = std::iter::once(&p.serial)
+                .chain(p.replacement.as_ref())
+                .find(|s| !found.contains_key(*s));
+            OrderResult {
+                order: p.order.id.clone(),
+                terminal: p.serial.clone(),
+                status: match (&p.next, missing) {
+                    (Next::Skip(_), _) => "skipped",
+                    (_, Some(_)) => "failed",
+                    _ => "planned",
+                },
+                job: match &p.next {
+                    Next::Skip(j) | Next::Resume(j) => Some(j.clone()),
+                    Next::Start => None,
+                },
+                port: found.get(&p.serial).map(|x| x.display().to_string()),
+                error: missing.map(|s| format!("terminal {s} did not answer on any port")),
+                exit: missing.map(|_| Exit::Unavailable),
+            }
+        })
+        .collect();
+    let mut human = format!("Dry run: nothing was changed.\n{}", table(&results));
+    for (port, e) in silent {
+        human.push_str(&format!("\n  no terminal on {}: {e}", port.display()));
+    }
+    out.print(
+        &human,
+        &serde_json::json!({ "ok": results.iter().all(|r| r.status != "failed"), "orders": results }),
+    );
+    if results.iter().any(|r| r.status == "failed") {
+        return Err(
+            CliError::new(Exit::Unavailable, "some terminals of the plan were not found")
+                .help("connect them (check `posagent devices`) and run again"),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! `posagent run`: a plan over eight simulated terminals in parallel, one of them faulty.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::Sim;
+use common::jobs::*;
+
+fn plan(bench: &Bench, sims: &[Sim]) -> PathBuf {
+    let mut text = String::new();
+    for (i, sim) in sims.iter().enumerate() {
+        let mut f = expect_fields(sim, &format!("WO-RUN-{i}"), "rebind-phone", "generic");
+        f.extend([
+            ("new.phone", "13900001111".to_string()),
+            ("new.phone_path", "sms".to_string()),
+        ]);
+        text.push_str("[[order]]\n");
+        for (k, v) in f {
+            text.push_str(&format!("{k} = \"{v}\"\n"));
+        }
+    }
+    let p = bench.path().join("plan.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn start(bench: &Bench, i: usize, faults: Option<&str>) -> Sim {
+    let serial = format!("RUN-SN-{i:04}");
+    let seed = (100 + i).to_string();
+    let mut extra = vec!["--serial", &serial, "--seed", &seed];
+    if let Some(f) = faults {
+        extra.extend(["--faults", f]);
+    }
+    start_sim(bench, &format!("t{i}"), &extra)
+}
+
+/// Runs the plan over the sims' ports; the result lines and the exit code.
+fn run(bench: &Bench, plan: &std::path::Path, sims: &[Sim]) -> (Vec<serde_json::Value>, Option<i32>, String) {
+    let mut args = vec![
+        "run".to_string(),
+        plan.display().to_string(),
+        "--jobs".into(),
+        "8".into(),
+    ];
+    for s in sims {
+        args.extend(["--port".into(), s.port.display().to_string()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = bench.run(&args);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let results = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "result")
+        .collect();
+    (results, out.status.code(), stderr(&out))
+}
+
+fn by_status<'a>(results: &'a [serde_json::Value], status: &str) -> Vec<&'a serde_json::Value> {
+    results.iter().filter(|r| r["status"] == status).collect()
+}
+
+#[test]
+fn a_plan_over_eight_terminals_survives_a_faulty_one_and_a_rerun_finishes_it() {
+    let bench = Bench::default();
+    let mut sims: Vec<Sim> = (0..7).map(|i| start(&bench, i, None)).collect();
+    sims.push(start(&bench, 7, None));
+    let plan = plan(&bench, &sims);
+    // The eighth terminal starts answering BUSY to everything.
+    sims.pop();
+    sims.push(start(&bench, 7, Some("busy=1")));
+
+    let (results, code, err) = run(&bench, &plan, &sims);
+    assert_eq!(code, Some(69), "{err}");
+    assert_eq!(results.len(), 8, "one result per order: {err}");
+    assert_eq!(by_status(&results, "done").len(), 7, "{results:?}");
+    let failed = by_status(&results, "failed");
+    assert_eq!(failed.len(), 1, "{results:?}");
+    assert_eq!(failed[0]["terminal"], "RUN-SN-0007");
+    assert!(
+        failed[0]["error"].as_str().unwrap().contains("did not answer"),
+        "{failed:?}"
+    );
+    let first_jobs: Vec<_> = bench.store().jobs().unwrap();
+    assert_eq!(first_jobs.len(), 7);
+
+    // The fault is cleared (the unit restarts without it) and the plan runs again.
+    sims.pop();
+    sims.push(start(&bench, 7, None));
+    let (results, code, err) = run(&bench, &plan, &sims);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(by_status(&results, "skipped").len(), 7, "{results:?}");
+    let done = by_status(&results, "done");
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0]["terminal"], "RUN-SN-0007");
+    let jobs = bench.store().jobs().unwrap();
+    assert_eq!(jobs.len(), 8, "no new job for the seven finished orders");
+    for j in &first_jobs {
+        let now = jobs.iter().find(|x| x.id == j.id).unwrap();
+        assert_eq!(
+            (now.state, &now.updated_at),
+            (j.state, &j.updated_at),
+            "{} untouched",
+            j.order_id
+        );
+    }
+    for sim in &sims {
+        assert_eq!(
+            common::connect(sim).read_binding().unwrap().phone.unwrap().as_str(),
+            "13900001111"
+        );
+    }
+    assert_eq!(bench.store().submissions().unwrap().len(), 8);
+}
+
+#[test]
+fn a_dry_run_maps_every_order_to_its_port_and_changes_nothing() {
+    let bench = Bench::default();
+    let sims: Vec<Sim> = (0..2).map(|i| start(&bench, 20 + i, None)).collect();
+    let plan = plan(&bench, &sims);
+    let out = bench.run(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--dry-run",
+        "--port",
+        sims[0].port.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    // The report, then the error document.
+    let doc: serde_json::Value = serde_json::Deserializer::from_slice(&out.stdout)
+        .into_iter()
+        .next()
+        .unwrap()
+        .unwrap();
+    let orders = doc["orders"].as_array().unwrap();
+    assert_eq!(orders[0]["status"], "planned");
+    assert_eq!(orders[0]["port"], sims[0].port.display().to_string());
+    assert_eq!(
+        orders[1]["status"], "failed",
+        "the second terminal's port was not probed"
+    );
+    assert!(bench.store().jobs().unwrap().is_empty());
+}
