@@ -117,14 +117,15 @@ fn missing_and_malformed_files_are_data_errors() {
 }
 
 #[test]
-fn usage_errors_exit_2_and_unbuilt_commands_exit_1() {
+fn usage_errors_exit_2_with_what_to_do() {
     let home = tempfile::tempdir().unwrap();
     let out = posagent(home.path()).args(["order", "frobnicate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = posagent(home.path()).args(["--json", "sync"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "no provider configured");
     let doc = json_of(&out);
-    assert_eq!(doc["error"], "posagent sync: not yet available");
+    assert_eq!(doc["error"], "no provider to sync with");
+    assert!(doc["help"].as_str().unwrap().contains("--provider"), "{doc}");
 }
 
 #[test]

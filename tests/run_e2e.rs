@@ -142,3 +142,39 @@ fn a_dry_run_maps_every_order_to_its_port_and_changes_nothing() {
     );
     assert!(bench.store().jobs().unwrap().is_empty());
 }
+
+#[test]
+fn the_demo_migrates_syncs_and_stops_what_it_started() {
+    let home = tempfile::tempdir().unwrap();
+    let out = common::posagent(home.path())
+        .args(["demo", "--json"])
+        .timeout(std::time::Duration::from_secs(240))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // One document per stage; the demo's own summary comes last.
+    let docs: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&out.stdout)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let doc = docs.last().unwrap();
+    assert_eq!(doc["job_state"], "done", "{doc}");
+    assert_eq!(doc["submission"]["state"], "accepted", "{doc}");
+    let backup = PathBuf::from(doc["backup"].as_str().unwrap());
+    let password = std::fs::read_to_string(doc["backup_password_file"].as_str().unwrap()).unwrap();
+    let t = std::process::Command::new("7z")
+        .args(["t", &format!("-p{}", password.trim())])
+        .arg(&backup)
+        .output()
+        .unwrap();
+    assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stdout));
+    let data_dir = doc["data_dir"].as_str().unwrap().to_string();
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&data_dir))
+        .collect();
+    assert!(left.is_empty(), "processes left running: {left:?}");
+    std::fs::remove_dir_all(&data_dir).unwrap();
+}

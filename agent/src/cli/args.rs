@@ -65,7 +65,7 @@ pub enum Command {
     #[command(subcommand)]
     Sim(SimCommand),
     /// A full migration against simulated terminals and provider.
-    Demo,
+    Demo(DemoArgs),
     /// Shell completion script for SHELL, on stdout.
     Completions { shell: clap_complete::Shell },
     /// The manual page (roff), on stdout.
@@ -393,4 +393,14 @@ pub struct SimProviderArgs {
     /// Print what the provider in the directory has applied (JSON) and exit.
     #[arg(long)]
     pub report: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Transactions on the old unit.
+    #[arg(long, default_value_t = 200)]
+    pub transactions: u32,
+    /// Line rate of the simulated terminals.
+    #[arg(long, default_value_t = 115_200)]
+    pub baud: u32,
 }

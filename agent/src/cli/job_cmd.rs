@@ -37,7 +37,7 @@ impl From<JobError> for CliError {
 }
 
 /// Draws job events: one line per step on stderr, a bar for transfers.
-struct Screen<'a> {
+pub(super) struct Screen<'a> {
     out: &'a Output,
     bar: Option<ProgressBar>,
     label: String,
@@ -100,7 +100,7 @@ impl Observer for Screen<'_> {
     }
 }
 
-fn screen(out: &Output, yes: bool) -> Screen<'_> {
+pub(super) fn screen(out: &Output, yes: bool) -> Screen<'_> {
     Screen {
         out,
         bar: None,
@@ -167,7 +167,7 @@ struct Report<'a> {
     outcome: &'a JobOutcome,
 }
 
-fn print_outcome(out: &Output, o: &JobOutcome, verb: &str) {
+pub(super) fn print_outcome(out: &Output, o: &JobOutcome, verb: &str) {
     let mut human = format!(
         "Job {} {verb}: {} of order {} on {} — {}",
         o.job.id,

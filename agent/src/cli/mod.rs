@@ -3,6 +3,7 @@
 
 mod args;
 mod backup_cmd;
+mod demo_cmd;
 mod device_cmd;
 mod job_cmd;
 mod output;
@@ -65,32 +66,8 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Audit(c) => job_cmd::audit(&paths, c, out),
         Command::Sync(a) => sync_cmd::run(&paths, &a, out),
         Command::Run(a) => run_cmd::run(&paths, &a, out),
+        Command::Demo(a) => demo_cmd::run(&a, out),
         Command::Queue { action } => queue_cmd::run(&paths, action, &job_cmd::technician(&paths)?, out),
-
-        other => Err(CliError::not_yet(command_name(&other))),
-    }
-}
-
-fn command_name(c: &Command) -> &'static str {
-    match c {
-        Command::Devices => "devices",
-        Command::Inspect(_) => "inspect",
-        Command::Order(_) => "order",
-        Command::Profiles { .. } => "profiles",
-        Command::Backup(_) => "backup",
-        Command::Restore(_) => "restore",
-        Command::Rebind(_) => "rebind",
-        Command::Unbind(_) => "unbind",
-        Command::Migrate(_) => "migrate",
-        Command::Run(_) => "run",
-        Command::Jobs { .. } => "jobs",
-        Command::Queue { .. } => "queue",
-        Command::Sync(_) => "sync",
-        Command::Audit(_) => "audit",
-        Command::Sim(_) => "sim",
-        Command::Demo => "demo",
-        Command::Completions { .. } => "completions",
-        Command::Manpage => "manpage",
     }
 }
 

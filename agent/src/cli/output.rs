@@ -60,11 +60,6 @@ impl CliError {
             reported: true,
         }
     }
-
-    /// A command that this version does not carry out yet.
-    pub fn not_yet(command: &str) -> CliError {
-        CliError::new(Exit::Failure, format!("posagent {command}: not yet available"))
-    }
 }
 
 impl From<ProfileError> for CliError {

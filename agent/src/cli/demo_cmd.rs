@@ -1,0 +1,247 @@
+//! `posagent demo`: a full migration on a fresh machine with nothing else running. Starts
+//! two simulated terminals on pseudo-terminals and a simulated provider on loopback, in a new
+//! data directory; migrates the old unit to the replacement with progress; syncs the
+//! submission; says what happened and where the backup is; stops every process it started.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use super::args::{DemoArgs, SyncArgs};
+use super::job_cmd::{print_outcome, screen};
+use super::{CliError, Exit, Output, load_profiles, sync_cmd};
+use crate::config::Paths;
+use crate::job::{self, JobSetup};
+use crate::link::proto::DEMO_SECRET;
+use crate::sim::terminal::activation_code_for;
+use crate::store::Store;
+use crate::terminal::{Secret, Terminal};
+
+const OLD_SERIAL: &str = "DEMO-OLD-0001";
+const NEW_SERIAL: &str = "DEMO-NEW-0002";
+const PROFILE: &str = "lakala";
+/// A valid (checksummed) resident ID used for the demo merchant's legal representative.
+const DEMO_LEGAL_REP_ID: &str = "110105194910010023";
+
+/// The processes the demo started; stopped when dropped, whatever happens.
+struct Children(Vec<Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Children {
+    /// Starts `posagent ARGS…` and returns its first line of output (its announcement).
+    fn start(&mut self, home: &Path, args: &[&str]) -> Result<serde_json::Value, CliError> {
+        let fail = |e: String| {
+            CliError::new(
+                Exit::Failure,
+                format!("demo: cannot start `posagent {}`: {e}", args.join(" ")),
+            )
+        };
+        let exe = std::env::current_exe().map_err(|e| fail(e.to_string()))?;
+        let mut child = Command::new(exe)
+            .args(args)
+            .env("POSAGENT_HOME", home)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| fail(e.to_string()))?;
+        let stdout = child.stdout.take();
+        self.0.push(child);
+        let mut line = String::new();
+        if let Some(s) = stdout {
+            // The reader stays with the child's pipe until it ends.
+            let mut reader = BufReader::new(s);
+            reader.read_line(&mut line).map_err(|e| fail(e.to_string()))?;
+            std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        }
+        serde_json::from_str(&line).map_err(|_| fail(format!("it announced {line:?}")))
+    }
+}
+
+fn field(v: &serde_json::Value, key: &str) -> Result<PathBuf, CliError> {
+    v[key]
+        .as_str()
+        .map(PathBuf::from)
+        .ok_or_else(|| CliError::new(Exit::Failure, format!("demo: a simulator did not announce its {key}")))
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), CliError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| CliError::new(Exit::Failure, format!("demo: cannot write {}: {e}", path.display())))
+}
+
+/// The work order for moving what the old unit holds to the replacement.
+fn order_text(old_port: &Path, paths: &Paths) -> Result<String, CliError> {
+    let profiles = load_profiles(paths)?;
+    let profile = profiles.get(PROFILE)?;
+    let mut t = Terminal::open(old_port, &profile.serial)?;
+    t.authenticate(&Secret::new(DEMO_SECRET.as_bytes().to_vec()))?;
+    let b = t.read_binding()?;
+    let missing = || CliError::new(Exit::Failure, "demo: the simulated unit has no merchant bound");
+    Ok(format!(
+        "id = \"WO-DEMO-0001\"\noperation = \"migrate\"\nprofile = \"{PROFILE}\"\nreason = \"device-replaced\"\n\n\
+         [merchant]\nmid = \"{}\"\nname = \"Demo Noodle Shop\"\nkind = \"individual\"\nlegal_rep_id = \"{DEMO_LEGAL_REP_ID}\"\n\n\
+         [expect]\nserial = \"{OLD_SERIAL}\"\ntid = \"{}\"\n\n\
+         [replacement]\nserial = \"{NEW_SERIAL}\"\nmodel = \"A8\"\nactivation_code = \"{}\"\n",
+        b.mid.ok_or_else(missing)?,
+        b.tid.ok_or_else(missing)?,
+        activation_code_for(NEW_SERIAL),
+    ))
+}
+
+pub fn run(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
+    let home = std::env::temp_dir().join(format!("posagent-demo-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&home)
+        .map_err(|e| CliError::new(Exit::Failure, format!("demo: cannot create {}: {e}", home.display())))?;
+    let paths = Paths::under(&home);
+    let say = |text: &str| {
+        if !out.json {
+            eprintln!("{text}");
+        }
+    };
+    say(&format!("Demo data directory: {}", home.display()));
+
+    let mut children = Children(Vec::new());
+    let (baud, txns) = (a.baud.to_string(), a.transactions.to_string());
+    let old = children.start(
+        &home,
+        &[
+            "sim",
+            "terminal",
+            "--pty",
+            "--link",
+            &home.join("old-tty").display().to_string(),
+            "--profile",
+            PROFILE,
+            "--serial",
+            OLD_SERIAL,
+            "--transactions",
+            &txns,
+            "--baud",
+            &baud,
+        ],
+    )?;
+    let new = children.start(
+        &home,
+        &[
+            "sim",
+            "terminal",
+            "--pty",
+            "--link",
+            &home.join("new-tty").display().to_string(),
+            "--profile",
+            PROFILE,
+            "--serial",
+            NEW_SERIAL,
+            "--blank",
+            "--baud",
+            &baud,
+        ],
+    )?;
+    let provider = children.start(
+        &home,
+        &[
+            "sim",
+            "provider",
+            "--tls-dir",
+            &home.join("provider").display().to_string(),
+        ],
+    )?;
+    let (old_port, new_port) = (field(&old, "port")?, field(&new, "port")?);
+    say(&format!(
+        "Started: old unit {OLD_SERIAL} on {}, blank replacement {NEW_SERIAL} on {}, provider at {}",
+        old_port.display(),
+        new_port.display(),
+        provider["url"].as_str().unwrap_or("?")
+    ));
+
+    let order_file = home.join("order-migrate.toml");
+    std::fs::write(&order_file, order_text(&old_port, &paths)?)
+        .map_err(|e| CliError::new(Exit::Failure, format!("demo: cannot write the order: {e}")))?;
+    let password_file = home.join("backup-password");
+    let password = hex::encode(rand::random::<[u8; 16]>());
+    write_private(&password_file, &format!("{password}\n"))?;
+
+    let profiles = load_profiles(&paths)?;
+    let secret = Secret::new(DEMO_SECRET.as_bytes().to_vec());
+    let (orders, _) = crate::order::check_file(&order_file, &profiles)?;
+    let order = orders
+        .into_iter()
+        .next()
+        .ok_or_else(|| CliError::new(Exit::Failure, "demo: the generated order did not load"))?;
+    say(&format!("Migrating {OLD_SERIAL} → {NEW_SERIAL} (order {}):", order.id));
+    let mut view = screen(out, true);
+    let outcome = job::start(
+        JobSetup {
+            paths: &paths,
+            profile: profiles.get(PROFILE)?,
+            order,
+            order_file: &order_file,
+            port: &old_port,
+            replacement_port: Some(&new_port),
+            secret: &secret,
+            backup_password: password.as_bytes(),
+            technician: "demo",
+            dry_run: false,
+        },
+        &mut view,
+    )?;
+    print_outcome(out, &outcome, "finished");
+
+    say("Delivering the submission to the provider:");
+    sync_cmd::run(
+        &paths,
+        &SyncArgs {
+            watch: false,
+            interval: 10,
+            max_wait: 60,
+            provider: provider["url"].as_str().map(str::to_string),
+            provider_ca: Some(field(&provider, "ca")?),
+            client_cert: None,
+            client_key: None,
+            agent_key_file: Some(field(&provider, "agent_key")?),
+        },
+        out,
+    )?;
+    drop(children);
+
+    let store = Store::open(&paths.data)?;
+    let submission = store.submissions()?.into_iter().find(|s| s.job_id == outcome.job.id);
+    let backup = outcome.backup_file.clone().unwrap_or_default();
+    let human = format!(
+        "Demo finished: every step done and verified, processes stopped.\n  backup: {backup}\n  \
+         password file: {} (try `7z l {backup}` or `posagent backup verify {backup} --password-file {}`)\n  \
+         provider receipt: {}\n  data kept in {} — look around with `POSAGENT_HOME={} posagent jobs show {}`; delete it when done",
+        password_file.display(),
+        password_file.display(),
+        submission.as_ref().and_then(|s| s.receipt.as_deref()).unwrap_or("-"),
+        home.display(),
+        home.display(),
+        outcome.job.id,
+    );
+    out.print(
+        &human,
+        &serde_json::json!({
+            "ok": true,
+            "data_dir": home,
+            "job": outcome.job.id,
+            "job_state": outcome.job.state.as_str(),
+            "backup": backup,
+            "backup_password_file": password_file,
+            "submission": submission,
+        }),
+    );
+    Ok(())
+}
