@@ -59,3 +59,87 @@ fn completions_and_manual_page_describe_the_real_commands() {
     let out = posagent(home.path()).args(["completions", "tcsh"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "an unknown shell is a usage error");
 }
+
+/// Everything a release must carry, by its path inside the package (after the prefix).
+const RELEASE_FILES: &[&str] = &[
+    "bin/posagent",
+    "share/man/man1/posagent.1.gz",
+    "share/bash-completion/completions/posagent",
+    "share/zsh/vendor-completions/_posagent",
+    "share/fish/vendor_completions.d/posagent.fish",
+    "share/posagent/profiles/lakala.toml",
+    "share/posagent/profiles/generic.toml",
+    "share/doc/posagent/handbook.md",
+    "share/doc/posagent/handbook.zh-CN.md",
+    "lib/udev/rules.d/70-posagent.rules",
+];
+
+fn listing(program: &str, args: &[&str], file: &std::path::Path) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{program}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Builds the tar.gz and the .deb from the binary under test (needs cargo-deb, which
+/// `.ci/run` installs) and checks what each holds.
+#[test]
+fn the_release_archive_and_the_deb_hold_the_binary_profiles_rule_manual_and_completions() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out_dir = tempfile::tempdir().unwrap();
+    let run = std::process::Command::new(root.join("packaging/release.sh"))
+        .args(["--profile", "dev", "--no-build", "--out"])
+        .arg(out_dir.path())
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(run.status.success(), "{log}");
+    assert!(
+        !log.contains("cargo-deb is not installed"),
+        "install it: cargo install cargo-deb --locked"
+    );
+
+    let names: Vec<_> = std::fs::read_dir(out_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let find = |suffix: &str| {
+        names
+            .iter()
+            .find(|p| p.to_string_lossy().ends_with(suffix))
+            .unwrap_or_else(|| panic!("no *{suffix} in {names:?}"))
+            .clone()
+    };
+    let tarball = find(".tar.gz");
+    let check = std::process::Command::new("sha256sum")
+        .args(["-c", find(".tar.gz.sha256").file_name().unwrap().to_str().unwrap()])
+        .current_dir(out_dir.path())
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "the checksum file verifies the archive");
+    let tar = listing("tar", &["tzf"], &tarball);
+    let deb = listing("dpkg-deb", &["-c"], &find(".deb"));
+    for f in RELEASE_FILES {
+        assert!(tar.lines().any(|l| l.ends_with(f)), "tar.gz lacks {f}:\n{tar}");
+        let in_deb = if f.starts_with("lib/") {
+            format!("./{f}")
+        } else {
+            format!("./usr/{f}")
+        };
+        assert!(deb.contains(&in_deb), ".deb lacks {in_deb}:\n{deb}");
+    }
+    let control = listing("dpkg-deb", &["-f"], &find(".deb"));
+    assert!(control.contains("Package: posagent"), "{control}");
+}

@@ -1,0 +1,74 @@
+#!/bin/sh
+# Builds a posagent release: the binary, its manual page and shell completions (generated
+# by the binary itself), the profiles, the udev rule and the handbooks, as
+#   OUT/posagent-VERSION-ARCH-linux.tar.gz  and  OUT/posagent-VERSION-ARCH-linux.tar.gz.sha256
+# and, when cargo-deb is installed (cargo install cargo-deb --locked), OUT/posagent_*.deb
+# with the same contents (metadata in agent/Cargo.toml).
+#
+# Usage: packaging/release.sh [--profile release|dev] [--out DIR] [--no-build]
+#   --no-build packages the binary already built for the profile (the packaging test uses it).
+set -eu
+
+profile=release
+out=target/dist
+build=yes
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --profile) profile=$2; shift 2 ;;
+        --out) out=$2; shift 2 ;;
+        --no-build) build=no; shift ;;
+        *) echo "usage: $0 [--profile release|dev] [--out DIR] [--no-build]" >&2; exit 2 ;;
+    esac
+done
+case "$profile" in
+    release) bindir=release ;;
+    dev) bindir=debug ;;
+    *) echo "--profile must be release or dev" >&2; exit 2 ;;
+esac
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+arch=$(uname -m)
+
+if [ "$build" = yes ]; then
+    cargo build --locked --profile "$profile" -p posagent
+fi
+bin="target/$bindir/posagent"
+[ -x "$bin" ] || { echo "$bin is missing; build it first or drop --no-build" >&2; exit 1; }
+
+# Generated assets, where agent/Cargo.toml's [package.metadata.deb] expects them.
+stage=target/packaging
+rm -rf "$stage"
+mkdir -p "$stage/completions"
+"$bin" manpage | gzip -9n > "$stage/posagent.1.gz"
+"$bin" completions bash > "$stage/completions/posagent"
+"$bin" completions zsh > "$stage/completions/_posagent"
+"$bin" completions fish > "$stage/completions/posagent.fish"
+
+name="posagent-$version-$arch-linux"
+tree="$stage/$name"
+mkdir -p "$tree/bin" "$tree/share/man/man1" "$tree/share/bash-completion/completions" \
+    "$tree/share/zsh/vendor-completions" "$tree/share/fish/vendor_completions.d" \
+    "$tree/share/posagent/profiles" "$tree/lib/udev/rules.d" "$tree/share/doc/posagent"
+cp "$bin" "$tree/bin/posagent"
+cp "$stage/posagent.1.gz" "$tree/share/man/man1/"
+cp "$stage/completions/posagent" "$tree/share/bash-completion/completions/posagent"
+cp "$stage/completions/_posagent" "$tree/share/zsh/vendor-completions/_posagent"
+cp "$stage/completions/posagent.fish" "$tree/share/fish/vendor_completions.d/posagent.fish"
+cp profiles/*.toml "$tree/share/posagent/profiles/"
+cp packaging/70-posagent.rules "$tree/lib/udev/rules.d/"
+cp README.md CHANGELOG.md docs/handbook.md docs/handbook.zh-CN.md "$tree/share/doc/posagent/"
+
+mkdir -p "$out"
+tar -C "$stage" --owner=0 --group=0 --numeric-owner -czf "$out/$name.tar.gz" "$name"
+(cd "$out" && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256")
+echo "$out/$name.tar.gz"
+
+if command -v cargo-deb > /dev/null 2>&1; then
+    fast=""
+    [ "$profile" = dev ] && fast="--fast"
+    cargo deb -p posagent --no-build --profile "$profile" --output "$out" $fast
+else
+    echo "cargo-deb is not installed; skipped the .deb (cargo install cargo-deb --locked)" >&2
+fi
