@@ -16,8 +16,9 @@ use outbox::{Provider, fill_outbox};
 use posagent::seal::LocalKeys;
 use posagent::store::Store;
 use posagent::store::outbox::Outcome;
-use posagent::sync::api::{self, Batch, BatchAnswer, Item, Status};
+use posagent::sync::api::{self, Batch, BatchAnswer, Status};
 use posagent::sync::client::{Client, ProviderSettings};
+use posagent::sync::drain;
 
 fn settings(p: &Provider) -> ProviderSettings {
     ProviderSettings {
@@ -37,16 +38,7 @@ async fn naive(home: &std::path::Path, client: &Client) -> usize {
     let mut accepted = 0;
     while let Some(c) = store.claim_due(&posagent::store::now(), 1).unwrap().pop() {
         let s = &c.submission;
-        let item = Item {
-            id: s.id.clone(),
-            idempotency_key: s.idempotency_key.clone(),
-            kind: s.kind.clone(),
-            order_id: s.order_id.clone(),
-            job_id: s.job_id.clone(),
-            created_at: s.created_at.clone(),
-            payload: s.payload.clone(),
-            sensitive: serde_json::from_slice(&keys.open(&c.sealed).unwrap()).unwrap(),
-        };
+        let item = drain::item(&keys, &c).unwrap();
         let body = serde_json::to_vec(&Batch {
             submissions: vec![item],
         })

@@ -237,16 +237,9 @@ pub struct RunArgs {
     /// Probe only these ports (repeatable); default: every serial port of this machine.
     #[arg(long = "port", value_name = "PORT")]
     pub ports: Vec<PathBuf>,
-    /// Validate the plan and find every terminal; change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Do not ask for confirmation.
-    #[arg(long)]
-    pub yes: bool,
-    #[arg(long, value_name = "FILE")]
-    pub password_file: Option<PathBuf>,
+    /// `--dry-run` validates the plan and finds every terminal, changing nothing.
     #[command(flatten)]
-    pub secret: SecretArgs,
+    pub common: JobOptions,
 }
 
 #[derive(Debug, Subcommand)]

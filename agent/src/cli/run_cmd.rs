@@ -310,7 +310,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
     let ports = ports_to_probe(a)?;
     let (found, silent) = probe(&ports, &settings);
 
-    if a.dry_run {
+    if a.common.dry_run {
         return dry_run(&planned, &found, &silent, out);
     }
     let work = planned.iter().filter(|p| !matches!(p.next, Next::Skip(_))).count();
@@ -320,12 +320,12 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
                 "Carry out {work} order(s) of {} on the terminals found?",
                 a.plan.display()
             ),
-            a.yes,
+            a.common.yes,
         )?;
     }
-    let secret = secrets::operator_secret(a.secret.secret_file.as_deref())?;
+    let secret = secrets::operator_secret(a.common.secret.secret_file.as_deref())?;
     let pw = if work > 0 {
-        password(a.password_file.as_deref())?
+        password(a.common.password_file.as_deref())?
     } else {
         zeroize::Zeroizing::new(Vec::new())
     };

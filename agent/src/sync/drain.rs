@@ -218,30 +218,35 @@ impl<'a> Drain<'a> {
     }
 
     fn request(&self, claimed: &[Claimed]) -> Result<super::client::SignedRequest, SyncError> {
-        let mut submissions = Vec::with_capacity(claimed.len());
-        for c in claimed {
-            let plain = self.keys.open(&c.sealed)?;
-            let sensitive = serde_json::from_slice(&plain).map_err(|e| {
-                SyncError::Setup(format!(
-                    "submission {}: its sealed fields are not JSON ({e})",
-                    c.submission.id
-                ))
-            })?;
-            let s = &c.submission;
-            submissions.push(Item {
-                id: s.id.clone(),
-                idempotency_key: s.idempotency_key.clone(),
-                kind: s.kind.clone(),
-                order_id: s.order_id.clone(),
-                job_id: s.job_id.clone(),
-                created_at: s.created_at.clone(),
-                payload: s.payload.clone(),
-                sensitive,
-            });
-        }
+        let submissions = claimed
+            .iter()
+            .map(|c| item(self.keys, c))
+            .collect::<Result<Vec<_>, _>>()?;
         let body = serde_json::to_vec(&Batch { submissions }).map_err(|e| SyncError::Setup(e.to_string()))?;
         Ok(self.client.sign(api::BATCH_PATH, body))
     }
+}
+
+/// A claimed submission as sent: its sealed fields opened.
+pub fn item(keys: &LocalKeys, c: &Claimed) -> Result<Item, SyncError> {
+    let plain = keys.open(&c.sealed)?;
+    let sensitive = serde_json::from_slice(&plain).map_err(|e| {
+        SyncError::Setup(format!(
+            "submission {}: its sealed fields are not JSON ({e})",
+            c.submission.id
+        ))
+    })?;
+    let s = &c.submission;
+    Ok(Item {
+        id: s.id.clone(),
+        idempotency_key: s.idempotency_key.clone(),
+        kind: s.kind.clone(),
+        order_id: s.order_id.clone(),
+        job_id: s.job_id.clone(),
+        created_at: s.created_at.clone(),
+        payload: s.payload.clone(),
+        sensitive,
+    })
 }
 
 /// How long until `at` (a stored timestamp); zero if past or unreadable.

@@ -184,24 +184,6 @@ fn well_formed(raw: &serde_json::Value) -> Result<(Item, String), String> {
     Ok((item, mid))
 }
 
-fn luhn_ok(digits: &str) -> bool {
-    let mut sum = 0;
-    for (i, c) in digits.bytes().rev().enumerate() {
-        if !c.is_ascii_digit() {
-            return false;
-        }
-        let mut d = u32::from(c - b'0');
-        if i % 2 == 1 {
-            d *= 2;
-            if d > 9 {
-                d -= 9;
-            }
-        }
-        sum += d;
-    }
-    !digits.is_empty() && sum % 10 == 0
-}
-
 /// The provider's rules for a new submission: `Err((code, reason))` refuses it.
 fn judge(
     tx: &Connection,
@@ -218,10 +200,10 @@ fn judge(
     }
     if item.kind == "rebind-card" {
         let card = item.sensitive["new"]["card"].as_str().unwrap_or("");
-        if !luhn_ok(card) {
+        if let Err(e) = card.parse::<crate::domain::Pan>() {
             return Ok(Err((
                 "card_invalid",
-                "the new settlement card number fails its check digit".into(),
+                format!("the new settlement card number is not valid: {e}"),
             )));
         }
         let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(rules.card_cooldown_days));
