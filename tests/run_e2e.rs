@@ -115,6 +115,48 @@ fn a_plan_over_eight_terminals_survives_a_faulty_one_and_a_rerun_finishes_it() {
 }
 
 #[test]
+fn a_run_killed_mid_plan_is_resumed_from_the_journal_by_running_the_plan_again() {
+    let bench = Bench::default();
+    let sims: Vec<Sim> = (0..2).map(|i| start(&bench, 30 + i, None)).collect();
+    let plan = plan(&bench, &sims);
+    let mut args = vec![
+        "run".to_string(),
+        plan.display().to_string(),
+        "--jobs".into(),
+        "2".into(),
+    ];
+    for s in &sims {
+        args.extend(["--port".into(), s.port.display().to_string()]);
+    }
+    let killed = bench
+        .command(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .args(["--yes", "--json"])
+        .env("POSAGENT_KILL_AT", "after:backup")
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert_eq!(killed.status.code(), None, "killed by SIGKILL: {}", stderr(&killed));
+    let interrupted: Vec<_> = bench.store().jobs().unwrap();
+    assert!(
+        interrupted.iter().any(|j| j.state.as_str() == "running"),
+        "{interrupted:?}"
+    );
+
+    let (results, code, err) = run(&bench, &plan, &sims);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(by_status(&results, "done").len(), 2, "{results:?}");
+    let jobs = bench.store().jobs().unwrap();
+    assert_eq!(jobs.len(), 2, "the interrupted jobs were resumed, not started again");
+    for j in &interrupted {
+        assert!(
+            jobs.iter().any(|x| x.id == j.id && x.state.as_str() == "done"),
+            "{j:?} resumed"
+        );
+    }
+    assert_eq!(bench.store().submissions().unwrap().len(), 2);
+}
+
+#[test]
 fn a_dry_run_maps_every_order_to_its_port_and_changes_nothing() {
     let bench = Bench::default();
     let sims: Vec<Sim> = (0..2).map(|i| start(&bench, 20 + i, None)).collect();
