@@ -348,6 +348,13 @@ fn watch_delivers_once_the_provider_appears_and_stops_cleanly_on_ctrl_c() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    let second = sync(home.path(), &provider.flags());
+    assert_eq!(second.status.code(), Some(69), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("another `posagent sync`"),
+        "{}",
+        stderr(&second)
+    );
     fill_outbox(home.path(), 40);
     std::thread::sleep(Duration::from_millis(300));
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };

@@ -213,9 +213,33 @@ fn pending(store: &Store) -> Result<u64, CliError> {
         .sum())
 }
 
+/// Holds `<data>/sync.lock` for as long as it lives: one delivery run per data directory,
+/// so a second run cannot put the first one's submissions in flight back in the queue.
+fn one_sync_at_a_time(paths: &Paths) -> Result<std::fs::File, CliError> {
+    let path = paths.data.join("sync.lock");
+    let fail = |e: std::io::Error| CliError::new(Exit::Failure, format!("cannot open {}: {e}", path.display()));
+    std::fs::create_dir_all(&paths.data).map_err(fail)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(fail)?;
+    // SAFETY: flock on a descriptor this function owns; the lock ends with the file.
+    if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(CliError::new(
+            Exit::Unavailable,
+            "another `posagent sync` is delivering from this data directory",
+        )
+        .help("let it finish, or stop it (Ctrl-C) and run this again"));
+    }
+    Ok(file)
+}
+
 pub fn run(paths: &Paths, a: &SyncArgs, out: &Output) -> Result<(), CliError> {
     let (settings, batch_size, retry_base) = settings(paths, a)?;
     let client = Client::new(&settings)?;
+    let _lock = one_sync_at_a_time(paths)?;
     let mut store = Store::open(&paths.data)?;
     let keys = LocalKeys::load_or_create(&paths.data).map_err(SyncError::from)?;
     let opts = DrainOptions {
@@ -240,13 +264,22 @@ pub fn run(paths: &Paths, a: &SyncArgs, out: &Output) -> Result<(), CliError> {
         Ok::<_, SyncError>((drain.tally.clone(), result))
     })?;
     screen.bar.finish_and_clear();
-    result?;
-    summary(&store, client.url(), &tally, out, a.watch)
+    match result {
+        Ok(()) => summary(&store, client.url(), &tally, out, !a.watch),
+        Err(e) => {
+            // Say what was delivered before the failure, then the failure itself.
+            if tally.batches > 0 && !out.json {
+                let _ = summary(&store, client.url(), &tally, out, false);
+            }
+            Err(e.into())
+        }
+    }
 }
 
-/// Prints what was delivered and what is left. A one-off sync fails when something was
-/// refused or is still queued; a watch stopped on request has done its job.
-fn summary(store: &Store, url: &str, tally: &Tally, out: &Output, watched: bool) -> Result<(), CliError> {
+/// Prints what was delivered and what is left. With `judge`, the result is an error when
+/// something was refused or is still queued (a one-off sync); a watch stopped on request,
+/// or a run that already failed, is not judged again.
+fn summary(store: &Store, url: &str, tally: &Tally, out: &Output, judge: bool) -> Result<(), CliError> {
     let counts = store.outbox_counts()?;
     let count = |s: &str| counts.get(s).copied().unwrap_or(0);
     let left = count("pending") + count("sending");
@@ -273,7 +306,7 @@ fn summary(store: &Store, url: &str, tally: &Tally, out: &Output, watched: bool)
         "next_attempt_at": next,
     });
     out.print(&human, &doc);
-    if watched {
+    if !judge {
         return Ok(());
     }
     if tally.rejected + tally.dead > 0 {
