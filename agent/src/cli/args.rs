@@ -64,7 +64,7 @@ pub enum Command {
     /// Simulated terminal and provider, for training and tests.
     #[command(subcommand)]
     Sim(SimCommand),
-    /// A full migration against simulated terminals and provider.
+    /// A full migration against simulated terminals and provider (--json: one document per stage).
     Demo(DemoArgs),
     /// Shell completion script for SHELL, on stdout.
     Completions { shell: clap_complete::Shell },
@@ -130,6 +130,7 @@ pub struct BackupArgs {
     #[arg(long, value_name = "FILE")]
     pub evidence: Vec<PathBuf>,
     /// File holding the backup password (else POSAGENT_BACKUP_PASSWORD, else a prompt).
+    /// File holding the backup password (else POSAGENT_BACKUP_PASSWORD, else a prompt).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
     #[command(flatten)]
@@ -164,6 +165,7 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub profile: Option<String>,
 
+    /// File holding the backup password (else POSAGENT_BACKUP_PASSWORD, else a prompt).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
     #[command(flatten)]
@@ -207,6 +209,8 @@ pub struct JobOptions {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub yes: bool,
+    /// File holding the backup password (else POSAGENT_BACKUP_PASSWORD, else a prompt).
+    /// File holding the backup password (else POSAGENT_BACKUP_PASSWORD, else a prompt).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
     #[command(flatten)]
@@ -265,6 +269,7 @@ pub enum JobsCommand {
 /// Secrets for resuming or aborting a job.
 #[derive(Debug, Args)]
 pub struct ResumeOptions {
+    /// File holding the backup password (else POSAGENT_BACKUP_PASSWORD, else a prompt).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
     #[command(flatten)]
