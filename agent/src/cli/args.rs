@@ -130,7 +130,6 @@ pub struct BackupArgs {
     #[arg(long, value_name = "FILE")]
     pub evidence: Vec<PathBuf>,
     /// File holding the backup password (else POSAGENT_BACKUP_PASSWORD, else a prompt).
-    /// File holding the backup password (else POSAGENT_BACKUP_PASSWORD, else a prompt).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
     #[command(flatten)]
@@ -209,7 +208,6 @@ pub struct JobOptions {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub yes: bool,
-    /// File holding the backup password (else POSAGENT_BACKUP_PASSWORD, else a prompt).
     /// File holding the backup password (else POSAGENT_BACKUP_PASSWORD, else a prompt).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
