@@ -334,3 +334,103 @@ fn judge(claimed: &[Claimed], base: Duration, reply: &Reply) -> Result<Vec<Outco
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::outbox::Submission;
+
+    fn claimed(key: &str) -> Claimed {
+        Claimed {
+            submission: Submission {
+                id: format!("id-{key}"),
+                idempotency_key: key.to_string(),
+                job_id: "J".into(),
+                order_id: "O".into(),
+                kind: "unbind".into(),
+                payload: serde_json::json!({}),
+                state: "sending".into(),
+                attempts: 1,
+                next_attempt_at: now(),
+                receipt: None,
+                reason: None,
+                created_at: now(),
+            },
+            sealed: Vec::new(),
+        }
+    }
+
+    fn reply(status: u16, body: serde_json::Value, retry_after: Option<u64>) -> Reply {
+        Reply {
+            status,
+            retry_after: retry_after.map(Duration::from_secs),
+            body: body.to_string().into(),
+        }
+    }
+
+    const BASE: Duration = Duration::from_millis(100);
+
+    #[test]
+    fn each_answer_becomes_the_documented_outcome() {
+        let batch = [claimed("a"), claimed("b"), claimed("c")];
+        let ok = reply(
+            200,
+            serde_json::json!({ "results": [
+                { "idempotency_key": "b", "status": "rejected", "code": "cooldown", "reason": "too soon" },
+                { "idempotency_key": "a", "status": "accepted", "receipt": "R1" },
+            ]}),
+            None,
+        );
+        let out = judge(&batch, BASE, &ok).unwrap();
+        assert_eq!(out[0], Outcome::Accepted { receipt: "R1".into() });
+        assert_eq!(
+            out[1],
+            Outcome::Rejected {
+                reason: "cooldown: too soon".into()
+            }
+        );
+        assert!(matches!(&out[2], Outcome::Retry { reason, .. } if reason.contains("did not answer")));
+
+        let refused = reply(
+            401,
+            serde_json::json!({ "code": "replayed", "message": "nonce already used" }),
+            None,
+        );
+        assert!(judge(&batch, BASE, &refused).unwrap_err().contains("replayed"));
+
+        let bad = reply(
+            400,
+            serde_json::json!({ "code": "schema", "message": "no submissions" }),
+            None,
+        );
+        let out = judge(&batch, BASE, &bad).unwrap();
+        assert!(
+            out.iter()
+                .all(|o| matches!(o, Outcome::Rejected { reason } if reason.contains("HTTP 400")))
+        );
+
+        let garbled = reply(200, serde_json::json!("not an answer"), None);
+        assert!(
+            judge(&batch, BASE, &garbled)
+                .unwrap()
+                .iter()
+                .all(|o| matches!(o, Outcome::Retry { .. }))
+        );
+    }
+
+    #[test]
+    fn busy_answers_retry_no_sooner_than_retry_after() {
+        let batch = [claimed("a")];
+        for status in [408, 425, 429, 500, 503] {
+            let r = reply(status, serde_json::json!({ "code": "x", "message": "later" }), Some(30));
+            let out = judge(&batch, BASE, &r).unwrap();
+            let Outcome::Retry { next_attempt_at, .. } = &out[0] else {
+                panic!("{status}: {out:?}");
+            };
+            assert!(
+                until(next_attempt_at) >= Duration::from_secs(29),
+                "{status}: {next_attempt_at}"
+            );
+        }
+    }
+}
