@@ -110,7 +110,8 @@ fn an_agent_killed_mid_sync_loses_nothing_and_nothing_is_applied_twice() {
     fill_outbox(home.path(), N);
     let provider = Provider::start(providers.path(), 0, &["--faults", "delay=40ms"]);
     let flags = provider.flags();
-    for kill_after in [300u64, 700, 450, 900] {
+    for extra_ms in [0u64, 30, 70, 110] {
+        let accepted_before = count(home.path(), "accepted");
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_posagent"))
             .env("POSAGENT_HOME", home.path())
             .arg("sync")
@@ -119,13 +120,21 @@ fn an_agent_killed_mid_sync_loses_nothing_and_nothing_is_applied_twice() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(kill_after));
+        // Kill only once this run has delivered something: in the middle of a sync.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while count(home.path(), "accepted") == accepted_before {
+            assert!(Instant::now() < deadline, "the sync delivered nothing");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(extra_ms));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         integrity_ok(&home.path().join("posagent.db"));
     }
-    let sending_or_done = N as i64 - count(home.path(), "pending");
-    assert!(sending_or_done > 0, "the kills hit a sync in progress");
+    assert!(
+        count(home.path(), "accepted") < N as i64,
+        "every kill hit a sync in progress"
+    );
     let out = sync(home.path(), &flags);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(count(home.path(), "accepted"), N as i64);
