@@ -7,20 +7,45 @@ use std::path::PathBuf;
 use common::Sim;
 use common::jobs::*;
 
+/// A phone rebind for each sim's terminal.
+fn orders(sims: &[Sim]) -> Vec<Vec<(&'static str, String)>> {
+    sims.iter()
+        .enumerate()
+        .map(|(i, sim)| {
+            let mut f = expect_fields(sim, &format!("WO-RUN-{i}"), "rebind-phone", "generic");
+            f.extend([
+                ("new.phone", "13900001111".to_string()),
+                ("new.phone_path", "sms".to_string()),
+            ]);
+            f
+        })
+        .collect()
+}
+
+/// The plan as TOML `[[order]]` tables.
 fn plan(bench: &Bench, sims: &[Sim]) -> PathBuf {
     let mut text = String::new();
-    for (i, sim) in sims.iter().enumerate() {
-        let mut f = expect_fields(sim, &format!("WO-RUN-{i}"), "rebind-phone", "generic");
-        f.extend([
-            ("new.phone", "13900001111".to_string()),
-            ("new.phone_path", "sms".to_string()),
-        ]);
+    for f in orders(sims) {
         text.push_str("[[order]]\n");
         for (k, v) in f {
             text.push_str(&format!("{k} = \"{v}\"\n"));
         }
     }
     let p = bench.path().join("plan.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// The plan as CSV, one order per row.
+fn csv_plan(bench: &Bench, sims: &[Sim]) -> PathBuf {
+    let rows = orders(sims);
+    let header: Vec<&str> = rows[0].iter().map(|(k, _)| *k).collect();
+    let mut text = header.join(",") + "\n";
+    for f in &rows {
+        text.push_str(&f.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>().join(","));
+        text.push('\n');
+    }
+    let p = bench.path().join("plan.csv");
     std::fs::write(&p, text).unwrap();
     p
 }
@@ -157,10 +182,10 @@ fn a_run_killed_mid_plan_is_resumed_from_the_journal_by_running_the_plan_again()
 }
 
 #[test]
-fn a_dry_run_maps_every_order_to_its_port_and_changes_nothing() {
+fn a_dry_run_of_a_csv_plan_maps_every_order_to_its_port_and_changes_nothing() {
     let bench = Bench::default();
     let sims: Vec<Sim> = (0..2).map(|i| start(&bench, 20 + i, None)).collect();
-    let plan = plan(&bench, &sims);
+    let plan = csv_plan(&bench, &sims);
     let out = bench.run(&[
         "run",
         plan.to_str().unwrap(),
