@@ -60,8 +60,8 @@ fn start(bench: &Bench, i: usize, faults: Option<&str>) -> Sim {
     start_sim(bench, &format!("t{i}"), &extra)
 }
 
-/// Runs the plan over the sims' ports; the result lines and the exit code.
-fn run(bench: &Bench, plan: &std::path::Path, sims: &[Sim]) -> (Vec<serde_json::Value>, Option<i32>, String) {
+/// `posagent run PLAN --jobs 8 --port …` over the sims' ports.
+fn run_args(plan: &std::path::Path, sims: &[Sim]) -> Vec<String> {
     let mut args = vec![
         "run".to_string(),
         plan.display().to_string(),
@@ -71,8 +71,13 @@ fn run(bench: &Bench, plan: &std::path::Path, sims: &[Sim]) -> (Vec<serde_json::
     for s in sims {
         args.extend(["--port".into(), s.port.display().to_string()]);
     }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = bench.run(&args);
+    args
+}
+
+/// Runs the plan over the sims' ports; the result lines and the exit code.
+fn run(bench: &Bench, plan: &std::path::Path, sims: &[Sim]) -> (Vec<serde_json::Value>, Option<i32>, String) {
+    let args = run_args(plan, sims);
+    let out = bench.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let results = text
         .lines()
@@ -144,15 +149,7 @@ fn a_run_killed_mid_plan_is_resumed_from_the_journal_by_running_the_plan_again()
     let bench = Bench::default();
     let sims: Vec<Sim> = (0..2).map(|i| start(&bench, 30 + i, None)).collect();
     let plan = plan(&bench, &sims);
-    let mut args = vec![
-        "run".to_string(),
-        plan.display().to_string(),
-        "--jobs".into(),
-        "2".into(),
-    ];
-    for s in &sims {
-        args.extend(["--port".into(), s.port.display().to_string()]);
-    }
+    let args = run_args(&plan, &sims);
     let killed = bench
         .command(&args.iter().map(String::as_str).collect::<Vec<_>>())
         .args(["--yes", "--json"])
