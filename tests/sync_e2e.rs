@@ -373,6 +373,14 @@ fn watch_delivers_once_the_provider_appears_and_stops_cleanly_on_ctrl_c() {
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut events).unwrap();
     assert!(events.contains("\"event\":\"unreachable\""), "{events}");
     assert!(events.contains("\"event\":\"connected\""), "{events}");
+    for line in events.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["event"].is_string(), "{line}");
+    }
+    assert!(
+        events.lines().last().unwrap().contains("\"event\":\"summary\""),
+        "{events}"
+    );
     assert_eq!(count(home.path(), "sending"), 0, "nothing left in flight");
     let out = sync(home.path(), &provider.flags());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -305,7 +305,14 @@ fn summary(store: &Store, url: &str, tally: &Tally, out: &Output, judge: bool) -
         "queue": counts,
         "next_attempt_at": next,
     });
-    out.print(&human, &doc);
+    if out.json && !judge {
+        // A watch writes JSON lines; its summary is one more line.
+        let mut line = doc;
+        line["event"] = "summary".into();
+        println!("{line}");
+    } else {
+        out.print(&human, &doc);
+    }
     if !judge {
         return Ok(());
     }
