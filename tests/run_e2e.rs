@@ -142,6 +142,18 @@ fn a_plan_over_eight_terminals_survives_a_faulty_one_and_a_rerun_finishes_it() {
         );
     }
     assert_eq!(bench.store().submissions().unwrap().len(), 8);
+
+    // A plan that is all done needs no terminal, secret or password.
+    let again = common::posagent(bench.path())
+        .args(["run", plan.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let skipped = String::from_utf8_lossy(&again.stdout)
+        .lines()
+        .filter(|l| l.contains("\"status\":\"skipped\""))
+        .count();
+    assert_eq!(skipped, 8);
 }
 
 #[test]

@@ -307,13 +307,17 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
             settings.push(s);
         }
     }
-    let ports = ports_to_probe(a)?;
-    let (found, silent) = probe(&ports, &settings);
-
-    if a.common.dry_run {
-        return dry_run(&planned, &found, &silent, out);
-    }
     let work = planned.iter().filter(|p| !matches!(p.next, Next::Skip(_))).count();
+    let found = if work > 0 || a.common.dry_run {
+        let (found, silent) = probe(&ports_to_probe(a)?, &settings);
+        if a.common.dry_run {
+            return dry_run(&planned, &found, &silent, out);
+        }
+        found
+    } else {
+        // Every order is done already: no terminal, secret or password is needed.
+        HashMap::new()
+    };
     if work > 0 {
         confirm(
             &format!(
@@ -323,15 +327,15 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
             a.common.yes,
         )?;
     }
-    let secret = secrets::operator_secret(a.common.secret.secret_file.as_deref())?;
-    let pw = if work > 0 {
-        password(a.common.password_file.as_deref())?
+    let (secret, pw) = if work > 0 {
+        let pw = password(a.common.password_file.as_deref())?;
+        if pw.len() < crate::backup::MIN_PASSWORD_LEN {
+            return Err(crate::backup::BackupError::WeakPassword.into());
+        }
+        (secrets::operator_secret(a.common.secret.secret_file.as_deref())?, pw)
     } else {
-        zeroize::Zeroizing::new(Vec::new())
+        (Secret::new(Vec::new()), zeroize::Zeroizing::new(Vec::new()))
     };
-    if work > 0 && pw.len() < crate::backup::MIN_PASSWORD_LEN {
-        return Err(crate::backup::BackupError::WeakPassword.into());
-    }
     let tech = technician(paths)?;
     let shared = Shared {
         paths,
