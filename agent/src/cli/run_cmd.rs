@@ -328,11 +328,12 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
         )?;
     }
     let (secret, pw) = if work > 0 {
+        let secret = secrets::operator_secret(a.common.secret.secret_file.as_deref())?;
         let pw = password(a.common.password_file.as_deref())?;
         if pw.len() < crate::backup::MIN_PASSWORD_LEN {
             return Err(crate::backup::BackupError::WeakPassword.into());
         }
-        (secrets::operator_secret(a.common.secret.secret_file.as_deref())?, pw)
+        (secret, pw)
     } else {
         (Secret::new(Vec::new()), zeroize::Zeroizing::new(Vec::new()))
     };
