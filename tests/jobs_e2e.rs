@@ -195,16 +195,8 @@ fn a_wrong_secret_refuses_the_job() {
     let order = card_order(&bench, &sim, "WO-SEC-1", NEW_CARD);
     let wrong = secret_file(bench.path(), "wrong", "not-it");
     let out = posagent(bench.path())
-        .args([
-            "rebind",
-            "card",
-            "--yes",
-            "--port",
-            port(&sim),
-            "--order",
-            order.to_str().unwrap(),
-            "--secret-file",
-        ])
+        .args(rebind_args("card", &sim, &order))
+        .args(["--yes", "--secret-file"])
         .arg(&wrong)
         .env("POSAGENT_BACKUP_PASSWORD", "job-backup-password")
         .output()
@@ -243,15 +235,8 @@ fn a_second_job_on_a_terminal_with_an_unfinished_one_is_refused() {
     let sim = start_sim(&bench, "tty", &[]);
     let order = card_order(&bench, &sim, "WO-TWO-1", NEW_CARD);
     let killed = bench
-        .command(&[
-            "rebind",
-            "card",
-            "--yes",
-            "--port",
-            port(&sim),
-            "--order",
-            order.to_str().unwrap(),
-        ])
+        .command(&rebind_args("card", &sim, &order))
+        .arg("--yes")
         .env("POSAGENT_KILL_AT", "after:backup")
         .output()
         .unwrap();
@@ -269,15 +254,9 @@ fn dry_run_checks_everything_and_changes_nothing() {
     let sim = start_sim(&bench, "tty", &[]);
     let before = connect(&sim).read_binding().unwrap();
     let order = card_order(&bench, &sim, "WO-DRY-1", NEW_CARD);
-    let out = bench.run(&[
-        "rebind",
-        "card",
-        "--dry-run",
-        "--port",
-        port(&sim),
-        "--order",
-        order.to_str().unwrap(),
-    ]);
+    let mut args = rebind_args("card", &sim, &order);
+    args.push("--dry-run");
+    let out = bench.run(&args);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc = json_of(&out);
     assert_eq!(doc["job"]["state"], "planned");
@@ -298,17 +277,7 @@ fn without_a_terminal_to_ask_and_without_yes_the_job_stops_before_any_change() {
     let sim = start_sim(&bench, "tty", &[]);
     let before = connect(&sim).read_binding().unwrap();
     let order = card_order(&bench, &sim, "WO-ASK-1", NEW_CARD);
-    let out = bench
-        .command(&[
-            "rebind",
-            "card",
-            "--port",
-            port(&sim),
-            "--order",
-            order.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = bench.command(&rebind_args("card", &sim, &order)).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
     assert_eq!(connect(&sim).read_binding().unwrap(), before);
@@ -329,23 +298,9 @@ fn full_numbers_never_appear_in_the_database_or_anything_printed() {
         printed.push_str(&stderr(&out));
     };
     let card = card_order(&bench, &card_sim, "WO-SCAN-1", NEW_CARD);
-    run(&[
-        "rebind",
-        "card",
-        "--port",
-        port(&card_sim),
-        "--order",
-        card.to_str().unwrap(),
-    ]);
+    run(&rebind_args("card", &card_sim, &card));
     let account = account_order(&bench, &acc_sim, "WO-SCAN-2");
-    run(&[
-        "rebind",
-        "account",
-        "--port",
-        port(&acc_sim),
-        "--order",
-        account.to_str().unwrap(),
-    ]);
+    run(&rebind_args("account", &acc_sim, &account));
     for args in [
         &["jobs", "list"][..],
         &["jobs", "list", "--json"],

@@ -65,14 +65,7 @@ impl Bench {
 
     /// `posagent rebind KIND` (card, account, phone) on `sim` with `order`.
     pub fn rebind(&self, kind: &str, sim: &Sim, order: &Path) -> std::process::Output {
-        self.run(&[
-            "rebind",
-            kind,
-            "--port",
-            sim.port.to_str().unwrap(),
-            "--order",
-            order.to_str().unwrap(),
-        ])
+        self.run(&rebind_args(kind, sim, order))
     }
 
     /// `posagent rebind card` on `sim` with `order`.
@@ -83,6 +76,18 @@ impl Bench {
     pub fn store(&self) -> Store {
         Store::open(self.path()).unwrap()
     }
+}
+
+/// `rebind KIND --port PORT --order ORDER`, to add flags to.
+pub fn rebind_args<'a>(kind: &'a str, sim: &'a Sim, order: &'a Path) -> Vec<&'a str> {
+    vec![
+        "rebind",
+        kind,
+        "--port",
+        sim.port.to_str().unwrap(),
+        "--order",
+        order.to_str().unwrap(),
+    ]
 }
 
 /// The order fields that describe what `sim` holds now.
