@@ -218,7 +218,7 @@ pub fn run(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
     drop(children);
 
     let store = Store::open(&paths.data)?;
-    let submission = store.submissions()?.into_iter().find(|s| s.job_id == outcome.job.id);
+    let submission = store.submission_of_job(&outcome.job.id)?;
     let backup = outcome.backup_file.clone().unwrap_or_default();
     let human = format!(
         "Demo finished: every step done and verified, processes stopped.\n  backup: {backup}\n  \

@@ -343,7 +343,7 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
                 )
             })?;
             let journal = store.journal_of(&j.id)?;
-            let submission = store.submissions()?.into_iter().find(|s| s.job_id == j.id);
+            let submission = store.submission_of_job(&j.id)?;
             let mut human = format!(
                 "Job {}\n  {} of order {} ({}), profile {}\n  terminal {}{}\n  state {}{}\n  started {} by {}",
                 j.id,

@@ -92,6 +92,11 @@ impl Store {
         Ok(if found.len() == 1 { found.pop() } else { None })
     }
 
+    /// The submission a job left, if it has one.
+    pub fn submission_of_job(&self, job_id: &str) -> Result<Option<Submission>, StoreError> {
+        Ok(self.query_submissions("WHERE job_id = ?1 LIMIT 1", [job_id])?.pop())
+    }
+
     /// Puts a rejected or dead submission back in the queue; returns false for other states.
     pub fn retry_submission(&mut self, id: &str, technician: &str) -> Result<bool, StoreError> {
         self.write(|tx| {
@@ -326,6 +331,8 @@ mod tests {
             2
         );
         assert_eq!(s.claim_due(LATER, 10).unwrap().len(), 1, "only the one still pending");
+        assert_eq!(s.submission_of_job("job-1").unwrap().unwrap().id, "sub-1");
+        assert!(s.submission_of_job("job-9").unwrap().is_none());
         assert!(
             s.claim_due("2000-01-01T00:00:00.000Z", 10).unwrap().is_empty(),
             "nothing due before its time"
