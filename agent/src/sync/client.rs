@@ -98,16 +98,15 @@ pub struct Client {
     key_id: String,
 }
 
-fn setup(message: String) -> SyncError {
-    SyncError::Setup(message)
-}
-
 fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, SyncError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|i| i.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| setup(format!("{what} {}: {e}", path.display())))?;
+        .map_err(|e| SyncError::Setup(format!("{what} {}: {e}", path.display())))?;
     if certs.is_empty() {
-        return Err(setup(format!("{what} {}: no PEM certificate in it", path.display())));
+        return Err(SyncError::Setup(format!(
+            "{what} {}: no PEM certificate in it",
+            path.display()
+        )));
     }
     Ok(certs)
 }
@@ -115,17 +114,18 @@ fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, S
 /// Reads an agent key file: 64 hex digits (surrounding whitespace ignored).
 pub fn read_agent_key(path: &Path) -> Result<Zeroizing<Vec<u8>>, SyncError> {
     let text = Zeroizing::new(
-        std::fs::read_to_string(path).map_err(|e| setup(format!("agent key file {}: {e}", path.display())))?,
+        std::fs::read_to_string(path)
+            .map_err(|e| SyncError::Setup(format!("agent key file {}: {e}", path.display())))?,
     );
     let key = Zeroizing::new(hex::decode(text.trim()).map_err(|_| {
-        setup(format!(
+        SyncError::Setup(format!(
             "agent key file {}: expected {} hex digits",
             path.display(),
             2 * AGENT_KEY_LEN
         ))
     })?);
     if key.len() != AGENT_KEY_LEN {
-        return Err(setup(format!(
+        return Err(SyncError::Setup(format!(
             "agent key file {}: expected {} hex digits, found {}",
             path.display(),
             2 * AGENT_KEY_LEN,
@@ -140,7 +140,7 @@ fn parse_pin(pin: &str) -> Result<[u8; 32], SyncError> {
     hex::decode(&digits)
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .ok_or_else(|| setup(format!("pin '{pin}': expected a SHA-256 fingerprint (64 hex digits)")))
+        .ok_or_else(|| SyncError::Setup(format!("pin '{pin}': expected a SHA-256 fingerprint (64 hex digits)")))
 }
 
 /// The crypto provider posagent uses for TLS (ring).
@@ -155,14 +155,14 @@ fn roots(ca: Option<&Path>) -> Result<RootCertStore, SyncError> {
             for cert in read_certs(path, "CA bundle")? {
                 roots
                     .add(cert)
-                    .map_err(|e| setup(format!("CA bundle {}: {e}", path.display())))?;
+                    .map_err(|e| SyncError::Setup(format!("CA bundle {}: {e}", path.display())))?;
             }
         }
         None => {
             let found = rustls_native_certs::load_native_certs();
             let (added, _) = roots.add_parsable_certificates(found.certs);
             if added == 0 {
-                return Err(setup(
+                return Err(SyncError::Setup(
                     "no trusted CA certificates found on this system; give the provider's CA with --provider-ca FILE"
                         .into(),
                 ));
@@ -177,24 +177,28 @@ pub fn tls_config(s: &ProviderSettings) -> Result<Arc<ClientConfig>, SyncError> 
     let provider = crypto();
     let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots(s.ca.as_deref())?), provider.clone())
         .build()
-        .map_err(|e| setup(format!("CA bundle: {e}")))?;
+        .map_err(|e| SyncError::Setup(format!("CA bundle: {e}")))?;
     let pins = s.pins.iter().map(|p| parse_pin(p)).collect::<Result<Vec<_>, _>>()?;
     let builder = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| setup(format!("TLS: {e}")))?
+        .map_err(|e| SyncError::Setup(format!("TLS: {e}")))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(Pinned { inner, pins }));
     let config = match (&s.client_cert, &s.client_key) {
         (Some(cert), Some(key)) => {
             let chain = read_certs(cert, "client certificate")?;
-            let key =
-                PrivateKeyDer::from_pem_file(key).map_err(|e| setup(format!("client key {}: {e}", key.display())))?;
+            let key = PrivateKeyDer::from_pem_file(key)
+                .map_err(|e| SyncError::Setup(format!("client key {}: {e}", key.display())))?;
             builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|e| setup(format!("client certificate and key do not go together: {e}")))?
+                .map_err(|e| SyncError::Setup(format!("client certificate and key do not go together: {e}")))?
         }
         (None, None) => builder.with_no_client_auth(),
-        _ => return Err(setup("give both --client-cert and --client-key, or neither".into())),
+        _ => {
+            return Err(SyncError::Setup(
+                "give both --client-cert and --client-key, or neither".into(),
+            ));
+        }
     };
     Ok(Arc::new(config))
 }
@@ -326,21 +330,21 @@ impl Client {
         let uri: hyper::Uri = s
             .url
             .parse()
-            .map_err(|e| setup(format!("provider URL '{}': {e}", s.url)))?;
+            .map_err(|e| SyncError::Setup(format!("provider URL '{}': {e}", s.url)))?;
         if uri.scheme_str() != Some("https") {
-            return Err(setup(format!(
+            return Err(SyncError::Setup(format!(
                 "provider URL '{}': must start with https:// (submissions only travel over TLS)",
                 s.url
             )));
         }
         let host = uri
             .host()
-            .ok_or_else(|| setup(format!("provider URL '{}': no host", s.url)))?
+            .ok_or_else(|| SyncError::Setup(format!("provider URL '{}': no host", s.url)))?
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
         let server_name = ServerName::try_from(host.clone())
-            .map_err(|_| setup(format!("provider URL '{}': '{host}' is not a host name", s.url)))?;
+            .map_err(|_| SyncError::Setup(format!("provider URL '{}': '{host}' is not a host name", s.url)))?;
         let key = read_agent_key(&s.agent_key_file)?;
         Ok(Client {
             tls: tls_config(s)?,
@@ -451,7 +455,7 @@ impl Session {
         }
         let req = req
             .body(Full::new(body))
-            .map_err(|e| setup(format!("cannot build a request for {path}: {e}")))?;
+            .map_err(|e| SyncError::Setup(format!("cannot build a request for {path}: {e}")))?;
         let url = self.url.clone();
         let exchange = async {
             self.sender.ready().await?;
