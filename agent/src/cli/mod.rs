@@ -21,7 +21,7 @@ use clap::Parser;
 
 pub use args::Cli;
 use args::{Command, OrderCommand};
-pub use output::{CliError, Exit, Output};
+pub use output::{CliError, Exit, Output, json_line};
 
 use crate::config::Paths;
 use crate::profile::ProfileSet;

@@ -79,6 +79,15 @@ impl From<OrderFileError> for CliError {
     }
 }
 
+/// Writes one JSON value as one line on stdout and flushes it, whole: lines written from
+/// parallel jobs or a long-running process never interleave and are seen at once.
+pub fn json_line(value: &serde_json::Value) {
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth reporting.
+    let _ = writeln!(stdout, "{value}");
+    let _ = stdout.flush();
+}
+
 /// Where results go: text for people, one JSON document for scripts.
 #[derive(Debug, Clone, Copy)]
 pub struct Output {
@@ -112,7 +121,7 @@ impl Output {
                     "error": e.message,
                     "help": e.help,
                 });
-                println!("{doc}");
+                json_line(&doc);
             } else {
                 eprintln!("error: {}", e.message);
                 if let Some(h) = &e.help {

@@ -4,7 +4,7 @@
 //! what is done and resumes what was interrupted, from the journal.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::args::RunArgs;
 use super::backup_cmd::{confirm, password};
 use super::job_cmd::{technician, valid_orders};
-use super::{CliError, Exit, Output, secrets};
+use super::{CliError, Exit, Output, json_line, secrets};
 use crate::config::Paths;
 use crate::job::{self, Continue, JobSetup, Observer, PlanSummary, Step, StepStatus};
 use crate::order::WorkOrder;
@@ -54,13 +54,6 @@ struct Planned {
     serial: String,
     replacement: Option<String>,
     next: Next,
-}
-
-/// One JSON line on stdout, whole (lines from parallel jobs never interleave).
-fn json_line(value: serde_json::Value) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{value}");
-    let _ = out.flush();
 }
 
 /// Which serial answers on each port. Ports are probed in parallel, each with the line
@@ -162,7 +155,7 @@ impl Observer for RunLine {
         let status = format!("{status:?}").to_lowercase();
         self.bar.set_message(format!("{} {status}", step.name()));
         if self.json {
-            json_line(serde_json::json!({
+            json_line(&serde_json::json!({
                 "event": "step", "order": self.order, "step": step.name(), "status": status, "detail": detail,
             }));
         }
@@ -381,7 +374,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
                         if out.json {
                             let mut doc = serde_json::to_value(&r).unwrap_or_default();
                             doc["event"] = "result".into();
-                            json_line(doc);
+                            json_line(&doc);
                         }
                         results.lock().unwrap_or_else(|p| p.into_inner()).push(r);
                     }
@@ -425,7 +418,7 @@ fn summary(results: &[OrderResult], out: &Output) -> Result<(), CliError> {
         "failed": failed.len(),
     });
     if out.json {
-        json_line(doc);
+        json_line(&doc);
     } else {
         println!(
             "{}\n{} done, {} already done, {} failed",

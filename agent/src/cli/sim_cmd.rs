@@ -1,9 +1,7 @@
 //! `posagent sim terminal` and `posagent sim provider`.
 
-use std::io::Write;
-
 use super::args::{SimCommand, SimProviderArgs, SimTerminalArgs};
-use super::{CliError, Exit, load_profiles, runtime, secrets};
+use super::{CliError, Exit, json_line, load_profiles, runtime, secrets};
 use crate::config::Paths;
 use crate::link::proto::DEMO_SECRET;
 use crate::sim::faults::FaultSpec;
@@ -51,12 +49,7 @@ fn terminal(paths: &Paths, a: SimTerminalArgs) -> Result<(), CliError> {
         serial: a.serial,
         secret,
     };
-    run_terminal(opts, |v| {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{v}");
-        let _ = out.flush();
-    })
-    .map_err(|e| CliError::new(Exit::Failure, format!("sim terminal: {e}")))
+    run_terminal(opts, |v| json_line(&v)).map_err(|e| CliError::new(Exit::Failure, format!("sim terminal: {e}")))
 }
 
 fn provider(paths: &Paths, a: SimProviderArgs) -> Result<(), CliError> {
@@ -82,10 +75,6 @@ fn provider(paths: &Paths, a: SimProviderArgs) -> Result<(), CliError> {
         seed: a.seed,
     };
     runtime()?
-        .block_on(serve(opts, |v| {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{v}");
-            let _ = out.flush();
-        }))
+        .block_on(serve(opts, |v| json_line(&v)))
         .map_err(|e| CliError::new(Exit::Failure, format!("sim provider: {e}")))
 }

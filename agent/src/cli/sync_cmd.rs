@@ -1,6 +1,6 @@
 //! `posagent sync [--watch]`: deliver the outbox to the provider.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
 
 use super::args::SyncArgs;
-use super::{CliError, Exit, Output, runtime};
+use super::{CliError, Exit, Output, json_line, runtime};
 use crate::config::{Config, Paths};
 use crate::seal::LocalKeys;
 use crate::store::Store;
@@ -126,9 +126,7 @@ impl SyncScreen {
             if let (Some(d), serde_json::Value::Object(extra)) = (doc.as_object_mut(), data) {
                 d.extend(extra);
             }
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{doc}");
-            let _ = out.flush();
+            json_line(&doc);
         } else {
             self.bar.suspend(|| eprintln!("{text}"));
         }
@@ -309,7 +307,7 @@ fn summary(store: &Store, url: &str, tally: &Tally, out: &Output, judge: bool) -
         // A watch writes JSON lines; its summary is one more line.
         let mut line = doc;
         line["event"] = "summary".into();
-        println!("{line}");
+        json_line(&line);
     } else {
         out.print(&human, &doc);
     }
