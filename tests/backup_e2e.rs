@@ -263,3 +263,113 @@ fn restore_refuses_another_terminal_and_needs_confirmation() {
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(connect(&other).read_binding().unwrap(), before);
 }
+
+/// An archive whose manifest truthfully lists `copies` entries of `entry_mib` MiB of zeros
+/// each (deflate makes each a few hundred KB), besides a valid binding, parameters and log.
+fn zero_bomb(dir: &Path, copies: usize, entry_mib: usize) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+    let aes = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .with_aes_encryption(zip::AesMode::Aes256, PASSWORD);
+    // One compressed entry, copied raw under every name.
+    let one = dir.join("one.zip");
+    let mut w = zip::ZipWriter::new(std::fs::File::create(&one).unwrap());
+    w.start_file("zeros", aes).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    let mut sha = Sha256::new();
+    for _ in 0..entry_mib {
+        w.write_all(&chunk).unwrap();
+        sha.update(&chunk);
+    }
+    w.finish().unwrap();
+    let zeros_sha = hex::encode(sha.finalize());
+    let binding = br#"{"status":"bound","mid":"822100000000001","tid":"AB12CD34","merchant_name":"Shop","card":null,"account":null,"phone":null}"#;
+    let small: [(&str, &[u8]); 3] = [
+        ("binding.json", binding),
+        ("params.json", b"{}"),
+        ("transactions.jsonl", b""),
+    ];
+    let mut entries: Vec<serde_json::Value> = small
+        .iter()
+        .map(|(n, b)| serde_json::json!({"name": n, "size": b.len(), "sha256": hex::encode(Sha256::digest(b))}))
+        .collect();
+    let names: Vec<String> = (0..copies).map(|i| format!("evidence/zeros-{i}.bin")).collect();
+    for n in &names {
+        entries.push(serde_json::json!({"name": n, "size": entry_mib << 20, "sha256": zeros_sha}));
+    }
+    let manifest = serde_json::json!({
+        "format_version": 1, "agent_version": "0.1.0", "profile": "generic",
+        "terminal": {"vendor": "V", "model": "M", "serial": "SN-BOMB", "firmware": "1"},
+        "created_at": "2026-11-23T00:00:00Z", "technician": null, "job_id": null, "entries": entries,
+    });
+    let path = dir.join("bomb.zip");
+    let mut w = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    w.start_file("manifest.json", aes).unwrap();
+    w.write_all(manifest.to_string().as_bytes()).unwrap();
+    for (n, b) in small {
+        w.start_file(n, aes).unwrap();
+        w.write_all(b).unwrap();
+    }
+    let mut src = zip::ZipArchive::new(std::fs::File::open(&one).unwrap()).unwrap();
+    for n in &names {
+        w.raw_copy_file_rename(src.by_index_raw(0).unwrap(), n).unwrap();
+    }
+    w.finish().unwrap();
+    path
+}
+
+/// Runs `backup verify` on `archive` and returns (exit code, stderr, peak RSS in KiB) of
+/// that process alone.
+fn verify_with_peak_rss(home: &Path, archive: &Path, password: &Path) -> (i32, String, i64) {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"))
+        .env("POSAGENT_HOME", home)
+        .arg("backup")
+        .arg("verify")
+        .arg(archive)
+        .arg("--password-file")
+        .arg(password)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for this child only.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    assert!(libc::WIFEXITED(status));
+    (libc::WEXITSTATUS(status), stderr, usage.ru_maxrss)
+}
+
+/// Peak memory allowed for verifying any archive.
+const MAX_VERIFY_RSS_KIB: i64 = 64 << 10;
+
+#[test]
+fn a_zip_bomb_is_refused_within_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = secret_file(dir.path(), "password", PASSWORD);
+    let bomb = zero_bomb(dir.path(), 12, 250);
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 8 << 20);
+    let (code, stderr, rss) = verify_with_peak_rss(dir.path(), &bomb, &password);
+    assert_eq!(code, 65, "{stderr}");
+    assert!(
+        stderr.contains(&format!("at most {}", posagent::backup::MAX_TOTAL_SIZE)),
+        "{stderr}"
+    );
+    assert!(rss <= MAX_VERIFY_RSS_KIB, "peak RSS {rss} KiB");
+}
+
+#[test]
+fn large_entries_within_the_limits_are_verified_by_streaming() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = secret_file(dir.path(), "password", PASSWORD);
+    // 3 × 250 MiB: within the total limit, so every byte is decompressed and hashed.
+    let archive = zero_bomb(dir.path(), 3, 250);
+    let (code, stderr, rss) = verify_with_peak_rss(dir.path(), &archive, &password);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(rss <= MAX_VERIFY_RSS_KIB, "peak RSS {rss} KiB");
+}

@@ -14,7 +14,7 @@
 //! the final name.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use zip::write::FileOptions;
 use zip::{AesMode, CompressionMethod, ZipArchive, ZipWriter};
 
-use crate::domain::DeviceStatus;
+use crate::domain::{DeviceStatus, DomainError, MAX_NAME_CHARS, plain_text};
 use crate::link::bulk::Progress;
 use crate::link::proto::Object;
 use crate::terminal::model::{self, AccountBinding, Binding, CardBinding, Identity, TxnRecord};
@@ -34,8 +34,6 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const MANIFEST: &str = "manifest.json";
 /// Shortest backup password accepted.
 pub const MIN_PASSWORD_LEN: usize = 8;
-/// Largest entry read back (guards against a crafted archive exhausting memory).
-pub const MAX_ENTRY_LEN: u64 = 256 << 20;
 
 /// Why an archive could not be written or trusted.
 #[derive(Debug, thiserror::Error)]
@@ -56,10 +54,14 @@ pub enum BackupError {
     Altered { path: PathBuf, entry: String, what: String },
     #[error("{path}: entry {entry} is not listed in the manifest")]
     Unexpected { path: PathBuf, entry: String },
-    #[error("{path}: entry {entry} is not encrypted")]
+    #[error("{path}: entry {entry} is not AES-256 encrypted")]
     NotEncrypted { path: PathBuf, entry: String },
     #[error("{path}: archive format version {found} is not known to this posagent (it reads version {FORMAT_VERSION})")]
     UnknownFormat { path: PathBuf, found: u32 },
+    #[error("{path}: {what}")]
+    Limit { path: PathBuf, what: String },
+    #[error(transparent)]
+    Unreadable(Box<crate::input::InputError>),
     #[error("{path}: {entry} is invalid: {message}")]
     Invalid {
         path: PathBuf,
@@ -149,12 +151,22 @@ impl StoredBinding {
             status: self.status,
             mid: self.mid.as_deref().map(str::parse).transpose().map_err(e("mid"))?,
             tid: self.tid.as_deref().map(str::parse).transpose().map_err(e("tid"))?,
-            merchant_name: self.merchant_name.clone(),
+            merchant_name: self
+                .merchant_name
+                .as_deref()
+                .map(|n| plain_text(n, MAX_NAME_CHARS))
+                .transpose()
+                .map_err(e("merchant name"))?,
             card: match &self.card {
                 Some(c) => Some(CardBinding {
                     pan: c.number.parse().map_err(e("card number"))?,
                     holder: c.holder.parse().map_err(e("card holder"))?,
-                    expiry: c.expiry.clone(),
+                    expiry: c
+                        .expiry
+                        .as_deref()
+                        .map(valid_expiry)
+                        .transpose()
+                        .map_err(e("card expiry"))?,
                 }),
                 None => None,
             },
@@ -162,7 +174,7 @@ impl StoredBinding {
                 Some(a) => Some(AccountBinding {
                     number: a.number.parse().map_err(e("account number"))?,
                     holder: a.holder.parse().map_err(e("account holder"))?,
-                    bank: a.bank.clone(),
+                    bank: plain_text(&a.bank, MAX_NAME_CHARS).map_err(e("bank"))?,
                     branch: a.branch_code.parse().map_err(e("branch code"))?,
                 }),
                 None => None,
@@ -170,6 +182,12 @@ impl StoredBinding {
             phone: self.phone.as_deref().map(str::parse).transpose().map_err(e("phone"))?,
         })
     }
+}
+
+/// A stored expiry: `MMYY` as the terminal holds it (it may lie in the past).
+fn valid_expiry(s: &str) -> Result<String, DomainError> {
+    let ok = s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit()) && matches!(s[..2].parse::<u8>(), Ok(1..=12));
+    ok.then(|| s.to_string()).ok_or(DomainError::Rule("must be MMYY"))
 }
 
 /// What a backup holds besides its manifest.
@@ -308,11 +326,12 @@ pub fn write_archive(
         message: e.to_string(),
     })?;
     write_entries(path, &manifest_bytes, &entries, password)?;
-    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    let mut sha = Sha256::new();
+    let size = std::io::copy(&mut std::fs::File::open(path).map_err(io_err(path))?, &mut sha).map_err(io_err(path))?;
     Ok(Written {
         path: path.to_path_buf(),
-        size: bytes.len() as u64,
-        sha256: sha_hex(&bytes),
+        size,
+        sha256: hex::encode(sha.finalize()),
         manifest,
     })
 }
@@ -353,26 +372,124 @@ pub fn write_entries(
     Ok(())
 }
 
-/// Reads and checks an archive: password, manifest, every entry's presence, size and
-/// SHA-256, no unlisted entries, and that the contents parse.
-pub fn read_archive(path: &Path, password: &[u8]) -> Result<(Manifest, Contents), BackupError> {
-    let file = std::fs::File::open(path).map_err(io_err(path))?;
-    let mut zip = ZipArchive::new(file).map_err(|_| BackupError::NotAnArchive(path.to_path_buf()))?;
-    let names: Vec<String> = zip
-        .file_names()
-        .map(|n| n.map(|s| s.into_owned()))
-        .collect::<Result<_, _>>()
-        .map_err(|_| BackupError::NotAnArchive(path.to_path_buf()))?;
-    let manifest_bytes = read_entry(&mut zip, path, MANIFEST, password)?;
-    #[derive(Deserialize)]
-    struct Version {
-        format_version: u32,
+/// Most entries an archive may hold (manifest, binding, parameters, log and evidence).
+pub const MAX_ENTRIES: usize = 64;
+/// Most bytes all entries together may hold once decompressed.
+pub const MAX_TOTAL_SIZE: u64 = 1 << 30;
+/// Largest JSON document (manifest, binding, parameters) parsed from an archive; the only
+/// entries ever held in memory whole.
+pub const MAX_JSON_ENTRY: u64 = 4 << 20;
+/// Longest line of the transaction log.
+pub const MAX_LOG_LINE: u64 = 64 << 10;
+
+/// What an archive holds, as checked by [`read_archive`]: the binding and parameters to
+/// restore, and what the rest amounts to. The log and the evidence are only streamed
+/// through their checksums, never held in memory.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub manifest: Manifest,
+    pub binding: Binding,
+    pub params: BTreeMap<String, String>,
+    /// Records in `transactions.jsonl`, each of which parsed.
+    pub transactions: usize,
+    /// Names of the evidence entries.
+    pub evidence: Vec<String>,
+}
+
+/// Whether an entry name is one the format allows: the fixed names, or `evidence/NAME`
+/// with a plain file name. Anything with `..`, a leading `/`, a backslash, a drive or NUL
+/// is refused before anything is read.
+fn allowed_name(name: &str) -> bool {
+    const FIXED: [&str; 4] = [MANIFEST, "binding.json", "params.json", "transactions.jsonl"];
+    if FIXED.contains(&name) {
+        return true;
     }
+    name.strip_prefix("evidence/").is_some_and(|base| {
+        !base.is_empty()
+            && base != "."
+            && base != ".."
+            && !base
+                .chars()
+                .any(|c| matches!(c, '/' | '\\' | ':' | '\0') || c.is_control())
+    })
+}
+
+/// A reader that hashes and counts what passes through it.
+struct Hashing<R> {
+    inner: R,
+    sha: Sha256,
+    len: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sha.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+}
+
+/// Reads and checks an archive without ever holding more than one small JSON document in
+/// memory: the entry list (count, names, no duplicates, every entry AES-256), the password,
+/// the manifest (no entry twice, sizes within [`MAX_TOTAL_SIZE`]), then every entry
+/// streamed through its size and SHA-256, the log parsed line by line and the binding
+/// validated like an order.
+pub fn read_archive(path: &Path, password: &[u8]) -> Result<Opened, BackupError> {
     let invalid = |entry: &str, message: String| BackupError::Invalid {
         path: path.to_path_buf(),
         entry: entry.to_string(),
         message,
     };
+    let (file, _) = crate::input::open_regular(path, crate::input::MAX_ARCHIVE_FILE, "backup archive")
+        .map_err(|e| BackupError::Unreadable(Box::new(e)))?;
+    let mut zip = ZipArchive::new(file).map_err(|_| BackupError::NotAnArchive(path.to_path_buf()))?;
+    if zip.len() > MAX_ENTRIES {
+        return Err(BackupError::Limit {
+            path: path.to_path_buf(),
+            what: format!("holds {} entries; at most {MAX_ENTRIES} are accepted", zip.len()),
+        });
+    }
+    if zip.has_duplicate_names() {
+        return Err(invalid("(archive)", "two entries have the same name".into()));
+    }
+    let mut names = Vec::with_capacity(zip.len());
+    for i in 0..zip.len() {
+        let entry = zip
+            .by_index_raw(i)
+            .map_err(|_| BackupError::NotAnArchive(path.to_path_buf()))?;
+        let name = String::from_utf8(entry.name_raw().to_vec())
+            .ok()
+            .filter(|n| allowed_name(n))
+            .ok_or_else(|| {
+                invalid(
+                    &String::from_utf8_lossy(entry.name_raw()).escape_debug().to_string(),
+                    "is not a name a posagent backup may hold (no '..', absolute paths, backslashes or NUL)".into(),
+                )
+            })?;
+        let aes256 = matches!(
+            zip::HasZipMetadata::get_metadata(&entry).aes_settings(),
+            Some((AesMode::Aes256, _))
+        );
+        if !entry.encrypted() || !aes256 {
+            return Err(BackupError::NotEncrypted {
+                path: path.to_path_buf(),
+                entry: name,
+            });
+        }
+        names.push((name, entry.size()));
+    }
+    if !names.iter().any(|(n, _)| n == MANIFEST) {
+        return Err(BackupError::Missing {
+            path: path.to_path_buf(),
+            entry: MANIFEST.into(),
+        });
+    }
+    let manifest_bytes = read_json_entry(&mut zip, path, MANIFEST, password)?;
+    #[derive(Deserialize)]
+    struct Version {
+        format_version: u32,
+    }
     let v: Version = serde_json::from_slice(&manifest_bytes).map_err(|e| invalid(MANIFEST, e.to_string()))?;
     if v.format_version != FORMAT_VERSION {
         return Err(BackupError::UnknownFormat {
@@ -381,102 +498,185 @@ pub fn read_archive(path: &Path, password: &[u8]) -> Result<(Manifest, Contents)
         });
     }
     let manifest: Manifest = serde_json::from_slice(&manifest_bytes).map_err(|e| invalid(MANIFEST, e.to_string()))?;
-    if let Some(extra) = names
+    drop(manifest_bytes);
+    let mut listed = std::collections::BTreeSet::new();
+    let mut total: u64 = 0;
+    for e in &manifest.entries {
+        if !listed.insert(e.name.as_str()) {
+            return Err(invalid(MANIFEST, format!("lists entry {} twice", e.name)));
+        }
+        total = total.saturating_add(e.size);
+    }
+    if total > MAX_TOTAL_SIZE {
+        return Err(BackupError::Limit {
+            path: path.to_path_buf(),
+            what: format!("its entries hold {total} bytes in all; at most {MAX_TOTAL_SIZE} are accepted"),
+        });
+    }
+    if let Some((extra, _)) = names
         .iter()
-        .find(|n| *n != MANIFEST && !manifest.entries.iter().any(|e| &e.name == *n))
+        .find(|(n, _)| n != MANIFEST && !listed.contains(n.as_str()))
     {
         return Err(BackupError::Unexpected {
             path: path.to_path_buf(),
             entry: extra.clone(),
         });
     }
-    let mut data: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let (mut binding, mut params, mut transactions) = (None, None, None);
     for e in &manifest.entries {
-        if !names.contains(&e.name) {
-            return Err(BackupError::Missing {
-                path: path.to_path_buf(),
-                entry: e.name.clone(),
-            });
-        }
-        let bytes = read_entry(&mut zip, path, &e.name, password)?;
-        if bytes.len() as u64 != e.size || sha_hex(&bytes) != e.sha256 {
-            return Err(BackupError::Altered {
-                path: path.to_path_buf(),
-                entry: e.name.clone(),
-                what: "size or SHA-256 differs from the manifest".into(),
-            });
-        }
-        data.insert(e.name.clone(), bytes);
-    }
-    let take = |name: &str| {
-        data.get(name).ok_or_else(|| BackupError::Missing {
+        let altered = |what: String| BackupError::Altered {
             path: path.to_path_buf(),
-            entry: name.to_string(),
-        })
+            entry: e.name.clone(),
+            what,
+        };
+        match names.iter().find(|(n, _)| *n == e.name) {
+            None => {
+                return Err(BackupError::Missing {
+                    path: path.to_path_buf(),
+                    entry: e.name.clone(),
+                });
+            }
+            Some((_, size)) if *size != e.size => {
+                return Err(altered("its size differs from the manifest".into()));
+            }
+            Some(_) => {}
+        }
+        let entry = open_entry(&mut zip, path, &e.name, password)?;
+        let mut reader = Hashing {
+            inner: entry.take(e.size + 1),
+            sha: Sha256::new(),
+            len: 0,
+        };
+        match e.name.as_str() {
+            "binding.json" | "params.json" => {
+                if e.size > MAX_JSON_ENTRY {
+                    return Err(BackupError::Limit {
+                        path: path.to_path_buf(),
+                        what: format!(
+                            "{} holds {} bytes; at most {MAX_JSON_ENTRY} are accepted",
+                            e.name, e.size
+                        ),
+                    });
+                }
+                let mut bytes = Vec::with_capacity(e.size as usize);
+                reader.read_to_end(&mut bytes).map_err(|err| altered(err.to_string()))?;
+                check_digest(&reader, e, &altered)?;
+                if e.name == "binding.json" {
+                    let stored: StoredBinding =
+                        serde_json::from_slice(&bytes).map_err(|err| invalid(&e.name, err.to_string()))?;
+                    binding = Some(stored.to_binding().map_err(|m| invalid(&e.name, m))?);
+                } else {
+                    params = Some(serde_json::from_slice(&bytes).map_err(|err| invalid(&e.name, err.to_string()))?);
+                }
+            }
+            "transactions.jsonl" => {
+                let mut lines = std::io::BufReader::new(&mut reader);
+                let mut line = Vec::new();
+                let mut count = 0usize;
+                loop {
+                    line.clear();
+                    let n = (&mut lines)
+                        .take(MAX_LOG_LINE + 1)
+                        .read_until(b'\n', &mut line)
+                        .map_err(|err| altered(err.to_string()))?;
+                    if n == 0 {
+                        break;
+                    }
+                    if n as u64 > MAX_LOG_LINE {
+                        let msg = format!("line {} is longer than {MAX_LOG_LINE} bytes", count + 1);
+                        return Err(invalid(&e.name, msg));
+                    }
+                    if line.iter().all(|b| *b == b'\n') {
+                        continue;
+                    }
+                    count += 1;
+                    serde_json::from_slice::<TxnRecord>(&line)
+                        .map_err(|err| invalid(&e.name, format!("line {count}: {err}")))?;
+                }
+                drop(lines);
+                check_digest(&reader, e, &altered)?;
+                transactions = Some(count);
+            }
+            _ => {
+                std::io::copy(&mut reader, &mut std::io::sink()).map_err(|err| altered(err.to_string()))?;
+                check_digest(&reader, e, &altered)?;
+            }
+        }
+    }
+    let missing = |entry: &str| BackupError::Missing {
+        path: path.to_path_buf(),
+        entry: entry.to_string(),
     };
-    let stored: StoredBinding =
-        serde_json::from_slice(take("binding.json")?).map_err(|e| invalid("binding.json", e.to_string()))?;
-    let binding = stored.to_binding().map_err(|m| invalid("binding.json", m))?;
-    let params = serde_json::from_slice(take("params.json")?).map_err(|e| invalid("params.json", e.to_string()))?;
-    let transactions = take("transactions.jsonl")?
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_slice(l).map_err(|e| invalid("transactions.jsonl", format!("line {}: {e}", i + 1)))
-        })
-        .collect::<Result<Vec<TxnRecord>, _>>()?;
-    let evidence = data
+    let evidence = manifest
+        .entries
         .iter()
-        .filter(|(n, _)| n.starts_with("evidence/"))
-        .map(|(n, b)| (n.clone(), b.clone()))
+        .filter(|e| e.name.starts_with("evidence/"))
+        .map(|e| e.name.clone())
         .collect();
-    Ok((
+    Ok(Opened {
+        binding: binding.ok_or_else(|| missing("binding.json"))?,
+        params: params.ok_or_else(|| missing("params.json"))?,
+        transactions: transactions.ok_or_else(|| missing("transactions.jsonl"))?,
+        evidence,
         manifest,
-        Contents {
-            binding,
-            params,
-            transactions,
-            evidence,
-        },
-    ))
+    })
 }
 
-fn read_entry(
+fn check_digest<R>(
+    reader: &Hashing<R>,
+    e: &EntryInfo,
+    altered: &dyn Fn(String) -> BackupError,
+) -> Result<(), BackupError> {
+    if reader.len != e.size || hex::encode(reader.sha.clone().finalize()) != e.sha256 {
+        return Err(altered("size or SHA-256 differs from the manifest".into()));
+    }
+    Ok(())
+}
+
+fn open_entry<'z>(
+    zip: &'z mut ZipArchive<std::fs::File>,
+    path: &Path,
+    name: &str,
+    password: &[u8],
+) -> Result<zip::read::ZipFile<'z, std::fs::File>, BackupError> {
+    match zip.by_name_decrypt(name, password) {
+        Ok(e) => Ok(e),
+        Err(zip::result::ZipError::FileNotFound) => Err(BackupError::Missing {
+            path: path.to_path_buf(),
+            entry: name.to_string(),
+        }),
+        Err(zip::result::ZipError::InvalidPassword) => Err(BackupError::WrongPassword(path.to_path_buf())),
+        Err(e) => Err(BackupError::Altered {
+            path: path.to_path_buf(),
+            entry: name.to_string(),
+            what: e.to_string(),
+        }),
+    }
+}
+
+/// A small JSON entry, whole, refused past [`MAX_JSON_ENTRY`].
+fn read_json_entry(
     zip: &mut ZipArchive<std::fs::File>,
     path: &Path,
     name: &str,
     password: &[u8],
 ) -> Result<Vec<u8>, BackupError> {
-    let altered = |what: String| BackupError::Altered {
-        path: path.to_path_buf(),
-        entry: name.to_string(),
-        what,
-    };
-    let entry = match zip.by_name_decrypt(name, password) {
-        Ok(e) => e,
-        Err(zip::result::ZipError::FileNotFound) => {
-            return Err(BackupError::Missing {
-                path: path.to_path_buf(),
-                entry: name.to_string(),
-            });
-        }
-        Err(zip::result::ZipError::InvalidPassword) => {
-            return Err(BackupError::WrongPassword(path.to_path_buf()));
-        }
-        Err(e) => return Err(altered(e.to_string())),
-    };
-    if !entry.encrypted() {
-        return Err(BackupError::NotEncrypted {
-            path: path.to_path_buf(),
-            entry: name.to_string(),
-        });
-    }
+    let entry = open_entry(zip, path, name, password)?;
     let mut bytes = Vec::new();
     entry
-        .take(MAX_ENTRY_LEN)
+        .take(MAX_JSON_ENTRY + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| altered(e.to_string()))?;
+        .map_err(|e| BackupError::Altered {
+            path: path.to_path_buf(),
+            entry: name.to_string(),
+            what: e.to_string(),
+        })?;
+    if bytes.len() as u64 > MAX_JSON_ENTRY {
+        return Err(BackupError::Limit {
+            path: path.to_path_buf(),
+            what: format!("{name} is larger than {MAX_JSON_ENTRY} bytes"),
+        });
+    }
     Ok(bytes)
 }
 
@@ -518,10 +718,178 @@ mod tests {
         assert_eq!(w.manifest.entries.len(), 4);
         let raw = std::fs::read(&path).unwrap();
         assert!(!raw.windows(19).any(|w| w == b"6222020200112233446"));
-        let (m, c) = read_archive(&path, b"correct horse").unwrap();
-        assert_eq!(m.terminal.serial, "SN-0001");
-        assert_eq!(c.binding, contents.binding);
-        assert_eq!(c.evidence, vec![("evidence/scan.pdf".to_string(), b"%PDF".to_vec())]);
+        let opened = read_archive(&path, b"correct horse").unwrap();
+        assert_eq!(opened.manifest.terminal.serial, "SN-0001");
+        assert_eq!(opened.binding, contents.binding);
+        assert_eq!(opened.evidence, ["evidence/scan.pdf"]);
+    }
+
+    const PW: &[u8] = b"correct horse";
+
+    /// Writes an archive from entries as given, with a manifest that lists them truthfully
+    /// unless `manifest` is given.
+    fn craft(entries: &[(String, Vec<u8>)], manifest: Option<Vec<u8>>) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("crafted.zip");
+        let manifest = manifest.unwrap_or_else(|| {
+            let (base, _) = sample();
+            let m = Manifest {
+                format_version: FORMAT_VERSION,
+                agent_version: "0".into(),
+                profile: base.profile,
+                terminal: base.terminal,
+                created_at: "2026-11-23T00:00:00Z".into(),
+                technician: None,
+                job_id: None,
+                entries: entries
+                    .iter()
+                    .map(|(n, b)| EntryInfo {
+                        name: n.clone(),
+                        size: b.len() as u64,
+                        sha256: sha_hex(b),
+                    })
+                    .collect(),
+            };
+            serde_json::to_vec(&m).unwrap()
+        });
+        write_entries(&path, &manifest, entries, PW).unwrap();
+        (dir, path)
+    }
+
+    fn good_entries() -> Vec<(String, Vec<u8>)> {
+        entries_of(&sample().1).unwrap()
+    }
+
+    fn refused(path: &Path) -> String {
+        read_archive(path, PW).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_manifest_listing_an_entry_twice_is_refused() {
+        let entries = good_entries();
+        let (_d, path) = craft(&entries, None);
+        let mut m: serde_json::Value = {
+            let text = serde_json::to_vec(&read_archive(&path, PW).unwrap().manifest).unwrap();
+            serde_json::from_slice(&text).unwrap()
+        };
+        let first = m["entries"][0].clone();
+        m["entries"].as_array_mut().unwrap().push(first);
+        let (_d2, twice) = craft(&entries, Some(serde_json::to_vec(&m).unwrap()));
+        assert!(
+            refused(&twice).contains("lists entry binding.json twice"),
+            "{}",
+            refused(&twice)
+        );
+    }
+
+    #[test]
+    fn entry_names_that_leave_the_archive_are_refused() {
+        for bad in [
+            "evidence/../x",
+            "/etc/passwd",
+            "evidence\\x",
+            "evidence/a\0b",
+            "../binding.json",
+        ] {
+            let mut entries = good_entries();
+            entries.push((bad.to_string(), b"x".to_vec()));
+            let (_d, path) = craft(&entries, None);
+            let msg = refused(&path);
+            assert!(msg.contains("is not a name a posagent backup may hold"), "{bad}: {msg}");
+        }
+    }
+
+    #[test]
+    fn the_total_size_the_manifest_declares_is_capped() {
+        let entries = good_entries();
+        let (_d, path) = craft(&entries, None);
+        let mut m: serde_json::Value =
+            serde_json::from_slice(&serde_json::to_vec(&read_archive(&path, PW).unwrap().manifest).unwrap()).unwrap();
+        for e in m["entries"].as_array_mut().unwrap() {
+            e["size"] = serde_json::json!(MAX_TOTAL_SIZE / 2);
+        }
+        let (_d2, big) = craft(&entries, Some(serde_json::to_vec(&m).unwrap()));
+        assert!(
+            refused(&big).contains(&format!("at most {MAX_TOTAL_SIZE}")),
+            "{}",
+            refused(&big)
+        );
+    }
+
+    #[test]
+    fn an_oversized_merchant_name_in_the_binding_is_refused() {
+        // 5 MB is over the JSON cap; 200 characters is valid JSON but not a valid name.
+        for (len, expected) in [
+            (5 << 20, "binding.json holds"),
+            (200, "binding.json is invalid: merchant name"),
+        ] {
+            let mut entries = good_entries();
+            let mut b: serde_json::Value = serde_json::from_slice(&entries[0].1).unwrap();
+            b["merchant_name"] = serde_json::json!("N".repeat(len));
+            entries[0].1 = serde_json::to_vec(&b).unwrap();
+            let (_d, path) = craft(&entries, None);
+            let msg = refused(&path);
+            assert!(msg.contains(expected), "{}", &msg[..msg.len().min(300)]);
+            assert!(msg.len() < 500, "the message must not carry the name");
+        }
+    }
+
+    /// Rewrites every `from` to `to` (same length) in the archive's bytes.
+    fn patch(path: &Path, from: &[u8], to: &[u8]) {
+        let mut raw = std::fs::read(path).unwrap();
+        let mut i = 0;
+        while let Some(pos) = raw[i..].windows(from.len()).position(|w| w == from) {
+            raw[i + pos..i + pos + to.len()].copy_from_slice(to);
+            i += pos + 1;
+        }
+        std::fs::write(path, raw).unwrap();
+    }
+
+    #[test]
+    fn two_entries_with_one_name_are_refused() {
+        let mut entries = good_entries();
+        entries.push(("evidence/scan-a.pdf".into(), b"A".to_vec()));
+        entries.push(("evidence/scan-b.pdf".into(), b"B".to_vec()));
+        let (_d, path) = craft(&entries, None);
+        patch(&path, b"evidence/scan-b.pdf", b"evidence/scan-a.pdf");
+        assert!(
+            refused(&path).contains("two entries have the same name"),
+            "{}",
+            refused(&path)
+        );
+    }
+
+    #[test]
+    fn entries_that_are_not_aes_256_are_refused() {
+        let entries = good_entries();
+        let (_d, path) = craft(&entries, None);
+        // Rewrite the archive with params.json stored in clear, then with AES-128.
+        let rewrite = |opts: FileOptions<'_, '_, ()>| {
+            let out = path.with_extension("mixed.zip");
+            let mut zip = ZipWriter::new(std::fs::File::create(&out).unwrap());
+            let aes: FileOptions<'_, '_, ()> = FileOptions::default().with_aes_encryption_bytes(AesMode::Aes256, PW);
+            let manifest = serde_json::to_vec(&read_archive(&path, PW).unwrap().manifest).unwrap();
+            zip.start_file(MANIFEST, aes).unwrap();
+            zip.write_all(&manifest).unwrap();
+            for (n, b) in &entries {
+                zip.start_file(n, if n == "params.json" { opts } else { aes }).unwrap();
+                zip.write_all(b).unwrap();
+            }
+            zip.finish().unwrap();
+            out
+        };
+        let clear = rewrite(FileOptions::default());
+        assert!(
+            refused(&clear).contains("params.json is not AES-256 encrypted"),
+            "{}",
+            refused(&clear)
+        );
+        let aes128 = rewrite(FileOptions::default().with_aes_encryption_bytes(AesMode::Aes128, PW));
+        assert!(
+            refused(&aes128).contains("params.json is not AES-256 encrypted"),
+            "{}",
+            refused(&aes128)
+        );
     }
 
     #[test]

@@ -88,10 +88,10 @@ impl Config {
     /// Reads `config.toml`; a missing file is an empty configuration.
     pub fn load(paths: &Paths) -> Result<Config, String> {
         let path = paths.config.join(CONFIG_FILE);
-        match std::fs::read_to_string(&path) {
+        match crate::input::read_text(&path, crate::input::MAX_CONFIG_FILE, "configuration file") {
             Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.to_string().trim_end())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+            Err(e) if e.is_not_found() => Ok(Config::default()),
+            Err(e) => Err(e.to_string()),
         }
     }
 }

@@ -559,16 +559,24 @@ impl DomainError {
     }
 }
 
-/// Free text such as a bank name or a merchant name: 1–`max` characters, no control characters.
+/// Longest merchant, bank or model name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// Characters that are invisible or reorder text when shown: zero-width marks, the byte
+/// order mark, and the bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+/// U+2066–U+2069) that can make a name read differently from what it holds.
+fn is_hidden_format_char(c: char) -> bool {
+    matches!(c as u32, 0x200B..=0x200F | 0xFEFF | 0x202A..=0x202E | 0x2066..=0x2069)
+}
+
+/// Free text such as a bank name or a merchant name: 1–`max` characters, no control,
+/// invisible or bidirectional-control characters.
 pub fn plain_text(raw: &str, max: usize) -> Result<String, DomainError> {
     let s = raw.trim_matches(|c: char| c.is_ascii_whitespace() || c == '\u{3000}');
     if s.is_empty() {
         return Err(DomainError::Empty);
     }
-    if let Some(c) = s
-        .chars()
-        .find(|c| c.is_control() || matches!(*c as u32, 0x200B..=0x200F | 0xFEFF))
-    {
+    if let Some(c) = s.chars().find(|c| c.is_control() || is_hidden_format_char(*c)) {
         return Err(DomainError::Detail(format!("contains {}", CharDescription(c))));
     }
     let n = s.chars().count();

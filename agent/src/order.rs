@@ -204,8 +204,8 @@ pub struct RawOrder {
 /// A file that could not be read as orders at all.
 #[derive(Debug, thiserror::Error)]
 pub enum OrderFileError {
-    #[error("cannot read order file {0}: {1}")]
-    Io(PathBuf, std::io::Error),
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
     #[error("{file}:{line}: {message}")]
     Syntax {
         file: PathBuf,
@@ -218,17 +218,30 @@ pub enum OrderFileError {
     Empty(PathBuf),
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
+/// Where each line starts, mapped once per file so that finding a value's line is a
+/// binary search, not a rescan of the text (which made large files quadratic).
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn of(text: &str) -> Lines {
+        Lines(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    }
+
+    /// The 1-based line holding byte `offset`.
+    fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&nl| nl < offset) + 1
+    }
 }
 
 /// Reads every order in `path` (TOML or CSV, by extension).
 pub fn read_file(path: &Path) -> Result<Vec<RawOrder>, OrderFileError> {
-    let text = std::fs::read_to_string(path).map_err(|e| OrderFileError::Io(path.to_path_buf(), e))?;
+    let text = crate::input::read_text(path, crate::input::MAX_ORDER_FILE, "order file")?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let orders = match path
         .extension()
@@ -248,9 +261,10 @@ pub fn read_file(path: &Path) -> Result<Vec<RawOrder>, OrderFileError> {
 
 /// Parses TOML text: one order at top level, or a list of `[[order]]` tables.
 pub fn parse_toml(text: &str, file: &Path) -> Result<Vec<RawOrder>, OrderFileError> {
+    let lines = Lines::of(text);
     let doc = DeTable::parse(text).map_err(|e| OrderFileError::Syntax {
         file: file.to_path_buf(),
-        line: e.span().map_or(1, |s| line_of(text, s.start)),
+        line: e.span().map_or(1, |s| lines.line(s.start)),
         message: e.message().trim_end().to_string(),
     })?;
     let table = doc.get_ref();
@@ -259,21 +273,21 @@ pub fn parse_toml(text: &str, file: &Path) -> Result<Vec<RawOrder>, OrderFileErr
         Some(DeValue::Array(items)) if table.len() == 1 => items
             .iter()
             .map(|item| match item.get_ref() {
-                DeValue::Table(t) => Ok(raw_from_table(t, text, file, line_of(text, item.span().start))),
+                DeValue::Table(t) => Ok(raw_from_table(t, &lines, file, lines.line(item.span().start))),
                 _ => Err(OrderFileError::Syntax {
                     file: file.to_path_buf(),
-                    line: line_of(text, item.span().start),
+                    line: lines.line(item.span().start),
                     message: "`order` must be a list of tables ([[order]])".to_string(),
                 }),
             })
             .collect(),
-        _ => Ok(vec![raw_from_table(table, text, file, 1)]),
+        _ => Ok(vec![raw_from_table(table, &lines, file, 1)]),
     }
 }
 
-fn raw_from_table(table: &DeTable<'_>, text: &str, file: &Path, line: usize) -> RawOrder {
+fn raw_from_table(table: &DeTable<'_>, lines: &Lines, file: &Path, line: usize) -> RawOrder {
     let mut fields = BTreeMap::new();
-    flatten_toml(table, "", text, &mut fields);
+    flatten_toml(table, "", lines, &mut fields);
     RawOrder {
         file: file.to_path_buf(),
         line,
@@ -281,13 +295,13 @@ fn raw_from_table(table: &DeTable<'_>, text: &str, file: &Path, line: usize) -> 
     }
 }
 
-fn flatten_toml(table: &DeTable<'_>, prefix: &str, text: &str, out: &mut BTreeMap<String, RawField>) {
+fn flatten_toml(table: &DeTable<'_>, prefix: &str, lines: &Lines, out: &mut BTreeMap<String, RawField>) {
     for (key, value) in table.iter() {
         let name = format!("{prefix}{}", key.get_ref());
-        let line = line_of(text, value.span().start);
+        let line = lines.line(value.span().start);
         let raw = match value.get_ref() {
             DeValue::Table(t) => {
-                flatten_toml(t, &format!("{name}."), text, out);
+                flatten_toml(t, &format!("{name}."), lines, out);
                 continue;
             }
             DeValue::String(s) => RawValue::Text(s.to_string()),
@@ -560,8 +574,7 @@ impl fmt::Display for Problem {
 
 /// Longest order id accepted.
 const MAX_ORDER_ID: usize = 64;
-/// Longest merchant, bank or model name accepted.
-const MAX_NAME: usize = 100;
+use crate::domain::MAX_NAME_CHARS as MAX_NAME;
 
 fn parse_order_id(s: &str) -> Result<String, DomainError> {
     let s = s.trim();

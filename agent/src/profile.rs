@@ -151,6 +151,8 @@ pub enum ProfileError {
     Unknown(String),
     #[error("cannot read profile directory {0}: {1}")]
     Io(PathBuf, std::io::Error),
+    #[error(transparent)]
+    Read(Box<crate::input::InputError>),
 }
 
 impl Profile {
@@ -267,7 +269,8 @@ impl ProfileSet {
                 .and_then(|s| s.to_str())
                 .unwrap_or_default()
                 .to_string();
-            let text = std::fs::read_to_string(&path).map_err(|e| ProfileError::Io(path.clone(), e))?;
+            let text = crate::input::read_text(&path, crate::input::MAX_CONFIG_FILE, "profile override")
+                .map_err(|e| ProfileError::Read(Box::new(e)))?;
             let profile = Profile::parse(&text, &path.display().to_string(), &name)?;
             set.profiles.insert(name, (profile, Source::Override(path)));
         }

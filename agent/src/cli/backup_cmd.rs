@@ -87,11 +87,7 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
     let evidence = a
         .evidence
         .iter()
-        .map(|p| {
-            std::fs::read(p)
-                .map(|b| (p.display().to_string(), b))
-                .map_err(|e| CliError::new(Exit::DataErr, format!("cannot read evidence file {}: {e}", p.display())))
-        })
+        .map(|p| crate::input::read_evidence(p))
         .collect::<Result<Vec<_>, _>>()?;
     let profiles = load_profiles(paths)?;
     let profile = chosen_profile(&profiles, a.profile.as_deref())?;
@@ -160,7 +156,8 @@ struct Verified<'a> {
 
 fn verify(file: &Path, password_file: Option<&Path>, out: &Output) -> Result<(), CliError> {
     let pw = password(password_file)?;
-    let (manifest, contents) = backup::read_archive(file, &pw)?;
+    let opened = backup::read_archive(file, &pw)?;
+    let manifest = &opened.manifest;
     let human = format!(
         "{}: valid. Backup of {} ({} {}) taken {}{}; {} entries, every checksum matches; {} transaction(s)",
         file.display(),
@@ -174,14 +171,14 @@ fn verify(file: &Path, password_file: Option<&Path>, out: &Output) -> Result<(),
             .map(|t| format!(" by {t}"))
             .unwrap_or_default(),
         manifest.entries.len() + 1,
-        contents.transactions.len()
+        opened.transactions
     );
     out.print(
         &human,
         &Verified {
             valid: true,
             file,
-            manifest: &manifest,
+            manifest,
         },
     );
     Ok(())
@@ -241,7 +238,8 @@ struct Restored<'a> {
 
 pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliError> {
     let pw = password(a.password_file.as_deref())?;
-    let (manifest, contents) = backup::read_archive(&a.file, &pw)?;
+    let contents = backup::read_archive(&a.file, &pw)?;
+    let manifest = &contents.manifest;
     let profiles = load_profiles(paths)?;
     let profile = chosen_profile(&profiles, a.profile.as_deref().or(Some(manifest.profile.as_str())))?;
     let mut t = connect(&a.port, profile, a.secret.secret_file.as_deref())?;

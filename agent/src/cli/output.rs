@@ -68,8 +68,15 @@ impl From<ProfileError> for CliError {
             ProfileError::Invalid { .. } => "fix the profile file, or remove it to use the built-in one",
             ProfileError::Unknown(_) => "run `posagent profiles` to see the names",
             ProfileError::Io(..) => "check the directory's permissions",
+            ProfileError::Read(_) => "replace it with a plain TOML file, or remove it to use the built-in profile",
         };
         CliError::new(Exit::DataErr, e.to_string()).help(help)
+    }
+}
+
+impl From<crate::input::InputError> for CliError {
+    fn from(e: crate::input::InputError) -> Self {
+        CliError::new(Exit::DataErr, e.to_string())
     }
 }
 

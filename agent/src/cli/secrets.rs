@@ -13,12 +13,10 @@ pub const SECRET_ENV: &str = "POSAGENT_SECRET";
 
 /// Reads a secret file; one trailing newline (LF or CRLF) is not part of the secret.
 pub fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
-    let mut bytes = Zeroizing::new(std::fs::read(path).map_err(|e| {
-        CliError::new(
-            Exit::DataErr,
-            format!("cannot read {what} file {}: {e}", path.display()),
-        )
-    })?);
+    let mut bytes = Zeroizing::new(
+        crate::input::read_regular(path, crate::input::MAX_SECRET_FILE, &format!("{what} file"))
+            .map_err(|e| CliError::new(Exit::DataErr, e.to_string()))?,
+    );
     if bytes.ends_with(b"\n") {
         bytes.pop();
         if bytes.ends_with(b"\r") {

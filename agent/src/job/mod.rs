@@ -254,7 +254,9 @@ pub struct JobSetup<'a> {
 
 /// SHA-256 of a file, hex.
 pub fn file_sha256(path: &Path) -> Result<String, std::io::Error> {
-    Ok(hex::encode(Sha256::digest(std::fs::read(path)?)))
+    let bytes =
+        crate::input::read_regular(path, crate::input::MAX_ORDER_FILE, "order file").map_err(std::io::Error::other)?;
+    Ok(hex::encode(Sha256::digest(bytes)))
 }
 
 /// Where a test hook may kill the agent (`POSAGENT_KILL_AT`): `before:STEP`, `after:STEP`

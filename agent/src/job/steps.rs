@@ -315,9 +315,9 @@ impl Run<'_> {
             .order
             .evidence
             .iter()
-            .map(|p| std::fs::read(p).map(|b| (p.display().to_string(), b)))
+            .map(|p| crate::input::read_evidence(p))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| refused(Step::Backup, format!("evidence file: {e}")))?;
+            .map_err(|e| refused(Step::Backup, e.to_string()))?;
         let identity = self.main.identify()?;
         let contents = backup::capture(&mut self.main, evidence, &mut progress(self.observer, "backup"))?;
         let dir = self.paths.data.join("backups");
@@ -357,7 +357,7 @@ impl Run<'_> {
             return Ok(b.clone());
         }
         let b = match &self.job.backup_file {
-            Some(f) => backup::read_archive(Path::new(f), self.backup_password)?.1.binding,
+            Some(f) => backup::read_archive(Path::new(f), self.backup_password)?.binding,
             // No backup yet means no change yet: the terminal still holds the original.
             None => self.main.read_binding()?,
         };

@@ -98,9 +98,17 @@ pub struct Client {
     key_id: String,
 }
 
+/// A PEM file, bounded and only if it is a regular file.
+fn read_pem(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, SyncError> {
+    crate::input::read_regular(path, crate::input::MAX_CERT_FILE, what)
+        .map(Zeroizing::new)
+        .map_err(|e| SyncError::Setup(e.to_string()))
+}
+
 fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, SyncError> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+    let pem = read_pem(path, what)?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| SyncError::Setup(format!("{what} {}: {e}", path.display())))?;
     if certs.is_empty() {
         return Err(SyncError::Setup(format!(
@@ -114,8 +122,8 @@ fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, S
 /// Reads an agent key file: 64 hex digits (surrounding whitespace ignored).
 pub fn read_agent_key(path: &Path) -> Result<Zeroizing<Vec<u8>>, SyncError> {
     let text = Zeroizing::new(
-        std::fs::read_to_string(path)
-            .map_err(|e| SyncError::Setup(format!("agent key file {}: {e}", path.display())))?,
+        crate::input::read_text(path, crate::input::MAX_SECRET_FILE, "agent key file")
+            .map_err(|e| SyncError::Setup(e.to_string()))?,
     );
     let key = Zeroizing::new(hex::decode(text.trim()).map_err(|_| {
         SyncError::Setup(format!(
@@ -187,7 +195,7 @@ pub fn tls_config(s: &ProviderSettings) -> Result<Arc<ClientConfig>, SyncError> 
     let config = match (&s.client_cert, &s.client_key) {
         (Some(cert), Some(key)) => {
             let chain = read_certs(cert, "client certificate")?;
-            let key = PrivateKeyDer::from_pem_file(key)
+            let key = PrivateKeyDer::from_pem_slice(&read_pem(key, "client key")?)
                 .map_err(|e| SyncError::Setup(format!("client key {}: {e}", key.display())))?;
             builder
                 .with_client_auth_cert(chain, key)

@@ -1,0 +1,183 @@
+//! Reading the files a user hands to posagent (orders, plans, archives, config, profile
+//! overrides, key, secret and password files, evidence) with bounded time and memory.
+//!
+//! Anything that is not a regular file (a FIFO, a device, a socket) is refused before it is
+//! opened, because opening a FIFO for reading blocks until a writer appears and a device
+//! such as `/dev/zero` never ends. Pseudo-files (`/proc`, `/sys`) pass as regular files
+//! but report a size that is not what they hold; they are refused when the bytes read
+//! differ from the size the file system reported. Every read is capped.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Largest order file or plan read (a 100,000-row plan is about 20 MiB of CSV at most
+/// with long names; real plans are far smaller).
+pub const MAX_ORDER_FILE: u64 = 32 << 20;
+/// Largest `config.toml` or profile override read.
+pub const MAX_CONFIG_FILE: u64 = 1 << 20;
+/// Largest key, secret, password or SMS-code file read.
+pub const MAX_SECRET_FILE: u64 = 4 << 10;
+/// Largest certificate or CA bundle read.
+pub const MAX_CERT_FILE: u64 = 1 << 20;
+/// Largest evidence scan attached to an order or a backup.
+pub const MAX_EVIDENCE_FILE: u64 = 16 << 20;
+/// Largest backup archive opened.
+pub const MAX_ARCHIVE_FILE: u64 = 1 << 30;
+
+/// Why a file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{what} {path}: {kind}, not a regular file; give a plain file")]
+    NotRegular {
+        what: String,
+        path: PathBuf,
+        kind: &'static str,
+    },
+    #[error("{what} {path}: larger than the limit of {limit} bytes")]
+    TooLarge { what: String, path: PathBuf, limit: u64 },
+    #[error("{what} {path}: its size changed while it was read, or it is a pseudo-file (/proc, /sys)")]
+    Unstable { what: String, path: PathBuf },
+    #[error("cannot read {what} {path}: {source}")]
+    Io {
+        what: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl InputError {
+    /// Whether the file simply does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, InputError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+fn kind_of(ft: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if ft.is_char_device() || ft.is_block_device() {
+            return "a device";
+        }
+        if ft.is_socket() {
+            return "a socket";
+        }
+    }
+    if ft.is_dir() { "a directory" } else { "a special file" }
+}
+
+/// Opens a regular file of at most `limit` bytes, checking its type before opening it.
+/// Returns the file and its size.
+pub fn open_regular(path: &Path, limit: u64, what: &str) -> Result<(File, u64), InputError> {
+    let io = |source| InputError::Io {
+        what: what.to_string(),
+        path: path.to_path_buf(),
+        source,
+    };
+    let check = |meta: &std::fs::Metadata| {
+        if !meta.is_file() {
+            return Err(InputError::NotRegular {
+                what: what.to_string(),
+                path: path.to_path_buf(),
+                kind: kind_of(meta.file_type()),
+            });
+        }
+        if meta.len() > limit {
+            return Err(InputError::TooLarge {
+                what: what.to_string(),
+                path: path.to_path_buf(),
+                limit,
+            });
+        }
+        Ok(meta.len())
+    };
+    check(&std::fs::metadata(path).map_err(io)?)?;
+    let file = File::open(path).map_err(io)?;
+    // The path may have been swapped between the check and the open.
+    let len = check(&file.metadata().map_err(io)?)?;
+    Ok((file, len))
+}
+
+/// Reads a whole regular file of at most `limit` bytes.
+pub fn read_regular(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, InputError> {
+    let (file, len) = open_regular(path, limit, what)?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(len + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| InputError::Io {
+            what: what.to_string(),
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if bytes.len() as u64 != len {
+        return Err(InputError::Unstable {
+            what: what.to_string(),
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(bytes)
+}
+
+/// Reads a whole regular UTF-8 text file of at most `limit` bytes.
+pub fn read_text(path: &Path, limit: u64, what: &str) -> Result<String, InputError> {
+    String::from_utf8(read_regular(path, limit, what)?).map_err(|e| InputError::Io {
+        what: what.to_string(),
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 text ({e})")),
+    })
+}
+
+/// Reads an evidence scan: (its path as shown, its bytes).
+pub fn read_evidence(path: &Path) -> Result<(String, Vec<u8>), InputError> {
+    let bytes = read_regular(path, MAX_EVIDENCE_FILE, "evidence file")?;
+    Ok((path.display().to_string(), bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_are_refused_before_reading() {
+        let e = read_regular(Path::new("/dev/zero"), MAX_ORDER_FILE, "order file").unwrap_err();
+        assert!(matches!(e, InputError::NotRegular { kind: "a device", .. }), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe.toml");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = read_regular(&fifo, MAX_ORDER_FILE, "order file").unwrap_err();
+        assert!(e.to_string().contains("FIFO"), "{e}");
+    }
+
+    #[test]
+    fn proc_pseudo_files_are_refused() {
+        let p = Path::new("/proc/self/status");
+        if p.exists() {
+            let e = read_regular(p, MAX_ORDER_FILE, "order file").unwrap_err();
+            assert!(matches!(e, InputError::Unstable { .. }), "{e}");
+        }
+    }
+
+    #[test]
+    fn size_is_capped_and_directories_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("key");
+        std::fs::write(&f, vec![b'a'; 5000]).unwrap();
+        let e = read_regular(&f, MAX_SECRET_FILE, "key file").unwrap_err();
+        assert!(e.to_string().contains("limit of 4096 bytes"), "{e}");
+        assert!(read_regular(&f, 5000, "key file").is_ok());
+        let e = read_regular(dir.path(), 10, "order file").unwrap_err();
+        assert!(e.to_string().contains("a directory"), "{e}");
+    }
+}
