@@ -252,3 +252,47 @@ fn a_reconnect_does_not_accept_another_unit_on_the_same_path() {
         "the session is with unit A again, not B"
     );
 }
+
+#[test]
+fn a_terminal_reporting_a_lowercase_serial_authenticates() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(dir.path(), "tty", &["--serial", "old-x7"]);
+    let (code, doc) = inspect_json(dir.path(), &sim);
+    assert_eq!(code, Some(0), "{doc}");
+    // Compared with orders in normal form; the key came from the reported bytes.
+    assert_eq!(doc["identity"]["serial"], "OLD-X7");
+}
+
+#[test]
+fn an_export_short_of_its_announced_record_count_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(
+        dir.path(),
+        "tty",
+        &["--transactions", "300", "--faults", "lie=export_count"],
+    );
+    let mut t = Terminal::open(&sim.port, &generic_serial()).unwrap();
+    t.authenticate(&Secret::new(DEMO_SECRET.as_bytes().to_vec())).unwrap();
+    match t.export(Object::TransactionLog, &mut |_, _| {}) {
+        Err(TerminalError::Verification { what, .. }) => {
+            assert!(what.contains("announced 301 record(s) but sent 300"), "{what}")
+        }
+        other => panic!("expected a verification failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_terminal_that_answers_without_its_proof_is_refused_with_77() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(dir.path(), "tty", &["--faults", "lie=no_proof"]);
+    let secret = secret_file(dir.path(), "secret", DEMO_SECRET);
+    let out = posagent(dir.path())
+        .args(["inspect", "--port"])
+        .arg(&sim.port)
+        .arg("--secret-file")
+        .arg(&secret)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(77), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not prove"));
+}

@@ -170,3 +170,25 @@ fn a_bad_profile_override_is_an_error_naming_file_and_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("profiles/ums.toml") && err.contains("line 2"), "{err}");
 }
+
+#[test]
+fn devices_and_fifos_are_refused_at_once_with_exit_65() {
+    let home = tempfile::tempdir().unwrap();
+    let zero = home.path().join("zero.toml");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let fifo = home.path().join("plan.csv");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    for (file, kind) in [(zero.as_path(), "a device"), (fifo.as_path(), "FIFO")] {
+        let out = posagent(home.path())
+            .args(["order", "check"])
+            .arg(file)
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(65), "{}: {err}", file.display());
+        assert!(err.contains(kind) && err.contains("not a regular file"), "{err}");
+    }
+}

@@ -26,6 +26,17 @@ pub struct FaultSpec {
     /// Close the port once when this command arrives: before carrying it out (`false`) or
     /// after carrying it out but before answering (`true`).
     pub unplug_on: Option<(u8, bool)>,
+    /// A terminal that misreports, to test that the agent checks what it is told.
+    pub lie: Option<Lie>,
+}
+
+/// How a misbehaving terminal lies (`lie=NAME`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lie {
+    /// EXPORT_BEGIN announces one record more than the object holds.
+    ExportCount,
+    /// AUTH_PROVE succeeds without the terminal's proof (`DF22`).
+    NoProof,
 }
 
 /// The command code for a lower-case command name (`bind`, `import_commit`, …).
@@ -100,9 +111,16 @@ impl std::str::FromStr for FaultSpec {
                         .ok_or_else(|| FaultSpecError(format!("{k}={v}: not a command name (e.g. bind, settle)")))?;
                     spec.unplug_on = Some((code, k == "unplug_after"));
                 }
+                "lie" => {
+                    spec.lie = Some(match v {
+                        "export_count" => Lie::ExportCount,
+                        "no_proof" => Lie::NoProof,
+                        _ => return Err(FaultSpecError(format!("lie={v}: known lies are export_count and no_proof"))),
+                    })
+                }
                 other => {
                     return Err(FaultSpecError(format!(
-                        "unknown fault '{other}'; known: bitflip, drop, stall, busy, slow, unplug, unplug_before, unplug_after"
+                        "unknown fault '{other}'; known: bitflip, drop, stall, busy, slow, unplug, unplug_before, unplug_after, lie"
                     )));
                 }
             }

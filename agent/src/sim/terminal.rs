@@ -14,7 +14,7 @@ use rand::{Rng, RngCore, SeedableRng};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::faults::FaultSpec;
+use super::faults::{FaultSpec, Lie};
 use crate::domain::{DeviceStatus, luhn_valid};
 use crate::link::bulk::{BulkEnd, MAX_OBJECT_LEN};
 use crate::link::frame::{Frame, Kind};
@@ -500,6 +500,9 @@ impl SimTerminal {
         self.state.auth_failures = 0;
         self.save();
         self.authenticated = true;
+        if self.faults.lie == Some(Lie::NoProof) {
+            return Ok(ok().finish());
+        }
         Ok(ok()
             .bytes(tag::MAC, &model::terminal_proof(&key, &nonce_a, &nonce_t))
             .finish())
@@ -528,6 +531,7 @@ impl SimTerminal {
             );
         }
         let sha = Sha256::digest(&data);
+        let records = records + u32::from(self.faults.lie == Some(Lie::ExportCount));
         let rsp = ok()
             .u32(tag::TOTAL_LEN, data.len() as u32)
             .bytes(tag::SHA256, &sha)

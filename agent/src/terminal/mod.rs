@@ -117,6 +117,9 @@ pub struct Terminal {
     link: Option<Link<SerialPort>>,
     key: Option<Zeroizing<[u8; 32]>>,
     identity: Option<Identity>,
+    /// The serial exactly as the terminal reported it: the key is derived from these
+    /// bytes, while `identity.serial` is normalised for comparing with orders.
+    reported_serial: Option<String>,
     past: LinkStats,
     started: Instant,
 }
@@ -130,6 +133,7 @@ impl Terminal {
             link: None,
             key: None,
             identity: None,
+            reported_serial: None,
             past: LinkStats::default(),
             started: Instant::now(),
         };
@@ -262,6 +266,7 @@ impl Terminal {
         }
         let rsp = self.call(cmd::IDENTIFY, Vec::new())?;
         let id = Identity::decode(&rsp)?;
+        self.reported_serial = Some(Fields::parse(&rsp)?.need_text(tag::DEVICE_SERIAL)?.to_string());
         self.identity = Some(id.clone());
         Ok(id)
     }
@@ -283,8 +288,9 @@ impl Terminal {
 
     /// Mutual challenge-response with a key derived from the operator secret.
     pub fn authenticate(&mut self, secret: &Secret) -> Result<(), TerminalError> {
-        let serial = self.identify()?.serial;
-        let key = Zeroizing::new(model::derive_key(secret.bytes(), &serial));
+        self.identify()?;
+        let serial = self.reported_serial.as_deref().unwrap_or_default();
+        let key = Zeroizing::new(model::derive_key(secret.bytes(), serial));
         self.key = Some(key.clone());
         let r = match self.prove(&key) {
             // Cut off mid-handshake: reconnecting proves again with the same key.
@@ -308,7 +314,11 @@ impl Terminal {
             .bytes(tag::MAC, &mac)
             .finish();
         let rsp = self.call_once(cmd::AUTH_PROVE, payload)?;
-        let terminal_mac = Fields::parse(&rsp)?.need(tag::MAC)?.to_vec();
+        // A response without its proof is as unproven as a wrong proof.
+        let terminal_mac = Fields::parse(&rsp)
+            .ok()
+            .and_then(|f| f.need(tag::MAC).ok().map(<[u8]>::to_vec))
+            .ok_or(TerminalError::NotGenuine)?;
         if !model::verify_terminal_proof(key, &nonce_a, &nonce_t, &terminal_mac) {
             return Err(TerminalError::NotGenuine);
         }
@@ -345,6 +355,13 @@ impl Terminal {
             return Err(TerminalError::Verification {
                 object,
                 what: "SHA-256 of the received bytes differs from the terminal's".into(),
+            });
+        }
+        let counted = model::count_records(object, &buf)?;
+        if counted != records {
+            return Err(TerminalError::Verification {
+                object,
+                what: format!("the terminal announced {records} record(s) but sent {counted}"),
             });
         }
         Ok(Exported {
@@ -445,7 +462,15 @@ impl Terminal {
         }
         let end = self.link().send_bulk(data, offset, progress);
         end.map_err(|e| self.unavailable(e))?;
-        self.call(cmd::IMPORT_COMMIT, Writer::new().u8(tag::OBJECT, object as u8).finish())?;
+        let rsp = self.call(cmd::IMPORT_COMMIT, Writer::new().u8(tag::OBJECT, object as u8).finish())?;
+        // Records already held are merged, so fewer may be added, never more.
+        let added = Fields::parse(&rsp)?.need_u32(tag::TRANSACTION_COUNT)?;
+        if added > records {
+            return Err(TerminalError::Verification {
+                object,
+                what: format!("the terminal reports {added} record(s) imported of the {records} sent"),
+            });
+        }
         Ok(())
     }
 

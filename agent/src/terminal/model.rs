@@ -359,6 +359,16 @@ pub fn encode_log(records: &[TxnRecord]) -> Vec<u8> {
     w.finish()
 }
 
+/// How many records an object's bytes hold (top-level `E1` records of a log, `E2`
+/// parameters), to compare with the count the terminal announced.
+pub fn count_records(object: crate::link::proto::Object, bytes: &[u8]) -> Result<u32, ModelError> {
+    let record_tag = match object {
+        crate::link::proto::Object::TransactionLog => tag::RECORD,
+        crate::link::proto::Object::Parameters => tag::PARAM,
+    };
+    Ok(Fields::parse(bytes)?.all(record_tag).count() as u32)
+}
+
 /// Decodes a transaction log object.
 pub fn decode_log(bytes: &[u8]) -> Result<Vec<TxnRecord>, ModelError> {
     Fields::parse(bytes)?.all(tag::RECORD).map(TxnRecord::decode).collect()
