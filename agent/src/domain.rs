@@ -45,12 +45,17 @@ impl fmt::Display for CharDescription {
     }
 }
 
-/// The one normalisation rule for code-like values (see the module doc).
+/// The one normalisation rule for code-like values (see the module doc): surrounding ASCII
+/// whitespace goes, spaces and hyphens *between* characters go (`6222 0202-…`), letters
+/// are upper-cased. A leading or trailing hyphen stays, so that `-6222…` is refused as a
+/// bad character instead of read as a number.
 pub fn normalise_code(raw: &str) -> String {
-    raw.trim_matches(|c: char| c.is_ascii_whitespace())
-        .chars()
-        .filter(|c| *c != ' ' && *c != '-')
-        .map(|c| c.to_ascii_uppercase())
+    let s = raw.trim_matches(|c: char| c.is_ascii_whitespace());
+    let last = s.chars().count().saturating_sub(1);
+    s.chars()
+        .enumerate()
+        .filter(|(i, c)| !((*c == ' ' || *c == '-') && *i > 0 && *i < last))
+        .map(|(_, c)| c.to_ascii_uppercase())
         .collect()
 }
 
@@ -160,6 +165,9 @@ impl FromStr for Pan {
     type Err = DomainError;
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
         let s = digits_of_length(raw, 16, 19, "16 to 19 digits")?;
+        if s.bytes().all(|b| b == b'0') {
+            return Err(DomainError::Rule("is all zeros, which is no card number"));
+        }
         if !luhn_valid(&s) {
             return Err(DomainError::CheckDigit("Luhn"));
         }
@@ -182,7 +190,11 @@ impl FromStr for AccountNo {
                 "ends in '.0' as a spreadsheet number would; re-enter the number as text",
             ));
         }
-        Ok(AccountNo(digits_of_length(raw, 8, 32, "8 to 32 digits")?))
+        let s = digits_of_length(raw, 8, 32, "8 to 32 digits")?;
+        if s.bytes().all(|b| b == b'0') {
+            return Err(DomainError::Rule("is all zeros, which is no account number"));
+        }
+        Ok(AccountNo(s))
     }
 }
 
@@ -661,6 +673,31 @@ mod tests {
     fn normalisation_trims_drops_spaces_and_hyphens_and_uppercases() {
         assert_eq!(normalise_code("  62-22 02\t"), "622202");
         assert_eq!(normalise_code("\n91350100m000100y43 "), "91350100M000100Y43");
+    }
+
+    #[test]
+    fn a_leading_or_trailing_minus_is_not_a_separator() {
+        assert_eq!(normalise_code("-6222"), "-6222");
+        assert!(format!("-{PAN}").parse::<Pan>().is_err());
+        assert!(format!("{PAN}-").parse::<Pan>().is_err());
+        assert!("-62220202001122".parse::<AccountNo>().is_err());
+    }
+
+    #[test]
+    fn all_zero_numbers_are_refused_though_luhn_passes() {
+        assert!(luhn_valid("0000000000000000"));
+        let e = "0000 0000 0000 0000".parse::<Pan>().unwrap_err().to_string();
+        assert!(e.contains("all zeros"), "{e}");
+        assert!("00000000".parse::<AccountNo>().is_err());
+    }
+
+    #[test]
+    fn bidirectional_controls_are_refused_in_text() {
+        for c in ['\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}', '\u{200F}'] {
+            let e = plain_text(&format!("Shop{c}A"), 100).unwrap_err().to_string();
+            assert!(e.contains(&format!("U+{:04X}", c as u32)), "{e}");
+        }
+        assert!(plain_text("开心面馆 Shop", 100).is_ok());
     }
 
     #[test]

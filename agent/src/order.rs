@@ -180,6 +180,8 @@ pub enum RawValue {
     /// A TOML number, kept as written.
     Number(String),
     List(Vec<String>),
+    /// A CSV cell a spreadsheet would run as a formula (leading `=`, `+`, `-` or `@`).
+    Formula(String),
     /// Any other TOML type (boolean, date, table in a list …), named.
     Other(&'static str),
 }
@@ -327,6 +329,9 @@ fn flatten_toml(table: &DeTable<'_>, prefix: &str, lines: &Lines, out: &mut BTre
 /// Separator of list values (evidence files) inside one CSV cell.
 pub const CSV_LIST_SEPARATOR: char = ';';
 
+/// First characters that make a spreadsheet evaluate a cell (CSV formula injection).
+const FORMULA_PREFIXES: [char; 4] = ['=', '+', '-', '@'];
+
 /// Parses CSV text: a header row of dotted field names, then one order per row.
 pub fn parse_csv(text: &str, file: &Path) -> Result<Vec<RawOrder>, OrderFileError> {
     let syntax = |line: usize, message: String| OrderFileError::Syntax {
@@ -339,8 +344,14 @@ pub fn parse_csv(text: &str, file: &Path) -> Result<Vec<RawOrder>, OrderFileErro
         .headers()
         .map_err(|e| syntax(1, e.to_string()))?
         .iter()
-        .map(|h| h.trim().to_string())
+        .map(str::to_string)
         .collect();
+    if let Some(h) = headers.iter().find(|h| h.trim() != h.as_str()) {
+        return Err(syntax(
+            1,
+            format!("column '{h}' has spaces around its name; write it as '{}'", h.trim()),
+        ));
+    }
     let mut seen = BTreeSet::new();
     if let Some(dup) = headers.iter().find(|h| !seen.insert(h.as_str())) {
         return Err(syntax(1, format!("column '{dup}' appears twice in the header")));
@@ -360,7 +371,9 @@ pub fn parse_csv(text: &str, file: &Path) -> Result<Vec<RawOrder>, OrderFileErro
             .zip(record.iter())
             .filter(|(_, cell)| !cell.trim().is_empty())
             .map(|(h, cell)| {
-                let value = if h == "evidence" {
+                let value = if cell.trim_start().starts_with(FORMULA_PREFIXES) {
+                    RawValue::Formula(cell.to_string())
+                } else if h == "evidence" {
                     RawValue::List(cell.split(CSV_LIST_SEPARATOR).map(|s| s.trim().to_string()).collect())
                 } else {
                     RawValue::Text(cell.to_string())
@@ -655,6 +668,14 @@ impl<'a> Validator<'a> {
                 self.problem(field, None, "is a list; a single value is expected");
                 return None;
             }
+            RawValue::Formula(t) => {
+                let msg = format!(
+                    "starts with '{}', which a spreadsheet runs as a formula; write the value without it",
+                    t.trim_start().chars().next().unwrap_or('=')
+                );
+                self.problem(field, Some(shown_value(field, t)), msg);
+                return None;
+            }
             RawValue::Other(kind) => {
                 self.problem(field, None, format!("is a {kind}; a quoted string is expected"));
                 return None;
@@ -683,17 +704,53 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// A file named by the order: relative to the order's directory and inside it, and a
+    /// regular file.
     fn file_path(&mut self, field: &str, raw: &str) -> Option<PathBuf> {
-        let path = self.base_dir.join(raw.trim());
-        if path.is_file() {
-            Some(path)
+        let rel = Path::new(raw.trim());
+        let leaves = rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
+        if leaves {
+            let msg = "must name a file inside the order's directory (no absolute path, no '..')";
+            self.problem(field, Some(raw.to_string()), msg);
+            return None;
+        }
+        let path = self.base_dir.join(rel);
+        let inside = match (std::fs::canonicalize(&path), std::fs::canonicalize(self.dir())) {
+            (Ok(file), Ok(dir)) => file.starts_with(dir),
+            (Err(_), _) => {
+                self.problem(
+                    field,
+                    Some(raw.to_string()),
+                    format!("file not found: {}", path.display()),
+                );
+                return None;
+            }
+            (_, Err(_)) => false,
+        };
+        if !inside {
+            let msg = "leads outside the order's directory (through a link); copy the file next to the order";
+            self.problem(field, Some(raw.to_string()), msg);
+            return None;
+        }
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => Some(path),
+            _ => {
+                let msg = format!("{} is not a regular file", path.display());
+                self.problem(field, Some(raw.to_string()), msg);
+                None
+            }
+        }
+    }
+
+    /// The order's directory (`.` for an order named without one).
+    fn dir(&self) -> &Path {
+        if self.base_dir.as_os_str().is_empty() {
+            Path::new(".")
         } else {
-            self.problem(
-                field,
-                Some(raw.to_string()),
-                format!("file not found: {}", path.display()),
-            );
-            None
+            &self.base_dir
         }
     }
 
@@ -702,6 +759,11 @@ impl<'a> Validator<'a> {
             None => return Vec::new(),
             Some(RawValue::List(l)) => l,
             Some(RawValue::Text(t)) => vec![t],
+            Some(RawValue::Formula(_)) => {
+                // Reported by the one place that explains formulas.
+                self.text("evidence", |_| Ok(()));
+                return Vec::new();
+            }
             Some(_) => {
                 self.problem("evidence", None, "must be a list of file names");
                 return Vec::new();
@@ -1143,6 +1205,54 @@ expiry = "09/29"
         assert!(validate_on(&raws[0], &set, today()).is_ok());
         let p = validate_on(&raws[1], &set, today()).unwrap_err();
         assert_eq!((p[0].field.as_str(), p[0].line), ("merchant.mid", 3));
+    }
+
+    #[test]
+    fn csv_cells_a_spreadsheet_would_run_are_refused() {
+        let csv = "id,operation,profile,merchant.mid,merchant.name,merchant.kind,expect.serial,evidence\n\
+                   U1,unbind,generic,822100000000001,=HYPERLINK(\"x\"),individual,@SUM(1),-2+3\n";
+        let raws = parse_csv(csv, Path::new("plan.csv")).unwrap();
+        let p = validate_on(&raws[0], &ProfileSet::builtin().unwrap(), today()).unwrap_err();
+        let formulas: Vec<&str> = p
+            .iter()
+            .filter(|p| p.message.contains("runs as a formula"))
+            .map(|p| p.field.as_str())
+            .collect();
+        assert_eq!(formulas, ["merchant.name", "expect.serial", "evidence"]);
+    }
+
+    #[test]
+    fn csv_headers_with_spaces_are_refused_naming_the_column() {
+        let err = parse_csv("id, operation\nA,unbind\n", Path::new("p.csv")).unwrap_err();
+        assert!(err.to_string().contains("column ' operation' has spaces"), "{err}");
+    }
+
+    #[test]
+    fn evidence_must_stay_inside_the_order_directory_and_be_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let orders = dir.path().join("orders");
+        std::fs::create_dir(&orders).unwrap();
+        std::fs::write(dir.path().join("outside.pdf"), b"%PDF").unwrap();
+        std::fs::write(orders.join("scan.pdf"), b"%PDF").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("outside.pdf"), orders.join("link.pdf")).unwrap();
+        std::fs::create_dir(orders.join("folder")).unwrap();
+        let check = |evidence: &str| {
+            let text = fix_id(GOOD).replacen("\n[merchant]", &format!("evidence = [\"{evidence}\"]\n\n[merchant]"), 1);
+            let raws = parse_toml(&text, &orders.join("o.toml")).unwrap();
+            validate_on(&raws[0], &ProfileSet::builtin().unwrap(), today())
+                .err()
+                .map(|p| p.iter().map(|p| p.message.clone()).collect::<Vec<_>>().join("; "))
+        };
+        assert_eq!(check("scan.pdf"), None);
+        for (bad, why) in [
+            ("../outside.pdf", "inside the order's directory"),
+            ("/etc/passwd", "inside the order's directory"),
+            ("link.pdf", "leads outside"),
+            ("folder", "not a regular file"),
+        ] {
+            let msg = check(bad).unwrap_or_default();
+            assert!(msg.contains(why), "{bad}: {msg}");
+        }
     }
 
     #[test]

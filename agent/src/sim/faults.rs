@@ -115,7 +115,11 @@ impl std::str::FromStr for FaultSpec {
                     spec.lie = Some(match v {
                         "export_count" => Lie::ExportCount,
                         "no_proof" => Lie::NoProof,
-                        _ => return Err(FaultSpecError(format!("lie={v}: known lies are export_count and no_proof"))),
+                        _ => {
+                            return Err(FaultSpecError(format!(
+                                "lie={v}: known lies are export_count and no_proof"
+                            )));
+                        }
                     })
                 }
                 other => {
