@@ -36,7 +36,7 @@ fn rebind_card_changes_the_card_verifies_and_queues_one_submission() {
     assert!(store.verify_audit().unwrap().valid);
     // The job's backup holds the old binding.
     let backup = PathBuf::from(doc["backup_file"].as_str().unwrap());
-    let (_, contents) = posagent::backup::read_archive(&backup, BACKUP_PASSWORD.as_bytes()).unwrap();
+    let contents = posagent::backup::read_archive(&backup, BACKUP_PASSWORD.as_bytes()).unwrap();
     assert_eq!(contents.binding, before);
 }
 

@@ -32,15 +32,25 @@ use crate::terminal::{Terminal, TerminalError};
 pub const FORMAT_VERSION: u32 = 1;
 /// Name of the manifest entry.
 pub const MANIFEST: &str = "manifest.json";
-/// Shortest backup password accepted.
-pub const MIN_PASSWORD_LEN: usize = 8;
+/// Shortest backup password accepted, in characters (not bytes: `开心面馆…` counts 1 each).
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// The one rule for backup passwords (docs/security.md): at least [`MIN_PASSWORD_CHARS`]
+/// characters. A password that is not UTF-8 is counted in bytes.
+pub fn check_password(password: &[u8]) -> Result<(), BackupError> {
+    let chars = std::str::from_utf8(password).map_or(password.len(), |s| s.chars().count());
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(BackupError::WeakPassword);
+    }
+    Ok(())
+}
 
 /// Why an archive could not be written or trusted.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
     #[error("{0} already exists; pass --force to replace it")]
     Exists(PathBuf),
-    #[error("the backup password must be at least {MIN_PASSWORD_LEN} characters")]
+    #[error("the backup password must be at least {MIN_PASSWORD_CHARS} characters")]
     WeakPassword,
     #[error("{path}: {message}")]
     Io { path: PathBuf, message: String },
@@ -294,9 +304,7 @@ pub fn write_archive(
     password: &[u8],
     force: bool,
 ) -> Result<Written, BackupError> {
-    if password.len() < MIN_PASSWORD_LEN {
-        return Err(BackupError::WeakPassword);
-    }
+    check_password(password)?;
     if path.exists() && !force {
         return Err(BackupError::Exists(path.to_path_buf()));
     }
@@ -908,5 +916,9 @@ mod tests {
             write_archive(&path, base, &contents, b"short", true),
             Err(BackupError::WeakPassword)
         ));
+        // Characters are counted, not bytes: 4 CJK characters are 12 bytes but too short.
+        assert!(check_password("开心面馆".as_bytes()).is_err());
+        assert!(check_password("开心面馆开心面馆开心面馆".as_bytes()).is_ok());
+        assert!(check_password(b"eleven-char").is_err());
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod jobs;
+pub mod pty;
 pub mod sync;
 
 use std::path::{Path, PathBuf};

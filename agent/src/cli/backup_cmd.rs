@@ -4,20 +4,17 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use serde::Serialize;
-use zeroize::Zeroizing;
 
 use super::args::{BackupArgs, BackupCommand, RestoreArgs};
 use super::device_cmd::{chosen_profile, connect, describe_binding, describe_link};
-use super::{CliError, Exit, Output, load_profiles, progress, secrets};
+use super::secrets::{self, PasswordUse};
+use super::{CliError, Exit, Output, load_profiles, progress};
 use crate::backup::{self, BackupError, ManifestBase};
 use crate::config::Paths;
 use crate::link::LinkStats;
 use crate::link::proto::Object;
 use crate::store::{BackupRecord, Store, StoreError};
 use crate::terminal::model::Difference;
-
-/// Environment variable holding the backup password.
-pub const PASSWORD_ENV: &str = "POSAGENT_BACKUP_PASSWORD";
 
 impl From<BackupError> for CliError {
     fn from(e: BackupError) -> Self {
@@ -43,11 +40,6 @@ impl From<StoreError> for CliError {
     fn from(e: StoreError) -> Self {
         CliError::new(Exit::Failure, e.to_string())
     }
-}
-
-/// The backup password from file, environment or prompt.
-pub fn password(file: Option<&Path>) -> Result<Zeroizing<Vec<u8>>, CliError> {
-    secrets::load(file, PASSWORD_ENV, "backup password", "--password-file")
 }
 
 pub fn run(paths: &Paths, a: BackupArgs, out: &Output) -> Result<(), CliError> {
@@ -80,10 +72,11 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
     if dest.exists() && !a.force {
         return Err(BackupError::Exists(dest.to_path_buf()).into());
     }
-    let pw = password(a.password_file.as_deref())?;
-    if pw.len() < backup::MIN_PASSWORD_LEN {
-        return Err(BackupError::WeakPassword.into());
-    }
+    let (secret, pw) = secrets::secret_then_password(
+        a.secret.secret_file.as_deref(),
+        a.password_file.as_deref(),
+        PasswordUse::New,
+    )?;
     let evidence = a
         .evidence
         .iter()
@@ -91,7 +84,7 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
         .collect::<Result<Vec<_>, _>>()?;
     let profiles = load_profiles(paths)?;
     let profile = chosen_profile(&profiles, a.profile.as_deref())?;
-    let mut t = connect(port, profile, a.secret.secret_file.as_deref())?;
+    let mut t = connect(port, profile, &secret)?;
     let identity = t.identify()?;
     let bar = progress::transfer_bar(out, "reading terminal");
     let contents = backup::capture(&mut t, evidence, &mut progress::feed(&bar))?;
@@ -155,7 +148,7 @@ struct Verified<'a> {
 }
 
 fn verify(file: &Path, password_file: Option<&Path>, out: &Output) -> Result<(), CliError> {
-    let pw = password(password_file)?;
+    let pw = secrets::backup_password(password_file, PasswordUse::Existing)?;
     let opened = backup::read_archive(file, &pw)?;
     let manifest = &opened.manifest;
     let human = format!(
@@ -237,12 +230,16 @@ struct Restored<'a> {
 }
 
 pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliError> {
-    let pw = password(a.password_file.as_deref())?;
+    let (secret, pw) = secrets::secret_then_password(
+        a.secret.secret_file.as_deref(),
+        a.password_file.as_deref(),
+        PasswordUse::Existing,
+    )?;
     let contents = backup::read_archive(&a.file, &pw)?;
     let manifest = &contents.manifest;
     let profiles = load_profiles(paths)?;
     let profile = chosen_profile(&profiles, a.profile.as_deref().or(Some(manifest.profile.as_str())))?;
-    let mut t = connect(&a.port, profile, a.secret.secret_file.as_deref())?;
+    let mut t = connect(&a.port, profile, &secret)?;
     let identity = t.identify()?;
     if identity.serial != manifest.terminal.serial && !a.to_replacement {
         return Err(CliError::new(

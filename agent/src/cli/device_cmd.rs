@@ -9,6 +9,7 @@ use super::{CliError, Exit, Output, load_profiles, secrets};
 use crate::config::Paths;
 use crate::link::LinkStats;
 use crate::profile::{Profile, ProfileSet, UsbId};
+use crate::terminal::Secret;
 use crate::terminal::model::{Binding, Identity, Status};
 use crate::terminal::{Terminal, TerminalError};
 
@@ -116,10 +117,9 @@ pub fn chosen_profile<'a>(profiles: &'a ProfileSet, name: Option<&str>) -> Resul
 }
 
 /// Opens a terminal and authenticates.
-pub fn connect(port: &Path, profile: &Profile, secret_file: Option<&Path>) -> Result<Terminal, CliError> {
-    let secret = secrets::operator_secret(secret_file)?;
+pub fn connect(port: &Path, profile: &Profile, secret: &Secret) -> Result<Terminal, CliError> {
     let mut t = Terminal::open(port, &profile.serial)?;
-    t.authenticate(&secret)?;
+    t.authenticate(secret)?;
     Ok(t)
 }
 
@@ -179,7 +179,8 @@ pub fn describe_link(l: &LinkStats) -> String {
 pub fn inspect(paths: &Paths, a: &InspectArgs, out: &Output) -> Result<(), CliError> {
     let profiles = load_profiles(paths)?;
     let profile = chosen_profile(&profiles, a.profile.as_deref())?;
-    let mut t = connect(&a.port, profile, a.secret.secret_file.as_deref())?;
+    let secret = secrets::operator_secret(a.secret.secret_file.as_deref())?;
+    let mut t = connect(&a.port, profile, &secret)?;
     let identity = t.identify()?;
     let status = t.status()?;
     let binding = t.read_binding()?;

@@ -8,8 +8,9 @@ use serde::Serialize;
 use super::args::{
     AuditCommand, JobArgs, JobOptions, JobsCommand, MigrateArgs, RebindArgs, RebindTarget, ResumeOptions,
 };
-use super::backup_cmd::{confirm, password};
+use super::backup_cmd::confirm;
 use super::device_cmd::{describe_binding, describe_link, terminal_exit};
+use super::secrets::PasswordUse;
 use super::{CliError, Exit, Output, load_profiles, progress, secrets};
 use crate::config::{Config, Paths};
 use crate::job::{self, Continue, JobError, JobOutcome, JobSetup, Observer, PlanSummary, Step, StepStatus};
@@ -211,15 +212,16 @@ fn start(
 ) -> Result<(), CliError> {
     let (order, profiles) = one_order(paths, order_file, op)?;
     let profile = profiles.get(&order.profile)?;
-    let secret = secrets::operator_secret(opts.secret.secret_file.as_deref())?;
-    let pw = if opts.dry_run {
-        zeroize::Zeroizing::new(Vec::new())
+    let (secret, pw) = if opts.dry_run {
+        let secret = secrets::operator_secret(opts.secret.secret_file.as_deref())?;
+        (secret, zeroize::Zeroizing::new(Vec::new()))
     } else {
-        password(opts.password_file.as_deref())?
+        secrets::secret_then_password(
+            opts.secret.secret_file.as_deref(),
+            opts.password_file.as_deref(),
+            PasswordUse::New,
+        )?
     };
-    if !opts.dry_run && pw.len() < crate::backup::MIN_PASSWORD_LEN {
-        return Err(crate::backup::BackupError::WeakPassword.into());
-    }
     let tech = technician(paths)?;
     let setup = JobSetup {
         paths,
@@ -284,8 +286,11 @@ pub fn migrate(paths: &Paths, a: &MigrateArgs, out: &Output) -> Result<(), CliEr
 
 fn continue_job(paths: &Paths, id: &str, opts: &ResumeOptions, out: &Output, abort: bool) -> Result<(), CliError> {
     let profiles = load_profiles(paths)?;
-    let secret = secrets::operator_secret(opts.secret.secret_file.as_deref())?;
-    let pw = password(opts.password_file.as_deref())?;
+    let (secret, pw) = secrets::secret_then_password(
+        opts.secret.secret_file.as_deref(),
+        opts.password_file.as_deref(),
+        PasswordUse::Existing,
+    )?;
     let ctx = Continue {
         paths,
         profiles: &profiles,

@@ -12,8 +12,9 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use super::args::RunArgs;
-use super::backup_cmd::{confirm, password};
+use super::backup_cmd::confirm;
 use super::job_cmd::{technician, valid_orders};
+use super::secrets::PasswordUse;
 use super::{CliError, Exit, Output, json_line, secrets};
 use crate::config::Paths;
 use crate::job::{self, Continue, JobSetup, Observer, PlanSummary, Step, StepStatus};
@@ -321,12 +322,11 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
         )?;
     }
     let (secret, pw) = if work > 0 {
-        let secret = secrets::operator_secret(a.common.secret.secret_file.as_deref())?;
-        let pw = password(a.common.password_file.as_deref())?;
-        if pw.len() < crate::backup::MIN_PASSWORD_LEN {
-            return Err(crate::backup::BackupError::WeakPassword.into());
-        }
-        (secret, pw)
+        secrets::secret_then_password(
+            a.common.secret.secret_file.as_deref(),
+            a.common.password_file.as_deref(),
+            PasswordUse::New,
+        )?
     } else {
         (Secret::new(Vec::new()), zeroize::Zeroizing::new(Vec::new()))
     };

@@ -1,4 +1,5 @@
-//! Secrets come from a file, an environment variable or a prompt, never from an argument.
+//! Secrets come from a file, an environment variable or a prompt, never from an argument;
+//! every command asks for them in one order: the operator secret, then the backup password.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -6,10 +7,13 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 use super::{CliError, Exit};
+use crate::backup;
 use crate::terminal::Secret;
 
 /// Environment variable holding the operator secret.
 pub const SECRET_ENV: &str = "POSAGENT_SECRET";
+/// Environment variable holding the backup password.
+pub const PASSWORD_ENV: &str = "POSAGENT_BACKUP_PASSWORD";
 
 /// Reads a secret file; one trailing newline (LF or CRLF) is not part of the secret.
 pub fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
@@ -32,28 +36,86 @@ pub fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, C
     Ok(bytes)
 }
 
+/// Asks on the terminal without echo; `None` when there is no terminal or no answer.
+fn prompt(label: &str) -> Result<Option<Zeroizing<String>>, CliError> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    let answer = Zeroizing::new(
+        rpassword::prompt_password(format!("{label}: "))
+            .map_err(|e| CliError::new(Exit::Failure, format!("cannot read the {label}: {e}")))?,
+    );
+    Ok((!answer.is_empty()).then_some(answer))
+}
+
+fn none_given(what: &str, env: &str, flag: &str) -> CliError {
+    CliError::new(Exit::Usage, format!("no {what} given")).help(format!(
+        "pass {flag} FILE or set {env}; it is never taken from the command line"
+    ))
+}
+
 /// A secret from `file`, else `env`, else a prompt on the terminal.
-pub fn load(file: Option<&Path>, env: &str, what: &str, flag: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
+fn load(file: Option<&Path>, env: &str, what: &str, flag: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
     if let Some(f) = file {
         return read_secret_file(f, what);
     }
     if let Some(v) = std::env::var_os(env).filter(|v| !v.is_empty()) {
         return Ok(Zeroizing::new(v.into_encoded_bytes()));
     }
-    if std::io::stdin().is_terminal() {
-        let answer = rpassword::prompt_password(format!("{what}: "))
-            .map_err(|e| CliError::new(Exit::Failure, format!("cannot read the {what}: {e}")))?;
-        if !answer.is_empty() {
-            return Ok(Zeroizing::new(answer.into_bytes()));
-        }
+    match prompt(what)? {
+        Some(answer) => Ok(Zeroizing::new(answer.as_bytes().to_vec())),
+        None => Err(none_given(what, env, flag)),
     }
-    Err(CliError::new(Exit::Usage, format!("no {what} given")).help(format!(
-        "pass {flag} FILE or set {env}; it is never taken from the command line"
-    )))
 }
 
 /// The operator secret for a terminal.
 pub fn operator_secret(file: Option<&Path>) -> Result<Secret, CliError> {
     let bytes = load(file, SECRET_ENV, "operator secret", "--secret-file")?;
     Ok(Secret::new(bytes.to_vec()))
+}
+
+/// What the backup password is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordUse {
+    /// It will protect a new backup: the rule applies, and a prompt asks twice.
+    New,
+    /// It opens an existing backup.
+    Existing,
+}
+
+/// The backup password from `--password-file`, `POSAGENT_BACKUP_PASSWORD` or a prompt.
+pub fn backup_password(file: Option<&Path>, purpose: PasswordUse) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    const WHAT: &str = "backup password";
+    let pw = if file.is_some() || std::env::var_os(PASSWORD_ENV).is_some_and(|v| !v.is_empty()) {
+        load(file, PASSWORD_ENV, WHAT, "--password-file")?
+    } else if purpose == PasswordUse::New {
+        let first = prompt("new backup password")?.ok_or_else(|| none_given(WHAT, PASSWORD_ENV, "--password-file"))?;
+        backup::check_password(first.as_bytes())?;
+        let again = prompt("repeat the new backup password")?.unwrap_or_default();
+        if *first != *again {
+            return Err(
+                CliError::new(Exit::DataErr, "the two backup passwords differ; nothing was done")
+                    .help("type the same password twice"),
+            );
+        }
+        Zeroizing::new(first.as_bytes().to_vec())
+    } else {
+        load(None, PASSWORD_ENV, WHAT, "--password-file")?
+    };
+    if purpose == PasswordUse::New {
+        backup::check_password(&pw)?;
+    }
+    Ok(pw)
+}
+
+/// The operator secret, then the backup password: the one order every command asks in,
+/// so that a technician typing them never sends the password as the secret.
+pub fn secret_then_password(
+    secret_file: Option<&Path>,
+    password_file: Option<&Path>,
+    purpose: PasswordUse,
+) -> Result<(Secret, Zeroizing<Vec<u8>>), CliError> {
+    let secret = operator_secret(secret_file)?;
+    let pw = backup_password(password_file, purpose)?;
+    Ok((secret, pw))
 }

@@ -1,0 +1,140 @@
+//! A program run on a real pseudo-terminal as its controlling terminal, so that prompts
+//! (which read /dev/tty) can be answered the way a person at the keyboard would.
+
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process whose stdin, stdout, stderr and controlling terminal are one pty.
+pub struct PtyChild {
+    master: std::fs::File,
+    child: Child,
+    /// Everything the program has written so far.
+    pub screen: String,
+}
+
+impl PtyChild {
+    /// Starts `cmd` on a new pseudo-terminal.
+    pub fn spawn(mut cmd: Command) -> PtyChild {
+        let (mut master, mut slave) = (0, 0);
+        // SAFETY: openpty writes two descriptors into the given integers.
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0, "openpty");
+        // SAFETY: both descriptors were just opened and are owned here.
+        let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        // SAFETY: fcntl on an open descriptor.
+        unsafe {
+            let flags = libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&master), libc::F_GETFL);
+            libc::fcntl(
+                std::os::fd::AsRawFd::as_raw_fd(&master),
+                libc::F_SETFL,
+                flags | libc::O_NONBLOCK,
+            );
+        }
+        cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave));
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                libc::ioctl(0, libc::TIOCSCTTY, 0);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("spawn on a pty");
+        PtyChild {
+            master: std::fs::File::from(master),
+            child,
+            screen: String::new(),
+        }
+    }
+
+    fn pump(&mut self) {
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.master.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => self.screen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            }
+        }
+    }
+
+    /// Waits until the screen shows `needle`; panics with the screen after `timeout`.
+    pub fn expect(&mut self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.pump();
+            if self.screen.contains(needle) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited for {needle:?}; screen:\n{}",
+                self.screen
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Types a secret once the program has turned echo off (as a password prompt does);
+    /// typing earlier would show it on the screen, which no person could do either.
+    pub fn send_secret(&mut self, line: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            // SAFETY: tcgetattr on an open pty master reports the terminal's settings.
+            let mut t: libc::termios = unsafe { std::mem::zeroed() };
+            let rc = unsafe { libc::tcgetattr(std::os::fd::AsRawFd::as_raw_fd(&self.master), &mut t) };
+            if rc == 0 && t.c_lflag & libc::ECHO == 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "echo never went off; screen:\n{}",
+                self.screen
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.send_line(line);
+    }
+
+    /// Types a line.
+    pub fn send_line(&mut self, line: &str) {
+        self.master.write_all(format!("{line}\n").as_bytes()).unwrap();
+    }
+
+    /// Waits for the program to end, keeping what it printed.
+    pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.pump();
+            if let Some(status) = self.child.try_wait().unwrap() {
+                self.pump();
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "program did not end; screen:\n{}",
+                self.screen
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for PtyChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
