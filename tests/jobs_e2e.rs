@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use common::jobs::*;
 use common::{Sim, bound_card, connect, json_of, posagent, secret_file};
@@ -366,4 +366,33 @@ fn the_queue_shows_the_jobs_submission_masked() {
     // Only rejected or dead submissions go back in the queue.
     let retry = posagent(bench.path()).args(["queue", "retry", id]).output().unwrap();
     assert_eq!(retry.status.code(), Some(1));
+}
+
+#[test]
+fn the_database_its_wal_backups_keys_and_audit_head_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let order = card_order(&bench, &sim, "WO-MODE-1", NEW_CARD);
+    assert!(bench.rebind_card(&sim, &order).status.success());
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let home = bench.path();
+    assert_eq!(mode(home), 0o700, "data directory");
+    for dir in ["backups", "keys"] {
+        assert_eq!(mode(&home.join(dir)), 0o700, "{dir}");
+        for f in std::fs::read_dir(home.join(dir)).unwrap() {
+            let f = f.unwrap().path();
+            assert_eq!(mode(&f), 0o600, "{}", f.display());
+        }
+    }
+    for file in ["posagent.db", "audit.head"] {
+        assert_eq!(mode(&home.join(file)), 0o600, "{file}");
+    }
+    // The WAL and shared-memory files exist while a connection is open.
+    let store = bench.store();
+    store.jobs().unwrap();
+    for file in ["posagent.db-wal", "posagent.db-shm"] {
+        assert_eq!(mode(&home.join(file)), 0o600, "{file}");
+    }
+    drop(store);
 }

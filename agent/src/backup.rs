@@ -359,7 +359,7 @@ pub fn write_entries(
         ".{}.partial",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("backup")
     ));
-    let file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    let file = crate::private::create(&tmp).map_err(io_err(&tmp))?;
     let mut zip = ZipWriter::new(file);
     let opts: FileOptions<'_, '_, ()> = FileOptions::default()
         .compression_method(CompressionMethod::Deflated)

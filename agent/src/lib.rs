@@ -12,6 +12,7 @@ pub mod input;
 pub mod job;
 pub mod link;
 pub mod order;
+pub mod private;
 pub mod profile;
 pub mod seal;
 pub mod sim;

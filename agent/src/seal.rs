@@ -53,17 +53,16 @@ impl LocalKeys {
             Ok(b) => Zeroizing::new(b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let dir = path.parent().expect("key file has a directory");
-                std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+                crate::private::dir(dir).map_err(|e| err(e.to_string()))?;
                 let mut key = Zeroizing::new(vec![0u8; KEY_LEN]);
                 rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
                 // Written whole under a private name, then linked into place: a process or
                 // thread creating the key at the same moment either wins the link or reads
                 // the complete key the winner linked.
                 let tmp = dir.join(format!(".local.key.{}", uuid::Uuid::now_v7().simple()));
-                let written = std::fs::OpenOptions::new()
+                let written = crate::private::options()
                     .write(true)
                     .create_new(true)
-                    .mode_0600()
                     .open(&tmp)
                     .and_then(|mut f| f.write_all(&key).and_then(|()| f.sync_all()));
                 let linked = written.and_then(|()| std::fs::hard_link(&tmp, &path));
@@ -120,17 +119,6 @@ impl LocalKeys {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.card.as_ref()).expect("HMAC takes any key length");
         mac.update(full_number.as_bytes());
         hex::encode(mac.finalize().into_bytes())
-    }
-}
-
-trait Mode0600 {
-    fn mode_0600(&mut self) -> &mut Self;
-}
-
-impl Mode0600 for std::fs::OpenOptions {
-    fn mode_0600(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.mode(0o600)
     }
 }
 

@@ -3,7 +3,7 @@
 //! data directory; migrates the old unit to the replacement with progress; syncs the
 //! submission; says what happened and where the backup is; stops every process it started.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -74,11 +74,7 @@ fn field(v: &serde_json::Value, key: &str) -> Result<PathBuf, CliError> {
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), CliError> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    opts.open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
+    crate::private::write_new(path, text.as_bytes())
         .map_err(|e| CliError::new(Exit::Failure, format!("demo: cannot write {}: {e}", path.display())))
 }
 
@@ -103,7 +99,7 @@ fn order_text(old_port: &Path, paths: &Paths) -> Result<String, CliError> {
 
 pub fn run(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
     let home = std::env::temp_dir().join(format!("posagent-demo-{}", uuid::Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&home)
+    crate::private::dir(&home)
         .map_err(|e| CliError::new(Exit::Failure, format!("demo: cannot create {}: {e}", home.display())))?;
     let paths = Paths::under(&home);
     let say = |text: &str| {
@@ -168,8 +164,7 @@ pub fn run(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
     ));
 
     let order_file = home.join("order-migrate.toml");
-    std::fs::write(&order_file, order_text(&old_port, &paths)?)
-        .map_err(|e| CliError::new(Exit::Failure, format!("demo: cannot write the order: {e}")))?;
+    write_private(&order_file, &order_text(&old_port, &paths)?)?;
     let password_file = home.join("backup-password");
     let password = hex::encode(rand::random::<[u8; 16]>());
     write_private(&password_file, &format!("{password}\n"))?;

@@ -216,8 +216,8 @@ fn pending(store: &Store) -> Result<u64, CliError> {
 fn one_sync_at_a_time(paths: &Paths) -> Result<std::fs::File, CliError> {
     let path = paths.data.join("sync.lock");
     let fail = |e: std::io::Error| CliError::new(Exit::Failure, format!("cannot open {}: {e}", path.display()));
-    std::fs::create_dir_all(&paths.data).map_err(fail)?;
-    let file = std::fs::OpenOptions::new()
+    crate::private::dir(&paths.data).map_err(fail)?;
+    let file = crate::private::options()
         .create(true)
         .truncate(false)
         .write(true)

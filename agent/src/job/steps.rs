@@ -321,7 +321,7 @@ impl Run<'_> {
         let identity = self.main.identify()?;
         let contents = backup::capture(&mut self.main, evidence, &mut progress(self.observer, "backup"))?;
         let dir = self.paths.data.join("backups");
-        std::fs::create_dir_all(&dir).map_err(|e| JobError::Order(format!("cannot create {}: {e}", dir.display())))?;
+        crate::private::dir(&dir).map_err(|e| JobError::Order(format!("cannot create {}: {e}", dir.display())))?;
         let file = dir.join(format!("{}-{}.zip", identity.serial, self.job.id));
         let base = ManifestBase {
             profile: self.profile.name.clone(),

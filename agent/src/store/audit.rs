@@ -103,6 +103,17 @@ pub fn append(tx: &Connection, e: &AuditEntry) -> rusqlite::Result<()> {
         "INSERT INTO audit (id, at, technician, terminal, job_id, event, outcome, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![id, e.at, e.technician, e.terminal, e.job_id, e.event, e.outcome, detail, prev, hash],
     )?;
+    tx.execute(
+        "INSERT INTO audit_anchor (id, count, hash) VALUES (1, ?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET count = excluded.count, hash = excluded.hash",
+        params![id, hash],
+    )?;
+    if let Some(job) = &e.job_id {
+        tx.execute(
+            "UPDATE jobs SET audit_id = ?2, audit_hash = ?3 WHERE id = ?1",
+            params![job, id, hash],
+        )?;
+    }
     Ok(())
 }
 
@@ -132,10 +143,8 @@ impl Store {
             .ok()
             .flatten();
         if let (Some((n, h)), Some(dir)) = (head, self.path.parent()) {
-            let tmp = dir.join(format!("{HEAD_FILE}.tmp"));
-            if std::fs::write(&tmp, format!("{n} {h}\n")).is_ok() {
-                let _ = std::fs::rename(&tmp, dir.join(HEAD_FILE));
-            }
+            // Best effort: the database's own anchor is the authority; the file is a second copy.
+            let _ = crate::private::replace(&dir.join(HEAD_FILE), format!("{n} {h}\n").as_bytes());
         }
     }
 
@@ -191,6 +200,9 @@ impl Store {
             expected_id = id + 1;
         }
         if first_bad.is_none() {
+            first_bad = self.check_anchors(count, &expected_prev)?;
+        }
+        if first_bad.is_none() {
             first_bad = self.check_head(count, &expected_prev);
         }
         Ok(AuditReport {
@@ -200,11 +212,67 @@ impl Store {
         })
     }
 
+    /// The head as the database keeps it: the anchor row and, for each job, the last
+    /// record it wrote. Records cut from the end show as an anchor or a job pointing past
+    /// the last record, or at a record with another hash.
+    fn check_anchors(&self, count: u64, last_hash: &str) -> Result<Option<(i64, String)>, StoreError> {
+        let anchor: Option<(i64, String)> = self
+            .conn
+            .query_row("SELECT count, hash FROM audit_anchor WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(self.err())?;
+        match anchor {
+            None if count > 0 => {
+                return Ok(Some((count as i64, "the database's audit anchor is missing".into())));
+            }
+            Some((n, _)) if n as u64 > count => {
+                let msg = format!(
+                    "records {}..{n} were cut from the end of the trail (database anchor)",
+                    count + 1
+                );
+                return Ok(Some((count as i64 + 1, msg)));
+            }
+            Some((n, h)) if n as u64 == count && count > 0 && h != last_hash => {
+                let msg = "the last record differs from the one the database anchor recorded".to_string();
+                return Ok(Some((count as i64, msg)));
+            }
+            _ => {}
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT j.id, j.audit_id, j.audit_hash, a.hash FROM jobs j LEFT JOIN audit a ON a.id = j.audit_id
+                 WHERE j.audit_id IS NOT NULL AND (a.hash IS NULL OR a.hash != j.audit_hash) ORDER BY j.audit_id LIMIT 1",
+            )
+            .map_err(self.err())?;
+        let broken: Option<(String, i64, Option<String>)> = stmt
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(3)?)))
+            .optional()
+            .map_err(self.err())?;
+        Ok(broken.map(|(job, id, found)| {
+            let what = if found.is_none() {
+                "is missing"
+            } else {
+                "differs from what the job recorded"
+            };
+            (id, format!("record {id}, the last one of job {job}, {what}"))
+        }))
+    }
+
     fn check_head(&self, count: u64, last_hash: &str) -> Option<(i64, String)> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        let text = std::fs::read_to_string(dir.join(HEAD_FILE)).ok()?;
-        let (n, h) = text.trim().split_once(' ')?;
-        let n: u64 = n.parse().ok()?;
+        let missing = |what: &str| Some((count as i64, format!("the head file {HEAD_FILE} {what}")));
+        let Ok(text) = std::fs::read_to_string(dir.join(HEAD_FILE)) else {
+            return if count > 0 { missing("is missing") } else { None };
+        };
+        let Some((n, h)) = text.trim().split_once(' ') else {
+            return missing("is damaged");
+        };
+        let Ok(n) = n.parse::<u64>() else {
+            return missing("is damaged");
+        };
         if n > count {
             return Some((
                 count as i64 + 1,
@@ -247,6 +315,51 @@ mod tests {
         let (_d, s) = store_with(5);
         let r = s.verify_audit().unwrap();
         assert!(r.valid && r.records == 5, "{r:?}");
+    }
+
+    fn head_file(s: &Store) -> std::path::PathBuf {
+        s.path.parent().unwrap().join(HEAD_FILE)
+    }
+
+    #[test]
+    fn cutting_the_last_record_and_the_head_file_is_detected() {
+        let (_d, s) = store_with(5);
+        s.conn.execute_batch("DELETE FROM audit WHERE id = 5").unwrap();
+        std::fs::remove_file(head_file(&s)).unwrap();
+        let r = s.verify_audit().unwrap();
+        assert!(!r.valid, "{r:?}");
+        assert!(r.first_bad.unwrap().1.contains("database anchor"));
+    }
+
+    #[test]
+    fn a_missing_or_garbled_head_file_is_reported() {
+        let (_d, s) = store_with(3);
+        std::fs::write(head_file(&s), "garbage").unwrap();
+        let r = s.verify_audit().unwrap();
+        assert!(r.first_bad.unwrap().1.contains("is damaged"));
+        std::fs::remove_file(head_file(&s)).unwrap();
+        let r = s.verify_audit().unwrap();
+        assert!(r.first_bad.unwrap().1.contains("is missing"));
+    }
+
+    #[test]
+    fn a_job_row_still_names_its_last_record_when_anchor_and_head_are_rewritten() {
+        let (_d, mut s) = store_with(2);
+        let job = crate::store::jobs::tests::job_record("J-1", "SN-1");
+        s.create_job(&job).unwrap();
+        // Cut the job's record, then make anchor and head agree with what is left.
+        s.conn
+            .execute_batch(
+                "DELETE FROM audit WHERE id = 3;
+                 UPDATE audit_anchor SET count = 2, hash = (SELECT hash FROM audit WHERE id = 2);",
+            )
+            .unwrap();
+        s.write_audit_head();
+        let r = s.verify_audit().unwrap();
+        assert!(!r.valid, "{r:?}");
+        let (id, what) = r.first_bad.unwrap();
+        assert_eq!(id, 3);
+        assert!(what.contains("job J-1") && what.contains("missing"), "{what}");
     }
 
     #[test]

@@ -290,3 +290,32 @@ impl Store {
             .map_err(self.err())
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A running job record for store tests.
+    pub(crate) fn job_record(id: &str, serial: &str) -> JobRecord {
+        JobRecord {
+            id: id.into(),
+            order_id: format!("O-{id}"),
+            operation: "unbind".into(),
+            profile: "generic".into(),
+            order_file: "o.toml".into(),
+            order_sha256: "00".into(),
+            terminal_serial: serial.into(),
+            replacement_serial: None,
+            port: "/dev/null".into(),
+            replacement_port: None,
+            state: JobState::Running,
+            step: None,
+            backup_file: None,
+            backup_sha256: None,
+            error: None,
+            technician: "t".into(),
+            created_at: "2026-11-22T00:00:00.000Z".into(),
+            updated_at: "2026-11-22T00:00:00.000Z".into(),
+        }
+    }
+}

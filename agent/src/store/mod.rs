@@ -99,6 +99,19 @@ const MIGRATIONS: &[&str] = &["
         job_id   TEXT REFERENCES jobs (id)
     );
     CREATE INDEX card_history_by_card ON card_history (card_id, at);
+", "
+    -- The audit head kept inside the database as well as in audit.head: cutting records
+    -- from the end now means editing the anchor, the head file and every job row that
+    -- names its last record.
+    CREATE TABLE audit_anchor (
+        id    INTEGER PRIMARY KEY CHECK (id = 1),
+        count INTEGER NOT NULL,
+        hash  TEXT NOT NULL
+    );
+    INSERT INTO audit_anchor (id, count, hash)
+        SELECT 1, COUNT(*), COALESCE((SELECT hash FROM audit ORDER BY id DESC LIMIT 1), '') FROM audit;
+    ALTER TABLE jobs ADD COLUMN audit_id INTEGER;
+    ALTER TABLE jobs ADD COLUMN audit_hash TEXT;
 "];
 
 /// The schema version this binary writes.
@@ -150,12 +163,14 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database in `data_dir` and brings its schema up to date.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Dir(data_dir.to_path_buf(), e))?;
+        crate::private::dir(data_dir).map_err(|e| StoreError::Dir(data_dir.to_path_buf(), e))?;
         let path = data_dir.join(DB_FILE);
         let conn = Connection::open(&path).map_err(|source| StoreError::Sqlite {
             path: path.clone(),
             source,
         })?;
+        // SQLite gives its WAL and shared-memory files the database file's mode.
+        crate::private::restrict(&path).map_err(|e| StoreError::Dir(path.clone(), e))?;
         let mut store = Store { conn, path };
         store.configure()?;
         store.migrate()?;
@@ -220,7 +235,17 @@ impl Store {
                 path: path.clone(),
                 source,
             };
-            let tx = self.conn.transaction().map_err(err)?;
+            // Write-locked from the start (waiting up to BUSY_TIMEOUT for another process),
+            // and the version read again under the lock: several processes opening a fresh
+            // data directory at once apply each migration exactly once.
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(err)?;
+            let now_at: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
+            if now_at > i as i64 {
+                continue;
+            }
             tx.execute_batch(sql).map_err(err)?;
             tx.pragma_update(None, "user_version", i as i64 + 1).map_err(err)?;
             tx.commit().map_err(err)?;
@@ -324,6 +349,20 @@ mod tests {
         assert_eq!(sync, 2, "FULL");
         let fk: i64 = s.conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
         assert_eq!(fk, 1);
+    }
+
+    #[test]
+    fn many_processes_opening_a_fresh_directory_at_once_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let d = dir.path().to_path_buf();
+                std::thread::spawn(move || Store::open(&d).map(|s| s.schema_version().unwrap()))
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().unwrap().unwrap(), SCHEMA_VERSION);
+        }
     }
 
     #[test]

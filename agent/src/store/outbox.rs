@@ -276,32 +276,13 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::jobs::{JobRecord, JobState};
+    use crate::store::jobs::tests::job_record;
 
     fn store_with_submissions(n: usize) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(dir.path()).unwrap();
         for i in 0..n {
-            let job = JobRecord {
-                id: format!("job-{i}"),
-                order_id: format!("O-{i}"),
-                operation: "unbind".into(),
-                profile: "generic".into(),
-                order_file: "o.toml".into(),
-                order_sha256: "00".into(),
-                terminal_serial: format!("SN-{i}"),
-                replacement_serial: None,
-                port: "/dev/null".into(),
-                replacement_port: None,
-                state: JobState::Running,
-                step: None,
-                backup_file: None,
-                backup_sha256: None,
-                error: None,
-                technician: "t".into(),
-                created_at: "2026-11-22T00:00:00.000Z".into(),
-                updated_at: "2026-11-22T00:00:00.000Z".into(),
-            };
+            let job = job_record(&format!("job-{i}"), &format!("SN-{i}"));
             s.create_job(&job).unwrap();
             let sub = NewSubmission {
                 id: format!("sub-{i}"),

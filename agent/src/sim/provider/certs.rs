@@ -28,11 +28,12 @@ pub enum ServerValidity {
 
 fn write(dir: &Path, name: &str, text: &str, secret: bool) -> Result<PathBuf, String> {
     let path = dir.join(name);
-    let mut opts = std::fs::OpenOptions::new();
+    let mut opts = if secret {
+        crate::private::options()
+    } else {
+        std::fs::OpenOptions::new()
+    };
     opts.write(true).create(true).truncate(true);
-    if secret {
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    }
     opts.open(&path)
         .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|_| f.sync_all()))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
