@@ -491,3 +491,92 @@ fn restore_asks_the_secret_before_the_password() {
     p.expect("backup password:", PROMPT_WAIT);
     assert!(!p.screen.contains("repeat"), "{}", p.screen);
 }
+
+/// Runs `script` (sh) in a private mount namespace where `dir` is a tmpfs of `size`, so
+/// that a full disk can be had without touching the machine. `None` when this machine
+/// cannot make namespaces (the test then says so and checks nothing).
+fn on_a_tiny_disk(dir: &Path, size: &str, script: &str, args: &[&std::ffi::OsStr]) -> Option<std::process::Output> {
+    std::fs::create_dir_all(dir).unwrap();
+    let probe = std::process::Command::new("unshare").args(["-Urm", "true"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIPPED: this machine cannot create a mount namespace (unshare -Urm)");
+        return None;
+    }
+    let full = format!("mount -t tmpfs -o size={size} tmpfs '{}' && {script}", dir.display());
+    Some(
+        std::process::Command::new("unshare")
+            .args(["-Urm", "sh", "-c", &full])
+            .arg(assert_cmd::cargo::cargo_bin("posagent"))
+            .args(args)
+            .env_remove("POSAGENT_SECRET")
+            .env_remove("POSAGENT_BACKUP_PASSWORD")
+            .output()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn a_full_disk_is_named_and_leaves_no_partial_or_unrecorded_archive() {
+    let s = setup("3000");
+    let small = s.dir.path().join("small");
+    let out = small.join("b.zip");
+    let script = format!(
+        "POSAGENT_HOME='{}' \"$0\" \"$@\"; code=$?; ls -A '{}'; exit $code",
+        s.dir.path().display(),
+        small.display()
+    );
+    let Some(run) = on_a_tiny_disk(
+        &small,
+        "32k",
+        &script,
+        &[
+            "backup".as_ref(),
+            "--port".as_ref(),
+            s.sim.port.as_ref(),
+            "--out".as_ref(),
+            out.as_ref(),
+            "--secret-file".as_ref(),
+            s.secret.as_ref(),
+            "--password-file".as_ref(),
+            s.password.as_ref(),
+        ],
+    ) else {
+        return;
+    };
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the disk is full") && stderr.contains("small"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("os error") && !stderr.contains("disk I/O error"),
+        "{stderr}"
+    );
+    let left = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(left.trim(), "", "files left on the full disk: {left}");
+    let list = posagent(s.dir.path())
+        .args(["backup", "list", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(json_of(&list), serde_json::json!([]));
+}
+
+#[test]
+fn a_full_disk_under_the_database_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let script = format!(
+        "head -c 1000000 /dev/zero > '{0}/filler' 2>/dev/null; POSAGENT_HOME='{0}' \"$0\" \"$@\"",
+        home.display()
+    );
+    let Some(run) = on_a_tiny_disk(&home, "64k", &script, &["queue".as_ref(), "list".as_ref()]) else {
+        return;
+    };
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the disk is full") && stderr.contains("posagent.db"),
+        "{stderr}"
+    );
+}

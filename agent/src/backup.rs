@@ -72,6 +72,8 @@ pub enum BackupError {
     Limit { path: PathBuf, what: String },
     #[error(transparent)]
     Unreadable(Box<crate::input::InputError>),
+    #[error("the backup was written but could not be recorded, so it was removed: {0}")]
+    Record(Box<crate::store::StoreError>),
     #[error("{path}: {entry} is invalid: {message}")]
     Invalid {
         path: PathBuf,
@@ -231,14 +233,17 @@ pub struct Written {
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> BackupError + '_ {
     move |e| BackupError::Io {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message: crate::input::describe_io(&e),
     }
 }
 
 fn zip_err(path: &Path) -> impl Fn(zip::result::ZipError) -> BackupError + '_ {
     move |e| BackupError::Io {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message: match e {
+            zip::result::ZipError::Io(io) => crate::input::describe_io(&io),
+            other => other.to_string(),
+        },
     }
 }
 
@@ -344,6 +349,50 @@ pub fn write_archive(
     })
 }
 
+/// Writes an archive, reads it back and records it in the database: the one way a backup
+/// comes to exist. On any failure nothing is left under `path`, so there is never a
+/// complete archive that `backup list` does not know, nor one that did not verify.
+pub fn keep(
+    path: &Path,
+    base: ManifestBase,
+    contents: &Contents,
+    password: &[u8],
+    force: bool,
+    store: &crate::store::Store,
+) -> Result<(Written, crate::store::BackupRecord), BackupError> {
+    let job_id = base.job_id.clone();
+    let serial = base.terminal.serial.clone();
+    let profile = base.profile.clone();
+    let written = write_archive(path, base, contents, password, force)?;
+    let kept = (|| {
+        // Only a backup that reads back counts: no change before a verified backup.
+        read_archive(path, password)?;
+        let file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let mut record = crate::store::BackupRecord {
+            id: 0,
+            created_at: written.manifest.created_at.clone(),
+            terminal_serial: serial,
+            profile,
+            file: file.display().to_string(),
+            size: written.size,
+            sha256: written.sha256.clone(),
+            transactions: contents.transactions.len() as u32,
+            job_id,
+        };
+        record.id = store
+            .record_backup(&record)
+            .map_err(|e| BackupError::Record(Box::new(e)))?;
+        Ok(record)
+    })();
+    match kept {
+        Ok(record) => Ok((written, record)),
+        Err(e) => {
+            let _ = std::fs::remove_file(path);
+            Err(e)
+        }
+    }
+}
+
 /// Writes a manifest and entries as an encrypted zip, via a temporary file.
 pub fn write_entries(
     path: &Path,
@@ -359,20 +408,27 @@ pub fn write_entries(
         ".{}.partial",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("backup")
     ));
-    let file = crate::private::create(&tmp).map_err(io_err(&tmp))?;
-    let mut zip = ZipWriter::new(file);
-    let opts: FileOptions<'_, '_, ()> = FileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .with_aes_encryption_bytes(AesMode::Aes256, password);
-    let all = std::iter::once((MANIFEST, manifest)).chain(entries.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
-    for (name, bytes) in all {
-        zip.start_file(name, opts).map_err(zip_err(&tmp))?;
-        zip.write_all(bytes).map_err(io_err(&tmp))?;
+    let written = (|| {
+        let file = crate::private::create(&tmp).map_err(io_err(&tmp))?;
+        let mut zip = ZipWriter::new(file);
+        let opts: FileOptions<'_, '_, ()> = FileOptions::default()
+            .compression_method(CompressionMethod::Deflated)
+            .with_aes_encryption_bytes(AesMode::Aes256, password);
+        let all = std::iter::once((MANIFEST, manifest)).chain(entries.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
+        for (name, bytes) in all {
+            zip.start_file(name, opts).map_err(zip_err(&tmp))?;
+            zip.write_all(bytes).map_err(io_err(&tmp))?;
+        }
+        let file = zip.finish().map_err(zip_err(&tmp))?;
+        file.sync_all().map_err(io_err(&tmp))?;
+        drop(file);
+        std::fs::rename(&tmp, path).map_err(io_err(path))
+    })();
+    if written.is_err() {
+        // Half an archive is no backup: leave nothing behind.
+        let _ = std::fs::remove_file(&tmp);
     }
-    let file = zip.finish().map_err(zip_err(&tmp))?;
-    file.sync_all().map_err(io_err(&tmp))?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(io_err(path))?;
+    written?;
     // Make the rename itself durable.
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();

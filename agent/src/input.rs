@@ -132,6 +132,16 @@ pub fn read_text(path: &Path, limit: u64, what: &str) -> Result<String, InputErr
     })
 }
 
+/// An I/O failure in words a technician can act on: a full disk says so plainly instead
+/// of "No space left on device (os error 28)" or SQLite's "disk I/O error".
+pub fn describe_io(e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+        "the disk is full; free some space and try again".to_string()
+    } else {
+        e.to_string()
+    }
+}
+
 /// Reads an evidence scan: (its path as shown, its bytes).
 pub fn read_evidence(path: &Path) -> Result<(String, Vec<u8>), InputError> {
     let bytes = read_regular(path, MAX_EVIDENCE_FILE, "evidence file")?;

@@ -13,13 +13,15 @@ use crate::backup::{self, BackupError, ManifestBase};
 use crate::config::Paths;
 use crate::link::LinkStats;
 use crate::link::proto::Object;
-use crate::store::{BackupRecord, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::terminal::model::Difference;
 
 impl From<BackupError> for CliError {
     fn from(e: BackupError) -> Self {
         let (exit, help) = match &e {
-            BackupError::Io { .. } => (Exit::Failure, "check the path, free space and permissions"),
+            BackupError::Io { .. } | BackupError::Record(_) => {
+                (Exit::Failure, "check the path, free space and permissions")
+            }
             BackupError::WrongPassword(_) => (
                 Exit::DataErr,
                 "check the backup password (--password-file or POSAGENT_BACKUP_PASSWORD)",
@@ -84,6 +86,9 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
         .collect::<Result<Vec<_>, _>>()?;
     let profiles = load_profiles(paths)?;
     let profile = chosen_profile(&profiles, a.profile.as_deref())?;
+    // Opened before the terminal is read: a database that cannot record the backup is
+    // found before anything is written.
+    let store = Store::open(&paths.data)?;
     let mut t = connect(port, profile, &secret)?;
     let identity = t.identify()?;
     let bar = progress::transfer_bar(out, "reading terminal");
@@ -96,24 +101,7 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
         technician: config.technician,
         job_id: None,
     };
-    let written = backup::write_archive(dest, base, &contents, &pw, a.force)?;
-    // Read it back before calling it a backup: a backup that does not verify is none.
-    backup::read_archive(dest, &pw)?;
-    let store = Store::open(&paths.data)?;
-    store.record_backup(&BackupRecord {
-        id: 0,
-        created_at: written.manifest.created_at.clone(),
-        terminal_serial: identity.serial.clone(),
-        profile: profile.name.clone(),
-        file: std::fs::canonicalize(dest)
-            .unwrap_or(dest.to_path_buf())
-            .display()
-            .to_string(),
-        size: written.size,
-        sha256: written.sha256.clone(),
-        transactions: contents.transactions.len() as u32,
-        job_id: None,
-    })?;
+    let (written, _) = backup::keep(dest, base, &contents, &pw, a.force, &store)?;
     let link = t.stats();
     let human = format!(
         "Backup of {} written and verified: {}\n  {} bytes, SHA-256 {}\n  {} transaction(s), {} parameter(s)\n{}\n{}",

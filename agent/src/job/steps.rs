@@ -10,7 +10,6 @@ use crate::backup::{self, ManifestBase};
 use crate::domain::DeviceStatus;
 use crate::link::proto::Object;
 use crate::order::Operation;
-use crate::store::BackupRecord;
 use crate::store::jobs::CardEvent;
 use crate::terminal::Terminal;
 use crate::terminal::model::{AccountBinding, Binding, CardBinding, Difference, decode_log, encode_params};
@@ -329,21 +328,8 @@ impl Run<'_> {
             technician: Some(self.job.technician.clone()),
             job_id: Some(self.job.id.clone()),
         };
-        let written = backup::write_archive(&file, base, &contents, self.backup_password, true)?;
-        // Only a backup that reads back counts: no change before a verified backup.
-        backup::read_archive(&file, self.backup_password)?;
-        let file_s = file.display().to_string();
-        self.store.record_backup(&BackupRecord {
-            id: 0,
-            created_at: written.manifest.created_at.clone(),
-            terminal_serial: identity.serial,
-            profile: self.profile.name.clone(),
-            file: file_s.clone(),
-            size: written.size,
-            sha256: written.sha256.clone(),
-            transactions: contents.transactions.len() as u32,
-            job_id: Some(self.job.id.clone()),
-        })?;
+        let (written, record) = backup::keep(&file, base, &contents, self.backup_password, true, &self.store)?;
+        let file_s = record.file;
         self.store.set_job_backup(&self.job.id, &file_s, &written.sha256)?;
         self.job.backup_file = Some(file_s.clone());
         self.job.backup_sha256 = Some(written.sha256.clone());

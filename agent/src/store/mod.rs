@@ -120,7 +120,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Why the database could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database {path}: {source}")]
+    #[error("{}", describe_sqlite(path, source))]
     Sqlite { path: PathBuf, source: rusqlite::Error },
     #[error(
         "database {path} has schema version {found}, newer than this posagent knows ({known}); use the newer posagent that wrote it"
@@ -128,6 +128,19 @@ pub enum StoreError {
     TooNew { path: PathBuf, found: i64, known: i64 },
     #[error("cannot create data directory {0}: {1}")]
     Dir(PathBuf, std::io::Error),
+}
+
+/// A database failure in plain words; a full disk is named as such.
+fn describe_sqlite(path: &Path, e: &rusqlite::Error) -> String {
+    let full = matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull);
+    if full {
+        format!(
+            "database {}: the disk is full; free some space and try again",
+            path.display()
+        )
+    } else {
+        format!("database {}: {e}", path.display())
+    }
 }
 
 /// A backup as recorded in the database.
