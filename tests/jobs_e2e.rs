@@ -396,3 +396,85 @@ fn the_database_its_wal_backups_keys_and_audit_head_are_private() {
     }
     drop(store);
 }
+
+#[test]
+fn a_second_card_change_for_the_merchant_on_another_terminal_is_refused_before_any_change() {
+    let bench = Bench::default();
+    // Two terminals of one merchant: the same seed gives the same MID.
+    let a = start_sim(&bench, "a", &["--seed", "5", "--serial", "SHOP-A-01"]);
+    let b = start_sim(&bench, "b", &["--seed", "5", "--serial", "SHOP-B-02"]);
+    let first = card_order(&bench, &a, "WO-M-1", NEW_CARD);
+    assert!(bench.rebind_card(&a, &first).status.success());
+    let before = connect(&b).read_binding().unwrap();
+    let second = card_order(&bench, &b, "WO-M-2", "6222020200112233446");
+    let out = bench.rebind_card(&b, &second);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    let today = chrono::Local::now().date_naive();
+    let err = stderr(&out);
+    assert!(
+        err.contains("this agent changed it")
+            && err.contains(&format!(
+                "allows the next change from {}",
+                today + chrono::Duration::days(30)
+            )),
+        "{err}"
+    );
+    assert!(err.contains("Nothing was changed"), "{err}");
+    assert_eq!(connect(&b).read_binding().unwrap(), before);
+}
+
+#[test]
+fn a_terminal_whose_card_was_bound_recently_is_refused_with_the_date() {
+    let bench = Bench::default();
+    let five_days_ago = chrono::Local::now().date_naive() - chrono::Duration::days(5);
+    let since = five_days_ago.format("%Y%m%d").to_string();
+    let sim = start_sim(&bench, "tty", &["--settlement-since", &since]);
+    let before = connect(&sim).read_binding().unwrap();
+    let order = card_order(&bench, &sim, "WO-SINCE-1", NEW_CARD);
+    let out = bench.rebind_card(&sim, &order);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    let allowed = five_days_ago + chrono::Duration::days(30);
+    let err = stderr(&out);
+    assert!(
+        err.contains("the terminal reports it bound") && err.contains(&format!("from {allowed}")),
+        "{err}"
+    );
+    assert_eq!(connect(&sim).read_binding().unwrap(), before);
+}
+
+#[test]
+fn when_the_terminal_cannot_tell_only_the_provider_check_flag_lets_a_card_change_through() {
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &["--settlement-since", "unknown"]);
+    let before = connect(&sim).read_binding().unwrap();
+    let order = card_order(&bench, &sim, "WO-UNK-1", NEW_CARD);
+    let out = bench.rebind_card(&sim, &order);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot be checked offline"), "{}", stderr(&out));
+    assert_eq!(connect(&sim).read_binding().unwrap(), before, "--yes alone changed it");
+    let mut args = rebind_args("card", &sim, &order);
+    args.push("--cooldown-checked-by-provider");
+    let out = bench.run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let audit = posagent(bench.path())
+        .args(["audit", "verify", "--json"])
+        .output()
+        .unwrap();
+    assert!(audit.status.success());
+    let store = bench.store();
+    let job = store
+        .jobs()
+        .unwrap()
+        .into_iter()
+        .find(|j| j.state.as_str() == "done")
+        .unwrap();
+    let cooldown = store
+        .journal_of(&job.id)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.step == "check_cooldown" && e.phase == "done");
+    assert_eq!(
+        cooldown.unwrap().detail["cooldown_checked_by"],
+        "provider, as the technician confirmed"
+    );
+}

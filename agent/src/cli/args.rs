@@ -211,6 +211,10 @@ pub struct JobOptions {
     /// File holding the backup password (else POSAGENT_BACKUP_PASSWORD, else a prompt).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+    /// The provider confirmed that the merchant's settlement-card cooldown has run out
+    /// (needed when the terminal does not say when its card was bound; recorded in the audit).
+    #[arg(long)]
+    pub cooldown_checked_by_provider: bool,
     #[command(flatten)]
     pub secret: SecretArgs,
 }
@@ -361,6 +365,13 @@ pub struct SimTerminalArgs {
     /// Serial number for the simulated unit (default: derived from the seed).
     #[arg(long)]
     pub serial: Option<String>,
+    /// Start bound to a bank account instead of a settlement card.
+    #[arg(long, conflicts_with = "blank")]
+    pub account: bool,
+    /// When the settlement card or account was bound, YYYYMMDD, as STATUS reports it;
+    /// `unknown` makes a terminal that does not say.
+    #[arg(long, value_name = "DATE", default_value = crate::sim::terminal::DEFAULT_SETTLEMENT_SINCE)]
+    pub settlement_since: String,
     /// Operator secret the terminal accepts (default: the documented demo secret).
     #[arg(long, value_name = "FILE")]
     pub secret_file: Option<PathBuf>,

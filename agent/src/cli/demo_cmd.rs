@@ -190,6 +190,7 @@ pub fn run(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
             backup_password: password.as_bytes(),
             technician: "demo",
             dry_run: false,
+            cooldown_checked_by_provider: false,
         },
         &mut view,
     )?;

@@ -234,6 +234,7 @@ fn start(
         backup_password: &pw,
         technician: &tech,
         dry_run: opts.dry_run,
+        cooldown_checked_by_provider: opts.cooldown_checked_by_provider,
     };
     let mut screen = screen(out, opts.yes);
     let outcome = job::start(setup, &mut screen)?;

@@ -184,6 +184,7 @@ struct Shared<'a> {
     password: &'a [u8],
     technician: &'a str,
     found: &'a HashMap<String, PathBuf>,
+    cooldown_checked_by_provider: bool,
 }
 
 impl Shared<'_> {
@@ -253,6 +254,7 @@ impl Shared<'_> {
                         backup_password: self.password,
                         technician: self.technician,
                         dry_run: false,
+                        cooldown_checked_by_provider: self.cooldown_checked_by_provider,
                     },
                     obs,
                 )
@@ -339,6 +341,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
         password: &pw,
         technician: &tech,
         found: &found,
+        cooldown_checked_by_provider: a.common.cooldown_checked_by_provider,
     };
     let draw = if out.json || !std::io::stderr().is_terminal() {
         ProgressDrawTarget::hidden()

@@ -47,6 +47,17 @@ fn terminal(paths: &Paths, a: SimTerminalArgs) -> Result<(), CliError> {
         state: a.state,
         blank: a.blank,
         serial: a.serial,
+        account: a.account,
+        settlement_since: match a.settlement_since.as_str() {
+            "unknown" => None,
+            d if chrono::NaiveDate::parse_from_str(d, "%Y%m%d").is_ok() => Some(d.to_string()),
+            d => {
+                return Err(CliError::new(
+                    Exit::Usage,
+                    format!("--settlement-since {d}: give a date as YYYYMMDD, or unknown"),
+                ));
+            }
+        },
         secret,
     };
     run_terminal(opts, |v| json_line(&v)).map_err(|e| CliError::new(Exit::Failure, format!("sim terminal: {e}")))

@@ -250,6 +250,9 @@ pub struct JobSetup<'a> {
     pub backup_password: &'a [u8],
     pub technician: &'a str,
     pub dry_run: bool,
+    /// The technician confirmed with the provider that the merchant's settlement-card
+    /// cooldown has run out, where the agent cannot know it offline (recorded in the audit).
+    pub cooldown_checked_by_provider: bool,
 }
 
 /// SHA-256 of a file, hex.
@@ -314,6 +317,8 @@ struct Run<'a> {
     done: BTreeMap<Step, serde_json::Value>,
     /// What this run's steps have produced so far.
     made: Made,
+    /// See [`JobSetup::cooldown_checked_by_provider`].
+    cooldown_checked_by_provider: bool,
 }
 
 fn open_terminal(path: &Path, profile: &Profile) -> Result<Terminal, JobError> {
@@ -387,6 +392,7 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
         observer,
         done: BTreeMap::new(),
         made: Made::default(),
+        cooldown_checked_by_provider: setup.cooldown_checked_by_provider,
     };
     run.execute(true, setup.dry_run)
 }
@@ -474,6 +480,8 @@ impl<'a> Continue<'a> {
             observer,
             done,
             made: Made::default(),
+            // The checks ran when the job started; a resume does not repeat them.
+            cooldown_checked_by_provider: false,
         })
     }
 

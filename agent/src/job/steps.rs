@@ -241,10 +241,12 @@ impl Run<'_> {
                 format!("card {card} is already the bound card"),
             ));
         }
+        let cooldown = chrono::Duration::days(i64::from(days));
+        let today = chrono::Local::now().date_naive();
         if let Some(at) = self.store.card_last_unbound(&self.keys.card_id(card.expose_full()))?
             && let Ok(when) = chrono::DateTime::parse_from_rfc3339(&at)
         {
-            let allowed = when + chrono::Duration::days(i64::from(days));
+            let allowed = when + cooldown;
             if chrono::Utc::now() < allowed {
                 return Err(refused(
                     Step::CheckCooldown,
@@ -257,7 +259,47 @@ impl Run<'_> {
                 ));
             }
         }
-        Ok(json!({ "cooldown_days": days }))
+        // The provider's rule is per merchant: one settlement-card change per cooldown.
+        // What the agent can know offline: its own record of changes for this merchant on
+        // any terminal, and the date the terminal says its settlement was bound.
+        let mid = self.order.merchant.mid.clone();
+        let mut known = Vec::new();
+        if let Some(at) = self.store.last_card_change_for_merchant(mid.as_str())?
+            && let Ok(when) = chrono::DateTime::parse_from_rfc3339(&at)
+        {
+            known.push(("this agent changed it", when.with_timezone(&chrono::Local).date_naive()));
+        }
+        let since = self.main.status()?.settlement_since;
+        if let Some(d) = since {
+            known.push(("the terminal reports it bound", d));
+        }
+        if let Some((who, last)) = known.iter().max_by_key(|(_, d)| *d)
+            && today < *last + cooldown
+        {
+            return Err(refused(
+                Step::CheckCooldown,
+                format!(
+                    "merchant {mid}'s settlement card changed on {last} ({who}); profile {} allows the next change from {}",
+                    self.profile.name,
+                    *last + cooldown
+                ),
+            ));
+        }
+        if since.is_none() {
+            if !self.cooldown_checked_by_provider {
+                return Err(refused(
+                    Step::CheckCooldown,
+                    format!(
+                        "the terminal does not say when its settlement card was bound, so profile {}'s {days}-day cooldown for merchant {mid} cannot be checked offline; confirm with the provider that a change is allowed now",
+                        self.profile.name
+                    ),
+                ));
+            }
+            return Ok(
+                json!({ "cooldown_days": days, "cooldown_checked_by": "provider, as the technician confirmed" }),
+            );
+        }
+        Ok(json!({ "cooldown_days": days, "settlement_since": since }))
     }
 
     fn check_replacement(&mut self) -> Result<Value, JobError> {

@@ -54,6 +54,9 @@ pub mod tag {
     pub const BRANCH_CODE: u32 = 0xDF16;
     pub const PHONE: u32 = 0xDF17;
     pub const ACTIVATION_CODE: u32 = 0xDF18;
+    /// The date the current settlement card or account was bound, ASCII `YYYYMMDD`
+    /// (optional in STATUS: a terminal that does not know leaves it out).
+    pub const SETTLEMENT_SINCE: u32 = 0xDF19;
     // Authentication
     pub const NONCE_TERMINAL: u32 = 0xDF20;
     pub const NONCE_AGENT: u32 = 0xDF21;

@@ -39,6 +39,10 @@ pub struct TerminalOptions {
     pub state: Option<PathBuf>,
     pub blank: bool,
     pub serial: Option<String>,
+    /// Bound to a bank account instead of a settlement card.
+    pub account: bool,
+    /// When the settlement was bound (`YYYYMMDD`); `None`: the terminal does not say.
+    pub settlement_since: Option<String>,
     pub secret: Vec<u8>,
 }
 
@@ -66,6 +70,8 @@ pub fn load_or_generate(o: &TerminalOptions) -> Result<TerminalState, SimError> 
         transactions: o.transactions,
         blank: o.blank,
         serial: o.serial.clone(),
+        account: o.account,
+        settlement_since: o.settlement_since.clone(),
     };
     let state = TerminalState::generate(&seed);
     if let Some(p) = &o.state {

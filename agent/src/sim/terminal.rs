@@ -22,7 +22,7 @@ use crate::link::port::Port;
 use crate::link::proto::{self, Object, cmd, result, tag};
 use crate::link::tlv::{Fields, Writer};
 use crate::link::{Link, LinkError, Received};
-use crate::terminal::model::{self, Binding, CardBinding, Identity, TxnRecord};
+use crate::terminal::model::{self, AccountBinding, Binding, CardBinding, Identity, TxnRecord};
 
 /// Everything a terminal remembers across power cycles.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,6 +39,15 @@ pub struct TerminalState {
     pub activated: bool,
     pub auth_failures: u32,
     pub locked_until_unix: u64,
+    /// When the current settlement card or account was bound (`YYYYMMDD`); `None` for a
+    /// terminal that does not keep the date (and state files from before it was kept).
+    #[serde(default)]
+    pub settlement_since: Option<String>,
+}
+
+/// Whether a BIND changed the settlement card or account (and so restarts its date).
+fn payload_binds_settlement(after: &Binding, before: &Binding) -> bool {
+    after.card != before.card || after.account != before.account
 }
 
 /// The activation code the simulated provider issues for a unit (documented in
@@ -78,7 +87,15 @@ pub struct Seed<'a> {
     pub transactions: u32,
     pub blank: bool,
     pub serial: Option<String>,
+    /// Bound to a bank account instead of a settlement card.
+    pub account: bool,
+    /// When the settlement was bound (`YYYYMMDD`), or `None` for a terminal that does not say.
+    pub settlement_since: Option<String>,
 }
+
+/// The settlement date a generated unit reports unless told otherwise: long enough ago
+/// that no profile's cooldown still runs.
+pub const DEFAULT_SETTLEMENT_SINCE: &str = "20250101";
 
 impl TerminalState {
     /// A reproducible terminal from a seed.
@@ -101,17 +118,26 @@ impl TerminalState {
             Binding::unbound()
         } else {
             let pan = random_pan(&mut rng);
+            let card = CardBinding {
+                pan: pan.parse().expect("generated PAN is Luhn-valid"),
+                holder: "张三".parse().expect("valid name"),
+                expiry: Some("1230".into()),
+            };
+            let account = AccountBinding {
+                number: format!("6217{}", random_digits(&mut rng, 15))
+                    .parse()
+                    .expect("19 digits"),
+                holder: "张三".parse().expect("valid name"),
+                bank: "中国建设银行".into(),
+                branch: "105100000017".parse().expect("12 digits"),
+            };
             Binding {
                 status: DeviceStatus::Bound,
                 mid: format!("8221{}", random_digits(&mut rng, 11)).parse().ok(),
                 tid: format!("T{}", random_digits(&mut rng, 7)).parse().ok(),
                 merchant_name: Some(format!("模拟商户 {}", rng.random_range(100..1000))),
-                card: Some(CardBinding {
-                    pan: pan.parse().expect("generated PAN is Luhn-valid"),
-                    holder: "张三".parse().expect("valid name"),
-                    expiry: Some("1230".into()),
-                }),
-                account: None,
+                card: (!s.account).then_some(card),
+                account: s.account.then_some(account),
                 phone: format!("138{}", random_digits(&mut rng, 8)).parse().ok(),
             }
         };
@@ -171,6 +197,7 @@ impl TerminalState {
             activated: !s.blank,
             auth_failures: 0,
             locked_until_unix: 0,
+            settlement_since: if s.blank { None } else { s.settlement_since.clone() },
         }
     }
 
@@ -392,12 +419,17 @@ impl SimTerminal {
                 p.extend(self.state.identity.encode());
                 Ok(p)
             }
-            cmd::STATUS => Ok(ok()
-                .u8(tag::DEVICE_STATUS, self.state.binding().status.to_u8())
-                .u32(tag::TRANSACTION_COUNT, self.state.transactions.len() as u32)
-                .u32(tag::UNSETTLED_COUNT, self.state.unsettled())
-                .u8(tag::AUTHENTICATED, u8::from(self.authenticated))
-                .finish()),
+            cmd::STATUS => {
+                let mut w = ok();
+                w.u8(tag::DEVICE_STATUS, self.state.binding().status.to_u8())
+                    .u32(tag::TRANSACTION_COUNT, self.state.transactions.len() as u32)
+                    .u32(tag::UNSETTLED_COUNT, self.state.unsettled())
+                    .u8(tag::AUTHENTICATED, u8::from(self.authenticated));
+                if let Some(since) = &self.state.settlement_since {
+                    w.str(tag::SETTLEMENT_SINCE, since);
+                }
+                Ok(w.finish())
+            }
             cmd::AUTH_BEGIN => self.auth_begin(),
             cmd::AUTH_PROVE => self.auth_prove(&fields),
             cmd::READ_BINDING => {
@@ -682,6 +714,9 @@ impl SimTerminal {
         if new.account.is_some() {
             b.account = new.account;
             b.card = None;
+        }
+        if payload_binds_settlement(&b, &self.state.binding()) {
+            self.state.settlement_since = Some(chrono::Local::now().format("%Y%m%d").to_string());
         }
         b.phone = new.phone.or(b.phone);
         b.status = if b.mid.is_some() && b.tid.is_some() && (b.card.is_some() || b.account.is_some()) {

@@ -280,6 +280,20 @@ impl Store {
     }
 
     /// When this card was last unbound anywhere this agent worked, if ever.
+    /// When this agent last queued a settlement-card change for merchant `mid` (on any
+    /// terminal) that the provider has not rejected.
+    pub fn last_card_change_for_merchant(&self, mid: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT created_at FROM outbox WHERE kind = 'rebind-card' AND state != 'rejected'
+                 AND json_extract(payload, '$.merchant.mid') = ?1 ORDER BY created_at DESC LIMIT 1",
+                [mid],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
     pub fn card_last_unbound(&self, card_id: &str) -> Result<Option<String>, StoreError> {
         self.conn
             .query_row(

@@ -283,6 +283,14 @@ impl Terminal {
             transactions: f.need_u32(tag::TRANSACTION_COUNT)?,
             unsettled: f.need_u32(tag::UNSETTLED_COUNT)?,
             authenticated: f.need_u8(tag::AUTHENTICATED)? != 0,
+            settlement_since: f
+                .text(tag::SETTLEMENT_SINCE)?
+                .map(|d| chrono::NaiveDate::parse_from_str(d, "%Y%m%d"))
+                .transpose()
+                .map_err(|_| ModelError::Invalid {
+                    field: "settlement_since",
+                    message: "not a YYYYMMDD date".into(),
+                })?,
         })
     }
 

@@ -252,6 +252,8 @@ pub struct Status {
     pub transactions: u32,
     pub unsettled: u32,
     pub authenticated: bool,
+    /// When the current settlement card or account was bound, if the terminal says.
+    pub settlement_since: Option<chrono::NaiveDate>,
 }
 
 /// One transaction in a terminal's log (card numbers masked, as terminals keep them).
