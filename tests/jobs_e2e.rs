@@ -478,3 +478,39 @@ fn when_the_terminal_cannot_tell_only_the_provider_check_flag_lets_a_card_change
         "provider, as the technician confirmed"
     );
 }
+
+#[test]
+fn a_terminal_settling_to_a_card_moves_to_a_bank_account_and_back() {
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let mut f = expect_fields(&sim, "WO-SW-1", "rebind-account", "ums");
+    assert!(f.iter().any(|(k, _)| *k == "expect.card_last4"));
+    f.extend([
+        ("reason", "bank-change".to_string()),
+        ("new.account", NEW_ACCOUNT.to_string()),
+        ("new.holder", "王五".to_string()),
+        ("new.bank", "中国工商银行".to_string()),
+        ("new.branch_code", "102100099996".to_string()),
+    ]);
+    let order = bench.order("WO-SW-1.toml", &f);
+    let out = bench.rebind("account", &sim, &order);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let b = connect(&sim).read_binding().unwrap();
+    assert!(b.card.is_none());
+    assert_eq!(b.account.unwrap().number.expose_full(), NEW_ACCOUNT);
+    // And a terminal settling to an account moves to a card.
+    let sim = start_sim(&bench, "acc", &["--account", "--seed", "9"]);
+    let mut f = expect_fields(&sim, "WO-SW-2", "rebind-card", "lakala");
+    assert!(f.iter().any(|(k, _)| *k == "expect.account_last4"));
+    f.extend([
+        ("new.card", NEW_CARD.to_string()),
+        ("new.holder", "李四".to_string()),
+        ("new.expiry", "09/39".to_string()),
+    ]);
+    let order = bench.order("WO-SW-2.toml", &f);
+    let out = bench.rebind_card(&sim, &order);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let b = connect(&sim).read_binding().unwrap();
+    assert!(b.account.is_none());
+    assert_eq!(b.card.unwrap().pan.expose_full(), NEW_CARD);
+}

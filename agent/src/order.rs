@@ -55,17 +55,19 @@ impl Operation {
     /// The order fields this procedure reads, beyond [`COMMON_FIELDS`].
     fn own_fields(self) -> &'static [&'static str] {
         match self {
+            // Either settles to a card or to an account now: the order says which.
             Operation::RebindCard => &[
                 "expect.card_last4",
+                "expect.account_last4",
                 "expect.holder",
                 "new.card",
                 "new.holder",
                 "new.expiry",
-                "new.bank",
                 "new.daily_limit_yuan",
                 "new.fee_rate_percent",
             ],
             Operation::RebindAccount => &[
+                "expect.card_last4",
                 "expect.account_last4",
                 "expect.holder",
                 "new.account",
@@ -886,6 +888,21 @@ pub fn validate_on(raw: &RawOrder, profiles: &ProfileSet, today: NaiveDate) -> R
         check_against_profile(&mut v, op, profile, kind, agent_present);
         check_settlement_bounds(&mut v, profile, &new);
     }
+    if matches!(operation, Some(Operation::RebindCard | Operation::RebindAccount)) {
+        match (v.present("expect.card_last4"), v.present("expect.account_last4")) {
+            (false, false) => v.problem(
+                "expect.card_last4",
+                None,
+                "is required, or expect.account_last4: say what the terminal settles to now",
+            ),
+            (true, true) => v.problem(
+                "expect.account_last4",
+                None,
+                "and expect.card_last4 are both given; a terminal settles to a card or to an account, say which",
+            ),
+            _ => {}
+        }
+    }
     if let Some(op) = operation {
         for name in raw.fields.keys() {
             if known.contains(name.as_str()) && !field_used_by(op, name) {
@@ -1219,6 +1236,24 @@ expiry = "09/29"
             .map(|p| p.field.as_str())
             .collect();
         assert_eq!(formulas, ["merchant.name", "expect.serial", "evidence"]);
+    }
+
+    #[test]
+    fn a_card_change_says_what_the_terminal_settles_to_now() {
+        let neither = fix_id(GOOD).replace("card_last4 = \"1234\"\n", "");
+        let p = check(&neither).unwrap_err();
+        assert_eq!(fields(&p), ["expect.card_last4"]);
+        assert!(p[0].message.contains("or expect.account_last4"));
+        let both = fix_id(GOOD).replace(
+            "card_last4 = \"1234\"\n",
+            "card_last4 = \"1234\"\naccount_last4 = \"5678\"\n",
+        );
+        assert_eq!(fields(&check(&both).unwrap_err()), ["expect.account_last4"]);
+        let account = fix_id(GOOD).replace("card_last4 = \"1234\"\n", "account_last4 = \"5678\"\n");
+        assert!(
+            check(&account).is_ok(),
+            "a terminal settling to an account may move to a card"
+        );
     }
 
     #[test]

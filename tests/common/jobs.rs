@@ -104,10 +104,13 @@ pub fn expect_fields(sim: &Sim, id: &str, op: &str, profile: &str) -> Vec<(&'sta
         ("expect.serial", sim.serial.clone()),
         ("expect.tid", b.tid.unwrap().to_string()),
     ];
-    match op {
-        "rebind-card" => f.push(("expect.card_last4", b.card.unwrap().pan.last4().to_string())),
-        "rebind-account" => f.push(("expect.account_last4", b.account.unwrap().number.last4().to_string())),
-        "rebind-phone" => f.push(("expect.phone", b.phone.unwrap().as_str().to_string())),
+    // A card or account change says what the terminal settles to now.
+    match (op, &b.card, &b.account) {
+        ("rebind-card" | "rebind-account", Some(c), _) => f.push(("expect.card_last4", c.pan.last4().to_string())),
+        ("rebind-card" | "rebind-account", None, Some(a)) => {
+            f.push(("expect.account_last4", a.number.last4().to_string()))
+        }
+        ("rebind-phone", ..) => f.push(("expect.phone", b.phone.unwrap().as_str().to_string())),
         _ => {}
     }
     f

@@ -545,8 +545,17 @@ impl Run<'_> {
     fn unbind_old(&mut self) -> Result<Value, JobError> {
         use crate::terminal::BindingPart;
         match self.order.operation {
-            Operation::RebindCard => self.main.unbind(BindingPart::Card)?,
-            Operation::RebindAccount => self.main.unbind(BindingPart::Account)?,
+            // Whatever it settles to now goes, card or account: a card-settled terminal
+            // can move to an account and the reverse.
+            Operation::RebindCard | Operation::RebindAccount => {
+                let now = self.main.read_binding()?;
+                if now.card.is_some() {
+                    self.main.unbind(BindingPart::Card)?;
+                }
+                if now.account.is_some() {
+                    self.main.unbind(BindingPart::Account)?;
+                }
+            }
             Operation::RebindPhone => self.main.unbind(BindingPart::Phone)?,
             Operation::Unbind | Operation::Migrate => {
                 if self.main.read_binding()?.status != DeviceStatus::Unbound {
