@@ -360,3 +360,57 @@ fn migrate_unplugged_at_each_change_completes() {
         scenario(Op::Migrate, Fault::UnplugNew(f));
     }
 }
+
+/// `jobs resume ID` with the secret files and `extra` arguments, and this environment.
+fn resume(w: &World, id: &str, extra: &[&std::ffi::OsStr], env: &[(&str, &std::ffi::OsStr)]) -> std::process::Output {
+    let mut cmd = posagent(w.bench.path());
+    cmd.args(["jobs", "resume", id])
+        .args(extra)
+        .arg("--secret-file")
+        .arg(&w.bench.secret)
+        .arg("--password-file")
+        .arg(&w.bench.password);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.timeout(std::time::Duration::from_secs(120)).output().unwrap()
+}
+
+#[test]
+fn a_terminal_replugged_under_another_name_is_found_by_its_serial_and_another_unit_is_refused() {
+    let mut w = world(Op::Card, &Fault::Kill("after:backup".into()));
+    let first = posagent(w.bench.path())
+        .args(job_args(Op::Card, &w))
+        .args(["--yes", "--secret-file"])
+        .arg(&w.bench.secret)
+        .arg("--password-file")
+        .arg(&w.bench.password)
+        .env("POSAGENT_KILL_AT", "after:backup")
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert_eq!(first.status.signal(), Some(9), "{}", stderr(&first));
+    let job = the_job(&w.bench);
+    // Unplugged, and back in another socket: the old name is gone, a new one appears.
+    let serial = w.main.serial.clone();
+    let state = w.bench.path().join("main.state");
+    drop(std::mem::replace(
+        &mut w.main,
+        start_sim(&w.bench, "elsewhere-ttyUSB7", &["--state", state.to_str().unwrap()]),
+    ));
+    let _ = std::fs::remove_file(w.bench.path().join("main"));
+    // Another unit on a port named explicitly is refused, and the job stays resumable.
+    let stranger = start_sim(&w.bench, "stranger", &["--serial", "STRANGER-1"]);
+    let out = resume(&w, &job.id, &["--port".as_ref(), stranger.port.as_os_str()], &[]);
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&serial) && stderr(&out).contains("STRANGER-1"), "{}", stderr(&out));
+    assert_eq!(the_job(&w.bench).state.as_str(), "running");
+    // Without --port it is found by its serial among the places to look.
+    let glob = w.bench.path().join("*ttyUSB*");
+    let out = resume(&w, &job.id, &[], &[("POSAGENT_PORTS", glob.as_os_str())]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let job = the_job(&w.bench);
+    assert_eq!(job.state.as_str(), "done");
+    assert!(job.port.ends_with("elsewhere-ttyUSB7"), "{}", job.port);
+    check_invariants(Op::Card, &w, "replugged elsewhere");
+}

@@ -268,9 +268,16 @@ pub enum JobsCommand {
     },
 }
 
-/// Secrets for resuming or aborting a job.
+/// Where the terminals are and the secrets, for resuming or aborting a job.
 #[derive(Debug, Args)]
 pub struct ResumeOptions {
+    /// Where the terminal is now (default: where it was, else the port its serial answers
+    /// on, also searching POSAGENT_PORTS); a terminal with another serial is refused.
+    #[arg(long, value_name = "P")]
+    pub port: Option<PathBuf>,
+    /// Where a migration's replacement unit is now (found by its serial otherwise).
+    #[arg(long, value_name = "P")]
+    pub to: Option<PathBuf>,
     /// File holding the backup password (else POSAGENT_BACKUP_PASSWORD, else a prompt).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,

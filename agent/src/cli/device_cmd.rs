@@ -31,6 +31,10 @@ pub fn terminal_exit(e: &TerminalError) -> (Exit, &'static str) {
         ),
         TerminalError::Refused { .. } => (Exit::Failure, "see the terminal's reason above"),
         TerminalError::AnotherUnit { .. } => (Exit::Unavailable, "plug the right terminal back in, then resume"),
+        TerminalError::NotFound(_) => (
+            Exit::Unavailable,
+            "check the cable; extra places to look can be given in POSAGENT_PORTS (globs separated by ':')",
+        ),
         TerminalError::Invalid(_) | TerminalError::Verification { .. } => (
             Exit::Failure,
             "try again; if it repeats, the terminal or cable is faulty",

@@ -297,6 +297,8 @@ fn continue_job(paths: &Paths, id: &str, opts: &ResumeOptions, out: &Output, abo
         profiles: &profiles,
         secret: &secret,
         backup_password: &pw,
+        port: opts.port.as_deref(),
+        replacement_port: opts.to.as_deref(),
     };
     let mut screen = screen(out, true);
     let outcome = if abort {

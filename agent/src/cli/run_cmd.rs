@@ -22,7 +22,7 @@ use crate::order::WorkOrder;
 use crate::profile::{ProfileSet, SerialSettings};
 use crate::store::Store;
 use crate::store::jobs::JobState;
-use crate::terminal::{Secret, Terminal};
+use crate::terminal::Secret;
 
 /// What happened to one order.
 #[derive(Debug, Clone, Serialize)]
@@ -57,47 +57,11 @@ struct Planned {
     next: Next,
 }
 
-/// Which serial answers on each port. Ports are probed in parallel, each with the line
-/// settings of every profile in the plan until one answers.
-fn probe(ports: &[PathBuf], settings: &[SerialSettings]) -> (HashMap<String, PathBuf>, Vec<(PathBuf, String)>) {
-    let answers: Vec<(PathBuf, Result<String, String>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = ports
-            .iter()
-            .map(|port| {
-                s.spawn(move || {
-                    let mut last = String::from("no profile's line settings got an answer");
-                    for set in settings {
-                        match Terminal::open(port, set).and_then(|mut t| t.identify()) {
-                            Ok(id) => return (port.clone(), Ok(id.serial)),
-                            Err(e) => last = e.to_string(),
-                        }
-                    }
-                    (port.clone(), Err(last))
-                })
-            })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
-    });
-    let mut found = HashMap::new();
-    let mut silent = Vec::new();
-    for (port, answer) in answers {
-        match answer {
-            Ok(serial) => {
-                found.insert(serial, port);
-            }
-            Err(e) => silent.push((port, e)),
-        }
-    }
-    (found, silent)
-}
-
 fn ports_to_probe(a: &RunArgs) -> Result<Vec<PathBuf>, CliError> {
     if !a.ports.is_empty() {
         return Ok(a.ports.clone());
     }
-    let ports = serialport::available_ports()
-        .map_err(|e| CliError::new(Exit::Failure, format!("cannot list serial ports: {e}")))?;
-    Ok(ports.into_iter().map(|p| PathBuf::from(p.port_name)).collect())
+    crate::terminal::discover::candidates().map_err(|e| CliError::new(Exit::Failure, e.to_string()))
 }
 
 fn plan_orders(store: &Store, orders: Vec<WorkOrder>, plan: &Path) -> Result<Vec<Planned>, CliError> {
@@ -215,6 +179,8 @@ impl Shared<'_> {
                 profiles: self.profiles,
                 secret: self.secret,
                 backup_password: self.password,
+                port: port.map(PathBuf::as_path),
+                replacement_port: p.replacement.as_ref().and_then(|s| self.found.get(s)).map(PathBuf::as_path),
             }
             .resume(job, obs),
             Next::Start => {
@@ -305,7 +271,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
     }
     let work = planned.iter().filter(|p| !matches!(p.next, Next::Skip(_))).count();
     let found = if work > 0 || a.common.dry_run {
-        let (found, silent) = probe(&ports_to_probe(a)?, &settings);
+        let (found, silent) = crate::terminal::discover::probe(&ports_to_probe(a)?, &settings);
         if a.common.dry_run {
             return dry_run(&planned, &found, &silent, out);
         }

@@ -28,7 +28,7 @@ use crate::seal::{LocalKeys, SealError};
 use crate::store::jobs::{JobRecord, JobState};
 use crate::store::{Store, StoreError, now};
 use crate::terminal::model::{Binding, Difference};
-use crate::terminal::{Secret, Terminal, TerminalError, TestResult};
+use crate::terminal::{Secret, Terminal, TerminalError, TestResult, discover};
 
 /// A named step of a procedure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -428,6 +428,10 @@ pub struct Continue<'a> {
     pub profiles: &'a crate::profile::ProfileSet,
     pub secret: &'a Secret,
     pub backup_password: &'a [u8],
+    /// Where the terminal is now; `None`: where it was, else wherever its serial answers.
+    pub port: Option<&'a Path>,
+    /// The same for a migration's replacement unit.
+    pub replacement_port: Option<&'a Path>,
 }
 
 impl<'a> Continue<'a> {
@@ -450,7 +454,34 @@ impl<'a> Continue<'a> {
                     job.order_id, job.order_file
                 ))
             })?;
-        let main = open_terminal(Path::new(&job.port), profile)?;
+        // A USB terminal replugged into another socket comes back under another name: find
+        // it by its serial unless told where it is, and never carry on with another unit.
+        let port = match self.port {
+            Some(p) => p.to_path_buf(),
+            None => discover::locate(&job.terminal_serial, Some(Path::new(&job.port)), &profile.serial)
+                .map_err(TerminalError::from)?,
+        };
+        let mut main = open_terminal(&port, profile)?;
+        let found = main.identify()?.serial;
+        if found != job.terminal_serial {
+            return Err(TerminalError::AnotherUnit {
+                path: port,
+                expected: job.terminal_serial.clone(),
+                found,
+            }
+            .into());
+        }
+        let replacement_port = match (self.replacement_port, &job.replacement_serial, &job.replacement_port) {
+            (Some(p), _, _) => Some(p.to_path_buf()),
+            (None, Some(serial), Some(last)) => Some(
+                discover::locate(serial, Some(Path::new(last)), &profile.serial)
+                    .unwrap_or_else(|_| PathBuf::from(last)),
+            ),
+            (None, _, last) => last.as_ref().map(PathBuf::from),
+        };
+        let mut store = store;
+        store.set_job_ports(&job.id, &port, replacement_port.as_deref())?;
+        let job = store.job(&job.id)?.unwrap_or(job);
         let mut done = BTreeMap::new();
         for e in store.journal_of(&job.id)? {
             if let Some(step) = Step::from_name(&e.step) {
@@ -471,7 +502,7 @@ impl<'a> Continue<'a> {
             paths: self.paths,
             profile,
             order,
-            replacement_port: job.replacement_port.as_ref().map(PathBuf::from),
+            replacement_port,
             job,
             secret: self.secret,
             backup_password: self.backup_password,

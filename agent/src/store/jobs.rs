@@ -2,6 +2,8 @@
 //! used for the cooldown rule. Every journal entry is written in the same transaction as
 //! its audit record.
 
+use std::path::Path;
+
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
@@ -167,6 +169,17 @@ impl Store {
                 tx,
                 &AuditEntry::for_job(job, &format!("job.{}", state.as_str()), "ok", detail),
             )
+        })
+    }
+
+    /// Records where a job's terminals are now (after a replug to another socket).
+    pub fn set_job_ports(&mut self, job_id: &str, port: &Path, replacement: Option<&Path>) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE jobs SET port = ?2, replacement_port = COALESCE(?3, replacement_port) WHERE id = ?1",
+                params![job_id, port.display().to_string(), replacement.map(|p| p.display().to_string())],
+            )
+            .map(drop)
         })
     }
 

@@ -6,6 +6,7 @@
 //! last acknowledged offset. Other commands are not repeated after a reconnect: whether a
 //! change took effect is for the caller to find out by reading the terminal again.
 
+pub mod discover;
 pub mod model;
 
 use std::path::{Path, PathBuf};
@@ -71,6 +72,8 @@ pub enum TerminalError {
         expected: String,
         found: String,
     },
+    #[error("{0}")]
+    NotFound(String),
     #[error("the terminal sent invalid data: {0}")]
     Invalid(#[from] ModelError),
     #[error("{object:?} transfer failed verification: {what}")]
