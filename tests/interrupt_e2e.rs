@@ -403,7 +403,11 @@ fn a_terminal_replugged_under_another_name_is_found_by_its_serial_and_another_un
     let stranger = start_sim(&w.bench, "stranger", &["--serial", "STRANGER-1"]);
     let out = resume(&w, &job.id, &["--port".as_ref(), stranger.port.as_os_str()], &[]);
     assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
-    assert!(stderr(&out).contains(&serial) && stderr(&out).contains("STRANGER-1"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&serial) && stderr(&out).contains("STRANGER-1"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(the_job(&w.bench).state.as_str(), "running");
     // Without --port it is found by its serial among the places to look.
     let glob = w.bench.path().join("*ttyUSB*");
@@ -413,4 +417,113 @@ fn a_terminal_replugged_under_another_name_is_found_by_its_serial_and_another_un
     assert_eq!(job.state.as_str(), "done");
     assert!(job.port.ends_with("elsewhere-ttyUSB7"), "{}", job.port);
     check_invariants(Op::Card, &w, "replugged elsewhere");
+}
+
+/// Starts `cmd` with stderr piped and returns the child and a channel of its stderr lines.
+fn spawn_reading_stderr(mut cmd: std::process::Command) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+/// Collects lines until one contains `needle`; panics with what was seen after a minute.
+fn wait_for_line(rx: &std::sync::mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            let hit = l.contains(needle);
+            seen.push(l);
+            if hit {
+                return;
+            }
+        }
+    }
+    panic!("never saw {needle:?}: {seen:#?}");
+}
+
+#[test]
+fn ctrl_c_stops_a_job_at_the_next_step_says_how_to_continue_and_exits_130() {
+    let bench = Bench::default();
+    // Slow answers keep the job busy long enough to be interrupted in the middle.
+    let sim = start_sim(&bench, "tty", &["--faults", "slow=150ms", "--serial", "CTRLC-0001"]);
+    let before = connect(&sim).read_binding().unwrap();
+    let order = card_order(&bench, &sim, "WO-INT-1", NEW_CARD);
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));
+    cmd.env("POSAGENT_HOME", bench.path())
+        .args(rebind_args("card", &sim, &order))
+        .args(["--yes", "--secret-file"])
+        .arg(&bench.secret)
+        .arg("--password-file")
+        .arg(&bench.password);
+    let (mut child, rx) = spawn_reading_stderr(cmd);
+    let mut seen = Vec::new();
+    wait_for_line(&rx, "authenticate", &mut seen);
+    // SAFETY: kill(2) on the child this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    seen.extend(rx.iter());
+    let text = seen.join("\n");
+    assert_eq!(status.code(), Some(130), "{text}");
+    let job = the_job(&bench);
+    assert!(text.contains("stopped at your request before"), "{text}");
+    assert!(text.contains(&format!("posagent jobs resume {}", job.id)), "{text}");
+    assert_eq!(job.state.as_str(), "interrupted");
+    let list = posagent(bench.path())
+        .args(["jobs", "list", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(common::json_of(&list)[0]["state"], "interrupted");
+    if job.backup_file.is_none() {
+        assert_eq!(
+            connect(&sim).read_binding().unwrap(),
+            before,
+            "nothing changed before the backup"
+        );
+    }
+    let resumed = posagent(bench.path())
+        .args(["jobs", "resume", &job.id, "--secret-file"])
+        .arg(&bench.secret)
+        .arg("--password-file")
+        .arg(&bench.password)
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
+    assert_eq!(the_job(&bench).state.as_str(), "done");
+}
+
+#[test]
+fn the_demo_stops_its_simulators_when_it_is_sent_sigterm() {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));
+    cmd.env("POSAGENT_HOME", home.path()).arg("demo");
+    let (mut child, rx) = spawn_reading_stderr(cmd);
+    let mut seen = Vec::new();
+    wait_for_line(&rx, "Demo data directory", &mut seen);
+    let data_dir = seen.last().unwrap().split(": ").nth(1).unwrap().trim().to_string();
+    // Once the simulators are up and the job has begun.
+    wait_for_line(&rx, "check_identity", &mut seen);
+    // SAFETY: kill(2) on the child this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen:#?}");
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&data_dir))
+        .collect();
+    assert!(left.is_empty(), "processes left running: {left:?}");
+    let _ = std::fs::remove_dir_all(&data_dir);
 }

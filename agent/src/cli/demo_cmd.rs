@@ -54,6 +54,7 @@ impl Children {
             .spawn()
             .map_err(|e| fail(e.to_string()))?;
         let stdout = child.stdout.take();
+        super::interrupt::register_child(child.id());
         self.0.push(child);
         let mut line = String::new();
         if let Some(s) = stdout {
@@ -98,6 +99,22 @@ fn order_text(old_port: &Path, paths: &Paths) -> Result<String, CliError> {
 }
 
 pub fn run(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
+    // Ctrl-C or a termination signal stops the simulators at once (they are registered as
+    // they start) and whatever the demo was doing then fails: report it as the stop it is.
+    super::interrupt::install();
+    demo(a, out).map_err(|e| {
+        if super::interrupt::requested() {
+            CliError::new(
+                Exit::Interrupted,
+                "demo stopped; every process it started was stopped too",
+            )
+        } else {
+            e
+        }
+    })
+}
+
+fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
     let home = std::env::temp_dir().join(format!("posagent-demo-{}", uuid::Uuid::now_v7().simple()));
     crate::private::dir(&home)
         .map_err(|e| CliError::new(Exit::Failure, format!("demo: cannot create {}: {e}", home.display())))?;

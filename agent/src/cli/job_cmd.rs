@@ -31,6 +31,7 @@ impl From<JobError> for CliError {
                 )
             }
             JobError::Refused { .. } | JobError::Order(_) => CliError::new(Exit::DataErr, e.to_string()),
+            JobError::Stopped { .. } => CliError::new(Exit::Interrupted, e.to_string()),
             JobError::Backup(b) => b.into(),
             other => CliError::new(Exit::Failure, other.to_string()),
         }
@@ -73,6 +74,10 @@ impl Observer for Screen<'_> {
         if let Some(b) = &self.bar {
             progress::feed(b)(done, total);
         }
+    }
+
+    fn stop_requested(&self) -> bool {
+        super::interrupt::requested()
     }
 
     fn confirm(&mut self, plan: &PlanSummary) -> bool {
@@ -237,6 +242,7 @@ fn start(
         cooldown_checked_by_provider: opts.cooldown_checked_by_provider,
     };
     let mut screen = screen(out, opts.yes);
+    super::interrupt::install();
     let outcome = job::start(setup, &mut screen)?;
     if opts.dry_run {
         let mut human = format!(
@@ -301,6 +307,7 @@ fn continue_job(paths: &Paths, id: &str, opts: &ResumeOptions, out: &Output, abo
         replacement_port: opts.to.as_deref(),
     };
     let mut screen = screen(out, true);
+    super::interrupt::install();
     let outcome = if abort {
         ctx.abort(id, &mut screen)?
     } else {

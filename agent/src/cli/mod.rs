@@ -5,6 +5,7 @@ mod args;
 mod backup_cmd;
 mod demo_cmd;
 mod device_cmd;
+mod interrupt;
 mod job_cmd;
 mod output;
 mod profiles_cmd;

@@ -22,6 +22,8 @@ pub enum Exit {
     Unavailable = 69,
     /// Refused for lack of permission: wrong operator secret, terminal locked out.
     NoPerm = 77,
+    /// Stopped by Ctrl-C or a termination signal at a safe point (128 + SIGINT).
+    Interrupted = 130,
 }
 
 /// An error as the user sees it: what went wrong, what to do next, and the exit code.

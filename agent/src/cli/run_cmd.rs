@@ -86,11 +86,10 @@ fn plan_orders(store: &Store, orders: Vec<WorkOrder>, plan: &Path) -> Result<Vec
             )
         })?;
         let mine = jobs.iter().filter(|j| j.order_id == order.id);
-        let next = match mine
-            .clone()
-            .find(|j| j.state == JobState::Done)
-            .or_else(|| mine.clone().find(|j| j.state == JobState::Running))
-        {
+        let next = match mine.clone().find(|j| j.state == JobState::Done).or_else(|| {
+            mine.clone()
+                .find(|j| matches!(j.state, JobState::Running | JobState::Interrupted))
+        }) {
             Some(j) if j.state == JobState::Done => Next::Skip(j.id.clone()),
             Some(j) => Next::Resume(j.id.clone()),
             None => Next::Start,
@@ -130,6 +129,10 @@ impl Observer for RunLine {
         if let Some(percent) = (done * 100).checked_div(total) {
             self.bar.set_message(format!("{label} {percent}%"));
         }
+    }
+
+    fn stop_requested(&self) -> bool {
+        super::interrupt::requested()
     }
 
     fn confirm(&mut self, plan: &PlanSummary) -> bool {
@@ -180,7 +183,11 @@ impl Shared<'_> {
                 secret: self.secret,
                 backup_password: self.password,
                 port: port.map(PathBuf::as_path),
-                replacement_port: p.replacement.as_ref().and_then(|s| self.found.get(s)).map(PathBuf::as_path),
+                replacement_port: p
+                    .replacement
+                    .as_ref()
+                    .and_then(|s| self.found.get(s))
+                    .map(PathBuf::as_path),
             }
             .resume(job, obs),
             Next::Start => {
@@ -299,6 +306,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
         (Secret::new(Vec::new()), zeroize::Zeroizing::new(Vec::new()))
     };
     let tech = technician(paths)?;
+    super::interrupt::install();
     let shared = Shared {
         paths,
         profiles: &profiles,

@@ -188,6 +188,11 @@ pub trait Observer {
     fn transfer(&mut self, label: &str, done: u64, total: u64);
     /// Called once the checks have passed; `false` stops the job before any change.
     fn confirm(&mut self, plan: &PlanSummary) -> bool;
+    /// Whether the technician asked to stop (Ctrl-C): the job stops before its next step,
+    /// at a point from which `jobs resume` carries on.
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 /// Why a job stopped.
@@ -204,6 +209,15 @@ pub enum JobError {
         step: &'static str,
         job: String,
         source: Box<JobError>,
+    },
+    #[error(
+        "stopped at your request before {next}; {terminal}. Run `posagent jobs resume {job}` to carry on, or `posagent jobs abort {job}` to restore the backup"
+    )]
+    Stopped {
+        job: String,
+        next: &'static str,
+        /// What the terminal holds now, in words.
+        terminal: String,
     },
     #[error("verification failed at {step}: {what}")]
     Verification { step: &'static str, what: String },
@@ -400,7 +414,7 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
 /// Loads a running job and the order it was started from (which must be unchanged).
 fn load_running(store: &Store, id: &str) -> Result<JobRecord, JobError> {
     let job = store.job(id)?.ok_or_else(|| JobError::NotFound(id.to_string()))?;
-    if job.state != JobState::Running {
+    if !matches!(job.state, JobState::Running | JobState::Interrupted) {
         return Err(JobError::NotRunning {
             job: job.id.clone(),
             state: job.state.as_str(),
@@ -481,6 +495,9 @@ impl<'a> Continue<'a> {
         };
         let mut store = store;
         store.set_job_ports(&job.id, &port, replacement_port.as_deref())?;
+        if job.state == JobState::Interrupted {
+            store.end_job(&job, JobState::Running, None)?;
+        }
         let job = store.job(&job.id)?.unwrap_or(job);
         let mut done = BTreeMap::new();
         for e in store.journal_of(&job.id)? {
@@ -528,6 +545,26 @@ impl<'a> Continue<'a> {
 }
 
 impl Run<'_> {
+    /// What the main terminal holds after the steps done so far, in words.
+    fn terminal_state(&self) -> String {
+        let last = plan(self.order.operation, self.profile)
+            .into_iter()
+            .rev()
+            .find(|s| !s.is_check() && self.done.contains_key(s));
+        let what = match last {
+            None => return "nothing on the terminal was changed".to_string(),
+            Some(Step::Backup) => "the terminal is unchanged and its verified backup exists",
+            Some(Step::Settle) => "the batch is settled and the binding unchanged",
+            Some(Step::ExportData | Step::ActivateNew | Step::ImportData | Step::VerifyImport) => {
+                "the old unit's binding is unchanged; the replacement holds part or all of its data"
+            }
+            Some(Step::UnbindOld) => "the old binding is removed and the new one not yet written",
+            Some(Step::BindNew | Step::Reboot) => "the new binding is written but not yet verified",
+            Some(_) => "the new binding is written and verified",
+        };
+        format!("last completed step {}: {what}", last.map_or("", Step::name))
+    }
+
     fn summary(&self, changes: Vec<Difference>) -> PlanSummary {
         PlanSummary {
             job_id: self.job.id.clone(),
@@ -588,6 +625,19 @@ impl Run<'_> {
                 self.observer.step(step, StepStatus::Skipped, "done before");
                 continue;
             }
+            if self.observer.stop_requested() {
+                let terminal = self.terminal_state();
+                self.store.end_job(
+                    &self.job,
+                    JobState::Interrupted,
+                    Some("stopped at the technician's request"),
+                )?;
+                return Err(JobError::Stopped {
+                    job: self.job.id.clone(),
+                    next: step.name(),
+                    terminal,
+                });
+            }
             self.run_step(step)?;
         }
         self.outcome(changes)
@@ -636,6 +686,7 @@ impl Run<'_> {
                     self.store.end_job(&self.job, JobState::Refused, Some(&message))?;
                     return Err(e);
                 }
+                self.store.end_job(&self.job, JobState::Interrupted, Some(&message))?;
                 Err(JobError::Interrupted {
                     step: step.name(),
                     job: self.job.id.clone(),

@@ -21,6 +21,8 @@ pub enum JobState {
     Refused,
     /// Rolled back by `jobs abort`.
     Aborted,
+    /// Stopped at a safe point (Ctrl-C, or a failed step after the backup): resumable.
+    Interrupted,
     /// The technician declined at the confirmation.
     Cancelled,
     /// A dry run: checks only.
@@ -31,6 +33,7 @@ impl JobState {
     pub fn as_str(self) -> &'static str {
         match self {
             JobState::Running => "running",
+            JobState::Interrupted => "interrupted",
             JobState::Done => "done",
             JobState::Refused => "refused",
             JobState::Aborted => "aborted",
@@ -42,6 +45,7 @@ impl JobState {
     fn parse(s: &str) -> JobState {
         match s {
             "done" => JobState::Done,
+            "interrupted" => JobState::Interrupted,
             "refused" => JobState::Refused,
             "aborted" => JobState::Aborted,
             "cancelled" => JobState::Cancelled,
@@ -177,7 +181,11 @@ impl Store {
         self.write(|tx| {
             tx.execute(
                 "UPDATE jobs SET port = ?2, replacement_port = COALESCE(?3, replacement_port) WHERE id = ?1",
-                params![job_id, port.display().to_string(), replacement.map(|p| p.display().to_string())],
+                params![
+                    job_id,
+                    port.display().to_string(),
+                    replacement.map(|p| p.display().to_string())
+                ],
             )
             .map(drop)
         })
@@ -263,7 +271,7 @@ impl Store {
         self.conn
             .query_row(
                 &format!(
-                    "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'running' AND (terminal_serial = ?1 OR replacement_serial = ?1) LIMIT 1"
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ('running', 'interrupted') AND (terminal_serial = ?1 OR replacement_serial = ?1) LIMIT 1"
                 ),
                 [serial],
                 job_from_row,

@@ -112,6 +112,36 @@ const MIGRATIONS: &[&str] = &["
         SELECT 1, COUNT(*), COALESCE((SELECT hash FROM audit ORDER BY id DESC LIMIT 1), '') FROM audit;
     ALTER TABLE jobs ADD COLUMN audit_id INTEGER;
     ALTER TABLE jobs ADD COLUMN audit_hash TEXT;
+", "
+    -- A job stopped at a safe point (Ctrl-C, or a step that failed after the backup) is
+    -- 'interrupted': resumable, and not running. SQLite cannot alter a CHECK constraint,
+    -- so the table is rebuilt (foreign keys are off while migrations run).
+    CREATE TABLE jobs_v4 (
+        id                 TEXT PRIMARY KEY,
+        order_id           TEXT NOT NULL,
+        operation          TEXT NOT NULL,
+        profile            TEXT NOT NULL,
+        order_file         TEXT NOT NULL,
+        order_sha256       TEXT NOT NULL,
+        terminal_serial    TEXT NOT NULL,
+        replacement_serial TEXT,
+        port               TEXT NOT NULL,
+        replacement_port   TEXT,
+        state              TEXT NOT NULL CHECK (state IN ('running', 'interrupted', 'done', 'refused', 'aborted', 'cancelled', 'planned')),
+        step               TEXT,
+        backup_file        TEXT,
+        backup_sha256      TEXT,
+        error              TEXT,
+        technician         TEXT NOT NULL,
+        created_at         TEXT NOT NULL,
+        updated_at         TEXT NOT NULL,
+        audit_id           INTEGER,
+        audit_hash         TEXT
+    );
+    INSERT INTO jobs_v4 SELECT * FROM jobs;
+    DROP TABLE jobs;
+    ALTER TABLE jobs_v4 RENAME TO jobs;
+    CREATE INDEX jobs_by_terminal ON jobs (terminal_serial, state);
 "];
 
 /// The schema version this binary writes.
@@ -187,6 +217,12 @@ impl Store {
         let mut store = Store { conn, path };
         store.configure()?;
         store.migrate()?;
+        // On only after the migrations: a table rebuild must not cascade (SQLite's own
+        // procedure for schema changes).
+        store
+            .conn
+            .execute_batch("PRAGMA foreign_keys = ON;")
+            .map_err(store.err())?;
         Ok(store)
     }
 
@@ -226,7 +262,7 @@ impl Store {
             .map_err(self.err())?;
         debug_assert_eq!(mode.to_ascii_lowercase(), "wal");
         self.conn
-            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;")
             .map_err(self.err())
     }
 

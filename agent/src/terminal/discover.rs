@@ -18,7 +18,9 @@ pub enum DiscoverError {
     List(String),
     #[error("{PORTS_ENV}: '{glob}' is not a valid pattern: {message}")]
     Pattern { glob: String, message: String },
-    #[error("terminal {serial} answers on none of the ports looked at ({looked}); connect it, or name its port with --port")]
+    #[error(
+        "terminal {serial} answers on none of the ports looked at ({looked}); connect it, or name its port with --port"
+    )]
     NotFound { serial: String, looked: String },
 }
 
@@ -93,7 +95,11 @@ pub fn locate(serial: &str, last: Option<&Path>, settings: &SerialSettings) -> R
         looked: if ports.is_empty() {
             "none found".to_string()
         } else {
-            ports.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            ports
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         },
     })
 }

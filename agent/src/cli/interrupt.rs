@@ -1,0 +1,63 @@
+//! Ctrl-C and termination (SIGINT, SIGTERM, SIGHUP; Ctrl-C and console close on Windows)
+//! while a job runs: the first asks the job to stop at its next safe point, a second quits
+//! at once (the journal makes that safe too). Processes registered here (the demo's
+//! simulators) are stopped either way.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+static PRESSES: AtomicUsize = AtomicUsize::new(0);
+static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Exit code after an interruption (128 + SIGINT, the shell convention).
+pub const INTERRUPTED: u8 = 130;
+
+/// Installs the handler; call once, before the work that may be interrupted.
+pub fn install() {
+    // Fails only if a handler is already installed, which then serves the same purpose.
+    let _ = ctrlc::set_handler(|| {
+        STOP.store(true, Ordering::SeqCst);
+        stop_children();
+        if PRESSES.fetch_add(1, Ordering::SeqCst) == 0 {
+            eprintln!("\nstopping after the current step (press Ctrl-C again to quit now)…");
+        } else {
+            eprintln!("\nquitting now; the journal keeps every step done");
+            std::process::exit(i32::from(INTERRUPTED));
+        }
+    });
+}
+
+/// Whether a stop was asked for.
+pub fn requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+/// Registers a child process to stop on interruption.
+pub fn register_child(pid: u32) {
+    if let Ok(mut c) = CHILDREN.lock() {
+        c.push(pid);
+    }
+}
+
+fn stop_children() {
+    let pids = CHILDREN.lock().map(|c| c.clone()).unwrap_or_default();
+    for pid in pids {
+        kill(pid);
+    }
+}
+
+#[cfg(unix)]
+fn kill(pid: u32) {
+    // SAFETY: kill(2) with a pid this process started; a stale pid is at worst refused.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGTERM);
+    }
+}
+
+#[cfg(not(unix))]
+fn kill(pid: u32) {
+    let _ = std::process::Command::new("taskkill")
+        .args(["/PID", &pid.to_string(), "/T", "/F"])
+        .output();
+}
