@@ -254,3 +254,62 @@ fn the_demo_migrates_syncs_and_stops_what_it_started() {
     assert!(left.is_empty(), "processes left running: {left:?}");
     std::fs::remove_dir_all(&data_dir).unwrap();
 }
+
+#[test]
+fn a_dry_run_authenticates_and_compares_so_a_wrong_tid_or_a_locked_terminal_is_reported() {
+    let bench = Bench::default();
+    let sims: Vec<Sim> = (0..3).map(|i| start(&bench, 40 + i, None)).collect();
+    let mut rows = orders(&sims);
+    for (k, v) in rows[1].iter_mut() {
+        if *k == "expect.tid" {
+            *v = "ZZ999999".into();
+        }
+    }
+    let mut text = String::new();
+    for f in rows {
+        text.push_str("[[order]]\n");
+        for (k, v) in f {
+            text.push_str(&format!("{k} = \"{v}\"\n"));
+        }
+    }
+    let plan = bench.path().join("plan.toml");
+    std::fs::write(&plan, text).unwrap();
+    let read = |s: &Sim| common::connect(s).read_binding().unwrap();
+    let before = [read(&sims[0]), read(&sims[1])];
+    // Lock the third terminal out with wrong secrets.
+    let wrong = posagent::terminal::Secret::new(b"not-the-secret".to_vec());
+    let settings = posagent::profile::ProfileSet::builtin()
+        .unwrap()
+        .get("lakala")
+        .unwrap()
+        .serial
+        .clone();
+    for _ in 0..5 {
+        let mut t = posagent::terminal::Terminal::open(&sims[2].port, &settings).unwrap();
+        assert!(t.authenticate(&wrong).is_err());
+    }
+    let mut args = vec!["run", plan.to_str().unwrap(), "--dry-run"];
+    for s in &sims {
+        args.extend(["--port", s.port.to_str().unwrap()]);
+    }
+    let out = bench.run(&args);
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::Deserializer::from_slice(&out.stdout)
+        .into_iter()
+        .next()
+        .unwrap()
+        .unwrap();
+    let orders = doc["orders"].as_array().unwrap();
+    assert_eq!(orders[0]["status"], "planned", "{doc}");
+    assert_eq!(orders[1]["status"], "failed");
+    assert!(orders[1]["error"].as_str().unwrap().contains("expect.tid"), "{doc}");
+    assert_eq!(orders[2]["status"], "failed");
+    assert!(orders[2]["error"].as_str().unwrap().contains("locked"), "{doc}");
+    assert!(bench.store().jobs().unwrap().is_empty(), "a dry run leaves no job");
+    let list = common::posagent(bench.path())
+        .args(["jobs", "list", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(common::json_of(&list), serde_json::json!([]));
+    assert_eq!(before, [read(&sims[0]), read(&sims[1])], "nothing changed");
+}

@@ -202,7 +202,8 @@ pub struct JobArgs {
 /// Confirmation, dry-run and secrets, shared by jobs.
 #[derive(Debug, Args)]
 pub struct JobOptions {
-    /// Run every check, change nothing, print the plan.
+    /// Run every read-only check (find the terminal, authenticate, compare the binding with
+    /// the order, documents, cooldown), change nothing, keep no job, print the plan.
     #[arg(long)]
     pub dry_run: bool,
     /// Do not ask for confirmation.
@@ -243,7 +244,7 @@ pub struct RunArgs {
     /// Probe only these ports (repeatable); default: every serial port of this machine.
     #[arg(long = "port", value_name = "PORT")]
     pub ports: Vec<PathBuf>,
-    /// `--dry-run` validates the plan and finds every terminal, changing nothing.
+    /// `--dry-run` runs every order's read-only checks on its terminal, changing nothing.
     #[command(flatten)]
     pub common: JobOptions,
 }

@@ -245,10 +245,7 @@ fn start(
     super::interrupt::install();
     let outcome = job::start(setup, &mut screen)?;
     if opts.dry_run {
-        let mut human = format!(
-            "Dry run of job {}: every check passed; nothing was changed.",
-            outcome.job.id
-        );
+        let mut human = "Dry run: every check passed; nothing was changed and no job was recorded.".to_string();
         for d in &outcome.plan.changes {
             human.push_str(&format!("\n  would change {:<14} {}  →  {}", d.field, d.from, d.to));
         }

@@ -152,6 +152,8 @@ struct Shared<'a> {
     technician: &'a str,
     found: &'a HashMap<String, PathBuf>,
     cooldown_checked_by_provider: bool,
+    /// Every read-only check against the terminals, nothing changed, no job kept.
+    dry_run: bool,
 }
 
 impl Shared<'_> {
@@ -174,6 +176,12 @@ impl Shared<'_> {
         let outcome = match &p.next {
             Next::Skip(job) => {
                 result.status = "skipped";
+                result.job = Some(job.clone());
+                return result;
+            }
+            // A dry run does not resume: the interrupted job's checks passed when it began.
+            Next::Resume(job) if self.dry_run => {
+                result.status = "planned";
                 result.job = Some(job.clone());
                 return result;
             }
@@ -226,7 +234,7 @@ impl Shared<'_> {
                         secret: self.secret,
                         backup_password: self.password,
                         technician: self.technician,
-                        dry_run: false,
+                        dry_run: self.dry_run,
                         cooldown_checked_by_provider: self.cooldown_checked_by_provider,
                     },
                     obs,
@@ -234,6 +242,10 @@ impl Shared<'_> {
             }
         };
         match outcome {
+            Ok(_) if self.dry_run => {
+                result.status = "planned";
+                result
+            }
             Ok(o) => {
                 result.status = if o.job.state == JobState::Done {
                     "done"
@@ -277,17 +289,15 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
         }
     }
     let work = planned.iter().filter(|p| !matches!(p.next, Next::Skip(_))).count();
-    let found = if work > 0 || a.common.dry_run {
-        let (found, silent) = crate::terminal::discover::probe(&ports_to_probe(a)?, &settings);
-        if a.common.dry_run {
-            return dry_run(&planned, &found, &silent, out);
-        }
-        found
+    let dry = a.common.dry_run;
+    // Every order done already: no terminal, secret or password is needed.
+    let idle = work == 0 && !dry;
+    let (found, silent) = if idle {
+        (HashMap::new(), Vec::new())
     } else {
-        // Every order is done already: no terminal, secret or password is needed.
-        HashMap::new()
+        crate::terminal::discover::probe(&ports_to_probe(a)?, &settings)
     };
-    if work > 0 {
+    if !dry && !idle {
         confirm(
             &format!(
                 "Carry out {work} order(s) of {} on the terminals found?",
@@ -296,14 +306,18 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
             a.common.yes,
         )?;
     }
-    let (secret, pw) = if work > 0 {
+    // A dry run authenticates (that is one of its checks) but writes no backup.
+    let (secret, pw) = if idle {
+        (Secret::new(Vec::new()), zeroize::Zeroizing::new(Vec::new()))
+    } else if dry {
+        let secret = secrets::operator_secret(a.common.secret.secret_file.as_deref())?;
+        (secret, zeroize::Zeroizing::new(Vec::new()))
+    } else {
         secrets::secret_then_password(
             a.common.secret.secret_file.as_deref(),
             a.common.password_file.as_deref(),
             PasswordUse::New,
         )?
-    } else {
-        (Secret::new(Vec::new()), zeroize::Zeroizing::new(Vec::new()))
     };
     let tech = technician(paths)?;
     super::interrupt::install();
@@ -316,7 +330,18 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
         technician: &tech,
         found: &found,
         cooldown_checked_by_provider: a.common.cooldown_checked_by_provider,
+        dry_run: dry,
     };
+    let results = execute(&planned, &shared, usize::from(a.jobs), out);
+    if dry {
+        dry_run_report(&results, &silent, out)
+    } else {
+        summary(&results, out)
+    }
+}
+
+/// Runs every planned order, up to `jobs` terminals at once; results in plan order.
+fn execute(planned: &[Planned], shared: &Shared<'_>, jobs: usize, out: &Output) -> Vec<OrderResult> {
     let draw = if out.json || !std::io::stderr().is_terminal() {
         ProgressDrawTarget::hidden()
     } else {
@@ -325,13 +350,13 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
     let multi = MultiProgress::with_draw_target(draw);
     // One queue per terminal: a terminal's orders run one after another.
     let mut by_terminal: BTreeMap<&str, Vec<&Planned>> = BTreeMap::new();
-    for p in &planned {
+    for p in planned {
         by_terminal.entry(p.serial.as_str()).or_default().push(p);
     }
     let queue = Mutex::new(by_terminal.into_values().collect::<Vec<_>>());
     let results = Mutex::new(Vec::new());
     std::thread::scope(|s| {
-        for _ in 0..a.jobs {
+        for _ in 0..jobs {
             s.spawn(|| {
                 loop {
                     let Some(group) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop() else {
@@ -340,7 +365,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
                     for p in group {
                         let mut line = RunLine {
                             bar: bar_for(&multi, &p.serial),
-                            json: out.json,
+                            json: out.json && !shared.dry_run,
                             order: p.order.id.clone(),
                         };
                         let r = shared.run_one(p, &mut line);
@@ -348,7 +373,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
                             Some(e) => format!("FAILED: {e}"),
                             None => r.status.to_string(),
                         });
-                        if out.json {
+                        if line.json {
                             let mut doc = serde_json::to_value(&r).unwrap_or_default();
                             doc["event"] = "result".into();
                             json_line(&doc);
@@ -366,7 +391,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
         .map(|(i, p)| (p.order.id.as_str(), i))
         .collect();
     results.sort_by_key(|r| order_of.get(r.order.as_str()).copied());
-    summary(&results, out)
+    results
 }
 
 fn table(results: &[OrderResult]) -> String {
@@ -420,49 +445,30 @@ fn summary(results: &[OrderResult], out: &Output) -> Result<(), CliError> {
     .help("fix what each names, then run the same plan again: finished orders are skipped and interrupted ones resumed"))
 }
 
-fn dry_run(
-    planned: &[Planned],
-    found: &HashMap<String, PathBuf>,
-    silent: &[(PathBuf, String)],
-    out: &Output,
-) -> Result<(), CliError> {
-    let results: Vec<OrderResult> = planned
-        .iter()
-        .map(|p| {
-            let missing = std::iter::once(&p.serial)
-                .chain(p.replacement.as_ref())
-                .find(|s| !found.contains_key(*s));
-            OrderResult {
-                order: p.order.id.clone(),
-                terminal: p.serial.clone(),
-                status: match (&p.next, missing) {
-                    (Next::Skip(_), _) => "skipped",
-                    (_, Some(_)) => "failed",
-                    _ => "planned",
-                },
-                job: match &p.next {
-                    Next::Skip(j) | Next::Resume(j) => Some(j.clone()),
-                    Next::Start => None,
-                },
-                port: found.get(&p.serial).map(|x| x.display().to_string()),
-                error: missing.map(|s| format!("terminal {s} did not answer on any port")),
-                exit: missing.map(|_| Exit::Unavailable),
-            }
-        })
-        .collect();
-    let mut human = format!("Dry run: nothing was changed.\n{}", table(&results));
+fn dry_run_report(results: &[OrderResult], silent: &[(PathBuf, String)], out: &Output) -> Result<(), CliError> {
+    let mut human = format!(
+        "Dry run: nothing was changed and no job was recorded.\n{}",
+        table(results)
+    );
     for (port, e) in silent {
         human.push_str(&format!("\n  no terminal on {}: {e}", port.display()));
     }
+    let failed: Vec<&OrderResult> = results.iter().filter(|r| r.status == "failed").collect();
     out.print(
         &human,
-        &serde_json::json!({ "ok": results.iter().all(|r| r.status != "failed"), "orders": results }),
+        &serde_json::json!({ "ok": failed.is_empty(), "orders": results }),
     );
-    if results.iter().any(|r| r.status == "failed") {
-        return Err(
-            CliError::new(Exit::Unavailable, "some terminals of the plan were not found")
-                .help("connect them (check `posagent devices`) and run again"),
-        );
+    if failed.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let exit = if failed.iter().all(|r| r.exit == Some(Exit::Unavailable)) {
+        Exit::Unavailable
+    } else {
+        failed.iter().find_map(|r| r.exit).unwrap_or(Exit::Failure)
+    };
+    Err(CliError::new(
+        exit,
+        format!("{} of {} order(s) would fail", failed.len(), results.len()),
+    )
+    .help("fix what each names (connect missing terminals: `posagent devices`), then check again"))
 }

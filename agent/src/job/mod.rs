@@ -408,7 +408,12 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
         made: Made::default(),
         cooldown_checked_by_provider: setup.cooldown_checked_by_provider,
     };
-    run.execute(true, setup.dry_run)
+    let result = run.execute(true, setup.dry_run);
+    if setup.dry_run {
+        // A dry run leaves no job behind, only its audit records (it did authenticate).
+        run.store.forget_job(&run.job)?;
+    }
+    result
 }
 
 /// Loads a running job and the order it was started from (which must be unchanged).

@@ -176,6 +176,18 @@ impl Store {
         })
     }
 
+    /// Removes a dry run's job and journal; its audit records stay, closed by one more.
+    pub fn forget_job(&mut self, job: &JobRecord) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM journal WHERE job_id = ?1", [&job.id])?;
+            tx.execute("DELETE FROM jobs WHERE id = ?1", [&job.id])?;
+            append(
+                tx,
+                &AuditEntry::for_job(job, "job.dry_run_ended", "ok", serde_json::json!({})),
+            )
+        })
+    }
+
     /// Records where a job's terminals are now (after a replug to another socket).
     pub fn set_job_ports(&mut self, job_id: &str, port: &Path, replacement: Option<&Path>) -> Result<(), StoreError> {
         self.write(|tx| {
