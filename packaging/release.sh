@@ -7,6 +7,8 @@
 #
 # Usage: packaging/release.sh [--profile release|dev] [--out DIR] [--no-build]
 #   --no-build packages the binary already built for the profile (the packaging test uses it).
+# The binary is looked for under $CARGO_TARGET_DIR when set (else target/), and shipped
+# stripped of symbols and debug information (`strip`, from binutils).
 set -eu
 
 profile=release
@@ -34,8 +36,10 @@ arch=$(uname -m)
 if [ "$build" = yes ]; then
     cargo build --locked --profile "$profile" -p posagent
 fi
-bin="target/$bindir/posagent"
+targetdir=${CARGO_TARGET_DIR:-target}
+bin="$targetdir/$bindir/posagent"
 [ -x "$bin" ] || { echo "$bin is missing; build it first or drop --no-build" >&2; exit 1; }
+command -v strip > /dev/null 2>&1 || { echo "strip (binutils) is needed to ship a stripped binary" >&2; exit 1; }
 
 # Generated assets, where agent/Cargo.toml's [package.metadata.deb] expects them.
 stage=target/packaging
@@ -52,6 +56,7 @@ mkdir -p "$tree/bin" "$tree/share/man/man1" "$tree/share/bash-completion/complet
     "$tree/share/zsh/vendor-completions" "$tree/share/fish/vendor_completions.d" \
     "$tree/share/posagent/profiles" "$tree/lib/udev/rules.d" "$tree/share/doc/posagent"
 cp "$bin" "$tree/bin/posagent"
+strip "$tree/bin/posagent"
 cp "$stage/posagent.1.gz" "$tree/share/man/man1/"
 cp "$stage/completions/posagent" "$tree/share/bash-completion/completions/posagent"
 cp "$stage/completions/_posagent" "$tree/share/zsh/vendor-completions/_posagent"
@@ -68,7 +73,7 @@ echo "$out/$name.tar.gz"
 if command -v cargo-deb > /dev/null 2>&1; then
     fast=""
     [ "$profile" = dev ] && fast="--fast"
-    cargo deb -p posagent --no-build --profile "$profile" --output "$out" $fast
+    cargo deb -p posagent --no-build --profile "$profile" --output "$out" --strip $fast
 else
     echo "cargo-deb is not installed; skipped the .deb (cargo install cargo-deb --locked)" >&2
 fi

@@ -89,14 +89,23 @@ fn listing(program: &str, args: &[&str], file: &std::path::Path) -> String {
 }
 
 /// Builds the tar.gz and the .deb from the binary under test (needs cargo-deb, which
-/// `.ci/run` installs) and checks what each holds.
+/// `.ci/run` installs) and checks what each holds. The binary is put under a
+/// `CARGO_TARGET_DIR` of its own, as a user who keeps build output elsewhere has it.
 #[test]
 fn the_release_archive_and_the_deb_hold_the_binary_profiles_rule_manual_and_completions() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(target.path().join("debug")).unwrap();
+    std::fs::copy(
+        assert_cmd::cargo::cargo_bin("posagent"),
+        target.path().join("debug/posagent"),
+    )
+    .unwrap();
     let out_dir = tempfile::tempdir().unwrap();
     let run = std::process::Command::new(root.join("packaging/release.sh"))
         .args(["--profile", "dev", "--no-build", "--out"])
         .arg(out_dir.path())
+        .env("CARGO_TARGET_DIR", target.path())
         .current_dir(&root)
         .output()
         .unwrap();
@@ -142,4 +151,43 @@ fn the_release_archive_and_the_deb_hold_the_binary_profiles_rule_manual_and_comp
     }
     let control = listing("dpkg-deb", &["-f"], &find(".deb"));
     assert!(control.contains("Package: posagent"), "{control}");
+    // Both packages ship the binary stripped of symbols and debug information.
+    let unpacked = tempfile::tempdir().unwrap();
+    let x = std::process::Command::new("tar")
+        .arg("xzf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(unpacked.path())
+        .status()
+        .unwrap();
+    assert!(x.success());
+    let deb_root = tempfile::tempdir().unwrap();
+    let x = std::process::Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(find(".deb"))
+        .arg(deb_root.path())
+        .status()
+        .unwrap();
+    assert!(x.success());
+    let name = tarball
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim_end_matches(".tar.gz")
+        .to_string();
+    for bin in [
+        unpacked.path().join(&name).join("bin/posagent"),
+        deb_root.path().join("usr/bin/posagent"),
+    ] {
+        // The section headers, as binutils reads them (the code itself may hold such names).
+        let sections = listing("readelf", &["-S", "--wide"], &bin);
+        for section in [".symtab", ".debug_info", ".debug_line"] {
+            assert!(
+                !sections.contains(&format!(" {section} ")),
+                "{} still has {section}:\n{sections}",
+                bin.display()
+            );
+        }
+    }
 }
