@@ -409,3 +409,114 @@ fn the_openapi_file_names_the_endpoints_and_headers_the_code_uses() {
         assert!(spec.contains(kind), "docs/sync-api.yaml lacks kind {kind}");
     }
 }
+
+/// Flags for one delivery round that does not wait for retries.
+fn once(p: &Provider) -> Vec<String> {
+    let mut f = p.flags();
+    f.extend(["--max-wait".to_string(), "0".to_string()]);
+    f
+}
+
+/// `[provider]` settings in the data directory's config.toml.
+fn provider_config(home: &Path, lines: &str) {
+    std::fs::write(home.join("config.toml"), format!("[provider]\n{lines}\n")).unwrap();
+}
+
+#[test]
+fn an_answer_over_the_size_limit_is_cut_off_and_nothing_is_marked_delivered() {
+    let home = tempfile::tempdir().unwrap();
+    let providers = tempfile::tempdir().unwrap();
+    let provider = Provider::start(providers.path(), 0, &["--faults", "huge_answer=1"]);
+    fill_outbox(home.path(), 3);
+    let out = sync(home.path(), &once(&provider));
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    assert_eq!(count(home.path(), "accepted"), 0);
+    assert_eq!(count(home.path(), "pending"), 3);
+    for s in posagent::store::Store::open(home.path())
+        .unwrap()
+        .submissions()
+        .unwrap()
+    {
+        assert!(
+            s.reason.as_deref().unwrap_or("").contains("longer than 4194304 bytes"),
+            "{s:?}"
+        );
+    }
+}
+
+#[test]
+fn an_acceptance_without_a_receipt_is_retried_not_recorded_as_done() {
+    let home = tempfile::tempdir().unwrap();
+    let providers = tempfile::tempdir().unwrap();
+    let port = free_port();
+    provider_config(home.path(), "retry_base_ms = 50");
+    fill_outbox(home.path(), 2);
+    {
+        let broken = Provider::start(providers.path(), port, &["--faults", "no_receipt=1"]);
+        let out = sync(home.path(), &once(&broken));
+        assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+        assert_eq!(count(home.path(), "accepted"), 0, "accepted without a receipt");
+    }
+    let fixed = Provider::start(providers.path(), port, &[]);
+    let out = sync(home.path(), &fixed.flags());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let store = posagent::store::Store::open(home.path()).unwrap();
+    for s in store.submissions().unwrap() {
+        assert_eq!(s.state, "accepted");
+        assert!(s.receipt.as_deref().is_some_and(|r| r.starts_with("PRV-")), "{s:?}");
+    }
+    assert_applied_once(&fixed.report());
+}
+
+#[test]
+fn retry_after_holds_back_every_batch_on_the_connection() {
+    let home = tempfile::tempdir().unwrap();
+    let providers = tempfile::tempdir().unwrap();
+    let provider = Provider::start(providers.path(), 0, &["--faults", "throttle_first=2s"]);
+    fill_outbox(home.path(), 3);
+    provider_config(home.path(), "batch_size = 1\nretry_base_ms = 50");
+    let asked = chrono::Utc::now();
+    let out = sync(home.path(), &provider.flags());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = provider.report();
+    for s in r["submissions"].as_array().unwrap() {
+        let first = chrono::DateTime::parse_from_rfc3339(s["first_at"].as_str().unwrap()).unwrap();
+        assert!(
+            first.with_timezone(&chrono::Utc) - asked >= chrono::Duration::milliseconds(1900),
+            "{s} arrived before the Retry-After of the first answer ran out"
+        );
+    }
+    assert_eq!(r["accepted"].as_u64(), Some(3));
+}
+
+#[test]
+fn a_rejected_submission_is_judged_again_after_queue_retry() {
+    let bench = Bench::default();
+    let providers = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let sim = start_sim(&bench, "tty", &[]);
+    let order = phone_order(&bench, &sim, "WO-AGAIN-1");
+    assert_eq!(bench.rebind("phone", &sim, &order).status.code(), Some(0));
+    {
+        let strict = Provider::start(providers.path(), port, &["--faults", "reject=1"]);
+        let out = sync(bench.path(), &once(&strict));
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    }
+    let store = bench.store();
+    let rejected = store.submissions().unwrap().remove(0);
+    assert_eq!(rejected.code.as_deref(), Some("review"));
+    assert!(
+        !rejected.reason.as_deref().unwrap().starts_with("review:"),
+        "code and reason apart: {rejected:?}"
+    );
+    let retry = posagent(bench.path())
+        .args(["queue", "retry", &rejected.id])
+        .output()
+        .unwrap();
+    assert!(retry.status.success(), "{}", stderr(&retry));
+    let lenient = Provider::start(providers.path(), port, &[]);
+    let out = sync(bench.path(), &lenient.flags());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(bench.store().submissions().unwrap()[0].state, "accepted");
+    assert_applied_once(&lenient.report());
+}

@@ -388,7 +388,8 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
             if let Some(s) = &submission {
                 human.push_str(&format!("\n  submission {}: {}", s.id, s.state));
                 if let Some(r) = &s.reason {
-                    human.push_str(&format!(" — {r}\n  way back: `posagent restore --port P {}` from the job's backup, or a corrected order", j.backup_file.as_deref().unwrap_or("BACKUP")));
+                    let code = s.code.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default();
+                    human.push_str(&format!(" — {r}{code}\n  way back: `posagent restore --port P {}` from the job's backup, or a corrected order; `posagent queue retry {}` once the cause is gone", j.backup_file.as_deref().unwrap_or("BACKUP"), s.id));
                 }
             }
             out.print(

@@ -40,6 +40,9 @@ pub fn run(paths: &Paths, action: Option<QueueCommand>, technician: &str, out: &
             if let Some(r) = &s.reason {
                 human.push_str(&format!("\n  provider's reason: {r}"));
             }
+            if let Some(c) = &s.code {
+                human.push_str(&format!("\n  provider's code: {c}"));
+            }
             if let Some(r) = &s.receipt {
                 human.push_str(&format!("\n  receipt: {r}"));
             }

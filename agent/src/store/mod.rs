@@ -142,6 +142,9 @@ const MIGRATIONS: &[&str] = &["
     DROP TABLE jobs;
     ALTER TABLE jobs_v4 RENAME TO jobs;
     CREATE INDEX jobs_by_terminal ON jobs (terminal_serial, state);
+", "
+    -- The provider's machine code of a rejection, kept apart from its reason as written.
+    ALTER TABLE outbox ADD COLUMN code TEXT;
 "];
 
 /// The schema version this binary writes.

@@ -34,6 +34,9 @@ pub struct Submission {
     pub attempts: u32,
     pub next_attempt_at: String,
     pub receipt: Option<String>,
+    /// The provider's machine code for a rejection (`cooldown`, `verification`, …).
+    pub code: Option<String>,
+    /// Why, as the provider wrote it (or what went wrong with the delivery).
     pub reason: Option<String>,
     pub created_at: String,
 }
@@ -52,7 +55,7 @@ impl Store {
     /// Submissions matching `filter` (SQL after the FROM clause, with `?` parameters).
     fn query_submissions(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<Submission>, StoreError> {
         let sql = format!(
-            "SELECT id, idempotency_key, job_id, order_id, kind, payload, state, attempts, next_attempt_at, receipt, reason, created_at
+            "SELECT id, idempotency_key, job_id, order_id, kind, payload, state, attempts, next_attempt_at, receipt, reason, created_at, code
              FROM outbox {filter}"
         );
         let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
@@ -72,6 +75,7 @@ impl Store {
                     receipt: r.get(9)?,
                     reason: r.get(10)?,
                     created_at: r.get(11)?,
+                    code: r.get(12)?,
                 })
             })
             .map_err(self.err())?;
@@ -102,7 +106,7 @@ impl Store {
         self.write(|tx| {
             let at = super::now();
             let changed = tx.execute(
-                "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?2, reason = NULL, updated_at = ?2
+                "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?2, code = NULL, reason = NULL, updated_at = ?2
                  WHERE id = ?1 AND state IN ('rejected', 'dead')",
                 params![id, at],
             )?;
@@ -123,8 +127,8 @@ impl Store {
 pub enum Outcome {
     /// Applied; the provider's receipt.
     Accepted { receipt: String },
-    /// Refused for good (a final 4xx); the provider's reason.
-    Rejected { reason: String },
+    /// Refused (a final 4xx); the provider's code and reason, as it wrote them.
+    Rejected { code: Option<String>, reason: String },
     /// Not delivered (network, 5xx); try again at `next_attempt_at` unless the budget is spent.
     Retry { reason: String, next_attempt_at: String },
 }
@@ -192,15 +196,15 @@ impl Store {
                 let (state, event) = match outcome {
                     Outcome::Accepted { receipt } => {
                         tx.execute(
-                            "UPDATE outbox SET state = 'accepted', receipt = ?2, reason = NULL, updated_at = ?3 WHERE id = ?1",
+                            "UPDATE outbox SET state = 'accepted', receipt = ?2, code = NULL, reason = NULL, updated_at = ?3 WHERE id = ?1",
                             params![id, receipt, at],
                         )?;
                         ("accepted", Some("sync.accepted"))
                     }
-                    Outcome::Rejected { reason } => {
+                    Outcome::Rejected { code, reason } => {
                         tx.execute(
-                            "UPDATE outbox SET state = 'rejected', reason = ?2, updated_at = ?3 WHERE id = ?1",
-                            params![id, reason, at],
+                            "UPDATE outbox SET state = 'rejected', code = ?2, reason = ?3, updated_at = ?4 WHERE id = ?1",
+                            params![id, code, reason, at],
                         )?;
                         ("rejected", Some("sync.rejected"))
                     }
@@ -371,7 +375,8 @@ mod tests {
             s.record_outcomes(&[(
                 "sub-1".into(),
                 Outcome::Rejected {
-                    reason: "cooldown".into()
+                    code: Some("cooldown".into()),
+                    reason: "changed too recently".into()
                 }
             )])
             .unwrap(),
@@ -397,7 +402,8 @@ mod tests {
         let all = s.submissions().unwrap();
         let by_id = |id: &str| all.iter().find(|x| x.id == id).unwrap().clone();
         assert_eq!(by_id("sub-0").receipt.as_deref(), Some("R-1"));
-        assert_eq!(by_id("sub-1").reason.as_deref(), Some("cooldown"));
+        assert_eq!(by_id("sub-1").code.as_deref(), Some("cooldown"));
+        assert_eq!(by_id("sub-1").reason.as_deref(), Some("changed too recently"));
         assert!(s.retry_submission("sub-2", "t").unwrap(), "dead ones can be revived");
         assert!(s.verify_audit().unwrap().valid);
     }

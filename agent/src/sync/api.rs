@@ -11,6 +11,13 @@ pub const BATCH_PATH: &str = "/v1/submissions/batch";
 pub const MAX_BATCH: usize = 500;
 /// Largest request body a provider must accept.
 pub const MAX_BODY: usize = 8 * 1024 * 1024;
+/// Largest answer the agent reads; a longer one is cut off and treated as no answer.
+pub const MAX_RESPONSE: usize = 4 * 1024 * 1024;
+/// Longest receipt, rejection code and reason the agent stores (characters; longer ones
+/// are cut, marked with `…`).
+pub const MAX_RECEIPT: usize = 256;
+pub const MAX_CODE: usize = 64;
+pub const MAX_REASON: usize = 1024;
 
 /// Which agent key signed the request (see [`super::sign::key_id`]).
 pub const HEADER_KEY_ID: &str = "x-posagent-key-id";

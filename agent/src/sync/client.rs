@@ -78,6 +78,18 @@ pub struct SignedRequest {
     pub signature: Signature,
 }
 
+/// How one request/answer exchange failed.
+enum Exchange {
+    Http(hyper::Error),
+    Body(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<hyper::Error> for Exchange {
+    fn from(e: hyper::Error) -> Self {
+        Exchange::Http(e)
+    }
+}
+
 /// An answer from the provider.
 #[derive(Debug)]
 pub struct Reply {
@@ -475,8 +487,13 @@ impl Session {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
-            let body = resp.into_body().collect().await?.to_bytes();
-            Ok::<_, hyper::Error>(Reply {
+            // Read as it arrives, never more than MAX_RESPONSE: a huge answer is no answer.
+            let body = http_body_util::Limited::new(resp.into_body(), api::MAX_RESPONSE)
+                .collect()
+                .await
+                .map_err(Exchange::Body)?
+                .to_bytes();
+            Ok::<_, Exchange>(Reply {
                 status,
                 retry_after,
                 body,
@@ -484,7 +501,14 @@ impl Session {
         };
         match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
             Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(e)) => Err(classify(&url, &e)),
+            Ok(Err(Exchange::Http(e))) => Err(classify(&url, &e)),
+            Ok(Err(Exchange::Body(e))) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+                Err(SyncError::Unreachable {
+                    url,
+                    detail: format!("its answer was longer than {} bytes", api::MAX_RESPONSE),
+                })
+            }
+            Ok(Err(Exchange::Body(e))) => Err(classify(&url, e.as_ref())),
             Err(_) => Err(SyncError::Unreachable {
                 url,
                 detail: format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()),

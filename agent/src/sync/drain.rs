@@ -70,6 +70,9 @@ pub struct Drain<'a> {
     opts: DrainOptions,
     stop: watch::Receiver<bool>,
     session: Option<Session>,
+    /// A `Retry-After` from the provider holds back every request, not only the batch it
+    /// answered: nothing is sent before this instant.
+    hold_until: Option<std::time::Instant>,
     pub tally: Tally,
 }
 
@@ -91,6 +94,7 @@ impl<'a> Drain<'a> {
             opts,
             stop,
             session: None,
+            hold_until: None,
             tally: Tally::default(),
         })
     }
@@ -138,6 +142,21 @@ impl<'a> Drain<'a> {
                 }
                 continue;
             }
+            if let Some(wait) = self
+                .hold_until
+                .and_then(|t| t.checked_duration_since(std::time::Instant::now()))
+            {
+                if wait > self.opts.max_wait {
+                    return Ok(());
+                }
+                obs.event(SyncEvent::Waiting {
+                    until: &timestamp(chrono::Utc::now() + wait),
+                });
+                if self.sleep_or_stop(wait).await {
+                    return Ok(());
+                }
+                continue;
+            }
             if self.session.is_none() {
                 self.session = Some(self.client.connect().await?);
                 obs.event(SyncEvent::Connected { url: self.client.url() });
@@ -179,16 +198,19 @@ impl<'a> Drain<'a> {
         };
         let session = self.session.as_mut().expect("connected before claiming");
         let outcomes = match session.send(&request).await {
-            Ok(reply) => match judge(&claimed, self.opts.retry_base, &reply) {
-                Ok(outcomes) => outcomes,
-                Err(detail) => {
-                    self.store.release(&ids)?;
-                    return Err(SyncError::Refused {
-                        url: self.client.url().to_string(),
-                        detail,
-                    });
+            Ok(reply) => {
+                self.hold_until = reply.retry_after.map(|d| std::time::Instant::now() + d);
+                match judge(&claimed, self.opts.retry_base, &reply) {
+                    Ok(outcomes) => outcomes,
+                    Err(detail) => {
+                        self.store.release(&ids)?;
+                        return Err(SyncError::Refused {
+                            url: self.client.url().to_string(),
+                            detail,
+                        });
+                    }
                 }
-            },
+            }
             Err(SyncError::Unreachable { detail, .. }) => {
                 // The provider may have applied the batch; the idempotency keys make the
                 // next attempt safe. This connection is done for.
@@ -272,6 +294,16 @@ fn retry_all(claimed: &[Claimed], base: Duration, reason: &str, retry_after: Opt
         .collect()
 }
 
+/// At most `max` characters of a provider's text, marked with `…` when cut.
+fn capped(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut s: String = text.chars().take(max - 1).collect();
+    s.push('…');
+    s
+}
+
 /// Turns the provider's answer into one outcome per submission, or, when the provider
 /// refused the agent itself (401/403), the reason to stop.
 fn judge(claimed: &[Claimed], base: Duration, reply: &Reply) -> Result<Vec<Outcome>, String> {
@@ -293,15 +325,23 @@ fn judge(claimed: &[Claimed], base: Duration, reply: &Reply) -> Result<Vec<Outco
             Ok(claimed
                 .iter()
                 .map(|c| match by_key.remove(&c.submission.idempotency_key) {
-                    Some(r) if r.status == Status::Accepted => Outcome::Accepted {
-                        receipt: r.receipt.unwrap_or_default(),
+                    // An acceptance must carry the provider's receipt: one without is a
+                    // malformed answer, tried again rather than recorded as done.
+                    Some(r) if r.status == Status::Accepted => match r.receipt.filter(|x| !x.trim().is_empty()) {
+                        Some(receipt) => Outcome::Accepted {
+                            receipt: capped(&receipt, api::MAX_RECEIPT),
+                        },
+                        None => retry_all(
+                            std::slice::from_ref(c),
+                            base,
+                            "the provider accepted it without a receipt",
+                            None,
+                        )
+                        .remove(0),
                     },
                     Some(r) => Outcome::Rejected {
-                        reason: format!(
-                            "{}: {}",
-                            r.code.as_deref().unwrap_or("rejected"),
-                            r.reason.as_deref().unwrap_or("no reason given")
-                        ),
+                        code: r.code.map(|x| capped(&x, api::MAX_CODE)),
+                        reason: capped(r.reason.as_deref().unwrap_or("no reason given"), api::MAX_REASON),
                     },
                     None => retry_all(
                         std::slice::from_ref(c),
@@ -323,7 +363,8 @@ fn judge(claimed: &[Claimed], base: Duration, reply: &Reply) -> Result<Vec<Outco
         400..=499 => Ok(claimed
             .iter()
             .map(|_| Outcome::Rejected {
-                reason: format!("HTTP {}: {}", reply.status, message()),
+                code: Some(format!("http_{}", reply.status)),
+                reason: capped(&message(), api::MAX_REASON),
             })
             .collect()),
         other => Ok(retry_all(
@@ -353,6 +394,7 @@ mod tests {
                 attempts: 1,
                 next_attempt_at: now(),
                 receipt: None,
+                code: None,
                 reason: None,
                 created_at: now(),
             },
@@ -386,7 +428,8 @@ mod tests {
         assert_eq!(
             out[1],
             Outcome::Rejected {
-                reason: "cooldown: too soon".into()
+                code: Some("cooldown".into()),
+                reason: "too soon".into()
             }
         );
         assert!(matches!(&out[2], Outcome::Retry { reason, .. } if reason.contains("did not answer")));
@@ -406,7 +449,7 @@ mod tests {
         let out = judge(&batch, BASE, &bad).unwrap();
         assert!(
             out.iter()
-                .all(|o| matches!(o, Outcome::Rejected { reason } if reason.contains("HTTP 400")))
+                .all(|o| matches!(o, Outcome::Rejected { code, reason } if code.as_deref() == Some("http_400") && reason.contains("no submissions")))
         );
 
         let garbled = reply(200, serde_json::json!("not an answer"), None);
@@ -416,6 +459,31 @@ mod tests {
                 .iter()
                 .all(|o| matches!(o, Outcome::Retry { .. }))
         );
+    }
+
+    #[test]
+    fn an_acceptance_without_a_receipt_is_retried_and_long_texts_are_capped() {
+        let batch = [claimed("a"), claimed("b")];
+        let long = "x".repeat(10_000);
+        let r = reply(
+            200,
+            serde_json::json!({ "results": [
+                { "idempotency_key": "a", "status": "accepted" },
+                { "idempotency_key": "b", "status": "rejected", "code": long, "reason": long },
+            ]}),
+            None,
+        );
+        let out = judge(&batch, BASE, &r).unwrap();
+        assert!(
+            matches!(&out[0], Outcome::Retry { reason, .. } if reason.contains("without a receipt")),
+            "{out:?}"
+        );
+        let Outcome::Rejected { code, reason } = &out[1] else {
+            panic!("{out:?}")
+        };
+        assert_eq!(code.as_deref().map(|c| c.chars().count()), Some(api::MAX_CODE));
+        assert_eq!(reason.chars().count(), api::MAX_REASON);
+        assert!(reason.ends_with('…'));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Fault injection for the simulated provider:
-//! `--faults unavailable=0.2,delay=100ms,reset_before=0.1,reset_after=0.1,slow_handshake=500ms,reject=0.05`.
+//! `--faults unavailable=0.2,delay=100ms,reset_before=0.1,reset_after=0.1,slow_handshake=500ms,reject=0.05`,
+//! and, for a hostile provider, `throttle_first=2s`, `no_receipt=1`, `huge_answer=1`.
 
 use std::time::Duration;
 
@@ -20,6 +21,12 @@ pub struct ProviderFaults {
     pub slow_handshake: Option<Duration>,
     /// Chance per new submission of a review refusal.
     pub reject: f64,
+    /// The first batch is answered 429 with `Retry-After` of this many whole seconds.
+    pub throttle_first: Option<Duration>,
+    /// Chance per batch of answering "accepted" without the receipts (a broken provider).
+    pub no_receipt: f64,
+    /// Chance per batch of an answer of 5 MiB (a hostile provider).
+    pub huge_answer: f64,
 }
 
 impl std::str::FromStr for ProviderFaults {
@@ -35,9 +42,12 @@ impl std::str::FromStr for ProviderFaults {
                 "reject" => f.reject = rate(k, v)?,
                 "delay" => f.delay = Some(duration(k, v)?),
                 "slow_handshake" => f.slow_handshake = Some(duration(k, v)?),
+                "throttle_first" => f.throttle_first = Some(duration(k, v)?),
+                "no_receipt" => f.no_receipt = rate(k, v)?,
+                "huge_answer" => f.huge_answer = rate(k, v)?,
                 other => {
                     return Err(FaultSpecError(format!(
-                        "unknown fault '{other}'; known: unavailable, delay, reset_before, reset_after, slow_handshake, reject"
+                        "unknown fault '{other}'; known: unavailable, delay, reset_before, reset_after, slow_handshake, reject, throttle_first, no_receipt, huge_answer"
                     )));
                 }
             }

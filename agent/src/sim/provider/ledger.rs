@@ -43,6 +43,9 @@ pub struct Answered {
     pub deliveries: u64,
     /// Binding changes applied for it: 1 if accepted, 0 if rejected; never more.
     pub applied: u64,
+    /// When its first and latest delivery that was judged arrived.
+    pub first_at: String,
+    pub last_at: String,
 }
 
 /// What the provider has received and applied.
@@ -118,7 +121,7 @@ impl Ledger {
             .conn
             .prepare(
                 "SELECT a.idempotency_key, a.submission_id, a.kind, a.mid, a.status, a.receipt, a.code, a.reason, a.deliveries,
-                        (SELECT COUNT(*) FROM changes c WHERE c.idempotency_key = a.idempotency_key)
+                        (SELECT COUNT(*) FROM changes c WHERE c.idempotency_key = a.idempotency_key), a.first_at, a.last_at
                  FROM answers a ORDER BY a.first_at, a.idempotency_key",
             )
             .map_err(sql)?;
@@ -135,6 +138,8 @@ impl Ledger {
                     reason: r.get(7)?,
                     deliveries: r.get::<_, i64>(8)? as u64,
                     applied: r.get::<_, i64>(9)? as u64,
+                    first_at: r.get(10)?,
+                    last_at: r.get(11)?,
                 })
             })
             .map_err(sql)?
@@ -254,9 +259,9 @@ fn apply_one(
         Err(e) => return Ok(rejected(&key, "schema", e)),
     };
     let content = hex::encode(Sha256::digest(raw.to_string().as_bytes()));
-    let first: Option<(String, ItemResult)> = tx
+    let first: Option<(String, ItemResult, i64)> = tx
         .query_row(
-            "SELECT content_sha256, status, receipt, code, reason FROM answers WHERE idempotency_key = ?1",
+            "SELECT content_sha256, status, receipt, code, reason, deliveries FROM answers WHERE idempotency_key = ?1",
             [&key],
             |r| {
                 let status: String = r.get(1)?;
@@ -273,12 +278,17 @@ fn apply_one(
                         code: r.get(3)?,
                         reason: r.get(4)?,
                     },
+                    r.get(5)?,
                 ))
             },
         )
         .optional()?;
-    if let Some((sha, answer)) = first {
-        if sha != content {
+    // Only an acceptance is recorded for good; a rejected key is judged again when it
+    // comes back (after `queue retry`, once its cause is gone).
+    if let Some((sha, answer, _)) = &first
+        && answer.status == Status::Accepted
+    {
+        if *sha != content {
             return Ok(rejected(
                 &key,
                 "conflict",
@@ -289,8 +299,12 @@ fn apply_one(
             "UPDATE answers SET deliveries = deliveries + 1, last_at = ?2 WHERE idempotency_key = ?1",
             params![key, at],
         )?;
-        return Ok(answer);
+        return Ok(answer.clone());
     }
+    if first.is_some() {
+        tx.execute("DELETE FROM answers WHERE idempotency_key = ?1", [&key])?;
+    }
+    let earlier_deliveries = first.map_or(0, |(_, _, n)| n);
     let result = match judge(tx, &item, &mid, rules, rng)? {
         Ok(()) => {
             tx.execute(
@@ -309,7 +323,7 @@ fn apply_one(
     };
     tx.execute(
         "INSERT INTO answers (idempotency_key, submission_id, kind, mid, content_sha256, status, receipt, code, reason, deliveries, first_at, last_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?10)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1 + ?11, ?10, ?10)",
         params![
             key,
             item.id,
@@ -320,7 +334,8 @@ fn apply_one(
             result.receipt,
             result.code,
             result.reason,
-            at
+            at,
+            earlier_deliveries
         ],
     )?;
     Ok(result)

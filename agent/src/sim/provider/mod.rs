@@ -53,6 +53,8 @@ struct State {
     faults: ProviderFaults,
     rules: Rules,
     rng: Mutex<StdRng>,
+    /// Whether a batch was seen yet (for `throttle_first`).
+    throttled: std::sync::atomic::AtomicBool,
 }
 
 impl State {
@@ -105,6 +107,7 @@ pub async fn serve(o: ProviderOptions, announce: impl FnOnce(serde_json::Value))
         },
         faults: o.faults,
         rng: Mutex::new(StdRng::seed_from_u64(o.seed)),
+        throttled: std::sync::atomic::AtomicBool::new(false),
     });
     let listener = tokio::net::TcpListener::bind(&o.listen)
         .await
@@ -191,6 +194,15 @@ async fn batch(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Ful
             format!("bodies are limited to {} bytes", api::MAX_BODY),
         ));
     };
+    if let Some(d) = state.faults.throttle_first
+        && !state.throttled.swap(true, std::sync::atomic::Ordering::SeqCst)
+    {
+        let mut r = error(StatusCode::TOO_MANY_REQUESTS, "throttled", "slow down (simulated)");
+        if let Ok(v) = hyper::header::HeaderValue::from_str(&d.as_secs().to_string()) {
+            r.headers_mut().insert(hyper::header::RETRY_AFTER, v);
+        }
+        return Ok(r);
+    }
     if state.roll(state.faults.unavailable) {
         let mut r = error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -273,6 +285,19 @@ async fn batch(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Ful
     };
     if state.roll(state.faults.reset_after) {
         return Err(Reset);
+    }
+    if state.roll(state.faults.huge_answer) {
+        let padding = "x".repeat(5 << 20);
+        return Ok(answer(
+            StatusCode::OK,
+            json!({ "results": results, "padding": padding }),
+        ));
+    }
+    let mut results = results;
+    if state.roll(state.faults.no_receipt) {
+        for r in &mut results {
+            r.receipt = None;
+        }
     }
     Ok(answer(StatusCode::OK, json!({ "results": results })))
 }
