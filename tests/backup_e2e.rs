@@ -116,7 +116,10 @@ fn backup_then_restore_gives_back_the_same_binding_and_parameters() {
         zip.as_ref(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(json_of(&out)["verified"], true);
+    // The restore is a job: verified by reading back, with a backup of what it overwrote.
+    let doc = json_of(&out);
+    assert_eq!(doc["job"]["state"], "done", "{doc}");
+    assert!(doc["plan"]["steps"].as_array().unwrap().iter().any(|s| s == "verify"));
     let mut t = connect(&s.sim);
     let restored: Binding = t.read_binding().unwrap();
     assert_eq!(restored, original);
@@ -127,8 +130,80 @@ fn backup_then_restore_gives_back_the_same_binding_and_parameters() {
         .output()
         .unwrap();
     let rows = json_of(&list);
-    assert_eq!(rows.as_array().unwrap().len(), 1);
-    assert_eq!(rows[0]["terminal_serial"], s.sim.serial.as_str());
+    assert_eq!(
+        rows.as_array().unwrap().len(),
+        2,
+        "the backup, and the one the restore took first"
+    );
+    let job = doc["job"]["id"].as_str().unwrap();
+    let safety = rows.as_array().unwrap().iter().find(|r| r["job_id"] == job).unwrap();
+    assert_eq!(safety["terminal_serial"], s.sim.serial.as_str());
+    let overwritten = posagent::backup::read_archive(
+        std::path::Path::new(safety["file"].as_str().unwrap()),
+        PASSWORD.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(
+        overwritten.binding.card.unwrap().pan.expose_full(),
+        "6228480011223344554",
+        "the changed binding was kept before it was overwritten"
+    );
+}
+
+#[test]
+fn a_restore_is_journaled_audited_and_resumes_after_a_kill() {
+    let s = setup("50");
+    let zip = s.dir.path().join("before.zip");
+    assert!(s.backup(&zip).status.success());
+    let original = connect(&s.sim).read_binding().unwrap();
+    {
+        let mut t = connect(&s.sim);
+        let mut changed = original.clone();
+        changed.phone = None;
+        t.apply_binding(&changed).unwrap();
+    }
+    let restore = |kill: Option<&str>| {
+        let mut cmd = posagent(s.dir.path());
+        cmd.args(["restore", "--yes", "--port"])
+            .arg(&s.sim.port)
+            .arg(&zip)
+            .arg("--secret-file")
+            .arg(&s.secret)
+            .arg("--password-file")
+            .arg(&s.password);
+        if let Some(k) = kill {
+            cmd.env("POSAGENT_KILL_AT", k);
+        }
+        cmd.output().unwrap()
+    };
+    let killed = restore(Some("after:restore_binding"));
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&killed.status),
+        Some(9),
+        "{}",
+        String::from_utf8_lossy(&killed.stderr)
+    );
+    let store = posagent::store::Store::open(s.dir.path()).unwrap();
+    let job = store.jobs().unwrap().remove(0);
+    assert_eq!((job.operation.as_str(), job.state.as_str()), ("restore", "running"));
+    let steps: Vec<String> = store.journal_of(&job.id).unwrap().into_iter().map(|e| e.step).collect();
+    assert!(
+        steps.contains(&"backup".to_string()) && steps.contains(&"restore_binding".to_string()),
+        "{steps:?}"
+    );
+    drop(store);
+    let resumed = posagent(s.dir.path())
+        .args(["jobs", "resume", &job.id, "--secret-file"])
+        .arg(&s.secret)
+        .arg("--password-file")
+        .arg(&s.password)
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    assert_eq!(connect(&s.sim).read_binding().unwrap(), original);
+    let store = posagent::store::Store::open(s.dir.path()).unwrap();
+    assert_eq!(store.job(&job.id).unwrap().unwrap().state.as_str(), "done");
+    assert!(store.verify_audit().unwrap().valid);
 }
 
 #[test]

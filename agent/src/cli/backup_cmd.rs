@@ -12,9 +12,7 @@ use super::{CliError, Exit, Output, load_profiles, progress};
 use crate::backup::{self, BackupError, ManifestBase};
 use crate::config::Paths;
 use crate::link::LinkStats;
-use crate::link::proto::Object;
 use crate::store::{Store, StoreError};
-use crate::terminal::model::Difference;
 
 impl From<BackupError> for CliError {
     fn from(e: BackupError) -> Self {
@@ -207,16 +205,6 @@ pub fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
     }
 }
 
-#[derive(Serialize)]
-struct Restored<'a> {
-    file: &'a Path,
-    terminal: String,
-    changes: &'a [Difference],
-    parameters: usize,
-    verified: bool,
-    link: LinkStats,
-}
-
 pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliError> {
     let (secret, pw) = secrets::secret_then_password(
         a.secret.secret_file.as_deref(),
@@ -242,8 +230,7 @@ pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliEr
         )
         .help("connect the right terminal, or pass --to-replacement to put this binding on a replacement unit"));
     }
-    let current = t.read_binding()?;
-    let changes = current.differences(&contents.binding);
+    let changes = t.read_binding()?.differences(&contents.binding);
     if !out.json {
         eprintln!("Terminal {} — changes the restore will make:", identity.serial);
         if changes.is_empty() {
@@ -255,55 +242,26 @@ pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliEr
     }
     confirm(
         &format!(
-            "Restore the binding and {} parameter(s) from the backup?",
+            "Back up what is there now, then restore the binding and {} parameter(s) from the backup?",
             contents.params.len()
         ),
         a.yes,
     )?;
-    t.apply_binding(&contents.binding)?;
-    if !contents.params.is_empty() {
-        let bytes = crate::terminal::model::encode_params(&contents.params);
-        let bar = progress::transfer_bar(out, "writing parameters");
-        t.import(
-            Object::Parameters,
-            &bytes,
-            contents.params.len() as u32,
-            &mut progress::feed(&bar),
-        )?;
-        bar.finish_and_clear();
-    }
-    let after = t.read_binding()?;
-    let left = after.differences(&contents.binding);
-    if !left.is_empty() {
-        return Err(CliError::new(
-            Exit::Failure,
-            format!(
-                "restore did not take: the terminal reads back differently ({})",
-                left.iter().map(|d| d.field).collect::<Vec<_>>().join(", ")
-            ),
-        )
-        .help("run `posagent inspect` and restore again; the backup archive is unchanged"));
-    }
-    let link = t.stats();
-    let human = format!(
-        "Restored {} from {}: {} field(s) changed, {} parameter(s) written, verified by reading back\n{}\n{}",
-        identity.serial,
-        a.file.display(),
-        changes.len(),
-        contents.params.len(),
-        describe_binding(&after),
-        describe_link(&link)
-    );
-    out.print(
-        &human,
-        &Restored {
-            file: &a.file,
-            terminal: identity.serial,
-            changes: &changes,
-            parameters: contents.params.len(),
-            verified: true,
-            link,
-        },
-    );
+    let technician = super::job_cmd::technician(paths)?;
+    let setup = crate::job::restore::RestoreSetup {
+        paths,
+        profile,
+        archive: &a.file,
+        contents: &contents,
+        port: &a.port,
+        secret: &secret,
+        backup_password: &pw,
+        technician: &technician,
+        to_replacement: a.to_replacement,
+    };
+    let mut screen = super::job_cmd::screen(out, true);
+    super::interrupt::install();
+    let outcome = crate::job::restore::start(&setup, t, &mut screen)?;
+    super::job_cmd::print_outcome(out, &outcome, "restored");
     Ok(())
 }

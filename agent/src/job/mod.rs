@@ -8,6 +8,7 @@
 //! happens only once a verified backup exists. The last step marks the job done and queues
 //! its submission for the provider in one transaction.
 
+pub mod restore;
 mod steps;
 mod submission;
 
@@ -52,6 +53,9 @@ pub enum Step {
     Verify,
     TestTransaction,
     Record,
+    /// A restore writes the archive's binding, then its parameters.
+    RestoreBinding,
+    RestoreParameters,
 }
 
 impl Step {
@@ -76,6 +80,8 @@ impl Step {
             Step::Verify => "verify",
             Step::TestTransaction => "test_transaction",
             Step::Record => "record",
+            Step::RestoreBinding => "restore_binding",
+            Step::RestoreParameters => "restore_parameters",
         }
     }
 
@@ -102,7 +108,7 @@ impl Step {
     }
 }
 
-const ALL_STEPS: [Step; 18] = [
+const ALL_STEPS: [Step; 20] = [
     Step::CheckIdentity,
     Step::Authenticate,
     Step::CompareBinding,
@@ -121,6 +127,8 @@ const ALL_STEPS: [Step; 18] = [
     Step::Verify,
     Step::TestTransaction,
     Step::Record,
+    Step::RestoreBinding,
+    Step::RestoreParameters,
 ];
 
 /// The steps of `op` under `profile`, in order.
@@ -174,7 +182,8 @@ pub enum StepStatus {
 pub struct PlanSummary {
     pub job_id: String,
     pub order_id: String,
-    pub operation: Operation,
+    /// The procedure (`rebind-card` …), or `restore`.
+    pub operation: String,
     pub terminal: String,
     pub replacement: Option<String>,
     /// Changes to the main terminal's binding, masked.
@@ -269,11 +278,17 @@ pub struct JobSetup<'a> {
     pub cooldown_checked_by_provider: bool,
 }
 
-/// SHA-256 of a file, hex.
+/// SHA-256 of an order file, hex.
 pub fn file_sha256(path: &Path) -> Result<String, std::io::Error> {
-    let bytes =
-        crate::input::read_regular(path, crate::input::MAX_ORDER_FILE, "order file").map_err(std::io::Error::other)?;
-    Ok(hex::encode(Sha256::digest(bytes)))
+    file_digest(path, crate::input::MAX_ORDER_FILE, "order file")
+}
+
+/// SHA-256 of a regular file of at most `limit` bytes, hex, read as a stream.
+fn file_digest(path: &Path, limit: u64, what: &str) -> Result<String, std::io::Error> {
+    let (mut file, _) = crate::input::open_regular(path, limit, what).map_err(std::io::Error::other)?;
+    let mut sha = Sha256::new();
+    std::io::copy(&mut file, &mut sha)?;
+    Ok(hex::encode(sha.finalize()))
 }
 
 /// Where a test hook may kill the agent (`POSAGENT_KILL_AT`): `before:STEP`, `after:STEP`
@@ -425,6 +440,10 @@ fn load_running(store: &Store, id: &str) -> Result<JobRecord, JobError> {
             state: job.state.as_str(),
         });
     }
+    if job.operation == restore::RESTORE {
+        // Its "order" is the archive, checked by the restore itself.
+        return Ok(job);
+    }
     let order_file = Path::new(&job.order_file);
     let sha = file_sha256(order_file).map_err(|e| {
         JobError::Order(format!(
@@ -454,6 +473,60 @@ pub struct Continue<'a> {
 }
 
 impl<'a> Continue<'a> {
+    /// The job's terminal, opened where it is now: a USB terminal replugged into another
+    /// socket comes back under another name, so it is found by its serial unless the
+    /// technician said where it is; another unit is never carried on with.
+    fn reach_main(&self, job: &JobRecord, profile: &Profile) -> Result<(PathBuf, Terminal), JobError> {
+        let port = match self.port {
+            Some(p) => p.to_path_buf(),
+            None => discover::locate(&job.terminal_serial, Some(Path::new(&job.port)), &profile.serial)
+                .map_err(TerminalError::from)?,
+        };
+        let mut main = open_terminal(&port, profile)?;
+        let found = main.identify()?.serial;
+        if found != job.terminal_serial {
+            return Err(TerminalError::AnotherUnit {
+                path: port,
+                expected: job.terminal_serial.clone(),
+                found,
+            }
+            .into());
+        }
+        Ok((port, main))
+    }
+
+    /// Carries on, or rolls back, an interrupted restore.
+    fn restore(&self, job: JobRecord, observer: &'a mut dyn Observer, abort: bool) -> Result<JobOutcome, JobError> {
+        let mut store = Store::open(&self.paths.data)?;
+        let profile = self
+            .profiles
+            .get(&job.profile)
+            .map_err(|e| JobError::Order(e.to_string()))?;
+        let archive = PathBuf::from(&job.order_file);
+        let contents = crate::backup::read_archive(&archive, self.backup_password)?;
+        let (port, main) = self.reach_main(&job, profile)?;
+        store.set_job_ports(&job.id, &port, None)?;
+        if job.state == JobState::Interrupted {
+            store.end_job(&job, JobState::Running, None)?;
+        }
+        let setup = restore::RestoreSetup {
+            paths: self.paths,
+            profile,
+            archive: &archive,
+            to_replacement: contents.manifest.terminal.serial != job.terminal_serial,
+            contents: &contents,
+            port: &port,
+            secret: self.secret,
+            backup_password: self.backup_password,
+            technician: &job.technician.clone(),
+        };
+        if abort {
+            restore::abort(&setup, store, job, main)
+        } else {
+            restore::resume(&setup, store, job, main, observer)
+        }
+    }
+
     fn open(&self, id: &str, observer: &'a mut dyn Observer) -> Result<Run<'a>, JobError> {
         let store = Store::open(&self.paths.data)?;
         let job = load_running(&store, id)?;
@@ -473,23 +546,7 @@ impl<'a> Continue<'a> {
                     job.order_id, job.order_file
                 ))
             })?;
-        // A USB terminal replugged into another socket comes back under another name: find
-        // it by its serial unless told where it is, and never carry on with another unit.
-        let port = match self.port {
-            Some(p) => p.to_path_buf(),
-            None => discover::locate(&job.terminal_serial, Some(Path::new(&job.port)), &profile.serial)
-                .map_err(TerminalError::from)?,
-        };
-        let mut main = open_terminal(&port, profile)?;
-        let found = main.identify()?.serial;
-        if found != job.terminal_serial {
-            return Err(TerminalError::AnotherUnit {
-                path: port,
-                expected: job.terminal_serial.clone(),
-                found,
-            }
-            .into());
-        }
+        let (port, main) = self.reach_main(&job, profile)?;
         let replacement_port = match (self.replacement_port, &job.replacement_serial, &job.replacement_port) {
             (Some(p), _, _) => Some(p.to_path_buf()),
             (None, Some(serial), Some(last)) => Some(
@@ -538,13 +595,26 @@ impl<'a> Continue<'a> {
         })
     }
 
+    /// A restore job, if `id` is one (it has no work order to open).
+    fn restore_job(&self, id: &str) -> Result<Option<JobRecord>, JobError> {
+        let store = Store::open(&self.paths.data)?;
+        let job = load_running(&store, id)?;
+        Ok((job.operation == restore::RESTORE).then_some(job))
+    }
+
     /// Continues an interrupted job from its journal.
     pub fn resume(&self, id: &str, observer: &'a mut dyn Observer) -> Result<JobOutcome, JobError> {
+        if let Some(job) = self.restore_job(id)? {
+            return self.restore(job, observer, false);
+        }
         self.open(id, observer)?.execute(false, false)
     }
 
     /// Rolls an unfinished job back to the binding in its backup.
     pub fn abort(&self, id: &str, observer: &'a mut dyn Observer) -> Result<JobOutcome, JobError> {
+        if let Some(job) = self.restore_job(id)? {
+            return self.restore(job, observer, true);
+        }
         self.open(id, observer)?.abort()
     }
 }
@@ -574,7 +644,7 @@ impl Run<'_> {
         PlanSummary {
             job_id: self.job.id.clone(),
             order_id: self.order.id.clone(),
-            operation: self.order.operation,
+            operation: self.order.operation.to_string(),
             terminal: self.job.terminal_serial.clone(),
             replacement: self.job.replacement_serial.clone(),
             changes,

@@ -87,6 +87,11 @@ impl Run<'_> {
             Step::Verify => self.verify(),
             Step::TestTransaction => self.test_transaction(),
             Step::Record => self.record(),
+            Step::RestoreBinding | Step::RestoreParameters => Err(JobError::Order(format!(
+                "{} belongs to a restore, not to {}",
+                step.name(),
+                self.order.operation
+            ))),
         }
     }
 
