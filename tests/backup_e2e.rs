@@ -71,7 +71,7 @@ impl Setup {
     }
 }
 
-fn params_of(t: &mut posagent::terminal::Terminal) -> std::collections::BTreeMap<String, String> {
+fn params_of(t: &mut posagent::terminal::Terminal) -> posagent::terminal::model::Params {
     decode_params(&t.export(Object::Parameters, &mut |_, _| {}).unwrap().data).unwrap()
 }
 

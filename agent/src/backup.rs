@@ -13,7 +13,6 @@
 //! target directory, fsynced, then renamed, so a crash never leaves half an archive under
 //! the final name.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -206,7 +205,7 @@ fn valid_expiry(s: &str) -> Result<String, DomainError> {
 #[derive(Debug, Clone)]
 pub struct Contents {
     pub binding: Binding,
-    pub params: BTreeMap<String, String>,
+    pub params: crate::terminal::model::Params,
     pub transactions: Vec<TxnRecord>,
     /// (file name, bytes) of evidence scans.
     pub evidence: Vec<(String, Vec<u8>)>,
@@ -453,7 +452,7 @@ pub const MAX_LOG_LINE: u64 = 64 << 10;
 pub struct Opened {
     pub manifest: Manifest,
     pub binding: Binding,
-    pub params: BTreeMap<String, String>,
+    pub params: crate::terminal::model::Params,
     /// Records in `transactions.jsonl`, each of which parsed.
     pub transactions: usize,
     /// Names of the evidence entries.

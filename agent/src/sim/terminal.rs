@@ -5,7 +5,7 @@
 //! State persists in a JSON file after every change, so killing and restarting the
 //! simulator is a power cycle.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -30,7 +30,7 @@ pub struct TerminalState {
     pub identity: Identity,
     /// The binding in its wire form (validated when it was written).
     pub binding: Vec<u8>,
-    pub params: BTreeMap<String, String>,
+    pub params: model::Params,
     pub transactions: Vec<TxnRecord>,
     pub batch: u32,
     pub next_seq: u32,
@@ -141,8 +141,8 @@ impl TerminalState {
                 phone: format!("138{}", random_digits(&mut rng, 8)).parse().ok(),
             }
         };
-        let params: BTreeMap<String, String> = if s.blank {
-            BTreeMap::new()
+        let params: model::Params = if s.blank {
+            model::Params::new()
         } else {
             [
                 ("comm.host", "pos.example-provider.cn"),
@@ -754,8 +754,10 @@ impl SimTerminal {
             return Err(fail(result::WRONG_STATE, "the unit is not bound"));
         }
         let amount = f
-            .need_u32(tag::AMOUNT_AUTHORISED)
-            .map_err(|e| fail(result::BAD_REQUEST, &e.to_string()))?;
+            .need(tag::AMOUNT_AUTHORISED)
+            .map_err(|e| fail(result::BAD_REQUEST, &e.to_string()))
+            .and_then(|v| model::amount_from_bcd(v).map_err(|e| fail(result::BAD_REQUEST, &e.to_string())))
+            .and_then(|a| u32::try_from(a).map_err(|_| fail(result::BAD_REQUEST, "amount too large")))?;
         // The agent's reference makes the command idempotent.
         let reference = f
             .text(tag::RRN)

@@ -513,7 +513,7 @@ impl Terminal {
     /// reference, the terminal returns the same transaction instead of making another.
     pub fn test_transaction(&mut self, amount_fen: u32, reference: &str) -> Result<TestResult, TerminalError> {
         let request = Writer::new()
-            .u32(tag::AMOUNT_AUTHORISED, amount_fen)
+            .bytes(tag::AMOUNT_AUTHORISED, &model::amount_bcd(u64::from(amount_fen)))
             .str(tag::RRN, reference)
             .finish();
         let rsp = self.call(cmd::TEST_TRANSACTION, request)?;

@@ -277,6 +277,19 @@ pub struct TxnRecord {
     pub rrn: String,
 }
 
+/// An amount in fen as `9F02` carries it everywhere: 6 bytes of BCD, 12 digits (EMV n12).
+pub fn amount_bcd(fen: u64) -> Vec<u8> {
+    bcd(&format!("{fen:012}"))
+}
+
+/// The amount in fen from a `9F02` value (6 bytes of BCD).
+pub fn amount_from_bcd(value: &[u8]) -> Result<u64, ModelError> {
+    if value.len() != 6 {
+        return Err(invalid("amount", "9F02 must be 6 bytes of BCD"));
+    }
+    from_bcd(value, "amount")?.parse().map_err(|e| invalid("amount", e))
+}
+
 fn bcd(digits: &str) -> Vec<u8> {
     let padded = if digits.len() % 2 == 1 {
         format!("0{digits}")
@@ -310,7 +323,7 @@ impl TxnRecord {
             w.u32(tag::TRANSACTION_SEQ, self.seq)
                 .bytes(tag::TRANSACTION_DATE, &bcd(&self.date))
                 .bytes(tag::TRANSACTION_TIME, &bcd(&self.time))
-                .bytes(tag::AMOUNT_AUTHORISED, &bcd(&format!("{:012}", self.amount_fen)))
+                .bytes(tag::AMOUNT_AUTHORISED, &amount_bcd(self.amount_fen))
                 .bytes(tag::CURRENCY_CODE, &bcd(&format!("{:04}", self.currency)))
                 .u8(tag::TRANSACTION_TYPE, self.kind)
                 .str(tag::MASKED_PAN, &self.masked_pan)
@@ -336,9 +349,7 @@ impl TxnRecord {
             seq: f.need_u32(tag::TRANSACTION_SEQ)?,
             date: digits(tag::TRANSACTION_DATE, "date")?,
             time: digits(tag::TRANSACTION_TIME, "time")?,
-            amount_fen: digits(tag::AMOUNT_AUTHORISED, "amount")?
-                .parse()
-                .map_err(|e| invalid("amount", e))?,
+            amount_fen: amount_from_bcd(f.need(tag::AMOUNT_AUTHORISED)?)?,
             currency: digits(tag::CURRENCY_CODE, "currency")?
                 .parse()
                 .map_err(|e| invalid("currency", e))?,
@@ -376,8 +387,11 @@ pub fn decode_log(bytes: &[u8]) -> Result<Vec<TxnRecord>, ModelError> {
     Fields::parse(bytes)?.all(tag::RECORD).map(TxnRecord::decode).collect()
 }
 
-/// Encodes a parameters object: `E2 { DF70 name, DF71 value }` per parameter.
-pub fn encode_params(params: &std::collections::BTreeMap<String, String>) -> Vec<u8> {
+/// A terminal's parameters, in the terminal's own order; names are unique.
+pub type Params = indexmap::IndexMap<String, String>;
+
+/// Encodes a parameters object: `E2 { DF70 name, DF71 value }` per parameter, in order.
+pub fn encode_params(params: &Params) -> Vec<u8> {
     let mut w = Writer::new();
     for (k, v) in params {
         w.nested(tag::PARAM, |p| {
@@ -387,18 +401,19 @@ pub fn encode_params(params: &std::collections::BTreeMap<String, String>) -> Vec
     w.finish()
 }
 
-/// Decodes a parameters object.
-pub fn decode_params(bytes: &[u8]) -> Result<std::collections::BTreeMap<String, String>, ModelError> {
-    Fields::parse(bytes)?
-        .all(tag::PARAM)
-        .map(|v| {
-            let f = Fields::parse(v)?;
-            Ok((
-                f.need_text(tag::PARAM_NAME)?.to_string(),
-                f.need_text(tag::PARAM_VALUE)?.to_string(),
-            ))
-        })
-        .collect()
+/// Decodes a parameters object, keeping the terminal's order; a name that appears twice is
+/// refused (one of the two values would otherwise be lost without a word).
+pub fn decode_params(bytes: &[u8]) -> Result<Params, ModelError> {
+    let mut params = Params::new();
+    for v in Fields::parse(bytes)?.all(tag::PARAM) {
+        let f = Fields::parse(v)?;
+        let name = f.need_text(tag::PARAM_NAME)?.to_string();
+        let value = f.need_text(tag::PARAM_VALUE)?.to_string();
+        if params.insert(name.clone(), value).is_some() {
+            return Err(invalid("parameters", format!("the name {name} appears twice")));
+        }
+    }
+    Ok(params)
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -458,6 +473,29 @@ pub(crate) mod tests {
             account: None,
             phone: Some("13812345678".parse().unwrap()),
         }
+    }
+
+    #[test]
+    fn parameters_keep_the_terminals_order_and_a_repeated_name_is_refused() {
+        let params: Params = [("z.last", "1"), ("a.first", "2"), ("m.mid", "3")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let back = decode_params(&encode_params(&params)).unwrap();
+        assert_eq!(back.keys().collect::<Vec<_>>(), ["z.last", "a.first", "m.mid"]);
+        let json = serde_json::to_string(&back).unwrap();
+        assert_eq!(json, r#"{"z.last":"1","a.first":"2","m.mid":"3"}"#);
+        let mut twice = encode_params(&params);
+        twice.extend(encode_params(&params));
+        let e = decode_params(&twice).unwrap_err().to_string();
+        assert!(e.contains("z.last appears twice"), "{e}");
+    }
+
+    #[test]
+    fn amounts_are_six_bytes_of_bcd() {
+        assert_eq!(amount_bcd(1), [0, 0, 0, 0, 0, 1]);
+        assert_eq!(amount_from_bcd(&amount_bcd(123_456_789_012)).unwrap(), 123_456_789_012);
+        assert!(amount_from_bcd(&[0, 0, 0, 1]).is_err(), "4 bytes is not the encoding");
     }
 
     #[test]
