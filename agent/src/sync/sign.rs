@@ -115,6 +115,41 @@ mod tests {
     const KEY: &[u8] = b"agent-key-for-tests";
     const NOW: i64 = 1_795_000_000;
 
+    /// The test vector docs/sync-api.md gives a provider to check its implementation with.
+    #[test]
+    fn the_documented_test_vector() {
+        let key: Vec<u8> = (0u8..32).collect();
+        let (ts, nonce, body) = (
+            1_795_000_000,
+            "000102030405060708090a0b0c0d0e0f",
+            br#"{"submissions":[]}"#,
+        );
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/sync-api.md")).unwrap();
+        let body_sha = hex::encode(Sha256::digest(body));
+        let mac = hex::encode(
+            mac_over(&key, "POST", "/v1/submissions/batch", ts, nonce, body)
+                .finalize()
+                .into_bytes(),
+        );
+        for value in [key_id(&key), body_sha, mac] {
+            assert!(
+                doc.contains(&format!("`{value}`")),
+                "docs/sync-api.md does not show {value}"
+            );
+        }
+        let mut v = Verifier::new(&key);
+        let sig = Signature {
+            timestamp: ts,
+            nonce: nonce.into(),
+            mac: hex::encode(
+                mac_over(&key, "POST", "/v1/submissions/batch", ts, nonce, body)
+                    .finalize()
+                    .into_bytes(),
+            ),
+        };
+        assert_eq!(v.verify("POST", "/v1/submissions/batch", body, &sig, ts), Ok(()));
+    }
+
     #[test]
     fn a_signed_request_verifies_once() {
         let mut v = Verifier::new(KEY);
