@@ -474,10 +474,8 @@ fn at_the_keyboard(home: &Path, args: &[&std::ffi::OsStr]) -> common::pty::PtyCh
 
 const PROMPT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-#[test]
-fn backup_asks_the_secret_first_then_a_new_password_twice() {
-    let s = setup("20");
-    let out = s.dir.path().join("typed.zip");
+/// `posagent backup --port P --out OUT` at the keyboard, answered up to the secret.
+fn backup_at_the_keyboard(s: &Setup, out: &Path) -> common::pty::PtyChild {
     let mut p = at_the_keyboard(
         s.dir.path(),
         &[
@@ -495,6 +493,14 @@ fn backup_asks_the_secret_first_then_a_new_password_twice() {
         p.screen
     );
     p.send_secret(DEMO_SECRET);
+    p
+}
+
+#[test]
+fn backup_asks_the_secret_first_then_a_new_password_twice() {
+    let s = setup("20");
+    let out = s.dir.path().join("typed.zip");
+    let mut p = backup_at_the_keyboard(&s, &out);
     p.expect("new backup password:", PROMPT_WAIT);
     p.send_secret(PASSWORD);
     p.expect("repeat the new backup password:", PROMPT_WAIT);
@@ -517,18 +523,7 @@ fn a_mistyped_new_password_or_a_short_one_writes_nothing() {
         (PASSWORD, "counter-7-backuq", "the two backup passwords differ"),
         ("開心面館開心面館", "", "at least 12 characters"),
     ] {
-        let mut p = at_the_keyboard(
-            s.dir.path(),
-            &[
-                "backup".as_ref(),
-                "--port".as_ref(),
-                s.sim.port.as_ref(),
-                "--out".as_ref(),
-                out.as_ref(),
-            ],
-        );
-        p.expect("operator secret:", PROMPT_WAIT);
-        p.send_secret(DEMO_SECRET);
+        let mut p = backup_at_the_keyboard(&s, &out);
         p.expect("new backup password:", PROMPT_WAIT);
         p.send_secret(first);
         if !second.is_empty() {

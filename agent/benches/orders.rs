@@ -20,7 +20,10 @@ fn check(path: &std::path::Path, home: &std::path::Path) -> (f64, Option<i32>) {
 }
 
 fn main() {
-    let rows: usize = std::env::var("ORDERS_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let rows: usize = std::env::var("ORDERS_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     let dir = tempfile::tempdir().unwrap();
     // A resident ID with its real check character, for every row.
     let body = "11010519491001002";
@@ -53,9 +56,15 @@ fn main() {
 
     println!("| file | size | seconds | exit |");
     println!("|---|---|---|---|");
-    for (name, path) in [("CSV plan, one order per row", &plan), ("one order, unknown keys", &keys)] {
+    for (name, path) in [
+        ("CSV plan, one order per row", &plan),
+        ("one order, unknown keys", &keys),
+    ] {
         let size = std::fs::metadata(path).unwrap().len();
         let (secs, code) = check(path, dir.path());
-        println!("| {name}: {rows} | {:.1} MiB | {secs:.2} | {code:?} |", size as f64 / (1 << 20) as f64);
+        println!(
+            "| {name}: {rows} | {:.1} MiB | {secs:.2} | {code:?} |",
+            size as f64 / (1 << 20) as f64
+        );
     }
 }

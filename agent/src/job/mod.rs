@@ -431,6 +431,19 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
     result
 }
 
+/// Ends a job as interrupted before `next`, at the technician's request; the error says
+/// what the terminal holds (`terminal`) and how to carry on.
+fn stop_here(store: &mut Store, job: &JobRecord, next: Step, terminal: String) -> JobError {
+    match store.end_job(job, JobState::Interrupted, Some("stopped at the technician's request")) {
+        Ok(()) => JobError::Stopped {
+            job: job.id.clone(),
+            next: next.name(),
+            terminal,
+        },
+        Err(e) => e.into(),
+    }
+}
+
 /// Loads a running job and the order it was started from (which must be unchanged).
 fn load_running(store: &Store, id: &str) -> Result<JobRecord, JobError> {
     let job = store.job(id)?.ok_or_else(|| JobError::NotFound(id.to_string()))?;
@@ -702,16 +715,7 @@ impl Run<'_> {
             }
             if self.observer.stop_requested() {
                 let terminal = self.terminal_state();
-                self.store.end_job(
-                    &self.job,
-                    JobState::Interrupted,
-                    Some("stopped at the technician's request"),
-                )?;
-                return Err(JobError::Stopped {
-                    job: self.job.id.clone(),
-                    next: step.name(),
-                    terminal,
-                });
+                return Err(stop_here(&mut self.store, &self.job, step, terminal));
             }
             self.run_step(step)?;
         }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use super::{JobError, JobOutcome, Observer, PlanSummary, Step, StepStatus, file_digest, kill_point};
+use super::{JobError, JobOutcome, Observer, PlanSummary, Step, StepStatus, file_digest, kill_point, stop_here};
 use crate::backup::{self, ManifestBase, Opened};
 use crate::config::Paths;
 use crate::link::proto::Object;
@@ -144,20 +144,12 @@ impl Restore<'_> {
                 continue;
             }
             if self.observer.stop_requested() {
-                self.store.end_job(
-                    &self.job,
-                    JobState::Interrupted,
-                    Some("stopped at the technician's request"),
-                )?;
-                return Err(JobError::Stopped {
-                    job: self.job.id.clone(),
-                    next: step.name(),
-                    terminal: if self.done.contains(&Step::RestoreBinding) {
-                        "the binding is partly or wholly restored".into()
-                    } else {
-                        "nothing on the terminal was changed".into()
-                    },
-                });
+                let terminal = if self.done.contains(&Step::RestoreBinding) {
+                    "the binding is restored but not yet verified"
+                } else {
+                    "nothing on the terminal was changed"
+                };
+                return Err(stop_here(&mut self.store, &self.job, step, terminal.into()));
             }
             kill_point(&format!("before:{}", step.name()));
             self.observer.step(step, StepStatus::Started, "");
