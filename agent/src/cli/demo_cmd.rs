@@ -197,6 +197,7 @@ fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
     let mut view = screen(out, true);
     let outcome = job::start(
         JobSetup {
+            opener: std::sync::Arc::new(crate::job::SerialOpener),
             paths: &paths,
             profile: profiles.get(PROFILE)?,
             order,

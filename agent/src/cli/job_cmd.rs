@@ -229,6 +229,7 @@ fn start(
     };
     let tech = technician(paths)?;
     let setup = JobSetup {
+        opener: std::sync::Arc::new(crate::job::SerialOpener),
         paths,
         profile,
         order,
@@ -296,6 +297,7 @@ fn continue_job(paths: &Paths, id: &str, opts: &ResumeOptions, out: &Output, abo
         PasswordUse::Existing,
     )?;
     let ctx = Continue {
+        opener: std::sync::Arc::new(crate::job::SerialOpener),
         paths,
         profiles: &profiles,
         secret: &secret,

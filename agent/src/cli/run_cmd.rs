@@ -186,6 +186,7 @@ impl Shared<'_> {
                 return result;
             }
             Next::Resume(job) => Continue {
+                opener: std::sync::Arc::new(crate::job::SerialOpener),
                 paths: self.paths,
                 profiles: self.profiles,
                 secret: self.secret,
@@ -225,6 +226,7 @@ impl Shared<'_> {
                 };
                 job::start(
                     JobSetup {
+                        opener: std::sync::Arc::new(crate::job::SerialOpener),
                         paths: self.paths,
                         profile,
                         order: p.order.clone(),

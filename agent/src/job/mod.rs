@@ -16,6 +16,7 @@ pub use steps::describe as describe_detail;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -23,6 +24,8 @@ use sha2::{Digest, Sha256};
 use crate::backup::BackupError;
 use crate::config::Paths;
 use crate::link::LinkStats;
+use crate::link::port::Opener;
+pub use crate::link::port::SerialOpener;
 use crate::order::{Operation, WorkOrder};
 use crate::profile::Profile;
 use crate::seal::{LocalKeys, SealError};
@@ -263,6 +266,9 @@ pub struct JobOutcome {
 
 /// Everything a job needs to start.
 pub struct JobSetup<'a> {
+    /// How terminals are reached: serial ports ([`SerialOpener`]), or in tests simulated
+    /// terminals in the same process.
+    pub opener: Arc<dyn Opener>,
     pub paths: &'a Paths,
     pub profile: &'a Profile,
     pub order: WorkOrder,
@@ -330,6 +336,7 @@ struct Made {
 
 /// A job being carried out.
 struct Run<'a> {
+    opener: Arc<dyn Opener>,
     store: Store,
     keys: LocalKeys,
     paths: &'a Paths,
@@ -350,8 +357,8 @@ struct Run<'a> {
     cooldown_checked_by_provider: bool,
 }
 
-fn open_terminal(path: &Path, profile: &Profile) -> Result<Terminal, JobError> {
-    Ok(Terminal::open(path, &profile.serial)?)
+fn open_terminal(opener: &Arc<dyn Opener>, path: &Path, profile: &Profile) -> Result<Terminal, JobError> {
+    Ok(Terminal::open_with(opener.clone(), path, &profile.serial)?)
 }
 
 /// Starts a new job: opens the terminal, refuses if it has an unfinished job, records the
@@ -359,7 +366,7 @@ fn open_terminal(path: &Path, profile: &Profile) -> Result<Terminal, JobError> {
 pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutcome, JobError> {
     let mut store = Store::open(&setup.paths.data)?;
     let keys = LocalKeys::load_or_create(&setup.paths.data)?;
-    let mut main = open_terminal(setup.port, setup.profile)?;
+    let mut main = open_terminal(&setup.opener, setup.port, setup.profile)?;
     let identity = main.identify()?;
     if let Some(open) = store.open_job_for(&identity.serial)? {
         return Err(JobError::Busy {
@@ -407,6 +414,7 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
     };
     store.create_job(&job)?;
     let mut run = Run {
+        opener: setup.opener.clone(),
         store,
         keys,
         paths: setup.paths,
@@ -475,6 +483,8 @@ fn load_running(store: &Store, id: &str) -> Result<JobRecord, JobError> {
 
 /// Everything a resume or an abort needs besides the job id.
 pub struct Continue<'a> {
+    /// As [`JobSetup::opener`].
+    pub opener: Arc<dyn Opener>,
     pub paths: &'a Paths,
     pub profiles: &'a crate::profile::ProfileSet,
     pub secret: &'a Secret,
@@ -495,7 +505,7 @@ impl<'a> Continue<'a> {
             None => discover::locate(&job.terminal_serial, Some(Path::new(&job.port)), &profile.serial)
                 .map_err(TerminalError::from)?,
         };
-        let mut main = open_terminal(&port, profile)?;
+        let mut main = open_terminal(&self.opener, &port, profile)?;
         let found = main.identify()?.serial;
         if found != job.terminal_serial {
             return Err(TerminalError::AnotherUnit {
@@ -589,6 +599,7 @@ impl<'a> Continue<'a> {
             }
         }
         Ok(Run {
+            opener: self.opener.clone(),
             keys: LocalKeys::load_or_create(&self.paths.data)?,
             store,
             paths: self.paths,
@@ -785,3 +796,6 @@ impl Run<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -129,7 +129,7 @@ impl Run<'_> {
                 .replacement_port
                 .clone()
                 .ok_or_else(|| JobError::Order("a migration needs the replacement's port (--to)".into()))?;
-            let mut t = open_terminal(&port, self.profile)?;
+            let mut t = open_terminal(&self.opener, &port, self.profile)?;
             t.authenticate(self.secret)?;
             self.replacement = Some(t);
         }

@@ -46,6 +46,31 @@ fn is_disconnect(e: &std::io::Error) -> bool {
     matches!(e.kind(), BrokenPipe | ConnectionReset | UnexpectedEof | NotConnected) || e.raw_os_error() == Some(5)
 }
 
+impl<P: Port + ?Sized> Port for Box<P> {
+    fn read_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
+        (**self).read_timeout(buf, timeout)
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> Result<(), PortError> {
+        (**self).write_all(data)
+    }
+}
+
+/// Opens the byte port to a terminal by its path: a serial device for the product, or, in
+/// tests, a simulated terminal served in the same process over [`mem_pair`].
+pub trait Opener: Send + Sync {
+    fn open(&self, path: &Path, settings: &SerialSettings) -> Result<Box<dyn Port>, PortError>;
+}
+
+/// Opens serial devices (and pseudo-terminals) through `serialport`.
+pub struct SerialOpener;
+
+impl Opener for SerialOpener {
+    fn open(&self, path: &Path, settings: &SerialSettings) -> Result<Box<dyn Port>, PortError> {
+        Ok(Box::new(SerialPort::open(path, settings)?))
+    }
+}
+
 /// A real serial device, opened through `serialport`.
 pub struct SerialPort {
     inner: Box<dyn serialport::SerialPort>,

@@ -2,6 +2,7 @@
 //! protocol at a real line rate, with fault injection.
 
 pub mod faults;
+pub mod inproc;
 pub mod line;
 pub mod provider;
 pub mod terminal;

@@ -18,7 +18,7 @@ use zeroize::Zeroizing;
 
 use crate::domain::DeviceStatus;
 use crate::link::bulk::{BulkEnd, Progress};
-use crate::link::port::SerialPort;
+use crate::link::port::{Opener, Port, SerialOpener};
 use crate::link::proto::{self, Object, cmd, result, tag};
 use crate::link::tlv::{Fields, TlvError, Writer};
 use crate::link::{Link, LinkError, LinkStats, command_name};
@@ -117,7 +117,8 @@ pub enum BindingPart {
 pub struct Terminal {
     path: PathBuf,
     settings: SerialSettings,
-    link: Option<Link<SerialPort>>,
+    opener: std::sync::Arc<dyn Opener>,
+    link: Option<Link<Box<dyn Port>>>,
     key: Option<Zeroizing<[u8; 32]>>,
     identity: Option<Identity>,
     /// The serial exactly as the terminal reported it: the key is derived from these
@@ -128,9 +129,20 @@ pub struct Terminal {
 }
 
 impl Terminal {
-    /// Opens the port and says HELLO.
+    /// Opens the serial port and says HELLO.
     pub fn open(path: &Path, settings: &SerialSettings) -> Result<Terminal, TerminalError> {
+        Terminal::open_with(std::sync::Arc::new(SerialOpener), path, settings)
+    }
+
+    /// Opens the port `opener` makes of `path` (and reopens it the same way after a
+    /// disconnect) and says HELLO.
+    pub fn open_with(
+        opener: std::sync::Arc<dyn Opener>,
+        path: &Path,
+        settings: &SerialSettings,
+    ) -> Result<Terminal, TerminalError> {
         let mut t = Terminal {
+            opener,
             path: path.to_path_buf(),
             settings: settings.clone(),
             link: None,
@@ -157,7 +169,10 @@ impl Terminal {
     }
 
     fn connect(&mut self) -> Result<(), TerminalError> {
-        let port = SerialPort::open(&self.path, &self.settings).map_err(|e| self.unavailable(e.into()))?;
+        let port = self
+            .opener
+            .open(&self.path, &self.settings)
+            .map_err(|e| self.unavailable(e.into()))?;
         let mut link = Link::new(port, self.settings.baud);
         let hello = Writer::new()
             .bytes(tag::VERSIONS, proto::VERSIONS)
@@ -228,7 +243,7 @@ impl Terminal {
         }
     }
 
-    fn link(&mut self) -> &mut Link<SerialPort> {
+    fn link(&mut self) -> &mut Link<Box<dyn Port>> {
         self.link.as_mut().expect("connected")
     }
 

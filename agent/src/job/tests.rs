@@ -1,0 +1,420 @@
+//! The job engine in-process: every procedure against simulated terminals served over
+//! in-memory port pairs (`sim::inproc`), with the real store, backups and journal; stopped
+//! before every step and resumed; refused where it must be.
+
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::*;
+use crate::domain::DeviceStatus;
+use crate::link::proto::{DEMO_SECRET, Object};
+use crate::profile::ProfileSet;
+use crate::sim::faults::FaultSpec;
+use crate::sim::inproc::InProcess;
+use crate::sim::terminal::{DEFAULT_SETTLEMENT_SINCE, Seed, activation_code_for};
+use crate::terminal::model::{AccountBinding, CardBinding, decode_log};
+
+const PASSWORD: &[u8] = b"job-backup-password";
+const LEGAL_REP_ID: &str = "110105194910010023";
+const NEW_CARD: &str = "6228480011223344554";
+const NEW_ACCOUNT: &str = "0012345678901";
+const NEW_PHONE: &str = "13900001111";
+
+/// Answers yes, draws nothing, and asks to stop before the `stop_before`-th step it runs.
+#[derive(Default)]
+struct Quiet {
+    stop_before: Option<usize>,
+    asked: Cell<usize>,
+}
+
+impl Observer for Quiet {
+    fn step(&mut self, _: Step, _: StepStatus, _: &str) {}
+    fn transfer(&mut self, _: &str, _: u64, _: u64) {}
+    fn confirm(&mut self, _: &PlanSummary) -> bool {
+        true
+    }
+    fn stop_requested(&self) -> bool {
+        self.asked.set(self.asked.get() + 1);
+        self.stop_before == Some(self.asked.get())
+    }
+}
+
+/// A data directory, the simulated units and the order for one procedure.
+struct World {
+    _dir: tempfile::TempDir,
+    paths: Paths,
+    profiles: ProfileSet,
+    sims: Arc<InProcess>,
+    main: PathBuf,
+    new: Option<PathBuf>,
+    order_file: PathBuf,
+    before: Binding,
+    /// The old unit's transactions, by RRN.
+    log: Vec<String>,
+}
+
+fn seed<'a>(profile: &'a str, serial: &str, blank: bool, account: bool) -> Seed<'a> {
+    Seed {
+        profile,
+        seed: 7,
+        transactions: 40,
+        blank,
+        serial: Some(serial.to_string()),
+        account,
+        settlement_since: Some(DEFAULT_SETTLEMENT_SINCE.to_string()),
+    }
+}
+
+fn profile_of(op: Operation) -> &'static str {
+    match op {
+        Operation::RebindCard | Operation::Migrate => "lakala",
+        Operation::RebindAccount | Operation::Unbind => "ums",
+        Operation::RebindPhone => "generic",
+    }
+}
+
+impl World {
+    fn new(op: Operation, faults: FaultSpec) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::under(dir.path());
+        let profiles = ProfileSet::builtin().unwrap();
+        let sims = InProcess::new();
+        let profile = profile_of(op);
+        let main = sims.add(
+            "main",
+            &seed(profile, "MAIN-0001", false, op == Operation::RebindAccount),
+            faults,
+        );
+        let new = (op == Operation::Migrate)
+            .then(|| sims.add("new", &seed(profile, "NEW-0002", true, false), FaultSpec::default()));
+        let mut w = World {
+            _dir: dir,
+            paths,
+            profiles,
+            sims,
+            main,
+            new,
+            order_file: PathBuf::new(),
+            before: Binding::unbound(),
+            log: Vec::new(),
+        };
+        let mut t = w.terminal(&w.main.clone());
+        w.before = t.read_binding().unwrap();
+        w.log = decode_log(&t.export(Object::TransactionLog, &mut |_, _| {}).unwrap().data)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.rrn)
+            .collect();
+        w.order_file = w.write_order(op);
+        w
+    }
+
+    fn terminal(&self, path: &Path) -> Terminal {
+        let settings = self.profiles.get("generic").unwrap().serial.clone();
+        let mut t = Terminal::open_with(self.sims.clone(), path, &settings).unwrap();
+        t.authenticate(&Secret::new(DEMO_SECRET.as_bytes().to_vec())).unwrap();
+        t
+    }
+
+    fn write_order(&self, op: Operation) -> PathBuf {
+        let b = &self.before;
+        let mut f = vec![
+            ("id", "WO-INPROC".to_string()),
+            ("operation", op.to_string()),
+            ("profile", profile_of(op).to_string()),
+            ("merchant.mid", b.mid.as_ref().unwrap().to_string()),
+            ("merchant.name", "Test Shop".to_string()),
+            ("merchant.kind", "individual".to_string()),
+            ("merchant.legal_rep_id", LEGAL_REP_ID.to_string()),
+            ("expect.serial", "MAIN-0001".to_string()),
+            ("expect.tid", b.tid.as_ref().unwrap().to_string()),
+        ];
+        let settles_to = match (&b.card, &b.account) {
+            (Some(c), _) => ("expect.card_last4", c.pan.last4().to_string()),
+            (None, Some(a)) => ("expect.account_last4", a.number.last4().to_string()),
+            _ => unreachable!("generated units settle somewhere"),
+        };
+        match op {
+            Operation::RebindCard => f.extend([
+                settles_to,
+                ("new.card", NEW_CARD.into()),
+                ("new.holder", "李四".into()),
+                ("new.expiry", "09/39".into()),
+            ]),
+            Operation::RebindAccount => f.extend([
+                settles_to,
+                ("reason", "bank-change".into()),
+                ("new.account", NEW_ACCOUNT.into()),
+                ("new.holder", "王五".into()),
+                ("new.bank", "中国工商银行".into()),
+                ("new.branch_code", "102100099996".into()),
+            ]),
+            Operation::RebindPhone => f.extend([
+                ("expect.phone", b.phone.as_ref().unwrap().as_str().to_string()),
+                ("new.phone", NEW_PHONE.into()),
+                ("new.phone_path", "counter".into()),
+            ]),
+            Operation::Unbind => f.push(("reason", "business-change".into())),
+            Operation::Migrate => f.extend([
+                ("reason", "device-replaced".into()),
+                ("replacement.serial", "NEW-0002".into()),
+                ("replacement.model", "A8".into()),
+                ("replacement.activation_code", activation_code_for("NEW-0002")),
+            ]),
+        }
+        let text: String = f.iter().map(|(k, v)| format!("{k} = \"{v}\"\n")).collect();
+        let path = self.paths.data.join("order.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn order(&self) -> WorkOrder {
+        let (mut orders, report) = crate::order::check_file(&self.order_file, &self.profiles).unwrap();
+        assert!(report.valid, "{:?}", report.errors);
+        orders.remove(0)
+    }
+
+    fn start(&self, observer: &mut dyn Observer) -> Result<JobOutcome, JobError> {
+        let order = self.order();
+        let profile = self.profiles.get(&order.profile).unwrap();
+        let setup = JobSetup {
+            opener: self.sims.clone(),
+            paths: &self.paths,
+            profile,
+            order,
+            order_file: &self.order_file,
+            port: &self.main,
+            replacement_port: self.new.as_deref(),
+            secret: &Secret::new(DEMO_SECRET.as_bytes().to_vec()),
+            backup_password: PASSWORD,
+            technician: "tech-in-process",
+            dry_run: false,
+            cooldown_checked_by_provider: false,
+        };
+        start(setup, observer)
+    }
+
+    fn resume(&self, job: &str) -> Result<JobOutcome, JobError> {
+        let secret = Secret::new(DEMO_SECRET.as_bytes().to_vec());
+        Continue {
+            opener: self.sims.clone(),
+            paths: &self.paths,
+            profiles: &self.profiles,
+            secret: &secret,
+            backup_password: PASSWORD,
+            port: Some(&self.main),
+            replacement_port: self.new.as_deref(),
+        }
+        .resume(job, &mut Quiet::default())
+    }
+
+    fn store(&self) -> Store {
+        Store::open(&self.paths.data).unwrap()
+    }
+
+    /// What the main terminal must hold once the procedure is done.
+    fn expected(&self, op: Operation) -> Binding {
+        let b = self.before.clone();
+        match op {
+            Operation::RebindCard => Binding {
+                card: Some(CardBinding {
+                    pan: NEW_CARD.parse().unwrap(),
+                    holder: "李四".parse().unwrap(),
+                    expiry: Some("0939".into()),
+                }),
+                account: None,
+                ..b
+            },
+            Operation::RebindAccount => Binding {
+                account: Some(AccountBinding {
+                    number: NEW_ACCOUNT.parse().unwrap(),
+                    holder: "王五".parse().unwrap(),
+                    bank: "中国工商银行".into(),
+                    branch: "102100099996".parse().unwrap(),
+                }),
+                card: None,
+                ..b
+            },
+            Operation::RebindPhone => Binding {
+                phone: Some(NEW_PHONE.parse().unwrap()),
+                ..b
+            },
+            Operation::Unbind | Operation::Migrate => Binding::unbound(),
+        }
+    }
+
+    /// Every invariant of a finished job: done, one submission, an intact audit trail, the
+    /// terminals holding exactly what the procedure set out to make, nothing lost or doubled.
+    fn assert_finished(&self, op: Operation, ctx: &str) {
+        let store = self.store();
+        let jobs = store.jobs().unwrap();
+        let done: Vec<_> = jobs.iter().filter(|j| j.state == JobState::Done).collect();
+        assert_eq!(done.len(), 1, "{ctx}: {jobs:?}");
+        assert!(store.submission_of_job(&done[0].id).unwrap().is_some(), "{ctx}");
+        assert_eq!(store.submissions().unwrap().len(), 1, "{ctx}: one submission");
+        assert!(store.verify_audit().unwrap().valid, "{ctx}: audit");
+        assert_eq!(
+            self.terminal(&self.main).read_binding().unwrap(),
+            self.expected(op),
+            "{ctx}"
+        );
+        if let Some(new) = &self.new {
+            let mut t = self.terminal(new);
+            assert_eq!(t.read_binding().unwrap(), self.before, "{ctx}: the new unit took over");
+            let log = decode_log(&t.export(Object::TransactionLog, &mut |_, _| {}).unwrap().data).unwrap();
+            for rrn in &self.log {
+                let copies: Vec<_> = log.iter().filter(|r| &r.rrn == rrn).collect();
+                assert_eq!(copies.len(), 1, "{ctx}: transaction {rrn} moved exactly once");
+                assert!(copies[0].settled, "{ctx}: settled before the move");
+            }
+            // The profile's test transaction on the new unit is the only other record.
+            assert_eq!(log.len(), self.log.len() + 1, "{ctx}");
+        }
+    }
+}
+
+fn steps_of(op: Operation) -> usize {
+    plan(op, ProfileSet::builtin().unwrap().get(profile_of(op)).unwrap()).len()
+}
+
+#[test]
+fn every_procedure_runs_to_done() {
+    for op in Operation::ALL {
+        let w = World::new(op, FaultSpec::default());
+        let outcome = w.start(&mut Quiet::default()).unwrap_or_else(|e| panic!("{op}: {e}"));
+        assert_eq!(outcome.job.state, JobState::Done, "{op}");
+        w.assert_finished(op, &op.to_string());
+    }
+}
+
+/// Stopped before each step in turn (as Ctrl-C does), then resumed: always the same end.
+fn stop_before_every_step_then_resume(op: Operation) {
+    for k in 1..=steps_of(op) {
+        let w = World::new(op, FaultSpec::default());
+        let mut stopping = Quiet {
+            stop_before: Some(k),
+            ..Quiet::default()
+        };
+        let ctx = format!("{op}, stopped before step {k}");
+        match w.start(&mut stopping) {
+            Err(JobError::Stopped { job, .. }) => {
+                assert_eq!(
+                    w.store().job(&job).unwrap().unwrap().state,
+                    JobState::Interrupted,
+                    "{ctx}"
+                );
+                w.resume(&job).unwrap_or_else(|e| panic!("{ctx}: resume: {e}"));
+            }
+            other => panic!("{ctx}: {other:?}"),
+        }
+        w.assert_finished(op, &ctx);
+    }
+}
+
+#[test]
+fn a_card_change_stopped_before_any_step_resumes_to_the_same_end() {
+    stop_before_every_step_then_resume(Operation::RebindCard);
+}
+
+#[test]
+fn an_account_change_stopped_before_any_step_resumes_to_the_same_end() {
+    stop_before_every_step_then_resume(Operation::RebindAccount);
+}
+
+#[test]
+fn a_phone_change_stopped_before_any_step_resumes_to_the_same_end() {
+    stop_before_every_step_then_resume(Operation::RebindPhone);
+}
+
+#[test]
+fn an_unbind_stopped_before_any_step_resumes_to_the_same_end() {
+    stop_before_every_step_then_resume(Operation::Unbind);
+}
+
+#[test]
+fn a_migration_stopped_before_any_step_resumes_to_the_same_end() {
+    stop_before_every_step_then_resume(Operation::Migrate);
+}
+
+#[test]
+fn an_unplug_at_every_changing_command_is_ridden_out() {
+    for (op, cmd) in [
+        (Operation::RebindCard, "unbind"),
+        (Operation::RebindCard, "bind"),
+        (Operation::RebindCard, "test_transaction"),
+        (Operation::RebindPhone, "reboot"),
+        (Operation::Unbind, "settle"),
+        (Operation::Migrate, "settle"),
+        (Operation::Migrate, "unbind"),
+    ] {
+        for when in ["unplug_before", "unplug_after"] {
+            let faults: FaultSpec = format!("{when}={cmd}").parse().unwrap();
+            let w = World::new(op, faults);
+            let ctx = format!("{op} with {when}={cmd}");
+            if let Err(e) = w.start(&mut Quiet::default()) {
+                let job = w.store().jobs().unwrap().remove(0);
+                assert_ne!(job.state, JobState::Done, "{ctx}: {e}");
+                w.resume(&job.id).unwrap_or_else(|e| panic!("{ctx}: resume: {e}"));
+            }
+            w.assert_finished(op, &ctx);
+        }
+    }
+}
+
+#[test]
+fn a_mismatched_binding_or_a_wrong_secret_is_refused_and_nothing_changes() {
+    let w = World::new(Operation::RebindCard, FaultSpec::default());
+    let text = std::fs::read_to_string(&w.order_file).unwrap();
+    let tid = w.before.tid.as_ref().unwrap().to_string();
+    std::fs::write(&w.order_file, text.replace(&tid, "ZZ999999")).unwrap();
+    match w.start(&mut Quiet::default()) {
+        Err(JobError::Refused { step, reason }) => {
+            assert_eq!(step, "compare_binding");
+            assert!(reason.contains("expect.tid"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.terminal(&w.main).read_binding().unwrap(), w.before);
+    assert_eq!(w.store().jobs().unwrap()[0].state, JobState::Refused);
+    assert!(w.store().backups().unwrap().is_empty(), "refused before the backup");
+
+    let w = World::new(Operation::RebindCard, FaultSpec::default());
+    let order = w.order();
+    let setup = JobSetup {
+        opener: w.sims.clone(),
+        paths: &w.paths,
+        profile: w.profiles.get("lakala").unwrap(),
+        order,
+        order_file: &w.order_file,
+        port: &w.main,
+        replacement_port: None,
+        secret: &Secret::new(b"not-the-secret".to_vec()),
+        backup_password: PASSWORD,
+        technician: "tech",
+        dry_run: false,
+        cooldown_checked_by_provider: false,
+    };
+    let e = start(setup, &mut Quiet::default()).unwrap_err();
+    assert!(
+        matches!(e, JobError::Terminal(TerminalError::WrongSecret { .. })),
+        "{e}"
+    );
+    assert_eq!(w.terminal(&w.main).read_binding().unwrap(), w.before);
+}
+
+#[test]
+fn a_replacement_that_is_already_bound_is_refused_before_the_old_unit_changes() {
+    let mut w = World::new(Operation::Migrate, FaultSpec::default());
+    let bound = w
+        .sims
+        .add("bound", &seed("lakala", "NEW-0002", false, false), FaultSpec::default());
+    w.new = Some(bound);
+    match w.start(&mut Quiet::default()) {
+        Err(JobError::Refused { step, .. }) => assert_eq!(step, "check_replacement"),
+        other => panic!("{other:?}"),
+    }
+    let main = w.main.clone();
+    assert_eq!(w.terminal(&main).read_binding().unwrap(), w.before);
+    assert_eq!(w.terminal(&main).status().unwrap().status, DeviceStatus::Bound);
+}
