@@ -296,3 +296,115 @@ fn a_terminal_that_answers_without_its_proof_is_refused_with_77() {
     assert_eq!(out.status.code(), Some(77), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("could not prove"));
 }
+
+/// Two simulated terminals in one directory, found through `POSAGENT_PORTS`.
+fn two_terminals(dir: &std::path::Path) -> (Sim, Sim) {
+    (
+        Sim::start(dir, "ttyA", &["--serial", "FIND-AAAA"]),
+        Sim::start(dir, "ttyB", &["--serial", "FIND-BBBB", "--seed", "2"]),
+    )
+}
+
+fn inspect_found(dir: &std::path::Path, glob: &str, extra: &[&str]) -> std::process::Output {
+    let secret = secret_file(dir, "secret", DEMO_SECRET);
+    posagent(dir)
+        .env("POSAGENT_PORTS", dir.join(glob))
+        .args(["inspect", "--json", "--secret-file"])
+        .arg(&secret)
+        .args(extra)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn without_a_port_the_terminal_is_found_by_itself_or_by_its_serial() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_a, _b) = two_terminals(dir.path());
+    // The only one among the places looked at.
+    let out = inspect_found(dir.path(), "ttyA", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json_of(&out)["identity"]["serial"], "FIND-AAAA");
+    // By serial among several.
+    let out = inspect_found(dir.path(), "tty*", &["--serial", "FIND-BBBB"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json_of(&out)["identity"]["serial"], "FIND-BBBB");
+    // A serial that is not there.
+    let out = inspect_found(dir.path(), "tty*", &["--serial", "FIND-CCCC"]);
+    assert_eq!(out.status.code(), Some(69));
+}
+
+#[test]
+fn several_terminals_and_no_one_to_ask_is_a_usage_error_listing_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_a, _b) = two_terminals(dir.path());
+    let out = inspect_found(dir.path(), "tty*", &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stdout));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("FIND-AAAA") && text.contains("FIND-BBBB"), "{text}");
+    assert!(text.contains("--port P or --serial SN"), "{text}");
+}
+
+#[test]
+fn several_terminals_at_the_keyboard_are_offered_in_a_picker() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_a, _b) = two_terminals(dir.path());
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));
+    cmd.env("POSAGENT_HOME", dir.path())
+        .env("POSAGENT_PORTS", dir.path().join("tty*"))
+        .env("POSAGENT_SECRET", DEMO_SECRET)
+        .args(["inspect"]);
+    let mut p = common::pty::PtyChild::spawn(cmd);
+    let wait = std::time::Duration::from_secs(60);
+    p.expect("Several terminals answer", wait);
+    p.expect("FIND-BBBB", wait);
+    // Down to the second, then Enter.
+    p.send_raw(b"\x1b[B");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    p.send_raw(b"\r");
+    let status = p.wait(wait);
+    assert!(status.success(), "{}", p.screen);
+    assert!(p.screen.contains("Using terminal FIND-BBBB"), "{}", p.screen);
+}
+
+#[test]
+fn a_job_without_a_port_finds_the_terminal_its_order_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_a, b) = two_terminals(dir.path());
+    let secret = secret_file(dir.path(), "secret", DEMO_SECRET);
+    let password = secret_file(dir.path(), "password", "a-long-backup-password");
+    let mut t = common::connect(&b);
+    let binding = t.read_binding().unwrap();
+    drop(t);
+    let order = dir.path().join("phone.toml");
+    std::fs::write(
+        &order,
+        format!(
+            "id = \"WO-FIND\"\noperation = \"rebind-phone\"\nprofile = \"generic\"\n\
+             [merchant]\nmid = \"{}\"\nname = \"Shop\"\nkind = \"individual\"\nlegal_rep_id = \"110105194910010023\"\n\
+             [expect]\nserial = \"FIND-BBBB\"\ntid = \"{}\"\nphone = \"{}\"\n\
+             [new]\nphone = \"13900001111\"\nphone_path = \"counter\"\n",
+            binding.mid.unwrap(),
+            binding.tid.unwrap(),
+            binding.phone.unwrap().as_str()
+        ),
+    )
+    .unwrap();
+    let out = posagent(dir.path())
+        .env("POSAGENT_PORTS", dir.path().join("tty*"))
+        .args(["rebind", "phone", "--yes", "--order"])
+        .arg(&order)
+        .arg("--secret-file")
+        .arg(&secret)
+        .arg("--password-file")
+        .arg(&password)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Using terminal FIND-BBBB"));
+    assert_eq!(
+        common::connect(&b).read_binding().unwrap().phone.unwrap().as_str(),
+        "13900001111"
+    );
+}

@@ -57,6 +57,19 @@ pub struct Config {
     /// Where `posagent sync` delivers; each key can be overridden on the command line.
     #[serde(default)]
     pub provider: ProviderConfig,
+    /// Where else to look for terminals.
+    #[serde(default)]
+    pub ports: PortsConfig,
+}
+
+/// The `[ports]` table.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortsConfig {
+    /// Globs of extra places to look for terminals (pseudo-terminals, network serial
+    /// devices), besides the machine's serial ports.
+    #[serde(default)]
+    pub extra: Vec<String>,
 }
 
 /// The `[provider]` table. Relative paths are relative to the config directory.

@@ -108,6 +108,11 @@ impl PtyChild {
         self.send_line(line);
     }
 
+    /// Sends bytes as typed (keys such as the arrows are escape sequences).
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.master.write_all(bytes).unwrap();
+    }
+
     /// Types a line.
     pub fn send_line(&mut self, line: &str) {
         self.master.write_all(format!("{line}\n").as_bytes()).unwrap();

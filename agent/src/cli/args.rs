@@ -80,12 +80,24 @@ pub struct SecretArgs {
     pub secret_file: Option<PathBuf>,
 }
 
+/// Where the terminal is: a port, or found by itself.
+#[derive(Debug, Args, Clone)]
+pub struct WhereArgs {
+    /// Serial port of the terminal (e.g. /dev/ttyUSB0). Without it the terminal is found by
+    /// itself among the serial ports (matched to a profile by USB id) and the places
+    /// `[ports] extra` in config.toml and POSAGENT_PORTS name; several ask which one.
+    #[arg(long, value_name = "P")]
+    pub port: Option<PathBuf>,
+    /// Of the terminals found, the one with this serial number.
+    #[arg(long, value_name = "SN", conflicts_with = "port")]
+    pub serial: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Serial port of the terminal, e.g. /dev/ttyUSB0.
-    #[arg(long)]
-    pub port: PathBuf,
-    /// Profile to use (default: matched by USB id, else generic).
+    #[command(flatten)]
+    pub at: WhereArgs,
+    /// Profile to use (default: the one its USB id matches, else the one it answers with).
     #[arg(long)]
     pub profile: Option<String>,
     #[command(flatten)]
@@ -114,16 +126,15 @@ pub enum ProfilesCommand {
 pub struct BackupArgs {
     #[command(subcommand)]
     pub action: Option<BackupCommand>,
-    /// Serial port of the terminal.
-    #[arg(long, required = true)]
-    pub port: Option<PathBuf>,
+    #[command(flatten)]
+    pub at: WhereArgs,
     /// Archive to write.
     #[arg(long, required = true, value_name = "FILE.zip")]
     pub out: Option<PathBuf>,
     /// Replace an existing archive.
     #[arg(long)]
     pub force: bool,
-    /// Profile of the terminal (default: generic).
+    /// Profile of the terminal (default: the one its USB id matches, else the one it answers with).
     #[arg(long)]
     pub profile: Option<String>,
     /// Evidence files to include.
@@ -151,8 +162,8 @@ pub enum BackupCommand {
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
-    #[arg(long)]
-    pub port: PathBuf,
+    #[command(flatten)]
+    pub at: WhereArgs,
     pub file: PathBuf,
     /// Do not ask for confirmation.
     #[arg(long)]
@@ -189,9 +200,10 @@ pub struct RebindArgs {
 /// Options every job takes.
 #[derive(Debug, Args)]
 pub struct JobArgs {
-    /// Serial port of the terminal.
-    #[arg(long)]
-    pub port: PathBuf,
+    /// Serial port of the terminal (default: the port where the order's expect.serial
+    /// answers, among the serial ports and the places POSAGENT_PORTS names).
+    #[arg(long, value_name = "P")]
+    pub port: Option<PathBuf>,
     /// The work order (TOML).
     #[arg(long)]
     pub order: PathBuf,
@@ -222,12 +234,12 @@ pub struct JobOptions {
 
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    /// Port of the old unit.
-    #[arg(long)]
-    pub from: PathBuf,
-    /// Port of the replacement unit.
-    #[arg(long)]
-    pub to: PathBuf,
+    /// Port of the old unit (default: where the order's expect.serial answers).
+    #[arg(long, value_name = "P")]
+    pub from: Option<PathBuf>,
+    /// Port of the replacement unit (default: where replacement.serial answers).
+    #[arg(long, value_name = "P")]
+    pub to: Option<PathBuf>,
     #[arg(long)]
     pub order: PathBuf,
     #[command(flatten)]

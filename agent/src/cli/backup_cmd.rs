@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::args::{BackupArgs, BackupCommand, RestoreArgs};
-use super::device_cmd::{chosen_profile, connect, describe_binding, describe_link};
+use super::device_cmd::{connect, describe_binding, describe_link, locate};
 use super::secrets::{self, PasswordUse};
 use super::{CliError, Exit, Output, load_profiles, progress};
 use crate::backup::{self, BackupError, ManifestBase};
@@ -66,12 +66,21 @@ struct Created<'a> {
 }
 
 fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
-    let (Some(port), Some(dest)) = (a.port.as_deref(), a.out.as_deref()) else {
-        return Err(CliError::new(Exit::Usage, "backup needs --port P and --out FILE.zip"));
+    let Some(dest) = a.out.as_deref() else {
+        return Err(CliError::new(Exit::Usage, "backup needs --out FILE.zip"));
     };
     if dest.exists() && !a.force {
         return Err(BackupError::Exists(dest.to_path_buf()).into());
     }
+    let profiles = load_profiles(paths)?;
+    let (port, profile) = locate(
+        paths,
+        &profiles,
+        a.at.port.as_deref(),
+        a.at.serial.as_deref(),
+        a.profile.as_deref(),
+        out,
+    )?;
     let (secret, pw) = secrets::secret_then_password(
         a.secret.secret_file.as_deref(),
         a.password_file.as_deref(),
@@ -82,12 +91,10 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
         .iter()
         .map(|p| crate::input::read_evidence(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let profiles = load_profiles(paths)?;
-    let profile = chosen_profile(&profiles, a.profile.as_deref())?;
     // Opened before the terminal is read: a database that cannot record the backup is
     // found before anything is written.
     let store = Store::open(&paths.data)?;
-    let mut t = connect(port, profile, &secret)?;
+    let mut t = connect(&port, profile, &secret)?;
     let identity = t.identify()?;
     let bar = progress::transfer_bar(out, "reading terminal");
     let contents = backup::capture(&mut t, evidence, &mut progress::feed(&bar))?;
@@ -214,8 +221,17 @@ pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliEr
     let contents = backup::read_archive(&a.file, &pw)?;
     let manifest = &contents.manifest;
     let profiles = load_profiles(paths)?;
-    let profile = chosen_profile(&profiles, a.profile.as_deref().or(Some(manifest.profile.as_str())))?;
-    let mut t = connect(&a.port, profile, &secret)?;
+    let (port, profile) = locate(
+        paths,
+        &profiles,
+        a.at.port.as_deref(),
+        a.at.serial
+            .as_deref()
+            .or(Some(manifest.terminal.serial.as_str()).filter(|_| !a.to_replacement)),
+        a.profile.as_deref().or(Some(manifest.profile.as_str())),
+        out,
+    )?;
+    let mut t = connect(&port, profile, &secret)?;
     let identity = t.identify()?;
     if identity.serial != manifest.terminal.serial && !a.to_replacement {
         return Err(CliError::new(
@@ -224,7 +240,7 @@ pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliEr
                 "{} is a backup of terminal {}, but the terminal on {} is {}",
                 a.file.display(),
                 manifest.terminal.serial,
-                a.port.display(),
+                port.display(),
                 identity.serial
             ),
         )
@@ -253,7 +269,7 @@ pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliEr
         profile,
         archive: &a.file,
         contents: &contents,
-        port: &a.port,
+        port: &port,
         secret: &secret,
         backup_password: &pw,
         technician: &technician,

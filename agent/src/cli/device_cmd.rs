@@ -1,6 +1,7 @@
 //! `posagent devices` and `posagent inspect`.
 
-use std::path::Path;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -11,7 +12,7 @@ use crate::link::LinkStats;
 use crate::profile::{Profile, ProfileSet, UsbId};
 use crate::terminal::Secret;
 use crate::terminal::model::{Binding, Identity, Status};
-use crate::terminal::{Terminal, TerminalError};
+use crate::terminal::{Terminal, TerminalError, discover};
 
 /// Exit code and next step for a terminal error.
 pub fn terminal_exit(e: &TerminalError) -> (Exit, &'static str) {
@@ -115,9 +116,101 @@ pub fn devices(paths: &Paths, out: &Output) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The profile named on the command line, else the generic one.
-pub fn chosen_profile<'a>(profiles: &'a ProfileSet, name: Option<&str>) -> Result<&'a Profile, CliError> {
-    Ok(profiles.get(name.unwrap_or("generic"))?)
+/// Where the terminal is and which profile speaks to it: `--port` as given (its profile
+/// from `--profile`, else its USB id, else generic), else the one terminal found among the
+/// ports, or the one with `serial`; several found without a serial ask on a terminal, or
+/// stop with the list (exit 2) where no one can answer.
+pub fn locate<'a>(
+    paths: &Paths,
+    profiles: &'a ProfileSet,
+    port: Option<&Path>,
+    serial: Option<&str>,
+    profile: Option<&str>,
+    out: &Output,
+) -> Result<(PathBuf, &'a Profile), CliError> {
+    let forced = profile.map(|n| profiles.get(n)).transpose()?;
+    let config = crate::config::Config::load(paths).map_err(|e| CliError::new(Exit::DataErr, e))?;
+    let candidates =
+        discover::candidates_from(&config.ports.extra).map_err(|e| CliError::new(Exit::DataErr, e.to_string()))?;
+    if let Some(p) = port {
+        let by_usb = candidates
+            .iter()
+            .find(|c| c.port == p)
+            .and_then(|c| c.usb)
+            .and_then(|u| profiles.match_usb(u));
+        return Ok((
+            p.to_path_buf(),
+            forced.or(by_usb).map_or_else(|| profiles.get("generic"), Ok)?,
+        ));
+    }
+    let mut found = discover::find(&candidates, profiles, forced);
+    if let Some(sn) = serial {
+        let wanted = crate::order::parse_serial(sn).unwrap_or_else(|_| sn.to_string());
+        found.retain(|f| f.serial == wanted);
+        if found.is_empty() {
+            return Err(CliError::new(
+                Exit::Unavailable,
+                format!(
+                    "no terminal with serial {sn} answers on the {} port(s) looked at",
+                    candidates.len()
+                ),
+            )
+            .help("check the cable; `posagent devices` lists the ports; more places to look go in POSAGENT_PORTS"));
+        }
+    }
+    let chosen = match found.len() {
+        0 => {
+            return Err(CliError::new(Exit::Unavailable, "no terminal answers on any port")
+                .help("check the cable and `posagent devices`; name the port with --port P"));
+        }
+        1 => found.remove(0),
+        _ => pick(found, out)?,
+    };
+    if !out.json {
+        eprintln!(
+            "Using terminal {} ({} {}) on {}",
+            chosen.serial,
+            chosen.vendor,
+            chosen.model,
+            chosen.port.display()
+        );
+    }
+    let profile = forced.map_or_else(|| profiles.get(&chosen.profile), Ok)?;
+    Ok((chosen.port, profile))
+}
+
+/// One line about a terminal found, for the picker and the list.
+fn describe_found(f: &discover::Found) -> String {
+    format!(
+        "{}  USB {}  serial {}  {} {}",
+        f.port.display(),
+        f.usb_id.as_deref().unwrap_or("-"),
+        f.serial,
+        f.vendor,
+        f.model
+    )
+}
+
+/// Several terminals answer: a person chooses, a script is told how to.
+fn pick(found: Vec<discover::Found>, out: &Output) -> Result<discover::Found, CliError> {
+    let lines: Vec<String> = found.iter().map(describe_found).collect();
+    if !out.json && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        let choice = dialoguer::Select::new()
+            .with_prompt("Several terminals answer; which one?")
+            .items(&lines)
+            .default(0)
+            .interact_on_opt(&dialoguer::console::Term::stderr())
+            .map_err(|e| CliError::new(Exit::Failure, format!("cannot ask which terminal: {e}")))?;
+        return match choice {
+            Some(i) => Ok(found.into_iter().nth(i).expect("an item of the list")),
+            None => Err(CliError::new(Exit::Usage, "no terminal chosen; nothing was done")),
+        };
+    }
+    Err(CliError::new(
+        Exit::Usage,
+        format!("{} terminals answer:\n  {}", found.len(), lines.join("\n  ")),
+    )
+    .help("choose one with --port P or --serial SN"))
 }
 
 /// Opens a terminal and authenticates.
@@ -182,14 +275,21 @@ pub fn describe_link(l: &LinkStats) -> String {
 /// Shows a terminal's identity and binding.
 pub fn inspect(paths: &Paths, a: &InspectArgs, out: &Output) -> Result<(), CliError> {
     let profiles = load_profiles(paths)?;
-    let profile = chosen_profile(&profiles, a.profile.as_deref())?;
+    let (port, profile) = locate(
+        paths,
+        &profiles,
+        a.at.port.as_deref(),
+        a.at.serial.as_deref(),
+        a.profile.as_deref(),
+        out,
+    )?;
     let secret = secrets::operator_secret(a.secret.secret_file.as_deref())?;
-    let mut t = connect(&a.port, profile, &secret)?;
+    let mut t = connect(&port, profile, &secret)?;
     let identity = t.identify()?;
     let status = t.status()?;
     let binding = t.read_binding()?;
     let report = Inspection {
-        port: a.port.display().to_string(),
+        port: port.display().to_string(),
         profile: profile.name.clone(),
         identity,
         status,

@@ -9,7 +9,7 @@ use super::args::{
     AuditCommand, JobArgs, JobOptions, JobsCommand, MigrateArgs, RebindArgs, RebindTarget, ResumeOptions,
 };
 use super::backup_cmd::confirm;
-use super::device_cmd::{describe_binding, describe_link, terminal_exit};
+use super::device_cmd::{describe_binding, describe_link, locate, terminal_exit};
 use super::secrets::PasswordUse;
 use super::{CliError, Exit, Output, load_profiles, progress, secrets};
 use crate::config::{Config, Paths};
@@ -206,10 +206,11 @@ pub(super) fn print_outcome(out: &Output, o: &JobOutcome, verb: &str) {
     out.print(&human, &Report { ok: true, outcome: o });
 }
 
+#[allow(clippy::too_many_arguments)]
 fn start(
     paths: &Paths,
     op: Operation,
-    port: &Path,
+    port: Option<&Path>,
     to: Option<&Path>,
     order_file: &Path,
     opts: &JobOptions,
@@ -217,6 +218,35 @@ fn start(
 ) -> Result<(), CliError> {
     let (order, profiles) = one_order(paths, order_file, op)?;
     let profile = profiles.get(&order.profile)?;
+    // Without a port, the terminal the order names is found by its serial.
+    let serial_of = |sn: Option<&String>, flag: &str, field: &str| {
+        sn.cloned().ok_or_else(|| {
+            CliError::new(
+                Exit::Usage,
+                format!("give {flag} P, or {field} in the order so the terminal can be found"),
+            )
+        })
+    };
+    let port = match port {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let sn = serial_of(order.expect.serial.as_ref(), "--port", "expect.serial")?;
+            locate(paths, &profiles, None, Some(&sn), Some(&order.profile), out)?.0
+        }
+    };
+    let to = match (to, op) {
+        (Some(p), _) => Some(p.to_path_buf()),
+        (None, Operation::Migrate) => {
+            let sn = serial_of(
+                order.replacement.as_ref().and_then(|r| r.serial.as_ref()),
+                "--to",
+                "replacement.serial",
+            )?;
+            Some(locate(paths, &profiles, None, Some(&sn), Some(&order.profile), out)?.0)
+        }
+        (None, _) => None,
+    };
+    let (port, to) = (port.as_path(), to.as_deref());
     let (secret, pw) = if opts.dry_run {
         let secret = secrets::operator_secret(opts.secret.secret_file.as_deref())?;
         (secret, zeroize::Zeroizing::new(Vec::new()))
@@ -270,19 +300,27 @@ pub fn rebind(paths: &Paths, a: &RebindArgs, out: &Output) -> Result<(), CliErro
         RebindTarget::Account => Operation::RebindAccount,
         RebindTarget::Phone => Operation::RebindPhone,
     };
-    start(paths, op, &a.job.port, None, &a.job.order, &a.job.common, out)
+    start(paths, op, a.job.port.as_deref(), None, &a.job.order, &a.job.common, out)
 }
 
 pub fn unbind(paths: &Paths, a: &JobArgs, out: &Output) -> Result<(), CliError> {
-    start(paths, Operation::Unbind, &a.port, None, &a.order, &a.common, out)
+    start(
+        paths,
+        Operation::Unbind,
+        a.port.as_deref(),
+        None,
+        &a.order,
+        &a.common,
+        out,
+    )
 }
 
 pub fn migrate(paths: &Paths, a: &MigrateArgs, out: &Output) -> Result<(), CliError> {
     start(
         paths,
         Operation::Migrate,
-        &a.from,
-        Some(&a.to),
+        a.from.as_deref(),
+        a.to.as_deref(),
         &a.order,
         &a.common,
         out,

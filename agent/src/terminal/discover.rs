@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::{Terminal, TerminalError};
-use crate::profile::SerialSettings;
+use crate::profile::{Profile, ProfileSet, SerialSettings, UsbId};
 
 /// Environment variable with extra places to look for terminals: globs separated by `:`.
 pub const PORTS_ENV: &str = "POSAGENT_PORTS";
@@ -24,24 +24,95 @@ pub enum DiscoverError {
     NotFound { serial: String, looked: String },
 }
 
-/// Every port worth probing: the machine's serial ports, then the extra globs.
-pub fn candidates() -> Result<Vec<PathBuf>, DiscoverError> {
-    let mut ports: Vec<PathBuf> = serialport::available_ports()
+/// A port worth probing, with the USB id the system reports for it (none for a
+/// pseudo-terminal or a port found through a glob).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub port: PathBuf,
+    pub usb: Option<UsbId>,
+}
+
+/// Every port worth probing, with USB ids: the machine's serial ports, then the places
+/// `extra` (config `[ports] extra`) and `POSAGENT_PORTS` name as globs.
+pub fn candidates_from(extra: &[String]) -> Result<Vec<Candidate>, DiscoverError> {
+    let mut found: Vec<Candidate> = serialport::available_ports()
         .map_err(|e| DiscoverError::List(e.to_string()))?
         .into_iter()
-        .map(|p| PathBuf::from(p.port_name))
+        .map(|p| Candidate {
+            usb: match p.port_type {
+                serialport::SerialPortType::UsbPort(u) => Some(UsbId { vid: u.vid, pid: u.pid }),
+                _ => None,
+            },
+            port: PathBuf::from(p.port_name),
+        })
         .collect();
-    let extra = std::env::var(PORTS_ENV).unwrap_or_default();
-    for pattern in extra.split(':').filter(|g| !g.is_empty()) {
+    let env = std::env::var(PORTS_ENV).unwrap_or_default();
+    let patterns = extra.iter().map(String::as_str).chain(env.split(':'));
+    for pattern in patterns.filter(|g| !g.is_empty()) {
         let paths = glob::glob(pattern).map_err(|e| DiscoverError::Pattern {
             glob: pattern.to_string(),
             message: e.to_string(),
         })?;
-        ports.extend(paths.filter_map(Result::ok));
+        found.extend(paths.filter_map(Result::ok).map(|port| Candidate { port, usb: None }));
     }
-    ports.sort();
-    ports.dedup();
-    Ok(ports)
+    found.sort_by(|a, b| a.port.cmp(&b.port));
+    found.dedup_by(|a, b| a.port == b.port);
+    Ok(found)
+}
+
+/// Every port worth probing (see [`candidates_from`]), without extra globs from config.
+pub fn candidates() -> Result<Vec<PathBuf>, DiscoverError> {
+    Ok(candidates_from(&[])?.into_iter().map(|c| c.port).collect())
+}
+
+/// A terminal that answered.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Found {
+    pub port: PathBuf,
+    pub usb_id: Option<String>,
+    pub serial: String,
+    pub vendor: String,
+    pub model: String,
+    /// The profile whose line settings it answered with.
+    pub profile: String,
+}
+
+/// Which terminals answer among `candidates`, probed in parallel: each with `forced` when
+/// given, else with the profile its USB id matches, else with every profile's line settings.
+pub fn find(candidates: &[Candidate], profiles: &ProfileSet, forced: Option<&Profile>) -> Vec<Found> {
+    let all: Vec<&Profile> = profiles.iter().map(|(p, _)| p).collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = candidates
+            .iter()
+            .map(|c| {
+                let to_try: Vec<&Profile> = match (forced, c.usb.and_then(|u| profiles.match_usb(u))) {
+                    (Some(p), _) | (None, Some(p)) => vec![p],
+                    (None, None) => all.clone(),
+                };
+                s.spawn(move || {
+                    let mut tried = Vec::new();
+                    for p in to_try {
+                        if tried.contains(&&p.serial) {
+                            continue;
+                        }
+                        tried.push(&p.serial);
+                        if let Ok(id) = Terminal::open(&c.port, &p.serial).and_then(|mut t| t.identify()) {
+                            return Some(Found {
+                                port: c.port.clone(),
+                                usb_id: c.usb.map(|u| u.to_string()),
+                                serial: id.serial,
+                                vendor: id.vendor,
+                                model: id.model,
+                                profile: p.name.clone(),
+                            });
+                        }
+                    }
+                    None
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok().flatten()).collect()
+    })
 }
 
 /// The serial number answering on `port`, trying each line setting until one answers.
