@@ -192,3 +192,34 @@ fn devices_and_fifos_are_refused_at_once_with_exit_65() {
         assert!(err.contains(kind) && err.contains("not a regular file"), "{err}");
     }
 }
+
+#[test]
+fn config_path_init_and_show() {
+    let home = tempfile::tempdir().unwrap();
+    let path = json_of(
+        &posagent(home.path())
+            .args(["config", "path", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(path["exists"], false);
+    let file = std::path::PathBuf::from(path["config_file"].as_str().unwrap());
+    assert!(file.starts_with(home.path()));
+    let init = posagent(home.path()).args(["config", "init"]).output().unwrap();
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("# agent_key_file") && text.contains("[ports]"), "{text}");
+    // The template reads back as a valid (empty) configuration, and is not replaced silently.
+    let show = posagent(home.path())
+        .args(["config", "show", "--json"])
+        .output()
+        .unwrap();
+    assert!(show.status.success(), "{}", String::from_utf8_lossy(&show.stderr));
+    assert!(json_of(&show)["provider"].is_object());
+    let again = posagent(home.path()).args(["config", "init"]).output().unwrap();
+    assert_eq!(again.status.code(), Some(65));
+    std::fs::write(&file, "[provider]\nbatch_size = \"many\"\n").unwrap();
+    let bad = posagent(home.path()).args(["config", "show"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("batch_size"));
+}

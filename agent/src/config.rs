@@ -49,7 +49,7 @@ impl Paths {
 
 /// `config.toml` in the config directory. Every key is optional; an unknown key or a wrong
 /// type is an error naming the file and line, never ignored.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Who is working: recorded in backups and the audit trail.
@@ -63,7 +63,7 @@ pub struct Config {
 }
 
 /// The `[ports]` table.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PortsConfig {
     /// Globs of extra places to look for terminals (pseudo-terminals, network serial
@@ -73,7 +73,7 @@ pub struct PortsConfig {
 }
 
 /// The `[provider]` table. Relative paths are relative to the config directory.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     /// `https://host[:port][/prefix]`.
@@ -96,6 +96,41 @@ pub struct ProviderConfig {
 
 /// Name of the configuration file inside the config directory.
 pub const CONFIG_FILE: &str = "config.toml";
+
+/// What `posagent config init` writes: every key, commented, with what it does.
+pub const CONFIG_TEMPLATE: &str = r#"# posagent configuration. Every key is optional; an unknown key is an error.
+# Relative paths are relative to this file's directory.
+
+# Who works with this laptop: recorded in backups, the journal and the audit trail.
+# technician = "zhang.wei"
+
+[provider]
+# Where `posagent sync` delivers (https only); --provider overrides it.
+# url = "https://sync.provider.example/posagent"
+# The provider's CA bundle (PEM); the system's roots when absent.
+# ca = "provider-ca.pem"
+# SHA-256 fingerprints of the provider's certificates to accept, besides the CA check.
+# pins = ["AB:CD:..."]
+# A client certificate and key, when the provider asks for mutual TLS.
+# client_cert = "agent.pem"
+# client_key = "agent.key.pem"
+# The agent's signing key: a file of 64 hex digits, never on the command line.
+# agent_key_file = "agent.key"
+# Submissions per request (1-500) and the first retry's wait ceiling in milliseconds.
+# batch_size = 100
+# retry_base_ms = 2000
+
+[ports]
+# Other places to look for terminals, as globs (besides the machine's serial ports).
+# extra = ["/tmp/pos-*"]
+"#;
+
+impl Paths {
+    /// The configuration file.
+    pub fn config_file(&self) -> PathBuf {
+        self.config.join(CONFIG_FILE)
+    }
+}
 
 impl Config {
     /// Reads `config.toml`; a missing file is an empty configuration.

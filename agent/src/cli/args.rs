@@ -29,6 +29,11 @@ pub enum Command {
     /// Work orders.
     #[command(subcommand)]
     Order(OrderCommand),
+    /// Where settings live and what they are.
+    Config {
+        #[command(subcommand)]
+        action: Option<ConfigCommand>,
+    },
     /// Provider profiles.
     Profiles {
         #[command(subcommand)]
@@ -110,6 +115,20 @@ pub enum OrderCommand {
     Check {
         /// The order (TOML) or orders (CSV, or TOML with [[order]] tables).
         file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Where the configuration file, the data and the profile overrides are (the default).
+    Path,
+    /// The configuration as read, file paths resolved.
+    Show,
+    /// Write a commented config.toml to fill in.
+    Init {
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
     },
 }
 

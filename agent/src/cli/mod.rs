@@ -3,6 +3,7 @@
 
 mod args;
 mod backup_cmd;
+mod config_cmd;
 mod demo_cmd;
 mod device_cmd;
 mod interrupt;
@@ -55,6 +56,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
             .render(&mut std::io::stdout())
             .map_err(|e| CliError::new(Exit::Failure, format!("cannot write the manual page: {e}"))),
         Command::Profiles { action } => profiles_cmd::run(&paths, action, out),
+        Command::Config { action } => config_cmd::run(&paths, action, out),
         Command::Devices => device_cmd::devices(&paths, out),
         Command::Inspect(a) => device_cmd::inspect(&paths, &a, out),
         Command::Sim(c) => sim_cmd::run(&paths, c),
