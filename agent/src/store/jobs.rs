@@ -42,16 +42,20 @@ impl JobState {
         }
     }
 
-    fn parse(s: &str) -> JobState {
-        match s {
-            "done" => JobState::Done,
-            "interrupted" => JobState::Interrupted,
-            "refused" => JobState::Refused,
-            "aborted" => JobState::Aborted,
-            "cancelled" => JobState::Cancelled,
-            "planned" => JobState::Planned,
-            _ => JobState::Running,
-        }
+    /// Every state, for reading them back.
+    const ALL: [JobState; 7] = [
+        JobState::Running,
+        JobState::Interrupted,
+        JobState::Done,
+        JobState::Refused,
+        JobState::Aborted,
+        JobState::Cancelled,
+        JobState::Planned,
+    ];
+
+    /// A stored state; a value this build does not know is an error, never a guess.
+    fn parse(s: &str) -> Option<JobState> {
+        JobState::ALL.into_iter().find(|st| st.as_str() == s)
     }
 }
 
@@ -102,7 +106,16 @@ fn job_from_row(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
         replacement_serial: r.get(7)?,
         port: r.get(8)?,
         replacement_port: r.get(9)?,
-        state: JobState::parse(&r.get::<_, String>(10)?),
+        state: {
+            let text: String = r.get(10)?;
+            JobState::parse(&text).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    10,
+                    rusqlite::types::Type::Text,
+                    format!("unknown job state '{text}'").into(),
+                )
+            })?
+        },
         step: r.get(11)?,
         backup_file: r.get(12)?,
         backup_sha256: r.get(13)?,
