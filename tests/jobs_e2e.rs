@@ -514,3 +514,24 @@ fn a_terminal_settling_to_a_card_moves_to_a_bank_account_and_back() {
     assert!(b.account.is_none());
     assert_eq!(b.card.unwrap().pan.expose_full(), NEW_CARD);
 }
+
+#[test]
+fn people_read_local_times_with_their_offset_and_json_keeps_utc() {
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let order = card_order(&bench, &sim, "WO-TZ-1", NEW_CARD);
+    assert!(bench.rebind_card(&sim, &order).status.success());
+    let job = the_job(&bench);
+    let show = |json: bool| {
+        let mut cmd = posagent(bench.path());
+        cmd.env("TZ", "CST-8").args(["jobs", "show", &job.id]);
+        if json {
+            cmd.arg("--json");
+        }
+        String::from_utf8_lossy(&cmd.output().unwrap().stdout).to_string()
+    };
+    let text = show(false);
+    assert!(text.contains("+08:00"), "{text}");
+    let doc: serde_json::Value = serde_json::from_str(&show(true)).unwrap();
+    assert!(doc["job"]["created_at"].as_str().unwrap().ends_with('Z'), "{doc}");
+}

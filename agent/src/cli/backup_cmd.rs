@@ -150,7 +150,7 @@ fn verify(file: &Path, password_file: Option<&Path>, out: &Output) -> Result<(),
         manifest.terminal.serial,
         manifest.terminal.vendor,
         manifest.terminal.model,
-        manifest.created_at,
+        super::local_time(&manifest.created_at),
         manifest
             .technician
             .as_deref()
@@ -172,11 +172,15 @@ fn verify(file: &Path, password_file: Option<&Path>, out: &Output) -> Result<(),
 
 fn list(paths: &Paths, out: &Output) -> Result<(), CliError> {
     let rows = Store::open(&paths.data)?.backups()?;
-    let mut human = format!("{:<5} {:<21} {:<16} {:>7}  FILE", "ID", "TAKEN", "TERMINAL", "TXNS");
+    let mut human = format!("{:<5} {:<26} {:<16} {:>7}  FILE", "ID", "TAKEN", "TERMINAL", "TXNS");
     for r in &rows {
         human.push_str(&format!(
-            "\n{:<5} {:<21} {:<16} {:>7}  {}",
-            r.id, r.created_at, r.terminal_serial, r.transactions, r.file
+            "\n{:<5} {:<26} {:<16} {:>7}  {}",
+            r.id,
+            super::local_time(&r.created_at),
+            r.terminal_serial,
+            r.transactions,
+            r.file
         ));
     }
     if rows.is_empty() {

@@ -410,7 +410,7 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
                     .unwrap_or_default(),
                 j.state.as_str(),
                 j.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default(),
-                j.created_at,
+                super::local_time(&j.created_at),
                 j.technician
             );
             if let Some(b) = &j.backup_file {
@@ -419,7 +419,7 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
             for e in &journal {
                 human.push_str(&format!(
                     "\n  {}  {:<18} {:<11} {}",
-                    e.at,
+                    super::local_time(&e.at),
                     e.step,
                     e.phase,
                     crate::job::describe_detail(&e.detail)

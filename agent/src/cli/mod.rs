@@ -23,7 +23,7 @@ use clap::Parser;
 
 pub use args::Cli;
 use args::{Command, OrderCommand};
-pub use output::{CliError, Exit, Output, json_line};
+pub use output::{CliError, Exit, Output, json_line, local_time};
 
 use crate::config::Paths;
 use crate::profile::ProfileSet;

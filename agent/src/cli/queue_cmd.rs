@@ -23,7 +23,12 @@ pub fn run(paths: &Paths, action: Option<QueueCommand>, technician: &str, out: &
             for s in &rows {
                 human.push_str(&format!(
                     "\n{:<36}  {:<9} {:>8}  {:<15} {:<16} {}",
-                    s.id, s.state, s.attempts, s.kind, s.order_id, s.created_at
+                    s.id,
+                    s.state,
+                    s.attempts,
+                    s.kind,
+                    s.order_id,
+                    super::local_time(&s.created_at)
                 ));
             }
             if rows.is_empty() {
@@ -35,7 +40,14 @@ pub fn run(paths: &Paths, action: Option<QueueCommand>, technician: &str, out: &
             let s = store.submission(&id)?.ok_or_else(|| not_found(&id))?;
             let mut human = format!(
                 "Submission {} ({}) for job {}, order {}\n  state {}, {} attempt(s), next {}\n  idempotency key {}",
-                s.id, s.kind, s.job_id, s.order_id, s.state, s.attempts, s.next_attempt_at, s.idempotency_key
+                s.id,
+                s.kind,
+                s.job_id,
+                s.order_id,
+                s.state,
+                s.attempts,
+                super::local_time(&s.next_attempt_at),
+                s.idempotency_key
             );
             if let Some(r) = &s.reason {
                 human.push_str(&format!("\n  provider's reason: {r}"));
