@@ -294,7 +294,7 @@ fn summary(store: &Store, url: &str, tally: &Tally, out: &Output, judge: bool) -
         count("dead"),
     );
     if let Some(n) = &next {
-        human.push_str(&format!("\nNext retry due {}", super::local_time(&n)));
+        human.push_str(&format!("\nNext retry due {}", super::local_time(n)));
     }
     let doc = serde_json::json!({
         "ok": tally.rejected + tally.dead == 0 && left == 0,
