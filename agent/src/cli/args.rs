@@ -201,6 +201,22 @@ pub struct RestoreArgs {
     pub secret: SecretArgs,
 }
 
+/// How a migration checks the copy on the new unit.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum VerifyArg {
+    Digest,
+    Full,
+}
+
+impl From<VerifyArg> for crate::job::Verify {
+    fn from(v: VerifyArg) -> Self {
+        match v {
+            VerifyArg::Digest => crate::job::Verify::Digest,
+            VerifyArg::Full => crate::job::Verify::Full,
+        }
+    }
+}
+
 /// What to rebind.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum RebindTarget {
@@ -243,6 +259,10 @@ pub struct JobOptions {
     /// File holding the backup password (else POSAGENT_BACKUP_PASSWORD, else a prompt).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+    /// How a migration checks the new unit's copy: by the terminal's digest (falling back to
+    /// reading it back), or by reading every record back.
+    #[arg(long, value_enum, default_value = "digest")]
+    pub verify: VerifyArg,
     /// The provider confirmed that the merchant's settlement-card cooldown has run out
     /// (needed when the terminal does not say when its card was bound; recorded in the audit).
     #[arg(long)]
@@ -303,6 +323,9 @@ pub enum JobsCommand {
 /// Where the terminals are and the secrets, for resuming or aborting a job.
 #[derive(Debug, Args)]
 pub struct ResumeOptions {
+    /// How a migration still to verify checks the new unit's copy (see `migrate --verify`).
+    #[arg(long, value_enum, default_value = "digest")]
+    pub verify: VerifyArg,
     /// Where the terminal is now (default: where it was, else the port its serial answers
     /// on, also searching POSAGENT_PORTS); a terminal with another serial is refused.
     #[arg(long, value_name = "P")]
@@ -407,6 +430,9 @@ pub struct SimTerminalArgs {
     /// Start bound to a bank account instead of a settlement card.
     #[arg(long, conflicts_with = "blank")]
     pub account: bool,
+    /// Behave as a terminal of the first protocol release (no DIGEST command).
+    #[arg(long)]
+    pub legacy: bool,
     /// When the settlement card or account was bound, YYYYMMDD, as STATUS reports it;
     /// `unknown` makes a terminal that does not say.
     #[arg(long, value_name = "DATE", default_value = crate::sim::terminal::DEFAULT_SETTLEMENT_SINCE)]

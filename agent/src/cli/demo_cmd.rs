@@ -209,6 +209,7 @@ fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
             technician: "demo",
             dry_run: false,
             cooldown_checked_by_provider: false,
+            verify: crate::job::Verify::Digest,
         },
         &mut view,
     )?;

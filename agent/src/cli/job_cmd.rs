@@ -271,6 +271,7 @@ fn start(
         technician: &tech,
         dry_run: opts.dry_run,
         cooldown_checked_by_provider: opts.cooldown_checked_by_provider,
+        verify: opts.verify.into(),
     };
     let mut screen = screen(out, opts.yes);
     super::interrupt::install();
@@ -336,6 +337,7 @@ fn continue_job(paths: &Paths, id: &str, opts: &ResumeOptions, out: &Output, abo
     )?;
     let ctx = Continue {
         opener: std::sync::Arc::new(crate::job::SerialOpener),
+        verify: opts.verify.into(),
         paths,
         profiles: &profiles,
         secret: &secret,

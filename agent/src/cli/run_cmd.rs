@@ -152,6 +152,7 @@ struct Shared<'a> {
     technician: &'a str,
     found: &'a HashMap<String, PathBuf>,
     cooldown_checked_by_provider: bool,
+    verify: crate::job::Verify,
     /// Every read-only check against the terminals, nothing changed, no job kept.
     dry_run: bool,
 }
@@ -187,6 +188,7 @@ impl Shared<'_> {
             }
             Next::Resume(job) => Continue {
                 opener: std::sync::Arc::new(crate::job::SerialOpener),
+                verify: self.verify,
                 paths: self.paths,
                 profiles: self.profiles,
                 secret: self.secret,
@@ -238,6 +240,7 @@ impl Shared<'_> {
                         technician: self.technician,
                         dry_run: self.dry_run,
                         cooldown_checked_by_provider: self.cooldown_checked_by_provider,
+                        verify: self.verify,
                     },
                     obs,
                 )
@@ -332,6 +335,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
         technician: &tech,
         found: &found,
         cooldown_checked_by_provider: a.common.cooldown_checked_by_provider,
+        verify: a.common.verify.into(),
         dry_run: dry,
     };
     let results = execute(&planned, &shared, usize::from(a.jobs), out);

@@ -48,6 +48,7 @@ fn terminal(paths: &Paths, a: SimTerminalArgs) -> Result<(), CliError> {
         blank: a.blank,
         serial: a.serial,
         account: a.account,
+        legacy: a.legacy,
         settlement_since: match a.settlement_since.as_str() {
             "unknown" => None,
             d if chrono::NaiveDate::parse_from_str(d, "%Y%m%d").is_ok() => Some(d.to_string()),

@@ -282,6 +282,20 @@ pub struct JobSetup<'a> {
     /// The technician confirmed with the provider that the merchant's settlement-card
     /// cooldown has run out, where the agent cannot know it offline (recorded in the audit).
     pub cooldown_checked_by_provider: bool,
+    /// How a migration checks the new unit's copy of the data.
+    pub verify: Verify,
+}
+
+/// How a migration checks the copy on the new unit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verify {
+    /// By the terminal's DIGEST of what it stores (SHA-256 and record count), falling back
+    /// to a read-back on a terminal without DIGEST.
+    #[default]
+    Digest,
+    /// By reading every record back.
+    Full,
 }
 
 /// SHA-256 of an order file, hex.
@@ -355,6 +369,7 @@ struct Run<'a> {
     made: Made,
     /// See [`JobSetup::cooldown_checked_by_provider`].
     cooldown_checked_by_provider: bool,
+    verify: Verify,
 }
 
 fn open_terminal(opener: &Arc<dyn Opener>, path: &Path, profile: &Profile) -> Result<Terminal, JobError> {
@@ -430,6 +445,7 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
         done: BTreeMap::new(),
         made: Made::default(),
         cooldown_checked_by_provider: setup.cooldown_checked_by_provider,
+        verify: setup.verify,
     };
     let result = run.execute(true, setup.dry_run);
     if setup.dry_run {
@@ -485,6 +501,8 @@ fn load_running(store: &Store, id: &str) -> Result<JobRecord, JobError> {
 pub struct Continue<'a> {
     /// As [`JobSetup::opener`].
     pub opener: Arc<dyn Opener>,
+    /// As [`JobSetup::verify`], for the steps still to run.
+    pub verify: Verify,
     pub paths: &'a Paths,
     pub profiles: &'a crate::profile::ProfileSet,
     pub secret: &'a Secret,
@@ -616,6 +634,7 @@ impl<'a> Continue<'a> {
             made: Made::default(),
             // The checks ran when the job started; a resume does not repeat them.
             cooldown_checked_by_provider: false,
+            verify: self.verify,
         })
     }
 

@@ -175,30 +175,36 @@ impl World {
         orders.remove(0)
     }
 
-    fn start(&self, observer: &mut dyn Observer) -> Result<JobOutcome, JobError> {
+    /// The job this world's order makes, with `secret` and `verify`.
+    fn setup<'a>(&'a self, secret: &'a Secret, verify: Verify) -> JobSetup<'a> {
         let order = self.order();
-        let profile = self.profiles.get(&order.profile).unwrap();
-        let setup = JobSetup {
+        JobSetup {
             opener: self.sims.clone(),
             paths: &self.paths,
-            profile,
+            profile: self.profiles.get(&order.profile).unwrap(),
             order,
             order_file: &self.order_file,
             port: &self.main,
             replacement_port: self.new.as_deref(),
-            secret: &Secret::new(DEMO_SECRET.as_bytes().to_vec()),
+            secret,
             backup_password: PASSWORD,
             technician: "tech-in-process",
             dry_run: false,
             cooldown_checked_by_provider: false,
-        };
-        start(setup, observer)
+            verify,
+        }
+    }
+
+    fn start(&self, observer: &mut dyn Observer) -> Result<JobOutcome, JobError> {
+        let secret = Secret::new(DEMO_SECRET.as_bytes().to_vec());
+        start(self.setup(&secret, Verify::Digest), observer)
     }
 
     fn resume(&self, job: &str) -> Result<JobOutcome, JobError> {
         let secret = Secret::new(DEMO_SECRET.as_bytes().to_vec());
         Continue {
             opener: self.sims.clone(),
+            verify: Verify::Digest,
             paths: &self.paths,
             profiles: &self.profiles,
             secret: &secret,
@@ -380,22 +386,8 @@ fn a_mismatched_binding_or_a_wrong_secret_is_refused_and_nothing_changes() {
     assert!(w.store().backups().unwrap().is_empty(), "refused before the backup");
 
     let w = World::new(Operation::RebindCard, FaultSpec::default());
-    let order = w.order();
-    let setup = JobSetup {
-        opener: w.sims.clone(),
-        paths: &w.paths,
-        profile: w.profiles.get("lakala").unwrap(),
-        order,
-        order_file: &w.order_file,
-        port: &w.main,
-        replacement_port: None,
-        secret: &Secret::new(b"not-the-secret".to_vec()),
-        backup_password: PASSWORD,
-        technician: "tech",
-        dry_run: false,
-        cooldown_checked_by_provider: false,
-    };
-    let e = start(setup, &mut Quiet::default()).unwrap_err();
+    let wrong = Secret::new(b"not-the-secret".to_vec());
+    let e = start(w.setup(&wrong, Verify::Digest), &mut Quiet::default()).unwrap_err();
     assert!(
         matches!(e, JobError::Terminal(TerminalError::WrongSecret { .. })),
         "{e}"
@@ -417,4 +409,38 @@ fn a_replacement_that_is_already_bound_is_refused_before_the_old_unit_changes() 
     let main = w.main.clone();
     assert_eq!(w.terminal(&main).read_binding().unwrap(), w.before);
     assert_eq!(w.terminal(&main).status().unwrap().status, DeviceStatus::Bound);
+}
+
+/// The detail the verify_import step journaled.
+fn verified_by(w: &World) -> String {
+    let store = w.store();
+    let job = store.jobs().unwrap().remove(0);
+    let e = store
+        .journal_of(&job.id)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.step == "verify_import" && e.phase == "done")
+        .unwrap();
+    e.detail["by"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_migration_verifies_by_digest_unless_told_to_read_back_or_the_terminal_cannot() {
+    let secret = Secret::new(DEMO_SECRET.as_bytes().to_vec());
+    let w = World::new(Operation::Migrate, FaultSpec::default());
+    start(w.setup(&secret, Verify::Digest), &mut Quiet::default()).unwrap();
+    w.assert_finished(Operation::Migrate, "digest");
+    assert_eq!(verified_by(&w), "digest");
+
+    let w = World::new(Operation::Migrate, FaultSpec::default());
+    start(w.setup(&secret, Verify::Full), &mut Quiet::default()).unwrap();
+    w.assert_finished(Operation::Migrate, "full");
+    assert_eq!(verified_by(&w), "read-back");
+
+    // A terminal of the first protocol release has no DIGEST: read back, as before.
+    let w = World::new(Operation::Migrate, FaultSpec::default());
+    w.sims.with(w.new.as_ref().unwrap(), |s| s.legacy = true);
+    start(w.setup(&secret, Verify::Digest), &mut Quiet::default()).unwrap();
+    w.assert_finished(Operation::Migrate, "legacy");
+    assert_eq!(verified_by(&w), "read-back");
 }

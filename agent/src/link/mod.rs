@@ -253,6 +253,7 @@ pub fn command_name(code: u8) -> &'static str {
         EXPORT_END => "EXPORT_END",
         IMPORT_BEGIN => "IMPORT_BEGIN",
         IMPORT_COMMIT => "IMPORT_COMMIT",
+        DIGEST => "DIGEST",
         SETTLE => "SETTLE",
         UNBIND => "UNBIND",
         BIND => "BIND",

@@ -15,6 +15,9 @@ pub mod cmd {
     pub const EXPORT_END: u8 = 0x11;
     pub const IMPORT_BEGIN: u8 = 0x12;
     pub const IMPORT_COMMIT: u8 = 0x13;
+    /// SHA-256, length and record count of an object as stored (optional: a terminal
+    /// without it answers result 9, and the agent reads the object back instead).
+    pub const DIGEST: u8 = 0x14;
     pub const SETTLE: u8 = 0x20;
     pub const UNBIND: u8 = 0x21;
     pub const BIND: u8 = 0x22;

@@ -262,6 +262,8 @@ pub struct SimTerminal {
     last_import_total: Option<u32>,
     /// The command-triggered unplug has happened (it happens once).
     unplugged: bool,
+    /// Behaves as a terminal of the first protocol release: no DIGEST.
+    pub legacy: bool,
 }
 
 fn ok() -> Writer {
@@ -289,6 +291,7 @@ impl SimTerminal {
             faults,
             rng: StdRng::seed_from_u64(seed.wrapping_mul(31).wrapping_add(7)),
             authenticated: false,
+            legacy: false,
             nonce_t: None,
             last: None,
             staging: None,
@@ -441,6 +444,17 @@ impl SimTerminal {
             cmd::EXPORT_END => Ok(ok().finish()),
             cmd::IMPORT_BEGIN => return self.import_begin(link, &fields),
             cmd::IMPORT_COMMIT => self.import_commit(&fields),
+            cmd::DIGEST if !self.legacy => match fields.need_u8(tag::OBJECT).ok().and_then(Object::from_u8) {
+                Some(object) => {
+                    let (data, records) = self.object_bytes(object);
+                    Ok(ok()
+                        .u32(tag::TOTAL_LEN, data.len() as u32)
+                        .bytes(tag::SHA256, &Sha256::digest(&data))
+                        .u32(tag::RECORD_COUNT, records)
+                        .finish())
+                }
+                None => Err(fail(result::BAD_REQUEST, "unknown object")),
+            },
             cmd::SETTLE => Ok(self.settle()),
             cmd::UNBIND => self.unbind(&fields),
             cmd::BIND => self.bind(&f.payload),

@@ -94,6 +94,14 @@ pub struct Exported {
     pub records: u32,
 }
 
+/// An object as a terminal holds it, by digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredDigest {
+    pub len: u32,
+    pub sha256: [u8; 32],
+    pub records: u32,
+}
+
 /// Result of a test transaction.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TestResult {
@@ -262,7 +270,10 @@ impl Terminal {
     /// A command; read-only ones are asked again after the port comes back from a
     /// disconnect. Changes are never repeated blindly.
     fn call(&mut self, code: u8, payload: Vec<u8>) -> Result<Vec<u8>, TerminalError> {
-        let read_only = matches!(code, cmd::IDENTIFY | cmd::STATUS | cmd::READ_BINDING | cmd::EXPORT_END);
+        let read_only = matches!(
+            code,
+            cmd::IDENTIFY | cmd::STATUS | cmd::READ_BINDING | cmd::EXPORT_END | cmd::DIGEST
+        );
         let mut reconnects = 0;
         loop {
             match self.call_once(code, payload.clone()) {
@@ -436,6 +447,27 @@ impl Terminal {
         }
         self.call(cmd::EXPORT_END, Vec::new())?;
         Ok(true)
+    }
+
+    /// The SHA-256, length and record count of an object as stored; `None` from a terminal
+    /// without DIGEST (it answers "unknown command"), which must then be read back.
+    pub fn digest(&mut self, object: Object) -> Result<Option<StoredDigest>, TerminalError> {
+        let payload = Writer::new().u8(tag::OBJECT, object as u8).finish();
+        match self.call(cmd::DIGEST, payload) {
+            Ok(rsp) => {
+                let f = Fields::parse(&rsp)?;
+                Ok(Some(StoredDigest {
+                    len: f.need_u32(tag::TOTAL_LEN)?,
+                    sha256: f.need_array::<32>(tag::SHA256)?,
+                    records: f.need_u32(tag::RECORD_COUNT)?,
+                }))
+            }
+            Err(TerminalError::Refused {
+                result: result::UNKNOWN_COMMAND,
+                ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Imports an object, resuming after disconnects; the terminal verifies length, count
