@@ -92,6 +92,9 @@ pub struct ProviderConfig {
     /// Ceiling of the first retry's random wait, in milliseconds (doubling per attempt,
     /// capped at 15 minutes).
     pub retry_base_ms: Option<u64>,
+    /// The provider's public order-signing keys, one JSON file each (docs/sync-api.md).
+    #[serde(default)]
+    pub order_key_files: Vec<PathBuf>,
 }
 
 /// Name of the configuration file inside the config directory.
@@ -119,6 +122,8 @@ pub const CONFIG_TEMPLATE: &str = r#"# posagent configuration. Every key is opti
 # Submissions per request (1-500) and the first retry's wait ceiling in milliseconds.
 # batch_size = 100
 # retry_base_ms = 2000
+# The provider's public keys that sign work orders (files it hands out; rotation: list several).
+# order_key_files = ["provider-order-key.json"]
 
 [ports]
 # Other places to look for terminals, as globs (besides the machine's serial ports).

@@ -15,6 +15,7 @@ pub mod order;
 pub mod private;
 pub mod profile;
 pub mod seal;
+pub mod signed;
 pub mod sim;
 pub mod store;
 pub mod sync;

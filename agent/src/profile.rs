@@ -44,6 +44,16 @@ pub struct Profile {
     pub settlement: Settlement,
     /// The test transaction after a change.
     pub test_transaction: TestTransaction,
+    /// Where work orders may come from.
+    pub orders: OrdersPolicy,
+}
+
+/// `[orders]`: whether only provider-signed orders are carried out.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrdersPolicy {
+    /// A local order file is refused; orders come from `posagent orders pull`.
+    pub require_signed: bool,
 }
 
 /// Serial line settings.

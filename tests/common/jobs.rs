@@ -21,9 +21,27 @@ pub struct Bench {
     pub password: PathBuf,
 }
 
+/// The provider profiles take only signed orders; these tests drive jobs with local order
+/// files, so their data directory overrides that one rule (as a branch's own profile
+/// override could) and nothing else.
+pub fn accept_local_orders(home: &Path) {
+    let dir = home.join("profiles");
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["lakala", "ums", "shengpay", "ruiyinxin", "allinpay"] {
+        let text = std::fs::read_to_string(super::fixtures().join(format!("../../profiles/{name}.toml"))).unwrap();
+        assert!(text.contains("require_signed = true"), "{name}");
+        std::fs::write(
+            dir.join(format!("{name}.toml")),
+            text.replace("require_signed = true", "require_signed = false"),
+        )
+        .unwrap();
+    }
+}
+
 impl Default for Bench {
     fn default() -> Bench {
         let dir = tempfile::tempdir().unwrap();
+        accept_local_orders(dir.path());
         let secret = secret_file(dir.path(), "secret", DEMO_SECRET);
         let password = secret_file(dir.path(), "password", BACKUP_PASSWORD);
         Bench { dir, secret, password }

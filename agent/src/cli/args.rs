@@ -29,6 +29,11 @@ pub enum Command {
     /// Work orders.
     #[command(subcommand)]
     Order(OrderCommand),
+    /// Work orders the provider issued: pull them while online, list and show them.
+    Orders {
+        #[command(subcommand)]
+        action: Option<OrdersCommand>,
+    },
     /// Where settings live and what they are.
     Config {
         #[command(subcommand)]
@@ -217,6 +222,19 @@ impl From<VerifyArg> for crate::job::Verify {
     }
 }
 
+#[derive(Debug, Subcommand)]
+pub enum OrdersCommand {
+    /// Fetch the orders the provider issued to this technician, verified and kept offline.
+    Pull {
+        #[command(flatten)]
+        provider: ProviderArgs,
+    },
+    /// The pulled orders, soonest to expire first (the default).
+    List,
+    /// One pulled order, numbers masked.
+    Show { id: String },
+}
+
 /// What to rebind.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum RebindTarget {
@@ -361,9 +379,16 @@ pub struct SyncArgs {
     /// Without --watch: wait for retries that fall due within this many seconds.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub max_wait: u64,
+    #[command(flatten)]
+    pub provider: ProviderArgs,
+}
+
+/// How to reach the provider (each flag overrides the `[provider]` table of config.toml).
+#[derive(Debug, Args, Clone, Default)]
+pub struct ProviderArgs {
     /// Provider URL, https://host[:port][/prefix] (else provider.url in config.toml).
-    #[arg(long, value_name = "URL")]
-    pub provider: Option<String>,
+    #[arg(long = "provider", value_name = "URL")]
+    pub url: Option<String>,
     /// PEM bundle of CAs to trust for the provider (else provider.ca, else system roots).
     #[arg(long, value_name = "FILE")]
     pub provider_ca: Option<PathBuf>,
@@ -459,6 +484,10 @@ pub struct SimProviderArgs {
     /// Days between two settlement-card changes of one merchant.
     #[arg(long, default_value_t = 30)]
     pub card_cooldown_days: u32,
+    /// Issue these work orders, signed (CSV: the plan's columns plus `technician`, and
+    /// optionally `valid_until` and `checks.NAME`).
+    #[arg(long, value_name = "PLAN.csv")]
+    pub orders: Option<PathBuf>,
     /// Seed for the fault dice.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

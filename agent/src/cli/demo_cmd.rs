@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use super::args::{DemoArgs, SyncArgs};
+use super::args::{DemoArgs, OrdersCommand, ProviderArgs, SyncArgs};
 use super::job_cmd::{print_outcome, screen};
 use super::{CliError, Exit, Output, load_profiles, sync_cmd};
 use crate::config::Paths;
@@ -20,6 +20,8 @@ use crate::terminal::{Secret, Terminal};
 const OLD_SERIAL: &str = "DEMO-OLD-0001";
 const NEW_SERIAL: &str = "DEMO-NEW-0002";
 const PROFILE: &str = "lakala";
+const ORDER_ID: &str = "WO-DEMO-0001";
+const TECHNICIAN: &str = "demo";
 /// A valid (checksummed) resident ID used for the demo merchant's legal representative.
 const DEMO_LEGAL_REP_ID: &str = "110105194910010023";
 
@@ -79,8 +81,9 @@ fn write_private(path: &Path, text: &str) -> Result<(), CliError> {
         .map_err(|e| CliError::new(Exit::Failure, format!("demo: cannot write {}: {e}", path.display())))
 }
 
-/// The work order for moving what the old unit holds to the replacement.
-fn order_text(old_port: &Path, paths: &Paths) -> Result<String, CliError> {
+/// The provider's plan: one order, issued to the demo technician, moving what the old unit
+/// holds to the replacement.
+fn order_plan(old_port: &Path, paths: &Paths) -> Result<String, CliError> {
     let profiles = load_profiles(paths)?;
     let profile = profiles.get(PROFILE)?;
     let mut t = Terminal::open(old_port, &profile.serial)?;
@@ -88,10 +91,10 @@ fn order_text(old_port: &Path, paths: &Paths) -> Result<String, CliError> {
     let b = t.read_binding()?;
     let missing = || CliError::new(Exit::Failure, "demo: the simulated unit has no merchant bound");
     Ok(format!(
-        "id = \"WO-DEMO-0001\"\noperation = \"migrate\"\nprofile = \"{PROFILE}\"\nreason = \"device-replaced\"\n\n\
-         [merchant]\nmid = \"{}\"\nname = \"Demo Noodle Shop\"\nkind = \"individual\"\nlegal_rep_id = \"{DEMO_LEGAL_REP_ID}\"\n\n\
-         [expect]\nserial = \"{OLD_SERIAL}\"\ntid = \"{}\"\n\n\
-         [replacement]\nserial = \"{NEW_SERIAL}\"\nmodel = \"A8\"\nactivation_code = \"{}\"\n",
+        "id,technician,operation,profile,reason,merchant.mid,merchant.name,merchant.kind,merchant.legal_rep_id,\
+         expect.serial,expect.tid,replacement.serial,replacement.model,replacement.activation_code\n\
+         {ORDER_ID},{TECHNICIAN},migrate,{PROFILE},device-replaced,{},Demo Noodle Shop,individual,{DEMO_LEGAL_REP_ID},\
+         {OLD_SERIAL},{},{NEW_SERIAL},A8,{}\n",
         b.mid.ok_or_else(missing)?,
         b.tid.ok_or_else(missing)?,
         activation_code_for(NEW_SERIAL),
@@ -163,6 +166,10 @@ fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
             &baud,
         ],
     )?;
+    let old_port = field(&old, "port")?;
+    // The provider issues the work order, signed; the agent pulls it like any other.
+    let plan = home.join("provider-orders.csv");
+    write_private(&plan, &order_plan(&old_port, &paths)?)?;
     let provider = children.start(
         &home,
         &[
@@ -170,9 +177,11 @@ fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
             "provider",
             "--tls-dir",
             &home.join("provider").display().to_string(),
+            "--orders",
+            &plan.display().to_string(),
         ],
     )?;
-    let (old_port, new_port) = (field(&old, "port")?, field(&new, "port")?);
+    let new_port = field(&new, "port")?;
     say(&format!(
         "Started: old unit {OLD_SERIAL} on {}, blank replacement {NEW_SERIAL} on {}, provider at {}",
         old_port.display(),
@@ -180,19 +189,38 @@ fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
         provider["url"].as_str().unwrap_or("?")
     ));
 
-    let order_file = home.join("order-migrate.toml");
-    write_private(&order_file, &order_text(&old_port, &paths)?)?;
+    let config = format!(
+        "technician = \"{TECHNICIAN}\"\n\n[provider]\nurl = \"{}\"\nca = \"{}\"\nagent_key_file = \"{}\"\norder_key_files = [\"{}\"]\n",
+        provider["url"].as_str().unwrap_or_default(),
+        field(&provider, "ca")?.display(),
+        field(&provider, "agent_key")?.display(),
+        field(&provider, "order_key")?.display()
+    );
+    write_private(&paths.config_file(), &config)?;
+    say("Pulling the work order the provider issued:");
+    super::orders_cmd::run(
+        &paths,
+        Some(OrdersCommand::Pull {
+            provider: ProviderArgs::default(),
+        }),
+        out,
+    )?;
     let password_file = home.join("backup-password");
     let password = hex::encode(rand::random::<[u8; 16]>());
     write_private(&password_file, &format!("{password}\n"))?;
 
     let profiles = load_profiles(&paths)?;
     let secret = Secret::new(DEMO_SECRET.as_bytes().to_vec());
-    let (orders, _) = crate::order::check_file(&order_file, &profiles)?;
-    let order = orders
-        .into_iter()
-        .next()
-        .ok_or_else(|| CliError::new(Exit::Failure, "demo: the generated order did not load"))?;
+    let store = Store::open(&paths.data)?;
+    let local = crate::seal::LocalKeys::load_or_create(&paths.data).map_err(crate::sync::client::SyncError::from)?;
+    let signed = crate::sync::orders::document(&store, &local, ORDER_ID)?
+        .ok_or_else(|| CliError::new(Exit::Failure, "demo: the provider's order was not pulled"))?
+        .verify(&super::orders_cmd::order_keys(&paths)?)
+        .map_err(|e| CliError::new(Exit::NoPerm, e.to_string()))?;
+    let order = crate::order::validate(&signed.raw(), &profiles)
+        .map_err(|_| CliError::new(Exit::Failure, "demo: the provider's order did not validate"))?;
+    drop(store);
+    let order_file = PathBuf::from(ORDER_ID);
     say(&format!("Migrating {OLD_SERIAL} → {NEW_SERIAL} (order {}):", order.id));
     let mut view = screen(out, true);
     let outcome = job::start(
@@ -206,10 +234,11 @@ fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
             replacement_port: Some(&new_port),
             secret: &secret,
             backup_password: password.as_bytes(),
-            technician: "demo",
+            technician: TECHNICIAN,
             dry_run: false,
             cooldown_checked_by_provider: false,
             verify: crate::job::Verify::Digest,
+            signed: Some(signed),
         },
         &mut view,
     )?;
@@ -222,11 +251,7 @@ fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
             watch: false,
             interval: 10,
             max_wait: 60,
-            provider: provider["url"].as_str().map(str::to_string),
-            provider_ca: Some(field(&provider, "ca")?),
-            client_cert: None,
-            client_key: None,
-            agent_key_file: Some(field(&provider, "agent_key")?),
+            provider: ProviderArgs::default(),
         },
         out,
     )?;

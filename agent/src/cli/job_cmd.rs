@@ -32,6 +32,7 @@ impl From<JobError> for CliError {
             }
             JobError::Refused { .. } | JobError::Order(_) => CliError::new(Exit::DataErr, e.to_string()),
             JobError::Stopped { .. } => CliError::new(Exit::Interrupted, e.to_string()),
+            JobError::Unauthorised(_) => CliError::new(Exit::NoPerm, e.to_string()),
             JobError::Backup(b) => b.into(),
             other => CliError::new(Exit::Failure, other.to_string()),
         }
@@ -140,7 +141,38 @@ pub fn valid_orders(paths: &Paths, file: &Path) -> Result<(Vec<WorkOrder>, crate
 }
 
 /// Reads and validates exactly one order for `op`.
-fn one_order(paths: &Paths, file: &Path, op: Operation) -> Result<(WorkOrder, crate::profile::ProfileSet), CliError> {
+/// The order a job runs: `arg` is an order file, or the id of an order pulled from the
+/// provider, whose signature, addressee and validity are checked here (exit 77 otherwise).
+fn one_order(
+    paths: &Paths,
+    arg: &Path,
+    op: Operation,
+) -> Result<(WorkOrder, crate::profile::ProfileSet, Option<crate::signed::Verified>), CliError> {
+    if !arg.exists()
+        && let Some(id) = arg.to_str()
+    {
+        let store = Store::open(&paths.data)?;
+        let local =
+            crate::seal::LocalKeys::load_or_create(&paths.data).map_err(crate::sync::client::SyncError::from)?;
+        if let Some(doc) = crate::sync::orders::document(&store, &local, id)? {
+            let profiles = load_profiles(paths)?;
+            let refused = |e: crate::signed::OrderAuthError| CliError::new(Exit::NoPerm, e.to_string());
+            let v = doc.verify(&super::orders_cmd::order_keys(paths)?).map_err(refused)?;
+            v.authorise(&technician(paths)?, chrono::Utc::now()).map_err(refused)?;
+            let order = crate::order::validate(&v.raw(), &profiles).map_err(|problems| {
+                let list = problems.iter().map(|p| format!("\n  {p}")).collect::<String>();
+                CliError::new(Exit::DataErr, format!("pulled order {id} is not valid:{list}"))
+            })?;
+            if order.operation != op {
+                return Err(CliError::new(
+                    Exit::DataErr,
+                    format!("order {id} is a {} order, not {op}", order.operation),
+                ));
+            }
+            return Ok((order, profiles, Some(v)));
+        }
+    }
+    let file = arg;
     let (orders, profiles) = valid_orders(paths, file)?;
     let [order]: [WorkOrder; 1] = orders.try_into().map_err(|v: Vec<WorkOrder>| {
         CliError::new(
@@ -163,7 +195,7 @@ fn one_order(paths: &Paths, file: &Path, op: Operation) -> Result<(WorkOrder, cr
             ),
         ));
     }
-    Ok((order, profiles))
+    Ok((order, profiles, None))
 }
 
 #[derive(Serialize)]
@@ -216,7 +248,7 @@ fn start(
     opts: &JobOptions,
     out: &Output,
 ) -> Result<(), CliError> {
-    let (order, profiles) = one_order(paths, order_file, op)?;
+    let (order, profiles, signed) = one_order(paths, order_file, op)?;
     let profile = profiles.get(&order.profile)?;
     // Without a port, the terminal the order names is found by its serial.
     let serial_of = |sn: Option<&String>, flag: &str, field: &str| {
@@ -272,6 +304,7 @@ fn start(
         dry_run: opts.dry_run,
         cooldown_checked_by_provider: opts.cooldown_checked_by_provider,
         verify: opts.verify.into(),
+        signed,
     };
     let mut screen = screen(out, opts.yes);
     super::interrupt::install();
@@ -337,6 +370,7 @@ fn continue_job(paths: &Paths, id: &str, opts: &ResumeOptions, out: &Output, abo
     )?;
     let ctx = Continue {
         opener: std::sync::Arc::new(crate::job::SerialOpener),
+        order_keys: &super::orders_cmd::order_keys(paths)?,
         verify: opts.verify.into(),
         paths,
         profiles: &profiles,

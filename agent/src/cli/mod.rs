@@ -8,6 +8,7 @@ mod demo_cmd;
 mod device_cmd;
 mod interrupt;
 mod job_cmd;
+mod orders_cmd;
 mod output;
 mod profiles_cmd;
 mod progress;
@@ -57,6 +58,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
             .map_err(|e| CliError::new(Exit::Failure, format!("cannot write the manual page: {e}"))),
         Command::Profiles { action } => profiles_cmd::run(&paths, action, out),
         Command::Config { action } => config_cmd::run(&paths, action, out),
+        Command::Orders { action } => orders_cmd::run(&paths, action, out),
         Command::Devices => device_cmd::devices(&paths, out),
         Command::Inspect(a) => device_cmd::inspect(&paths, &a, out),
         Command::Sim(c) => sim_cmd::run(&paths, c),

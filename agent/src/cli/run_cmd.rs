@@ -153,6 +153,7 @@ struct Shared<'a> {
     found: &'a HashMap<String, PathBuf>,
     cooldown_checked_by_provider: bool,
     verify: crate::job::Verify,
+    order_keys: &'a crate::signed::OrderKeys,
     /// Every read-only check against the terminals, nothing changed, no job kept.
     dry_run: bool,
 }
@@ -188,6 +189,7 @@ impl Shared<'_> {
             }
             Next::Resume(job) => Continue {
                 opener: std::sync::Arc::new(crate::job::SerialOpener),
+                order_keys: self.order_keys,
                 verify: self.verify,
                 paths: self.paths,
                 profiles: self.profiles,
@@ -241,6 +243,7 @@ impl Shared<'_> {
                         dry_run: self.dry_run,
                         cooldown_checked_by_provider: self.cooldown_checked_by_provider,
                         verify: self.verify,
+                        signed: None,
                     },
                     obs,
                 )
@@ -336,6 +339,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
         found: &found,
         cooldown_checked_by_provider: a.common.cooldown_checked_by_provider,
         verify: a.common.verify.into(),
+        order_keys: &super::orders_cmd::order_keys(paths)?,
         dry_run: dry,
     };
     let results = execute(&planned, &shared, usize::from(a.jobs), out);

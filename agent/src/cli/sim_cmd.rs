@@ -85,6 +85,7 @@ fn provider(paths: &Paths, a: SimProviderArgs) -> Result<(), CliError> {
         require_client_cert: a.require_client_cert,
         card_cooldown_days: a.card_cooldown_days,
         seed: a.seed,
+        orders: a.orders,
     };
     runtime()?
         .block_on(serve(opts, |v| json_line(&v)))

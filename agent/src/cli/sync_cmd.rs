@@ -7,7 +7,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
 
-use super::args::SyncArgs;
+use super::args::{ProviderArgs, SyncArgs};
 use super::{CliError, Exit, Output, json_line, runtime};
 use crate::config::{Config, Paths};
 use crate::seal::LocalKeys;
@@ -39,11 +39,11 @@ impl From<SyncError> for CliError {
 
 /// The command line over config.toml; relative config paths are taken from the config
 /// directory.
-fn settings(paths: &Paths, a: &SyncArgs) -> Result<(ProviderSettings, usize, Duration), CliError> {
+pub(super) fn settings(paths: &Paths, a: &ProviderArgs) -> Result<(ProviderSettings, usize, Duration), CliError> {
     let config = Config::load(paths).map_err(|e| CliError::new(Exit::DataErr, e))?;
     let p = config.provider;
     let rel = |f: Option<PathBuf>| f.map(|f| if f.is_absolute() { f } else { paths.config.join(f) });
-    let url = a.provider.clone().or(p.url).ok_or_else(|| {
+    let url = a.url.clone().or(p.url).ok_or_else(|| {
         CliError::new(Exit::Usage, "no provider to sync with")
             .help("give --provider https://HOST[:PORT] or set url in the [provider] table of config.toml")
     })?;
@@ -235,7 +235,7 @@ fn one_sync_at_a_time(paths: &Paths) -> Result<std::fs::File, CliError> {
 }
 
 pub fn run(paths: &Paths, a: &SyncArgs, out: &Output) -> Result<(), CliError> {
-    let (settings, batch_size, retry_base) = settings(paths, a)?;
+    let (settings, batch_size, retry_base) = settings(paths, &a.provider)?;
     let client = Client::new(&settings)?;
     let _lock = one_sync_at_a_time(paths)?;
     let mut store = Store::open(&paths.data)?;

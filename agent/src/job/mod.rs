@@ -231,6 +231,8 @@ pub enum JobError {
         /// What the terminal holds now, in words.
         terminal: String,
     },
+    #[error("{0}")]
+    Unauthorised(String),
     #[error("verification failed at {step}: {what}")]
     Verification { step: &'static str, what: String },
     #[error("not confirmed; nothing was changed (pass --yes where no one can answer the prompt)")]
@@ -284,6 +286,8 @@ pub struct JobSetup<'a> {
     pub cooldown_checked_by_provider: bool,
     /// How a migration checks the new unit's copy of the data.
     pub verify: Verify,
+    /// The provider's signature over the order, when it was pulled; `None` for a local file.
+    pub signed: Option<crate::signed::Verified>,
 }
 
 /// How a migration checks the copy on the new unit.
@@ -370,6 +374,8 @@ struct Run<'a> {
     /// See [`JobSetup::cooldown_checked_by_provider`].
     cooldown_checked_by_provider: bool,
     verify: Verify,
+    /// See [`JobSetup::signed`].
+    signed: Option<crate::signed::Verified>,
 }
 
 fn open_terminal(opener: &Arc<dyn Opener>, path: &Path, profile: &Profile) -> Result<Terminal, JobError> {
@@ -397,18 +403,25 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
             job: open.id,
         });
     }
-    let order_sha = file_sha256(setup.order_file)
-        .map_err(|e| JobError::Order(format!("cannot read {}: {e}", setup.order_file.display())))?;
+    authorised(&setup, &store, &identity.serial)?;
+    let (order_file, order_sha) = match &setup.signed {
+        Some(s) => (format!("{PULLED}{}", s.id), s.sha256.clone()),
+        None => (
+            std::fs::canonicalize(setup.order_file)
+                .unwrap_or(setup.order_file.to_path_buf())
+                .display()
+                .to_string(),
+            file_sha256(setup.order_file)
+                .map_err(|e| JobError::Order(format!("cannot read {}: {e}", setup.order_file.display())))?,
+        ),
+    };
     let at = now();
     let job = JobRecord {
         id: uuid::Uuid::now_v7().to_string(),
         order_id: setup.order.id.clone(),
         operation: setup.order.operation.to_string(),
         profile: setup.profile.name.clone(),
-        order_file: std::fs::canonicalize(setup.order_file)
-            .unwrap_or(setup.order_file.to_path_buf())
-            .display()
-            .to_string(),
+        order_file,
         order_sha256: order_sha,
         terminal_serial: identity.serial.clone(),
         replacement_serial: setup.order.replacement.as_ref().and_then(|r| r.serial.clone()),
@@ -428,6 +441,14 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
         updated_at: at,
     };
     store.create_job(&job)?;
+    let source = match &setup.signed {
+        Some(s) => serde_json::json!({
+            "signed": true, "key_id": s.key_id, "issued_at": s.issued_at, "valid_until": s.valid_until,
+            "laptop_clock": crate::store::now(),
+        }),
+        None => serde_json::json!({ "signed": false, "file": job.order_file }),
+    };
+    store.journal(&job, "order", "done", source)?;
     let mut run = Run {
         opener: setup.opener.clone(),
         store,
@@ -446,6 +467,7 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
         made: Made::default(),
         cooldown_checked_by_provider: setup.cooldown_checked_by_provider,
         verify: setup.verify,
+        signed: setup.signed.clone(),
     };
     let result = run.execute(true, setup.dry_run);
     if setup.dry_run {
@@ -453,6 +475,38 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
         run.store.forget_job(&run.job)?;
     }
     result
+}
+
+/// What a job's `order_file` says for an order pulled from the provider.
+pub const PULLED: &str = "pulled:";
+
+/// Whether this order may be carried out on this terminal: a signed order only on the
+/// terminal it names and only once; an unsigned one only where the profile allows.
+fn authorised(setup: &JobSetup<'_>, store: &Store, serial: &str) -> Result<(), JobError> {
+    let Some(s) = &setup.signed else {
+        if setup.profile.orders.require_signed && !setup.dry_run {
+            return Err(JobError::Unauthorised(format!(
+                "profile {} takes only orders signed by the provider ([orders] require_signed), and {} is a local file; pull the order with `posagent orders pull` and give its id. Nothing was changed",
+                setup.profile.name,
+                setup.order_file.display()
+            )));
+        }
+        return Ok(());
+    };
+    if setup.order.expect.serial.as_deref() != Some(serial) {
+        return Err(JobError::Unauthorised(format!(
+            "order {} was issued for terminal {}, but terminal {serial} is connected; nothing was changed",
+            s.id,
+            setup.order.expect.serial.as_deref().unwrap_or("(none)")
+        )));
+    }
+    if let Some(job) = store.job_of_order(&s.id)? {
+        return Err(JobError::Unauthorised(format!(
+            "order {} was already carried out (job {job}); an order is executed once. Nothing was changed",
+            s.id
+        )));
+    }
+    Ok(())
 }
 
 /// Ends a job as interrupted before `next`, at the technician's request; the error says
@@ -503,6 +557,8 @@ pub struct Continue<'a> {
     pub opener: Arc<dyn Opener>,
     /// As [`JobSetup::verify`], for the steps still to run.
     pub verify: Verify,
+    /// The provider's order keys, to check a pulled order's signature again.
+    pub order_keys: &'a crate::signed::OrderKeys,
     pub paths: &'a Paths,
     pub profiles: &'a crate::profile::ProfileSet,
     pub secret: &'a Secret,
@@ -514,6 +570,45 @@ pub struct Continue<'a> {
 }
 
 impl<'a> Continue<'a> {
+    /// The order a job runs: its local file again, or the pulled order from the store
+    /// (verified again, so a record edited since cannot steer the rest of the job).
+    fn order_of(
+        &self,
+        store: &Store,
+        job: &JobRecord,
+    ) -> Result<(WorkOrder, Option<crate::signed::Verified>), JobError> {
+        let no_longer = || {
+            JobError::Order(format!(
+                "order {} in {} no longer validates",
+                job.order_id, job.order_file
+            ))
+        };
+        if let Some(id) = job.order_file.strip_prefix(PULLED) {
+            let keys = LocalKeys::load_or_create(&self.paths.data)?;
+            let doc = crate::sync::orders::document(store, &keys, id)
+                .map_err(|e| JobError::Order(e.to_string()))?
+                .ok_or_else(|| JobError::Order(format!("pulled order {id} is no longer kept here")))?;
+            let v = doc
+                .verify(self.order_keys)
+                .map_err(|e| JobError::Unauthorised(e.to_string()))?;
+            if v.sha256 != job.order_sha256 {
+                return Err(JobError::Order(format!(
+                    "pulled order {id} changed since the job started"
+                )));
+            }
+            let order = crate::order::validate(&v.raw(), self.profiles).map_err(|_| no_longer())?;
+            return Ok((order, Some(v)));
+        }
+        let (orders, report) = crate::order::check_file(Path::new(&job.order_file), self.profiles)
+            .map_err(|e| JobError::Order(e.to_string()))?;
+        let order = orders
+            .into_iter()
+            .find(|o| o.id == job.order_id)
+            .filter(|_| report.valid)
+            .ok_or_else(no_longer)?;
+        Ok((order, None))
+    }
+
     /// The job's terminal, opened where it is now: a USB terminal replugged into another
     /// socket comes back under another name, so it is found by its serial unless the
     /// technician said where it is; another unit is never carried on with.
@@ -575,18 +670,7 @@ impl<'a> Continue<'a> {
             .profiles
             .get(&job.profile)
             .map_err(|e| JobError::Order(e.to_string()))?;
-        let (orders, report) = crate::order::check_file(Path::new(&job.order_file), self.profiles)
-            .map_err(|e| JobError::Order(e.to_string()))?;
-        let order = orders
-            .into_iter()
-            .find(|o| o.id == job.order_id)
-            .filter(|_| report.valid)
-            .ok_or_else(|| {
-                JobError::Order(format!(
-                    "order {} in {} no longer validates",
-                    job.order_id, job.order_file
-                ))
-            })?;
+        let (order, signed) = self.order_of(&store, &job)?;
         let (port, main) = self.reach_main(&job, profile)?;
         let replacement_port = match (self.replacement_port, &job.replacement_serial, &job.replacement_port) {
             (Some(p), _, _) => Some(p.to_path_buf()),
@@ -635,6 +719,7 @@ impl<'a> Continue<'a> {
             // The checks ran when the job started; a resume does not repeat them.
             cooldown_checked_by_provider: false,
             verify: self.verify,
+            signed,
         })
     }
 

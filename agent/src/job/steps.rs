@@ -264,6 +264,31 @@ impl Run<'_> {
                 ));
             }
         }
+        // The provider's own check, signed with the order, settles it either way.
+        if let Some(clear) = self
+            .signed
+            .as_ref()
+            .and_then(|s| s.checks.get("card_cooldown_clear_until"))
+        {
+            let from = chrono::NaiveDate::parse_from_str(clear, "%Y-%m-%d").map_err(|_| {
+                refused(
+                    Step::CheckCooldown,
+                    format!("checks.card_cooldown_clear_until '{clear}' is not a YYYY-MM-DD date"),
+                )
+            })?;
+            if today < from {
+                return Err(refused(
+                    Step::CheckCooldown,
+                    format!(
+                        "the provider says merchant {}'s settlement-card cooldown runs until {from}; the change is allowed from then",
+                        self.order.merchant.mid
+                    ),
+                ));
+            }
+            return Ok(
+                json!({ "cooldown_days": days, "cooldown_checked_by": "provider, signed with the order", "clear_from": from }),
+            );
+        }
         // The provider's rule is per merchant: one settlement-card change per cooldown.
         // What the agent can know offline: its own record of changes for this merchant on
         // any terminal, and the date the terminal says its settlement was bound.

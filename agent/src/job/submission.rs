@@ -36,6 +36,8 @@ impl Run<'_> {
             "documents": documents,
             "technician": self.job.technician,
             "completed_at": now(),
+            "order_signed": self.signed.is_some(),
+            "order_key_id": self.signed.as_ref().map(|s| s.key_id.clone()),
         });
         let n = &o.new;
         let sensitive = json!({

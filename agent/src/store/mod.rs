@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod jobs;
+pub mod orders;
 pub mod outbox;
 
 use std::path::{Path, PathBuf};
@@ -145,6 +146,20 @@ const MIGRATIONS: &[&str] = &["
 ", "
     -- The provider's machine code of a rejection, kept apart from its reason as written.
     ALTER TABLE outbox ADD COLUMN code TEXT;
+", "
+    -- Work orders pulled from the provider. The signed document holds full card and ID
+    -- numbers, so it is kept sealed with the local key; the columns beside it are what
+    -- `orders list` shows.
+    CREATE TABLE orders (
+        id          TEXT PRIMARY KEY,
+        technician  TEXT NOT NULL,
+        operation   TEXT NOT NULL,
+        serial      TEXT,
+        valid_until TEXT NOT NULL,
+        key_id      TEXT NOT NULL,
+        document    BLOB NOT NULL,
+        pulled_at   TEXT NOT NULL
+    );
 "];
 
 /// The schema version this binary writes.

@@ -7,6 +7,34 @@ use serde::{Deserialize, Serialize};
 pub const HEALTH_PATH: &str = "/v1/health";
 /// Signed batch delivery.
 pub const BATCH_PATH: &str = "/v1/submissions/batch";
+/// Signed: the work orders issued to a technician (`?technician=NAME`).
+pub const ORDERS_PATH: &str = "/v1/orders";
+
+/// Percent-encodes a query value: every byte outside `A–Z a–z 0–9 - . _ ~`.
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Undoes [`percent_encode`]; `None` for a malformed escape or bytes that are not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let hi = (bytes.next()? as char).to_digit(16)?;
+            let lo = (bytes.next()? as char).to_digit(16)?;
+            out.push((hi * 16 + lo) as u8);
+        } else {
+            out.push(b);
+        }
+    }
+    String::from_utf8(out).ok()
+}
 /// Most submissions a provider must accept in one batch.
 pub const MAX_BATCH: usize = 500;
 /// Largest request body a provider must accept.

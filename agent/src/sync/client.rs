@@ -73,6 +73,7 @@ pub enum SyncError {
 /// A signed request, ready to send (and, for tests of replay protection, to send again).
 #[derive(Debug, Clone)]
 pub struct SignedRequest {
+    pub method: hyper::Method,
     pub path: String,
     pub body: Bytes,
     pub signature: Signature,
@@ -385,9 +386,15 @@ impl Client {
 
     /// Signs a POST of `body` to `path` (below the URL's prefix) for now.
     pub fn sign(&self, path: &str, body: Vec<u8>) -> SignedRequest {
+        self.sign_request(hyper::Method::POST, path, body)
+    }
+
+    /// Signs a request of any method (the path may carry a query, signed as sent).
+    pub fn sign_request(&self, method: hyper::Method, path: &str, body: Vec<u8>) -> SignedRequest {
         let path = format!("{}{path}", self.prefix);
-        let signature = sign::sign(&self.key, "POST", &path, &body, chrono::Utc::now().timestamp());
+        let signature = sign::sign(&self.key, method.as_str(), &path, &body, chrono::Utc::now().timestamp());
         SignedRequest {
+            method,
             path,
             body: body.into(),
             signature,
@@ -446,7 +453,7 @@ impl Session {
     /// Sends a signed request and reads the whole answer. `Unreachable` means the request
     /// may or may not have reached the provider.
     pub async fn send(&mut self, r: &SignedRequest) -> Result<Reply, SyncError> {
-        self.request(hyper::Method::POST, &r.path, r.body.clone(), Some(&r.signature))
+        self.request(r.method.clone(), &r.path, r.body.clone(), Some(&r.signature))
             .await
     }
 

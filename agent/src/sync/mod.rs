@@ -6,4 +6,5 @@ pub mod api;
 pub mod backoff;
 pub mod client;
 pub mod drain;
+pub mod orders;
 pub mod sign;

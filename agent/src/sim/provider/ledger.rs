@@ -82,7 +82,8 @@ impl Ledger {
                  reason TEXT,
                  deliveries INTEGER NOT NULL,
                  first_at TEXT NOT NULL,
-                 last_at TEXT NOT NULL
+                 last_at TEXT NOT NULL,
+                 order_id TEXT
              );
              CREATE TABLE IF NOT EXISTS changes (
                  seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -113,6 +114,16 @@ impl Ledger {
         }
         tx.commit().map_err(sql)?;
         Ok(results)
+    }
+
+    /// The order ids of accepted submissions: orders carried out.
+    pub fn executed_orders(&self) -> Result<Vec<String>, String> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT order_id FROM answers WHERE status = 'accepted' AND order_id IS NOT NULL")
+            .map_err(sql)?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(sql)?;
+        rows.collect::<Result<_, _>>().map_err(sql)
     }
 
     /// Everything answered so far.
@@ -305,7 +316,24 @@ fn apply_one(
         tx.execute("DELETE FROM answers WHERE idempotency_key = ?1", [&key])?;
     }
     let earlier_deliveries = first.map_or(0, |(_, _, n)| n);
-    let result = match judge(tx, &item, &mid, rules, rng)? {
+    let used: Option<String> = tx
+        .query_row(
+            "SELECT idempotency_key FROM answers WHERE order_id = ?1 AND status = 'accepted' AND idempotency_key != ?2",
+            params![item.order_id, key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let verdict = match used {
+        Some(other) => Err((
+            "order_used",
+            format!(
+                "order {} was already carried out ({other}); it is executed once",
+                item.order_id
+            ),
+        )),
+        None => judge(tx, &item, &mid, rules, rng)?,
+    };
+    let result = match verdict {
         Ok(()) => {
             tx.execute(
                 "INSERT INTO changes (idempotency_key, kind, mid, terminal, applied_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -322,8 +350,8 @@ fn apply_one(
         Err((code, reason)) => rejected(&key, code, reason),
     };
     tx.execute(
-        "INSERT INTO answers (idempotency_key, submission_id, kind, mid, content_sha256, status, receipt, code, reason, deliveries, first_at, last_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1 + ?11, ?10, ?10)",
+        "INSERT INTO answers (idempotency_key, submission_id, kind, mid, content_sha256, status, receipt, code, reason, deliveries, first_at, last_at, order_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1 + ?11, ?10, ?10, ?12)",
         params![
             key,
             item.id,
@@ -335,7 +363,8 @@ fn apply_one(
             result.code,
             result.reason,
             at,
-            earlier_deliveries
+            earlier_deliveries,
+            item.order_id
         ],
     )?;
     Ok(result)

@@ -5,6 +5,7 @@
 pub mod certs;
 pub mod faults;
 pub mod ledger;
+pub mod orders;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -21,6 +22,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ServerConfig, WebPkiClientVerifier};
 use serde_json::json;
 
+use crate::signed;
 use crate::sync::api;
 use crate::sync::client::{crypto, read_agent_key};
 use crate::sync::sign::{self, Signature, Verifier};
@@ -39,6 +41,8 @@ pub struct ProviderOptions {
     pub card_cooldown_days: u32,
     /// Seed for the fault dice.
     pub seed: u64,
+    /// A plan of orders to issue, signed, to the technicians it names.
+    pub orders: Option<PathBuf>,
 }
 
 /// The connection is dropped without an answer (a simulated reset).
@@ -55,6 +59,8 @@ struct State {
     rng: Mutex<StdRng>,
     /// Whether a batch was seen yet (for `throttle_first`).
     throttled: std::sync::atomic::AtomicBool,
+    /// The signed orders it issues.
+    orders: Vec<orders::Issued>,
 }
 
 impl State {
@@ -97,6 +103,11 @@ pub async fn serve(o: ProviderOptions, announce: impl FnOnce(serde_json::Value))
     certs::ensure(&o.dir)?;
     let tls = tokio_rustls::TlsAcceptor::from(tls_config(&o.dir, o.require_client_cert)?);
     let key = read_agent_key(&o.dir.join(certs::AGENT_KEY)).map_err(|e| e.to_string())?;
+    let order_key = orders::ensure_key(&o.dir)?;
+    let issued = match &o.orders {
+        Some(plan) => orders::issue(plan, &order_key)?,
+        None => Vec::new(),
+    };
     let state = Arc::new(State {
         ledger: Mutex::new(Ledger::open(&o.dir)?),
         verifier: Mutex::new(Verifier::new(&key)),
@@ -108,6 +119,7 @@ pub async fn serve(o: ProviderOptions, announce: impl FnOnce(serde_json::Value))
         faults: o.faults,
         rng: Mutex::new(StdRng::seed_from_u64(o.seed)),
         throttled: std::sync::atomic::AtomicBool::new(false),
+        orders: issued,
     });
     let listener = tokio::net::TcpListener::bind(&o.listen)
         .await
@@ -121,6 +133,7 @@ pub async fn serve(o: ProviderOptions, announce: impl FnOnce(serde_json::Value))
         "client_key": path(certs::CLIENT_KEY),
         "agent_key": path(certs::AGENT_KEY),
         "ledger": path(ledger::LEDGER_FILE),
+        "order_key": orders::public_key_file(&o.dir),
         "require_client_cert": o.require_client_cert,
     }));
     loop {
@@ -162,6 +175,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
     match (req.method().as_str(), req.uri().path()) {
         ("GET", api::HEALTH_PATH) => Ok(answer(StatusCode::OK, json!({ "status": "ok" }))),
         ("POST", api::BATCH_PATH) => batch(state, req).await,
+        ("GET", api::ORDERS_PATH) => Ok(list_orders(&state, req)),
         (_, path) => Ok(error(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -180,6 +194,70 @@ fn signature(req: &hyper::http::request::Parts) -> Option<(String, Signature)> {
             mac: h(api::HEADER_SIGNATURE)?,
         },
     ))
+}
+
+/// Checks a request's signature headers; the refusal to send back when they fail.
+fn refusal(state: &State, parts: &hyper::http::request::Parts, body: &[u8]) -> Option<Response<Full<Bytes>>> {
+    let Some((key_id, sig)) = signature(parts) else {
+        return Some(error(
+            StatusCode::UNAUTHORIZED,
+            "unsigned",
+            "the request carries no valid signature headers",
+        ));
+    };
+    if key_id != state.key_id {
+        return Some(error(
+            StatusCode::UNAUTHORIZED,
+            "unknown_key",
+            format!("agent key {key_id} is not registered"),
+        ));
+    }
+    let path = parts.uri.path_and_query().map_or(parts.uri.path(), |p| p.as_str());
+    let verified = state.verifier.lock().unwrap_or_else(|p| p.into_inner()).verify(
+        parts.method.as_str(),
+        path,
+        body,
+        &sig,
+        chrono::Utc::now().timestamp(),
+    );
+    verified.err().map(|e| {
+        let code = match e {
+            sign::SignatureError::BadSignature => "bad_signature",
+            sign::SignatureError::Stale => "stale",
+            sign::SignatureError::Replayed => "replayed",
+            sign::SignatureError::Malformed => "malformed_signature",
+        };
+        error(StatusCode::UNAUTHORIZED, code, e)
+    })
+}
+
+/// `GET /v1/orders?technician=NAME`: the orders issued to NAME and not yet executed.
+fn list_orders(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let (parts, _) = req.into_parts();
+    if let Some(refused) = refusal(state, &parts, b"") {
+        return refused;
+    }
+    let Some(technician) = parts
+        .uri
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("technician=")))
+        .and_then(api::percent_decode)
+    else {
+        return error(StatusCode::BAD_REQUEST, "schema", "technician=NAME is required");
+    };
+    let executed = state
+        .ledger
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .executed_orders()
+        .unwrap_or_default();
+    let orders: Vec<&signed::SignedOrder> = state
+        .orders
+        .iter()
+        .filter(|i| i.technician == technician && !executed.contains(&i.order.id()))
+        .map(|i| &i.order)
+        .collect();
+    answer(StatusCode::OK, json!({ "orders": orders }))
 }
 
 async fn batch(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Reset> {
@@ -213,36 +291,8 @@ async fn batch(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Ful
             .insert(hyper::header::RETRY_AFTER, hyper::header::HeaderValue::from_static("1"));
         return Ok(r);
     }
-    let Some((key_id, sig)) = signature(&parts) else {
-        return Ok(error(
-            StatusCode::UNAUTHORIZED,
-            "unsigned",
-            "the request carries no valid signature headers",
-        ));
-    };
-    if key_id != state.key_id {
-        return Ok(error(
-            StatusCode::UNAUTHORIZED,
-            "unknown_key",
-            format!("agent key {key_id} is not registered"),
-        ));
-    }
-    let now = chrono::Utc::now().timestamp();
-    let verified = state.verifier.lock().unwrap_or_else(|p| p.into_inner()).verify(
-        parts.method.as_str(),
-        parts.uri.path(),
-        &body,
-        &sig,
-        now,
-    );
-    if let Err(e) = verified {
-        let code = match e {
-            sign::SignatureError::BadSignature => "bad_signature",
-            sign::SignatureError::Stale => "stale",
-            sign::SignatureError::Replayed => "replayed",
-            sign::SignatureError::Malformed => "malformed_signature",
-        };
-        return Ok(error(StatusCode::UNAUTHORIZED, code, e));
+    if let Some(refused) = refusal(&state, &parts, &body) {
+        return Ok(refused);
     }
     let doc: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(v) => v,

@@ -1,0 +1,437 @@
+//! Work orders the provider signs (docs/sync-api.md, "Signed work orders"): Ed25519 over a
+//! canonical encoding, verified offline against the provider's order keys before anything
+//! on a terminal changes.
+//!
+//! ```text
+//! signed bytes = "posagent-order-v1\n" ‖ canonical JSON of the `order` object
+//! ```
+//! Canonical JSON: object members sorted by the bytes of their names, at every level; no
+//! whitespace; every value a string or an object; strings with `"` and `\` escaped as
+//! `\"` and `\\`, control characters as `\u00XX` (lower-case hex), everything else as its
+//! UTF-8 bytes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::order::{RawField, RawOrder, RawValue};
+
+/// What the signature covers, before the canonical order.
+pub const DOMAIN: &[u8] = b"posagent-order-v1\n";
+/// How far an order's `issued_at` may lie ahead of this laptop's clock.
+pub const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// An order as the provider issues it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SignedOrder {
+    pub order: serde_json::Value,
+    pub key_id: String,
+    pub signature: String,
+}
+
+/// A provider's order-signing public key and when it may sign.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderKey {
+    pub algorithm: String,
+    pub public_key: String,
+    pub valid_from: Option<String>,
+    pub valid_until: Option<String>,
+}
+
+/// Why an order is not the provider's authorisation.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum OrderAuthError {
+    #[error("order {id}: {message}; it cannot be checked, so nothing was changed")]
+    Malformed { id: String, message: String },
+    #[error(
+        "order {id} is signed with key {key_id}, which is not one of the provider's order keys configured here (provider.order_key_files); nothing was changed"
+    )]
+    UnknownKey { id: String, key_id: String },
+    #[error(
+        "order {id}: the provider's signature does not verify — the order was altered or is not from the provider; nothing was changed"
+    )]
+    BadSignature { id: String },
+    #[error("order {id} was issued at {issued_at}, outside the validity of key {key_id}; nothing was changed")]
+    KeyNotValid {
+        id: String,
+        key_id: String,
+        issued_at: String,
+    },
+    #[error(
+        "order {id} is valid until {valid_until}, and this laptop's clock says {now}; ask the provider for a new order. Nothing was changed"
+    )]
+    Expired {
+        id: String,
+        valid_until: String,
+        now: String,
+    },
+    #[error(
+        "order {id} is issued from {issued_at}, later than this laptop's clock ({now}); check the clock. Nothing was changed"
+    )]
+    NotYetValid { id: String, issued_at: String, now: String },
+    #[error("order {id} is issued to technician {issued_to}, not to {technician}; nothing was changed")]
+    OtherTechnician {
+        id: String,
+        issued_to: String,
+        technician: String,
+    },
+}
+
+/// Key id: the first 8 bytes of SHA-256 over the 32 public-key bytes, lower-case hex.
+pub fn key_id(public_key: &[u8]) -> String {
+    hex::encode(&Sha256::digest(public_key)[..8])
+}
+
+fn canonical_into(v: &serde_json::Value, out: &mut String) -> Result<(), String> {
+    match v {
+        serde_json::Value::String(s) => {
+            out.push('"');
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+        }
+        serde_json::Value::Object(m) => {
+            let sorted: BTreeMap<&str, &serde_json::Value> = m.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            out.push('{');
+            for (i, (k, v)) in sorted.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_into(&serde_json::Value::String(k.to_string()), out)?;
+                out.push(':');
+                canonical_into(v, out)?;
+            }
+            out.push('}');
+        }
+        other => return Err(format!("{other} is not a string or an object")),
+    }
+    Ok(())
+}
+
+/// The bytes an order's signature covers.
+pub fn signed_bytes(order: &serde_json::Value) -> Result<Vec<u8>, String> {
+    let mut text = String::new();
+    canonical_into(order, &mut text)?;
+    Ok([DOMAIN, text.as_bytes()].concat())
+}
+
+/// Signs `order` (the provider's side; the simulated provider uses it).
+pub fn sign(order: serde_json::Value, key: &Ed25519KeyPair) -> Result<SignedOrder, String> {
+    let bytes = signed_bytes(&order)?;
+    Ok(SignedOrder {
+        key_id: key_id(key.public_key().as_ref()),
+        signature: hex::encode(key.sign(&bytes).as_ref()),
+        order,
+    })
+}
+
+/// The provider's order keys this agent trusts.
+#[derive(Debug, Clone, Default)]
+pub struct OrderKeys(Vec<(String, Vec<u8>, OrderKey)>);
+
+impl OrderKeys {
+    /// Whether no key is configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Reads the key files (`provider.order_key_files`; relative to `base`).
+    pub fn load(files: &[PathBuf], base: &Path) -> Result<OrderKeys, String> {
+        let mut keys = Vec::new();
+        for f in files {
+            let path = base.join(f);
+            let text = crate::input::read_text(&path, crate::input::MAX_CERT_FILE, "order key file")
+                .map_err(|e| e.to_string())?;
+            let k: OrderKey =
+                serde_json::from_str(&text).map_err(|e| format!("order key file {}: {e}", path.display()))?;
+            let public = hex::decode(k.public_key.trim())
+                .ok()
+                .filter(|p| p.len() == 32 && k.algorithm == "ed25519")
+                .ok_or_else(|| {
+                    format!(
+                        "order key file {}: expected an ed25519 key of 64 hex digits",
+                        path.display()
+                    )
+                })?;
+            keys.push((key_id(&public), public, k));
+        }
+        Ok(OrderKeys(keys))
+    }
+}
+
+/// An order whose signature verified: what the job reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    pub id: String,
+    pub technician: String,
+    pub issued_at: chrono::DateTime<chrono::Utc>,
+    pub valid_until: chrono::DateTime<chrono::Utc>,
+    pub key_id: String,
+    /// Every order field by its dotted name (`new.card` …), `id` included.
+    pub fields: BTreeMap<String, String>,
+    /// The provider's own checks (`card_cooldown_clear_until`, `documents_verified_at` …).
+    pub checks: BTreeMap<String, String>,
+    /// SHA-256 of the signed bytes, hex: stands for the order in the journal.
+    pub sha256: String,
+}
+
+fn strings(v: &serde_json::Value, what: &str) -> Result<BTreeMap<String, String>, String> {
+    match v {
+        serde_json::Value::Null => Ok(BTreeMap::new()),
+        serde_json::Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| {
+                v.as_str()
+                    .map(|s| (k.clone(), s.to_string()))
+                    .ok_or_else(|| format!("{what}.{k} is not a string"))
+            })
+            .collect(),
+        _ => Err(format!("{what} is not an object")),
+    }
+}
+
+fn time(v: &serde_json::Value, name: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    v[name]
+        .as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .ok_or_else(|| format!("{name} is not an RFC 3339 time"))
+}
+
+impl SignedOrder {
+    /// The order's id, for messages (before anything is trusted).
+    pub fn id(&self) -> String {
+        self.order["id"].as_str().unwrap_or("(no id)").to_string()
+    }
+
+    /// Checks the signature against `keys`, and that the key may sign at the order's
+    /// `issued_at`; returns the order's content.
+    pub fn verify(&self, keys: &OrderKeys) -> Result<Verified, OrderAuthError> {
+        let id = self.id();
+        let malformed = |message: String| OrderAuthError::Malformed {
+            id: id.clone(),
+            message,
+        };
+        let Some((_, public, key)) = keys.0.iter().find(|(kid, _, _)| *kid == self.key_id) else {
+            return Err(OrderAuthError::UnknownKey {
+                id,
+                key_id: self.key_id.clone(),
+            });
+        };
+        let bytes = signed_bytes(&self.order).map_err(malformed)?;
+        let signature = hex::decode(&self.signature).map_err(|_| malformed("the signature is not hex".into()))?;
+        UnparsedPublicKey::new(&ED25519, public)
+            .verify(&bytes, &signature)
+            .map_err(|_| OrderAuthError::BadSignature { id: id.clone() })?;
+        let o = &self.order;
+        let issued_at = time(o, "issued_at").map_err(malformed)?;
+        let valid_until = time(o, "valid_until").map_err(malformed)?;
+        let bound = |s: &Option<String>| {
+            s.as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&chrono::Utc))
+        };
+        if bound(&key.valid_from).is_some_and(|f| issued_at < f)
+            || bound(&key.valid_until).is_some_and(|u| issued_at > u)
+        {
+            return Err(OrderAuthError::KeyNotValid {
+                id,
+                key_id: self.key_id.clone(),
+                issued_at: issued_at.to_rfc3339(),
+            });
+        }
+        let mut fields = strings(&o["fields"], "fields").map_err(malformed)?;
+        fields.insert("id".into(), id.clone());
+        Ok(Verified {
+            technician: o["technician"].as_str().unwrap_or_default().to_string(),
+            checks: strings(&o["checks"], "checks").map_err(malformed)?,
+            key_id: self.key_id.clone(),
+            sha256: hex::encode(Sha256::digest(&bytes)),
+            issued_at,
+            valid_until,
+            fields,
+            id,
+        })
+    }
+}
+
+impl Verified {
+    /// Whether it may be carried out now, by `technician`, by this laptop's clock `now`.
+    pub fn authorise(&self, technician: &str, now: chrono::DateTime<chrono::Utc>) -> Result<(), OrderAuthError> {
+        if self.technician != technician {
+            return Err(OrderAuthError::OtherTechnician {
+                id: self.id.clone(),
+                issued_to: self.technician.clone(),
+                technician: technician.to_string(),
+            });
+        }
+        if now > self.valid_until {
+            return Err(OrderAuthError::Expired {
+                id: self.id.clone(),
+                valid_until: self.valid_until.to_rfc3339(),
+                now: now.to_rfc3339(),
+            });
+        }
+        if now + CLOCK_SKEW < self.issued_at {
+            return Err(OrderAuthError::NotYetValid {
+                id: self.id.clone(),
+                issued_at: self.issued_at.to_rfc3339(),
+                now: now.to_rfc3339(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The order as the validator reads orders, named `pulled order ID`.
+    pub fn raw(&self) -> RawOrder {
+        RawOrder {
+            file: PathBuf::from(format!("pulled order {}", self.id)),
+            line: 1,
+            fields: self
+                .fields
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        RawField {
+                            value: RawValue::Text(v.clone()),
+                            line: 1,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The test vector's key: seed bytes 0x00..0x1f.
+    pub(crate) fn vector_key() -> Ed25519KeyPair {
+        Ed25519KeyPair::from_seed_unchecked(&(0u8..32).collect::<Vec<_>>()).unwrap()
+    }
+
+    fn vector_order() -> serde_json::Value {
+        serde_json::json!({
+            "id": "WO-VECTOR-1",
+            "technician": "zhang.wei",
+            "issued_at": "2026-11-23T00:00:00Z",
+            "valid_until": "2026-11-30T00:00:00Z",
+            "fields": { "operation": "unbind", "profile": "ums", "merchant.mid": "822100000000001" },
+            "checks": {}
+        })
+    }
+
+    fn keys_for(key: &Ed25519KeyPair, from: Option<&str>) -> OrderKeys {
+        let public = key.public_key().as_ref().to_vec();
+        OrderKeys(vec![(
+            key_id(&public),
+            public.clone(),
+            OrderKey {
+                algorithm: "ed25519".into(),
+                public_key: hex::encode(public),
+                valid_from: from.map(str::to_string),
+                valid_until: None,
+            },
+        )])
+    }
+
+    #[test]
+    fn the_documented_test_vector() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/sync-api.md")).unwrap();
+        let key = vector_key();
+        let signed = sign(vector_order(), &key).unwrap();
+        let canonical = String::from_utf8(signed_bytes(&vector_order()).unwrap()[DOMAIN.len()..].to_vec()).unwrap();
+        for value in [
+            hex::encode(key.public_key().as_ref()),
+            signed.key_id.clone(),
+            canonical,
+            signed.signature.clone(),
+        ] {
+            assert!(
+                doc.contains(&format!("`{value}`")),
+                "docs/sync-api.md does not show {value}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_signed_order_verifies_and_any_change_does_not() {
+        let key = vector_key();
+        let keys = keys_for(&key, None);
+        let signed = sign(vector_order(), &key).unwrap();
+        let v = signed.verify(&keys).unwrap();
+        assert_eq!(v.fields["merchant.mid"], "822100000000001");
+        assert_eq!(v.fields["id"], "WO-VECTOR-1");
+        let mut tampered = signed.clone();
+        tampered.order["fields"]["merchant.mid"] = "822100000000002".into();
+        assert_eq!(
+            tampered.verify(&keys),
+            Err(OrderAuthError::BadSignature {
+                id: "WO-VECTOR-1".into()
+            })
+        );
+        // Member order and whitespace do not matter; the content does.
+        let reordered: serde_json::Value = serde_json::from_str(
+            &serde_json::to_string_pretty(&signed.order)
+                .unwrap()
+                .replace("\n", "\n   "),
+        )
+        .unwrap();
+        assert!(
+            SignedOrder {
+                order: reordered,
+                ..signed.clone()
+            }
+            .verify(&keys)
+            .is_ok()
+        );
+        let other = Ed25519KeyPair::from_seed_unchecked(&[9u8; 32]).unwrap();
+        assert!(matches!(
+            signed.verify(&keys_for(&other, None)),
+            Err(OrderAuthError::UnknownKey { .. })
+        ));
+        assert!(matches!(
+            signed.verify(&keys_for(&key, Some("2027-01-01T00:00:00Z"))),
+            Err(OrderAuthError::KeyNotValid { .. })
+        ));
+    }
+
+    #[test]
+    fn time_and_technician_are_checked() {
+        let key = vector_key();
+        let v = sign(vector_order(), &key)
+            .unwrap()
+            .verify(&keys_for(&key, None))
+            .unwrap();
+        let at = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .unwrap()
+                .with_timezone(&chrono::Utc)
+        };
+        assert!(v.authorise("zhang.wei", at("2026-11-25T00:00:00Z")).is_ok());
+        assert!(matches!(
+            v.authorise("li.si", at("2026-11-25T00:00:00Z")),
+            Err(OrderAuthError::OtherTechnician { .. })
+        ));
+        assert!(matches!(
+            v.authorise("zhang.wei", at("2026-12-01T00:00:00Z")),
+            Err(OrderAuthError::Expired { .. })
+        ));
+        assert!(matches!(
+            v.authorise("zhang.wei", at("2026-11-22T00:00:00Z")),
+            Err(OrderAuthError::NotYetValid { .. })
+        ));
+    }
+}

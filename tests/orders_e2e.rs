@@ -1,0 +1,340 @@
+//! Work orders the provider signs: pulled over loopback TLS, verified offline, carried out
+//! once; every order that is not the provider's authorisation for this terminal, this
+//! technician and this moment is refused with exit 77 before anything changes.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use common::jobs::*;
+use common::sync::Provider;
+use common::{Sim, connect, json_of, posagent, secret_file};
+
+const TECH: &str = "tech-7";
+
+/// A data directory with the provider's profiles as shipped (signed orders only).
+struct Desk {
+    dir: tempfile::TempDir,
+    secret: PathBuf,
+    password: PathBuf,
+}
+
+impl Desk {
+    fn new() -> Desk {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = secret_file(dir.path(), "secret", common::DEMO_SECRET);
+        let password = secret_file(dir.path(), "password", BACKUP_PASSWORD);
+        Desk { dir, secret, password }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn configure(&self, technician: &str, provider: &Provider, order_key: &Path) {
+        std::fs::write(
+            self.path().join("config.toml"),
+            format!(
+                "technician = \"{technician}\"\n[provider]\nurl = \"{}\"\nca = \"{}\"\nagent_key_file = \"{}\"\norder_key_files = [\"{}\"]\n",
+                provider.url,
+                provider.ca.display(),
+                provider.agent_key.display(),
+                order_key.display()
+            ),
+        )
+        .unwrap();
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        posagent(self.path())
+            .args(args)
+            .arg("--secret-file")
+            .arg(&self.secret)
+            .arg("--password-file")
+            .arg(&self.password)
+            .args(["--yes", "--json"])
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .unwrap()
+    }
+
+    fn rebind_card(&self, sim: &Sim, order: &str) -> std::process::Output {
+        self.run(&["rebind", "card", "--port", sim.port.to_str().unwrap(), "--order", order])
+    }
+
+    fn pull(&self) -> serde_json::Value {
+        let out = posagent(self.path())
+            .args(["orders", "pull", "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        json_of(&out)
+    }
+}
+
+/// The provider's plan: one row per order, the union of the rows' columns.
+fn plan(dir: &Path, rows: &[Vec<(&str, String)>]) -> PathBuf {
+    let columns: BTreeSet<&str> = rows.iter().flat_map(|r| r.iter().map(|(k, _)| *k)).collect();
+    let mut text = columns.iter().copied().collect::<Vec<_>>().join(",") + "\n";
+    for r in rows {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                r.iter()
+                    .find(|(k, _)| k == c)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        text.push_str(&(cells.join(",") + "\n"));
+    }
+    let p = dir.join("provider-orders.csv");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn order(sim: &Sim, id: &str, technician: &str, extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+    let mut f = card_fields(sim, id, NEW_CARD);
+    f.push(("technician", technician.to_string()));
+    f.extend(extra.iter().cloned());
+    f
+}
+
+struct World {
+    desk: Desk,
+    a: Sim,
+    b: Sim,
+    provider: Provider,
+    order_key: PathBuf,
+    _providers: tempfile::TempDir,
+}
+
+fn world() -> World {
+    let desk = Desk::new();
+    let a = Sim::start(
+        desk.path(),
+        "ttyA",
+        &[
+            "--serial",
+            "ORD-AAAA",
+            "--profile",
+            "lakala",
+            "--baud",
+            common::FAST_BAUD,
+        ],
+    );
+    let b = Sim::start(
+        desk.path(),
+        "ttyB",
+        &[
+            "--serial",
+            "ORD-BBBB",
+            "--profile",
+            "lakala",
+            "--seed",
+            "4",
+            "--baud",
+            common::FAST_BAUD,
+        ],
+    );
+    let later = (chrono::Local::now().date_naive() + chrono::Duration::days(10)).to_string();
+    let rows = vec![
+        order(&a, "WO-1", TECH, &[]),
+        order(&a, "WO-COOL", TECH, &[("checks.card_cooldown_clear_until", later)]),
+        order(&a, "WO-OTHER-TECH", "someone-else", &[]),
+        order(&b, "WO-FOR-B", TECH, &[]),
+        order(
+            &a,
+            "WO-OLD",
+            TECH,
+            &[("valid_until", "2026-01-01T00:00:00Z".to_string())],
+        ),
+        order(&a, "WO-TAMPER", TECH, &[]),
+    ];
+    let providers = tempfile::tempdir().unwrap();
+    let plan = plan(desk.path(), &rows);
+    let provider = Provider::start(providers.path(), 0, &["--orders", plan.to_str().unwrap()]);
+    let order_key = providers.path().join("order-key.pub.json");
+    desk.configure(TECH, &provider, &order_key);
+    World {
+        desk,
+        a,
+        b,
+        provider,
+        order_key,
+        _providers: providers,
+    }
+}
+
+fn refused_77(out: &std::process::Output, needle: &str) {
+    assert_eq!(out.status.code(), Some(77), "{}", stderr(out));
+    let text = stderr(out);
+    assert!(text.contains(needle) && text.contains("othing was changed"), "{text}");
+}
+
+#[test]
+fn a_pulled_order_runs_once_and_is_delivered() {
+    let w = world();
+    let pulled = w.desk.pull();
+    let ids: Vec<&str> = pulled["kept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 5, "the other technician's order is not served: {ids:?}");
+    let list = json_of(
+        &posagent(w.desk.path())
+            .args(["orders", "list", "--json"])
+            .output()
+            .unwrap(),
+    );
+    let wo1 = list.as_array().unwrap().iter().find(|o| o["id"] == "WO-1").unwrap();
+    assert_eq!(
+        (wo1["operation"].as_str(), wo1["serial"].as_str(), wo1["state"].as_str()),
+        (Some("rebind-card"), Some("ORD-AAAA"), Some("pulled"))
+    );
+    let show = posagent(w.desk.path())
+        .args(["orders", "show", "WO-1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        text.contains("622848*********4554") && !text.contains(NEW_CARD),
+        "{text}"
+    );
+
+    let out = w.desk.rebind_card(&w.a, "WO-1");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let after = connect(&w.a).read_binding().unwrap();
+    assert_eq!(after.card.as_ref().unwrap().pan.expose_full(), NEW_CARD);
+    let sync = posagent(w.desk.path()).arg("sync").output().unwrap();
+    assert_eq!(sync.status.code(), Some(0), "{}", stderr(&sync));
+    let store = posagent::store::Store::open(w.desk.path()).unwrap();
+    let sub = store.submissions().unwrap().remove(0);
+    assert_eq!(
+        (sub.state.as_str(), sub.payload["order_signed"].as_bool()),
+        ("accepted", Some(true))
+    );
+    // The same order again: refused before the terminal is touched.
+    let again = w.desk.rebind_card(&w.a, "WO-1");
+    refused_77(&again, "already carried out");
+    assert_eq!(connect(&w.a).read_binding().unwrap(), after);
+}
+
+#[test]
+fn orders_that_are_not_the_providers_authorisation_are_refused_with_77() {
+    let w = world();
+    w.desk.pull();
+    let before = connect(&w.a).read_binding().unwrap();
+    // Another terminal's order on this one.
+    refused_77(&w.desk.rebind_card(&w.a, "WO-FOR-B"), "issued for terminal ORD-BBBB");
+    // Expired.
+    refused_77(&w.desk.rebind_card(&w.a, "WO-OLD"), "valid until");
+    // Altered after signing: one digit of the card.
+    {
+        let mut store = posagent::store::Store::open(w.desk.path()).unwrap();
+        let keys = posagent::seal::LocalKeys::load_or_create(w.desk.path()).unwrap();
+        let mut doc = posagent::sync::orders::document(&store, &keys, "WO-TAMPER")
+            .unwrap()
+            .unwrap();
+        doc.order["fields"]["new.card"] = "6228480011223344562".into();
+        let row = store
+            .pulled_orders()
+            .unwrap()
+            .into_iter()
+            .find(|o| o.id == "WO-TAMPER")
+            .unwrap();
+        store
+            .save_pulled(&row, &keys.seal(&serde_json::to_vec(&doc).unwrap()))
+            .unwrap();
+    }
+    refused_77(&w.desk.rebind_card(&w.a, "WO-TAMPER"), "does not verify");
+    // A key this agent does not trust.
+    let stranger = w.desk.path().join("stranger.pub.json");
+    std::fs::write(
+        &stranger,
+        format!(
+            "{{\"algorithm\":\"ed25519\",\"public_key\":\"{}\",\"valid_from\":null,\"valid_until\":null}}",
+            "ab".repeat(32)
+        ),
+    )
+    .unwrap();
+    w.desk.configure(TECH, &w.provider, &stranger);
+    refused_77(
+        &w.desk.rebind_card(&w.a, "WO-1"),
+        "not one of the provider's order keys",
+    );
+    // Another technician's order, pulled under that name.
+    w.desk.configure("someone-else", &w.provider, &w.order_key);
+    w.desk.pull();
+    w.desk.configure(TECH, &w.provider, &w.order_key);
+    refused_77(
+        &w.desk.rebind_card(&w.a, "WO-OTHER-TECH"),
+        "issued to technician someone-else",
+    );
+    assert_eq!(connect(&w.a).read_binding().unwrap(), before, "nothing changed");
+    assert_eq!(
+        connect(&w.b).status().unwrap().status,
+        posagent::domain::DeviceStatus::Bound
+    );
+}
+
+#[test]
+fn the_providers_signed_cooldown_check_refuses_with_its_date() {
+    let w = world();
+    w.desk.pull();
+    let before = connect(&w.a).read_binding().unwrap();
+    let out = w.desk.rebind_card(&w.a, "WO-COOL");
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    let later = (chrono::Local::now().date_naive() + chrono::Duration::days(10)).to_string();
+    assert!(
+        stderr(&out).contains(&format!("runs until {later}")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(connect(&w.a).read_binding().unwrap(), before);
+}
+
+#[test]
+fn a_local_order_is_refused_on_a_provider_profile_and_marked_unsigned_on_the_generic_one() {
+    let desk = Desk::new();
+    let sim = Sim::start(
+        desk.path(),
+        "tty",
+        &["--profile", "lakala", "--baud", common::FAST_BAUD],
+    );
+    let before = connect(&sim).read_binding().unwrap();
+    let local = desk.path().join("local.toml");
+    let text: String = card_fields(&sim, "WO-LOCAL", NEW_CARD)
+        .iter()
+        .map(|(k, v)| format!("{k} = \"{v}\"\n"))
+        .collect();
+    std::fs::write(&local, &text).unwrap();
+    let out = desk.rebind_card(&sim, local.to_str().unwrap());
+    refused_77(&out, "require_signed");
+    assert_eq!(connect(&sim).read_binding().unwrap(), before);
+    // The generic profile takes local orders; the submission says so.
+    std::fs::write(
+        &local,
+        text.replace("profile = \"lakala\"", "profile = \"generic\"")
+            .replace("new.expiry = \"09/39\"\n", ""),
+    )
+    .unwrap();
+    let out = desk.run(&[
+        "rebind",
+        "card",
+        "--port",
+        sim.port.to_str().unwrap(),
+        "--order",
+        local.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let sub = posagent::store::Store::open(desk.path())
+        .unwrap()
+        .submissions()
+        .unwrap()
+        .remove(0);
+    assert_eq!(sub.payload["order_signed"], false);
+}
