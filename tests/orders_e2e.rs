@@ -209,8 +209,10 @@ fn a_pulled_order_runs_once_and_is_delivered() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let after = connect(&w.a).read_binding().unwrap();
     assert_eq!(after.card.as_ref().unwrap().pan.expose_full(), NEW_CARD);
-    let sync = posagent(w.desk.path()).arg("sync").output().unwrap();
+    let sync = posagent(w.desk.path()).args(["sync", "--json"]).output().unwrap();
     assert_eq!(sync.status.code(), Some(0), "{}", stderr(&sync));
+    // sync delivers, then pulls again: the executed order is no longer served.
+    assert_eq!(json_of(&sync)["orders_pulled"], 4);
     let store = posagent::store::Store::open(w.desk.path()).unwrap();
     let sub = store.submissions().unwrap().remove(0);
     assert_eq!(

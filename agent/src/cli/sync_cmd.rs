@@ -263,11 +263,28 @@ pub fn run(paths: &Paths, a: &SyncArgs, out: &Output) -> Result<(), CliError> {
     })?;
     screen.bar.finish_and_clear();
     match result {
-        Ok(()) => summary(&store, client.url(), &tally, out, !a.watch),
+        Ok(()) => {
+            // Delivered; now the orders issued meanwhile, when the provider's keys are known.
+            let order_keys = super::orders_cmd::order_keys(paths)?;
+            let pulled = if !a.watch && !order_keys.is_empty() {
+                let tech = super::job_cmd::technician(paths)?;
+                let p = runtime()?.block_on(crate::sync::orders::pull(
+                    &client,
+                    &tech,
+                    &order_keys,
+                    &mut store,
+                    &keys,
+                ))?;
+                Some(p.kept.len())
+            } else {
+                None
+            };
+            summary(&store, client.url(), &tally, out, !a.watch, pulled)
+        }
         Err(e) => {
             // Say what was delivered before the failure, then the failure itself.
             if tally.batches > 0 && !out.json {
-                let _ = summary(&store, client.url(), &tally, out, false);
+                let _ = summary(&store, client.url(), &tally, out, false, None);
             }
             Err(e.into())
         }
@@ -277,7 +294,14 @@ pub fn run(paths: &Paths, a: &SyncArgs, out: &Output) -> Result<(), CliError> {
 /// Prints what was delivered and what is left. With `judge`, the result is an error when
 /// something was refused or is still queued (a one-off sync); a watch stopped on request,
 /// or a run that already failed, is not judged again.
-fn summary(store: &Store, url: &str, tally: &Tally, out: &Output, judge: bool) -> Result<(), CliError> {
+fn summary(
+    store: &Store,
+    url: &str,
+    tally: &Tally,
+    out: &Output,
+    judge: bool,
+    orders_pulled: Option<usize>,
+) -> Result<(), CliError> {
     let counts = store.outbox_counts()?;
     let count = |s: &str| counts.get(s).copied().unwrap_or(0);
     let left = count("pending") + count("sending");
@@ -296,12 +320,18 @@ fn summary(store: &Store, url: &str, tally: &Tally, out: &Output, judge: bool) -
     if let Some(n) = &next {
         human.push_str(&format!("\nNext retry due {}", super::local_time(n)));
     }
+    if let Some(n) = orders_pulled {
+        human.push_str(&format!(
+            "\nOrders: {n} pulled and verified (`posagent orders` lists them)"
+        ));
+    }
     let doc = serde_json::json!({
         "ok": tally.rejected + tally.dead == 0 && left == 0,
         "provider": url,
         "tally": tally,
         "queue": counts,
         "next_attempt_at": next,
+        "orders_pulled": orders_pulled,
     });
     if out.json && !judge {
         // A watch writes JSON lines; its summary is one more line.

@@ -377,7 +377,7 @@ mod tests {
 
     fn item(key: &str, kind: &str, mid: &str, card: &str) -> serde_json::Value {
         serde_json::json!({
-            "id": format!("id-{key}"), "idempotency_key": key, "kind": kind, "order_id": "O-1", "job_id": "J-1",
+            "id": format!("id-{key}"), "idempotency_key": key, "kind": kind, "order_id": format!("O-{key}"), "job_id": "J-1",
             "created_at": "2026-11-22T00:00:00.000Z",
             "payload": { "merchant": { "mid": mid }, "terminal": "SN1", "verification": { "read_back": "match" } },
             "sensitive": { "new": { "card": card } },
@@ -404,6 +404,21 @@ mod tests {
         let changed = item("job-1", "rebind-card", "898000000000001", "6222021234567890136");
         let conflict = l.apply(&[changed], &RULES, &mut rng).unwrap();
         assert_eq!(conflict[0].code.as_deref(), Some("conflict"));
+    }
+
+    #[test]
+    fn an_order_is_carried_out_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(dir.path()).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut second = item("k2", "unbind", "M2", "");
+        second["order_id"] = "O-k1".into();
+        let out = l
+            .apply(&[item("k1", "unbind", "M1", ""), second], &RULES, &mut rng)
+            .unwrap();
+        assert_eq!(out[0].status, Status::Accepted);
+        assert_eq!(out[1].code.as_deref(), Some("order_used"), "{out:?}");
+        assert_eq!(l.executed_orders().unwrap(), ["O-k1"]);
     }
 
     #[test]
