@@ -340,3 +340,37 @@ fn a_local_order_is_refused_on_a_provider_profile_and_marked_unsigned_on_the_gen
         .remove(0);
     assert_eq!(sub.payload["order_signed"], false);
 }
+
+#[test]
+fn run_pulled_carries_out_the_pulled_orders_whose_terminal_is_connected() {
+    let w = world();
+    w.desk.pull();
+    // Only terminal A is connected (probed); B's order waits.
+    let out = w.desk.run(&["run", "--pulled", "--port", w.a.port.to_str().unwrap()]);
+    let events: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&out.stdout)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let result = |id: &str| {
+        events
+            .iter()
+            .find(|e| e["event"] == "result" && e["order"] == id)
+            .map(|e| e["status"].as_str().unwrap().to_string())
+    };
+    assert_eq!(result("WO-FOR-B"), None, "B is not connected: {events:?}");
+    assert_eq!(result("WO-OLD"), None, "an expired order is left alone");
+    assert_eq!(
+        result("WO-COOL").as_deref(),
+        Some("failed"),
+        "the provider's cooldown check refuses it"
+    );
+    let done: Vec<_> = ["WO-1", "WO-TAMPER"]
+        .into_iter()
+        .filter(|id| result(id).as_deref() == Some("done"))
+        .collect();
+    assert_eq!(done.len(), 1, "one card change per cooldown: {events:?}");
+    assert_eq!(
+        connect(&w.a).read_binding().unwrap().card.unwrap().pan.expose_full(),
+        NEW_CARD
+    );
+}

@@ -306,7 +306,11 @@ pub struct MigrateArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The plan: CSV (one order per row) or TOML ([[order]] tables).
-    pub plan: PathBuf,
+    #[arg(required_unless_present = "pulled")]
+    pub plan: Option<PathBuf>,
+    /// Instead of a plan: every pulled order not yet carried out whose terminal is connected.
+    #[arg(long, conflicts_with = "plan")]
+    pub pulled: bool,
     /// Jobs in parallel, one per terminal.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,

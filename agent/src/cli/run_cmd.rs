@@ -52,6 +52,8 @@ enum Next {
 /// One order, where its terminals are, and what to do.
 struct Planned {
     order: WorkOrder,
+    /// The provider's signature, for a pulled order.
+    signed: Option<crate::signed::Verified>,
     serial: String,
     replacement: Option<String>,
     next: Next,
@@ -64,11 +66,15 @@ fn ports_to_probe(a: &RunArgs) -> Result<Vec<PathBuf>, CliError> {
     crate::terminal::discover::candidates().map_err(|e| CliError::new(Exit::Failure, e.to_string()))
 }
 
-fn plan_orders(store: &Store, orders: Vec<WorkOrder>, plan: &Path) -> Result<Vec<Planned>, CliError> {
+fn plan_orders(
+    store: &Store,
+    orders: Vec<(WorkOrder, Option<crate::signed::Verified>)>,
+    plan: &Path,
+) -> Result<Vec<Planned>, CliError> {
     let jobs = store.jobs()?;
     let mut planned = Vec::with_capacity(orders.len());
     let mut seen = BTreeSet::new();
-    for order in orders {
+    for (order, signed) in orders {
         if !seen.insert(order.id.clone()) {
             return Err(CliError::new(
                 Exit::DataErr,
@@ -96,6 +102,7 @@ fn plan_orders(store: &Store, orders: Vec<WorkOrder>, plan: &Path) -> Result<Vec
         };
         planned.push(Planned {
             replacement: order.replacement.as_ref().and_then(|r| r.serial.clone()),
+            signed,
             order,
             serial,
             next,
@@ -234,7 +241,7 @@ impl Shared<'_> {
                         paths: self.paths,
                         profile,
                         order: p.order.clone(),
-                        order_file: self.plan,
+                        order_file: p.signed.as_ref().map_or(self.plan, |_| Path::new(&p.order.id)),
                         port,
                         replacement_port,
                         secret: self.secret,
@@ -243,7 +250,7 @@ impl Shared<'_> {
                         dry_run: self.dry_run,
                         cooldown_checked_by_provider: self.cooldown_checked_by_provider,
                         verify: self.verify,
-                        signed: None,
+                        signed: p.signed.clone(),
                     },
                     obs,
                 )
@@ -284,10 +291,60 @@ fn bar_for(multi: &MultiProgress, serial: &str) -> ProgressBar {
     bar
 }
 
-pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
-    let (orders, profiles) = valid_orders(paths, &a.plan)?;
+/// Every pulled order that may be carried out now, checked as a job checks it; the others
+/// are named on stderr and left alone.
+fn pulled_orders(
+    paths: &Paths,
+    profiles: &ProfileSet,
+) -> Result<Vec<(WorkOrder, Option<crate::signed::Verified>)>, CliError> {
     let store = Store::open(&paths.data)?;
-    let planned = plan_orders(&store, orders, &a.plan)?;
+    let local = crate::seal::LocalKeys::load_or_create(&paths.data).map_err(crate::sync::client::SyncError::from)?;
+    let keys = super::orders_cmd::order_keys(paths)?;
+    let tech = technician(paths)?;
+    let mut ready = Vec::new();
+    for o in store.pulled_orders()? {
+        if store.job_of_order(&o.id)?.is_some() {
+            continue;
+        }
+        let Some(doc) = crate::sync::orders::document(&store, &local, &o.id)? else {
+            continue;
+        };
+        let checked = doc
+            .verify(&keys)
+            .and_then(|v| v.authorise(&tech, chrono::Utc::now()).map(|()| v))
+            .map_err(|e| e.to_string())
+            .and_then(|v| match crate::order::validate(&v.raw(), profiles) {
+                Ok(order) => Ok((order, Some(v))),
+                Err(p) => Err(format!(
+                    "not valid: {}",
+                    p.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")
+                )),
+            });
+        match checked {
+            Ok(x) => ready.push(x),
+            Err(why) => eprintln!("left alone: {why}"),
+        }
+    }
+    Ok(ready)
+}
+
+pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
+    let (orders, profiles, plan) = match &a.plan {
+        Some(plan) => {
+            let (orders, profiles) = valid_orders(paths, plan)?;
+            (orders.into_iter().map(|o| (o, None)).collect(), profiles, plan.clone())
+        }
+        None => {
+            let profiles = super::load_profiles(paths)?;
+            (
+                pulled_orders(paths, &profiles)?,
+                profiles,
+                PathBuf::from("pulled orders"),
+            )
+        }
+    };
+    let store = Store::open(&paths.data)?;
+    let mut planned = plan_orders(&store, orders, &plan)?;
     drop(store);
     let mut settings: Vec<SerialSettings> = Vec::new();
     for p in &planned {
@@ -305,11 +362,19 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
     } else {
         crate::terminal::discover::probe(&ports_to_probe(a)?, &settings)
     };
+    if a.pulled {
+        // Pulled orders wait for their terminal: only those connected now are run.
+        let connected = |s: &String| found.contains_key(s);
+        planned.retain(|p| connected(&p.serial) && p.replacement.as_ref().is_none_or(connected));
+        if planned.is_empty() && !out.json {
+            eprintln!("no pulled order's terminal is connected");
+        }
+    }
     if !dry && !idle {
         confirm(
             &format!(
                 "Carry out {work} order(s) of {} on the terminals found?",
-                a.plan.display()
+                plan.display()
             ),
             a.common.yes,
         )?;
@@ -332,7 +397,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
     let shared = Shared {
         paths,
         profiles: &profiles,
-        plan: &a.plan,
+        plan: &plan,
         secret: &secret,
         password: &pw,
         technician: &tech,
