@@ -101,6 +101,16 @@ fn order(sim: &Sim, id: &str, technician: &str, extra: &[(&'static str, String)]
     f
 }
 
+/// A validity that runs out two seconds from now.
+fn soon() -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Waits until the orders that expire [`soon`] have.
+fn after_soon() {
+    std::thread::sleep(std::time::Duration::from_secs(3));
+}
+
 struct World {
     desk: Desk,
     a: Sim,
@@ -144,12 +154,7 @@ fn world() -> World {
         order(&a, "WO-COOL", TECH, &[("checks.card_cooldown_clear_until", later)]),
         order(&a, "WO-OTHER-TECH", "someone-else", &[]),
         order(&b, "WO-FOR-B", TECH, &[]),
-        order(
-            &a,
-            "WO-OLD",
-            TECH,
-            &[("valid_until", "2026-01-01T00:00:00Z".to_string())],
-        ),
+        order(&a, "WO-OLD", TECH, &[("valid_until", soon())]),
         order(&a, "WO-TAMPER", TECH, &[]),
     ];
     let providers = tempfile::tempdir().unwrap();
@@ -184,6 +189,13 @@ fn a_pulled_order_runs_once_and_is_delivered() {
         .map(|o| o["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids.len(), 5, "the other technician's order is not served: {ids:?}");
+    // Kept until its validity runs out: a later pull forgets the one that expired.
+    after_soon();
+    let again = w.desk.pull();
+    assert!(
+        again["refused"].as_array().unwrap().iter().any(|r| r[0] == "WO-OLD"),
+        "{again}"
+    );
     let list = json_of(
         &posagent(w.desk.path())
             .args(["orders", "list", "--json"])
@@ -212,7 +224,11 @@ fn a_pulled_order_runs_once_and_is_delivered() {
     let sync = posagent(w.desk.path()).args(["sync", "--json"]).output().unwrap();
     assert_eq!(sync.status.code(), Some(0), "{}", stderr(&sync));
     // sync delivers, then pulls again: the executed order is no longer served.
-    assert_eq!(json_of(&sync)["orders_pulled"], 4);
+    assert_eq!(
+        json_of(&sync)["orders_pulled"],
+        3,
+        "neither the executed nor the expired order"
+    );
     let store = posagent::store::Store::open(w.desk.path()).unwrap();
     let sub = store.submissions().unwrap().remove(0);
     assert_eq!(
@@ -233,6 +249,7 @@ fn orders_that_are_not_the_providers_authorisation_are_refused_with_77() {
     // Another terminal's order on this one.
     refused_77(&w.desk.rebind_card(&w.a, "WO-FOR-B"), "issued for terminal ORD-BBBB");
     // Expired.
+    after_soon();
     refused_77(&w.desk.rebind_card(&w.a, "WO-OLD"), "valid until");
     // Altered after signing: one digit of the card.
     {
@@ -345,6 +362,7 @@ fn a_local_order_is_refused_on_a_provider_profile_and_marked_unsigned_on_the_gen
 fn run_pulled_carries_out_the_pulled_orders_whose_terminal_is_connected() {
     let w = world();
     w.desk.pull();
+    after_soon();
     // Only terminal A is connected (probed); B's order waits.
     let out = w.desk.run(&["run", "--pulled", "--port", w.a.port.to_str().unwrap()]);
     let events: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&out.stdout)

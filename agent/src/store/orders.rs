@@ -31,6 +31,18 @@ impl Store {
         })
     }
 
+    /// Forgets orders whose validity ran out before `now`, unless a job still needs them
+    /// (one running or interrupted, which a resume reads the order from).
+    pub fn forget_expired_orders(&mut self, now: &str) -> Result<usize, StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM orders WHERE valid_until < ?1
+                 AND id NOT IN (SELECT order_id FROM jobs WHERE state IN ('running', 'interrupted'))",
+                [now],
+            )
+        })
+    }
+
     /// Every pulled order, soonest to expire first.
     pub fn pulled_orders(&self) -> Result<Vec<PulledOrder>, StoreError> {
         let mut stmt = self

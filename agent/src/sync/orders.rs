@@ -50,8 +50,12 @@ pub async fn pull(
     let answer: OrdersAnswer = serde_json::from_slice(&reply.body)
         .map_err(|e| refused(format!("the orders answer is not what docs/sync-api.md describes: {e}")))?;
     let mut pulled = Pulled::default();
+    let now = chrono::Utc::now();
+    // Orders are kept until their validity runs out, not after.
+    store.forget_expired_orders(&crate::store::timestamp(now))?;
     for order in answer.orders {
         match order.verify(order_keys) {
+            Ok(v) if v.valid_until < now => pulled.refused.push((v.id, format!("expired at {}", v.valid_until))),
             Ok(v) => {
                 let row = PulledOrder {
                     id: v.id.clone(),
