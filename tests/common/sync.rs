@@ -112,9 +112,11 @@ pub fn fill_outbox(home: &Path, n: usize) {
     let keys = LocalKeys::load_or_create(home).unwrap();
     for i in 0..n {
         let at = posagent::store::now();
+        let id = format!("J{i:06}-{}", uuid::Uuid::now_v7().simple());
+        // Every job its own order: a provider carries an order out once.
         let job = JobRecord {
-            id: format!("J{i:06}-{}", uuid::Uuid::now_v7().simple()),
-            order_id: format!("WO-SYNC-{i}"),
+            order_id: format!("WO-{id}"),
+            id,
             operation: "rebind-phone".into(),
             profile: "generic".into(),
             order_file: "plan.csv".into(),
