@@ -294,6 +294,24 @@ fn orders_that_are_not_the_providers_authorisation_are_refused_with_77() {
         "issued to technician someone-else",
     );
     assert_eq!(connect(&w.a).read_binding().unwrap(), before, "nothing changed");
+    // As a technician would check it.
+    let inspect = posagent(w.desk.path())
+        .args([
+            "inspect",
+            "--json",
+            "--port",
+            w.a.port.to_str().unwrap(),
+            "--secret-file",
+        ])
+        .arg(&w.desk.secret)
+        .output()
+        .unwrap();
+    assert!(inspect.status.success(), "{}", stderr(&inspect));
+    assert_eq!(
+        json_of(&inspect)["binding"]["card"]["pan"],
+        before.card.as_ref().unwrap().pan.to_string(),
+        "the card on the terminal is the one it had"
+    );
     assert_eq!(
         connect(&w.b).status().unwrap().status,
         posagent::domain::DeviceStatus::Bound
