@@ -317,15 +317,17 @@ fn file_digest(path: &Path, limit: u64, what: &str) -> Result<String, std::io::E
 
 /// Where a test hook may kill the agent (`POSAGENT_KILL_AT`): `before:STEP`, `after:STEP`
 /// or `transfer:LABEL:BYTES` (LABEL: backup, export, import, verify). Used by the interruption tests to stop the process with SIGKILL at
-/// exact points; it does nothing unless the variable is set.
+/// exact points; it does nothing unless the variable is set, and it is compiled only into
+/// debug builds (the ones the tests run): a release build has no way to kill itself.
 pub const KILL_AT_ENV: &str = "POSAGENT_KILL_AT";
 
 fn kill_point(what: &str) {
-    if std::env::var(KILL_AT_ENV).is_ok_and(|v| v == what) {
+    if cfg!(debug_assertions) && std::env::var(KILL_AT_ENV).is_ok_and(|v| v == what) {
         kill_now();
     }
 }
 
+#[cfg(debug_assertions)]
 fn kill_now() {
     // SIGKILL, as a power cut or `kill -9` would: no destructors, no flushing.
     unsafe {
@@ -333,8 +335,14 @@ fn kill_now() {
     }
 }
 
+#[cfg(not(debug_assertions))]
+fn kill_now() {}
+
 /// `transfer:LABEL:BYTES`: the byte count at which to die during the named transfer.
 fn kill_after_bytes(label: &str) -> Option<u64> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
     let spec = std::env::var(KILL_AT_ENV).ok()?;
     let rest = spec.strip_prefix("transfer:")?.strip_prefix(label)?.strip_prefix(':')?;
     rest.parse().ok()
