@@ -44,8 +44,9 @@ command -v strip > /dev/null 2>&1 || { echo "strip (binutils) is needed to ship 
 # Generated assets, where agent/Cargo.toml's [package.metadata.deb] expects them.
 stage=target/packaging
 rm -rf "$stage"
-mkdir -p "$stage/completions"
-"$bin" manpage | gzip -9n > "$stage/posagent.1.gz"
+mkdir -p "$stage/completions" "$stage/man"
+"$bin" manpage --dir "$stage/man"
+gzip -9n "$stage"/man/*.1
 "$bin" completions bash > "$stage/completions/posagent"
 "$bin" completions zsh > "$stage/completions/_posagent"
 "$bin" completions fish > "$stage/completions/posagent.fish"
@@ -57,7 +58,7 @@ mkdir -p "$tree/bin" "$tree/share/man/man1" "$tree/share/bash-completion/complet
     "$tree/share/posagent/profiles" "$tree/lib/udev/rules.d" "$tree/share/doc/posagent"
 cp "$bin" "$tree/bin/posagent"
 strip "$tree/bin/posagent"
-cp "$stage/posagent.1.gz" "$tree/share/man/man1/"
+cp "$stage"/man/*.1.gz "$tree/share/man/man1/"
 cp "$stage/completions/posagent" "$tree/share/bash-completion/completions/posagent"
 cp "$stage/completions/_posagent" "$tree/share/zsh/vendor-completions/_posagent"
 cp "$stage/completions/posagent.fish" "$tree/share/fish/vendor_completions.d/posagent.fish"

@@ -56,6 +56,25 @@ fn completions_and_manual_page_describe_the_real_commands() {
         &man[..80.min(man.len())]
     );
     assert!(man.contains("inspect") && man.contains("backup"));
+    for section in ["EXIT STATUS", "ENVIRONMENT", "FILES", "EXAMPLES", "SEE ALSO"] {
+        assert!(man.contains(section), "the main page has no {section}");
+    }
+    // Every command the main page refers to has its page.
+    let dir = tempfile::tempdir().unwrap();
+    let out = posagent(home.path())
+        .arg("manpage")
+        .arg("--dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    for cmd in ["rebind", "migrate", "orders", "jobs", "sync", "config"] {
+        let page = std::fs::read_to_string(dir.path().join(format!("posagent-{cmd}.1"))).unwrap();
+        assert!(
+            page.contains(&format!("posagent\\-{cmd}")) && man.contains(&format!("posagent\\-{cmd}")),
+            "{cmd}"
+        );
+    }
     let out = posagent(home.path()).args(["completions", "tcsh"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "an unknown shell is a usage error");
 }
@@ -64,6 +83,8 @@ fn completions_and_manual_page_describe_the_real_commands() {
 const RELEASE_FILES: &[&str] = &[
     "bin/posagent",
     "share/man/man1/posagent.1.gz",
+    "share/man/man1/posagent-rebind.1.gz",
+    "share/man/man1/posagent-orders.1.gz",
     "share/bash-completion/completions/posagent",
     "share/zsh/vendor-completions/_posagent",
     "share/fish/vendor_completions.d/posagent.fish",

@@ -78,8 +78,12 @@ pub enum Command {
     Demo(DemoArgs),
     /// Shell completion script for SHELL, on stdout.
     Completions { shell: clap_complete::Shell },
-    /// The manual page (roff), on stdout.
-    Manpage,
+    /// The manual page (roff) on stdout, or with --dir every page: posagent(1) and one per
+    /// command, posagent-rebind(1) and so on.
+    Manpage {
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Where the operator secret comes from (never a command-line value).

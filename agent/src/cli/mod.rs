@@ -8,6 +8,7 @@ mod demo_cmd;
 mod device_cmd;
 mod interrupt;
 mod job_cmd;
+mod manpage_cmd;
 mod orders_cmd;
 mod output;
 mod profiles_cmd;
@@ -53,9 +54,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
             );
             Ok(())
         }
-        Command::Manpage => clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
-            .render(&mut std::io::stdout())
-            .map_err(|e| CliError::new(Exit::Failure, format!("cannot write the manual page: {e}"))),
+        Command::Manpage { dir } => manpage_cmd::run(dir.as_deref()),
         Command::Profiles { action } => profiles_cmd::run(&paths, action, out),
         Command::Config { action } => config_cmd::run(&paths, action, out),
         Command::Orders { action } => orders_cmd::run(&paths, action, out),
