@@ -535,3 +535,58 @@ fn people_read_local_times_with_their_offset_and_json_keeps_utc() {
     let doc: serde_json::Value = serde_json::from_str(&show(true)).unwrap();
     assert!(doc["job"]["created_at"].as_str().unwrap().ends_with('Z'), "{doc}");
 }
+
+#[test]
+fn the_support_bundle_holds_logs_and_lists_but_no_number_secret_or_password() {
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let old_card = bound_card(&sim);
+    let order = card_order(&bench, &sim, "WO-SUP-1", NEW_CARD);
+    assert!(bench.rebind_card(&sim, &order).status.success());
+    // -v puts the same events on stderr.
+    let verbose = posagent(bench.path()).args(["-v", "jobs", "list"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&verbose.stderr).contains("start"),
+        "{}",
+        stderr(&verbose)
+    );
+    let file = bench.path().join("support.zip");
+    let out = posagent(bench.path())
+        .args(["support-bundle", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&file).unwrap()).unwrap();
+    let mut all = Vec::new();
+    let mut names = Vec::new();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).unwrap();
+        names.push(entry.name().unwrap().to_string());
+        std::io::Read::read_to_end(&mut entry, &mut all).unwrap();
+    }
+    for wanted in [
+        "logs/posagent.log",
+        "jobs.json",
+        "queue.json",
+        "config.toml",
+        "versions.json",
+        "devices.txt",
+    ] {
+        assert!(names.iter().any(|n| n == wanted), "{wanted} missing from {names:?}");
+    }
+    let text = String::from_utf8_lossy(&all);
+    assert!(
+        text.contains("step done") && text.contains("622848*********4554"),
+        "the log and lists are there, masked"
+    );
+    for secret in [
+        NEW_CARD,
+        old_card.as_str(),
+        LEGAL_REP_ID,
+        common::DEMO_SECRET,
+        BACKUP_PASSWORD,
+    ] {
+        assert!(!text.contains(secret), "{secret} in the support bundle");
+    }
+}

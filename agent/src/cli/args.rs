@@ -16,6 +16,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "POSAGENT_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
 
+    /// Log to stderr too: -v events, -vv details (the log file in the data directory always
+    /// gets them; POSAGENT_LOG sets the filter).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -33,6 +38,16 @@ pub enum Command {
     Orders {
         #[command(subcommand)]
         action: Option<OrdersCommand>,
+    },
+    /// A zip for the support desk: logs, the job and queue lists, configuration, versions
+    /// and serial ports; numbers masked, no secret in it.
+    SupportBundle {
+        /// The zip to write.
+        #[arg(long, value_name = "FILE.zip")]
+        out: PathBuf,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
     },
     /// Where settings live and what they are.
     Config {

@@ -8,6 +8,7 @@ mod demo_cmd;
 mod device_cmd;
 mod interrupt;
 mod job_cmd;
+mod logging;
 mod manpage_cmd;
 mod orders_cmd;
 mod output;
@@ -17,6 +18,7 @@ mod queue_cmd;
 mod run_cmd;
 mod secrets;
 mod sim_cmd;
+mod support_cmd;
 mod sync_cmd;
 
 use std::process::ExitCode;
@@ -36,13 +38,18 @@ pub fn main() -> ExitCode {
     let out = Output::new(cli.json);
     match run(cli, &out) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => out.error(&e),
+        Err(e) => {
+            tracing::error!(exit = e.exit as u8, error = %e.message, "failed");
+            out.error(&e)
+        }
     }
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
     let paths = Paths::resolve(cli.home.as_deref()).map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
+    logging::init(&paths.data, cli.verbose);
+    tracing::info!(command = ?std::env::args().nth(1), version = env!("CARGO_PKG_VERSION"), "start");
     match cli.command {
         Command::Order(OrderCommand::Check { file }) => order_check(&paths, &file, out),
         Command::Completions { shell } => {
@@ -57,6 +64,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Manpage { dir } => manpage_cmd::run(dir.as_deref()),
         Command::Profiles { action } => profiles_cmd::run(&paths, action, out),
         Command::Config { action } => config_cmd::run(&paths, action, out),
+        Command::SupportBundle { out: file, force } => support_cmd::run(&paths, &file, force, out),
         Command::Orders { action } => orders_cmd::run(&paths, action, out),
         Command::Devices => device_cmd::devices(&paths, out),
         Command::Inspect(a) => device_cmd::inspect(&paths, &a, out),

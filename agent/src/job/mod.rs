@@ -867,6 +867,7 @@ impl Run<'_> {
         }
         match result {
             Ok(detail) => {
+                tracing::info!(job = %self.job.id, step = step.name(), detail = %steps::describe(&detail), "step done");
                 if step != Step::Record {
                     self.store.journal(&self.job, step.name(), "done", detail.clone())?;
                 }
@@ -877,6 +878,7 @@ impl Run<'_> {
             }
             Err(e) => {
                 let message = e.to_string();
+                tracing::warn!(job = %self.job.id, step = step.name(), error = %message, "step failed");
                 self.store.journal(
                     &self.job,
                     step.name(),

@@ -227,6 +227,7 @@ impl<'a> Drain<'a> {
                 return Err(e);
             }
         };
+        tracing::info!(submissions = ids.len(), "batch answered");
         let pairs: Vec<(String, Outcome)> = ids.into_iter().zip(outcomes).collect();
         for state in self.store.record_outcomes(&pairs)? {
             match state.as_str() {
