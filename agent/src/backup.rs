@@ -831,10 +831,7 @@ mod tests {
     fn a_manifest_listing_an_entry_twice_is_refused() {
         let entries = good_entries();
         let (_d, path) = craft(&entries, None);
-        let mut m: serde_json::Value = {
-            let text = serde_json::to_vec(&read_archive(&path, PW).unwrap().manifest).unwrap();
-            serde_json::from_slice(&text).unwrap()
-        };
+        let mut m = manifest_value(&path);
         let first = m["entries"][0].clone();
         m["entries"].as_array_mut().unwrap().push(first);
         let (_d2, twice) = craft(&entries, Some(serde_json::to_vec(&m).unwrap()));
@@ -866,8 +863,7 @@ mod tests {
     fn the_total_size_the_manifest_declares_is_capped() {
         let entries = good_entries();
         let (_d, path) = craft(&entries, None);
-        let mut m: serde_json::Value =
-            serde_json::from_slice(&serde_json::to_vec(&read_archive(&path, PW).unwrap().manifest).unwrap()).unwrap();
+        let mut m = manifest_value(&path);
         for e in m["entries"].as_array_mut().unwrap() {
             e["size"] = serde_json::json!(MAX_TOTAL_SIZE / 2);
         }
@@ -895,6 +891,11 @@ mod tests {
             assert!(msg.contains(expected), "{}", &msg[..msg.len().min(300)]);
             assert!(msg.len() < 500, "the message must not carry the name");
         }
+    }
+
+    /// The manifest of a good archive, as JSON to tamper with.
+    fn manifest_value(path: &Path) -> serde_json::Value {
+        serde_json::to_value(read_archive(path, PW).unwrap().manifest).unwrap()
     }
 
     /// Rewrites every `from` to `to` (same length) in the archive's bytes.

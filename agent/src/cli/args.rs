@@ -122,6 +122,16 @@ pub struct WhereArgs {
     pub serial: Option<String>,
 }
 
+impl WhereArgs {
+    /// The terminal with this serial number, wherever it is found.
+    pub fn by_serial(serial: String) -> Self {
+        WhereArgs {
+            port: None,
+            serial: Some(serial),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     #[command(flatten)]

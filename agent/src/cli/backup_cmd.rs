@@ -73,14 +73,7 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
         return Err(BackupError::Exists(dest.to_path_buf()).into());
     }
     let profiles = load_profiles(paths)?;
-    let (port, profile) = locate(
-        paths,
-        &profiles,
-        a.at.port.as_deref(),
-        a.at.serial.as_deref(),
-        a.profile.as_deref(),
-        out,
-    )?;
+    let (port, profile) = locate(paths, &profiles, &a.at, a.profile.as_deref(), out)?;
     let (secret, pw) = secrets::secret_then_password(
         a.secret.secret_file.as_deref(),
         a.password_file.as_deref(),
@@ -225,13 +218,16 @@ pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliEr
     let contents = backup::read_archive(&a.file, &pw)?;
     let manifest = &contents.manifest;
     let profiles = load_profiles(paths)?;
+    // Without --port or --serial, the terminal the backup came from (unless it goes to a
+    // replacement).
+    let mut at = a.at.clone();
+    if at.port.is_none() && at.serial.is_none() && !a.to_replacement {
+        at.serial = Some(manifest.terminal.serial.clone());
+    }
     let (port, profile) = locate(
         paths,
         &profiles,
-        a.at.port.as_deref(),
-        a.at.serial
-            .as_deref()
-            .or(Some(manifest.terminal.serial.as_str()).filter(|_| !a.to_replacement)),
+        &at,
         a.profile.as_deref().or(Some(manifest.profile.as_str())),
         out,
     )?;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::args::InspectArgs;
+use super::args::{InspectArgs, WhereArgs};
 use super::{CliError, Exit, Output, load_profiles, secrets};
 use crate::config::Paths;
 use crate::link::LinkStats;
@@ -123,11 +123,11 @@ pub fn devices(paths: &Paths, out: &Output) -> Result<(), CliError> {
 pub fn locate<'a>(
     paths: &Paths,
     profiles: &'a ProfileSet,
-    port: Option<&Path>,
-    serial: Option<&str>,
+    at: &WhereArgs,
     profile: Option<&str>,
     out: &Output,
 ) -> Result<(PathBuf, &'a Profile), CliError> {
+    let (port, serial) = (at.port.as_deref(), at.serial.as_deref());
     let forced = profile.map(|n| profiles.get(n)).transpose()?;
     let config = crate::config::Config::load(paths).map_err(|e| CliError::new(Exit::DataErr, e))?;
     let candidates =
@@ -275,14 +275,7 @@ pub fn describe_link(l: &LinkStats) -> String {
 /// Shows a terminal's identity and binding.
 pub fn inspect(paths: &Paths, a: &InspectArgs, out: &Output) -> Result<(), CliError> {
     let profiles = load_profiles(paths)?;
-    let (port, profile) = locate(
-        paths,
-        &profiles,
-        a.at.port.as_deref(),
-        a.at.serial.as_deref(),
-        a.profile.as_deref(),
-        out,
-    )?;
+    let (port, profile) = locate(paths, &profiles, &a.at, a.profile.as_deref(), out)?;
     let secret = secrets::operator_secret(a.secret.secret_file.as_deref())?;
     let mut t = connect(&port, profile, &secret)?;
     let identity = t.identify()?;

@@ -6,7 +6,7 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 
 use super::args::{
-    AuditCommand, JobArgs, JobOptions, JobsCommand, MigrateArgs, RebindArgs, RebindTarget, ResumeOptions,
+    AuditCommand, JobArgs, JobOptions, JobsCommand, MigrateArgs, RebindArgs, RebindTarget, ResumeOptions, WhereArgs,
 };
 use super::backup_cmd::confirm;
 use super::device_cmd::{describe_binding, describe_link, locate, terminal_exit};
@@ -263,7 +263,7 @@ fn start(
         Some(p) => p.to_path_buf(),
         None => {
             let sn = serial_of(order.expect.serial.as_ref(), "--port", "expect.serial")?;
-            locate(paths, &profiles, None, Some(&sn), Some(&order.profile), out)?.0
+            locate(paths, &profiles, &WhereArgs::by_serial(sn), Some(&order.profile), out)?.0
         }
     };
     let to = match (to, op) {
@@ -274,7 +274,7 @@ fn start(
                 "--to",
                 "replacement.serial",
             )?;
-            Some(locate(paths, &profiles, None, Some(&sn), Some(&order.profile), out)?.0)
+            Some(locate(paths, &profiles, &WhereArgs::by_serial(sn), Some(&order.profile), out)?.0)
         }
         (None, _) => None,
     };
