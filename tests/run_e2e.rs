@@ -114,6 +114,13 @@ fn a_plan_over_eight_terminals_survives_a_faulty_one_and_a_rerun_finishes_it() {
     );
     let first_jobs: Vec<_> = bench.store().jobs().unwrap();
     assert_eq!(first_jobs.len(), 7);
+    // One receipt per order that ran, in the receipts directory, named by its job.
+    for r in by_status(&results, "done") {
+        let receipt = std::path::Path::new(r["receipt"].as_str().expect("a receipt per order"));
+        assert_eq!(receipt.parent(), Some(bench.path().join("receipts").as_path()));
+        assert!(std::fs::read_to_string(receipt).unwrap().contains(r["order"].as_str().unwrap()));
+    }
+    assert!(failed[0].get("receipt").is_none(), "no job ran, so no receipt");
 
     // The fault is cleared (the unit restarts without it) and the plan runs again.
     sims.pop();

@@ -14,6 +14,7 @@ pub mod link;
 pub mod order;
 pub mod private;
 pub mod profile;
+pub mod receipt;
 pub mod seal;
 pub mod signed;
 pub mod sim;

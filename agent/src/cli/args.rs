@@ -357,6 +357,17 @@ pub enum JobsCommand {
     List,
     /// One job with its journal and submission.
     Show { id: String },
+    /// Write the job's receipt to print and sign: a bilingual A4 page (HTML, opens offline
+    /// in any browser) with the change before → after (masked), the steps, the backup, the
+    /// test transaction, the provider's answer and lines to sign. Jobs write one
+    /// themselves under the data directory; run this again after `sync` to show the
+    /// provider's receipt.
+    Receipt {
+        id: String,
+        /// Where to write it (default: receipts/JOB.html under the data directory).
+        #[arg(long, value_name = "FILE.html")]
+        out: Option<PathBuf>,
+    },
     /// Carry on an interrupted job from its journal.
     Resume {
         id: String,

@@ -259,14 +259,17 @@ fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
 
     let store = Store::open(&paths.data)?;
     let submission = store.submission_of_job(&outcome.job.id)?;
+    // Written again now that it can show the provider's receipt.
+    let receipt = crate::receipt::write(&store, &paths.data, &outcome.job.id, None)?;
     let backup = outcome.backup_file.clone().unwrap_or_default();
     let human = format!(
         "Demo finished: every step done and verified, processes stopped.\n  backup: {backup}\n  \
          password file: {} (try `7z l {backup}` or `posagent backup verify {backup} --password-file {}`)\n  \
-         provider receipt: {}\n  data kept in {} — look around with `POSAGENT_HOME={} posagent jobs show {}`; delete it when done",
+         provider receipt: {}\n  receipt to print and sign: {}\n  data kept in {} — look around with `POSAGENT_HOME={} posagent jobs show {}`; delete it when done",
         password_file.display(),
         password_file.display(),
         submission.as_ref().and_then(|s| s.receipt.as_deref()).unwrap_or("-"),
+        receipt.display(),
         home.display(),
         home.display(),
         outcome.job.id,
@@ -281,6 +284,7 @@ fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
             "backup": backup,
             "backup_password_file": password_file,
             "submission": submission,
+            "receipt": receipt,
         }),
     );
     Ok(())

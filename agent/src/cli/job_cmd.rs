@@ -15,7 +15,20 @@ use super::{CliError, Exit, Output, load_profiles, progress, secrets};
 use crate::config::{Config, Paths};
 use crate::job::{self, Continue, JobError, JobOutcome, JobSetup, Observer, PlanSummary, Step, StepStatus};
 use crate::order::{Operation, WorkOrder};
+use crate::receipt::{self, ReceiptError};
 use crate::store::Store;
+
+impl From<ReceiptError> for CliError {
+    fn from(e: ReceiptError) -> Self {
+        match e {
+            ReceiptError::Store(e) => e.into(),
+            ReceiptError::NotFound(_) => CliError::new(Exit::DataErr, e.to_string()),
+            ReceiptError::Write { .. } => {
+                CliError::new(Exit::Failure, e.to_string()).help("name a writable place with --out FILE.html")
+            }
+        }
+    }
+}
 
 impl From<JobError> for CliError {
     fn from(e: JobError) -> Self {
@@ -235,6 +248,14 @@ pub(super) fn print_outcome(out: &Output, o: &JobOutcome, verb: &str) {
         human.push_str(&format!("\n{}", describe_binding(b)));
     }
     human.push_str(&format!("\n{}", describe_link(&o.link)));
+    match (&o.receipt.file, &o.receipt.error) {
+        (Some(f), _) => human.push_str(&format!("\n  receipt to print and sign: {f}")),
+        (None, Some(e)) => human.push_str(&format!(
+            "\n  receipt not written: {e}\n  `posagent jobs receipt {} --out FILE.html` writes it elsewhere",
+            o.job.id
+        )),
+        (None, None) => {}
+    }
     out.print(&human, &Report { ok: true, outcome: o });
 }
 
@@ -471,6 +492,16 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
             out.print(
                 &human,
                 &serde_json::json!({ "job": j, "journal": journal, "submission": submission }),
+            );
+        }
+        JobsCommand::Receipt { id, out: dest } => {
+            let file = receipt::write(&store, &paths.data, &id, dest.as_deref())?;
+            out.print(
+                &format!(
+                    "Receipt of job {id} written to {} (open it in a browser to print)",
+                    file.display()
+                ),
+                &serde_json::json!({ "job": id, "receipt": file }),
             );
         }
         JobsCommand::Resume { id, opts } => continue_job(paths, &id, &opts, out, false)?,

@@ -25,9 +25,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+pub use crate::store::local_time;
 pub use args::Cli;
 use args::{Command, OrderCommand};
-pub use output::{CliError, Exit, Output, json_line, local_time};
+pub use output::{CliError, Exit, Output, json_line};
 
 use crate::config::Paths;
 use crate::profile::ProfileSet;

@@ -88,20 +88,6 @@ impl From<OrderFileError> for CliError {
     }
 }
 
-/// A stored time (RFC 3339, UTC) as a person reads it: in this computer's time zone, with
-/// its offset (`2026-11-23 09:14:03 +08:00`). JSON and the database keep UTC. Text that is
-/// not a time is shown as it is.
-pub fn local_time(stored: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(stored).map_or_else(
-        |_| stored.to_string(),
-        |t| {
-            t.with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M:%S %:z")
-                .to_string()
-        },
-    )
-}
-
 /// Writes one JSON value as one line on stdout and flushes it, whole: lines written from
 /// parallel jobs or a long-running process never interleave and are seen at once.
 pub fn json_line(value: &serde_json::Value) {

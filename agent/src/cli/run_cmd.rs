@@ -37,6 +37,9 @@ struct OrderResult {
     port: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// The receipt to print and sign, for an order that ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    receipt: Option<String>,
     #[serde(skip)]
     exit: Option<Exit>,
 }
@@ -175,6 +178,7 @@ impl Shared<'_> {
             job: None,
             port: port.map(|x| x.display().to_string()),
             error: None,
+            receipt: None,
             exit: None,
         };
         let fail = |mut r: OrderResult, e: CliError| {
@@ -268,6 +272,7 @@ impl Shared<'_> {
                     "failed"
                 };
                 result.job = Some(o.job.id.clone());
+                result.receipt = o.receipt.file;
                 result
             }
             Err(e) => {
@@ -411,7 +416,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
     if dry {
         dry_run_report(&results, &silent, out)
     } else {
-        summary(&results, out)
+        summary(&results, &crate::receipt::dir(&paths.data), out)
     }
 }
 
@@ -484,15 +489,18 @@ fn table(results: &[OrderResult]) -> String {
     human
 }
 
-fn summary(results: &[OrderResult], out: &Output) -> Result<(), CliError> {
+fn summary(results: &[OrderResult], receipts: &Path, out: &Output) -> Result<(), CliError> {
     let failed: Vec<&OrderResult> = results.iter().filter(|r| r.status == "failed").collect();
     let count = |s: &str| results.iter().filter(|r| r.status == s).count();
+    let written = results.iter().filter(|r| r.receipt.is_some()).count();
     let doc = serde_json::json!({
         "event": "summary",
         "ok": failed.is_empty(),
         "done": count("done"),
         "skipped": count("skipped"),
         "failed": failed.len(),
+        "receipts": written,
+        "receipts_dir": receipts,
     });
     if out.json {
         json_line(&doc);
@@ -504,6 +512,12 @@ fn summary(results: &[OrderResult], out: &Output) -> Result<(), CliError> {
             count("skipped"),
             failed.len()
         );
+        if written > 0 {
+            println!(
+                "{written} receipt(s) to print and sign in {} (one per job, named by job id)",
+                receipts.display()
+            );
+        }
     }
     if failed.is_empty() {
         return Ok(());

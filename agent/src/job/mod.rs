@@ -264,6 +264,40 @@ pub struct JobOutcome {
     pub transactions_moved: Option<u32>,
     pub binding_after: Option<Binding>,
     pub link: LinkStats,
+    /// The receipt to sign, written where receipts are kept.
+    pub receipt: Receipt,
+}
+
+/// Where a job's receipt went, or why it could not be written (the job stands either way;
+/// `posagent jobs receipt ID` writes it again).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Receipt {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Receipt {
+    /// Writes the receipt of a job that ran (a planned dry run has none).
+    fn keep(store: &Store, paths: &Paths, job: &JobRecord) -> Receipt {
+        if job.state == JobState::Planned {
+            return Receipt::default();
+        }
+        match crate::receipt::write(store, &paths.data, &job.id, None) {
+            Ok(p) => Receipt {
+                file: Some(p.display().to_string()),
+                error: None,
+            },
+            Err(e) => {
+                tracing::warn!(job = %job.id, "receipt not written: {e}");
+                Receipt {
+                    file: None,
+                    error: Some(e.to_string()),
+                }
+            }
+        }
+    }
 }
 
 /// Everything a job needs to start.
@@ -802,6 +836,7 @@ impl Run<'_> {
             link.absorb(&r.stats());
         }
         Ok(JobOutcome {
+            receipt: Receipt::keep(&self.store, self.paths, &job),
             backup_file: job.backup_file.clone(),
             job,
             plan: self.summary(changes),

@@ -187,7 +187,7 @@ impl Restore<'_> {
                 }
             }
         }
-        outcome(&self.store, &self.job, &mut self.main)
+        outcome(&self.store, self.setup.paths, &self.job, &mut self.main)
     }
 
     fn exec(&mut self, step: Step) -> Result<Value, JobError> {
@@ -298,13 +298,14 @@ pub fn abort(
     }
     store.journal(&job, "rollback", "compensated", json!({ "undone": undone }))?;
     store.end_job(&job, JobState::Aborted, None)?;
-    outcome(&store, &job, &mut main)
+    outcome(&store, setup.paths, &job, &mut main)
 }
 
 /// What a restore job amounts to, as recorded now.
-fn outcome(store: &Store, job: &JobRecord, main: &mut Terminal) -> Result<JobOutcome, JobError> {
+fn outcome(store: &Store, paths: &Paths, job: &JobRecord, main: &mut Terminal) -> Result<JobOutcome, JobError> {
     let job = store.job(&job.id)?.unwrap_or_else(|| job.clone());
     Ok(JobOutcome {
+        receipt: super::Receipt::keep(store, paths, &job),
         backup_file: job.backup_file.clone(),
         plan: PlanSummary {
             job_id: job.id.clone(),
