@@ -118,7 +118,11 @@ fn a_plan_over_eight_terminals_survives_a_faulty_one_and_a_rerun_finishes_it() {
     for r in by_status(&results, "done") {
         let receipt = std::path::Path::new(r["receipt"].as_str().expect("a receipt per order"));
         assert_eq!(receipt.parent(), Some(bench.path().join("receipts").as_path()));
-        assert!(std::fs::read_to_string(receipt).unwrap().contains(r["order"].as_str().unwrap()));
+        assert!(
+            std::fs::read_to_string(receipt)
+                .unwrap()
+                .contains(r["order"].as_str().unwrap())
+        );
     }
     assert!(failed[0].get("receipt").is_none(), "no job ran, so no receipt");
 

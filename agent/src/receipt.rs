@@ -368,6 +368,96 @@ fn esc(s: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::jobs::JobState;
+
+    fn job(state: JobState) -> JobRecord {
+        JobRecord {
+            id: "01a2-job".into(),
+            order_id: "WO-1".into(),
+            operation: "rebind-card".into(),
+            profile: "lakala".into(),
+            order_file: "o.toml".into(),
+            order_sha256: "00".into(),
+            terminal_serial: "SN1".into(),
+            replacement_serial: None,
+            port: "/dev/ttyUSB0".into(),
+            replacement_port: None,
+            state,
+            step: None,
+            backup_file: Some("/home/t/.local/share/posagent/backups/SN1-01a2-job.zip".into()),
+            backup_sha256: Some("ab".repeat(32)),
+            error: None,
+            technician: "zhang.wei".into(),
+            created_at: "2026-11-23T01:00:00.000Z".into(),
+            updated_at: "2026-11-23T01:00:00.000Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_hostile_name_is_text_and_the_changed_card_stands_out() {
+        let binding = |pan: &str| serde_json::json!({ "status": "bound", "card": { "pan": pan, "holder": "张三" } });
+        let submission = Submission {
+            id: "s".into(),
+            idempotency_key: "job-01a2-job".into(),
+            job_id: "01a2-job".into(),
+            order_id: "WO-1".into(),
+            kind: "rebind-card".into(),
+            payload: serde_json::json!({
+                "merchant": { "name": "<script>alert(1)</script>", "mid": "898310048161234" },
+                "before": binding("622202*********3446"),
+                "after": binding("622848*********4554"),
+                "order_signed": false,
+            }),
+            state: "pending".into(),
+            attempts: 0,
+            next_attempt_at: String::new(),
+            receipt: None,
+            code: None,
+            reason: None,
+            created_at: String::new(),
+        };
+        let html = render(&job(JobState::Done), &[], Some(&submission));
+        assert!(!html.contains("<script>"), "the name is escaped");
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(html.contains(
+            "<tr class=changed><th>结算卡 Card</th><td class=num>622202*********3446</td><td class=num>622848*********4554</td></tr>"
+        ));
+        assert!(
+            html.contains("<tr><th>持卡人 Card holder</th>"),
+            "an unchanged row is plain"
+        );
+        assert!(
+            html.contains("SN1-01a2-job.zip") && !html.contains("/home/t/"),
+            "the file, not the laptop's path"
+        );
+        assert!(html.contains("未签名"));
+    }
+
+    #[test]
+    fn a_job_that_did_not_finish_says_so_and_shows_what_it_came_to() {
+        let journal = [
+            JournalEntry {
+                step: "check_identity".into(),
+                phase: "intent".into(),
+                detail: Value::Null,
+                at: "2026-11-23T01:00:00.000Z".into(),
+            },
+            JournalEntry {
+                step: "compare_binding".into(),
+                phase: "refused".into(),
+                detail: Value::Null,
+                at: "2026-11-23T01:00:01.000Z".into(),
+            },
+        ];
+        let html = render(&job(JobState::Refused), &journal, None);
+        assert!(html.contains("已拒绝 · refused"));
+        assert!(html.contains("The job did not finish"));
+        assert!(html.contains("核对绑定 compare_binding</span><span>拒绝 · refused"));
+        assert!(
+            !html.contains("check_identity"),
+            "intents are for resuming, not for the merchant"
+        );
+    }
 
     #[test]
     fn values_are_escaped_and_long_numbers_grouped() {
