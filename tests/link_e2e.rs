@@ -367,16 +367,12 @@ fn several_terminals_at_the_keyboard_are_offered_in_a_picker() {
     assert!(p.screen.contains("Using terminal FIND-BBBB"), "{}", p.screen);
 }
 
-#[test]
-fn a_job_without_a_port_finds_the_terminal_its_order_names() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_a, b) = two_terminals(dir.path());
-    let secret = secret_file(dir.path(), "secret", DEMO_SECRET);
-    let password = secret_file(dir.path(), "password", "a-long-backup-password");
-    let mut t = common::connect(&b);
+/// A phone change for terminal B, from what it holds now, with no port named.
+fn phone_order(dir: &std::path::Path, b: &Sim) -> std::path::PathBuf {
+    let mut t = common::connect(b);
     let binding = t.read_binding().unwrap();
     drop(t);
-    let order = dir.path().join("phone.toml");
+    let order = dir.join("phone.toml");
     std::fs::write(
         &order,
         format!(
@@ -390,6 +386,16 @@ fn a_job_without_a_port_finds_the_terminal_its_order_names() {
         ),
     )
     .unwrap();
+    order
+}
+
+#[test]
+fn a_job_without_a_port_finds_the_terminal_its_order_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_a, b) = two_terminals(dir.path());
+    let secret = secret_file(dir.path(), "secret", DEMO_SECRET);
+    let password = secret_file(dir.path(), "password", "a-long-backup-password");
+    let order = phone_order(dir.path(), &b);
     let out = posagent(dir.path())
         .env("POSAGENT_PORTS", dir.path().join("tty*"))
         .args(["rebind", "phone", "--yes", "--order"])
@@ -402,9 +408,42 @@ fn a_job_without_a_port_finds_the_terminal_its_order_names() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Using terminal FIND-BBBB"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Using terminal FIND-BBBB"));
+    assert!(
+        stderr.contains("[ok  ] bind_new") && !stderr.contains('\x1b'),
+        "no colour into a pipe: {stderr}"
+    );
     assert_eq!(
         common::connect(&b).read_binding().unwrap().phone.unwrap().as_str(),
         "13900001111"
     );
+}
+
+#[test]
+fn step_marks_are_coloured_on_a_terminal_unless_no_color_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_a, b) = two_terminals(dir.path());
+    let order = phone_order(dir.path(), &b);
+    for no_color in [None, Some("1")] {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));
+        cmd.env("POSAGENT_HOME", dir.path())
+            .env("POSAGENT_PORTS", dir.path().join("tty*"))
+            .env("POSAGENT_SECRET", DEMO_SECRET)
+            .env_remove("NO_COLOR")
+            .args(["rebind", "phone", "--dry-run", "--order"])
+            .arg(&order);
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        let mut p = common::pty::PtyChild::spawn(cmd);
+        let status = p.wait(std::time::Duration::from_secs(60));
+        assert!(status.success(), "{}", p.screen);
+        let green_ok = p.screen.contains("[\x1b[32m\x1b[1mok  \x1b[0m]");
+        let plain_ok = p.screen.contains("[ok  ] compare_binding");
+        match no_color {
+            None => assert!(green_ok && !plain_ok, "green on a terminal: {:?}", p.screen),
+            Some(_) => assert!(plain_ok && !green_ok, "plain with NO_COLOR: {:?}", p.screen),
+        }
+    }
 }

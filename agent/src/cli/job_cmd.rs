@@ -68,13 +68,9 @@ impl Observer for Screen<'_> {
         if self.out.json {
             return;
         }
-        let mark = match status {
-            StepStatus::Started => return,
-            StepStatus::Done => "ok  ",
-            StepStatus::Skipped => "skip",
-            StepStatus::Failed => "FAIL",
-        };
-        eprintln!("  [{mark}] {:<18} {detail}", step.name());
+        if let Some(mark) = progress::step_mark(status) {
+            eprintln!("  {mark} {:<18} {detail}", step.name());
+        }
     }
 
     fn transfer(&mut self, label: &str, done: u64, total: u64) {

@@ -31,3 +31,23 @@ pub fn feed(bar: &ProgressBar) -> impl FnMut(u64, u64) + '_ {
         bar.set_position(done);
     }
 }
+
+/// How a step ended, as `[ok  ]`, `[skip]` or `[FAIL]`: green, yellow or red when stderr is
+/// a terminal and `NO_COLOR` is not set (<https://no-color.org>), plain otherwise.
+pub fn step_mark(status: crate::job::StepStatus) -> Option<String> {
+    use crate::job::StepStatus;
+    let (word, colour) = match status {
+        StepStatus::Started => return None,
+        StepStatus::Done => ("ok  ", console::Color::Green),
+        StepStatus::Skipped => ("skip", console::Color::Yellow),
+        StepStatus::Failed => ("FAIL", console::Color::Red),
+    };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    if no_color || !std::io::stderr().is_terminal() {
+        return Some(format!("[{word}]"));
+    }
+    Some(format!(
+        "[{}]",
+        console::style(word).fg(colour).bold().force_styling(true)
+    ))
+}
