@@ -58,9 +58,15 @@ pub(super) struct Screen<'a> {
     bar: Option<ProgressBar>,
     label: String,
     yes: bool,
+    /// The run's plan, to say `step k/N`.
+    steps: Vec<Step>,
 }
 
 impl Observer for Screen<'_> {
+    fn begin(&mut self, steps: &[Step]) {
+        self.steps = steps.to_vec();
+    }
+
     fn step(&mut self, step: Step, status: StepStatus, detail: &str) {
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
@@ -69,7 +75,11 @@ impl Observer for Screen<'_> {
             return;
         }
         if let Some(mark) = progress::step_mark(status) {
-            eprintln!("  {mark} {:<18} {detail}", step.name());
+            // `k/N` of the plan, right-aligned so the names line up.
+            let n = self.steps.len();
+            let k = self.steps.iter().position(|s| *s == step).map_or(0, |i| i + 1);
+            let width = n.to_string().len();
+            eprintln!("  {mark} {k:>width$}/{n} {:<18} {detail}", step.name());
         }
     }
 
@@ -122,6 +132,7 @@ pub(super) fn screen(out: &Output, yes: bool) -> Screen<'_> {
         bar: None,
         label: String::new(),
         yes,
+        steps: Vec::new(),
     }
 }
 

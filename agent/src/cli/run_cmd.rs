@@ -122,6 +122,10 @@ struct RunLine {
 }
 
 impl Observer for RunLine {
+    fn begin(&mut self, steps: &[Step]) {
+        self.bar.set_length(steps.len() as u64);
+    }
+
     fn step(&mut self, step: Step, status: StepStatus, detail: &str) {
         if matches!(status, StepStatus::Done | StepStatus::Skipped) {
             self.bar.inc(1);
@@ -145,9 +149,8 @@ impl Observer for RunLine {
         super::interrupt::requested()
     }
 
-    fn confirm(&mut self, plan: &PlanSummary) -> bool {
+    fn confirm(&mut self, _plan: &PlanSummary) -> bool {
         // The whole plan was confirmed before the run began.
-        self.bar.set_length(plan.steps.len() as u64);
         true
     }
 }

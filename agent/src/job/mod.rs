@@ -196,6 +196,9 @@ pub struct PlanSummary {
 
 /// Receives a job's events; the CLI draws them. Jobs never print.
 pub trait Observer {
+    /// The steps this run goes through, in order, before the first (a resumed job lists
+    /// them all; those done before are reported skipped).
+    fn begin(&mut self, _steps: &[Step]) {}
     fn step(&mut self, step: Step, status: StepStatus, detail: &str);
     fn transfer(&mut self, label: &str, done: u64, total: u64);
     /// Called once the checks have passed; `false` stops the job before any change.
@@ -851,6 +854,7 @@ impl Run<'_> {
     /// Runs the plan. `fresh`: a new job (asks for confirmation after the checks).
     fn execute(&mut self, fresh: bool, dry_run: bool) -> Result<JobOutcome, JobError> {
         let steps = plan(self.order.operation, self.profile);
+        self.observer.begin(&steps);
         let mut confirmed = !fresh;
         let mut changes = Vec::new();
         for step in steps {

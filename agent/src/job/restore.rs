@@ -138,6 +138,7 @@ fn archive_digest(path: &Path) -> Result<String, JobError> {
 
 impl Restore<'_> {
     fn execute(mut self) -> Result<JobOutcome, JobError> {
+        self.observer.begin(&RESTORE_PLAN);
         for step in RESTORE_PLAN {
             if self.done.contains(&step) && !step.always_runs() {
                 self.observer.step(step, StepStatus::Skipped, "done before");
