@@ -456,3 +456,45 @@ fn step_marks_are_coloured_on_a_terminal_unless_no_color_is_set() {
         }
     }
 }
+
+#[test]
+fn quiet_leaves_results_and_errors_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_a, b) = two_terminals(dir.path());
+    let order = phone_order(dir.path(), &b);
+    let dry_run = |flags: &[&str]| {
+        posagent(dir.path())
+            .env("POSAGENT_PORTS", dir.path().join("tty*"))
+            .env("POSAGENT_SECRET", DEMO_SECRET)
+            .args(flags)
+            .args(["rebind", "phone", "--dry-run", "--order"])
+            .arg(&order)
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap()
+    };
+    let loud = dry_run(&[]);
+    let quiet = dry_run(&["-q"]);
+    assert!(loud.status.success() && quiet.status.success());
+    let loud_err = String::from_utf8_lossy(&loud.stderr);
+    assert!(
+        loud_err.contains("Using terminal") && loud_err.contains("[ok  ]"),
+        "{loud_err}"
+    );
+    let quiet_err = String::from_utf8_lossy(&quiet.stderr);
+    assert!(
+        !quiet_err.contains("Using terminal") && !quiet_err.contains("[ok  ]"),
+        "{quiet_err}"
+    );
+    let (q, l) = (
+        String::from_utf8_lossy(&quiet.stdout),
+        String::from_utf8_lossy(&loud.stdout),
+    );
+    assert!(
+        q.contains("139****1111") && l.contains("139****1111"),
+        "the result still says what would change: {q}"
+    );
+    assert_eq!(q.lines().count(), l.lines().count(), "the same result: {q}");
+    let both = dry_run(&["-q", "-v"]);
+    assert_eq!(both.status.code(), Some(2), "-q and -v contradict each other");
+}

@@ -123,7 +123,7 @@ fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
         .map_err(|e| CliError::new(Exit::Failure, format!("demo: cannot create {}: {e}", home.display())))?;
     let paths = Paths::under(&home);
     let say = |text: &str| {
-        if !out.json {
+        if out.narrates() {
             eprintln!("{text}");
         }
     };

@@ -166,7 +166,7 @@ pub fn locate<'a>(
         1 => found.remove(0),
         _ => pick(found, out)?,
     };
-    if !out.json {
+    if out.narrates() {
         eprintln!(
             "Using terminal {} ({} {}) on {}",
             chosen.serial,

@@ -71,7 +71,7 @@ impl Observer for Screen<'_> {
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
         }
-        if self.out.json {
+        if !self.out.narrates() {
             return;
         }
         if let Some(mark) = progress::step_mark(status) {

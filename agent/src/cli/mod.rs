@@ -36,7 +36,7 @@ use crate::profile::ProfileSet;
 /// Parses the command line, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let out = Output::new(cli.json);
+    let out = Output::new(cli.json, cli.quiet);
     match run(cli, &out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -101,11 +101,19 @@ pub fn json_line(value: &serde_json::Value) {
 #[derive(Debug, Clone, Copy)]
 pub struct Output {
     pub json: bool,
+    /// `-q`: no step lines, bars or notes on stderr; results and errors only.
+    pub quiet: bool,
 }
 
 impl Output {
-    pub fn new(json: bool) -> Output {
-        Output { json }
+    pub fn new(json: bool, quiet: bool) -> Output {
+        Output { json, quiet }
+    }
+
+    /// Whether to tell the person watching what is happening (step lines, progress bars,
+    /// which terminal was found) on stderr: not under `--json` or `-q`.
+    pub fn narrates(&self) -> bool {
+        !self.json && !self.quiet
     }
 
     /// Prints a result: `human` as text, or `data` as one JSON document.

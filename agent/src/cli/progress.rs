@@ -9,7 +9,7 @@ use super::Output;
 
 /// A byte-count bar for one transfer.
 pub fn transfer_bar(out: &Output, label: &str) -> ProgressBar {
-    if out.json || !std::io::stderr().is_terminal() {
+    if !out.narrates() || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(0);

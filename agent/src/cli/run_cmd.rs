@@ -425,7 +425,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
 
 /// Runs every planned order, up to `jobs` terminals at once; results in plan order.
 fn execute(planned: &[Planned], shared: &Shared<'_>, jobs: usize, out: &Output) -> Vec<OrderResult> {
-    let draw = if out.json || !std::io::stderr().is_terminal() {
+    let draw = if !out.narrates() || !std::io::stderr().is_terminal() {
         ProgressDrawTarget::hidden()
     } else {
         ProgressDrawTarget::stderr()

@@ -94,6 +94,7 @@ pub(super) fn settings(paths: &Paths, a: &ProviderArgs) -> Result<(ProviderSetti
 /// Draws a drain: a bar for a one-off sync, one line per event when watching.
 struct SyncScreen {
     json: bool,
+    quiet: bool,
     watch: bool,
     bar: ProgressBar,
     reachable: Option<bool>,
@@ -101,7 +102,7 @@ struct SyncScreen {
 
 impl SyncScreen {
     fn new(out: &Output, watch: bool, pending: u64) -> SyncScreen {
-        let bar = if out.json || watch || !std::io::stderr().is_terminal() {
+        let bar = if !out.narrates() || watch || !std::io::stderr().is_terminal() {
             ProgressBar::hidden()
         } else {
             let b = ProgressBar::new(pending);
@@ -114,6 +115,7 @@ impl SyncScreen {
         };
         SyncScreen {
             json: out.json,
+            quiet: out.quiet,
             watch,
             bar,
             reachable: None,
@@ -127,7 +129,7 @@ impl SyncScreen {
                 d.extend(extra);
             }
             json_line(&doc);
-        } else {
+        } else if !self.quiet {
             self.bar.suspend(|| eprintln!("{text}"));
         }
     }
