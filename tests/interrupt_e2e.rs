@@ -522,12 +522,7 @@ fn the_demo_stops_its_simulators_when_it_is_sent_sigterm() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{seen:#?}");
-    let left: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains(&data_dir))
-        .collect();
+    let left = common::processes_mentioning(&data_dir);
     assert!(left.is_empty(), "processes left running: {left:?}");
     let _ = std::fs::remove_dir_all(&data_dir);
 }

@@ -256,12 +256,7 @@ fn the_demo_migrates_syncs_and_stops_what_it_started() {
         .unwrap();
     assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stdout));
     let data_dir = doc["data_dir"].as_str().unwrap().to_string();
-    let left: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains(&data_dir))
-        .collect();
+    let left = common::processes_mentioning(&data_dir);
     assert!(left.is_empty(), "processes left running: {left:?}");
     std::fs::remove_dir_all(&data_dir).unwrap();
 }

@@ -827,6 +827,11 @@ mod tests {
         read_archive(path, PW).unwrap_err().to_string()
     }
 
+    fn assert_refused(path: &Path, why: &str) {
+        let msg = refused(path);
+        assert!(msg.contains(why), "expected {why:?}: {msg}");
+    }
+
     #[test]
     fn a_manifest_listing_an_entry_twice_is_refused() {
         let entries = good_entries();
@@ -835,11 +840,7 @@ mod tests {
         let first = m["entries"][0].clone();
         m["entries"].as_array_mut().unwrap().push(first);
         let (_d2, twice) = craft(&entries, Some(serde_json::to_vec(&m).unwrap()));
-        assert!(
-            refused(&twice).contains("lists entry binding.json twice"),
-            "{}",
-            refused(&twice)
-        );
+        assert_refused(&twice, "lists entry binding.json twice");
     }
 
     #[test]
@@ -868,11 +869,7 @@ mod tests {
             e["size"] = serde_json::json!(MAX_TOTAL_SIZE / 2);
         }
         let (_d2, big) = craft(&entries, Some(serde_json::to_vec(&m).unwrap()));
-        assert!(
-            refused(&big).contains(&format!("at most {MAX_TOTAL_SIZE}")),
-            "{}",
-            refused(&big)
-        );
+        assert_refused(&big, &format!("at most {MAX_TOTAL_SIZE}"));
     }
 
     #[test]
@@ -916,11 +913,7 @@ mod tests {
         entries.push(("evidence/scan-b.pdf".into(), b"B".to_vec()));
         let (_d, path) = craft(&entries, None);
         patch(&path, b"evidence/scan-b.pdf", b"evidence/scan-a.pdf");
-        assert!(
-            refused(&path).contains("two entries have the same name"),
-            "{}",
-            refused(&path)
-        );
+        assert_refused(&path, "two entries have the same name");
     }
 
     #[test]
@@ -943,17 +936,9 @@ mod tests {
             out
         };
         let clear = rewrite(FileOptions::default());
-        assert!(
-            refused(&clear).contains("params.json is not AES-256 encrypted"),
-            "{}",
-            refused(&clear)
-        );
+        assert_refused(&clear, "params.json is not AES-256 encrypted");
         let aes128 = rewrite(FileOptions::default().with_aes_encryption_bytes(AesMode::Aes128, PW));
-        assert!(
-            refused(&aes128).contains("params.json is not AES-256 encrypted"),
-            "{}",
-            refused(&aes128)
-        );
+        assert_refused(&aes128, "params.json is not AES-256 encrypted");
     }
 
     #[test]

@@ -136,3 +136,14 @@ pub fn bound_card(sim: &Sim) -> String {
         .expose_full()
         .to_string()
 }
+
+/// Command lines of running processes that mention `text` (e.g. a data directory), read
+/// from /proc: what a test expects to have stopped.
+pub fn processes_mentioning(text: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(text))
+        .collect()
+}
