@@ -383,10 +383,7 @@ fn run_pulled_carries_out_the_pulled_orders_whose_terminal_is_connected() {
     after_soon();
     // Only terminal A is connected (probed); B's order waits.
     let out = w.desk.run(&["run", "--pulled", "--port", w.a.port.to_str().unwrap()]);
-    let events: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&out.stdout)
-        .into_iter()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let events = common::json_docs(&out);
     let result = |id: &str| {
         events
             .iter()

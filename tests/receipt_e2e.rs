@@ -34,11 +34,7 @@ fn demo_receipt(home: &Path) -> (PathBuf, PathBuf) {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let doc: serde_json::Value = serde_json::Deserializer::from_slice(&out.stdout)
-        .into_iter()
-        .last()
-        .unwrap()
-        .unwrap();
+    let doc = common::json_docs(&out).pop().unwrap();
     (
         PathBuf::from(doc["data_dir"].as_str().unwrap()),
         PathBuf::from(doc["receipt"].as_str().expect("the demo names its receipt")),

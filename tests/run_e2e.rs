@@ -215,11 +215,7 @@ fn a_dry_run_of_a_csv_plan_maps_every_order_to_its_port_and_changes_nothing() {
     ]);
     assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
     // The report, then the error document.
-    let doc: serde_json::Value = serde_json::Deserializer::from_slice(&out.stdout)
-        .into_iter()
-        .next()
-        .unwrap()
-        .unwrap();
+    let doc = common::json_docs(&out).swap_remove(0);
     let orders = doc["orders"].as_array().unwrap();
     assert_eq!(orders[0]["status"], "planned");
     assert_eq!(orders[0]["port"], sims[0].port.display().to_string());
@@ -240,10 +236,7 @@ fn the_demo_migrates_syncs_and_stops_what_it_started() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // One document per stage; the demo's own summary comes last.
-    let docs: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&out.stdout)
-        .into_iter()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let docs = common::json_docs(&out);
     let doc = docs.last().unwrap();
     assert_eq!(doc["job_state"], "done", "{doc}");
     assert_eq!(doc["submission"]["state"], "accepted", "{doc}");
@@ -300,11 +293,7 @@ fn a_dry_run_authenticates_and_compares_so_a_wrong_tid_or_a_locked_terminal_is_r
     }
     let out = bench.run(&args);
     assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
-    let doc: serde_json::Value = serde_json::Deserializer::from_slice(&out.stdout)
-        .into_iter()
-        .next()
-        .unwrap()
-        .unwrap();
+    let doc = common::json_docs(&out).swap_remove(0);
     let orders = doc["orders"].as_array().unwrap();
     assert_eq!(orders[0]["status"], "planned", "{doc}");
     assert_eq!(orders[1]["status"], "failed");

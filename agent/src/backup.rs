@@ -89,6 +89,20 @@ pub struct EntryInfo {
     pub sha256: String,
 }
 
+impl EntryInfo {
+    /// The manifest's list for entries as they are written.
+    fn list(entries: &[(String, Vec<u8>)]) -> Vec<EntryInfo> {
+        entries
+            .iter()
+            .map(|(n, b)| EntryInfo {
+                name: n.clone(),
+                size: b.len() as u64,
+                sha256: sha_hex(b),
+            })
+            .collect()
+    }
+}
+
 /// `manifest.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -324,14 +338,7 @@ pub fn write_archive(
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         technician: base.technician,
         job_id: base.job_id,
-        entries: entries
-            .iter()
-            .map(|(n, b)| EntryInfo {
-                name: n.clone(),
-                size: b.len() as u64,
-                sha256: sha_hex(b),
-            })
-            .collect(),
+        entries: EntryInfo::list(&entries),
     };
     let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| BackupError::Io {
         path: path.to_path_buf(),
@@ -804,14 +811,7 @@ mod tests {
                 created_at: "2026-11-23T00:00:00Z".into(),
                 technician: None,
                 job_id: None,
-                entries: entries
-                    .iter()
-                    .map(|(n, b)| EntryInfo {
-                        name: n.clone(),
-                        size: b.len() as u64,
-                        sha256: sha_hex(b),
-                    })
-                    .collect(),
+                entries: EntryInfo::list(entries),
             };
             serde_json::to_vec(&m).unwrap()
         });

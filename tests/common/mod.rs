@@ -24,6 +24,15 @@ pub fn posagent(home: &Path) -> Command {
     cmd
 }
 
+/// Every JSON document on a command's stdout, in order (streams and multi-stage commands
+/// print several).
+pub fn json_docs(output: &std::process::Output) -> Vec<serde_json::Value> {
+    serde_json::Deserializer::from_slice(&output.stdout)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+}
+
 /// Runs `cmd` and parses its stdout as one JSON document.
 pub fn json_of(output: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout)
