@@ -8,6 +8,7 @@ pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod i18n;
 pub mod input;
 pub mod job;
 pub mod link;

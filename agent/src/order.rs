@@ -82,6 +82,19 @@ impl Operation {
     }
 }
 
+impl Operation {
+    /// The procedure's name as a person reads it, in the current language.
+    pub fn label(self) -> String {
+        match self {
+            Operation::RebindCard => crate::tr!("op-rebind-card"),
+            Operation::RebindAccount => crate::tr!("op-rebind-account"),
+            Operation::RebindPhone => crate::tr!("op-rebind-phone"),
+            Operation::Unbind => crate::tr!("op-unbind"),
+            Operation::Migrate => crate::tr!("op-migrate"),
+        }
+    }
+}
+
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

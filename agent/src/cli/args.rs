@@ -25,6 +25,10 @@ pub struct Cli {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
+    /// Language of messages: en or zh-CN (else POSAGENT_LANG, else the system locale).
+    #[arg(long, global = true, env = "POSAGENT_LANG", value_name = "LANG", value_parser = super::lang::parse)]
+    pub lang: Option<crate::i18n::Lang>,
+
     #[command(subcommand)]
     pub command: Command,
 }

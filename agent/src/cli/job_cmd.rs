@@ -17,15 +17,44 @@ use crate::job::{self, Continue, JobError, JobOutcome, JobSetup, Observer, PlanS
 use crate::order::{Operation, WorkOrder};
 use crate::receipt::{self, ReceiptError};
 use crate::store::Store;
+use crate::tr;
+
+use super::output::pad;
+
+/// An operation's name as a person reads it (`rebind-card` → "rebind card").
+pub(super) fn op_label(name: &str) -> String {
+    match name.parse::<Operation>() {
+        Ok(op) => op.label(),
+        Err(_) if name == crate::job::restore::RESTORE => tr!("op-restore"),
+        Err(_) => name.to_string(),
+    }
+}
+
+/// A journal entry's phase as a person reads it.
+fn phase_label(phase: &str) -> String {
+    match phase {
+        "intent" => tr!("phase-intent"),
+        "done" => tr!("phase-done"),
+        "failed" => tr!("phase-failed"),
+        other => other.to_string(),
+    }
+}
+
+/// The steps of a plan, by their labels, joined by arrows.
+fn step_list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| crate::job::step_label(n))
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
 
 impl From<ReceiptError> for CliError {
     fn from(e: ReceiptError) -> Self {
         match e {
             ReceiptError::Store(e) => e.into(),
             ReceiptError::NotFound(_) => CliError::new(Exit::DataErr, e.to_string()),
-            ReceiptError::Write { .. } => {
-                CliError::new(Exit::Failure, e.to_string()).help("name a writable place with --out FILE.html")
-            }
+            ReceiptError::Write { .. } => CliError::new(Exit::Failure, e.to_string()).help(tr!("help-receipt-out")),
         }
     }
 }
@@ -39,9 +68,7 @@ impl From<JobError> for CliError {
                     JobError::Terminal(t) => terminal_exit(t).0,
                     _ => Exit::Failure,
                 };
-                CliError::new(exit, e.to_string()).help(
-                    "the journal keeps every step; resuming carries on where it stopped, aborting restores the backup",
-                )
+                CliError::new(exit, e.to_string()).help(tr!("help-job-interrupted"))
             }
             JobError::Refused { .. } | JobError::Order(_) => CliError::new(Exit::DataErr, e.to_string()),
             JobError::Stopped { .. } => CliError::new(Exit::Interrupted, e.to_string()),
@@ -79,7 +106,7 @@ impl Observer for Screen<'_> {
             let n = self.steps.len();
             let k = self.steps.iter().position(|s| *s == step).map_or(0, |i| i + 1);
             let width = n.to_string().len();
-            eprintln!("  {mark} {k:>width$}/{n} {:<18} {detail}", step.name());
+            eprintln!("  {mark} {k:>width$}/{n} {} {detail}", pad(&step.label(), 18));
         }
     }
 
@@ -103,18 +130,24 @@ impl Observer for Screen<'_> {
     fn confirm(&mut self, plan: &PlanSummary) -> bool {
         if !self.out.json {
             eprintln!(
-                "Job {} — {} of order {} on terminal {}",
-                plan.job_id, plan.operation, plan.order_id, plan.terminal
+                "{}",
+                tr!(
+                    "plan-heading",
+                    job = plan.job_id.as_str(),
+                    operation = op_label(&plan.operation),
+                    order = plan.order_id.as_str(),
+                    terminal = plan.terminal.as_str()
+                )
             );
             if let Some(r) = &plan.replacement {
-                eprintln!("  replacement unit: {r}");
+                eprintln!("  {}", tr!("plan-replacement", serial = r.as_str()));
             }
             for d in &plan.changes {
-                eprintln!("  {:<14} {}  →  {}", d.field, d.from, d.to);
+                eprintln!("  {} {}  →  {}", pad(&d.field, 14), d.from, d.to);
             }
-            eprintln!("  steps: {}", plan.steps.join(" → "));
+            eprintln!("  {}", tr!("plan-steps", steps = step_list(&plan.steps)));
         }
-        match confirm("All checks passed. Carry out these changes?", self.yes) {
+        match confirm(&tr!("plan-confirm"), self.yes) {
             Ok(()) => true,
             Err(e) => {
                 if !self.out.json {
@@ -152,10 +185,15 @@ pub fn valid_orders(paths: &Paths, file: &Path) -> Result<(Vec<WorkOrder>, crate
     let (orders, report) = crate::order::check_file(file, &profiles)?;
     if !report.valid {
         let list = report.errors.iter().map(|p| format!("\n  {p}")).collect::<String>();
-        return Err(
-            CliError::new(Exit::DataErr, format!("{}: not valid:{list}", file.display()))
-                .help("fix the file; `posagent order check` lists every problem"),
-        );
+        return Err(CliError::new(
+            Exit::DataErr,
+            tr!(
+                "orders-file-invalid",
+                file = file.display().to_string(),
+                problems = list
+            ),
+        )
+        .help(tr!("help-order-check")));
     }
     Ok((orders, profiles))
 }
@@ -181,12 +219,17 @@ fn one_order(
             v.authorise(&technician(paths)?, chrono::Utc::now()).map_err(refused)?;
             let order = crate::order::validate(&v.raw(), &profiles).map_err(|problems| {
                 let list = problems.iter().map(|p| format!("\n  {p}")).collect::<String>();
-                CliError::new(Exit::DataErr, format!("pulled order {id} is not valid:{list}"))
+                CliError::new(Exit::DataErr, tr!("pulled-order-invalid", order = id, problems = list))
             })?;
             if order.operation != op {
                 return Err(CliError::new(
                     Exit::DataErr,
-                    format!("order {id} is a {} order, not {op}", order.operation),
+                    tr!(
+                        "order-wrong-operation",
+                        order = id,
+                        operation = order.operation.label(),
+                        wanted = op.label()
+                    ),
                 ));
             }
             return Ok((order, profiles, Some(v)));
@@ -197,10 +240,10 @@ fn one_order(
     let [order]: [WorkOrder; 1] = orders.try_into().map_err(|v: Vec<WorkOrder>| {
         CliError::new(
             Exit::DataErr,
-            format!(
-                "{} holds {} orders; a job takes one (use `posagent run` for plans)",
-                file.display(),
-                v.len()
+            tr!(
+                "orders-file-several",
+                file = file.display().to_string(),
+                count = v.len()
             ),
         )
     })?;
@@ -208,10 +251,14 @@ fn one_order(
         return Err(CliError::new(
             Exit::DataErr,
             format!(
-                "{}: order {} is a {} order, not {op}",
+                "{}: {}",
                 file.display(),
-                order.id,
-                order.operation
+                tr!(
+                    "order-wrong-operation",
+                    order = order.id.as_str(),
+                    operation = order.operation.label(),
+                    wanted = op.label()
+                )
             ),
         ));
     }
@@ -226,40 +273,44 @@ struct Report<'a> {
 }
 
 pub(super) fn print_outcome(out: &Output, o: &JobOutcome, verb: &str) {
-    let mut human = format!(
-        "Job {} {verb}: {} of order {} on {} — {}",
-        o.job.id,
-        o.plan.operation,
-        o.plan.order_id,
-        o.plan.terminal,
-        o.job.state.as_str()
+    let mut human = tr!(
+        "outcome-heading",
+        job = o.job.id.as_str(),
+        verb = verb,
+        operation = op_label(&o.plan.operation),
+        order = o.plan.order_id.as_str(),
+        terminal = o.plan.terminal.as_str(),
+        state = o.job.state.label()
     );
     if let Some(b) = &o.backup_file {
-        human.push_str(&format!("\n  backup: {b}"));
+        human.push_str(&format!("\n  {}", tr!("outcome-backup", file = b.as_str())));
     }
     if let Some(t) = &o.test_transaction {
         human.push_str(&format!(
-            "\n  test transaction: {} fen, auth {}, RRN {}",
-            t.amount_fen, t.auth_code, t.rrn
+            "\n  {}",
+            tr!(
+                "outcome-test",
+                fen = t.amount_fen,
+                auth = t.auth_code.as_str(),
+                rrn = t.rrn.as_str()
+            )
         ));
     }
     if let Some(n) = o.transactions_moved {
-        human.push_str(&format!("\n  transactions moved and verified: {n}"));
+        human.push_str(&format!("\n  {}", tr!("outcome-moved", count = n)));
     }
     if let Some(s) = &o.submission_id {
-        human.push_str(&format!(
-            "\n  queued for the provider: submission {s} (`posagent queue show` lists it)"
-        ));
+        human.push_str(&format!("\n  {}", tr!("outcome-queued", submission = s.as_str())));
     }
     if let Some(b) = &o.binding_after {
         human.push_str(&format!("\n{}", describe_binding(b)));
     }
     human.push_str(&format!("\n{}", describe_link(&o.link)));
     match (&o.receipt.file, &o.receipt.error) {
-        (Some(f), _) => human.push_str(&format!("\n  receipt to print and sign: {f}")),
+        (Some(f), _) => human.push_str(&format!("\n  {}", tr!("outcome-receipt", file = f.as_str()))),
         (None, Some(e)) => human.push_str(&format!(
-            "\n  receipt not written: {e}\n  `posagent jobs receipt {} --out FILE.html` writes it elsewhere",
-            o.job.id
+            "\n  {}",
+            tr!("outcome-receipt-failed", reason = e.as_str(), job = o.job.id.as_str())
         )),
         (None, None) => {}
     }
@@ -280,12 +331,8 @@ fn start(
     let profile = profiles.get(&order.profile)?;
     // Without a port, the terminal the order names is found by its serial.
     let serial_of = |sn: Option<&String>, flag: &str, field: &str| {
-        sn.cloned().ok_or_else(|| {
-            CliError::new(
-                Exit::Usage,
-                format!("give {flag} P, or {field} in the order so the terminal can be found"),
-            )
-        })
+        sn.cloned()
+            .ok_or_else(|| CliError::new(Exit::Usage, tr!("job-where", flag = flag, field = field)))
     };
     let port = match port {
         Some(p) => p.to_path_buf(),
@@ -338,11 +385,20 @@ fn start(
     super::interrupt::install();
     let outcome = job::start(setup, &mut screen)?;
     if opts.dry_run {
-        let mut human = "Dry run: every check passed; nothing was changed and no job was recorded.".to_string();
+        let mut human = tr!("dry-run-done");
         for d in &outcome.plan.changes {
-            human.push_str(&format!("\n  would change {:<14} {}  →  {}", d.field, d.from, d.to));
+            human.push_str(&format!(
+                "\n  {} {} {}  →  {}",
+                tr!("dry-run-would-change"),
+                pad(&d.field, 14),
+                d.from,
+                d.to
+            ));
         }
-        human.push_str(&format!("\n  steps: {}", outcome.plan.steps.join(" → ")));
+        human.push_str(&format!(
+            "\n  {}",
+            tr!("plan-steps", steps = step_list(&outcome.plan.steps))
+        ));
         out.print(
             &human,
             &Report {
@@ -352,7 +408,7 @@ fn start(
         );
         return Ok(());
     }
-    print_outcome(out, &outcome, "finished");
+    print_outcome(out, &outcome, &tr!("verb-finished"));
     Ok(())
 }
 
@@ -417,10 +473,10 @@ fn continue_job(paths: &Paths, id: &str, opts: &ResumeOptions, out: &Output, abo
     print_outcome(
         out,
         &outcome,
-        if abort {
-            "aborted and rolled back"
+        &if abort {
+            tr!("verb-aborted")
         } else {
-            "resumed and finished"
+            tr!("verb-resumed")
         },
     );
     Ok(())
@@ -431,69 +487,85 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
     match action.unwrap_or(JobsCommand::List) {
         JobsCommand::List => {
             let rows = store.jobs()?;
-            let mut human = format!(
-                "{:<36}  {:<14} {:<16} {:<10} {:<16} STEP",
-                "JOB", "OPERATION", "TERMINAL", "STATE", "ORDER"
-            );
+            let mut table = super::output::Table::new([
+                (tr!("col-job"), 36),
+                (tr!("col-operation"), 14),
+                (tr!("col-terminal"), 16),
+                (tr!("col-state"), 10),
+                (tr!("col-order"), 16),
+                (tr!("col-step"), 0),
+            ]);
             for j in &rows {
-                human.push_str(&format!(
-                    "\n{:<36}  {:<14} {:<16} {:<10} {:<16} {}",
-                    j.id,
-                    j.operation,
-                    j.terminal_serial,
-                    j.state.as_str(),
-                    j.order_id,
-                    j.step.as_deref().unwrap_or("-")
-                ));
+                table.row([
+                    j.id.clone(),
+                    op_label(&j.operation),
+                    j.terminal_serial.clone(),
+                    j.state.label(),
+                    j.order_id.clone(),
+                    j.step
+                        .as_deref()
+                        .map_or_else(|| "-".to_string(), crate::job::step_label),
+                ]);
             }
-            if rows.is_empty() {
-                human = "no jobs yet".into();
-            }
+            let human = if rows.is_empty() {
+                tr!("jobs-none")
+            } else {
+                table.render()
+            };
             out.print(&human, &rows);
         }
         JobsCommand::Show { id } => {
-            let j = store.job(&id)?.ok_or_else(|| {
-                CliError::new(
-                    Exit::DataErr,
-                    format!("job {id} not found (or the prefix is ambiguous)"),
-                )
-            })?;
+            let j = store
+                .job(&id)?
+                .ok_or_else(|| CliError::new(Exit::DataErr, tr!("job-not-found-prefix", job = id.as_str())))?;
             let journal = store.journal_of(&j.id)?;
             let submission = store.submission_of_job(&j.id)?;
-            let mut human = format!(
-                "Job {}\n  {} of order {} ({}), profile {}\n  terminal {}{}\n  state {}{}\n  started {} by {}",
-                j.id,
-                j.operation,
-                j.order_id,
-                j.order_file,
-                j.profile,
-                j.terminal_serial,
-                j.replacement_serial
-                    .as_deref()
-                    .map(|r| format!(" → replacement {r}"))
-                    .unwrap_or_default(),
-                j.state.as_str(),
-                j.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default(),
-                super::local_time(&j.created_at),
-                j.technician
+            let mut human = tr!(
+                "job-show",
+                job = j.id.as_str(),
+                operation = op_label(&j.operation),
+                order = j.order_id.as_str(),
+                file = j.order_file.as_str(),
+                profile = j.profile.as_str(),
+                terminal = j.terminal_serial.as_str(),
+                replacement = j.replacement_serial.as_deref().unwrap_or("-"),
+                state = j.state.label(),
+                error = j.error.as_deref().unwrap_or("-"),
+                started = super::local_time(&j.created_at),
+                technician = j.technician.as_str()
             );
             if let Some(b) = &j.backup_file {
-                human.push_str(&format!("\n  backup {b}"));
+                human.push_str(&format!("\n  {}", tr!("outcome-backup", file = b.as_str())));
             }
             for e in &journal {
                 human.push_str(&format!(
-                    "\n  {}  {:<18} {:<11} {}",
+                    "\n  {}  {} {} {}",
                     super::local_time(&e.at),
-                    e.step,
-                    e.phase,
+                    pad(&crate::job::step_label(&e.step), 18),
+                    pad(&phase_label(&e.phase), 11),
                     crate::job::describe_detail(&e.detail)
                 ));
             }
             if let Some(s) = &submission {
-                human.push_str(&format!("\n  submission {}: {}", s.id, s.state));
+                human.push_str(&format!(
+                    "\n  {}",
+                    tr!(
+                        "job-show-submission",
+                        submission = s.id.as_str(),
+                        state = s.state.to_string()
+                    )
+                ));
                 if let Some(r) = &s.reason {
-                    let code = s.code.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default();
-                    human.push_str(&format!(" — {r}{code}\n  way back: `posagent restore --port P {}` from the job's backup, or a corrected order; `posagent queue retry {}` once the cause is gone", j.backup_file.as_deref().unwrap_or("BACKUP"), s.id));
+                    human.push_str(&format!(
+                        "\n  {}",
+                        tr!(
+                            "job-show-rejected",
+                            reason = r.as_str(),
+                            code = s.code.as_deref().unwrap_or("-"),
+                            backup = j.backup_file.as_deref().unwrap_or("BACKUP"),
+                            submission = s.id.as_str()
+                        )
+                    ));
                 }
             }
             out.print(
@@ -504,10 +576,7 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
         JobsCommand::Receipt { id, out: dest } => {
             let file = receipt::write(&store, &paths.data, &id, dest.as_deref())?;
             out.print(
-                &format!(
-                    "Receipt of job {id} written to {} (open it in a browser to print)",
-                    file.display()
-                ),
+                &tr!("receipt-written", job = id.as_str(), file = file.display().to_string()),
                 &serde_json::json!({ "job": id, "receipt": file }),
             );
         }
@@ -522,8 +591,8 @@ pub fn audit(paths: &Paths, c: AuditCommand, out: &Output) -> Result<(), CliErro
         AuditCommand::Verify => {
             let report = Store::open(&paths.data)?.verify_audit()?;
             let human = match &report.first_bad {
-                None => format!("audit trail intact: {} record(s), every link checks", report.records),
-                Some((id, why)) => format!("audit trail BROKEN at record {id}: {why}"),
+                None => tr!("audit-intact", records = report.records),
+                Some((id, why)) => tr!("audit-broken", record = *id, reason = why.as_str()),
             };
             out.print(&human, &report);
             if report.valid {

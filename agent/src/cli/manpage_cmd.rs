@@ -5,9 +5,6 @@
 use std::io::Write;
 use std::path::Path;
 
-use clap::CommandFactory;
-
-use super::args::Cli;
 use super::{CliError, Exit};
 
 /// What the main page says besides the options, in roff.
@@ -82,7 +79,7 @@ fn write_err(e: std::io::Error) -> CliError {
 
 /// The main page: options and commands from clap, then [`EXTRA`] and the command pages.
 fn main_page(out: &mut dyn Write) -> std::io::Result<()> {
-    let cmd = Cli::command();
+    let cmd = super::command();
     clap_mangen::Man::new(cmd.clone()).render(out)?;
     out.write_all(EXTRA.as_bytes())?;
     let pages: Vec<String> = cmd
@@ -100,7 +97,7 @@ pub fn run(dir: Option<&Path>) -> Result<(), CliError> {
     std::fs::create_dir_all(dir).map_err(write_err)?;
     let mut main = std::fs::File::create(dir.join("posagent.1")).map_err(write_err)?;
     main_page(&mut main).map_err(write_err)?;
-    let cmd = Cli::command().name("posagent");
+    let cmd = super::command().name("posagent");
     for sub in cmd.get_subcommands() {
         let name = format!("posagent-{}", sub.get_name());
         let page = sub

@@ -8,6 +8,7 @@ mod demo_cmd;
 mod device_cmd;
 mod interrupt;
 mod job_cmd;
+mod lang;
 mod logging;
 mod manpage_cmd;
 mod orders_cmd;
@@ -23,7 +24,7 @@ mod sync_cmd;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 pub use crate::store::local_time;
 pub use args::Cli;
@@ -35,7 +36,12 @@ use crate::profile::ProfileSet;
 
 /// Parses the command line, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    crate::i18n::set_lang(lang::choose(&args));
+    let cli = command()
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m))
+        .unwrap_or_else(|e| e.exit());
     let out = Output::new(cli.json, cli.quiet);
     match run(cli, &out) {
         Ok(()) => ExitCode::SUCCESS,
@@ -46,6 +52,11 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The command line's grammar, with its help in the current language.
+pub fn command() -> clap::Command {
+    lang::localised(Cli::command())
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
     let paths = Paths::resolve(cli.home.as_deref()).map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
@@ -54,12 +65,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
     match cli.command {
         Command::Order(OrderCommand::Check { file }) => order_check(&paths, &file, out),
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut <Cli as clap::CommandFactory>::command(),
-                "posagent",
-                &mut std::io::stdout(),
-            );
+            clap_complete::generate(shell, &mut command(), "posagent", &mut std::io::stdout());
             Ok(())
         }
         Command::Manpage { dir } => manpage_cmd::run(dir.as_deref()),

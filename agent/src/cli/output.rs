@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::order::OrderFileError;
 use crate::profile::ProfileError;
+use crate::tr;
 
 /// Exit codes: the contract with scripts (documented in docs/handbook.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -26,10 +27,27 @@ pub enum Exit {
     Interrupted = 130,
 }
 
+impl Exit {
+    /// The machine code of an error that has no more precise one.
+    fn code(self) -> &'static str {
+        match self {
+            Exit::Failure => "failure",
+            Exit::Usage => "usage",
+            Exit::DataErr => "invalid_data",
+            Exit::Unavailable => "unavailable",
+            Exit::NoPerm => "not_permitted",
+            Exit::Interrupted => "interrupted",
+        }
+    }
+}
+
 /// An error as the user sees it: what went wrong, what to do next, and the exit code.
 #[derive(Debug)]
 pub struct CliError {
     pub exit: Exit,
+    /// A stable machine code for scripts (`cooldown_active`), the same in every language.
+    pub code: String,
+    /// What went wrong, in the user's language.
     pub message: String,
     pub help: Option<String>,
     /// Already reported on stdout (e.g. `order check` listed the problems).
@@ -41,10 +59,17 @@ impl CliError {
     pub fn new(exit: Exit, message: impl Into<String>) -> CliError {
         CliError {
             exit,
+            code: exit.code().to_string(),
             message: message.into(),
             help: None,
             reported: false,
         }
+    }
+
+    /// Sets the machine code.
+    pub fn code(mut self, code: impl Into<String>) -> CliError {
+        self.code = code.into();
+        self
     }
 
     /// Adds what the user should do next.
@@ -57,6 +82,7 @@ impl CliError {
     pub fn silent(exit: Exit) -> CliError {
         CliError {
             exit,
+            code: exit.code().to_string(),
             message: String::new(),
             help: None,
             reported: true,
@@ -66,25 +92,25 @@ impl CliError {
 
 impl From<ProfileError> for CliError {
     fn from(e: ProfileError) -> Self {
-        let help = match &e {
-            ProfileError::Invalid { .. } => "fix the profile file, or remove it to use the built-in one",
-            ProfileError::Unknown(_) => "run `posagent profiles` to see the names",
-            ProfileError::Io(..) => "check the directory's permissions",
-            ProfileError::Read(_) => "replace it with a plain TOML file, or remove it to use the built-in profile",
+        let (code, help) = match &e {
+            ProfileError::Invalid { .. } => ("profile_invalid", tr!("help-profile-invalid")),
+            ProfileError::Unknown(_) => ("profile_unknown", tr!("help-profile-unknown")),
+            ProfileError::Io(..) => ("profile_dir_unreadable", tr!("help-check-permissions")),
+            ProfileError::Read(_) => ("profile_unreadable", tr!("help-profile-unreadable")),
         };
-        CliError::new(Exit::DataErr, e.to_string()).help(help)
+        CliError::new(Exit::DataErr, e.to_string()).code(code).help(help)
     }
 }
 
 impl From<crate::input::InputError> for CliError {
     fn from(e: crate::input::InputError) -> Self {
-        CliError::new(Exit::DataErr, e.to_string())
+        CliError::new(Exit::DataErr, e.to_string()).code("file_unreadable")
     }
 }
 
 impl From<OrderFileError> for CliError {
     fn from(e: OrderFileError) -> Self {
-        CliError::new(Exit::DataErr, e.to_string())
+        CliError::new(Exit::DataErr, e.to_string()).code("order_file_invalid")
     }
 }
 
@@ -135,17 +161,63 @@ impl Output {
                 let doc = serde_json::json!({
                     "ok": false,
                     "exit_code": e.exit as u8,
+                    "code": e.code,
                     "error": e.message,
                     "help": e.help,
                 });
                 json_line(&doc);
             } else {
-                eprintln!("error: {}", e.message);
+                eprintln!("{}", tr!("error-line", message = e.message.as_str()));
                 if let Some(h) = &e.help {
-                    eprintln!("  help: {h}");
+                    eprintln!("  {}", tr!("help-line", help = h.as_str()));
                 }
             }
         }
         ExitCode::from(e.exit as u8)
+    }
+}
+
+/// `text` padded with spaces to `width` terminal columns (a CJK character takes two).
+pub fn pad(text: &str, width: usize) -> String {
+    console::pad_str(text, width, console::Alignment::Left, None).into_owned()
+}
+
+/// A text table whose columns line up on a terminal in any language.
+pub struct Table<const N: usize> {
+    widths: [usize; N],
+    rows: Vec<[String; N]>,
+}
+
+impl<const N: usize> Table<N> {
+    /// A table with these headers and minimum column widths.
+    pub fn new(columns: [(String, usize); N]) -> Table<N> {
+        let widths = columns.each_ref().map(|(_, w)| *w);
+        let header = columns.map(|(h, _)| h);
+        Table {
+            widths,
+            rows: vec![header],
+        }
+    }
+
+    pub fn row(&mut self, cells: [String; N]) {
+        self.rows.push(cells);
+    }
+
+    /// The table as lines, each column as wide as its widest cell.
+    pub fn render(&self) -> String {
+        let mut widths = self.widths;
+        for row in &self.rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(console::measure_text_width(cell));
+            }
+        }
+        self.rows
+            .iter()
+            .map(|row| {
+                let cells: Vec<String> = row.iter().zip(widths).map(|(c, w)| pad(c, w)).collect();
+                cells.join("  ").trim_end().to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }

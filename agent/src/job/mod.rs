@@ -88,6 +88,32 @@ impl Step {
         }
     }
 
+    /// The step's name as a person reads it, in the current language.
+    pub fn label(self) -> String {
+        match self {
+            Step::CheckIdentity => crate::tr!("step-check-identity"),
+            Step::Authenticate => crate::tr!("step-authenticate"),
+            Step::CompareBinding => crate::tr!("step-compare-binding"),
+            Step::CheckDocuments => crate::tr!("step-check-documents"),
+            Step::CheckCooldown => crate::tr!("step-check-cooldown"),
+            Step::CheckReplacement => crate::tr!("step-check-replacement"),
+            Step::Backup => crate::tr!("step-backup"),
+            Step::Settle => crate::tr!("step-settle"),
+            Step::ExportData => crate::tr!("step-export-data"),
+            Step::ActivateNew => crate::tr!("step-activate-new"),
+            Step::ImportData => crate::tr!("step-import-data"),
+            Step::VerifyImport => crate::tr!("step-verify-import"),
+            Step::UnbindOld => crate::tr!("step-unbind-old"),
+            Step::BindNew => crate::tr!("step-bind-new"),
+            Step::Reboot => crate::tr!("step-reboot"),
+            Step::Verify => crate::tr!("step-verify"),
+            Step::TestTransaction => crate::tr!("step-test-transaction"),
+            Step::Record => crate::tr!("step-record"),
+            Step::RestoreBinding => crate::tr!("step-restore-binding"),
+            Step::RestoreParameters => crate::tr!("step-restore-parameters"),
+        }
+    }
+
     fn from_name(s: &str) -> Option<Step> {
         ALL_STEPS.iter().copied().find(|st| st.name() == s)
     }
@@ -109,6 +135,11 @@ impl Step {
     fn always_runs(self) -> bool {
         matches!(self, Step::CheckIdentity | Step::Authenticate)
     }
+}
+
+/// The label of a step known by its journal name (a name no step has is shown as is).
+pub fn step_label(name: &str) -> String {
+    Step::from_name(name).map_or_else(|| name.to_string(), Step::label)
 }
 
 const ALL_STEPS: [Step; 20] = [
@@ -213,21 +244,19 @@ pub trait Observer {
 /// Why a job stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
-    #[error("refused at {step}: {reason}. Nothing was changed")]
+    #[error("{}", crate::tr!("job-refused", step = step_label(.step), reason = .reason.as_str()))]
     Refused { step: &'static str, reason: String },
-    #[error("terminal {serial} has an unfinished job {job}; resume it (posagent jobs resume {job}) or abort it first")]
+    #[error("{}", crate::tr!("job-busy", serial = .serial.as_str(), job = .job.as_str()))]
     Busy { serial: String, job: String },
     #[error("{0}")]
     Terminal(#[from] TerminalError),
-    #[error("interrupted at {step}: {source}. Reconnect and run `posagent jobs resume {job}`")]
+    #[error("{}", crate::tr!("job-interrupted", step = step_label(.step), reason = .source.to_string(), job = .job.as_str()))]
     Interrupted {
         step: &'static str,
         job: String,
         source: Box<JobError>,
     },
-    #[error(
-        "stopped at your request before {next}; {terminal}. Run `posagent jobs resume {job}` to carry on, or `posagent jobs abort {job}` to restore the backup"
-    )]
+    #[error("{}", crate::tr!("job-stopped", next = step_label(.next), terminal = .terminal.as_str(), job = .job.as_str()))]
     Stopped {
         job: String,
         next: &'static str,
@@ -236,9 +265,9 @@ pub enum JobError {
     },
     #[error("{0}")]
     Unauthorised(String),
-    #[error("verification failed at {step}: {what}")]
+    #[error("{}", crate::tr!("job-verification", step = step_label(.step), what = .what.as_str()))]
     Verification { step: &'static str, what: String },
-    #[error("not confirmed; nothing was changed (pass --yes where no one can answer the prompt)")]
+    #[error("{}", crate::tr!("job-cancelled"))]
     Cancelled,
     #[error("{0}")]
     Store(#[from] StoreError),
@@ -246,10 +275,10 @@ pub enum JobError {
     Backup(#[from] BackupError),
     #[error("{0}")]
     Seal(#[from] SealError),
-    #[error("job {0} not found (posagent jobs list shows them)")]
+    #[error("{}", crate::tr!("job-not-found", job = .0.as_str()))]
     NotFound(String),
-    #[error("job {job} is {state}; only a running job can be resumed or aborted")]
-    NotRunning { job: String, state: &'static str },
+    #[error("{}", crate::tr!("job-not-running", job = .job.as_str(), state = .state.label()))]
+    NotRunning { job: String, state: JobState },
     #[error("{0}")]
     Order(String),
     #[error("{0}")]
@@ -530,25 +559,27 @@ pub const PULLED: &str = "pulled:";
 fn authorised(setup: &JobSetup<'_>, store: &Store, serial: &str) -> Result<(), JobError> {
     let Some(s) = &setup.signed else {
         if setup.profile.orders.require_signed && !setup.dry_run {
-            return Err(JobError::Unauthorised(format!(
-                "profile {} takes only orders signed by the provider ([orders] require_signed), and {} is a local file; pull the order with `posagent orders pull` and give its id. Nothing was changed",
-                setup.profile.name,
-                setup.order_file.display()
+            return Err(JobError::Unauthorised(crate::tr!(
+                "order-unsigned-refused",
+                profile = setup.profile.name.as_str(),
+                file = setup.order_file.display().to_string()
             )));
         }
         return Ok(());
     };
     if setup.order.expect.serial.as_deref() != Some(serial) {
-        return Err(JobError::Unauthorised(format!(
-            "order {} was issued for terminal {}, but terminal {serial} is connected; nothing was changed",
-            s.id,
-            setup.order.expect.serial.as_deref().unwrap_or("(none)")
+        return Err(JobError::Unauthorised(crate::tr!(
+            "order-other-terminal",
+            order = s.id.as_str(),
+            expected = setup.order.expect.serial.as_deref().unwrap_or("-"),
+            serial = serial
         )));
     }
     if let Some(job) = store.job_of_order(&s.id)? {
-        return Err(JobError::Unauthorised(format!(
-            "order {} was already carried out (job {job}); an order is executed once. Nothing was changed",
-            s.id
+        return Err(JobError::Unauthorised(crate::tr!(
+            "order-already-done",
+            order = s.id.as_str(),
+            job = job
         )));
     }
     Ok(())
@@ -573,7 +604,7 @@ fn load_running(store: &Store, id: &str) -> Result<JobRecord, JobError> {
     if !matches!(job.state, JobState::Running | JobState::Interrupted) {
         return Err(JobError::NotRunning {
             job: job.id.clone(),
-            state: job.state.as_str(),
+            state: job.state,
         });
     }
     if job.operation == restore::RESTORE {
@@ -582,15 +613,16 @@ fn load_running(store: &Store, id: &str) -> Result<JobRecord, JobError> {
     }
     let order_file = Path::new(&job.order_file);
     let sha = file_sha256(order_file).map_err(|e| {
-        JobError::Order(format!(
-            "the job's order file {} cannot be read: {e}; put it back to resume",
-            order_file.display()
+        JobError::Order(crate::tr!(
+            "job-order-unreadable",
+            file = order_file.display().to_string(),
+            reason = e.to_string()
         ))
     })?;
     if sha != job.order_sha256 {
-        return Err(JobError::Order(format!(
-            "the job's order file {} changed since the job started; restore it to resume, or abort the job",
-            order_file.display()
+        return Err(JobError::Order(crate::tr!(
+            "job-order-changed",
+            file = order_file.display().to_string()
         )));
     }
     Ok(job)
@@ -623,23 +655,22 @@ impl<'a> Continue<'a> {
         job: &JobRecord,
     ) -> Result<(WorkOrder, Option<crate::signed::Verified>), JobError> {
         let no_longer = || {
-            JobError::Order(format!(
-                "order {} in {} no longer validates",
-                job.order_id, job.order_file
+            JobError::Order(crate::tr!(
+                "job-order-invalid-now",
+                order = job.order_id.as_str(),
+                file = job.order_file.as_str()
             ))
         };
         if let Some(id) = job.order_file.strip_prefix(PULLED) {
             let keys = LocalKeys::load_or_create(&self.paths.data)?;
             let doc = crate::sync::orders::document(store, &keys, id)
                 .map_err(|e| JobError::Order(e.to_string()))?
-                .ok_or_else(|| JobError::Order(format!("pulled order {id} is no longer kept here")))?;
+                .ok_or_else(|| JobError::Order(crate::tr!("job-pulled-gone", order = id)))?;
             let v = doc
                 .verify(self.order_keys)
                 .map_err(|e| JobError::Unauthorised(e.to_string()))?;
             if v.sha256 != job.order_sha256 {
-                return Err(JobError::Order(format!(
-                    "pulled order {id} changed since the job started"
-                )));
+                return Err(JobError::Order(crate::tr!("job-pulled-changed", order = id)));
             }
             let order = crate::order::validate(&v.raw(), self.profiles).map_err(|_| no_longer())?;
             return Ok((order, Some(v)));
@@ -800,17 +831,21 @@ impl Run<'_> {
             .rev()
             .find(|s| !s.is_check() && self.done.contains_key(s));
         let what = match last {
-            None => return "nothing on the terminal was changed".to_string(),
-            Some(Step::Backup) => "the terminal is unchanged and its verified backup exists",
-            Some(Step::Settle) => "the batch is settled and the binding unchanged",
+            None => return crate::tr!("state-unchanged"),
+            Some(Step::Backup) => crate::tr!("state-backed-up"),
+            Some(Step::Settle) => crate::tr!("state-settled"),
             Some(Step::ExportData | Step::ActivateNew | Step::ImportData | Step::VerifyImport) => {
-                "the old unit's binding is unchanged; the replacement holds part or all of its data"
+                crate::tr!("state-data-moving")
             }
-            Some(Step::UnbindOld) => "the old binding is removed and the new one not yet written",
-            Some(Step::BindNew | Step::Reboot) => "the new binding is written but not yet verified",
-            Some(_) => "the new binding is written and verified",
+            Some(Step::UnbindOld) => crate::tr!("state-unbound"),
+            Some(Step::BindNew | Step::Reboot) => crate::tr!("state-bound-unverified"),
+            Some(_) => crate::tr!("state-bound-verified"),
         };
-        format!("last completed step {}: {what}", last.map_or("", Step::name))
+        crate::tr!(
+            "state-last-step",
+            step = last.map(Step::label).unwrap_or_default(),
+            what = what
+        )
     }
 
     fn summary(&self, changes: Vec<Difference>) -> PlanSummary {
@@ -872,7 +907,8 @@ impl Run<'_> {
                 confirmed = true;
             }
             if self.done.contains_key(&step) && !step.always_runs() {
-                self.observer.step(step, StepStatus::Skipped, "done before");
+                self.observer
+                    .step(step, StepStatus::Skipped, &crate::tr!("detail-done-before"));
                 continue;
             }
             if self.observer.stop_requested() {
@@ -897,11 +933,8 @@ impl Run<'_> {
         if let Err(JobError::Terminal(TerminalError::Unavailable { source, .. })) = &result
             && source.is_disconnect()
         {
-            self.observer.step(
-                step,
-                StepStatus::Started,
-                "terminal reconnected; running the step again",
-            );
+            self.observer
+                .step(step, StepStatus::Started, &crate::tr!("detail-reconnected"));
             result = self.reconnect().and_then(|()| self.exec(step));
         }
         match result {

@@ -42,6 +42,19 @@ impl JobState {
         }
     }
 
+    /// The state as a person reads it, in the current language.
+    pub fn label(self) -> String {
+        match self {
+            JobState::Running => crate::tr!("jobstate-running"),
+            JobState::Interrupted => crate::tr!("jobstate-interrupted"),
+            JobState::Done => crate::tr!("jobstate-done"),
+            JobState::Refused => crate::tr!("jobstate-refused"),
+            JobState::Aborted => crate::tr!("jobstate-aborted"),
+            JobState::Cancelled => crate::tr!("jobstate-cancelled"),
+            JobState::Planned => crate::tr!("jobstate-planned"),
+        }
+    }
+
     /// Every state, for reading them back.
     const ALL: [JobState; 7] = [
         JobState::Running,

@@ -1,0 +1,189 @@
+# posagent messages, English. Every key here has its twin in zh-CN.ftl with the same
+# placeholders (the test `catalogues_parse_and_match` checks it).
+
+## Steps of a procedure, as shown on screen and on the receipt
+step-check-identity = check identity
+step-authenticate = authenticate
+step-compare-binding = compare binding
+step-check-documents = check documents
+step-check-cooldown = check cooldown
+step-check-replacement = check replacement
+step-backup = backup
+step-settle = settle
+step-export-data = export data
+step-activate-new = activate new unit
+step-import-data = import data
+step-verify-import = verify import
+step-unbind-old = unbind old
+step-bind-new = bind new
+step-reboot = reboot
+step-verify = verify
+step-test-transaction = test transaction
+step-record = record
+step-restore-binding = restore binding
+step-restore-parameters = restore parameters
+
+## What the terminal holds after a job stopped
+state-unchanged = nothing on the terminal was changed
+state-backed-up = the terminal is unchanged and its verified backup exists
+state-settled = the batch is settled and the binding unchanged
+state-data-moving = the old unit's binding is unchanged; the replacement holds part or all of its data
+state-unbound = the old binding is removed and the new one not yet written
+state-bound-unverified = the new binding is written but not yet verified
+state-bound-verified = the new binding is written and verified
+state-last-step = last completed step { $step }: { $what }
+
+## Job states
+jobstate-planned = planned
+jobstate-running = running
+jobstate-interrupted = interrupted
+jobstate-done = done
+jobstate-cancelled = cancelled
+jobstate-aborted = aborted
+jobstate-refused = refused
+
+## Job errors
+job-refused = refused at { $step }: { $reason }. Nothing was changed
+job-busy = terminal { $serial } has an unfinished job { $job }; resume it (posagent jobs resume { $job }) or abort it first
+job-interrupted = interrupted at { $step }: { $reason }. Reconnect and run `posagent jobs resume { $job }`
+job-stopped = stopped at your request before { $next }; { $terminal }. Run `posagent jobs resume { $job }` to carry on, or `posagent jobs abort { $job }` to restore the backup
+job-verification = verification failed at { $step }: { $what }
+job-cancelled = not confirmed; nothing was changed (pass --yes where no one can answer the prompt)
+job-not-found = job { $job } not found (posagent jobs list shows them)
+job-not-running = job { $job } is { $state }; only a running job can be resumed or aborted
+job-order-unreadable = the job's order file { $file } cannot be read: { $reason }; put it back to resume
+job-order-changed = the job's order file { $file } changed since the job started; restore it to resume, or abort the job
+job-order-invalid-now = order { $order } in { $file } no longer validates
+job-pulled-gone = pulled order { $order } is no longer kept here
+job-pulled-changed = pulled order { $order } changed since the job started
+order-unsigned-refused = profile { $profile } takes only orders signed by the provider ([orders] require_signed), and { $file } is a local file; pull the order with `posagent orders pull` and give its id. Nothing was changed
+order-other-terminal = order { $order } was issued for terminal { $expected }, but terminal { $serial } is connected; nothing was changed
+order-already-done = order { $order } was already carried out (job { $job }); an order is executed once. Nothing was changed
+
+## Operations
+op-rebind-card = rebind card
+op-rebind-account = rebind account
+op-rebind-phone = rebind phone
+op-unbind = unbind
+op-migrate = migrate
+op-restore = restore
+
+## Journal
+phase-intent = started
+phase-done = done
+phase-failed = failed
+detail-done-before = done before
+detail-reconnected = terminal reconnected; running the step again
+
+## Errors as printed
+error-line = error: { $message }
+help-line = help: { $help }
+help-check-permissions = check the directory's permissions
+help-profile-invalid = fix the profile file, or remove it to use the built-in one
+help-profile-unknown = run `posagent profiles` to see the names
+help-profile-unreadable = replace it with a plain TOML file, or remove it to use the built-in profile
+help-receipt-out = name a writable place with --out FILE.html
+help-job-interrupted = the journal keeps every step; resuming carries on where it stopped, aborting restores the backup
+help-order-check = fix the file; `posagent order check` lists every problem
+
+## Jobs
+plan-heading = Job { $job } — { $operation } of order { $order } on terminal { $terminal }
+plan-replacement = replacement unit: { $serial }
+plan-steps = steps: { $steps }
+plan-confirm = All checks passed. Carry out these changes?
+orders-file-invalid = { $file }: not valid:{ $problems }
+pulled-order-invalid = pulled order { $order } is not valid:{ $problems }
+order-wrong-operation = order { $order } is a { $operation } order, not { $wanted }
+orders-file-several = { $file } holds { $count } orders; a job takes one (use `posagent run` for plans)
+job-where = give { $flag } P, or { $field } in the order so the terminal can be found
+outcome-heading = Job { $job } { $verb }: { $operation } of order { $order } on { $terminal } — { $state }
+outcome-backup = backup: { $file }
+outcome-test = test transaction: { $fen } fen, auth { $auth }, RRN { $rrn }
+outcome-moved = transactions moved and verified: { $count }
+outcome-queued = queued for the provider: submission { $submission } (`posagent queue show` lists it)
+outcome-receipt = receipt to print and sign: { $file }
+outcome-receipt-failed = receipt not written: { $reason }
+    `posagent jobs receipt { $job } --out FILE.html` writes it elsewhere
+verb-finished = finished
+verb-aborted = aborted and rolled back
+verb-resumed = resumed and finished
+dry-run-done = Dry run: every check passed; nothing was changed and no job was recorded.
+dry-run-would-change = would change
+col-job = JOB
+col-operation = OPERATION
+col-terminal = TERMINAL
+col-state = STATE
+col-order = ORDER
+col-step = STEP
+jobs-none = no jobs yet
+job-not-found-prefix = job { $job } not found (or the prefix is ambiguous)
+job-show =
+    Job { $job }
+      { $operation } of order { $order } ({ $file }), profile { $profile }
+      terminal { $terminal }, replacement { $replacement }
+      state { $state } ({ $error })
+      started { $started } by { $technician }
+job-show-submission = submission { $submission }: { $state }
+job-show-rejected = rejected: { $reason } [{ $code }]
+    way back: `posagent restore --port P { $backup }` from the job's backup, or a corrected order; `posagent queue retry { $submission }` once the cause is gone
+receipt-written = Receipt of job { $job } written to { $file } (open it in a browser to print)
+audit-intact = audit trail intact: { $records } record(s), every link checks
+audit-broken = audit trail BROKEN at record { $record }: { $reason }
+
+## --help: commands (cmd-<command>-<subcommand>) and global options (cmd--<option>)
+cmd = Offline field agent that rebinds, unbinds and migrates payment terminals over USB serial
+cmd-devices = Serial ports with USB VID:PID, serial number and the matching profile
+cmd-inspect = Identity and current binding of a terminal (numbers masked)
+cmd-order = Work orders
+cmd-order-check = Validate a work order file offline, every field, no device needed
+cmd-orders = Work orders the provider issued: pull them while online, list and show them
+cmd-orders-pull = Fetch the orders the provider issued to this technician, verified and kept offline
+cmd-orders-list = The pulled orders, soonest to expire first (the default)
+cmd-orders-show = One pulled order, numbers masked
+cmd-support-bundle = A zip for the support desk: logs, the job and queue lists, configuration, versions and serial ports; numbers masked, no secret in it
+cmd-config = Where settings live and what they are
+cmd-config-path = Where the configuration file, the data and the profile overrides are (the default)
+cmd-config-show = The configuration as read, file paths resolved
+cmd-config-init = Write a commented config.toml to fill in
+cmd-profiles = Provider profiles
+cmd-profiles-list = List the profiles (the default)
+cmd-profiles-show = Show one profile in full
+cmd-backup = Encrypted backup of a terminal's binding, parameters and transaction log
+cmd-backup-verify = Check an archive's password, checksums and manifest, without a device
+cmd-backup-list = The recorded backups
+cmd-restore = Put a backed-up binding back on a terminal
+cmd-rebind = Change the bound card, account or phone number
+cmd-unbind = Unbind a terminal (settling first)
+cmd-migrate = Move a terminal's data to a replacement unit and unbind the old one
+cmd-run = Run a plan of orders (CSV or TOML) over many terminals
+cmd-jobs = The job journal
+cmd-jobs-list = Every job, newest first
+cmd-jobs-show = One job with its journal and submission
+cmd-jobs-receipt = Write the job's receipt to print and sign: a bilingual A4 page (HTML, opens offline in any browser) with the change before → after (masked), the steps, the backup, the test transaction, the provider's answer and lines to sign. Jobs write one themselves under the data directory; run this again after `sync` to show the provider's receipt
+cmd-jobs-resume = Carry on an interrupted job from its journal
+cmd-jobs-abort = Roll an unfinished job back to its backup
+cmd-queue = The outbox of submissions for the provider
+cmd-queue-list = Every submission, newest first
+cmd-queue-show = One submission: state, attempts, the provider's answer, the masked payload
+cmd-queue-retry = Queue a rejected or dead submission again
+cmd-sync = Deliver queued submissions to the provider
+cmd-audit = The tamper-evident audit trail
+cmd-audit-verify = Check the hash chain and name the first bad record
+cmd-sim = Simulated terminal and provider, for training and tests
+cmd-sim-terminal = A simulated terminal on a pseudo-terminal or an existing port
+cmd-sim-provider = A simulated provider serving the sync API over TLS
+cmd-demo = A full migration against simulated terminals and provider (--json: one document per stage)
+cmd-completions = Shell completion script for SHELL, on stdout
+cmd-manpage = The manual page (roff) on stdout, or with --dir every page: posagent(1) and one per command, posagent-rebind(1) and so on
+cmd--json = One JSON document on stdout (JSON lines for streams) instead of text
+cmd--home = Data directory (database, backups, config, profile overrides)
+cmd--verbose = Log to stderr too: -v events, -vv details (the log file in the data directory always gets them; POSAGENT_LOG sets the filter)
+cmd--quiet = Quiet: no step lines, progress or notes on stderr; results and errors only
+cmd--lang = Language of messages: en or zh-CN (else POSAGENT_LANG, else the system locale)
+help-heading-commands = Commands
+help-flag-help = Print help
+help-flag-version = Print version
+help-heading-usage = Usage:
+help-heading-arguments = Arguments
+help-heading-options = Options
+lang-unknown = '{ $value }' is not a language posagent speaks; use en or zh-CN

@@ -1,0 +1,189 @@
+# posagent 消息，简体中文。每个键在 en.ftl 中都有同名、同占位符的对应条目
+# （测试 `catalogues_parse_and_match` 会检查）。
+
+## 流程步骤（屏幕与签收单上显示）
+step-check-identity = 核对身份
+step-authenticate = 认证
+step-compare-binding = 比对绑定
+step-check-documents = 核对证件
+step-check-cooldown = 检查冷却期
+step-check-replacement = 检查替换机
+step-backup = 备份
+step-settle = 结算
+step-export-data = 导出数据
+step-activate-new = 激活新机
+step-import-data = 导入数据
+step-verify-import = 校验导入
+step-unbind-old = 解除旧绑定
+step-bind-new = 写入新绑定
+step-reboot = 重启
+step-verify = 校验
+step-test-transaction = 测试交易
+step-record = 记录
+step-restore-binding = 恢复绑定
+step-restore-parameters = 恢复参数
+
+## 作业中止后终端的状态
+state-unchanged = 终端上没有任何改动
+state-backed-up = 终端未改动，已有经过校验的备份
+state-settled = 批次已结算，绑定未改动
+state-data-moving = 旧机绑定未改动；替换机已有部分或全部数据
+state-unbound = 旧绑定已解除，新绑定尚未写入
+state-bound-unverified = 新绑定已写入，尚未校验
+state-bound-verified = 新绑定已写入并校验
+state-last-step = 最后完成的步骤“{ $step }”：{ $what }
+
+## 作业状态
+jobstate-planned = 已计划
+jobstate-running = 进行中
+jobstate-interrupted = 已中断
+jobstate-done = 已完成
+jobstate-cancelled = 已取消
+jobstate-aborted = 已撤销
+jobstate-refused = 已拒绝
+
+## 作业错误
+job-refused = 在“{ $step }”被拒绝：{ $reason }。没有做任何改动
+job-busy = 终端 { $serial } 有未完成的作业 { $job }；请先继续（posagent jobs resume { $job }）或撤销它
+job-interrupted = 在“{ $step }”中断：{ $reason }。请重新连接后运行 `posagent jobs resume { $job }`
+job-stopped = 已按您的要求在“{ $next }”之前停止；{ $terminal }。运行 `posagent jobs resume { $job }` 继续，或运行 `posagent jobs abort { $job }` 恢复备份
+job-verification = 在“{ $step }”校验失败：{ $what }
+job-cancelled = 未确认；没有做任何改动（无人应答提示时请加 --yes）
+job-not-found = 未找到作业 { $job }（posagent jobs list 可列出作业）
+job-not-running = 作业 { $job } 状态为“{ $state }”；只有进行中的作业可以继续或撤销
+job-order-unreadable = 无法读取作业的工单文件 { $file }：{ $reason }；请放回原处再继续
+job-order-changed = 作业开始后工单文件 { $file } 已被改动；请恢复原文件再继续，或撤销该作业
+job-order-invalid-now = { $file } 中的工单 { $order } 已不再有效
+job-pulled-gone = 本机已不再保存拉取的工单 { $order }
+job-pulled-changed = 作业开始后拉取的工单 { $order } 已被改动
+order-unsigned-refused = 配置 { $profile } 只接受服务商签名的工单（[orders] require_signed），而 { $file } 是本地文件；请用 `posagent orders pull` 拉取工单并给出其编号。没有做任何改动
+order-other-terminal = 工单 { $order } 是发给终端 { $expected } 的，但当前连接的是终端 { $serial }；没有做任何改动
+order-already-done = 工单 { $order } 已经执行过（作业 { $job }）；一张工单只执行一次。没有做任何改动
+
+## 业务类型
+op-rebind-card = 换绑结算卡
+op-rebind-account = 换绑结算账户
+op-rebind-phone = 换绑手机号
+op-unbind = 解绑
+op-migrate = 换机迁移
+op-restore = 恢复
+
+## 日志
+phase-intent = 开始
+phase-done = 完成
+phase-failed = 失败
+detail-done-before = 之前已完成
+detail-reconnected = 终端已重新连接；重新执行该步骤
+
+## 错误输出
+error-line = 错误：{ $message }
+help-line = 提示：{ $help }
+help-check-permissions = 请检查该目录的权限
+help-profile-invalid = 请修正该配置文件，或删除它以使用内置配置
+help-profile-unknown = 运行 `posagent profiles` 查看可用名称
+help-profile-unreadable = 请换成普通的 TOML 文件，或删除它以使用内置配置
+help-receipt-out = 请用 --out FILE.html 指定一个可写的位置
+help-job-interrupted = 每一步都记录在日志中；继续（resume）会从中断处接着做，撤销（abort）会恢复备份
+help-order-check = 请修正该文件；`posagent order check` 会列出所有问题
+
+## 作业
+plan-heading = 作业 { $job } —— 工单 { $order } 的“{ $operation }”，终端 { $terminal }
+plan-replacement = 替换机：{ $serial }
+plan-steps = 步骤：{ $steps }
+plan-confirm = 所有检查均已通过。确认执行这些改动？
+orders-file-invalid = { $file }：无效：{ $problems }
+pulled-order-invalid = 拉取的工单 { $order } 无效：{ $problems }
+order-wrong-operation = 工单 { $order } 是“{ $operation }”工单，不是“{ $wanted }”
+orders-file-several = { $file } 含有 { $count } 张工单；一个作业只执行一张（批量请用 `posagent run`）
+job-where = 请给出 { $flag } P，或在工单中填写 { $field }，以便找到终端
+outcome-heading = 作业 { $job } { $verb }：工单 { $order } 的“{ $operation }”，终端 { $terminal } —— { $state }
+outcome-backup = 备份：{ $file }
+outcome-test = 测试交易：{ $fen } 分，授权码 { $auth }，参考号 { $rrn }
+outcome-moved = 已迁移并校验的交易：{ $count } 笔
+outcome-queued = 已排队待发送给服务商：提交 { $submission }（`posagent queue show` 可查看）
+outcome-receipt = 待打印签字的签收单：{ $file }
+outcome-receipt-failed = 签收单未写出：{ $reason }
+    `posagent jobs receipt { $job } --out FILE.html` 可写到别处
+verb-finished = 已完成
+verb-aborted = 已撤销并回滚
+verb-resumed = 已继续并完成
+dry-run-done = 演练：所有检查均通过；没有做任何改动，也没有记录作业。
+dry-run-would-change = 将改动
+col-job = 作业
+col-operation = 业务
+col-terminal = 终端
+col-state = 状态
+col-order = 工单
+col-step = 步骤
+jobs-none = 还没有作业
+job-not-found-prefix = 未找到作业 { $job }（或前缀对应多个作业）
+job-show =
+    作业 { $job }
+      工单 { $order }（{ $file }）的“{ $operation }”，配置 { $profile }
+      终端 { $terminal }，替换机 { $replacement }
+      状态 { $state }（{ $error }）
+      { $started } 由 { $technician } 开始
+job-show-submission = 提交 { $submission }：{ $state }
+job-show-rejected = 被拒绝：{ $reason } [{ $code }]
+    补救：用作业的备份运行 `posagent restore --port P { $backup }`，或提交更正后的工单；原因消除后运行 `posagent queue retry { $submission }`
+receipt-written = 作业 { $job } 的签收单已写入 { $file }（用浏览器打开即可打印）
+audit-intact = 审计记录完整：{ $records } 条，每一环都校验通过
+audit-broken = 审计记录在第 { $record } 条处断裂：{ $reason }
+
+## --help：命令（cmd-<命令>-<子命令>）与全局选项（cmd--<选项>）
+cmd = 离线现场工具：通过 USB 串口为支付终端换绑、解绑和换机迁移
+cmd-devices = 串口列表，含 USB VID:PID、序列号和匹配的配置
+cmd-inspect = 终端的身份和当前绑定（号码已脱敏）
+cmd-order = 工单
+cmd-order-check = 离线校验工单文件的每个字段，无需连接设备
+cmd-orders = 服务商下发的工单：联网时拉取，可列出和查看
+cmd-orders-pull = 拉取服务商下发给本技术员的工单，校验后离线保存
+cmd-orders-list = 已拉取的工单，最早过期的在前（默认）
+cmd-orders-show = 一张已拉取的工单，号码已脱敏
+cmd-support-bundle = 供技术支持使用的 zip：日志、作业和队列列表、配置、版本和串口；号码已脱敏，不含任何密钥
+cmd-config = 设置保存在哪里、内容是什么
+cmd-config-path = 配置文件、数据和配置覆盖所在的位置（默认）
+cmd-config-show = 读取到的配置，文件路径已展开
+cmd-config-init = 写出一份带注释的 config.toml 供填写
+cmd-profiles = 服务商配置
+cmd-profiles-list = 列出配置（默认）
+cmd-profiles-show = 完整显示一份配置
+cmd-backup = 终端绑定、参数和交易记录的加密备份
+cmd-backup-verify = 不连接设备，检查备份的密码、校验和和清单
+cmd-backup-list = 已记录的备份
+cmd-restore = 把备份的绑定写回终端
+cmd-rebind = 更换绑定的结算卡、结算账户或手机号
+cmd-unbind = 解绑终端（先结算）
+cmd-migrate = 把终端的数据迁移到替换机，并解绑旧机
+cmd-run = 对多台终端执行一批工单（CSV 或 TOML）
+cmd-jobs = 作业日志
+cmd-jobs-list = 全部作业，最新的在前
+cmd-jobs-show = 一个作业及其日志和提交
+cmd-jobs-receipt = 写出作业的签收单供打印签字：双语 A4 页面（HTML，任何浏览器离线可打开），含改动前后（脱敏）、步骤、备份、测试交易、服务商回复和签名栏。作业会自动在数据目录下写一份；`sync` 之后再运行一次可显示服务商回执
+cmd-jobs-resume = 按日志继续一个中断的作业
+cmd-jobs-abort = 把未完成的作业回滚到备份
+cmd-queue = 待发送给服务商的提交队列
+cmd-queue-list = 全部提交，最新的在前
+cmd-queue-show = 一条提交：状态、尝试次数、服务商回复、脱敏后的内容
+cmd-queue-retry = 把被拒绝或已放弃的提交重新排队
+cmd-sync = 把排队的提交发送给服务商
+cmd-audit = 防篡改的审计记录
+cmd-audit-verify = 检查哈希链并指出第一条损坏的记录
+cmd-sim = 模拟终端和模拟服务商，用于培训和测试
+cmd-sim-terminal = 在伪终端或已有串口上运行的模拟终端
+cmd-sim-provider = 通过 TLS 提供同步接口的模拟服务商
+cmd-demo = 用模拟终端和模拟服务商完整演示一次换机迁移（--json：每个阶段一个文档）
+cmd-completions = 输出 SHELL 的命令补全脚本
+cmd-manpage = 在标准输出写出手册页（roff），或用 --dir 写出全部手册页：posagent(1) 及每个命令一页，如 posagent-rebind(1)
+cmd--json = 在标准输出给出一个 JSON 文档（流式输出为 JSON 行），而不是文字
+cmd--home = 数据目录（数据库、备份、配置、配置覆盖）
+cmd--verbose = 同时把日志写到标准错误：-v 事件，-vv 细节（数据目录中的日志文件总会记录；POSAGENT_LOG 设置过滤）
+cmd--quiet = 安静：标准错误上不显示步骤、进度和提示；只给结果和错误
+cmd--lang = 消息语言：en 或 zh-CN（否则看 POSAGENT_LANG，再否则看系统区域设置）
+help-heading-commands = 命令
+help-flag-help = 显示帮助
+help-flag-version = 显示版本
+help-heading-usage = 用法：
+help-heading-arguments = 参数
+help-heading-options = 选项
+lang-unknown = posagent 不支持语言“{ $value }”；请用 en 或 zh-CN

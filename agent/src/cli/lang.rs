@@ -1,0 +1,142 @@
+//! Which language to speak, and `--help` in it: the command descriptions come from the
+//! catalogues (`cmd-…` keys), as do the section headings clap lets us name.
+
+use std::ffi::OsString;
+
+use clap::{Arg, ArgAction, Command};
+
+use crate::i18n::{self, Lang};
+use crate::tr;
+
+/// The language for this run: `--lang`, then `POSAGENT_LANG`, then the locale variables. A
+/// value that names no language is left to the argument parser, which refuses it.
+pub fn choose(args: &[OsString]) -> Lang {
+    let flag = args.iter().enumerate().find_map(|(i, a)| {
+        let a = a.to_str()?;
+        match a.strip_prefix("--lang") {
+            Some("") => args.get(i + 1)?.to_str().map(str::to_string),
+            Some(v) => v.strip_prefix('=').map(str::to_string),
+            None => None,
+        }
+    });
+    flag.or_else(|| std::env::var(LANG_ENV).ok())
+        .and_then(|v| Lang::parse(&v))
+        .unwrap_or_else(|| Lang::from_env_locale(|name| std::env::var(name).ok()))
+}
+
+/// The variable that chooses the language when `--lang` is not given.
+pub const LANG_ENV: &str = "POSAGENT_LANG";
+
+/// Parses `--lang` / `POSAGENT_LANG` for clap.
+pub fn parse(value: &str) -> Result<Lang, String> {
+    Lang::parse(value).ok_or_else(|| tr!("lang-unknown", value = value))
+}
+
+/// The command tree with descriptions and headings in the current language.
+pub fn localised(cmd: Command) -> Command {
+    let cmd = describe(cmd, "cmd");
+    if i18n::lang() == Lang::En {
+        return cmd;
+    }
+    let version = Arg::new("version")
+        .short('V')
+        .long("version")
+        .action(ArgAction::Version)
+        .help(tr!("help-flag-version"));
+    headings(cmd.disable_version_flag(true).arg(version))
+}
+
+/// Clap's own headings and flags in the current language (its fixed ones: `Usage`,
+/// `Options`, `Commands`, `-h`); the rest of its wording (`[env: …]`, parse errors) stays
+/// English.
+fn headings(cmd: Command) -> Command {
+    let help = Arg::new("help")
+        .short('h')
+        .long("help")
+        .action(ArgAction::Help)
+        .help(tr!("help-flag-help"));
+    let cmd = cmd
+        .disable_help_flag(true)
+        .arg(help)
+        .subcommand_help_heading(tr!("help-heading-commands"))
+        .help_template(format!(
+            "{{about-with-newline}}\n{} {{usage}}\n\n{{all-args}}{{after-help}}",
+            tr!("help-heading-usage")
+        ))
+        .mut_args(|a| {
+            let heading = if a.is_positional() {
+                tr!("help-heading-arguments")
+            } else {
+                tr!("help-heading-options")
+            };
+            a.help_heading(heading)
+        });
+    let names: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_string()).collect();
+    names
+        .into_iter()
+        .fold(cmd, |cmd, name| cmd.mut_subcommand(name, headings))
+}
+
+/// Replaces each command's description with the catalogue's `cmd-<path>` message, and each
+/// option's with `cmd-<path>--<option>`, where the catalogue has one.
+fn describe(mut cmd: Command, key: &str) -> Command {
+    if let Some(text) = lookup(key) {
+        cmd = cmd.about(text);
+    }
+    let ids: Vec<String> = cmd.get_arguments().map(|a| a.get_id().to_string()).collect();
+    for id in ids {
+        if let Some(text) = lookup(&format!("{key}--{id}")) {
+            cmd = cmd.mut_arg(&id, |a| a.help(text));
+        }
+    }
+    let names: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_string()).collect();
+    names.into_iter().fold(cmd, |cmd, name| {
+        let sub = format!("{key}-{name}");
+        cmd.mut_subcommand(name, |s| describe(s, &sub))
+    })
+}
+
+fn lookup(key: &str) -> Option<String> {
+    let text = i18n::text(key, None);
+    (text != key).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command and subcommand has its description in the catalogues.
+    #[test]
+    fn every_command_is_described() {
+        fn walk(cmd: &Command, key: &str, missing: &mut Vec<String>) {
+            if cmd.get_name() != "help" && i18n::text_in(Lang::En, key, None) == key {
+                missing.push(format!(
+                    "{key} = {}",
+                    cmd.get_about().map(|a| a.to_string()).unwrap_or_default()
+                ));
+            }
+            for s in cmd.get_subcommands() {
+                walk(s, &format!("{key}-{}", s.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(
+            &<crate::cli::Cli as clap::CommandFactory>::command(),
+            "cmd",
+            &mut missing,
+        );
+        assert!(
+            missing.is_empty(),
+            "commands without a catalogue entry:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    #[test]
+    fn the_flag_wins_over_the_environment() {
+        let args = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(choose(&args(&["posagent", "--lang", "zh-CN", "jobs"])), Lang::ZhCn);
+        assert_eq!(choose(&args(&["posagent", "--lang=zh_CN", "jobs"])), Lang::ZhCn);
+        assert!(parse("klingon").is_err());
+    }
+}

@@ -1,0 +1,141 @@
+//! Message catalogues: every sentence a person reads comes from `locales/en.ftl` or
+//! `locales/zh-CN.ftl` (Fluent), in the language chosen once at start-up. JSON output stays
+//! language-neutral: machine codes beside the localised message.
+//!
+//! The language follows `--lang`, then `POSAGENT_LANG`, then the first of `LC_ALL`,
+//! `LC_MESSAGES` and `LANG` that is set (`zh_CN.*`, `zh_SG.*`, `zh-Hans*` → zh-CN), else
+//! English.
+
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+pub use fluent_bundle::FluentArgs;
+use fluent_bundle::FluentResource;
+use fluent_bundle::concurrent::FluentBundle;
+
+/// A language the agent speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    ZhCn,
+}
+
+/// The catalogues, as compiled in: (language, its Fluent source).
+pub const CATALOGUES: [(Lang, &str); 2] = [
+    (Lang::En, include_str!("../../locales/en.ftl")),
+    (Lang::ZhCn, include_str!("../../locales/zh-CN.ftl")),
+];
+
+impl Lang {
+    /// The BCP 47 tag: `en` or `zh-CN`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::ZhCn => "zh-CN",
+        }
+    }
+
+    /// Parses a language named on the command line or in `POSAGENT_LANG`: `en` or `zh-CN`
+    /// (also written `zh`, `zh_CN`, `zh-Hans`, in any case).
+    pub fn parse(name: &str) -> Option<Lang> {
+        match name.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "en" | "en-us" | "en-gb" => Some(Lang::En),
+            "zh" | "zh-cn" | "zh-sg" | "zh-hans" | "zh-hans-cn" => Some(Lang::ZhCn),
+            _ => None,
+        }
+    }
+
+    /// The language of a POSIX locale (`zh_CN.UTF-8`, `zh_SG.GB2312@stroke`, `C`): Chinese for
+    /// simplified-Chinese locales, English for everything else.
+    pub fn from_locale(locale: &str) -> Lang {
+        let base = locale
+            .split(['.', '@'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+            .replace('_', "-");
+        if base == "zh-cn" || base == "zh-sg" || base.starts_with("zh-hans") {
+            Lang::ZhCn
+        } else {
+            Lang::En
+        }
+    }
+
+    /// The system's language from the locale variables, as `getenv` would find them: the first
+    /// non-empty of `LC_ALL`, `LC_MESSAGES`, `LANG`.
+    pub fn from_env_locale(var: impl Fn(&str) -> Option<String>) -> Lang {
+        ["LC_ALL", "LC_MESSAGES", "LANG"]
+            .iter()
+            .find_map(|name| var(name).filter(|v| !v.is_empty()))
+            .map_or(Lang::En, |v| Lang::from_locale(&v))
+    }
+}
+
+static CURRENT: AtomicU8 = AtomicU8::new(0);
+
+/// Chooses the language of every message from now on.
+pub fn set_lang(lang: Lang) {
+    CURRENT.store(lang as u8, Ordering::Relaxed);
+}
+
+/// The language messages are in.
+pub fn lang() -> Lang {
+    if CURRENT.load(Ordering::Relaxed) == Lang::ZhCn as u8 {
+        Lang::ZhCn
+    } else {
+        Lang::En
+    }
+}
+
+fn bundle(lang: Lang) -> FluentBundle<FluentResource> {
+    let (_, source) = CATALOGUES
+        .iter()
+        .find(|(l, _)| *l == lang)
+        .copied()
+        .unwrap_or(CATALOGUES[0]);
+    let id: unic_langid::LanguageIdentifier = lang.tag().parse().unwrap_or_default();
+    let mut bundle = FluentBundle::new_concurrent(vec![id]);
+    // Terminals and logs show the text as is; isolation marks would appear as stray bytes.
+    bundle.set_use_isolating(false);
+    // The catalogues are checked by the tests (`catalogues_parse_and_match`); a broken entry
+    // is left out here and its key shown instead.
+    let resource = FluentResource::try_new(source.to_string()).unwrap_or_else(|(partial, _)| partial);
+    let _ = bundle.add_resource(resource);
+    bundle
+}
+
+static BUNDLES: LazyLock<[FluentBundle<FluentResource>; 2]> = LazyLock::new(|| [bundle(Lang::En), bundle(Lang::ZhCn)]);
+
+/// The message `key` in the current language, with `args` filled in. A key missing from the
+/// catalogue (which the tests forbid) shows as itself rather than as nothing.
+pub fn text(key: &str, args: Option<&FluentArgs>) -> String {
+    text_in(lang(), key, args)
+}
+
+/// The message `key` in `lang`.
+pub fn text_in(lang: Lang, key: &str, args: Option<&FluentArgs>) -> String {
+    let bundle = &BUNDLES[lang as usize];
+    let Some(pattern) = bundle.get_message(key).and_then(|m| m.value()) else {
+        return key.to_string();
+    };
+    let mut errors = Vec::new();
+    bundle.format_pattern(pattern, args, &mut errors).into_owned()
+}
+
+/// A localised message: `tr!("key")` or `tr!("key", name = value, …)`, values being strings
+/// or numbers.
+#[macro_export]
+macro_rules! tr {
+    ($key:literal) => {
+        $crate::i18n::text($key, None)
+    };
+    ($key:literal, $($name:ident = $value:expr),+ $(,)?) => {{
+        let mut args = $crate::i18n::FluentArgs::new();
+        $( args.set(stringify!($name), $value); )+
+        $crate::i18n::text($key, Some(&args))
+    }};
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,131 @@
+//! The catalogues are complete: the same keys in both languages, the same placeholders in
+//! each message, and every key the code asks for present.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use fluent_syntax::ast::{Entry, Expression, InlineExpression, Pattern, PatternElement};
+
+use super::{CATALOGUES, Lang, text_in};
+
+/// Each message of a catalogue with the variables it uses.
+fn messages(lang: Lang, source: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let resource = fluent_syntax::parser::parse(source)
+        .unwrap_or_else(|(_, errors)| panic!("{} catalogue does not parse: {errors:?}", lang.tag()));
+    let mut out = BTreeMap::new();
+    for entry in resource.body {
+        match entry {
+            Entry::Message(m) => {
+                let mut vars = BTreeSet::new();
+                if let Some(p) = &m.value {
+                    pattern_vars(p, &mut vars);
+                }
+                assert!(
+                    out.insert(m.id.name.to_string(), vars).is_none(),
+                    "{}: {} defined twice",
+                    lang.tag(),
+                    m.id.name
+                );
+            }
+            Entry::Junk { content } => panic!("{} catalogue has junk: {content}", lang.tag()),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn pattern_vars(p: &Pattern<&str>, vars: &mut BTreeSet<String>) {
+    for element in &p.elements {
+        if let PatternElement::Placeable { expression } = element {
+            expression_vars(expression, vars);
+        }
+    }
+}
+
+fn expression_vars(e: &Expression<&str>, vars: &mut BTreeSet<String>) {
+    match e {
+        Expression::Select { selector, variants } => {
+            inline_vars(selector, vars);
+            for v in variants {
+                pattern_vars(&v.value, vars);
+            }
+        }
+        Expression::Inline(i) => inline_vars(i, vars),
+    }
+}
+
+fn inline_vars(i: &InlineExpression<&str>, vars: &mut BTreeSet<String>) {
+    match i {
+        InlineExpression::VariableReference { id } => {
+            vars.insert(id.name.to_string());
+        }
+        InlineExpression::Placeable { expression } => expression_vars(expression, vars),
+        InlineExpression::FunctionReference { arguments, .. } => {
+            for a in &arguments.positional {
+                inline_vars(a, vars);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn catalogues_parse_and_match() {
+    let [(en_lang, en_src), (zh_lang, zh_src)] = CATALOGUES;
+    let en = messages(en_lang, en_src);
+    let zh = messages(zh_lang, zh_src);
+    let only_en: Vec<_> = en.keys().filter(|k| !zh.contains_key(*k)).collect();
+    let only_zh: Vec<_> = zh.keys().filter(|k| !en.contains_key(*k)).collect();
+    assert!(only_en.is_empty(), "missing from zh-CN.ftl: {only_en:?}");
+    assert!(only_zh.is_empty(), "missing from en.ftl: {only_zh:?}");
+    let differ: Vec<_> = en.iter().filter(|(k, vars)| zh[*k] != **vars).map(|(k, _)| k).collect();
+    assert!(
+        differ.is_empty(),
+        "placeholders differ between en and zh-CN in: {differ:?}"
+    );
+    assert!(en.len() > 100, "the catalogues hold {} messages", en.len());
+}
+
+/// Every `tr!("key"` and `text_in(…, "key"` in the sources names a message that exists.
+#[test]
+fn every_key_the_code_uses_exists() {
+    let en = messages(Lang::En, CATALOGUES[0].1);
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+    let mut missing = Vec::new();
+    let mut used = 0;
+    for file in glob::glob(&format!("{src}/**/*.rs")).expect("glob pattern") {
+        let file = file.expect("readable source directory");
+        if file.starts_with(format!("{src}/i18n")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("readable source file");
+        for key in keys_used(&text) {
+            used += 1;
+            if !en.contains_key(key) {
+                missing.push(format!("{}: {key}", file.display()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "keys used but not in the catalogues: {missing:#?}");
+    assert!(used > 100, "found only {used} uses of tr!");
+}
+
+/// The string literal after each `tr!(` or `text_in(lang, ` in a source file (not after
+/// `include_str!(`).
+fn keys_used(text: &str) -> Vec<&str> {
+    let mut keys = Vec::new();
+    for marker in ["tr!(\"", "text_in(lang, \""] {
+        let mut from = 0;
+        while let Some(at) = text[from..].find(marker) {
+            let start = from + at;
+            from = start + marker.len();
+            let before = text[..start].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            if let Some(end) = text[from..].find('"') {
+                keys.push(&text[from..from + end]);
+            }
+        }
+    }
+    keys
+}
