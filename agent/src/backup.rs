@@ -511,7 +511,7 @@ pub fn read_archive(path: &Path, password: &[u8]) -> Result<Opened, BackupError>
         entry: entry.to_string(),
         message,
     };
-    let (file, _) = crate::input::open_regular(path, crate::input::MAX_ARCHIVE_FILE, "backup archive")
+    let (file, _) = crate::input::open_regular(path, crate::input::MAX_ARCHIVE_FILE, &crate::tr!("what-backup-archive"))
         .map_err(|e| BackupError::Unreadable(Box::new(e)))?;
     let mut zip = ZipArchive::new(file).map_err(|_| BackupError::NotAnArchive(path.to_path_buf()))?;
     if zip.len() > MAX_ENTRIES {

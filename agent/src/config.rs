@@ -141,7 +141,7 @@ impl Config {
     /// Reads `config.toml`; a missing file is an empty configuration.
     pub fn load(paths: &Paths) -> Result<Config, String> {
         let path = paths.config.join(CONFIG_FILE);
-        match crate::input::read_text(&path, crate::input::MAX_CONFIG_FILE, "configuration file") {
+        match crate::input::read_text(&path, crate::input::MAX_CONFIG_FILE, &crate::tr!("what-config-file")) {
             Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.to_string().trim_end())),
             Err(e) if e.is_not_found() => Ok(Config::default()),
             Err(e) => Err(e.to_string()),

@@ -28,17 +28,17 @@ pub const MAX_ARCHIVE_FILE: u64 = 1 << 30;
 /// Why a file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("{what} {path}: {kind}, not a regular file; give a plain file")]
+    #[error("{}", crate::tr!("input-not-regular", what = .what.as_str(), path = .path.display().to_string(), kind = kind_label(.kind)))]
     NotRegular {
         what: String,
         path: PathBuf,
         kind: &'static str,
     },
-    #[error("{what} {path}: larger than the limit of {limit} bytes")]
+    #[error("{}", crate::tr!("input-too-large", what = .what.as_str(), path = .path.display().to_string(), limit = *.limit))]
     TooLarge { what: String, path: PathBuf, limit: u64 },
-    #[error("{what} {path}: its size changed while it was read, or it is a pseudo-file (/proc, /sys)")]
+    #[error("{}", crate::tr!("input-unstable", what = .what.as_str(), path = .path.display().to_string()))]
     Unstable { what: String, path: PathBuf },
-    #[error("cannot read {what} {path}: {source}")]
+    #[error("{}", crate::tr!("input-io", what = .what.as_str(), path = .path.display().to_string(), reason = .source.to_string()))]
     Io {
         what: String,
         path: PathBuf,
@@ -54,21 +54,32 @@ impl InputError {
     }
 }
 
+/// What kind of special file `kind_of` found, as a person reads it.
+fn kind_label(kind: &str) -> String {
+    match kind {
+        "fifo" => crate::tr!("filekind-fifo"),
+        "device" => crate::tr!("filekind-device"),
+        "socket" => crate::tr!("filekind-socket"),
+        "directory" => crate::tr!("filekind-directory"),
+        _ => crate::tr!("filekind-special"),
+    }
+}
+
 fn kind_of(ft: std::fs::FileType) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;
         if ft.is_fifo() {
-            return "a FIFO (named pipe)";
+            return "fifo";
         }
         if ft.is_char_device() || ft.is_block_device() {
-            return "a device";
+            return "device";
         }
         if ft.is_socket() {
-            return "a socket";
+            return "socket";
         }
     }
-    if ft.is_dir() { "a directory" } else { "a special file" }
+    if ft.is_dir() { "directory" } else { "special" }
 }
 
 /// Opens a regular file of at most `limit` bytes, checking its type before opening it.
@@ -144,7 +155,7 @@ pub fn describe_io(e: &std::io::Error) -> String {
 
 /// Reads an evidence scan: (its path as shown, its bytes).
 pub fn read_evidence(path: &Path) -> Result<(String, Vec<u8>), InputError> {
-    let bytes = read_regular(path, MAX_EVIDENCE_FILE, "evidence file")?;
+    let bytes = read_regular(path, MAX_EVIDENCE_FILE, &crate::tr!("what-evidence-file"))?;
     Ok((path.display().to_string(), bytes))
 }
 
@@ -155,7 +166,7 @@ mod tests {
     #[test]
     fn devices_are_refused_before_reading() {
         let e = read_regular(Path::new("/dev/zero"), MAX_ORDER_FILE, "order file").unwrap_err();
-        assert!(matches!(e, InputError::NotRegular { kind: "a device", .. }), "{e}");
+        assert!(matches!(e, InputError::NotRegular { kind: "device", .. }), "{e}");
     }
 
     #[cfg(unix)]

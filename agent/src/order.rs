@@ -258,7 +258,7 @@ impl Lines {
 
 /// Reads every order in `path` (TOML or CSV, by extension).
 pub fn read_file(path: &Path) -> Result<Vec<RawOrder>, OrderFileError> {
-    let text = crate::input::read_text(path, crate::input::MAX_ORDER_FILE, "order file")?;
+    let text = crate::input::read_text(path, crate::input::MAX_ORDER_FILE, &crate::tr!("what-order-file"))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let orders = match path
         .extension()

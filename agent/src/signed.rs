@@ -149,7 +149,7 @@ impl OrderKeys {
         let mut keys = Vec::new();
         for f in files {
             let path = base.join(f);
-            let text = crate::input::read_text(&path, crate::input::MAX_CERT_FILE, "order key file")
+            let text = crate::input::read_text(&path, crate::input::MAX_CERT_FILE, &crate::tr!("what-order-key-file"))
                 .map_err(|e| e.to_string())?;
             let k: OrderKey =
                 serde_json::from_str(&text).map_err(|e| format!("order key file {}: {e}", path.display()))?;

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::args::{InspectArgs, WhereArgs};
+use super::output::{Table, pad};
 use super::{CliError, Exit, Output, load_profiles, secrets};
+use crate::tr;
 use crate::config::Paths;
 use crate::link::LinkStats;
 use crate::profile::{Profile, ProfileSet, UsbId};
@@ -15,38 +17,23 @@ use crate::terminal::model::{Binding, Identity, Status};
 use crate::terminal::{Terminal, TerminalError, discover};
 
 /// Exit code and next step for a terminal error.
-pub fn terminal_exit(e: &TerminalError) -> (Exit, &'static str) {
+pub fn terminal_exit(e: &TerminalError) -> (Exit, String) {
     match e {
-        TerminalError::Unavailable { .. } => (
-            Exit::Unavailable,
-            "check the cable and the port name (`posagent devices` lists ports), then try again",
-        ),
-        TerminalError::WrongSecret { .. } => (
-            Exit::NoPerm,
-            "check the operator secret; repeated failures lock the terminal",
-        ),
-        TerminalError::LockedOut { .. } => (Exit::NoPerm, "wait for the lockout to end; do not retry with guesses"),
-        TerminalError::NotGenuine => (
-            Exit::NoPerm,
-            "check the secret; if it is right, stop: the device may not be genuine",
-        ),
-        TerminalError::Refused { .. } => (Exit::Failure, "see the terminal's reason above"),
-        TerminalError::AnotherUnit { .. } => (Exit::Unavailable, "plug the right terminal back in, then resume"),
-        TerminalError::NotFound(_) => (
-            Exit::Unavailable,
-            "check the cable; extra places to look can be given in POSAGENT_PORTS (globs separated by ':')",
-        ),
-        TerminalError::Invalid(_) | TerminalError::Verification { .. } => (
-            Exit::Failure,
-            "try again; if it repeats, the terminal or cable is faulty",
-        ),
+        TerminalError::Unavailable { .. } => (Exit::Unavailable, tr!("help-terminal-unavailable")),
+        TerminalError::WrongSecret { .. } => (Exit::NoPerm, tr!("help-wrong-secret")),
+        TerminalError::LockedOut { .. } => (Exit::NoPerm, tr!("help-locked-out")),
+        TerminalError::NotGenuine => (Exit::NoPerm, tr!("help-not-genuine")),
+        TerminalError::Refused { .. } => (Exit::Failure, tr!("help-terminal-refused")),
+        TerminalError::AnotherUnit { .. } => (Exit::Unavailable, tr!("help-another-unit")),
+        TerminalError::NotFound(_) => (Exit::Unavailable, tr!("help-terminal-not-found")),
+        TerminalError::Invalid(_) | TerminalError::Verification { .. } => (Exit::Failure, tr!("help-terminal-faulty")),
     }
 }
 
 impl From<TerminalError> for CliError {
     fn from(e: TerminalError) -> Self {
         let (exit, help) = terminal_exit(&e);
-        CliError::new(exit, e.to_string()).help(help)
+        CliError::new(exit, e.to_string()).code(e.code()).help(help)
     }
 }
 
@@ -65,7 +52,7 @@ struct DeviceRow {
 pub fn devices(paths: &Paths, out: &Output) -> Result<(), CliError> {
     let profiles = load_profiles(paths)?;
     let ports = serialport::available_ports()
-        .map_err(|e| CliError::new(Exit::Failure, format!("cannot list serial ports: {e}")))?;
+        .map_err(|e| CliError::new(Exit::Failure, tr!("ports-unlisted", reason = e.to_string())))?;
     let rows: Vec<DeviceRow> = ports
         .into_iter()
         .map(|p| match p.port_type {
@@ -95,23 +82,24 @@ pub fn devices(paths: &Paths, out: &Output) -> Result<(), CliError> {
             },
         })
         .collect();
-    let mut human = format!(
-        "{:<24} {:<10} {:<24} {:<16} PROFILE",
-        "PORT", "USB ID", "MANUFACTURER", "SERIAL NO."
-    );
+    let mut table = Table::new([
+        (tr!("col-port"), 24),
+        (tr!("col-usb-id"), 10),
+        (tr!("col-manufacturer"), 24),
+        (tr!("col-serial-no"), 16),
+        (tr!("col-profile"), 0),
+    ]);
+    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_string());
     for r in &rows {
-        human.push_str(&format!(
-            "\n{:<24} {:<10} {:<24} {:<16} {}",
-            r.port,
-            r.usb_id.as_deref().unwrap_or("-"),
-            r.manufacturer.as_deref().unwrap_or("-"),
-            r.serial_number.as_deref().unwrap_or("-"),
-            r.profile.as_deref().unwrap_or("-")
-        ));
+        table.row([
+            r.port.clone(),
+            or_dash(&r.usb_id),
+            or_dash(&r.manufacturer),
+            or_dash(&r.serial_number),
+            or_dash(&r.profile),
+        ]);
     }
-    if rows.is_empty() {
-        human = "no serial ports found; check the cable and that you are in the dialout group".into();
-    }
+    let human = if rows.is_empty() { tr!("ports-none") } else { table.render() };
     out.print(&human, &rows);
     Ok(())
 }
@@ -150,29 +138,31 @@ pub fn locate<'a>(
         if found.is_empty() {
             return Err(CliError::new(
                 Exit::Unavailable,
-                format!(
-                    "no terminal with serial {sn} answers on the {} port(s) looked at",
-                    candidates.len()
-                ),
+                tr!("serial-not-found", serial = sn, ports = candidates.len()),
             )
-            .help("check the cable; `posagent devices` lists the ports; more places to look go in POSAGENT_PORTS"));
+            .code("terminal_not_found")
+            .help(tr!("help-serial-not-found")));
         }
     }
     let chosen = match found.len() {
         0 => {
-            return Err(CliError::new(Exit::Unavailable, "no terminal answers on any port")
-                .help("check the cable and `posagent devices`; name the port with --port P"));
+            return Err(CliError::new(Exit::Unavailable, tr!("no-terminal-found"))
+                .code("no_terminal")
+                .help(tr!("help-no-terminal-found")));
         }
         1 => found.remove(0),
         _ => pick(found, out)?,
     };
     if out.narrates() {
         eprintln!(
-            "Using terminal {} ({} {}) on {}",
-            chosen.serial,
-            chosen.vendor,
-            chosen.model,
-            chosen.port.display()
+            "{}",
+            tr!(
+                "using-terminal",
+                serial = chosen.serial.as_str(),
+                vendor = chosen.vendor.as_str(),
+                model = chosen.model.as_str(),
+                port = chosen.port.display().to_string()
+            )
         );
     }
     let profile = forced.map_or_else(|| profiles.get(&chosen.profile), Ok)?;
@@ -181,13 +171,13 @@ pub fn locate<'a>(
 
 /// One line about a terminal found, for the picker and the list.
 fn describe_found(f: &discover::Found) -> String {
-    format!(
-        "{}  USB {}  serial {}  {} {}",
-        f.port.display(),
-        f.usb_id.as_deref().unwrap_or("-"),
-        f.serial,
-        f.vendor,
-        f.model
+    tr!(
+        "found-terminal",
+        port = f.port.display().to_string(),
+        usb = f.usb_id.as_deref().unwrap_or("-"),
+        serial = f.serial.as_str(),
+        vendor = f.vendor.as_str(),
+        model = f.model.as_str()
     )
 }
 
@@ -196,21 +186,22 @@ fn pick(found: Vec<discover::Found>, out: &Output) -> Result<discover::Found, Cl
     let lines: Vec<String> = found.iter().map(describe_found).collect();
     if !out.json && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
         let choice = dialoguer::Select::new()
-            .with_prompt("Several terminals answer; which one?")
+            .with_prompt(tr!("pick-prompt"))
             .items(&lines)
             .default(0)
             .interact_on_opt(&dialoguer::console::Term::stderr())
-            .map_err(|e| CliError::new(Exit::Failure, format!("cannot ask which terminal: {e}")))?;
+            .map_err(|e| CliError::new(Exit::Failure, tr!("pick-failed", reason = e.to_string())))?;
         return match choice {
             Some(i) => Ok(found.into_iter().nth(i).expect("an item of the list")),
-            None => Err(CliError::new(Exit::Usage, "no terminal chosen; nothing was done")),
+            None => Err(CliError::new(Exit::Usage, tr!("pick-none")).code("no_terminal_chosen")),
         };
     }
     Err(CliError::new(
         Exit::Usage,
-        format!("{} terminals answer:\n  {}", found.len(), lines.join("\n  ")),
+        tr!("several-terminals", count = found.len(), list = lines.join("\n  ")),
     )
-    .help("choose one with --port P or --serial SN"))
+    .code("several_terminals")
+    .help(tr!("help-several-terminals")))
 }
 
 /// Opens a terminal and authenticates.
@@ -232,43 +223,50 @@ struct Inspection {
 
 /// Human lines for a binding, numbers masked.
 pub fn describe_binding(b: &Binding) -> String {
-    let mut s = format!("Status    {}", b.status);
+    let mut lines = vec![field(tr!("field-status"), b.status.to_string())];
     if let (Some(mid), Some(tid)) = (&b.mid, &b.tid) {
-        s.push_str(&format!("\nMID       {mid}    TID {tid}"));
+        lines.push(field("MID".into(), format!("{mid}    TID {tid}")));
     }
     if let Some(n) = &b.merchant_name {
-        s.push_str(&format!("\nMerchant  {n}"));
+        lines.push(field(tr!("field-merchant"), n.to_string()));
     }
     if let Some(c) = &b.card {
-        s.push_str(&format!(
-            "\nCard      {}  {}  exp {}",
-            c.pan,
-            c.holder,
-            c.expiry.as_deref().unwrap_or("-")
+        let expiry = c.expiry.as_deref().unwrap_or("-");
+        lines.push(field(
+            tr!("field-card"),
+            tr!("card-line", pan = c.pan.to_string(), holder = c.holder.to_string(), expiry = expiry),
         ));
     }
     if let Some(a) = &b.account {
-        s.push_str(&format!(
-            "\nAccount   {}  {}  {} ({})",
-            a.number, a.holder, a.bank, a.branch
+        lines.push(field(
+            tr!("field-account"),
+            format!("{}  {}  {} ({})", a.number, a.holder, a.bank, a.branch),
         ));
     }
     if let Some(p) = &b.phone {
-        s.push_str(&format!("\nPhone     {p}"));
+        lines.push(field(tr!("field-phone"), p.to_string()));
     }
-    s
+    lines.join("\n")
+}
+
+/// `label` padded to the column where values start, then `value`.
+fn field(label: String, value: String) -> String {
+    format!("{}{value}", pad(&label, 10))
 }
 
 /// Human line for link counters.
 pub fn describe_link(l: &LinkStats) -> String {
-    format!(
-        "Link      {} bytes out, {} in, {} frames, {} retransmission(s), {} reconnect(s), {:.2} s",
-        l.wire_bytes_out,
-        l.wire_bytes_in,
-        l.frames_out + l.frames_in,
-        l.retransmissions,
-        l.reconnects,
-        l.elapsed_seconds
+    field(
+        tr!("field-link"),
+        tr!(
+            "link-line",
+            out = l.wire_bytes_out,
+            in = l.wire_bytes_in,
+            frames = l.frames_out + l.frames_in,
+            retransmissions = l.retransmissions,
+            reconnects = l.reconnects,
+            seconds = format!("{:.2}", l.elapsed_seconds)
+        ),
     )
 }
 
@@ -290,17 +288,29 @@ pub fn inspect(paths: &Paths, a: &InspectArgs, out: &Output) -> Result<(), CliEr
         link: t.stats(),
     };
     let id = &report.identity;
-    let human = format!(
-        "Terminal  {} {}  serial {}  firmware {}\n{}\nLog       {} transaction(s), {} unsettled\n{}",
-        id.vendor,
-        id.model,
-        id.serial,
-        id.firmware,
+    let human = [
+        field(
+            tr!("field-terminal"),
+            tr!(
+                "terminal-line",
+                vendor = id.vendor.as_str(),
+                model = id.model.as_str(),
+                serial = id.serial.as_str(),
+                firmware = id.firmware.as_str()
+            ),
+        ),
         describe_binding(&report.binding),
-        report.status.transactions,
-        report.status.unsettled,
-        describe_link(&report.link)
-    );
+        field(
+            tr!("field-log"),
+            tr!(
+                "log-line",
+                transactions = report.status.transactions,
+                unsettled = report.status.unsettled
+            ),
+        ),
+        describe_link(&report.link),
+    ]
+    .join("\n");
     out.print(&human, &report);
     Ok(())
 }

@@ -20,9 +20,9 @@ pub fn install() {
         STOP.store(true, Ordering::SeqCst);
         stop_children();
         if PRESSES.fetch_add(1, Ordering::SeqCst) == 0 {
-            eprintln!("\nstopping after the current step (press Ctrl-C again to quit now)…");
+            eprintln!("\n{}", crate::tr!("interrupt-first"));
         } else {
-            eprintln!("\nquitting now; the journal keeps every step done");
+            eprintln!("\n{}", crate::tr!("interrupt-second"));
             std::process::exit(i32::from(INTERRUPTED));
         }
     });

@@ -95,7 +95,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::new(Exit::Failure, format!("cannot start the network runtime: {e}")))
+        .map_err(|e| CliError::new(Exit::Failure, crate::tr!("runtime-failed", reason = e.to_string())))
 }
 
 /// Loads the built-in profiles with the user's overrides.
@@ -106,14 +106,15 @@ pub fn load_profiles(paths: &Paths) -> Result<ProfileSet, CliError> {
 fn order_check(paths: &Paths, file: &std::path::Path, out: &Output) -> Result<(), CliError> {
     let profiles = load_profiles(paths)?;
     let (_, report) = crate::order::check_file(file, &profiles)?;
+    let file_name = file.display().to_string();
     let human = if report.valid {
-        format!("{}: {} order(s), all valid", file.display(), report.orders)
+        crate::tr!("order-check-valid", file = file_name, orders = report.orders)
     } else {
-        let mut s = format!(
-            "{}: {} problem(s) in {} order(s)",
-            file.display(),
-            report.errors.len(),
-            report.orders
+        let mut s = crate::tr!(
+            "order-check-invalid",
+            file = file_name,
+            problems = report.errors.len(),
+            orders = report.orders
         );
         for p in &report.errors {
             s.push_str(&format!("\n  {p}"));

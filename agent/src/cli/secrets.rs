@@ -6,6 +6,8 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
+use crate::tr;
+
 use super::{CliError, Exit};
 use crate::backup;
 use crate::terminal::Secret;
@@ -18,7 +20,7 @@ pub const PASSWORD_ENV: &str = "POSAGENT_BACKUP_PASSWORD";
 /// Reads a secret file; one trailing newline (LF or CRLF) is not part of the secret.
 pub fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
     let mut bytes = Zeroizing::new(
-        crate::input::read_regular(path, crate::input::MAX_SECRET_FILE, &format!("{what} file"))
+        crate::input::read_regular(path, crate::input::MAX_SECRET_FILE, &tr!("what-secret-file", what = what))
             .map_err(|e| CliError::new(Exit::DataErr, e.to_string()))?,
     );
     if bytes.ends_with(b"\n") {
@@ -30,8 +32,9 @@ pub fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, C
     if bytes.is_empty() {
         return Err(CliError::new(
             Exit::DataErr,
-            format!("{what} file {} is empty", path.display()),
-        ));
+            tr!("secret-file-empty", what = what, file = path.display().to_string()),
+        )
+        .code("secret_file_empty"));
     }
     Ok(bytes)
 }
@@ -42,16 +45,16 @@ fn prompt(label: &str) -> Result<Option<Zeroizing<String>>, CliError> {
         return Ok(None);
     }
     let answer = Zeroizing::new(
-        rpassword::prompt_password(format!("{label}: "))
-            .map_err(|e| CliError::new(Exit::Failure, format!("cannot read the {label}: {e}")))?,
+        rpassword::prompt_password(tr!("secret-prompt", what = label))
+            .map_err(|e| CliError::new(Exit::Failure, tr!("secret-prompt-failed", what = label, reason = e.to_string())))?,
     );
     Ok((!answer.is_empty()).then_some(answer))
 }
 
 fn none_given(what: &str, env: &str, flag: &str) -> CliError {
-    CliError::new(Exit::Usage, format!("no {what} given")).help(format!(
-        "pass {flag} FILE or set {env}; it is never taken from the command line"
-    ))
+    CliError::new(Exit::Usage, tr!("secret-missing", what = what))
+        .code("secret_missing")
+        .help(tr!("help-secret-missing", flag = flag, env = env))
 }
 
 /// A secret from `file`, else `env`, else a prompt on the terminal.
@@ -70,7 +73,7 @@ fn load(file: Option<&Path>, env: &str, what: &str, flag: &str) -> Result<Zeroiz
 
 /// The operator secret for a terminal.
 pub fn operator_secret(file: Option<&Path>) -> Result<Secret, CliError> {
-    let bytes = load(file, SECRET_ENV, "operator secret", "--secret-file")?;
+    let bytes = load(file, SECRET_ENV, &tr!("what-operator-secret"), "--secret-file")?;
     Ok(Secret::new(bytes.to_vec()))
 }
 
@@ -85,22 +88,22 @@ pub enum PasswordUse {
 
 /// The backup password from `--password-file`, `POSAGENT_BACKUP_PASSWORD` or a prompt.
 pub fn backup_password(file: Option<&Path>, purpose: PasswordUse) -> Result<Zeroizing<Vec<u8>>, CliError> {
-    const WHAT: &str = "backup password";
+    let what = tr!("what-backup-password");
     let pw = if file.is_some() || std::env::var_os(PASSWORD_ENV).is_some_and(|v| !v.is_empty()) {
-        load(file, PASSWORD_ENV, WHAT, "--password-file")?
+        load(file, PASSWORD_ENV, &what, "--password-file")?
     } else if purpose == PasswordUse::New {
-        let first = prompt("new backup password")?.ok_or_else(|| none_given(WHAT, PASSWORD_ENV, "--password-file"))?;
+        let first = prompt(&tr!("what-new-backup-password"))?
+            .ok_or_else(|| none_given(&what, PASSWORD_ENV, "--password-file"))?;
         backup::check_password(first.as_bytes())?;
-        let again = prompt("repeat the new backup password")?.unwrap_or_default();
+        let again = prompt(&tr!("what-repeat-backup-password"))?.unwrap_or_default();
         if *first != *again {
-            return Err(
-                CliError::new(Exit::DataErr, "the two backup passwords differ; nothing was done")
-                    .help("type the same password twice"),
-            );
+            return Err(CliError::new(Exit::DataErr, tr!("passwords-differ"))
+                .code("passwords_differ")
+                .help(tr!("help-passwords-differ")));
         }
         Zeroizing::new(first.as_bytes().to_vec())
     } else {
-        load(None, PASSWORD_ENV, WHAT, "--password-file")?
+        load(None, PASSWORD_ENV, &what, "--password-file")?
     };
     if purpose == PasswordUse::New {
         backup::check_password(&pw)?;

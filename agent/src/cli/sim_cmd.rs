@@ -24,7 +24,7 @@ fn terminal(paths: &Paths, a: SimTerminalArgs) -> Result<(), CliError> {
         None => FaultSpec::default(),
     };
     let secret = match &a.secret_file {
-        Some(f) => secrets::read_secret_file(f, "operator secret")?.to_vec(),
+        Some(f) => secrets::read_secret_file(f, &crate::tr!("what-operator-secret"))?.to_vec(),
         None => DEMO_SECRET.as_bytes().to_vec(),
     };
     let attach = match (a.pty, a.port) {

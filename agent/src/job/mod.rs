@@ -370,7 +370,7 @@ pub enum Verify {
 
 /// SHA-256 of an order file, hex.
 pub fn file_sha256(path: &Path) -> Result<String, std::io::Error> {
-    file_digest(path, crate::input::MAX_ORDER_FILE, "order file")
+    file_digest(path, crate::input::MAX_ORDER_FILE, &crate::tr!("what-order-file"))
 }
 
 /// SHA-256 of a regular file of at most `limit` bytes, hex, read as a stream.

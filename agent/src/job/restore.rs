@@ -132,7 +132,7 @@ pub fn resume(
 }
 
 fn archive_digest(path: &Path) -> Result<String, JobError> {
-    file_digest(path, crate::input::MAX_ARCHIVE_FILE, "backup archive")
+    file_digest(path, crate::input::MAX_ARCHIVE_FILE, &crate::tr!("what-backup-archive"))
         .map_err(|e| JobError::Order(format!("cannot read the archive: {e}")))
 }
 

@@ -135,7 +135,7 @@ fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, S
 /// Reads an agent key file: 64 hex digits (surrounding whitespace ignored).
 pub fn read_agent_key(path: &Path) -> Result<Zeroizing<Vec<u8>>, SyncError> {
     let text = Zeroizing::new(
-        crate::input::read_text(path, crate::input::MAX_SECRET_FILE, "agent key file")
+        crate::input::read_text(path, crate::input::MAX_SECRET_FILE, &crate::tr!("what-agent-key-file"))
             .map_err(|e| SyncError::Setup(e.to_string()))?,
     );
     let key = Zeroizing::new(hex::decode(text.trim()).map_err(|_| {
@@ -208,7 +208,7 @@ pub fn tls_config(s: &ProviderSettings) -> Result<Arc<ClientConfig>, SyncError> 
     let config = match (&s.client_cert, &s.client_key) {
         (Some(cert), Some(key)) => {
             let chain = read_certs(cert, "client certificate")?;
-            let key = PrivateKeyDer::from_pem_slice(&read_pem(key, "client key")?)
+            let key = PrivateKeyDer::from_pem_slice(&read_pem(key, &crate::tr!("what-client-key"))?)
                 .map_err(|e| SyncError::Setup(format!("client key {}: {e}", key.display())))?;
             builder
                 .with_client_auth_cert(chain, key)

@@ -80,6 +80,23 @@ pub enum TerminalError {
     Verification { object: Object, what: String },
 }
 
+impl TerminalError {
+    /// A stable machine code for scripts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TerminalError::Unavailable { .. } => "terminal_unavailable",
+            TerminalError::Refused { .. } => "terminal_refused",
+            TerminalError::WrongSecret { .. } => "wrong_secret",
+            TerminalError::LockedOut { .. } => "locked_out",
+            TerminalError::NotGenuine => "not_genuine",
+            TerminalError::AnotherUnit { .. } => "another_unit",
+            TerminalError::NotFound(_) => "terminal_not_found",
+            TerminalError::Invalid(_) => "terminal_invalid_data",
+            TerminalError::Verification { .. } => "transfer_verification_failed",
+        }
+    }
+}
+
 impl From<TlvError> for TerminalError {
     fn from(e: TlvError) -> Self {
         TerminalError::Invalid(ModelError::Tlv(e))
