@@ -47,38 +47,60 @@ pub fn check_password(password: &[u8]) -> Result<(), BackupError> {
 /// Why an archive could not be written or trusted.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
-    #[error("{0} already exists; pass --force to replace it")]
+    #[error("{}", crate::tr!("backup-exists", file = .0.display().to_string()))]
     Exists(PathBuf),
-    #[error("the backup password must be at least {MIN_PASSWORD_CHARS} characters")]
+    #[error("{}", crate::tr!("backup-weak-password", min = MIN_PASSWORD_CHARS))]
     WeakPassword,
     #[error("{path}: {message}")]
     Io { path: PathBuf, message: String },
-    #[error("{0}: not a complete zip archive (truncated, or not a posagent backup)")]
+    #[error("{}", crate::tr!("backup-not-archive", file = .0.display().to_string()))]
     NotAnArchive(PathBuf),
-    #[error("{0}: wrong password")]
+    #[error("{}", crate::tr!("backup-wrong-password", file = .0.display().to_string()))]
     WrongPassword(PathBuf),
-    #[error("{path}: entry {entry} is missing")]
+    #[error("{}", crate::tr!("backup-entry-missing", file = .path.display().to_string(), entry = .entry.as_str()))]
     Missing { path: PathBuf, entry: String },
-    #[error("{path}: entry {entry} has been altered or is damaged ({what})")]
+    #[error("{}", crate::tr!("backup-entry-altered", file = .path.display().to_string(), entry = .entry.as_str(), what = .what.as_str()))]
     Altered { path: PathBuf, entry: String, what: String },
-    #[error("{path}: entry {entry} is not listed in the manifest")]
+    #[error("{}", crate::tr!("backup-entry-unlisted", file = .path.display().to_string(), entry = .entry.as_str()))]
     Unexpected { path: PathBuf, entry: String },
-    #[error("{path}: entry {entry} is not AES-256 encrypted")]
+    #[error("{}", crate::tr!("backup-entry-unencrypted", file = .path.display().to_string(), entry = .entry.as_str()))]
     NotEncrypted { path: PathBuf, entry: String },
-    #[error("{path}: archive format version {found} is not known to this posagent (it reads version {FORMAT_VERSION})")]
+    #[error("{}", crate::tr!("backup-unknown-format", file = .path.display().to_string(), found = *.found, known = FORMAT_VERSION))]
     UnknownFormat { path: PathBuf, found: u32 },
     #[error("{path}: {what}")]
     Limit { path: PathBuf, what: String },
     #[error(transparent)]
     Unreadable(Box<crate::input::InputError>),
-    #[error("the backup was written but could not be recorded, so it was removed: {0}")]
+    #[error("{}", crate::tr!("backup-not-recorded", reason = .0.to_string()))]
     Record(Box<crate::store::StoreError>),
-    #[error("{path}: {entry} is invalid: {message}")]
+    #[error("{}", crate::tr!("backup-entry-invalid", file = .path.display().to_string(), entry = .entry.as_str(), reason = .message.as_str()))]
     Invalid {
         path: PathBuf,
         entry: String,
         message: String,
     },
+}
+
+impl BackupError {
+    /// A stable machine code for scripts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            BackupError::Exists(_) => "file_exists",
+            BackupError::WeakPassword => "weak_password",
+            BackupError::Io { .. } => "backup_io",
+            BackupError::NotAnArchive(_) => "not_an_archive",
+            BackupError::WrongPassword(_) => "wrong_password",
+            BackupError::Missing { .. } => "archive_entry_missing",
+            BackupError::Altered { .. } => "archive_altered",
+            BackupError::Unexpected { .. } => "archive_entry_unlisted",
+            BackupError::NotEncrypted { .. } => "archive_not_encrypted",
+            BackupError::UnknownFormat { .. } => "archive_format_unknown",
+            BackupError::Limit { .. } => "archive_too_large",
+            BackupError::Unreadable(_) => "file_unreadable",
+            BackupError::Record(_) => "backup_not_recorded",
+            BackupError::Invalid { .. } => "archive_invalid",
+        }
+    }
 }
 
 /// One entry as the manifest lists it.
@@ -511,17 +533,18 @@ pub fn read_archive(path: &Path, password: &[u8]) -> Result<Opened, BackupError>
         entry: entry.to_string(),
         message,
     };
-    let (file, _) = crate::input::open_regular(path, crate::input::MAX_ARCHIVE_FILE, &crate::tr!("what-backup-archive"))
-        .map_err(|e| BackupError::Unreadable(Box::new(e)))?;
+    let (file, _) =
+        crate::input::open_regular(path, crate::input::MAX_ARCHIVE_FILE, &crate::tr!("what-backup-archive"))
+            .map_err(|e| BackupError::Unreadable(Box::new(e)))?;
     let mut zip = ZipArchive::new(file).map_err(|_| BackupError::NotAnArchive(path.to_path_buf()))?;
     if zip.len() > MAX_ENTRIES {
         return Err(BackupError::Limit {
             path: path.to_path_buf(),
-            what: format!("holds {} entries; at most {MAX_ENTRIES} are accepted", zip.len()),
+            what: crate::tr!("backup-too-many-entries", count = zip.len(), max = MAX_ENTRIES),
         });
     }
     if zip.has_duplicate_names() {
-        return Err(invalid("(archive)", "two entries have the same name".into()));
+        return Err(invalid("(archive)", crate::tr!("backup-duplicate-names")));
     }
     let mut names = Vec::with_capacity(zip.len());
     for i in 0..zip.len() {
@@ -573,14 +596,17 @@ pub fn read_archive(path: &Path, password: &[u8]) -> Result<Opened, BackupError>
     let mut total: u64 = 0;
     for e in &manifest.entries {
         if !listed.insert(e.name.as_str()) {
-            return Err(invalid(MANIFEST, format!("lists entry {} twice", e.name)));
+            return Err(invalid(
+                MANIFEST,
+                crate::tr!("backup-listed-twice", entry = e.name.as_str()),
+            ));
         }
         total = total.saturating_add(e.size);
     }
     if total > MAX_TOTAL_SIZE {
         return Err(BackupError::Limit {
             path: path.to_path_buf(),
-            what: format!("its entries hold {total} bytes in all; at most {MAX_TOTAL_SIZE} are accepted"),
+            what: crate::tr!("backup-too-large", total = total, max = MAX_TOTAL_SIZE),
         });
     }
     if let Some((extra, _)) = names
@@ -607,7 +633,7 @@ pub fn read_archive(path: &Path, password: &[u8]) -> Result<Opened, BackupError>
                 });
             }
             Some((_, size)) if *size != e.size => {
-                return Err(altered("its size differs from the manifest".into()));
+                return Err(altered(crate::tr!("backup-size-differs")));
             }
             Some(_) => {}
         }
@@ -622,9 +648,11 @@ pub fn read_archive(path: &Path, password: &[u8]) -> Result<Opened, BackupError>
                 if e.size > MAX_JSON_ENTRY {
                     return Err(BackupError::Limit {
                         path: path.to_path_buf(),
-                        what: format!(
-                            "{} holds {} bytes; at most {MAX_JSON_ENTRY} are accepted",
-                            e.name, e.size
+                        what: crate::tr!(
+                            "backup-entry-too-large",
+                            entry = e.name.as_str(),
+                            size = e.size,
+                            max = MAX_JSON_ENTRY
                         ),
                     });
                 }
@@ -653,15 +681,19 @@ pub fn read_archive(path: &Path, password: &[u8]) -> Result<Opened, BackupError>
                         break;
                     }
                     if n as u64 > MAX_LOG_LINE {
-                        let msg = format!("line {} is longer than {MAX_LOG_LINE} bytes", count + 1);
+                        let msg = crate::tr!("backup-line-too-long", line = count + 1, max = MAX_LOG_LINE);
                         return Err(invalid(&e.name, msg));
                     }
                     if line.iter().all(|b| *b == b'\n') {
                         continue;
                     }
                     count += 1;
-                    serde_json::from_slice::<TxnRecord>(&line)
-                        .map_err(|err| invalid(&e.name, format!("line {count}: {err}")))?;
+                    serde_json::from_slice::<TxnRecord>(&line).map_err(|err| {
+                        invalid(
+                            &e.name,
+                            crate::tr!("backup-bad-line", line = count, reason = err.to_string()),
+                        )
+                    })?;
                 }
                 drop(lines);
                 check_digest(&reader, e, &altered)?;
@@ -698,7 +730,7 @@ fn check_digest<R>(
     altered: &dyn Fn(String) -> BackupError,
 ) -> Result<(), BackupError> {
     if reader.len != e.size || hex::encode(reader.sha.clone().finalize()) != e.sha256 {
-        return Err(altered("size or SHA-256 differs from the manifest".into()));
+        return Err(altered(crate::tr!("backup-digest-differs")));
     }
     Ok(())
 }
@@ -744,7 +776,12 @@ fn read_json_entry(
     if bytes.len() as u64 > MAX_JSON_ENTRY {
         return Err(BackupError::Limit {
             path: path.to_path_buf(),
-            what: format!("{name} is larger than {MAX_JSON_ENTRY} bytes"),
+            what: crate::tr!(
+                "backup-entry-too-large",
+                entry = name,
+                size = bytes.len(),
+                max = MAX_JSON_ENTRY
+            ),
         });
     }
     Ok(bytes)

@@ -7,32 +7,24 @@ use serde::Serialize;
 
 use super::args::{BackupArgs, BackupCommand, RestoreArgs};
 use super::device_cmd::{connect, describe_binding, describe_link, locate};
+use super::output::{Table, pad};
 use super::secrets::{self, PasswordUse};
 use super::{CliError, Exit, Output, load_profiles, progress};
 use crate::backup::{self, BackupError, ManifestBase};
 use crate::config::Paths;
 use crate::link::LinkStats;
 use crate::store::{Store, StoreError};
+use crate::tr;
 
 impl From<BackupError> for CliError {
     fn from(e: BackupError) -> Self {
         let (exit, help) = match &e {
-            BackupError::Io { .. } | BackupError::Record(_) => {
-                (Exit::Failure, "check the path, free space and permissions")
-            }
-            BackupError::WrongPassword(_) => (
-                Exit::DataErr,
-                "check the backup password (--password-file or POSAGENT_BACKUP_PASSWORD)",
-            ),
-            BackupError::Exists(_) | BackupError::WeakPassword => {
-                (Exit::DataErr, "choose another file or a longer password")
-            }
-            _ => (
-                Exit::DataErr,
-                "do not restore from this archive; use another backup of the terminal",
-            ),
+            BackupError::Io { .. } | BackupError::Record(_) => (Exit::Failure, tr!("help-backup-io")),
+            BackupError::WrongPassword(_) => (Exit::DataErr, tr!("help-backup-password")),
+            BackupError::Exists(_) | BackupError::WeakPassword => (Exit::DataErr, tr!("help-backup-exists")),
+            _ => (Exit::DataErr, tr!("help-backup-damaged")),
         };
-        CliError::new(exit, e.to_string()).help(help)
+        CliError::new(exit, e.to_string()).code(e.code()).help(help)
     }
 }
 
@@ -67,7 +59,7 @@ struct Created<'a> {
 
 fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
     let Some(dest) = a.out.as_deref() else {
-        return Err(CliError::new(Exit::Usage, "backup needs --out FILE.zip"));
+        return Err(CliError::new(Exit::Usage, tr!("backup-needs-out")));
     };
     if dest.exists() && !a.force {
         return Err(BackupError::Exists(dest.to_path_buf()).into());
@@ -89,7 +81,7 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
     let store = Store::open(&paths.data)?;
     let mut t = connect(&port, profile, &secret)?;
     let identity = t.identify()?;
-    let bar = progress::transfer_bar(out, "reading terminal");
+    let bar = progress::transfer_bar(out, &tr!("transfer-reading-terminal"));
     let contents = backup::capture(&mut t, evidence, &mut progress::feed(&bar))?;
     bar.finish_and_clear();
     let config = crate::config::Config::load(paths).map_err(|e| CliError::new(Exit::DataErr, e))?;
@@ -102,13 +94,16 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
     let (written, _) = backup::keep(dest, base, &contents, &pw, a.force, &store)?;
     let link = t.stats();
     let human = format!(
-        "Backup of {} written and verified: {}\n  {} bytes, SHA-256 {}\n  {} transaction(s), {} parameter(s)\n{}\n{}",
-        identity.serial,
-        dest.display(),
-        written.size,
-        written.sha256,
-        contents.transactions.len(),
-        contents.params.len(),
+        "{}\n{}\n{}",
+        tr!(
+            "backup-written",
+            serial = identity.serial.as_str(),
+            file = dest.display().to_string(),
+            size = written.size,
+            sha256 = written.sha256.as_str(),
+            transactions = contents.transactions.len(),
+            params = contents.params.len()
+        ),
         describe_binding(&contents.binding),
         describe_link(&link)
     );
@@ -137,20 +132,16 @@ fn verify(file: &Path, password_file: Option<&Path>, out: &Output) -> Result<(),
     let pw = secrets::backup_password(password_file, PasswordUse::Existing)?;
     let opened = backup::read_archive(file, &pw)?;
     let manifest = &opened.manifest;
-    let human = format!(
-        "{}: valid. Backup of {} ({} {}) taken {}{}; {} entries, every checksum matches; {} transaction(s)",
-        file.display(),
-        manifest.terminal.serial,
-        manifest.terminal.vendor,
-        manifest.terminal.model,
-        super::local_time(&manifest.created_at),
-        manifest
-            .technician
-            .as_deref()
-            .map(|t| format!(" by {t}"))
-            .unwrap_or_default(),
-        manifest.entries.len() + 1,
-        opened.transactions
+    let human = tr!(
+        "backup-valid",
+        file = file.display().to_string(),
+        serial = manifest.terminal.serial.as_str(),
+        vendor = manifest.terminal.vendor.as_str(),
+        model = manifest.terminal.model.as_str(),
+        taken = super::local_time(&manifest.created_at),
+        technician = manifest.technician.as_deref().unwrap_or("-"),
+        entries = manifest.entries.len() + 1,
+        transactions = opened.transactions
     );
     out.print(
         &human,
@@ -165,20 +156,27 @@ fn verify(file: &Path, password_file: Option<&Path>, out: &Output) -> Result<(),
 
 fn list(paths: &Paths, out: &Output) -> Result<(), CliError> {
     let rows = Store::open(&paths.data)?.backups()?;
-    let mut human = format!("{:<5} {:<26} {:<16} {:>7}  FILE", "ID", "TAKEN", "TERMINAL", "TXNS");
+    let mut table = Table::new([
+        (tr!("col-id"), 5),
+        (tr!("col-taken"), 26),
+        (tr!("col-terminal"), 16),
+        (tr!("col-transactions"), 7),
+        (tr!("col-file"), 0),
+    ]);
     for r in &rows {
-        human.push_str(&format!(
-            "\n{:<5} {:<26} {:<16} {:>7}  {}",
-            r.id,
+        table.row([
+            r.id.to_string(),
             super::local_time(&r.created_at),
-            r.terminal_serial,
-            r.transactions,
-            r.file
-        ));
+            r.terminal_serial.clone(),
+            r.transactions.to_string(),
+            r.file.clone(),
+        ]);
     }
-    if rows.is_empty() {
-        human = "no backups recorded yet".into();
-    }
+    let human = if rows.is_empty() {
+        tr!("backups-none")
+    } else {
+        table.render()
+    };
     out.print(&human, &rows);
     Ok(())
 }
@@ -189,11 +187,9 @@ pub fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
-        return Err(CliError::new(
-            Exit::Usage,
-            "this change needs confirmation and there is no terminal to ask on",
-        )
-        .help("pass --yes to confirm"));
+        return Err(CliError::new(Exit::Usage, tr!("confirm-no-terminal"))
+            .code("confirmation_needed")
+            .help(tr!("help-confirm-yes")));
     }
     eprint!("{question} [y/N] ");
     let _ = std::io::stderr().flush();
@@ -202,10 +198,10 @@ pub fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
         .lock()
         .read_line(&mut answer)
         .map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes") {
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "是") {
         Ok(())
     } else {
-        Err(CliError::new(Exit::Failure, "not confirmed; nothing was changed"))
+        Err(CliError::new(Exit::Failure, tr!("not-confirmed")).code("not_confirmed"))
     }
 }
 
@@ -236,33 +232,28 @@ pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliEr
     if identity.serial != manifest.terminal.serial && !a.to_replacement {
         return Err(CliError::new(
             Exit::DataErr,
-            format!(
-                "{} is a backup of terminal {}, but the terminal on {} is {}",
-                a.file.display(),
-                manifest.terminal.serial,
-                port.display(),
-                identity.serial
+            tr!(
+                "restore-other-terminal",
+                file = a.file.display().to_string(),
+                expected = manifest.terminal.serial.as_str(),
+                port = port.display().to_string(),
+                serial = identity.serial.as_str()
             ),
         )
-        .help("connect the right terminal, or pass --to-replacement to put this binding on a replacement unit"));
+        .code("another_unit")
+        .help(tr!("help-restore-other-terminal")));
     }
     let changes = t.read_binding()?.differences(&contents.binding);
     if !out.json {
-        eprintln!("Terminal {} — changes the restore will make:", identity.serial);
+        eprintln!("{}", tr!("restore-heading", serial = identity.serial.as_str()));
         if changes.is_empty() {
-            eprintln!("  binding already matches the backup");
+            eprintln!("  {}", tr!("restore-matches"));
         }
         for d in &changes {
-            eprintln!("  {:<14} {}  →  {}", d.field, d.from, d.to);
+            eprintln!("  {} {}  →  {}", pad(&d.field, 14), d.from, d.to);
         }
     }
-    confirm(
-        &format!(
-            "Back up what is there now, then restore the binding and {} parameter(s) from the backup?",
-            contents.params.len()
-        ),
-        a.yes,
-    )?;
+    confirm(&tr!("restore-confirm", params = contents.params.len()), a.yes)?;
     let technician = super::job_cmd::technician(paths)?;
     let setup = crate::job::restore::RestoreSetup {
         paths,
@@ -278,6 +269,6 @@ pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliEr
     let mut screen = super::job_cmd::screen(out, true);
     super::interrupt::install();
     let outcome = crate::job::restore::start(&setup, t, &mut screen)?;
-    super::job_cmd::print_outcome(out, &outcome, "restored");
+    super::job_cmd::print_outcome(out, &outcome, &tr!("verb-restored"));
     Ok(())
 }

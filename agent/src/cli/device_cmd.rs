@@ -8,13 +8,13 @@ use serde::Serialize;
 use super::args::{InspectArgs, WhereArgs};
 use super::output::{Table, pad};
 use super::{CliError, Exit, Output, load_profiles, secrets};
-use crate::tr;
 use crate::config::Paths;
 use crate::link::LinkStats;
 use crate::profile::{Profile, ProfileSet, UsbId};
 use crate::terminal::Secret;
 use crate::terminal::model::{Binding, Identity, Status};
 use crate::terminal::{Terminal, TerminalError, discover};
+use crate::tr;
 
 /// Exit code and next step for a terminal error.
 pub fn terminal_exit(e: &TerminalError) -> (Exit, String) {
@@ -99,7 +99,11 @@ pub fn devices(paths: &Paths, out: &Output) -> Result<(), CliError> {
             or_dash(&r.profile),
         ]);
     }
-    let human = if rows.is_empty() { tr!("ports-none") } else { table.render() };
+    let human = if rows.is_empty() {
+        tr!("ports-none")
+    } else {
+        table.render()
+    };
     out.print(&human, &rows);
     Ok(())
 }
@@ -234,7 +238,12 @@ pub fn describe_binding(b: &Binding) -> String {
         let expiry = c.expiry.as_deref().unwrap_or("-");
         lines.push(field(
             tr!("field-card"),
-            tr!("card-line", pan = c.pan.to_string(), holder = c.holder.to_string(), expiry = expiry),
+            tr!(
+                "card-line",
+                pan = c.pan.to_string(),
+                holder = c.holder.to_string(),
+                expiry = expiry
+            ),
         ));
     }
     if let Some(a) = &b.account {

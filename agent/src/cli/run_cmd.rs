@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::args::RunArgs;
 use super::backup_cmd::confirm;
 use super::job_cmd::{technician, valid_orders};
+use super::output::Table;
 use super::secrets::PasswordUse;
 use super::{CliError, Exit, Output, json_line, secrets};
 use crate::config::Paths;
@@ -23,6 +24,7 @@ use crate::profile::{ProfileSet, SerialSettings};
 use crate::store::Store;
 use crate::store::jobs::JobState;
 use crate::terminal::Secret;
+use crate::tr;
 
 /// What happened to one order.
 #[derive(Debug, Clone, Serialize)]
@@ -81,16 +83,20 @@ fn plan_orders(
         if !seen.insert(order.id.clone()) {
             return Err(CliError::new(
                 Exit::DataErr,
-                format!("{}: order {} appears twice", plan.display(), order.id),
+                tr!(
+                    "plan-order-twice",
+                    file = plan.display().to_string(),
+                    order = order.id.as_str()
+                ),
             ));
         }
         let serial = order.expect.serial.clone().ok_or_else(|| {
             CliError::new(
                 Exit::DataErr,
-                format!(
-                    "{}: order {} has no expect.serial; a plan finds each terminal by its serial number",
-                    plan.display(),
-                    order.id
+                tr!(
+                    "plan-order-no-serial",
+                    file = plan.display().to_string(),
+                    order = order.id.as_str()
                 ),
             )
         })?;
@@ -130,8 +136,14 @@ impl Observer for RunLine {
         if matches!(status, StepStatus::Done | StepStatus::Skipped) {
             self.bar.inc(1);
         }
+        let label = match status {
+            StepStatus::Started => tr!("status-started"),
+            StepStatus::Done => tr!("status-done"),
+            StepStatus::Skipped => tr!("status-skipped"),
+            StepStatus::Failed => tr!("status-failed"),
+        };
         let status = format!("{status:?}").to_lowercase();
-        self.bar.set_message(format!("{} {status}", step.name()));
+        self.bar.set_message(format!("{} {label}", step.label()));
         if self.json {
             json_line(&serde_json::json!({
                 "event": "step", "order": self.order, "step": step.name(), "status": status, "detail": detail,
@@ -221,7 +233,7 @@ impl Shared<'_> {
                 let Some(port) = port else {
                     let e = CliError::new(
                         Exit::Unavailable,
-                        format!("terminal {} did not answer on any port", p.serial),
+                        tr!("plan-terminal-absent", serial = p.serial.as_str()),
                     );
                     return fail(result, e);
                 };
@@ -229,10 +241,8 @@ impl Shared<'_> {
                     Some(r) => match self.found.get(r) {
                         Some(x) => Some(x.as_path()),
                         None => {
-                            let e = CliError::new(
-                                Exit::Unavailable,
-                                format!("replacement unit {r} did not answer on any port"),
-                            );
+                            let e =
+                                CliError::new(Exit::Unavailable, tr!("plan-replacement-absent", serial = r.as_str()));
                             return fail(result, e);
                         }
                     },
@@ -323,14 +333,14 @@ fn pulled_orders(
             .map_err(|e| e.to_string())
             .and_then(|v| match crate::order::validate(&v.raw(), profiles) {
                 Ok(order) => Ok((order, Some(v))),
-                Err(p) => Err(format!(
-                    "not valid: {}",
-                    p.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")
+                Err(p) => Err(tr!(
+                    "pulled-not-valid",
+                    problems = p.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")
                 )),
             });
         match checked {
             Ok(x) => ready.push(x),
-            Err(why) => eprintln!("left alone: {why}"),
+            Err(why) => eprintln!("{}", tr!("pulled-left-alone", reason = why)),
         }
     }
     Ok(ready)
@@ -347,7 +357,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
             (
                 pulled_orders(paths, &profiles)?,
                 profiles,
-                PathBuf::from("pulled orders"),
+                PathBuf::from(tr!("pulled-orders")),
             )
         }
     };
@@ -375,15 +385,12 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
         let connected = |s: &String| found.contains_key(s);
         planned.retain(|p| connected(&p.serial) && p.replacement.as_ref().is_none_or(connected));
         if planned.is_empty() && !out.json {
-            eprintln!("no pulled order's terminal is connected");
+            eprintln!("{}", tr!("pulled-none-connected"));
         }
     }
     if !dry && !idle {
         confirm(
-            &format!(
-                "Carry out {work} order(s) of {} on the terminals found?",
-                plan.display()
-            ),
+            &tr!("plan-confirm-run", count = work, file = plan.display().to_string()),
             a.common.yes,
         )?;
     }
@@ -453,8 +460,8 @@ fn execute(planned: &[Planned], shared: &Shared<'_>, jobs: usize, out: &Output) 
                         };
                         let r = shared.run_one(p, &mut line);
                         line.bar.finish_with_message(match &r.error {
-                            Some(e) => format!("FAILED: {e}"),
-                            None => r.status.to_string(),
+                            Some(e) => tr!("run-line-failed", reason = e.as_str()),
+                            None => result_label(r.status),
                         });
                         if line.json {
                             let mut doc = serde_json::to_value(&r).unwrap_or_default();
@@ -477,19 +484,35 @@ fn execute(planned: &[Planned], shared: &Shared<'_>, jobs: usize, out: &Output) 
     results
 }
 
-fn table(results: &[OrderResult]) -> String {
-    let mut human = format!("{:<16} {:<18} {:<8} {:<36} NOTE", "ORDER", "TERMINAL", "RESULT", "JOB");
-    for r in results {
-        human.push_str(&format!(
-            "\n{:<16} {:<18} {:<8} {:<36} {}",
-            r.order,
-            r.terminal,
-            r.status,
-            r.job.as_deref().unwrap_or("-"),
-            r.error.as_deref().or(r.port.as_deref()).unwrap_or("")
-        ));
+/// A result's status as a person reads it (JSON keeps `done`, `skipped` …).
+fn result_label(status: &str) -> String {
+    match status {
+        "done" => tr!("status-done"),
+        "skipped" => tr!("status-skipped"),
+        "failed" => tr!("status-failed"),
+        "planned" => tr!("status-planned"),
+        other => other.to_string(),
     }
-    human
+}
+
+fn table(results: &[OrderResult]) -> String {
+    let mut table = Table::new([
+        (tr!("col-order"), 16),
+        (tr!("col-terminal"), 18),
+        (tr!("col-result"), 8),
+        (tr!("col-job"), 36),
+        (tr!("col-note"), 0),
+    ]);
+    for r in results {
+        table.row([
+            r.order.clone(),
+            r.terminal.clone(),
+            result_label(r.status),
+            r.job.clone().unwrap_or_else(|| "-".to_string()),
+            r.error.as_deref().or(r.port.as_deref()).unwrap_or("").to_string(),
+        ]);
+    }
+    table.render()
 }
 
 fn summary(results: &[OrderResult], receipts: &Path, out: &Output) -> Result<(), CliError> {
@@ -509,16 +532,19 @@ fn summary(results: &[OrderResult], receipts: &Path, out: &Output) -> Result<(),
         json_line(&doc);
     } else {
         println!(
-            "{}\n{} done, {} already done, {} failed",
+            "{}\n{}",
             table(results),
-            count("done"),
-            count("skipped"),
-            failed.len()
+            tr!(
+                "run-summary",
+                done = count("done"),
+                skipped = count("skipped"),
+                failed = failed.len()
+            )
         );
         if written > 0 {
             println!(
-                "{written} receipt(s) to print and sign in {} (one per job, named by job id)",
-                receipts.display()
+                "{}",
+                tr!("run-receipts", count = written, dir = receipts.display().to_string())
             );
         }
     }
@@ -530,20 +556,24 @@ fn summary(results: &[OrderResult], receipts: &Path, out: &Output) -> Result<(),
     } else {
         Exit::Failure
     };
-    Err(CliError::new(
-        exit,
-        format!("{} of {} order(s) failed", failed.len(), results.len()),
+    Err(
+        CliError::new(exit, tr!("run-failed", failed = failed.len(), total = results.len()))
+            .code("orders_failed")
+            .help(tr!("help-run-failed")),
     )
-    .help("fix what each names, then run the same plan again: finished orders are skipped and interrupted ones resumed"))
 }
 
 fn dry_run_report(results: &[OrderResult], silent: &[(PathBuf, String)], out: &Output) -> Result<(), CliError> {
-    let mut human = format!(
-        "Dry run: nothing was changed and no job was recorded.\n{}",
-        table(results)
-    );
+    let mut human = format!("{}\n{}", tr!("run-dry"), table(results));
     for (port, e) in silent {
-        human.push_str(&format!("\n  no terminal on {}: {e}", port.display()));
+        human.push_str(&format!(
+            "\n  {}",
+            tr!(
+                "run-no-terminal-on",
+                port = port.display().to_string(),
+                reason = e.as_str()
+            )
+        ));
     }
     let failed: Vec<&OrderResult> = results.iter().filter(|r| r.status == "failed").collect();
     out.print(
@@ -560,7 +590,8 @@ fn dry_run_report(results: &[OrderResult], silent: &[(PathBuf, String)], out: &O
     };
     Err(CliError::new(
         exit,
-        format!("{} of {} order(s) would fail", failed.len(), results.len()),
+        tr!("run-dry-failed", failed = failed.len(), total = results.len()),
     )
-    .help("fix what each names (connect missing terminals: `posagent devices`), then check again"))
+    .code("orders_would_fail")
+    .help(tr!("help-run-dry-failed")))
 }

@@ -20,8 +20,12 @@ pub const PASSWORD_ENV: &str = "POSAGENT_BACKUP_PASSWORD";
 /// Reads a secret file; one trailing newline (LF or CRLF) is not part of the secret.
 pub fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
     let mut bytes = Zeroizing::new(
-        crate::input::read_regular(path, crate::input::MAX_SECRET_FILE, &tr!("what-secret-file", what = what))
-            .map_err(|e| CliError::new(Exit::DataErr, e.to_string()))?,
+        crate::input::read_regular(
+            path,
+            crate::input::MAX_SECRET_FILE,
+            &tr!("what-secret-file", what = what),
+        )
+        .map_err(|e| CliError::new(Exit::DataErr, e.to_string()))?,
     );
     if bytes.ends_with(b"\n") {
         bytes.pop();
@@ -45,8 +49,12 @@ fn prompt(label: &str) -> Result<Option<Zeroizing<String>>, CliError> {
         return Ok(None);
     }
     let answer = Zeroizing::new(
-        rpassword::prompt_password(tr!("secret-prompt", what = label))
-            .map_err(|e| CliError::new(Exit::Failure, tr!("secret-prompt-failed", what = label, reason = e.to_string())))?,
+        rpassword::prompt_password(tr!("secret-prompt", what = label)).map_err(|e| {
+            CliError::new(
+                Exit::Failure,
+                tr!("secret-prompt-failed", what = label, reason = e.to_string()),
+            )
+        })?,
     );
     Ok((!answer.is_empty()).then_some(answer))
 }

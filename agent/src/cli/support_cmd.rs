@@ -78,7 +78,8 @@ pub fn run(paths: &Paths, file: &Path, force: bool, out: &Output) -> Result<(), 
         let mut names: Vec<_> = dir.filter_map(Result::ok).map(|e| e.path()).collect();
         names.sort();
         for p in names {
-            let bytes = crate::input::read_regular(&p, super::logging::MAX_LOG_BYTES * 2, &crate::tr!("what-log-file"))?;
+            let bytes =
+                crate::input::read_regular(&p, super::logging::MAX_LOG_BYTES * 2, &crate::tr!("what-log-file"))?;
             let name = p
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
