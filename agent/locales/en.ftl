@@ -337,3 +337,32 @@ backup-entry-too-large = { $entry } holds { $size } bytes; at most { $max } are 
 backup-line-too-long = line { $line } is longer than { $max } bytes
 backup-bad-line = line { $line }: { $reason }
 backup-digest-differs = size or SHA-256 differs from the manifest
+
+## Sync
+help-sync-setup = fix the setting or file named; nothing was sent
+help-sync-unreachable = submissions stay queued; run `posagent sync` again when a network is back, or keep `posagent sync --watch` running
+help-sync-untrusted = nothing was sent and submissions stay queued; check --provider-ca, the provider's certificate and this laptop's clock
+help-sync-refused = nothing was marked sent; check the client certificate and the agent key file with the provider
+help-sync-store = the queue is unchanged
+sync-no-provider = no provider to sync with
+help-sync-no-provider = give --provider https://HOST[:PORT] or set url in the [provider] table of config.toml
+sync-no-agent-key = no agent key to sign deliveries with
+help-sync-no-agent-key = give --agent-key-file FILE (or POSAGENT_AGENT_KEY_FILE), or set agent_key_file in [provider]
+config-range = { $file }: { $field } must be { $min } to { $max }
+sync-connected = connected to { $url }
+sync-progress = accepted { $accepted }, rejected { $rejected }, to retry { $retried }
+sync-delivered = delivered: accepted { $accepted }, rejected { $rejected }, to retry { $retried }, dead { $dead }
+sync-waiting = waiting for retries due { $until }
+sync-still-watching = { $error }; still watching
+sync-stopping = stopping after the batch in flight (press Ctrl-C again to quit at once)
+cannot-open = cannot open { $file }: { $reason }
+sync-busy = another `posagent sync` is delivering from this data directory
+help-sync-busy = let it finish, or stop it (Ctrl-C) and run this again
+sync-summary = Synced with { $url }: { $accepted } accepted, { $rejected } rejected, { $retried } to retry, { $dead } dead
+    Queue: { $pending } pending, { $queue_accepted } accepted, { $queue_rejected } rejected, { $queue_dead } dead
+sync-next-retry = Next retry due { $at }
+sync-orders-pulled = Orders: { $count } pulled and verified (`posagent orders` lists them)
+sync-refused-some = { $rejected } submission(s) were refused by the provider and { $dead } ran out of retries
+help-sync-refused-some = `posagent queue` lists them with the provider's reason; `posagent jobs show JOB` gives the way back
+sync-left = { $count } submission(s) are still queued for a later retry
+help-sync-left = run `posagent sync` again later, or keep `posagent sync --watch` running

@@ -337,3 +337,32 @@ backup-entry-too-large = { $entry } 有 { $size } 字节；最多接受 { $max }
 backup-line-too-long = 第 { $line } 行超过 { $max } 字节
 backup-bad-line = 第 { $line } 行：{ $reason }
 backup-digest-differs = 大小或 SHA-256 与清单不一致
+
+## 同步
+help-sync-setup = 请修正所指出的设置或文件；没有发送任何内容
+help-sync-unreachable = 提交仍在队列中；有网络后再运行 `posagent sync`，或保持 `posagent sync --watch` 运行
+help-sync-untrusted = 没有发送任何内容，提交仍在队列中；请检查 --provider-ca、服务商的证书和本机时钟
+help-sync-refused = 没有任何提交被标记为已发送；请与服务商核对客户端证书和本机密钥文件
+help-sync-store = 队列没有变化
+sync-no-provider = 没有可同步的服务商
+help-sync-no-provider = 请给出 --provider https://HOST[:PORT]，或在 config.toml 的 [provider] 中设置 url
+sync-no-agent-key = 没有用于签名的本机密钥
+help-sync-no-agent-key = 请给出 --agent-key-file FILE（或 POSAGENT_AGENT_KEY_FILE），或在 [provider] 中设置 agent_key_file
+config-range = { $file }：{ $field } 必须在 { $min } 到 { $max } 之间
+sync-connected = 已连接 { $url }
+sync-progress = 已接受 { $accepted }，被拒绝 { $rejected }，待重试 { $retried }
+sync-delivered = 已送达：接受 { $accepted }，拒绝 { $rejected }，待重试 { $retried }，已放弃 { $dead }
+sync-waiting = 等待重试，下次在 { $until }
+sync-still-watching = { $error }；继续等待
+sync-stopping = 当前批次发送完后停止（再按一次 Ctrl-C 立即退出）
+cannot-open = 无法打开 { $file }：{ $reason }
+sync-busy = 另一个 `posagent sync` 正在从该数据目录发送
+help-sync-busy = 请等它完成，或停止它（Ctrl-C）后再运行
+sync-summary = 已与 { $url } 同步：接受 { $accepted }，拒绝 { $rejected }，待重试 { $retried }，已放弃 { $dead }
+    队列：待发送 { $pending }，已接受 { $queue_accepted }，被拒绝 { $queue_rejected }，已放弃 { $queue_dead }
+sync-next-retry = 下次重试时间 { $at }
+sync-orders-pulled = 工单：已拉取并校验 { $count } 张（`posagent orders` 可列出）
+sync-refused-some = { $rejected } 条提交被服务商拒绝，{ $dead } 条重试次数已用完
+help-sync-refused-some = `posagent queue` 会列出它们及服务商的原因；`posagent jobs show JOB` 给出补救办法
+sync-left = 还有 { $count } 条提交在队列中等待稍后重试
+help-sync-left = 请稍后再运行 `posagent sync`，或保持 `posagent sync --watch` 运行

@@ -14,26 +14,18 @@ use crate::seal::LocalKeys;
 use crate::store::Store;
 use crate::sync::client::{Client, ProviderSettings, SyncError};
 use crate::sync::drain::{DEFAULT_BATCH, Drain, DrainOptions, SyncEvent, SyncObserver, Tally};
+use crate::tr;
 
 impl From<SyncError> for CliError {
     fn from(e: SyncError) -> Self {
-        let (exit, help) = match &e {
-            SyncError::Setup(_) => (Exit::DataErr, "fix the setting or file named; nothing was sent"),
-            SyncError::Unreachable { .. } => (
-                Exit::Unavailable,
-                "submissions stay queued; run `posagent sync` again when a network is back, or keep `posagent sync --watch` running",
-            ),
-            SyncError::Untrusted { .. } => (
-                Exit::NoPerm,
-                "nothing was sent and submissions stay queued; check --provider-ca, the provider's certificate and this laptop's clock",
-            ),
-            SyncError::Refused { .. } => (
-                Exit::NoPerm,
-                "nothing was marked sent; check the client certificate and the agent key file with the provider",
-            ),
-            SyncError::Store(_) | SyncError::Seal(_) => (Exit::Failure, "the queue is unchanged"),
+        let (exit, code, help) = match &e {
+            SyncError::Setup(_) => (Exit::DataErr, "sync_setup", tr!("help-sync-setup")),
+            SyncError::Unreachable { .. } => (Exit::Unavailable, "provider_unreachable", tr!("help-sync-unreachable")),
+            SyncError::Untrusted { .. } => (Exit::NoPerm, "provider_untrusted", tr!("help-sync-untrusted")),
+            SyncError::Refused { .. } => (Exit::NoPerm, "provider_refused", tr!("help-sync-refused")),
+            SyncError::Store(_) | SyncError::Seal(_) => (Exit::Failure, "store", tr!("help-sync-store")),
         };
-        CliError::new(exit, e.to_string()).help(help)
+        CliError::new(exit, e.to_string()).code(code).help(help)
     }
 }
 
@@ -44,12 +36,14 @@ pub(super) fn settings(paths: &Paths, a: &ProviderArgs) -> Result<(ProviderSetti
     let p = config.provider;
     let rel = |f: Option<PathBuf>| f.map(|f| if f.is_absolute() { f } else { paths.config.join(f) });
     let url = a.url.clone().or(p.url).ok_or_else(|| {
-        CliError::new(Exit::Usage, "no provider to sync with")
-            .help("give --provider https://HOST[:PORT] or set url in the [provider] table of config.toml")
+        CliError::new(Exit::Usage, tr!("sync-no-provider"))
+            .code("no_provider")
+            .help(tr!("help-sync-no-provider"))
     })?;
     let agent_key_file = a.agent_key_file.clone().or(rel(p.agent_key_file)).ok_or_else(|| {
-        CliError::new(Exit::Usage, "no agent key to sign deliveries with")
-            .help("give --agent-key-file FILE (or POSAGENT_AGENT_KEY_FILE), or set agent_key_file in [provider]")
+        CliError::new(Exit::Usage, tr!("sync-no-agent-key"))
+            .code("no_agent_key")
+            .help(tr!("help-sync-no-agent-key"))
     })?;
     let (client_cert, client_key) = match (&a.client_cert, &a.client_key) {
         (Some(c), Some(k)) => (Some(c.clone()), Some(k.clone())),
@@ -60,10 +54,12 @@ pub(super) fn settings(paths: &Paths, a: &ProviderArgs) -> Result<(ProviderSetti
     if batch == 0 || batch > crate::sync::api::MAX_BATCH {
         return Err(CliError::new(
             Exit::DataErr,
-            format!(
-                "{}: provider.batch_size must be 1 to {}",
-                config_file.display(),
-                crate::sync::api::MAX_BATCH
+            tr!(
+                "config-range",
+                file = config_file.display().to_string(),
+                field = "provider.batch_size",
+                min = 1,
+                max = crate::sync::api::MAX_BATCH
             ),
         ));
     }
@@ -73,7 +69,13 @@ pub(super) fn settings(paths: &Paths, a: &ProviderArgs) -> Result<(ProviderSetti
         Some(_) => {
             return Err(CliError::new(
                 Exit::DataErr,
-                format!("{}: provider.retry_base_ms must be 10 to 600000", config_file.display()),
+                tr!(
+                    "config-range",
+                    file = config_file.display().to_string(),
+                    field = "provider.retry_base_ms",
+                    min = 10,
+                    max = 600_000
+                ),
             ));
         }
     };
@@ -142,7 +144,7 @@ impl SyncObserver for SyncScreen {
                 if self.reachable != Some(true) && (self.watch || !self.json) {
                     self.line(
                         "connected",
-                        &format!("connected to {url}"),
+                        &tr!("sync-connected", url = url),
                         serde_json::json!({ "url": url }),
                     );
                 }
@@ -150,27 +152,34 @@ impl SyncObserver for SyncScreen {
             }
             SyncEvent::Delivered { tally } => {
                 self.bar.set_position(tally.accepted + tally.rejected + tally.dead);
-                self.bar.set_message(format!(
-                    "accepted {}, rejected {}, to retry {}",
-                    tally.accepted, tally.rejected, tally.retried
+                self.bar.set_message(tr!(
+                    "sync-progress",
+                    accepted = tally.accepted,
+                    rejected = tally.rejected,
+                    retried = tally.retried
                 ));
                 if self.watch {
                     self.line(
                         "delivered",
-                        &format!(
-                            "delivered: accepted {}, rejected {}, to retry {}, dead {}",
-                            tally.accepted, tally.rejected, tally.retried, tally.dead
+                        &tr!(
+                            "sync-delivered",
+                            accepted = tally.accepted,
+                            rejected = tally.rejected,
+                            retried = tally.retried,
+                            dead = tally.dead
                         ),
                         serde_json::json!({ "tally": tally }),
                     );
                 }
             }
-            SyncEvent::Waiting { until } => self.bar.set_message(format!("waiting for retries due {until}")),
+            SyncEvent::Waiting { until } => self
+                .bar
+                .set_message(tr!("sync-waiting", until = super::local_time(until))),
             SyncEvent::Unreachable { error } => {
                 if self.reachable != Some(false) {
                     self.line(
                         "unreachable",
-                        &format!("{error}; still watching"),
+                        &tr!("sync-still-watching", error = error.to_string()),
                         serde_json::json!({ "error": error.to_string() }),
                     );
                 }
@@ -197,7 +206,7 @@ fn stop_on_signals(json: bool) -> watch::Receiver<bool> {
                 std::process::exit(130);
             }
             if !json {
-                eprintln!("stopping after the batch in flight (press Ctrl-C again to quit at once)");
+                eprintln!("{}", tr!("sync-stopping"));
             }
             let _ = tx.send(true);
         }
@@ -217,7 +226,12 @@ fn pending(store: &Store) -> Result<u64, CliError> {
 /// so a second run cannot put the first one's submissions in flight back in the queue.
 fn one_sync_at_a_time(paths: &Paths) -> Result<std::fs::File, CliError> {
     let path = paths.data.join("sync.lock");
-    let fail = |e: std::io::Error| CliError::new(Exit::Failure, format!("cannot open {}: {e}", path.display()));
+    let fail = |e: std::io::Error| {
+        CliError::new(
+            Exit::Failure,
+            tr!("cannot-open", file = path.display().to_string(), reason = e.to_string()),
+        )
+    };
     crate::private::dir(&paths.data).map_err(fail)?;
     let file = crate::private::options()
         .create(true)
@@ -227,11 +241,9 @@ fn one_sync_at_a_time(paths: &Paths) -> Result<std::fs::File, CliError> {
         .map_err(fail)?;
     // SAFETY: flock on a descriptor this function owns; the lock ends with the file.
     if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(CliError::new(
-            Exit::Unavailable,
-            "another `posagent sync` is delivering from this data directory",
-        )
-        .help("let it finish, or stop it (Ctrl-C) and run this again"));
+        return Err(CliError::new(Exit::Unavailable, tr!("sync-busy"))
+            .code("sync_running")
+            .help(tr!("help-sync-busy")));
     }
     Ok(file)
 }
@@ -308,24 +320,23 @@ fn summary(
     let count = |s: &str| counts.get(s).copied().unwrap_or(0);
     let left = count("pending") + count("sending");
     let next = store.next_attempt_at()?;
-    let mut human = format!(
-        "Synced with {url}: {} accepted, {} rejected, {} to retry, {} dead\nQueue: {} pending, {} accepted, {} rejected, {} dead",
-        tally.accepted,
-        tally.rejected,
-        tally.retried,
-        tally.dead,
-        left,
-        count("accepted"),
-        count("rejected"),
-        count("dead"),
+    let mut human = tr!(
+        "sync-summary",
+        url = url,
+        accepted = tally.accepted,
+        rejected = tally.rejected,
+        retried = tally.retried,
+        dead = tally.dead,
+        pending = left,
+        queue_accepted = count("accepted"),
+        queue_rejected = count("rejected"),
+        queue_dead = count("dead")
     );
     if let Some(n) = &next {
-        human.push_str(&format!("\nNext retry due {}", super::local_time(n)));
+        human.push_str(&format!("\n{}", tr!("sync-next-retry", at = super::local_time(n))));
     }
     if let Some(n) = orders_pulled {
-        human.push_str(&format!(
-            "\nOrders: {n} pulled and verified (`posagent orders` lists them)"
-        ));
+        human.push_str(&format!("\n{}", tr!("sync-orders-pulled", count = n)));
     }
     let doc = serde_json::json!({
         "ok": tally.rejected + tally.dead == 0 && left == 0,
@@ -349,19 +360,15 @@ fn summary(
     if tally.rejected + tally.dead > 0 {
         return Err(CliError::new(
             Exit::Failure,
-            format!(
-                "{} submission(s) were refused by the provider and {} ran out of retries",
-                tally.rejected, tally.dead
-            ),
+            tr!("sync-refused-some", rejected = tally.rejected, dead = tally.dead),
         )
-        .help("`posagent queue` lists them with the provider's reason; `posagent jobs show JOB` gives the way back"));
+        .code("submissions_refused")
+        .help(tr!("help-sync-refused-some")));
     }
     if left > 0 {
-        return Err(CliError::new(
-            Exit::Unavailable,
-            format!("{left} submission(s) are still queued for a later retry"),
-        )
-        .help("run `posagent sync` again later, or keep `posagent sync --watch` running"));
+        return Err(CliError::new(Exit::Unavailable, tr!("sync-left", count = left))
+            .code("submissions_queued")
+            .help(tr!("help-sync-left")));
     }
     Ok(())
 }
