@@ -366,3 +366,87 @@ sync-refused-some = { $rejected } submission(s) were refused by the provider and
 help-sync-refused-some = `posagent queue` lists them with the provider's reason; `posagent jobs show JOB` gives the way back
 sync-left = { $count } submission(s) are still queued for a later retry
 help-sync-left = run `posagent sync` again later, or keep `posagent sync --watch` running
+
+## Queue
+submission-not-found = submission { $submission } not found (or the prefix is ambiguous); `posagent queue` lists them
+col-submission = SUBMISSION
+col-attempts = ATTEMPTS
+col-kind = KIND
+col-created = CREATED
+queue-empty = the queue is empty
+submission-show = Submission { $submission } ({ $kind }) for job { $job }, order { $order }
+      state { $state }, { $attempts } attempt(s), next { $next }
+      idempotency key { $key }
+submission-reason = provider's reason: { $reason }
+submission-code = provider's code: { $code }
+submission-receipt = receipt: { $receipt }
+submission-payload = payload (sensitive fields sealed, numbers masked):
+submission-not-retryable = submission { $submission } is { $state }; only rejected or dead submissions can be retried
+submission-requeued = submission { $submission } is queued again
+outbox-pending = pending
+outbox-sending = sending
+outbox-accepted = accepted
+outbox-rejected = rejected
+outbox-dead = dead
+
+## Pulled orders
+orders-no-keys = no order keys to check the provider's signatures with
+help-orders-no-keys = list the provider's public order key files in order_key_files in the [provider] table of config.toml
+orders-pulled = { $count } order(s) pulled for { $technician } and verified
+orders-pulled-line = { $order }  { $operation }  terminal { $terminal }
+orders-refused-line = refused { $order }: { $reason }
+col-valid-until = VALID UNTIL
+pulled-executed = executed
+pulled-expired = expired
+pulled-waiting = pulled
+pulled-due-today = { $state } (due today)
+orders-none = no pulled orders; `posagent orders pull` fetches them
+orders-not-found = no pulled order { $order }
+help-orders-not-found = `posagent orders` lists them
+orders-show = Order { $order } for { $technician }, issued { $issued } valid until { $until }, signed with key { $key }
+
+## Configuration, support bundle, profiles
+no-home = cannot determine a data directory (no HOME?); set POSAGENT_HOME or pass --home DIR
+config-not-written = { $file }  (not written yet: `posagent config init`)
+config-file-label = configuration
+config-data-label = data
+config-profiles-label = profiles
+config-show-failed = cannot show the configuration: { $reason }
+file-exists = { $file } already exists
+help-config-exists = pass --force to replace it, or edit it
+help-file-exists = pass --force to replace it, or choose another name
+cannot-write = cannot write { $file }: { $reason }
+config-written = wrote { $file }; uncomment what applies
+support-written = wrote { $file } ({ $count } files): send it to your support desk
+col-name = NAME
+col-provider = PROVIDER
+col-cooldown = COOLDOWN
+cooldown-days = { $days }d
+
+## Transfers
+transfer-backup = backup
+transfer-export = export
+transfer-import = import
+transfer-verify = read back
+transfer-parameters = parameters
+
+## Demo
+demo-cannot-start = demo: cannot start `posagent { $command }`: { $reason }
+demo-bad-announcement = it announced { $line }
+demo-no-field = demo: a simulator did not announce its { $field }
+demo-cannot-write = demo: cannot write { $file }: { $reason }
+demo-no-merchant = demo: the simulated unit has no merchant bound
+demo-stopped = demo stopped; every process it started was stopped too
+demo-data-dir = Demo data directory: { $dir }
+demo-started = Started: old unit { $old } on { $old_port }, blank replacement { $new } on { $new_port }, provider at { $url }
+demo-pulling = Pulling the work order the provider issued:
+demo-not-pulled = demo: the provider's order was not pulled
+demo-order-invalid = demo: the provider's order did not validate
+demo-migrating = Migrating { $old } → { $new } (order { $order }):
+demo-delivering = Delivering the submission to the provider:
+demo-finished = Demo finished: every step done and verified, processes stopped.
+      backup: { $backup }
+      password file: { $password_file } (try `7z l { $backup }` or `posagent backup verify { $backup } --password-file { $password_file }`)
+      provider receipt: { $provider_receipt }
+      receipt to print and sign: { $receipt }
+      data kept in { $home } — look around with `POSAGENT_HOME={ $home } posagent jobs show { $job }`; delete it when done

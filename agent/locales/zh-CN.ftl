@@ -366,3 +366,87 @@ sync-refused-some = { $rejected } 条提交被服务商拒绝，{ $dead } 条重
 help-sync-refused-some = `posagent queue` 会列出它们及服务商的原因；`posagent jobs show JOB` 给出补救办法
 sync-left = 还有 { $count } 条提交在队列中等待稍后重试
 help-sync-left = 请稍后再运行 `posagent sync`，或保持 `posagent sync --watch` 运行
+
+## 队列
+submission-not-found = 未找到提交 { $submission }（或前缀对应多条）；`posagent queue` 可列出
+col-submission = 提交
+col-attempts = 尝试次数
+col-kind = 类型
+col-created = 创建时间
+queue-empty = 队列为空
+submission-show = 提交 { $submission }（{ $kind }），作业 { $job }，工单 { $order }
+      状态 { $state }，已尝试 { $attempts } 次，下次 { $next }
+      幂等键 { $key }
+submission-reason = 服务商的原因：{ $reason }
+submission-code = 服务商的代码：{ $code }
+submission-receipt = 回执：{ $receipt }
+submission-payload = 内容（敏感字段已加密，号码已脱敏）：
+submission-not-retryable = 提交 { $submission } 的状态是“{ $state }”；只有被拒绝或已放弃的提交可以重试
+submission-requeued = 提交 { $submission } 已重新排队
+outbox-pending = 待发送
+outbox-sending = 发送中
+outbox-accepted = 已接受
+outbox-rejected = 被拒绝
+outbox-dead = 已放弃
+
+## 已拉取的工单
+orders-no-keys = 没有用于校验服务商签名的工单公钥
+help-orders-no-keys = 请在 config.toml 的 [provider] 中，用 order_key_files 列出服务商的工单公钥文件
+orders-pulled = 已为 { $technician } 拉取并校验 { $count } 张工单
+orders-pulled-line = { $order }  { $operation }  终端 { $terminal }
+orders-refused-line = 拒收 { $order }：{ $reason }
+col-valid-until = 有效期至
+pulled-executed = 已执行
+pulled-expired = 已过期
+pulled-waiting = 待执行
+pulled-due-today = { $state }（今天到期）
+orders-none = 没有已拉取的工单；`posagent orders pull` 可拉取
+orders-not-found = 没有已拉取的工单 { $order }
+help-orders-not-found = `posagent orders` 可列出
+orders-show = 工单 { $order }，技术员 { $technician }，{ $issued } 签发，有效期至 { $until }，签名密钥 { $key }
+
+## 配置、支持包、服务商配置
+no-home = 无法确定数据目录（没有 HOME？）；请设置 POSAGENT_HOME 或使用 --home DIR
+config-not-written = { $file }  （尚未写出：`posagent config init`）
+config-file-label = 配置文件
+config-data-label = 数据目录
+config-profiles-label = 配置覆盖
+config-show-failed = 无法显示配置：{ $reason }
+file-exists = { $file } 已存在
+help-config-exists = 加 --force 可覆盖，或直接编辑它
+help-file-exists = 加 --force 可覆盖，或换一个文件名
+cannot-write = 无法写入 { $file }：{ $reason }
+config-written = 已写出 { $file }；请取消注释适用的项
+support-written = 已写出 { $file }（{ $count } 个文件）：请发给技术支持
+col-name = 名称
+col-provider = 服务商
+col-cooldown = 冷却期
+cooldown-days = { $days } 天
+
+## 传输
+transfer-backup = 备份
+transfer-export = 导出
+transfer-import = 导入
+transfer-verify = 回读
+transfer-parameters = 参数
+
+## 演示
+demo-cannot-start = 演示：无法启动 `posagent { $command }`：{ $reason }
+demo-bad-announcement = 它的启动信息是 { $line }
+demo-no-field = 演示：模拟器没有给出它的 { $field }
+demo-cannot-write = 演示：无法写入 { $file }：{ $reason }
+demo-no-merchant = 演示：模拟终端没有绑定商户
+demo-stopped = 演示已停止；它启动的所有进程也已停止
+demo-data-dir = 演示数据目录：{ $dir }
+demo-started = 已启动：旧机 { $old } 在 { $old_port }，空白替换机 { $new } 在 { $new_port }，服务商在 { $url }
+demo-pulling = 拉取服务商下发的工单：
+demo-not-pulled = 演示：没有拉取到服务商的工单
+demo-order-invalid = 演示：服务商的工单未通过校验
+demo-migrating = 迁移 { $old } → { $new }（工单 { $order }）：
+demo-delivering = 把提交发送给服务商：
+demo-finished = 演示完成：每一步都已完成并校验，进程已停止。
+      备份：{ $backup }
+      密码文件：{ $password_file }（可试 `7z l { $backup }` 或 `posagent backup verify { $backup } --password-file { $password_file }`）
+      服务商回执：{ $provider_receipt }
+      待打印签字的签收单：{ $receipt }
+      数据保存在 { $home } —— 可用 `POSAGENT_HOME={ $home } posagent jobs show { $job }` 查看；用完请删除

@@ -17,7 +17,7 @@ pub struct Paths {
 
 /// No data directory could be determined.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot determine a data directory (no HOME?); set POSAGENT_HOME or pass --home DIR")]
+#[error("{}", crate::tr!("no-home"))]
 pub struct NoHome;
 
 impl Paths {

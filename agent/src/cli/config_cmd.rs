@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::args::ConfigCommand;
 use super::{CliError, Exit, Output};
 use crate::config::{CONFIG_TEMPLATE, Config, Paths};
+use crate::tr;
 
 #[derive(Serialize)]
 struct Where {
@@ -27,39 +28,50 @@ pub fn run(paths: &Paths, action: Option<ConfigCommand>, out: &Output) -> Result
                 profile_overrides: paths.profile_overrides().display().to_string(),
                 exists: file.is_file(),
             };
-            let human = format!(
-                "configuration  {}{}\ndata           {}\nprofiles       {}",
-                w.config_file,
-                if w.exists {
-                    ""
-                } else {
-                    "  (not written yet: `posagent config init`)"
-                },
-                w.data_dir,
-                w.profile_overrides
-            );
+            let config_line = if w.exists {
+                w.config_file.clone()
+            } else {
+                tr!("config-not-written", file = w.config_file.as_str())
+            };
+            let human = [
+                (tr!("config-file-label"), config_line),
+                (tr!("config-data-label"), w.data_dir.clone()),
+                (tr!("config-profiles-label"), w.profile_overrides.clone()),
+            ]
+            .map(|(label, value)| format!("{}{value}", super::output::pad(&label, 15)))
+            .join("\n");
             out.print(&human, &w);
         }
         ConfigCommand::Show => {
             // The file holds paths to keys, never keys; nothing in it is secret.
             let config = Config::load(paths).map_err(|e| CliError::new(Exit::DataErr, e))?;
             let text = toml::to_string(&config)
-                .map_err(|e| CliError::new(Exit::Failure, format!("cannot show the configuration: {e}")))?;
+                .map_err(|e| CliError::new(Exit::Failure, tr!("config-show-failed", reason = e.to_string())))?;
             let human = format!("# {}\n{}", file.display(), text);
             out.print(&human, &config);
         }
         ConfigCommand::Init { force } => {
             if file.exists() && !force {
                 return Err(
-                    CliError::new(Exit::DataErr, format!("{} already exists", file.display()))
-                        .help("pass --force to replace it, or edit it"),
+                    CliError::new(Exit::DataErr, tr!("file-exists", file = file.display().to_string()))
+                        .code("file_exists")
+                        .help(tr!("help-config-exists")),
                 );
             }
             crate::private::dir(&paths.config)
                 .and_then(|()| crate::private::replace(&file, CONFIG_TEMPLATE.as_bytes()))
-                .map_err(|e| CliError::new(Exit::Failure, format!("cannot write {}: {e}", file.display())))?;
+                .map_err(|e| {
+                    CliError::new(
+                        Exit::Failure,
+                        tr!(
+                            "cannot-write",
+                            file = file.display().to_string(),
+                            reason = e.to_string()
+                        ),
+                    )
+                })?;
             out.print(
-                &format!("wrote {}; uncomment what applies", file.display()),
+                &tr!("config-written", file = file.display().to_string()),
                 &serde_json::json!({ "written": file }),
             );
         }

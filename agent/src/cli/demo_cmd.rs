@@ -16,6 +16,7 @@ use crate::link::proto::DEMO_SECRET;
 use crate::sim::terminal::activation_code_for;
 use crate::store::Store;
 use crate::terminal::{Secret, Terminal};
+use crate::tr;
 
 const OLD_SERIAL: &str = "DEMO-OLD-0001";
 const NEW_SERIAL: &str = "DEMO-NEW-0002";
@@ -43,7 +44,7 @@ impl Children {
         let fail = |e: String| {
             CliError::new(
                 Exit::Failure,
-                format!("demo: cannot start `posagent {}`: {e}", args.join(" ")),
+                tr!("demo-cannot-start", command = args.join(" "), reason = e),
             )
         };
         let exe = std::env::current_exe().map_err(|e| fail(e.to_string()))?;
@@ -65,7 +66,7 @@ impl Children {
             reader.read_line(&mut line).map_err(|e| fail(e.to_string()))?;
             std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         }
-        serde_json::from_str(&line).map_err(|_| fail(format!("it announced {line:?}")))
+        serde_json::from_str(&line).map_err(|_| fail(tr!("demo-bad-announcement", line = format!("{line:?}"))))
     }
 }
 
@@ -73,12 +74,20 @@ fn field(v: &serde_json::Value, key: &str) -> Result<PathBuf, CliError> {
     v[key]
         .as_str()
         .map(PathBuf::from)
-        .ok_or_else(|| CliError::new(Exit::Failure, format!("demo: a simulator did not announce its {key}")))
+        .ok_or_else(|| CliError::new(Exit::Failure, tr!("demo-no-field", field = key)))
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), CliError> {
-    crate::private::write_new(path, text.as_bytes())
-        .map_err(|e| CliError::new(Exit::Failure, format!("demo: cannot write {}: {e}", path.display())))
+    crate::private::write_new(path, text.as_bytes()).map_err(|e| {
+        CliError::new(
+            Exit::Failure,
+            tr!(
+                "demo-cannot-write",
+                file = path.display().to_string(),
+                reason = e.to_string()
+            ),
+        )
+    })
 }
 
 /// The provider's plan: one order, issued to the demo technician, moving what the old unit
@@ -89,7 +98,7 @@ fn order_plan(old_port: &Path, paths: &Paths) -> Result<String, CliError> {
     let mut t = Terminal::open(old_port, &profile.serial)?;
     t.authenticate(&Secret::new(DEMO_SECRET.as_bytes().to_vec()))?;
     let b = t.read_binding()?;
-    let missing = || CliError::new(Exit::Failure, "demo: the simulated unit has no merchant bound");
+    let missing = || CliError::new(Exit::Failure, tr!("demo-no-merchant"));
     Ok(format!(
         "id,technician,operation,profile,reason,merchant.mid,merchant.name,merchant.kind,merchant.legal_rep_id,\
          expect.serial,expect.tid,replacement.serial,replacement.model,replacement.activation_code\n\
@@ -107,10 +116,7 @@ pub fn run(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
     super::interrupt::install();
     demo(a, out).map_err(|e| {
         if super::interrupt::requested() {
-            CliError::new(
-                Exit::Interrupted,
-                "demo stopped; every process it started was stopped too",
-            )
+            CliError::new(Exit::Interrupted, tr!("demo-stopped"))
         } else {
             e
         }
@@ -119,15 +125,23 @@ pub fn run(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
 
 fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
     let home = std::env::temp_dir().join(format!("posagent-demo-{}", uuid::Uuid::now_v7().simple()));
-    crate::private::dir(&home)
-        .map_err(|e| CliError::new(Exit::Failure, format!("demo: cannot create {}: {e}", home.display())))?;
+    crate::private::dir(&home).map_err(|e| {
+        CliError::new(
+            Exit::Failure,
+            tr!(
+                "demo-cannot-write",
+                file = home.display().to_string(),
+                reason = e.to_string()
+            ),
+        )
+    })?;
     let paths = Paths::under(&home);
     let say = |text: &str| {
         if out.narrates() {
             eprintln!("{text}");
         }
     };
-    say(&format!("Demo data directory: {}", home.display()));
+    say(&tr!("demo-data-dir", dir = home.display().to_string()));
 
     let mut children = Children(Vec::new());
     let (baud, txns) = (a.baud.to_string(), a.transactions.to_string());
@@ -182,11 +196,13 @@ fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
         ],
     )?;
     let new_port = field(&new, "port")?;
-    say(&format!(
-        "Started: old unit {OLD_SERIAL} on {}, blank replacement {NEW_SERIAL} on {}, provider at {}",
-        old_port.display(),
-        new_port.display(),
-        provider["url"].as_str().unwrap_or("?")
+    say(&tr!(
+        "demo-started",
+        old = OLD_SERIAL,
+        old_port = old_port.display().to_string(),
+        new = NEW_SERIAL,
+        new_port = new_port.display().to_string(),
+        url = provider["url"].as_str().unwrap_or("?")
     ));
 
     let config = format!(
@@ -197,7 +213,7 @@ fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
         field(&provider, "order_key")?.display()
     );
     write_private(&paths.config_file(), &config)?;
-    say("Pulling the work order the provider issued:");
+    say(&tr!("demo-pulling"));
     super::orders_cmd::run(
         &paths,
         Some(OrdersCommand::Pull {
@@ -214,14 +230,19 @@ fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
     let store = Store::open(&paths.data)?;
     let local = crate::seal::LocalKeys::load_or_create(&paths.data).map_err(crate::sync::client::SyncError::from)?;
     let signed = crate::sync::orders::document(&store, &local, ORDER_ID)?
-        .ok_or_else(|| CliError::new(Exit::Failure, "demo: the provider's order was not pulled"))?
+        .ok_or_else(|| CliError::new(Exit::Failure, tr!("demo-not-pulled")))?
         .verify(&super::orders_cmd::order_keys(&paths)?)
         .map_err(|e| CliError::new(Exit::NoPerm, e.to_string()))?;
     let order = crate::order::validate(&signed.raw(), &profiles)
-        .map_err(|_| CliError::new(Exit::Failure, "demo: the provider's order did not validate"))?;
+        .map_err(|_| CliError::new(Exit::Failure, tr!("demo-order-invalid")))?;
     drop(store);
     let order_file = PathBuf::from(ORDER_ID);
-    say(&format!("Migrating {OLD_SERIAL} → {NEW_SERIAL} (order {}):", order.id));
+    say(&tr!(
+        "demo-migrating",
+        old = OLD_SERIAL,
+        new = NEW_SERIAL,
+        order = order.id.as_str()
+    ));
     let mut view = screen(out, true);
     let outcome = job::start(
         JobSetup {
@@ -242,9 +263,9 @@ fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
         },
         &mut view,
     )?;
-    print_outcome(out, &outcome, "finished");
+    print_outcome(out, &outcome, &tr!("verb-finished"));
 
-    say("Delivering the submission to the provider:");
+    say(&tr!("demo-delivering"));
     sync_cmd::run(
         &paths,
         &SyncArgs {
@@ -262,17 +283,14 @@ fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
     // Written again now that it can show the provider's receipt.
     let receipt = crate::receipt::write(&store, &paths.data, &outcome.job.id, None)?;
     let backup = outcome.backup_file.clone().unwrap_or_default();
-    let human = format!(
-        "Demo finished: every step done and verified, processes stopped.\n  backup: {backup}\n  \
-         password file: {} (try `7z l {backup}` or `posagent backup verify {backup} --password-file {}`)\n  \
-         provider receipt: {}\n  receipt to print and sign: {}\n  data kept in {} — look around with `POSAGENT_HOME={} posagent jobs show {}`; delete it when done",
-        password_file.display(),
-        password_file.display(),
-        submission.as_ref().and_then(|s| s.receipt.as_deref()).unwrap_or("-"),
-        receipt.display(),
-        home.display(),
-        home.display(),
-        outcome.job.id,
+    let human = tr!(
+        "demo-finished",
+        backup = backup.as_str(),
+        password_file = password_file.display().to_string(),
+        provider_receipt = submission.as_ref().and_then(|s| s.receipt.as_deref()).unwrap_or("-"),
+        receipt = receipt.display().to_string(),
+        home = home.display().to_string(),
+        job = outcome.job.id.as_str(),
     );
     out.print(
         &human,

@@ -30,6 +30,18 @@ pub(super) fn op_label(name: &str) -> String {
     }
 }
 
+/// What a transfer moves, as a person reads it (the library names it `backup`, `export` …).
+fn transfer_label(label: &str) -> String {
+    match label {
+        "backup" => tr!("transfer-backup"),
+        "export" => tr!("transfer-export"),
+        "import" => tr!("transfer-import"),
+        "verify" => tr!("transfer-verify"),
+        "parameters" => tr!("transfer-parameters"),
+        other => other.to_string(),
+    }
+}
+
 /// A journal entry's phase as a person reads it.
 fn phase_label(phase: &str) -> String {
     match phase {
@@ -115,7 +127,7 @@ impl Observer for Screen<'_> {
             if let Some(b) = self.bar.take() {
                 b.finish_and_clear();
             }
-            self.bar = Some(progress::transfer_bar(self.out, label));
+            self.bar = Some(progress::transfer_bar(self.out, &transfer_label(label)));
             self.label = label.to_string();
         }
         if let Some(b) = &self.bar {
@@ -552,7 +564,7 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
                     tr!(
                         "job-show-submission",
                         submission = s.id.as_str(),
-                        state = s.state.to_string()
+                        state = super::queue_cmd::state_label(&s.state)
                     )
                 ));
                 if let Some(r) = &s.reason {

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::args::OrdersCommand;
 use super::job_cmd::technician;
+use super::output::Table;
 use super::{CliError, Exit, Output, local_time, runtime, sync_cmd};
 use crate::config::{Config, Paths};
 use crate::order::shown_value;
@@ -11,6 +12,7 @@ use crate::seal::LocalKeys;
 use crate::signed::OrderKeys;
 use crate::store::Store;
 use crate::sync::client::Client;
+use crate::tr;
 
 /// The provider's order keys from config.toml.
 pub fn order_keys(paths: &Paths) -> Result<OrderKeys, CliError> {
@@ -35,25 +37,32 @@ pub fn run(paths: &Paths, action: Option<OrdersCommand>, out: &Output) -> Result
             let (settings, _, _) = sync_cmd::settings(paths, &provider)?;
             let keys = order_keys(paths)?;
             if keys.is_empty() {
-                return Err(CliError::new(Exit::Usage, "no order keys to check the provider's signatures with")
-                    .help("list the provider's public order key files in order_key_files in the [provider] table of config.toml"));
+                return Err(CliError::new(Exit::Usage, tr!("orders-no-keys"))
+                    .code("no_order_keys")
+                    .help(tr!("help-orders-no-keys")));
             }
             let client = Client::new(&settings)?;
             let mut store = Store::open(&paths.data)?;
             let local = LocalKeys::load_or_create(&paths.data).map_err(crate::sync::client::SyncError::from)?;
             let tech = technician(paths)?;
             let pulled = runtime()?.block_on(crate::sync::orders::pull(&client, &tech, &keys, &mut store, &local))?;
-            let mut human = format!("{} order(s) pulled for {tech} and verified", pulled.kept.len());
+            let mut human = tr!("orders-pulled", count = pulled.kept.len(), technician = tech.as_str());
             for o in &pulled.kept {
                 human.push_str(&format!(
-                    "\n  {}  {}  terminal {}",
-                    o.id,
-                    o.operation,
-                    o.serial.as_deref().unwrap_or("-")
+                    "\n  {}",
+                    tr!(
+                        "orders-pulled-line",
+                        order = o.id.as_str(),
+                        operation = super::job_cmd::op_label(&o.operation),
+                        terminal = o.serial.as_deref().unwrap_or("-")
+                    )
                 ));
             }
             for (id, why) in &pulled.refused {
-                human.push_str(&format!("\n  refused {id}: {why}"));
+                human.push_str(&format!(
+                    "\n  {}",
+                    tr!("orders-refused-line", order = id.as_str(), reason = why.to_string())
+                ));
             }
             out.print(&human, &pulled);
         }
@@ -82,31 +91,45 @@ pub fn run(paths: &Paths, action: Option<OrdersCommand>, out: &Output) -> Result
                     due_today,
                 });
             }
-            let mut human = format!(
-                "{:<20} {:<15} {:<18} {:<26} STATE",
-                "ORDER", "OPERATION", "TERMINAL", "VALID UNTIL"
-            );
+            let mut table = Table::new([
+                (tr!("col-order"), 20),
+                (tr!("col-operation"), 15),
+                (tr!("col-terminal"), 18),
+                (tr!("col-valid-until"), 26),
+                (tr!("col-state"), 0),
+            ]);
             for l in &listed {
-                human.push_str(&format!(
-                    "\n{:<20} {:<15} {:<18} {:<26} {}{}",
-                    l.id,
-                    l.operation,
-                    l.serial.unwrap_or("-"),
+                let state = match l.state.as_str() {
+                    "executed" => tr!("pulled-executed"),
+                    "expired" => tr!("pulled-expired"),
+                    _ => tr!("pulled-waiting"),
+                };
+                table.row([
+                    l.id.to_string(),
+                    super::job_cmd::op_label(l.operation),
+                    l.serial.unwrap_or("-").to_string(),
                     local_time(l.valid_until),
-                    l.state,
-                    if l.due_today { " (due today)" } else { "" }
-                ));
+                    if l.due_today {
+                        tr!("pulled-due-today", state = state)
+                    } else {
+                        state
+                    },
+                ]);
             }
-            if listed.is_empty() {
-                human = "no pulled orders; `posagent orders pull` fetches them".into();
-            }
+            let human = if listed.is_empty() {
+                tr!("orders-none")
+            } else {
+                table.render()
+            };
             out.print(&human, &listed);
         }
         OrdersCommand::Show { id } => {
             let store = Store::open(&paths.data)?;
             let local = LocalKeys::load_or_create(&paths.data).map_err(crate::sync::client::SyncError::from)?;
             let doc = crate::sync::orders::document(&store, &local, &id)?.ok_or_else(|| {
-                CliError::new(Exit::DataErr, format!("no pulled order {id}")).help("`posagent orders` lists them")
+                CliError::new(Exit::DataErr, tr!("orders-not-found", order = id.as_str()))
+                    .code("order_not_found")
+                    .help(tr!("help-orders-not-found"))
             })?;
             let fields: serde_json::Map<String, serde_json::Value> = doc.order["fields"]
                 .as_object()
@@ -116,12 +139,13 @@ pub fn run(paths: &Paths, action: Option<OrdersCommand>, out: &Output) -> Result
                         .collect()
                 })
                 .unwrap_or_default();
-            let mut human = format!(
-                "Order {id} for {}, issued {} valid until {}, signed with key {}",
-                doc.order["technician"].as_str().unwrap_or("?"),
-                local_time(doc.order["issued_at"].as_str().unwrap_or("")),
-                local_time(doc.order["valid_until"].as_str().unwrap_or("")),
-                doc.key_id
+            let mut human = tr!(
+                "orders-show",
+                order = id.as_str(),
+                technician = doc.order["technician"].as_str().unwrap_or("?"),
+                issued = local_time(doc.order["issued_at"].as_str().unwrap_or("")),
+                until = local_time(doc.order["valid_until"].as_str().unwrap_or("")),
+                key = doc.key_id.as_str()
             );
             for (k, v) in &fields {
                 human.push_str(&format!("\n  {k:<28} {}", v.as_str().unwrap_or_default()));

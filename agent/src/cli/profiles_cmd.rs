@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::args::ProfilesCommand;
 use super::{CliError, Output, load_profiles};
 use crate::config::Paths;
+use crate::tr;
 
 #[derive(Serialize)]
 struct Row<'a> {
@@ -31,16 +32,21 @@ pub fn run(paths: &Paths, action: Option<ProfilesCommand>, out: &Output) -> Resu
                     card_cooldown_days: p.settlement.card_cooldown_days,
                 })
                 .collect();
-            let mut human = format!("{:<10} {:<40} {:<10} USB", "NAME", "PROVIDER", "COOLDOWN");
+            let mut table = super::output::Table::new([
+                (tr!("col-name"), 10),
+                (tr!("col-provider"), 40),
+                (tr!("col-cooldown"), 10),
+                ("USB".to_string(), 0),
+            ]);
             for r in &rows {
-                human.push_str(&format!(
-                    "\n{:<10} {:<40} {:<10} {}",
-                    r.name,
-                    r.display_name,
-                    format!("{}d", r.card_cooldown_days),
-                    r.usb.join(" ")
-                ));
+                table.row([
+                    r.name.to_string(),
+                    r.display_name.to_string(),
+                    tr!("cooldown-days", days = r.card_cooldown_days),
+                    r.usb.join(" "),
+                ]);
             }
+            let human = table.render();
             out.print(&human, &rows);
         }
         ProfilesCommand::Show { name } => {

@@ -1,67 +1,81 @@
 //! `posagent queue [list | show ID | retry ID]`: what waits for the provider.
 
 use super::args::QueueCommand;
+use super::output::Table;
 use super::{CliError, Exit, Output};
 use crate::config::Paths;
 use crate::store::Store;
+use crate::tr;
+
+/// A submission's state as a person reads it (JSON keeps `pending`, `accepted` …).
+pub(super) fn state_label(state: &str) -> String {
+    match state {
+        "pending" => tr!("outbox-pending"),
+        "sending" => tr!("outbox-sending"),
+        "accepted" => tr!("outbox-accepted"),
+        "rejected" => tr!("outbox-rejected"),
+        "dead" => tr!("outbox-dead"),
+        other => other.to_string(),
+    }
+}
 
 pub fn run(paths: &Paths, action: Option<QueueCommand>, technician: &str, out: &Output) -> Result<(), CliError> {
     let mut store = Store::open(&paths.data)?;
     let not_found = |id: &str| {
-        CliError::new(
-            Exit::DataErr,
-            format!("submission {id} not found (or the prefix is ambiguous); `posagent queue` lists them"),
-        )
+        CliError::new(Exit::DataErr, tr!("submission-not-found", submission = id)).code("submission_not_found")
     };
     match action.unwrap_or(QueueCommand::List) {
         QueueCommand::List => {
             let rows = store.submissions()?;
-            let mut human = format!(
-                "{:<36}  {:<9} {:>8}  {:<15} {:<16} CREATED",
-                "SUBMISSION", "STATE", "ATTEMPTS", "KIND", "ORDER"
-            );
+            let mut table = Table::new([
+                (tr!("col-submission"), 36),
+                (tr!("col-state"), 9),
+                (tr!("col-attempts"), 8),
+                (tr!("col-kind"), 15),
+                (tr!("col-order"), 16),
+                (tr!("col-created"), 0),
+            ]);
             for s in &rows {
-                human.push_str(&format!(
-                    "\n{:<36}  {:<9} {:>8}  {:<15} {:<16} {}",
-                    s.id,
-                    s.state,
-                    s.attempts,
-                    s.kind,
-                    s.order_id,
-                    super::local_time(&s.created_at)
-                ));
+                table.row([
+                    s.id.clone(),
+                    state_label(&s.state),
+                    s.attempts.to_string(),
+                    s.kind.to_string(),
+                    s.order_id.clone(),
+                    super::local_time(&s.created_at),
+                ]);
             }
-            if rows.is_empty() {
-                human = "the queue is empty".into();
-            }
+            let human = if rows.is_empty() {
+                tr!("queue-empty")
+            } else {
+                table.render()
+            };
             out.print(&human, &rows);
         }
         QueueCommand::Show { id } => {
             let s = store.submission(&id)?.ok_or_else(|| not_found(&id))?;
-            let mut human = format!(
-                "Submission {} ({}) for job {}, order {}\n  state {}, {} attempt(s), next {}\n  idempotency key {}",
-                s.id,
-                s.kind,
-                s.job_id,
-                s.order_id,
-                s.state,
-                s.attempts,
-                super::local_time(&s.next_attempt_at),
-                s.idempotency_key
+            let mut human = tr!(
+                "submission-show",
+                submission = s.id.as_str(),
+                kind = s.kind.to_string(),
+                job = s.job_id.as_str(),
+                order = s.order_id.as_str(),
+                state = state_label(&s.state),
+                attempts = s.attempts,
+                next = super::local_time(&s.next_attempt_at),
+                key = s.idempotency_key.as_str()
             );
             if let Some(r) = &s.reason {
-                human.push_str(&format!("\n  provider's reason: {r}"));
+                human.push_str(&format!("\n  {}", tr!("submission-reason", reason = r.as_str())));
             }
             if let Some(c) = &s.code {
-                human.push_str(&format!("\n  provider's code: {c}"));
+                human.push_str(&format!("\n  {}", tr!("submission-code", code = c.as_str())));
             }
             if let Some(r) = &s.receipt {
-                human.push_str(&format!("\n  receipt: {r}"));
+                human.push_str(&format!("\n  {}", tr!("submission-receipt", receipt = r.as_str())));
             }
             let payload = serde_json::to_string_pretty(&s.payload).unwrap_or_default();
-            human.push_str(&format!(
-                "\n  payload (sensitive fields sealed, numbers masked):\n{payload}"
-            ));
+            human.push_str(&format!("\n  {}\n{payload}", tr!("submission-payload")));
             out.print(&human, &s);
         }
         QueueCommand::Retry { id } => {
@@ -69,14 +83,16 @@ pub fn run(paths: &Paths, action: Option<QueueCommand>, technician: &str, out: &
             if !store.retry_submission(&s.id, technician)? {
                 return Err(CliError::new(
                     Exit::Failure,
-                    format!(
-                        "submission {} is {}; only rejected or dead submissions can be retried",
-                        s.id, s.state
+                    tr!(
+                        "submission-not-retryable",
+                        submission = s.id.as_str(),
+                        state = state_label(&s.state)
                     ),
-                ));
+                )
+                .code("not_retryable"));
             }
             out.print(
-                &format!("submission {} is queued again", s.id),
+                &tr!("submission-requeued", submission = s.id.as_str()),
                 &serde_json::json!({ "id": s.id, "state": "pending" }),
             );
         }

@@ -10,16 +10,23 @@ use zip::write::SimpleFileOptions;
 use super::{CliError, Exit, Output};
 use crate::config::{Config, Paths};
 use crate::store::Store;
+use crate::tr;
 
 fn fail(file: &Path) -> impl Fn(String) -> CliError + '_ {
-    move |e| CliError::new(Exit::Failure, format!("cannot write {}: {e}", file.display()))
+    move |e| {
+        CliError::new(
+            Exit::Failure,
+            tr!("cannot-write", file = file.display().to_string(), reason = e),
+        )
+    }
 }
 
 pub fn run(paths: &Paths, file: &Path, force: bool, out: &Output) -> Result<(), CliError> {
     if file.exists() && !force {
         return Err(
-            CliError::new(Exit::DataErr, format!("{} already exists", file.display()))
-                .help("pass --force to replace it, or choose another name"),
+            CliError::new(Exit::DataErr, tr!("file-exists", file = file.display().to_string()))
+                .code("file_exists")
+                .help(tr!("help-file-exists")),
         );
     }
     let fail = fail(file);
@@ -104,10 +111,10 @@ pub fn run(paths: &Paths, file: &Path, force: bool, out: &Output) -> Result<(), 
     }
     let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
     out.print(
-        &format!(
-            "wrote {} ({} files): send it to your support desk",
-            file.display(),
-            names.len()
+        &tr!(
+            "support-written",
+            file = file.display().to_string(),
+            count = names.len()
         ),
         &serde_json::json!({ "file": file, "entries": names }),
     );
