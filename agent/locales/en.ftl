@@ -1,27 +1,27 @@
 # posagent messages, English. Every key here has its twin in zh-CN.ftl with the same
 # placeholders (the test `catalogues_parse_and_match` checks it).
 
-## Steps of a procedure, as shown on screen and on the receipt
-step-check-identity = check identity
+## Steps of a procedure, as shown on screen (in English, the journal's own names)
+step-check-identity = check_identity
 step-authenticate = authenticate
-step-compare-binding = compare binding
-step-check-documents = check documents
-step-check-cooldown = check cooldown
-step-check-replacement = check replacement
+step-compare-binding = compare_binding
+step-check-documents = check_documents
+step-check-cooldown = check_cooldown
+step-check-replacement = check_replacement
 step-backup = backup
 step-settle = settle
-step-export-data = export data
-step-activate-new = activate new unit
-step-import-data = import data
-step-verify-import = verify import
-step-unbind-old = unbind old
-step-bind-new = bind new
+step-export-data = export_data
+step-activate-new = activate_new
+step-import-data = import_data
+step-verify-import = verify_import
+step-unbind-old = unbind_old
+step-bind-new = bind_new
 step-reboot = reboot
 step-verify = verify
-step-test-transaction = test transaction
+step-test-transaction = test_transaction
 step-record = record
-step-restore-binding = restore binding
-step-restore-parameters = restore parameters
+step-restore-binding = restore_binding
+step-restore-parameters = restore_parameters
 
 ## What the terminal holds after a job stopped
 state-unchanged = nothing on the terminal was changed
@@ -61,15 +61,15 @@ order-other-terminal = order { $order } was issued for terminal { $expected }, b
 order-already-done = order { $order } was already carried out (job { $job }); an order is executed once. Nothing was changed
 
 ## Operations
-op-rebind-card = rebind card
-op-rebind-account = rebind account
-op-rebind-phone = rebind phone
+op-rebind-card = rebind-card
+op-rebind-account = rebind-account
+op-rebind-phone = rebind-phone
 op-unbind = unbind
 op-migrate = migrate
 op-restore = restore
 
 ## Journal
-phase-intent = started
+phase-intent = intent
 phase-done = done
 phase-failed = failed
 detail-done-before = done before
@@ -277,7 +277,7 @@ pulled-orders = pulled orders
 pulled-none-connected = no pulled order's terminal is connected
 status-started = started
 status-done = done
-status-skipped = already done
+status-skipped = skipped
 status-failed = failed
 status-planned = planned
 run-line-failed = FAILED: { $reason }
@@ -427,7 +427,7 @@ cooldown-days = { $days }d
 transfer-backup = backup
 transfer-export = export
 transfer-import = import
-transfer-verify = read back
+transfer-verify = verify
 transfer-parameters = parameters
 
 ## Demo
@@ -450,3 +450,50 @@ demo-finished = Demo finished: every step done and verified, processes stopped.
       provider receipt: { $provider_receipt }
       receipt to print and sign: { $receipt }
       data kept in { $home } — look around with `POSAGENT_HOME={ $home } posagent jobs show { $job }`; delete it when done
+
+## Job steps: refusals and verification
+value-masked = (masked)
+value-hidden-differs = (differs in hidden digits)
+value-nothing = nothing
+mismatch-field = { $field }: order says { $order }, terminal has { $terminal }
+step-not-in-plan = { $step } is not a step of { $operation }
+refused-other-terminal = this job is for terminal { $expected }, but { $serial } is connected
+migrate-needs-replacement = a migration needs the replacement's port (--to)
+refused-already-unbound = the terminal is already unbound
+refused-binding-mismatch = the terminal does not match the order: { $problems }
+refused-document = document { $file } cannot be read: { $reason }
+refused-same-card = card { $card } is already the bound card
+refused-card-cooldown = card { $card } was unbound on { $unbound }; profile { $profile } allows binding it again from { $from }
+refused-clear-until = checks.card_cooldown_clear_until '{ $value }' is not a YYYY-MM-DD date
+refused-provider-cooldown = the provider says merchant { $mid }'s settlement-card cooldown runs until { $from }; the change is allowed from then
+cooldown-by-agent = this agent changed it
+cooldown-by-terminal = the terminal reports it bound
+refused-merchant-cooldown = merchant { $mid }'s settlement card changed on { $last } ({ $who }); profile { $profile } allows the next change from { $from }
+refused-cooldown-unknown = the terminal does not say when its settlement card was bound, so profile { $profile }'s { $days }-day cooldown for merchant { $mid } cannot be checked offline; confirm with the provider that a change is allowed now
+refused-no-replacement = the order names no replacement unit
+refused-no-activation-code = replacement.activation_code is missing; ask the provider for the unit's activation code
+refused-replacement-bound = replacement unit { $serial } is already { $status } (MID { $mid }); use a blank unit or unbind it first
+cannot-create = cannot create { $dir }: { $reason }
+verify-unsettled = { $count } transaction(s) still unsettled after settling
+verify-log-differs = new unit holds { $records } record(s) with SHA-256 { $sha256 }, old unit had { $expected_records } with { $expected_sha256 }
+verify-duplicates = duplicate transactions on the new unit
+verify-old-still-bound = the old unit is still bound
+verify-field-differs = { $field }: reads { $reads }, expected { $expected }
+abort-too-late = the old unit was already unbound and the new one holds its data; finish the migration with `posagent jobs resume { $job }`
+verify-restore-readback = the terminal does not read back the backed-up binding
+restore-archive-changed = the archive { $file } changed since the restore began; put the original back to resume, or abort the job
+restore-archive-unreadable = cannot read the archive: { $reason }
+restore-other-unit = the archive is of terminal { $expected }, but { $serial } is connected
+restore-readback-differs = the terminal reads back differently ({ $fields })
+restore-not-a-step = { $step } is not a step of a restore
+restore-no-backup = the restore has no backup of what it overwrote
+
+## Binding fields in a list of changes (English: the names JSON uses)
+diff-status = status
+diff-mid = mid
+diff-tid = tid
+diff-merchant-name = merchant_name
+diff-card = card
+diff-account = account
+diff-phone = phone
+diff-card-or-account = card/account

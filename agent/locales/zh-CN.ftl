@@ -450,3 +450,50 @@ demo-finished = 演示完成：每一步都已完成并校验，进程已停止�
       服务商回执：{ $provider_receipt }
       待打印签字的签收单：{ $receipt }
       数据保存在 { $home } —— 可用 `POSAGENT_HOME={ $home } posagent jobs show { $job }` 查看；用完请删除
+
+## 作业步骤：拒绝与校验
+value-masked = （已脱敏）
+value-hidden-differs = （隐藏的数字不同）
+value-nothing = 无
+mismatch-field = { $field }：工单为 { $order }，终端上为 { $terminal }
+step-not-in-plan = “{ $step }”不是“{ $operation }”的步骤
+refused-other-terminal = 该作业针对终端 { $expected }，但当前连接的是 { $serial }
+migrate-needs-replacement = 换机迁移需要替换机的串口（--to）
+refused-already-unbound = 终端已经是解绑状态
+refused-binding-mismatch = 终端与工单不符：{ $problems }
+refused-document = 无法读取证明材料 { $file }：{ $reason }
+refused-same-card = 结算卡 { $card } 已经是当前绑定的卡
+refused-card-cooldown = 结算卡 { $card } 于 { $unbound } 解绑；按配置 { $profile }，从 { $from } 起才能再次绑定
+refused-clear-until = checks.card_cooldown_clear_until“{ $value }”不是 YYYY-MM-DD 格式的日期
+refused-provider-cooldown = 服务商表示商户 { $mid } 的结算卡冷却期到 { $from }；届时才允许更换
+cooldown-by-agent = 由本工具更换
+cooldown-by-terminal = 终端报告的绑定日期
+refused-merchant-cooldown = 商户 { $mid } 的结算卡在 { $last } 更换过（{ $who }）；按配置 { $profile }，从 { $from } 起才能再次更换
+refused-cooldown-unknown = 终端没有报告结算卡的绑定日期，因此无法离线检查配置 { $profile } 对商户 { $mid } 的 { $days } 天冷却期；请向服务商确认现在是否允许更换
+refused-no-replacement = 工单没有指定替换机
+refused-no-activation-code = 缺少 replacement.activation_code；请向服务商索取该替换机的激活码
+refused-replacement-bound = 替换机 { $serial } 已经是“{ $status }”状态（MID { $mid }）；请使用空白机，或先解绑它
+cannot-create = 无法创建 { $dir }：{ $reason }
+verify-unsettled = 结算后仍有 { $count } 笔交易未结算
+verify-log-differs = 新机有 { $records } 条记录，SHA-256 为 { $sha256 }；旧机有 { $expected_records } 条，SHA-256 为 { $expected_sha256 }
+verify-duplicates = 新机上有重复的交易
+verify-old-still-bound = 旧机仍处于绑定状态
+verify-field-differs = { $field }：读到 { $reads }，应为 { $expected }
+abort-too-late = 旧机已解绑，新机已有其数据；请用 `posagent jobs resume { $job }` 完成迁移
+verify-restore-readback = 终端回读的绑定与备份不一致
+restore-archive-changed = 恢复开始后备份文件 { $file } 已被改动；请放回原文件再继续，或撤销该作业
+restore-archive-unreadable = 无法读取备份文件：{ $reason }
+restore-other-unit = 该备份属于终端 { $expected }，但当前连接的是 { $serial }
+restore-readback-differs = 终端回读的内容不同（{ $fields }）
+restore-not-a-step = “{ $step }”不是恢复的步骤
+restore-no-backup = 恢复没有备份被覆盖的内容
+
+## 改动列表中的绑定字段
+diff-status = 状态
+diff-mid = 商户号
+diff-tid = 终端号
+diff-merchant-name = 商户名称
+diff-card = 结算卡
+diff-account = 结算账户
+diff-phone = 手机号
+diff-card-or-account = 结算卡/账户

@@ -250,7 +250,7 @@ pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliEr
             eprintln!("  {}", tr!("restore-matches"));
         }
         for d in &changes {
-            eprintln!("  {} {}  →  {}", pad(&d.field, 14), d.from, d.to);
+            eprintln!("  {} {}  →  {}", pad(&d.label(), 14), d.from, d.to);
         }
     }
     confirm(&tr!("restore-confirm", params = contents.params.len()), a.yes)?;

@@ -80,12 +80,21 @@ impl From<JobError> for CliError {
                     JobError::Terminal(t) => terminal_exit(t).0,
                     _ => Exit::Failure,
                 };
-                CliError::new(exit, e.to_string()).help(tr!("help-job-interrupted"))
+                CliError::new(exit, e.to_string())
+                    .code("interrupted")
+                    .help(tr!("help-job-interrupted"))
             }
-            JobError::Refused { .. } | JobError::Order(_) => CliError::new(Exit::DataErr, e.to_string()),
-            JobError::Stopped { .. } => CliError::new(Exit::Interrupted, e.to_string()),
-            JobError::Unauthorised(_) => CliError::new(Exit::NoPerm, e.to_string()),
+            JobError::Refused { code, .. } => CliError::new(Exit::DataErr, e.to_string()).code(code),
+            JobError::Order(_) => CliError::new(Exit::DataErr, e.to_string()).code("order_invalid"),
+            JobError::Stopped { .. } => CliError::new(Exit::Interrupted, e.to_string()).code("stopped"),
+            JobError::Unauthorised(_) => CliError::new(Exit::NoPerm, e.to_string()).code("order_not_authorised"),
             JobError::Backup(b) => b.into(),
+            JobError::Busy { .. } => CliError::new(Exit::Failure, e.to_string()).code("terminal_busy"),
+            JobError::Verification { .. } => CliError::new(Exit::Failure, e.to_string()).code("verification_failed"),
+            JobError::Cancelled => CliError::new(Exit::Failure, e.to_string()).code("not_confirmed"),
+            JobError::NotFound(_) => CliError::new(Exit::Failure, e.to_string()).code("job_not_found"),
+            JobError::NotRunning { .. } => CliError::new(Exit::Failure, e.to_string()).code("job_not_running"),
+            JobError::Abort(_) => CliError::new(Exit::Failure, e.to_string()).code("abort_refused"),
             other => CliError::new(Exit::Failure, other.to_string()),
         }
     }
@@ -155,7 +164,7 @@ impl Observer for Screen<'_> {
                 eprintln!("  {}", tr!("plan-replacement", serial = r.as_str()));
             }
             for d in &plan.changes {
-                eprintln!("  {} {}  →  {}", pad(&d.field, 14), d.from, d.to);
+                eprintln!("  {} {}  →  {}", pad(&d.label(), 14), d.from, d.to);
             }
             eprintln!("  {}", tr!("plan-steps", steps = step_list(&plan.steps)));
         }
@@ -402,7 +411,7 @@ fn start(
             human.push_str(&format!(
                 "\n  {} {} {}  →  {}",
                 tr!("dry-run-would-change"),
-                pad(&d.field, 14),
+                pad(&d.label(), 14),
                 d.from,
                 d.to
             ));

@@ -245,7 +245,12 @@ pub trait Observer {
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     #[error("{}", crate::tr!("job-refused", step = step_label(.step), reason = .reason.as_str()))]
-    Refused { step: &'static str, reason: String },
+    Refused {
+        step: &'static str,
+        /// A stable machine code (`cooldown_active`).
+        code: &'static str,
+        reason: String,
+    },
     #[error("{}", crate::tr!("job-busy", serial = .serial.as_str(), job = .job.as_str()))]
     Busy { serial: String, job: String },
     #[error("{0}")]

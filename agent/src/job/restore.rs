@@ -109,9 +109,9 @@ pub fn resume(
     observer: &mut dyn Observer,
 ) -> Result<JobOutcome, JobError> {
     if archive_digest(Path::new(&job.order_file))? != job.order_sha256 {
-        return Err(JobError::Order(format!(
-            "the archive {} changed since the restore began; put the original back to resume, or abort the job",
-            job.order_file
+        return Err(JobError::Order(crate::tr!(
+            "restore-archive-changed",
+            file = job.order_file.as_str()
         )));
     }
     let done = store
@@ -133,7 +133,7 @@ pub fn resume(
 
 fn archive_digest(path: &Path) -> Result<String, JobError> {
     file_digest(path, crate::input::MAX_ARCHIVE_FILE, &crate::tr!("what-backup-archive"))
-        .map_err(|e| JobError::Order(format!("cannot read the archive: {e}")))
+        .map_err(|e| JobError::Order(crate::tr!("restore-archive-unreadable", reason = e.to_string())))
 }
 
 impl Restore<'_> {
@@ -200,7 +200,12 @@ impl Restore<'_> {
                 if id.serial != self.job.terminal_serial || (id.serial != *of && !self.setup.to_replacement) {
                     return Err(JobError::Refused {
                         step: step.name(),
-                        reason: format!("the archive is of terminal {of}, but {} is connected", id.serial),
+                        code: "another_unit",
+                        reason: crate::tr!(
+                            "restore-other-unit",
+                            expected = of.as_str(),
+                            serial = id.serial.as_str()
+                        ),
                     });
                 }
                 Ok(json!({ "serial": id.serial, "archive_of": of }))
@@ -229,9 +234,9 @@ impl Restore<'_> {
                 if !left.is_empty() {
                     return Err(JobError::Verification {
                         step: "verify",
-                        what: format!(
-                            "the terminal reads back differently ({})",
-                            left.iter().map(|d| d.field).collect::<Vec<_>>().join(", ")
+                        what: crate::tr!(
+                            "restore-readback-differs",
+                            fields = left.iter().map(|d| d.label()).collect::<Vec<_>>().join(", ")
                         ),
                     });
                 }
@@ -241,7 +246,7 @@ impl Restore<'_> {
                 self.store.end_job(&self.job, JobState::Done, None)?;
                 Ok(json!({ "restored_from": self.job.order_file }))
             }
-            other => Err(JobError::Order(format!("{} is not a step of a restore", other.name()))),
+            other => Err(JobError::Order(crate::tr!("restore-not-a-step", step = other.label()))),
         }
     }
 
@@ -251,7 +256,13 @@ impl Restore<'_> {
         let mut cb = |done, total| self.observer.transfer("backup", done, total);
         let contents = backup::capture(&mut self.main, Vec::new(), &mut cb)?;
         let dir = self.setup.paths.data.join("backups");
-        crate::private::dir(&dir).map_err(|e| JobError::Order(format!("cannot create {}: {e}", dir.display())))?;
+        crate::private::dir(&dir).map_err(|e| {
+            JobError::Order(crate::tr!(
+                "cannot-create",
+                dir = dir.display().to_string(),
+                reason = e.to_string()
+            ))
+        })?;
         let file: PathBuf = dir.join(format!("{}-{}.zip", identity.serial, self.job.id));
         let base = ManifestBase {
             profile: self.setup.profile.name.clone(),
@@ -281,7 +292,7 @@ pub fn abort(
     let mut undone = Vec::new();
     if touched {
         let Some(file) = &job.backup_file else {
-            return Err(JobError::Abort("the restore has no backup of what it overwrote".into()));
+            return Err(JobError::Abort(crate::tr!("restore-no-backup")));
         };
         let before = backup::read_archive(Path::new(file), setup.backup_password)?;
         main.apply_binding(&before.binding)?;
@@ -292,7 +303,7 @@ pub fn abort(
         if main.read_binding()? != before.binding {
             return Err(JobError::Verification {
                 step: "abort",
-                what: "the terminal does not read back the backed-up binding".into(),
+                what: crate::tr!("verify-restore-readback"),
             });
         }
         undone.push("binding and parameters put back from the backup taken before the restore");

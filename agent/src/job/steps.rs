@@ -36,11 +36,17 @@ pub fn describe(detail: &Value) -> String {
     }
 }
 
-fn refused(step: Step, reason: impl Into<String>) -> JobError {
+fn refused(step: Step, code: &'static str, reason: String) -> JobError {
     JobError::Refused {
         step: step.name(),
-        reason: reason.into(),
+        code,
+        reason,
     }
+}
+
+/// One field where the terminal differs from the order.
+fn mismatch(field: &str, order: String, terminal: String) -> String {
+    crate::tr!("mismatch-field", field = field, order = order, terminal = terminal)
 }
 
 /// A progress callback that reports to the observer and honours the transfer kill point.
@@ -54,7 +60,7 @@ fn progress<'o>(observer: &'o mut dyn Observer, label: &'o str) -> impl FnMut(u6
 }
 
 fn shown<T: std::fmt::Display>(v: Option<T>) -> String {
-    v.map_or_else(|| "nothing".to_string(), |x| x.to_string())
+    v.map_or_else(|| crate::tr!("value-nothing"), |x| x.to_string())
 }
 
 impl Run<'_> {
@@ -87,10 +93,10 @@ impl Run<'_> {
             Step::Verify => self.verify(),
             Step::TestTransaction => self.test_transaction(),
             Step::Record => self.record(),
-            Step::RestoreBinding | Step::RestoreParameters => Err(JobError::Order(format!(
-                "{} belongs to a restore, not to {}",
-                step.name(),
-                self.order.operation
+            Step::RestoreBinding | Step::RestoreParameters => Err(JobError::Order(crate::tr!(
+                "step-not-in-plan",
+                step = step.label(),
+                operation = self.order.operation.label()
             ))),
         }
     }
@@ -100,9 +106,11 @@ impl Run<'_> {
         if id.serial != self.job.terminal_serial {
             return Err(refused(
                 Step::CheckIdentity,
-                format!(
-                    "this job is for terminal {}, but {} is connected",
-                    self.job.terminal_serial, id.serial
+                "another_unit",
+                crate::tr!(
+                    "refused-other-terminal",
+                    expected = self.job.terminal_serial.as_str(),
+                    serial = id.serial.as_str()
                 ),
             ));
         }
@@ -111,7 +119,8 @@ impl Run<'_> {
         {
             return Err(refused(
                 Step::CheckIdentity,
-                format!("expect.serial: order says {expected}, terminal is {}", id.serial),
+                "serial_mismatch",
+                mismatch("expect.serial", expected.to_string(), id.serial.to_string()),
             ));
         }
         Ok(json!({ "serial": id.serial, "vendor": id.vendor, "model": id.model, "firmware": id.firmware }))
@@ -128,7 +137,7 @@ impl Run<'_> {
             let port = self
                 .replacement_port
                 .clone()
-                .ok_or_else(|| JobError::Order("a migration needs the replacement's port (--to)".into()))?;
+                .ok_or_else(|| JobError::Order(crate::tr!("migrate-needs-replacement")))?;
             let mut t = open_terminal(&self.opener, &port, self.profile)?;
             t.authenticate(self.secret)?;
             self.replacement = Some(t);
@@ -141,39 +150,38 @@ impl Run<'_> {
         let o = &self.order;
         let mut wrong = Vec::new();
         if b.mid.as_ref() != Some(&o.merchant.mid) {
-            wrong.push(format!(
-                "merchant.mid: order says {}, terminal has {}",
-                o.merchant.mid,
-                shown(b.mid.as_ref())
+            wrong.push(mismatch(
+                "merchant.mid",
+                o.merchant.mid.to_string(),
+                shown(b.mid.as_ref()),
             ));
         }
         if let Some(tid) = &o.expect.tid
             && b.tid.as_ref() != Some(tid)
         {
-            wrong.push(format!(
-                "expect.tid: order says {tid}, terminal has {}",
-                shown(b.tid.as_ref())
-            ));
+            wrong.push(mismatch("expect.tid", tid.to_string(), shown(b.tid.as_ref())));
         }
         if let Some(status) = o.expect.status
             && b.status != status
         {
-            wrong.push(format!("expect.status: order says {status}, terminal is {}", b.status));
+            wrong.push(mismatch("expect.status", status.to_string(), b.status.to_string()));
         }
         if let Some(last4) = &o.expect.card_last4
             && b.card.as_ref().map(|c| c.pan.last4()) != Some(last4.as_str())
         {
-            wrong.push(format!(
-                "expect.card_last4: order says {last4}, terminal has {}",
-                shown(b.card.as_ref().map(|c| c.pan.to_string()))
+            wrong.push(mismatch(
+                "expect.card_last4",
+                last4.to_string(),
+                shown(b.card.as_ref().map(|c| c.pan.to_string())),
             ));
         }
         if let Some(last4) = &o.expect.account_last4
             && b.account.as_ref().map(|a| a.number.last4()) != Some(last4.as_str())
         {
-            wrong.push(format!(
-                "expect.account_last4: order says {last4}, terminal has {}",
-                shown(b.account.as_ref().map(|a| a.number.to_string()))
+            wrong.push(mismatch(
+                "expect.account_last4",
+                last4.to_string(),
+                shown(b.account.as_ref().map(|a| a.number.to_string())),
             ));
         }
         if let Some(holder) = &o.expect.holder {
@@ -183,27 +191,22 @@ impl Run<'_> {
                 .map(|c| &c.holder)
                 .or(b.account.as_ref().map(|a| &a.holder));
             if found != Some(holder) {
-                wrong.push(format!(
-                    "expect.holder: order says {holder}, terminal has {}",
-                    shown(found)
-                ));
+                wrong.push(mismatch("expect.holder", holder.to_string(), shown(found)));
             }
         }
         if let Some(phone) = &o.expect.phone
             && b.phone.as_ref() != Some(phone)
         {
-            wrong.push(format!(
-                "expect.phone: order says {phone}, terminal has {}",
-                shown(b.phone.as_ref())
-            ));
+            wrong.push(mismatch("expect.phone", phone.to_string(), shown(b.phone.as_ref())));
         }
         if matches!(o.operation, Operation::Unbind | Operation::Migrate) && b.status == DeviceStatus::Unbound {
-            wrong.push("the terminal is already unbound".to_string());
+            wrong.push(crate::tr!("refused-already-unbound"));
         }
         if !wrong.is_empty() {
             return Err(refused(
                 Step::CompareBinding,
-                format!("the terminal does not match the order: {}", wrong.join("; ")),
+                "binding_mismatch",
+                crate::tr!("refused-binding-mismatch", problems = wrong.join("; ")),
             ));
         }
         let detail = json!({ "binding": b });
@@ -221,7 +224,12 @@ impl Run<'_> {
             let sha = super::file_sha256(f).map_err(|e| {
                 refused(
                     Step::CheckDocuments,
-                    format!("document {} cannot be read: {e}", f.display()),
+                    "document_unreadable",
+                    crate::tr!(
+                        "refused-document",
+                        file = f.display().to_string(),
+                        reason = e.to_string()
+                    ),
                 )
             })?;
             digests.push(json!({ "file": f.file_name().map(|n| n.to_string_lossy().to_string()), "sha256": sha }));
@@ -243,7 +251,8 @@ impl Run<'_> {
         {
             return Err(refused(
                 Step::CheckCooldown,
-                format!("card {card} is already the bound card"),
+                "card_already_bound",
+                crate::tr!("refused-same-card", card = card.to_string()),
             ));
         }
         let cooldown = chrono::Duration::days(i64::from(days));
@@ -255,11 +264,13 @@ impl Run<'_> {
             if chrono::Utc::now() < allowed {
                 return Err(refused(
                     Step::CheckCooldown,
-                    format!(
-                        "card {card} was unbound on {}; profile {} allows binding it again from {}",
-                        when.date_naive(),
-                        self.profile.name,
-                        allowed.date_naive()
+                    "cooldown_active",
+                    crate::tr!(
+                        "refused-card-cooldown",
+                        card = card.to_string(),
+                        unbound = when.date_naive().to_string(),
+                        profile = self.profile.name.as_str(),
+                        from = allowed.date_naive().to_string()
                     ),
                 ));
             }
@@ -273,15 +284,18 @@ impl Run<'_> {
             let from = chrono::NaiveDate::parse_from_str(clear, "%Y-%m-%d").map_err(|_| {
                 refused(
                     Step::CheckCooldown,
-                    format!("checks.card_cooldown_clear_until '{clear}' is not a YYYY-MM-DD date"),
+                    "provider_check_invalid",
+                    crate::tr!("refused-clear-until", value = clear.as_str()),
                 )
             })?;
             if today < from {
                 return Err(refused(
                     Step::CheckCooldown,
-                    format!(
-                        "the provider says merchant {}'s settlement-card cooldown runs until {from}; the change is allowed from then",
-                        self.order.merchant.mid
+                    "cooldown_active",
+                    crate::tr!(
+                        "refused-provider-cooldown",
+                        mid = self.order.merchant.mid.to_string(),
+                        from = from.to_string()
                     ),
                 ));
             }
@@ -297,21 +311,28 @@ impl Run<'_> {
         if let Some(at) = self.store.last_card_change_for_merchant(mid.as_str())?
             && let Ok(when) = chrono::DateTime::parse_from_rfc3339(&at)
         {
-            known.push(("this agent changed it", when.with_timezone(&chrono::Local).date_naive()));
+            known.push((
+                crate::tr!("cooldown-by-agent"),
+                when.with_timezone(&chrono::Local).date_naive(),
+            ));
         }
         let since = self.main.status()?.settlement_since;
         if let Some(d) = since {
-            known.push(("the terminal reports it bound", d));
+            known.push((crate::tr!("cooldown-by-terminal"), d));
         }
         if let Some((who, last)) = known.iter().max_by_key(|(_, d)| *d)
             && today < *last + cooldown
         {
             return Err(refused(
                 Step::CheckCooldown,
-                format!(
-                    "merchant {mid}'s settlement card changed on {last} ({who}); profile {} allows the next change from {}",
-                    self.profile.name,
-                    *last + cooldown
+                "cooldown_active",
+                crate::tr!(
+                    "refused-merchant-cooldown",
+                    mid = mid.to_string(),
+                    last = last.to_string(),
+                    who = who.as_str(),
+                    profile = self.profile.name.as_str(),
+                    from = (*last + cooldown).to_string()
                 ),
             ));
         }
@@ -319,9 +340,12 @@ impl Run<'_> {
             if !self.cooldown_checked_by_provider {
                 return Err(refused(
                     Step::CheckCooldown,
-                    format!(
-                        "the terminal does not say when its settlement card was bound, so profile {}'s {days}-day cooldown for merchant {mid} cannot be checked offline; confirm with the provider that a change is allowed now",
-                        self.profile.name
+                    "cooldown_unknown",
+                    crate::tr!(
+                        "refused-cooldown-unknown",
+                        profile = self.profile.name.as_str(),
+                        days = days,
+                        mid = mid.to_string()
                     ),
                 ));
             }
@@ -333,15 +357,18 @@ impl Run<'_> {
     }
 
     fn check_replacement(&mut self) -> Result<Value, JobError> {
-        let wanted = self
-            .order
-            .replacement
-            .clone()
-            .ok_or_else(|| refused(Step::CheckReplacement, "the order names no replacement unit"))?;
+        let wanted = self.order.replacement.clone().ok_or_else(|| {
+            refused(
+                Step::CheckReplacement,
+                "no_replacement",
+                crate::tr!("refused-no-replacement"),
+            )
+        })?;
         if wanted.activation_code.is_none() {
             return Err(refused(
                 Step::CheckReplacement,
-                "replacement.activation_code is missing; ask the provider for the unit's activation code",
+                "no_activation_code",
+                crate::tr!("refused-no-activation-code"),
             ));
         }
         let t = self.replacement()?;
@@ -350,31 +377,26 @@ impl Run<'_> {
         if wanted.serial.as_ref().is_some_and(|s| *s != id.serial) {
             return Err(refused(
                 Step::CheckReplacement,
-                format!(
-                    "replacement.serial: order says {}, unit is {}",
-                    shown(wanted.serial),
-                    id.serial
-                ),
+                "serial_mismatch",
+                mismatch("replacement.serial", shown(wanted.serial), id.serial.to_string()),
             ));
         }
         if wanted.model.as_ref().is_some_and(|m| *m != id.model) {
             return Err(refused(
                 Step::CheckReplacement,
-                format!(
-                    "replacement.model: order says {}, unit is {}",
-                    shown(wanted.model),
-                    id.model
-                ),
+                "model_mismatch",
+                mismatch("replacement.model", shown(wanted.model), id.model.to_string()),
             ));
         }
         if b.status != DeviceStatus::Unbound {
             return Err(refused(
                 Step::CheckReplacement,
-                format!(
-                    "replacement unit {} is already {} (MID {}); use a blank unit or unbind it first",
-                    id.serial,
-                    b.status,
-                    shown(b.mid)
+                "replacement_not_blank",
+                crate::tr!(
+                    "refused-replacement-bound",
+                    serial = id.serial.as_str(),
+                    status = b.status.to_string(),
+                    mid = shown(b.mid)
                 ),
             ));
         }
@@ -388,11 +410,17 @@ impl Run<'_> {
             .iter()
             .map(|p| crate::input::read_evidence(p))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| refused(Step::Backup, e.to_string()))?;
+            .map_err(|e| refused(Step::Backup, "evidence_unreadable", e.to_string()))?;
         let identity = self.main.identify()?;
         let contents = backup::capture(&mut self.main, evidence, &mut progress(self.observer, "backup"))?;
         let dir = self.paths.data.join("backups");
-        crate::private::dir(&dir).map_err(|e| JobError::Order(format!("cannot create {}: {e}", dir.display())))?;
+        crate::private::dir(&dir).map_err(|e| {
+            JobError::Order(crate::tr!(
+                "cannot-create",
+                dir = dir.display().to_string(),
+                reason = e.to_string()
+            ))
+        })?;
         let file = dir.join(format!("{}-{}.zip", identity.serial, self.job.id));
         let base = ManifestBase {
             profile: self.profile.name.clone(),
@@ -488,7 +516,7 @@ impl Run<'_> {
         if status.unsettled != 0 {
             return Err(JobError::Verification {
                 step: "settle",
-                what: format!("{} transaction(s) still unsettled after settling", status.unsettled),
+                what: crate::tr!("verify-unsettled", count = status.unsettled),
             });
         }
         Ok(json!({ "settled": settled, "transactions": status.transactions }))
@@ -554,12 +582,12 @@ impl Run<'_> {
             if d.records != ex.log_count || d.sha256 != ex.log_sha || d.len as usize != ex.log.len() {
                 return Err(JobError::Verification {
                     step: "verify_import",
-                    what: format!(
-                        "new unit stores {} record(s) with SHA-256 {}, old unit had {} with {}",
-                        d.records,
-                        hex::encode(d.sha256),
-                        ex.log_count,
-                        hex::encode(ex.log_sha)
+                    what: crate::tr!(
+                        "verify-log-differs",
+                        records = d.records,
+                        sha256 = hex::encode(d.sha256),
+                        expected_records = ex.log_count,
+                        expected_sha256 = hex::encode(ex.log_sha)
                     ),
                 });
             }
@@ -571,12 +599,12 @@ impl Run<'_> {
         if got.records != ex.log_count || got.sha256 != ex.log_sha {
             return Err(JobError::Verification {
                 step: "verify_import",
-                what: format!(
-                    "new unit holds {} record(s) with SHA-256 {}, old unit had {} with {}",
-                    got.records,
-                    hex::encode(got.sha256),
-                    ex.log_count,
-                    hex::encode(ex.log_sha)
+                what: crate::tr!(
+                    "verify-log-differs",
+                    records = got.records,
+                    sha256 = hex::encode(got.sha256),
+                    expected_records = ex.log_count,
+                    expected_sha256 = hex::encode(ex.log_sha)
                 ),
             });
         }
@@ -588,7 +616,7 @@ impl Run<'_> {
         if unique.len() != records.len() {
             return Err(JobError::Verification {
                 step: "verify_import",
-                what: "duplicate transactions on the new unit".into(),
+                what: crate::tr!("verify-duplicates"),
             });
         }
         self.made.moved = Some(got.records);
@@ -666,7 +694,7 @@ impl Run<'_> {
                 if self.main.read_binding()?.status != DeviceStatus::Unbound {
                     return Err(JobError::Verification {
                         step: "verify",
-                        what: "the old unit is still bound".into(),
+                        what: crate::tr!("verify-old-still-bound"),
                     });
                 }
                 self.replacement()?.read_binding()?
@@ -677,7 +705,14 @@ impl Run<'_> {
         if !diffs.is_empty() {
             let what = diffs
                 .iter()
-                .map(|d| format!("{}: reads {}, expected {}", d.field, d.from, d.to))
+                .map(|d| {
+                    crate::tr!(
+                        "verify-field-differs",
+                        field = d.label(),
+                        reads = d.from.as_str(),
+                        expected = d.to.as_str()
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; ");
             return Err(JobError::Verification { step: "verify", what });
@@ -743,9 +778,9 @@ impl Run<'_> {
             .collect();
         let was = |s: Step| touched.contains(s.name());
         if self.order.operation == Operation::Migrate && was(Step::UnbindOld) {
-            return Err(JobError::Abort(format!(
-                "the old unit was already unbound and the new one holds its data; finish the migration with `posagent jobs resume {}`",
-                self.job.id
+            return Err(JobError::Abort(crate::tr!(
+                "abort-too-late",
+                job = self.job.id.as_str()
             )));
         }
         self.main.authenticate(self.secret)?;
@@ -757,7 +792,7 @@ impl Run<'_> {
             if now != original {
                 return Err(JobError::Verification {
                     step: "abort",
-                    what: "the terminal does not read back the backed-up binding".into(),
+                    what: crate::tr!("verify-restore-readback"),
                 });
             }
             undone.push("binding restored from the job's backup");

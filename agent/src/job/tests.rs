@@ -389,7 +389,7 @@ fn a_mismatched_binding_or_a_wrong_secret_is_refused_and_nothing_changes() {
     let tid = w.before.tid.as_ref().unwrap().to_string();
     std::fs::write(&w.order_file, text.replace(&tid, "ZZ999999")).unwrap();
     match w.start(&mut Quiet::default()) {
-        Err(JobError::Refused { step, reason }) => {
+        Err(JobError::Refused { step, reason, .. }) => {
             assert_eq!(step, "compare_binding");
             assert!(reason.contains("expect.tid"), "{reason}");
         }

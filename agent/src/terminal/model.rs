@@ -201,6 +201,23 @@ pub struct Difference {
     pub to: String,
 }
 
+impl Difference {
+    /// The field's name as a person reads it, in the current language.
+    pub fn label(&self) -> String {
+        match self.field {
+            "status" => crate::tr!("diff-status"),
+            "mid" => crate::tr!("diff-mid"),
+            "tid" => crate::tr!("diff-tid"),
+            "merchant_name" => crate::tr!("diff-merchant-name"),
+            "card" => crate::tr!("diff-card"),
+            "account" => crate::tr!("diff-account"),
+            "phone" => crate::tr!("diff-phone"),
+            "card/account" => crate::tr!("diff-card-or-account"),
+            other => other.to_string(),
+        }
+    }
+}
+
 fn shown<T: std::fmt::Display>(v: &Option<T>) -> String {
     v.as_ref().map_or_else(|| "-".to_string(), ToString::to_string)
 }
@@ -236,8 +253,8 @@ impl Binding {
         if out.is_empty() && self != other {
             out.push(Difference {
                 field: "card/account",
-                from: "(masked)".into(),
-                to: "(differs in hidden digits)".into(),
+                from: crate::tr!("value-masked"),
+                to: crate::tr!("value-hidden-differs"),
             });
         }
         out
