@@ -497,3 +497,47 @@ diff-card = card
 diff-account = account
 diff-phone = phone
 diff-card-or-account = card/account
+
+## Library errors: ports, terminals, link
+ports-bad-pattern = { $env }: '{ $glob }' is not a valid pattern: { $reason }
+ports-serial-absent = terminal { $serial } answers on none of the ports looked at ({ $looked }); connect it, or name its port with --port
+terminal-unavailable = terminal at { $port } is unavailable: { $reason }
+terminal-refused = the terminal refused { $command }: { $reason }
+terminal-wrong-secret = wrong operator secret: the terminal refused it ({ $left } attempt(s) left before lockout)
+terminal-locked-out = the terminal is locked after repeated wrong secrets; try again in { $seconds } s
+terminal-not-genuine = the terminal could not prove it knows the operator secret; it may not be genuine, or the secret is wrong
+terminal-another-unit = { $port } now leads to terminal { $found }, not { $expected }; reconnect { $expected } and try again
+terminal-invalid = the terminal sent invalid data: { $reason }
+terminal-transfer-failed = { $object } transfer failed verification: { $what }
+link-timeout = the terminal did not answer { $command } after { $attempts } attempts
+link-busy = the terminal stayed busy for { $command }
+link-stalled = bulk transfer stalled at byte { $offset } of { $total }
+link-protocol = protocol error: { $reason }
+port-closed = the port closed (cable unplugged or device reset)
+port-open-failed = cannot open serial port { $port }: { $reason }
+port-io = serial port I/O error: { $reason }
+model-invalid-field = field { $field } is invalid: { $reason }
+
+## Library errors: orders, signatures, provider, store
+auth-malformed = order { $order }: { $reason }; it cannot be checked, so nothing was changed
+auth-unknown-key = order { $order } is signed with key { $key }, which is not one of the provider's order keys configured here (provider.order_key_files); nothing was changed
+auth-bad-signature = order { $order }: the provider's signature does not verify — the order was altered or is not from the provider; nothing was changed
+auth-key-not-valid = order { $order } was issued at { $issued }, outside the validity of key { $key }; nothing was changed
+auth-expired = order { $order } is valid until { $until }, and this laptop's clock says { $now }; ask the provider for a new order. Nothing was changed
+auth-not-yet-valid = order { $order } is issued from { $issued }, later than this laptop's clock ({ $now }); check the clock. Nothing was changed
+auth-other-technician = order { $order } is issued to technician { $issued_to }, not to { $technician }; nothing was changed
+sync-unreachable = cannot reach the provider at { $url }: { $detail }
+sync-untrusted = the provider at { $url } is not trusted: { $detail }
+sync-refused = the provider at { $url } refused this agent: { $detail }
+store-too-new = database { $file } has schema version { $found }, newer than this posagent knows ({ $known }); use the newer posagent that wrote it
+store-no-dir = cannot create data directory { $dir }: { $reason }
+store-disk-full = database { $file }: the disk is full; free some space and try again
+store-failed = database { $file }: { $reason }
+profile-invalid = profile { $file }: { $reason }
+profile-unknown = no profile named '{ $name }'; `posagent profiles` lists them
+profile-dir-unreadable = cannot read profile directory { $dir }: { $reason }
+receipt-write-failed = cannot write the receipt { $file }: { $reason }
+seal-key = local key { $file }: { $reason }
+seal-open = sealed data is damaged or was sealed with another key
+orderfile-unknown-type = { $file }: unknown order file type; use a .toml file (one order or [[order]] tables) or a .csv file
+orderfile-empty = { $file }: holds no orders

@@ -497,3 +497,47 @@ diff-card = 结算卡
 diff-account = 结算账户
 diff-phone = 手机号
 diff-card-or-account = 结算卡/账户
+
+## 库错误：串口、终端、链路
+ports-bad-pattern = { $env }：“{ $glob }”不是有效的通配符：{ $reason }
+ports-serial-absent = 查找过的串口（{ $looked }）上都没有终端 { $serial } 应答；请连接它，或用 --port 指定串口
+terminal-unavailable = { $port } 上的终端不可用：{ $reason }
+terminal-refused = 终端拒绝了 { $command }：{ $reason }
+terminal-wrong-secret = 操作员密钥错误：终端拒绝了它（锁定前还剩 { $left } 次机会）
+terminal-locked-out = 多次密钥错误，终端已锁定；请在 { $seconds } 秒后重试
+terminal-not-genuine = 终端无法证明它知道操作员密钥；它可能不是正品，或者密钥有误
+terminal-another-unit = { $port } 现在连接的是终端 { $found }，不是 { $expected }；请重新连接 { $expected } 后重试
+terminal-invalid = 终端发来了无效数据：{ $reason }
+terminal-transfer-failed = { $object } 传输未通过校验：{ $what }
+link-timeout = 尝试 { $attempts } 次后终端仍未应答 { $command }
+link-busy = 终端执行 { $command } 时一直忙
+link-stalled = 批量传输停在第 { $offset } 字节（共 { $total } 字节）
+link-protocol = 协议错误：{ $reason }
+port-closed = 串口已关闭（数据线被拔出或设备重启）
+port-open-failed = 无法打开串口 { $port }：{ $reason }
+port-io = 串口读写错误：{ $reason }
+model-invalid-field = 字段 { $field } 无效：{ $reason }
+
+## 库错误：工单、签名、服务商、数据库
+auth-malformed = 工单 { $order }：{ $reason }；无法校验，因此没有做任何改动
+auth-unknown-key = 工单 { $order } 使用密钥 { $key } 签名，但本机配置的服务商工单公钥中没有它（provider.order_key_files）；没有做任何改动
+auth-bad-signature = 工单 { $order }：服务商签名校验失败——工单被改动过或不是服务商签发的；没有做任何改动
+auth-key-not-valid = 工单 { $order } 签发于 { $issued }，不在密钥 { $key } 的有效期内；没有做任何改动
+auth-expired = 工单 { $order } 有效期至 { $until }，而本机时钟为 { $now }；请向服务商申请新工单。没有做任何改动
+auth-not-yet-valid = 工单 { $order } 从 { $issued } 起生效，晚于本机时钟（{ $now }）；请检查时钟。没有做任何改动
+auth-other-technician = 工单 { $order } 是发给技术员 { $issued_to } 的，不是 { $technician }；没有做任何改动
+sync-unreachable = 无法连接服务商 { $url }：{ $detail }
+sync-untrusted = 服务商 { $url } 不受信任：{ $detail }
+sync-refused = 服务商 { $url } 拒绝了本机：{ $detail }
+store-too-new = 数据库 { $file } 的结构版本为 { $found }，比本 posagent 认识的（{ $known }）新；请使用写入它的新版 posagent
+store-no-dir = 无法创建数据目录 { $dir }：{ $reason }
+store-disk-full = 数据库 { $file }：磁盘已满；请释放空间后重试
+store-failed = 数据库 { $file }：{ $reason }
+profile-invalid = 配置 { $file }：{ $reason }
+profile-unknown = 没有名为“{ $name }”的配置；`posagent profiles` 可列出
+profile-dir-unreadable = 无法读取配置目录 { $dir }：{ $reason }
+receipt-write-failed = 无法写入签收单 { $file }：{ $reason }
+seal-key = 本机密钥 { $file }：{ $reason }
+seal-open = 加密数据已损坏，或是用另一把密钥加密的
+orderfile-unknown-type = { $file }：未知的工单文件类型；请使用 .toml 文件（一张工单或 [[order]] 表）或 .csv 文件
+orderfile-empty = { $file }：没有工单

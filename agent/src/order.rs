@@ -229,9 +229,9 @@ pub enum OrderFileError {
         line: usize,
         message: String,
     },
-    #[error("{0}: unknown order file type; use a .toml file (one order or [[order]] tables) or a .csv file")]
+    #[error("{}", crate::tr!("orderfile-unknown-type", file = .0.display().to_string()))]
     UnknownFormat(PathBuf),
-    #[error("{0}: holds no orders")]
+    #[error("{}", crate::tr!("orderfile-empty", file = .0.display().to_string()))]
     Empty(PathBuf),
 }
 

@@ -155,11 +155,11 @@ pub struct TestTransaction {
 /// A profile that could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    #[error("profile {file}: {message}")]
+    #[error("{}", crate::tr!("profile-invalid", file = .file.as_str(), reason = .message.as_str()))]
     Invalid { file: String, message: String },
-    #[error("no profile named '{0}'; `posagent profiles` lists them")]
+    #[error("{}", crate::tr!("profile-unknown", name = .0.as_str()))]
     Unknown(String),
-    #[error("cannot read profile directory {0}: {1}")]
+    #[error("{}", crate::tr!("profile-dir-unreadable", dir = .0.display().to_string(), reason = .1.to_string()))]
     Io(PathBuf, std::io::Error),
     #[error(transparent)]
     Read(Box<crate::input::InputError>),

@@ -15,11 +15,11 @@ use crate::store::{Store, StoreError, local_time};
 /// Why a receipt could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiptError {
-    #[error("job {0} not found (posagent jobs list shows them)")]
+    #[error("{}", crate::tr!("job-not-found", job = .0.as_str()))]
     NotFound(String),
     #[error("{0}")]
     Store(#[from] StoreError),
-    #[error("cannot write the receipt {}: {source}", path.display())]
+    #[error("{}", crate::tr!("receipt-write-failed", file = .path.display().to_string(), reason = .source.to_string()))]
     Write { path: PathBuf, source: std::io::Error },
 }
 

@@ -23,9 +23,9 @@ const NONCE_LEN: usize = 12;
 /// Why sealing or unsealing failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
-    #[error("local key {path}: {message}")]
+    #[error("{}", crate::tr!("seal-key", file = .path.display().to_string(), reason = .message.as_str()))]
     Key { path: PathBuf, message: String },
-    #[error("sealed data is damaged or was sealed with another key")]
+    #[error("{}", crate::tr!("seal-open"))]
     Open,
 }
 

@@ -44,35 +44,27 @@ pub struct OrderKey {
 /// Why an order is not the provider's authorisation.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum OrderAuthError {
-    #[error("order {id}: {message}; it cannot be checked, so nothing was changed")]
+    #[error("{}", crate::tr!("auth-malformed", order = .id.as_str(), reason = .message.as_str()))]
     Malformed { id: String, message: String },
-    #[error(
-        "order {id} is signed with key {key_id}, which is not one of the provider's order keys configured here (provider.order_key_files); nothing was changed"
-    )]
+    #[error("{}", crate::tr!("auth-unknown-key", order = .id.as_str(), key = .key_id.as_str()))]
     UnknownKey { id: String, key_id: String },
-    #[error(
-        "order {id}: the provider's signature does not verify — the order was altered or is not from the provider; nothing was changed"
-    )]
+    #[error("{}", crate::tr!("auth-bad-signature", order = .id.as_str()))]
     BadSignature { id: String },
-    #[error("order {id} was issued at {issued_at}, outside the validity of key {key_id}; nothing was changed")]
+    #[error("{}", crate::tr!("auth-key-not-valid", order = .id.as_str(), issued = .issued_at.as_str(), key = .key_id.as_str()))]
     KeyNotValid {
         id: String,
         key_id: String,
         issued_at: String,
     },
-    #[error(
-        "order {id} is valid until {valid_until}, and this laptop's clock says {now}; ask the provider for a new order. Nothing was changed"
-    )]
+    #[error("{}", crate::tr!("auth-expired", order = .id.as_str(), until = .valid_until.as_str(), now = .now.as_str()))]
     Expired {
         id: String,
         valid_until: String,
         now: String,
     },
-    #[error(
-        "order {id} is issued from {issued_at}, later than this laptop's clock ({now}); check the clock. Nothing was changed"
-    )]
+    #[error("{}", crate::tr!("auth-not-yet-valid", order = .id.as_str(), issued = .issued_at.as_str(), now = .now.as_str()))]
     NotYetValid { id: String, issued_at: String, now: String },
-    #[error("order {id} is issued to technician {issued_to}, not to {technician}; nothing was changed")]
+    #[error("{}", crate::tr!("auth-other-technician", order = .id.as_str(), issued_to = .issued_to.as_str(), technician = .technician.as_str()))]
     OtherTechnician {
         id: String,
         issued_to: String,

@@ -26,13 +26,13 @@ use port::{Port, PortError};
 pub enum LinkError {
     #[error(transparent)]
     Port(#[from] PortError),
-    #[error("the terminal did not answer {command} after {attempts} attempts")]
+    #[error("{}", crate::tr!("link-timeout", command = *.command, attempts = *.attempts))]
     Timeout { command: &'static str, attempts: u32 },
-    #[error("the terminal stayed busy for {command}")]
+    #[error("{}", crate::tr!("link-busy", command = *.command))]
     Busy { command: &'static str },
-    #[error("bulk transfer stalled at byte {offset} of {total}")]
+    #[error("{}", crate::tr!("link-stalled", offset = *.offset, total = *.total))]
     Stalled { offset: u64, total: u64 },
-    #[error("protocol error: {0}")]
+    #[error("{}", crate::tr!("link-protocol", reason = .0.as_str()))]
     Protocol(String),
 }
 

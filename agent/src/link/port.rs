@@ -24,11 +24,11 @@ fn is_locked(e: &serialport::Error) -> bool {
 /// Why a port operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum PortError {
-    #[error("the port closed (cable unplugged or device reset)")]
+    #[error("{}", crate::tr!("port-closed"))]
     Disconnected,
-    #[error("cannot open serial port {path}: {message}")]
+    #[error("{}", crate::tr!("port-open-failed", port = .path.display().to_string(), reason = .message.as_str()))]
     Open { path: PathBuf, message: String },
-    #[error("serial port I/O error: {0}")]
+    #[error("{}", crate::tr!("port-io", reason = .0.to_string()))]
     Io(#[from] std::io::Error),
 }
 

@@ -170,11 +170,9 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 pub enum StoreError {
     #[error("{}", describe_sqlite(path, source))]
     Sqlite { path: PathBuf, source: rusqlite::Error },
-    #[error(
-        "database {path} has schema version {found}, newer than this posagent knows ({known}); use the newer posagent that wrote it"
-    )]
+    #[error("{}", crate::tr!("store-too-new", file = .path.display().to_string(), found = *.found, known = *.known))]
     TooNew { path: PathBuf, found: i64, known: i64 },
-    #[error("cannot create data directory {0}: {1}")]
+    #[error("{}", crate::tr!("store-no-dir", dir = .0.display().to_string(), reason = .1.to_string()))]
     Dir(PathBuf, std::io::Error),
 }
 
@@ -182,12 +180,13 @@ pub enum StoreError {
 fn describe_sqlite(path: &Path, e: &rusqlite::Error) -> String {
     let full = matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull);
     if full {
-        format!(
-            "database {}: the disk is full; free some space and try again",
-            path.display()
-        )
+        crate::tr!("store-disk-full", file = path.display().to_string())
     } else {
-        format!("database {}: {e}", path.display())
+        crate::tr!(
+            "store-failed",
+            file = path.display().to_string(),
+            reason = e.to_string()
+        )
     }
 }
 

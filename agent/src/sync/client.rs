@@ -56,13 +56,13 @@ pub enum SyncError {
     #[error("{0}")]
     Setup(String),
     /// Network trouble: nothing the agent can fix; try again later.
-    #[error("cannot reach the provider at {url}: {detail}")]
+    #[error("{}", crate::tr!("sync-unreachable", url = .url.as_str(), detail = .detail.as_str()))]
     Unreachable { url: String, detail: String },
     /// The provider's certificate is not trusted.
-    #[error("the provider at {url} is not trusted: {detail}")]
+    #[error("{}", crate::tr!("sync-untrusted", url = .url.as_str(), detail = .detail.as_str()))]
     Untrusted { url: String, detail: String },
     /// The provider refused this agent's certificate or signature.
-    #[error("the provider at {url} refused this agent: {detail}")]
+    #[error("{}", crate::tr!("sync-refused", url = .url.as_str(), detail = .detail.as_str()))]
     Refused { url: String, detail: String },
     #[error(transparent)]
     Store(#[from] StoreError),

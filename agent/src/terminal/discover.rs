@@ -14,13 +14,11 @@ pub const PORTS_ENV: &str = "POSAGENT_PORTS";
 /// The ports could not be listed.
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoverError {
-    #[error("cannot list serial ports: {0}")]
+    #[error("{}", crate::tr!("ports-unlisted", reason = .0.as_str()))]
     List(String),
-    #[error("{PORTS_ENV}: '{glob}' is not a valid pattern: {message}")]
+    #[error("{}", crate::tr!("ports-bad-pattern", env = PORTS_ENV, glob = .glob.as_str(), reason = .message.as_str()))]
     Pattern { glob: String, message: String },
-    #[error(
-        "terminal {serial} answers on none of the ports looked at ({looked}); connect it, or name its port with --port"
-    )]
+    #[error("{}", crate::tr!("ports-serial-absent", serial = .serial.as_str(), looked = .looked.as_str()))]
     NotFound { serial: String, looked: String },
 }
 

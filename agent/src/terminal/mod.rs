@@ -52,21 +52,21 @@ pub const MAX_RECONNECTS_PER_TRANSFER: u32 = 8;
 /// Why a terminal operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TerminalError {
-    #[error("terminal at {path} is unavailable: {source}")]
+    #[error("{}", crate::tr!("terminal-unavailable", port = .path.display().to_string(), reason = .source.to_string()))]
     Unavailable { path: PathBuf, source: LinkError },
-    #[error("the terminal refused {command}: {message}")]
+    #[error("{}", crate::tr!("terminal-refused", command = *.command, reason = .message.as_str()))]
     Refused {
         command: &'static str,
         result: u8,
         message: String,
     },
-    #[error("wrong operator secret: the terminal refused it ({left} attempt(s) left before lockout)")]
+    #[error("{}", crate::tr!("terminal-wrong-secret", left = *.left))]
     WrongSecret { left: u32 },
-    #[error("the terminal is locked after repeated wrong secrets; try again in {seconds} s")]
+    #[error("{}", crate::tr!("terminal-locked-out", seconds = *.seconds))]
     LockedOut { seconds: u32 },
-    #[error("the terminal could not prove it knows the operator secret; it may not be genuine, or the secret is wrong")]
+    #[error("{}", crate::tr!("terminal-not-genuine"))]
     NotGenuine,
-    #[error("{path} now leads to terminal {found}, not {expected}; reconnect {expected} and try again")]
+    #[error("{}", crate::tr!("terminal-another-unit", port = .path.display().to_string(), found = .found.as_str(), expected = .expected.as_str()))]
     AnotherUnit {
         path: PathBuf,
         expected: String,
@@ -74,9 +74,9 @@ pub enum TerminalError {
     },
     #[error("{0}")]
     NotFound(String),
-    #[error("the terminal sent invalid data: {0}")]
+    #[error("{}", crate::tr!("terminal-invalid", reason = .0.to_string()))]
     Invalid(#[from] ModelError),
-    #[error("{object:?} transfer failed verification: {what}")]
+    #[error("{}", crate::tr!("terminal-transfer-failed", object = format!("{:?}", .object), what = .what.as_str()))]
     Verification { object: Object, what: String },
 }
 

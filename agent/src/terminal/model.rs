@@ -15,7 +15,7 @@ use crate::link::tlv::{Fields, TlvError, Writer};
 pub enum ModelError {
     #[error(transparent)]
     Tlv(#[from] TlvError),
-    #[error("field {field} is invalid: {message}")]
+    #[error("{}", crate::tr!("model-invalid-field", field = *.field, reason = .message.as_str()))]
     Invalid { field: &'static str, message: String },
 }
 
