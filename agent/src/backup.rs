@@ -234,7 +234,7 @@ impl StoredBinding {
 /// A stored expiry: `MMYY` as the terminal holds it (it may lie in the past).
 fn valid_expiry(s: &str) -> Result<String, DomainError> {
     let ok = s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit()) && matches!(s[..2].parse::<u8>(), Ok(1..=12));
-    ok.then(|| s.to_string()).ok_or(DomainError::Rule("must be MMYY"))
+    ok.then(|| s.to_string()).ok_or(DomainError::Rule("rule-mmyy"))
 }
 
 /// What a backup holds besides its manifest.

@@ -16,15 +16,18 @@ use serde::{Serialize, Serializer};
 /// Why a value was refused. The message never contains the full value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
-    #[error("is empty")]
+    #[error("{}", crate::tr!("domain-empty"))]
     Empty,
-    #[error("contains {0}, which is not allowed here (use ASCII digits{1})")]
+    /// The character, and the catalogue key of what else is allowed (`hint-…`).
+    #[error("{}", crate::tr!("domain-bad-char", char = .0.to_string(), hint = crate::i18n::text(.1, None)))]
     BadCharacter(CharDescription, &'static str),
-    #[error("has {got} characters, expected {expected}")]
+    /// `expected` is the catalogue key of the length wanted (`len-…`).
+    #[error("{}", crate::tr!("domain-length", got = *.got, expected = crate::i18n::text(.expected, None)))]
     Length { got: usize, expected: &'static str },
-    #[error("fails the {0} check digit")]
+    #[error("{}", crate::tr!("domain-check-digit", name = *.0))]
     CheckDigit(&'static str),
-    #[error("{0}")]
+    /// The catalogue key of the rule broken (`rule-…`).
+    #[error("{}", crate::i18n::text(.0, None))]
     Rule(&'static str),
     #[error("{0}")]
     Detail(String),
@@ -85,7 +88,7 @@ fn digits_of_length(raw: &str, min: usize, max: usize, expected: &'static str) -
     if s.is_empty() {
         return Err(DomainError::Empty);
     }
-    only_ascii_digits(&s, "")?;
+    only_ascii_digits(&s, "hint-none")?;
     if !(min..=max).contains(&s.len()) {
         return Err(DomainError::Length { got: s.len(), expected });
     }
@@ -164,9 +167,9 @@ masked_number!(
 impl FromStr for Pan {
     type Err = DomainError;
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        let s = digits_of_length(raw, 16, 19, "16 to 19 digits")?;
+        let s = digits_of_length(raw, 16, 19, "len-16-19-digits")?;
         if s.bytes().all(|b| b == b'0') {
-            return Err(DomainError::Rule("is all zeros, which is no card number"));
+            return Err(DomainError::Rule("rule-all-zeros-card-number"));
         }
         if !luhn_valid(&s) {
             return Err(DomainError::CheckDigit("Luhn"));
@@ -181,18 +184,14 @@ impl FromStr for AccountNo {
         let s = normalise_code(raw);
         // A spreadsheet that treated the number as a float mangles it beyond repair.
         if s.contains('E') && s.contains('.') {
-            return Err(DomainError::Rule(
-                "looks like spreadsheet scientific notation (e.g. 6.22202E+18); the digits are lost, re-enter the number as text",
-            ));
+            return Err(DomainError::Rule("rule-looks-like-spreadsheet-scientific"));
         }
         if s.ends_with(".0") {
-            return Err(DomainError::Rule(
-                "ends in '.0' as a spreadsheet number would; re-enter the number as text",
-            ));
+            return Err(DomainError::Rule("rule-ends-0-spreadsheet-number"));
         }
-        let s = digits_of_length(raw, 8, 32, "8 to 32 digits")?;
+        let s = digits_of_length(raw, 8, 32, "len-8-32-digits")?;
         if s.bytes().all(|b| b == b'0') {
-            return Err(DomainError::Rule("is all zeros, which is no account number"));
+            return Err(DomainError::Rule("rule-all-zeros-account-number"));
         }
         Ok(AccountNo(s))
     }
@@ -254,18 +253,16 @@ impl FromStr for Phone {
             return Err(DomainError::Empty);
         }
         let national = s.strip_prefix("+86").or_else(|| s.strip_prefix("0086")).unwrap_or(&s);
-        only_ascii_digits(national, ", optionally prefixed by +86 or 0086")?;
+        only_ascii_digits(national, "hint-optionally-prefixed-by-86")?;
         if national.len() == 13 && national.starts_with("86") {
-            return Err(DomainError::Rule(
-                "starts with a bare 86; write the country code as +86 or 0086, or leave it out",
-            ));
+            return Err(DomainError::Rule("rule-starts-with-bare-86"));
         }
         let digits: [u8; 11] = national.as_bytes().try_into().map_err(|_| DomainError::Length {
             got: national.len(),
-            expected: "11 digits",
+            expected: "len-11-digits",
         })?;
         if !is_cn_mobile_range(&digits) {
-            return Err(DomainError::Rule("is not in a China mobile number range"));
+            return Err(DomainError::Rule("rule-not-china-mobile-number"));
         }
         Ok(Phone(national.to_string()))
     }
@@ -324,9 +321,7 @@ impl ResidentId {
             return Err(DomainError::Empty);
         }
         if s.len() == 15 && s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(DomainError::Rule(
-                "is an old 15-digit ID, which is not accepted; ask for the 18-character ID",
-            ));
+            return Err(DomainError::Rule("rule-old-15digit-id-not"));
         }
         let n = s.chars().count();
         if let Some((_, c)) = s
@@ -336,28 +331,28 @@ impl ResidentId {
         {
             return Err(DomainError::BadCharacter(
                 CharDescription(c),
-                ", with X allowed as the last character",
+                "hint-with-x-allowed-last",
             ));
         }
         if s.len() != 18 {
             return Err(DomainError::Length {
                 got: s.chars().count(),
-                expected: "18 characters",
+                expected: "len-18-characters",
             });
         }
         if s.starts_with('0') {
-            return Err(DomainError::Rule(
-                "has an area code starting with 0, which does not exist",
-            ));
+            return Err(DomainError::Rule("rule-area-code-starting-with"));
         }
         let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap_or(0);
         let birth = NaiveDate::from_ymd_opt(num(6..10) as i32, num(10..12), num(12..14))
-            .ok_or(DomainError::Rule("has a birth date that does not exist"))?;
+            .ok_or(DomainError::Rule("rule-birth-date-that-does"))?;
         let (y, m, d) = EARLIEST_BIRTH_DATE;
         let earliest = NaiveDate::from_ymd_opt(y, m, d).unwrap_or(NaiveDate::MIN);
         if birth < earliest || birth > today {
-            return Err(DomainError::Detail(format!(
-                "has a birth date ({birth}) outside 1800-01-01 .. {today}"
+            return Err(DomainError::Detail(crate::tr!(
+                "domain-birth-range",
+                birth = birth.to_string(),
+                today = today.to_string()
             )));
         }
         if resident_id_check_char(&s.as_bytes()[..17]) != s.as_bytes()[17] as char {
@@ -418,21 +413,16 @@ impl FromStr for CreditCode {
             .chars()
             .find(|c| !(c.is_ascii() && CREDIT_CODE_ALPHABET.contains(&(*c as u8))))
         {
-            return Err(DomainError::BadCharacter(
-                CharDescription(c),
-                " and the letters A-H J-N P Q R T U W X Y",
-            ));
+            return Err(DomainError::BadCharacter(CharDescription(c), "hint-letters-ah-jn-p"));
         }
         if s.len() != 18 {
             return Err(DomainError::Length {
                 got: s.len(),
-                expected: "18 characters",
+                expected: "len-18-characters",
             });
         }
         if !s.as_bytes()[2..8].iter().all(u8::is_ascii_digit) {
-            return Err(DomainError::Rule(
-                "must have digits in positions 3 to 8 (the administrative division code)",
-            ));
+            return Err(DomainError::Rule("rule-have-digits-positions-3"));
         }
         if credit_code_check_char(&s.as_bytes()[..17]) != Some(s.as_bytes()[17] as char) {
             return Err(DomainError::CheckDigit("GB 32100-2015"));
@@ -471,7 +461,7 @@ macro_rules! fixed_code {
                 if let Some(c) = s.chars().find(|c| !allowed(*c)) {
                     return Err(DomainError::BadCharacter(
                         CharDescription(c),
-                        if $alnum { " and ASCII letters" } else { "" },
+                        if $alnum { "hint-ascii-letters" } else { "hint-none" },
                     ));
                 }
                 if s.len() != $len {
@@ -485,15 +475,15 @@ macro_rules! fixed_code {
 
 fixed_code!(
     /// A merchant id (MID): 15 digits.
-    Mid, 15, "15 digits", false
+    Mid, 15, "len-15-digits", false
 );
 fixed_code!(
     /// A terminal id (TID): 8 ASCII letters or digits.
-    Tid, 8, "8 letters or digits", true
+    Tid, 8, "len-8-letters-digits", true
 );
 fixed_code!(
     /// A CNAPS bank branch code (联行号): 12 digits.
-    BranchCode, 12, "12 digits", false
+    BranchCode, 12, "len-12-digits", false
 );
 
 /// An account or card holder's name: 2–40 characters of CJK or Latin letters,
@@ -542,17 +532,13 @@ impl FromStr for HolderName {
             .chars()
             .find(|c| !(is_cjk(*c) || is_latin_letter(*c) || *c == ' ' || *c == '·'))
         {
-            return Err(DomainError::BadCharacter(
-                CharDescription(c),
-                "; names take CJK or Latin letters, spaces and the middle dot ·",
-            )
-            .into_name_error());
+            return Err(DomainError::BadCharacter(CharDescription(c), "hint-names-take-cjk-latin").into_name_error());
         }
         let n = s.chars().count();
         if !HOLDER_NAME_CHARS.contains(&n) {
             return Err(DomainError::Length {
                 got: n,
-                expected: "2 to 40 characters",
+                expected: "len-2-40-characters",
             });
         }
         Ok(HolderName(s))
@@ -563,9 +549,9 @@ impl DomainError {
     /// Holder names are not digit fields; say what they take instead.
     fn into_name_error(self) -> Self {
         match self {
-            DomainError::BadCharacter(c, _) => DomainError::Detail(format!(
-                "contains {c}, which is not allowed; names take CJK or Latin letters, spaces and the middle dot ·"
-            )),
+            DomainError::BadCharacter(c, _) => {
+                DomainError::Detail(crate::tr!("domain-bad-name-char", char = c.to_string()))
+            }
             other => other,
         }
     }
@@ -589,13 +575,14 @@ pub fn plain_text(raw: &str, max: usize) -> Result<String, DomainError> {
         return Err(DomainError::Empty);
     }
     if let Some(c) = s.chars().find(|c| c.is_control() || is_hidden_format_char(*c)) {
-        return Err(DomainError::Detail(format!("contains {}", CharDescription(c))));
+        return Err(DomainError::Detail(crate::tr!(
+            "domain-contains",
+            char = CharDescription(c).to_string()
+        )));
     }
     let n = s.chars().count();
     if n > max {
-        return Err(DomainError::Detail(format!(
-            "has {n} characters, at most {max} allowed"
-        )));
+        return Err(DomainError::Detail(crate::tr!("domain-too-long", count = n, max = max)));
     }
     Ok(s.to_string())
 }
@@ -652,7 +639,7 @@ impl FromStr for DeviceStatus {
             "bound" => Ok(DeviceStatus::Bound),
             "unbound" => Ok(DeviceStatus::Unbound),
             "active" => Ok(DeviceStatus::Active),
-            _ => Err(DomainError::Rule("must be one of bound, unbound, active")),
+            _ => Err(DomainError::Rule("rule-bound-unbound-active")),
         }
     }
 }
@@ -753,8 +740,14 @@ mod tests {
     fn account_keeps_leading_zeros_and_refuses_spreadsheet_damage() {
         let a: AccountNo = "0012 3456 7890".parse().unwrap();
         assert_eq!(a.expose_full(), "001234567890");
-        assert!(matches!("6.22202E+18".parse::<AccountNo>(), Err(DomainError::Rule(m)) if m.contains("scientific")));
-        assert!(matches!("6222020200112233.0".parse::<AccountNo>(), Err(DomainError::Rule(m)) if m.contains(".0")));
+        assert!(matches!(
+            "6.22202E+18".parse::<AccountNo>(),
+            Err(DomainError::Rule("rule-looks-like-spreadsheet-scientific"))
+        ));
+        assert!(matches!(
+            "6222020200112233.0".parse::<AccountNo>(),
+            Err(DomainError::Rule("rule-ends-0-spreadsheet-number"))
+        ));
         assert!(matches!(
             "1234567".parse::<AccountNo>(),
             Err(DomainError::Length { .. })
@@ -778,7 +771,10 @@ mod tests {
         ] {
             assert_eq!(ok.parse::<Phone>().map(|p| p.as_str().len()), Ok(11), "{ok}");
         }
-        assert!(matches!("8613812345678".parse::<Phone>(), Err(DomainError::Rule(m)) if m.contains("bare 86")));
+        assert!(matches!(
+            "8613812345678".parse::<Phone>(),
+            Err(DomainError::Rule("rule-starts-with-bare-86"))
+        ));
         for not_mobile in [
             "12012345678",
             "14012345678",

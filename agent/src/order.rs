@@ -107,9 +107,7 @@ impl FromStr for Operation {
         Operation::ALL
             .into_iter()
             .find(|o| o.as_str() == s.trim())
-            .ok_or(DomainError::Rule(
-                "must be one of rebind-card, rebind-account, rebind-phone, unbind, migrate",
-            ))
+            .ok_or(DomainError::Rule("rule-rebindcard-rebindaccount-rebindphone-unbind"))
     }
 }
 
@@ -447,9 +445,11 @@ const REASONS: [(&str, Reason); 10] = [
 impl FromStr for Reason {
     type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        REASONS.iter().find(|(n, _)| *n == s.trim()).map(|(_, r)| *r).ok_or(DomainError::Rule(
-            "must be one of expired, lost, damaged, bank-change, device-replaced, business-change, compliance, data-migration, customer-request, other",
-        ))
+        REASONS
+            .iter()
+            .find(|(n, _)| *n == s.trim())
+            .map(|(_, r)| *r)
+            .ok_or(DomainError::Rule("rule-expired-lost-damaged-bankchange"))
     }
 }
 
@@ -467,9 +467,7 @@ impl FromStr for PhonePath {
         match s.trim() {
             "sms" => Ok(PhonePath::Sms),
             "counter" => Ok(PhonePath::Counter),
-            _ => Err(DomainError::Rule(
-                "must be sms (code to the new number) or counter (in person with ID)",
-            )),
+            _ => Err(DomainError::Rule("rule-sms-code-new-number")),
         }
     }
 }
@@ -485,18 +483,18 @@ impl Expiry {
     /// Parses `MM/YY`, refusing a month that has already ended on `today`.
     pub fn parse_on(raw: &str, today: NaiveDate) -> Result<Expiry, DomainError> {
         let s = raw.trim();
-        let bad = DomainError::Rule("must be MM/YY, e.g. 09/29");
+        let bad = DomainError::Rule("rule-mmyy-eg-0929");
         let (m, y) = s.split_once('/').ok_or(bad.clone())?;
         if m.len() != 2 || y.len() != 2 || !(m.bytes().chain(y.bytes()).all(|b| b.is_ascii_digit())) {
             return Err(bad);
         }
         let month: u32 = m.parse().map_err(|_| bad.clone())?;
         if !(1..=12).contains(&month) {
-            return Err(DomainError::Rule("has a month outside 01-12"));
+            return Err(DomainError::Rule("rule-month-outside-0112"));
         }
         let year = 2000 + y.parse::<i32>().map_err(|_| bad)?;
         if (year, month) < (today.year(), today.month()) {
-            return Err(DomainError::Rule("is in the past; the card has expired"));
+            return Err(DomainError::Rule("rule-past-card-expired"));
         }
         Ok(Expiry { month, year })
     }
@@ -610,7 +608,7 @@ fn parse_order_id(s: &str) -> Result<String, DomainError> {
         return Err(DomainError::Empty);
     }
     if s.len() > MAX_ORDER_ID || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
-        return Err(DomainError::Rule("must be 1-64 ASCII letters, digits, '.', '_' or '-'"));
+        return Err(DomainError::Rule("rule-164-ascii-letters-digits"));
     }
     Ok(s.to_string())
 }
@@ -622,7 +620,7 @@ pub fn parse_serial(raw: &str) -> Result<String, DomainError> {
         return Err(DomainError::Empty);
     }
     if !(4..=32).contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return Err(DomainError::Rule("must be 4-32 ASCII letters, digits or hyphens"));
+        return Err(DomainError::Rule("rule-432-ascii-letters-digits"));
     }
     Ok(s)
 }
@@ -630,7 +628,7 @@ pub fn parse_serial(raw: &str) -> Result<String, DomainError> {
 fn parse_last4(raw: &str) -> Result<String, DomainError> {
     let s = normalise_code(raw);
     if s.len() != 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(DomainError::Rule("must be the last 4 digits"));
+        return Err(DomainError::Rule("rule-last-4-digits"));
     }
     Ok(s)
 }
@@ -640,7 +638,7 @@ fn parse_number(raw: &str) -> Result<f64, DomainError> {
         .parse::<f64>()
         .ok()
         .filter(|v| v.is_finite())
-        .ok_or(DomainError::Rule("must be a number"))
+        .ok_or(DomainError::Rule("rule-number"))
 }
 
 /// Walks one raw order, collecting every problem.
@@ -841,7 +839,7 @@ pub fn validate_on(raw: &RawOrder, profiles: &ProfileSet, today: NaiveDate) -> R
     let kind = v.text("merchant.kind", |s| match s.trim() {
         "company" => Ok(MerchantKind::Company),
         "individual" => Ok(MerchantKind::Individual),
-        _ => Err(DomainError::Rule("must be company or individual")),
+        _ => Err(DomainError::Rule("rule-company-individual")),
     });
     let merchant_name = v.text("merchant.name", |s| plain_text(s, MAX_NAME));
     let mid = v.text("merchant.mid", Mid::from_str);
@@ -891,7 +889,7 @@ pub fn validate_on(raw: &RawOrder, profiles: &ProfileSet, today: NaiveDate) -> R
             if (6..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 Ok(s)
             } else {
-                Err(DomainError::Rule("must be 6-32 ASCII letters or digits"))
+                Err(DomainError::Rule("rule-632-ascii-letters-digits"))
             }
         }),
     });

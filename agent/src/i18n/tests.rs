@@ -110,9 +110,20 @@ fn every_key_the_code_uses_exists() {
 }
 
 /// The string literal after each `tr!(` or `text_in(lang, ` in a source file (not after
-/// `include_str!(`).
+/// `include_str!(`), and every literal that starts `rule-`, `hint-` or `len-`.
 fn keys_used(text: &str) -> Vec<&str> {
     let mut keys = Vec::new();
+    // Keys named as values: field rules, hints and lengths (`DomainError`).
+    for prefix in ["\"rule-", "\"hint-", "\"len-"] {
+        let mut from = 0;
+        while let Some(at) = text[from..].find(prefix) {
+            let start = from + at + 1;
+            from = start;
+            if let Some(end) = text[start..].find('"') {
+                keys.push(&text[start..start + end]);
+            }
+        }
+    }
     for marker in ["tr!(\"", "text_in(lang, \""] {
         let mut from = 0;
         while let Some(at) = text[from..].find(marker) {
