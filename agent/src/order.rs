@@ -254,6 +254,16 @@ impl Lines {
     }
 }
 
+/// What kind of value a field held instead of text, as a person reads it.
+fn kind_label(kind: &str) -> String {
+    match kind {
+        "boolean" => crate::tr!("kind-boolean"),
+        "date" => crate::tr!("kind-date"),
+        "list of non-strings" => crate::tr!("kind-list"),
+        other => other.to_string(),
+    }
+}
+
 /// Reads every order in `path` (TOML or CSV, by extension).
 pub fn read_file(path: &Path) -> Result<Vec<RawOrder>, OrderFileError> {
     let text = crate::input::read_text(path, crate::input::MAX_ORDER_FILE, &crate::tr!("what-order-file"))?;
@@ -362,12 +372,12 @@ pub fn parse_csv(text: &str, file: &Path) -> Result<Vec<RawOrder>, OrderFileErro
     if let Some(h) = headers.iter().find(|h| h.trim() != h.as_str()) {
         return Err(syntax(
             1,
-            format!("column '{h}' has spaces around its name; write it as '{}'", h.trim()),
+            crate::tr!("csv-column-spaces", column = h.as_str(), trimmed = h.trim()),
         ));
     }
     let mut seen = BTreeSet::new();
     if let Some(dup) = headers.iter().find(|h| !seen.insert(h.as_str())) {
-        return Err(syntax(1, format!("column '{dup}' appears twice in the header")));
+        return Err(syntax(1, crate::tr!("csv-column-twice", column = dup.as_str())));
     }
     let mut orders = Vec::new();
     for record in reader.records() {
@@ -670,27 +680,24 @@ impl<'a> Validator<'a> {
         let text = match &raw.value {
             RawValue::Text(t) => t.clone(),
             RawValue::Number(n) => {
-                let msg = format!(
-                    "is a bare number; write it as a quoted string (\"{}\") so no digit is lost",
-                    shown_value(field, n)
-                );
+                let msg = crate::tr!("value-bare-number", value = shown_value(field, n));
                 self.problem(field, Some(shown_value(field, n)), msg);
                 return None;
             }
             RawValue::List(_) => {
-                self.problem(field, None, "is a list; a single value is expected");
+                self.problem(field, None, crate::tr!("value-list"));
                 return None;
             }
             RawValue::Formula(t) => {
-                let msg = format!(
-                    "starts with '{}', which a spreadsheet runs as a formula; write the value without it",
-                    t.trim_start().chars().next().unwrap_or('=')
+                let msg = crate::tr!(
+                    "value-formula",
+                    first = t.trim_start().chars().next().unwrap_or('=').to_string()
                 );
                 self.problem(field, Some(shown_value(field, t)), msg);
                 return None;
             }
             RawValue::Other(kind) => {
-                self.problem(field, None, format!("is a {kind}; a quoted string is expected"));
+                self.problem(field, None, crate::tr!("value-not-text", kind = kind_label(kind)));
                 return None;
             }
         };
@@ -726,7 +733,7 @@ impl<'a> Validator<'a> {
                 .components()
                 .any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
         if leaves {
-            let msg = "must name a file inside the order's directory (no absolute path, no '..')";
+            let msg = crate::tr!("value-file-outside");
             self.problem(field, Some(raw.to_string()), msg);
             return None;
         }
@@ -737,21 +744,21 @@ impl<'a> Validator<'a> {
                 self.problem(
                     field,
                     Some(raw.to_string()),
-                    format!("file not found: {}", path.display()),
+                    crate::tr!("value-file-missing", file = path.display().to_string()),
                 );
                 return None;
             }
             (_, Err(_)) => false,
         };
         if !inside {
-            let msg = "leads outside the order's directory (through a link); copy the file next to the order";
+            let msg = crate::tr!("value-file-link-outside");
             self.problem(field, Some(raw.to_string()), msg);
             return None;
         }
         match std::fs::metadata(&path) {
             Ok(m) if m.is_file() => Some(path),
             _ => {
-                let msg = format!("{} is not a regular file", path.display());
+                let msg = crate::tr!("value-file-not-regular", file = path.display().to_string());
                 self.problem(field, Some(raw.to_string()), msg);
                 None
             }
@@ -778,7 +785,7 @@ impl<'a> Validator<'a> {
                 return Vec::new();
             }
             Some(_) => {
-                self.problem("evidence", None, "must be a list of file names");
+                self.problem("evidence", None, crate::tr!("value-evidence-list"));
                 return Vec::new();
             }
         };
@@ -806,7 +813,7 @@ pub fn validate_on(raw: &RawOrder, profiles: &ProfileSet, today: NaiveDate) -> R
     let known = all_fields();
     for name in raw.fields.keys() {
         if !known.contains(name.as_str()) {
-            v.problem(name, None, "is not a known order field (see docs/orders.md)");
+            v.problem(name, None, crate::tr!("field-unknown"));
         }
     }
     for required in [
@@ -818,7 +825,7 @@ pub fn validate_on(raw: &RawOrder, profiles: &ProfileSet, today: NaiveDate) -> R
         "merchant.kind",
     ] {
         if !v.present(required) {
-            v.problem(required, None, "is required");
+            v.problem(required, None, crate::tr!("field-required"));
         }
     }
 
@@ -901,38 +908,22 @@ pub fn validate_on(raw: &RawOrder, profiles: &ProfileSet, today: NaiveDate) -> R
     }
     if matches!(operation, Some(Operation::RebindCard | Operation::RebindAccount)) {
         match (v.present("expect.card_last4"), v.present("expect.account_last4")) {
-            (false, false) => v.problem(
-                "expect.card_last4",
-                None,
-                "is required, or expect.account_last4: say what the terminal settles to now",
-            ),
-            (true, true) => v.problem(
-                "expect.account_last4",
-                None,
-                "and expect.card_last4 are both given; a terminal settles to a card or to an account, say which",
-            ),
+            (false, false) => v.problem("expect.card_last4", None, crate::tr!("field-settles-to")),
+            (true, true) => v.problem("expect.account_last4", None, crate::tr!("field-settles-both")),
             _ => {}
         }
     }
     if let Some(op) = operation {
         for name in raw.fields.keys() {
             if known.contains(name.as_str()) && !field_used_by(op, name) {
-                v.problem(
-                    name,
-                    None,
-                    format!("is not used by {op}; remove it or check the operation"),
-                );
+                v.problem(name, None, crate::tr!("field-not-used", operation = op.label()));
             }
         }
     }
     if let (Some(old), Some(Some(new))) = (&expect.serial, replacement.as_ref().map(|r| &r.serial))
         && old == new
     {
-        v.problem(
-            "replacement.serial",
-            Some(new.clone()),
-            "is the same unit as expect.serial; a replacement must be another unit",
-        );
+        v.problem("replacement.serial", Some(new.clone()), crate::tr!("field-same-unit"));
     }
 
     if !v.problems.is_empty() {
@@ -965,7 +956,7 @@ pub fn validate_on(raw: &RawOrder, profiles: &ProfileSet, today: NaiveDate) -> R
             file: raw.file.clone(),
             line: raw.line,
             value: None,
-            message: "order is incomplete".into(),
+            message: crate::tr!("order-incomplete"),
         }]),
     }
 }
@@ -978,38 +969,41 @@ fn check_against_profile(
     agent_present: bool,
 ) {
     let Some(rule) = profile.operations.get(&op) else {
-        let msg = format!("{op} is not supported by profile {}", profile.name);
+        let msg = crate::tr!(
+            "field-op-unsupported",
+            operation = op.label(),
+            profile = profile.name.as_str()
+        );
         v.problem("operation", Some(op.to_string()), msg);
         return;
     };
     let mut required: Vec<(String, String)> = rule
         .required_fields
         .iter()
-        .map(|f| (f.clone(), format!("is required for {op} by profile {}", profile.name)))
+        .map(|f| {
+            let why = crate::tr!(
+                "field-required-by",
+                operation = op.label(),
+                profile = profile.name.as_str()
+            );
+            (f.clone(), why)
+        })
         .collect();
     let docs = match kind {
         Some(MerchantKind::Company) => &profile.documents.company,
         Some(MerchantKind::Individual) => &profile.documents.individual,
         None => &Vec::new(),
     };
-    let kind_name = match kind {
-        Some(MerchantKind::Company) => "a company",
-        _ => "an individual merchant",
+    let why = match kind {
+        Some(MerchantKind::Company) => crate::tr!("field-document-company", profile = profile.name.as_str()),
+        _ => crate::tr!("field-document-individual", profile = profile.name.as_str()),
     };
-    required.extend(docs.iter().map(|f| {
-        (
-            f.clone(),
-            format!("is a required document for {kind_name} under profile {}", profile.name),
-        )
-    }));
+    required.extend(docs.iter().map(|f| (f.clone(), why.clone())));
     if agent_present {
         required.extend(profile.documents.agent.iter().map(|f| {
             (
                 f.clone(),
-                format!(
-                    "is required when someone acts for the merchant (profile {})",
-                    profile.name
-                ),
+                crate::tr!("field-required-agent", profile = profile.name.as_str()),
             )
         }));
     }
@@ -1027,21 +1021,24 @@ fn check_settlement_bounds(v: &mut Validator<'_>, profile: &Profile, new: &NewVa
             "new.daily_limit_yuan",
             new.daily_limit_yuan,
             profile.settlement.daily_limit_yuan,
-            "yuan",
+            crate::tr!("unit-yuan"),
         ),
         (
             "new.fee_rate_percent",
             new.fee_rate_percent,
             profile.settlement.fee_rate_percent,
-            "%",
+            "%".to_string(),
         ),
     ] {
         if let Some(x) = value
             && !bounds.contains(x)
         {
-            let msg = format!(
-                "must be between {} and {} {unit} under profile {}",
-                bounds.min, bounds.max, profile.name
+            let msg = crate::tr!(
+                "field-out-of-bounds",
+                min = bounds.min,
+                max = bounds.max,
+                unit = unit.as_str(),
+                profile = profile.name.as_str()
             );
             v.problem(field, Some(x.to_string()), msg);
         }
@@ -1072,7 +1069,7 @@ pub fn check_file(path: &Path, profiles: &ProfileSet) -> Result<(Vec<WorkOrder>,
                         file: raw.file.clone(),
                         line: raw.line,
                         value: Some(o.id.clone()),
-                        message: format!("repeats the id of the order on line {first}; ids must be unique"),
+                        message: crate::tr!("field-id-repeated", line = first),
                     });
                 }
                 orders.push(o);
