@@ -21,7 +21,17 @@ pub fn posagent(home: &Path) -> Command {
     cmd.env("POSAGENT_HOME", home)
         .env_remove("POSAGENT_SECRET")
         .env_remove("POSAGENT_BACKUP_PASSWORD");
+    english(&mut cmd);
     cmd
+}
+
+/// Messages in English whatever the machine's locale, as the tests read them; a test of
+/// another language sets `LANG` or `POSAGENT_LANG` after this.
+pub fn english(cmd: &mut Command) {
+    for var in ["POSAGENT_LANG", "LC_ALL", "LC_MESSAGES"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("LANG", "C.UTF-8");
 }
 
 /// Every JSON document on a command's stdout, in order (streams and multi-stage commands

@@ -536,9 +536,9 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
             out.print(&human, &rows);
         }
         JobsCommand::Show { id } => {
-            let j = store
-                .job(&id)?
-                .ok_or_else(|| CliError::new(Exit::DataErr, tr!("job-not-found-prefix", job = id.as_str())))?;
+            let j = store.job(&id)?.ok_or_else(|| {
+                CliError::new(Exit::DataErr, tr!("job-not-found-prefix", job = id.as_str())).code("job_not_found")
+            })?;
             let journal = store.journal_of(&j.id)?;
             let submission = store.submission_of_job(&j.id)?;
             let mut human = tr!(

@@ -221,3 +221,38 @@ impl<const N: usize> Table<N> {
             .join("\n")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where each cell of a rendered line starts, in terminal columns.
+    fn column_starts(line: &str, cells: &[&str]) -> Vec<usize> {
+        cells
+            .iter()
+            .map(|c| console::measure_text_width(&line[..line.find(c).expect("cell on the line")]))
+            .collect()
+    }
+
+    #[test]
+    fn columns_line_up_when_a_header_is_chinese() {
+        let mut t = Table::new([
+            ("作业编号".to_string(), 0),
+            ("状态".to_string(), 0),
+            ("备注".to_string(), 0),
+        ]);
+        t.row(["J-1".into(), "done".into(), "ok".into()]);
+        t.row(["J-22222222".into(), "已完成".into(), "x".into()]);
+        let text = t.render();
+        let lines: Vec<&str> = text.lines().collect();
+        let header = column_starts(lines[0], &["作业编号", "状态", "备注"]);
+        assert_eq!(column_starts(lines[1], &["J-1", "done", "ok"]), header, "{text}");
+        assert_eq!(
+            column_starts(lines[2], &["J-22222222", "已完成", "x"]),
+            header,
+            "{text}"
+        );
+        // A CJK character takes two columns: the widest first cell is the 10-column id.
+        assert_eq!(header[1], 12, "{text}");
+    }
+}
