@@ -139,18 +139,18 @@ pub fn read_agent_key(path: &Path) -> Result<Zeroizing<Vec<u8>>, SyncError> {
             .map_err(|e| SyncError::Setup(e.to_string()))?,
     );
     let key = Zeroizing::new(hex::decode(text.trim()).map_err(|_| {
-        SyncError::Setup(format!(
-            "agent key file {}: expected {} hex digits",
-            path.display(),
-            2 * AGENT_KEY_LEN
+        SyncError::Setup(crate::tr!(
+            "agent-key-not-hex",
+            file = path.display().to_string(),
+            digits = 2 * AGENT_KEY_LEN
         ))
     })?);
     if key.len() != AGENT_KEY_LEN {
-        return Err(SyncError::Setup(format!(
-            "agent key file {}: expected {} hex digits, found {}",
-            path.display(),
-            2 * AGENT_KEY_LEN,
-            2 * key.len()
+        return Err(SyncError::Setup(crate::tr!(
+            "agent-key-length",
+            file = path.display().to_string(),
+            digits = 2 * AGENT_KEY_LEN,
+            found = 2 * key.len()
         )));
     }
     Ok(key)
@@ -161,7 +161,7 @@ fn parse_pin(pin: &str) -> Result<[u8; 32], SyncError> {
     hex::decode(&digits)
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .ok_or_else(|| SyncError::Setup(format!("pin '{pin}': expected a SHA-256 fingerprint (64 hex digits)")))
+        .ok_or_else(|| SyncError::Setup(crate::tr!("tls-bad-pin", pin = pin)))
 }
 
 /// The crypto provider posagent uses for TLS (ring).
@@ -173,20 +173,21 @@ fn roots(ca: Option<&Path>) -> Result<RootCertStore, SyncError> {
     let mut roots = RootCertStore::empty();
     match ca {
         Some(path) => {
-            for cert in read_certs(path, "CA bundle")? {
-                roots
-                    .add(cert)
-                    .map_err(|e| SyncError::Setup(format!("CA bundle {}: {e}", path.display())))?;
+            for cert in read_certs(path, &crate::tr!("what-ca-bundle"))? {
+                roots.add(cert).map_err(|e| {
+                    SyncError::Setup(crate::tr!(
+                        "tls-ca-bundle",
+                        file = path.display().to_string(),
+                        reason = e.to_string()
+                    ))
+                })?;
             }
         }
         None => {
             let found = rustls_native_certs::load_native_certs();
             let (added, _) = roots.add_parsable_certificates(found.certs);
             if added == 0 {
-                return Err(SyncError::Setup(
-                    "no trusted CA certificates found on this system; give the provider's CA with --provider-ca FILE"
-                        .into(),
-                ));
+                return Err(SyncError::Setup(crate::tr!("tls-no-system-ca")));
             }
         }
     }
@@ -198,27 +199,30 @@ pub fn tls_config(s: &ProviderSettings) -> Result<Arc<ClientConfig>, SyncError> 
     let provider = crypto();
     let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots(s.ca.as_deref())?), provider.clone())
         .build()
-        .map_err(|e| SyncError::Setup(format!("CA bundle: {e}")))?;
+        .map_err(|e| SyncError::Setup(crate::tr!("tls-ca-bundle", file = "-", reason = e.to_string())))?;
     let pins = s.pins.iter().map(|p| parse_pin(p)).collect::<Result<Vec<_>, _>>()?;
     let builder = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| SyncError::Setup(format!("TLS: {e}")))?
+        .map_err(|e| SyncError::Setup(crate::tr!("tls-setup", reason = e.to_string())))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(Pinned { inner, pins }));
     let config = match (&s.client_cert, &s.client_key) {
         (Some(cert), Some(key)) => {
-            let chain = read_certs(cert, "client certificate")?;
-            let key = PrivateKeyDer::from_pem_slice(&read_pem(key, &crate::tr!("what-client-key"))?)
-                .map_err(|e| SyncError::Setup(format!("client key {}: {e}", key.display())))?;
+            let chain = read_certs(cert, &crate::tr!("what-client-cert"))?;
+            let key = PrivateKeyDer::from_pem_slice(&read_pem(key, &crate::tr!("what-client-key"))?).map_err(|e| {
+                SyncError::Setup(crate::tr!(
+                    "tls-client-key",
+                    file = key.display().to_string(),
+                    reason = e.to_string()
+                ))
+            })?;
             builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|e| SyncError::Setup(format!("client certificate and key do not go together: {e}")))?
+                .map_err(|e| SyncError::Setup(crate::tr!("tls-client-pair", reason = e.to_string())))?
         }
         (None, None) => builder.with_no_client_auth(),
         _ => {
-            return Err(SyncError::Setup(
-                "give both --client-cert and --client-key, or neither".into(),
-            ));
+            return Err(SyncError::Setup(crate::tr!("tls-client-half")));
         }
     };
     Ok(Arc::new(config))
@@ -247,9 +251,9 @@ impl ServerCertVerifier for Pinned {
         if self.pins.is_empty() || self.pins.contains(&fingerprint) {
             Ok(verified)
         } else {
-            Err(rustls::Error::General(format!(
-                "its certificate (SHA-256 {}) is not one of the pinned certificates",
-                hex::encode(fingerprint)
+            Err(rustls::Error::General(crate::tr!(
+                "tls-not-pinned",
+                sha256 = hex::encode(fingerprint)
             )))
         }
     }
@@ -315,23 +319,23 @@ fn tls_error(url: &str, e: &rustls::Error) -> SyncError {
     };
     match e {
         rustls::Error::InvalidCertificate(c) => match c {
-            CertificateError::UnknownIssuer | CertificateError::BadSignature => untrusted(
-                "its certificate is not signed by a CA this agent trusts; give the provider's CA with --provider-ca FILE (or provider.ca in config.toml)",
-            ),
+            CertificateError::UnknownIssuer | CertificateError::BadSignature => {
+                untrusted(&crate::tr!("tls-unknown-issuer"))
+            }
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-                untrusted("its certificate has expired; the provider must renew it (and check this laptop's clock)")
+                untrusted(&crate::tr!("tls-expired"))
             }
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
-                untrusted("its certificate is not valid yet; check this laptop's clock")
+                untrusted(&crate::tr!("tls-not-yet-valid"))
             }
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                untrusted("its certificate is for another host name than the URL's")
+                untrusted(&crate::tr!("tls-wrong-name"))
             }
-            other => untrusted(&format!("its certificate was refused ({other:?})")),
+            other => untrusted(&crate::tr!("tls-cert-refused", reason = format!("{other:?}"))),
         },
         rustls::Error::General(message) => untrusted(message),
         rustls::Error::AlertReceived(AlertDescription::CertificateRequired) => {
-            refused("it requires a client certificate; give --client-cert FILE and --client-key FILE")
+            refused(&crate::tr!("tls-client-cert-required"))
         }
         rustls::Error::AlertReceived(
             AlertDescription::BadCertificate
@@ -340,32 +344,28 @@ fn tls_error(url: &str, e: &rustls::Error) -> SyncError {
             | AlertDescription::CertificateExpired
             | AlertDescription::DecryptError
             | AlertDescription::AccessDenied,
-        ) => refused("it did not accept this agent's client certificate; check --client-cert and --client-key"),
-        other => untrusted(&format!("TLS failed: {other}")),
+        ) => refused(&crate::tr!("tls-client-cert-refused")),
+        other => untrusted(&crate::tr!("tls-failed", reason = other.to_string())),
     }
 }
 
 impl Client {
     /// A client for `s`: reads the CA bundle, pins, client certificate and agent key.
     pub fn new(s: &ProviderSettings) -> Result<Client, SyncError> {
-        let uri: hyper::Uri = s
-            .url
-            .parse()
-            .map_err(|e| SyncError::Setup(format!("provider URL '{}': {e}", s.url)))?;
+        let uri: hyper::Uri = s.url.parse().map_err(|e: hyper::http::uri::InvalidUri| {
+            SyncError::Setup(crate::tr!("url-invalid", url = s.url.as_str(), reason = e.to_string()))
+        })?;
         if uri.scheme_str() != Some("https") {
-            return Err(SyncError::Setup(format!(
-                "provider URL '{}': must start with https:// (submissions only travel over TLS)",
-                s.url
-            )));
+            return Err(SyncError::Setup(crate::tr!("url-not-https", url = s.url.as_str())));
         }
         let host = uri
             .host()
-            .ok_or_else(|| SyncError::Setup(format!("provider URL '{}': no host", s.url)))?
+            .ok_or_else(|| SyncError::Setup(crate::tr!("url-no-host", url = s.url.as_str())))?
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_string();
         let server_name = ServerName::try_from(host.clone())
-            .map_err(|_| SyncError::Setup(format!("provider URL '{}': '{host}' is not a host name", s.url)))?;
+            .map_err(|_| SyncError::Setup(crate::tr!("url-bad-host", url = s.url.as_str(), host = host.as_str())))?;
         let key = read_agent_key(&s.agent_key_file)?;
         Ok(Client {
             tls: tls_config(s)?,
@@ -412,7 +412,7 @@ impl Client {
             tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
         )
         .await
-        .map_err(|_| unreachable(format!("no connection within {} s", CONNECT_TIMEOUT.as_secs())))?
+        .map_err(|_| unreachable(crate::tr!("net-no-connection", seconds = CONNECT_TIMEOUT.as_secs())))?
         .map_err(|e| classify(&self.url, &e))?;
         let _ = tcp.set_nodelay(true);
         let tls = tokio::time::timeout(
@@ -420,7 +420,7 @@ impl Client {
             tokio_rustls::TlsConnector::from(self.tls.clone()).connect(self.server_name.clone(), tcp),
         )
         .await
-        .map_err(|_| unreachable(format!("no TLS handshake within {} s", HANDSHAKE_TIMEOUT.as_secs())))?
+        .map_err(|_| unreachable(crate::tr!("net-no-handshake", seconds = HANDSHAKE_TIMEOUT.as_secs())))?
         .map_err(|e| classify(&self.url, &e))?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
@@ -435,7 +435,7 @@ impl Client {
         let health = format!("{}{}", self.prefix, api::HEALTH_PATH);
         let reply = session.request(hyper::Method::GET, &health, Bytes::new(), None).await?;
         if reply.status != 200 {
-            return Err(unreachable(format!("its health check answered HTTP {}", reply.status)));
+            return Err(unreachable(crate::tr!("net-health", status = reply.status)));
         }
         Ok(session)
     }
@@ -482,7 +482,7 @@ impl Session {
         }
         let req = req
             .body(Full::new(body))
-            .map_err(|e| SyncError::Setup(format!("cannot build a request for {path}: {e}")))?;
+            .map_err(|e| SyncError::Setup(crate::tr!("net-bad-request", path = path, reason = e.to_string())))?;
         let url = self.url.clone();
         let exchange = async {
             self.sender.ready().await?;
@@ -512,13 +512,13 @@ impl Session {
             Ok(Err(Exchange::Body(e))) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
                 Err(SyncError::Unreachable {
                     url,
-                    detail: format!("its answer was longer than {} bytes", api::MAX_RESPONSE),
+                    detail: crate::tr!("net-answer-too-long", max = api::MAX_RESPONSE),
                 })
             }
             Ok(Err(Exchange::Body(e))) => Err(classify(&url, e.as_ref())),
             Err(_) => Err(SyncError::Unreachable {
                 url,
-                detail: format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()),
+                detail: crate::tr!("net-no-answer", seconds = REQUEST_TIMEOUT.as_secs()),
             }),
         }
     }
