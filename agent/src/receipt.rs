@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::i18n::{FluentArgs, Lang, text_in};
+
 use crate::store::jobs::{JobRecord, JournalEntry};
 use crate::store::outbox::Submission;
 use crate::store::{Store, StoreError, local_time};
@@ -56,7 +58,7 @@ pub fn write(store: &Store, data: &Path, id: &str, dest: Option<&Path>) -> Resul
     Ok(path)
 }
 
-/// Renders the receipt of a job.
+/// Renders the receipt of a job: every label in Chinese then English, from the catalogues.
 pub fn render(job: &JobRecord, journal: &[JournalEntry], submission: Option<&Submission>) -> String {
     let payload = submission.map(|s| &s.payload);
     let field = |path: &[&str]| payload.map(|p| text_at(p, path)).unwrap_or_else(|| "—".into());
@@ -64,38 +66,41 @@ pub fn render(job: &JobRecord, journal: &[JournalEntry], submission: Option<&Sub
     h.push_str(HEAD);
     let _ = write!(
         h,
-        "<h1>终端绑定变更回执<br><small>Terminal binding change receipt</small></h1>\
-         <p class=meta>{} · {} · {}</p>",
+        "<h1>{}<br><small>{}</small></h1><p class=meta>{} · {} · {}</p>",
+        zh("receipt-title"),
+        en("receipt-title"),
         esc(&job.id),
         label(&job.operation, OPERATIONS),
         label(job.state.as_str(), STATES),
     );
-    section(&mut h, "商户", "Merchant");
+    section(&mut h, "receipt-merchant");
     rows(
         &mut h,
         &[
-            ("商户名称", "Name", field(&["merchant", "name"])),
-            ("商户编号", "MID", group_digits(&field(&["merchant", "mid"]))),
-            ("商户类型", "Kind", field(&["merchant", "kind"])),
+            ("receipt-merchant-name", field(&["merchant", "name"])),
+            ("receipt-mid", group_digits(&field(&["merchant", "mid"]))),
+            ("receipt-merchant-kind", field(&["merchant", "kind"])),
         ],
     );
-    section(&mut h, "终端", "Terminal");
+    section(&mut h, "receipt-terminal");
     let mut terminals = vec![
-        ("终端序列号", "Serial", job.terminal_serial.clone()),
-        ("机型配置", "Profile", job.profile.clone()),
+        ("receipt-serial", job.terminal_serial.clone()),
+        ("receipt-profile", job.profile.clone()),
     ];
     if let Some(r) = &job.replacement_serial {
-        terminals.push(("替换终端", "Replacement", r.clone()));
+        terminals.push(("receipt-replacement", r.clone()));
     }
     rows(&mut h, &terminals);
-    section(&mut h, "变更内容", "What changed");
+    section(&mut h, "receipt-changes");
     match payload {
         Some(p) => change_table(&mut h, &p["before"], &p["after"]),
-        None => h.push_str("<p>未完成，无变更记录 · The job did not finish; no change was recorded.</p>"),
+        None => {
+            let _ = write!(h, "<p>{} · {}</p>", zh("receipt-no-change"), en("receipt-no-change"));
+        }
     }
-    section(&mut h, "操作步骤", "Procedure");
+    section(&mut h, "receipt-procedure");
     steps(&mut h, journal);
-    section(&mut h, "备份与验证", "Backup and verification");
+    section(&mut h, "receipt-backup-section");
     let test = payload
         .map(|p| &p["verification"]["test_transaction"])
         .filter(|t| t.is_object());
@@ -103,71 +108,81 @@ pub fn render(job: &JobRecord, journal: &[JournalEntry], submission: Option<&Sub
         &mut h,
         &[
             (
-                "备份文件",
-                "Backup file",
+                "receipt-backup-file",
                 job.backup_file.as_deref().map_or_else(|| "—".into(), file_name),
             ),
             (
-                "备份 SHA-256",
-                "Backup SHA-256",
+                "receipt-backup-sha256",
                 job.backup_sha256.clone().unwrap_or_else(|| "—".into()),
             ),
             (
-                "测试交易",
-                "Test transaction",
+                "receipt-test",
                 test.map_or_else(
                     || "—".into(),
                     |t| {
-                        format!(
-                            "{} 分 · auth {} · RRN {}",
-                            text_at(t, &["amount_fen"]),
-                            text_at(t, &["auth_code"]),
-                            text_at(t, &["rrn"])
-                        )
+                        let args = FluentArgs::from_iter([
+                            ("fen", text_at(t, &["amount_fen"])),
+                            ("auth", text_at(t, &["auth_code"])),
+                            ("rrn", text_at(t, &["rrn"])),
+                        ]);
+                        text_in(Lang::ZhCn, "receipt-test-value", Some(&args))
                     },
                 ),
             ),
         ],
     );
-    section(&mut h, "服务商同步", "Provider");
+    section(&mut h, "receipt-provider");
     rows(
         &mut h,
         &[
             (
-                "同步状态",
-                "Sync state",
+                "receipt-sync-state",
                 submission.map_or_else(|| "—".into(), |s| label(&s.state, SYNC)),
             ),
             (
-                "服务商回执",
-                "Provider receipt",
+                "receipt-provider-receipt",
                 submission.and_then(|s| s.receipt.clone()).unwrap_or_else(|| "—".into()),
             ),
             (
-                "说明",
-                "Reason",
+                "receipt-reason",
                 submission.and_then(|s| s.reason.clone()).unwrap_or_else(|| "—".into()),
             ),
         ],
     );
-    section(&mut h, "工单", "Work order");
+    section(&mut h, "receipt-order");
     let signed = match payload.map(|p| (&p["order_signed"], &p["order_key_id"])) {
-        Some((Value::Bool(true), key)) => format!("服务商已签名 · signed by the provider (key {})", plain(key)),
-        Some(_) => "未签名（本地工单） · not signed (local order)".into(),
+        Some((Value::Bool(true), key)) => {
+            let args = FluentArgs::from_iter([("key", plain(key))]);
+            format!(
+                "{} · {}",
+                text_in(Lang::ZhCn, "receipt-signed", Some(&args)),
+                text_in(Lang::En, "receipt-signed", Some(&args))
+            )
+        }
+        Some(_) => format!("{} · {}", zh("receipt-unsigned"), en("receipt-unsigned")),
         None => "—".into(),
     };
     rows(
         &mut h,
         &[
-            ("工单号", "Order", job.order_id.clone()),
-            ("签名", "Signature", signed),
-            ("技术员", "Technician", job.technician.clone()),
-            ("开始时间", "Started", local_time(&job.created_at)),
+            ("receipt-order-id", job.order_id.clone()),
+            ("receipt-signature", signed),
+            ("receipt-technician", job.technician.clone()),
+            ("receipt-started", local_time(&job.created_at)),
         ],
     );
-    h.push_str(
-        "<div class=sign><div><span>商户签字 Merchant signature</span><span>日期 Date</span></div>\
-         <div><span>技术员签字 Technician signature</span><span>日期 Date</span></div></div>",
+    let _ = write!(
+        h,
+        "<div class=sign><div><span>{} {}</span><span>{} {}</span></div>\
+         <div><span>{} {}</span><span>{} {}</span></div></div>",
+        zh("receipt-merchant-signature"),
+        en("receipt-merchant-signature"),
+        zh("receipt-date"),
+        en("receipt-date"),
+        zh("receipt-technician-signature"),
+        en("receipt-technician-signature"),
+        zh("receipt-date"),
+        en("receipt-date"),
     );
     let _ = writeln!(
         h,
@@ -176,6 +191,14 @@ pub fn render(job: &JobRecord, journal: &[JournalEntry], submission: Option<&Sub
         local_time(&crate::store::now())
     );
     h
+}
+
+fn zh(key: &str) -> String {
+    text_in(Lang::ZhCn, key, None)
+}
+
+fn en(key: &str) -> String {
+    text_in(Lang::En, key, None)
 }
 
 const HEAD: &str = "<!DOCTYPE html><html lang=zh-CN><head><meta charset=utf-8>\
@@ -193,63 +216,40 @@ th{width:38mm;font-weight:normal;color:#333}.changed td{font-weight:bold}\
 .sign{display:flex;gap:10mm;margin-top:12mm;break-inside:avoid}.sign div{flex:1;border-top:1px solid #000;padding-top:1mm;display:flex;justify-content:space-between}\
 </style></head><body>";
 
+/// Machine words and the catalogue keys of their receipt labels.
 const OPERATIONS: &[(&str, &str)] = &[
-    ("rebind-card", "更换结算卡 · Rebind settlement card"),
-    ("rebind-account", "更换结算账户 · Rebind settlement account"),
-    ("rebind-phone", "更换手机号 · Change phone number"),
-    ("unbind", "解绑 · Unbind"),
-    ("migrate", "换机迁移 · Migrate to a replacement unit"),
-    ("restore", "从备份恢复 · Restore from backup"),
+    ("rebind-card", "receipt-op-rebind-card"),
+    ("rebind-account", "receipt-op-rebind-account"),
+    ("rebind-phone", "receipt-op-rebind-phone"),
+    ("unbind", "receipt-op-unbind"),
+    ("migrate", "receipt-op-migrate"),
+    ("restore", "receipt-op-restore"),
 ];
 
 const STATES: &[(&str, &str)] = &[
-    ("done", "已完成 · done"),
-    ("running", "进行中 · running"),
-    ("interrupted", "已中断 · interrupted"),
-    ("refused", "已拒绝 · refused"),
-    ("aborted", "已回滚 · aborted"),
-    ("cancelled", "已取消 · cancelled"),
-    ("planned", "仅预演 · planned"),
+    ("done", "receipt-state-done"),
+    ("running", "receipt-state-running"),
+    ("interrupted", "receipt-state-interrupted"),
+    ("refused", "receipt-state-refused"),
+    ("aborted", "receipt-state-aborted"),
+    ("cancelled", "receipt-state-cancelled"),
+    ("planned", "receipt-state-planned"),
 ];
 
 const SYNC: &[(&str, &str)] = &[
-    ("pending", "待上传 · pending"),
-    ("sending", "上传中 · sending"),
-    ("accepted", "服务商已受理 · accepted"),
-    ("rejected", "服务商拒绝 · rejected"),
-    ("dead", "无法送达 · not deliverable"),
+    ("pending", "receipt-sync-pending"),
+    ("sending", "receipt-sync-sending"),
+    ("accepted", "receipt-sync-accepted"),
+    ("rejected", "receipt-sync-rejected"),
+    ("dead", "receipt-sync-dead"),
 ];
 
 const PHASES: &[(&str, &str)] = &[
-    ("done", "完成 · done"),
-    ("failed", "失败 · failed"),
-    ("refused", "拒绝 · refused"),
-    ("interrupted", "中断 · interrupted"),
-    ("compensated", "已回滚 · rolled back"),
-];
-
-const STEPS: &[(&str, &str)] = &[
-    ("order", "工单"),
-    ("check_identity", "核对终端身份"),
-    ("authenticate", "认证"),
-    ("compare_binding", "核对绑定"),
-    ("check_documents", "核对材料"),
-    ("check_cooldown", "检查冷却期"),
-    ("check_replacement", "检查替换终端"),
-    ("backup", "备份"),
-    ("settle", "结算"),
-    ("export_data", "导出数据"),
-    ("activate_new", "激活新终端"),
-    ("import_data", "导入数据"),
-    ("verify_import", "校验导入"),
-    ("unbind_old", "解除原绑定"),
-    ("bind_new", "写入新绑定"),
-    ("reboot", "重启"),
-    ("verify", "回读校验"),
-    ("test_transaction", "测试交易"),
-    ("record", "记录待同步"),
-    ("restore_binding", "恢复绑定"),
-    ("restore_parameters", "恢复参数"),
+    ("done", "receipt-phase-done"),
+    ("failed", "receipt-phase-failed"),
+    ("refused", "receipt-phase-refused"),
+    ("interrupted", "receipt-phase-interrupted"),
+    ("compensated", "receipt-phase-compensated"),
 ];
 
 /// `中文 · English` for a known machine word, else the word itself.
@@ -257,37 +257,61 @@ fn label(word: &str, table: &[(&str, &str)]) -> String {
     table
         .iter()
         .find(|(k, _)| *k == word)
-        .map_or_else(|| word.to_string(), |(_, v)| v.to_string())
+        .map_or_else(|| word.to_string(), |(_, key)| format!("{} · {}", zh(key), en(key)))
 }
 
-fn section(h: &mut String, zh: &str, en: &str) {
-    let _ = write!(h, "<h2>{zh} · {en}</h2>");
+/// A step's Chinese name, beside the journal's own name.
+fn step_zh(step: &str) -> String {
+    match crate::job::Step::from_name(step) {
+        Some(s) => s.label_in(Lang::ZhCn),
+        None if step == "order" => zh("receipt-step-order"),
+        None => step.to_string(),
+    }
 }
 
-fn rows(h: &mut String, rows: &[(&str, &str, String)]) {
+fn section(h: &mut String, key: &str) {
+    let _ = write!(h, "<h2>{} · {}</h2>", zh(key), en(key));
+}
+
+fn rows(h: &mut String, rows: &[(&str, String)]) {
     h.push_str("<table>");
-    for (zh, en, v) in rows {
-        let _ = write!(h, "<tr><th>{zh} {en}</th><td class=num>{}</td></tr>", esc(v));
+    for (key, v) in rows {
+        let _ = write!(
+            h,
+            "<tr><th>{} {}</th><td class=num>{}</td></tr>",
+            zh(key),
+            en(key),
+            esc(v)
+        );
     }
     h.push_str("</table>");
 }
 
 fn change_table(h: &mut String, before: &Value, after: &Value) {
-    const FIELDS: &[(&str, &str, &[&str])] = &[
-        ("状态", "Status", &["status"]),
-        ("商户编号", "MID", &["mid"]),
-        ("终端号", "TID", &["tid"]),
-        ("商户名称", "Merchant name", &["merchant_name"]),
-        ("结算卡", "Card", &["card", "pan"]),
-        ("持卡人", "Card holder", &["card", "holder"]),
-        ("有效期", "Expiry", &["card", "expiry"]),
-        ("结算账户", "Account", &["account", "number"]),
-        ("开户名", "Account holder", &["account", "holder"]),
-        ("开户行", "Bank", &["account", "bank"]),
-        ("手机号", "Phone", &["phone"]),
+    const FIELDS: &[(&str, &[&str])] = &[
+        ("receipt-status", &["status"]),
+        ("receipt-mid", &["mid"]),
+        ("receipt-tid", &["tid"]),
+        ("receipt-merchant-name", &["merchant_name"]),
+        ("receipt-card", &["card", "pan"]),
+        ("receipt-card-holder", &["card", "holder"]),
+        ("receipt-expiry", &["card", "expiry"]),
+        ("receipt-account", &["account", "number"]),
+        ("receipt-account-holder", &["account", "holder"]),
+        ("receipt-bank", &["account", "bank"]),
+        ("receipt-phone", &["phone"]),
     ];
-    h.push_str("<table><tr><th>项目 Field</th><th>变更前 Before</th><th>变更后 After</th></tr>");
-    for (zh, en, path) in FIELDS {
+    let _ = write!(
+        h,
+        "<table><tr><th>{} {}</th><th>{} {}</th><th>{} {}</th></tr>",
+        zh("receipt-field"),
+        en("receipt-field"),
+        zh("receipt-before"),
+        en("receipt-before"),
+        zh("receipt-after"),
+        en("receipt-after")
+    );
+    for (key, path) in FIELDS {
         let (b, a) = (text_at(before, path), text_at(after, path));
         if b == "—" && a == "—" {
             continue;
@@ -300,7 +324,9 @@ fn change_table(h: &mut String, before: &Value, after: &Value) {
         let class = if b == a { "" } else { " class=changed" };
         let _ = write!(
             h,
-            "<tr{class}><th>{zh} {en}</th><td class=num>{}</td><td class=num>{}</td></tr>",
+            "<tr{class}><th>{} {}</th><td class=num>{}</td><td class=num>{}</td></tr>",
+            zh(key),
+            en(key),
             esc(&b),
             esc(&a)
         );
@@ -318,7 +344,7 @@ fn steps(h: &mut String, journal: &[JournalEntry]) {
         let _ = write!(
             h,
             "<div><span>{} {}</span><span>{}</span><span>{}</span></div>",
-            esc(&label(&e.step, STEPS)),
+            esc(&step_zh(&e.step)),
             esc(&e.step),
             esc(&label(&e.phase, PHASES)),
             esc(at.get(5..19).unwrap_or(&at))
@@ -452,7 +478,7 @@ mod tests {
         let html = render(&job(JobState::Refused), &journal, None);
         assert!(html.contains("已拒绝 · refused"));
         assert!(html.contains("The job did not finish"));
-        assert!(html.contains("核对绑定 compare_binding</span><span>拒绝 · refused"));
+        assert!(html.contains("比对绑定 compare_binding</span><span>拒绝 · refused"));
         assert!(
             !html.contains("check_identity"),
             "intents are for resuming, not for the merchant"

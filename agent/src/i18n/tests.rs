@@ -110,11 +110,12 @@ fn every_key_the_code_uses_exists() {
 }
 
 /// The string literal after each `tr!(` or `text_in(lang, ` in a source file (not after
-/// `include_str!(`), and every literal that starts `rule-`, `hint-` or `len-`.
+/// `include_str!(`), and every literal that starts `rule-`, `hint-`, `len-`, `step-` or `receipt-`.
 fn keys_used(text: &str) -> Vec<&str> {
     let mut keys = Vec::new();
-    // Keys named as values: field rules, hints and lengths (`DomainError`).
-    for prefix in ["\"rule-", "\"hint-", "\"len-"] {
+    // Keys named as values: field rules, hints and lengths (`DomainError`), step names and
+    // the receipt's labels.
+    for prefix in ["\"rule-", "\"hint-", "\"len-", "\"step-", "\"receipt-"] {
         let mut from = 0;
         while let Some(at) = text[from..].find(prefix) {
             let start = from + at + 1;

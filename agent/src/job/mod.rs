@@ -90,31 +90,37 @@ impl Step {
 
     /// The step's name as a person reads it, in the current language.
     pub fn label(self) -> String {
-        match self {
-            Step::CheckIdentity => crate::tr!("step-check-identity"),
-            Step::Authenticate => crate::tr!("step-authenticate"),
-            Step::CompareBinding => crate::tr!("step-compare-binding"),
-            Step::CheckDocuments => crate::tr!("step-check-documents"),
-            Step::CheckCooldown => crate::tr!("step-check-cooldown"),
-            Step::CheckReplacement => crate::tr!("step-check-replacement"),
-            Step::Backup => crate::tr!("step-backup"),
-            Step::Settle => crate::tr!("step-settle"),
-            Step::ExportData => crate::tr!("step-export-data"),
-            Step::ActivateNew => crate::tr!("step-activate-new"),
-            Step::ImportData => crate::tr!("step-import-data"),
-            Step::VerifyImport => crate::tr!("step-verify-import"),
-            Step::UnbindOld => crate::tr!("step-unbind-old"),
-            Step::BindNew => crate::tr!("step-bind-new"),
-            Step::Reboot => crate::tr!("step-reboot"),
-            Step::Verify => crate::tr!("step-verify"),
-            Step::TestTransaction => crate::tr!("step-test-transaction"),
-            Step::Record => crate::tr!("step-record"),
-            Step::RestoreBinding => crate::tr!("step-restore-binding"),
-            Step::RestoreParameters => crate::tr!("step-restore-parameters"),
-        }
+        self.label_in(crate::i18n::lang())
     }
 
-    fn from_name(s: &str) -> Option<Step> {
+    /// The step's name in `lang`.
+    pub fn label_in(self, lang: crate::i18n::Lang) -> String {
+        let key = match self {
+            Step::CheckIdentity => "step-check-identity",
+            Step::Authenticate => "step-authenticate",
+            Step::CompareBinding => "step-compare-binding",
+            Step::CheckDocuments => "step-check-documents",
+            Step::CheckCooldown => "step-check-cooldown",
+            Step::CheckReplacement => "step-check-replacement",
+            Step::Backup => "step-backup",
+            Step::Settle => "step-settle",
+            Step::ExportData => "step-export-data",
+            Step::ActivateNew => "step-activate-new",
+            Step::ImportData => "step-import-data",
+            Step::VerifyImport => "step-verify-import",
+            Step::UnbindOld => "step-unbind-old",
+            Step::BindNew => "step-bind-new",
+            Step::Reboot => "step-reboot",
+            Step::Verify => "step-verify",
+            Step::TestTransaction => "step-test-transaction",
+            Step::Record => "step-record",
+            Step::RestoreBinding => "step-restore-binding",
+            Step::RestoreParameters => "step-restore-parameters",
+        };
+        crate::i18n::text_in(lang, key, None)
+    }
+
+    pub fn from_name(s: &str) -> Option<Step> {
         ALL_STEPS.iter().copied().find(|st| st.name() == s)
     }
 
