@@ -119,10 +119,10 @@ jobs-none = no jobs yet
 job-not-found-prefix = job { $job } not found (or the prefix is ambiguous)
 job-show =
     Job { $job }
-      { $operation } of order { $order } ({ $file }), profile { $profile }
-      terminal { $terminal }, replacement { $replacement }
-      state { $state } ({ $error })
-      started { $started } by { $technician }
+    {"  "}{ $operation } of order { $order } ({ $file }), profile { $profile }
+    {"  "}terminal { $terminal }, replacement { $replacement }
+    {"  "}state { $state } ({ $error })
+    {"  "}started { $started } by { $technician }
 job-show-submission = submission { $submission }: { $state }
 job-show-rejected = rejected: { $reason } [{ $code }]
     way back: `posagent restore --port P { $backup }` from the job's backup, or a corrected order; `posagent queue retry { $submission }` once the cause is gone
@@ -214,7 +214,7 @@ pick-prompt = Several terminals answer; which one?
 pick-failed = cannot ask which terminal: { $reason }
 pick-none = no terminal chosen; nothing was done
 several-terminals = { $count } terminals answer:
-      { $list }
+    {"  "}{ $list }
 help-several-terminals = choose one with --port P or --serial SN
 field-status = Status
 field-merchant = Merchant
@@ -300,8 +300,8 @@ help-backup-damaged = do not restore from this archive; use another backup of th
 backup-needs-out = backup needs --out FILE.zip
 transfer-reading-terminal = reading terminal
 backup-written = Backup of { $serial } written and verified: { $file }
-      { $size } bytes, SHA-256 { $sha256 }
-      { $transactions } transaction(s), { $params } parameter(s)
+    {"  "}{ $size } bytes, SHA-256 { $sha256 }
+    {"  "}{ $transactions } transaction(s), { $params } parameter(s)
 backup-valid = { $file }: valid. Backup of { $serial } ({ $vendor } { $model }) taken { $taken } by { $technician }; { $entries } entries, every checksum matches; { $transactions } transaction(s)
 col-id = ID
 col-taken = TAKEN
@@ -375,8 +375,8 @@ col-kind = KIND
 col-created = CREATED
 queue-empty = the queue is empty
 submission-show = Submission { $submission } ({ $kind }) for job { $job }, order { $order }
-      state { $state }, { $attempts } attempt(s), next { $next }
-      idempotency key { $key }
+    {"  "}state { $state }, { $attempts } attempt(s), next { $next }
+    {"  "}idempotency key { $key }
 submission-reason = provider's reason: { $reason }
 submission-code = provider's code: { $code }
 submission-receipt = receipt: { $receipt }
@@ -445,11 +445,11 @@ demo-order-invalid = demo: the provider's order did not validate
 demo-migrating = Migrating { $old } → { $new } (order { $order }):
 demo-delivering = Delivering the submission to the provider:
 demo-finished = Demo finished: every step done and verified, processes stopped.
-      backup: { $backup }
-      password file: { $password_file } (try `7z l { $backup }` or `posagent backup verify { $backup } --password-file { $password_file }`)
-      provider receipt: { $provider_receipt }
-      receipt to print and sign: { $receipt }
-      data kept in { $home } — look around with `POSAGENT_HOME={ $home } posagent jobs show { $job }`; delete it when done
+    {"  "}backup: { $backup }
+    {"  "}password file: { $password_file } (try `7z l { $backup }` or `posagent backup verify { $backup } --password-file { $password_file }`)
+    {"  "}provider receipt: { $provider_receipt }
+    {"  "}receipt to print and sign: { $receipt }
+    {"  "}data kept in { $home } — look around with `POSAGENT_HOME={ $home } posagent jobs show { $job }`; delete it when done
 
 ## Job steps: refusals and verification
 value-masked = (masked)
@@ -721,3 +721,4 @@ receipt-phase-failed = failed
 receipt-phase-refused = refused
 receipt-phase-interrupted = interrupted
 receipt-phase-compensated = rolled back
+eta = eta {$minutes}m {$seconds}s

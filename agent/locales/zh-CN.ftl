@@ -119,10 +119,10 @@ jobs-none = 还没有作业
 job-not-found-prefix = 未找到作业 { $job }（或前缀对应多个作业）
 job-show =
     作业 { $job }
-      工单 { $order }（{ $file }）的“{ $operation }”，配置 { $profile }
-      终端 { $terminal }，替换机 { $replacement }
-      状态 { $state }（{ $error }）
-      { $started } 由 { $technician } 开始
+    {"  "}工单 { $order }（{ $file }）的“{ $operation }”，配置 { $profile }
+    {"  "}终端 { $terminal }，替换机 { $replacement }
+    {"  "}状态 { $state }（{ $error }）
+    {"  "}{ $started } 由 { $technician } 开始
 job-show-submission = 提交 { $submission }：{ $state }
 job-show-rejected = 被拒绝：{ $reason } [{ $code }]
     补救：用作业的备份运行 `posagent restore --port P { $backup }`，或提交更正后的工单；原因消除后运行 `posagent queue retry { $submission }`
@@ -214,7 +214,7 @@ pick-prompt = 有多台终端应答；使用哪一台？
 pick-failed = 无法询问使用哪台终端：{ $reason }
 pick-none = 没有选择终端；未做任何操作
 several-terminals = 有 { $count } 台终端应答：
-      { $list }
+    {"  "}{ $list }
 help-several-terminals = 请用 --port P 或 --serial SN 选择一台
 field-status = 状态
 field-merchant = 商户
@@ -300,8 +300,8 @@ help-backup-damaged = 不要用这个备份恢复；请使用该终端的其他�
 backup-needs-out = backup 需要 --out FILE.zip
 transfer-reading-terminal = 读取终端
 backup-written = 终端 { $serial } 的备份已写入并校验：{ $file }
-      { $size } 字节，SHA-256 { $sha256 }
-      { $transactions } 笔交易，{ $params } 个参数
+    {"  "}{ $size } 字节，SHA-256 { $sha256 }
+    {"  "}{ $transactions } 笔交易，{ $params } 个参数
 backup-valid = { $file }：有效。终端 { $serial }（{ $vendor } { $model }）的备份，{ $taken } 由 { $technician } 备份；{ $entries } 个条目，校验和全部一致；{ $transactions } 笔交易
 col-id = 编号
 col-taken = 备份时间
@@ -375,8 +375,8 @@ col-kind = 类型
 col-created = 创建时间
 queue-empty = 队列为空
 submission-show = 提交 { $submission }（{ $kind }），作业 { $job }，工单 { $order }
-      状态 { $state }，已尝试 { $attempts } 次，下次 { $next }
-      幂等键 { $key }
+    {"  "}状态 { $state }，已尝试 { $attempts } 次，下次 { $next }
+    {"  "}幂等键 { $key }
 submission-reason = 服务商的原因：{ $reason }
 submission-code = 服务商的代码：{ $code }
 submission-receipt = 回执：{ $receipt }
@@ -445,11 +445,11 @@ demo-order-invalid = 演示：服务商的工单未通过校验
 demo-migrating = 迁移 { $old } → { $new }（工单 { $order }）：
 demo-delivering = 把提交发送给服务商：
 demo-finished = 演示完成：每一步都已完成并校验，进程已停止。
-      备份：{ $backup }
-      密码文件：{ $password_file }（可试 `7z l { $backup }` 或 `posagent backup verify { $backup } --password-file { $password_file }`）
-      服务商回执：{ $provider_receipt }
-      待打印签字的签收单：{ $receipt }
-      数据保存在 { $home } —— 可用 `POSAGENT_HOME={ $home } posagent jobs show { $job }` 查看；用完请删除
+    {"  "}备份：{ $backup }
+    {"  "}密码文件：{ $password_file }（可试 `7z l { $backup }` 或 `posagent backup verify { $backup } --password-file { $password_file }`）
+    {"  "}服务商回执：{ $provider_receipt }
+    {"  "}待打印签字的签收单：{ $receipt }
+    {"  "}数据保存在 { $home } —— 可用 `POSAGENT_HOME={ $home } posagent jobs show { $job }` 查看；用完请删除
 
 ## 作业步骤：拒绝与校验
 value-masked = （已脱敏）
@@ -721,3 +721,4 @@ receipt-phase-failed = 失败
 receipt-phase-refused = 拒绝
 receipt-phase-interrupted = 中断
 receipt-phase-compensated = 已回滚
+eta = 预计还需 {$minutes} 分 {$seconds} 秒

@@ -108,6 +108,8 @@ pub(super) struct Screen<'a> {
     yes: bool,
     /// The run's plan, to say `step k/N`.
     steps: Vec<Step>,
+    /// The job's time still to go, from the line rate measured on its transfers.
+    eta: progress::Eta,
 }
 
 impl Observer for Screen<'_> {
@@ -127,7 +129,12 @@ impl Observer for Screen<'_> {
             let n = self.steps.len();
             let k = self.steps.iter().position(|s| *s == step).map_or(0, |i| i + 1);
             let width = n.to_string().len();
-            eprintln!("  {mark} {k:>width$}/{n} {} {detail}", pad(&step.label(), 18));
+            let to_come = self.steps.iter().skip(k).filter(|s| s.moves_data()).count();
+            let eta = match status {
+                StepStatus::Done | StepStatus::Skipped => progress::eta_suffix(self.eta.remaining(to_come)),
+                _ => String::new(),
+            };
+            eprintln!("  {mark} {k:>width$}/{n} {} {detail}{eta}", pad(&step.label(), 18));
         }
     }
 
@@ -142,6 +149,7 @@ impl Observer for Screen<'_> {
         if let Some(b) = &self.bar {
             progress::feed(b)(done, total);
         }
+        self.eta.transfer(label, done, total);
     }
 
     fn stop_requested(&self) -> bool {
@@ -187,6 +195,7 @@ pub(super) fn screen(out: &Output, yes: bool) -> Screen<'_> {
         label: String::new(),
         yes,
         steps: Vec::new(),
+        eta: progress::Eta::default(),
     }
 }
 

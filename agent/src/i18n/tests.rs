@@ -141,3 +141,50 @@ fn keys_used(text: &str) -> Vec<&str> {
     }
     keys
 }
+
+#[test]
+fn the_language_follows_the_locale() {
+    for (locale, lang) in [
+        ("zh_CN.UTF-8", Lang::ZhCn),
+        ("zh_SG.GB2312", Lang::ZhCn),
+        ("zh-Hans", Lang::ZhCn),
+        ("zh_TW.UTF-8", Lang::En),
+        ("en_US.UTF-8", Lang::En),
+        ("C", Lang::En),
+        ("de_DE@euro", Lang::En),
+    ] {
+        assert_eq!(Lang::from_locale(locale), lang, "{locale}");
+    }
+    let env = |vars: &'static [(&'static str, &'static str)]| {
+        move |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+    };
+    assert_eq!(Lang::from_env_locale(env(&[("LANG", "zh_CN.UTF-8")])), Lang::ZhCn);
+    assert_eq!(
+        Lang::from_env_locale(env(&[("LC_ALL", "C"), ("LANG", "zh_CN.UTF-8")])),
+        Lang::En
+    );
+    assert_eq!(
+        Lang::from_env_locale(env(&[("LC_ALL", ""), ("LC_MESSAGES", "zh_CN.UTF-8")])),
+        Lang::ZhCn
+    );
+    assert_eq!(Lang::from_env_locale(env(&[])), Lang::En);
+    assert_eq!(Lang::parse("zh_cn"), Some(Lang::ZhCn));
+    assert_eq!(Lang::parse("EN"), Some(Lang::En));
+    assert_eq!(Lang::parse("fr"), None);
+}
+
+#[test]
+fn messages_are_filled_in_each_language() {
+    let mut args = super::FluentArgs::new();
+    args.set("job", "J-1");
+    let en = text_in(Lang::En, "job-not-found", Some(&args));
+    let zh = text_in(Lang::ZhCn, "job-not-found", Some(&args));
+    assert!(en.contains("J-1") && en.contains("not found"), "{en}");
+    assert!(zh.contains("J-1") && zh.contains("未找到"), "{zh}");
+    // Continuation lines keep their indent.
+    let mut args = super::FluentArgs::new();
+    args.set("reason", "r");
+    args.set("job", "J-1");
+    let text = text_in(Lang::En, "outcome-receipt-failed", Some(&args));
+    assert!(text.contains("\n  `posagent jobs receipt J-1"), "{text:?}");
+}

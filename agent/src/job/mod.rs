@@ -137,6 +137,12 @@ impl Step {
         )
     }
 
+    /// Whether the step moves a terminal's log over a line (what the time still to go of a
+    /// job mostly is).
+    pub fn moves_data(self) -> bool {
+        matches!(self, Step::Backup | Step::ExportData | Step::ImportData)
+    }
+
     /// Steps run again on every resume because they establish the session.
     fn always_runs(self) -> bool {
         matches!(self, Step::CheckIdentity | Step::Authenticate)
