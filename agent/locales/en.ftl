@@ -103,7 +103,7 @@ outcome-moved = transactions moved and verified: { $count }
 outcome-queued = queued for the provider: submission { $submission } (`posagent queue show` lists it)
 outcome-receipt = receipt to print and sign: { $file }
 outcome-receipt-failed = receipt not written: { $reason }
-    `posagent jobs receipt { $job } --out FILE.html` writes it elsewhere
+    {"  "}`posagent jobs receipt { $job } --out FILE.html` writes it elsewhere
 verb-finished = finished
 verb-aborted = aborted and rolled back
 verb-resumed = resumed and finished
@@ -125,7 +125,7 @@ job-show =
     {"  "}started { $started } by { $technician }
 job-show-submission = submission { $submission }: { $state }
 job-show-rejected = rejected: { $reason } [{ $code }]
-    way back: `posagent restore --port P { $backup }` from the job's backup, or a corrected order; `posagent queue retry { $submission }` once the cause is gone
+    {"  "}way back: `posagent restore --port P { $backup }` from the job's backup, or a corrected order; `posagent queue retry { $submission }` once the cause is gone
 receipt-written = Receipt of job { $job } written to { $file } (open it in a browser to print)
 audit-intact = audit trail intact: { $records } record(s), every link checks
 audit-broken = audit trail BROKEN at record { $record }: { $reason }

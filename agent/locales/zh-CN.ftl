@@ -103,7 +103,7 @@ outcome-moved = 已迁移并校验的交易：{ $count } 笔
 outcome-queued = 已排队待发送给服务商：提交 { $submission }（`posagent queue show` 可查看）
 outcome-receipt = 待打印签字的签收单：{ $file }
 outcome-receipt-failed = 签收单未写出：{ $reason }
-    `posagent jobs receipt { $job } --out FILE.html` 可写到别处
+    {"  "}`posagent jobs receipt { $job } --out FILE.html` 可写到别处
 verb-finished = 已完成
 verb-aborted = 已撤销并回滚
 verb-resumed = 已继续并完成
@@ -125,7 +125,7 @@ job-show =
     {"  "}{ $started } 由 { $technician } 开始
 job-show-submission = 提交 { $submission }：{ $state }
 job-show-rejected = 被拒绝：{ $reason } [{ $code }]
-    补救：用作业的备份运行 `posagent restore --port P { $backup }`，或提交更正后的工单；原因消除后运行 `posagent queue retry { $submission }`
+    {"  "}补救：用作业的备份运行 `posagent restore --port P { $backup }`，或提交更正后的工单；原因消除后运行 `posagent queue retry { $submission }`
 receipt-written = 作业 { $job } 的签收单已写入 { $file }（用浏览器打开即可打印）
 audit-intact = 审计记录完整：{ $records } 条，每一环都校验通过
 audit-broken = 审计记录在第 { $record } 条处断裂：{ $reason }
