@@ -49,6 +49,12 @@ extra places to look for terminals: globs separated by ":"
 .TP
 .B POSAGENT_TECHNICIAN
 who works, when config.toml does not say
+.TP
+.B POSAGENT_LANG
+the language of messages, en or zh\-CN (as \fB\-\-lang\fR)
+.TP
+.BR LC_ALL ", " LC_MESSAGES ", " LANG
+the system locale: zh_CN, zh_SG and zh\-Hans mean Chinese, anything else English
 .SH FILES
 .TP
 .I config.toml
