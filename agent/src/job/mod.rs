@@ -568,6 +568,19 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
     result
 }
 
+/// The directory where jobs keep the backups they take, created if need be.
+fn backups_dir(paths: &Paths) -> Result<PathBuf, JobError> {
+    let dir = paths.data.join("backups");
+    crate::private::dir(&dir).map_err(|e| {
+        JobError::Order(crate::tr!(
+            "cannot-create",
+            dir = dir.display().to_string(),
+            reason = e.to_string()
+        ))
+    })?;
+    Ok(dir)
+}
+
 /// What a job's `order_file` says for an order pulled from the provider.
 pub const PULLED: &str = "pulled:";
 

@@ -255,14 +255,7 @@ impl Restore<'_> {
         let identity = self.main.identify()?;
         let mut cb = |done, total| self.observer.transfer("backup", done, total);
         let contents = backup::capture(&mut self.main, Vec::new(), &mut cb)?;
-        let dir = self.setup.paths.data.join("backups");
-        crate::private::dir(&dir).map_err(|e| {
-            JobError::Order(crate::tr!(
-                "cannot-create",
-                dir = dir.display().to_string(),
-                reason = e.to_string()
-            ))
-        })?;
+        let dir = super::backups_dir(self.setup.paths)?;
         let file: PathBuf = dir.join(format!("{}-{}.zip", identity.serial, self.job.id));
         let base = ManifestBase {
             profile: self.setup.profile.name.clone(),

@@ -44,6 +44,20 @@ fn refused(step: Step, code: &'static str, reason: String) -> JobError {
     }
 }
 
+/// The new unit's copy of the log is not the old unit's.
+fn log_differs(records: u32, sha256: &[u8; 32], ex: &Exported) -> JobError {
+    JobError::Verification {
+        step: "verify_import",
+        what: crate::tr!(
+            "verify-log-differs",
+            records = records,
+            sha256 = hex::encode(sha256),
+            expected_records = ex.log_count,
+            expected_sha256 = hex::encode(ex.log_sha)
+        ),
+    }
+}
+
 /// One field where the terminal differs from the order.
 fn mismatch(field: &str, order: String, terminal: String) -> String {
     crate::tr!("mismatch-field", field = field, order = order, terminal = terminal)
@@ -413,14 +427,7 @@ impl Run<'_> {
             .map_err(|e| refused(Step::Backup, "evidence_unreadable", e.to_string()))?;
         let identity = self.main.identify()?;
         let contents = backup::capture(&mut self.main, evidence, &mut progress(self.observer, "backup"))?;
-        let dir = self.paths.data.join("backups");
-        crate::private::dir(&dir).map_err(|e| {
-            JobError::Order(crate::tr!(
-                "cannot-create",
-                dir = dir.display().to_string(),
-                reason = e.to_string()
-            ))
-        })?;
+        let dir = super::backups_dir(self.paths)?;
         let file = dir.join(format!("{}-{}.zip", identity.serial, self.job.id));
         let base = ManifestBase {
             profile: self.profile.name.clone(),
@@ -580,16 +587,7 @@ impl Run<'_> {
         if let Some(d) = stored {
             let ex = self.made.exported.as_ref().expect("exported");
             if d.records != ex.log_count || d.sha256 != ex.log_sha || d.len as usize != ex.log.len() {
-                return Err(JobError::Verification {
-                    step: "verify_import",
-                    what: crate::tr!(
-                        "verify-log-differs",
-                        records = d.records,
-                        sha256 = hex::encode(d.sha256),
-                        expected_records = ex.log_count,
-                        expected_sha256 = hex::encode(ex.log_sha)
-                    ),
-                });
+                return Err(log_differs(d.records, &d.sha256, ex));
             }
             self.made.moved = Some(d.records);
             return Ok(json!({ "records": d.records, "sha256": hex::encode(d.sha256), "by": "digest" }));
@@ -597,16 +595,7 @@ impl Run<'_> {
         let got = t.export(Object::TransactionLog, &mut progress(self.observer, "verify"))?;
         let ex = self.made.exported.as_ref().expect("exported");
         if got.records != ex.log_count || got.sha256 != ex.log_sha {
-            return Err(JobError::Verification {
-                step: "verify_import",
-                what: crate::tr!(
-                    "verify-log-differs",
-                    records = got.records,
-                    sha256 = hex::encode(got.sha256),
-                    expected_records = ex.log_count,
-                    expected_sha256 = hex::encode(ex.log_sha)
-                ),
-            });
+            return Err(log_differs(got.records, &got.sha256, ex));
         }
         let records = decode_log(&got.data).map_err(|e| JobError::Verification {
             step: "verify_import",
