@@ -78,14 +78,14 @@ fn headings(cmd: Command) -> Command {
 }
 
 /// Replaces each command's description with the catalogue's `cmd-<path>` message, and each
-/// option's with `cmd-<path>--<option>`, where the catalogue has one.
+/// option's with [`arg_help`]'s, where the catalogue has one.
 fn describe(mut cmd: Command, key: &str) -> Command {
     if let Some(text) = lookup(key) {
         cmd = cmd.about(text);
     }
     let ids: Vec<String> = cmd.get_arguments().map(|a| a.get_id().to_string()).collect();
     for id in ids {
-        if let Some(text) = lookup(&format!("{key}--{id}")) {
+        if let Some(text) = arg_help(key, &id) {
             cmd = cmd.mut_arg(&id, |a| a.help(text));
         }
     }
@@ -94,6 +94,12 @@ fn describe(mut cmd: Command, key: &str) -> Command {
         let sub = format!("{key}-{name}");
         cmd.mut_subcommand(name, |s| describe(s, &sub))
     })
+}
+
+/// An option's description: the command's own (`cmd-<path>--<id>`), else the one every
+/// command with that option shares (`arg-<id>`).
+fn arg_help(command: &str, id: &str) -> Option<String> {
+    lookup(&format!("{command}--{id}")).or_else(|| lookup(&format!("arg-{}", id.replace('_', "-"))))
 }
 
 fn lookup(key: &str) -> Option<String> {
@@ -128,6 +134,35 @@ mod tests {
         assert!(
             missing.is_empty(),
             "commands without a catalogue entry:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    /// Every option with a description has one in the catalogues.
+    #[test]
+    fn every_option_is_described() {
+        fn walk(cmd: &Command, key: &str, missing: &mut Vec<String>) {
+            for a in cmd
+                .get_arguments()
+                .filter(|a| a.get_help().is_some() && !a.is_global_set())
+            {
+                if arg_help(key, a.get_id().as_str()).is_none() {
+                    missing.push(format!("{key}--{}", a.get_id()));
+                }
+            }
+            for s in cmd.get_subcommands() {
+                walk(s, &format!("{key}-{}", s.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(
+            &<crate::cli::Cli as clap::CommandFactory>::command(),
+            "cmd",
+            &mut missing,
+        );
+        assert!(
+            missing.is_empty(),
+            "options without a catalogue entry:\n{}",
             missing.join("\n")
         );
     }
