@@ -791,3 +791,41 @@ arg-require-client-cert = Refuse agents without a client certificate from the di
 arg-card-cooldown-days = Days between two settlement-card changes of one merchant
 arg-orders = Issue these work orders, signed (CSV: the plan's columns plus `technician`, and optionally `valid_until` and `checks.NAME`)
 arg-report = Print what the provider in the directory has applied (JSON) and exit
+bar-eta = eta
+bar-sync = sync
+
+## Delivery and the audit trail
+drain-interrupted = delivery interrupted: { $detail }
+drain-unreadable = the provider's answer was unreadable
+drain-no-receipt = the provider accepted it without a receipt
+drain-no-reason = no reason given
+drain-no-answer = the provider did not answer for it
+drain-unexpected-http = unexpected HTTP { $status }
+audit-gap = expected record { $expected } here; records were deleted or inserted
+audit-link-broken = its link to the previous record is broken; a record before it was deleted, inserted or reordered
+audit-edited = its contents were edited
+audit-anchor-missing = the database's audit anchor is missing
+audit-cut-anchor = records { $from }..{ $to } were cut from the end of the trail (database anchor)
+audit-last-differs-anchor = the last record differs from the one the database anchor recorded
+audit-job-record-missing = record { $record }, the last one of job { $job }, is missing
+audit-job-record-differs = record { $record }, the last one of job { $job }, differs from what the job recorded
+audit-head-missing = the head file { $file } is missing
+audit-head-damaged = the head file { $file } is damaged
+audit-cut-head = records { $from }..{ $to } were cut from the end of the trail
+audit-last-differs-head = the last record differs from the one the head file recorded
+
+## The wire (what a terminal sent that could not be read)
+frame-short = frame too short ({ $bytes } bytes)
+frame-long = frame longer than { $max } bytes
+frame-crc = CRC mismatch
+frame-version = unknown protocol version { $version }
+frame-kind = unknown frame kind { $kind }
+frame-length = length field says { $declared } bytes, frame holds { $actual }
+frame-escape = invalid escape sequence
+tlv-truncated = TLV truncated at byte { $at }
+tlv-long-tag = tag longer than 3 bytes at byte { $at }
+tlv-length-form = unsupported length form 0x{ $form }
+tlv-too-long = value of { $bytes } bytes exceeds the limit
+tlv-too-deep = nesting deeper than { $max }
+tlv-missing = tag { $tag } missing
+tlv-bad = tag { $tag }: { $what }

@@ -791,3 +791,41 @@ arg-require-client-cert = 拒绝没有该目录 CA 签发的客户端证书的�
 arg-card-cooldown-days = 同一商户两次更换结算卡之间的天数
 arg-orders = 签发这些工单（CSV：批量计划的列加上 `technician`，可选 `valid_until` 和 `checks.NAME`）
 arg-report = 打印该目录中的服务商已处理的内容（JSON）后退出
+bar-eta = 剩余
+bar-sync = 同步
+
+## 发送与审计记录
+drain-interrupted = 发送中断：{ $detail }
+drain-unreadable = 无法读懂服务商的回复
+drain-no-receipt = 服务商受理了它，但没有给回执
+drain-no-reason = 未说明原因
+drain-no-answer = 服务商没有回复这一条
+drain-unexpected-http = 意外的 HTTP { $status }
+audit-gap = 此处应是第 { $expected } 条记录；有记录被删除或插入
+audit-link-broken = 它与上一条记录的链接断了；之前有记录被删除、插入或调换顺序
+audit-edited = 它的内容被改过
+audit-anchor-missing = 数据库中的审计锚点不见了
+audit-cut-anchor = 记录末尾的第 { $from }..{ $to } 条被截掉了（数据库锚点）
+audit-last-differs-anchor = 最后一条记录与数据库锚点记录的不同
+audit-job-record-missing = 第 { $record } 条记录（作业 { $job } 的最后一条）不见了
+audit-job-record-differs = 第 { $record } 条记录（作业 { $job } 的最后一条）与作业记下的不同
+audit-head-missing = 头文件 { $file } 不见了
+audit-head-damaged = 头文件 { $file } 已损坏
+audit-cut-head = 记录末尾的第 { $from }..{ $to } 条被截掉了
+audit-last-differs-head = 最后一条记录与头文件记录的不同
+
+## 线路（终端发来的无法读取的内容）
+frame-short = 帧太短（{ $bytes } 字节）
+frame-long = 帧超过 { $max } 字节
+frame-crc = CRC 校验不符
+frame-version = 未知的协议版本 { $version }
+frame-kind = 未知的帧类型 { $kind }
+frame-length = 长度字段为 { $declared } 字节，帧内实有 { $actual } 字节
+frame-escape = 无效的转义序列
+tlv-truncated = TLV 在第 { $at } 字节处被截断
+tlv-long-tag = 第 { $at } 字节处的标签超过 3 字节
+tlv-length-form = 不支持的长度格式 0x{ $form }
+tlv-too-long = { $bytes } 字节的值超过上限
+tlv-too-deep = 嵌套超过 { $max } 层
+tlv-missing = 缺少标签 { $tag }
+tlv-bad = 标签 { $tag }：{ $what }

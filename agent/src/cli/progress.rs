@@ -14,10 +14,14 @@ pub fn transfer_bar(out: &Output, label: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(0);
-    let style =
-        ProgressStyle::with_template("{msg:<24} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+    // At most 78 columns: label 16, bar 22, "1.23 MiB/4.56 MiB 123.45 KiB/s", the time left.
+    let template = format!(
+        "{{msg:<16}} [{{bar:20}}] {{bytes}}/{{total_bytes}} {{binary_bytes_per_sec}} {} {{eta}}",
+        crate::tr!("bar-eta")
+    );
+    let style = ProgressStyle::with_template(&template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
     bar.set_style(style);
     bar.set_message(label.to_string());
     bar

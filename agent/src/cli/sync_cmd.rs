@@ -109,7 +109,7 @@ impl SyncScreen {
         } else {
             let b = ProgressBar::new(pending);
             b.set_style(
-                ProgressStyle::with_template("sync [{bar:30}] {pos}/{len} {msg}")
+                ProgressStyle::with_template(&format!("{} [{{bar:20}}] {{pos}}/{{len}} {{msg}}", tr!("bar-sync")))
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );

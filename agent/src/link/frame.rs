@@ -155,19 +155,19 @@ impl Frame {
 /// Why bytes between two FLAGs were not a frame.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
-    #[error("frame too short ({0} bytes)")]
+    #[error("{}", crate::tr!("frame-short", bytes = *.0))]
     Short(usize),
-    #[error("frame longer than {MAX_BODY} bytes")]
+    #[error("{}", crate::tr!("frame-long", max = MAX_BODY))]
     Long,
-    #[error("CRC mismatch")]
+    #[error("{}", crate::tr!("frame-crc"))]
     Crc,
-    #[error("unknown protocol version {0}")]
+    #[error("{}", crate::tr!("frame-version", version = *.0))]
     Version(u8),
-    #[error("unknown frame kind {0}")]
+    #[error("{}", crate::tr!("frame-kind", kind = *.0))]
     Kind(u8),
-    #[error("length field says {declared} bytes, frame holds {actual}")]
+    #[error("{}", crate::tr!("frame-length", declared = *.declared, actual = *.actual))]
     Length { declared: usize, actual: usize },
-    #[error("invalid escape sequence")]
+    #[error("{}", crate::tr!("frame-escape"))]
     Escape,
 }
 

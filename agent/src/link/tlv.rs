@@ -10,19 +10,19 @@ pub const MAX_DEPTH: usize = 8;
 /// Why bytes are not valid TLV.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TlvError {
-    #[error("TLV truncated at byte {0}")]
+    #[error("{}", crate::tr!("tlv-truncated", at = *.0))]
     Truncated(usize),
-    #[error("tag longer than 3 bytes at byte {0}")]
+    #[error("{}", crate::tr!("tlv-long-tag", at = *.0))]
     LongTag(usize),
-    #[error("unsupported length form 0x{0:02X}")]
+    #[error("{}", crate::tr!("tlv-length-form", form = format!("{:02X}", .0)))]
     LengthForm(u8),
-    #[error("value of {0} bytes exceeds the limit")]
+    #[error("{}", crate::tr!("tlv-too-long", bytes = *.0))]
     TooLong(usize),
-    #[error("nesting deeper than {MAX_DEPTH}")]
+    #[error("{}", crate::tr!("tlv-too-deep", max = MAX_DEPTH))]
     TooDeep,
-    #[error("tag {0:X} missing")]
+    #[error("{}", crate::tr!("tlv-missing", tag = format!("{:X}", .0)))]
     Missing(u32),
-    #[error("tag {tag:X}: {what}")]
+    #[error("{}", crate::tr!("tlv-bad", tag = format!("{:X}", .tag), what = *.what))]
     Bad { tag: u32, what: &'static str },
 }
 

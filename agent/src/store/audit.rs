@@ -168,14 +168,9 @@ impl Store {
                 [at, technician, event, outcome, detail, prev, hash].map(|v| v.unwrap_or_default());
             count += 1;
             let problem = if id != expected_id {
-                Some(format!(
-                    "expected record {expected_id} here; records were deleted or inserted"
-                ))
+                Some(crate::tr!("audit-gap", expected = expected_id))
             } else if prev != expected_prev {
-                Some(
-                    "its link to the previous record is broken; a record before it was deleted, inserted or reordered"
-                        .to_string(),
-                )
+                Some(crate::tr!("audit-link-broken"))
             } else if hash_of(
                 id,
                 &at,
@@ -188,7 +183,7 @@ impl Store {
                 &prev,
             ) != hash
             {
-                Some("its contents were edited".to_string())
+                Some(crate::tr!("audit-edited"))
             } else {
                 None
             };
@@ -225,17 +220,14 @@ impl Store {
             .map_err(self.err())?;
         match anchor {
             None if count > 0 => {
-                return Ok(Some((count as i64, "the database's audit anchor is missing".into())));
+                return Ok(Some((count as i64, crate::tr!("audit-anchor-missing"))));
             }
             Some((n, _)) if n as u64 > count => {
-                let msg = format!(
-                    "records {}..{n} were cut from the end of the trail (database anchor)",
-                    count + 1
-                );
+                let msg = crate::tr!("audit-cut-anchor", from = count + 1, to = n);
                 return Ok(Some((count as i64 + 1, msg)));
             }
             Some((n, h)) if n as u64 == count && count > 0 && h != last_hash => {
-                let msg = "the last record differs from the one the database anchor recorded".to_string();
+                let msg = crate::tr!("audit-last-differs-anchor");
                 return Ok(Some((count as i64, msg)));
             }
             _ => {}
@@ -253,37 +245,31 @@ impl Store {
             .map_err(self.err())?;
         Ok(broken.map(|(job, id, found)| {
             let what = if found.is_none() {
-                "is missing"
+                crate::tr!("audit-job-record-missing", record = id, job = job.as_str())
             } else {
-                "differs from what the job recorded"
+                crate::tr!("audit-job-record-differs", record = id, job = job.as_str())
             };
-            (id, format!("record {id}, the last one of job {job}, {what}"))
+            (id, what)
         }))
     }
 
     fn check_head(&self, count: u64, last_hash: &str) -> Option<(i64, String)> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        let missing = |what: &str| Some((count as i64, format!("the head file {HEAD_FILE} {what}")));
+        let damaged = || Some((count as i64, crate::tr!("audit-head-damaged", file = HEAD_FILE)));
         let Ok(text) = std::fs::read_to_string(dir.join(HEAD_FILE)) else {
-            return if count > 0 { missing("is missing") } else { None };
+            return (count > 0).then(|| (count as i64, crate::tr!("audit-head-missing", file = HEAD_FILE)));
         };
         let Some((n, h)) = text.trim().split_once(' ') else {
-            return missing("is damaged");
+            return damaged();
         };
         let Ok(n) = n.parse::<u64>() else {
-            return missing("is damaged");
+            return damaged();
         };
         if n > count {
-            return Some((
-                count as i64 + 1,
-                format!("records {}..{n} were cut from the end of the trail", count + 1),
-            ));
+            return Some((count as i64 + 1, crate::tr!("audit-cut-head", from = count + 1, to = n)));
         }
         if n == count && h != last_hash {
-            return Some((
-                count as i64,
-                "the last record differs from the one the head file recorded".to_string(),
-            ));
+            return Some((count as i64, crate::tr!("audit-last-differs-head")));
         }
         None
     }

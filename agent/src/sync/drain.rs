@@ -218,7 +218,7 @@ impl<'a> Drain<'a> {
                 retry_all(
                     &claimed,
                     self.opts.retry_base,
-                    &format!("delivery interrupted: {detail}"),
+                    &crate::tr!("drain-interrupted", detail = detail.as_str()),
                     None,
                 )
             }
@@ -316,7 +316,7 @@ fn judge(claimed: &[Claimed], base: Duration, reply: &Reply) -> Result<Vec<Outco
     match reply.status {
         200 => {
             let Ok(answer) = serde_json::from_slice::<BatchAnswer>(&reply.body) else {
-                return Ok(retry_all(claimed, base, "the provider's answer was unreadable", None));
+                return Ok(retry_all(claimed, base, &crate::tr!("drain-unreadable"), None));
             };
             let mut by_key: HashMap<String, api::ItemResult> = answer
                 .results
@@ -332,25 +332,18 @@ fn judge(claimed: &[Claimed], base: Duration, reply: &Reply) -> Result<Vec<Outco
                         Some(receipt) => Outcome::Accepted {
                             receipt: capped(&receipt, api::MAX_RECEIPT),
                         },
-                        None => retry_all(
-                            std::slice::from_ref(c),
-                            base,
-                            "the provider accepted it without a receipt",
-                            None,
-                        )
-                        .remove(0),
+                        None => {
+                            retry_all(std::slice::from_ref(c), base, &crate::tr!("drain-no-receipt"), None).remove(0)
+                        }
                     },
                     Some(r) => Outcome::Rejected {
                         code: r.code.map(|x| capped(&x, api::MAX_CODE)),
-                        reason: capped(r.reason.as_deref().unwrap_or("no reason given"), api::MAX_REASON),
+                        reason: capped(
+                            r.reason.as_deref().unwrap_or(&crate::tr!("drain-no-reason")),
+                            api::MAX_REASON,
+                        ),
                     },
-                    None => retry_all(
-                        std::slice::from_ref(c),
-                        base,
-                        "the provider did not answer for it",
-                        None,
-                    )
-                    .remove(0),
+                    None => retry_all(std::slice::from_ref(c), base, &crate::tr!("drain-no-answer"), None).remove(0),
                 })
                 .collect())
         }
@@ -371,7 +364,7 @@ fn judge(claimed: &[Claimed], base: Duration, reply: &Reply) -> Result<Vec<Outco
         other => Ok(retry_all(
             claimed,
             base,
-            &format!("unexpected HTTP {other}"),
+            &crate::tr!("drain-unexpected-http", status = other),
             reply.retry_after,
         )),
     }
