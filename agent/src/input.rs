@@ -139,7 +139,10 @@ pub fn read_text(path: &Path, limit: u64, what: &str) -> Result<String, InputErr
     String::from_utf8(read_regular(path, limit, what)?).map_err(|e| InputError::Io {
         what: what.to_string(),
         path: path.to_path_buf(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 text ({e})")),
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            crate::tr!("input-not-utf8", reason = e.to_string()),
+        ),
     })
 }
 
@@ -147,7 +150,7 @@ pub fn read_text(path: &Path, limit: u64, what: &str) -> Result<String, InputErr
 /// of "No space left on device (os error 28)" or SQLite's "disk I/O error".
 pub fn describe_io(e: &std::io::Error) -> String {
     if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
-        "the disk is full; free some space and try again".to_string()
+        crate::tr!("disk-full")
     } else {
         e.to_string()
     }

@@ -174,16 +174,19 @@ impl Profile {
         };
         let profile: Profile = toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_string()))?;
         if profile.name != expected_name {
-            return Err(invalid(format!(
-                "key `name` is '{}' but the file is for '{expected_name}'; make them the same",
-                profile.name
+            return Err(invalid(crate::tr!(
+                "profile-name-differs",
+                name = profile.name.as_str(),
+                expected = expected_name
             )));
         }
         for (op, rule) in &profile.operations {
             for field in &rule.required_fields {
                 if !field_used_by(*op, field) {
-                    return Err(invalid(format!(
-                        "key `operations.{op}.required_fields`: '{field}' is not a field that {op} uses"
+                    return Err(invalid(crate::tr!(
+                        "profile-field-unused",
+                        operation = op.as_str(),
+                        field = field.as_str()
                     )));
                 }
             }
@@ -195,25 +198,23 @@ impl Profile {
             ("agent", &docs.agent),
         ] {
             if let Some(bad) = list.iter().find(|f| !crate::order::is_document_field(f)) {
-                return Err(invalid(format!(
-                    "key `documents.{key}`: '{bad}' is not a document field"
+                return Err(invalid(crate::tr!(
+                    "profile-not-document",
+                    key = key,
+                    field = bad.as_str()
                 )));
             }
         }
         let s = &profile.serial;
         if !(5..=8).contains(&s.data_bits) || !(1..=2).contains(&s.stop_bits) || s.baud == 0 {
-            return Err(invalid(
-                "key `serial`: data_bits must be 5-8, stop_bits 1-2 and baud above 0".to_string(),
-            ));
+            return Err(invalid(crate::tr!("profile-serial")));
         }
         for (key, b) in [
             ("settlement.daily_limit_yuan", profile.settlement.daily_limit_yuan),
             ("settlement.fee_rate_percent", profile.settlement.fee_rate_percent),
         ] {
             if !(b.min.is_finite() && b.max.is_finite() && b.min <= b.max && b.min >= 0.0) {
-                return Err(invalid(format!(
-                    "key `{key}`: min must be at least 0 and not above max"
-                )));
+                return Err(invalid(crate::tr!("profile-bounds", key = key)));
             }
         }
         Ok(profile)
@@ -279,8 +280,12 @@ impl ProfileSet {
                 .and_then(|s| s.to_str())
                 .unwrap_or_default()
                 .to_string();
-            let text = crate::input::read_text(&path, crate::input::MAX_CONFIG_FILE, "profile override")
-                .map_err(|e| ProfileError::Read(Box::new(e)))?;
+            let text = crate::input::read_text(
+                &path,
+                crate::input::MAX_CONFIG_FILE,
+                &crate::tr!("what-profile-override"),
+            )
+            .map_err(|e| ProfileError::Read(Box::new(e)))?;
             let profile = Profile::parse(&text, &path.display().to_string(), &name)?;
             set.profiles.insert(name, (profile, Source::Override(path)));
         }

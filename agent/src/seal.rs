@@ -78,9 +78,7 @@ impl LocalKeys {
             Err(e) => return Err(err(e.to_string())),
         };
         if master.len() != KEY_LEN {
-            return Err(err(format!(
-                "must hold {KEY_LEN} bytes; restore it from your key backup"
-            )));
+            return Err(err(crate::tr!("seal-key-length", bytes = KEY_LEN)));
         }
         Ok(LocalKeys {
             seal: derive(&master, b"posagent/seal/v1"),

@@ -143,17 +143,17 @@ impl OrderKeys {
             let path = base.join(f);
             let text = crate::input::read_text(&path, crate::input::MAX_CERT_FILE, &crate::tr!("what-order-key-file"))
                 .map_err(|e| e.to_string())?;
-            let k: OrderKey =
-                serde_json::from_str(&text).map_err(|e| format!("order key file {}: {e}", path.display()))?;
+            let k: OrderKey = serde_json::from_str(&text).map_err(|e| {
+                crate::tr!(
+                    "order-key-invalid",
+                    file = path.display().to_string(),
+                    reason = e.to_string()
+                )
+            })?;
             let public = hex::decode(k.public_key.trim())
                 .ok()
                 .filter(|p| p.len() == 32 && k.algorithm == "ed25519")
-                .ok_or_else(|| {
-                    format!(
-                        "order key file {}: expected an ed25519 key of 64 hex digits",
-                        path.display()
-                    )
-                })?;
+                .ok_or_else(|| crate::tr!("order-key-not-ed25519", file = path.display().to_string()))?;
             keys.push((key_id(&public), public, k));
         }
         Ok(OrderKeys(keys))

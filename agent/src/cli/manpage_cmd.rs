@@ -80,7 +80,7 @@ posagent sync
 "#;
 
 fn write_err(e: std::io::Error) -> CliError {
-    CliError::new(Exit::Failure, format!("cannot write the manual page: {e}"))
+    CliError::new(Exit::Failure, crate::tr!("manpage-failed", reason = e.to_string()))
 }
 
 /// The main page: options and commands from clap, then [`EXTRA`] and the command pages.

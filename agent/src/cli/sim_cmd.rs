@@ -31,7 +31,7 @@ fn terminal(paths: &Paths, a: SimTerminalArgs) -> Result<(), CliError> {
         (_, Some(p)) => Attach::Port(p),
         (true, None) => Attach::Pty { link: a.link },
         (false, None) => {
-            return Err(CliError::new(Exit::Usage, "say where to serve: --pty or --port P"));
+            return Err(CliError::new(Exit::Usage, crate::tr!("sim-where")));
         }
     };
     if a.baud == 0 {

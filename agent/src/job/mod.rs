@@ -502,8 +502,13 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
                 .unwrap_or(setup.order_file.to_path_buf())
                 .display()
                 .to_string(),
-            file_sha256(setup.order_file)
-                .map_err(|e| JobError::Order(format!("cannot read {}: {e}", setup.order_file.display())))?,
+            file_sha256(setup.order_file).map_err(|e| {
+                JobError::Order(crate::tr!(
+                    "cannot-read",
+                    file = setup.order_file.display().to_string(),
+                    reason = e.to_string()
+                ))
+            })?,
         ),
     };
     let at = now();

@@ -141,16 +141,17 @@ impl Restore<'_> {
         self.observer.begin(&RESTORE_PLAN);
         for step in RESTORE_PLAN {
             if self.done.contains(&step) && !step.always_runs() {
-                self.observer.step(step, StepStatus::Skipped, "done before");
+                self.observer
+                    .step(step, StepStatus::Skipped, &crate::tr!("detail-done-before"));
                 continue;
             }
             if self.observer.stop_requested() {
                 let terminal = if self.done.contains(&Step::RestoreBinding) {
-                    "the binding is restored but not yet verified"
+                    crate::tr!("state-restored-unverified")
                 } else {
-                    "nothing on the terminal was changed"
+                    crate::tr!("state-unchanged")
                 };
-                return Err(stop_here(&mut self.store, &self.job, step, terminal.into()));
+                return Err(stop_here(&mut self.store, &self.job, step, terminal));
             }
             kill_point(&format!("before:{}", step.name()));
             self.observer.step(step, StepStatus::Started, "");

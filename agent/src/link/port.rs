@@ -83,9 +83,7 @@ impl SerialPort {
             path: path.to_path_buf(),
             message,
         };
-        let name = path
-            .to_str()
-            .ok_or_else(|| open_err("the path is not valid UTF-8".into()))?;
+        let name = path.to_str().ok_or_else(|| open_err(crate::tr!("port-not-utf8")))?;
         let data_bits = match s.data_bits {
             5 => serialport::DataBits::Five,
             6 => serialport::DataBits::Six,
@@ -121,9 +119,7 @@ impl SerialPort {
                 Ok(inner) => return Ok(SerialPort { inner }),
                 Err(e) if is_locked(&e) && std::time::Instant::now() < deadline => std::thread::sleep(OPEN_BUSY_RETRY),
                 Err(e) if is_locked(&e) => {
-                    return Err(open_err(
-                        "the port is in use by another program; close it and try again".into(),
-                    ));
+                    return Err(open_err(crate::tr!("port-busy")));
                 }
                 Err(e) => return Err(open_err(e.to_string())),
             }

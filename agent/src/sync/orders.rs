@@ -48,14 +48,16 @@ pub async fn pull(
         return Err(refused(format!("HTTP {} for the orders: {body}", reply.status)));
     }
     let answer: OrdersAnswer = serde_json::from_slice(&reply.body)
-        .map_err(|e| refused(format!("the orders answer is not what docs/sync-api.md describes: {e}")))?;
+        .map_err(|e| refused(crate::tr!("orders-answer-invalid", reason = e.to_string())))?;
     let mut pulled = Pulled::default();
     let now = chrono::Utc::now();
     // Orders are kept until their validity runs out, not after.
     store.forget_expired_orders(&crate::store::timestamp(now))?;
     for order in answer.orders {
         match order.verify(order_keys) {
-            Ok(v) if v.valid_until < now => pulled.refused.push((v.id, format!("expired at {}", v.valid_until))),
+            Ok(v) if v.valid_until < now => pulled
+                .refused
+                .push((v.id, crate::tr!("orders-expired-at", at = v.valid_until.to_rfc3339()))),
             Ok(v) => {
                 let row = PulledOrder {
                     id: v.id.clone(),

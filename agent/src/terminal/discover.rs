@@ -115,7 +115,7 @@ pub fn find(candidates: &[Candidate], profiles: &ProfileSet, forced: Option<&Pro
 
 /// The serial number answering on `port`, trying each line setting until one answers.
 pub fn serial_on(port: &Path, settings: &[SerialSettings]) -> Result<String, String> {
-    let mut last = String::from("no profile's line settings got an answer");
+    let mut last = crate::tr!("probe-no-answer");
     for set in settings {
         match Terminal::open(port, set).and_then(|mut t| t.identify()) {
             Ok(id) => return Ok(id.serial),
@@ -162,7 +162,7 @@ pub fn locate(serial: &str, last: Option<&Path>, settings: &SerialSettings) -> R
     found.remove(serial).ok_or_else(|| DiscoverError::NotFound {
         serial: serial.to_string(),
         looked: if ports.is_empty() {
-            "none found".to_string()
+            crate::tr!("probe-no-ports")
         } else {
             ports
                 .iter()

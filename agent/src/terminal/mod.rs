@@ -415,7 +415,7 @@ impl Terminal {
         if counted != records {
             return Err(TerminalError::Verification {
                 object,
-                what: format!("the terminal announced {records} record(s) but sent {counted}"),
+                what: crate::tr!("terminal-count-differs", announced = records, sent = counted),
             });
         }
         Ok(Exported {
@@ -532,7 +532,7 @@ impl Terminal {
         if offset > data.len() || (!offset.is_multiple_of(chunk) && offset != data.len()) {
             return Err(TerminalError::Invalid(ModelError::Invalid {
                 field: "offset",
-                message: format!("resume offset {offset} is not valid"),
+                message: crate::tr!("terminal-bad-offset", offset = offset),
             }));
         }
         let end = self.link().send_bulk(data, offset, progress);
@@ -543,7 +543,7 @@ impl Terminal {
         if added > records {
             return Err(TerminalError::Verification {
                 object,
-                what: format!("the terminal reports {added} record(s) imported of the {records} sent"),
+                what: crate::tr!("terminal-too-many-imported", added = added, sent = records),
             });
         }
         Ok(())
@@ -636,7 +636,9 @@ fn check(code: u8, rsp: &[u8]) -> Result<Fields<'_>, TerminalError> {
     if r == result::OK {
         return Ok(f);
     }
-    let message = f.text(tag::MESSAGE)?.unwrap_or("no reason given").to_string();
+    let message = f
+        .text(tag::MESSAGE)?
+        .map_or_else(|| crate::tr!("drain-no-reason"), str::to_string);
     Err(match r {
         result::AUTH_FAILED => TerminalError::WrongSecret {
             left: f.need_u32(tag::AUTH_FAILURES_LEFT).unwrap_or(0),
