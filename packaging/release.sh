@@ -5,8 +5,13 @@
 # and, when cargo-deb is installed (cargo install cargo-deb --locked), OUT/posagent_*.deb
 # with the same contents (metadata in agent/Cargo.toml).
 #
-# Usage: packaging/release.sh [--profile release|dev] [--out DIR] [--no-build]
-#   --no-build packages the binary already built for the profile (the packaging test uses it).
+# With --windows, also OUT/posagent-VERSION-x86_64-windows.zip and its .sha256: posagent.exe
+# (cross-built for x86_64-pc-windows-gnu: rustup target add x86_64-pc-windows-gnu and the
+# Debian package gcc-mingw-w64-x86-64), the profiles, the handbooks, PowerShell completions
+# and README-windows.txt.
+#
+# Usage: packaging/release.sh [--profile release|dev] [--out DIR] [--no-build] [--windows]
+#   --no-build packages the binaries already built for the profile (the packaging test uses it).
 # The binary is looked for under $CARGO_TARGET_DIR when set (else target/), and shipped
 # stripped of symbols and debug information (`strip`, from binutils).
 set -eu
@@ -14,12 +19,14 @@ set -eu
 profile=release
 out=target/dist
 build=yes
+windows=no
 while [ $# -gt 0 ]; do
     case "$1" in
         --profile) profile=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --no-build) build=no; shift ;;
-        *) echo "usage: $0 [--profile release|dev] [--out DIR] [--no-build]" >&2; exit 2 ;;
+        --windows) windows=yes; shift ;;
+        *) echo "usage: $0 [--profile release|dev] [--out DIR] [--no-build] [--windows]" >&2; exit 2 ;;
     esac
 done
 case "$profile" in
@@ -30,6 +37,8 @@ esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 arch=$(uname -m)
 
@@ -70,6 +79,29 @@ mkdir -p "$out"
 tar -C "$stage" --owner=0 --group=0 --numeric-owner -czf "$out/$name.tar.gz" "$name"
 (cd "$out" && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256")
 echo "$out/$name.tar.gz"
+
+if [ "$windows" = yes ]; then
+    wtarget=x86_64-pc-windows-gnu
+    if [ "$build" = yes ]; then
+        cargo build --locked --profile "$profile" -p posagent --target "$wtarget"
+    fi
+    exe="$targetdir/$wtarget/$bindir/posagent.exe"
+    [ -f "$exe" ] || { echo "$exe is missing; build it first or drop --no-build" >&2; exit 1; }
+    wname="posagent-$version-x86_64-windows"
+    wtree="$stage/$wname"
+    mkdir -p "$wtree/profiles" "$wtree/docs" "$wtree/completions"
+    cp "$exe" "$wtree/posagent.exe"
+    x86_64-w64-mingw32-strip "$wtree/posagent.exe"
+    cp profiles/*.toml "$wtree/profiles/"
+    cp docs/handbook.md docs/handbook.zh-CN.md "$wtree/docs/"
+    cp CHANGELOG.md "$wtree/docs/"
+    "$bin" completions powershell > "$wtree/completions/_posagent.ps1"
+    cp packaging/README-windows.txt "$wtree/README-windows.txt"
+    rm -f "$out/$wname.zip"
+    (cd "$stage" && python3 -m zipfile -c "$out/$wname.zip" "$wname")
+    (cd "$out" && sha256sum "$wname.zip" > "$wname.zip.sha256")
+    echo "$out/$wname.zip"
+fi
 
 if command -v cargo-deb > /dev/null 2>&1; then
     fast=""

@@ -9,10 +9,14 @@ use std::path::Path;
 
 /// Open options that create a file readable and writable by its owner only.
 pub fn options() -> OpenOptions {
-    let mut o = OpenOptions::new();
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    o
+    {
+        let mut o = OpenOptions::new();
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        o
+    }
+    #[cfg(not(unix))]
+    OpenOptions::new()
 }
 
 /// Creates (or truncates) a private file for writing.

@@ -194,13 +194,10 @@ impl SyncObserver for SyncScreen {
 fn stop_on_signals(json: bool) -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
-        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
-            return;
-        };
         for n in 0.. {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+                () = terminated() => {}
             }
             if n > 0 {
                 std::process::exit(130);
@@ -214,6 +211,21 @@ fn stop_on_signals(json: bool) -> watch::Receiver<bool> {
     rx
 }
 
+/// A request to end the process other than Ctrl-C: SIGTERM on Unix; closing the console
+/// window or logging off on Windows. Never, where the handler cannot be installed.
+async fn terminated() {
+    #[cfg(unix)]
+    let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    #[cfg(windows)]
+    let signal = tokio::signal::windows::ctrl_close();
+    match signal {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
 fn pending(store: &Store) -> Result<u64, CliError> {
     let counts = store.outbox_counts()?;
     Ok(["pending", "sending"]
@@ -222,30 +234,21 @@ fn pending(store: &Store) -> Result<u64, CliError> {
         .sum())
 }
 
-/// Holds `<data>/sync.lock` for as long as it lives: one delivery run per data directory,
-/// so a second run cannot put the first one's submissions in flight back in the queue.
+/// The delivery lock of the data directory, held for as long as the file lives.
 fn one_sync_at_a_time(paths: &Paths) -> Result<std::fs::File, CliError> {
-    let path = paths.data.join("sync.lock");
-    let fail = |e: std::io::Error| {
-        CliError::new(
-            Exit::Failure,
-            tr!("cannot-open", file = path.display().to_string(), reason = e.to_string()),
-        )
-    };
-    crate::private::dir(&paths.data).map_err(fail)?;
-    let file = crate::private::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(fail)?;
-    // SAFETY: flock on a descriptor this function owns; the lock ends with the file.
-    if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(CliError::new(Exit::Unavailable, tr!("sync-busy"))
+    match crate::sync::lock::one_delivery_run(&paths.data) {
+        Ok(Some(file)) => Ok(file),
+        Ok(None) => Err(CliError::new(Exit::Unavailable, tr!("sync-busy"))
             .code("sync_running")
-            .help(tr!("help-sync-busy")));
+            .help(tr!("help-sync-busy"))),
+        Err(e) => {
+            let path = paths.data.join(crate::sync::lock::LOCK_FILE);
+            Err(CliError::new(
+                Exit::Failure,
+                tr!("cannot-open", file = path.display().to_string(), reason = e.to_string()),
+            ))
+        }
     }
-    Ok(file)
 }
 
 pub fn run(paths: &Paths, a: &SyncArgs, out: &Output) -> Result<(), CliError> {

@@ -63,13 +63,26 @@ impl Lang {
     }
 
     /// The system's language from the locale variables, as `getenv` would find them: the first
-    /// non-empty of `LC_ALL`, `LC_MESSAGES`, `LANG`.
+    /// non-empty of `LC_ALL`, `LC_MESSAGES`, `LANG`; where none is set (Windows), the
+    /// system's display language.
     pub fn from_env_locale(var: impl Fn(&str) -> Option<String>) -> Lang {
         ["LC_ALL", "LC_MESSAGES", "LANG"]
             .iter()
             .find_map(|name| var(name).filter(|v| !v.is_empty()))
+            .or_else(system_locale)
             .map_or(Lang::En, |v| Lang::from_locale(&v))
     }
+}
+
+/// The display language Windows is set to (`zh-CN`), which no variable carries.
+#[cfg(windows)]
+fn system_locale() -> Option<String> {
+    sys_locale::get_locale()
+}
+
+#[cfg(not(windows))]
+fn system_locale() -> Option<String> {
+    None
 }
 
 static CURRENT: AtomicU8 = AtomicU8::new(0);

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serialport::SerialPort as _;
 
 use super::faults::{FaultSpec, STALL_CHANCE_PER_FRAME, corrupt};
 use crate::link::port::{ChannelReader, Port, PortError, SerialPort};
@@ -20,8 +19,20 @@ const READER_POLL: Duration = Duration::from_millis(20);
 /// Target duration of one paced write, so pacing stays smooth at every baud.
 const PACE_SLICE: Duration = Duration::from_millis(5);
 
+/// Pseudo-terminals exist only on Unix; on Windows the simulator serves on an existing
+/// port (one side of a virtual null-modem pair) with `--port COMn`.
+#[cfg(not(unix))]
+pub fn open_pty(_link: Option<&Path>) -> Result<(SerialPort, PathBuf), PortError> {
+    Err(PortError::Io(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        crate::tr!("sim-no-pty"),
+    )))
+}
+
 /// A new pseudo-terminal: the master end to serve on and the path an agent opens.
+#[cfg(unix)]
 pub fn open_pty(link: Option<&Path>) -> Result<(SerialPort, PathBuf), PortError> {
+    use serialport::SerialPort as _;
     let (master, slave) = serialport::TTYPort::pair().map_err(|e| PortError::Io(e.into()))?;
     let path = PathBuf::from(
         slave

@@ -6,5 +6,6 @@ pub mod api;
 pub mod backoff;
 pub mod client;
 pub mod drain;
+pub mod lock;
 pub mod orders;
 pub mod sign;
