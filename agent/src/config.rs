@@ -35,8 +35,10 @@ impl Paths {
             return Ok(Paths::under(h));
         }
         let dirs = directories::ProjectDirs::from("", "", "posagent").ok_or(NoHome)?;
+        // Data stays on this machine: on Windows %LOCALAPPDATA% (backups and the database
+        // must not roam with the profile); elsewhere the same as the data directory.
         Ok(Paths {
-            data: dirs.data_dir().to_path_buf(),
+            data: dirs.data_local_dir().to_path_buf(),
             config: dirs.config_dir().to_path_buf(),
         })
     }

@@ -45,7 +45,7 @@ the backup password (else \fB\-\-password\-file\fR, else a prompt)
 the file holding the agent's signing key for the provider
 .TP
 .B POSAGENT_PORTS
-extra places to look for terminals: globs separated by ":"
+extra places to look for terminals: globs separated by ":" (";" on Windows, where a name such as COM5 is taken as it is)
 .TP
 .B POSAGENT_TECHNICIAN
 who works, when config.toml does not say

@@ -1,6 +1,6 @@
 //! Finding terminals: which serial numbers answer on which ports. The ports to look at are
 //! the machine's serial ports plus extra places given as globs (`POSAGENT_PORTS`, globs
-//! separated by `:`), which is how pseudo-terminals and network serial devices are found.
+//! separated by `:`, `;` on Windows), which is how pseudo-terminals and network serial devices are found.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::{Terminal, TerminalError};
 use crate::profile::{Profile, ProfileSet, SerialSettings, UsbId};
 
-/// Environment variable with extra places to look for terminals: globs separated by `:`.
+/// Environment variable with extra places to look for terminals: globs separated by `:` (`;` on Windows).
 pub const PORTS_ENV: &str = "POSAGENT_PORTS";
 
 /// The ports could not be listed.
@@ -30,8 +30,13 @@ pub struct Candidate {
     pub usb: Option<UsbId>,
 }
 
+/// What separates the places in `POSAGENT_PORTS`: `:` as in `PATH` on Unix, `;` on
+/// Windows (where `:` is part of a drive name).
+pub const PORTS_SEPARATOR: char = if cfg!(windows) { ';' } else { ':' };
+
 /// Every port worth probing, with USB ids: the machine's serial ports, then the places
-/// `extra` (config `[ports] extra`) and `POSAGENT_PORTS` name as globs.
+/// `extra` (config `[ports] extra`) and `POSAGENT_PORTS` name as globs (on Windows, names
+/// without wildcards such as `COM5` as they are).
 pub fn candidates_from(extra: &[String]) -> Result<Vec<Candidate>, DiscoverError> {
     let mut found: Vec<Candidate> = serialport::available_ports()
         .map_err(|e| DiscoverError::List(e.to_string()))?
@@ -45,8 +50,16 @@ pub fn candidates_from(extra: &[String]) -> Result<Vec<Candidate>, DiscoverError
         })
         .collect();
     let env = std::env::var(PORTS_ENV).unwrap_or_default();
-    let patterns = extra.iter().map(String::as_str).chain(env.split(':'));
+    let patterns = extra.iter().map(String::as_str).chain(env.split(PORTS_SEPARATOR));
     for pattern in patterns.filter(|g| !g.is_empty()) {
+        // A device name such as COM5 is no file a glob could find on Windows: taken as is.
+        if cfg!(windows) && !pattern.contains(['*', '?', '[']) {
+            found.push(Candidate {
+                port: PathBuf::from(pattern),
+                usb: None,
+            });
+            continue;
+        }
         let paths = glob::glob(pattern).map_err(|e| DiscoverError::Pattern {
             glob: pattern.to_string(),
             message: e.to_string(),

@@ -1,0 +1,218 @@
+//! The Windows build, under Wine, against the Linux simulators: the simulated terminal's
+//! pseudo-terminal appears to `posagent.exe` as COM5 (`$WINEPREFIX/dosdevices/com5`), the
+//! simulated provider serves TLS on loopback. `tests/windows/run` (the Windows lane of CI)
+//! builds the release zip, unpacks it and runs these with `POSAGENT_WINDOWS_EXE` and
+//! `WINEPREFIX` set; anywhere else they are skipped with a message saying so.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::jobs::*;
+use common::sync::Provider;
+use common::{Sim, connect};
+
+/// `posagent.exe` and the Wine prefix it runs in.
+struct Windows {
+    exe: PathBuf,
+    prefix: PathBuf,
+    wine: String,
+}
+
+impl Windows {
+    fn from_env() -> Option<Windows> {
+        let (Some(exe), Some(prefix)) = (std::env::var_os("POSAGENT_WINDOWS_EXE"), std::env::var_os("WINEPREFIX"))
+        else {
+            eprintln!(
+                "skipped: the Windows lane (tests/windows/run) sets POSAGENT_WINDOWS_EXE and WINEPREFIX to run these under Wine"
+            );
+            return None;
+        };
+        Some(Windows {
+            exe: exe.into(),
+            prefix: prefix.into(),
+            wine: std::env::var("WINE").unwrap_or_else(|_| "wine".into()),
+        })
+    }
+
+    /// `posagent.exe ARGS` with the data directory `home` (none: the Windows default).
+    fn run(&self, home: Option<&Path>, args: &[&str]) -> Output {
+        let mut cmd = Command::new(&self.wine);
+        cmd.arg(&self.exe)
+            .args(args)
+            .env("WINEPREFIX", &self.prefix)
+            .env("WINEDEBUG", "-all")
+            .env("LANG", "C.UTF-8")
+            .env_remove("POSAGENT_LANG")
+            .env_remove("POSAGENT_HOME");
+        if let Some(h) = home {
+            cmd.env("POSAGENT_HOME", windows_path(h));
+        }
+        cmd.output().expect("run posagent.exe under Wine")
+    }
+
+    /// Makes `sim`'s pseudo-terminal the Windows port `COM<n>`.
+    fn plug(&self, sim: &Sim, n: u8) -> String {
+        let link = self.prefix.join(format!("dosdevices/com{n}"));
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&sim.port, &link).expect("link the pty as a COM port");
+        format!("COM{n}")
+    }
+}
+
+/// Sets `sim`'s pseudo-terminal back to a standard rate: the library on Linux sets its rate
+/// through `termios2`, which leaves the classic speed field at 0, a rate Wine's serial
+/// driver refuses ("Invalid parameter") when it opens the port next.
+fn reset_line(sim: &Sim) {
+    let out = Command::new("stty")
+        .arg("-F")
+        .arg(&sim.port)
+        .arg("115200")
+        .output()
+        .expect("stty (coreutils)");
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// A Linux path as the Windows program names it: Wine's drive Z: is `/`.
+fn windows_path(p: &Path) -> String {
+    format!("Z:{}", p.display()).replace('/', "\\")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(o)))
+}
+
+#[test]
+fn the_windows_build_keeps_its_files_where_windows_programs_do() {
+    let Some(win) = Windows::from_env() else { return };
+    let out = win.run(None, &["--version"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(env!("CARGO_PKG_VERSION")), "{}", text(&out));
+    let doc = json(&win.run(None, &["config", "path", "--json"]));
+    let config = doc["config_file"].as_str().unwrap();
+    let data = doc["data_dir"].as_str().unwrap();
+    assert!(
+        config.contains("\\AppData\\Roaming\\") && config.ends_with("\\config.toml"),
+        "{doc}"
+    );
+    assert!(data.contains("\\AppData\\Local\\"), "{doc}");
+    // Chinese when asked, as on Linux.
+    let zh = Command::new(&win.wine)
+        .arg(&win.exe)
+        .args(["jobs", "show", "NOPE"])
+        .env("WINEPREFIX", &win.prefix)
+        .env("WINEDEBUG", "-all")
+        .env("POSAGENT_LANG", "zh-CN")
+        .output()
+        .unwrap();
+    assert_eq!(zh.status.code(), Some(65), "{}", text(&zh));
+    assert!(text(&zh).contains("未找到作业 NOPE"), "{}", text(&zh));
+}
+
+#[test]
+fn a_rebind_over_com5_backs_up_verifies_and_is_delivered_over_tls() {
+    let Some(win) = Windows::from_env() else { return };
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let com = win.plug(&sim, 5);
+    let home = Some(bench.path());
+    let secret = windows_path(&bench.secret);
+    let password = windows_path(&bench.password);
+
+    let inspect = win.run(home, &["inspect", "--port", &com, "--json", "--secret-file", &secret]);
+    assert!(inspect.status.success(), "{}", text(&inspect));
+    assert_eq!(json(&inspect)["identity"]["serial"], sim.serial.as_str());
+
+    // The same port named the long way.
+    let long = format!("\\\\.\\{com}");
+    let again = win.run(home, &["inspect", "--port", &long, "--json", "--secret-file", &secret]);
+    assert!(again.status.success(), "{}", text(&again));
+
+    let archive = bench.path().join("by-windows.zip");
+    let backup = win.run(
+        home,
+        &[
+            "backup",
+            "--port",
+            &com,
+            "--out",
+            &windows_path(&archive),
+            "--json",
+            "--secret-file",
+            &secret,
+            "--password-file",
+            &password,
+        ],
+    );
+    assert!(backup.status.success(), "{}", text(&backup));
+    let listed = Command::new("7z")
+        .args(["t", &format!("-p{BACKUP_PASSWORD}")])
+        .arg(&archive)
+        .output()
+        .expect("7z is installed (p7zip-full)");
+    assert!(
+        listed.status.success(),
+        "7z opens the Windows build's archive: {}",
+        text(&listed)
+    );
+
+    let order = card_order(&bench, &sim, "WO-WIN-1", NEW_CARD);
+    // The order was written from what the library read over the line; Windows opens it
+    // next (a real port is only ever opened by the one program).
+    reset_line(&sim);
+    let job = win.run(
+        home,
+        &[
+            "rebind",
+            "card",
+            "--port",
+            &com,
+            "--order",
+            &windows_path(&order),
+            "--yes",
+            "--json",
+            "--secret-file",
+            &secret,
+            "--password-file",
+            &password,
+        ],
+    );
+    assert!(job.status.success(), "{}", text(&job));
+    let doc = json(&job);
+    assert_eq!(doc["job"]["state"], "done", "{doc}");
+    let receipt = doc["receipt"]["file"].as_str().expect("a receipt");
+    assert!(receipt.starts_with("Z:\\") && receipt.ends_with(".html"), "{receipt}");
+    assert_eq!(
+        connect(&sim).read_binding().unwrap().card.unwrap().pan.expose_full(),
+        NEW_CARD
+    );
+
+    let provider_dir = tempfile::tempdir().unwrap();
+    let provider = Provider::start(provider_dir.path(), 0, &[]);
+    let sync = win.run(
+        home,
+        &[
+            "sync",
+            "--json",
+            "--provider",
+            &provider.url,
+            "--provider-ca",
+            &windows_path(&provider.ca),
+            "--agent-key-file",
+            &windows_path(&provider.agent_key),
+        ],
+    );
+    assert!(sync.status.success(), "{}", text(&sync));
+    assert_eq!(json(&sync)["tally"]["accepted"], 1, "{}", text(&sync));
+    let applied = provider.report();
+    assert_eq!(applied["accepted"].as_u64(), Some(1), "{applied}");
+}
