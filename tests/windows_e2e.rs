@@ -216,3 +216,83 @@ fn a_rebind_over_com5_backs_up_verifies_and_is_delivered_over_tls() {
     let applied = provider.report();
     assert_eq!(applied["accepted"].as_u64(), Some(1), "{applied}");
 }
+
+#[test]
+fn without_a_port_the_terminal_is_found_among_the_com_ports_posagent_ports_names() {
+    let Some(win) = Windows::from_env() else { return };
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let com = win.plug(&sim, 7);
+    let secret = windows_path(&bench.secret);
+    let out = Command::new(&win.wine)
+        .arg(&win.exe)
+        .args(["inspect", "--serial", &sim.serial, "--json", "--secret-file", &secret])
+        .env("WINEPREFIX", &win.prefix)
+        .env("WINEDEBUG", "-all")
+        .env("POSAGENT_HOME", windows_path(bench.path()))
+        .env("POSAGENT_PORTS", format!("COM9;{com}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let doc = json(&out);
+    assert_eq!(
+        (doc["port"].as_str(), doc["identity"]["serial"].as_str()),
+        (Some(com.as_str()), Some(sim.serial.as_str()))
+    );
+}
+
+/// The simulated terminal served by the Windows build on an existing port (`--port COM6`,
+/// one end of a socat pseudo-terminal pair), reached by the Linux build on the other end.
+#[test]
+fn the_simulated_terminal_serves_on_a_com_port_on_windows() {
+    let Some(win) = Windows::from_env() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let mut socat = Command::new("socat")
+        .arg(format!("pty,raw,echo=0,link={}", a.display()))
+        .arg(format!("pty,raw,echo=0,link={}", b.display()))
+        .spawn()
+        .expect("socat is installed");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !(a.exists() && b.exists()) {
+        assert!(std::time::Instant::now() < deadline, "socat made no pty pair");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let link = win.prefix.join("dosdevices/com6");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&a, &link).unwrap();
+    let mut served = Command::new(&win.wine)
+        .arg(&win.exe)
+        .args([
+            "sim",
+            "terminal",
+            "--port",
+            "COM6",
+            "--profile",
+            "lakala",
+            "--serial",
+            "WIN-SIM-0006",
+        ])
+        .env("WINEPREFIX", &win.prefix)
+        .env("WINEDEBUG", "-all")
+        .env("POSAGENT_HOME", windows_path(dir.path()))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(served.stdout.take().unwrap()), &mut line).unwrap();
+    assert!(line.contains("WIN-SIM-0006"), "announced {line:?}");
+    let secret = common::secret_file(dir.path(), "secret", common::DEMO_SECRET);
+    let out = common::posagent(dir.path())
+        .args(["inspect", "--profile", "lakala", "--json", "--port"])
+        .arg(&b)
+        .arg("--secret-file")
+        .arg(&secret)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let _ = served.kill();
+    let _ = socat.kill();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(json(&out)["identity"]["serial"], "WIN-SIM-0006");
+}

@@ -856,3 +856,5 @@ port-not-utf8 = the path is not valid UTF-8
 orders-answer-invalid = the orders answer is not what docs/sync-api.md describes: { $reason }
 orders-expired-at = expired at { $at }
 sim-no-pty = pseudo-terminals exist only on Unix; serve on an existing port with --port COMn (one side of a virtual null-modem pair)
+sim-baud-zero = --baud must be above 0
+sim-bad-since = --settlement-since { $value }: give a date as YYYYMMDD, or unknown

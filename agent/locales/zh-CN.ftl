@@ -856,3 +856,5 @@ port-not-utf8 = 路径不是有效的 UTF-8
 orders-answer-invalid = 工单接口的回复不符合 docs/sync-api.md 的描述：{ $reason }
 orders-expired-at = 已于 { $at } 过期
 sim-no-pty = 只有 Unix 上才有伪终端；请用 --port COMn 在已有串口上提供服务（虚拟串口对的一端）
+sim-baud-zero = --baud 必须大于 0
+sim-bad-since = --settlement-since { $value }：请给出 YYYYMMDD 格式的日期，或 unknown

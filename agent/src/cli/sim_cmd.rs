@@ -35,7 +35,7 @@ fn terminal(paths: &Paths, a: SimTerminalArgs) -> Result<(), CliError> {
         }
     };
     if a.baud == 0 {
-        return Err(CliError::new(Exit::Usage, "--baud must be above 0"));
+        return Err(CliError::new(Exit::Usage, crate::tr!("sim-baud-zero")));
     }
     let opts = TerminalOptions {
         attach,
@@ -53,10 +53,7 @@ fn terminal(paths: &Paths, a: SimTerminalArgs) -> Result<(), CliError> {
             "unknown" => None,
             d if chrono::NaiveDate::parse_from_str(d, "%Y%m%d").is_ok() => Some(d.to_string()),
             d => {
-                return Err(CliError::new(
-                    Exit::Usage,
-                    format!("--settlement-since {d}: give a date as YYYYMMDD, or unknown"),
-                ));
+                return Err(CliError::new(Exit::Usage, crate::tr!("sim-bad-since", value = d)));
             }
         },
         secret,

@@ -74,6 +74,8 @@ impl Opener for SerialOpener {
 /// A real serial device, opened through `serialport`.
 pub struct SerialPort {
     inner: Box<dyn serialport::SerialPort>,
+    /// Timeouts set once for good (see [`SerialPort::fix_timeouts`]).
+    fixed: bool,
 }
 
 impl SerialPort {
@@ -116,7 +118,7 @@ impl SerialPort {
         let deadline = std::time::Instant::now() + OPEN_BUSY_WAIT;
         loop {
             match builder.clone().open() {
-                Ok(inner) => return Ok(SerialPort { inner }),
+                Ok(inner) => return Ok(SerialPort { inner, fixed: false }),
                 Err(e) if is_locked(&e) && std::time::Instant::now() < deadline => std::thread::sleep(OPEN_BUSY_RETRY),
                 Err(e) if is_locked(&e) => {
                     return Err(open_err(crate::tr!("port-busy")));
@@ -128,20 +130,40 @@ impl SerialPort {
 
     /// Wraps an already open port (e.g. one end of a pseudo-terminal).
     pub fn from_open(inner: Box<dyn serialport::SerialPort>) -> SerialPort {
-        SerialPort { inner }
+        SerialPort { inner, fixed: false }
     }
 
     /// A second handle to the same device, for a reader thread.
     pub fn try_clone(&self) -> Result<SerialPort, PortError> {
         let inner = self.inner.try_clone().map_err(|e| PortError::Io(e.into()))?;
-        Ok(SerialPort { inner })
+        Ok(SerialPort {
+            inner,
+            fixed: self.fixed,
+        })
+    }
+
+    /// Sets the read and write timeouts once and keeps them, for a device read on one
+    /// handle while written on another. On Windows the timeouts belong to the device, not
+    /// the handle, and I/O on the two handles takes turns: a write that set a long timeout
+    /// would hold the reader's next read, and the writer behind it, that long.
+    pub fn fix_timeouts(mut self, timeout: Duration) -> Result<SerialPort, PortError> {
+        self.inner.set_timeout(timeout).map_err(|e| PortError::Io(e.into()))?;
+        self.fixed = true;
+        Ok(self)
+    }
+
+    fn set_timeout(&mut self, timeout: Duration) -> Result<(), PortError> {
+        if self.fixed {
+            return Ok(());
+        }
+        self.inner.set_timeout(timeout).map_err(|e| PortError::Io(e.into()))
     }
 }
 
 impl Port for SerialPort {
     fn read_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
         // A zero timeout polls: `serialport` hands it to ppoll(2) as a zero timespec.
-        self.inner.set_timeout(timeout).map_err(|e| PortError::Io(e.into()))?;
+        self.set_timeout(timeout)?;
         match self.inner.read(buf) {
             Ok(0) => Err(PortError::Disconnected),
             Ok(n) => Ok(n),
@@ -152,9 +174,7 @@ impl Port for SerialPort {
     }
 
     fn write_all(&mut self, data: &[u8]) -> Result<(), PortError> {
-        self.inner
-            .set_timeout(WRITE_TIMEOUT)
-            .map_err(|e| PortError::Io(e.into()))?;
+        self.set_timeout(WRITE_TIMEOUT)?;
         match self.inner.write_all(data) {
             Ok(()) => Ok(()),
             Err(e) if is_disconnect(&e) => Err(PortError::Disconnected),

@@ -16,6 +16,10 @@ use crate::link::port::{ChannelReader, Port, PortError, SerialPort};
 
 /// How often the reader thread looks at its stop flag.
 const READER_POLL: Duration = Duration::from_millis(20);
+/// The timeouts of a port read and written at once on Windows (see
+/// [`SerialPort::fix_timeouts`]): a paced write is a few milliseconds of bytes.
+#[cfg(windows)]
+const SHARED_TIMEOUT: Duration = Duration::from_millis(50);
 /// Target duration of one paced write, so pacing stays smooth at every baud.
 const PACE_SLICE: Duration = Duration::from_millis(5);
 
@@ -95,6 +99,10 @@ pub struct LinePort {
 impl LinePort {
     /// Serves on `port` at `baud` with `spec` faults; `spec.unplug_after` counts from now.
     pub fn new(port: SerialPort, baud: u32, spec: FaultSpec, seed: u64) -> Result<LinePort, PortError> {
+        // Read on one handle, written on another: on Windows they share one set of
+        // timeouts, short enough that a waiting read never holds a write for long.
+        #[cfg(windows)]
+        let port = port.fix_timeouts(SHARED_TIMEOUT)?;
         let (tx, rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let bytes = Arc::new(AtomicU64::new(0));
