@@ -291,8 +291,10 @@ fn the_simulated_terminal_serves_on_a_com_port_on_windows() {
         .timeout(std::time::Duration::from_secs(60))
         .output()
         .unwrap();
-    let _ = served.kill();
-    let _ = socat.kill();
+    for child in [&mut served, &mut socat] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(json(&out)["identity"]["serial"], "WIN-SIM-0006");
 }
