@@ -38,6 +38,37 @@ impl Windows {
 
     /// `posagent.exe ARGS` with the data directory `home` (none: the Windows default).
     fn run(&self, home: Option<&Path>, args: &[&str]) -> Output {
+        self.command(home, args).output().expect("run posagent.exe under Wine")
+    }
+
+    /// Makes `sim`'s pseudo-terminal the Windows port `COM<n>`, registered where Windows
+    /// lists serial ports (`HKLM\HARDWARE\DEVICEMAP\SERIALCOMM`, which a port's driver
+    /// fills on Windows and the lane's persistent wine server keeps).
+    fn plug(&self, sim: &Sim, n: u8) -> String {
+        self.plug_path(&sim.port, n)
+    }
+
+    fn plug_path(&self, target: &Path, n: u8) -> String {
+        let link = self.prefix.join(format!("dosdevices/com{n}"));
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(target, &link).expect("link the pty as a COM port");
+        let com = format!("COM{n}");
+        let out = Command::new(&self.wine)
+            .args(["reg", "add", "HKLM\\HARDWARE\\DEVICEMAP\\SERIALCOMM", "/v"])
+            .arg(format!("posagent-test-{com}"))
+            .args(["/d", &com, "/f"])
+            .env("WINEPREFIX", &self.prefix)
+            .env("WINEDEBUG", "-all")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("wine reg");
+        assert!(out.success(), "wine reg add failed: {out}");
+        com
+    }
+
+    /// `posagent.exe ARGS` with the data directory `home`, not started yet.
+    fn command(&self, home: Option<&Path>, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.wine);
         cmd.arg(&self.exe)
             .args(args)
@@ -49,15 +80,7 @@ impl Windows {
         if let Some(h) = home {
             cmd.env("POSAGENT_HOME", windows_path(h));
         }
-        cmd.output().expect("run posagent.exe under Wine")
-    }
-
-    /// Makes `sim`'s pseudo-terminal the Windows port `COM<n>`.
-    fn plug(&self, sim: &Sim, n: u8) -> String {
-        let link = self.prefix.join(format!("dosdevices/com{n}"));
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(&sim.port, &link).expect("link the pty as a COM port");
-        format!("COM{n}")
+        cmd
     }
 }
 
@@ -297,4 +320,174 @@ fn the_simulated_terminal_serves_on_a_com_port_on_windows() {
     }
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(json(&out)["identity"]["serial"], "WIN-SIM-0006");
+}
+
+#[test]
+fn orders_are_checked_and_com_ports_listed_as_on_linux() {
+    let Some(win) = Windows::from_env() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let fixtures = common::fixtures().join("orders");
+    let good = win.run(
+        Some(home.path()),
+        &["order", "check", &windows_path(&fixtures.join("rebind-card.toml"))],
+    );
+    assert_eq!(good.status.code(), Some(0), "{}", text(&good));
+    let bad = win.run(
+        Some(home.path()),
+        &[
+            "order",
+            "check",
+            "--json",
+            &windows_path(&fixtures.join("bad-card.toml")),
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(65), "{}", text(&bad));
+    assert_eq!(json(&bad)["errors"].as_array().map(Vec::len), Some(4));
+
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let com = win.plug(&sim, 4);
+    let devices = win.run(Some(bench.path()), &["devices", "--json"]);
+    assert!(devices.status.success(), "{}", text(&devices));
+    let listed: Vec<String> = json(&devices)
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["port"].as_str().map(str::to_string))
+        .collect();
+    assert!(listed.contains(&com), "{com} among {listed:?}");
+}
+
+#[test]
+fn a_migration_between_two_com_ports_moves_everything() {
+    let Some(win) = Windows::from_env() else { return };
+    let bench = Bench::default();
+    let old = start_sim(&bench, "old", &[]);
+    let new = start_sim(&bench, "new", &["--blank", "--serial", "WIN-NEW-0008"]);
+    let order = migrate_order(&bench, &old, "WIN-NEW-0008", "WO-WIN-MIG");
+    for sim in [&old, &new] {
+        reset_line(sim);
+    }
+    let (from, to) = (win.plug(&old, 8), win.plug(&new, 9));
+    let out = win.run(
+        Some(bench.path()),
+        &[
+            "migrate",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--order",
+            &windows_path(&order),
+            "--yes",
+            "--json",
+            "--secret-file",
+            &windows_path(&bench.secret),
+            "--password-file",
+            &windows_path(&bench.password),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(json(&out)["job"]["state"], "done");
+    let (was, now) = (
+        connect(&old).read_binding().unwrap(),
+        connect(&new).read_binding().unwrap(),
+    );
+    assert_eq!(was.status, posagent::domain::DeviceStatus::Unbound);
+    assert!(now.card.is_some() && now.mid.is_some(), "{now:?}");
+}
+
+/// The Windows process killed while the backup streams the log, then `jobs resume`.
+#[test]
+fn a_job_killed_mid_transfer_resumes_to_the_end() {
+    let Some(win) = Windows::from_env() else { return };
+    let bench = Bench::default();
+    // A log long enough to be mid-transfer when the process is killed.
+    let sim = Sim::start(
+        bench.path(),
+        "tty",
+        &["--transactions", "1500", "--baud", "115200", "--profile", "lakala"],
+    );
+    let order = card_order(&bench, &sim, "WO-WIN-KILL", NEW_CARD);
+    reset_line(&sim);
+    let com = win.plug(&sim, 10);
+    let (secret, password) = (windows_path(&bench.secret), windows_path(&bench.password));
+    let mut job = win
+        .command(
+            Some(bench.path()),
+            &[
+                "rebind",
+                "card",
+                "--port",
+                &com,
+                "--order",
+                &windows_path(&order),
+                "--yes",
+                "--json",
+                "--secret-file",
+                &secret,
+                "--password-file",
+                &password,
+            ],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once the backup step has started moving the log.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let started = posagent::store::Store::open(bench.path())
+            .ok()
+            .and_then(|s| s.jobs().ok())
+            .and_then(|jobs| jobs.into_iter().next())
+            .and_then(|j| posagent::store::Store::open(bench.path()).ok()?.journal_of(&j.id).ok())
+            .is_some_and(|journal| journal.iter().any(|e| e.step == "backup" && e.phase == "intent"));
+        if started {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the job never reached its backup");
+        assert!(
+            job.try_wait().unwrap().is_none(),
+            "the job ended before it could be killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    job.kill().unwrap();
+    job.wait().unwrap();
+    // The Windows process itself is gone, not only the program that started it.
+    let gone = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !common::processes_mentioning("WO-WIN-KILL.toml").is_empty() {
+        assert!(
+            std::time::Instant::now() < gone,
+            "still running: {:?}",
+            common::processes_mentioning("WO-WIN-KILL.toml")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let id = the_job(&bench).id;
+    assert_ne!(the_job(&bench).state, posagent::store::jobs::JobState::Done);
+    reset_line(&sim);
+    let resumed = win.run(
+        Some(bench.path()),
+        &[
+            "jobs",
+            "resume",
+            &id,
+            "--port",
+            &com,
+            "--json",
+            "--secret-file",
+            &secret,
+            "--password-file",
+            &password,
+        ],
+    );
+    assert!(resumed.status.success(), "{}", text(&resumed));
+    assert_eq!(json(&resumed)["job"]["state"], "done");
+    assert_eq!(
+        connect(&sim).read_binding().unwrap().card.unwrap().pan.expose_full(),
+        NEW_CARD
+    );
 }
