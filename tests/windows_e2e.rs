@@ -97,6 +97,27 @@ fn reset_line(sim: &Sim) {
     assert!(out.status.success(), "{}", text(&out));
 }
 
+/// `rebind card` on `com` with `order` and the bench's secrets, as the Windows program
+/// takes them.
+fn rebind_card_args(bench: &Bench, com: &str, order: &Path) -> Vec<String> {
+    [
+        "rebind",
+        "card",
+        "--port",
+        com,
+        "--order",
+        &windows_path(order),
+        "--yes",
+        "--json",
+        "--secret-file",
+        &windows_path(&bench.secret),
+        "--password-file",
+        &windows_path(&bench.password),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// A Linux path as the Windows program names it: Wine's drive Z: is `/`.
 fn windows_path(p: &Path) -> String {
     format!("Z:{}", p.display()).replace('/', "\\")
@@ -194,20 +215,10 @@ fn a_rebind_over_com5_backs_up_verifies_and_is_delivered_over_tls() {
     reset_line(&sim);
     let job = win.run(
         home,
-        &[
-            "rebind",
-            "card",
-            "--port",
-            &com,
-            "--order",
-            &windows_path(&order),
-            "--yes",
-            "--json",
-            "--secret-file",
-            &secret,
-            "--password-file",
-            &password,
-        ],
+        &rebind_card_args(&bench, &com, &order)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
     );
     assert!(job.status.success(), "{}", text(&job));
     let doc = json(&job);
@@ -412,24 +423,9 @@ fn a_job_killed_mid_transfer_resumes_to_the_end() {
     reset_line(&sim);
     let com = win.plug(&sim, 10);
     let (secret, password) = (windows_path(&bench.secret), windows_path(&bench.password));
+    let args = rebind_card_args(&bench, &com, &order);
     let mut job = win
-        .command(
-            Some(bench.path()),
-            &[
-                "rebind",
-                "card",
-                "--port",
-                &com,
-                "--order",
-                &windows_path(&order),
-                "--yes",
-                "--json",
-                "--secret-file",
-                &secret,
-                "--password-file",
-                &password,
-            ],
-        )
+        .command(Some(bench.path()), &args.iter().map(String::as_str).collect::<Vec<_>>())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -111,26 +111,32 @@ fn lookup(key: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    /// Every command and subcommand has its description in the catalogues.
-    #[test]
-    fn every_command_is_described() {
-        fn walk(cmd: &Command, key: &str, missing: &mut Vec<String>) {
-            if cmd.get_name() != "help" && i18n::text_in(Lang::En, key, None) == key {
-                missing.push(format!(
-                    "{key} = {}",
-                    cmd.get_about().map(|a| a.to_string()).unwrap_or_default()
-                ));
-            }
+    /// What `missing` finds lacking at each command of the tree, its key beside it.
+    fn undescribed(missing: &dyn Fn(&Command, &str) -> Vec<String>) -> Vec<String> {
+        fn walk(cmd: &Command, key: &str, missing: &dyn Fn(&Command, &str) -> Vec<String>, out: &mut Vec<String>) {
+            out.extend(missing(cmd, key));
             for s in cmd.get_subcommands() {
-                walk(s, &format!("{key}-{}", s.get_name()), missing);
+                walk(s, &format!("{key}-{}", s.get_name()), missing, out);
             }
         }
-        let mut missing = Vec::new();
+        let mut out = Vec::new();
         walk(
             &<crate::cli::Cli as clap::CommandFactory>::command(),
             "cmd",
-            &mut missing,
+            missing,
+            &mut out,
         );
+        out
+    }
+
+    /// Every command and subcommand has its description in the catalogues.
+    #[test]
+    fn every_command_is_described() {
+        let missing = undescribed(&|cmd, key| {
+            let lacking = cmd.get_name() != "help" && i18n::text_in(Lang::En, key, None) == key;
+            let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
+            lacking.then(|| format!("{key} = {about}")).into_iter().collect()
+        });
         assert!(
             missing.is_empty(),
             "commands without a catalogue entry:\n{}",
@@ -141,25 +147,13 @@ mod tests {
     /// Every option with a description has one in the catalogues.
     #[test]
     fn every_option_is_described() {
-        fn walk(cmd: &Command, key: &str, missing: &mut Vec<String>) {
-            for a in cmd
-                .get_arguments()
+        let missing = undescribed(&|cmd, key| {
+            cmd.get_arguments()
                 .filter(|a| a.get_help().is_some() && !a.is_global_set())
-            {
-                if arg_help(key, a.get_id().as_str()).is_none() {
-                    missing.push(format!("{key}--{}", a.get_id()));
-                }
-            }
-            for s in cmd.get_subcommands() {
-                walk(s, &format!("{key}-{}", s.get_name()), missing);
-            }
-        }
-        let mut missing = Vec::new();
-        walk(
-            &<crate::cli::Cli as clap::CommandFactory>::command(),
-            "cmd",
-            &mut missing,
-        );
+                .filter(|a| arg_help(key, a.get_id().as_str()).is_none())
+                .map(|a| format!("{key}--{}", a.get_id()))
+                .collect()
+        });
         assert!(
             missing.is_empty(),
             "options without a catalogue entry:\n{}",
