@@ -140,3 +140,35 @@ fn a_job_narrates_its_steps_and_summary_in_the_chosen_language() {
     let list = text(&list.stdout);
     assert!(list.starts_with("JOB") && list.contains("rebind-card"), "{list}");
 }
+
+#[test]
+fn command_line_mistakes_are_explained_in_chinese_with_exit_2() {
+    let home = tempfile::tempdir().unwrap();
+    for (args, words) in [
+        (&["--frobnicate"][..], "无法识别的参数“--frobnicate”"),
+        (
+            &["rebind", "cardx", "--order", "o.toml"][..],
+            "可用的值：card, account, phone",
+        ),
+        (&["rebind", "card"][..], "缺少必需的参数：--order"),
+        (&["--lang", "tlh", "jobs"][..], "posagent 不支持语言“tlh”"),
+    ] {
+        let out = under_locale(home.path(), "zh_CN.UTF-8", args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.starts_with("错误：") && err.contains(words), "{args:?}: {err}");
+    }
+    let doc = json_of(&under_locale(home.path(), "zh_CN.UTF-8", &["--json", "--frobnicate"]));
+    assert_eq!(
+        (doc["code"].as_str(), doc["exit_code"].as_u64()),
+        (Some("usage"), Some(2))
+    );
+    // In English, clap's own words, as before.
+    let en = under_locale(home.path(), "en_US.UTF-8", &["--frobnicate"]);
+    assert_eq!(en.status.code(), Some(2));
+    assert!(
+        text(&en.stderr).contains("unexpected argument '--frobnicate' found"),
+        "{}",
+        text(&en.stderr)
+    );
+}

@@ -858,3 +858,13 @@ orders-expired-at = expired at { $at }
 sim-no-pty = pseudo-terminals exist only on Unix; serve on an existing port with --port COMn (one side of a virtual null-modem pair)
 sim-baud-zero = --baud must be above 0
 sim-bad-since = --settlement-since { $value }: give a date as YYYYMMDD, or unknown
+
+## Command-line mistakes (in English clap says them itself)
+usage-unknown-argument = unexpected argument '{ $arg }'
+usage-unknown-command = unknown command '{ $name }'
+usage-invalid-value = invalid value '{ $value }' for '{ $arg }' (possible values: { $valid })
+usage-value-refused = invalid value '{ $value }' for '{ $arg }': { $reason }
+usage-missing = required arguments were not given: { $args }
+usage-missing-command = a command is needed
+usage-conflict = '{ $arg }' cannot be used with '{ $other }'
+help-usage = `posagent --help` lists the commands, `posagent COMMAND --help` their options

@@ -858,3 +858,13 @@ orders-expired-at = 已于 { $at } 过期
 sim-no-pty = 只有 Unix 上才有伪终端；请用 --port COMn 在已有串口上提供服务（虚拟串口对的一端）
 sim-baud-zero = --baud 必须大于 0
 sim-bad-since = --settlement-since { $value }：请给出 YYYYMMDD 格式的日期，或 unknown
+
+## 命令行错误（英文时由 clap 自己说明）
+usage-unknown-argument = 无法识别的参数“{ $arg }”
+usage-unknown-command = 未知的命令“{ $name }”
+usage-invalid-value = “{ $arg }”的值“{ $value }”无效（可用的值：{ $valid }）
+usage-value-refused = “{ $arg }”的值“{ $value }”无效：{ $reason }
+usage-missing = 缺少必需的参数：{ $args }
+usage-missing-command = 需要给出一个命令
+usage-conflict = “{ $arg }”不能与“{ $other }”同时使用
+help-usage = `posagent --help` 列出所有命令，`posagent 命令 --help` 列出其选项

@@ -5,6 +5,7 @@ use std::ffi::OsString;
 
 use clap::{Arg, ArgAction, Command};
 
+use super::{CliError, Exit};
 use crate::i18n::{self, Lang};
 use crate::tr;
 
@@ -100,6 +101,47 @@ fn describe(mut cmd: Command, key: &str) -> Command {
 /// command with that option shares (`arg-<id>`).
 fn arg_help(command: &str, id: &str) -> Option<String> {
     lookup(&format!("{command}--{id}")).or_else(|| lookup(&format!("arg-{}", id.replace('_', "-"))))
+}
+
+/// A command-line mistake in the current language, for the kinds of mistake people make;
+/// `None` for help and version output, for English (clap's own words, which scripts may
+/// know), and for the rare kinds left to clap.
+pub fn usage_error(e: &clap::Error) -> Option<CliError> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if i18n::lang() == Lang::En {
+        return None;
+    }
+    let context = |kind: ContextKind| match e.get(kind) {
+        Some(ContextValue::String(s)) => s.clone(),
+        Some(ContextValue::Strings(v)) => v.join(", "),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let message = match e.kind() {
+        ErrorKind::UnknownArgument => tr!("usage-unknown-argument", arg = context(ContextKind::InvalidArg)),
+        ErrorKind::InvalidSubcommand => tr!("usage-unknown-command", name = context(ContextKind::InvalidSubcommand)),
+        ErrorKind::InvalidValue => tr!(
+            "usage-invalid-value",
+            value = context(ContextKind::InvalidValue),
+            arg = context(ContextKind::InvalidArg),
+            valid = context(ContextKind::ValidValue)
+        ),
+        ErrorKind::ValueValidation => tr!(
+            "usage-value-refused",
+            value = context(ContextKind::InvalidValue),
+            arg = context(ContextKind::InvalidArg),
+            reason = std::error::Error::source(e).map(|s| s.to_string()).unwrap_or_default()
+        ),
+        ErrorKind::MissingRequiredArgument => tr!("usage-missing", args = context(ContextKind::InvalidArg)),
+        ErrorKind::MissingSubcommand => tr!("usage-missing-command"),
+        ErrorKind::ArgumentConflict => tr!(
+            "usage-conflict",
+            arg = context(ContextKind::InvalidArg),
+            other = context(ContextKind::PriorArg)
+        ),
+        _ => return None,
+    };
+    Some(CliError::new(Exit::Usage, message).help(tr!("help-usage")))
 }
 
 fn lookup(key: &str) -> Option<String> {

@@ -38,10 +38,20 @@ use crate::profile::ProfileSet;
 pub fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     crate::i18n::set_lang(lang::choose(&args));
-    let cli = command()
+    let cli = match command()
         .try_get_matches_from(&args)
         .and_then(|m| Cli::from_arg_matches(&m))
-        .unwrap_or_else(|e| e.exit());
+    {
+        Ok(cli) => cli,
+        Err(e) => match lang::usage_error(&e) {
+            // `--help`, `--version`, and every error in English: as clap writes them.
+            None => e.exit(),
+            Some(usage) => {
+                let json = args.iter().any(|a| a == "--json");
+                return Output::new(json, false).error(&usage);
+            }
+        },
+    };
     let out = Output::new(cli.json, cli.quiet);
     match run(cli, &out) {
         Ok(()) => ExitCode::SUCCESS,
