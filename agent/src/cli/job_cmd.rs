@@ -65,7 +65,9 @@ impl From<ReceiptError> for CliError {
     fn from(e: ReceiptError) -> Self {
         match e {
             ReceiptError::Store(e) => e.into(),
-            ReceiptError::NotFound(_) => CliError::new(Exit::DataErr, e.to_string()),
+            ReceiptError::NotFound(_) => CliError::new(Exit::DataErr, e.to_string())
+                .code("job_not_found")
+                .help(tr!("help-jobs-list")),
             ReceiptError::Write { .. } => CliError::new(Exit::Failure, e.to_string()).help(tr!("help-receipt-out")),
         }
     }
@@ -75,24 +77,39 @@ impl From<JobError> for CliError {
     fn from(e: JobError) -> Self {
         match e {
             JobError::Terminal(t) => t.into(),
-            JobError::Interrupted { ref source, .. } => {
+            JobError::Interrupted {
+                ref source, ref job, ..
+            } => {
                 let exit = match source.as_ref() {
                     JobError::Terminal(t) => terminal_exit(t).0,
                     _ => Exit::Failure,
                 };
-                CliError::new(exit, e.to_string())
-                    .code("interrupted")
-                    .help(tr!("help-job-interrupted"))
+                let help = tr!("help-job-resume", job = job.as_str());
+                CliError::new(exit, e.to_string()).code("interrupted").help(help)
             }
             JobError::Refused { code, .. } => CliError::new(Exit::DataErr, e.to_string()).code(code),
             JobError::Order(_) => CliError::new(Exit::DataErr, e.to_string()).code("order_invalid"),
-            JobError::Stopped { .. } => CliError::new(Exit::Interrupted, e.to_string()).code("stopped"),
+            JobError::Stopped { ref job, .. } => {
+                let help = tr!("help-job-stopped", job = job.as_str());
+                CliError::new(Exit::Interrupted, e.to_string())
+                    .code("stopped")
+                    .help(help)
+            }
             JobError::Unauthorised(_) => CliError::new(Exit::NoPerm, e.to_string()).code("order_not_authorised"),
             JobError::Backup(b) => b.into(),
-            JobError::Busy { .. } => CliError::new(Exit::Failure, e.to_string()).code("terminal_busy"),
+            JobError::Busy { ref job, .. } => {
+                let help = tr!("help-job-busy", job = job.as_str());
+                CliError::new(Exit::Failure, e.to_string())
+                    .code("terminal_busy")
+                    .help(help)
+            }
             JobError::Verification { .. } => CliError::new(Exit::Failure, e.to_string()).code("verification_failed"),
-            JobError::Cancelled => CliError::new(Exit::Failure, e.to_string()).code("not_confirmed"),
-            JobError::NotFound(_) => CliError::new(Exit::Failure, e.to_string()).code("job_not_found"),
+            JobError::Cancelled => CliError::new(Exit::Failure, e.to_string())
+                .code("not_confirmed")
+                .help(tr!("help-confirm-or-yes")),
+            JobError::NotFound(_) => CliError::new(Exit::Failure, e.to_string())
+                .code("job_not_found")
+                .help(tr!("help-jobs-list")),
             JobError::NotRunning { .. } => CliError::new(Exit::Failure, e.to_string()).code("job_not_running"),
             JobError::Abort(_) => CliError::new(Exit::Failure, e.to_string()).code("abort_refused"),
             other => CliError::new(Exit::Failure, other.to_string()),
@@ -546,7 +563,9 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
         }
         JobsCommand::Show { id } => {
             let j = store.job(&id)?.ok_or_else(|| {
-                CliError::new(Exit::DataErr, tr!("job-not-found-prefix", job = id.as_str())).code("job_not_found")
+                CliError::new(Exit::DataErr, tr!("job-not-found-prefix", job = id.as_str()))
+                    .code("job_not_found")
+                    .help(tr!("help-jobs-list"))
             })?;
             let journal = store.journal_of(&j.id)?;
             let submission = store.submission_of_job(&j.id)?;
