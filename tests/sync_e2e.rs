@@ -61,7 +61,7 @@ fn jobs_queue_while_the_provider_is_down_and_each_is_accepted_once_when_it_is_up
     assert!(stderr(&down).contains("cannot reach the provider"), "{}", stderr(&down));
     let queued = bench.store().submissions().unwrap();
     assert!(
-        queued.iter().all(|s| s.state == "pending" && s.attempts == 0),
+        queued.iter().all(|s| s.state.as_str() == "pending" && s.attempts == 0),
         "an unreachable provider costs no attempt: {queued:?}"
     );
 
@@ -462,7 +462,7 @@ fn an_acceptance_without_a_receipt_is_retried_not_recorded_as_done() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let store = posagent::store::Store::open(home.path()).unwrap();
     for s in store.submissions().unwrap() {
-        assert_eq!(s.state, "accepted");
+        assert_eq!(s.state.as_str(), "accepted");
         assert!(s.receipt.as_deref().is_some_and(|r| r.starts_with("PRV-")), "{s:?}");
     }
     assert_applied_once(&fixed.report());
@@ -517,6 +517,6 @@ fn a_rejected_submission_is_judged_again_after_queue_retry() {
     let lenient = Provider::start(providers.path(), port, &[]);
     let out = sync(bench.path(), &lenient.flags());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(bench.store().submissions().unwrap()[0].state, "accepted");
+    assert_eq!(bench.store().submissions().unwrap()[0].state.as_str(), "accepted");
     assert_applied_once(&lenient.report());
 }

@@ -137,7 +137,7 @@ pub fn render(job: &JobRecord, journal: &[JournalEntry], submission: Option<&Sub
         &[
             (
                 "receipt-sync-state",
-                submission.map_or_else(|| "—".into(), |s| label(&s.state, SYNC)),
+                submission.map_or_else(|| "—".into(), |s| label(s.state.as_str(), SYNC)),
             ),
             (
                 "receipt-provider-receipt",
@@ -434,7 +434,7 @@ mod tests {
                 "after": binding("622848*********4554"),
                 "order_signed": false,
             }),
-            state: "pending".into(),
+            state: crate::store::outbox::OutboxState::Pending,
             attempts: 0,
             next_attempt_at: String::new(),
             receipt: None,

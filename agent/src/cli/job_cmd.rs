@@ -601,7 +601,7 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
                     tr!(
                         "job-show-submission",
                         submission = s.id.as_str(),
-                        state = super::queue_cmd::state_label(&s.state)
+                        state = s.state.label()
                     )
                 ));
                 if let Some(r) = &s.reason {

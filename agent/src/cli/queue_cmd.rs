@@ -7,18 +7,6 @@ use crate::config::Paths;
 use crate::store::Store;
 use crate::tr;
 
-/// A submission's state as a person reads it (JSON keeps `pending`, `accepted` …).
-pub(super) fn state_label(state: &str) -> String {
-    match state {
-        "pending" => tr!("outbox-pending"),
-        "sending" => tr!("outbox-sending"),
-        "accepted" => tr!("outbox-accepted"),
-        "rejected" => tr!("outbox-rejected"),
-        "dead" => tr!("outbox-dead"),
-        other => other.to_string(),
-    }
-}
-
 pub fn run(paths: &Paths, action: Option<QueueCommand>, technician: &str, out: &Output) -> Result<(), CliError> {
     let mut store = Store::open(&paths.data)?;
     let not_found = |id: &str| {
@@ -38,7 +26,7 @@ pub fn run(paths: &Paths, action: Option<QueueCommand>, technician: &str, out: &
             for s in &rows {
                 table.row([
                     s.id.clone(),
-                    state_label(&s.state),
+                    s.state.label(),
                     s.attempts.to_string(),
                     s.kind.to_string(),
                     s.order_id.clone(),
@@ -60,7 +48,7 @@ pub fn run(paths: &Paths, action: Option<QueueCommand>, technician: &str, out: &
                 kind = s.kind.to_string(),
                 job = s.job_id.as_str(),
                 order = s.order_id.as_str(),
-                state = state_label(&s.state),
+                state = s.state.label(),
                 attempts = s.attempts,
                 next = super::local_time(&s.next_attempt_at),
                 key = s.idempotency_key.as_str()
@@ -86,7 +74,7 @@ pub fn run(paths: &Paths, action: Option<QueueCommand>, technician: &str, out: &
                     tr!(
                         "submission-not-retryable",
                         submission = s.id.as_str(),
-                        state = state_label(&s.state)
+                        state = s.state.label()
                     ),
                 )
                 .code("not_retryable"));

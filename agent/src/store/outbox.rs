@@ -21,6 +21,56 @@ pub struct NewSubmission {
     pub sealed: Vec<u8>,
 }
 
+/// Where a submission stands: `pending` (waiting, perhaps for a retry), `sending` (in a
+/// delivery now), `accepted` (final, with the provider's receipt), `rejected` (the
+/// provider said no, with its reason), `dead` (out of retries). Stored as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboxState {
+    Pending,
+    Sending,
+    Accepted,
+    Rejected,
+    Dead,
+}
+
+impl OutboxState {
+    const ALL: [OutboxState; 5] = [
+        OutboxState::Pending,
+        OutboxState::Sending,
+        OutboxState::Accepted,
+        OutboxState::Rejected,
+        OutboxState::Dead,
+    ];
+
+    /// The state as stored and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxState::Pending => "pending",
+            OutboxState::Sending => "sending",
+            OutboxState::Accepted => "accepted",
+            OutboxState::Rejected => "rejected",
+            OutboxState::Dead => "dead",
+        }
+    }
+
+    /// The state as a person reads it, in the current language.
+    pub fn label(self) -> String {
+        match self {
+            OutboxState::Pending => crate::tr!("outbox-pending"),
+            OutboxState::Sending => crate::tr!("outbox-sending"),
+            OutboxState::Accepted => crate::tr!("outbox-accepted"),
+            OutboxState::Rejected => crate::tr!("outbox-rejected"),
+            OutboxState::Dead => crate::tr!("outbox-dead"),
+        }
+    }
+
+    /// The state a stored text names; `None` for a text no state has.
+    pub fn parse(text: &str) -> Option<OutboxState> {
+        OutboxState::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
 /// A queued submission as listed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Submission {
@@ -30,7 +80,7 @@ pub struct Submission {
     pub order_id: String,
     pub kind: String,
     pub payload: serde_json::Value,
-    pub state: String,
+    pub state: OutboxState,
     pub attempts: u32,
     pub next_attempt_at: String,
     pub receipt: Option<String>,
@@ -68,8 +118,19 @@ impl Store {
                     job_id: r.get(2)?,
                     order_id: r.get(3)?,
                     kind: r.get(4)?,
-                    payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-                    state: r.get(6)?,
+                    payload: serde_json::from_str(&payload).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e))
+                    })?,
+                    state: {
+                        let text: String = r.get(6)?;
+                        OutboxState::parse(&text).ok_or_else(|| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                6,
+                                rusqlite::types::Type::Text,
+                                format!("unknown outbox state '{text}'").into(),
+                            )
+                        })?
+                    },
                     attempts: r.get(7)?,
                     next_attempt_at: r.get(8)?,
                     receipt: r.get(9)?,
@@ -304,6 +365,22 @@ mod tests {
 
     const LATER: &str = "2999-01-01T00:00:00.000Z";
 
+    /// A state or payload no posagent writes is an error when read, not a guess.
+    #[test]
+    fn an_unknown_state_or_a_damaged_payload_is_refused_on_reading() {
+        let (_d, s) = store_with_submissions(1);
+        assert_eq!(s.submissions().unwrap()[0].state, OutboxState::Pending);
+        // The table's CHECK keeps such a state out; a file edited by hand may not have it.
+        s.conn.execute_batch("PRAGMA ignore_check_constraints = ON").unwrap();
+        s.conn.execute("UPDATE outbox SET state = 'parked'", []).unwrap();
+        let e = s.submissions().unwrap_err().to_string();
+        assert!(e.contains("unknown outbox state 'parked'"), "{e}");
+        s.conn
+            .execute("UPDATE outbox SET state = 'pending', payload = '{not json'", [])
+            .unwrap();
+        assert!(s.submissions().is_err(), "a damaged payload is not read as null");
+    }
+
     #[test]
     fn claiming_marks_sending_and_counts_the_attempt() {
         let (_d, mut s) = store_with_submissions(3);
@@ -312,7 +389,9 @@ mod tests {
         assert_eq!(claimed[0].sealed, vec![1, 2, 3]);
         let all = s.submissions().unwrap();
         assert_eq!(
-            all.iter().filter(|x| x.state == "sending" && x.attempts == 1).count(),
+            all.iter()
+                .filter(|x| x.state == OutboxState::Sending && x.attempts == 1)
+                .count(),
             2
         );
         assert_eq!(s.claim_due(LATER, 10).unwrap().len(), 1, "only the one still pending");
@@ -337,7 +416,7 @@ mod tests {
             s.submissions()
                 .unwrap()
                 .iter()
-                .all(|x| x.state == "pending" && x.attempts == 0)
+                .all(|x| x.state == OutboxState::Pending && x.attempts == 0)
         );
         let later = Outcome::Retry {
             reason: "503".into(),

@@ -384,7 +384,7 @@ mod tests {
                 order_id: "O".into(),
                 kind: "unbind".into(),
                 payload: serde_json::json!({}),
-                state: "sending".into(),
+                state: crate::store::outbox::OutboxState::Sending,
                 attempts: 1,
                 next_attempt_at: now(),
                 receipt: None,
