@@ -397,26 +397,26 @@ mod tests {
     use crate::store::jobs::JobState;
 
     fn job(state: JobState) -> JobRecord {
-        JobRecord {
-            id: "01a2-job".into(),
-            order_id: "WO-1".into(),
-            operation: "rebind-card".into(),
-            profile: "lakala".into(),
-            order_file: "o.toml".into(),
-            order_sha256: "00".into(),
-            terminal_serial: "SN1".into(),
-            replacement_serial: None,
-            port: "/dev/ttyUSB0".into(),
-            replacement_port: None,
+        let mut job = JobRecord::new(
+            crate::store::jobs::NewJob {
+                order_id: "WO-1".into(),
+                operation: "rebind-card".into(),
+                profile: "lakala".into(),
+                order_file: "o.toml".into(),
+                order_sha256: "00".into(),
+                terminal_serial: "SN1".into(),
+                replacement_serial: None,
+                port: "/dev/ttyUSB0".into(),
+                replacement_port: None,
+                technician: "zhang.wei".into(),
+            },
             state,
-            step: None,
-            backup_file: Some("/home/t/.local/share/posagent/backups/SN1-01a2-job.zip".into()),
-            backup_sha256: Some("ab".repeat(32)),
-            error: None,
-            technician: "zhang.wei".into(),
-            created_at: "2026-11-23T01:00:00.000Z".into(),
-            updated_at: "2026-11-23T01:00:00.000Z".into(),
-        }
+        );
+        job.id = "01a2-job".into();
+        job.backup_file = Some("/home/t/.local/share/posagent/backups/SN1-01a2-job.zip".into());
+        job.backup_sha256 = Some("ab".repeat(32));
+        job.created_at = "2026-11-23T01:00:00.000Z".into();
+        job
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 
 use posagent::seal::LocalKeys;
 use posagent::store::Store;
-use posagent::store::jobs::{JobRecord, JobState};
+use posagent::store::jobs::{JobRecord, JobState, NewJob};
 use posagent::store::outbox::NewSubmission;
 
 /// A `posagent sim provider` process, killed when dropped.
@@ -111,29 +111,24 @@ pub fn fill_outbox(home: &Path, n: usize) {
     let mut store = Store::open(home).unwrap();
     let keys = LocalKeys::load_or_create(home).unwrap();
     for i in 0..n {
-        let at = posagent::store::now();
-        let id = format!("J{i:06}-{}", uuid::Uuid::now_v7().simple());
+        let mut job = JobRecord::new(
+            NewJob {
+                order_id: String::new(),
+                operation: "rebind-phone".into(),
+                profile: "generic".into(),
+                order_file: "plan.csv".into(),
+                order_sha256: "00".repeat(32),
+                terminal_serial: format!("SN{i:08}"),
+                replacement_serial: None,
+                port: "/dev/null".into(),
+                replacement_port: None,
+                technician: "sync-test".into(),
+            },
+            JobState::Running,
+        );
+        job.id = format!("J{i:06}-{}", uuid::Uuid::now_v7().simple());
         // Every job its own order: a provider carries an order out once.
-        let job = JobRecord {
-            order_id: format!("WO-{id}"),
-            id,
-            operation: "rebind-phone".into(),
-            profile: "generic".into(),
-            order_file: "plan.csv".into(),
-            order_sha256: "00".repeat(32),
-            terminal_serial: format!("SN{i:08}"),
-            replacement_serial: None,
-            port: "/dev/null".into(),
-            replacement_port: None,
-            state: JobState::Running,
-            step: None,
-            backup_file: None,
-            backup_sha256: None,
-            error: None,
-            technician: "sync-test".into(),
-            created_at: at.clone(),
-            updated_at: at,
-        };
+        job.order_id = format!("WO-{}", job.id);
         store.create_job(&job).unwrap();
         let payload = serde_json::json!({
             "kind": "rebind-phone",

@@ -29,8 +29,8 @@ pub use crate::link::port::SerialOpener;
 use crate::order::{Operation, WorkOrder};
 use crate::profile::Profile;
 use crate::seal::{LocalKeys, SealError};
-use crate::store::jobs::{JobRecord, JobState};
-use crate::store::{Store, StoreError, now};
+use crate::store::jobs::{JobRecord, JobState, NewJob};
+use crate::store::{Store, StoreError};
 use crate::terminal::model::{Binding, Difference};
 use crate::terminal::{Secret, Terminal, TerminalError, TestResult, discover};
 
@@ -515,31 +515,25 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
             })?,
         ),
     };
-    let at = now();
-    let job = JobRecord {
-        id: uuid::Uuid::now_v7().to_string(),
-        order_id: setup.order.id.clone(),
-        operation: setup.order.operation.to_string(),
-        profile: setup.profile.name.clone(),
-        order_file,
-        order_sha256: order_sha,
-        terminal_serial: identity.serial.clone(),
-        replacement_serial: setup.order.replacement.as_ref().and_then(|r| r.serial.clone()),
-        port: setup.port.display().to_string(),
-        replacement_port: setup.replacement_port.map(|p| p.display().to_string()),
-        state: if setup.dry_run {
+    let job = JobRecord::new(
+        NewJob {
+            order_id: setup.order.id.clone(),
+            operation: setup.order.operation.to_string(),
+            profile: setup.profile.name.clone(),
+            order_file,
+            order_sha256: order_sha,
+            terminal_serial: identity.serial.clone(),
+            replacement_serial: setup.order.replacement.as_ref().and_then(|r| r.serial.clone()),
+            port: setup.port.display().to_string(),
+            replacement_port: setup.replacement_port.map(|p| p.display().to_string()),
+            technician: setup.technician.to_string(),
+        },
+        if setup.dry_run {
             JobState::Planned
         } else {
             JobState::Running
         },
-        step: None,
-        backup_file: None,
-        backup_sha256: None,
-        error: None,
-        technician: setup.technician.to_string(),
-        created_at: at.clone(),
-        updated_at: at,
-    };
+    );
     store.create_job(&job)?;
     let source = match &setup.signed {
         Some(s) => serde_json::json!({

@@ -14,8 +14,8 @@ use crate::backup::{self, ManifestBase, Opened};
 use crate::config::Paths;
 use crate::link::proto::Object;
 use crate::profile::Profile;
-use crate::store::jobs::{JobRecord, JobState};
-use crate::store::{Store, now};
+use crate::store::Store;
+use crate::store::jobs::{JobRecord, JobState, NewJob};
 use crate::terminal::model::encode_params;
 use crate::terminal::{Secret, Terminal};
 
@@ -66,28 +66,22 @@ pub fn start(setup: &RestoreSetup<'_>, main: Terminal, observer: &mut dyn Observ
     if let Some(open) = store.open_job_for(&serial)? {
         return Err(JobError::Busy { serial, job: open.id });
     }
-    let at = now();
     let archive = std::fs::canonicalize(setup.archive).unwrap_or_else(|_| setup.archive.to_path_buf());
-    let job = JobRecord {
-        id: uuid::Uuid::now_v7().to_string(),
-        order_id: format!("restore-of-{}", setup.contents.manifest.terminal.serial),
-        operation: RESTORE.to_string(),
-        profile: setup.profile.name.clone(),
-        order_file: archive.display().to_string(),
-        order_sha256: archive_digest(&archive)?,
-        terminal_serial: serial,
-        replacement_serial: None,
-        port: setup.port.display().to_string(),
-        replacement_port: None,
-        state: JobState::Running,
-        step: None,
-        backup_file: None,
-        backup_sha256: None,
-        error: None,
-        technician: setup.technician.to_string(),
-        created_at: at.clone(),
-        updated_at: at,
-    };
+    let job = JobRecord::new(
+        NewJob {
+            order_id: format!("restore-of-{}", setup.contents.manifest.terminal.serial),
+            operation: RESTORE.to_string(),
+            profile: setup.profile.name.clone(),
+            order_file: archive.display().to_string(),
+            order_sha256: archive_digest(&archive)?,
+            terminal_serial: serial,
+            replacement_serial: None,
+            port: setup.port.display().to_string(),
+            replacement_port: None,
+            technician: setup.technician.to_string(),
+        },
+        JobState::Running,
+    );
     store.create_job(&job)?;
     Restore {
         store,

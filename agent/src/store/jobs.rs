@@ -95,6 +95,50 @@ pub struct JobRecord {
     pub updated_at: String,
 }
 
+/// What a job is about, given when it starts; the rest of its record starts empty.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub order_id: String,
+    /// The procedure (`rebind-card` …) or `restore`.
+    pub operation: String,
+    pub profile: String,
+    /// The order file, `pulled:ID` for a pulled order, or the archive a restore reads.
+    pub order_file: String,
+    pub order_sha256: String,
+    pub terminal_serial: String,
+    pub replacement_serial: Option<String>,
+    pub port: String,
+    pub replacement_port: Option<String>,
+    pub technician: String,
+}
+
+impl JobRecord {
+    /// A job starting now in `state`, with a new id (UUIDv7) and no step, backup or error yet.
+    pub fn new(n: NewJob, state: JobState) -> JobRecord {
+        let at = super::now();
+        JobRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            order_id: n.order_id,
+            operation: n.operation,
+            profile: n.profile,
+            order_file: n.order_file,
+            order_sha256: n.order_sha256,
+            terminal_serial: n.terminal_serial,
+            replacement_serial: n.replacement_serial,
+            port: n.port,
+            replacement_port: n.replacement_port,
+            state,
+            step: None,
+            backup_file: None,
+            backup_sha256: None,
+            error: None,
+            technician: n.technician,
+            created_at: at.clone(),
+            updated_at: at,
+        }
+    }
+}
+
 /// One journal line.
 #[derive(Debug, Clone, Serialize)]
 pub struct JournalEntry {
@@ -370,25 +414,22 @@ pub(crate) mod tests {
 
     /// A running job record for store tests.
     pub(crate) fn job_record(id: &str, serial: &str) -> JobRecord {
-        JobRecord {
-            id: id.into(),
-            order_id: format!("O-{id}"),
-            operation: "unbind".into(),
-            profile: "generic".into(),
-            order_file: "o.toml".into(),
-            order_sha256: "00".into(),
-            terminal_serial: serial.into(),
-            replacement_serial: None,
-            port: "/dev/null".into(),
-            replacement_port: None,
-            state: JobState::Running,
-            step: None,
-            backup_file: None,
-            backup_sha256: None,
-            error: None,
-            technician: "t".into(),
-            created_at: "2026-11-22T00:00:00.000Z".into(),
-            updated_at: "2026-11-22T00:00:00.000Z".into(),
-        }
+        let mut job = JobRecord::new(
+            NewJob {
+                order_id: format!("O-{id}"),
+                operation: "unbind".into(),
+                profile: "generic".into(),
+                order_file: "o.toml".into(),
+                order_sha256: "00".into(),
+                terminal_serial: serial.into(),
+                replacement_serial: None,
+                port: "/dev/null".into(),
+                replacement_port: None,
+                technician: "t".into(),
+            },
+            JobState::Running,
+        );
+        job.id = id.into();
+        job
     }
 }
