@@ -13,7 +13,7 @@ use crate::config::{Config, Paths};
 use crate::seal::LocalKeys;
 use crate::store::Store;
 use crate::sync::client::{Client, ProviderSettings, SyncError};
-use crate::sync::drain::{DEFAULT_BATCH, Drain, DrainOptions, SyncEvent, SyncObserver, Tally};
+use crate::sync::drain::{Drain, DrainOptions, SyncEvent, SyncObserver, Tally};
 use crate::tr;
 
 impl From<SyncError> for CliError {
@@ -34,6 +34,9 @@ impl From<SyncError> for CliError {
 pub(super) fn settings(paths: &Paths, a: &ProviderArgs) -> Result<(ProviderSettings, usize, Duration), CliError> {
     let config = Config::load(paths).map_err(|e| CliError::new(Exit::DataErr, e))?;
     let p = config.provider;
+    let config_file = paths.config.join(crate::config::CONFIG_FILE);
+    let (batch, retry_base) = crate::sync::drain::delivery_settings(&p, &config_file)
+        .map_err(|e| CliError::new(Exit::DataErr, e.to_string()).code("config_invalid"))?;
     let rel = |f: Option<PathBuf>| f.map(|f| if f.is_absolute() { f } else { paths.config.join(f) });
     let url = a.url.clone().or(p.url).ok_or_else(|| {
         CliError::new(Exit::Usage, tr!("sync-no-provider"))
@@ -48,36 +51,6 @@ pub(super) fn settings(paths: &Paths, a: &ProviderArgs) -> Result<(ProviderSetti
     let (client_cert, client_key) = match (&a.client_cert, &a.client_key) {
         (Some(c), Some(k)) => (Some(c.clone()), Some(k.clone())),
         _ => (rel(p.client_cert), rel(p.client_key)),
-    };
-    let config_file = paths.config.join(crate::config::CONFIG_FILE);
-    let batch = p.batch_size.unwrap_or(DEFAULT_BATCH);
-    if batch == 0 || batch > crate::sync::api::MAX_BATCH {
-        return Err(CliError::new(
-            Exit::DataErr,
-            tr!(
-                "config-range",
-                file = config_file.display().to_string(),
-                field = "provider.batch_size",
-                min = 1,
-                max = crate::sync::api::MAX_BATCH
-            ),
-        ));
-    }
-    let retry_base = match p.retry_base_ms {
-        None => crate::sync::backoff::BASE_DELAY,
-        Some(ms @ 10..=600_000) => Duration::from_millis(ms),
-        Some(_) => {
-            return Err(CliError::new(
-                Exit::DataErr,
-                tr!(
-                    "config-range",
-                    file = config_file.display().to_string(),
-                    field = "provider.retry_base_ms",
-                    min = 10,
-                    max = 600_000
-                ),
-            ));
-        }
     };
     Ok((
         ProviderSettings {

@@ -20,6 +20,40 @@ use crate::store::{Store, now, timestamp};
 /// Submissions per request.
 pub const DEFAULT_BATCH: usize = 100;
 
+/// A delivery setting of `[provider]` outside what it may be.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", crate::tr!("config-range", file = .file.display().to_string(), field = *.field, min = *.min, max = *.max))]
+pub struct OutOfRange {
+    pub file: std::path::PathBuf,
+    pub field: &'static str,
+    pub min: u64,
+    pub max: u64,
+}
+
+/// Batch size and first-retry ceiling as `[provider]` in `file` sets them (else the
+/// defaults), checked against what a delivery can do.
+pub fn delivery_settings(
+    p: &crate::config::ProviderConfig,
+    file: &std::path::Path,
+) -> Result<(usize, Duration), OutOfRange> {
+    let out_of_range = |field, min, max| OutOfRange {
+        file: file.to_path_buf(),
+        field,
+        min,
+        max,
+    };
+    let batch = p.batch_size.unwrap_or(DEFAULT_BATCH);
+    if batch == 0 || batch > api::MAX_BATCH {
+        return Err(out_of_range("provider.batch_size", 1, api::MAX_BATCH as u64));
+    }
+    let retry_base = match p.retry_base_ms {
+        None => backoff::BASE_DELAY,
+        Some(ms @ 10..=600_000) => Duration::from_millis(ms),
+        Some(_) => return Err(out_of_range("provider.retry_base_ms", 10, 600_000)),
+    };
+    Ok((batch, retry_base))
+}
+
 /// How a drain behaves.
 #[derive(Debug, Clone)]
 pub struct DrainOptions {
