@@ -409,6 +409,24 @@ mod tests {
     use super::*;
     use crate::store::outbox::Submission;
 
+    #[test]
+    fn delivery_settings_default_and_refuse_what_a_delivery_cannot_do() {
+        let file = std::path::Path::new("config.toml");
+        let mut p = crate::config::ProviderConfig::default();
+        assert_eq!(
+            delivery_settings(&p, file).unwrap(),
+            (DEFAULT_BATCH, backoff::BASE_DELAY)
+        );
+        p.batch_size = Some(api::MAX_BATCH + 1);
+        let e = delivery_settings(&p, file).unwrap_err();
+        assert_eq!((e.field, e.max), ("provider.batch_size", api::MAX_BATCH as u64));
+        p.batch_size = Some(25);
+        p.retry_base_ms = Some(5);
+        assert_eq!(delivery_settings(&p, file).unwrap_err().field, "provider.retry_base_ms");
+        p.retry_base_ms = Some(50);
+        assert_eq!(delivery_settings(&p, file).unwrap(), (25, Duration::from_millis(50)));
+    }
+
     fn claimed(key: &str) -> Claimed {
         Claimed {
             submission: Submission {
