@@ -266,9 +266,9 @@ pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliEr
         technician: &technician,
         to_replacement: a.to_replacement,
     };
-    let mut screen = super::job_cmd::screen(out, true);
+    let mut screen = super::screen::screen(out, true);
     super::interrupt::install();
     let outcome = crate::job::restore::start(&setup, t, &mut screen)?;
-    super::job_cmd::print_outcome(out, &outcome, &tr!("verb-restored"));
+    super::screen::print_outcome(out, &outcome, &tr!("verb-restored"));
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use super::args::{DemoArgs, OrdersCommand, ProviderArgs, SyncArgs};
-use super::job_cmd::{print_outcome, screen};
+use super::screen::{print_outcome, screen};
 use super::{CliError, Exit, Output, load_profiles, sync_cmd};
 use crate::config::Paths;
 use crate::job::{self, JobSetup};

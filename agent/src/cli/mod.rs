@@ -8,6 +8,7 @@ mod demo_cmd;
 mod device_cmd;
 mod interrupt;
 mod job_cmd;
+mod jobs_cmd;
 mod lang;
 mod logging;
 mod manpage_cmd;
@@ -17,6 +18,7 @@ mod profiles_cmd;
 mod progress;
 mod queue_cmd;
 mod run_cmd;
+mod screen;
 mod secrets;
 mod sim_cmd;
 mod support_cmd;
@@ -91,8 +93,8 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Rebind(a) => job_cmd::rebind(&paths, &a, out),
         Command::Unbind(a) => job_cmd::unbind(&paths, &a, out),
         Command::Migrate(a) => job_cmd::migrate(&paths, &a, out),
-        Command::Jobs { action } => job_cmd::jobs(&paths, action, out),
-        Command::Audit(c) => job_cmd::audit(&paths, c, out),
+        Command::Jobs { action } => jobs_cmd::jobs(&paths, action, out),
+        Command::Audit(c) => jobs_cmd::audit(&paths, c, out),
         Command::Sync(a) => sync_cmd::run(&paths, &a, out),
         Command::Run(a) => run_cmd::run(&paths, &a, out),
         Command::Demo(a) => demo_cmd::run(&a, out),

@@ -53,7 +53,7 @@ pub fn run(paths: &Paths, action: Option<OrdersCommand>, out: &Output) -> Result
                     tr!(
                         "orders-pulled-line",
                         order = o.id.as_str(),
-                        operation = super::job_cmd::op_label(&o.operation),
+                        operation = super::screen::op_label(&o.operation),
                         terminal = o.serial.as_deref().unwrap_or("-")
                     )
                 ));
@@ -106,7 +106,7 @@ pub fn run(paths: &Paths, action: Option<OrdersCommand>, out: &Output) -> Result
                 };
                 table.row([
                     l.id.to_string(),
-                    super::job_cmd::op_label(l.operation),
+                    super::screen::op_label(l.operation),
                     l.serial.unwrap_or("-").to_string(),
                     local_time(l.valid_until),
                     if l.due_today {

@@ -1,0 +1,195 @@
+//! `posagent jobs …` (list, show, receipt, resume, abort) and `posagent audit verify`.
+
+use super::args::{AuditCommand, JobsCommand, ResumeOptions};
+use super::output::{Table, pad};
+use super::screen::{op_label, print_outcome, screen};
+use super::secrets::PasswordUse;
+use super::{CliError, Exit, Output, load_profiles, secrets};
+use crate::config::Paths;
+use crate::job::Continue;
+use crate::receipt::{self, ReceiptError};
+use crate::store::Store;
+use crate::tr;
+
+impl From<ReceiptError> for CliError {
+    fn from(e: ReceiptError) -> Self {
+        match e {
+            ReceiptError::Store(e) => e.into(),
+            ReceiptError::NotFound(_) => CliError::new(Exit::DataErr, e.to_string())
+                .code("job_not_found")
+                .help(tr!("help-jobs-list")),
+            ReceiptError::Write { .. } => CliError::new(Exit::Failure, e.to_string()).help(tr!("help-receipt-out")),
+        }
+    }
+}
+
+/// A journal entry's phase as a person reads it.
+fn phase_label(phase: &str) -> String {
+    match phase {
+        "intent" => tr!("phase-intent"),
+        "done" => tr!("phase-done"),
+        "failed" => tr!("phase-failed"),
+        other => other.to_string(),
+    }
+}
+
+fn continue_job(paths: &Paths, id: &str, opts: &ResumeOptions, out: &Output, abort: bool) -> Result<(), CliError> {
+    let profiles = load_profiles(paths)?;
+    let (secret, pw) = secrets::secret_then_password(
+        opts.secret.secret_file.as_deref(),
+        opts.password_file.as_deref(),
+        PasswordUse::Existing,
+    )?;
+    let ctx = Continue {
+        opener: std::sync::Arc::new(crate::job::SerialOpener),
+        order_keys: &super::orders_cmd::order_keys(paths)?,
+        verify: opts.verify.into(),
+        paths,
+        profiles: &profiles,
+        secret: &secret,
+        backup_password: &pw,
+        port: opts.port.as_deref(),
+        replacement_port: opts.to.as_deref(),
+    };
+    let mut screen = screen(out, true);
+    super::interrupt::install();
+    let outcome = if abort {
+        ctx.abort(id, &mut screen)?
+    } else {
+        ctx.resume(id, &mut screen)?
+    };
+    print_outcome(
+        out,
+        &outcome,
+        &if abort {
+            tr!("verb-aborted")
+        } else {
+            tr!("verb-resumed")
+        },
+    );
+    Ok(())
+}
+
+pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<(), CliError> {
+    let store = Store::open(&paths.data)?;
+    match action.unwrap_or(JobsCommand::List) {
+        JobsCommand::List => {
+            let rows = store.jobs()?;
+            let mut table = Table::new([
+                (tr!("col-job"), 36),
+                (tr!("col-operation"), 14),
+                (tr!("col-terminal"), 16),
+                (tr!("col-state"), 10),
+                (tr!("col-order"), 16),
+                (tr!("col-step"), 0),
+            ]);
+            for j in &rows {
+                table.row([
+                    j.id.clone(),
+                    op_label(&j.operation),
+                    j.terminal_serial.clone(),
+                    j.state.label(),
+                    j.order_id.clone(),
+                    j.step
+                        .as_deref()
+                        .map_or_else(|| "-".to_string(), crate::job::step_label),
+                ]);
+            }
+            let human = if rows.is_empty() {
+                tr!("jobs-none")
+            } else {
+                table.render()
+            };
+            out.print(&human, &rows);
+        }
+        JobsCommand::Show { id } => {
+            let j = store.job(&id)?.ok_or_else(|| {
+                CliError::new(Exit::DataErr, tr!("job-not-found-prefix", job = id.as_str()))
+                    .code("job_not_found")
+                    .help(tr!("help-jobs-list"))
+            })?;
+            let journal = store.journal_of(&j.id)?;
+            let submission = store.submission_of_job(&j.id)?;
+            let mut human = tr!(
+                "job-show",
+                job = j.id.as_str(),
+                operation = op_label(&j.operation),
+                order = j.order_id.as_str(),
+                file = j.order_file.as_str(),
+                profile = j.profile.as_str(),
+                terminal = j.terminal_serial.as_str(),
+                replacement = j.replacement_serial.as_deref().unwrap_or("-"),
+                state = j.state.label(),
+                error = j.error.as_deref().unwrap_or("-"),
+                started = super::local_time(&j.created_at),
+                technician = j.technician.as_str()
+            );
+            if let Some(b) = &j.backup_file {
+                human.push_str(&format!("\n  {}", tr!("outcome-backup", file = b.as_str())));
+            }
+            for e in &journal {
+                human.push_str(&format!(
+                    "\n  {}  {} {} {}",
+                    super::local_time(&e.at),
+                    pad(&crate::job::step_label(&e.step), 18),
+                    pad(&phase_label(&e.phase), 11),
+                    crate::job::describe_detail(&e.detail)
+                ));
+            }
+            if let Some(s) = &submission {
+                human.push_str(&format!(
+                    "\n  {}",
+                    tr!(
+                        "job-show-submission",
+                        submission = s.id.as_str(),
+                        state = s.state.label()
+                    )
+                ));
+                if let Some(r) = &s.reason {
+                    human.push_str(&format!(
+                        "\n  {}",
+                        tr!(
+                            "job-show-rejected",
+                            reason = r.as_str(),
+                            code = s.code.as_deref().unwrap_or("-"),
+                            backup = j.backup_file.as_deref().unwrap_or("BACKUP"),
+                            submission = s.id.as_str()
+                        )
+                    ));
+                }
+            }
+            out.print(
+                &human,
+                &serde_json::json!({ "job": j, "journal": journal, "submission": submission }),
+            );
+        }
+        JobsCommand::Receipt { id, out: dest } => {
+            let file = receipt::write(&store, &paths.data, &id, dest.as_deref())?;
+            out.print(
+                &tr!("receipt-written", job = id.as_str(), file = file.display().to_string()),
+                &serde_json::json!({ "job": id, "receipt": file }),
+            );
+        }
+        JobsCommand::Resume { id, opts } => continue_job(paths, &id, &opts, out, false)?,
+        JobsCommand::Abort { id, opts } => continue_job(paths, &id, &opts, out, true)?,
+    }
+    Ok(())
+}
+
+pub fn audit(paths: &Paths, c: AuditCommand, out: &Output) -> Result<(), CliError> {
+    match c {
+        AuditCommand::Verify => {
+            let report = Store::open(&paths.data)?.verify_audit()?;
+            let human = match &report.first_bad {
+                None => tr!("audit-intact", records = report.records),
+                Some((id, why)) => tr!("audit-broken", record = *id, reason = why.as_str()),
+            };
+            out.print(&human, &report);
+            if report.valid {
+                Ok(())
+            } else {
+                Err(CliError::silent(Exit::DataErr))
+            }
+        }
+    }
+}

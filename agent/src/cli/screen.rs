@@ -1,0 +1,195 @@
+//! How a job looks on screen: one line per step on stderr with `k/N` and the time still to
+//! go, a bar per transfer, the plan to confirm, and the outcome printed at the end.
+
+use indicatif::ProgressBar;
+use serde::Serialize;
+
+use super::backup_cmd::confirm;
+use super::device_cmd::{describe_binding, describe_link};
+use super::output::pad;
+use super::{Output, progress};
+use crate::job::{JobOutcome, Observer, PlanSummary, Step, StepStatus};
+use crate::order::Operation;
+use crate::tr;
+
+/// An operation's name as a person reads it (`rebind-card` → "rebind card").
+pub(super) fn op_label(name: &str) -> String {
+    match name.parse::<Operation>() {
+        Ok(op) => op.label(),
+        Err(_) if name == crate::job::restore::RESTORE => tr!("op-restore"),
+        Err(_) => name.to_string(),
+    }
+}
+
+/// What a transfer moves, as a person reads it (the library names it `backup`, `export` …).
+fn transfer_label(label: &str) -> String {
+    match label {
+        "backup" => tr!("transfer-backup"),
+        "export" => tr!("transfer-export"),
+        "import" => tr!("transfer-import"),
+        "verify" => tr!("transfer-verify"),
+        "parameters" => tr!("transfer-parameters"),
+        other => other.to_string(),
+    }
+}
+
+/// The steps of a plan, by their labels, joined by arrows.
+pub(super) fn step_list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| crate::job::step_label(n))
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
+
+/// Draws job events: one line per step on stderr, a bar for transfers.
+pub(super) struct Screen<'a> {
+    out: &'a Output,
+    bar: Option<ProgressBar>,
+    label: String,
+    yes: bool,
+    /// The run's plan, to say `step k/N`.
+    steps: Vec<Step>,
+    /// The job's time still to go, from the line rate measured on its transfers.
+    eta: progress::Eta,
+}
+
+impl Observer for Screen<'_> {
+    fn begin(&mut self, steps: &[Step]) {
+        self.steps = steps.to_vec();
+    }
+
+    fn step(&mut self, step: Step, status: StepStatus, detail: &str) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+        if !self.out.narrates() {
+            return;
+        }
+        if let Some(mark) = progress::step_mark(status) {
+            // `k/N` of the plan, right-aligned so the names line up.
+            let n = self.steps.len();
+            let k = self.steps.iter().position(|s| *s == step).map_or(0, |i| i + 1);
+            let width = n.to_string().len();
+            let to_come = self.steps.iter().skip(k).filter(|s| s.moves_data()).count();
+            let eta = match status {
+                StepStatus::Done | StepStatus::Skipped => progress::eta_suffix(self.eta.remaining(to_come)),
+                _ => String::new(),
+            };
+            eprintln!("  {mark} {k:>width$}/{n} {} {detail}{eta}", pad(&step.label(), 18));
+        }
+    }
+
+    fn transfer(&mut self, label: &str, done: u64, total: u64) {
+        if self.bar.is_none() || self.label != label {
+            if let Some(b) = self.bar.take() {
+                b.finish_and_clear();
+            }
+            self.bar = Some(progress::transfer_bar(self.out, &transfer_label(label)));
+            self.label = label.to_string();
+        }
+        if let Some(b) = &self.bar {
+            progress::feed(b)(done, total);
+        }
+        self.eta.transfer(label, done, total);
+    }
+
+    fn stop_requested(&self) -> bool {
+        super::interrupt::requested()
+    }
+
+    fn confirm(&mut self, plan: &PlanSummary) -> bool {
+        if !self.out.json {
+            eprintln!(
+                "{}",
+                tr!(
+                    "plan-heading",
+                    job = plan.job_id.as_str(),
+                    operation = op_label(&plan.operation),
+                    order = plan.order_id.as_str(),
+                    terminal = plan.terminal.as_str()
+                )
+            );
+            if let Some(r) = &plan.replacement {
+                eprintln!("  {}", tr!("plan-replacement", serial = r.as_str()));
+            }
+            for d in &plan.changes {
+                eprintln!("  {} {}  →  {}", pad(&d.label(), 14), d.from, d.to);
+            }
+            eprintln!("  {}", tr!("plan-steps", steps = step_list(&plan.steps)));
+        }
+        match confirm(&tr!("plan-confirm"), self.yes) {
+            Ok(()) => true,
+            Err(e) => {
+                if !self.out.json {
+                    eprintln!("{}", e.message);
+                }
+                false
+            }
+        }
+    }
+}
+
+pub(super) fn screen(out: &Output, yes: bool) -> Screen<'_> {
+    Screen {
+        out,
+        bar: None,
+        label: String::new(),
+        yes,
+        steps: Vec::new(),
+        eta: progress::Eta::default(),
+    }
+}
+
+/// A job's outcome as one JSON document.
+#[derive(Serialize)]
+pub(super) struct Report<'a> {
+    pub ok: bool,
+    #[serde(flatten)]
+    pub outcome: &'a JobOutcome,
+}
+
+pub(super) fn print_outcome(out: &Output, o: &JobOutcome, verb: &str) {
+    let mut human = tr!(
+        "outcome-heading",
+        job = o.job.id.as_str(),
+        verb = verb,
+        operation = op_label(&o.plan.operation),
+        order = o.plan.order_id.as_str(),
+        terminal = o.plan.terminal.as_str(),
+        state = o.job.state.label()
+    );
+    if let Some(b) = &o.backup_file {
+        human.push_str(&format!("\n  {}", tr!("outcome-backup", file = b.as_str())));
+    }
+    if let Some(t) = &o.test_transaction {
+        human.push_str(&format!(
+            "\n  {}",
+            tr!(
+                "outcome-test",
+                fen = t.amount_fen,
+                auth = t.auth_code.as_str(),
+                rrn = t.rrn.as_str()
+            )
+        ));
+    }
+    if let Some(n) = o.transactions_moved {
+        human.push_str(&format!("\n  {}", tr!("outcome-moved", count = n)));
+    }
+    if let Some(s) = &o.submission_id {
+        human.push_str(&format!("\n  {}", tr!("outcome-queued", submission = s.as_str())));
+    }
+    if let Some(b) = &o.binding_after {
+        human.push_str(&format!("\n{}", describe_binding(b)));
+    }
+    human.push_str(&format!("\n{}", describe_link(&o.link)));
+    match (&o.receipt.file, &o.receipt.error) {
+        (Some(f), _) => human.push_str(&format!("\n  {}", tr!("outcome-receipt", file = f.as_str()))),
+        (None, Some(e)) => human.push_str(&format!(
+            "\n  {}",
+            tr!("outcome-receipt-failed", reason = e.as_str(), job = o.job.id.as_str())
+        )),
+        (None, None) => {}
+    }
+    out.print(&human, &Report { ok: true, outcome: o });
+}
