@@ -145,8 +145,7 @@ pub fn usage_error(e: &clap::Error) -> Option<CliError> {
 }
 
 fn lookup(key: &str) -> Option<String> {
-    let text = i18n::text(key, None);
-    (text != key).then_some(text)
+    i18n::message_in(i18n::lang(), key, None)
 }
 
 #[cfg(test)]
@@ -175,7 +174,7 @@ mod tests {
     #[test]
     fn every_command_is_described() {
         let missing = undescribed(&|cmd, key| {
-            let lacking = cmd.get_name() != "help" && i18n::text_in(Lang::En, key, None) == key;
+            let lacking = cmd.get_name() != "help" && i18n::message_in(Lang::En, key, None).is_none();
             let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
             lacking.then(|| format!("{key} = {about}")).into_iter().collect()
         });

@@ -128,12 +128,16 @@ pub fn text(key: &str, args: Option<&FluentArgs>) -> String {
 
 /// The message `key` in `lang`.
 pub fn text_in(lang: Lang, key: &str, args: Option<&FluentArgs>) -> String {
+    message_in(lang, key, args).unwrap_or_else(|| key.to_string())
+}
+
+/// The message `key` in `lang`, or `None` where the catalogue has no such message (for
+/// lookups that fall back on purpose, such as an option's shared description).
+pub fn message_in(lang: Lang, key: &str, args: Option<&FluentArgs>) -> Option<String> {
     let bundle = &BUNDLES[lang as usize];
-    let Some(pattern) = bundle.get_message(key).and_then(|m| m.value()) else {
-        return key.to_string();
-    };
+    let pattern = bundle.get_message(key)?.value()?;
     let mut errors = Vec::new();
-    bundle.format_pattern(pattern, args, &mut errors).into_owned()
+    Some(bundle.format_pattern(pattern, args, &mut errors).into_owned())
 }
 
 /// A localised message: `tr!("key")` or `tr!("key", name = value, …)`, values being strings
