@@ -38,7 +38,7 @@ pub fn run(paths: &Paths, action: Option<ConfigCommand>, out: &Output) -> Result
                 (tr!("config-data-label"), w.data_dir.clone()),
                 (tr!("config-profiles-label"), w.profile_overrides.clone()),
             ]
-            .map(|(label, value)| format!("{}{value}", super::output::pad(&label, 15)))
+            .map(|(label, value)| super::output::labelled(&label, &value, 15))
             .join("\n");
             out.print(&human, &w);
         }

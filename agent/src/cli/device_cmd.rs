@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::args::{InspectArgs, WhereArgs};
-use super::output::{Table, pad};
+use super::output::{Table, labelled};
 use super::{CliError, Exit, Output, load_profiles, secrets};
 use crate::config::Paths;
 use crate::link::LinkStats;
@@ -258,9 +258,9 @@ pub fn describe_binding(b: &Binding) -> String {
     lines.join("\n")
 }
 
-/// `label` padded to the column where values start, then `value`.
+/// `label` padded to the column where this command's values start, then `value`.
 fn field(label: String, value: String) -> String {
-    format!("{}{value}", pad(&label, 10))
+    labelled(&label, &value, 10)
 }
 
 /// Human line for link counters.

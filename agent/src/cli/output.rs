@@ -182,6 +182,11 @@ pub fn pad(text: &str, width: usize) -> String {
     console::pad_str(text, width, console::Alignment::Left, None).into_owned()
 }
 
+/// `label` padded to `width` columns (the column where values start), then `value`.
+pub fn labelled(label: &str, value: &str, width: usize) -> String {
+    format!("{}{value}", pad(label, width))
+}
+
 /// A text table whose columns line up on a terminal in any language.
 pub struct Table<const N: usize> {
     widths: [usize; N],
