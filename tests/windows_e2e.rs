@@ -150,11 +150,8 @@ fn the_windows_build_keeps_its_files_where_windows_programs_do() {
     );
     assert!(data.contains("\\AppData\\Local\\"), "{doc}");
     // Chinese when asked, as on Linux.
-    let zh = Command::new(&win.wine)
-        .arg(&win.exe)
-        .args(["jobs", "show", "NOPE"])
-        .env("WINEPREFIX", &win.prefix)
-        .env("WINEDEBUG", "-all")
+    let zh = win
+        .command(None, &["jobs", "show", "NOPE"])
         .env("POSAGENT_LANG", "zh-CN")
         .output()
         .unwrap();
@@ -258,12 +255,11 @@ fn without_a_port_the_terminal_is_found_among_the_com_ports_posagent_ports_names
     let sim = start_sim(&bench, "tty", &[]);
     let com = win.plug(&sim, 7);
     let secret = windows_path(&bench.secret);
-    let out = Command::new(&win.wine)
-        .arg(&win.exe)
-        .args(["inspect", "--serial", &sim.serial, "--json", "--secret-file", &secret])
-        .env("WINEPREFIX", &win.prefix)
-        .env("WINEDEBUG", "-all")
-        .env("POSAGENT_HOME", windows_path(bench.path()))
+    let out = win
+        .command(
+            Some(bench.path()),
+            &["inspect", "--serial", &sim.serial, "--json", "--secret-file", &secret],
+        )
         .env("POSAGENT_PORTS", format!("COM9;{com}"))
         .output()
         .unwrap();
@@ -295,21 +291,20 @@ fn the_simulated_terminal_serves_on_a_com_port_on_windows() {
     let link = win.prefix.join("dosdevices/com6");
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(&a, &link).unwrap();
-    let mut served = Command::new(&win.wine)
-        .arg(&win.exe)
-        .args([
-            "sim",
-            "terminal",
-            "--port",
-            "COM6",
-            "--profile",
-            "lakala",
-            "--serial",
-            "WIN-SIM-0006",
-        ])
-        .env("WINEPREFIX", &win.prefix)
-        .env("WINEDEBUG", "-all")
-        .env("POSAGENT_HOME", windows_path(dir.path()))
+    let mut served = win
+        .command(
+            Some(dir.path()),
+            &[
+                "sim",
+                "terminal",
+                "--port",
+                "COM6",
+                "--profile",
+                "lakala",
+                "--serial",
+                "WIN-SIM-0006",
+            ],
+        )
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
