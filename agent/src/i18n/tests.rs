@@ -109,27 +109,19 @@ fn every_key_the_code_uses_exists() {
     assert!(used > 100, "found only {used} uses of tr!");
 }
 
-/// The string literal after each `tr!(` or `text_in(lang, ` in a source file (not after
-/// `include_str!(`), and every literal that starts `rule-`, `hint-`, `len-`, `step-` or `receipt-`.
+/// The catalogue keys a source file names: the literal after each `tr!(` (not after
+/// `include_str!(`), and every literal that starts `rule-`, `hint-`, `len-`, `step-` or
+/// `receipt-` (keys named as values: field rules, hints and lengths of `DomainError`, step
+/// names and the receipt's labels).
 fn keys_used(text: &str) -> Vec<&str> {
     let mut keys = Vec::new();
-    // Keys named as values: field rules, hints and lengths (`DomainError`), step names and
-    // the receipt's labels.
-    for prefix in ["\"rule-", "\"hint-", "\"len-", "\"step-", "\"receipt-"] {
+    for pattern in ["tr!(\"", "\"rule-", "\"hint-", "\"len-", "\"step-", "\"receipt-"] {
+        // The literal starts after the pattern's quote.
+        let quote = pattern.find('"').unwrap_or_default();
         let mut from = 0;
-        while let Some(at) = text[from..].find(prefix) {
-            let start = from + at + 1;
-            from = start;
-            if let Some(end) = text[start..].find('"') {
-                keys.push(&text[start..start + end]);
-            }
-        }
-    }
-    for marker in ["tr!(\"", "text_in(lang, \""] {
-        let mut from = 0;
-        while let Some(at) = text[from..].find(marker) {
+        while let Some(at) = text[from..].find(pattern) {
             let start = from + at;
-            from = start + marker.len();
+            from = start + quote + 1;
             let before = text[..start].chars().next_back();
             if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
                 continue;
