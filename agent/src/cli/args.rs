@@ -25,6 +25,8 @@ pub struct Cli {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
+    // The language is read from the raw arguments before parsing (`lang::choose`), so that
+    // `--help` and parse errors are in it too; declared here to be listed and validated.
     /// Language of messages: en or zh-CN (else POSAGENT_LANG, else the system locale).
     #[arg(long, global = true, env = "POSAGENT_LANG", value_name = "LANG", value_parser = super::lang::parse)]
     pub lang: Option<crate::i18n::Lang>,
