@@ -142,6 +142,7 @@ fn job_args(op: Op, w: &World) -> Vec<String> {
         Op::Phone => vec![
             "rebind".into(),
             "phone".into(),
+            "--documents-checked".into(),
             "--port".into(),
             port(&w.main),
             "--order".into(),

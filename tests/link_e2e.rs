@@ -379,13 +379,15 @@ fn phone_order(dir: &std::path::Path, b: &Sim) -> std::path::PathBuf {
             "id = \"WO-FIND\"\noperation = \"rebind-phone\"\nprofile = \"generic\"\n\
              [merchant]\nmid = \"{}\"\nname = \"Shop\"\nkind = \"individual\"\nlegal_rep_id = \"110105194910010023\"\n\
              [expect]\nserial = \"FIND-BBBB\"\ntid = \"{}\"\nphone = \"{}\"\n\
-             [new]\nphone = \"13900001111\"\nphone_path = \"counter\"\n",
+             [new]\nphone = \"13900001111\"\nphone_path = \"counter\"\n\
+             [scan]\nholder_id = \"holder-id.jpg\"\n",
             binding.mid.unwrap(),
             binding.tid.unwrap(),
             binding.phone.unwrap().as_str()
         ),
     )
     .unwrap();
+    std::fs::write(dir.join("holder-id.jpg"), b"scan of the holder's ID").unwrap();
     order
 }
 
@@ -398,7 +400,7 @@ fn a_job_without_a_port_finds_the_terminal_its_order_names() {
     let order = phone_order(dir.path(), &b);
     let out = posagent(dir.path())
         .env("POSAGENT_PORTS", dir.path().join("tty*"))
-        .args(["rebind", "phone", "--yes", "--order"])
+        .args(["rebind", "phone", "--yes", "--documents-checked", "--order"])
         .arg(&order)
         .arg("--secret-file")
         .arg(&secret)

@@ -872,3 +872,35 @@ help-job-stopped = run `posagent jobs resume { $job }` to carry on, or `posagent
 help-job-resume = reconnect and run `posagent jobs resume { $job }`: the journal keeps every step; resuming carries on where it stopped, aborting restores the backup
 help-jobs-list = `posagent jobs list` shows them
 help-confirm-or-yes = pass --yes where no one can answer the prompt
+
+## Proving a phone number (verify_phone)
+step-verify-phone = verify_phone
+code-wrong = the code is not the one sent ({ $left } attempts left)
+code-expired = the code has expired; start the job again to have a new one sent
+code-exhausted = the code was wrong too many times; start the job again to have a new one sent
+code-refused = the provider refused the code ({ $code }): { $message }
+code-answer-invalid = the provider's answer to { $path } is not valid: { $reason }
+code-no-provider = no provider is configured (provider.url in config.toml)
+code-none-given = no code was given
+code-sent-new = A code was sent to the new number { $phone }.
+code-sent-bound = A code was sent to the merchant's bound phone { $phone }.
+code-again = That code was wrong.
+code-until = (valid until { $until }, { $left } attempts left)
+code-waiting-file = Waiting for the code in { $file }…
+code-prompt = Code the merchant received:
+what-code-file = code file
+profile-confirm-by-sms = key `operations.{ $operation }.confirm_by_sms`: only a rebind-card can be confirmed by SMS
+profile-not-counter-document = key `operations.{ $operation }`: '{ $field }' cannot be a counter document (only rebind-phone has a counter path; documents: scan.holder_id, scan.agent_id, agent.authorisation, agent.id_number, merchant.legal_rep_id)
+field-required-counter = is required for the counter path (new.phone_path = "counter") under profile { $profile }: a scan of the original the technician sees
+refused-no-phone-bound = the terminal has no phone bound, so no code can confirm the change; ask the provider to sign an order with the merchant's confirmation
+refused-code-needs-technician = order { $order } needs the one-time code the merchant receives, and it cannot be asked for here: run `posagent rebind` for it at a terminal or with --sms-code-file FILE, or ask the provider for an order signed with the merchant's verification
+refused-phone-offline = a code to the new number { $phone } cannot be sent: { $detail }. Nothing was changed. Wait for a network and start again, or change the phone at the counter path (new.phone_path = "counter", with the holder's ID and --documents-checked)
+refused-card-sms-offline = the provider must send a code to the merchant's bound phone { $phone } before the card changes, and it cannot be reached: { $detail }. Nothing was changed. Wait for a network and start again, or ask the provider for an order signed with the merchant's confirmation
+refused-attestation-invalid = the signed order's checks.{ $check } is not a time in the past: '{ $value }'
+refused-attestation-number = the signed order's checks.{ $check } is { $attested }, not the order's number { $phone }; ask the provider for a corrected order
+refused-originals-not-seen = the counter path needs you to see the originals of { $documents }; once you have, run the job again with --documents-checked (recorded with your name)
+help-phone-offline = nothing was changed and nothing was queued
+arg-sms-code-file = Read the one-time code the merchant received from FILE once it is written (it is then removed); else a prompt asks for it
+arg-documents-checked = Phone change at a counter: you saw the originals of the order's documents (recorded with your name)
+arg-sms-log = "Send" one-time codes by appending one JSON line per message to FILE (default: sms.jsonl in the directory)
+arg-sms-ttl = Seconds a one-time code is accepted

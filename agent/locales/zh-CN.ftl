@@ -872,3 +872,35 @@ help-job-stopped = 运行 `posagent jobs resume { $job }` 继续，或运行 `po
 help-job-resume = 请重新连接后运行 `posagent jobs resume { $job }`：每一步都记录在日志中；继续会从中断处接着做，撤销会恢复备份
 help-jobs-list = `posagent jobs list` 可列出作业
 help-confirm-or-yes = 无人应答提示时请加 --yes
+
+## 验证手机号 (verify_phone)
+step-verify-phone = 验证手机号
+code-wrong = 验证码不对（还可尝试 { $left } 次）
+code-expired = 验证码已过期；请重新开始作业以获取新的验证码
+code-exhausted = 验证码错误次数过多；请重新开始作业以获取新的验证码
+code-refused = 服务商拒绝了验证码（{ $code }）：{ $message }
+code-answer-invalid = 服务商对 { $path } 的应答无效：{ $reason }
+code-no-provider = 未配置服务商（config.toml 中的 provider.url）
+code-none-given = 未提供验证码
+code-sent-new = 验证码已发送至新号码 { $phone }。
+code-sent-bound = 验证码已发送至商户绑定的手机 { $phone }。
+code-again = 刚才的验证码不对。
+code-until = （{ $until } 前有效，还可尝试 { $left } 次）
+code-waiting-file = 正在等待写入 { $file } 的验证码…
+code-prompt = 商户收到的验证码：
+what-code-file = 验证码文件
+profile-confirm-by-sms = 键 `operations.{ $operation }.confirm_by_sms`：只有更换绑定卡可以用短信确认
+profile-not-counter-document = 键 `operations.{ $operation }`：“{ $field }”不能作为柜台材料（只有换绑手机号有柜台办理；材料可为：scan.holder_id、scan.agent_id、agent.authorisation、agent.id_number、merchant.legal_rep_id）
+field-required-counter = 柜台办理（new.phone_path = "counter"）时必填（配置 { $profile }）：技术员所见原件的扫描件
+refused-no-phone-bound = 终端未绑定手机，无法用验证码确认此变更；请服务商签发附有商户确认的工单
+refused-code-needs-technician = 工单 { $order } 需要商户收到的一次性验证码，但此处无法询问：请在终端上或加 --sms-code-file FILE 用 `posagent rebind` 执行，或请服务商签发附有商户验证结果的工单
+refused-phone-offline = 无法向新号码 { $phone } 发送验证码：{ $detail }。未做任何更改。请等有网络后重新开始，或改走柜台办理（new.phone_path = "counter"，附持有人身份证件并加 --documents-checked）
+refused-card-sms-offline = 更换结算卡前，服务商须向商户绑定的手机 { $phone } 发送验证码，但无法连接服务商：{ $detail }。未做任何更改。请等有网络后重新开始，或请服务商签发附有商户确认的工单
+refused-attestation-invalid = 签名工单的 checks.{ $check } 不是过去的时间：“{ $value }”
+refused-attestation-number = 签名工单的 checks.{ $check } 为 { $attested }，与工单号码 { $phone } 不符；请服务商更正工单
+refused-originals-not-seen = 柜台办理须由您查看以下材料的原件：{ $documents }；查看后请加 --documents-checked 重新运行作业（会记录您的姓名）
+help-phone-offline = 未做任何更改，也未加入队列
+arg-sms-code-file = 在 FILE 写入后从中读取商户收到的一次性验证码（读取后删除该文件）；否则提示输入
+arg-documents-checked = 柜台办理换绑手机号：您已查看工单所附材料的原件（会记录您的姓名）
+arg-sms-log = 以向 FILE 追加每条消息一行 JSON 的方式“发送”一次性验证码（默认：目录中的 sms.jsonl）
+arg-sms-ttl = 一次性验证码的有效秒数

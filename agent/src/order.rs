@@ -75,7 +75,13 @@ impl Operation {
                 "new.bank",
                 "new.branch_code",
             ],
-            Operation::RebindPhone => &["expect.phone", "new.phone", "new.phone_path"],
+            Operation::RebindPhone => &[
+                "expect.phone",
+                "new.phone",
+                "new.phone_path",
+                "scan.holder_id",
+                "scan.agent_id",
+            ],
             Operation::Unbind => &[],
             Operation::Migrate => &["replacement.serial", "replacement.model", "replacement.activation_code"],
         }
@@ -139,6 +145,21 @@ const DOCUMENT_FIELDS: &[&str] = &[
     "agent.id_number",
     "agent.authorisation",
 ];
+
+/// What a profile may ask of an order on the counter path: scans of the documents the
+/// technician saw, and the document fields.
+const COUNTER_DOCUMENT_FIELDS: &[&str] = &[
+    "scan.holder_id",
+    "scan.agent_id",
+    "agent.authorisation",
+    "agent.id_number",
+    "merchant.legal_rep_id",
+];
+
+/// Whether a profile may require `field` for the counter path of a phone change.
+pub fn is_counter_document(field: &str) -> bool {
+    COUNTER_DOCUMENT_FIELDS.contains(&field)
+}
 
 /// Whether `field` is read by operation `op`.
 pub fn field_used_by(op: Operation, field: &str) -> bool {
@@ -583,6 +604,8 @@ pub struct WorkOrder {
     pub new: NewValues,
     pub replacement: Option<Replacement>,
     pub evidence: Vec<PathBuf>,
+    /// Scans of the documents seen at a counter (`scan.holder_id`, `scan.agent_id`).
+    pub scans: Vec<PathBuf>,
 }
 
 /// One thing wrong with an order.
@@ -901,10 +924,24 @@ pub fn validate_on(raw: &RawOrder, profiles: &ProfileSet, today: NaiveDate) -> R
         }),
     });
     let evidence = v.evidence();
+    let scans = ["scan.holder_id", "scan.agent_id"]
+        .into_iter()
+        .filter_map(|f| v.text(f, |s| Ok(s.to_string())).and_then(|p| v.file_path(f, &p)))
+        .collect();
 
     if let (Some(op), Some(profile)) = (operation, profile) {
         check_against_profile(&mut v, op, profile, kind, agent_present);
         check_settlement_bounds(&mut v, profile, &new);
+        if new.phone_path == Some(PhonePath::Counter)
+            && let Some(rule) = profile.operations.get(&op)
+        {
+            for field in rule.counter_documents(agent_present) {
+                if !v.present(&field) {
+                    let why = crate::tr!("field-required-counter", profile = profile.name.as_str());
+                    v.problem(&field, None, why);
+                }
+            }
+        }
     }
     if matches!(operation, Some(Operation::RebindCard | Operation::RebindAccount)) {
         match (v.present("expect.card_last4"), v.present("expect.account_last4")) {
@@ -950,6 +987,7 @@ pub fn validate_on(raw: &RawOrder, profiles: &ProfileSet, today: NaiveDate) -> R
             new,
             replacement,
             evidence,
+            scans,
         }),
         _ => Err(vec![Problem {
             field: "id".into(),

@@ -104,6 +104,36 @@ pub struct OperationRule {
     /// Order fields that must be present (dotted names, e.g. `new.card`).
     #[serde(default)]
     pub required_fields: Vec<String>,
+    /// rebind-phone: what an order on the counter path (`new.phone_path = "counter"`) must
+    /// carry (default: the holder's resident ID, scanned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter_documents: Option<Vec<String>>,
+    /// rebind-phone: what it must carry besides when someone acts for the merchant
+    /// (default: the authorisation letter and the agent's ID, scanned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter_agent_documents: Option<Vec<String>>,
+    /// rebind-card: the provider sends a code to the phone bound now, and the new card is
+    /// bound only once the merchant has given it (or the signed order says they did).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirm_by_sms: bool,
+}
+
+impl OperationRule {
+    /// The documents the counter path needs: the holder's, and with `agent` the agent's.
+    pub fn counter_documents(&self, agent: bool) -> Vec<String> {
+        let mut docs = self
+            .counter_documents
+            .clone()
+            .unwrap_or_else(|| vec!["scan.holder_id".into()]);
+        if agent {
+            docs.extend(
+                self.counter_agent_documents
+                    .clone()
+                    .unwrap_or_else(|| vec!["agent.authorisation".into(), "scan.agent_id".into()]),
+            );
+        }
+        docs
+    }
 }
 
 /// Which order fields prove who asks.
@@ -181,6 +211,22 @@ impl Profile {
             )));
         }
         for (op, rule) in &profile.operations {
+            if rule.confirm_by_sms && *op != Operation::RebindCard {
+                return Err(invalid(crate::tr!("profile-confirm-by-sms", operation = op.as_str())));
+            }
+            let mut counter = rule
+                .counter_documents
+                .iter()
+                .chain(&rule.counter_agent_documents)
+                .flatten();
+            if let Some(bad) = counter.find(|f| *op != Operation::RebindPhone || !crate::order::is_counter_document(f))
+            {
+                return Err(invalid(crate::tr!(
+                    "profile-not-counter-document",
+                    operation = op.as_str(),
+                    field = bad.as_str()
+                )));
+            }
             for field in &rule.required_fields {
                 if !field_used_by(*op, field) {
                     return Err(invalid(crate::tr!(

@@ -81,9 +81,14 @@ impl Bench {
         cmd
     }
 
-    /// `posagent rebind KIND` (card, account, phone) on `sim` with `order`.
+    /// `posagent rebind KIND` (card, account, phone) on `sim` with `order` (a phone change
+    /// on the counter path, the technician having seen the documents).
     pub fn rebind(&self, kind: &str, sim: &Sim, order: &Path) -> std::process::Output {
-        self.run(&rebind_args(kind, sim, order))
+        let mut args = rebind_args(kind, sim, order);
+        if kind == "phone" {
+            args.push("--documents-checked");
+        }
+        self.run(&args)
     }
 
     /// `posagent rebind card` on `sim` with `order`.
@@ -175,13 +180,27 @@ pub fn account_order(bench: &Bench, sim: &Sim, id: &str) -> PathBuf {
     bench.order(&format!("{id}.toml"), &f)
 }
 
-pub fn phone_order(bench: &Bench, sim: &Sim, id: &str) -> PathBuf {
+/// The number the phone-change orders move to.
+pub const NEW_PHONE: &str = "13900001111";
+
+/// A phone change to [`NEW_PHONE`] on `path` (`sms` or `counter`); a counter order
+/// carries the scan of the holder's ID.
+pub fn phone_order_by(bench: &Bench, sim: &Sim, id: &str, path: &str) -> PathBuf {
     let mut f = expect_fields(sim, id, "rebind-phone", "generic");
     f.extend([
-        ("new.phone", "13900001111".to_string()),
-        ("new.phone_path", "sms".to_string()),
+        ("new.phone", NEW_PHONE.to_string()),
+        ("new.phone_path", path.to_string()),
     ]);
+    if path == "counter" {
+        std::fs::write(bench.path().join("holder-id.jpg"), b"scan of the holder's ID").unwrap();
+        f.push(("scan.holder_id", "holder-id.jpg".to_string()));
+    }
     bench.order(&format!("{id}.toml"), &f)
+}
+
+/// A phone change on the counter path (works offline).
+pub fn phone_order(bench: &Bench, sim: &Sim, id: &str) -> PathBuf {
+    phone_order_by(bench, sim, id, "counter")
 }
 
 pub fn migrate_order(bench: &Bench, old: &Sim, new_serial: &str, id: &str) -> PathBuf {

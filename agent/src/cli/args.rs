@@ -324,6 +324,14 @@ pub struct JobOptions {
     /// (needed when the terminal does not say when its card was bound; recorded in the audit).
     #[arg(long)]
     pub cooldown_checked_by_provider: bool,
+    /// Read the one-time code the merchant received from FILE once it is written (it is
+    /// then removed); else a prompt asks for it.
+    #[arg(long, value_name = "FILE")]
+    pub sms_code_file: Option<PathBuf>,
+    /// Phone change at a counter: you saw the originals of the order's documents (recorded
+    /// with your name).
+    #[arg(long)]
+    pub documents_checked: bool,
     #[command(flatten)]
     pub secret: SecretArgs,
 }
@@ -542,6 +550,13 @@ pub struct SimProviderArgs {
     /// optionally `valid_until` and `checks.NAME`).
     #[arg(long, value_name = "PLAN.csv")]
     pub orders: Option<PathBuf>,
+    /// "Send" one-time codes by appending one JSON line per message to FILE (default:
+    /// sms.jsonl in the directory).
+    #[arg(long, value_name = "FILE")]
+    pub sms_log: Option<PathBuf>,
+    /// Seconds a one-time code is accepted.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub sms_ttl: u64,
     /// Seed for the fault dice.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

@@ -260,6 +260,7 @@ fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
             cooldown_checked_by_provider: false,
             verify: crate::job::Verify::Digest,
             signed: Some(signed),
+            proof: Default::default(),
         },
         &mut view,
     )?;

@@ -29,6 +29,12 @@ impl From<JobError> for CliError {
                 let help = tr!("help-job-resume", job = job.as_str());
                 CliError::new(exit, e.to_string()).code("interrupted").help(help)
             }
+            JobError::Refused {
+                code: "provider_unreachable",
+                ..
+            } => CliError::new(Exit::Unavailable, e.to_string())
+                .code("provider_unreachable")
+                .help(tr!("help-phone-offline")),
             JobError::Refused { code, .. } => CliError::new(Exit::DataErr, e.to_string()).code(code),
             JobError::Order(_) => CliError::new(Exit::DataErr, e.to_string()).code("order_invalid"),
             JobError::Stopped { ref job, .. } => {
@@ -67,6 +73,20 @@ pub fn technician(paths: &Paths) -> Result<String, CliError> {
         .or_else(|| std::env::var("POSAGENT_TECHNICIAN").ok())
         .or_else(|| std::env::var("USER").ok().map(|u| format!("user:{u}")))
         .unwrap_or_else(|| "unknown".to_string()))
+}
+
+/// What may prove a phone number: the provider's settings from config.toml, when a
+/// provider is configured, and whether the technician saw the documents' originals.
+pub fn proof(paths: &Paths, documents_checked: bool) -> Result<job::Proof, CliError> {
+    let provider = match super::sync_cmd::settings(paths, &Default::default()) {
+        Ok((settings, ..)) => Some(settings),
+        Err(e) if e.code == "no_provider" => None,
+        Err(e) => return Err(e),
+    };
+    Ok(job::Proof {
+        provider,
+        documents_checked,
+    })
 }
 
 /// Reads and validates every order in `file`; any problem refuses the whole file.
@@ -218,8 +238,10 @@ fn start(
         cooldown_checked_by_provider: opts.cooldown_checked_by_provider,
         verify: opts.verify.into(),
         signed,
+        proof: proof(paths, opts.documents_checked)?,
     };
     let mut screen = screen(out, opts.yes);
+    screen.codes.file = opts.sms_code_file.clone();
     super::interrupt::install();
     let outcome = job::start(setup, &mut screen)?;
     if opts.dry_run {

@@ -50,6 +50,7 @@ fn continue_job(paths: &Paths, id: &str, opts: &ResumeOptions, out: &Output, abo
         backup_password: &pw,
         port: opts.port.as_deref(),
         replacement_port: opts.to.as_deref(),
+        proof: super::job_cmd::proof(paths, false)?,
     };
     let mut screen = screen(out, true);
     super::interrupt::install();

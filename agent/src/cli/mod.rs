@@ -3,6 +3,7 @@
 
 mod args;
 mod backup_cmd;
+mod codes;
 mod config_cmd;
 mod demo_cmd;
 mod device_cmd;

@@ -181,6 +181,7 @@ struct Shared<'a> {
     order_keys: &'a crate::signed::OrderKeys,
     /// Every read-only check against the terminals, nothing changed, no job kept.
     dry_run: bool,
+    proof: crate::job::Proof,
 }
 
 impl Shared<'_> {
@@ -227,6 +228,7 @@ impl Shared<'_> {
                     .as_ref()
                     .and_then(|s| self.found.get(s))
                     .map(PathBuf::as_path),
+                proof: self.proof.clone(),
             }
             .resume(job, obs),
             Next::Start => {
@@ -268,6 +270,7 @@ impl Shared<'_> {
                         cooldown_checked_by_provider: self.cooldown_checked_by_provider,
                         verify: self.verify,
                         signed: p.signed.clone(),
+                        proof: self.proof.clone(),
                     },
                     obs,
                 )
@@ -418,6 +421,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
         technician: &tech,
         found: &found,
         cooldown_checked_by_provider: a.common.cooldown_checked_by_provider,
+        proof: super::job_cmd::proof(paths, a.common.documents_checked)?,
         verify: a.common.verify.into(),
         order_keys: &super::orders_cmd::order_keys(paths)?,
         dry_run: dry,

@@ -5,10 +5,11 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 
 use super::backup_cmd::confirm;
+use super::codes::CodeSource;
 use super::device_cmd::{describe_binding, describe_link};
 use super::output::pad;
 use super::{Output, progress};
-use crate::job::{JobOutcome, Observer, PlanSummary, Step, StepStatus};
+use crate::job::{Code, CodeAsk, JobOutcome, Observer, PlanSummary, Step, StepStatus};
 use crate::order::Operation;
 use crate::tr;
 
@@ -52,6 +53,8 @@ pub(super) struct Screen<'a> {
     steps: Vec<Step>,
     /// The job's time still to go, from the line rate measured on its transfers.
     eta: progress::Eta,
+    /// Where one-time codes come from.
+    pub codes: CodeSource,
 }
 
 impl Observer for Screen<'_> {
@@ -98,6 +101,14 @@ impl Observer for Screen<'_> {
         super::interrupt::requested()
     }
 
+    fn can_ask_codes(&self) -> bool {
+        self.codes.available()
+    }
+
+    fn one_time_code(&mut self, ask: &CodeAsk) -> Option<Code> {
+        self.codes.code(ask, self.out.narrates())
+    }
+
     fn confirm(&mut self, plan: &PlanSummary) -> bool {
         if !self.out.json {
             eprintln!(
@@ -138,6 +149,7 @@ pub(super) fn screen(out: &Output, yes: bool) -> Screen<'_> {
         yes,
         steps: Vec::new(),
         eta: progress::Eta::default(),
+        codes: CodeSource::default(),
     }
 }
 

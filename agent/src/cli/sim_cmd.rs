@@ -83,6 +83,8 @@ fn provider(paths: &Paths, a: SimProviderArgs) -> Result<(), CliError> {
         card_cooldown_days: a.card_cooldown_days,
         seed: a.seed,
         orders: a.orders,
+        sms_log: a.sms_log,
+        sms_ttl: std::time::Duration::from_secs(a.sms_ttl),
     };
     runtime()?
         .block_on(serve(opts, |v| json_line(&v)))

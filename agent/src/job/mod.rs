@@ -8,10 +8,12 @@
 //! happens only once a verified backup exists. The last step marks the job done and queues
 //! its submission for the provider in one transaction.
 
+mod proof;
 pub mod restore;
 mod steps;
 mod submission;
 
+pub use proof::{Code, CodeAsk, Proof};
 pub use steps::describe as describe_detail;
 
 use std::collections::BTreeMap;
@@ -44,6 +46,7 @@ pub enum Step {
     CheckDocuments,
     CheckCooldown,
     CheckReplacement,
+    VerifyPhone,
     Backup,
     Settle,
     ExportData,
@@ -71,6 +74,7 @@ impl Step {
             Step::CheckDocuments => "check_documents",
             Step::CheckCooldown => "check_cooldown",
             Step::CheckReplacement => "check_replacement",
+            Step::VerifyPhone => "verify_phone",
             Step::Backup => "backup",
             Step::Settle => "settle",
             Step::ExportData => "export_data",
@@ -102,6 +106,7 @@ impl Step {
             Step::CheckDocuments => "step-check-documents",
             Step::CheckCooldown => "step-check-cooldown",
             Step::CheckReplacement => "step-check-replacement",
+            Step::VerifyPhone => "step-verify-phone",
             Step::Backup => "step-backup",
             Step::Settle => "step-settle",
             Step::ExportData => "step-export-data",
@@ -134,6 +139,7 @@ impl Step {
                 | Step::CheckDocuments
                 | Step::CheckCooldown
                 | Step::CheckReplacement
+                | Step::VerifyPhone
         )
     }
 
@@ -154,13 +160,14 @@ pub fn step_label(name: &str) -> String {
     Step::from_name(name).map_or_else(|| name.to_string(), Step::label)
 }
 
-const ALL_STEPS: [Step; 20] = [
+const ALL_STEPS: [Step; 21] = [
     Step::CheckIdentity,
     Step::Authenticate,
     Step::CompareBinding,
     Step::CheckDocuments,
     Step::CheckCooldown,
     Step::CheckReplacement,
+    Step::VerifyPhone,
     Step::Backup,
     Step::Settle,
     Step::ExportData,
@@ -187,10 +194,13 @@ pub fn plan(op: Operation, profile: &Profile) -> Vec<Step> {
             if profile.settlement.card_cooldown_days > 0 {
                 steps.push(CheckCooldown);
             }
+            if profile.operations.get(&op).is_some_and(|r| r.confirm_by_sms) {
+                steps.push(VerifyPhone);
+            }
             steps.extend([Backup, UnbindOld, BindNew, Verify]);
         }
         Operation::RebindAccount => steps.extend([Backup, UnbindOld, BindNew, Verify]),
-        Operation::RebindPhone => steps.extend([Backup, BindNew, Reboot, Verify]),
+        Operation::RebindPhone => steps.extend([VerifyPhone, Backup, BindNew, Reboot, Verify]),
         Operation::Unbind => steps.extend([Backup, Settle, UnbindOld, Verify]),
         Operation::Migrate => steps.extend([
             CheckReplacement,
@@ -250,6 +260,15 @@ pub trait Observer {
     /// at a point from which `jobs resume` carries on.
     fn stop_requested(&self) -> bool {
         false
+    }
+    /// Whether a person can be asked for a one-time code (a run of many jobs cannot).
+    fn can_ask_codes(&self) -> bool {
+        false
+    }
+    /// The one-time code the merchant received; `None`: none was given (the job is
+    /// refused before any change).
+    fn one_time_code(&mut self, _ask: &CodeAsk) -> Option<Code> {
+        None
     }
 }
 
@@ -371,6 +390,8 @@ pub struct JobSetup<'a> {
     pub verify: Verify,
     /// The provider's signature over the order, when it was pulled; `None` for a local file.
     pub signed: Option<crate::signed::Verified>,
+    /// What may prove a phone number (`verify_phone`).
+    pub proof: Proof,
 }
 
 /// How a migration checks the copy on the new unit.
@@ -471,6 +492,10 @@ struct Run<'a> {
     verify: Verify,
     /// See [`JobSetup::signed`].
     signed: Option<crate::signed::Verified>,
+    /// See [`JobSetup::proof`].
+    proof: Proof,
+    /// Checks only: nothing is changed, and no code is sent.
+    dry_run: bool,
 }
 
 fn open_terminal(opener: &Arc<dyn Opener>, path: &Path, profile: &Profile) -> Result<Terminal, JobError> {
@@ -535,13 +560,15 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
         },
     );
     store.create_job(&job)?;
-    let source = match &setup.signed {
+    let mut source = match &setup.signed {
         Some(s) => serde_json::json!({
             "signed": true, "key_id": s.key_id, "issued_at": s.issued_at, "valid_until": s.valid_until,
             "laptop_clock": crate::store::now(),
         }),
         None => serde_json::json!({ "signed": false, "file": job.order_file }),
     };
+    // What the technician attested when starting holds for the whole job, resumes included.
+    source[DOCUMENTS_CHECKED] = setup.proof.documents_checked.into();
     store.journal(&job, "order", "done", source)?;
     let mut run = Run {
         opener: setup.opener.clone(),
@@ -562,6 +589,8 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
         cooldown_checked_by_provider: setup.cooldown_checked_by_provider,
         verify: setup.verify,
         signed: setup.signed.clone(),
+        proof: setup.proof,
+        dry_run: setup.dry_run,
     };
     let result = run.execute(true, setup.dry_run);
     if setup.dry_run {
@@ -583,6 +612,9 @@ fn backups_dir(paths: &Paths) -> Result<PathBuf, JobError> {
     })?;
     Ok(dir)
 }
+
+/// The `order` journal entry's record that the technician saw the documents' originals.
+const DOCUMENTS_CHECKED: &str = "documents_checked";
 
 /// What a job's `order_file` says for an order pulled from the provider.
 pub const PULLED: &str = "pulled:";
@@ -677,6 +709,8 @@ pub struct Continue<'a> {
     pub port: Option<&'a Path>,
     /// The same for a migration's replacement unit.
     pub replacement_port: Option<&'a Path>,
+    /// As [`JobSetup::proof`], for a job interrupted before its phone was proven.
+    pub proof: Proof,
 }
 
 impl<'a> Continue<'a> {
@@ -796,7 +830,11 @@ impl<'a> Continue<'a> {
         }
         let job = store.job(&job.id)?.unwrap_or(job);
         let mut done = BTreeMap::new();
+        let mut proof = self.proof.clone();
         for e in store.journal_of(&job.id)? {
+            if e.step == "order" && e.detail[DOCUMENTS_CHECKED] == true {
+                proof.documents_checked = true;
+            }
             if let Some(step) = Step::from_name(&e.step) {
                 match e.phase.as_str() {
                     "done" => {
@@ -829,6 +867,8 @@ impl<'a> Continue<'a> {
             cooldown_checked_by_provider: false,
             verify: self.verify,
             signed,
+            proof,
+            dry_run: false,
         })
     }
 

@@ -86,6 +86,7 @@ impl Run<'_> {
             Step::CheckDocuments => self.check_documents(),
             Step::CheckCooldown => self.check_cooldown(),
             Step::CheckReplacement => self.check_replacement(),
+            Step::VerifyPhone => self.verify_phone(),
             Step::Backup => self.backup(),
             Step::Settle => self.settle(),
             Step::ExportData => {
@@ -229,7 +230,13 @@ impl Run<'_> {
     }
 
     fn check_documents(&mut self) -> Result<Value, JobError> {
-        let mut files: Vec<&Path> = self.order.evidence.iter().map(|p| p.as_path()).collect();
+        let mut files: Vec<&Path> = self
+            .order
+            .evidence
+            .iter()
+            .chain(&self.order.scans)
+            .map(|p| p.as_path())
+            .collect();
         if let Some(a) = self.order.agent.as_ref().and_then(|a| a.authorisation.as_deref()) {
             files.push(a);
         }

@@ -16,6 +16,9 @@ impl Run<'_> {
             .done
             .get(&super::Step::CheckDocuments)
             .map(|d| d["documents"].clone());
+        // How the phone was proven: the provider's confirmation id, its signed attestation,
+        // or the documents the technician saw at a counter.
+        let phone_proof = self.done.get(&super::Step::VerifyPhone).cloned();
         let payload = json!({
             "kind": o.operation,
             "order_id": o.id,
@@ -34,6 +37,7 @@ impl Run<'_> {
             },
             "backup_sha256": self.job.backup_sha256,
             "documents": documents,
+            "phone_proof": phone_proof,
             "technician": self.job.technician,
             "completed_at": now(),
             "order_signed": self.signed.is_some(),

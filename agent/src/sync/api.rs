@@ -9,6 +9,13 @@ pub const HEALTH_PATH: &str = "/v1/health";
 pub const BATCH_PATH: &str = "/v1/submissions/batch";
 /// Signed: the work orders issued to a technician (`?technician=NAME`).
 pub const ORDERS_PATH: &str = "/v1/orders";
+/// Signed: asks the provider to send a one-time code to a phone.
+pub const PHONE_VERIFICATIONS_PATH: &str = "/v1/phone-verifications";
+
+/// Signed: checks the code a verification sent (`{id}` is the verification's id).
+pub fn confirm_path(id: &str) -> String {
+    format!("{PHONE_VERIFICATIONS_PATH}/{}/confirm", percent_encode(id))
+}
 
 /// Percent-encodes a query value: every byte outside `A–Z a–z 0–9 - . _ ~`.
 pub fn percent_encode(s: &str) -> String {
@@ -113,4 +120,64 @@ pub struct BatchAnswer {
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
+}
+
+/// Why a one-time code is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CodePurpose {
+    /// The merchant proves they hold the new number of a phone change.
+    PhoneChange,
+    /// The merchant confirms a new settlement card from the phone bound now.
+    CardChange,
+}
+
+/// `POST /v1/phone-verifications`: send a code to `phone`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeRequest {
+    /// The full mobile number (11 digits).
+    pub phone: String,
+    pub purpose: CodePurpose,
+    pub order_id: String,
+    pub job_id: String,
+    pub merchant_mid: String,
+    pub terminal: String,
+}
+
+/// The answer (201): the code is on its way.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeSent {
+    /// The verification's id, for the confirmation.
+    pub id: String,
+    /// When the code stops being accepted (RFC 3339).
+    pub expires_at: String,
+    /// How many codes may be tried.
+    pub attempts: u32,
+}
+
+/// `POST /v1/phone-verifications/{id}/confirm`: the code the merchant received.
+#[derive(Serialize, Deserialize)]
+pub struct CodeCheck {
+    pub code: String,
+}
+
+/// The answer (200): the code was right.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeConfirmed {
+    /// The verification's id.
+    pub id: String,
+    /// What the agent reports in the job's submission as proof.
+    pub confirmation_id: String,
+    pub confirmed_at: String,
+}
+
+/// The body of a refused confirmation (`wrong_code` 422, `expired` 410,
+/// `attempts_exhausted` 429, `not_found` 404).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CodeRefused {
+    pub code: String,
+    pub message: String,
+    /// With `wrong_code`: how many tries are left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts_left: Option<u32>,
 }

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod backoff;
 pub mod client;
+pub mod codes;
 pub mod drain;
 pub mod lock;
 pub mod orders;

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::sync::api::{self, Item, ItemResult, Status};
+use crate::sync::api::{self, CodePurpose, Item, ItemResult, Status};
 
 /// The provider's file inside its directory.
 pub const LEDGER_FILE: &str = "provider.sqlite";
@@ -21,6 +21,17 @@ pub struct Rules {
     pub card_cooldown_days: u32,
     /// Chance per new submission of a (simulated) review refusal.
     pub reject_rate: f64,
+}
+
+/// A one-time code the provider confirmed (the code itself is not kept).
+#[derive(Debug, Clone)]
+pub struct Confirmation {
+    pub confirmation_id: String,
+    pub verification_id: String,
+    pub purpose: CodePurpose,
+    pub phone: String,
+    pub mid: String,
+    pub confirmed_at: String,
 }
 
 /// The provider's store.
@@ -93,7 +104,15 @@ impl Ledger {
                  terminal TEXT,
                  applied_at TEXT NOT NULL
              );
-             CREATE INDEX IF NOT EXISTS changes_by_mid ON changes (mid, kind, applied_at);",
+             CREATE INDEX IF NOT EXISTS changes_by_mid ON changes (mid, kind, applied_at);
+             CREATE TABLE IF NOT EXISTS confirmations (
+                 confirmation_id TEXT PRIMARY KEY,
+                 verification_id TEXT NOT NULL,
+                 purpose TEXT NOT NULL,
+                 phone TEXT NOT NULL,
+                 mid TEXT NOT NULL,
+                 confirmed_at TEXT NOT NULL
+             );",
         )
         .map_err(sql)?;
         Ok(Ledger { conn })
@@ -114,6 +133,25 @@ impl Ledger {
         }
         tx.commit().map_err(sql)?;
         Ok(results)
+    }
+
+    /// Keeps a confirmation, for submissions to cite.
+    pub fn record_confirmation(&self, c: &Confirmation) -> Result<(), String> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO confirmations (confirmation_id, verification_id, purpose, phone, mid, confirmed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    c.confirmation_id,
+                    c.verification_id,
+                    purpose_name(c.purpose),
+                    c.phone,
+                    c.mid,
+                    c.confirmed_at
+                ],
+            )
+            .map(|_| ())
+            .map_err(sql)
     }
 
     /// The order ids of accepted submissions: orders carried out.
@@ -200,6 +238,47 @@ fn well_formed(raw: &serde_json::Value) -> Result<(Item, String), String> {
     Ok((item, mid))
 }
 
+fn purpose_name(p: CodePurpose) -> &'static str {
+    match p {
+        CodePurpose::PhoneChange => "phone-change",
+        CodePurpose::CardChange => "card-change",
+    }
+}
+
+/// How a submission says its phone was proven (`payload.phone_proof`): a confirmation
+/// this provider issued for that number and merchant, its own signed attestation, or
+/// documents seen at a counter. `Err` says what is wrong.
+fn phone_proven(tx: &Connection, item: &Item, mid: &str, purpose: CodePurpose) -> rusqlite::Result<Result<(), String>> {
+    let proof = &item.payload["phone_proof"];
+    let text = |k: &str| proof[k].as_str().filter(|s| !s.is_empty());
+    match (text("path"), text("confirmation_id"), text("attested_at")) {
+        (Some("sms"), Some(id), _) => {
+            let found: Option<(String, String, String)> = tx
+                .query_row(
+                    "SELECT purpose, phone, mid FROM confirmations WHERE confirmation_id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let new_phone = item.sensitive["new"]["phone"].as_str();
+            Ok(match found {
+                None => Err(format!("confirmation {id} was never issued by this provider")),
+                Some((p, ..)) if p != purpose_name(purpose) => Err(format!("confirmation {id} was for a {p}")),
+                Some((_, phone, _)) if purpose == CodePurpose::PhoneChange && new_phone != Some(phone.as_str()) => {
+                    Err(format!("confirmation {id} was for another number"))
+                }
+                Some((.., m)) if m != mid => Err(format!("confirmation {id} was for another merchant")),
+                Some(_) => Ok(()),
+            })
+        }
+        (Some("sms"), None, Some(_)) => Ok(Ok(())),
+        (Some("counter"), ..) if text("documents_checked_by").is_some() => Ok(Ok(())),
+        _ => Ok(Err(
+            "the submission does not say how the phone was proven (payload.phone_proof)".into(),
+        )),
+    }
+}
+
 /// The provider's rules for a new submission: `Err((code, reason))` refuses it.
 fn judge(
     tx: &Connection,
@@ -213,6 +292,16 @@ fn judge(
             "verification",
             "the terminal's read-back did not match the order; redo the job".into(),
         )));
+    }
+    let purpose = match item.kind.as_str() {
+        "rebind-phone" => Some(CodePurpose::PhoneChange),
+        "rebind-card" if !item.payload["phone_proof"].is_null() => Some(CodePurpose::CardChange),
+        _ => None,
+    };
+    if let Some(purpose) = purpose
+        && let Err(reason) = phone_proven(tx, item, mid, purpose)?
+    {
+        return Ok(Err(("verification", reason)));
     }
     if item.kind == "rebind-card" {
         let card = item.sensitive["new"]["card"].as_str().unwrap_or("");

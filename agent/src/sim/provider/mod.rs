@@ -6,6 +6,7 @@ pub mod certs;
 pub mod faults;
 pub mod ledger;
 pub mod orders;
+pub mod phones;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -43,6 +44,10 @@ pub struct ProviderOptions {
     pub seed: u64,
     /// A plan of orders to issue, signed, to the technicians it names.
     pub orders: Option<PathBuf>,
+    /// Where it "sends" one-time codes (default: `sms.jsonl` in `dir`).
+    pub sms_log: Option<PathBuf>,
+    /// How long a code is accepted.
+    pub sms_ttl: std::time::Duration,
 }
 
 /// The connection is dropped without an answer (a simulated reset).
@@ -61,6 +66,7 @@ struct State {
     throttled: std::sync::atomic::AtomicBool,
     /// The signed orders it issues.
     orders: Vec<orders::Issued>,
+    phones: phones::Phones,
 }
 
 impl State {
@@ -108,7 +114,9 @@ pub async fn serve(o: ProviderOptions, announce: impl FnOnce(serde_json::Value))
         Some(plan) => orders::issue(plan, &order_key)?,
         None => Vec::new(),
     };
+    let sms_log = o.sms_log.clone().unwrap_or_else(|| o.dir.join(phones::SMS_LOG));
     let state = Arc::new(State {
+        phones: phones::Phones::new(sms_log.clone(), o.sms_ttl),
         ledger: Mutex::new(Ledger::open(&o.dir)?),
         verifier: Mutex::new(Verifier::new(&key)),
         key_id: sign::key_id(&key),
@@ -134,6 +142,7 @@ pub async fn serve(o: ProviderOptions, announce: impl FnOnce(serde_json::Value))
         "agent_key": path(certs::AGENT_KEY),
         "ledger": path(ledger::LEDGER_FILE),
         "order_key": orders::public_key_file(&o.dir),
+        "sms_log": sms_log.display().to_string(),
         "require_client_cert": o.require_client_cert,
     }));
     loop {
@@ -176,6 +185,10 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
         ("GET", api::HEALTH_PATH) => Ok(answer(StatusCode::OK, json!({ "status": "ok" }))),
         ("POST", api::BATCH_PATH) => batch(state, req).await,
         ("GET", api::ORDERS_PATH) => Ok(list_orders(&state, req)),
+        ("POST", api::PHONE_VERIFICATIONS_PATH) => Ok(phone_verification(&state, req).await),
+        ("POST", path) if path.starts_with(api::PHONE_VERIFICATIONS_PATH) && path.ends_with("/confirm") => {
+            Ok(phone_verification(&state, req).await)
+        }
         (_, path) => Ok(error(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -258,6 +271,39 @@ fn list_orders(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
         .map(|i| &i.order)
         .collect();
     answer(StatusCode::OK, json!({ "orders": orders }))
+}
+
+/// `POST /v1/phone-verifications` and `POST /v1/phone-verifications/{id}/confirm`.
+async fn phone_verification(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let Ok(body) = Limited::new(body, 64 * 1024).collect().await.map(|b| b.to_bytes()) else {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "bodies are limited to 64 KiB",
+        );
+    };
+    if let Some(refused) = refusal(state, &parts, &body) {
+        return refused;
+    }
+    let id = parts
+        .uri
+        .path()
+        .strip_prefix(api::PHONE_VERIFICATIONS_PATH)
+        .and_then(|p| p.strip_prefix('/'))
+        .and_then(|p| p.strip_suffix("/confirm"))
+        .and_then(api::percent_decode);
+    let result = match id {
+        None => state
+            .phones
+            .send(&body, &mut *state.rng.lock().unwrap_or_else(|p| p.into_inner()))
+            .map(|sent| answer(StatusCode::CREATED, json!(sent))),
+        Some(id) => state
+            .phones
+            .confirm(&id, &body, &state.ledger)
+            .map(|done| answer(StatusCode::OK, json!(done))),
+    };
+    result.unwrap_or_else(|(status, body)| answer(status, json!(body)))
 }
 
 async fn batch(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Reset> {

@@ -1,0 +1,229 @@
+//! `verify_phone`: what proves a phone number before anything changes. A phone change
+//! proves the new number (a one-time code sent to it, or documents seen at a counter); a
+//! card change under a profile with `confirm_by_sms` proves the merchant holds the phone
+//! bound now. A code is asked of the provider, read from the technician, handed back and
+//! forgotten: only the provider's confirmation id is kept.
+
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use super::{JobError, Run, Step};
+use crate::domain::Phone;
+use crate::order::{Operation, PhonePath};
+use crate::sync::api::{CodePurpose, CodeRequest};
+use crate::sync::client::ProviderSettings;
+use crate::sync::codes::{CodeError, CodeService, ProviderCodes};
+
+/// What a job may use to prove a phone number.
+#[derive(Debug, Clone, Default)]
+pub struct Proof {
+    /// Where to ask for one-time codes; `None` when no provider is configured.
+    pub provider: Option<ProviderSettings>,
+    /// The technician saw the originals of the order's documents (counter path).
+    pub documents_checked: bool,
+}
+
+/// What the technician is asked for a code.
+#[derive(Debug, Clone)]
+pub struct CodeAsk {
+    /// Where the code went, masked.
+    pub phone: String,
+    pub purpose: CodePurpose,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub attempts_left: u32,
+    /// The code given before was wrong.
+    pub again: bool,
+}
+
+/// A one-time code as the technician typed it.
+pub type Code = Zeroizing<String>;
+
+fn refused(code: &'static str, reason: String) -> JobError {
+    JobError::Refused {
+        step: Step::VerifyPhone.name(),
+        code,
+        reason,
+    }
+}
+
+/// The signed order's names for an attestation of `purpose`: when, and which number.
+fn attestation_keys(purpose: CodePurpose) -> (&'static str, &'static str) {
+    match purpose {
+        CodePurpose::PhoneChange => ("phone_verified_at", "phone_verified_number"),
+        CodePurpose::CardChange => ("card_change_confirmed_at", "card_change_confirmed_number"),
+    }
+}
+
+impl Run<'_> {
+    pub(super) fn verify_phone(&mut self) -> Result<Value, JobError> {
+        let (purpose, phone) = match self.order.operation {
+            Operation::RebindPhone => (CodePurpose::PhoneChange, self.order.new.phone.clone()),
+            _ => (CodePurpose::CardChange, self.original()?.phone),
+        };
+        let Some(phone) = phone else {
+            return Err(refused("no_phone_bound", crate::tr!("refused-no-phone-bound")));
+        };
+        if purpose == CodePurpose::PhoneChange && self.order.new.phone_path == Some(PhonePath::Counter) {
+            return self.at_counter();
+        }
+        if let Some(detail) = self.attested(purpose, &phone)? {
+            return Ok(detail);
+        }
+        if self.dry_run {
+            // A dry run sends nothing: a code would reach the merchant for nothing.
+            return Ok(json!({ "path": "sms", "phone": phone.masked(), "code_sent": false }));
+        }
+        let offline = |detail: String| {
+            let (phone, detail) = (phone.masked(), detail.as_str());
+            let reason = match purpose {
+                CodePurpose::PhoneChange => crate::tr!("refused-phone-offline", phone = phone, detail = detail),
+                CodePurpose::CardChange => crate::tr!("refused-card-sms-offline", phone = phone, detail = detail),
+            };
+            refused("provider_unreachable", reason)
+        };
+        let Some(settings) = self.proof.provider.clone() else {
+            return Err(offline(crate::tr!("code-no-provider")));
+        };
+        let mut codes = ProviderCodes::new(settings);
+        if !self.observer.can_ask_codes() {
+            // No code could be read here: say so, without having one sent for nothing.
+            return Err(match codes.reachable() {
+                Err(CodeError::Offline(e)) => offline(e.to_string()),
+                _ => refused(
+                    "code_needs_technician",
+                    crate::tr!("refused-code-needs-technician", order = self.order.id.as_str()),
+                ),
+            });
+        }
+        self.with_code(&mut codes, purpose, &phone).map_err(|e| match e {
+            CodeError::Offline(e) => offline(e.to_string()),
+            CodeError::Wrong { .. } | CodeError::Exhausted => refused("code_wrong", e.to_string()),
+            CodeError::Expired => refused("code_expired", e.to_string()),
+            CodeError::Refused { .. } => refused("code_refused", e.to_string()),
+        })
+    }
+
+    /// Sends a code to `phone` and asks for it until the provider confirms it, refuses it
+    /// for good, or no code is given.
+    fn with_code(
+        &mut self,
+        codes: &mut dyn CodeService,
+        purpose: CodePurpose,
+        phone: &Phone,
+    ) -> Result<Value, CodeError> {
+        let sent = codes.send(&CodeRequest {
+            phone: phone.as_str().to_string(),
+            purpose,
+            order_id: self.order.id.clone(),
+            job_id: self.job.id.clone(),
+            merchant_mid: self.order.merchant.mid.to_string(),
+            terminal: self.job.terminal_serial.clone(),
+        })?;
+        tracing::info!(job = %self.job.id, verification = %sent.id, "one-time code sent");
+        let expires_at = chrono::DateTime::parse_from_rfc3339(&sent.expires_at)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_else(|_| chrono::Utc::now() + chrono::Duration::minutes(5));
+        let mut ask = CodeAsk {
+            phone: phone.masked(),
+            purpose,
+            expires_at,
+            attempts_left: sent.attempts,
+            again: false,
+        };
+        loop {
+            let Some(code) = self.observer.one_time_code(&ask) else {
+                if chrono::Utc::now() >= ask.expires_at {
+                    return Err(CodeError::Expired);
+                }
+                return Err(CodeError::Refused {
+                    code: "no_code".into(),
+                    message: crate::tr!("code-none-given"),
+                });
+            };
+            match codes.confirm(&sent.id, code.trim()) {
+                Ok(c) => {
+                    return Ok(json!({
+                        "path": "sms",
+                        "phone": phone.masked(),
+                        "verification_id": sent.id,
+                        "confirmation_id": c.confirmation_id,
+                        "confirmed_at": c.confirmed_at,
+                    }));
+                }
+                Err(CodeError::Wrong { attempts_left }) if attempts_left > 0 => {
+                    ask.attempts_left = attempts_left;
+                    ask.again = true;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The provider's own attestation, signed with the order, that the merchant proved
+    /// `phone` before the visit: accepted offline.
+    fn attested(&self, purpose: CodePurpose, phone: &Phone) -> Result<Option<Value>, JobError> {
+        let (at_key, number_key) = attestation_keys(purpose);
+        let Some(checks) = self.signed.as_ref().map(|s| &s.checks) else {
+            return Ok(None);
+        };
+        let Some(at) = checks.get(at_key) else {
+            return Ok(None);
+        };
+        let when = chrono::DateTime::parse_from_rfc3339(at)
+            .ok()
+            .filter(|t| *t <= chrono::Utc::now() + crate::signed::CLOCK_SKEW)
+            .ok_or_else(|| {
+                refused(
+                    "provider_check_invalid",
+                    crate::tr!("refused-attestation-invalid", check = at_key, value = at.as_str()),
+                )
+            })?;
+        let number = checks.get(number_key).map(|n| n.trim());
+        if number != Some(phone.as_str()) {
+            let shown = number
+                .and_then(|n| n.parse::<Phone>().ok())
+                .map_or_else(|| crate::tr!("value-nothing"), |p| p.masked());
+            return Err(refused(
+                "attestation_other_number",
+                crate::tr!(
+                    "refused-attestation-number",
+                    check = number_key,
+                    attested = shown,
+                    phone = phone.masked()
+                ),
+            ));
+        }
+        Ok(Some(json!({
+            "path": "sms",
+            "phone": phone.masked(),
+            "attested_at": when.to_rfc3339(),
+            "attested_by": "provider, signed with the order",
+        })))
+    }
+
+    /// The counter path: the order carries the documents (checked when it was read), and
+    /// the technician says they saw the originals.
+    fn at_counter(&mut self) -> Result<Value, JobError> {
+        let documents = self
+            .profile
+            .operations
+            .get(&self.order.operation)
+            .map(|r| r.counter_documents(self.order.agent.is_some()))
+            .unwrap_or_default();
+        if !self.proof.documents_checked && !self.dry_run {
+            return Err(refused(
+                "documents_not_checked",
+                crate::tr!("refused-originals-not-seen", documents = documents.join(", ")),
+            ));
+        }
+        if !self.proof.documents_checked {
+            // A dry run may come before the documents are seen; it says they are not yet.
+            return Ok(json!({ "path": "counter", "documents": documents, "documents_checked": false }));
+        }
+        Ok(json!({
+            "path": "counter",
+            "documents": documents,
+            "documents_checked_by": self.job.technician,
+        }))
+    }
+}
