@@ -7,15 +7,17 @@ use std::path::PathBuf;
 use common::Sim;
 use common::jobs::*;
 
-/// A phone rebind for each sim's terminal.
-fn orders(sims: &[Sim]) -> Vec<Vec<(&'static str, String)>> {
+/// A phone rebind at the counter for each sim's terminal; the holder's ID scan beside it.
+fn orders(bench: &Bench, sims: &[Sim]) -> Vec<Vec<(&'static str, String)>> {
+    std::fs::write(bench.path().join("holder-id.jpg"), b"scan of the holder's ID").unwrap();
     sims.iter()
         .enumerate()
         .map(|(i, sim)| {
             let mut f = expect_fields(sim, &format!("WO-RUN-{i}"), "rebind-phone", "generic");
             f.extend([
                 ("new.phone", "13900001111".to_string()),
-                ("new.phone_path", "sms".to_string()),
+                ("new.phone_path", "counter".to_string()),
+                ("scan.holder_id", "holder-id.jpg".to_string()),
             ]);
             f
         })
@@ -25,7 +27,7 @@ fn orders(sims: &[Sim]) -> Vec<Vec<(&'static str, String)>> {
 /// The plan as TOML `[[order]]` tables.
 fn plan(bench: &Bench, sims: &[Sim]) -> PathBuf {
     let mut text = String::new();
-    for f in orders(sims) {
+    for f in orders(bench, sims) {
         text.push_str("[[order]]\n");
         for (k, v) in f {
             text.push_str(&format!("{k} = \"{v}\"\n"));
@@ -38,7 +40,7 @@ fn plan(bench: &Bench, sims: &[Sim]) -> PathBuf {
 
 /// The plan as CSV, one order per row.
 fn csv_plan(bench: &Bench, sims: &[Sim]) -> PathBuf {
-    let rows = orders(sims);
+    let rows = orders(bench, sims);
     let header: Vec<&str> = rows[0].iter().map(|(k, _)| *k).collect();
     let mut text = header.join(",") + "\n";
     for f in &rows {
@@ -60,13 +62,14 @@ fn start(bench: &Bench, i: usize, faults: Option<&str>) -> Sim {
     start_sim(bench, &format!("t{i}"), &extra)
 }
 
-/// `posagent run PLAN --jobs 8 --port …` over the sims' ports.
+/// `posagent run PLAN --jobs 8 --documents-checked --port …` over the sims' ports.
 fn run_args(plan: &std::path::Path, sims: &[Sim]) -> Vec<String> {
     let mut args = vec![
         "run".to_string(),
         plan.display().to_string(),
         "--jobs".into(),
         "8".into(),
+        "--documents-checked".into(),
     ];
     for s in sims {
         args.extend(["--port".into(), s.port.display().to_string()]);
@@ -258,7 +261,7 @@ fn the_demo_migrates_syncs_and_stops_what_it_started() {
 fn a_dry_run_authenticates_and_compares_so_a_wrong_tid_or_a_locked_terminal_is_reported() {
     let bench = Bench::default();
     let sims: Vec<Sim> = (0..3).map(|i| start(&bench, 40 + i, None)).collect();
-    let mut rows = orders(&sims);
+    let mut rows = orders(&bench, &sims);
     for (k, v) in rows[1].iter_mut() {
         if *k == "expect.tid" {
             *v = "ZZ999999".into();

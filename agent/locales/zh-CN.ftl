@@ -894,8 +894,8 @@ profile-not-counter-document = 键 `operations.{ $operation }`：“{ $field }�
 field-required-counter = 柜台办理（new.phone_path = "counter"）时必填（配置 { $profile }）：技术员所见原件的扫描件
 refused-no-phone-bound = 终端未绑定手机，无法用验证码确认此变更；请服务商签发附有商户确认的工单
 refused-code-needs-technician = 工单 { $order } 需要商户收到的一次性验证码，但此处无法询问：请在终端上或加 --sms-code-file FILE 用 `posagent rebind` 执行，或请服务商签发附有商户验证结果的工单
-refused-phone-offline = 无法向新号码 { $phone } 发送验证码：{ $detail }。未做任何更改。请等有网络后重新开始，或改走柜台办理（new.phone_path = "counter"，附持有人身份证件并加 --documents-checked）
-refused-card-sms-offline = 更换结算卡前，服务商须向商户绑定的手机 { $phone } 发送验证码，但无法连接服务商：{ $detail }。未做任何更改。请等有网络后重新开始，或请服务商签发附有商户确认的工单
+refused-phone-offline = 无法向新号码 { $phone } 发送验证码：{ $detail }。请等有网络后重新开始，或改走柜台办理（new.phone_path = "counter"，附持有人身份证件并加 --documents-checked）
+refused-card-sms-offline = 更换结算卡前，服务商须向商户绑定的手机 { $phone } 发送验证码，但无法连接服务商：{ $detail }。请等有网络后重新开始，或请服务商签发附有商户确认的工单
 refused-attestation-invalid = 签名工单的 checks.{ $check } 不是过去的时间：“{ $value }”
 refused-attestation-number = 签名工单的 checks.{ $check } 为 { $attested }，与工单号码 { $phone } 不符；请服务商更正工单
 refused-originals-not-seen = 柜台办理须由您查看以下材料的原件：{ $documents }；查看后请加 --documents-checked 重新运行作业（会记录您的姓名）

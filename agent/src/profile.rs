@@ -407,6 +407,42 @@ mod tests {
     }
 
     #[test]
+    fn sms_confirmation_and_counter_documents_belong_to_their_operations() {
+        let set = ProfileSet::builtin().unwrap();
+        let card = |p: &str| set.get(p).unwrap().operations[&Operation::RebindCard].confirm_by_sms;
+        assert!(card("shengpay") && !card("lakala"));
+        let phone = &set.get("ums").unwrap().operations[&Operation::RebindPhone];
+        assert_eq!(phone.counter_documents(false), ["scan.holder_id"]);
+        assert_eq!(
+            phone.counter_documents(true),
+            ["scan.holder_id", "agent.authorisation", "scan.agent_id"]
+        );
+        let lakala = BUILTIN[2].1;
+        for (bad, key) in [
+            (
+                lakala.replacen(
+                    "[operations.unbind]\n",
+                    "[operations.unbind]\nconfirm_by_sms = true\n",
+                    1,
+                ),
+                "confirm_by_sms",
+            ),
+            (
+                lakala.replacen(
+                    "counter_documents = [\"scan.holder_id\"]",
+                    "counter_documents = [\"new.card\"]",
+                    1,
+                ),
+                "new.card",
+            ),
+        ] {
+            assert_ne!(bad, lakala, "the replacement applied");
+            let err = Profile::parse(&bad, "lakala.toml", "lakala").unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
+    }
+
+    #[test]
     fn override_replaces_builtin_and_a_bad_override_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let text = BUILTIN[2]

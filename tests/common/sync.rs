@@ -135,6 +135,7 @@ pub fn fill_outbox(home: &Path, n: usize) {
             "merchant": { "mid": format!("898{i:012}"), "name": "Test shop" },
             "terminal": job.terminal_serial,
             "verification": { "read_back": "match" },
+            "phone_proof": { "path": "counter", "documents": ["scan.holder_id"], "documents_checked_by": "sync-test" },
         });
         let sensitive = serde_json::json!({ "new": { "phone": format!("139{i:08}") } });
         let submission = NewSubmission {

@@ -538,4 +538,57 @@ mod tests {
         assert_eq!(out[0].code.as_deref(), Some("verification"));
         assert_eq!(l.report().unwrap().changes_applied, 1);
     }
+
+    #[test]
+    fn a_phone_change_must_cite_a_confirmation_the_provider_issued() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(dir.path()).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        l.record_confirmation(&Confirmation {
+            confirmation_id: "pvc-real".into(),
+            verification_id: "pv-1".into(),
+            purpose: CodePurpose::PhoneChange,
+            phone: "13900001111".into(),
+            mid: "M1".into(),
+            confirmed_at: "2026-11-30T00:00:00Z".into(),
+        })
+        .unwrap();
+        let phone = |key: &str, proof: serde_json::Value, number: &str| {
+            let mut i = item(key, "rebind-phone", "M1", "");
+            i["payload"]["phone_proof"] = proof;
+            i["sensitive"]["new"]["phone"] = number.into();
+            i
+        };
+        let sms = |id: &str| serde_json::json!({ "path": "sms", "confirmation_id": id });
+        let out = l
+            .apply(
+                &[
+                    phone("k1", serde_json::Value::Null, "13900001111"),
+                    phone("k2", sms("pvc-made-up"), "13900001111"),
+                    phone("k3", sms("pvc-real"), "13900002222"),
+                    phone("k4", sms("pvc-real"), "13900001111"),
+                    phone(
+                        "k5",
+                        serde_json::json!({ "path": "counter", "documents_checked_by": "tech" }),
+                        "13900003333",
+                    ),
+                ],
+                &RULES,
+                &mut rng,
+            )
+            .unwrap();
+        let codes: Vec<Option<&str>> = out.iter().map(|r| r.code.as_deref()).collect();
+        assert_eq!(
+            codes,
+            [
+                Some("verification"),
+                Some("verification"),
+                Some("verification"),
+                None,
+                None
+            ],
+            "{out:?}"
+        );
+        assert!(out[1].reason.as_deref().unwrap().contains("never issued"), "{out:?}");
+    }
 }
