@@ -10,7 +10,13 @@
 # Debian package gcc-mingw-w64-x86-64), the profiles, the handbooks, PowerShell completions
 # and README-windows.txt.
 #
-# Usage: packaging/release.sh [--profile release|dev] [--out DIR] [--no-build] [--windows]
+# The product holds no simulator: it is built without the `sim` feature, so it has no
+# `posagent sim` or `posagent demo`, no simulated provider and no certificate generator.
+# With --training the simulators stay in (for training laptops, and for CI's Windows lane,
+# whose tests drive the simulated terminal on a Windows COM port); those packages are named
+# posagent-training-… and no .deb is made of them.
+#
+# Usage: packaging/release.sh [--profile release|dev] [--out DIR] [--no-build] [--windows] [--training]
 #   --no-build packages the binaries already built for the profile (the packaging test uses it).
 # The binary is looked for under $CARGO_TARGET_DIR when set (else target/), and shipped
 # stripped of symbols and debug information (`strip`, from binutils).
@@ -20,13 +26,16 @@ profile=release
 out=target/dist
 build=yes
 windows=no
+features=--no-default-features
+product=posagent
 while [ $# -gt 0 ]; do
     case "$1" in
         --profile) profile=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --no-build) build=no; shift ;;
         --windows) windows=yes; shift ;;
-        *) echo "usage: $0 [--profile release|dev] [--out DIR] [--no-build] [--windows]" >&2; exit 2 ;;
+        --training) features=--features=sim; product=posagent-training; shift ;;
+        *) echo "usage: $0 [--profile release|dev] [--out DIR] [--no-build] [--windows] [--training]" >&2; exit 2 ;;
     esac
 done
 case "$profile" in
@@ -43,7 +52,7 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 arch=$(uname -m)
 
 if [ "$build" = yes ]; then
-    cargo build --locked --profile "$profile" -p posagent
+    cargo build --locked --profile "$profile" -p posagent "$features"
 fi
 targetdir=${CARGO_TARGET_DIR:-target}
 bin="$targetdir/$bindir/posagent"
@@ -60,7 +69,7 @@ gzip -9n "$stage"/man/*.1
 "$bin" completions zsh > "$stage/completions/_posagent"
 "$bin" completions fish > "$stage/completions/posagent.fish"
 
-name="posagent-$version-$arch-linux"
+name="$product-$version-$arch-linux"
 tree="$stage/$name"
 mkdir -p "$tree/bin" "$tree/share/man/man1" "$tree/share/bash-completion/completions" \
     "$tree/share/zsh/vendor-completions" "$tree/share/fish/vendor_completions.d" \
@@ -83,11 +92,11 @@ echo "$out/$name.tar.gz"
 if [ "$windows" = yes ]; then
     wtarget=x86_64-pc-windows-gnu
     if [ "$build" = yes ]; then
-        cargo build --locked --profile "$profile" -p posagent --target "$wtarget"
+        cargo build --locked --profile "$profile" -p posagent "$features" --target "$wtarget"
     fi
     exe="$targetdir/$wtarget/$bindir/posagent.exe"
     [ -f "$exe" ] || { echo "$exe is missing; build it first or drop --no-build" >&2; exit 1; }
-    wname="posagent-$version-x86_64-windows"
+    wname="$product-$version-x86_64-windows"
     wtree="$stage/$wname"
     mkdir -p "$wtree/profiles" "$wtree/docs" "$wtree/completions"
     cp "$exe" "$wtree/posagent.exe"
@@ -103,7 +112,9 @@ if [ "$windows" = yes ]; then
     echo "$out/$wname.zip"
 fi
 
-if command -v cargo-deb > /dev/null 2>&1; then
+if [ "$product" != posagent ]; then
+    echo "no .deb for a training build" >&2
+elif command -v cargo-deb > /dev/null 2>&1; then
     fast=""
     [ "$profile" = dev ] && fast="--fast"
     cargo deb -p posagent --no-build --profile "$profile" --output "$out" --strip $fast

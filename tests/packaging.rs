@@ -109,19 +109,39 @@ fn listing(program: &str, args: &[&str], file: &std::path::Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Builds the tar.gz and the .deb from the binary under test (needs cargo-deb, which
-/// `.ci/run` installs) and checks what each holds. The binary is put under a
-/// `CARGO_TARGET_DIR` of its own, as a user who keeps build output elsewhere has it.
+/// Strings only the simulators hold: the demo secret, the simulated provider's words and
+/// its certificate generator's crate.
+const SIMULATOR_STRINGS: &[&str] = &["posagent-demo-secret", "connection reset (simulated)", "rcgen"];
+
+/// Whether `bytes` hold `needle`.
+fn holds(bytes: &[u8], needle: &str) -> bool {
+    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// The product binary, as packaging/release.sh builds it (without the `sim` feature; a
+/// debug build, in a target directory of its own beside the tests' build).
+fn product_binary(root: &std::path::Path) -> std::path::PathBuf {
+    let target = root.join("target/product");
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--locked", "-p", "posagent", "--no-default-features"])
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    target.join("debug/posagent")
+}
+
+/// Builds the tar.gz and the .deb from the product binary (needs cargo-deb, which
+/// `.ci/run` installs) and checks what each holds, and that the binary they ship carries no
+/// simulator. The binary is put under a `CARGO_TARGET_DIR` of its own, as a user who keeps
+/// build output elsewhere has it.
 #[test]
 fn the_release_archive_and_the_deb_hold_the_binary_profiles_rule_manual_and_completions() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(target.path().join("debug")).unwrap();
-    std::fs::copy(
-        assert_cmd::cargo::cargo_bin("posagent"),
-        target.path().join("debug/posagent"),
-    )
-    .unwrap();
+    std::fs::copy(product_binary(&root), target.path().join("debug/posagent")).unwrap();
     let out_dir = tempfile::tempdir().unwrap();
     let run = std::process::Command::new(root.join("packaging/release.sh"))
         .args(["--profile", "dev", "--no-build", "--out"])
@@ -210,5 +230,19 @@ fn the_release_archive_and_the_deb_hold_the_binary_profiles_rule_manual_and_comp
                 bin.display()
             );
         }
+        let shipped = std::fs::read(&bin).unwrap();
+        for s in SIMULATOR_STRINGS {
+            assert!(!holds(&shipped, s), "{} carries the simulators: {s}", bin.display());
+        }
     }
+    // The same search finds them in the build with the simulators (the tests' binary).
+    let with_sim = std::fs::read(assert_cmd::cargo::cargo_bin("posagent")).unwrap();
+    for s in SIMULATOR_STRINGS {
+        assert!(holds(&with_sim, s), "the test build lacks {s}");
+    }
+    let deb_man = deb_root.path().join("usr/share/man/man1");
+    assert!(
+        !deb_man.join("posagent-sim.1.gz").exists() && !deb_man.join("posagent-demo.1.gz").exists(),
+        "the product documents no simulator commands"
+    );
 }

@@ -11,8 +11,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use posagent::link::port::Port;
-use posagent::link::proto::{DEMO_SECRET, Object};
+use posagent::link::proto::Object;
 use posagent::profile::ProfileSet;
+use posagent::sim::DEMO_SECRET;
 use posagent::sim::faults::FaultSpec;
 use posagent::sim::line::{LinePort, open_pty};
 use posagent::terminal::{Secret, Terminal};

@@ -1,25 +1,15 @@
 //! posagent: an offline field agent that checks, backs up, rebinds, unbinds and migrates
 //! payment terminals over USB serial, journals every step and syncs with the provider.
 //!
-//! Data flows one way: `cli` → `job` → `terminal` → `link` → port; jobs write to `store`;
-//! `sync` reads it. Nothing below `cli` prints.
+//! This package is the command line (`cli`); the work is done by the crates under
+//! `crates/`: `posagent-core` (domain, orders, jobs, store, sync), `posagent-wire` (the
+//! serial protocol), `posagent-i18n` (the catalogues) and, with the `sim` feature,
+//! `posagent-sim` (the simulated terminal and provider). They are re-exported here under
+//! their module names, so `posagent::store`, `posagent::link` … name the same things
+//! everywhere.
 
-pub mod backup;
+pub use posagent_core::*;
+#[cfg(feature = "sim")]
+pub use posagent_sim as sim;
+
 pub mod cli;
-pub mod config;
-pub mod domain;
-pub mod i18n;
-pub mod input;
-pub mod job;
-pub mod link;
-pub mod order;
-pub mod private;
-pub mod profile;
-pub mod receipt;
-pub mod seal;
-pub mod signed;
-pub mod sim;
-pub mod store;
-pub mod sync;
-
-pub mod terminal;

@@ -97,10 +97,12 @@ pub enum Command {
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Simulated terminal and provider, for training and tests.
+    #[cfg(feature = "sim")]
     #[command(subcommand)]
-    Sim(SimCommand),
+    Sim(super::sim_cmd::SimCommand),
     /// A full migration against simulated terminals and provider (--json: one document per stage).
-    Demo(DemoArgs),
+    #[cfg(feature = "sim")]
+    Demo(super::demo_cmd::DemoArgs),
     /// Shell completion script for SHELL, on stdout.
     Completions { shell: clap_complete::Shell },
     /// The manual page (roff) on stdout, or with --dir every page: posagent(1) and one per
@@ -469,108 +471,4 @@ pub struct ProviderArgs {
 pub enum AuditCommand {
     /// Check the hash chain and name the first bad record.
     Verify,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum SimCommand {
-    /// A simulated terminal on a pseudo-terminal or an existing port.
-    Terminal(SimTerminalArgs),
-    /// A simulated provider serving the sync API over TLS.
-    Provider(SimProviderArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct SimTerminalArgs {
-    /// Create a pseudo-terminal and print {"port": ..., "serial": ...} on stdout.
-    #[arg(long, conflicts_with = "port")]
-    pub pty: bool,
-    /// Keep a symlink at PATH to the current pseudo-terminal (survives simulated replugs).
-    #[arg(long, requires = "pty", value_name = "PATH")]
-    pub link: Option<PathBuf>,
-    /// Serve on an existing serial device.
-    #[arg(long)]
-    pub port: Option<PathBuf>,
-    /// Profile whose terminal to simulate.
-    #[arg(long, default_value = "generic")]
-    pub profile: String,
-    /// Transactions in the log (some unsettled).
-    #[arg(long, default_value_t = 200)]
-    pub transactions: u32,
-    /// Seed for reproducible data.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Line rate to pace at, in baud (8N1: bytes/s = baud / 10).
-    #[arg(long, default_value_t = 115_200)]
-    pub baud: u32,
-    /// Faults, e.g. bitflip=1e-5,drop=1e-5,stall=200ms,busy=0.1,slow=50ms,unplug=4096.
-    #[arg(long, value_name = "SPEC")]
-    pub faults: Option<String>,
-    /// State file; a restart with the same file is a power cycle.
-    #[arg(long, value_name = "FILE")]
-    pub state: Option<PathBuf>,
-    /// A new, unbound replacement unit.
-    #[arg(long)]
-    pub blank: bool,
-    /// Serial number for the simulated unit (default: derived from the seed).
-    #[arg(long)]
-    pub serial: Option<String>,
-    /// Start bound to a bank account instead of a settlement card.
-    #[arg(long, conflicts_with = "blank")]
-    pub account: bool,
-    /// Behave as a terminal of the first protocol release (no DIGEST command).
-    #[arg(long)]
-    pub legacy: bool,
-    /// When the settlement card or account was bound, YYYYMMDD, as STATUS reports it;
-    /// `unknown` makes a terminal that does not say.
-    #[arg(long, value_name = "DATE", default_value = crate::sim::terminal::DEFAULT_SETTLEMENT_SINCE)]
-    pub settlement_since: String,
-    /// Operator secret the terminal accepts (default: the documented demo secret).
-    #[arg(long, value_name = "FILE")]
-    pub secret_file: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct SimProviderArgs {
-    /// Address to listen on; port 0 picks a free one.
-    #[arg(long, default_value = "127.0.0.1:0")]
-    pub listen: String,
-    /// Certificates, agent key and ledger (made on first start; default DATA/sim-provider).
-    #[arg(long, value_name = "DIR")]
-    pub tls_dir: Option<PathBuf>,
-    /// Faults, e.g. unavailable=0.2,delay=100ms,reset_before=0.1,reset_after=0.1,slow_handshake=500ms,reject=0.05.
-    #[arg(long, value_name = "SPEC")]
-    pub faults: Option<String>,
-    /// Refuse agents without a client certificate from the directory's CA.
-    #[arg(long)]
-    pub require_client_cert: bool,
-    /// Days between two settlement-card changes of one merchant.
-    #[arg(long, default_value_t = 30)]
-    pub card_cooldown_days: u32,
-    /// Issue these work orders, signed (CSV: the plan's columns plus `technician`, and
-    /// optionally `valid_until` and `checks.NAME`).
-    #[arg(long, value_name = "PLAN.csv")]
-    pub orders: Option<PathBuf>,
-    /// "Send" one-time codes by appending one JSON line per message to FILE (default:
-    /// sms.jsonl in the directory).
-    #[arg(long, value_name = "FILE")]
-    pub sms_log: Option<PathBuf>,
-    /// Seconds a one-time code is accepted.
-    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86400))]
-    pub sms_ttl: u64,
-    /// Seed for the fault dice.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Print what the provider in the directory has applied (JSON) and exit.
-    #[arg(long)]
-    pub report: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// Transactions on the old unit.
-    #[arg(long, default_value_t = 200)]
-    pub transactions: u32,
-    /// Line rate of the simulated terminals.
-    #[arg(long, default_value_t = 115_200)]
-    pub baud: u32,
 }

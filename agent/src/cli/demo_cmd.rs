@@ -7,12 +7,14 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use super::args::{DemoArgs, OrdersCommand, ProviderArgs, SyncArgs};
+use clap::Args;
+
+use super::args::{OrdersCommand, ProviderArgs, SyncArgs};
 use super::screen::{print_outcome, screen};
 use super::{CliError, Exit, Output, load_profiles, sync_cmd};
 use crate::config::Paths;
 use crate::job::{self, JobSetup};
-use crate::link::proto::DEMO_SECRET;
+use crate::sim::DEMO_SECRET;
 use crate::sim::terminal::activation_code_for;
 use crate::store::Store;
 use crate::terminal::{Secret, Terminal};
@@ -307,4 +309,14 @@ fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
         }),
     );
     Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Transactions on the old unit.
+    #[arg(long, default_value_t = 200)]
+    pub transactions: u32,
+    /// Line rate of the simulated terminals.
+    #[arg(long, default_value_t = 115_200)]
+    pub baud: u32,
 }

@@ -33,7 +33,8 @@ pub fn requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
-/// Registers a child process to stop on interruption.
+/// Registers a child process to stop on interruption (the demo's simulators).
+#[cfg(feature = "sim")]
 pub fn register_child(pid: u32) {
     if let Ok(mut c) = CHILDREN.lock() {
         c.push(pid);

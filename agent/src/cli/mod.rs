@@ -5,6 +5,7 @@ mod args;
 mod backup_cmd;
 mod codes;
 mod config_cmd;
+#[cfg(feature = "sim")]
 mod demo_cmd;
 mod device_cmd;
 mod interrupt;
@@ -21,6 +22,7 @@ mod queue_cmd;
 mod run_cmd;
 mod screen;
 mod secrets;
+#[cfg(feature = "sim")]
 mod sim_cmd;
 mod support_cmd;
 mod sync_cmd;
@@ -88,6 +90,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Orders { action } => orders_cmd::run(&paths, action, out),
         Command::Devices => device_cmd::devices(&paths, out),
         Command::Inspect(a) => device_cmd::inspect(&paths, &a, out),
+        #[cfg(feature = "sim")]
         Command::Sim(c) => sim_cmd::run(&paths, c),
         Command::Backup(a) => backup_cmd::run(&paths, a, out),
         Command::Restore(a) => backup_cmd::restore(&paths, &a, out),
@@ -98,6 +101,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Audit(c) => jobs_cmd::audit(&paths, c, out),
         Command::Sync(a) => sync_cmd::run(&paths, &a, out),
         Command::Run(a) => run_cmd::run(&paths, &a, out),
+        #[cfg(feature = "sim")]
         Command::Demo(a) => demo_cmd::run(&a, out),
         Command::Queue { action } => queue_cmd::run(&paths, action, &job_cmd::technician(&paths)?, out),
     }

@@ -6,14 +6,21 @@ use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::*;
+use crate::DEMO_SECRET;
 use crate::domain::DeviceStatus;
-use crate::link::proto::{DEMO_SECRET, Object};
+use crate::faults::FaultSpec;
+use crate::inproc::InProcess;
+use crate::link::proto::Object;
 use crate::profile::ProfileSet;
-use crate::sim::faults::FaultSpec;
-use crate::sim::inproc::InProcess;
-use crate::sim::terminal::{DEFAULT_SETTLEMENT_SINCE, Seed, activation_code_for};
-use crate::terminal::model::{AccountBinding, CardBinding, decode_log};
+use crate::terminal::{DEFAULT_SETTLEMENT_SINCE, Seed, activation_code_for};
+use posagent_core::config::Paths;
+use posagent_core::job::*;
+use posagent_core::order::{Operation, WorkOrder};
+use posagent_core::store::Store;
+use posagent_core::store::jobs::JobState;
+use posagent_core::terminal::model::Binding;
+use posagent_core::terminal::model::{AccountBinding, CardBinding, decode_log};
+use posagent_core::terminal::{Secret, Terminal, TerminalError};
 
 const PASSWORD: &[u8] = b"job-backup-password";
 const LEGAL_REP_ID: &str = "110105194910010023";
@@ -83,7 +90,7 @@ impl World {
         std::fs::create_dir_all(&overrides).unwrap();
         for name in ["lakala", "ums"] {
             let text =
-                std::fs::read_to_string(format!("{}/../profiles/{name}.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+                std::fs::read_to_string(format!("{}/../../profiles/{name}.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
             std::fs::write(
                 overrides.join(format!("{name}.toml")),
                 text.replace("require_signed = true", "require_signed = false"),
@@ -184,7 +191,7 @@ impl World {
     }
 
     fn order(&self) -> WorkOrder {
-        let (mut orders, report) = crate::order::check_file(&self.order_file, &self.profiles).unwrap();
+        let (mut orders, report) = posagent_core::order::check_file(&self.order_file, &self.profiles).unwrap();
         assert!(report.valid, "{:?}", report.errors);
         orders.remove(0)
     }
@@ -229,7 +236,7 @@ impl World {
         Continue {
             opener: self.sims.clone(),
             verify: Verify::Digest,
-            order_keys: &crate::signed::OrderKeys::default(),
+            order_keys: &posagent_core::signed::OrderKeys::default(),
             paths: &self.paths,
             profiles: &self.profiles,
             secret: &secret,

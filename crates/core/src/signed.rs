@@ -341,7 +341,7 @@ pub(crate) mod tests {
 
     #[test]
     fn the_documented_test_vector() {
-        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/sync-api.md")).unwrap();
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/sync-api.md")).unwrap();
         let key = vector_key();
         let signed = sign(vector_order(), &key).unwrap();
         let canonical = String::from_utf8(signed_bytes(&vector_order()).unwrap()[DOMAIN.len()..].to_vec()).unwrap();

@@ -420,18 +420,19 @@ fn file_digest(path: &Path, limit: u64, what: &str) -> Result<String, std::io::E
 }
 
 /// Where a test hook may kill the agent (`POSAGENT_KILL_AT`): `before:STEP`, `after:STEP`
-/// or `transfer:LABEL:BYTES` (LABEL: backup, export, import, verify). Used by the interruption tests to stop the process with SIGKILL at
-/// exact points; it does nothing unless the variable is set, and it is compiled only into
-/// debug builds (the ones the tests run): a release build has no way to kill itself.
+/// or `transfer:LABEL:BYTES` (LABEL: backup, export, import, verify). Used by the interruption
+/// tests to stop the process with SIGKILL at exact points; it does nothing unless the
+/// variable is set, and it is compiled only with the `test-hooks` feature, which only the
+/// test builds enable: a product build has no way to kill itself.
 pub const KILL_AT_ENV: &str = "POSAGENT_KILL_AT";
 
 fn kill_point(what: &str) {
-    if cfg!(debug_assertions) && std::env::var(KILL_AT_ENV).is_ok_and(|v| v == what) {
+    if cfg!(feature = "test-hooks") && std::env::var(KILL_AT_ENV).is_ok_and(|v| v == what) {
         kill_now();
     }
 }
 
-#[cfg(debug_assertions)]
+#[cfg(feature = "test-hooks")]
 fn kill_now() {
     // SIGKILL, as a power cut or `kill -9` would: no destructors, no flushing.
     #[cfg(unix)]
@@ -443,12 +444,12 @@ fn kill_now() {
     std::process::abort();
 }
 
-#[cfg(not(debug_assertions))]
+#[cfg(not(feature = "test-hooks"))]
 fn kill_now() {}
 
 /// `transfer:LABEL:BYTES`: the byte count at which to die during the named transfer.
 fn kill_after_bytes(label: &str) -> Option<u64> {
-    if !cfg!(debug_assertions) {
+    if !cfg!(feature = "test-hooks") {
         return None;
     }
     let spec = std::env::var(KILL_AT_ENV).ok()?;
@@ -1055,6 +1056,3 @@ impl Run<'_> {
         Ok(())
     }
 }
-
-#[cfg(test)]
-mod tests;

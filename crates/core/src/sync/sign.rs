@@ -124,7 +124,7 @@ mod tests {
             "000102030405060708090a0b0c0d0e0f",
             br#"{"submissions":[]}"#,
         );
-        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/sync-api.md")).unwrap();
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/sync-api.md")).unwrap();
         let body_sha = hex::encode(Sha256::digest(body));
         let mac = hex::encode(
             mac_over(&key, "POST", "/v1/submissions/batch", ts, nonce, body)

@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::faults::FaultSpec;
 use super::terminal::{Seed, SimTerminal, TerminalState};
+use crate::DEMO_SECRET;
 use crate::link::Link;
 use crate::link::port::{Opener, Port, PortError, mem_pair};
-use crate::link::proto::DEMO_SECRET;
 use crate::profile::SerialSettings;
 
 /// The line rate the in-process link computes its timeouts with (nothing is paced).

@@ -170,5 +170,3 @@ pub const MAX_AUTH_FAILURES: u32 = 5;
 pub const LOCKOUT: Duration = Duration::from_secs(300);
 /// Bytes of each side's authentication nonce.
 pub const NONCE_LEN: usize = 32;
-/// The operator secret the simulated terminal accepts when none is configured.
-pub const DEMO_SECRET: &str = "posagent-demo-secret";

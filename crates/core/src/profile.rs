@@ -12,15 +12,16 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::order::{Operation, field_used_by};
+pub use posagent_wire::settings::{FlowControl, Parity, SerialSettings};
 
 /// The built-in profiles: (name, file text).
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("allinpay", include_str!("../../profiles/allinpay.toml")),
-    ("generic", include_str!("../../profiles/generic.toml")),
-    ("lakala", include_str!("../../profiles/lakala.toml")),
-    ("ruiyinxin", include_str!("../../profiles/ruiyinxin.toml")),
-    ("shengpay", include_str!("../../profiles/shengpay.toml")),
-    ("ums", include_str!("../../profiles/ums.toml")),
+    ("allinpay", include_str!("../../../profiles/allinpay.toml")),
+    ("generic", include_str!("../../../profiles/generic.toml")),
+    ("lakala", include_str!("../../../profiles/lakala.toml")),
+    ("ruiyinxin", include_str!("../../../profiles/ruiyinxin.toml")),
+    ("shengpay", include_str!("../../../profiles/shengpay.toml")),
+    ("ums", include_str!("../../../profiles/ums.toml")),
 ];
 
 /// A provider / terminal family profile.
@@ -54,33 +55,6 @@ pub struct Profile {
 pub struct OrdersPolicy {
     /// A local order file is refused; orders come from `posagent orders pull`.
     pub require_signed: bool,
-}
-
-/// Serial line settings.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct SerialSettings {
-    pub baud: u32,
-    pub data_bits: u8,
-    pub parity: Parity,
-    pub stop_bits: u8,
-    pub flow_control: FlowControl,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Parity {
-    None,
-    Odd,
-    Even,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum FlowControl {
-    None,
-    Software,
-    Hardware,
 }
 
 /// A USB VID:PID pair.

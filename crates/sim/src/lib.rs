@@ -1,11 +1,21 @@
-//! Simulators for training and tests: a terminal on a pseudo-terminal speaking the real
-//! protocol at a real line rate, with fault injection.
+//! Simulators for training, tests, benchmarks and the demo: a terminal on a pseudo-terminal
+//! speaking the real protocol at a real line rate, with fault injection, and a provider
+//! serving the sync API over TLS. Not part of the product packages.
 
 pub mod faults;
 pub mod inproc;
 pub mod line;
 pub mod provider;
 pub mod terminal;
+
+#[cfg(test)]
+mod job_tests;
+
+// The agent's own modules under the names the simulators' code uses.
+pub(crate) use posagent_core::{domain, input, link, private, profile, signed, store, sync};
+
+/// The operator secret the simulated terminal accepts when none is configured.
+pub const DEMO_SECRET: &str = "posagent-demo-secret";
 
 use std::path::PathBuf;
 use std::time::Duration;

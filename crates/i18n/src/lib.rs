@@ -23,8 +23,8 @@ pub enum Lang {
 
 /// The catalogues, as compiled in: (language, its Fluent source).
 pub const CATALOGUES: [(Lang, &str); 2] = [
-    (Lang::En, include_str!("../../locales/en.ftl")),
-    (Lang::ZhCn, include_str!("../../locales/zh-CN.ftl")),
+    (Lang::En, include_str!("../locales/en.ftl")),
+    (Lang::ZhCn, include_str!("../locales/zh-CN.ftl")),
 ];
 
 impl Lang {
@@ -145,12 +145,12 @@ pub fn message_in(lang: Lang, key: &str, args: Option<&FluentArgs>) -> Option<St
 #[macro_export]
 macro_rules! tr {
     ($key:literal) => {
-        $crate::i18n::text($key, None)
+        $crate::text($key, None)
     };
     ($key:literal, $($name:ident = $value:expr),+ $(,)?) => {{
-        let mut args = $crate::i18n::FluentArgs::new();
+        let mut args = $crate::FluentArgs::new();
         $( args.set(stringify!($name), $value); )+
-        $crate::i18n::text($key, Some(&args))
+        $crate::text($key, Some(&args))
     }};
 }
 

@@ -11,7 +11,10 @@ pub mod bulk;
 pub mod frame;
 pub mod port;
 pub mod proto;
+pub mod settings;
 pub mod tlv;
+
+pub(crate) use posagent_i18n::tr;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

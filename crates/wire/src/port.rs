@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::profile::{FlowControl, Parity, SerialSettings};
+use crate::settings::{FlowControl, Parity, SerialSettings};
 
 /// How long one write may block before the port counts as stuck.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);

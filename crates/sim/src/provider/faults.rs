@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::sim::faults::{FaultSpecError, duration, pairs, rate};
+use crate::faults::{FaultSpecError, duration, pairs, rate};
 
 /// Which faults the provider injects.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -1,0 +1,26 @@
+//! posagent's domain: work orders and provider profiles, the terminal's commands over the
+//! wire, encrypted backups, the five procedures as resumable jobs, the SQLite store, sealing
+//! and the delivery to the provider. No printing, no prompting, no `process::exit`: the CLI
+//! does those.
+//!
+//! Data flows one way: `job` → `terminal` → `link` (posagent-wire) → port; jobs write to
+//! `store`; `sync` reads it.
+
+pub use posagent_i18n as i18n;
+pub use posagent_i18n::tr;
+pub use posagent_wire as link;
+
+pub mod backup;
+pub mod config;
+pub mod domain;
+pub mod input;
+pub mod job;
+pub mod order;
+pub mod private;
+pub mod profile;
+pub mod receipt;
+pub mod seal;
+pub mod signed;
+pub mod store;
+pub mod sync;
+pub mod terminal;
