@@ -124,13 +124,15 @@ fn one_order(
             crate::seal::LocalKeys::load_or_create(&paths.data).map_err(crate::sync::client::SyncError::from)?;
         if let Some(doc) = crate::sync::orders::document(&store, &local, id)? {
             let profiles = load_profiles(paths)?;
-            let refused = |e: crate::signed::OrderAuthError| CliError::new(Exit::NoPerm, e.to_string());
-            let v = doc.verify(&super::orders_cmd::order_keys(paths)?).map_err(refused)?;
-            v.authorise(&technician(paths)?, chrono::Utc::now()).map_err(refused)?;
-            let order = crate::order::validate(&v.raw(), &profiles).map_err(|problems| {
-                let list = problems.iter().map(|p| format!("\n  {p}")).collect::<String>();
-                CliError::new(Exit::DataErr, tr!("pulled-order-invalid", order = id, problems = list))
-            })?;
+            let keys = super::orders_cmd::order_keys(paths)?;
+            let (order, v) =
+                crate::sync::orders::checked(&doc, &keys, &technician(paths)?, &profiles).map_err(|e| match e {
+                    crate::sync::orders::NotReady::Auth(e) => CliError::new(Exit::NoPerm, e.to_string()),
+                    crate::sync::orders::NotReady::Invalid(problems) => {
+                        let list = problems.iter().map(|p| format!("\n  {p}")).collect::<String>();
+                        CliError::new(Exit::DataErr, tr!("pulled-order-invalid", order = id, problems = list))
+                    }
+                })?;
             if order.operation != op {
                 return Err(CliError::new(
                     Exit::DataErr,

@@ -1,12 +1,9 @@
-//! `posagent run PLAN`: many orders over many terminals. Every order's terminal is found
-//! by its serial number on whichever port it answers; up to `--jobs` jobs run at once, one
-//! per terminal. A failing order does not stop the others; running the plan again skips
-//! what is done and resumes what was interrupted, from the journal.
+//! `posagent run PLAN`: many orders over many terminals (`job::batch` runs them): finds the
+//! terminals, asks for confirmation and secrets, draws a line per job, and reports.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -18,11 +15,11 @@ use super::output::Table;
 use super::secrets::PasswordUse;
 use super::{CliError, Exit, Output, json_line, secrets};
 use crate::config::Paths;
-use crate::job::{self, Continue, JobSetup, Observer, PlanSummary, Step, StepStatus};
+use crate::job::batch::{self, Batch, Next, Ran};
+use crate::job::{Observer, PlanSummary, Step, StepStatus};
 use crate::order::WorkOrder;
 use crate::profile::{ProfileSet, SerialSettings};
 use crate::store::Store;
-use crate::store::jobs::JobState;
 use crate::terminal::Secret;
 use crate::tr;
 
@@ -46,22 +43,26 @@ struct OrderResult {
     exit: Option<Exit>,
 }
 
-/// What to do with an order, from the journal.
-#[derive(Debug, Clone)]
-enum Next {
-    Skip(String),
-    Resume(String),
-    Start,
-}
-
-/// One order, where its terminals are, and what to do.
-struct Planned {
-    order: WorkOrder,
-    /// The provider's signature, for a pulled order.
-    signed: Option<crate::signed::Verified>,
-    serial: String,
-    replacement: Option<String>,
-    next: Next,
+impl From<Ran> for OrderResult {
+    fn from(r: Ran) -> OrderResult {
+        let failed = r.failure.map(|f| match f {
+            batch::Failure::TerminalAbsent(_) | batch::Failure::ReplacementAbsent(_) => {
+                CliError::new(Exit::Unavailable, f.to_string())
+            }
+            batch::Failure::Profile(e) => e.into(),
+            batch::Failure::Job(e) => e.into(),
+        });
+        OrderResult {
+            order: r.order,
+            terminal: r.terminal,
+            status: r.status,
+            job: r.job,
+            port: r.port.map(|p| p.display().to_string()),
+            error: failed.as_ref().map(|e| e.message.clone()),
+            receipt: r.receipt,
+            exit: failed.map(|e| e.exit),
+        }
+    }
 }
 
 fn ports_to_probe(a: &RunArgs) -> Result<Vec<PathBuf>, CliError> {
@@ -69,55 +70,6 @@ fn ports_to_probe(a: &RunArgs) -> Result<Vec<PathBuf>, CliError> {
         return Ok(a.ports.clone());
     }
     crate::terminal::discover::candidates().map_err(|e| CliError::new(Exit::Failure, e.to_string()))
-}
-
-fn plan_orders(
-    store: &Store,
-    orders: Vec<(WorkOrder, Option<crate::signed::Verified>)>,
-    plan: &Path,
-) -> Result<Vec<Planned>, CliError> {
-    let jobs = store.jobs()?;
-    let mut planned = Vec::with_capacity(orders.len());
-    let mut seen = BTreeSet::new();
-    for (order, signed) in orders {
-        if !seen.insert(order.id.clone()) {
-            return Err(CliError::new(
-                Exit::DataErr,
-                tr!(
-                    "plan-order-twice",
-                    file = plan.display().to_string(),
-                    order = order.id.as_str()
-                ),
-            ));
-        }
-        let serial = order.expect.serial.clone().ok_or_else(|| {
-            CliError::new(
-                Exit::DataErr,
-                tr!(
-                    "plan-order-no-serial",
-                    file = plan.display().to_string(),
-                    order = order.id.as_str()
-                ),
-            )
-        })?;
-        let mine = jobs.iter().filter(|j| j.order_id == order.id);
-        let next = match mine.clone().find(|j| j.state == JobState::Done).or_else(|| {
-            mine.clone()
-                .find(|j| matches!(j.state, JobState::Running | JobState::Interrupted))
-        }) {
-            Some(j) if j.state == JobState::Done => Next::Skip(j.id.clone()),
-            Some(j) => Next::Resume(j.id.clone()),
-            None => Next::Start,
-        };
-        planned.push(Planned {
-            replacement: order.replacement.as_ref().and_then(|r| r.serial.clone()),
-            signed,
-            order,
-            serial,
-            next,
-        });
-    }
-    Ok(planned)
 }
 
 /// Draws one job of a run: a line in the multi-bar, or JSON events.
@@ -167,140 +119,6 @@ impl Observer for RunLine {
     }
 }
 
-/// What every job of a run shares.
-struct Shared<'a> {
-    paths: &'a Paths,
-    profiles: &'a ProfileSet,
-    plan: &'a Path,
-    secret: &'a Secret,
-    password: &'a [u8],
-    technician: &'a str,
-    found: &'a HashMap<String, PathBuf>,
-    cooldown_checked_by_provider: bool,
-    verify: crate::job::Verify,
-    order_keys: &'a crate::signed::OrderKeys,
-    /// Every read-only check against the terminals, nothing changed, no job kept.
-    dry_run: bool,
-    proof: crate::job::Proof,
-}
-
-impl Shared<'_> {
-    fn run_one(&self, p: &Planned, obs: &mut RunLine) -> OrderResult {
-        let port = self.found.get(&p.serial);
-        let mut result = OrderResult {
-            order: p.order.id.clone(),
-            terminal: p.serial.clone(),
-            status: "failed",
-            job: None,
-            port: port.map(|x| x.display().to_string()),
-            error: None,
-            receipt: None,
-            exit: None,
-        };
-        let fail = |mut r: OrderResult, e: CliError| {
-            r.error = Some(e.message);
-            r.exit = Some(e.exit);
-            r
-        };
-        let outcome = match &p.next {
-            Next::Skip(job) => {
-                result.status = "skipped";
-                result.job = Some(job.clone());
-                return result;
-            }
-            // A dry run does not resume: the interrupted job's checks passed when it began.
-            Next::Resume(job) if self.dry_run => {
-                result.status = "planned";
-                result.job = Some(job.clone());
-                return result;
-            }
-            Next::Resume(job) => Continue {
-                opener: std::sync::Arc::new(crate::job::SerialOpener),
-                order_keys: self.order_keys,
-                verify: self.verify,
-                paths: self.paths,
-                profiles: self.profiles,
-                secret: self.secret,
-                backup_password: self.password,
-                port: port.map(PathBuf::as_path),
-                replacement_port: p
-                    .replacement
-                    .as_ref()
-                    .and_then(|s| self.found.get(s))
-                    .map(PathBuf::as_path),
-                proof: self.proof.clone(),
-            }
-            .resume(job, obs),
-            Next::Start => {
-                let Some(port) = port else {
-                    let e = CliError::new(
-                        Exit::Unavailable,
-                        tr!("plan-terminal-absent", serial = p.serial.as_str()),
-                    );
-                    return fail(result, e);
-                };
-                let replacement_port = match &p.replacement {
-                    Some(r) => match self.found.get(r) {
-                        Some(x) => Some(x.as_path()),
-                        None => {
-                            let e =
-                                CliError::new(Exit::Unavailable, tr!("plan-replacement-absent", serial = r.as_str()));
-                            return fail(result, e);
-                        }
-                    },
-                    None => None,
-                };
-                let profile = match self.profiles.get(&p.order.profile) {
-                    Ok(x) => x,
-                    Err(e) => return fail(result, e.into()),
-                };
-                job::start(
-                    JobSetup {
-                        opener: std::sync::Arc::new(crate::job::SerialOpener),
-                        paths: self.paths,
-                        profile,
-                        order: p.order.clone(),
-                        order_file: p.signed.as_ref().map_or(self.plan, |_| Path::new(&p.order.id)),
-                        port,
-                        replacement_port,
-                        secret: self.secret,
-                        backup_password: self.password,
-                        technician: self.technician,
-                        dry_run: self.dry_run,
-                        cooldown_checked_by_provider: self.cooldown_checked_by_provider,
-                        verify: self.verify,
-                        signed: p.signed.clone(),
-                        proof: self.proof.clone(),
-                    },
-                    obs,
-                )
-            }
-        };
-        match outcome {
-            Ok(_) if self.dry_run => {
-                result.status = "planned";
-                result
-            }
-            Ok(o) => {
-                result.status = if o.job.state == JobState::Done {
-                    "done"
-                } else {
-                    "failed"
-                };
-                result.job = Some(o.job.id.clone());
-                result.receipt = o.receipt.file;
-                result
-            }
-            Err(e) => {
-                if let crate::job::JobError::Interrupted { job, .. } = &e {
-                    result.job = Some(job.clone());
-                }
-                fail(result, e.into())
-            }
-        }
-    }
-}
-
 fn bar_for(multi: &MultiProgress, serial: &str) -> ProgressBar {
     let bar = multi.add(ProgressBar::new(1));
     bar.set_style(
@@ -330,20 +148,10 @@ fn pulled_orders(
         let Some(doc) = crate::sync::orders::document(&store, &local, &o.id)? else {
             continue;
         };
-        let checked = doc
-            .verify(&keys)
-            .and_then(|v| v.authorise(&tech, chrono::Utc::now()).map(|()| v))
-            .map_err(|e| e.to_string())
-            .and_then(|v| match crate::order::validate(&v.raw(), profiles) {
-                Ok(order) => Ok((order, Some(v))),
-                Err(p) => Err(tr!(
-                    "pulled-not-valid",
-                    problems = p.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")
-                )),
-            });
+        let checked = crate::sync::orders::checked(&doc, &keys, &tech, profiles).map(|(o, v)| (o, Some(v)));
         match checked {
             Ok(x) => ready.push(x),
-            Err(why) => eprintln!("{}", tr!("pulled-left-alone", reason = why)),
+            Err(why) => eprintln!("{}", tr!("pulled-left-alone", reason = why.to_string())),
         }
     }
     Ok(ready)
@@ -365,7 +173,10 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
         }
     };
     let store = Store::open(&paths.data)?;
-    let mut planned = plan_orders(&store, orders, &plan)?;
+    let mut planned = batch::plan(&store, orders, &plan).map_err(|e| match e {
+        batch::PlanError::Store(e) => e.into(),
+        e => CliError::new(Exit::DataErr, e.to_string()),
+    })?;
     drop(store);
     let mut settings: Vec<SerialSettings> = Vec::new();
     for p in &planned {
@@ -412,7 +223,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
     };
     let tech = technician(paths)?;
     super::interrupt::install();
-    let shared = Shared {
+    let batch = Batch {
         paths,
         profiles: &profiles,
         plan: &plan,
@@ -426,7 +237,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
         order_keys: &super::orders_cmd::order_keys(paths)?,
         dry_run: dry,
     };
-    let results = execute(&planned, &shared, usize::from(a.jobs), out);
+    let results = execute(&planned, &batch, usize::from(a.jobs), out);
     if dry {
         dry_run_report(&results, &silent, out)
     } else {
@@ -434,58 +245,35 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
     }
 }
 
-/// Runs every planned order, up to `jobs` terminals at once; results in plan order.
-fn execute(planned: &[Planned], shared: &Shared<'_>, jobs: usize, out: &Output) -> Vec<OrderResult> {
+/// Runs every planned order, up to `jobs` terminals at once, a line in the multi-bar each
+/// (or JSON events); results in plan order.
+fn execute(planned: &[batch::Planned], batch: &Batch<'_>, jobs: usize, out: &Output) -> Vec<OrderResult> {
     let draw = if !out.narrates() || !std::io::stderr().is_terminal() {
         ProgressDrawTarget::hidden()
     } else {
         ProgressDrawTarget::stderr()
     };
     let multi = MultiProgress::with_draw_target(draw);
-    // One queue per terminal: a terminal's orders run one after another.
-    let mut by_terminal: BTreeMap<&str, Vec<&Planned>> = BTreeMap::new();
-    for p in planned {
-        by_terminal.entry(p.serial.as_str()).or_default().push(p);
-    }
-    let queue = Mutex::new(by_terminal.into_values().collect::<Vec<_>>());
-    let results = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            s.spawn(|| {
-                loop {
-                    let Some(group) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop() else {
-                        return;
-                    };
-                    for p in group {
-                        let mut line = RunLine {
-                            bar: bar_for(&multi, &p.serial),
-                            json: out.json && !shared.dry_run,
-                            order: p.order.id.clone(),
-                        };
-                        let r = shared.run_one(p, &mut line);
-                        line.bar.finish_with_message(match &r.error {
-                            Some(e) => tr!("run-line-failed", reason = e.as_str()),
-                            None => result_label(r.status),
-                        });
-                        if line.json {
-                            let mut doc = serde_json::to_value(&r).unwrap_or_default();
-                            doc["event"] = "result".into();
-                            json_line(&doc);
-                        }
-                        results.lock().unwrap_or_else(|p| p.into_inner()).push(r);
-                    }
-                }
-            });
+    let json = out.json && !batch.dry_run;
+    let watch = |p: &batch::Planned| RunLine {
+        bar: bar_for(&multi, &p.serial),
+        json,
+        order: p.order.id.clone(),
+    };
+    let done = |r: Ran, line: RunLine| {
+        let r = OrderResult::from(r);
+        line.bar.finish_with_message(match &r.error {
+            Some(e) => tr!("run-line-failed", reason = e.as_str()),
+            None => result_label(r.status),
+        });
+        if json {
+            let mut doc = serde_json::to_value(&r).unwrap_or_default();
+            doc["event"] = "result".into();
+            json_line(&doc);
         }
-    });
-    let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    let order_of: HashMap<&str, usize> = planned
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.order.id.as_str(), i))
-        .collect();
-    results.sort_by_key(|r| order_of.get(r.order.as_str()).copied());
-    results
+        r
+    };
+    batch.run_all(planned, jobs, watch, done)
 }
 
 /// A result's status as a person reads it (JSON keeps `done`, `skipped` …).

@@ -8,6 +8,7 @@
 //! happens only once a verified backup exists. The last step marks the job done and queues
 //! its submission for the provider in one transaction.
 
+pub mod batch;
 mod proof;
 pub mod restore;
 mod steps;

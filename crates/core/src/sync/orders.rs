@@ -3,8 +3,10 @@
 
 use super::api;
 use super::client::{Client, SyncError};
+use crate::order::{Problem, WorkOrder};
+use crate::profile::ProfileSet;
 use crate::seal::LocalKeys;
-use crate::signed::{OrderKeys, SignedOrder};
+use crate::signed::{OrderAuthError, OrderKeys, SignedOrder, Verified};
 use crate::store::Store;
 use crate::store::orders::PulledOrder;
 
@@ -87,4 +89,29 @@ pub fn document(store: &Store, keys: &LocalKeys, id: &str) -> Result<Option<Sign
     serde_json::from_slice(&plain)
         .map(Some)
         .map_err(|e| SyncError::Setup(format!("pulled order {id}: {e}")))
+}
+
+/// Why a pulled order may not be carried out now.
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    /// Not the provider's authorisation for this technician at this moment.
+    #[error(transparent)]
+    Auth(#[from] OrderAuthError),
+    /// Signed, but not a valid order under today's profiles.
+    #[error("{}", crate::tr!("pulled-not-valid", problems = .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ")))]
+    Invalid(Vec<Problem>),
+}
+
+/// A pulled order checked as a job checks it: its signature against `keys`, that it is
+/// `technician`'s and valid now, and its fields against the profiles.
+pub fn checked(
+    doc: &SignedOrder,
+    keys: &OrderKeys,
+    technician: &str,
+    profiles: &ProfileSet,
+) -> Result<(WorkOrder, Verified), NotReady> {
+    let v = doc.verify(keys)?;
+    v.authorise(technician, chrono::Utc::now())?;
+    let order = crate::order::validate(&v.raw(), profiles).map_err(NotReady::Invalid)?;
+    Ok((order, v))
 }
