@@ -59,7 +59,9 @@ impl From<JobError> for CliError {
                 .code("job_not_found")
                 .help(tr!("help-jobs-list")),
             JobError::NotRunning { .. } => CliError::new(Exit::Failure, e.to_string()).code("job_not_running"),
-            JobError::Abort(_) => CliError::new(Exit::Failure, e.to_string()).code("abort_refused"),
+            JobError::AbortTooLate(_) | JobError::AbortNoBackup => {
+                CliError::new(Exit::Failure, e.to_string()).code("abort_refused")
+            }
             other => CliError::new(Exit::Failure, other.to_string()),
         }
     }

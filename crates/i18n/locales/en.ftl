@@ -484,7 +484,6 @@ restore-archive-changed = the archive { $file } changed since the restore began;
 restore-archive-unreadable = cannot read the archive: { $reason }
 restore-other-unit = the archive is of terminal { $expected }, but { $serial } is connected
 restore-readback-differs = the terminal reads back differently ({ $fields })
-restore-not-a-step = { $step } is not a step of a restore
 restore-no-backup = the restore has no backup of what it overwrote
 
 ## Binding fields in a list of changes (English: the names JSON uses)

@@ -484,7 +484,6 @@ restore-archive-changed = 恢复开始后备份文件 { $file } 已被改动；�
 restore-archive-unreadable = 无法读取备份文件：{ $reason }
 restore-other-unit = 该备份属于终端 { $expected }，但当前连接的是 { $serial }
 restore-readback-differs = 终端回读的内容不同（{ $fields }）
-restore-not-a-step = “{ $step }”不是恢复的步骤
 restore-no-backup = 恢复没有备份被覆盖的内容
 
 ## 改动列表中的绑定字段

@@ -300,8 +300,9 @@ pub enum JobError {
         /// What the terminal holds now, in words.
         terminal: String,
     },
-    #[error("{0}")]
-    Unauthorised(String),
+    /// The order is not the provider's authorisation for this job (see the variants).
+    #[error(transparent)]
+    Unauthorised(#[from] Unauthorised),
     #[error("{}", crate::tr!("job-verification", step = step_label(.step), what = .what.as_str()))]
     Verification { step: &'static str, what: String },
     #[error("{}", crate::tr!("job-cancelled"))]
@@ -316,10 +317,70 @@ pub enum JobError {
     NotFound(String),
     #[error("{}", crate::tr!("job-not-running", job = .job.as_str(), state = .state.label()))]
     NotRunning { job: String, state: JobState },
-    #[error("{0}")]
-    Order(String),
-    #[error("{0}")]
-    Abort(String),
+    /// The job's order (or a restore's archive) cannot be read or no longer holds.
+    #[error(transparent)]
+    Order(#[from] OrderProblem),
+    #[error("{}", crate::tr!("abort-too-late", job = .0.as_str()))]
+    AbortTooLate(String),
+    #[error("{}", crate::tr!("restore-no-backup"))]
+    AbortNoBackup,
+    /// A step asked of a procedure that has no such step (a defect, not bad input).
+    #[error("{}", crate::tr!("step-not-in-plan", step = .step.as_str(), operation = .operation.as_str()))]
+    NotInPlan { step: String, operation: String },
+}
+
+/// Why an order may not be carried out here and now.
+#[derive(Debug, thiserror::Error)]
+pub enum Unauthorised {
+    #[error("{}", crate::tr!("order-unsigned-refused", profile = .profile.as_str(), file = .file.display().to_string()))]
+    Unsigned { profile: String, file: PathBuf },
+    #[error("{}", crate::tr!("order-other-terminal", order = .order.as_str(), expected = .expected.as_str(), serial = .serial.as_str()))]
+    OtherTerminal {
+        order: String,
+        expected: String,
+        serial: String,
+    },
+    #[error("{}", crate::tr!("order-already-done", order = .order.as_str(), job = .job.as_str()))]
+    AlreadyDone { order: String, job: String },
+    #[error(transparent)]
+    Signature(#[from] crate::signed::OrderAuthError),
+}
+
+/// What is wrong with a job's order, its file, or a restore's archive.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderProblem {
+    #[error("{}", crate::tr!("cannot-read", file = .file.display().to_string(), reason = .reason.as_str()))]
+    Unreadable { file: PathBuf, reason: String },
+    #[error("{}", crate::tr!("job-order-unreadable", file = .file.display().to_string(), reason = .reason.as_str()))]
+    JobOrderUnreadable { file: PathBuf, reason: String },
+    #[error("{}", crate::tr!("job-order-changed", file = .0.display().to_string()))]
+    Changed(PathBuf),
+    #[error("{}", crate::tr!("job-order-invalid-now", order = .order.as_str(), file = .file.as_str()))]
+    InvalidNow { order: String, file: String },
+    #[error("{}", crate::tr!("job-pulled-gone", order = .0.as_str()))]
+    PulledGone(String),
+    #[error("{}", crate::tr!("job-pulled-changed", order = .0.as_str()))]
+    PulledChanged(String),
+    #[error(transparent)]
+    File(#[from] crate::order::OrderFileError),
+    #[error(transparent)]
+    Profile(#[from] crate::profile::ProfileError),
+    #[error(transparent)]
+    Pulled(#[from] crate::sync::client::SyncError),
+    #[error("{}", crate::tr!("cannot-create", dir = .dir.display().to_string(), reason = .reason.as_str()))]
+    CannotCreate { dir: PathBuf, reason: String },
+    #[error("{}", crate::tr!("migrate-needs-replacement"))]
+    NoReplacementPort,
+    #[error("{}", crate::tr!("restore-archive-changed", file = .0.as_str()))]
+    ArchiveChanged(String),
+    #[error("{}", crate::tr!("restore-archive-unreadable", reason = .0.as_str()))]
+    ArchiveUnreadable(String),
+}
+
+impl From<crate::profile::ProfileError> for JobError {
+    fn from(e: crate::profile::ProfileError) -> JobError {
+        JobError::Order(e.into())
+    }
 }
 
 /// What a finished job produced.
@@ -533,12 +594,9 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
                 .unwrap_or(setup.order_file.to_path_buf())
                 .display()
                 .to_string(),
-            file_sha256(setup.order_file).map_err(|e| {
-                JobError::Order(crate::tr!(
-                    "cannot-read",
-                    file = setup.order_file.display().to_string(),
-                    reason = e.to_string()
-                ))
+            file_sha256(setup.order_file).map_err(|e| OrderProblem::Unreadable {
+                file: setup.order_file.to_path_buf(),
+                reason: e.to_string(),
             })?,
         ),
     };
@@ -605,12 +663,9 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
 /// The directory where jobs keep the backups they take, created if need be.
 fn backups_dir(paths: &Paths) -> Result<PathBuf, JobError> {
     let dir = paths.data.join("backups");
-    crate::private::dir(&dir).map_err(|e| {
-        JobError::Order(crate::tr!(
-            "cannot-create",
-            dir = dir.display().to_string(),
-            reason = e.to_string()
-        ))
+    crate::private::dir(&dir).map_err(|e| OrderProblem::CannotCreate {
+        dir: dir.clone(),
+        reason: e.to_string(),
     })?;
     Ok(dir)
 }
@@ -626,28 +681,28 @@ pub const PULLED: &str = "pulled:";
 fn authorised(setup: &JobSetup<'_>, store: &Store, serial: &str) -> Result<(), JobError> {
     let Some(s) = &setup.signed else {
         if setup.profile.orders.require_signed && !setup.dry_run {
-            return Err(JobError::Unauthorised(crate::tr!(
-                "order-unsigned-refused",
-                profile = setup.profile.name.as_str(),
-                file = setup.order_file.display().to_string()
-            )));
+            return Err(Unauthorised::Unsigned {
+                profile: setup.profile.name.clone(),
+                file: setup.order_file.to_path_buf(),
+            }
+            .into());
         }
         return Ok(());
     };
     if setup.order.expect.serial.as_deref() != Some(serial) {
-        return Err(JobError::Unauthorised(crate::tr!(
-            "order-other-terminal",
-            order = s.id.as_str(),
-            expected = setup.order.expect.serial.as_deref().unwrap_or("-"),
-            serial = serial
-        )));
+        return Err(Unauthorised::OtherTerminal {
+            order: s.id.clone(),
+            expected: setup.order.expect.serial.clone().unwrap_or_else(|| "-".into()),
+            serial: serial.to_string(),
+        }
+        .into());
     }
     if let Some(job) = store.job_of_order(&s.id)? {
-        return Err(JobError::Unauthorised(crate::tr!(
-            "order-already-done",
-            order = s.id.as_str(),
-            job = job
-        )));
+        return Err(Unauthorised::AlreadyDone {
+            order: s.id.clone(),
+            job,
+        }
+        .into());
     }
     Ok(())
 }
@@ -679,18 +734,12 @@ fn load_running(store: &Store, id: &str) -> Result<JobRecord, JobError> {
         return Ok(job);
     }
     let order_file = Path::new(&job.order_file);
-    let sha = file_sha256(order_file).map_err(|e| {
-        JobError::Order(crate::tr!(
-            "job-order-unreadable",
-            file = order_file.display().to_string(),
-            reason = e.to_string()
-        ))
+    let sha = file_sha256(order_file).map_err(|e| OrderProblem::JobOrderUnreadable {
+        file: order_file.to_path_buf(),
+        reason: e.to_string(),
     })?;
     if sha != job.order_sha256 {
-        return Err(JobError::Order(crate::tr!(
-            "job-order-changed",
-            file = order_file.display().to_string()
-        )));
+        return Err(OrderProblem::Changed(order_file.to_path_buf()).into());
     }
     Ok(job)
 }
@@ -724,28 +773,25 @@ impl<'a> Continue<'a> {
         job: &JobRecord,
     ) -> Result<(WorkOrder, Option<crate::signed::Verified>), JobError> {
         let no_longer = || {
-            JobError::Order(crate::tr!(
-                "job-order-invalid-now",
-                order = job.order_id.as_str(),
-                file = job.order_file.as_str()
-            ))
+            JobError::from(OrderProblem::InvalidNow {
+                order: job.order_id.clone(),
+                file: job.order_file.clone(),
+            })
         };
         if let Some(id) = job.order_file.strip_prefix(PULLED) {
             let keys = LocalKeys::load_or_create(&self.paths.data)?;
             let doc = crate::sync::orders::document(store, &keys, id)
-                .map_err(|e| JobError::Order(e.to_string()))?
-                .ok_or_else(|| JobError::Order(crate::tr!("job-pulled-gone", order = id)))?;
-            let v = doc
-                .verify(self.order_keys)
-                .map_err(|e| JobError::Unauthorised(e.to_string()))?;
+                .map_err(OrderProblem::from)?
+                .ok_or_else(|| OrderProblem::PulledGone(id.to_string()))?;
+            let v = doc.verify(self.order_keys).map_err(Unauthorised::from)?;
             if v.sha256 != job.order_sha256 {
-                return Err(JobError::Order(crate::tr!("job-pulled-changed", order = id)));
+                return Err(OrderProblem::PulledChanged(id.to_string()).into());
             }
             let order = crate::order::validate(&v.raw(), self.profiles).map_err(|_| no_longer())?;
             return Ok((order, Some(v)));
         }
-        let (orders, report) = crate::order::check_file(Path::new(&job.order_file), self.profiles)
-            .map_err(|e| JobError::Order(e.to_string()))?;
+        let (orders, report) =
+            crate::order::check_file(Path::new(&job.order_file), self.profiles).map_err(OrderProblem::from)?;
         let order = orders
             .into_iter()
             .find(|o| o.id == job.order_id)
@@ -779,10 +825,7 @@ impl<'a> Continue<'a> {
     /// Carries on, or rolls back, an interrupted restore.
     fn restore(&self, job: JobRecord, observer: &'a mut dyn Observer, abort: bool) -> Result<JobOutcome, JobError> {
         let mut store = Store::open(&self.paths.data)?;
-        let profile = self
-            .profiles
-            .get(&job.profile)
-            .map_err(|e| JobError::Order(e.to_string()))?;
+        let profile = self.profiles.get(&job.profile)?;
         let archive = PathBuf::from(&job.order_file);
         let contents = crate::backup::read_archive(&archive, self.backup_password)?;
         let (port, main) = self.reach_main(&job, profile)?;
@@ -811,10 +854,7 @@ impl<'a> Continue<'a> {
     fn open(&self, id: &str, observer: &'a mut dyn Observer) -> Result<Run<'a>, JobError> {
         let store = Store::open(&self.paths.data)?;
         let job = load_running(&store, id)?;
-        let profile = self
-            .profiles
-            .get(&job.profile)
-            .map_err(|e| JobError::Order(e.to_string()))?;
+        let profile = self.profiles.get(&job.profile)?;
         let (order, signed) = self.order_of(&store, &job)?;
         let (port, main) = self.reach_main(&job, profile)?;
         let replacement_port = match (self.replacement_port, &job.replacement_serial, &job.replacement_port) {

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use super::{JobError, JobOutcome, Observer, PlanSummary, Step, StepStatus, file_digest, kill_point, stop_here};
+use super::{
+    JobError, JobOutcome, Observer, OrderProblem, PlanSummary, Step, StepStatus, file_digest, kill_point, stop_here,
+};
 use crate::backup::{self, ManifestBase, Opened};
 use crate::config::Paths;
 use crate::link::proto::Object;
@@ -103,10 +105,7 @@ pub fn resume(
     observer: &mut dyn Observer,
 ) -> Result<JobOutcome, JobError> {
     if archive_digest(Path::new(&job.order_file))? != job.order_sha256 {
-        return Err(JobError::Order(crate::tr!(
-            "restore-archive-changed",
-            file = job.order_file.as_str()
-        )));
+        return Err(OrderProblem::ArchiveChanged(job.order_file.clone()).into());
     }
     let done = store
         .journal_of(&job.id)?
@@ -127,7 +126,7 @@ pub fn resume(
 
 fn archive_digest(path: &Path) -> Result<String, JobError> {
     file_digest(path, crate::input::MAX_ARCHIVE_FILE, &crate::tr!("what-backup-archive"))
-        .map_err(|e| JobError::Order(crate::tr!("restore-archive-unreadable", reason = e.to_string())))
+        .map_err(|e| OrderProblem::ArchiveUnreadable(e.to_string()).into())
 }
 
 impl Restore<'_> {
@@ -241,7 +240,10 @@ impl Restore<'_> {
                 self.store.end_job(&self.job, JobState::Done, None)?;
                 Ok(json!({ "restored_from": self.job.order_file }))
             }
-            other => Err(JobError::Order(crate::tr!("restore-not-a-step", step = other.label()))),
+            other => Err(JobError::NotInPlan {
+                step: other.label(),
+                operation: crate::tr!("op-restore"),
+            }),
         }
     }
 
@@ -280,7 +282,7 @@ pub fn abort(
     let mut undone = Vec::new();
     if touched {
         let Some(file) = &job.backup_file else {
-            return Err(JobError::Abort(crate::tr!("restore-no-backup")));
+            return Err(JobError::AbortNoBackup);
         };
         let before = backup::read_archive(Path::new(file), setup.backup_password)?;
         main.apply_binding(&before.binding)?;

@@ -108,11 +108,10 @@ impl Run<'_> {
             Step::Verify => self.verify(),
             Step::TestTransaction => self.test_transaction(),
             Step::Record => self.record(),
-            Step::RestoreBinding | Step::RestoreParameters => Err(JobError::Order(crate::tr!(
-                "step-not-in-plan",
-                step = step.label(),
-                operation = self.order.operation.label()
-            ))),
+            Step::RestoreBinding | Step::RestoreParameters => Err(JobError::NotInPlan {
+                step: step.label(),
+                operation: self.order.operation.label(),
+            }),
         }
     }
 
@@ -152,7 +151,7 @@ impl Run<'_> {
             let port = self
                 .replacement_port
                 .clone()
-                .ok_or_else(|| JobError::Order(crate::tr!("migrate-needs-replacement")))?;
+                .ok_or(super::OrderProblem::NoReplacementPort)?;
             let mut t = open_terminal(&self.opener, &port, self.profile)?;
             t.authenticate(self.secret)?;
             self.replacement = Some(t);
@@ -774,10 +773,7 @@ impl Run<'_> {
             .collect();
         let was = |s: Step| touched.contains(s.name());
         if self.order.operation == Operation::Migrate && was(Step::UnbindOld) {
-            return Err(JobError::Abort(crate::tr!(
-                "abort-too-late",
-                job = self.job.id.as_str()
-            )));
+            return Err(JobError::AbortTooLate(self.job.id.clone()));
         }
         self.main.authenticate(self.secret)?;
         let mut undone = Vec::new();
