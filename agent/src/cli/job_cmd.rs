@@ -67,14 +67,11 @@ impl From<JobError> for CliError {
     }
 }
 
-/// Who is working: config, else the login name.
+/// Who is working (`Config::technician`).
 pub fn technician(paths: &Paths) -> Result<String, CliError> {
-    let config = Config::load(paths).map_err(|e| CliError::new(Exit::DataErr, e))?;
-    Ok(config
-        .technician
-        .or_else(|| std::env::var("POSAGENT_TECHNICIAN").ok())
-        .or_else(|| std::env::var("USER").ok().map(|u| format!("user:{u}")))
-        .unwrap_or_else(|| "unknown".to_string()))
+    Ok(Config::load(paths)
+        .map_err(|e| CliError::new(Exit::DataErr, e))?
+        .technician())
 }
 
 /// What may prove a phone number: the provider's settings from config.toml, when a

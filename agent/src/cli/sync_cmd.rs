@@ -1,7 +1,6 @@
 //! `posagent sync [--watch]`: deliver the outbox to the provider.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -9,10 +8,10 @@ use tokio::sync::watch;
 
 use super::args::{ProviderArgs, SyncArgs};
 use super::{CliError, Exit, Output, json_line, runtime};
-use crate::config::{Config, Paths};
+use crate::config::Paths;
 use crate::seal::LocalKeys;
 use crate::store::Store;
-use crate::sync::client::{Client, ProviderSettings, SyncError};
+use crate::sync::client::{Client, Overrides, ProviderSettings, SettingsError, SyncError};
 use crate::sync::drain::{Drain, DrainOptions, SyncEvent, SyncObserver, Tally};
 use crate::tr;
 
@@ -29,41 +28,24 @@ impl From<SyncError> for CliError {
     }
 }
 
-/// The command line over config.toml; relative config paths are taken from the config
-/// directory.
+/// The command line over config.toml.
 pub(super) fn settings(paths: &Paths, a: &ProviderArgs) -> Result<(ProviderSettings, usize, Duration), CliError> {
-    let config = Config::load(paths).map_err(|e| CliError::new(Exit::DataErr, e))?;
-    let p = config.provider;
-    let config_file = paths.config.join(crate::config::CONFIG_FILE);
-    let (batch, retry_base) = crate::sync::drain::delivery_settings(&p, &config_file)
-        .map_err(|e| CliError::new(Exit::DataErr, e.to_string()).code("config_invalid"))?;
-    let rel = |f: Option<PathBuf>| f.map(|f| if f.is_absolute() { f } else { paths.config.join(f) });
-    let url = a.url.clone().or(p.url).ok_or_else(|| {
-        CliError::new(Exit::Usage, tr!("sync-no-provider"))
-            .code("no_provider")
-            .help(tr!("help-sync-no-provider"))
-    })?;
-    let agent_key_file = a.agent_key_file.clone().or(rel(p.agent_key_file)).ok_or_else(|| {
-        CliError::new(Exit::Usage, tr!("sync-no-agent-key"))
-            .code("no_agent_key")
-            .help(tr!("help-sync-no-agent-key"))
-    })?;
-    let (client_cert, client_key) = match (&a.client_cert, &a.client_key) {
-        (Some(c), Some(k)) => (Some(c.clone()), Some(k.clone())),
-        _ => (rel(p.client_cert), rel(p.client_key)),
+    let overrides = Overrides {
+        url: a.url.clone(),
+        ca: a.provider_ca.clone(),
+        client: a.client_cert.clone().zip(a.client_key.clone()),
+        agent_key_file: a.agent_key_file.clone(),
     };
-    Ok((
-        ProviderSettings {
-            url,
-            ca: a.provider_ca.clone().or(rel(p.ca)),
-            pins: p.pins,
-            client_cert,
-            client_key,
-            agent_key_file,
-        },
-        batch,
-        retry_base,
-    ))
+    crate::sync::client::settings(paths, overrides).map_err(|e| match e {
+        SettingsError::Config(m) => CliError::new(Exit::DataErr, m),
+        SettingsError::OutOfRange(e) => CliError::new(Exit::DataErr, e.to_string()).code("config_invalid"),
+        SettingsError::NoProvider => CliError::new(Exit::Usage, e.to_string())
+            .code("no_provider")
+            .help(tr!("help-sync-no-provider")),
+        SettingsError::NoAgentKey => CliError::new(Exit::Usage, e.to_string())
+            .code("no_agent_key")
+            .help(tr!("help-sync-no-agent-key")),
+    })
 }
 
 /// Draws a drain: a bar for a one-off sync, one line per event when watching.

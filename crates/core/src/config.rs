@@ -64,6 +64,17 @@ pub struct Config {
     pub ports: PortsConfig,
 }
 
+impl Config {
+    /// Who is working: `technician`, else `POSAGENT_TECHNICIAN`, else the login name.
+    pub fn technician(&self) -> String {
+        self.technician
+            .clone()
+            .or_else(|| std::env::var("POSAGENT_TECHNICIAN").ok())
+            .or_else(|| std::env::var("USER").ok().map(|u| format!("user:{u}")))
+            .unwrap_or_else(|| "unknown".to_string())
+    }
+}
+
 /// The `[ports]` table.
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
