@@ -4,7 +4,8 @@
 //! the simulator's own pacing and fault code, for a side-by-side comparison.
 //!
 //! Run: `cargo bench --bench goodput` (set `GOODPUT_RECORDS` to change the log size,
-//! `GOODPUT_QUICK=1` for the 115200-baud rows only). Results go to stdout as a Markdown table.
+//! `GOODPUT_QUICK=1` for the 115200-baud rows only, `GOODPUT_LINES=1` for a clean line against
+//! lines the terminal misjudges). Results go to stdout as a Markdown table.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -37,19 +38,23 @@ impl Row {
 
 /// Exports the log; returns the row and the exported bytes.
 fn ours(dir: &Path, baud: u32, records: u32, faults: &str) -> (Row, Vec<u8>) {
-    let name = format!("tty-{baud}-{}", faults.replace(['=', ','], "_"));
+    ours_on(dir, baud, records, faults, &[])
+}
+
+/// [`ours`] over a line the terminal misjudges: `line` are the simulator's options for it
+/// (`--baud` it believes, `--line-baud`, `--buffer`); `baud` is what the line really carries.
+fn ours_on(dir: &Path, baud: u32, records: u32, faults: &str, line: &[&str]) -> (Row, Vec<u8>) {
+    let name = format!("tty-{baud}-{}-{}", faults.replace(['=', ','], "_"), line.join("_"));
     let (baud_s, records_s) = (baud.to_string(), records.to_string());
-    let mut args = vec![
-        "--baud",
-        baud_s.as_str(),
-        "--transactions",
-        records_s.as_str(),
-        "--seed",
-        "42",
-    ];
+    let mut args = vec!["--transactions", records_s.as_str(), "--seed", "42"];
+    // The line's own `--baud` is what the terminal believes instead of the real rate.
+    if !line.contains(&"--baud") {
+        args.extend(["--baud", baud_s.as_str()]);
+    }
     if !faults.is_empty() {
         args.extend(["--faults", faults]);
     }
+    args.extend_from_slice(line);
     let sim = common::start_sim(dir, &name, &args);
     let port = sim.port.clone();
     let mut settings = ProfileSet::builtin().unwrap().get("generic").unwrap().serial.clone();
@@ -64,7 +69,11 @@ fn ours(dir: &Path, baud: u32, records: u32, faults: &str) -> (Row, Vec<u8>) {
     let row = Row {
         protocol: "posagent",
         baud,
-        faults: faults.to_string(),
+        faults: if line.is_empty() {
+            faults.to_string()
+        } else {
+            format!("{faults} {}", line.join(" ")).trim().to_string()
+        },
         bytes: exported.data.len(),
         seconds,
         retransmissions: Some(stats.corrupt_frames),
@@ -203,6 +212,26 @@ fn main() {
     let quick = std::env::var_os("GOODPUT_QUICK").is_some();
     let dir = tempfile::tempdir().unwrap();
     let mut rows = Vec::new();
+    // Lines the terminal misjudges: it believes 8× the real rate, or the line buffers 16 KiB.
+    let misjudged = |rows: &mut Vec<Row>| {
+        rows.push(
+            ours_on(
+                dir.path(),
+                115_200,
+                records,
+                "",
+                &["--baud", "921600", "--line-baud", "115200"],
+            )
+            .0,
+        );
+        rows.push(ours_on(dir.path(), 115_200, records, "", &["--buffer", "16384"]).0);
+    };
+    if std::env::var_os("GOODPUT_LINES").is_some() {
+        rows.push(ours(dir.path(), 115_200, records, "").0);
+        misjudged(&mut rows);
+        print_rows(&rows);
+        return;
+    }
     let (clean, data) = ours(dir.path(), 115_200, records, "");
     rows.push(clean);
     rows.extend(zmodem(dir.path(), 115_200, "", &data));
@@ -213,6 +242,7 @@ fn main() {
         rows.push(ours(dir.path(), 9_600, records / 10, "").0);
         rows.push(ours(dir.path(), 921_600, records, "").0);
         rows.push(ours(dir.path(), 921_600, records, "bitflip=1e-5").0);
+        misjudged(&mut rows);
     }
     // ZMODEM (ZDLE) escapes these bytes by default, doubling them on the wire.
     let zmodem_escapes = data
@@ -229,9 +259,13 @@ fn main() {
         ours_escapes,
         pct(ours_escapes)
     );
+    print_rows(&rows);
+}
+
+fn print_rows(rows: &[Row]) {
     println!("| protocol | baud | faults | payload bytes | seconds | goodput / line rate | damaged frames seen |");
     println!("|---|---|---|---|---|---|---|");
-    for r in &rows {
+    for r in rows {
         println!(
             "| {} | {} | {} | {} | {:.2} | {:.4} | {} |",
             r.protocol,

@@ -46,6 +46,8 @@ fn terminal(paths: &Paths, a: SimTerminalArgs) -> Result<(), CliError> {
         transactions: a.transactions,
         seed: a.seed,
         baud: a.baud,
+        line_baud: a.line_baud,
+        buffer: a.buffer as usize,
         faults,
         state: a.state,
         blank: a.blank,
@@ -125,6 +127,14 @@ pub struct SimTerminalArgs {
     /// Line rate to pace at, in baud (8N1: bytes/s = baud / 10).
     #[arg(long, default_value_t = 115_200)]
     pub baud: u32,
+    /// The rate the line really carries, when slower (or faster) than --baud, which the
+    /// terminal believes and sizes its timeouts by.
+    #[arg(long, value_name = "BAUD", value_parser = clap::value_parser!(u32).range(300..))]
+    pub line_baud: Option<u32>,
+    /// Bytes the line buffers ahead of its rate, as a USB-serial bridge or the OS queue do
+    /// (0: none).
+    #[arg(long, value_name = "BYTES", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=(1 << 20)))]
+    pub buffer: u64,
     /// Faults, e.g. bitflip=1e-5,drop=1e-5,stall=200ms,busy=0.1,slow=50ms,unplug=4096.
     #[arg(long, value_name = "SPEC")]
     pub faults: Option<String>,

@@ -903,3 +903,5 @@ arg-sms-code-file = Read the one-time code the merchant received from FILE once 
 arg-documents-checked = Phone change at a counter: you saw the originals of the order's documents (recorded with your name)
 arg-sms-log = "Send" one-time codes by appending one JSON line per message to FILE (default: sms.jsonl in the directory)
 arg-sms-ttl = Seconds a one-time code is accepted
+arg-line-baud = The rate the line really carries, when slower (or faster) than --baud, which the terminal believes and sizes its timeouts by
+arg-buffer = Bytes the line buffers ahead of its rate, as a USB-serial bridge or the OS queue do (0: none)

@@ -903,3 +903,5 @@ arg-sms-code-file = 在 FILE 写入后从中读取商户收到的一次性验证
 arg-documents-checked = 柜台办理换绑手机号：您已查看工单所附材料的原件（会记录您的姓名）
 arg-sms-log = 以向 FILE 追加每条消息一行 JSON 的方式“发送”一次性验证码（默认：目录中的 sms.jsonl）
 arg-sms-ttl = 一次性验证码的有效秒数
+arg-line-baud = 线路实际的传输速率（与 --baud 不同时）；终端按 --baud 设定超时
+arg-buffer = 线路在其速率之前缓冲的字节数，如 USB 串口转换器或操作系统队列（0：不缓冲）

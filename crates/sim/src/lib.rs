@@ -28,6 +28,10 @@ use crate::link::Link;
 use crate::link::port::{PortError, SerialPort};
 use crate::profile::Profile;
 
+/// What a line slower than its terminal believes buffers unless `--buffer` says more: the
+/// queue of a USB-serial bridge and the operating system.
+pub const LINE_BUFFER: usize = 64 << 10;
+
 /// Pause between a simulated unplug and the port coming back.
 pub const REPLUG_DELAY: Duration = Duration::from_millis(300);
 
@@ -45,7 +49,13 @@ pub struct TerminalOptions {
     pub profile: Profile,
     pub transactions: u32,
     pub seed: u64,
+    /// The baud the terminal believes its line runs at (it sizes its timeouts by it).
     pub baud: u32,
+    /// The rate the line really carries, when it differs from `baud` (its buffer is then at
+    /// least [`LINE_BUFFER`]).
+    pub line_baud: Option<u32>,
+    /// Bytes the line buffers ahead of its rate (0: none, writes wait for the line).
+    pub buffer: usize,
     pub faults: FaultSpec,
     pub state: Option<PathBuf>,
     pub blank: bool,
@@ -118,7 +128,14 @@ pub fn run_terminal(o: TerminalOptions, mut announce: impl FnMut(serde_json::Val
             unplug_after: unplug.take(),
             ..o.faults.clone()
         };
-        let line = LinePort::new(port, o.baud, faults, o.seed.wrapping_add(round))?;
+        // A line slower than the terminal believes: its UART fills the line's buffer at the
+        // baud it believes, and the line empties it at its own rate.
+        let (buffer, uart) = match o.line_baud {
+            Some(l) if l != o.baud => (o.buffer.max(LINE_BUFFER), Some(o.baud)),
+            _ => (o.buffer, None),
+        };
+        let line = LinePort::new(port, o.line_baud.unwrap_or(o.baud), faults, o.seed.wrapping_add(round))?
+            .buffered(buffer, uart)?;
         let mut link = Link::new(line, o.baud);
         match sim.serve(&mut link) {
             Err(e) if e.is_disconnect() => {

@@ -29,7 +29,7 @@ const PACE_SLICE: Duration = Duration::from_millis(5);
 pub fn open_pty(_link: Option<&Path>) -> Result<(SerialPort, PathBuf), PortError> {
     Err(PortError::Io(std::io::Error::new(
         std::io::ErrorKind::Unsupported,
-        crate::tr!("sim-no-pty"),
+        posagent_i18n::tr!("sim-no-pty"),
     )))
 }
 
@@ -81,9 +81,65 @@ fn sleep_until(t: Instant) {
     }
 }
 
+/// Bytes written ahead of the line, waiting to go out at its rate (a buffered line).
+struct Queue {
+    state: std::sync::Mutex<(std::collections::VecDeque<Vec<u8>>, usize, bool)>,
+    changed: std::sync::Condvar,
+    capacity: usize,
+}
+
+impl Queue {
+    /// Waits for room, then queues `piece`.
+    fn push(&self, piece: Vec<u8>) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while s.1 > 0 && s.1 + piece.len() > self.capacity && !s.2 {
+            s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+        s.1 += piece.len();
+        s.0.push_back(piece);
+        self.changed.notify_all();
+    }
+
+    /// The next piece to send, waiting for one; `None` once closed.
+    fn pop(&self) -> Option<Vec<u8>> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(piece) = s.0.pop_front() {
+                s.1 -= piece.len();
+                self.changed.notify_all();
+                return Some(piece);
+            }
+            if s.2 {
+                return None;
+            }
+            s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn close(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).2 = true;
+        self.changed.notify_all();
+    }
+}
+
+/// Sends queued bytes at the line's rate.
+fn drain(queue: Arc<Queue>, mut port: SerialPort, byte_time: f64, bytes: Arc<AtomicU64>) {
+    let mut next = Instant::now();
+    while let Some(piece) = queue.pop() {
+        advance(&mut next, byte_time, piece.len());
+        let _ = port.write_all(&piece);
+        bytes.fetch_add(piece.len() as u64, Ordering::Relaxed);
+        sleep_until(next);
+    }
+}
+
 /// The paced, faulty line.
 pub struct LinePort {
     writer: SerialPort,
+    /// With a buffer: where writes go, and the thread that sends them at line rate.
+    queue: Option<(Arc<Queue>, JoinHandle<()>)>,
+    /// Seconds per byte at which the writer fills the buffer (`None`: at once).
+    uart: Option<f64>,
     rx: ChannelReader,
     stop: Arc<AtomicBool>,
     reader: Option<JoinHandle<()>>,
@@ -136,6 +192,8 @@ impl LinePort {
         let slice = ((PACE_SLICE.as_secs_f64() / bt) as usize).max(16);
         Ok(LinePort {
             writer: port,
+            queue: None,
+            uart: None,
             rx: ChannelReader::new(rx),
             stop,
             reader: Some(reader),
@@ -147,6 +205,29 @@ impl LinePort {
             slice,
             bytes,
         })
+    }
+
+    /// Makes the line buffered: writes return once their bytes fit in `bytes` of buffer
+    /// (as with a USB-serial bridge or the operating system's queue), and the bytes still
+    /// leave at the line's rate. With `uart`, the writer's own UART feeds the buffer at
+    /// that baud (faster than the line, when the terminal misjudges it); else at once.
+    pub fn buffered(mut self, bytes: usize, uart: Option<u32>) -> Result<LinePort, PortError> {
+        if bytes == 0 {
+            return Ok(self);
+        }
+        let queue = Arc::new(Queue {
+            state: std::sync::Mutex::new((std::collections::VecDeque::new(), 0, false)),
+            changed: std::sync::Condvar::new(),
+            capacity: bytes,
+        });
+        let port = self.writer.try_clone()?;
+        let thread = {
+            let (queue, bytes, bt) = (queue.clone(), self.bytes.clone(), self.byte_time);
+            std::thread::spawn(move || drain(queue, port, bt, bytes))
+        };
+        self.queue = Some((queue, thread));
+        self.uart = uart.map(byte_time);
+        Ok(self)
     }
 
     fn unplugged(&self) -> bool {
@@ -169,6 +250,19 @@ impl Port for LinePort {
             std::thread::sleep(stall);
         }
         let data = corrupt(&self.spec, &mut self.rng, data);
+        if let Some((queue, _)) = &self.queue {
+            if self.unplugged() {
+                return Err(PortError::Disconnected);
+            }
+            for piece in data.chunks(self.slice) {
+                if let Some(bt) = self.uart {
+                    advance(&mut self.next_tx, bt, piece.len());
+                    sleep_until(self.next_tx);
+                }
+                queue.push(piece.to_vec());
+            }
+            return Ok(());
+        }
         for piece in data.chunks(self.slice) {
             if self.unplugged() {
                 return Err(PortError::Disconnected);
@@ -185,6 +279,10 @@ impl Port for LinePort {
 
 impl Drop for LinePort {
     fn drop(&mut self) {
+        if let Some((queue, thread)) = self.queue.take() {
+            queue.close();
+            let _ = thread.join();
+        }
         self.stop.store(true, Ordering::Relaxed);
         if let Some(r) = self.reader.take() {
             let _ = r.join();

@@ -6,7 +6,8 @@
 //! offset (everything before it is in) and a 32-bit map of the chunks after it that are in.
 //! The sender keeps up to `window` chunks unacknowledged; it resends a chunk when a later
 //! one has been acknowledged while it has not (selective retransmission), when the receiver
-//! asks for it with a NAK, or when nothing has come back for a retransmission timeout.
+//! asks for it with a NAK, or when nothing has come back for a retransmission timeout,
+//! which is learnt from the acknowledgements' round trips ([`super::rto`]).
 //! Either side gives up after [`proto::BULK_STALL_TIMEOUT`] without progress.
 
 use std::collections::BTreeSet;
@@ -15,6 +16,7 @@ use std::time::Instant;
 use super::frame::{Frame, Kind};
 use super::port::Port;
 use super::proto::{self, DATA_OFFSET_LEN, SACK_BITS};
+use super::rto::Rto;
 use super::{Link, LinkError, Received};
 
 /// Largest object a bulk transfer may carry (64 MiB).
@@ -49,6 +51,8 @@ fn parse_ack(p: &[u8]) -> Option<(u32, u32)> {
 struct Slot {
     sent_at: Option<Instant>,
     acked: bool,
+    /// Sent more than once: its acknowledgement is not a round-trip measurement.
+    resent: bool,
 }
 
 impl<P: Port> Link<P> {
@@ -82,7 +86,11 @@ impl<P: Port> Link<P> {
         slots[..first].iter_mut().for_each(|s| s.acked = true);
         let (mut base, mut next) = (first, first);
         let mut lost: BTreeSet<usize> = BTreeSet::new();
-        let rto = proto::ACK_TIMEOUT + self.frame_time() * (self.window as u32 + 2);
+        // The nominal baud gives the first estimate; the acknowledgements' round trips the rest.
+        let mut rto = Rto::new(
+            proto::ACK_TIMEOUT + self.frame_time() * (self.window as u32 + 2),
+            proto::BULK_STALL_TIMEOUT / 2,
+        );
         let mut last_progress = Instant::now();
         progress((base * chunk).min(total) as u64, total as u64);
         while base < n {
@@ -93,6 +101,7 @@ impl<P: Port> Link<P> {
                     self.send_chunk(data, i)?;
                     self.stats.retransmissions += 1;
                     slots[i].sent_at = Some(Instant::now());
+                    slots[i].resent = true;
                     sent = true;
                     break;
                 }
@@ -107,7 +116,7 @@ impl<P: Port> Link<P> {
             // Poll without waiting while there is more to send; otherwise wait for the
             // oldest outstanding chunk's retransmission timeout.
             let oldest = slots[base].sent_at.unwrap_or_else(Instant::now);
-            let deadline = if sent { Instant::now() } else { oldest + rto };
+            let deadline = if sent { Instant::now() } else { oldest + rto.current() };
             let mut got_any = false;
             loop {
                 let wait_until = if got_any { Instant::now() } else { deadline };
@@ -118,15 +127,25 @@ impl<P: Port> Link<P> {
                             continue;
                         };
                         let cum_idx = (cum as usize).div_ceil(chunk).min(n);
+                        let now = Instant::now();
                         let mut highest = None;
-                        for (i, slot) in slots.iter_mut().enumerate().take(cum_idx) {
+                        let newly = |slot: &mut Slot, rto: &mut Rto| {
+                            if !slot.acked
+                                && !slot.resent
+                                && let Some(t) = slot.sent_at
+                            {
+                                rto.sample(now - t);
+                            }
                             slot.acked = true;
+                        };
+                        for (i, slot) in slots.iter_mut().enumerate().take(cum_idx) {
+                            newly(slot, &mut rto);
                             highest = Some(i);
                         }
                         for bit in 0..SACK_BITS {
                             let i = cum_idx + 1 + bit;
                             if i < n && sack & (1 << bit) != 0 {
-                                slots[i].acked = true;
+                                newly(&mut slots[i], &mut rto);
                                 highest = Some(i);
                             }
                         }
@@ -164,8 +183,9 @@ impl<P: Port> Link<P> {
                     Received::Timeout => break,
                 }
             }
-            if base < n && !sent && slots[base].sent_at.is_some_and(|t| t + rto <= Instant::now()) {
+            if base < n && !sent && slots[base].sent_at.is_some_and(|t| t + rto.current() <= Instant::now()) {
                 lost.insert(base);
+                rto.back_off();
             }
             if last_progress.elapsed() > proto::BULK_STALL_TIMEOUT {
                 return Err(LinkError::Stalled {

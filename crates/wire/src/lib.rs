@@ -11,6 +11,7 @@ pub mod bulk;
 pub mod frame;
 pub mod port;
 pub mod proto;
+pub mod rto;
 pub mod settings;
 pub mod tlv;
 
