@@ -318,6 +318,73 @@ mod tests {
         assert_eq!(stats.payload_bytes, 50_000);
     }
 
+    /// A regression: a sender that trusted the nominal baud resent nearly every chunk when
+    /// the acknowledgements took longer than that baud promised (a line slower than told,
+    /// or one that buffers). Here every byte from the receiver reaches the sender 600 ms
+    /// late, against a first timeout of about 270 ms.
+    #[test]
+    fn a_sender_learns_a_slow_line_instead_of_resending_everything() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        use std::time::Duration;
+        const LATE: Duration = Duration::from_millis(600);
+        const POLL: Duration = Duration::from_millis(5);
+        let (a, near) = mem_pair();
+        let (far, b) = mem_pair();
+        let (near, far) = (Arc::new(Mutex::new(near)), Arc::new(Mutex::new(far)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let forward = {
+            let (near, far, stop) = (near.clone(), far.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while !stop.load(Ordering::Relaxed) {
+                    let n = near.lock().unwrap().read_timeout(&mut buf, POLL).unwrap_or(0);
+                    if n > 0 {
+                        far.lock().unwrap().write_all(&buf[..n]).unwrap();
+                    }
+                }
+            })
+        };
+        let back = {
+            let (near, far, stop) = (near.clone(), far.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let mut queued: std::collections::VecDeque<(Instant, Vec<u8>)> = Default::default();
+                while !stop.load(Ordering::Relaxed) {
+                    let n = far.lock().unwrap().read_timeout(&mut buf, POLL).unwrap_or(0);
+                    if n > 0 {
+                        queued.push_back((Instant::now() + LATE, buf[..n].to_vec()));
+                    }
+                    while queued.front().is_some_and(|(t, _)| *t <= Instant::now()) {
+                        let (_, bytes) = queued.pop_front().unwrap();
+                        near.lock().unwrap().write_all(&bytes).unwrap();
+                    }
+                }
+            })
+        };
+        let data = pattern(64 * 1024);
+        let sent = data.clone();
+        let sender = std::thread::spawn(move || {
+            let mut link = Link::new(a, 10_000_000);
+            link.send_bulk(&sent, 0, &mut |_, _| {}).unwrap();
+            link.stats
+        });
+        let mut link = Link::new(b, 10_000_000);
+        let mut buf = Vec::new();
+        link.recv_bulk(data.len(), &mut buf, &mut |_, _| {}).unwrap();
+        let stats = sender.join().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        forward.join().unwrap();
+        back.join().unwrap();
+        assert_eq!(buf, data);
+        let chunks = data.len().div_ceil(link.chunk_size()) as u64;
+        assert!(
+            stats.retransmissions <= 4,
+            "{} of {chunks} chunks resent: the timeout did not learn the line",
+            stats.retransmissions
+        );
+    }
+
     #[test]
     fn receiver_resumes_from_its_contiguous_prefix() {
         let (a, b) = mem_pair();
