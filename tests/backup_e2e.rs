@@ -88,7 +88,9 @@ fn backup_then_restore_gives_back_the_same_binding_and_parameters() {
     let doc = json_of(&out);
     assert_eq!(doc["verified"], true);
     assert_eq!(doc["transactions"], 300);
-    assert!(doc["link"]["payload_bytes"].as_u64().unwrap() > 20_000);
+    // The log crossed the link (deflated: 300 records are about 27 KB as they are).
+    let moved = doc["link"]["payload_bytes"].as_u64().unwrap();
+    assert!(moved > 5_000 && moved < 20_000, "{moved}");
 
     // Change the terminal: another card, no phone, different parameters.
     {

@@ -76,6 +76,10 @@ struct World {
     old_log: Vec<TxnRecord>,
 }
 
+/// Transactions on each unit: enough that the deflated log spans several chunks, so the
+/// kill and unplug points below fall inside transfers.
+const UNIT_TRANSACTIONS: &str = "600";
+
 fn world(op: Op, fault: &Fault) -> World {
     let bench = Bench::default();
     let faults = |f: Option<&'static str>| f.map(|s| vec!["--faults", s]).unwrap_or_default();
@@ -88,7 +92,18 @@ fn world(op: Op, fault: &Fault) -> World {
     // Every scenario's units have their own serials, so talking to the wrong one is caught.
     let n = NEXT_UNIT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (main_serial, new_serial) = (format!("MAIN-{n:04}"), format!("NEW-{n:04}"));
-    let plain = start_sim(&bench, "main", &["--state", state_arg, "--serial", &main_serial]);
+    let plain = start_sim(
+        &bench,
+        "main",
+        &[
+            "--state",
+            state_arg,
+            "--serial",
+            &main_serial,
+            "--transactions",
+            UNIT_TRANSACTIONS,
+        ],
+    );
     if let Op::Account = op {
         make_account_bound(&plain);
     }

@@ -214,8 +214,13 @@ pub fn migrate_order(bench: &Bench, old: &Sim, new_serial: &str, id: &str) -> Pa
     bench.order(&format!("{id}.toml"), &f)
 }
 
+/// A simulated Lakala terminal at [`FAST_BAUD`] with 120 transactions, unless `extra` says
+/// how many.
 pub fn start_sim(bench: &Bench, name: &str, extra: &[&str]) -> Sim {
-    let mut args = vec!["--transactions", "120", "--baud", FAST_BAUD, "--profile", "lakala"];
+    let mut args = vec!["--baud", FAST_BAUD, "--profile", "lakala"];
+    if !extra.contains(&"--transactions") {
+        args.extend(["--transactions", "120"]);
+    }
     args.extend_from_slice(extra);
     Sim::start(bench.path(), name, &args)
 }

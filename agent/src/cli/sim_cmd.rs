@@ -54,6 +54,7 @@ fn terminal(paths: &Paths, a: SimTerminalArgs) -> Result<(), CliError> {
         serial: a.serial,
         account: a.account,
         legacy: a.legacy,
+        plain: a.plain,
         settlement_since: match a.settlement_since.as_str() {
             "unknown" => None,
             d if chrono::NaiveDate::parse_from_str(d, "%Y%m%d").is_ok() => Some(d.to_string()),
@@ -150,9 +151,12 @@ pub struct SimTerminalArgs {
     /// Start bound to a bank account instead of a settlement card.
     #[arg(long, conflicts_with = "blank")]
     pub account: bool,
-    /// Behave as a terminal of the first protocol release (no DIGEST command).
+    /// Behave as a terminal of the first protocol release (no DIGEST command, no encodings).
     #[arg(long)]
     pub legacy: bool,
+    /// Offer no encoding in HELLO: bulk objects travel as they are (not deflated).
+    #[arg(long)]
+    pub plain: bool,
     /// When the settlement card or account was bound, YYYYMMDD, as STATUS reports it;
     /// `unknown` makes a terminal that does not say.
     #[arg(long, value_name = "DATE", default_value = crate::sim::terminal::DEFAULT_SETTLEMENT_SINCE)]

@@ -781,7 +781,8 @@ cmd-sim-provider--faults = Faults, e.g. unavailable=0.2,delay=100ms,reset_before
 arg-state = State file; a restart with the same file is a power cycle
 arg-blank = A new, unbound replacement unit
 arg-account = Start bound to a bank account instead of a settlement card
-arg-legacy = Behave as a terminal of the first protocol release (no DIGEST command)
+arg-legacy = Behave as a terminal of the first protocol release (no DIGEST command, no encodings)
+arg-plain = Offer no encoding in HELLO: bulk objects travel as they are (not deflated)
 arg-settlement-since = When the settlement card or account was bound, YYYYMMDD, as STATUS reports it; `unknown` makes a terminal that does not say
 arg-listen = Address to listen on; port 0 picks a free one
 arg-tls-dir = Certificates, agent key and ledger (made on first start; default DATA/sim-provider)
@@ -905,3 +906,6 @@ arg-sms-log = "Send" one-time codes by appending one JSON line per message to FI
 arg-sms-ttl = Seconds a one-time code is accepted
 arg-line-baud = The rate the line really carries, when slower (or faster) than --baud, which the terminal believes and sizes its timeouts by
 arg-buffer = Bytes the line buffers ahead of its rate, as a USB-serial bridge or the OS queue do (0: none)
+encoding-unknown = unknown encoding { $encoding }
+encoding-corrupt = the encoded object does not decode: { $reason }
+encoding-length = the encoded object decodes to { $got } bytes, not the { $expected } announced

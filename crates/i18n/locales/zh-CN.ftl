@@ -781,7 +781,8 @@ cmd-sim-provider--faults = 故障，如 unavailable=0.2,delay=100ms,reset_before
 arg-state = 状态文件；用同一个文件重启相当于断电重启
 arg-blank = 一台新的、未绑定的替换机
 arg-account = 启动时绑定银行账户而不是结算卡
-arg-legacy = 模拟第一版协议的终端（没有 DIGEST 命令）
+arg-legacy = 模拟第一版协议的终端（没有 DIGEST 命令，没有编码）
+arg-plain = 在 HELLO 中不提供编码：批量对象按原样传输（不压缩）
 arg-settlement-since = 结算卡或账户的绑定日期，YYYYMMDD，即 STATUS 报告的日期；`unknown` 表示终端不报告
 arg-listen = 监听地址；端口 0 表示自动选一个空闲端口
 arg-tls-dir = 证书、本机密钥和账本（首次启动时生成；默认 DATA/sim-provider）
@@ -905,3 +906,6 @@ arg-sms-log = 以向 FILE 追加每条消息一行 JSON 的方式“发送”一
 arg-sms-ttl = 一次性验证码的有效秒数
 arg-line-baud = 线路实际的传输速率（与 --baud 不同时）；终端按 --baud 设定超时
 arg-buffer = 线路在其速率之前缓冲的字节数，如 USB 串口转换器或操作系统队列（0：不缓冲）
+encoding-unknown = 未知的编码 { $encoding }
+encoding-corrupt = 编码后的对象无法解码：{ $reason }
+encoding-length = 编码后的对象解码为 { $got } 字节，而非声明的 { $expected } 字节

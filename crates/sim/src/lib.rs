@@ -62,8 +62,10 @@ pub struct TerminalOptions {
     pub serial: Option<String>,
     /// Bound to a bank account instead of a settlement card.
     pub account: bool,
-    /// No DIGEST command, as a terminal of the first protocol release.
+    /// No DIGEST command and no encodings, as a terminal of the first protocol release.
     pub legacy: bool,
+    /// Offers no encoding: bulk objects travel as they are.
+    pub plain: bool,
     /// When the settlement was bound (`YYYYMMDD`); `None`: the terminal does not say.
     pub settlement_since: Option<String>,
     pub secret: Vec<u8>,
@@ -112,6 +114,7 @@ pub fn run_terminal(o: TerminalOptions, mut announce: impl FnMut(serde_json::Val
     let serial = state.identity.serial.clone();
     let mut sim = SimTerminal::new(state, o.state.clone(), o.secret.clone(), o.faults.clone(), o.seed);
     sim.legacy = o.legacy;
+    sim.plain = o.plain;
     let mut unplug = o.faults.unplug_after;
     let mut round = 0u64;
     loop {

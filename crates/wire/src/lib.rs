@@ -8,6 +8,7 @@
 //! acknowledgements (see [`bulk`]). Both sides of the protocol use this module.
 
 pub mod bulk;
+pub mod encoding;
 pub mod frame;
 pub mod port;
 pub mod proto;

@@ -77,12 +77,18 @@ pub mod tag {
     pub const MAX_PAYLOAD: u32 = 0xDF41;
     pub const WINDOW: u32 = 0xDF42;
     pub const VERSION_CHOSEN: u32 = 0xDF43;
+    /// Encodings of bulk objects offered (HELLO) or accepted (its response): 1 byte each.
+    pub const ENCODINGS: u32 = 0xDF44;
     // Bulk transfer
     pub const OBJECT: u32 = 0xDF50;
     pub const OFFSET: u32 = 0xDF51;
     pub const TOTAL_LEN: u32 = 0xDF52;
     pub const SHA256: u32 = 0xDF53;
     pub const RECORD_COUNT: u32 = 0xDF54;
+    /// The encoding a bulk object travels in (EXPORT_BEGIN and its response, IMPORT_BEGIN).
+    pub const ENCODING: u32 = 0xDF55;
+    /// Length of the encoded stream the Data frames carry.
+    pub const ENCODED_LEN: u32 = 0xDF56;
     // Results and status
     pub const RESULT: u32 = 0xDF60;
     pub const MESSAGE: u32 = 0xDF61;

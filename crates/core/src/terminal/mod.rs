@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 
 use crate::domain::DeviceStatus;
 use crate::link::bulk::{BulkEnd, Progress};
+use crate::link::encoding;
 use crate::link::port::{Opener, Port, SerialOpener};
 use crate::link::proto::{self, Object, cmd, result, tag};
 use crate::link::tlv::{Fields, TlvError, Writer};
@@ -151,6 +152,19 @@ pub struct Terminal {
     reported_serial: Option<String>,
     past: LinkStats,
     started: Instant,
+    /// The encoding both sides agreed on in this session's HELLO for bulk objects (`None`:
+    /// they travel as they are).
+    encoding: Option<u8>,
+}
+
+/// What a terminal announced for an export: the object (length, SHA-256, records) and,
+/// when it travels encoded, the encoding and the encoded stream's length.
+#[derive(Debug, Clone, PartialEq)]
+struct Announced {
+    len: usize,
+    sha256: [u8; 32],
+    records: u32,
+    encoded: Option<(u8, usize)>,
 }
 
 impl Terminal {
@@ -176,6 +190,7 @@ impl Terminal {
             reported_serial: None,
             past: LinkStats::default(),
             started: Instant::now(),
+            encoding: None,
         };
         t.connect()?;
         Ok(t)
@@ -203,6 +218,7 @@ impl Terminal {
             .bytes(tag::VERSIONS, proto::VERSIONS)
             .bytes(tag::MAX_PAYLOAD, &proto::DEFAULT_MAX_PAYLOAD.to_be_bytes())
             .u8(tag::WINDOW, proto::DEFAULT_WINDOW)
+            .bytes(tag::ENCODINGS, &[encoding::DEFLATE])
             .finish();
         let rsp = link.command(cmd::HELLO, hello).map_err(|e| self.unavailable(e))?;
         let f = check(cmd::HELLO, &rsp)?;
@@ -215,6 +231,12 @@ impl Terminal {
         }
         link.max_payload = usize::from(max.min(proto::DEFAULT_MAX_PAYLOAD));
         link.window = usize::from(f.need_u8(tag::WINDOW)?.clamp(1, proto::DEFAULT_WINDOW));
+        // A terminal of the first release says nothing of encodings: objects travel as
+        // they are.
+        self.encoding = f
+            .get(tag::ENCODINGS)
+            .is_some_and(|e| e.contains(&encoding::DEFLATE))
+            .then_some(encoding::DEFLATE);
         self.link = Some(link);
         Ok(())
     }
@@ -388,7 +410,7 @@ impl Terminal {
     /// Exports an object, resuming after disconnects, and checks its SHA-256.
     pub fn export(&mut self, object: Object, progress: Progress<'_>) -> Result<Exported, TerminalError> {
         let mut buf = Vec::new();
-        let mut announced: Option<(usize, [u8; 32], u32)> = None;
+        let mut announced: Option<Announced> = None;
         let mut reconnects = 0;
         loop {
             match self.try_export(object, &mut buf, &mut announced, progress) {
@@ -403,25 +425,31 @@ impl Terminal {
                 Err(e) => return Err(e),
             }
         }
-        let (_, sha, records) = announced.expect("set by a completed export");
+        let a = announced.expect("set by a completed export");
+        if let Some((enc, _)) = a.encoded {
+            buf = encoding::decode(enc, &buf, a.len).map_err(|e| TerminalError::Verification {
+                object,
+                what: e.to_string(),
+            })?;
+        }
         let got: [u8; 32] = Sha256::digest(&buf).into();
-        if got != sha {
+        if got != a.sha256 {
             return Err(TerminalError::Verification {
                 object,
                 what: "SHA-256 of the received bytes differs from the terminal's".into(),
             });
         }
         let counted = model::count_records(object, &buf)?;
-        if counted != records {
+        if counted != a.records {
             return Err(TerminalError::Verification {
                 object,
-                what: crate::tr!("terminal-count-differs", announced = records, sent = counted),
+                what: crate::tr!("terminal-count-differs", announced = a.records, sent = counted),
             });
         }
         Ok(Exported {
             data: buf,
-            sha256: sha,
-            records,
+            sha256: a.sha256,
+            records: a.records,
         })
     }
 
@@ -430,29 +458,37 @@ impl Terminal {
         &mut self,
         object: Object,
         buf: &mut Vec<u8>,
-        announced: &mut Option<(usize, [u8; 32], u32)>,
+        announced: &mut Option<Announced>,
         progress: Progress<'_>,
     ) -> Result<bool, TerminalError> {
-        let payload = Writer::new()
-            .u8(tag::OBJECT, object as u8)
-            .u32(tag::OFFSET, buf.len() as u32)
-            .finish();
-        let rsp = self.call(cmd::EXPORT_BEGIN, payload)?;
+        let mut payload = Writer::new();
+        payload.u8(tag::OBJECT, object as u8).u32(tag::OFFSET, buf.len() as u32);
+        if let Some(enc) = self.encoding {
+            payload.u8(tag::ENCODING, enc);
+        }
+        let rsp = self.call(cmd::EXPORT_BEGIN, payload.finish())?;
         let f = Fields::parse(&rsp)?;
-        let this = (
-            f.need_u32(tag::TOTAL_LEN)? as usize,
-            f.need_array::<32>(tag::SHA256)?,
-            f.need_u32(tag::RECORD_COUNT)?,
-        );
-        if announced.is_some_and(|a| a != this) && !buf.is_empty() {
-            // The object changed while we were away: what we hold is stale.
+        let this = Announced {
+            len: f.need_u32(tag::TOTAL_LEN)? as usize,
+            sha256: f.need_array::<32>(tag::SHA256)?,
+            records: f.need_u32(tag::RECORD_COUNT)?,
+            // The terminal may send any object as it is, whatever was agreed.
+            encoded: match f.get(tag::ENCODING) {
+                Some(_) => Some((f.need_u8(tag::ENCODING)?, f.need_u32(tag::ENCODED_LEN)? as usize)),
+                None => None,
+            },
+        };
+        if announced.as_ref().is_some_and(|a| *a != this) && !buf.is_empty() {
+            // The object changed while we were away (or now travels otherwise): what we
+            // hold is stale.
             buf.clear();
             *announced = Some(this);
             self.call(cmd::EXPORT_END, Vec::new())?;
             return Ok(false);
         }
+        let stream = this.encoded.map_or(this.len, |(_, n)| n);
         *announced = Some(this);
-        let end = self.link().recv_bulk(this.0, buf, progress);
+        let end = self.link().recv_bulk(stream, buf, progress);
         match end.map_err(|e| self.unavailable(e))? {
             BulkEnd::Complete => {}
             BulkEnd::Command(_) => {
@@ -497,9 +533,14 @@ impl Terminal {
         progress: Progress<'_>,
     ) -> Result<(), TerminalError> {
         let sha: [u8; 32] = Sha256::digest(data).into();
+        // Encoded once: a resumed attempt sends the same bytes.
+        let mut deflated: Option<Vec<u8>> = None;
         let mut reconnects = 0;
         loop {
-            match self.try_import(object, data, &sha, records, progress) {
+            let encoded = self
+                .encoding
+                .map(|enc| (enc, &*deflated.get_or_insert_with(|| encoding::deflate(data))));
+            match self.try_import(object, data, encoded, &sha, records, progress) {
                 Ok(()) => return Ok(()),
                 Err(TerminalError::Unavailable { source, .. })
                     if source.is_disconnect() && reconnects < MAX_RECONNECTS_PER_TRANSFER =>
@@ -512,21 +553,28 @@ impl Terminal {
         }
     }
 
+    /// One attempt, sending `encoded` (its encoding and bytes) in place of `data` when the
+    /// session agreed on one.
     fn try_import(
         &mut self,
         object: Object,
         data: &[u8],
+        encoded: Option<(u8, &Vec<u8>)>,
         sha: &[u8; 32],
         records: u32,
         progress: Progress<'_>,
     ) -> Result<(), TerminalError> {
-        let begin = Writer::new()
+        let mut begin = Writer::new();
+        begin
             .u8(tag::OBJECT, object as u8)
             .u32(tag::TOTAL_LEN, data.len() as u32)
             .bytes(tag::SHA256, sha)
-            .u32(tag::RECORD_COUNT, records)
-            .finish();
-        let rsp = self.call(cmd::IMPORT_BEGIN, begin)?;
+            .u32(tag::RECORD_COUNT, records);
+        if let Some((enc, bytes)) = encoded {
+            begin.u8(tag::ENCODING, enc).u32(tag::ENCODED_LEN, bytes.len() as u32);
+        }
+        let rsp = self.call(cmd::IMPORT_BEGIN, begin.finish())?;
+        let data: &[u8] = encoded.map_or(data, |(_, b)| b);
         let offset = Fields::parse(&rsp)?.need_u32(tag::OFFSET)? as usize;
         let chunk = self.link().chunk_size();
         if offset > data.len() || (!offset.is_multiple_of(chunk) && offset != data.len()) {
