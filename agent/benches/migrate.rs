@@ -68,6 +68,7 @@ fn migrate(records: u32, plain: bool) {
         .concat(),
     );
     let (secret, password) = common::secrets(dir.path());
+    common::accept_local_orders(dir.path(), "lakala");
     let settings = ProfileSet::builtin().unwrap().get("lakala").unwrap().serial.clone();
     let mut t = Terminal::open(&old.port, &settings).unwrap();
     t.authenticate(&Secret::new(b"posagent-demo-secret".to_vec())).unwrap();
