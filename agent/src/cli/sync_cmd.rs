@@ -11,8 +11,9 @@ use super::{CliError, Exit, Output, json_line, runtime};
 use crate::config::Paths;
 use crate::seal::LocalKeys;
 use crate::store::Store;
-use crate::sync::client::{Client, Overrides, ProviderSettings, SettingsError, SyncError};
+use crate::sync::client::{Client, ProviderSettings, SyncError};
 use crate::sync::drain::{Drain, DrainOptions, SyncEvent, SyncObserver, Tally};
+use crate::sync::settings::{Overrides, SettingsError};
 use crate::tr;
 
 impl From<SyncError> for CliError {
@@ -36,7 +37,7 @@ pub(super) fn settings(paths: &Paths, a: &ProviderArgs) -> Result<(ProviderSetti
         client: a.client_cert.clone().zip(a.client_key.clone()),
         agent_key_file: a.agent_key_file.clone(),
     };
-    crate::sync::client::settings(paths, overrides).map_err(|e| match e {
+    crate::sync::settings::settings(paths, overrides).map_err(|e| match e {
         SettingsError::Config(m) => CliError::new(Exit::DataErr, m),
         SettingsError::OutOfRange(e) => CliError::new(Exit::DataErr, e.to_string()).code("config_invalid"),
         SettingsError::NoProvider => CliError::new(Exit::Usage, e.to_string())

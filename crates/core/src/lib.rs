@@ -17,6 +17,7 @@ pub mod input;
 pub mod job;
 pub mod order;
 pub mod private;
+pub mod procedure;
 pub mod profile;
 pub mod receipt;
 pub mod seal;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::order::{Operation, field_used_by};
+use crate::procedure::{Operation, field_used_by};
 pub use posagent_wire::settings::{FlowControl, Parity, SerialSettings};
 
 /// The built-in profiles: (name, file text).
@@ -193,7 +193,8 @@ impl Profile {
                 .iter()
                 .chain(&rule.counter_agent_documents)
                 .flatten();
-            if let Some(bad) = counter.find(|f| *op != Operation::RebindPhone || !crate::order::is_counter_document(f))
+            if let Some(bad) =
+                counter.find(|f| *op != Operation::RebindPhone || !crate::procedure::is_counter_document(f))
             {
                 return Err(invalid(crate::tr!(
                     "profile-not-counter-document",
@@ -217,7 +218,7 @@ impl Profile {
             ("individual", &docs.individual),
             ("agent", &docs.agent),
         ] {
-            if let Some(bad) = list.iter().find(|f| !crate::order::is_document_field(f)) {
+            if let Some(bad) = list.iter().find(|f| !crate::procedure::is_document_field(f)) {
                 return Err(invalid(crate::tr!(
                     "profile-not-document",
                     key = key,

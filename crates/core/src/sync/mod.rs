@@ -9,4 +9,5 @@ pub mod codes;
 pub mod drain;
 pub mod lock;
 pub mod orders;
+pub mod settings;
 pub mod sign;
