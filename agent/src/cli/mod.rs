@@ -9,6 +9,7 @@ mod config_cmd;
 mod demo_cmd;
 mod device_cmd;
 mod interrupt;
+mod job_args;
 mod job_cmd;
 mod jobs_cmd;
 mod lang;
@@ -25,6 +26,7 @@ mod secrets;
 #[cfg(feature = "sim")]
 mod sim_cmd;
 mod support_cmd;
+mod sync_args;
 mod sync_cmd;
 
 use std::process::ExitCode;
