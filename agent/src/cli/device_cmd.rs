@@ -119,43 +119,41 @@ pub fn locate<'a>(
     profile: Option<&str>,
     out: &Output,
 ) -> Result<(PathBuf, &'a Profile), CliError> {
-    let (port, serial) = (at.port.as_deref(), at.serial.as_deref());
     let forced = profile.map(|n| profiles.get(n)).transpose()?;
     let config = crate::config::Config::load(paths).map_err(|e| CliError::new(Exit::DataErr, e))?;
-    let candidates =
-        discover::candidates_from(&config.ports.extra).map_err(|e| CliError::new(Exit::DataErr, e.to_string()))?;
-    if let Some(p) = port {
-        let by_usb = candidates
-            .iter()
-            .find(|c| c.port == p)
-            .and_then(|c| c.usb)
-            .and_then(|u| profiles.match_usb(u));
-        return Ok((
-            p.to_path_buf(),
-            forced.or(by_usb).map_or_else(|| profiles.get("generic"), Ok)?,
-        ));
-    }
-    let mut found = discover::find(&candidates, profiles, forced);
-    if let Some(sn) = serial {
-        let wanted = crate::order::parse_serial(sn).unwrap_or_else(|_| sn.to_string());
-        found.retain(|f| f.serial == wanted);
-        if found.is_empty() {
-            return Err(CliError::new(
-                Exit::Unavailable,
-                tr!("serial-not-found", serial = sn, ports = candidates.len()),
-            )
+    let choice = discover::choose(
+        &config.ports.extra,
+        profiles,
+        at.port.as_deref(),
+        at.serial.as_deref(),
+        forced,
+    )
+    .map_err(|e| match e {
+        discover::ChooseError::Ports(e) => CliError::new(Exit::DataErr, e.to_string()),
+        discover::ChooseError::Profile(e) => e.into(),
+        discover::ChooseError::SerialNotFound { .. } => CliError::new(Exit::Unavailable, e.to_string())
             .code("terminal_not_found")
-            .help(tr!("help-serial-not-found")));
+            .help(tr!("help-serial-not-found")),
+        discover::ChooseError::NoneFound => CliError::new(Exit::Unavailable, e.to_string())
+            .code("no_terminal")
+            .help(tr!("help-no-terminal-found")),
+    })?;
+    let (chosen, profile) = match choice {
+        discover::Choice::One {
+            port,
+            profile,
+            found: None,
+        } => return Ok((port, profile)),
+        discover::Choice::One {
+            profile,
+            found: Some(f),
+            ..
+        } => (f, profile),
+        discover::Choice::Several(found) => {
+            let f = pick(found, out)?;
+            let profile = forced.map_or_else(|| profiles.get(&f.profile), Ok)?;
+            (f, profile)
         }
-    }
-    let chosen = match found.len() {
-        0 => {
-            return Err(CliError::new(Exit::Unavailable, tr!("no-terminal-found"))
-                .code("no_terminal")
-                .help(tr!("help-no-terminal-found")));
-        }
-        1 => found.remove(0),
-        _ => pick(found, out)?,
     };
     if out.narrates() {
         eprintln!(
@@ -169,7 +167,6 @@ pub fn locate<'a>(
             )
         );
     }
-    let profile = forced.map_or_else(|| profiles.get(&chosen.profile), Ok)?;
     Ok((chosen.port, profile))
 }
 

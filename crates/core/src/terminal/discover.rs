@@ -191,3 +191,79 @@ impl From<DiscoverError> for TerminalError {
         TerminalError::NotFound(e.to_string())
     }
 }
+
+/// Where a command's terminal is, as [`choose`] decides it.
+#[derive(Debug)]
+pub enum Choice<'a> {
+    /// One terminal: its port and the profile that speaks to it.
+    One {
+        port: PathBuf,
+        profile: &'a Profile,
+        /// What answered there, when it was found rather than named.
+        found: Option<Found>,
+    },
+    /// Several answer and nothing says which: a person must choose (`profile` forced, if any).
+    Several(Vec<Found>),
+}
+
+/// Why no terminal could be chosen.
+#[derive(Debug, thiserror::Error)]
+pub enum ChooseError {
+    #[error(transparent)]
+    Ports(#[from] DiscoverError),
+    #[error(transparent)]
+    Profile(#[from] crate::profile::ProfileError),
+    #[error("{}", crate::tr!("serial-not-found", serial = .serial.as_str(), ports = *.ports))]
+    SerialNotFound { serial: String, ports: usize },
+    #[error("{}", crate::tr!("no-terminal-found"))]
+    NoneFound,
+}
+
+/// The terminal a command works on: `port` as given (its profile `forced`, else by its USB
+/// id, else generic), else the one found among the candidates (`extra` and the machine's
+/// ports), or the one with `serial`.
+pub fn choose<'a>(
+    extra: &[String],
+    profiles: &'a ProfileSet,
+    port: Option<&Path>,
+    serial: Option<&str>,
+    forced: Option<&'a Profile>,
+) -> Result<Choice<'a>, ChooseError> {
+    let candidates = candidates_from(extra)?;
+    if let Some(p) = port {
+        let by_usb = candidates
+            .iter()
+            .find(|c| c.port == p)
+            .and_then(|c| c.usb)
+            .and_then(|u| profiles.match_usb(u));
+        return Ok(Choice::One {
+            port: p.to_path_buf(),
+            profile: forced.or(by_usb).map_or_else(|| profiles.get("generic"), Ok)?,
+            found: None,
+        });
+    }
+    let mut found = find(&candidates, profiles, forced);
+    if let Some(sn) = serial {
+        let wanted = crate::order::parse_serial(sn).unwrap_or_else(|_| sn.to_string());
+        found.retain(|f| f.serial == wanted);
+        if found.is_empty() {
+            return Err(ChooseError::SerialNotFound {
+                serial: sn.to_string(),
+                ports: candidates.len(),
+            });
+        }
+    }
+    match found.len() {
+        0 => Err(ChooseError::NoneFound),
+        1 => {
+            let f = found.remove(0);
+            let profile = forced.map_or_else(|| profiles.get(&f.profile), Ok)?;
+            Ok(Choice::One {
+                port: f.port.clone(),
+                profile,
+                found: Some(f),
+            })
+        }
+        _ => Ok(Choice::Several(found)),
+    }
+}
