@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 
 use posagent::seal::LocalKeys;
 use posagent::store::Store;
-use posagent::store::jobs::{JobRecord, JobState, NewJob};
+use posagent::store::jobs::{JobKind, JobRecord, JobState, NewJob};
 use posagent::store::outbox::NewSubmission;
 
 /// A `posagent sim provider` process, killed when dropped.
@@ -114,7 +114,7 @@ pub fn fill_outbox(home: &Path, n: usize) {
         let mut job = JobRecord::new(
             NewJob {
                 order_id: String::new(),
-                operation: "rebind-phone".into(),
+                operation: JobKind::Procedure(posagent::order::Operation::RebindPhone),
                 profile: "generic".into(),
                 order_file: "plan.csv".into(),
                 order_sha256: "00".repeat(32),
@@ -143,7 +143,7 @@ pub fn fill_outbox(home: &Path, n: usize) {
             idempotency_key: format!("job-{}", job.id),
             job_id: job.id.clone(),
             order_id: job.order_id.clone(),
-            kind: job.operation.clone(),
+            kind: job.operation.to_string(),
             payload,
             sealed: keys.seal(sensitive.to_string().as_bytes()),
         };

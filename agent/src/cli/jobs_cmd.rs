@@ -87,7 +87,7 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
             for j in &rows {
                 table.row([
                     j.id.clone(),
-                    op_label(&j.operation),
+                    op_label(j.operation.as_str()),
                     j.terminal_serial.clone(),
                     j.state.label(),
                     j.order_id.clone(),
@@ -114,7 +114,7 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
             let mut human = tr!(
                 "job-show",
                 job = j.id.as_str(),
-                operation = op_label(&j.operation),
+                operation = op_label(j.operation.as_str()),
                 order = j.order_id.as_str(),
                 file = j.order_file.as_str(),
                 profile = j.profile.as_str(),

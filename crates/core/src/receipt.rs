@@ -70,7 +70,7 @@ pub fn render(job: &JobRecord, journal: &[JournalEntry], submission: Option<&Sub
         zh("receipt-title"),
         en("receipt-title"),
         esc(&job.id),
-        label(&job.operation, OPERATIONS),
+        label(job.operation.as_str(), OPERATIONS),
         label(job.state.as_str(), STATES),
     );
     section(&mut h, "receipt-merchant");
@@ -400,7 +400,7 @@ mod tests {
         let mut job = JobRecord::new(
             crate::store::jobs::NewJob {
                 order_id: "WO-1".into(),
-                operation: "rebind-card".into(),
+                operation: crate::store::jobs::JobKind::Procedure(crate::procedure::Operation::RebindCard),
                 profile: "lakala".into(),
                 order_file: "o.toml".into(),
                 order_sha256: "00".into(),

@@ -32,7 +32,7 @@ pub use crate::link::port::SerialOpener;
 use crate::order::{Operation, WorkOrder};
 use crate::profile::Profile;
 use crate::seal::{LocalKeys, SealError};
-use crate::store::jobs::{JobRecord, JobState, NewJob};
+use crate::store::jobs::{JobKind, JobRecord, JobState, NewJob};
 use crate::store::{Store, StoreError};
 use crate::terminal::model::{Binding, Difference};
 use crate::terminal::{Secret, Terminal, TerminalError, TestResult, discover};
@@ -603,7 +603,7 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
     let job = JobRecord::new(
         NewJob {
             order_id: setup.order.id.clone(),
-            operation: setup.order.operation.to_string(),
+            operation: JobKind::Procedure(setup.order.operation),
             profile: setup.profile.name.clone(),
             order_file,
             order_sha256: order_sha,
@@ -729,7 +729,7 @@ fn load_running(store: &Store, id: &str) -> Result<JobRecord, JobError> {
             state: job.state,
         });
     }
-    if job.operation == restore::RESTORE {
+    if job.operation == JobKind::Restore {
         // Its "order" is the archive, checked by the restore itself.
         return Ok(job);
     }
@@ -918,7 +918,7 @@ impl<'a> Continue<'a> {
     fn restore_job(&self, id: &str) -> Result<Option<JobRecord>, JobError> {
         let store = Store::open(&self.paths.data)?;
         let job = load_running(&store, id)?;
-        Ok((job.operation == restore::RESTORE).then_some(job))
+        Ok((job.operation == JobKind::Restore).then_some(job))
     }
 
     /// Continues an interrupted job from its journal.

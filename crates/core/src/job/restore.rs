@@ -17,7 +17,7 @@ use crate::config::Paths;
 use crate::link::proto::Object;
 use crate::profile::Profile;
 use crate::store::Store;
-use crate::store::jobs::{JobRecord, JobState, NewJob};
+use crate::store::jobs::{JobKind, JobRecord, JobState, NewJob};
 use crate::terminal::model::encode_params;
 use crate::terminal::{Secret, Terminal};
 
@@ -72,7 +72,7 @@ pub fn start(setup: &RestoreSetup<'_>, main: Terminal, observer: &mut dyn Observ
     let job = JobRecord::new(
         NewJob {
             order_id: format!("restore-of-{}", setup.contents.manifest.terminal.serial),
-            operation: RESTORE.to_string(),
+            operation: JobKind::Restore,
             profile: setup.profile.name.clone(),
             order_file: archive.display().to_string(),
             order_sha256: archive_digest(&archive)?,

@@ -72,12 +72,52 @@ impl JobState {
     }
 }
 
+/// What a job carries out: one of the five procedures, or the restore of a backup. Stored
+/// as its name; a name this build does not know is an error, never a guess.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    Procedure(crate::procedure::Operation),
+    Restore,
+}
+
+impl JobKind {
+    /// The name in the database and in JSON (`rebind-card` …, `restore`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Procedure(op) => op.as_str(),
+            JobKind::Restore => "restore",
+        }
+    }
+
+    fn parse(s: &str) -> Option<JobKind> {
+        match s {
+            "restore" => Some(JobKind::Restore),
+            other => crate::procedure::Operation::ALL
+                .into_iter()
+                .find(|op| op.as_str() == other)
+                .map(JobKind::Procedure),
+        }
+    }
+}
+
+impl std::fmt::Display for JobKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for JobKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// A job as recorded.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobRecord {
     pub id: String,
     pub order_id: String,
-    pub operation: String,
+    pub operation: JobKind,
     pub profile: String,
     pub order_file: String,
     pub order_sha256: String,
@@ -99,8 +139,7 @@ pub struct JobRecord {
 #[derive(Debug, Clone)]
 pub struct NewJob {
     pub order_id: String,
-    /// The procedure (`rebind-card` …) or `restore`.
-    pub operation: String,
+    pub operation: JobKind,
     pub profile: String,
     /// The order file, `pulled:ID` for a pulled order, or the archive a restore reads.
     pub order_file: String,
@@ -155,7 +194,16 @@ fn job_from_row(r: &Row<'_>) -> rusqlite::Result<JobRecord> {
     Ok(JobRecord {
         id: r.get(0)?,
         order_id: r.get(1)?,
-        operation: r.get(2)?,
+        operation: {
+            let text: String = r.get(2)?;
+            JobKind::parse(&text).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    2,
+                    rusqlite::types::Type::Text,
+                    format!("unknown job operation '{text}'").into(),
+                )
+            })?
+        },
         profile: r.get(3)?,
         order_file: r.get(4)?,
         order_sha256: r.get(5)?,
@@ -199,7 +247,7 @@ impl Store {
                     "INSERT INTO jobs ({JOB_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
                 ),
                 params![
-                    j.id, j.order_id, j.operation, j.profile, j.order_file, j.order_sha256, j.terminal_serial,
+                    j.id, j.order_id, j.operation.as_str(), j.profile, j.order_file, j.order_sha256, j.terminal_serial,
                     j.replacement_serial, j.port, j.replacement_port, j.state.as_str(), j.step, j.backup_file,
                     j.backup_sha256, j.error, j.technician, j.created_at, j.updated_at
                 ],
@@ -417,7 +465,7 @@ pub(crate) mod tests {
         let mut job = JobRecord::new(
             NewJob {
                 order_id: format!("O-{id}"),
-                operation: "unbind".into(),
+                operation: JobKind::Procedure(crate::procedure::Operation::Unbind),
                 profile: "generic".into(),
                 order_file: "o.toml".into(),
                 order_sha256: "00".into(),
@@ -431,5 +479,25 @@ pub(crate) mod tests {
         );
         job.id = id.into();
         job
+    }
+
+    /// An operation or state no posagent writes is an error when read, not a guess; what
+    /// it does write reads back as it was.
+    #[test]
+    fn a_job_reads_back_its_kind_and_an_unknown_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = crate::store::Store::open(dir.path()).unwrap();
+        let mut restore = job_record("J-2", "SN2");
+        restore.operation = JobKind::Restore;
+        s.create_job(&job_record("J-1", "SN1")).unwrap();
+        s.create_job(&restore).unwrap();
+        let kinds: Vec<JobKind> = s.jobs().unwrap().iter().map(|j| j.operation).collect();
+        assert!(kinds.contains(&JobKind::Restore), "{kinds:?}");
+        assert!(kinds.contains(&JobKind::Procedure(crate::procedure::Operation::Unbind)));
+        s.conn
+            .execute("UPDATE jobs SET operation = 'rebind-fax' WHERE id = 'J-1'", [])
+            .unwrap();
+        let e = s.jobs().unwrap_err().to_string();
+        assert!(e.contains("unknown job operation 'rebind-fax'"), "{e}");
     }
 }
