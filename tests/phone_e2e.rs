@@ -166,9 +166,12 @@ fn other_code(code: &str, k: u32) -> String {
     format!("{:06}", (code.parse::<u32>().unwrap() + k) % 1_000_000)
 }
 
+/// The provider confirms it sent the code half a second after the message went out, so the
+/// code file is written before the agent hears that a code was sent: a regression, the
+/// agent once waited for a write after that moment and missed this one.
 #[test]
 fn sms_online_with_a_code_file_then_delivered_with_its_confirmation() {
-    let w = world(&[]);
+    let w = world(&["--faults", "delay=500ms", "--sms-ttl", "20"]);
     let order = phone_order_by(&w.bench, &w.sim, "WO-SMS-1", "sms");
     let code_file = w.bench.path().join("code.txt");
     let mut args = rebind_args("phone", &w.sim, &order);

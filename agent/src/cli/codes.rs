@@ -16,10 +16,21 @@ const POLL: Duration = Duration::from_millis(200);
 /// Where the technician's codes come from.
 #[derive(Debug, Clone, Default)]
 pub(super) struct CodeSource {
-    pub file: Option<PathBuf>,
+    file: Option<PathBuf>,
+    /// When the code file was last written before this job could have sent a code (`None`:
+    /// it did not exist): a file not written since holds no code of this job's.
+    stale: Option<SystemTime>,
 }
 
 impl CodeSource {
+    /// Codes from `file`, which is looked at now: whatever it holds already is stale. The
+    /// job's code is the one written after this moment, however soon after the code was
+    /// sent that happens.
+    pub fn from_file(file: Option<PathBuf>) -> CodeSource {
+        let stale = file.as_deref().and_then(modified);
+        CodeSource { file, stale }
+    }
+
     /// Whether a code can be had at all: a file, or a person at a terminal.
     pub fn available(&self) -> bool {
         self.file.is_some() || std::io::stdin().is_terminal()
@@ -27,7 +38,7 @@ impl CodeSource {
 
     /// The code for `ask`; `None` when none came before it expired, the technician
     /// stopped, or nothing was typed.
-    pub fn code(&self, ask: &CodeAsk, narrate: bool) -> Option<Code> {
+    pub fn code(&mut self, ask: &CodeAsk, narrate: bool) -> Option<Code> {
         let until = ask
             .expires_at
             .with_timezone(&chrono::Local)
@@ -51,7 +62,10 @@ impl CodeSource {
                         tr!("code-waiting-file", file = f.display().to_string())
                     );
                 }
-                wait_for_file(f, ask.expires_at)
+                let code = wait_for_file(f, self.stale, ask.expires_at);
+                // Read and removed: the next code is whatever is written next.
+                self.stale = None;
+                code
             }
             None => {
                 let answer = rpassword::prompt_password(format!("{again}{sent} {left} {}", tr!("code-prompt")))
@@ -63,13 +77,16 @@ impl CodeSource {
     }
 }
 
-/// Waits until `file` is written (anew, if it exists now), then reads and removes it.
-fn wait_for_file(file: &Path, until: chrono::DateTime<chrono::Utc>) -> Option<Code> {
-    let stamp = |f: &Path| std::fs::metadata(f).and_then(|m| m.modified()).ok();
-    let before: Option<SystemTime> = stamp(file);
+/// When `file` was last written; `None` when it does not exist.
+fn modified(file: &Path) -> Option<SystemTime> {
+    std::fs::metadata(file).and_then(|m| m.modified()).ok()
+}
+
+/// Waits until `file` exists with another write than `stale`, then reads and removes it.
+fn wait_for_file(file: &Path, stale: Option<SystemTime>, until: chrono::DateTime<chrono::Utc>) -> Option<Code> {
     while chrono::Utc::now() < until && !super::interrupt::requested() {
-        let now = stamp(file);
-        if now.is_some() && now != before {
+        let now = modified(file);
+        if now.is_some() && now != stale {
             // A code is a few digits; anything larger is not one.
             let read = crate::input::read_regular(file, crate::input::MAX_SECRET_FILE, &tr!("what-code-file"));
             match read.map(zeroize::Zeroizing::new) {

@@ -242,7 +242,7 @@ fn start(
         proof: proof(paths, opts.documents_checked)?,
     };
     let mut screen = screen(out, opts.yes);
-    screen.codes.file = opts.sms_code_file.clone();
+    screen.codes = super::codes::CodeSource::from_file(opts.sms_code_file.clone());
     super::interrupt::install();
     let outcome = job::start(setup, &mut screen)?;
     if opts.dry_run {

@@ -11,7 +11,8 @@ use crate::faults::{FaultSpecError, duration, pairs, rate};
 pub struct ProviderFaults {
     /// Chance per batch of answering 503 with `Retry-After: 1`.
     pub unavailable: f64,
-    /// Pause before handling each batch.
+    /// Pause before handling each batch, and between "sending" a one-time code and
+    /// answering that it was sent (as an SMS gateway may be slow to confirm).
     pub delay: Option<Duration>,
     /// Chance per batch of dropping the connection before applying anything.
     pub reset_before: f64,

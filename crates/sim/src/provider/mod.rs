@@ -294,10 +294,15 @@ async fn phone_verification(state: &State, req: Request<Incoming>) -> Response<F
         .and_then(|p| p.strip_suffix("/confirm"))
         .and_then(api::percent_decode);
     let result = match id {
-        None => state
-            .phones
-            .send(&body, &mut *state.rng.lock().unwrap_or_else(|p| p.into_inner()))
-            .map(|sent| answer(StatusCode::CREATED, json!(sent))),
+        None => {
+            let sent = state
+                .phones
+                .send(&body, &mut *state.rng.lock().unwrap_or_else(|p| p.into_inner()));
+            if let (Ok(_), Some(d)) = (&sent, state.faults.delay) {
+                tokio::time::sleep(d).await;
+            }
+            sent.map(|sent| answer(StatusCode::CREATED, json!(sent)))
+        }
         Some(id) => state
             .phones
             .confirm(&id, &body, &state.ledger)
