@@ -206,6 +206,45 @@ fn sms_online_with_a_code_file_then_delivered_with_its_confirmation() {
     assert_code_kept_nowhere(w.bench.path(), &code, &[&printed[0], &printed[1]]);
 }
 
+/// A phone change stopped before its number was proven is resumed by a script, which hands
+/// the code over in a file as `rebind phone` takes it.
+#[test]
+fn a_resumed_phone_change_takes_its_code_from_a_file() {
+    let w = world(&[]);
+    let order = phone_order_by(&w.bench, &w.sim, "WO-SMS-6", "sms");
+    let killed = w
+        .bench
+        .command(&rebind_args("phone", &w.sim, &order))
+        .args(["--yes", "--json"])
+        .env("POSAGENT_KILL_AT", "before:verify_phone")
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert_ne!(killed.status.code(), Some(0), "{}", stderr(&killed));
+    let job = the_job(&w.bench);
+    let code_file = w.bench.path().join("resume-code.txt");
+    let resumed = std::thread::scope(|s| {
+        let resume = s.spawn(|| {
+            w.bench
+                .command(&[
+                    "jobs",
+                    "resume",
+                    &job.id,
+                    "--sms-code-file",
+                    code_file.to_str().unwrap(),
+                ])
+                .args(["--json"])
+                .timeout(Duration::from_secs(120))
+                .output()
+                .unwrap()
+        });
+        std::fs::write(&code_file, w.code(1, NEW_PHONE)).unwrap();
+        resume.join().unwrap()
+    });
+    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
+    assert_eq!(w.phone(), NEW_PHONE);
+}
+
 #[test]
 fn sms_online_through_a_prompt() {
     let w = world(&[]);

@@ -178,6 +178,10 @@ pub struct ResumeOptions {
     /// File holding the backup password (else POSAGENT_BACKUP_PASSWORD, else a prompt).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+    /// Read the one-time code the merchant received from FILE once it is written (it is
+    /// then removed); else a prompt asks for it.
+    #[arg(long, value_name = "FILE")]
+    pub sms_code_file: Option<PathBuf>,
     #[command(flatten)]
     pub secret: SecretArgs,
 }

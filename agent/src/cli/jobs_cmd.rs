@@ -53,6 +53,7 @@ fn continue_job(paths: &Paths, id: &str, opts: &ResumeOptions, out: &Output, abo
         proof: super::job_cmd::proof(paths, false)?,
     };
     let mut screen = screen(out, true);
+    screen.codes = super::codes::CodeSource::from_file(opts.sms_code_file.clone());
     super::interrupt::install();
     let outcome = if abort {
         ctx.abort(id, &mut screen)?
