@@ -7,6 +7,8 @@
 //! Run: `cargo bench --bench migrate` (`MIGRATE_RECORDS` changes the log size).
 
 mod common;
+#[path = "../../tests/common/mod.rs"]
+mod e2e;
 
 use posagent::link::proto::Object;
 use posagent::profile::ProfileSet;
@@ -68,7 +70,7 @@ fn migrate(records: u32, plain: bool) {
         .concat(),
     );
     let (secret, password) = common::secrets(dir.path());
-    common::accept_local_orders(dir.path(), "lakala");
+    e2e::jobs::accept_local_orders(dir.path());
     let settings = ProfileSet::builtin().unwrap().get("lakala").unwrap().serial.clone();
     let mut t = Terminal::open(&old.port, &settings).unwrap();
     t.authenticate(&Secret::new(b"posagent-demo-secret".to_vec())).unwrap();

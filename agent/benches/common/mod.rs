@@ -38,20 +38,6 @@ pub fn start_sim(dir: &Path, name: &str, args: &[&str]) -> SimProcess {
 }
 
 /// Writes the demo operator secret and a backup password into `dir`.
-/// Lets the data directory `dir` run local order files under `profile`, whose shipped
-/// version takes only orders the provider signed (as a branch's profile override could).
-pub fn accept_local_orders(dir: &Path, profile: &str) {
-    let shipped =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../profiles/{profile}.toml")))
-            .expect("the shipped profile");
-    std::fs::create_dir_all(dir.join("profiles")).unwrap();
-    std::fs::write(
-        dir.join(format!("profiles/{profile}.toml")),
-        shipped.replace("require_signed = true", "require_signed = false"),
-    )
-    .unwrap();
-}
-
 pub fn secrets(dir: &Path) -> (PathBuf, PathBuf) {
     let (s, p) = (dir.join("secret"), dir.join("password"));
     std::fs::write(&s, "posagent-demo-secret").unwrap();

@@ -77,10 +77,11 @@ pub fn technician(paths: &Paths) -> Result<String, CliError> {
 /// What may prove a phone number: the provider's settings from config.toml, when a
 /// provider is configured, and whether the technician saw the documents' originals.
 pub fn proof(paths: &Paths, documents_checked: bool) -> Result<job::Proof, CliError> {
-    let provider = match super::sync_cmd::settings(paths, &Default::default()) {
+    use crate::sync::settings::{SettingsError, settings};
+    let provider = match settings(paths, Default::default()) {
         Ok((settings, ..)) => Some(settings),
-        Err(e) if e.code == "no_provider" => None,
-        Err(e) => return Err(e),
+        Err(SettingsError::NoProvider) => None,
+        Err(e) => return Err(e.into()),
     };
     Ok(job::Proof {
         provider,

@@ -37,16 +37,22 @@ pub(super) fn settings(paths: &Paths, a: &ProviderArgs) -> Result<(ProviderSetti
         client: a.client_cert.clone().zip(a.client_key.clone()),
         agent_key_file: a.agent_key_file.clone(),
     };
-    crate::sync::settings::settings(paths, overrides).map_err(|e| match e {
-        SettingsError::Config(m) => CliError::new(Exit::DataErr, m),
-        SettingsError::OutOfRange(e) => CliError::new(Exit::DataErr, e.to_string()).code("config_invalid"),
-        SettingsError::NoProvider => CliError::new(Exit::Usage, e.to_string())
-            .code("no_provider")
-            .help(tr!("help-sync-no-provider")),
-        SettingsError::NoAgentKey => CliError::new(Exit::Usage, e.to_string())
-            .code("no_agent_key")
-            .help(tr!("help-sync-no-agent-key")),
-    })
+    Ok(crate::sync::settings::settings(paths, overrides)?)
+}
+
+impl From<SettingsError> for CliError {
+    fn from(e: SettingsError) -> Self {
+        match e {
+            SettingsError::Config(m) => CliError::new(Exit::DataErr, m),
+            SettingsError::OutOfRange(e) => CliError::new(Exit::DataErr, e.to_string()).code("config_invalid"),
+            SettingsError::NoProvider => CliError::new(Exit::Usage, e.to_string())
+                .code("no_provider")
+                .help(tr!("help-sync-no-provider")),
+            SettingsError::NoAgentKey => CliError::new(Exit::Usage, e.to_string())
+                .code("no_agent_key")
+                .help(tr!("help-sync-no-agent-key")),
+        }
+    }
 }
 
 /// Draws a drain: a bar for a one-off sync, one line per event when watching.
