@@ -99,6 +99,8 @@ pub enum Command {
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The web console for branch staff, served on this laptop (loopback only).
+    Console(super::console_cmd::ConsoleArgs),
     /// Simulated terminal and provider, for training and tests.
     #[cfg(feature = "sim")]
     #[command(subcommand)]

@@ -5,6 +5,7 @@ mod args;
 mod backup_cmd;
 mod codes;
 mod config_cmd;
+mod console_cmd;
 #[cfg(feature = "sim")]
 mod demo_cmd;
 mod device_cmd;
@@ -78,6 +79,7 @@ pub fn command() -> clap::Command {
 pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
     let paths = Paths::resolve(cli.home.as_deref()).map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
     logging::init(&paths.data, cli.verbose);
+    let lang = cli.lang;
     tracing::info!(command = ?std::env::args().nth(1), version = env!("CARGO_PKG_VERSION"), "start");
     match cli.command {
         Command::Order(OrderCommand::Check { file }) => order_check(&paths, &file, out),
@@ -106,6 +108,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         #[cfg(feature = "sim")]
         Command::Demo(a) => demo_cmd::run(&a, out),
         Command::Queue { action } => queue_cmd::run(&paths, action, &job_cmd::technician(&paths)?, out),
+        Command::Console(a) => console_cmd::run(&paths, &a, lang, out),
     }
 }
 

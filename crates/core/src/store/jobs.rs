@@ -89,6 +89,14 @@ impl JobKind {
         }
     }
 
+    /// The name as a person reads it, in the current language.
+    pub fn label(self) -> String {
+        match self {
+            JobKind::Procedure(op) => op.label(),
+            JobKind::Restore => crate::tr!("op-restore"),
+        }
+    }
+
     fn parse(s: &str) -> Option<JobKind> {
         match s {
             "restore" => Some(JobKind::Restore),

@@ -1,0 +1,107 @@
+// posagent console: follows a job's server-sent events on its live page. Every text it
+// shows arrives already translated (from the server, or the page's <template id=texts>).
+"use strict";
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function follow(live) {
+  const steps = document.getElementById("steps");
+  const texts = document.getElementById("texts").dataset;
+  const item = {};
+  const result = document.getElementById("result");
+  const show = (id, on) => { document.getElementById(id).hidden = !on; };
+
+  function stepItem(name, label) {
+    if (!item[name]) {
+      const li = el("li", "pending");
+      li.dataset.step = name;
+      li.append(el("span", "label", label), el("span", "status", ""), el("div", "detail hint", ""));
+      steps.append(li);
+      item[name] = li;
+    }
+    return item[name];
+  }
+
+  function link(href, text, id) {
+    const a = el("a", "", text);
+    a.href = href;
+    if (id) a.id = id;
+    return a;
+  }
+
+  function apply(e) {
+    switch (e.kind) {
+      case "begin":
+        for (const s of e.steps) stepItem(s.name, s.label);
+        break;
+      case "step": {
+        const li = stepItem(e.name, e.label);
+        li.className = e.status;
+        li.querySelector(".status").textContent = e.status_label;
+        if (e.detail) li.querySelector(".detail").textContent = e.detail;
+        if (e.status !== "started") show("transfer", false);
+        break;
+      }
+      case "transfer":
+        show("transfer", true);
+        document.getElementById("transfer-label").textContent = e.label;
+        document.getElementById("transfer-bar").value = e.percent;
+        document.getElementById("transfer-percent").textContent = e.percent + "%";
+        break;
+      case "confirm":
+        // Markup built and escaped by the server.
+        document.getElementById("plan").innerHTML = e.html;
+        show("confirm", true);
+        break;
+      case "code":
+        document.getElementById("code-ask").textContent = (e.again ? texts.again + " " : "") + e.phone;
+        show("code", true);
+        break;
+      case "answered":
+        show("confirm", false);
+        show("code", false);
+        break;
+      case "done": {
+        const p = el("p", "notice ok", texts.done + " " + e.state + " ");
+        p.id = "outcome";
+        p.dataset.job = e.job;
+        if (e.receipt) p.append(link(e.receipt, texts.receipt, "receipt-link"), " ");
+        p.append(link("/jobs/" + e.job, texts.job, "job-link"));
+        result.replaceChildren(p);
+        show("stop-form", false);
+        return true;
+      }
+      case "failed": {
+        const p = el("p", "notice error", texts.failed + " " + e.message + " ");
+        p.id = "outcome";
+        if (e.job) {
+          p.dataset.job = e.job;
+          p.append(link("/jobs/" + e.job, texts.job, "job-link"));
+        }
+        result.replaceChildren(p);
+        show("stop-form", false);
+        show("confirm", false);
+        show("code", false);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  const source = new EventSource(live.dataset.events);
+  source.onmessage = (m) => {
+    let over = false;
+    for (const e of JSON.parse(m.data)) over = apply(e) || over;
+    if (over) source.close();
+  };
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const live = document.getElementById("live");
+  if (live) follow(live);
+});

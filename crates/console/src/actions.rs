@@ -1,0 +1,177 @@
+//! The console's small actions: switch language, read a terminal's binding, deliver the
+//! queue now, put a refused submission back in the queue.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use posagent_core::config::{Config, Paths};
+use posagent_core::i18n::Lang;
+use posagent_core::profile::ProfileSet;
+use posagent_core::seal::LocalKeys;
+use posagent_core::store::Store;
+use posagent_core::sync::client::Client;
+use posagent_core::sync::drain::{Drain, DrainOptions, SyncEvent, SyncObserver, Tally};
+use posagent_core::terminal::{Secret, Terminal};
+use zeroize::Zeroizing;
+
+use crate::App;
+use crate::auth::Session;
+use crate::html::{notice, t, ta};
+use crate::pages::{binding_list, blocking, queue_page, terminals_page};
+
+#[derive(serde::Deserialize)]
+pub struct LangForm {
+    lang: String,
+}
+
+/// `POST /lang`: the session's pages (and the job engine's messages) in another language;
+/// back to the page it was asked from.
+pub async fn lang(
+    State(app): State<App>,
+    Extension(s): Extension<Session>,
+    headers: HeaderMap,
+    axum::Form(f): axum::Form<LangForm>,
+) -> Response {
+    if let Some(lang) = Lang::parse(&f.lang) {
+        app.sessions.set_lang(&s.csrf, lang);
+        // One person at one laptop: the job engine's messages follow the pages.
+        posagent_core::i18n::set_lang(lang);
+    }
+    // Back where the switch was pressed (its path only: never another site).
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.find("://").map(|i| &r[i + 3..]))
+        .and_then(|r| r.find('/').map(|i| r[i..].to_string()))
+        .filter(|p| p.starts_with('/') && !p.starts_with("//"))
+        .unwrap_or_else(|| "/terminals".into());
+    Redirect::to(&back).into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub struct BindingForm {
+    port: String,
+    profile: String,
+    secret: String,
+}
+
+/// `POST /terminals/binding`: reads one terminal's binding with the operator secret (used
+/// for this one reading, never kept) and shows it masked on the Terminals page.
+pub async fn binding(
+    State(app): State<App>,
+    Extension(s): Extension<Session>,
+    axum::Form(f): axum::Form<BindingForm>,
+) -> Response {
+    let secret = Secret::new(Zeroizing::new(f.secret).as_bytes().to_vec());
+    let port = PathBuf::from(&f.port);
+    let (a, p) = (app.clone(), port.clone());
+    let lang = s.lang;
+    let read = blocking(move || {
+        let profiles = ProfileSet::load(&a.opts.paths.profile_overrides()).map_err(|e| e.to_string())?;
+        let profile = profiles.get(&f.profile).map_err(|e| e.to_string())?;
+        let mut term = Terminal::open_with(a.opts.opener.clone(), &p, &profile.serial).map_err(|e| e.to_string())?;
+        term.authenticate(&secret).map_err(|e| e.to_string())?;
+        term.read_binding().map_err(|e| e.to_string())
+    })
+    .await;
+    let shown = match read {
+        Ok(b) => binding_list(lang, &b),
+        Err(e) => notice("error", &e),
+    };
+    terminals_page(app, s, Some((port, shown))).await
+}
+
+/// Delivery progress is shown once it is over; nothing to draw meanwhile.
+struct Quiet;
+
+impl SyncObserver for Quiet {
+    fn event(&mut self, _e: SyncEvent<'_>) {}
+}
+
+/// One delivery run, then the orders issued meanwhile (as `posagent sync`).
+fn sync_once(paths: &Paths) -> Result<(Tally, Option<usize>), String> {
+    let (settings, batch_size, retry_base) =
+        posagent_core::sync::settings::settings(paths, Default::default()).map_err(|e| e.to_string())?;
+    let client = Client::new(&settings).map_err(|e| e.to_string())?;
+    let _lock = posagent_core::sync::lock::one_delivery_run(&paths.data)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| posagent_core::tr!("sync-busy"))?;
+    let mut store = Store::open(&paths.data).map_err(|e| e.to_string())?;
+    let keys = LocalKeys::load_or_create(&paths.data).map_err(|e| e.to_string())?;
+    let opts = DrainOptions {
+        batch_size,
+        max_wait: Duration::from_secs(5),
+        retry_base,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let (_stop, never) = tokio::sync::watch::channel(false);
+        let mut drain = Drain::new(&mut store, &keys, &client, opts, never).map_err(|e| e.to_string())?;
+        drain.run(&mut Quiet).await.map_err(|e| e.to_string())?;
+        let tally = drain.tally.clone();
+        let order_keys = crate::wizard::order_keys(paths)?;
+        let pulled = if order_keys.is_empty() {
+            None
+        } else {
+            let tech = Config::load(paths)?.technician();
+            let p = posagent_core::sync::orders::pull(&client, &tech, &order_keys, &mut store, &keys)
+                .await
+                .map_err(|e| e.to_string())?;
+            Some(p.kept.len())
+        };
+        Ok((tally, pulled))
+    })
+}
+
+/// `POST /queue/sync`: delivers what waits, now.
+pub async fn sync_now(State(app): State<App>, Extension(s): Extension<Session>) -> Response {
+    let lang = s.lang;
+    let paths = app.opts.paths.clone();
+    let said = match blocking(move || sync_once(&paths)).await {
+        Ok((tally, pulled)) => {
+            let mut text = ta(
+                lang,
+                "console-synced",
+                &[
+                    ("accepted", tally.accepted.to_string()),
+                    ("rejected", tally.rejected.to_string()),
+                    ("retried", tally.retried.to_string()),
+                ],
+            );
+            if let Some(n) = pulled {
+                text.push(' ');
+                text.push_str(&ta(lang, "console-orders-pulled", &[("count", n.to_string())]));
+            }
+            html! { p #sync-result .notice.ok role="status" { (text) } }
+        }
+        Err(e) => html! { p #sync-result .notice.error role="status" { (e) } },
+    };
+    queue_page(app, s, Some(said)).await
+}
+
+/// `POST /queue/ID/retry`: a refused or abandoned submission goes back in the queue.
+pub async fn retry(State(app): State<App>, Extension(s): Extension<Session>, Path(id): Path<String>) -> Response {
+    let lang = s.lang;
+    let paths = app.opts.paths.clone();
+    let id2 = id.clone();
+    let done = blocking(move || {
+        let tech = Config::load(&paths)?.technician();
+        let mut store = Store::open(&paths.data).map_err(|e| e.to_string())?;
+        store.retry_submission(&id2, &tech).map_err(|e| e.to_string())
+    })
+    .await;
+    let said = match done {
+        Ok(true) => notice("ok", &ta(lang, "console-requeued", &[("submission", id)])),
+        Ok(false) => notice("error", &t(lang, "console-not-retryable")),
+        Err(e) => notice("error", &e),
+    };
+    queue_page(app, s, Some(said)).await
+}

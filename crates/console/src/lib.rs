@@ -1,0 +1,157 @@
+//! posagent's local web console for branch staff: the same job engine as the CLI, behind
+//! pages served on loopback only.
+//!
+//! - **Who may use it.** `posagent console` prints a URL carrying a one-time token; the
+//!   first request with it gets a session cookie (HttpOnly, SameSite=Strict) and the token
+//!   is spent. Every other request needs that cookie, every state-changing one the
+//!   session's CSRF token too (403 otherwise), and a `Host` naming the loopback address it
+//!   listens on (a page from elsewhere cannot rebind a name to it).
+//! - **What pages may do.** A strict Content-Security-Policy: scripts, styles and
+//!   connections only from the console itself; every asset is compiled in.
+//! - **Jobs outlive pages.** A job runs on its own thread; a page follows it through
+//!   server-sent events and may go away and come back (`live`).
+//!
+//! Data flows one way: pages (`pages`, `wizard`, `actions`) → `live` → posagent-core.
+
+mod actions;
+mod auth;
+mod html;
+mod live;
+mod pages;
+mod wizard;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use posagent_core::config::Paths;
+use posagent_core::i18n::Lang;
+use posagent_core::link::port::Opener;
+
+/// How the console is set up.
+pub struct Options {
+    /// Where to listen; a loopback address (port 0: any free port).
+    pub listen: SocketAddr,
+    pub paths: Paths,
+    /// The directory whose order files the Orders page lists.
+    pub orders_dir: PathBuf,
+    /// The pages' language until the user switches.
+    pub lang: Lang,
+    /// How terminals are reached (serial ports; simulated terminals in tests).
+    pub opener: Arc<dyn Opener>,
+}
+
+/// Why the console cannot serve.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error("{}", posagent_core::tr!("console-not-loopback", listen = .0.to_string()))]
+    NotLoopback(SocketAddr),
+    #[error("{}", posagent_core::tr!("console-cannot-listen", listen = .0.to_string(), reason = .1.to_string()))]
+    Listen(SocketAddr, std::io::Error),
+    #[error("{}", posagent_core::tr!("console-cannot-listen", listen = .0.to_string(), reason = .1.to_string()))]
+    Serve(SocketAddr, std::io::Error),
+}
+
+/// What every handler shares.
+pub(crate) struct Console {
+    pub opts: Options,
+    pub sessions: auth::Sessions,
+    pub live: live::Registry,
+    /// The address actually listened on (`Host` must name it).
+    pub addr: SocketAddr,
+}
+
+pub(crate) type App = Arc<Console>;
+
+/// A console bound to its address, not yet serving.
+pub struct Bound {
+    listener: std::net::TcpListener,
+    console: App,
+    url: String,
+}
+
+impl Bound {
+    /// The address to open: the console's, with the one-time login token.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Serves until `shutdown` resolves; then asks running jobs to stop at their next step
+    /// boundary and waits for them (a job killed instead resumes from its journal anyway).
+    pub fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), ConsoleError> {
+        let addr = self.console.addr;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| ConsoleError::Serve(addr, e))?;
+        let console = self.console.clone();
+        rt.block_on(async move {
+            self.listener
+                .set_nonblocking(true)
+                .map_err(|e| ConsoleError::Serve(addr, e))?;
+            let listener =
+                tokio::net::TcpListener::from_std(self.listener).map_err(|e| ConsoleError::Serve(addr, e))?;
+            axum::serve(listener, router(console.clone()))
+                .with_graceful_shutdown(shutdown)
+                .await
+                .map_err(|e| ConsoleError::Serve(addr, e))
+        })?;
+        let live = self.console.live.clone();
+        rt.block_on(tokio::task::spawn_blocking(move || live.stop_all_and_wait()))
+            .map_err(|e| ConsoleError::Serve(addr, std::io::Error::other(e)))?;
+        Ok(())
+    }
+}
+
+/// Binds the console to `opts.listen`, which must be a loopback address.
+pub fn bind(opts: Options) -> Result<Bound, ConsoleError> {
+    if !opts.listen.ip().is_loopback() {
+        return Err(ConsoleError::NotLoopback(opts.listen));
+    }
+    let listener = std::net::TcpListener::bind(opts.listen).map_err(|e| ConsoleError::Listen(opts.listen, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ConsoleError::Listen(opts.listen, e))?;
+    let sessions = auth::Sessions::new(opts.lang);
+    let url = format!("http://{addr}/login?token={}", sessions.login_token());
+    tracing::info!(%addr, "console listening");
+    let console = Arc::new(Console {
+        opts,
+        sessions,
+        live: live::Registry::default(),
+        addr,
+    });
+    Ok(Bound { listener, console, url })
+}
+
+fn router(app: App) -> Router {
+    Router::new()
+        .route("/login", get(auth::login))
+        .route("/", get(pages::home))
+        .route("/assets/console.css", get(pages::css))
+        .route("/assets/console.js", get(pages::js))
+        .route("/lang", post(actions::lang))
+        .route("/terminals", get(pages::terminals))
+        .route("/terminals/binding", post(actions::binding))
+        .route("/orders", get(pages::orders))
+        .route("/wizard", get(wizard::page))
+        .route("/wizard/start", post(wizard::start))
+        .route("/live/{key}", get(live::page))
+        .route("/live/{key}/events", get(live::events))
+        .route("/live/{key}/confirm", post(live::confirm))
+        .route("/live/{key}/code", post(live::code))
+        .route("/live/{key}/stop", post(live::stop))
+        .route("/jobs", get(pages::jobs))
+        .route("/jobs/{id}", get(pages::job))
+        .route("/jobs/{id}/receipt", get(pages::receipt))
+        .route("/jobs/{id}/resume", post(wizard::resume))
+        .route("/jobs/{id}/abort", post(wizard::abort))
+        .route("/queue", get(pages::queue))
+        .route("/queue/sync", post(actions::sync_now))
+        .route("/queue/{id}/retry", post(actions::retry))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), auth::guard))
+        .with_state(app)
+}

@@ -1,0 +1,455 @@
+//! Jobs started from the console: each runs on its own thread with an observer that keeps
+//! every event it is told, so a page may follow it over server-sent events, go away and
+//! come back (the events are replayed from the last one it saw). Closing the page does not
+//! stop a job; the Stop button does, at the next step boundary, as Ctrl-C does in the CLI.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use posagent_core::job::{Code, CodeAsk, JobError, JobOutcome, Observer, PlanSummary, Step, StepStatus};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use zeroize::Zeroizing;
+
+use crate::App;
+use crate::auth::Session;
+use crate::html::{csrf, frame, t};
+
+/// What a person answers a waiting job.
+enum Answer {
+    Confirm(bool),
+    Code(Code),
+}
+
+/// One job started from the console.
+pub struct Live {
+    pub key: String,
+    /// What it does, in words (`换结算卡 · ORD-1`).
+    pub title: String,
+    /// The terminals (serials) and ports it holds until it ends.
+    pub serials: Vec<String>,
+    pub ports: Vec<PathBuf>,
+    pub started_at: String,
+    job_id: Mutex<Option<String>>,
+    events: Mutex<Vec<Value>>,
+    count: watch::Sender<usize>,
+    answers: Mutex<Option<mpsc::Sender<Answer>>>,
+    stop: AtomicBool,
+    finished: AtomicBool,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Live {
+    fn push(&self, event: Value) {
+        let n = {
+            let mut all = lock(&self.events);
+            all.push(event);
+            all.len()
+        };
+        self.count.send_replace(n);
+    }
+
+    fn events_from(&self, from: usize) -> Vec<Value> {
+        lock(&self.events)
+            .get(from..)
+            .map(<[Value]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    pub fn job_id(&self) -> Option<String> {
+        lock(&self.job_id).clone()
+    }
+
+    pub fn finished(&self) -> bool {
+        self.finished.load(Ordering::SeqCst)
+    }
+
+    /// Hands `answer` to the job when it is waiting for one; whether it was.
+    fn answer(&self, answer: Answer) -> bool {
+        lock(&self.answers).take().is_some_and(|tx| tx.send(answer).is_ok())
+    }
+
+    /// Waits for a person's answer; `None` when asked to stop meanwhile.
+    fn wait_answer(&self) -> Option<Answer> {
+        let (tx, rx) = mpsc::channel();
+        *lock(&self.answers) = Some(tx);
+        loop {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(a) => return Some(a),
+                Err(mpsc::RecvTimeoutError::Timeout) if !self.stop.load(Ordering::SeqCst) => {}
+                Err(_) => {
+                    lock(&self.answers).take();
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// The jobs this console started.
+#[derive(Default, Clone)]
+pub struct Registry {
+    all: Arc<Mutex<HashMap<String, Arc<Live>>>>,
+}
+
+/// What a job started from the console needs besides its observer.
+pub struct Spec {
+    pub title: String,
+    pub serials: Vec<String>,
+    pub ports: Vec<PathBuf>,
+}
+
+impl Registry {
+    pub fn get(&self, key: &str) -> Option<Arc<Live>> {
+        lock(&self.all).get(key).cloned()
+    }
+
+    /// Every job, newest first.
+    pub fn list(&self) -> Vec<Arc<Live>> {
+        let mut v: Vec<_> = lock(&self.all).values().cloned().collect();
+        v.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        v
+    }
+
+    /// The unfinished job holding one of `serials` or `ports`, if any.
+    pub fn holder(&self, serials: &[String], ports: &[PathBuf]) -> Option<Arc<Live>> {
+        lock(&self.all)
+            .values()
+            .find(|l| {
+                !l.finished()
+                    && (l.serials.iter().any(|s| serials.contains(s)) || l.ports.iter().any(|p| ports.contains(p)))
+            })
+            .cloned()
+    }
+
+    /// Starts `run` on its own thread, unless another job from this console holds one of
+    /// the terminals (then that job is returned).
+    pub fn spawn(
+        &self,
+        spec: Spec,
+        run: impl FnOnce(&mut LiveObserver) -> Result<JobOutcome, JobError> + Send + 'static,
+    ) -> Result<Arc<Live>, Arc<Live>> {
+        let mut all = lock(&self.all);
+        if let Some(h) = all.values().find(|l| {
+            !l.finished()
+                && (l.serials.iter().any(|s| spec.serials.contains(s))
+                    || l.ports.iter().any(|p| spec.ports.contains(p)))
+        }) {
+            return Err(h.clone());
+        }
+        let key = {
+            let mut b = [0u8; 12];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
+            hex::encode(b)
+        };
+        let live = Arc::new(Live {
+            key: key.clone(),
+            title: spec.title,
+            serials: spec.serials,
+            ports: spec.ports,
+            started_at: posagent_core::store::now(),
+            job_id: Mutex::new(None),
+            events: Mutex::new(Vec::new()),
+            count: watch::Sender::new(0),
+            answers: Mutex::new(None),
+            stop: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            thread: Mutex::new(None),
+        });
+        all.insert(key, live.clone());
+        drop(all);
+        let for_thread = live.clone();
+        let handle = std::thread::spawn(move || {
+            let mut observer = LiveObserver {
+                live: for_thread.clone(),
+                last_percent: None,
+            };
+            let end = match run(&mut observer) {
+                Ok(outcome) => {
+                    *lock(&for_thread.job_id) = Some(outcome.job.id.clone());
+                    json!({
+                        "kind": "done",
+                        "job": outcome.job.id,
+                        "state": outcome.job.state.label(),
+                        "receipt": outcome.receipt.file.is_some().then(|| format!("/jobs/{}/receipt", outcome.job.id)),
+                    })
+                }
+                Err(e) => {
+                    let job = match &e {
+                        JobError::Interrupted { job, .. } | JobError::Stopped { job, .. } => Some(job.clone()),
+                        _ => for_thread.job_id(),
+                    };
+                    if let Some(j) = &job {
+                        *lock(&for_thread.job_id) = Some(j.clone());
+                    }
+                    tracing::warn!(job = ?job, "console job ended: {e}");
+                    json!({ "kind": "failed", "message": e.to_string(), "job": job })
+                }
+            };
+            for_thread.finished.store(true, Ordering::SeqCst);
+            for_thread.push(end);
+        });
+        *lock(&live.thread) = Some(handle);
+        Ok(live)
+    }
+
+    /// Asks every running job to stop at its next step boundary and waits for them.
+    pub fn stop_all_and_wait(&self) {
+        let all = self.list();
+        for l in &all {
+            l.stop.store(true, Ordering::SeqCst);
+        }
+        for l in all {
+            if let Some(h) = lock(&l.thread).take() {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+/// Tells a [`Live`] what its job does.
+pub struct LiveObserver {
+    live: Arc<Live>,
+    last_percent: Option<u64>,
+}
+
+fn status_key(s: StepStatus) -> &'static str {
+    match s {
+        StepStatus::Started => "console-status-started",
+        StepStatus::Done => "console-status-done",
+        StepStatus::Skipped => "console-status-skipped",
+        StepStatus::Failed => "console-status-failed",
+    }
+}
+
+impl Observer for LiveObserver {
+    fn begin(&mut self, steps: &[Step]) {
+        let steps: Vec<Value> = steps
+            .iter()
+            .map(|s| json!({ "name": s.name(), "label": s.label() }))
+            .collect();
+        self.live.push(json!({ "kind": "begin", "steps": steps }));
+    }
+
+    fn step(&mut self, step: Step, status: StepStatus, detail: &str) {
+        self.last_percent = None;
+        self.live.push(json!({
+            "kind": "step",
+            "name": step.name(),
+            "label": step.label(),
+            "status": status,
+            "status_label": posagent_core::i18n::text(status_key(status), None),
+            "detail": detail,
+        }));
+    }
+
+    fn transfer(&mut self, label: &str, done: u64, total: u64) {
+        let percent = (done * 100).checked_div(total).unwrap_or(100);
+        if self.last_percent == Some(percent) {
+            return;
+        }
+        self.last_percent = Some(percent);
+        self.live
+            .push(json!({ "kind": "transfer", "label": label, "done": done, "total": total, "percent": percent }));
+    }
+
+    fn confirm(&mut self, plan: &PlanSummary) -> bool {
+        *lock(&self.live.job_id) = Some(plan.job_id.clone());
+        self.live
+            .push(json!({ "kind": "confirm", "job": plan.job_id, "html": plan_html(plan) }));
+        let yes = matches!(self.live.wait_answer(), Some(Answer::Confirm(true)));
+        self.live.push(json!({ "kind": "answered", "confirmed": yes }));
+        yes
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.live.stop.load(Ordering::SeqCst)
+    }
+
+    fn can_ask_codes(&self) -> bool {
+        true
+    }
+
+    fn one_time_code(&mut self, ask: &CodeAsk) -> Option<Code> {
+        self.live.push(json!({
+            "kind": "code",
+            "phone": ask.phone,
+            "attempts_left": ask.attempts_left,
+            "again": ask.again,
+        }));
+        let code = match self.live.wait_answer() {
+            Some(Answer::Code(c)) => Some(c),
+            _ => None,
+        };
+        self.live.push(json!({ "kind": "answered" }));
+        code
+    }
+}
+
+/// The checks' outcome as the person confirming sees it: what changes, masked, and the
+/// steps to come (in the language the console speaks now).
+fn plan_html(plan: &PlanSummary) -> String {
+    use posagent_core::i18n::{lang, text};
+    let lang = lang();
+    html! {
+        p { (text("console-plan-terminal", None)) " " strong { (plan.terminal) }
+            @if let Some(r) = &plan.replacement { " → " strong { (r) } } }
+        table #changes {
+            thead { tr { th { (t(lang, "console-field")) } th { (t(lang, "console-before")) } th { (t(lang, "console-after")) } } }
+            tbody {
+                @for d in &plan.changes {
+                    tr { td { (d.label()) } td.num { (d.from) } td.num { (d.to) } }
+                }
+            }
+        }
+        p.steps { (t(lang, "console-steps-to-come")) " "
+            (plan.steps.iter().map(|s| posagent_core::job::step_label(s)).collect::<Vec<_>>().join(" → ")) }
+    }
+    .into_string()
+}
+
+fn not_found(s: &Session) -> Response {
+    let lang = s.lang;
+    let body = html! { (crate::html::notice("error", &t(lang, "console-live-unknown"))) a href="/jobs" { (t(lang, "console-nav-jobs")) } };
+    let mut r = frame(s, None, &t(lang, "console-live-title"), body);
+    *r.status_mut() = axum::http::StatusCode::NOT_FOUND;
+    r
+}
+
+/// `GET /live/KEY`: a job's progress, kept current by `console.js` from its events.
+pub async fn page_of(app: &App, s: &Session, key: &str) -> Response {
+    let Some(live) = app.live.get(key) else {
+        return not_found(s);
+    };
+    let lang = s.lang;
+    let body = html! {
+        div #live data-events={ "/live/" (key) "/events" } {
+            ol #steps {}
+            div #transfer hidden { span #transfer-label {} " " progress #transfer-bar max="100" value="0" {} " " span #transfer-percent {} }
+            section #confirm hidden {
+                h2 { (t(lang, "console-confirm-title")) }
+                div #plan {}
+                form method="post" action={ "/live/" (key) "/confirm" } {
+                    (csrf(s))
+                    button type="submit" name="decision" value="yes" id="confirm-yes" { (t(lang, "console-confirm-yes")) }
+                    " "
+                    button type="submit" name="decision" value="no" id="confirm-no" class="secondary" { (t(lang, "console-confirm-no")) }
+                }
+            }
+            section #code hidden {
+                h2 { (t(lang, "console-code-title")) }
+                p #code-ask {}
+                form method="post" action={ "/live/" (key) "/code" } {
+                    (csrf(s))
+                    input type="password" name="code" id="code-input" autocomplete="one-time-code" inputmode="numeric";
+                    button type="submit" id="code-send" { (t(lang, "console-code-send")) }
+                }
+            }
+            div #result {}
+            form #stop-form method="post" action={ "/live/" (key) "/stop" } {
+                (csrf(s))
+                button type="submit" id="stop" class="secondary" { (t(lang, "console-stop")) }
+            }
+            template #texts data-receipt=(t(lang, "console-receipt")) data-job=(t(lang, "console-job-detail")) data-done=(t(lang, "console-job-done")) data-failed=(t(lang, "console-job-failed")) data-again=(t(lang, "console-code-again")) {}
+        }
+    };
+    frame(s, None, &live.title, body)
+}
+
+pub async fn page(State(app): State<App>, Extension(s): Extension<Session>, Path(key): Path<String>) -> Response {
+    page_of(&app, &s, &key).await
+}
+
+/// `GET /live/KEY/events`: the job's events as server-sent events, each message a JSON
+/// array of events, its id the number of events sent so far (a reconnecting page
+/// carries on from `Last-Event-ID`). The stream ends after the job's last event.
+pub async fn events(
+    State(app): State<App>,
+    Extension(s): Extension<Session>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(live) = app.live.get(&key) else {
+        return not_found(&s);
+    };
+    let from: usize = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let rx = live.count.subscribe();
+    let stream = futures_util::stream::unfold((live, rx, from, false), |(live, mut rx, sent, ended)| async move {
+        if ended {
+            return None;
+        }
+        loop {
+            // Read `finished` before the events: the last event is pushed after it is set.
+            let finished = live.finished();
+            let batch = live.events_from(sent);
+            if !batch.is_empty() {
+                let n = sent + batch.len();
+                let ended = finished && live.events_from(n).is_empty();
+                let event = Event::default().id(n.to_string()).data(Value::from(batch).to_string());
+                return Some((Ok::<_, Infallible>(event), (live, rx, n, ended)));
+            }
+            if finished {
+                return None;
+            }
+            if rx.changed().await.is_err() {
+                return None;
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub struct Decision {
+    decision: String,
+}
+
+/// `POST /live/KEY/confirm`: the person's answer once the checks have passed.
+pub async fn confirm(State(app): State<App>, Path(key): Path<String>, axum::Form(d): axum::Form<Decision>) -> Response {
+    if let Some(live) = app.live.get(&key) {
+        live.answer(Answer::Confirm(d.decision == "yes"));
+    }
+    Redirect::to(&format!("/live/{key}")).into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub struct CodeForm {
+    code: String,
+}
+
+/// `POST /live/KEY/code`: the one-time code the merchant received (handed to the job, never
+/// kept).
+pub async fn code(State(app): State<App>, Path(key): Path<String>, axum::Form(f): axum::Form<CodeForm>) -> Response {
+    let code = Zeroizing::new(f.code);
+    if let Some(live) = app.live.get(&key) {
+        live.answer(Answer::Code(Zeroizing::new(code.trim().to_string())));
+    }
+    Redirect::to(&format!("/live/{key}")).into_response()
+}
+
+/// `POST /live/KEY/stop`: the job stops before its next step (and can be resumed).
+pub async fn stop(State(app): State<App>, Path(key): Path<String>) -> Response {
+    if let Some(live) = app.live.get(&key) {
+        live.stop.store(true, Ordering::SeqCst);
+    }
+    Redirect::to(&format!("/live/{key}")).into_response()
+}

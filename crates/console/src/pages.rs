@@ -1,0 +1,455 @@
+//! The pages that show: terminals, orders, jobs (list, detail, receipt) and the queue.
+
+use std::path::PathBuf;
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use posagent_core::config::Config;
+use posagent_core::i18n::Lang;
+use posagent_core::profile::ProfileSet;
+use posagent_core::store::{Store, local_time};
+use posagent_core::terminal::discover;
+use posagent_core::terminal::model::Binding;
+
+use crate::App;
+use crate::auth::Session;
+use crate::html::{Nav, csrf, frame, notice, secret_fields, t, ta};
+use crate::wizard::OrderRef;
+
+pub async fn home() -> Redirect {
+    Redirect::to("/terminals")
+}
+
+fn asset(kind: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static(kind))], body).into_response()
+}
+
+pub async fn css() -> Response {
+    asset("text/css; charset=utf-8", include_str!("../assets/console.css"))
+}
+
+pub async fn js() -> Response {
+    asset("text/javascript; charset=utf-8", include_str!("../assets/console.js"))
+}
+
+/// Runs blocking work (ports, the store) off the server's threads; a failure is a sentence.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()))
+}
+
+/// A terminal that answered, with what the store knows of it.
+struct Seen {
+    found: discover::Found,
+    open_job: Option<String>,
+}
+
+fn discover_all(app: &App) -> Result<Vec<Seen>, String> {
+    let paths = &app.opts.paths;
+    let config = Config::load(paths)?;
+    let profiles = ProfileSet::load(&paths.profile_overrides()).map_err(|e| e.to_string())?;
+    let candidates = discover::candidates_from(&config.ports.extra).map_err(|e| e.to_string())?;
+    let store = Store::open(&paths.data).map_err(|e| e.to_string())?;
+    let mut found = discover::find(&candidates, &profiles, None);
+    found.sort_by(|a, b| a.port.cmp(&b.port));
+    found
+        .into_iter()
+        .map(|f| {
+            let open_job = store.open_job_for(&f.serial).map_err(|e| e.to_string())?.map(|j| j.id);
+            Ok(Seen { found: f, open_job })
+        })
+        .collect()
+}
+
+/// The masked binding of one terminal, as read with the operator secret.
+pub fn binding_list(lang: Lang, b: &Binding) -> Markup {
+    html! {
+        dl.binding {
+            dt { (t(lang, "field-status")) } dd { (b.status) }
+            @if let (Some(mid), Some(tid)) = (&b.mid, &b.tid) { dt { "MID / TID" } dd { (mid) " / " (tid) } }
+            @if let Some(n) = &b.merchant_name { dt { (t(lang, "field-merchant")) } dd { (n) } }
+            @if let Some(c) = &b.card { dt { (t(lang, "field-card")) } dd.num #bound-card { (c.pan) " · " (c.holder) } }
+            @if let Some(a) = &b.account { dt { (t(lang, "field-account")) } dd.num { (a.number) " · " (a.holder) " · " (a.bank) } }
+            @if let Some(p) = &b.phone { dt { (t(lang, "field-phone")) } dd.num { (p) } }
+        }
+    }
+}
+
+/// The Terminals page; `read` is a binding just read (its port and what it showed).
+pub async fn terminals_page(app: App, s: Session, read: Option<(PathBuf, Markup)>) -> Response {
+    let lang = s.lang;
+    let a = app.clone();
+    let seen = blocking(move || discover_all(&a)).await;
+    let body = match seen {
+        Err(e) => notice("error", &e),
+        Ok(seen) if seen.is_empty() => {
+            html! { (notice("note", &t(lang, "console-no-terminals"))) p.hint { (t(lang, "help-no-terminal-found")) } }
+        }
+        Ok(seen) => html! {
+            table #terminals {
+                thead { tr {
+                    th { (t(lang, "console-port")) } th { (t(lang, "console-model")) } th { (t(lang, "console-serial")) }
+                    th { (t(lang, "console-binding")) } th { (t(lang, "console-unfinished")) }
+                } }
+                tbody {
+                    @for x in &seen {
+                        tr data-serial=(x.found.serial) {
+                            td { code { (x.found.port.display()) } }
+                            td { (x.found.vendor) " " (x.found.model) }
+                            td.serial { (x.found.serial) }
+                            td {
+                                @match read.as_ref().filter(|(p, _)| *p == x.found.port) {
+                                    Some((_, shown)) => (shown.clone()),
+                                    None => form.inline method="post" action="/terminals/binding" {
+                                        (csrf(&s))
+                                        input type="hidden" name="port" value=(x.found.port.display());
+                                        input type="hidden" name="profile" value=(x.found.profile);
+                                        input type="password" name="secret" autocomplete="off" required placeholder=(t(lang, "console-operator-secret"));
+                                        button type="submit" { (t(lang, "console-read-binding")) }
+                                    },
+                                }
+                            }
+                            td { @if let Some(j) = &x.open_job { a href={ "/jobs/" (j) } { (j) } } @else { "—" } }
+                        }
+                    }
+                }
+            }
+        },
+    };
+    frame(&s, Some(Nav::Terminals), &t(lang, "console-nav-terminals"), body)
+}
+
+pub async fn terminals(State(app): State<App>, Extension(s): Extension<Session>) -> Response {
+    terminals_page(app, s, None).await
+}
+
+/// One order as the Orders page lists it.
+struct Listed {
+    r: OrderRef,
+    id: String,
+    operation: String,
+    serial: String,
+    source: String,
+    valid_until: Option<String>,
+    state: Option<String>,
+}
+
+/// A file in the orders directory that holds problems, with them.
+struct Invalid {
+    file: String,
+    problems: Vec<posagent_core::order::Problem>,
+    error: Option<String>,
+}
+
+fn list_orders(app: &App) -> Result<(Vec<Listed>, Vec<Invalid>), String> {
+    let paths = &app.opts.paths;
+    let profiles = ProfileSet::load(&paths.profile_overrides()).map_err(|e| e.to_string())?;
+    let mut listed = Vec::new();
+    let mut invalid = Vec::new();
+    let dir = &app.opts.orders_dir;
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    for path in files {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match posagent_core::order::check_file(&path, &profiles) {
+            Ok((_, report)) if !report.valid => invalid.push(Invalid {
+                file: name,
+                problems: report.errors,
+                error: None,
+            }),
+            Ok((orders, _)) => listed.extend(orders.into_iter().map(|o| Listed {
+                r: OrderRef {
+                    file: Some(name.clone()),
+                    id: Some(o.id.clone()),
+                    pulled: None,
+                },
+                operation: o.operation.label(),
+                serial: o.expect.serial.clone().unwrap_or_default(),
+                id: o.id,
+                source: name.clone(),
+                valid_until: None,
+                state: None,
+            })),
+            Err(e) => invalid.push(Invalid {
+                file: name,
+                problems: Vec::new(),
+                error: Some(e.to_string()),
+            }),
+        }
+    }
+    let store = Store::open(&paths.data).map_err(|e| e.to_string())?;
+    for p in store.pulled_orders().map_err(|e| e.to_string())? {
+        let state = store.job_of_order(&p.id).map_err(|e| e.to_string())?;
+        listed.push(Listed {
+            r: OrderRef {
+                file: None,
+                id: None,
+                pulled: Some(p.id.clone()),
+            },
+            operation: p
+                .operation
+                .parse::<posagent_core::order::Operation>()
+                .map(|o| o.label())
+                .unwrap_or(p.operation),
+            serial: p.serial.unwrap_or_default(),
+            id: p.id,
+            source: posagent_core::tr!("console-pulled"),
+            valid_until: Some(p.valid_until),
+            state,
+        });
+    }
+    Ok((listed, invalid))
+}
+
+pub async fn orders(State(app): State<App>, Extension(s): Extension<Session>) -> Response {
+    let lang = s.lang;
+    let a = app.clone();
+    let today = chrono_today();
+    let body = match blocking(move || list_orders(&a)).await {
+        Err(e) => notice("error", &e),
+        Ok((listed, invalid)) => html! {
+            p.hint { (ta(lang, "console-orders-from", &[("dir", app.opts.orders_dir.display().to_string())])) }
+            @if listed.is_empty() { (notice("note", &t(lang, "console-no-orders"))) } @else {
+                table #orders {
+                    thead { tr {
+                        th { (t(lang, "console-order")) } th { (t(lang, "console-operation")) } th { (t(lang, "console-serial")) }
+                        th { (t(lang, "console-source")) } th { (t(lang, "console-valid-until")) } th {}
+                    } }
+                    tbody {
+                        @for o in &listed {
+                            tr data-order=(o.id) {
+                                td { (o.id) } td { (o.operation) } td { (o.serial) } td { (o.source) }
+                                td {
+                                    @if let Some(v) = &o.valid_until {
+                                        (local_time(v))
+                                        @if v.starts_with(&today) { " " span.badge { (t(lang, "console-due-today")) } }
+                                    } @else { "—" }
+                                }
+                                td {
+                                    @if let Some(j) = &o.state { a href={ "/jobs/" (j) } { (j) } }
+                                    @else { a.button href=(o.r.href()) data-start=(o.id) { (t(lang, "console-start-job")) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @for f in &invalid {
+                section.invalid data-file=(f.file) {
+                    h2 { (ta(lang, "console-file-invalid", &[("file", f.file.clone())])) }
+                    @if let Some(e) = &f.error { (notice("error", e)) }
+                    @if !f.problems.is_empty() {
+                        table.problems {
+                            thead { tr { th { (t(lang, "console-line")) } th { (t(lang, "console-field")) } th { (t(lang, "console-value")) } th { (t(lang, "console-problem")) } } }
+                            tbody { @for p in &f.problems {
+                                tr { td { (p.line) } td { code { (p.field) } } td { (p.value.as_deref().unwrap_or("")) } td { (p.message) } }
+                            } }
+                        }
+                    }
+                }
+            }
+        },
+    };
+    frame(&s, Some(Nav::Orders), &t(lang, "console-nav-orders"), body)
+}
+
+/// Today's date as stored timestamps begin (UTC).
+fn chrono_today() -> String {
+    posagent_core::store::now().chars().take(10).collect()
+}
+
+pub async fn jobs(State(app): State<App>, Extension(s): Extension<Session>) -> Response {
+    let lang = s.lang;
+    let paths = app.opts.paths.clone();
+    let rows = blocking(move || {
+        let store = Store::open(&paths.data).map_err(|e| e.to_string())?;
+        store.jobs().map_err(|e| e.to_string())
+    })
+    .await;
+    let live = app.live.list();
+    let body = match rows {
+        Err(e) => notice("error", &e),
+        Ok(rows) => html! {
+            @if live.iter().any(|l| !l.finished()) {
+                h2 { (t(lang, "console-running-here")) }
+                ul #live-jobs { @for l in live.iter().filter(|l| !l.finished()) {
+                    li { a href={ "/live/" (l.key) } { (l.title) } " · " (local_time(&l.started_at)) }
+                } }
+            }
+            @if rows.is_empty() { (notice("note", &t(lang, "console-no-jobs"))) } @else {
+                table #jobs {
+                    thead { tr {
+                        th { (t(lang, "console-job")) } th { (t(lang, "console-operation")) } th { (t(lang, "console-serial")) }
+                        th { (t(lang, "console-state")) } th { (t(lang, "console-updated")) }
+                    } }
+                    tbody { @for j in &rows {
+                        tr data-job=(j.id) data-state=(j.state.as_str()) {
+                            td { a href={ "/jobs/" (j.id) } { (j.id) } } td { (j.operation.label()) } td { (j.terminal_serial) }
+                            td { (j.state.label()) } td { (local_time(&j.updated_at)) }
+                        }
+                    } }
+                }
+            }
+        },
+    };
+    frame(&s, Some(Nav::Jobs), &t(lang, "console-nav-jobs"), body)
+}
+
+pub async fn job(State(app): State<App>, Extension(s): Extension<Session>, Path(id): Path<String>) -> Response {
+    let lang = s.lang;
+    let paths = app.opts.paths.clone();
+    let id2 = id.clone();
+    let found = blocking(move || {
+        let store = Store::open(&paths.data).map_err(|e| e.to_string())?;
+        let job = store
+            .job(&id2)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| posagent_core::tr!("job-not-found", job = id2.as_str()))?;
+        let journal = store.journal_of(&id2).map_err(|e| e.to_string())?;
+        let submission = store.submission_of_job(&id2).map_err(|e| e.to_string())?;
+        Ok((job, journal, submission))
+    })
+    .await;
+    let live = app
+        .live
+        .list()
+        .into_iter()
+        .find(|l| !l.finished() && l.job_id().as_deref() == Some(id.as_str()));
+    let body = match found {
+        Err(e) => notice("error", &e),
+        Ok((j, journal, submission)) => {
+            let open = matches!(
+                j.state,
+                posagent_core::store::jobs::JobState::Running | posagent_core::store::jobs::JobState::Interrupted
+            );
+            html! {
+                dl.summary {
+                    dt { (t(lang, "console-operation")) } dd { (j.operation.label()) }
+                    dt { (t(lang, "console-order")) } dd { (j.order_id) }
+                    dt { (t(lang, "console-serial")) } dd { (j.terminal_serial) @if let Some(r) = &j.replacement_serial { " → " (r) } }
+                    dt { (t(lang, "console-state")) } dd #job-state data-state=(j.state.as_str()) { (j.state.label()) }
+                    @if let Some(e) = &j.error { dt { (t(lang, "console-problem")) } dd { (e) } }
+                    dt { (t(lang, "console-technician")) } dd { (j.technician) }
+                    @if let Some(sub) = &submission { dt { (t(lang, "console-submission")) } dd { (sub.state.label()) } }
+                }
+                h2 { (t(lang, "console-journal")) }
+                table #journal {
+                    tbody { @for e in &journal {
+                        tr { td { (posagent_core::job::step_label(&e.step)) } td { (e.phase) } td { (local_time(&e.at)) } }
+                    } }
+                }
+                @if let Some(l) = &live {
+                    p { a href={ "/live/" (l.key) } #follow { (t(lang, "console-follow")) } }
+                } @else if open {
+                    section.continue {
+                        h2 { (t(lang, "console-continue-title")) }
+                        p.hint { (t(lang, "console-continue-hint")) }
+                        form method="post" action={ "/jobs/" (j.id) "/resume" } autocomplete="off" {
+                            (csrf(&s)) (secret_fields(lang, false))
+                            button type="submit" id="resume" { (t(lang, "console-resume")) }
+                            " "
+                            button type="submit" formaction={ "/jobs/" (j.id) "/abort" } id="abort" class="secondary" { (t(lang, "console-abort")) }
+                        }
+                    }
+                } @else if j.state != posagent_core::store::jobs::JobState::Planned {
+                    p { a href={ "/jobs/" (j.id) "/receipt" } #receipt-link target="_blank" { (t(lang, "console-receipt")) } }
+                }
+            }
+        }
+    };
+    frame(
+        &s,
+        Some(Nav::Jobs),
+        &ta(lang, "console-job-title", &[("job", id)]),
+        body,
+    )
+}
+
+/// `GET /jobs/ID/receipt`: the printable receipt, as `posagent jobs receipt` writes it. It
+/// carries its own policy (no script at all; its inline print styles only).
+pub async fn receipt(State(app): State<App>, Path(id): Path<String>) -> Response {
+    let paths = app.opts.paths.clone();
+    let html = blocking(move || {
+        let store = Store::open(&paths.data).map_err(|e| e.to_string())?;
+        let job = store
+            .job(&id)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| posagent_core::tr!("job-not-found", job = id.as_str()))?;
+        let journal = store.journal_of(&id).map_err(|e| e.to_string())?;
+        let submission = store.submission_of_job(&id).map_err(|e| e.to_string())?;
+        Ok(posagent_core::receipt::render(&job, &journal, submission.as_ref()))
+    })
+    .await;
+    match html {
+        Ok(h) => (
+            [(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+            )],
+            axum::response::Html(h),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::NOT_FOUND, crate::html::bare_page(&e)).into_response(),
+    }
+}
+
+/// The Queue page; `said` is what the last action reported.
+pub async fn queue_page(app: App, s: Session, said: Option<Markup>) -> Response {
+    let lang = s.lang;
+    let paths = app.opts.paths.clone();
+    let rows = blocking(move || {
+        let store = Store::open(&paths.data).map_err(|e| e.to_string())?;
+        store.submissions().map_err(|e| e.to_string())
+    })
+    .await;
+    let body = html! {
+        @if let Some(m) = said { (m) }
+        form method="post" action="/queue/sync" {
+            (csrf(&s))
+            button type="submit" id="sync-now" { (t(lang, "console-sync-now")) }
+        }
+        @match rows {
+            Err(e) => (notice("error", &e)),
+            Ok(rows) if rows.is_empty() => (notice("note", &t(lang, "queue-empty"))),
+            Ok(rows) => table #queue {
+                thead { tr {
+                    th { (t(lang, "console-order")) } th { (t(lang, "console-kind")) } th { (t(lang, "console-state")) }
+                    th { (t(lang, "console-attempts")) } th { (t(lang, "console-problem")) } th {}
+                } }
+                tbody { @for q in &rows {
+                    tr data-submission=(q.id) data-state=(q.state.as_str()) {
+                        td { (q.order_id) } td { (q.kind) } td.state { (q.state.label()) } td { (q.attempts) }
+                        td { @if let Some(r) = &q.reason { (r) } @if let Some(c) = &q.code { " (" code { (c) } ")" } }
+                        td {
+                            @if matches!(q.state.as_str(), "rejected" | "dead") {
+                                form.inline method="post" action={ "/queue/" (q.id) "/retry" } {
+                                    (csrf(&s))
+                                    button type="submit" class="secondary" { (t(lang, "console-retry")) }
+                                }
+                            }
+                        }
+                    }
+                } }
+            },
+        }
+    };
+    frame(&s, Some(Nav::Queue), &t(lang, "console-nav-queue"), body)
+}
+
+pub async fn queue(State(app): State<App>, Extension(s): Extension<Session>) -> Response {
+    queue_page(app, s, None).await
+}

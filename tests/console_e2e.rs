@@ -1,0 +1,672 @@
+//! The web console end to end: the real `posagent console` process, simulated terminals on
+//! pseudo-terminals, the simulated provider over TLS, and headless Chromium driven through
+//! chromedriver (WebDriver). The security tests speak raw HTTP to the console so that each
+//! header is exactly the one under test.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::jobs::{BACKUP_PASSWORD, Bench, NEW_CARD, card_order, migrate_order, start_sim};
+use common::sync::{Provider, assert_applied_once, free_port};
+use common::{DEMO_SECRET, Sim, bound_card};
+use fantoccini::{Client, ClientBuilder, Locator};
+
+const TECH: &str = "console-tech";
+
+/// A `posagent console` process, stopped when dropped.
+struct Console {
+    child: Child,
+    url: String,
+}
+
+impl Console {
+    fn start(home: &Path, ports_glob: &str, env: &[(&str, &str)]) -> Console {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_posagent"));
+        cmd.args(["console", "--orders"])
+            .arg(home.join("orders"))
+            .env("POSAGENT_HOME", home)
+            .env("POSAGENT_PORTS", ports_glob)
+            .env_remove("POSAGENT_LANG")
+            .env_remove("POSAGENT_SECRET")
+            .env_remove("POSAGENT_BACKUP_PASSWORD")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start the console");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        Console {
+            child,
+            url: v["url"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    fn base(&self) -> &str {
+        &self.url[..self.url.find("/login").unwrap()]
+    }
+
+    fn addr(&self) -> String {
+        self.base().trim_start_matches("http://").to_string()
+    }
+
+    fn token(&self) -> &str {
+        &self.url[self.url.find("token=").unwrap() + 6..]
+    }
+
+    /// Waits for the process to end by itself (killed at a test hook).
+    fn wait_dead(&mut self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the console did not die at the hook"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain HTTP/1.1 answer.
+struct Answer {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+}
+
+/// Sends one request with exactly `headers` (plus Host, unless given) and `body`.
+fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: {addr}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    Answer {
+        status,
+        head: head.to_string(),
+        body: body.to_string(),
+    }
+}
+
+/// Signs in with the token: the session cookie (`name=value`) and a page's CSRF token.
+fn sign_in(c: &Console) -> (String, String) {
+    let a = http(&c.addr(), "GET", &format!("/login?token={}", c.token()), &[], "");
+    assert_eq!(a.status, 303, "{}", a.head);
+    let set = a.header("set-cookie").expect("a session cookie");
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    let cookie = set.split(';').next().unwrap().to_string();
+    let page = http(&c.addr(), "GET", "/queue", &[("Cookie", &cookie)], "");
+    assert_eq!(page.status, 200);
+    let csrf = page
+        .body
+        .split("name=\"csrf\" content=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the page names its CSRF token")
+        .to_string();
+    (cookie, csrf)
+}
+
+/// A data directory with local orders accepted, a technician and an orders directory.
+fn bench() -> Bench {
+    let bench = Bench::default();
+    std::fs::create_dir_all(bench.path().join("orders")).unwrap();
+    bench
+}
+
+fn configure_provider(home: &Path, provider: &Provider) {
+    std::fs::write(
+        home.join("config.toml"),
+        format!(
+            "technician = \"{TECH}\"\n[provider]\nurl = \"{}\"\nca = \"{}\"\nagent_key_file = \"{}\"\n",
+            provider.url,
+            provider.ca.display(),
+            provider.agent_key.display(),
+        ),
+    )
+    .unwrap();
+}
+
+fn jobs_in(home: &Path) -> usize {
+    let store = posagent::store::Store::open(home).unwrap();
+    store.jobs().unwrap().len()
+}
+
+#[test]
+fn a_non_loopback_listen_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    for listen in ["0.0.0.0:0", "[::]:0", "192.0.2.7:8080"] {
+        let out = common::posagent(home.path())
+            .args(["--json", "console", "--listen", listen])
+            .timeout(Duration::from_secs(30))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{listen}");
+        let v = common::json_of(&out);
+        assert_eq!(v["code"], "not_loopback", "{v}");
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .contains(listen.split(':').next().unwrap().trim_matches(['[', ']'])),
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn the_token_is_single_use_and_requests_without_cookie_or_csrf_change_nothing() {
+    let bench = bench();
+    let home = bench.path();
+    let c = Console::start(home, "", &[]);
+    let addr = c.addr();
+    // Before signing in: every page is refused.
+    assert_eq!(http(&addr, "GET", "/terminals", &[], "").status, 403);
+    // A wrong token opens nothing and does not spend the real one.
+    assert_eq!(http(&addr, "GET", "/login?token=00", &[], "").status, 403);
+    let (cookie, csrf) = sign_in(&c);
+    // The token is spent.
+    let again = http(&addr, "GET", &format!("/login?token={}", c.token()), &[], "");
+    assert_eq!(again.status, 403);
+    assert!(again.header("set-cookie").is_none());
+    // Pages carry the strict policy.
+    let page = http(&addr, "GET", "/jobs", &[("Cookie", &cookie)], "");
+    assert_eq!(page.status, 200);
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert!(
+        !page.body.contains("<script>") && !page.body.contains("style="),
+        "inline code"
+    );
+    // A page from another name (DNS rebinding) is refused even with the cookie.
+    let other = http(
+        &addr,
+        "GET",
+        "/jobs",
+        &[("Cookie", &cookie), ("Host", "evil.example:80")],
+        "",
+    );
+    assert_eq!(other.status, 403);
+
+    // A state-changing request: put a refused submission back in the queue.
+    common::sync::fill_outbox(home, 1);
+    let id = {
+        let store = posagent::store::Store::open(home).unwrap();
+        let s = store.submissions().unwrap().remove(0);
+        rusqlite::Connection::open(home.join("posagent.db"))
+            .unwrap()
+            .execute(
+                "UPDATE outbox SET state = 'rejected', reason = 'test' WHERE id = ?1",
+                [&s.id],
+            )
+            .unwrap();
+        s.id
+    };
+    let state = || {
+        let store = posagent::store::Store::open(home).unwrap();
+        store.submission(&id).unwrap().unwrap().state.as_str().to_string()
+    };
+    let path = format!("/queue/{id}/retry");
+    let form = "application/x-www-form-urlencoded";
+    let no_cookie = http(&addr, "POST", &path, &[("Content-Type", form)], &format!("csrf={csrf}"));
+    assert_eq!(no_cookie.status, 403);
+    let no_csrf = http(&addr, "POST", &path, &[("Content-Type", form), ("Cookie", &cookie)], "");
+    assert_eq!(no_csrf.status, 403);
+    let wrong_csrf = http(
+        &addr,
+        "POST",
+        &path,
+        &[("Content-Type", form), ("Cookie", &cookie)],
+        "csrf=0000",
+    );
+    assert_eq!(wrong_csrf.status, 403);
+    let start = http(
+        &addr,
+        "POST",
+        "/wizard/start",
+        &[("Content-Type", form), ("Cookie", &cookie)],
+        "file=none.toml&id=X&port=/dev/null&secret=s&password=p",
+    );
+    assert_eq!(start.status, 403);
+    assert_eq!(state(), "rejected", "a refused request changed the queue");
+    assert_eq!(jobs_in(home), 1, "only the job fill_outbox made");
+    // With both, the same request is carried out.
+    let ok = http(
+        &addr,
+        "POST",
+        &path,
+        &[("Content-Type", form), ("Cookie", &cookie)],
+        &format!("csrf={csrf}"),
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(state(), "pending");
+}
+
+/// chromedriver on a free port, stopped when dropped; `None` (with a message) when this
+/// machine has no Chromium.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // chromedriver and the browsers it started form their own process group: a test
+        // that fails mid-session leaves no Chromium behind.
+        #[cfg(unix)]
+        // SAFETY: kill(2) with a process group id; no memory is involved.
+        unsafe {
+            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn driver() -> Option<Driver> {
+    let found = |name: &str| {
+        std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+            .unwrap_or(false)
+    };
+    if !found("chromedriver") || !(found("chromium") || found("chromium-browser")) {
+        eprintln!(
+            "SKIPPED: the console's browser tests need chromium and chromedriver (Debian: chromium chromium-driver; tests/run installs them)"
+        );
+        return None;
+    }
+    let port = free_port();
+    let mut cmd = Command::new("chromedriver");
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let child = cmd
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "chromedriver did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    })
+}
+
+async fn browser(d: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({ "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000", "--lang=zh-CN"] }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&d.url)
+        .await
+        .expect("a browser session")
+}
+
+const WAIT: Duration = Duration::from_secs(90);
+
+async fn wait_for(b: &Client, css: &str) -> fantoccini::elements::Element {
+    b.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+}
+
+/// Waits until `css` is shown (not `hidden`).
+async fn wait_shown(b: &Client, css: &str) -> fantoccini::elements::Element {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let e = wait_for(b, css).await;
+        if e.is_displayed().await.unwrap_or(false) {
+            return e;
+        }
+        assert!(std::time::Instant::now() < deadline, "{css} was not shown");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Keeps a screenshot of the page as docs/console/NAME.png when POSAGENT_CONSOLE_SHOTS
+/// names a directory (how docs/console.md's pictures are made).
+async fn shot(b: &Client, name: &str) {
+    if let Some(dir) = std::env::var_os("POSAGENT_CONSOLE_SHOTS") {
+        let png = b.screenshot().await.unwrap();
+        std::fs::write(PathBuf::from(dir).join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+async fn type_secrets(b: &Client, with_repeat: bool) {
+    b.find(Locator::Id("secret"))
+        .await
+        .unwrap()
+        .send_keys(DEMO_SECRET)
+        .await
+        .unwrap();
+    b.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(BACKUP_PASSWORD)
+        .await
+        .unwrap();
+    if with_repeat {
+        b.find(Locator::Id("password_again"))
+            .await
+            .unwrap()
+            .send_keys(BACKUP_PASSWORD)
+            .await
+            .unwrap();
+    }
+}
+
+/// From the Orders page through the wizard to the confirmation: the masked difference.
+async fn start_from_orders(b: &Client, base: &str, order: &str) -> String {
+    b.goto(&format!("{base}/orders")).await.unwrap();
+    wait_for(b, &format!("a[data-start='{order}']"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(b, "#start").await;
+    type_secrets(b, true).await;
+    b.find(Locator::Id("start")).await.unwrap().click().await.unwrap();
+    wait_shown(b, "#confirm-yes").await;
+    b.find(Locator::Id("changes")).await.unwrap().text().await.unwrap()
+}
+
+async fn finish(b: &Client) -> String {
+    b.find(Locator::Id("confirm-yes")).await.unwrap().click().await.unwrap();
+    let outcome = wait_for(b, "#outcome").await;
+    let text = outcome.text().await.unwrap();
+    assert!(outcome.attr("class").await.unwrap().unwrap().contains("ok"), "{text}");
+    outcome.attr("data-job").await.unwrap().unwrap()
+}
+
+/// Every file under `dir` (database, logs, receipts), as bytes.
+fn all_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(all_files(&p));
+        } else if let Ok(b) = std::fs::read(&p) {
+            out.push((p, b));
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn the_wizard_runs_a_card_rebind_and_a_migration_then_syncs() {
+    let Some(d) = driver() else { return };
+    let bench = bench();
+    let home = bench.path();
+    let card = start_sim(&bench, "ttyA", &["--serial", "CARD-0001"]);
+    let old = start_sim(&bench, "ttyB", &["--serial", "OLD-0001"]);
+    let new = start_sim(&bench, "ttyC", &["--blank", "--serial", "NEW-0001"]);
+    let provider_dir = tempfile::tempdir().unwrap();
+    let provider = Provider::start(provider_dir.path(), 0, &[]);
+    configure_provider(home, &provider);
+    let card_file = card_order(&bench, &card, "ORD-CARD", NEW_CARD);
+    std::fs::rename(&card_file, home.join("orders/card.toml")).unwrap();
+    let migrate_file = migrate_order(&bench, &old, &new.serial, "ORD-MOVE");
+    std::fs::rename(&migrate_file, home.join("orders/move.toml")).unwrap();
+    std::fs::write(
+        home.join("orders/broken.toml"),
+        "id = \"ORD-BAD\"\noperation = \"rebind-card\"\n",
+    )
+    .unwrap();
+    let console = Console::start(home, &format!("{}/tty[A-C]", home.display()), &[]);
+    let base = console.base().to_string();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let b = browser(&d).await;
+        b.goto(&console.url).await.unwrap();
+        // Terminals: all three found by themselves, in Chinese.
+        let table = wait_for(&b, "#terminals").await.text().await.unwrap();
+        for sn in ["CARD-0001", "OLD-0001", "NEW-0001"] {
+            assert!(table.contains(sn), "{table}");
+        }
+        assert!(b.source().await.unwrap().contains("lang=\"zh-CN\""));
+        assert!(table.contains("序列号"), "{table}");
+        shot(&b, "terminals").await;
+        // Orders: both orders, and the broken file's problems per field.
+        b.goto(&format!("{base}/orders")).await.unwrap();
+        wait_for(&b, "a[data-start='ORD-CARD']").await;
+        let invalid = wait_for(&b, "section[data-file='broken.toml']")
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            invalid.contains("profile") && invalid.contains("merchant.mid"),
+            "{invalid}"
+        );
+        shot(&b, "orders").await;
+
+        // The card rebind.
+        let changes = start_from_orders(&b, &base, "ORD-CARD").await;
+        assert!(
+            changes.contains(&NEW_CARD[..6]) && changes.contains(&NEW_CARD[NEW_CARD.len() - 4..]),
+            "{changes}"
+        );
+        assert!(!changes.contains(NEW_CARD), "the full card number is shown: {changes}");
+        shot(&b, "wizard-confirm").await;
+        let job = finish(&b).await;
+        shot(&b, "wizard-done").await;
+        assert_eq!(bound_card(&card), NEW_CARD);
+        b.find(Locator::Id("receipt-link"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let receipt = wait_for(&b, "h1").await.text().await.unwrap();
+        assert!(receipt.contains("回执") || receipt.contains("Receipt"), "{receipt}");
+        assert!(b.source().await.unwrap().contains(&job));
+        shot(&b, "receipt").await;
+
+        // The migration, whose replacement is found by its serial too.
+        let changes = start_from_orders(&b, &base, "ORD-MOVE").await;
+        assert!(!changes.is_empty());
+        let moved = finish(&b).await;
+        assert_ne!(moved, job);
+
+        // Jobs: both finished.
+        b.goto(&format!("{base}/jobs")).await.unwrap();
+        for j in [&job, &moved] {
+            let row = wait_for(&b, &format!("tr[data-job='{j}']")).await;
+            assert_eq!(row.attr("data-state").await.unwrap().as_deref(), Some("done"));
+        }
+        shot(&b, "jobs").await;
+
+        // Queue: both submissions wait; Sync now delivers them.
+        b.goto(&format!("{base}/queue")).await.unwrap();
+        assert_eq!(
+            b.find_all(Locator::Css("tr[data-state='pending']"))
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        shot(&b, "queue").await;
+        b.find(Locator::Id("sync-now")).await.unwrap().click().await.unwrap();
+        let said = wait_for(&b, "#sync-result").await.text().await.unwrap();
+        assert!(said.contains('2'), "{said}");
+        assert_eq!(
+            b.find_all(Locator::Css("tr[data-state='accepted']"))
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        b.close().await.unwrap();
+    });
+    let report = provider.report();
+    assert_applied_once(&report);
+    assert_eq!(report["submissions"].as_array().unwrap().len(), 2, "{report}");
+    // The secrets typed into the pages are nowhere in the data directory (database, logs,
+    // receipts, backups' index).
+    for (path, bytes) in all_files(home) {
+        if path.starts_with(home.join("orders")) || path == bench.secret || path == bench.password {
+            continue;
+        }
+        assert!(
+            !contains(&bytes, DEMO_SECRET),
+            "the operator secret is in {}",
+            path.display()
+        );
+        assert!(
+            !contains(&bytes, BACKUP_PASSWORD),
+            "the backup password is in {}",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn a_job_outlives_its_tab_and_a_killed_console_job_resumes_from_the_page() {
+    let Some(d) = driver() else { return };
+    let bench = bench();
+    let home = bench.path();
+    let sim: Sim = start_sim(&bench, "ttyA", &["--serial", "CARD-0002"]);
+    let file = card_order(&bench, &sim, "ORD-KILL", NEW_CARD);
+    std::fs::rename(&file, home.join("orders/card.toml")).unwrap();
+    let glob = format!("{}/tty[A-C]", home.display());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // First console: the job is killed with it just before the binding is written.
+    let mut first = Console::start(home, &glob, &[("POSAGENT_KILL_AT", "before:bind_new")]);
+    rt.block_on(async {
+        let b = browser(&d).await;
+        b.goto(&first.url).await.unwrap();
+        start_from_orders(&b, first.base(), "ORD-KILL").await;
+        // The tab goes away while the job waits for the confirmation; it is still there.
+        let live = b.current_url().await.unwrap();
+        b.goto(&format!("{}/jobs", first.base())).await.unwrap();
+        wait_for(&b, "#live-jobs a").await;
+        b.goto(live.as_str()).await.unwrap();
+        wait_shown(&b, "#confirm-yes").await.click().await.unwrap();
+        // The console dies at the hook, with the browser still on the page.
+        first.wait_dead();
+        let _ = b.close().await;
+    });
+    let job = {
+        let store = posagent::store::Store::open(home).unwrap();
+        let j = store.jobs().unwrap().remove(0);
+        assert_eq!(j.state.as_str(), "running", "left running by the kill");
+        j.id
+    };
+    // A new console shows it, and resumes it from the page.
+    let second = Console::start(home, &glob, &[]);
+    rt.block_on(async {
+        let b = browser(&d).await;
+        b.goto(&second.url).await.unwrap();
+        b.goto(&format!("{}/jobs/{job}", second.base())).await.unwrap();
+        wait_for(&b, "#resume").await;
+        shot(&b, "job-resume").await;
+        type_secrets(&b, false).await;
+        b.find(Locator::Id("resume")).await.unwrap().click().await.unwrap();
+        let outcome = wait_for(&b, "#outcome").await;
+        let text = outcome.text().await.unwrap();
+        assert!(outcome.attr("class").await.unwrap().unwrap().contains("ok"), "{text}");
+        b.close().await.unwrap();
+    });
+    assert_eq!(bound_card(&sim), NEW_CARD);
+    let store = posagent::store::Store::open(home).unwrap();
+    assert_eq!(store.job(&job).unwrap().unwrap().state.as_str(), "done");
+}
+
+#[test]
+fn two_tabs_cannot_start_two_jobs_on_one_terminal() {
+    let Some(d) = driver() else { return };
+    let bench = bench();
+    let home = bench.path();
+    let sim = start_sim(&bench, "ttyA", &["--serial", "CARD-0003"]);
+    let file = card_order(&bench, &sim, "ORD-TWO", NEW_CARD);
+    std::fs::rename(&file, home.join("orders/card.toml")).unwrap();
+    let console = Console::start(home, &format!("{}/tty[A-C]", home.display()), &[]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let b = browser(&d).await;
+        b.goto(&console.url).await.unwrap();
+        // Tab one reaches the confirmation (the job holds the terminal).
+        start_from_orders(&b, console.base(), "ORD-TWO").await;
+        // Tab two opens the same order: the wizard says who holds the terminal.
+        b.new_window(true).await.unwrap();
+        let tabs = b.windows().await.unwrap();
+        b.switch_to_window(tabs[1].clone()).await.unwrap();
+        b.goto(&format!("{}/wizard?file=card.toml&id=ORD-TWO", console.base()))
+            .await
+            .unwrap();
+        let holder = wait_for(&b, "#holder").await;
+        assert!(
+            b.find_all(Locator::Id("start")).await.unwrap().is_empty(),
+            "a second start is offered"
+        );
+        assert!(holder.attr("href").await.unwrap().unwrap().starts_with("/live/"));
+        b.close().await.unwrap();
+    });
+    assert_eq!(jobs_in(home), 1);
+}
