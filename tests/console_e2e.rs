@@ -282,7 +282,7 @@ fn the_token_is_single_use_and_requests_without_cookie_or_csrf_change_nothing() 
         &[("Content-Type", form), ("Cookie", &cookie)],
         &format!("csrf={csrf}"),
     );
-    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.status, 303, "{}", ok.body);
     assert_eq!(state(), "pending");
 }
 
@@ -436,10 +436,14 @@ fn all_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let p = e.path();
-        if p.is_dir() {
+        // Regular files only: the simulators' ports are links to pseudo-terminals.
+        let Ok(kind) = std::fs::symlink_metadata(&p).map(|m| m.file_type()) else {
+            continue;
+        };
+        if kind.is_dir() {
             out.extend(all_files(&p));
-        } else if let Ok(b) = std::fs::read(&p) {
-            out.push((p, b));
+        } else if kind.is_file() {
+            out.push((p.clone(), std::fs::read(&p).unwrap()));
         }
     }
     out
@@ -485,6 +489,15 @@ fn the_wizard_runs_a_card_rebind_and_a_migration_then_syncs() {
         }
         assert!(b.source().await.unwrap().contains("lang=\"zh-CN\""));
         assert!(table.contains("序列号"), "{table}");
+        // The binding, read with the operator secret typed into the row, masked.
+        let before = bound_card(&card);
+        let row = "tr[data-serial='CARD-0001']";
+        let secret = wait_for(&b, &format!("{row} input[name='secret']")).await;
+        secret.send_keys(DEMO_SECRET).await.unwrap();
+        b.find(Locator::Css(&format!("{row} button"))).await.unwrap().click().await.unwrap();
+        let shown = wait_for(&b, "#bound-card").await.text().await.unwrap();
+        assert!(shown.starts_with(&before[..6]) && shown.contains(&before[before.len() - 4..]), "{shown}");
+        assert!(!shown.contains(&before), "the full card number is shown: {shown}");
         shot(&b, "terminals").await;
         // Orders: both orders, and the broken file's problems per field.
         b.goto(&format!("{base}/orders")).await.unwrap();
@@ -517,8 +530,10 @@ fn the_wizard_runs_a_card_rebind_and_a_migration_then_syncs() {
             .click()
             .await
             .unwrap();
-        let receipt = wait_for(&b, "h1").await.text().await.unwrap();
-        assert!(receipt.contains("回执") || receipt.contains("Receipt"), "{receipt}");
+        // The receipt's title is bilingual (the live page's has no <small>).
+        wait_for(&b, "h1 small").await;
+        let receipt = b.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
+        assert!(receipt.contains("回执") && receipt.contains("receipt"), "{receipt}");
         assert!(b.source().await.unwrap().contains(&job));
         shot(&b, "receipt").await;
 
@@ -556,6 +571,13 @@ fn the_wizard_runs_a_card_rebind_and_a_migration_then_syncs() {
                 .len(),
             2
         );
+        // The English switch: the same page, in English, until switched back.
+        b.find(Locator::Id("lang-switch")).await.unwrap().click().await.unwrap();
+        let nav = wait_for(&b, "html[lang='en'] #nav-queue.current").await.text().await.unwrap();
+        assert_eq!(nav, "Queue");
+        assert!(b.source().await.unwrap().contains("lang=\"en\""));
+        b.goto(&format!("{base}/jobs")).await.unwrap();
+        assert_eq!(wait_for(&b, "#nav-jobs").await.text().await.unwrap(), "Jobs");
         b.close().await.unwrap();
     });
     let report = provider.report();
@@ -563,7 +585,12 @@ fn the_wizard_runs_a_card_rebind_and_a_migration_then_syncs() {
     assert_eq!(report["submissions"].as_array().unwrap().len(), 2, "{report}");
     // The secrets typed into the pages are nowhere in the data directory (database, logs,
     // receipts, backups' index).
-    for (path, bytes) in all_files(home) {
+    let files = all_files(home);
+    let log = home.join("logs/posagent.log");
+    let logged = &files.iter().find(|(p, _)| *p == log).expect("the console's log").1;
+    assert!(contains(logged, "console session opened"), "the log is the console's");
+    assert!(files.iter().any(|(p, _)| p.ends_with("posagent.db")));
+    for (path, bytes) in files {
         if path.starts_with(home.join("orders")) || path == bench.secret || path == bench.password {
             continue;
         }

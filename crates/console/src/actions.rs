@@ -8,7 +8,7 @@ use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use maud::html;
+use maud::{Markup, html};
 use posagent_core::config::{Config, Paths};
 use posagent_core::i18n::Lang;
 use posagent_core::profile::ProfileSet;
@@ -20,9 +20,9 @@ use posagent_core::terminal::{Secret, Terminal};
 use zeroize::Zeroizing;
 
 use crate::App;
-use crate::auth::Session;
+use crate::auth::{Flash, Session};
 use crate::html::{notice, t, ta};
-use crate::pages::{binding_list, blocking, queue_page, terminals_page};
+use crate::pages::{binding_list, blocking};
 
 #[derive(serde::Deserialize)]
 pub struct LangForm {
@@ -83,7 +83,26 @@ pub async fn binding(
         Ok(b) => binding_list(lang, &b),
         Err(e) => notice("error", &e),
     };
-    terminals_page(app, s, Some((port, shown))).await
+    app.sessions.set_flash(
+        &s,
+        Flash {
+            port: Some(port),
+            html: shown.into_string(),
+        },
+    );
+    Redirect::to("/terminals").into_response()
+}
+
+/// Shows `said` once on the Queue page.
+fn back_to_queue(app: &App, s: &Session, said: Markup) -> Response {
+    app.sessions.set_flash(
+        s,
+        Flash {
+            port: None,
+            html: said.into_string(),
+        },
+    );
+    Redirect::to("/queue").into_response()
 }
 
 /// Delivery progress is shown once it is over; nothing to draw meanwhile.
@@ -154,7 +173,7 @@ pub async fn sync_now(State(app): State<App>, Extension(s): Extension<Session>) 
         }
         Err(e) => html! { p #sync-result .notice.error role="status" { (e) } },
     };
-    queue_page(app, s, Some(said)).await
+    back_to_queue(&app, &s, said)
 }
 
 /// `POST /queue/ID/retry`: a refused or abandoned submission goes back in the queue.
@@ -173,5 +192,5 @@ pub async fn retry(State(app): State<App>, Extension(s): Extension<Session>, Pat
         Ok(false) => notice("error", &t(lang, "console-not-retryable")),
         Err(e) => notice("error", &e),
     };
-    queue_page(app, s, Some(said)).await
+    back_to_queue(&app, &s, said)
 }

@@ -34,11 +34,23 @@ pub struct Session {
     pub lang: Lang,
 }
 
+/// What an action said, shown once by the page it redirects to (post, redirect, get: a
+/// reload never repeats the action).
+#[derive(Debug, Clone)]
+pub struct Flash {
+    /// The terminal the message is about (a binding read), if any.
+    pub port: Option<std::path::PathBuf>,
+    /// Markup, escaped already.
+    pub html: String,
+}
+
 /// The login token (until spent) and the sessions it opened.
 pub struct Sessions {
     token: Mutex<Option<String>>,
     shown_token: String,
     by_id: Mutex<HashMap<String, Session>>,
+    /// By session (its CSRF token).
+    flashes: Mutex<HashMap<String, Flash>>,
     default_lang: Lang,
 }
 
@@ -60,6 +72,7 @@ impl Sessions {
             token: Mutex::new(Some(token.clone())),
             shown_token: token,
             by_id: Mutex::new(HashMap::new()),
+            flashes: Mutex::new(HashMap::new()),
             default_lang,
         }
     }
@@ -91,6 +104,19 @@ impl Sessions {
 
     fn get(&self, id: &str) -> Option<Session> {
         self.by_id.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
+    }
+
+    /// Keeps what an action said for the session's next page.
+    pub fn set_flash(&self, s: &Session, flash: Flash) {
+        self.flashes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(s.csrf.clone(), flash);
+    }
+
+    /// What the last action said, once.
+    pub fn take_flash(&self, s: &Session) -> Option<Flash> {
+        self.flashes.lock().unwrap_or_else(|e| e.into_inner()).remove(&s.csrf)
     }
 
     /// Switches the language of the session `csrf` belongs to.

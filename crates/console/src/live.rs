@@ -230,10 +230,10 @@ pub struct LiveObserver {
 
 fn status_key(s: StepStatus) -> &'static str {
     match s {
-        StepStatus::Started => "console-status-started",
-        StepStatus::Done => "console-status-done",
-        StepStatus::Skipped => "console-status-skipped",
-        StepStatus::Failed => "console-status-failed",
+        StepStatus::Started => "status-started",
+        StepStatus::Done => "status-done",
+        StepStatus::Skipped => "status-skipped",
+        StepStatus::Failed => "status-failed",
     }
 }
 

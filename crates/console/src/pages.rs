@@ -6,7 +6,7 @@ use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use maud::{Markup, html};
+use maud::{Markup, PreEscaped, html};
 use posagent_core::config::Config;
 use posagent_core::i18n::Lang;
 use posagent_core::profile::ProfileSet;
@@ -79,9 +79,13 @@ pub fn binding_list(lang: Lang, b: &Binding) -> Markup {
     }
 }
 
-/// The Terminals page; `read` is a binding just read (its port and what it showed).
-pub async fn terminals_page(app: App, s: Session, read: Option<(PathBuf, Markup)>) -> Response {
+/// The Terminals page, with a binding just read (in its terminal's row).
+pub async fn terminals(State(app): State<App>, Extension(s): Extension<Session>) -> Response {
     let lang = s.lang;
+    let read: Option<(PathBuf, Markup)> = app
+        .sessions
+        .take_flash(&s)
+        .and_then(|f| Some((f.port?, PreEscaped(f.html))));
     let a = app.clone();
     let seen = blocking(move || discover_all(&a)).await;
     let body = match seen {
@@ -121,10 +125,6 @@ pub async fn terminals_page(app: App, s: Session, read: Option<(PathBuf, Markup)
         },
     };
     frame(&s, Some(Nav::Terminals), &t(lang, "console-nav-terminals"), body)
-}
-
-pub async fn terminals(State(app): State<App>, Extension(s): Extension<Session>) -> Response {
-    terminals_page(app, s, None).await
 }
 
 /// One order as the Orders page lists it.
@@ -407,9 +407,10 @@ pub async fn receipt(State(app): State<App>, Path(id): Path<String>) -> Response
     }
 }
 
-/// The Queue page; `said` is what the last action reported.
-pub async fn queue_page(app: App, s: Session, said: Option<Markup>) -> Response {
+/// The Queue page, with what the last action reported.
+pub async fn queue(State(app): State<App>, Extension(s): Extension<Session>) -> Response {
     let lang = s.lang;
+    let said = crate::wizard::said(&app, &s);
     let paths = app.opts.paths.clone();
     let rows = blocking(move || {
         let store = Store::open(&paths.data).map_err(|e| e.to_string())?;
@@ -448,8 +449,4 @@ pub async fn queue_page(app: App, s: Session, said: Option<Markup>) -> Response 
         }
     };
     frame(&s, Some(Nav::Queue), &t(lang, "console-nav-queue"), body)
-}
-
-pub async fn queue(State(app): State<App>, Extension(s): Extension<Session>) -> Response {
-    queue_page(app, s, None).await
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use maud::{Markup, html};
+use maud::{Markup, PreEscaped, html};
 use posagent_core::config::{Config, Paths};
 use posagent_core::job::{self, Continue, JobSetup, Proof, Verify};
 use posagent_core::order::{Operation, WorkOrder};
@@ -21,7 +21,7 @@ use posagent_core::terminal::discover::{self, Choice};
 use zeroize::Zeroizing;
 
 use crate::App;
-use crate::auth::Session;
+use crate::auth::{Flash, Session};
 use crate::html::{csrf, frame, notice, secret_fields, t, ta};
 use crate::live::{Live, Spec};
 
@@ -227,6 +227,7 @@ pub async fn page(State(app): State<App>, Extension(s): Extension<Session>, Quer
     })
     .await
     .unwrap_or_else(|e| Err(e.to_string()));
+    let said = said(&app, &s);
     let body = match found {
         Err(e) => html! { (notice("error", &e)) a href="/orders" { (t(lang, "console-back-to-orders")) } },
         Ok((l, ports)) => {
@@ -272,6 +273,7 @@ pub async fn page(State(app): State<App>, Extension(s): Extension<Session>, Quer
             }
         }
     };
+    let body = html! { @if let Some(m) = said { (m) } (body) };
     frame(
         &s,
         Some(crate::html::Nav::Orders),
@@ -319,20 +321,32 @@ fn proof(paths: &Paths, documents_checked: bool) -> Proof {
     }
 }
 
-fn failed(s: &Session, message: &str, back: &str) -> Response {
-    let lang = s.lang;
-    let body = html! { (notice("error", message)) a href=(back) #back { (t(lang, "console-back")) } };
-    frame(s, None, &t(lang, "console-wizard-title"), body)
+/// Back to the page the form was on, which shows `said` once.
+fn back_with(app: &App, s: &Session, said: Markup, back: &str) -> Response {
+    app.sessions.set_flash(
+        s,
+        Flash {
+            port: None,
+            html: said.into_string(),
+        },
+    );
+    Redirect::to(back).into_response()
 }
 
-fn started(s: &Session, r: Result<Arc<Live>, Arc<Live>>) -> Response {
+fn failed(app: &App, s: &Session, message: &str, back: &str) -> Response {
+    back_with(app, s, notice("error", message), back)
+}
+
+fn started(app: &App, s: &Session, r: Result<Arc<Live>, Arc<Live>>, back: &str) -> Response {
     match r {
         Ok(live) => Redirect::to(&format!("/live/{}", live.key)).into_response(),
-        Err(holder) => {
-            let body = busy(&holder, s.lang);
-            frame(s, None, &t(s.lang, "console-wizard-title"), body)
-        }
+        Err(holder) => back_with(app, s, busy(&holder, s.lang), back),
     }
+}
+
+/// What the last action on this page said, once.
+pub fn said(app: &App, s: &Session) -> Option<PreEscaped<String>> {
+    app.sessions.take_flash(s).map(|f| PreEscaped(f.html))
 }
 
 /// `POST /wizard/start`: starts the job; the live page follows it.
@@ -345,27 +359,28 @@ pub async fn start(
     let sec = secrets(f.secret, f.password);
     let back = f.order.href();
     if *again.as_bytes() != **sec.password {
-        return failed(&s, &posagent_core::tr!("passwords-differ"), &back);
+        return failed(&app, &s, &posagent_core::tr!("passwords-differ"), &back);
     }
     if let Err(e) = posagent_core::backup::check_password(&sec.password) {
-        return failed(&s, &e.to_string(), &back);
+        return failed(&app, &s, &e.to_string(), &back);
     }
     let l = match load(&app, &f.order) {
         Ok(l) => l,
-        Err(e) => return failed(&s, &e, &back),
+        Err(e) => return failed(&app, &s, &e, &back),
     };
     let port = PathBuf::from(&f.port);
     let to = f.to.filter(|t| !t.is_empty()).map(PathBuf::from);
     let serials = serials_of(&l.order);
     let ports: Vec<PathBuf> = std::iter::once(port.clone()).chain(to.clone()).collect();
     if let Some(h) = held_by(&app, &serials, &ports, s.lang) {
-        return frame(&s, None, &t(s.lang, "console-wizard-title"), h);
+        return back_with(&app, &s, h, &back);
     }
     let title = format!("{} · {}", l.order.operation.label(), l.order.id);
     let documents_checked = f.documents_checked.is_some();
     let for_job = app.clone();
     let spec = Spec { title, serials, ports };
     started(
+        &app,
         &s,
         app.live.spawn(spec, move |observer| {
             let paths = &for_job.opts.paths;
@@ -390,6 +405,7 @@ pub async fn start(
             };
             job::start(setup, observer)
         }),
+        &back,
     )
 }
 
@@ -410,14 +426,14 @@ fn carry_on(app: App, s: Session, id: String, f: ContinueForm, abort: bool) -> R
             .ok_or_else(|| posagent_core::tr!("job-not-found", job = id.as_str()))
     }) {
         Ok(j) => j,
-        Err(e) => return failed(&s, &e, &back),
+        Err(e) => return failed(&app, &s, &e, &back),
     };
     let (profiles, keys) = match ProfileSet::load(&paths.profile_overrides())
         .map_err(|e| e.to_string())
         .and_then(|p| Ok((p, order_keys(&paths)?)))
     {
         Ok(v) => v,
-        Err(e) => return failed(&s, &e, &back),
+        Err(e) => return failed(&app, &s, &e, &back),
     };
     let serials: Vec<String> = std::iter::once(job.terminal_serial.clone())
         .chain(job.replacement_serial.clone())
@@ -430,6 +446,7 @@ fn carry_on(app: App, s: Session, id: String, f: ContinueForm, abort: bool) -> R
     };
     let for_job = app.clone();
     started(
+        &app,
         &s,
         app.live.spawn(spec, move |observer| {
             let paths = &for_job.opts.paths;
@@ -451,6 +468,7 @@ fn carry_on(app: App, s: Session, id: String, f: ContinueForm, abort: bool) -> R
                 c.resume(&id, observer)
             }
         }),
+        &back,
     )
 }
 
