@@ -353,6 +353,14 @@ async fn browser(d: &Driver) -> Client {
         .expect("a browser session")
 }
 
+/// The browser tests' runtime (fantoccini is async).
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 const WAIT: Duration = Duration::from_secs(90);
 
 async fn wait_for(b: &Client, css: &str) -> fantoccini::elements::Element {
@@ -475,10 +483,7 @@ fn the_wizard_runs_a_card_rebind_and_a_migration_then_syncs() {
     .unwrap();
     let console = Console::start(home, &format!("{}/tty[A-C]", home.display()), &[]);
     let base = console.base().to_string();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let b = browser(&d).await;
         b.goto(&console.url).await.unwrap();
@@ -494,9 +499,17 @@ fn the_wizard_runs_a_card_rebind_and_a_migration_then_syncs() {
         let row = "tr[data-serial='CARD-0001']";
         let secret = wait_for(&b, &format!("{row} input[name='secret']")).await;
         secret.send_keys(DEMO_SECRET).await.unwrap();
-        b.find(Locator::Css(&format!("{row} button"))).await.unwrap().click().await.unwrap();
+        b.find(Locator::Css(&format!("{row} button")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         let shown = wait_for(&b, "#bound-card").await.text().await.unwrap();
-        assert!(shown.starts_with(&before[..6]) && shown.contains(&before[before.len() - 4..]), "{shown}");
+        assert!(
+            shown.starts_with(&before[..6]) && shown.contains(&before[before.len() - 4..]),
+            "{shown}"
+        );
         assert!(!shown.contains(&before), "the full card number is shown: {shown}");
         shot(&b, "terminals").await;
         // Orders: both orders, and the broken file's problems per field.
@@ -573,7 +586,11 @@ fn the_wizard_runs_a_card_rebind_and_a_migration_then_syncs() {
         );
         // The English switch: the same page, in English, until switched back.
         b.find(Locator::Id("lang-switch")).await.unwrap().click().await.unwrap();
-        let nav = wait_for(&b, "html[lang='en'] #nav-queue.current").await.text().await.unwrap();
+        let nav = wait_for(&b, "html[lang='en'] #nav-queue.current")
+            .await
+            .text()
+            .await
+            .unwrap();
         assert_eq!(nav, "Queue");
         assert!(b.source().await.unwrap().contains("lang=\"en\""));
         b.goto(&format!("{base}/jobs")).await.unwrap();
@@ -616,10 +633,7 @@ fn a_job_outlives_its_tab_and_a_killed_console_job_resumes_from_the_page() {
     let file = card_order(&bench, &sim, "ORD-KILL", NEW_CARD);
     std::fs::rename(&file, home.join("orders/card.toml")).unwrap();
     let glob = format!("{}/tty[A-C]", home.display());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     // First console: the job is killed with it just before the binding is written.
     let mut first = Console::start(home, &glob, &[("POSAGENT_KILL_AT", "before:bind_new")]);
     rt.block_on(async {
@@ -671,10 +685,7 @@ fn two_tabs_cannot_start_two_jobs_on_one_terminal() {
     let file = card_order(&bench, &sim, "ORD-TWO", NEW_CARD);
     std::fs::rename(&file, home.join("orders/card.toml")).unwrap();
     let console = Console::start(home, &format!("{}/tty[A-C]", home.display()), &[]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let b = browser(&d).await;
         b.goto(&console.url).await.unwrap();
@@ -693,7 +704,20 @@ fn two_tabs_cannot_start_two_jobs_on_one_terminal() {
             "a second start is offered"
         );
         assert!(holder.attr("href").await.unwrap().unwrap().starts_with("/live/"));
+        // Terminals shows the held terminal as in use, without probing its line; a terminal
+        // plugged in meanwhile appears by itself.
+        b.goto(&format!("{}/terminals", console.base())).await.unwrap();
+        let busy = wait_for(&b, "tr.busy").await.text().await.unwrap();
+        assert!(busy.contains("CARD-0003"), "{busy}");
+        let plugged = start_sim(&bench, "ttyB", &["--serial", "LATE-0001"]);
+        wait_for(&b, "tr[data-serial='LATE-0001']").await;
+        // Tab one's job was not disturbed by the probes: it finishes.
+        b.switch_to_window(tabs[0].clone()).await.unwrap();
+        let job = finish(&b).await;
+        drop(plugged);
         b.close().await.unwrap();
+        assert!(!job.is_empty());
     });
     assert_eq!(jobs_in(home), 1);
+    assert_eq!(bound_card(&sim), NEW_CARD);
 }

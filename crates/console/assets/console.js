@@ -101,7 +101,25 @@ function follow(live) {
   };
 }
 
+// Terminals: the list follows what is plugged in, probed again every few seconds, unless
+// a secret is being typed or a binding is on show.
+function keepFresh(page) {
+  setInterval(async () => {
+    const now = document.getElementById("terminals-page");
+    if (!now || document.hidden || now.querySelector("dl.binding, .notice.error")) return;
+    const typing = [...now.querySelectorAll("input[type=password]")].some(
+      (i) => i.value !== "" || i === document.activeElement);
+    if (typing) return;
+    const r = await fetch(location.pathname, { credentials: "same-origin" });
+    if (!r.ok) return;
+    const fresh = new DOMParser().parseFromString(await r.text(), "text/html").getElementById("terminals-page");
+    if (fresh) now.replaceWith(document.adoptNode(fresh));
+  }, Number(page.dataset.refresh));
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const live = document.getElementById("live");
   if (live) follow(live);
+  const terminals = document.getElementById("terminals-page");
+  if (terminals) keepFresh(terminals);
 });

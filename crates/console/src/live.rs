@@ -126,6 +126,15 @@ impl Registry {
         v
     }
 
+    /// The ports unfinished jobs are using.
+    pub fn busy_ports(&self) -> Vec<PathBuf> {
+        lock(&self.all)
+            .values()
+            .filter(|l| !l.finished())
+            .flat_map(|l| l.ports.iter().cloned())
+            .collect()
+    }
+
     /// The unfinished job holding one of `serials` or `ports`, if any.
     pub fn holder(&self, serials: &[String], ports: &[PathBuf]) -> Option<Arc<Live>> {
         lock(&self.all)

@@ -10,6 +10,8 @@ use maud::{Markup, PreEscaped, html};
 use posagent_core::config::Config;
 use posagent_core::i18n::Lang;
 use posagent_core::profile::ProfileSet;
+use posagent_core::store::jobs::{JobRecord, JournalEntry};
+use posagent_core::store::outbox::Submission;
 use posagent_core::store::{Store, local_time};
 use posagent_core::terminal::discover;
 use posagent_core::terminal::model::Binding;
@@ -48,11 +50,20 @@ struct Seen {
     open_job: Option<String>,
 }
 
+/// The ports worth probing, less those a job from this console is using: a probe must
+/// never speak into a running job's line.
+pub fn free_candidates(app: &App) -> Result<Vec<discover::Candidate>, String> {
+    let config = Config::load(&app.opts.paths)?;
+    let mut candidates = discover::candidates_from(&config.ports.extra).map_err(|e| e.to_string())?;
+    let busy = app.live.busy_ports();
+    candidates.retain(|c| !busy.contains(&c.port));
+    Ok(candidates)
+}
+
 fn discover_all(app: &App) -> Result<Vec<Seen>, String> {
     let paths = &app.opts.paths;
-    let config = Config::load(paths)?;
     let profiles = ProfileSet::load(&paths.profile_overrides()).map_err(|e| e.to_string())?;
-    let candidates = discover::candidates_from(&config.ports.extra).map_err(|e| e.to_string())?;
+    let candidates = free_candidates(app)?;
     let store = Store::open(&paths.data).map_err(|e| e.to_string())?;
     let mut found = discover::find(&candidates, &profiles, None);
     found.sort_by(|a, b| a.port.cmp(&b.port));
@@ -88,9 +99,10 @@ pub async fn terminals(State(app): State<App>, Extension(s): Extension<Session>)
         .and_then(|f| Some((f.port?, PreEscaped(f.html))));
     let a = app.clone();
     let seen = blocking(move || discover_all(&a)).await;
+    let busy: Vec<_> = app.live.list().into_iter().filter(|l| !l.finished()).collect();
     let body = match seen {
         Err(e) => notice("error", &e),
-        Ok(seen) if seen.is_empty() => {
+        Ok(seen) if seen.is_empty() && busy.is_empty() => {
             html! { (notice("note", &t(lang, "console-no-terminals"))) p.hint { (t(lang, "help-no-terminal-found")) } }
         }
         Ok(seen) => html! {
@@ -100,6 +112,13 @@ pub async fn terminals(State(app): State<App>, Extension(s): Extension<Session>)
                     th { (t(lang, "console-binding")) } th { (t(lang, "console-unfinished")) }
                 } }
                 tbody {
+                    @for l in &busy {
+                        tr.busy {
+                            td { @for p in &l.ports { code { (p.display()) } " " } }
+                            td {} td { (l.serials.join(" → ")) }
+                            td colspan="2" { (t(lang, "console-in-use")) " " a href={ "/live/" (l.key) } { (l.title) } }
+                        }
+                    }
                     @for x in &seen {
                         tr data-serial=(x.found.serial) {
                             td { code { (x.found.port.display()) } }
@@ -124,6 +143,8 @@ pub async fn terminals(State(app): State<App>, Extension(s): Extension<Session>)
             }
         },
     };
+    // console.js probes again every few seconds while nothing is being typed or shown.
+    let body = html! { div #terminals-page data-refresh="5000" { (body) } };
     frame(&s, Some(Nav::Terminals), &t(lang, "console-nav-terminals"), body)
 }
 
@@ -309,21 +330,25 @@ pub async fn jobs(State(app): State<App>, Extension(s): Extension<Session>) -> R
     frame(&s, Some(Nav::Jobs), &t(lang, "console-nav-jobs"), body)
 }
 
+/// A job with its journal and its submission (the job page and its receipt).
+type JobRecordFull = (JobRecord, Vec<JournalEntry>, Option<Submission>);
+
+fn job_record(paths: &posagent_core::config::Paths, id: &str) -> Result<JobRecordFull, String> {
+    let store = Store::open(&paths.data).map_err(|e| e.to_string())?;
+    let job = store
+        .job(id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| posagent_core::tr!("job-not-found", job = id))?;
+    let journal = store.journal_of(id).map_err(|e| e.to_string())?;
+    let submission = store.submission_of_job(id).map_err(|e| e.to_string())?;
+    Ok((job, journal, submission))
+}
+
 pub async fn job(State(app): State<App>, Extension(s): Extension<Session>, Path(id): Path<String>) -> Response {
     let lang = s.lang;
     let paths = app.opts.paths.clone();
     let id2 = id.clone();
-    let found = blocking(move || {
-        let store = Store::open(&paths.data).map_err(|e| e.to_string())?;
-        let job = store
-            .job(&id2)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| posagent_core::tr!("job-not-found", job = id2.as_str()))?;
-        let journal = store.journal_of(&id2).map_err(|e| e.to_string())?;
-        let submission = store.submission_of_job(&id2).map_err(|e| e.to_string())?;
-        Ok((job, journal, submission))
-    })
-    .await;
+    let found = blocking(move || job_record(&paths, &id2)).await;
     let live = app
         .live
         .list()
@@ -384,13 +409,7 @@ pub async fn job(State(app): State<App>, Extension(s): Extension<Session>, Path(
 pub async fn receipt(State(app): State<App>, Path(id): Path<String>) -> Response {
     let paths = app.opts.paths.clone();
     let html = blocking(move || {
-        let store = Store::open(&paths.data).map_err(|e| e.to_string())?;
-        let job = store
-            .job(&id)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| posagent_core::tr!("job-not-found", job = id.as_str()))?;
-        let journal = store.journal_of(&id).map_err(|e| e.to_string())?;
-        let submission = store.submission_of_job(&id).map_err(|e| e.to_string())?;
+        let (job, journal, submission) = job_record(&paths, &id)?;
         Ok(posagent_core::receipt::render(&job, &journal, submission.as_ref()))
     })
     .await;

@@ -17,7 +17,7 @@ use posagent_core::profile::ProfileSet;
 use posagent_core::signed::{OrderKeys, Verified};
 use posagent_core::store::Store;
 use posagent_core::terminal::Secret;
-use posagent_core::terminal::discover::{self, Choice};
+use posagent_core::terminal::discover;
 use zeroize::Zeroizing;
 
 use crate::App;
@@ -123,12 +123,20 @@ pub fn load(app: &App, r: &OrderRef) -> Result<Loaded, String> {
 
 /// Where the terminal with `serial` answers, found among the ports (as `posagent` finds
 /// it without `--port`).
-fn locate(paths: &Paths, profiles: &ProfileSet, serial: &str, profile: &str) -> Result<PathBuf, String> {
-    let config = Config::load(paths)?;
+fn locate(app: &App, profiles: &ProfileSet, serial: &str, profile: &str) -> Result<PathBuf, String> {
     let forced = profiles.get(profile).map_err(|e| e.to_string())?;
-    match discover::choose(&config.ports.extra, profiles, None, Some(serial), Some(forced)) {
-        Ok(Choice::One { port, .. }) => Ok(port),
-        Ok(Choice::Several(found)) => Err(posagent_core::tr!(
+    let candidates = crate::pages::free_candidates(app)?;
+    let wanted = posagent_core::order::parse_serial(serial).unwrap_or_else(|_| serial.to_string());
+    let mut found = discover::find(&candidates, profiles, Some(forced));
+    found.retain(|f| f.serial == wanted);
+    match found.len() {
+        1 => Ok(found.remove(0).port),
+        0 => Err(posagent_core::tr!(
+            "serial-not-found",
+            serial = serial,
+            ports = candidates.len()
+        )),
+        _ => Err(posagent_core::tr!(
             "console-several-answer",
             serial = serial,
             ports = found
@@ -137,20 +145,18 @@ fn locate(paths: &Paths, profiles: &ProfileSet, serial: &str, profile: &str) -> 
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
-        Err(e) => Err(e.to_string()),
     }
 }
 
 /// The ports of the order's terminal and, for a migration, of its replacement.
 fn ports_of(app: &App, l: &Loaded) -> Result<(PathBuf, Option<PathBuf>), String> {
-    let paths = &app.opts.paths;
     let main = l
         .order
         .expect
         .serial
         .as_deref()
         .ok_or_else(|| posagent_core::tr!("job-where", flag = "--port", field = "expect.serial"))?;
-    let port = locate(paths, &l.profiles, main, &l.order.profile)?;
+    let port = locate(app, &l.profiles, main, &l.order.profile)?;
     let to = match l.order.operation {
         Operation::Migrate => {
             let sn = l
@@ -159,7 +165,7 @@ fn ports_of(app: &App, l: &Loaded) -> Result<(PathBuf, Option<PathBuf>), String>
                 .as_ref()
                 .and_then(|r| r.serial.as_deref())
                 .ok_or_else(|| posagent_core::tr!("job-where", flag = "--to", field = "replacement.serial"))?;
-            Some(locate(paths, &l.profiles, sn, &l.order.profile)?)
+            Some(locate(app, &l.profiles, sn, &l.order.profile)?)
         }
         _ => None,
     };
@@ -442,7 +448,10 @@ fn carry_on(app: App, s: Session, id: String, f: ContinueForm, abort: bool) -> R
     let spec = Spec {
         title: format!("{verb} · {}", job.id),
         serials,
-        ports: Vec::new(),
+        ports: std::iter::once(&job.port)
+            .chain(job.replacement_port.as_ref())
+            .map(PathBuf::from)
+            .collect(),
     };
     let for_job = app.clone();
     started(

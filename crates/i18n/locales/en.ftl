@@ -1004,3 +1004,4 @@ cmd-console--listen = Address to listen on: a loopback address only; port 0 pick
 cmd-console--open = Open the console in this laptop's browser
 cmd-console--orders = Directory of order files the Orders page lists (default: orders/ in the data directory)
 cmd-console = Serve the web console for branch staff on this laptop (loopback only)
+console-in-use = in use by

@@ -1004,3 +1004,4 @@ cmd-console--listen = 监听地址：只能是回环地址；端口 0 表示任�
 cmd-console--open = 在本机浏览器中打开控制台
 cmd-console--orders = 工单页列出的工单文件目录（默认：数据目录下的 orders/）
 cmd-console = 在本机为网点人员提供网页控制台（仅回环地址）
+console-in-use = 正被作业使用：
