@@ -77,16 +77,7 @@ pub fn technician(paths: &Paths) -> Result<String, CliError> {
 /// What may prove a phone number: the provider's settings from config.toml, when a
 /// provider is configured, and whether the technician saw the documents' originals.
 pub fn proof(paths: &Paths, documents_checked: bool) -> Result<job::Proof, CliError> {
-    use crate::sync::settings::{SettingsError, settings};
-    let provider = match settings(paths, Default::default()) {
-        Ok((settings, ..)) => Some(settings),
-        Err(SettingsError::NoProvider) => None,
-        Err(e) => return Err(e.into()),
-    };
-    Ok(job::Proof {
-        provider,
-        documents_checked,
-    })
+    Ok(job::Proof::configured(paths, documents_checked)?)
 }
 
 /// Reads and validates every order in `file`; any problem refuses the whole file.

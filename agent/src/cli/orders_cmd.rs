@@ -6,7 +6,7 @@ use super::args::OrdersCommand;
 use super::job_cmd::technician;
 use super::output::Table;
 use super::{CliError, Exit, Output, local_time, runtime, sync_cmd};
-use crate::config::{Config, Paths};
+use crate::config::Paths;
 use crate::order::shown_value;
 use crate::seal::LocalKeys;
 use crate::signed::OrderKeys;
@@ -16,8 +16,7 @@ use crate::tr;
 
 /// The provider's order keys from config.toml.
 pub fn order_keys(paths: &Paths) -> Result<OrderKeys, CliError> {
-    let config = Config::load(paths).map_err(|e| CliError::new(Exit::DataErr, e))?;
-    OrderKeys::load(&config.provider.order_key_files, &paths.config).map_err(|e| CliError::new(Exit::DataErr, e))
+    OrderKeys::configured(paths).map_err(|e| CliError::new(Exit::DataErr, e))
 }
 
 #[derive(Serialize)]

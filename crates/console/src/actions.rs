@@ -136,7 +136,7 @@ fn sync_once(paths: &Paths) -> Result<(Tally, Option<usize>), String> {
         let mut drain = Drain::new(&mut store, &keys, &client, opts, never).map_err(|e| e.to_string())?;
         drain.run(&mut Quiet).await.map_err(|e| e.to_string())?;
         let tally = drain.tally.clone();
-        let order_keys = crate::wizard::order_keys(paths)?;
+        let order_keys = posagent_core::signed::OrderKeys::configured(paths)?;
         let pulled = if order_keys.is_empty() {
             None
         } else {

@@ -10,7 +10,7 @@ use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, PreEscaped, html};
-use posagent_core::config::{Config, Paths};
+use posagent_core::config::Config;
 use posagent_core::job::{self, Continue, JobSetup, Proof, Verify};
 use posagent_core::order::{Operation, WorkOrder};
 use posagent_core::profile::ProfileSet;
@@ -59,12 +59,6 @@ pub struct Loaded {
     pub signed: Option<Verified>,
 }
 
-/// The provider's order keys from config.toml.
-pub fn order_keys(paths: &Paths) -> Result<OrderKeys, String> {
-    let config = Config::load(paths)?;
-    OrderKeys::load(&config.provider.order_key_files, &paths.config)
-}
-
 /// A file named in a form, inside the orders directory (no other path is accepted).
 pub fn order_file(dir: &FsPath, name: &str) -> Option<PathBuf> {
     let plain = !name.is_empty() && !name.contains(['/', '\\']) && name != ".." && name != ".";
@@ -81,7 +75,7 @@ pub fn load(app: &App, r: &OrderRef) -> Result<Loaded, String> {
         let doc = posagent_core::sync::orders::document(&store, &local, id)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| posagent_core::tr!("job-pulled-gone", order = id.as_str()))?;
-        let keys = order_keys(paths)?;
+        let keys = OrderKeys::configured(paths)?;
         let tech = Config::load(paths)?.technician();
         let (order, v) = posagent_core::sync::orders::checked(&doc, &keys, &tech, &profiles).map_err(|e| match e {
             posagent_core::sync::orders::NotReady::Auth(e) => e.to_string(),
@@ -318,15 +312,6 @@ fn secrets(secret: String, password: String) -> Secrets {
     }
 }
 
-/// What may prove a phone number (as `posagent rebind` has it).
-fn proof(paths: &Paths, documents_checked: bool) -> Proof {
-    use posagent_core::sync::settings::settings;
-    Proof {
-        provider: settings(paths, Default::default()).ok().map(|(s, ..)| s),
-        documents_checked,
-    }
-}
-
 /// Back to the page the form was on, which shows `said` once.
 fn back_with(app: &App, s: &Session, said: Markup, back: &str) -> Response {
     app.sessions.set_flash(
@@ -382,7 +367,15 @@ pub async fn start(
         return back_with(&app, &s, h, &back);
     }
     let title = format!("{} · {}", l.order.operation.label(), l.order.id);
-    let documents_checked = f.documents_checked.is_some();
+    let paths = &app.opts.paths;
+    let setting = Config::load(paths).and_then(|c| {
+        let proof = Proof::configured(paths, f.documents_checked.is_some()).map_err(|e| e.to_string())?;
+        Ok((c.technician(), proof))
+    });
+    let (technician, proof) = match setting {
+        Ok(v) => v,
+        Err(e) => return failed(&app, &s, &e, &back),
+    };
     let for_job = app.clone();
     let spec = Spec { title, serials, ports };
     started(
@@ -391,7 +384,6 @@ pub async fn start(
         app.live.spawn(spec, move |observer| {
             let paths = &for_job.opts.paths;
             let profile = l.profiles.get(&l.order.profile)?;
-            let technician = Config::load(paths).map(|c| c.technician()).unwrap_or_default();
             let setup = JobSetup {
                 opener: for_job.opts.opener.clone(),
                 paths,
@@ -407,7 +399,7 @@ pub async fn start(
                 cooldown_checked_by_provider: false,
                 verify: Verify::default(),
                 signed: l.signed.clone(),
-                proof: proof(paths, documents_checked),
+                proof,
             };
             job::start(setup, observer)
         }),
@@ -436,7 +428,7 @@ fn carry_on(app: App, s: Session, id: String, f: ContinueForm, abort: bool) -> R
     };
     let (profiles, keys) = match ProfileSet::load(&paths.profile_overrides())
         .map_err(|e| e.to_string())
-        .and_then(|p| Ok((p, order_keys(&paths)?)))
+        .and_then(|p| Ok((p, OrderKeys::configured(&paths)?)))
     {
         Ok(v) => v,
         Err(e) => return failed(&app, &s, &e, &back),
@@ -444,6 +436,10 @@ fn carry_on(app: App, s: Session, id: String, f: ContinueForm, abort: bool) -> R
     let serials: Vec<String> = std::iter::once(job.terminal_serial.clone())
         .chain(job.replacement_serial.clone())
         .collect();
+    let proof = match Proof::configured(&paths, false) {
+        Ok(p) => p,
+        Err(e) => return failed(&app, &s, &e.to_string(), &back),
+    };
     let verb = t(s.lang, if abort { "console-abort" } else { "console-resume" });
     let spec = Spec {
         title: format!("{verb} · {}", job.id),
@@ -469,7 +465,7 @@ fn carry_on(app: App, s: Session, id: String, f: ContinueForm, abort: bool) -> R
                 backup_password: &sec.password,
                 port: None,
                 replacement_port: None,
-                proof: proof(paths, false),
+                proof,
             };
             if abort {
                 c.abort(&id, observer)

@@ -136,6 +136,12 @@ impl OrderKeys {
         self.0.is_empty()
     }
 
+    /// The keys config.toml names (`[provider] order_key_files`).
+    pub fn configured(paths: &crate::config::Paths) -> Result<OrderKeys, String> {
+        let config = crate::config::Config::load(paths)?;
+        OrderKeys::load(&config.provider.order_key_files, &paths.config)
+    }
+
     /// Reads the key files (`provider.order_key_files`; relative to `base`).
     pub fn load(files: &[PathBuf], base: &Path) -> Result<OrderKeys, String> {
         let mut keys = Vec::new();

@@ -23,6 +23,26 @@ pub struct Proof {
     pub documents_checked: bool,
 }
 
+impl Proof {
+    /// What may prove a phone number here: the provider of config.toml, when one is
+    /// configured (a configuration that is wrong is an error, not "no provider").
+    pub fn configured(
+        paths: &crate::config::Paths,
+        documents_checked: bool,
+    ) -> Result<Proof, crate::sync::settings::SettingsError> {
+        use crate::sync::settings::{SettingsError, settings};
+        let provider = match settings(paths, Default::default()) {
+            Ok((settings, ..)) => Some(settings),
+            Err(SettingsError::NoProvider) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(Proof {
+            provider,
+            documents_checked,
+        })
+    }
+}
+
 /// What the technician is asked for a code.
 #[derive(Debug, Clone)]
 pub struct CodeAsk {
