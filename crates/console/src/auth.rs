@@ -10,6 +10,7 @@ use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use maud::{DOCTYPE, html};
 use posagent_core::i18n::Lang;
 use rand::RngCore;
 
@@ -150,8 +151,22 @@ pub async fn login(State(app): State<App>, Query(q): Query<LoginQuery>) -> Respo
 
 /// A 403 with a sentence saying what to do.
 pub fn refused(why: &str) -> Response {
-    let body = crate::html::bare_page(why);
+    let body = bare_page(why);
     (StatusCode::FORBIDDEN, body).into_response()
+}
+
+/// A page outside the frame, for refusals before a session exists.
+pub fn bare_page(message: &str) -> axum::response::Html<String> {
+    axum::response::Html(
+        html! {
+            (DOCTYPE)
+            html {
+                head { meta charset="utf-8"; title { "posagent" } }
+                body { p #refused { (message) } }
+            }
+        }
+        .into_string(),
+    )
 }
 
 fn cookie_session(headers: &HeaderMap) -> Option<&str> {

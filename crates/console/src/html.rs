@@ -81,18 +81,9 @@ pub fn frame(s: &Session, nav: Option<Nav>, title: &str, body: Markup) -> Respon
     .into_response()
 }
 
-/// A page outside the frame, for refusals before a session exists.
-pub fn bare_page(message: &str) -> Html<String> {
-    Html(
-        html! {
-            (DOCTYPE)
-            html {
-                head { meta charset="utf-8"; title { "posagent" } }
-                body { p #refused { (message) } }
-            }
-        }
-        .into_string(),
-    )
+/// What the last action said (it redirected here), once.
+pub fn said(app: &crate::App, s: &Session) -> Option<maud::PreEscaped<String>> {
+    app.sessions.take_flash(s).map(|f| maud::PreEscaped(f.html))
 }
 
 /// The hidden CSRF field every form carries.

@@ -332,6 +332,17 @@ fn plan_html(plan: &PlanSummary) -> String {
     .into_string()
 }
 
+/// The ports worth probing, less those a job from this console is using: a probe must
+/// never speak into a running job's line.
+pub fn free_candidates(app: &App) -> Result<Vec<posagent_core::terminal::discover::Candidate>, String> {
+    let config = posagent_core::config::Config::load(&app.opts.paths)?;
+    let mut candidates =
+        posagent_core::terminal::discover::candidates_from(&config.ports.extra).map_err(|e| e.to_string())?;
+    let busy = app.live.busy_ports();
+    candidates.retain(|c| !busy.contains(&c.port));
+    Ok(candidates)
+}
+
 fn not_found(s: &Session) -> Response {
     let lang = s.lang;
     let body = html! { (crate::html::notice("error", &t(lang, "console-live-unknown"))) a href="/jobs" { (t(lang, "console-nav-jobs")) } };

@@ -7,7 +7,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, PreEscaped, html};
-use posagent_core::config::Config;
 use posagent_core::i18n::Lang;
 use posagent_core::profile::ProfileSet;
 use posagent_core::store::jobs::{JobRecord, JournalEntry};
@@ -50,20 +49,10 @@ struct Seen {
     open_job: Option<String>,
 }
 
-/// The ports worth probing, less those a job from this console is using: a probe must
-/// never speak into a running job's line.
-pub fn free_candidates(app: &App) -> Result<Vec<discover::Candidate>, String> {
-    let config = Config::load(&app.opts.paths)?;
-    let mut candidates = discover::candidates_from(&config.ports.extra).map_err(|e| e.to_string())?;
-    let busy = app.live.busy_ports();
-    candidates.retain(|c| !busy.contains(&c.port));
-    Ok(candidates)
-}
-
 fn discover_all(app: &App) -> Result<Vec<Seen>, String> {
     let paths = &app.opts.paths;
     let profiles = ProfileSet::load(&paths.profile_overrides()).map_err(|e| e.to_string())?;
-    let candidates = free_candidates(app)?;
+    let candidates = crate::live::free_candidates(app)?;
     let store = Store::open(&paths.data).map_err(|e| e.to_string())?;
     let mut found = discover::find(&candidates, &profiles, None);
     found.sort_by(|a, b| a.port.cmp(&b.port));
@@ -422,14 +411,14 @@ pub async fn receipt(State(app): State<App>, Path(id): Path<String>) -> Response
             axum::response::Html(h),
         )
             .into_response(),
-        Err(e) => (StatusCode::NOT_FOUND, crate::html::bare_page(&e)).into_response(),
+        Err(e) => (StatusCode::NOT_FOUND, crate::auth::bare_page(&e)).into_response(),
     }
 }
 
 /// The Queue page, with what the last action reported.
 pub async fn queue(State(app): State<App>, Extension(s): Extension<Session>) -> Response {
     let lang = s.lang;
-    let said = crate::wizard::said(&app, &s);
+    let said = crate::html::said(&app, &s);
     let paths = app.opts.paths.clone();
     let rows = blocking(move || {
         let store = Store::open(&paths.data).map_err(|e| e.to_string())?;

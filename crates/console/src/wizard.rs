@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use maud::{Markup, PreEscaped, html};
+use maud::{Markup, html};
 use posagent_core::config::Config;
 use posagent_core::job::{self, Continue, JobSetup, Proof, Verify};
 use posagent_core::order::{Operation, WorkOrder};
@@ -119,7 +119,7 @@ pub fn load(app: &App, r: &OrderRef) -> Result<Loaded, String> {
 /// it without `--port`).
 fn locate(app: &App, profiles: &ProfileSet, serial: &str, profile: &str) -> Result<PathBuf, String> {
     let forced = profiles.get(profile).map_err(|e| e.to_string())?;
-    let candidates = crate::pages::free_candidates(app)?;
+    let candidates = crate::live::free_candidates(app)?;
     let wanted = posagent_core::order::parse_serial(serial).unwrap_or_else(|_| serial.to_string());
     let mut found = discover::find(&candidates, profiles, Some(forced));
     found.retain(|f| f.serial == wanted);
@@ -227,7 +227,7 @@ pub async fn page(State(app): State<App>, Extension(s): Extension<Session>, Quer
     })
     .await
     .unwrap_or_else(|e| Err(e.to_string()));
-    let said = said(&app, &s);
+    let said = crate::html::said(&app, &s);
     let body = match found {
         Err(e) => html! { (notice("error", &e)) a href="/orders" { (t(lang, "console-back-to-orders")) } },
         Ok((l, ports)) => {
@@ -333,11 +333,6 @@ fn started(app: &App, s: &Session, r: Result<Arc<Live>, Arc<Live>>, back: &str) 
         Ok(live) => Redirect::to(&format!("/live/{}", live.key)).into_response(),
         Err(holder) => back_with(app, s, busy(&holder, s.lang), back),
     }
-}
-
-/// What the last action on this page said, once.
-pub fn said(app: &App, s: &Session) -> Option<PreEscaped<String>> {
-    app.sessions.take_flash(s).map(|f| PreEscaped(f.html))
 }
 
 /// `POST /wizard/start`: starts the job; the live page follows it.
