@@ -721,3 +721,57 @@ fn two_tabs_cannot_start_two_jobs_on_one_terminal() {
     assert_eq!(jobs_in(home), 1);
     assert_eq!(bound_card(&sim), NEW_CARD);
 }
+
+/// The code in the first message of the simulated provider's SMS log, once it is sent.
+fn first_code(sms_log: &Path) -> String {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let text = std::fs::read_to_string(sms_log).unwrap_or_default();
+        if let Some(line) = text.lines().next() {
+            let m: serde_json::Value = serde_json::from_str(line).unwrap();
+            return m["code"].as_str().unwrap().to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "no code was sent");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_phone_change_asks_for_the_one_time_code_on_the_live_page() {
+    let Some(d) = driver() else { return };
+    let bench = bench();
+    let home = bench.path();
+    let sim = start_sim(&bench, "ttyA", &["--serial", "PHONE-0002"]);
+    let provider_dir = tempfile::tempdir().unwrap();
+    let sms_log = provider_dir.path().join("sms.jsonl");
+    let provider = Provider::start(provider_dir.path(), 0, &["--sms-log", sms_log.to_str().unwrap()]);
+    configure_provider(home, &provider);
+    let file = common::jobs::phone_order_by(&bench, &sim, "ORD-PHONE", "sms");
+    std::fs::rename(&file, home.join("orders/phone.toml")).unwrap();
+    let console = Console::start(home, &format!("{}/tty[A-C]", home.display()), &[]);
+    let rt = runtime();
+    rt.block_on(async {
+        let b = browser(&d).await;
+        b.goto(&console.url).await.unwrap();
+        b.goto(&format!("{}/orders", console.base())).await.unwrap();
+        wait_for(&b, "a[data-start='ORD-PHONE']").await.click().await.unwrap();
+        wait_for(&b, "#start").await;
+        type_secrets(&b, true).await;
+        b.find(Locator::Id("start")).await.unwrap().click().await.unwrap();
+        // The provider sends a code to the new number; the page asks for it.
+        let input = wait_shown(&b, "#code-input").await;
+        // The number the code went to, masked (NEW_PHONE ends in 1111).
+        let asked = wait_for(&b, "#code-ask").await.text().await.unwrap();
+        assert!(
+            asked.contains("****1111") && !asked.contains(common::jobs::NEW_PHONE),
+            "{asked}"
+        );
+        input.send_keys(&first_code(&sms_log)).await.unwrap();
+        b.find(Locator::Id("code-send")).await.unwrap().click().await.unwrap();
+        wait_shown(&b, "#confirm-yes").await;
+        finish(&b).await;
+        b.close().await.unwrap();
+    });
+    let phone = common::connect(&sim).read_binding().unwrap().phone.unwrap();
+    assert_eq!(phone.as_str(), common::jobs::NEW_PHONE);
+}
