@@ -84,7 +84,7 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
     let bar = progress::transfer_bar(out, &tr!("transfer-reading-terminal"));
     let contents = backup::capture(&mut t, evidence, &mut progress::feed(&bar))?;
     bar.finish_and_clear();
-    let config = crate::config::Config::load(paths).map_err(|e| CliError::new(Exit::DataErr, e))?;
+    let config = crate::config::Config::load(paths)?;
     let base = ManifestBase {
         profile: profile.name.clone(),
         terminal: identity.clone(),

@@ -44,7 +44,7 @@ pub fn run(paths: &Paths, action: Option<ConfigCommand>, out: &Output) -> Result
         }
         ConfigCommand::Show => {
             // The file holds paths to keys, never keys; nothing in it is secret.
-            let config = Config::load(paths).map_err(|e| CliError::new(Exit::DataErr, e))?;
+            let config = Config::load(paths)?;
             let text = toml::to_string(&config)
                 .map_err(|e| CliError::new(Exit::Failure, tr!("config-show-failed", reason = e.to_string())))?;
             let human = format!("# {}\n{}", file.display(), text);

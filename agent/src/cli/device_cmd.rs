@@ -120,7 +120,7 @@ pub fn locate<'a>(
     out: &Output,
 ) -> Result<(PathBuf, &'a Profile), CliError> {
     let forced = profile.map(|n| profiles.get(n)).transpose()?;
-    let config = crate::config::Config::load(paths).map_err(|e| CliError::new(Exit::DataErr, e))?;
+    let config = crate::config::Config::load(paths)?;
     let choice = discover::choose(
         &config.ports.extra,
         profiles,

@@ -69,9 +69,7 @@ impl From<JobError> for CliError {
 
 /// Who is working (`Config::technician`).
 pub fn technician(paths: &Paths) -> Result<String, CliError> {
-    Ok(Config::load(paths)
-        .map_err(|e| CliError::new(Exit::DataErr, e))?
-        .technician())
+    Ok(Config::load(paths)?.technician())
 }
 
 /// What may prove a phone number: the provider's settings from config.toml, when a

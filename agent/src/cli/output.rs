@@ -108,6 +108,17 @@ impl From<crate::input::InputError> for CliError {
     }
 }
 
+impl From<crate::config::ConfigError> for CliError {
+    fn from(e: crate::config::ConfigError) -> Self {
+        match e {
+            crate::config::ConfigError::Read(e) => e.into(),
+            crate::config::ConfigError::Invalid { .. } => {
+                CliError::new(Exit::DataErr, e.to_string()).code("config_invalid")
+            }
+        }
+    }
+}
+
 impl From<OrderFileError> for CliError {
     fn from(e: OrderFileError) -> Self {
         CliError::new(Exit::DataErr, e.to_string()).code("order_file_invalid")

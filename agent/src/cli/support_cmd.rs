@@ -31,7 +31,7 @@ pub fn run(paths: &Paths, file: &Path, force: bool, out: &Output) -> Result<(), 
     }
     let fail = fail(file);
     let store = Store::open(&paths.data)?;
-    let config = Config::load(paths).map_err(|e| CliError::new(Exit::DataErr, e))?;
+    let config = Config::load(paths)?;
     let ports: Vec<String> = serialport::available_ports()
         .map(|ps| {
             ps.into_iter()

@@ -43,7 +43,7 @@ pub(super) fn settings(paths: &Paths, a: &ProviderArgs) -> Result<(ProviderSetti
 impl From<SettingsError> for CliError {
     fn from(e: SettingsError) -> Self {
         match e {
-            SettingsError::Config(m) => CliError::new(Exit::DataErr, m),
+            SettingsError::Config(e) => e.into(),
             SettingsError::OutOfRange(e) => CliError::new(Exit::DataErr, e.to_string()).code("config_invalid"),
             SettingsError::NoProvider => CliError::new(Exit::Usage, e.to_string())
                 .code("no_provider")

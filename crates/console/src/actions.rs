@@ -140,7 +140,7 @@ fn sync_once(paths: &Paths) -> Result<(Tally, Option<usize>), String> {
         let pulled = if order_keys.is_empty() {
             None
         } else {
-            let tech = Config::load(paths)?.technician();
+            let tech = Config::load(paths).map_err(|e| e.to_string())?.technician();
             let p = posagent_core::sync::orders::pull(&client, &tech, &order_keys, &mut store, &keys)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -182,7 +182,7 @@ pub async fn retry(State(app): State<App>, Extension(s): Extension<Session>, Pat
     let paths = app.opts.paths.clone();
     let id2 = id.clone();
     let done = blocking(move || {
-        let tech = Config::load(&paths)?.technician();
+        let tech = Config::load(&paths).map_err(|e| e.to_string())?.technician();
         let mut store = Store::open(&paths.data).map_err(|e| e.to_string())?;
         store.retry_submission(&id2, &tech).map_err(|e| e.to_string())
     })

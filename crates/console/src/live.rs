@@ -335,7 +335,7 @@ fn plan_html(plan: &PlanSummary) -> String {
 /// The ports worth probing, less those a job from this console is using: a probe must
 /// never speak into a running job's line.
 pub fn free_candidates(app: &App) -> Result<Vec<posagent_core::terminal::discover::Candidate>, String> {
-    let config = posagent_core::config::Config::load(&app.opts.paths)?;
+    let config = posagent_core::config::Config::load(&app.opts.paths).map_err(|e| e.to_string())?;
     let mut candidates =
         posagent_core::terminal::discover::candidates_from(&config.ports.extra).map_err(|e| e.to_string())?;
     let busy = app.live.busy_ports();

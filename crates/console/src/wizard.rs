@@ -76,7 +76,7 @@ pub fn load(app: &App, r: &OrderRef) -> Result<Loaded, String> {
             .map_err(|e| e.to_string())?
             .ok_or_else(|| posagent_core::tr!("job-pulled-gone", order = id.as_str()))?;
         let keys = OrderKeys::configured(paths)?;
-        let tech = Config::load(paths)?.technician();
+        let tech = Config::load(paths).map_err(|e| e.to_string())?.technician();
         let (order, v) = posagent_core::sync::orders::checked(&doc, &keys, &tech, &profiles).map_err(|e| match e {
             posagent_core::sync::orders::NotReady::Auth(e) => e.to_string(),
             posagent_core::sync::orders::NotReady::Invalid(p) => {
@@ -363,7 +363,7 @@ pub async fn start(
     }
     let title = format!("{} · {}", l.order.operation.label(), l.order.id);
     let paths = &app.opts.paths;
-    let setting = Config::load(paths).and_then(|c| {
+    let setting = Config::load(paths).map_err(|e| e.to_string()).and_then(|c| {
         let proof = Proof::configured(paths, f.documents_checked.is_some()).map_err(|e| e.to_string())?;
         Ok((c.technician(), proof))
     });

@@ -150,14 +150,55 @@ impl Paths {
     }
 }
 
+/// Why `config.toml` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Read(#[from] crate::input::InputError),
+    /// Not TOML, or a key or value this version does not know (the parser's words, which
+    /// name the line).
+    #[error("{}: {reason}", .file.display())]
+    Invalid { file: PathBuf, reason: String },
+}
+
 impl Config {
     /// Reads `config.toml`; a missing file is an empty configuration.
-    pub fn load(paths: &Paths) -> Result<Config, String> {
+    pub fn load(paths: &Paths) -> Result<Config, ConfigError> {
         let path = paths.config.join(CONFIG_FILE);
         match crate::input::read_text(&path, crate::input::MAX_CONFIG_FILE, &crate::tr!("what-config-file")) {
-            Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.to_string().trim_end())),
+            Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+                file: path,
+                reason: e.to_string().trim_end().to_string(),
+            }),
             Err(e) if e.is_not_found() => Ok(Config::default()),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_is_an_empty_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config::load(&Paths::under(dir.path())).unwrap();
+        assert!(c.technician.is_none());
+    }
+
+    #[test]
+    fn a_bad_file_is_an_error_naming_the_file_and_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::under(dir.path());
+        std::fs::create_dir_all(&paths.config).unwrap();
+        std::fs::write(paths.config.join(CONFIG_FILE), "technician = \"a\"\n[provider\n").unwrap();
+        match Config::load(&paths) {
+            Err(e @ ConfigError::Invalid { .. }) => {
+                let text = e.to_string();
+                assert!(text.contains(CONFIG_FILE) && text.contains("line 2"), "{text}");
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -138,7 +138,7 @@ impl OrderKeys {
 
     /// The keys config.toml names (`[provider] order_key_files`).
     pub fn configured(paths: &crate::config::Paths) -> Result<OrderKeys, String> {
-        let config = crate::config::Config::load(paths)?;
+        let config = crate::config::Config::load(paths).map_err(|e| e.to_string())?;
         OrderKeys::load(&config.provider.order_key_files, &paths.config)
     }
 

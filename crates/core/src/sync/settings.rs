@@ -19,8 +19,8 @@ pub struct Overrides {
 /// Why the provider settings are not usable.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("{0}")]
-    Config(String),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     OutOfRange(#[from] super::drain::OutOfRange),
     #[error("{}", crate::tr!("sync-no-provider"))]
