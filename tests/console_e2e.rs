@@ -775,3 +775,43 @@ fn a_phone_change_asks_for_the_one_time_code_on_the_live_page() {
     let phone = common::connect(&sim).read_binding().unwrap().phone.unwrap();
     assert_eq!(phone.as_str(), common::jobs::NEW_PHONE);
 }
+
+#[test]
+fn ctrl_c_ends_the_console_while_a_page_follows_a_job_that_waits() {
+    let Some(d) = driver() else { return };
+    let bench = bench();
+    let home = bench.path();
+    let sim = start_sim(&bench, "ttyA", &["--serial", "CARD-0004"]);
+    let before = bound_card(&sim);
+    let file = card_order(&bench, &sim, "ORD-INT", NEW_CARD);
+    std::fs::rename(&file, home.join("orders/card.toml")).unwrap();
+    let mut console = Console::start(home, &format!("{}/tty[A-C]", home.display()), &[]);
+    let rt = runtime();
+    rt.block_on(async {
+        let b = browser(&d).await;
+        b.goto(&console.url).await.unwrap();
+        // The page follows the job's events while it waits for the confirmation.
+        start_from_orders(&b, console.base(), "ORD-INT").await;
+        // SAFETY: kill(2) on the console's own pid; no memory is involved.
+        unsafe {
+            libc::kill(console.child.id() as i32, libc::SIGINT);
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(s) = console.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the console did not end on Ctrl-C"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(status.success(), "{status:?}");
+        let _ = b.close().await;
+    });
+    // The unconfirmed change did not happen, and no job is left running.
+    assert_eq!(bound_card(&sim), before);
+    let store = posagent::store::Store::open(home).unwrap();
+    assert!(store.jobs().unwrap().iter().all(|j| j.state.as_str() != "running"));
+}

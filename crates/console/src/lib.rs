@@ -88,6 +88,13 @@ impl Bound {
             .build()
             .map_err(|e| ConsoleError::Serve(addr, e))?;
         let console = self.console.clone();
+        // Jobs are asked to stop as soon as the signal comes: a page following one keeps its
+        // event stream open until the job ends, and the server waits for open requests.
+        let live = console.live.clone();
+        let shutdown = async move {
+            shutdown.await;
+            live.stop_all();
+        };
         rt.block_on(async move {
             self.listener
                 .set_nonblocking(true)
@@ -99,9 +106,8 @@ impl Bound {
                 .await
                 .map_err(|e| ConsoleError::Serve(addr, e))
         })?;
-        let live = self.console.live.clone();
-        rt.block_on(tokio::task::spawn_blocking(move || live.stop_all_and_wait()))
-            .map_err(|e| ConsoleError::Serve(addr, std::io::Error::other(e)))?;
+        // Outside the runtime: this thread may block on the jobs' threads.
+        self.console.live.stop_all_and_wait();
         Ok(())
     }
 }

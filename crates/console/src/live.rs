@@ -217,13 +217,18 @@ impl Registry {
         Ok(live)
     }
 
-    /// Asks every running job to stop at its next step boundary and waits for them.
-    pub fn stop_all_and_wait(&self) {
-        let all = self.list();
-        for l in &all {
+    /// Asks every running job to stop at its next step boundary (one waiting for a
+    /// person's answer takes it as "no").
+    pub fn stop_all(&self) {
+        for l in self.list() {
             l.stop.store(true, Ordering::SeqCst);
         }
-        for l in all {
+    }
+
+    /// [`Registry::stop_all`], then waits for the jobs to end.
+    pub fn stop_all_and_wait(&self) {
+        self.stop_all();
+        for l in self.list() {
             if let Some(h) = lock(&l.thread).take() {
                 let _ = h.join();
             }
