@@ -17,7 +17,7 @@ use posagent_core::profile::ProfileSet;
 use posagent_core::signed::{OrderKeys, Verified};
 use posagent_core::store::Store;
 use posagent_core::terminal::Secret;
-use posagent_core::terminal::discover;
+use posagent_core::terminal::discover::{self, Choice};
 use zeroize::Zeroizing;
 
 use crate::App;
@@ -120,17 +120,9 @@ pub fn load(app: &App, r: &OrderRef) -> Result<Loaded, String> {
 fn locate(app: &App, profiles: &ProfileSet, serial: &str, profile: &str) -> Result<PathBuf, String> {
     let forced = profiles.get(profile).map_err(|e| e.to_string())?;
     let candidates = crate::live::free_candidates(app)?;
-    let wanted = posagent_core::order::parse_serial(serial).unwrap_or_else(|_| serial.to_string());
-    let mut found = discover::find(&candidates, profiles, Some(forced));
-    found.retain(|f| f.serial == wanted);
-    match found.len() {
-        1 => Ok(found.remove(0).port),
-        0 => Err(posagent_core::tr!(
-            "serial-not-found",
-            serial = serial,
-            ports = candidates.len()
-        )),
-        _ => Err(posagent_core::tr!(
+    match discover::choose_among(&candidates, profiles, None, Some(serial), Some(forced)) {
+        Ok(Choice::One { port, .. }) => Ok(port),
+        Ok(Choice::Several(found)) => Err(posagent_core::tr!(
             "console-several-answer",
             serial = serial,
             ports = found
@@ -139,6 +131,7 @@ fn locate(app: &App, profiles: &ProfileSet, serial: &str, profile: &str) -> Resu
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
+        Err(e) => Err(e.to_string()),
     }
 }
 

@@ -229,7 +229,18 @@ pub fn choose<'a>(
     serial: Option<&str>,
     forced: Option<&'a Profile>,
 ) -> Result<Choice<'a>, ChooseError> {
-    let candidates = candidates_from(extra)?;
+    choose_among(&candidates_from(extra)?, profiles, port, serial, forced)
+}
+
+/// [`choose`] among `candidates` (a caller that must leave some ports alone passes the
+/// rest).
+pub fn choose_among<'a>(
+    candidates: &[Candidate],
+    profiles: &'a ProfileSet,
+    port: Option<&Path>,
+    serial: Option<&str>,
+    forced: Option<&'a Profile>,
+) -> Result<Choice<'a>, ChooseError> {
     if let Some(p) = port {
         let by_usb = candidates
             .iter()
@@ -242,7 +253,7 @@ pub fn choose<'a>(
             found: None,
         });
     }
-    let mut found = find(&candidates, profiles, forced);
+    let mut found = find(candidates, profiles, forced);
     if let Some(sn) = serial {
         let wanted = crate::order::parse_serial(sn).unwrap_or_else(|_| sn.to_string());
         found.retain(|f| f.serial == wanted);
