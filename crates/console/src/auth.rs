@@ -14,7 +14,7 @@ use maud::{DOCTYPE, html};
 use posagent_core::i18n::Lang;
 use rand::RngCore;
 
-use crate::App;
+use crate::{App, lock};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "posagent_console";
@@ -55,8 +55,9 @@ pub struct Sessions {
     default_lang: Lang,
 }
 
-fn random_hex() -> String {
-    let mut b = [0u8; 32];
+/// `N` random bytes in hex.
+pub fn random_hex<const N: usize>() -> String {
+    let mut b = [0u8; N];
     rand::rng().fill_bytes(&mut b);
     hex::encode(b)
 }
@@ -68,7 +69,7 @@ fn same(a: &str, b: &str) -> bool {
 
 impl Sessions {
     pub fn new(default_lang: Lang) -> Sessions {
-        let token = random_hex();
+        let token = random_hex::<32>();
         Sessions {
             token: Mutex::new(Some(token.clone())),
             shown_token: token,
@@ -86,43 +87,37 @@ impl Sessions {
     /// Spends the login token: a new session's id, or `None` when `given` is not the
     /// token or it was spent already.
     fn trade(&self, given: &str) -> Option<String> {
-        let mut token = self.token.lock().unwrap_or_else(|e| e.into_inner());
+        let mut token = lock(&self.token);
         if !token.as_deref().is_some_and(|t| same(t, given)) {
             return None;
         }
         *token = None;
-        let id = random_hex();
+        let id = random_hex::<32>();
         let session = Session {
-            csrf: random_hex(),
+            csrf: random_hex::<32>(),
             lang: self.default_lang,
         };
-        self.by_id
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id.clone(), session);
+        lock(&self.by_id).insert(id.clone(), session);
         Some(id)
     }
 
     fn get(&self, id: &str) -> Option<Session> {
-        self.by_id.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
+        lock(&self.by_id).get(id).cloned()
     }
 
     /// Keeps what an action said for the session's next page.
     pub fn set_flash(&self, s: &Session, flash: Flash) {
-        self.flashes
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(s.csrf.clone(), flash);
+        lock(&self.flashes).insert(s.csrf.clone(), flash);
     }
 
     /// What the last action said, once.
     pub fn take_flash(&self, s: &Session) -> Option<Flash> {
-        self.flashes.lock().unwrap_or_else(|e| e.into_inner()).remove(&s.csrf)
+        lock(&self.flashes).remove(&s.csrf)
     }
 
     /// Switches the language of the session `csrf` belongs to.
     pub fn set_lang(&self, csrf: &str, lang: Lang) {
-        let mut all = self.by_id.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all = lock(&self.by_id);
         if let Some(s) = all.values_mut().find(|s| s.csrf == csrf) {
             s.lang = lang;
         }

@@ -65,6 +65,12 @@ pub(crate) struct Console {
 
 pub(crate) type App = Arc<Console>;
 
+/// A mutex's contents; a thread that panicked holding it leaves them as they were (each
+/// use keeps them consistent on its own).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A console bound to its address, not yet serving.
 pub struct Bound {
     listener: std::net::TcpListener,

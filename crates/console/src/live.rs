@@ -22,9 +22,9 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use zeroize::Zeroizing;
 
-use crate::App;
 use crate::auth::Session;
 use crate::html::{csrf, frame, t};
+use crate::{App, lock};
 
 /// What a person answers a waiting job.
 enum Answer {
@@ -50,10 +50,6 @@ pub struct Live {
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Live {
     fn push(&self, event: Value) {
         let n = {
@@ -77,6 +73,12 @@ impl Live {
 
     pub fn finished(&self) -> bool {
         self.finished.load(Ordering::SeqCst)
+    }
+
+    /// Whether it is unfinished and uses one of `serials` or `ports`.
+    fn holds(&self, serials: &[String], ports: &[PathBuf]) -> bool {
+        !self.finished()
+            && (self.serials.iter().any(|s| serials.contains(s)) || self.ports.iter().any(|p| ports.contains(p)))
     }
 
     /// Hands `answer` to the job when it is waiting for one; whether it was.
@@ -137,13 +139,7 @@ impl Registry {
 
     /// The unfinished job holding one of `serials` or `ports`, if any.
     pub fn holder(&self, serials: &[String], ports: &[PathBuf]) -> Option<Arc<Live>> {
-        lock(&self.all)
-            .values()
-            .find(|l| {
-                !l.finished()
-                    && (l.serials.iter().any(|s| serials.contains(s)) || l.ports.iter().any(|p| ports.contains(p)))
-            })
-            .cloned()
+        lock(&self.all).values().find(|l| l.holds(serials, ports)).cloned()
     }
 
     /// Starts `run` on its own thread, unless another job from this console holds one of
@@ -154,18 +150,10 @@ impl Registry {
         run: impl FnOnce(&mut LiveObserver) -> Result<JobOutcome, JobError> + Send + 'static,
     ) -> Result<Arc<Live>, Arc<Live>> {
         let mut all = lock(&self.all);
-        if let Some(h) = all.values().find(|l| {
-            !l.finished()
-                && (l.serials.iter().any(|s| spec.serials.contains(s))
-                    || l.ports.iter().any(|p| spec.ports.contains(p)))
-        }) {
+        if let Some(h) = all.values().find(|l| l.holds(&spec.serials, &spec.ports)) {
             return Err(h.clone());
         }
-        let key = {
-            let mut b = [0u8; 12];
-            rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
-            hex::encode(b)
-        };
+        let key = crate::auth::random_hex::<12>();
         let live = Arc::new(Live {
             key: key.clone(),
             title: spec.title,
