@@ -393,31 +393,24 @@ async fn shot(b: &Client, name: &str) {
     }
 }
 
+async fn click(b: &Client, id: &str) {
+    b.find(Locator::Id(id)).await.unwrap().click().await.unwrap();
+}
+
+async fn type_into(b: &Client, id: &str, text: &str) {
+    b.find(Locator::Id(id)).await.unwrap().send_keys(text).await.unwrap();
+}
+
 async fn type_secrets(b: &Client, with_repeat: bool) {
-    b.find(Locator::Id("secret"))
-        .await
-        .unwrap()
-        .send_keys(DEMO_SECRET)
-        .await
-        .unwrap();
-    b.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(BACKUP_PASSWORD)
-        .await
-        .unwrap();
+    type_into(b, "secret", DEMO_SECRET).await;
+    type_into(b, "password", BACKUP_PASSWORD).await;
     if with_repeat {
-        b.find(Locator::Id("password_again"))
-            .await
-            .unwrap()
-            .send_keys(BACKUP_PASSWORD)
-            .await
-            .unwrap();
+        type_into(b, "password_again", BACKUP_PASSWORD).await;
     }
 }
 
-/// From the Orders page through the wizard to the confirmation: the masked difference.
-async fn start_from_orders(b: &Client, base: &str, order: &str) -> String {
+/// From the Orders page through the wizard: the checks start.
+async fn start_job(b: &Client, base: &str, order: &str) {
     b.goto(&format!("{base}/orders")).await.unwrap();
     wait_for(b, &format!("a[data-start='{order}']"))
         .await
@@ -426,13 +419,23 @@ async fn start_from_orders(b: &Client, base: &str, order: &str) -> String {
         .unwrap();
     wait_for(b, "#start").await;
     type_secrets(b, true).await;
-    b.find(Locator::Id("start")).await.unwrap().click().await.unwrap();
+    click(b, "start").await;
+}
+
+/// From the Orders page through the wizard to the confirmation: the masked difference.
+async fn start_from_orders(b: &Client, base: &str, order: &str) -> String {
+    start_job(b, base, order).await;
     wait_shown(b, "#confirm-yes").await;
     b.find(Locator::Id("changes")).await.unwrap().text().await.unwrap()
 }
 
 async fn finish(b: &Client) -> String {
-    b.find(Locator::Id("confirm-yes")).await.unwrap().click().await.unwrap();
+    click(b, "confirm-yes").await;
+    outcome_ok(b).await
+}
+
+/// The job's outcome on the live page, which must be a success; its job id.
+async fn outcome_ok(b: &Client) -> String {
     let outcome = wait_for(b, "#outcome").await;
     let text = outcome.text().await.unwrap();
     assert!(outcome.attr("class").await.unwrap().unwrap().contains("ok"), "{text}");
@@ -537,12 +540,7 @@ fn the_wizard_runs_a_card_rebind_and_a_migration_then_syncs() {
         let job = finish(&b).await;
         shot(&b, "wizard-done").await;
         assert_eq!(bound_card(&card), NEW_CARD);
-        b.find(Locator::Id("receipt-link"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&b, "receipt-link").await;
         // The receipt's title is bilingual (the live page's has no <small>).
         wait_for(&b, "h1 small").await;
         let receipt = b.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
@@ -574,7 +572,7 @@ fn the_wizard_runs_a_card_rebind_and_a_migration_then_syncs() {
             2
         );
         shot(&b, "queue").await;
-        b.find(Locator::Id("sync-now")).await.unwrap().click().await.unwrap();
+        click(&b, "sync-now").await;
         let said = wait_for(&b, "#sync-result").await.text().await.unwrap();
         assert!(said.contains('2'), "{said}");
         assert_eq!(
@@ -585,7 +583,7 @@ fn the_wizard_runs_a_card_rebind_and_a_migration_then_syncs() {
             2
         );
         // The English switch: the same page, in English, until switched back.
-        b.find(Locator::Id("lang-switch")).await.unwrap().click().await.unwrap();
+        click(&b, "lang-switch").await;
         let nav = wait_for(&b, "html[lang='en'] #nav-queue.current")
             .await
             .text()
@@ -665,10 +663,8 @@ fn a_job_outlives_its_tab_and_a_killed_console_job_resumes_from_the_page() {
         wait_for(&b, "#resume").await;
         shot(&b, "job-resume").await;
         type_secrets(&b, false).await;
-        b.find(Locator::Id("resume")).await.unwrap().click().await.unwrap();
-        let outcome = wait_for(&b, "#outcome").await;
-        let text = outcome.text().await.unwrap();
-        assert!(outcome.attr("class").await.unwrap().unwrap().contains("ok"), "{text}");
+        click(&b, "resume").await;
+        outcome_ok(&b).await;
         b.close().await.unwrap();
     });
     assert_eq!(bound_card(&sim), NEW_CARD);
@@ -753,11 +749,7 @@ fn a_phone_change_asks_for_the_one_time_code_on_the_live_page() {
     rt.block_on(async {
         let b = browser(&d).await;
         b.goto(&console.url).await.unwrap();
-        b.goto(&format!("{}/orders", console.base())).await.unwrap();
-        wait_for(&b, "a[data-start='ORD-PHONE']").await.click().await.unwrap();
-        wait_for(&b, "#start").await;
-        type_secrets(&b, true).await;
-        b.find(Locator::Id("start")).await.unwrap().click().await.unwrap();
+        start_job(&b, console.base(), "ORD-PHONE").await;
         // The provider sends a code to the new number; the page asks for it.
         let input = wait_shown(&b, "#code-input").await;
         // The number the code went to, masked (NEW_PHONE ends in 1111).
@@ -767,7 +759,7 @@ fn a_phone_change_asks_for_the_one_time_code_on_the_live_page() {
             "{asked}"
         );
         input.send_keys(&first_code(&sms_log)).await.unwrap();
-        b.find(Locator::Id("code-send")).await.unwrap().click().await.unwrap();
+        click(&b, "code-send").await;
         wait_shown(&b, "#confirm-yes").await;
         finish(&b).await;
         b.close().await.unwrap();
