@@ -291,6 +291,9 @@ fn the_token_is_single_use_and_requests_without_cookie_or_csrf_change_nothing() 
 struct Driver {
     child: Child,
     url: String,
+    /// chromedriver's and Chromium's TMPDIR: their profiles, removed after the kill
+    /// (a killed Chromium cannot remove its own).
+    _tmp: tempfile::TempDir,
 }
 
 impl Drop for Driver {
@@ -320,7 +323,9 @@ fn driver() -> Option<Driver> {
         return None;
     }
     let port = free_port();
+    let tmp = tempfile::tempdir().expect("a temporary directory for Chromium");
     let mut cmd = Command::new("chromedriver");
+    cmd.env("TMPDIR", tmp.path());
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let child = cmd
@@ -337,6 +342,7 @@ fn driver() -> Option<Driver> {
     Some(Driver {
         child,
         url: format!("http://127.0.0.1:{port}"),
+        _tmp: tmp,
     })
 }
 
