@@ -61,68 +61,34 @@ pub fn secret_file(dir: &Path, name: &str, secret: &str) -> PathBuf {
 
 /// A simulated terminal process on a pseudo-terminal, killed when dropped.
 pub struct Sim {
-    child: std::process::Child,
+    process: posagent::sim::harness::SimProcess,
     /// The stable path (symlink) to open.
     pub port: PathBuf,
     pub serial: String,
-    /// Where the simulator's announcements (one JSON line per port appearance) go.
-    announcements: PathBuf,
 }
-
-/// How long a simulator may take to announce its port.
-const SIM_START_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Sim {
     /// Starts `posagent sim terminal --pty --link DIR/NAME ARGS…` and waits for its port.
     pub fn start(dir: &Path, name: &str, args: &[&str]) -> Sim {
         let port = dir.join(name);
-        let announcements = dir.join(format!("{name}.announce"));
-        let out = std::fs::File::create(&announcements).unwrap();
-        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"))
-            .args(["sim", "terminal", "--pty", "--link"])
-            .arg(&port)
-            .args(args)
-            .env("POSAGENT_HOME", dir)
-            .stdout(out)
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .expect("start simulator");
-        let deadline = std::time::Instant::now() + SIM_START_WAIT;
-        let first = loop {
-            let text = std::fs::read_to_string(&announcements).unwrap_or_default();
-            if let Some(line) = text.lines().next().filter(|_| text.contains('\n')) {
-                break line.to_string();
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the simulator did not announce its port"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        };
-        let v: serde_json::Value =
-            serde_json::from_str(&first).unwrap_or_else(|e| panic!("bad announce line {first:?}: {e}"));
-        Sim {
-            child,
-            port,
-            serial: v["serial"].as_str().unwrap().to_string(),
-            announcements,
-        }
+        let link = port.display().to_string();
+        let all: Vec<&str> = ["terminal", "--pty", "--link", &link]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        let exe = assert_cmd::cargo::cargo_bin("posagent");
+        let process = posagent::sim::harness::SimProcess::start(&exe, dir, &all, false).expect("start simulator");
+        let serial = process.announced["serial"].as_str().unwrap().to_string();
+        Sim { process, port, serial }
     }
 
     /// How many times the simulated cable was unplugged and the port came back.
     pub fn replugs(&self) -> usize {
-        std::fs::read_to_string(&self.announcements)
-            .unwrap_or_default()
-            .lines()
+        self.process
+            .announcements()
+            .iter()
             .filter(|l| l.contains("\"replugged\":true"))
             .count()
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

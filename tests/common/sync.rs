@@ -3,9 +3,10 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+
+use posagent::sim::harness::SimProcess;
 
 use posagent::seal::LocalKeys;
 use posagent::store::Store;
@@ -14,20 +15,13 @@ use posagent::store::outbox::NewSubmission;
 
 /// A `posagent sim provider` process, killed when dropped.
 pub struct Provider {
-    child: Child,
+    process: SimProcess,
     pub dir: PathBuf,
     pub url: String,
     pub ca: PathBuf,
     pub agent_key: PathBuf,
     pub client_cert: PathBuf,
     pub client_key: PathBuf,
-}
-
-impl Drop for Provider {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A loopback port that was free a moment ago.
@@ -42,22 +36,18 @@ pub fn free_port() -> u16 {
 impl Provider {
     /// Starts a provider with its files in `dir` on `127.0.0.1:port` (0: any).
     pub fn start(dir: &Path, port: u16, args: &[&str]) -> Provider {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_posagent"))
-            .args(["sim", "provider", "--listen", &format!("127.0.0.1:{port}"), "--tls-dir"])
-            .arg(dir)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the simulated provider");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("announce line");
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        let listen = format!("127.0.0.1:{port}");
+        let tls_dir = dir.display().to_string();
+        let all: Vec<&str> = ["provider", "--listen", &listen, "--tls-dir", &tls_dir]
+            .into_iter()
+            .chain(args.iter().copied())
+            .collect();
+        let exe = Path::new(env!("CARGO_BIN_EXE_posagent"));
+        let process = SimProcess::start(exe, dir, &all, false).expect("start the simulated provider");
+        let v = process.announced.clone();
         let path = |k: &str| PathBuf::from(v[k].as_str().unwrap());
         Provider {
-            child,
+            process,
             dir: dir.to_path_buf(),
             url: v["url"].as_str().unwrap().to_string(),
             ca: path("ca"),

@@ -2,39 +2,29 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 /// A simulated terminal process, killed when dropped.
 pub struct SimProcess {
-    child: Child,
+    _process: posagent::sim::harness::SimProcess,
     pub port: PathBuf,
-}
-
-impl Drop for SimProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Starts `posagent sim terminal --pty --link DIR/NAME ARGS…` and waits for its port.
 pub fn start_sim(dir: &Path, name: &str, args: &[&str]) -> SimProcess {
     let port = dir.join(name);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_posagent"))
-        .args(["sim", "terminal", "--pty", "--link"])
-        .arg(&port)
-        .args(args)
-        .env("POSAGENT_HOME", dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start simulator");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("announce line");
-    SimProcess { child, port }
+    let link = port.display().to_string();
+    let all: Vec<&str> = ["terminal", "--pty", "--link", &link]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    let exe = Path::new(env!("CARGO_BIN_EXE_posagent"));
+    let process = posagent::sim::harness::SimProcess::start(exe, dir, &all, false).expect("start simulator");
+    SimProcess {
+        _process: process,
+        port,
+    }
 }
 
 /// Writes the demo operator secret and a backup password into `dir`.

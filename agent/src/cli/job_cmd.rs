@@ -10,7 +10,7 @@ use super::{CliError, Exit, Output, load_profiles, secrets};
 use crate::config::{Config, Paths};
 use crate::job::{self, JobError, JobSetup};
 use crate::order::{Operation, WorkOrder};
-use crate::store::Store;
+use crate::sync::orders::{NotReady, Ready};
 use crate::tr;
 
 use super::output::pad;
@@ -108,20 +108,15 @@ fn one_order(
     if !arg.exists()
         && let Some(id) = arg.to_str()
     {
-        let store = Store::open(&paths.data)?;
-        let local =
-            crate::seal::LocalKeys::load_or_create(&paths.data).map_err(crate::sync::client::SyncError::from)?;
-        if let Some(doc) = crate::sync::orders::document(&store, &local, id)? {
-            let profiles = load_profiles(paths)?;
-            let keys = super::orders_cmd::order_keys(paths)?;
-            let (order, v) =
-                crate::sync::orders::checked(&doc, &keys, &technician(paths)?, &profiles).map_err(|e| match e {
-                    crate::sync::orders::NotReady::Auth(e) => CliError::new(Exit::NoPerm, e.to_string()),
-                    crate::sync::orders::NotReady::Invalid(problems) => {
-                        let list = problems.iter().map(|p| format!("\n  {p}")).collect::<String>();
-                        CliError::new(Exit::DataErr, tr!("pulled-order-invalid", order = id, problems = list))
-                    }
-                })?;
+        let profiles = load_profiles(paths)?;
+        if let Some(ready) = Ready::open(paths)?.one(id, &profiles)? {
+            let (order, v) = ready.map_err(|e| match e {
+                NotReady::Auth(e) => CliError::new(Exit::NoPerm, e.to_string()),
+                NotReady::Invalid(problems) => {
+                    let list = problems.iter().map(|p| format!("\n  {p}")).collect::<String>();
+                    CliError::new(Exit::DataErr, tr!("pulled-order-invalid", order = id, problems = list))
+                }
+            })?;
             if order.operation != op {
                 return Err(CliError::new(
                     Exit::DataErr,

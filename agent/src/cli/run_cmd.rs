@@ -20,6 +20,7 @@ use crate::job::{Observer, PlanSummary, Step, StepStatus};
 use crate::order::WorkOrder;
 use crate::profile::{ProfileSet, SerialSettings};
 use crate::store::Store;
+use crate::sync::orders::Ready;
 use crate::terminal::Secret;
 use crate::tr;
 
@@ -136,21 +137,10 @@ fn pulled_orders(
     paths: &Paths,
     profiles: &ProfileSet,
 ) -> Result<Vec<(WorkOrder, Option<crate::signed::Verified>)>, CliError> {
-    let store = Store::open(&paths.data)?;
-    let local = crate::seal::LocalKeys::load_or_create(&paths.data).map_err(crate::sync::client::SyncError::from)?;
-    let keys = super::orders_cmd::order_keys(paths)?;
-    let tech = technician(paths)?;
     let mut ready = Vec::new();
-    for o in store.pulled_orders()? {
-        if store.job_of_order(&o.id)?.is_some() {
-            continue;
-        }
-        let Some(doc) = crate::sync::orders::document(&store, &local, &o.id)? else {
-            continue;
-        };
-        let checked = crate::sync::orders::checked(&doc, &keys, &tech, profiles).map(|(o, v)| (o, Some(v)));
+    for checked in Ready::open(paths)?.all(profiles)? {
         match checked {
-            Ok(x) => ready.push(x),
+            Ok((order, v)) => ready.push((order, Some(v))),
             Err(why) => eprintln!("{}", tr!("pulled-left-alone", reason = why.to_string())),
         }
     }

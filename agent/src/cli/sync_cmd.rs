@@ -9,10 +9,11 @@ use tokio::sync::watch;
 use super::args::{ProviderArgs, SyncArgs};
 use super::{CliError, Exit, Output, json_line, runtime};
 use crate::config::Paths;
-use crate::seal::LocalKeys;
 use crate::store::Store;
-use crate::sync::client::{Client, ProviderSettings, SyncError};
-use crate::sync::drain::{Drain, DrainOptions, SyncEvent, SyncObserver, Tally};
+use crate::sync::client::{ProviderSettings, SyncError};
+use crate::sync::delivery::{Delivery, DeliveryError, Rounds};
+use crate::sync::drain::{SyncEvent, SyncObserver, Tally};
+use crate::sync::orders::PulledError;
 use crate::sync::settings::{Overrides, SettingsError};
 use crate::tr;
 
@@ -29,15 +30,44 @@ impl From<SyncError> for CliError {
     }
 }
 
-/// The command line over config.toml.
-pub(super) fn settings(paths: &Paths, a: &ProviderArgs) -> Result<(ProviderSettings, usize, Duration), CliError> {
-    let overrides = Overrides {
+/// What the command line puts in place of config.toml's `[provider]`.
+pub(super) fn overrides(a: &ProviderArgs) -> Overrides {
+    Overrides {
         url: a.url.clone(),
         ca: a.provider_ca.clone(),
         client: a.client_cert.clone().zip(a.client_key.clone()),
         agent_key_file: a.agent_key_file.clone(),
-    };
-    Ok(crate::sync::settings::settings(paths, overrides)?)
+    }
+}
+
+/// The command line over config.toml.
+pub(super) fn settings(paths: &Paths, a: &ProviderArgs) -> Result<(ProviderSettings, usize, Duration), CliError> {
+    Ok(crate::sync::settings::settings(paths, overrides(a))?)
+}
+
+impl From<DeliveryError> for CliError {
+    fn from(e: DeliveryError) -> Self {
+        match e {
+            DeliveryError::Settings(e) => e.into(),
+            DeliveryError::Sync(e) => e.into(),
+            DeliveryError::Config(e) => e.into(),
+            DeliveryError::OrderKeys(e) => e.into(),
+            DeliveryError::Busy => CliError::new(Exit::Unavailable, e.to_string())
+                .code("sync_running")
+                .help(tr!("help-sync-busy")),
+            DeliveryError::Lock { .. } => CliError::new(Exit::Failure, e.to_string()),
+        }
+    }
+}
+
+impl From<PulledError> for CliError {
+    fn from(e: PulledError) -> Self {
+        match e {
+            PulledError::Sync(e) => e.into(),
+            PulledError::Keys(e) => e.into(),
+            PulledError::Config(e) => e.into(),
+        }
+    }
 }
 
 impl From<SettingsError> for CliError {
@@ -188,82 +218,38 @@ async fn terminated() {
     }
 }
 
-fn pending(store: &Store) -> Result<u64, CliError> {
-    let counts = store.outbox_counts()?;
-    Ok(["pending", "sending"]
-        .iter()
-        .map(|s| counts.get(*s).copied().unwrap_or(0) as u64)
-        .sum())
-}
-
-/// The delivery lock of the data directory, held for as long as the file lives.
-fn one_sync_at_a_time(paths: &Paths) -> Result<std::fs::File, CliError> {
-    match crate::sync::lock::one_delivery_run(&paths.data) {
-        Ok(Some(file)) => Ok(file),
-        Ok(None) => Err(CliError::new(Exit::Unavailable, tr!("sync-busy"))
-            .code("sync_running")
-            .help(tr!("help-sync-busy"))),
-        Err(e) => {
-            let path = paths.data.join(crate::sync::lock::LOCK_FILE);
-            Err(CliError::new(
-                Exit::Failure,
-                tr!("cannot-open", file = path.display().to_string(), reason = e.to_string()),
-            ))
-        }
-    }
-}
-
 pub fn run(paths: &Paths, a: &SyncArgs, out: &Output) -> Result<(), CliError> {
-    let (settings, batch_size, retry_base) = settings(paths, &a.provider)?;
-    let client = Client::new(&settings)?;
-    let _lock = one_sync_at_a_time(paths)?;
-    let mut store = Store::open(&paths.data)?;
-    let keys = LocalKeys::load_or_create(&paths.data).map_err(SyncError::from)?;
-    let opts = DrainOptions {
-        batch_size,
-        max_wait: Duration::from_secs(if a.watch { a.interval } else { a.max_wait }),
-        retry_base,
-    };
-    let queued = pending(&store)?;
-    let mut screen = SyncScreen::new(out, a.watch, queued);
-    let (tally, result) = runtime()?.block_on(async {
-        if queued == 0 && !a.watch {
-            // Nothing to send: still prove the provider is reachable and trusted.
-            client.connect().await?;
+    let mut delivery = Delivery::open(paths, overrides(&a.provider))?;
+    let rounds = if a.watch {
+        Rounds::Watch {
+            interval: Duration::from_secs(a.interval),
         }
+    } else {
+        Rounds::Once {
+            max_wait: Duration::from_secs(a.max_wait),
+        }
+    };
+    let mut screen = SyncScreen::new(out, a.watch, delivery.queued()?);
+    let rt = runtime()?;
+    let (tally, result) = rt.block_on(async {
         let stop = stop_on_signals(out.json);
-        let mut drain = Drain::new(&mut store, &keys, &client, opts, stop)?;
-        let result = if a.watch {
-            drain.watch(Duration::from_secs(a.interval), &mut screen).await
-        } else {
-            drain.run(&mut screen).await
-        };
-        Ok::<_, SyncError>((drain.tally.clone(), result))
+        delivery.deliver(rounds, stop, &mut screen).await
     })?;
     screen.bar.finish_and_clear();
     match result {
         Ok(()) => {
             // Delivered; now the orders issued meanwhile, when the provider's keys are known.
-            let order_keys = super::orders_cmd::order_keys(paths)?;
-            let pulled = if !a.watch && !order_keys.is_empty() {
-                let tech = super::job_cmd::technician(paths)?;
-                let p = runtime()?.block_on(crate::sync::orders::pull(
-                    &client,
-                    &tech,
-                    &order_keys,
-                    &mut store,
-                    &keys,
-                ))?;
-                Some(p.kept.len())
-            } else {
+            let pulled = if a.watch {
                 None
+            } else {
+                rt.block_on(delivery.pull_orders(paths))?.map(|p| p.kept.len())
             };
-            summary(&store, client.url(), &tally, out, !a.watch, pulled)
+            summary(delivery.store(), delivery.url(), &tally, out, !a.watch, pulled)
         }
         Err(e) => {
             // Say what was delivered before the failure, then the failure itself.
             if tally.batches > 0 && !out.json {
-                let _ = summary(&store, client.url(), &tally, out, false, None);
+                let _ = summary(delivery.store(), delivery.url(), &tally, out, false, None);
             }
             Err(e.into())
         }

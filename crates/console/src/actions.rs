@@ -12,10 +12,9 @@ use maud::{Markup, html};
 use posagent_core::config::{Config, Paths};
 use posagent_core::i18n::Lang;
 use posagent_core::profile::ProfileSet;
-use posagent_core::seal::LocalKeys;
 use posagent_core::store::Store;
-use posagent_core::sync::client::Client;
-use posagent_core::sync::drain::{Drain, DrainOptions, SyncEvent, SyncObserver, Tally};
+use posagent_core::sync::delivery::{Delivery, DeliveryError, Rounds};
+use posagent_core::sync::drain::{SyncEvent, SyncObserver, Tally};
 use posagent_core::terminal::{Secret, Terminal};
 use zeroize::Zeroizing;
 
@@ -113,40 +112,18 @@ impl SyncObserver for Quiet {
 }
 
 /// One delivery run, then the orders issued meanwhile (as `posagent sync`).
-fn sync_once(paths: &Paths) -> Result<(Tally, Option<usize>), String> {
-    let (settings, batch_size, retry_base) =
-        posagent_core::sync::settings::settings(paths, Default::default()).map_err(|e| e.to_string())?;
-    let client = Client::new(&settings).map_err(|e| e.to_string())?;
-    let _lock = posagent_core::sync::lock::one_delivery_run(&paths.data)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| posagent_core::tr!("sync-busy"))?;
-    let mut store = Store::open(&paths.data).map_err(|e| e.to_string())?;
-    let keys = LocalKeys::load_or_create(&paths.data).map_err(|e| e.to_string())?;
-    let opts = DrainOptions {
-        batch_size,
-        max_wait: Duration::from_secs(5),
-        retry_base,
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(async {
+fn sync_once(paths: &Paths) -> Result<(Tally, Option<usize>), DeliveryError> {
+    let mut delivery = Delivery::open(paths, Default::default())?;
+    // On one of the runtime's blocking threads, where waiting for a future is allowed.
+    tokio::runtime::Handle::current().block_on(async {
         let (_stop, never) = tokio::sync::watch::channel(false);
-        let mut drain = Drain::new(&mut store, &keys, &client, opts, never).map_err(|e| e.to_string())?;
-        drain.run(&mut Quiet).await.map_err(|e| e.to_string())?;
-        let tally = drain.tally.clone();
-        let order_keys = posagent_core::signed::OrderKeys::configured(paths)?;
-        let pulled = if order_keys.is_empty() {
-            None
-        } else {
-            let tech = Config::load(paths).map_err(|e| e.to_string())?.technician();
-            let p = posagent_core::sync::orders::pull(&client, &tech, &order_keys, &mut store, &keys)
-                .await
-                .map_err(|e| e.to_string())?;
-            Some(p.kept.len())
+        let rounds = Rounds::Once {
+            max_wait: Duration::from_secs(5),
         };
-        Ok((tally, pulled))
+        let (tally, result) = delivery.deliver(rounds, never, &mut Quiet).await?;
+        result?;
+        let pulled = delivery.pull_orders(paths).await?;
+        Ok((tally, pulled.map(|p| p.kept.len())))
     })
 }
 
@@ -154,7 +131,7 @@ fn sync_once(paths: &Paths) -> Result<(Tally, Option<usize>), String> {
 pub async fn sync_now(State(app): State<App>, Extension(s): Extension<Session>) -> Response {
     let lang = s.lang;
     let paths = app.opts.paths.clone();
-    let said = match blocking(move || sync_once(&paths)).await {
+    let said = match blocking(move || sync_once(&paths).map_err(|e| e.to_string())).await {
         Ok((tally, pulled)) => {
             let mut text = ta(
                 lang,

@@ -24,6 +24,7 @@ use crate::App;
 use crate::auth::{Flash, Session};
 use crate::html::{csrf, frame, notice, secret_fields, t, ta};
 use crate::live::{Live, Spec};
+use posagent_core::sync::orders::{NotReady, Ready};
 
 /// Which order: a file in the orders directory and an id in it, or a pulled order's id.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
@@ -70,19 +71,14 @@ pub fn load(app: &App, r: &OrderRef) -> Result<Loaded, String> {
     let paths = &app.opts.paths;
     let profiles = ProfileSet::load(&paths.profile_overrides()).map_err(|e| e.to_string())?;
     if let Some(id) = &r.pulled {
-        let store = Store::open(&paths.data).map_err(|e| e.to_string())?;
-        let local = posagent_core::seal::LocalKeys::load_or_create(&paths.data).map_err(|e| e.to_string())?;
-        let doc = posagent_core::sync::orders::document(&store, &local, id)
+        let (order, v) = Ready::open(paths)
+            .and_then(|r| r.one(id, &profiles))
             .map_err(|e| e.to_string())?
-            .ok_or_else(|| posagent_core::tr!("job-pulled-gone", order = id.as_str()))?;
-        let keys = OrderKeys::configured(paths)?;
-        let tech = Config::load(paths).map_err(|e| e.to_string())?.technician();
-        let (order, v) = posagent_core::sync::orders::checked(&doc, &keys, &tech, &profiles).map_err(|e| match e {
-            posagent_core::sync::orders::NotReady::Auth(e) => e.to_string(),
-            posagent_core::sync::orders::NotReady::Invalid(p) => {
-                p.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-            }
-        })?;
+            .ok_or_else(|| posagent_core::tr!("job-pulled-gone", order = id.as_str()))?
+            .map_err(|e| match e {
+                NotReady::Auth(e) => e.to_string(),
+                NotReady::Invalid(p) => p.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            })?;
         return Ok(Loaded {
             order,
             profiles,
@@ -416,7 +412,7 @@ fn carry_on(app: App, s: Session, id: String, f: ContinueForm, abort: bool) -> R
     };
     let (profiles, keys) = match ProfileSet::load(&paths.profile_overrides())
         .map_err(|e| e.to_string())
-        .and_then(|p| Ok((p, OrderKeys::configured(&paths)?)))
+        .and_then(|p| Ok((p, OrderKeys::configured(&paths).map_err(|e| e.to_string())?)))
     {
         Ok(v) => v,
         Err(e) => return failed(&app, &s, &e, &back),

@@ -137,33 +137,42 @@ impl OrderKeys {
     }
 
     /// The keys config.toml names (`[provider] order_key_files`).
-    pub fn configured(paths: &crate::config::Paths) -> Result<OrderKeys, String> {
-        let config = crate::config::Config::load(paths).map_err(|e| e.to_string())?;
+    pub fn configured(paths: &crate::config::Paths) -> Result<OrderKeys, OrderKeyError> {
+        let config = crate::config::Config::load(paths)?;
         OrderKeys::load(&config.provider.order_key_files, &paths.config)
     }
 
     /// Reads the key files (`provider.order_key_files`; relative to `base`).
-    pub fn load(files: &[PathBuf], base: &Path) -> Result<OrderKeys, String> {
+    pub fn load(files: &[PathBuf], base: &Path) -> Result<OrderKeys, OrderKeyError> {
         let mut keys = Vec::new();
         for f in files {
             let path = base.join(f);
-            let text = crate::input::read_text(&path, crate::input::MAX_CERT_FILE, &crate::tr!("what-order-key-file"))
-                .map_err(|e| e.to_string())?;
-            let k: OrderKey = serde_json::from_str(&text).map_err(|e| {
-                crate::tr!(
-                    "order-key-invalid",
-                    file = path.display().to_string(),
-                    reason = e.to_string()
-                )
+            let text = crate::input::read_text(&path, crate::input::MAX_CERT_FILE, &crate::tr!("what-order-key-file"))?;
+            let k: OrderKey = serde_json::from_str(&text).map_err(|e| OrderKeyError::Invalid {
+                file: path.clone(),
+                reason: e.to_string(),
             })?;
             let public = hex::decode(k.public_key.trim())
                 .ok()
                 .filter(|p| p.len() == 32 && k.algorithm == "ed25519")
-                .ok_or_else(|| crate::tr!("order-key-not-ed25519", file = path.display().to_string()))?;
+                .ok_or_else(|| OrderKeyError::NotEd25519 { file: path.clone() })?;
             keys.push((key_id(&public), public, k));
         }
         Ok(OrderKeys(keys))
     }
+}
+
+/// Why the provider's order keys could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderKeyError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Read(#[from] crate::input::InputError),
+    #[error("{}", crate::tr!("order-key-invalid", file = .file.display().to_string(), reason = .reason.as_str()))]
+    Invalid { file: PathBuf, reason: String },
+    #[error("{}", crate::tr!("order-key-not-ed25519", file = .file.display().to_string()))]
+    NotEd25519 { file: PathBuf },
 }
 
 /// An order whose signature verified: what the job reads.

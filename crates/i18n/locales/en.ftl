@@ -430,8 +430,9 @@ transfer-verify = verify
 transfer-parameters = parameters
 
 ## Demo
-demo-cannot-start = demo: cannot start `posagent { $command }`: { $reason }
-demo-bad-announcement = it announced { $line }
+sim-cannot-start = cannot start `posagent { $command }`: { $reason }
+sim-bad-announcement = it announced { $line }
+sim-did-not-announce = it announced nothing within 30 s
 demo-no-field = demo: a simulator did not announce its { $field }
 demo-cannot-write = demo: cannot write { $file }: { $reason }
 demo-no-merchant = demo: the simulated unit has no merchant bound
@@ -440,7 +441,7 @@ demo-data-dir = Demo data directory: { $dir }
 demo-started = Started: old unit { $old } on { $old_port }, blank replacement { $new } on { $new_port }, provider at { $url }
 demo-pulling = Pulling the work order the provider issued:
 demo-not-pulled = demo: the provider's order was not pulled
-demo-order-invalid = demo: the provider's order did not validate
+demo-not-delivered = demo: the provider did not accept the submission; see `posagent queue`
 demo-migrating = Migrating { $old } → { $new } (order { $order }):
 demo-delivering = Delivering the submission to the provider:
 demo-finished = Demo finished: every step done and verified, processes stopped.

@@ -430,8 +430,9 @@ transfer-verify = 回读
 transfer-parameters = 参数
 
 ## 演示
-demo-cannot-start = 演示：无法启动 `posagent { $command }`：{ $reason }
-demo-bad-announcement = 它的启动信息是 { $line }
+sim-cannot-start = 无法启动 `posagent { $command }`：{ $reason }
+sim-bad-announcement = 它的启动信息是 { $line }
+sim-did-not-announce = 它在 30 秒内没有给出启动信息
 demo-no-field = 演示：模拟器没有给出它的 { $field }
 demo-cannot-write = 演示：无法写入 { $file }：{ $reason }
 demo-no-merchant = 演示：模拟终端没有绑定商户
@@ -440,7 +441,7 @@ demo-data-dir = 演示数据目录：{ $dir }
 demo-started = 已启动：旧机 { $old } 在 { $old_port }，空白替换机 { $new } 在 { $new_port }，服务商在 { $url }
 demo-pulling = 拉取服务商下发的工单：
 demo-not-pulled = 演示：没有拉取到服务商的工单
-demo-order-invalid = 演示：服务商的工单未通过校验
+demo-not-delivered = 演示：服务商没有接受这次提交；请查看 `posagent queue`
 demo-migrating = 迁移 { $old } → { $new }（工单 { $order }）：
 demo-delivering = 把提交发送给服务商：
 demo-finished = 演示完成：每一步都已完成并校验，进程已停止。

@@ -2,7 +2,9 @@
 //! speaking the real protocol at a real line rate, with fault injection, and a provider
 //! serving the sync API over TLS. Not part of the product packages.
 
+pub mod demo;
 pub mod faults;
+pub mod harness;
 pub mod inproc;
 pub mod line;
 pub mod provider;

@@ -6,6 +6,7 @@ pub mod api;
 pub mod backoff;
 pub mod client;
 pub mod codes;
+pub mod delivery;
 pub mod drain;
 pub mod lock;
 pub mod orders;

@@ -91,6 +91,81 @@ pub fn document(store: &Store, keys: &LocalKeys, id: &str) -> Result<Option<Sign
         .map_err(|e| SyncError::Setup(format!("pulled order {id}: {e}")))
 }
 
+/// Why the pulled orders could not be looked at (as opposed to one not being ready).
+#[derive(Debug, thiserror::Error)]
+pub enum PulledError {
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    #[error(transparent)]
+    Keys(#[from] crate::signed::OrderKeyError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+}
+
+impl From<crate::store::StoreError> for PulledError {
+    fn from(e: crate::store::StoreError) -> Self {
+        PulledError::Sync(e.into())
+    }
+}
+
+/// A pulled order as [`checked`] found it.
+pub type Checked = Result<(WorkOrder, Verified), NotReady>;
+
+/// The pulled orders of a data directory, checked against config.toml's order keys and
+/// technician.
+pub struct Ready {
+    store: Store,
+    local: LocalKeys,
+    paths: crate::config::Paths,
+}
+
+impl Ready {
+    pub fn open(paths: &crate::config::Paths) -> Result<Ready, PulledError> {
+        let store = Store::open(&paths.data)?;
+        let local = LocalKeys::load_or_create(&paths.data).map_err(SyncError::from)?;
+        Ok(Ready {
+            store,
+            local,
+            paths: paths.clone(),
+        })
+    }
+
+    fn authority(&self) -> Result<(OrderKeys, String), PulledError> {
+        let keys = OrderKeys::configured(&self.paths)?;
+        let technician = crate::config::Config::load(&self.paths)?.technician();
+        Ok((keys, technician))
+    }
+
+    /// The pulled order `id` checked as a job checks it ([`checked`]); `None` when no
+    /// order by that id was pulled (the keys are read only when one was).
+    pub fn one(
+        &self,
+        id: &str,
+        profiles: &ProfileSet,
+    ) -> Result<Option<Checked>, PulledError> {
+        let Some(doc) = document(&self.store, &self.local, id)? else {
+            return Ok(None);
+        };
+        let (keys, technician) = self.authority()?;
+        Ok(Some(checked(&doc, &keys, &technician, profiles)))
+    }
+
+    /// Every pulled order no job has carried out yet, each checked ([`checked`]).
+    pub fn all(&self, profiles: &ProfileSet) -> Result<Vec<Checked>, PulledError> {
+        let (keys, technician) = self.authority()?;
+        let mut orders = Vec::new();
+        for o in self.store.pulled_orders()? {
+            if self.store.job_of_order(&o.id)?.is_some() {
+                continue;
+            }
+            if let Some(doc) = document(&self.store, &self.local, &o.id)? {
+                orders.push(checked(&doc, &keys, &technician, profiles));
+            }
+        }
+        Ok(orders)
+    }
+}
+
 /// Why a pulled order may not be carried out now.
 #[derive(Debug, thiserror::Error)]
 pub enum NotReady {
