@@ -6,33 +6,16 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::args::{BackupArgs, BackupCommand, RestoreArgs};
-use super::device_cmd::{connect, describe_binding, describe_link, locate};
+use super::device_cmd::{connect, locate};
 use super::output::{Table, pad};
+use super::output::{describe_binding, describe_link};
 use super::secrets::{self, PasswordUse};
 use super::{CliError, Exit, Output, load_profiles, progress};
 use crate::backup::{self, BackupError, ManifestBase};
 use crate::config::Paths;
 use crate::link::LinkStats;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use crate::tr;
-
-impl From<BackupError> for CliError {
-    fn from(e: BackupError) -> Self {
-        let (exit, help) = match &e {
-            BackupError::Io { .. } | BackupError::Record(_) => (Exit::Failure, tr!("help-backup-io")),
-            BackupError::WrongPassword(_) => (Exit::DataErr, tr!("help-backup-password")),
-            BackupError::Exists(_) | BackupError::WeakPassword => (Exit::DataErr, tr!("help-backup-exists")),
-            _ => (Exit::DataErr, tr!("help-backup-damaged")),
-        };
-        CliError::new(exit, e.to_string()).code(e.code()).help(help)
-    }
-}
-
-impl From<StoreError> for CliError {
-    fn from(e: StoreError) -> Self {
-        CliError::new(Exit::Failure, e.to_string())
-    }
-}
 
 pub fn run(paths: &Paths, a: BackupArgs, out: &Output) -> Result<(), CliError> {
     match a.action {

@@ -6,24 +6,8 @@ use clap::Args;
 
 use super::screen::{print_outcome, screen};
 use super::{CliError, Exit, Output};
-use crate::sim::demo::{self, DemoError, DemoEvent, DemoOptions};
+use crate::sim::demo::{self, DemoEvent, DemoOptions};
 use crate::tr;
-
-impl From<DemoError> for CliError {
-    fn from(e: DemoError) -> Self {
-        match e {
-            DemoError::NotReady(e) => CliError::new(Exit::NoPerm, e.to_string()),
-            DemoError::Profile(e) => e.into(),
-            DemoError::Terminal(e) => e.into(),
-            DemoError::Job(e) => e.into(),
-            DemoError::Delivery(e) => e.into(),
-            DemoError::Pulled(e) => e.into(),
-            DemoError::Store(e) => e.into(),
-            DemoError::Receipt(e) => e.into(),
-            e => CliError::new(Exit::Failure, e.to_string()),
-        }
-    }
-}
 
 pub fn run(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
     // Ctrl-C or a termination signal stops the simulators at once (they are registered as

@@ -6,36 +6,15 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::args::{InspectArgs, WhereArgs};
-use super::output::{Table, labelled};
+use super::output::{Table, describe_binding, describe_link, field};
 use super::{CliError, Exit, Output, load_profiles, secrets};
 use crate::config::Paths;
 use crate::link::LinkStats;
 use crate::profile::{Profile, ProfileSet, UsbId};
 use crate::terminal::Secret;
 use crate::terminal::model::{Binding, Identity, Status};
-use crate::terminal::{Terminal, TerminalError, discover};
+use crate::terminal::{Terminal, discover};
 use crate::tr;
-
-/// Exit code and next step for a terminal error.
-pub fn terminal_exit(e: &TerminalError) -> (Exit, String) {
-    match e {
-        TerminalError::Unavailable { .. } => (Exit::Unavailable, tr!("help-terminal-unavailable")),
-        TerminalError::WrongSecret { .. } => (Exit::NoPerm, tr!("help-wrong-secret")),
-        TerminalError::LockedOut { .. } => (Exit::NoPerm, tr!("help-locked-out")),
-        TerminalError::NotGenuine => (Exit::NoPerm, tr!("help-not-genuine")),
-        TerminalError::Refused { .. } => (Exit::Failure, tr!("help-terminal-refused")),
-        TerminalError::AnotherUnit { .. } => (Exit::Unavailable, tr!("help-another-unit")),
-        TerminalError::NotFound(_) => (Exit::Unavailable, tr!("help-terminal-not-found")),
-        TerminalError::Invalid(_) | TerminalError::Verification { .. } => (Exit::Failure, tr!("help-terminal-faulty")),
-    }
-}
-
-impl From<TerminalError> for CliError {
-    fn from(e: TerminalError) -> Self {
-        let (exit, help) = terminal_exit(&e);
-        CliError::new(exit, e.to_string()).code(e.code()).help(help)
-    }
-}
 
 #[derive(Serialize)]
 struct DeviceRow {
@@ -220,60 +199,6 @@ struct Inspection {
     status: Status,
     binding: Binding,
     link: LinkStats,
-}
-
-/// Human lines for a binding, numbers masked.
-pub fn describe_binding(b: &Binding) -> String {
-    let mut lines = vec![field(tr!("field-status"), b.status.to_string())];
-    if let (Some(mid), Some(tid)) = (&b.mid, &b.tid) {
-        lines.push(field("MID".into(), format!("{mid}    TID {tid}")));
-    }
-    if let Some(n) = &b.merchant_name {
-        lines.push(field(tr!("field-merchant"), n.to_string()));
-    }
-    if let Some(c) = &b.card {
-        let expiry = c.expiry.as_deref().unwrap_or("-");
-        lines.push(field(
-            tr!("field-card"),
-            tr!(
-                "card-line",
-                pan = c.pan.to_string(),
-                holder = c.holder.to_string(),
-                expiry = expiry
-            ),
-        ));
-    }
-    if let Some(a) = &b.account {
-        lines.push(field(
-            tr!("field-account"),
-            format!("{}  {}  {} ({})", a.number, a.holder, a.bank, a.branch),
-        ));
-    }
-    if let Some(p) = &b.phone {
-        lines.push(field(tr!("field-phone"), p.to_string()));
-    }
-    lines.join("\n")
-}
-
-/// `label` padded to the column where this command's values start, then `value`.
-fn field(label: String, value: String) -> String {
-    labelled(&label, &value, 10)
-}
-
-/// Human line for link counters.
-pub fn describe_link(l: &LinkStats) -> String {
-    field(
-        tr!("field-link"),
-        tr!(
-            "link-line",
-            out = l.wire_bytes_out,
-            in = l.wire_bytes_in,
-            frames = l.frames_out + l.frames_in,
-            retransmissions = l.retransmissions,
-            reconnects = l.reconnects,
-            seconds = format!("{:.2}", l.elapsed_seconds)
-        ),
-    )
 }
 
 /// Shows a terminal's identity and binding.

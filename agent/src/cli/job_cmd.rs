@@ -3,69 +3,17 @@
 use std::path::Path;
 
 use super::args::{JobArgs, JobOptions, MigrateArgs, RebindArgs, RebindTarget, WhereArgs};
-use super::device_cmd::{locate, terminal_exit};
+use super::device_cmd::locate;
 use super::screen::{Report, print_outcome, screen, step_list};
 use super::secrets::PasswordUse;
 use super::{CliError, Exit, Output, load_profiles, secrets};
 use crate::config::{Config, Paths};
-use crate::job::{self, JobError, JobSetup};
+use crate::job::{self, JobSetup};
 use crate::order::{Operation, WorkOrder};
 use crate::sync::orders::{NotReady, Ready};
 use crate::tr;
 
 use super::output::pad;
-
-impl From<JobError> for CliError {
-    fn from(e: JobError) -> Self {
-        match e {
-            JobError::Terminal(t) => t.into(),
-            JobError::Interrupted {
-                ref source, ref job, ..
-            } => {
-                let exit = match source.as_ref() {
-                    JobError::Terminal(t) => terminal_exit(t).0,
-                    _ => Exit::Failure,
-                };
-                let help = tr!("help-job-resume", job = job.as_str());
-                CliError::new(exit, e.to_string()).code("interrupted").help(help)
-            }
-            JobError::Refused {
-                code: "provider_unreachable",
-                ..
-            } => CliError::new(Exit::Unavailable, e.to_string())
-                .code("provider_unreachable")
-                .help(tr!("help-phone-offline")),
-            JobError::Refused { code, .. } => CliError::new(Exit::DataErr, e.to_string()).code(code),
-            JobError::Order(_) => CliError::new(Exit::DataErr, e.to_string()).code("order_invalid"),
-            JobError::Stopped { ref job, .. } => {
-                let help = tr!("help-job-stopped", job = job.as_str());
-                CliError::new(Exit::Interrupted, e.to_string())
-                    .code("stopped")
-                    .help(help)
-            }
-            JobError::Unauthorised(_) => CliError::new(Exit::NoPerm, e.to_string()).code("order_not_authorised"),
-            JobError::Backup(b) => b.into(),
-            JobError::Busy { ref job, .. } => {
-                let help = tr!("help-job-busy", job = job.as_str());
-                CliError::new(Exit::Failure, e.to_string())
-                    .code("terminal_busy")
-                    .help(help)
-            }
-            JobError::Verification { .. } => CliError::new(Exit::Failure, e.to_string()).code("verification_failed"),
-            JobError::Cancelled => CliError::new(Exit::Failure, e.to_string())
-                .code("not_confirmed")
-                .help(tr!("help-confirm-or-yes")),
-            JobError::NotFound(_) => CliError::new(Exit::Failure, e.to_string())
-                .code("job_not_found")
-                .help(tr!("help-jobs-list")),
-            JobError::NotRunning { .. } => CliError::new(Exit::Failure, e.to_string()).code("job_not_running"),
-            JobError::AbortTooLate(_) | JobError::AbortNoBackup => {
-                CliError::new(Exit::Failure, e.to_string()).code("abort_refused")
-            }
-            other => CliError::new(Exit::Failure, other.to_string()),
-        }
-    }
-}
 
 /// Who is working (`Config::technician`).
 pub fn technician(paths: &Paths) -> Result<String, CliError> {

@@ -7,21 +7,9 @@ use super::secrets::PasswordUse;
 use super::{CliError, Exit, Output, load_profiles, secrets};
 use crate::config::Paths;
 use crate::job::Continue;
-use crate::receipt::{self, ReceiptError};
+use crate::receipt::{self};
 use crate::store::Store;
 use crate::tr;
-
-impl From<ReceiptError> for CliError {
-    fn from(e: ReceiptError) -> Self {
-        match e {
-            ReceiptError::Store(e) => e.into(),
-            ReceiptError::NotFound(_) => CliError::new(Exit::DataErr, e.to_string())
-                .code("job_not_found")
-                .help(tr!("help-jobs-list")),
-            ReceiptError::Write { .. } => CliError::new(Exit::Failure, e.to_string()).help(tr!("help-receipt-out")),
-        }
-    }
-}
 
 /// A journal entry's phase as a person reads it.
 fn phase_label(phase: &str) -> String {

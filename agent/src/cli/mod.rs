@@ -9,6 +9,7 @@ mod console_cmd;
 #[cfg(feature = "sim")]
 mod demo_cmd;
 mod device_cmd;
+mod errors;
 mod interrupt;
 mod job_args;
 mod job_cmd;
@@ -22,6 +23,7 @@ mod profiles_cmd;
 mod progress;
 mod queue_cmd;
 mod run_cmd;
+mod run_report;
 mod screen;
 mod secrets;
 #[cfg(feature = "sim")]

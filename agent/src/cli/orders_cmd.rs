@@ -9,7 +9,7 @@ use super::{CliError, Exit, Output, local_time, runtime, sync_cmd};
 use crate::config::Paths;
 use crate::order::shown_value;
 use crate::seal::LocalKeys;
-use crate::signed::{OrderKeyError, OrderKeys};
+use crate::signed::OrderKeys;
 use crate::store::Store;
 use crate::sync::client::Client;
 use crate::tr;
@@ -17,16 +17,6 @@ use crate::tr;
 /// The provider's order keys from config.toml.
 pub fn order_keys(paths: &Paths) -> Result<OrderKeys, CliError> {
     Ok(OrderKeys::configured(paths)?)
-}
-
-impl From<OrderKeyError> for CliError {
-    fn from(e: OrderKeyError) -> Self {
-        match e {
-            OrderKeyError::Config(e) => e.into(),
-            OrderKeyError::Read(e) => e.into(),
-            e => CliError::new(Exit::DataErr, e.to_string()).code("order_key_invalid"),
-        }
-    }
 }
 
 #[derive(Serialize)]

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::order::OrderFileError;
-use crate::profile::ProfileError;
+use crate::link::LinkStats;
+use crate::terminal::model::Binding;
 use crate::tr;
 
 /// Exit codes: the contract with scripts (documented in docs/handbook.md).
@@ -87,41 +87,6 @@ impl CliError {
             help: None,
             reported: true,
         }
-    }
-}
-
-impl From<ProfileError> for CliError {
-    fn from(e: ProfileError) -> Self {
-        let (code, help) = match &e {
-            ProfileError::Invalid { .. } => ("profile_invalid", tr!("help-profile-invalid")),
-            ProfileError::Unknown(_) => ("profile_unknown", tr!("help-profile-unknown")),
-            ProfileError::Io(..) => ("profile_dir_unreadable", tr!("help-check-permissions")),
-            ProfileError::Read(_) => ("profile_unreadable", tr!("help-profile-unreadable")),
-        };
-        CliError::new(Exit::DataErr, e.to_string()).code(code).help(help)
-    }
-}
-
-impl From<crate::input::InputError> for CliError {
-    fn from(e: crate::input::InputError) -> Self {
-        CliError::new(Exit::DataErr, e.to_string()).code("file_unreadable")
-    }
-}
-
-impl From<crate::config::ConfigError> for CliError {
-    fn from(e: crate::config::ConfigError) -> Self {
-        match e {
-            crate::config::ConfigError::Read(e) => e.into(),
-            crate::config::ConfigError::Invalid { .. } => {
-                CliError::new(Exit::DataErr, e.to_string()).code("config_invalid")
-            }
-        }
-    }
-}
-
-impl From<OrderFileError> for CliError {
-    fn from(e: OrderFileError) -> Self {
-        CliError::new(Exit::DataErr, e.to_string()).code("order_file_invalid")
     }
 }
 
@@ -236,6 +201,60 @@ impl<const N: usize> Table<N> {
             .collect::<Vec<_>>()
             .join("\n")
     }
+}
+
+/// Human lines for a binding, numbers masked.
+pub fn describe_binding(b: &Binding) -> String {
+    let mut lines = vec![field(tr!("field-status"), b.status.to_string())];
+    if let (Some(mid), Some(tid)) = (&b.mid, &b.tid) {
+        lines.push(field("MID".into(), format!("{mid}    TID {tid}")));
+    }
+    if let Some(n) = &b.merchant_name {
+        lines.push(field(tr!("field-merchant"), n.to_string()));
+    }
+    if let Some(c) = &b.card {
+        let expiry = c.expiry.as_deref().unwrap_or("-");
+        lines.push(field(
+            tr!("field-card"),
+            tr!(
+                "card-line",
+                pan = c.pan.to_string(),
+                holder = c.holder.to_string(),
+                expiry = expiry
+            ),
+        ));
+    }
+    if let Some(a) = &b.account {
+        lines.push(field(
+            tr!("field-account"),
+            format!("{}  {}  {} ({})", a.number, a.holder, a.bank, a.branch),
+        ));
+    }
+    if let Some(p) = &b.phone {
+        lines.push(field(tr!("field-phone"), p.to_string()));
+    }
+    lines.join("\n")
+}
+
+/// `label` padded to the column where this command's values start, then `value`.
+pub fn field(label: String, value: String) -> String {
+    labelled(&label, &value, 10)
+}
+
+/// Human line for link counters.
+pub fn describe_link(l: &LinkStats) -> String {
+    field(
+        tr!("field-link"),
+        tr!(
+            "link-line",
+            out = l.wire_bytes_out,
+            in = l.wire_bytes_in,
+            frames = l.frames_out + l.frames_in,
+            retransmissions = l.retransmissions,
+            reconnects = l.reconnects,
+            seconds = format!("{:.2}", l.elapsed_seconds)
+        ),
+    )
 }
 
 #[cfg(test)]

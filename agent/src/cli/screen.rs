@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use super::backup_cmd::confirm;
 use super::codes::CodeSource;
-use super::device_cmd::{describe_binding, describe_link};
 use super::output::pad;
+use super::output::{describe_binding, describe_link};
 use super::{Output, progress};
 use crate::job::{Code, CodeAsk, JobOutcome, Observer, PlanSummary, Step, StepStatus};
 use crate::order::Operation;

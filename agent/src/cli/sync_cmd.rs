@@ -10,25 +10,11 @@ use super::args::{ProviderArgs, SyncArgs};
 use super::{CliError, Exit, Output, json_line, runtime};
 use crate::config::Paths;
 use crate::store::Store;
-use crate::sync::client::{ProviderSettings, SyncError};
-use crate::sync::delivery::{Delivery, DeliveryError, Rounds};
+use crate::sync::client::ProviderSettings;
+use crate::sync::delivery::{Delivery, Rounds};
 use crate::sync::drain::{SyncEvent, SyncObserver, Tally};
-use crate::sync::orders::PulledError;
-use crate::sync::settings::{Overrides, SettingsError};
+use crate::sync::settings::Overrides;
 use crate::tr;
-
-impl From<SyncError> for CliError {
-    fn from(e: SyncError) -> Self {
-        let (exit, code, help) = match &e {
-            SyncError::Setup(_) => (Exit::DataErr, "sync_setup", tr!("help-sync-setup")),
-            SyncError::Unreachable { .. } => (Exit::Unavailable, "provider_unreachable", tr!("help-sync-unreachable")),
-            SyncError::Untrusted { .. } => (Exit::NoPerm, "provider_untrusted", tr!("help-sync-untrusted")),
-            SyncError::Refused { .. } => (Exit::NoPerm, "provider_refused", tr!("help-sync-refused")),
-            SyncError::Store(_) | SyncError::Seal(_) => (Exit::Failure, "store", tr!("help-sync-store")),
-        };
-        CliError::new(exit, e.to_string()).code(code).help(help)
-    }
-}
 
 /// What the command line puts in place of config.toml's `[provider]`.
 pub(super) fn overrides(a: &ProviderArgs) -> Overrides {
@@ -43,46 +29,6 @@ pub(super) fn overrides(a: &ProviderArgs) -> Overrides {
 /// The command line over config.toml.
 pub(super) fn settings(paths: &Paths, a: &ProviderArgs) -> Result<(ProviderSettings, usize, Duration), CliError> {
     Ok(crate::sync::settings::settings(paths, overrides(a))?)
-}
-
-impl From<DeliveryError> for CliError {
-    fn from(e: DeliveryError) -> Self {
-        match e {
-            DeliveryError::Settings(e) => e.into(),
-            DeliveryError::Sync(e) => e.into(),
-            DeliveryError::Config(e) => e.into(),
-            DeliveryError::OrderKeys(e) => e.into(),
-            DeliveryError::Busy => CliError::new(Exit::Unavailable, e.to_string())
-                .code("sync_running")
-                .help(tr!("help-sync-busy")),
-            DeliveryError::Lock { .. } => CliError::new(Exit::Failure, e.to_string()),
-        }
-    }
-}
-
-impl From<PulledError> for CliError {
-    fn from(e: PulledError) -> Self {
-        match e {
-            PulledError::Sync(e) => e.into(),
-            PulledError::Keys(e) => e.into(),
-            PulledError::Config(e) => e.into(),
-        }
-    }
-}
-
-impl From<SettingsError> for CliError {
-    fn from(e: SettingsError) -> Self {
-        match e {
-            SettingsError::Config(e) => e.into(),
-            SettingsError::OutOfRange(e) => CliError::new(Exit::DataErr, e.to_string()).code("config_invalid"),
-            SettingsError::NoProvider => CliError::new(Exit::Usage, e.to_string())
-                .code("no_provider")
-                .help(tr!("help-sync-no-provider")),
-            SettingsError::NoAgentKey => CliError::new(Exit::Usage, e.to_string())
-                .code("no_agent_key")
-                .help(tr!("help-sync-no-agent-key")),
-        }
-    }
 }
 
 /// Draws a drain: a bar for a one-off sync, one line per event when watching.

@@ -138,11 +138,7 @@ impl Ready {
 
     /// The pulled order `id` checked as a job checks it ([`checked`]); `None` when no
     /// order by that id was pulled (the keys are read only when one was).
-    pub fn one(
-        &self,
-        id: &str,
-        profiles: &ProfileSet,
-    ) -> Result<Option<Checked>, PulledError> {
+    pub fn one(&self, id: &str, profiles: &ProfileSet) -> Result<Option<Checked>, PulledError> {
         let Some(doc) = document(&self.store, &self.local, id)? else {
             return Ok(None);
         };
