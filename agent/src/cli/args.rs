@@ -104,7 +104,7 @@ pub enum Command {
     /// Simulated terminal and provider, for training and tests.
     #[cfg(feature = "sim")]
     #[command(subcommand)]
-    Sim(super::sim_cmd::SimCommand),
+    Sim(crate::sim::command::SimCommand),
     /// A full migration against simulated terminals and provider (--json: one document per stage).
     #[cfg(feature = "sim")]
     Demo(super::demo_cmd::DemoArgs),

@@ -26,8 +26,6 @@ mod run_cmd;
 mod run_report;
 mod screen;
 mod secrets;
-#[cfg(feature = "sim")]
-mod sim_cmd;
 mod support_cmd;
 mod sync_args;
 mod sync_cmd;
@@ -97,7 +95,7 @@ pub fn run(cli: Cli, out: &Output) -> Result<(), CliError> {
         Command::Devices => device_cmd::devices(&paths, out),
         Command::Inspect(a) => device_cmd::inspect(&paths, &a, out),
         #[cfg(feature = "sim")]
-        Command::Sim(c) => sim_cmd::run(&paths, c),
+        Command::Sim(c) => Ok(crate::sim::command::run(&paths, c, json_line)?),
         Command::Backup(a) => backup_cmd::run(&paths, a, out),
         Command::Restore(a) => backup_cmd::restore(&paths, &a, out),
         Command::Rebind(a) => job_cmd::rebind(&paths, &a, out),

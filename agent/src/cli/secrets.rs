@@ -17,32 +17,6 @@ pub const SECRET_ENV: &str = "POSAGENT_SECRET";
 /// Environment variable holding the backup password.
 pub const PASSWORD_ENV: &str = "POSAGENT_BACKUP_PASSWORD";
 
-/// Reads a secret file; one trailing newline (LF or CRLF) is not part of the secret.
-pub fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
-    let mut bytes = Zeroizing::new(
-        crate::input::read_regular(
-            path,
-            crate::input::MAX_SECRET_FILE,
-            &tr!("what-secret-file", what = what),
-        )
-        .map_err(|e| CliError::new(Exit::DataErr, e.to_string()))?,
-    );
-    if bytes.ends_with(b"\n") {
-        bytes.pop();
-        if bytes.ends_with(b"\r") {
-            bytes.pop();
-        }
-    }
-    if bytes.is_empty() {
-        return Err(CliError::new(
-            Exit::DataErr,
-            tr!("secret-file-empty", what = what, file = path.display().to_string()),
-        )
-        .code("secret_file_empty"));
-    }
-    Ok(bytes)
-}
-
 /// Asks on the terminal without echo; `None` when there is no terminal or no answer.
 fn prompt(label: &str) -> Result<Option<Zeroizing<String>>, CliError> {
     if !std::io::stdin().is_terminal() {
@@ -68,7 +42,7 @@ fn none_given(what: &str, env: &str, flag: &str) -> CliError {
 /// A secret from `file`, else `env`, else a prompt on the terminal.
 fn load(file: Option<&Path>, env: &str, what: &str, flag: &str) -> Result<Zeroizing<Vec<u8>>, CliError> {
     if let Some(f) = file {
-        return read_secret_file(f, what);
+        return Ok(crate::input::read_secret(f, what)?);
     }
     if let Some(v) = std::env::var_os(env).filter(|v| !v.is_empty()) {
         return Ok(Zeroizing::new(v.into_encoded_bytes()));

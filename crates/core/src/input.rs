@@ -38,6 +38,9 @@ pub enum InputError {
     TooLarge { what: String, path: PathBuf, limit: u64 },
     #[error("{}", crate::tr!("input-unstable", what = .what.as_str(), path = .path.display().to_string()))]
     Unstable { what: String, path: PathBuf },
+    /// A secret file with nothing in it but a newline.
+    #[error("{}", crate::tr!("secret-file-empty", what = .what.as_str(), file = .path.display().to_string()))]
+    Empty { what: String, path: PathBuf },
     #[error("{}", crate::tr!("input-io", what = .what.as_str(), path = .path.display().to_string(), reason = .source.to_string()))]
     Io {
         what: String,
@@ -52,6 +55,29 @@ impl InputError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, InputError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
     }
+}
+
+/// Reads a secret file (`what`: whose secret); one trailing newline (LF or CRLF) is not part
+/// of the secret.
+pub fn read_secret(path: &Path, what: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, InputError> {
+    let mut bytes = zeroize::Zeroizing::new(read_regular(
+        path,
+        MAX_SECRET_FILE,
+        &crate::tr!("what-secret-file", what = what),
+    )?);
+    if bytes.ends_with(b"\n") {
+        bytes.pop();
+        if bytes.ends_with(b"\r") {
+            bytes.pop();
+        }
+    }
+    if bytes.is_empty() {
+        return Err(InputError::Empty {
+            what: what.to_string(),
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(bytes)
 }
 
 /// What kind of special file `kind_of` found, as a person reads it.

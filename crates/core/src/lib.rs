@@ -12,6 +12,7 @@ pub use posagent_wire as link;
 
 pub mod backup;
 pub mod config;
+pub mod diagnosis;
 pub mod domain;
 pub mod input;
 pub mod job;
@@ -23,5 +24,6 @@ pub mod receipt;
 pub mod seal;
 pub mod signed;
 pub mod store;
+pub mod support;
 pub mod sync;
 pub mod terminal;

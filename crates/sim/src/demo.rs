@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use posagent_core::config::Paths;
+use posagent_core::diagnosis::{Diagnose, Diagnosis, Kind};
 use posagent_core::job::{self, JobError, JobOutcome, JobSetup, Observer};
 use posagent_core::profile::{ProfileError, ProfileSet};
 use posagent_core::receipt::ReceiptError;
@@ -286,4 +287,20 @@ pub fn run(
         submission,
         receipt,
     })
+}
+
+impl Diagnose for DemoError {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            DemoError::NotReady(e) => e.diagnosis(),
+            DemoError::Profile(e) => e.diagnosis(),
+            DemoError::Terminal(e) => e.diagnosis(),
+            DemoError::Job(e) => e.diagnosis(),
+            DemoError::Delivery(e) => e.diagnosis(),
+            DemoError::Pulled(e) => e.diagnosis(),
+            DemoError::Store(e) => e.diagnosis(),
+            DemoError::Receipt(e) => e.diagnosis(),
+            _ => Diagnosis::of(Kind::Failure),
+        }
+    }
 }

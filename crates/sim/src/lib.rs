@@ -2,6 +2,7 @@
 //! speaking the real protocol at a real line rate, with fault injection, and a provider
 //! serving the sync API over TLS. Not part of the product packages.
 
+pub mod command;
 pub mod demo;
 pub mod faults;
 pub mod harness;

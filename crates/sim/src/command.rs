@@ -1,45 +1,88 @@
-//! `posagent sim terminal` and `posagent sim provider`.
+//! `posagent sim terminal` and `posagent sim provider`: the simulators' own command line,
+//! mounted by the posagent binary when it is built with them.
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use posagent_core::config::Paths;
+use posagent_core::diagnosis::{Diagnose, Diagnosis, Kind};
+use posagent_core::input::InputError;
+use posagent_core::profile::{ProfileError, ProfileSet};
+use posagent_i18n::tr;
 
-use super::{CliError, Exit, json_line, load_profiles, runtime, secrets};
-use crate::config::Paths;
-use crate::sim::DEMO_SECRET;
-use crate::sim::faults::FaultSpec;
-use crate::sim::{Attach, TerminalOptions, run_terminal};
+use crate::faults::{FaultSpec, FaultSpecError};
+use crate::provider::faults::ProviderFaults;
+use crate::provider::{ProviderOptions, report, serve};
+use crate::{Attach, DEMO_SECRET, TerminalOptions, run_terminal};
 
-pub fn run(paths: &Paths, c: SimCommand) -> Result<(), CliError> {
-    match c {
-        SimCommand::Terminal(a) => terminal(paths, a),
-        SimCommand::Provider(a) => provider(paths, a),
+/// Why a simulator did not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The options do not make a simulator.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Secret(#[from] InputError),
+    #[error("sim terminal: {0}")]
+    Terminal(#[from] crate::SimError),
+    #[error("sim provider: {0}")]
+    Provider(String),
+    /// The provider's directory holds no readable ledger.
+    #[error("{0}")]
+    Report(String),
+}
+
+impl From<FaultSpecError> for CommandError {
+    fn from(e: FaultSpecError) -> Self {
+        CommandError::Usage(e.to_string())
     }
 }
 
-fn terminal(paths: &Paths, a: SimTerminalArgs) -> Result<(), CliError> {
-    let profiles = load_profiles(paths)?;
-    let profile = profiles.get(&a.profile)?.clone();
+impl Diagnose for CommandError {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            CommandError::Usage(_) => Diagnosis::of(Kind::Usage),
+            CommandError::Profile(e) => e.diagnosis(),
+            CommandError::Secret(e) => e.diagnosis(),
+            CommandError::Report(_) => Diagnosis::of(Kind::Data),
+            CommandError::Terminal(_) | CommandError::Provider(_) => Diagnosis::of(Kind::Failure),
+        }
+    }
+}
+
+/// Runs a simulator until it is stopped; `announce` prints its JSON lines.
+pub fn run(paths: &Paths, c: SimCommand, announce: fn(&serde_json::Value)) -> Result<(), CommandError> {
+    match c {
+        SimCommand::Terminal(a) => terminal(paths, a, announce),
+        SimCommand::Provider(a) => provider(paths, a, announce),
+    }
+}
+
+fn terminal(paths: &Paths, a: SimTerminalArgs, announce: fn(&serde_json::Value)) -> Result<(), CommandError> {
+    let profile = ProfileSet::load(&paths.profile_overrides())?.get(&a.profile)?.clone();
     let faults: FaultSpec = match &a.faults {
-        Some(s) => s
-            .parse()
-            .map_err(|e: crate::sim::faults::FaultSpecError| CliError::new(Exit::Usage, e.to_string()))?,
+        Some(s) => s.parse()?,
         None => FaultSpec::default(),
     };
     let secret = match &a.secret_file {
-        Some(f) => secrets::read_secret_file(f, &crate::tr!("what-operator-secret"))?.to_vec(),
+        Some(f) => posagent_core::input::read_secret(f, &tr!("what-operator-secret"))?.to_vec(),
         None => DEMO_SECRET.as_bytes().to_vec(),
     };
     let attach = match (a.pty, a.port) {
         (_, Some(p)) => Attach::Port(p),
         (true, None) => Attach::Pty { link: a.link },
-        (false, None) => {
-            return Err(CliError::new(Exit::Usage, crate::tr!("sim-where")));
-        }
+        (false, None) => return Err(CommandError::Usage(tr!("sim-where"))),
     };
     if a.baud == 0 {
-        return Err(CliError::new(Exit::Usage, crate::tr!("sim-baud-zero")));
+        return Err(CommandError::Usage(tr!("sim-baud-zero")));
     }
+    let settlement_since = match a.settlement_since.as_str() {
+        "unknown" => None,
+        d if chrono::NaiveDate::parse_from_str(d, "%Y%m%d").is_ok() => Some(d.to_string()),
+        d => return Err(CommandError::Usage(tr!("sim-bad-since", value = d))),
+    };
     let opts = TerminalOptions {
         attach,
         profile,
@@ -55,30 +98,21 @@ fn terminal(paths: &Paths, a: SimTerminalArgs) -> Result<(), CliError> {
         account: a.account,
         legacy: a.legacy,
         plain: a.plain,
-        settlement_since: match a.settlement_since.as_str() {
-            "unknown" => None,
-            d if chrono::NaiveDate::parse_from_str(d, "%Y%m%d").is_ok() => Some(d.to_string()),
-            d => {
-                return Err(CliError::new(Exit::Usage, crate::tr!("sim-bad-since", value = d)));
-            }
-        },
+        settlement_since,
         secret,
     };
-    run_terminal(opts, |v| json_line(&v)).map_err(|e| CliError::new(Exit::Failure, format!("sim terminal: {e}")))
+    Ok(run_terminal(opts, |v| announce(&v))?)
 }
 
-fn provider(paths: &Paths, a: SimProviderArgs) -> Result<(), CliError> {
-    use crate::sim::provider::{ProviderOptions, faults::ProviderFaults, report, serve};
+fn provider(paths: &Paths, a: SimProviderArgs, announce: fn(&serde_json::Value)) -> Result<(), CommandError> {
     let dir = a.tls_dir.unwrap_or_else(|| paths.data.join("sim-provider"));
     if a.report {
-        let r = report(&dir).map_err(|e| CliError::new(Exit::DataErr, e))?;
-        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        let r = report(&dir).map_err(CommandError::Report)?;
+        announce(&serde_json::to_value(&r).unwrap_or_default());
         return Ok(());
     }
     let faults: ProviderFaults = match &a.faults {
-        Some(s) => s
-            .parse()
-            .map_err(|e: crate::sim::faults::FaultSpecError| CliError::new(Exit::Usage, e.to_string()))?,
+        Some(s) => s.parse()?,
         None => ProviderFaults::default(),
     };
     let opts = ProviderOptions {
@@ -92,9 +126,12 @@ fn provider(paths: &Paths, a: SimProviderArgs) -> Result<(), CliError> {
         sms_log: a.sms_log,
         sms_ttl: std::time::Duration::from_secs(a.sms_ttl),
     };
-    runtime()?
-        .block_on(serve(opts, |v| json_line(&v)))
-        .map_err(|e| CliError::new(Exit::Failure, format!("sim provider: {e}")))
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CommandError::Provider(e.to_string()))?
+        .block_on(serve(opts, |v| announce(&v)))
+        .map_err(CommandError::Provider)
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,7 +196,7 @@ pub struct SimTerminalArgs {
     pub plain: bool,
     /// When the settlement card or account was bound, YYYYMMDD, as STATUS reports it;
     /// `unknown` makes a terminal that does not say.
-    #[arg(long, value_name = "DATE", default_value = crate::sim::terminal::DEFAULT_SETTLEMENT_SINCE)]
+    #[arg(long, value_name = "DATE", default_value = crate::terminal::DEFAULT_SETTLEMENT_SINCE)]
     pub settlement_since: String,
     /// Operator secret the terminal accepts (default: the documented demo secret).
     #[arg(long, value_name = "FILE")]

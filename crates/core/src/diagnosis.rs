@@ -1,0 +1,284 @@
+//! What an error means for whoever meets it: its kind (which the command line turns into
+//! its exit code), a stable machine code for scripts, and a line saying what to do next.
+//! Every library error is diagnosed here, so the command line, the console and the demo
+//! give the same advice for the same failure.
+
+use crate::backup::BackupError;
+use crate::config::ConfigError;
+use crate::input::InputError;
+use crate::job::JobError;
+use crate::order::OrderFileError;
+use crate::profile::ProfileError;
+use crate::receipt::ReceiptError;
+use crate::signed::OrderKeyError;
+use crate::store::StoreError;
+use crate::support::SupportError;
+use crate::sync::client::SyncError;
+use crate::sync::delivery::DeliveryError;
+use crate::sync::orders::{NotReady, PulledError};
+use crate::sync::settings::SettingsError;
+use crate::terminal::TerminalError;
+use crate::tr;
+
+/// What kind of failure: each is one exit code of the command line's contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Anything else that went wrong.
+    Failure,
+    /// The request (command line, settings) was wrong.
+    Usage,
+    /// Input data (an order, a file, an archive) is invalid or missing.
+    Data,
+    /// A terminal or the provider is unavailable.
+    Unavailable,
+    /// Refused: a wrong secret, an untrusted provider, an order not authorised.
+    Refused,
+    /// Stopped on request at a safe point.
+    Interrupted,
+}
+
+/// An error's kind, machine code (`None`: the kind's own) and next step.
+#[derive(Debug, Clone)]
+pub struct Diagnosis {
+    pub kind: Kind,
+    pub code: Option<&'static str>,
+    pub help: Option<String>,
+}
+
+impl Diagnosis {
+    /// A failure of `kind` with no more to say.
+    pub fn of(kind: Kind) -> Diagnosis {
+        Diagnosis {
+            kind,
+            code: None,
+            help: None,
+        }
+    }
+
+    /// With a machine code.
+    pub fn code(mut self, code: &'static str) -> Diagnosis {
+        self.code = Some(code);
+        self
+    }
+
+    /// With a next step.
+    pub fn help(mut self, help: String) -> Diagnosis {
+        self.help = Some(help);
+        self
+    }
+}
+
+/// An error that knows what it means.
+pub trait Diagnose: std::error::Error {
+    fn diagnosis(&self) -> Diagnosis;
+}
+
+impl Diagnose for BackupError {
+    fn diagnosis(&self) -> Diagnosis {
+        let (kind, help) = match self {
+            BackupError::Io { .. } | BackupError::Record(_) => (Kind::Failure, tr!("help-backup-io")),
+            BackupError::WrongPassword(_) => (Kind::Data, tr!("help-backup-password")),
+            BackupError::Exists(_) | BackupError::WeakPassword => (Kind::Data, tr!("help-backup-exists")),
+            _ => (Kind::Data, tr!("help-backup-damaged")),
+        };
+        Diagnosis::of(kind).code(self.code()).help(help)
+    }
+}
+
+impl Diagnose for StoreError {
+    fn diagnosis(&self) -> Diagnosis {
+        Diagnosis::of(Kind::Failure)
+    }
+}
+
+impl Diagnose for TerminalError {
+    fn diagnosis(&self) -> Diagnosis {
+        let (kind, help) = match self {
+            TerminalError::Unavailable { .. } => (Kind::Unavailable, tr!("help-terminal-unavailable")),
+            TerminalError::WrongSecret { .. } => (Kind::Refused, tr!("help-wrong-secret")),
+            TerminalError::LockedOut { .. } => (Kind::Refused, tr!("help-locked-out")),
+            TerminalError::NotGenuine => (Kind::Refused, tr!("help-not-genuine")),
+            TerminalError::Refused { .. } => (Kind::Failure, tr!("help-terminal-refused")),
+            TerminalError::AnotherUnit { .. } => (Kind::Unavailable, tr!("help-another-unit")),
+            TerminalError::NotFound(_) => (Kind::Unavailable, tr!("help-terminal-not-found")),
+            TerminalError::Invalid(_) | TerminalError::Verification { .. } => {
+                (Kind::Failure, tr!("help-terminal-faulty"))
+            }
+        };
+        Diagnosis::of(kind).code(self.code()).help(help)
+    }
+}
+
+impl Diagnose for JobError {
+    fn diagnosis(&self) -> Diagnosis {
+        let failure = Diagnosis::of(Kind::Failure);
+        match self {
+            JobError::Terminal(t) => t.diagnosis(),
+            JobError::Interrupted { source, job, .. } => {
+                let kind = match source.as_ref() {
+                    JobError::Terminal(t) => t.diagnosis().kind,
+                    _ => Kind::Failure,
+                };
+                Diagnosis::of(kind)
+                    .code("interrupted")
+                    .help(tr!("help-job-resume", job = job.as_str()))
+            }
+            JobError::Refused {
+                code: "provider_unreachable",
+                ..
+            } => Diagnosis::of(Kind::Unavailable)
+                .code("provider_unreachable")
+                .help(tr!("help-phone-offline")),
+            JobError::Refused { code, .. } => Diagnosis::of(Kind::Data).code(code),
+            JobError::Order(_) => Diagnosis::of(Kind::Data).code("order_invalid"),
+            JobError::Stopped { job, .. } => Diagnosis::of(Kind::Interrupted)
+                .code("stopped")
+                .help(tr!("help-job-stopped", job = job.as_str())),
+            JobError::Unauthorised(_) => Diagnosis::of(Kind::Refused).code("order_not_authorised"),
+            JobError::Backup(b) => b.diagnosis(),
+            JobError::Busy { job, .. } => failure
+                .code("terminal_busy")
+                .help(tr!("help-job-busy", job = job.as_str())),
+            JobError::Verification { .. } => failure.code("verification_failed"),
+            JobError::Cancelled => failure.code("not_confirmed").help(tr!("help-confirm-or-yes")),
+            JobError::NotFound(_) => failure.code("job_not_found").help(tr!("help-jobs-list")),
+            JobError::NotRunning { .. } => failure.code("job_not_running"),
+            JobError::AbortTooLate(_) | JobError::AbortNoBackup => failure.code("abort_refused"),
+            _ => failure,
+        }
+    }
+}
+
+impl Diagnose for ReceiptError {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            ReceiptError::Store(e) => e.diagnosis(),
+            ReceiptError::NotFound(_) => Diagnosis::of(Kind::Data)
+                .code("job_not_found")
+                .help(tr!("help-jobs-list")),
+            ReceiptError::Write { .. } => Diagnosis::of(Kind::Failure).help(tr!("help-receipt-out")),
+        }
+    }
+}
+
+impl Diagnose for OrderKeyError {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            OrderKeyError::Config(e) => e.diagnosis(),
+            OrderKeyError::Read(e) => e.diagnosis(),
+            _ => Diagnosis::of(Kind::Data).code("order_key_invalid"),
+        }
+    }
+}
+
+impl Diagnose for ProfileError {
+    fn diagnosis(&self) -> Diagnosis {
+        let (code, help) = match self {
+            ProfileError::Invalid { .. } => ("profile_invalid", tr!("help-profile-invalid")),
+            ProfileError::Unknown(_) => ("profile_unknown", tr!("help-profile-unknown")),
+            ProfileError::Io(..) => ("profile_dir_unreadable", tr!("help-check-permissions")),
+            ProfileError::Read(_) => ("profile_unreadable", tr!("help-profile-unreadable")),
+        };
+        Diagnosis::of(Kind::Data).code(code).help(help)
+    }
+}
+
+impl Diagnose for InputError {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            InputError::Empty { .. } => Diagnosis::of(Kind::Data).code("secret_file_empty"),
+            _ => Diagnosis::of(Kind::Data).code("file_unreadable"),
+        }
+    }
+}
+
+impl Diagnose for ConfigError {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            ConfigError::Read(e) => e.diagnosis(),
+            ConfigError::Invalid { .. } => Diagnosis::of(Kind::Data).code("config_invalid"),
+        }
+    }
+}
+
+impl Diagnose for OrderFileError {
+    fn diagnosis(&self) -> Diagnosis {
+        Diagnosis::of(Kind::Data).code("order_file_invalid")
+    }
+}
+
+impl Diagnose for SyncError {
+    fn diagnosis(&self) -> Diagnosis {
+        let (kind, code, help) = match self {
+            SyncError::Setup(_) => (Kind::Data, "sync_setup", tr!("help-sync-setup")),
+            SyncError::Unreachable { .. } => (Kind::Unavailable, "provider_unreachable", tr!("help-sync-unreachable")),
+            SyncError::Untrusted { .. } => (Kind::Refused, "provider_untrusted", tr!("help-sync-untrusted")),
+            SyncError::Refused { .. } => (Kind::Refused, "provider_refused", tr!("help-sync-refused")),
+            SyncError::Store(_) | SyncError::Seal(_) => (Kind::Failure, "store", tr!("help-sync-store")),
+        };
+        Diagnosis::of(kind).code(code).help(help)
+    }
+}
+
+impl Diagnose for DeliveryError {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            DeliveryError::Settings(e) => e.diagnosis(),
+            DeliveryError::Sync(e) => e.diagnosis(),
+            DeliveryError::Config(e) => e.diagnosis(),
+            DeliveryError::OrderKeys(e) => e.diagnosis(),
+            DeliveryError::Busy => Diagnosis::of(Kind::Unavailable)
+                .code("sync_running")
+                .help(tr!("help-sync-busy")),
+            DeliveryError::Lock { .. } => Diagnosis::of(Kind::Failure),
+        }
+    }
+}
+
+impl Diagnose for PulledError {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            PulledError::Sync(e) => e.diagnosis(),
+            PulledError::Keys(e) => e.diagnosis(),
+            PulledError::Config(e) => e.diagnosis(),
+        }
+    }
+}
+
+impl Diagnose for NotReady {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            NotReady::Auth(_) => Diagnosis::of(Kind::Refused).code("order_not_authorised"),
+            NotReady::Invalid(_) => Diagnosis::of(Kind::Data).code("order_invalid"),
+        }
+    }
+}
+
+impl Diagnose for SettingsError {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            SettingsError::Config(e) => e.diagnosis(),
+            SettingsError::OutOfRange(_) => Diagnosis::of(Kind::Data).code("config_invalid"),
+            SettingsError::NoProvider => Diagnosis::of(Kind::Usage)
+                .code("no_provider")
+                .help(tr!("help-sync-no-provider")),
+            SettingsError::NoAgentKey => Diagnosis::of(Kind::Usage)
+                .code("no_agent_key")
+                .help(tr!("help-sync-no-agent-key")),
+        }
+    }
+}
+
+impl Diagnose for SupportError {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            SupportError::Exists(_) => Diagnosis::of(Kind::Data)
+                .code("file_exists")
+                .help(tr!("help-file-exists")),
+            SupportError::Write { .. } => Diagnosis::of(Kind::Failure),
+            SupportError::Store(e) => e.diagnosis(),
+            SupportError::Config(e) => e.diagnosis(),
+            SupportError::Log(e) => e.diagnosis(),
+        }
+    }
+}
