@@ -10,57 +10,15 @@ use super::output::{Table, describe_binding, describe_link, field};
 use super::{CliError, Exit, Output, load_profiles, secrets};
 use crate::config::Paths;
 use crate::link::LinkStats;
-use crate::profile::{Profile, ProfileSet, UsbId};
+use crate::profile::{Profile, ProfileSet};
 use crate::terminal::Secret;
 use crate::terminal::model::{Binding, Identity, Status};
 use crate::terminal::{Terminal, discover};
 use crate::tr;
 
-#[derive(Serialize)]
-struct DeviceRow {
-    port: String,
-    kind: &'static str,
-    usb_id: Option<String>,
-    manufacturer: Option<String>,
-    product: Option<String>,
-    serial_number: Option<String>,
-    profile: Option<String>,
-}
-
 /// Lists serial ports with their USB identity and matching profile.
 pub fn devices(paths: &Paths, out: &Output) -> Result<(), CliError> {
-    let profiles = load_profiles(paths)?;
-    let ports = serialport::available_ports()
-        .map_err(|e| CliError::new(Exit::Failure, tr!("ports-unlisted", reason = e.to_string())))?;
-    let rows: Vec<DeviceRow> = ports
-        .into_iter()
-        .map(|p| match p.port_type {
-            serialport::SerialPortType::UsbPort(u) => DeviceRow {
-                port: p.port_name,
-                kind: "usb",
-                usb_id: Some(UsbId { vid: u.vid, pid: u.pid }.to_string()),
-                manufacturer: u.manufacturer,
-                product: u.product,
-                serial_number: u.serial_number,
-                profile: profiles
-                    .match_usb(UsbId { vid: u.vid, pid: u.pid })
-                    .map(|p| p.name.clone()),
-            },
-            other => DeviceRow {
-                port: p.port_name,
-                kind: match other {
-                    serialport::SerialPortType::PciPort => "pci",
-                    serialport::SerialPortType::BluetoothPort => "bluetooth",
-                    _ => "unknown",
-                },
-                usb_id: None,
-                manufacturer: None,
-                product: None,
-                serial_number: None,
-                profile: None,
-            },
-        })
-        .collect();
+    let rows = discover::ports(&load_profiles(paths)?)?;
     let mut table = Table::new([
         (tr!("col-port"), 24),
         (tr!("col-usb-id"), 10),
@@ -106,17 +64,7 @@ pub fn locate<'a>(
         at.port.as_deref(),
         at.serial.as_deref(),
         forced,
-    )
-    .map_err(|e| match e {
-        discover::ChooseError::Ports(e) => CliError::new(Exit::DataErr, e.to_string()),
-        discover::ChooseError::Profile(e) => e.into(),
-        discover::ChooseError::SerialNotFound { .. } => CliError::new(Exit::Unavailable, e.to_string())
-            .code("terminal_not_found")
-            .help(tr!("help-serial-not-found")),
-        discover::ChooseError::NoneFound => CliError::new(Exit::Unavailable, e.to_string())
-            .code("no_terminal")
-            .help(tr!("help-no-terminal-found")),
-    })?;
+    )?;
     let (chosen, profile) = match choice {
         discover::Choice::One {
             port,

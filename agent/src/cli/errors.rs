@@ -49,6 +49,7 @@ from_diagnosed!(
     crate::config::ConfigError,
     crate::input::InputError,
     crate::job::JobError,
+    crate::job::order_for::OrderForError,
     crate::order::OrderFileError,
     crate::profile::ProfileError,
     crate::receipt::ReceiptError,
@@ -61,6 +62,8 @@ from_diagnosed!(
     crate::sync::orders::PulledError,
     crate::sync::settings::SettingsError,
     crate::terminal::TerminalError,
+    crate::terminal::discover::ChooseError,
+    crate::terminal::discover::DiscoverError,
     #[cfg(feature = "sim")]
     crate::sim::demo::DemoError,
     #[cfg(feature = "sim")]

@@ -6,11 +6,10 @@ use super::args::{JobArgs, JobOptions, MigrateArgs, RebindArgs, RebindTarget, Wh
 use super::device_cmd::locate;
 use super::screen::{Report, print_outcome, screen, step_list};
 use super::secrets::PasswordUse;
-use super::{CliError, Exit, Output, load_profiles, secrets};
+use super::{CliError, Exit, Output, secrets};
 use crate::config::{Config, Paths};
 use crate::job::{self, JobSetup};
-use crate::order::{Operation, WorkOrder};
-use crate::sync::orders::{NotReady, Ready};
+use crate::order::Operation;
 use crate::tr;
 
 use super::output::pad;
@@ -26,89 +25,6 @@ pub fn proof(paths: &Paths, documents_checked: bool) -> Result<job::Proof, CliEr
     Ok(job::Proof::configured(paths, documents_checked)?)
 }
 
-/// Reads and validates every order in `file`; any problem refuses the whole file.
-pub fn valid_orders(paths: &Paths, file: &Path) -> Result<(Vec<WorkOrder>, crate::profile::ProfileSet), CliError> {
-    let profiles = load_profiles(paths)?;
-    let (orders, report) = crate::order::check_file(file, &profiles)?;
-    if !report.valid {
-        let list = report.errors.iter().map(|p| format!("\n  {p}")).collect::<String>();
-        return Err(CliError::new(
-            Exit::DataErr,
-            tr!(
-                "orders-file-invalid",
-                file = file.display().to_string(),
-                problems = list
-            ),
-        )
-        .help(tr!("help-order-check")));
-    }
-    Ok((orders, profiles))
-}
-
-/// Reads and validates exactly one order for `op`.
-/// The order a job runs: `arg` is an order file, or the id of an order pulled from the
-/// provider, whose signature, addressee and validity are checked here (exit 77 otherwise).
-fn one_order(
-    paths: &Paths,
-    arg: &Path,
-    op: Operation,
-) -> Result<(WorkOrder, crate::profile::ProfileSet, Option<crate::signed::Verified>), CliError> {
-    if !arg.exists()
-        && let Some(id) = arg.to_str()
-    {
-        let profiles = load_profiles(paths)?;
-        if let Some(ready) = Ready::open(paths)?.one(id, &profiles)? {
-            let (order, v) = ready.map_err(|e| match e {
-                NotReady::Auth(e) => CliError::new(Exit::NoPerm, e.to_string()),
-                NotReady::Invalid(problems) => {
-                    let list = problems.iter().map(|p| format!("\n  {p}")).collect::<String>();
-                    CliError::new(Exit::DataErr, tr!("pulled-order-invalid", order = id, problems = list))
-                }
-            })?;
-            if order.operation != op {
-                return Err(CliError::new(
-                    Exit::DataErr,
-                    tr!(
-                        "order-wrong-operation",
-                        order = id,
-                        operation = order.operation.label(),
-                        wanted = op.label()
-                    ),
-                ));
-            }
-            return Ok((order, profiles, Some(v)));
-        }
-    }
-    let file = arg;
-    let (orders, profiles) = valid_orders(paths, file)?;
-    let [order]: [WorkOrder; 1] = orders.try_into().map_err(|v: Vec<WorkOrder>| {
-        CliError::new(
-            Exit::DataErr,
-            tr!(
-                "orders-file-several",
-                file = file.display().to_string(),
-                count = v.len()
-            ),
-        )
-    })?;
-    if order.operation != op {
-        return Err(CliError::new(
-            Exit::DataErr,
-            format!(
-                "{}: {}",
-                file.display(),
-                tr!(
-                    "order-wrong-operation",
-                    order = order.id.as_str(),
-                    operation = order.operation.label(),
-                    wanted = op.label()
-                )
-            ),
-        ));
-    }
-    Ok((order, profiles, None))
-}
-
 #[allow(clippy::too_many_arguments)]
 fn start(
     paths: &Paths,
@@ -119,7 +35,7 @@ fn start(
     opts: &JobOptions,
     out: &Output,
 ) -> Result<(), CliError> {
-    let (order, profiles, signed) = one_order(paths, order_file, op)?;
+    let (order, profiles, signed) = crate::job::order_for::one_order(paths, order_file, op)?;
     let profile = profiles.get(&order.profile)?;
     // Without a port, the terminal the order names is found by its serial.
     let serial_of = |sn: Option<&String>, flag: &str, field: &str| {

@@ -1,6 +1,5 @@
 //! `posagent orders [pull | list | show ID]`: the work orders the provider issued.
 
-use serde::Serialize;
 
 use super::args::OrdersCommand;
 use super::job_cmd::technician;
@@ -17,17 +16,6 @@ use crate::tr;
 /// The provider's order keys from config.toml.
 pub fn order_keys(paths: &Paths) -> Result<OrderKeys, CliError> {
     Ok(OrderKeys::configured(paths)?)
-}
-
-#[derive(Serialize)]
-struct Listed<'a> {
-    id: &'a str,
-    operation: &'a str,
-    serial: Option<&'a str>,
-    valid_until: &'a str,
-    /// `pulled`, `executed` (a job carried it out or is carrying it out) or `expired`.
-    state: String,
-    due_today: bool,
 }
 
 pub fn run(paths: &Paths, action: Option<OrdersCommand>, out: &Output) -> Result<(), CliError> {
@@ -66,30 +54,7 @@ pub fn run(paths: &Paths, action: Option<OrdersCommand>, out: &Output) -> Result
             out.print(&human, &pulled);
         }
         OrdersCommand::List => {
-            let store = Store::open(&paths.data)?;
-            let now = crate::store::now();
-            let today = chrono::Local::now().date_naive();
-            let rows = store.pulled_orders()?;
-            let mut listed = Vec::new();
-            for o in &rows {
-                let state = if store.job_of_order(&o.id)?.is_some() {
-                    "executed"
-                } else if o.valid_until < now {
-                    "expired"
-                } else {
-                    "pulled"
-                };
-                let due_today = chrono::DateTime::parse_from_rfc3339(&o.valid_until)
-                    .is_ok_and(|t| t.with_timezone(&chrono::Local).date_naive() == today);
-                listed.push(Listed {
-                    id: &o.id,
-                    operation: &o.operation,
-                    serial: o.serial.as_deref(),
-                    valid_until: &o.valid_until,
-                    state: state.to_string(),
-                    due_today,
-                });
-            }
+            let listed = crate::sync::orders::standings(&Store::open(&paths.data)?)?;
             let mut table = Table::new([
                 (tr!("col-order"), 20),
                 (tr!("col-operation"), 15),
@@ -98,16 +63,16 @@ pub fn run(paths: &Paths, action: Option<OrdersCommand>, out: &Output) -> Result
                 (tr!("col-state"), 0),
             ]);
             for l in &listed {
-                let state = match l.state.as_str() {
+                let state = match l.state {
                     "executed" => tr!("pulled-executed"),
                     "expired" => tr!("pulled-expired"),
                     _ => tr!("pulled-waiting"),
                 };
                 table.row([
                     l.id.to_string(),
-                    super::screen::op_label(l.operation),
-                    l.serial.unwrap_or("-").to_string(),
-                    local_time(l.valid_until),
+                    super::screen::op_label(&l.operation),
+                    l.serial.as_deref().unwrap_or("-").to_string(),
+                    local_time(&l.valid_until),
                     if l.due_today {
                         tr!("pulled-due-today", state = state)
                     } else {

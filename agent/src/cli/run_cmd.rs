@@ -9,7 +9,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::args::RunArgs;
 use super::backup_cmd::confirm;
-use super::job_cmd::{technician, valid_orders};
+use super::job_cmd::technician;
 use super::run_report::{OrderResult, dry_run_report, result_label, summary};
 use super::secrets::PasswordUse;
 use super::{CliError, Exit, Output, json_line, secrets};
@@ -107,7 +107,7 @@ fn pulled_orders(
 pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
     let (orders, profiles, plan) = match &a.plan {
         Some(plan) => {
-            let (orders, profiles) = valid_orders(paths, plan)?;
+            let (orders, profiles) = crate::job::order_for::every_order(paths, plan)?;
             (orders.into_iter().map(|o| (o, None)).collect(), profiles, plan.clone())
         }
         None => {

@@ -145,7 +145,10 @@ struct Listed {
     serial: String,
     source: String,
     valid_until: Option<String>,
+    /// The job that carries it out.
     state: Option<String>,
+    due_today: bool,
+    expired: bool,
 }
 
 /// A file in the orders directory that holds problems, with them.
@@ -193,6 +196,8 @@ fn list_orders(app: &App) -> Result<(Vec<Listed>, Vec<Invalid>), String> {
                 source: name.clone(),
                 valid_until: None,
                 state: None,
+                due_today: false,
+                expired: false,
             })),
             Err(e) => invalid.push(Invalid {
                 file: name,
@@ -202,8 +207,7 @@ fn list_orders(app: &App) -> Result<(Vec<Listed>, Vec<Invalid>), String> {
         }
     }
     let store = Store::open(&paths.data).map_err(|e| e.to_string())?;
-    for p in store.pulled_orders().map_err(|e| e.to_string())? {
-        let state = store.job_of_order(&p.id).map_err(|e| e.to_string())?;
+    for p in posagent_core::sync::orders::standings(&store).map_err(|e| e.to_string())? {
         listed.push(Listed {
             r: OrderRef {
                 file: None,
@@ -219,7 +223,9 @@ fn list_orders(app: &App) -> Result<(Vec<Listed>, Vec<Invalid>), String> {
             id: p.id,
             source: posagent_core::tr!("console-pulled"),
             valid_until: Some(p.valid_until),
-            state,
+            state: p.job,
+            due_today: p.due_today,
+            expired: p.state == "expired",
         });
     }
     Ok((listed, invalid))
@@ -228,7 +234,6 @@ fn list_orders(app: &App) -> Result<(Vec<Listed>, Vec<Invalid>), String> {
 pub async fn orders(State(app): State<App>, Extension(s): Extension<Session>) -> Response {
     let lang = s.lang;
     let a = app.clone();
-    let today = chrono_today();
     let body = match blocking(move || list_orders(&a)).await {
         Err(e) => notice("error", &e),
         Ok((listed, invalid)) => html! {
@@ -246,11 +251,12 @@ pub async fn orders(State(app): State<App>, Extension(s): Extension<Session>) ->
                                 td {
                                     @if let Some(v) = &o.valid_until {
                                         (local_time(v))
-                                        @if v.starts_with(&today) { " " span.badge { (t(lang, "console-due-today")) } }
+                                        @if o.due_today { " " span.badge { (t(lang, "console-due-today")) } }
                                     } @else { "—" }
                                 }
                                 td {
                                     @if let Some(j) = &o.state { a href={ "/jobs/" (j) } { (j) } }
+                                    @else if o.expired { (t(lang, "pulled-expired")) }
                                     @else { a.button href=(o.r.href()) data-start=(o.id) { (t(lang, "console-start-job")) } }
                                 }
                             }
@@ -275,11 +281,6 @@ pub async fn orders(State(app): State<App>, Extension(s): Extension<Session>) ->
         },
     };
     frame(&s, Some(Nav::Orders), &t(lang, "console-nav-orders"), body)
-}
-
-/// Today's date as stored timestamps begin (UTC).
-fn chrono_today() -> String {
-    posagent_core::store::now().chars().take(10).collect()
 }
 
 pub async fn jobs(State(app): State<App>, Extension(s): Extension<Session>) -> Response {

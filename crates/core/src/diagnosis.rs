@@ -7,6 +7,7 @@ use crate::backup::BackupError;
 use crate::config::ConfigError;
 use crate::input::InputError;
 use crate::job::JobError;
+use crate::job::order_for::OrderForError;
 use crate::order::OrderFileError;
 use crate::profile::ProfileError;
 use crate::receipt::ReceiptError;
@@ -18,6 +19,7 @@ use crate::sync::delivery::DeliveryError;
 use crate::sync::orders::{NotReady, PulledError};
 use crate::sync::settings::SettingsError;
 use crate::terminal::TerminalError;
+use crate::terminal::discover::{ChooseError, DiscoverError};
 use crate::tr;
 
 /// What kind of failure: each is one exit code of the command line's contract.
@@ -279,6 +281,46 @@ impl Diagnose for SupportError {
             SupportError::Store(e) => e.diagnosis(),
             SupportError::Config(e) => e.diagnosis(),
             SupportError::Log(e) => e.diagnosis(),
+        }
+    }
+}
+
+impl Diagnose for OrderForError {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            OrderForError::Profile(e) => e.diagnosis(),
+            OrderForError::File(e) => e.diagnosis(),
+            OrderForError::Pulled(e) => e.diagnosis(),
+            OrderForError::Invalid { .. } => Diagnosis::of(Kind::Data).help(tr!("help-order-check")),
+            OrderForError::Unauthorised(_) => Diagnosis::of(Kind::Refused),
+            OrderForError::Several { .. }
+            | OrderForError::WrongOperation { .. }
+            | OrderForError::PulledInvalid { .. } => Diagnosis::of(Kind::Data),
+        }
+    }
+}
+
+impl Diagnose for DiscoverError {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            DiscoverError::List(_) => Diagnosis::of(Kind::Failure),
+            DiscoverError::Pattern { .. } => Diagnosis::of(Kind::Data),
+            DiscoverError::NotFound { .. } => Diagnosis::of(Kind::Unavailable).code("terminal_not_found"),
+        }
+    }
+}
+
+impl Diagnose for ChooseError {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            ChooseError::Ports(_) => Diagnosis::of(Kind::Data),
+            ChooseError::Profile(e) => e.diagnosis(),
+            ChooseError::SerialNotFound { .. } => Diagnosis::of(Kind::Unavailable)
+                .code("terminal_not_found")
+                .help(tr!("help-serial-not-found")),
+            ChooseError::NoneFound => Diagnosis::of(Kind::Unavailable)
+                .code("no_terminal")
+                .help(tr!("help-no-terminal-found")),
         }
     }
 }

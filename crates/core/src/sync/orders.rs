@@ -108,6 +108,52 @@ impl From<crate::store::StoreError> for PulledError {
     }
 }
 
+/// Where a pulled order stands, as `posagent orders` and the console list it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Standing {
+    pub id: String,
+    pub operation: String,
+    pub serial: Option<String>,
+    pub valid_until: String,
+    /// `pulled` (waiting), `executed` (a job carried it out or is carrying it out) or
+    /// `expired`.
+    pub state: &'static str,
+    /// Whether its validity ends today, in this machine's time zone.
+    pub due_today: bool,
+    /// The job that carries it out.
+    #[serde(skip)]
+    pub job: Option<String>,
+}
+
+/// Every pulled order kept, with where it stands.
+pub fn standings(store: &Store) -> Result<Vec<Standing>, crate::store::StoreError> {
+    let now = crate::store::now();
+    let today = chrono::Local::now().date_naive();
+    let mut listed = Vec::new();
+    for o in store.pulled_orders()? {
+        let job = store.job_of_order(&o.id)?;
+        let state = if job.is_some() {
+            "executed"
+        } else if o.valid_until < now {
+            "expired"
+        } else {
+            "pulled"
+        };
+        let due_today = chrono::DateTime::parse_from_rfc3339(&o.valid_until)
+            .is_ok_and(|t| t.with_timezone(&chrono::Local).date_naive() == today);
+        listed.push(Standing {
+            id: o.id,
+            operation: o.operation,
+            serial: o.serial,
+            valid_until: o.valid_until,
+            state,
+            due_today,
+            job,
+        });
+    }
+    Ok(listed)
+}
+
 /// A pulled order as [`checked`] found it.
 pub type Checked = Result<(WorkOrder, Verified), NotReady>;
 
@@ -185,4 +231,44 @@ pub fn checked(
     v.authorise(technician, chrono::Utc::now())?;
     let order = crate::order::validate(&v.raw(), profiles).map_err(NotReady::Invalid)?;
     Ok((order, v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pulled(id: &str, valid_until: chrono::DateTime<chrono::Utc>) -> PulledOrder {
+        PulledOrder {
+            id: id.into(),
+            technician: "t".into(),
+            operation: "rebind-card".into(),
+            serial: Some("SN1".into()),
+            valid_until: crate::store::timestamp(valid_until),
+            key_id: "k".into(),
+            pulled_at: crate::store::now(),
+        }
+    }
+
+    #[test]
+    fn standings_tell_waiting_expired_and_due_today_by_local_date() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let now = chrono::Utc::now();
+        // The last second of today on this machine's clock.
+        let end_of_today = chrono::Local::now()
+            .date_naive()
+            .and_hms_opt(23, 59, 59)
+            .and_then(|t| t.and_local_timezone(chrono::Local).single())
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        store.save_pulled(&pulled("A-LATER", now + chrono::Duration::days(3)), b"x").unwrap();
+        store.save_pulled(&pulled("B-GONE", now - chrono::Duration::hours(1)), b"x").unwrap();
+        store.save_pulled(&pulled("C-TODAY", end_of_today), b"x").unwrap();
+        let s = standings(&store).unwrap();
+        let of = |id: &str| s.iter().find(|o| o.id == id).unwrap();
+        assert_eq!((of("A-LATER").state, of("A-LATER").due_today), ("pulled", false));
+        assert_eq!(of("B-GONE").state, "expired");
+        assert_eq!((of("C-TODAY").state, of("C-TODAY").due_today), ("pulled", true));
+        assert!(s.iter().all(|o| o.job.is_none()));
+    }
 }

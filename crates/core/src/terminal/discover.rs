@@ -76,6 +76,54 @@ pub fn candidates() -> Result<Vec<PathBuf>, DiscoverError> {
     Ok(candidates_from(&[])?.into_iter().map(|c| c.port).collect())
 }
 
+/// A serial port as the machine lists it, with the profile its USB id matches.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PortInfo {
+    pub port: String,
+    /// `usb`, `pci`, `bluetooth` or `unknown`.
+    pub kind: &'static str,
+    pub usb_id: Option<String>,
+    pub manufacturer: Option<String>,
+    pub product: Option<String>,
+    pub serial_number: Option<String>,
+    pub profile: Option<String>,
+}
+
+/// The machine's serial ports (`posagent devices`).
+pub fn ports(profiles: &ProfileSet) -> Result<Vec<PortInfo>, DiscoverError> {
+    let ports = serialport::available_ports().map_err(|e| DiscoverError::List(e.to_string()))?;
+    Ok(ports
+        .into_iter()
+        .map(|p| {
+            let bare = |kind| PortInfo {
+                port: p.port_name.clone(),
+                kind,
+                usb_id: None,
+                manufacturer: None,
+                product: None,
+                serial_number: None,
+                profile: None,
+            };
+            match p.port_type {
+                serialport::SerialPortType::UsbPort(u) => {
+                    let id = UsbId { vid: u.vid, pid: u.pid };
+                    PortInfo {
+                        usb_id: Some(id.to_string()),
+                        manufacturer: u.manufacturer,
+                        product: u.product,
+                        serial_number: u.serial_number,
+                        profile: profiles.match_usb(id).map(|p| p.name.clone()),
+                        ..bare("usb")
+                    }
+                }
+                serialport::SerialPortType::PciPort => bare("pci"),
+                serialport::SerialPortType::BluetoothPort => bare("bluetooth"),
+                serialport::SerialPortType::Unknown => bare("unknown"),
+            }
+        })
+        .collect())
+}
+
 /// A terminal that answered.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Found {
