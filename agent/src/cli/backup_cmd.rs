@@ -11,7 +11,7 @@ use super::output::{Table, pad};
 use super::output::{describe_binding, describe_link};
 use super::secrets::{self, PasswordUse};
 use super::{CliError, Exit, Output, load_profiles, progress};
-use crate::backup::{self, BackupError, ManifestBase};
+use crate::backup::{self, BackupError};
 use crate::config::Paths;
 use crate::link::LinkStats;
 use crate::store::Store;
@@ -63,18 +63,22 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
     // found before anything is written.
     let store = Store::open(&paths.data)?;
     let mut t = connect(&port, profile, &secret)?;
-    let identity = t.identify()?;
     let bar = progress::transfer_bar(out, &tr!("transfer-reading-terminal"));
-    let contents = backup::capture(&mut t, evidence, &mut progress::feed(&bar))?;
-    bar.finish_and_clear();
-    let config = crate::config::Config::load(paths)?;
-    let base = ManifestBase {
+    let how = backup::Taking {
         profile: profile.name.clone(),
-        terminal: identity.clone(),
-        technician: config.technician,
+        technician: crate::config::Config::load(paths)?.technician,
         job_id: None,
+        password: &pw,
+        force: a.force,
+        store: &store,
     };
-    let (written, _) = backup::keep(dest, base, &contents, &pw, a.force, &store)?;
+    let backup::Taken {
+        identity,
+        contents,
+        written,
+        ..
+    } = backup::take(&mut t, evidence, &mut progress::feed(&bar), |_| dest.to_path_buf(), how)?;
+    bar.finish_and_clear();
     let link = t.stats();
     let human = format!(
         "{}\n{}\n{}",

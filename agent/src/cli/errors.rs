@@ -46,6 +46,7 @@ macro_rules! from_diagnosed {
 
 from_diagnosed!(
     crate::backup::BackupError,
+    crate::backup::TakeError,
     crate::config::ConfigError,
     crate::input::InputError,
     crate::job::JobError,

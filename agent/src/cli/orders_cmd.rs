@@ -1,6 +1,5 @@
 //! `posagent orders [pull | list | show ID]`: the work orders the provider issued.
 
-
 use super::args::OrdersCommand;
 use super::job_cmd::technician;
 use super::output::Table;

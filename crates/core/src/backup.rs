@@ -332,6 +332,62 @@ pub fn capture(
     })
 }
 
+/// Who a backup is taken for, and how it is kept (see [`take`]).
+pub struct Taking<'a> {
+    pub profile: String,
+    pub technician: Option<String>,
+    pub job_id: Option<String>,
+    pub password: &'a [u8],
+    /// Whether an existing file may be replaced.
+    pub force: bool,
+    pub store: &'a crate::store::Store,
+}
+
+/// A backup taken: the terminal it came from, what it holds, the archive and its record.
+pub struct Taken {
+    pub identity: Identity,
+    pub contents: Contents,
+    pub written: Written,
+    pub record: crate::store::BackupRecord,
+}
+
+/// Why no backup was taken.
+#[derive(Debug, thiserror::Error)]
+pub enum TakeError {
+    #[error(transparent)]
+    Terminal(#[from] TerminalError),
+    #[error(transparent)]
+    Backup(#[from] BackupError),
+}
+
+/// Reads an authenticated terminal ([`capture`]) and keeps a verified archive of it
+/// ([`keep`]) where `place` says for the unit identified: the one way `posagent backup`, a
+/// job's backup step and a restore's backup of what it overwrites take one.
+pub fn take(
+    t: &mut Terminal,
+    evidence: Vec<(String, Vec<u8>)>,
+    progress: Progress<'_>,
+    place: impl FnOnce(&Identity) -> PathBuf,
+    how: Taking<'_>,
+) -> Result<Taken, TakeError> {
+    let identity = t.identify()?;
+    let contents = capture(t, evidence, progress)?;
+    let path = place(&identity);
+    let base = ManifestBase {
+        profile: how.profile,
+        terminal: identity.clone(),
+        technician: how.technician,
+        job_id: how.job_id,
+    };
+    let (written, record) = keep(&path, base, &contents, how.password, how.force, how.store)?;
+    Ok(Taken {
+        identity,
+        contents,
+        written,
+        record,
+    })
+}
+
 fn sha_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }

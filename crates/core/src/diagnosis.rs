@@ -3,7 +3,7 @@
 //! Every library error is diagnosed here, so the command line, the console and the demo
 //! give the same advice for the same failure.
 
-use crate::backup::BackupError;
+use crate::backup::{BackupError, TakeError};
 use crate::config::ConfigError;
 use crate::input::InputError;
 use crate::job::JobError;
@@ -321,6 +321,15 @@ impl Diagnose for ChooseError {
             ChooseError::NoneFound => Diagnosis::of(Kind::Unavailable)
                 .code("no_terminal")
                 .help(tr!("help-no-terminal-found")),
+        }
+    }
+}
+
+impl Diagnose for TakeError {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            TakeError::Terminal(e) => e.diagnosis(),
+            TakeError::Backup(e) => e.diagnosis(),
         }
     }
 }

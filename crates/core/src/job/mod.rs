@@ -378,6 +378,15 @@ pub enum OrderProblem {
     ArchiveUnreadable(String),
 }
 
+impl From<crate::backup::TakeError> for JobError {
+    fn from(e: crate::backup::TakeError) -> JobError {
+        match e {
+            crate::backup::TakeError::Terminal(e) => e.into(),
+            crate::backup::TakeError::Backup(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::profile::ProfileError> for JobError {
     fn from(e: crate::profile::ProfileError) -> JobError {
         JobError::Order(e.into())

@@ -5,14 +5,14 @@
 //! back a binding the provider already knew.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Value, json};
 
 use super::{
     JobError, JobOutcome, Observer, OrderProblem, PlanSummary, Step, StepStatus, file_digest, kill_point, stop_here,
 };
-use crate::backup::{self, ManifestBase, Opened};
+use crate::backup::{self, Opened};
 use crate::config::Paths;
 use crate::link::proto::Object;
 use crate::profile::Profile;
@@ -249,18 +249,24 @@ impl Restore<'_> {
 
     /// A verified backup of what the restore will overwrite.
     fn backup_current(&mut self) -> Result<Value, JobError> {
-        let identity = self.main.identify()?;
         let mut cb = |done, total| self.observer.transfer("backup", done, total);
-        let contents = backup::capture(&mut self.main, Vec::new(), &mut cb)?;
         let dir = super::backups_dir(self.setup.paths)?;
-        let file: PathBuf = dir.join(format!("{}-{}.zip", identity.serial, self.job.id));
-        let base = ManifestBase {
-            profile: self.setup.profile.name.clone(),
-            terminal: identity,
-            technician: Some(self.job.technician.clone()),
-            job_id: Some(self.job.id.clone()),
-        };
-        let (written, record) = backup::keep(&file, base, &contents, self.setup.backup_password, true, &self.store)?;
+        let job_id = self.job.id.clone();
+        let taken = backup::take(
+            &mut self.main,
+            Vec::new(),
+            &mut cb,
+            |id| dir.join(format!("{}-{job_id}.zip", id.serial)),
+            backup::Taking {
+                profile: self.setup.profile.name.clone(),
+                technician: Some(self.job.technician.clone()),
+                job_id: Some(self.job.id.clone()),
+                password: self.setup.backup_password,
+                force: true,
+                store: &self.store,
+            },
+        )?;
+        let (written, record, contents) = (taken.written, taken.record, taken.contents);
         self.store.set_job_backup(&self.job.id, &record.file, &written.sha256)?;
         self.job.backup_file = Some(record.file.clone());
         Ok(json!({ "file": record.file, "sha256": written.sha256, "transactions": contents.transactions.len() }))

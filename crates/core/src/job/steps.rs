@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::{JobError, Observer, Run, Step, kill_after_bytes, kill_now, open_terminal};
-use crate::backup::{self, ManifestBase};
+use crate::backup::{self};
 use crate::domain::DeviceStatus;
 use crate::link::proto::Object;
 use crate::order::Operation;
@@ -431,17 +431,23 @@ impl Run<'_> {
             .map(|p| crate::input::read_evidence(p))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| refused(Step::Backup, "evidence_unreadable", e.to_string()))?;
-        let identity = self.main.identify()?;
-        let contents = backup::capture(&mut self.main, evidence, &mut progress(self.observer, "backup"))?;
         let dir = super::backups_dir(self.paths)?;
-        let file = dir.join(format!("{}-{}.zip", identity.serial, self.job.id));
-        let base = ManifestBase {
-            profile: self.profile.name.clone(),
-            terminal: identity.clone(),
-            technician: Some(self.job.technician.clone()),
-            job_id: Some(self.job.id.clone()),
-        };
-        let (written, record) = backup::keep(&file, base, &contents, self.backup_password, true, &self.store)?;
+        let job_id = self.job.id.clone();
+        let taken = backup::take(
+            &mut self.main,
+            evidence,
+            &mut progress(self.observer, "backup"),
+            |id| dir.join(format!("{}-{job_id}.zip", id.serial)),
+            backup::Taking {
+                profile: self.profile.name.clone(),
+                technician: Some(self.job.technician.clone()),
+                job_id: Some(self.job.id.clone()),
+                password: self.backup_password,
+                force: true,
+                store: &self.store,
+            },
+        )?;
+        let (written, record, contents) = (taken.written, taken.record, taken.contents);
         let file_s = record.file;
         self.store.set_job_backup(&self.job.id, &file_s, &written.sha256)?;
         self.job.backup_file = Some(file_s.clone());

@@ -261,8 +261,12 @@ mod tests {
             .and_then(|t| t.and_local_timezone(chrono::Local).single())
             .unwrap()
             .with_timezone(&chrono::Utc);
-        store.save_pulled(&pulled("A-LATER", now + chrono::Duration::days(3)), b"x").unwrap();
-        store.save_pulled(&pulled("B-GONE", now - chrono::Duration::hours(1)), b"x").unwrap();
+        store
+            .save_pulled(&pulled("A-LATER", now + chrono::Duration::days(3)), b"x")
+            .unwrap();
+        store
+            .save_pulled(&pulled("B-GONE", now - chrono::Duration::hours(1)), b"x")
+            .unwrap();
         store.save_pulled(&pulled("C-TODAY", end_of_today), b"x").unwrap();
         let s = standings(&store).unwrap();
         let of = |id: &str| s.iter().find(|o| o.id == id).unwrap();
