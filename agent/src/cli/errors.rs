@@ -55,6 +55,7 @@ from_diagnosed!(
     crate::profile::ProfileError,
     crate::receipt::ReceiptError,
     crate::signed::OrderKeyError,
+    posagent_console::ConsoleError,
     crate::store::StoreError,
     crate::support::SupportError,
     crate::sync::client::SyncError,

@@ -4,10 +4,11 @@ use std::path::Path;
 
 use super::args::{JobArgs, JobOptions, MigrateArgs, RebindArgs, RebindTarget, WhereArgs};
 use super::device_cmd::locate;
-use super::screen::{Report, print_outcome, screen, step_list};
+use super::screen::{Report, print_outcome, screen};
 use super::secrets::PasswordUse;
 use super::{CliError, Exit, Output, secrets};
 use crate::config::{Config, Paths};
+use crate::job::step_list;
 use crate::job::{self, JobSetup};
 use crate::order::Operation;
 use crate::tr;

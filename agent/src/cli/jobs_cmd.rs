@@ -2,11 +2,12 @@
 
 use super::args::{AuditCommand, JobsCommand, ResumeOptions};
 use super::output::{Table, pad};
-use super::screen::{op_label, print_outcome, screen};
+use super::screen::{print_outcome, screen};
 use super::secrets::PasswordUse;
 use super::{CliError, Exit, Output, load_profiles, secrets};
 use crate::config::Paths;
 use crate::job::Continue;
+use crate::job::operation_label as op_label;
 use crate::receipt::{self};
 use crate::store::Store;
 use crate::tr;

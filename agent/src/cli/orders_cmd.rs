@@ -39,7 +39,7 @@ pub fn run(paths: &Paths, action: Option<OrdersCommand>, out: &Output) -> Result
                     tr!(
                         "orders-pulled-line",
                         order = o.id.as_str(),
-                        operation = super::screen::op_label(&o.operation),
+                        operation = crate::job::operation_label(&o.operation),
                         terminal = o.serial.as_deref().unwrap_or("-")
                     )
                 ));
@@ -69,7 +69,7 @@ pub fn run(paths: &Paths, action: Option<OrdersCommand>, out: &Output) -> Result
                 };
                 table.row([
                     l.id.to_string(),
-                    super::screen::op_label(&l.operation),
+                    crate::job::operation_label(&l.operation),
                     l.serial.as_deref().unwrap_or("-").to_string(),
                     local_time(&l.valid_until),
                     if l.due_today {

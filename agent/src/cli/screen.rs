@@ -10,38 +10,10 @@ use super::output::pad;
 use super::output::{describe_binding, describe_link};
 use super::{Output, progress};
 use crate::job::{Code, CodeAsk, JobOutcome, Observer, PlanSummary, Step, StepStatus};
-use crate::order::Operation;
 use crate::tr;
 
-/// An operation's name as a person reads it (`rebind-card` → "rebind card").
-pub(super) fn op_label(name: &str) -> String {
-    match name.parse::<Operation>() {
-        Ok(op) => op.label(),
-        Err(_) if name == crate::job::restore::RESTORE => tr!("op-restore"),
-        Err(_) => name.to_string(),
-    }
-}
-
-/// What a transfer moves, as a person reads it (the library names it `backup`, `export` …).
-fn transfer_label(label: &str) -> String {
-    match label {
-        "backup" => tr!("transfer-backup"),
-        "export" => tr!("transfer-export"),
-        "import" => tr!("transfer-import"),
-        "verify" => tr!("transfer-verify"),
-        "parameters" => tr!("transfer-parameters"),
-        other => other.to_string(),
-    }
-}
-
-/// The steps of a plan, by their labels, joined by arrows.
-pub(super) fn step_list(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| crate::job::step_label(n))
-        .collect::<Vec<_>>()
-        .join(" → ")
-}
+use crate::job::transfer_label;
+use crate::job::{operation_label as op_label, step_list};
 
 /// Draws job events: one line per step on stderr, a bar for transfers.
 pub(super) struct Screen<'a> {

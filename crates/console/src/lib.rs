@@ -52,6 +52,22 @@ pub enum ConsoleError {
     Listen(SocketAddr, std::io::Error),
     #[error("{}", posagent_core::tr!("console-cannot-listen", listen = .0.to_string(), reason = .1.to_string()))]
     Serve(SocketAddr, std::io::Error),
+    /// The orders directory could not be made.
+    #[error("{}", posagent_core::tr!("cannot-create", dir = .0.display().to_string(), reason = .1.to_string()))]
+    OrdersDir(std::path::PathBuf, std::io::Error),
+}
+
+impl posagent_core::diagnosis::Diagnose for ConsoleError {
+    fn diagnosis(&self) -> posagent_core::diagnosis::Diagnosis {
+        use posagent_core::diagnosis::{Diagnosis, Kind};
+        match self {
+            ConsoleError::NotLoopback(_) => Diagnosis::of(Kind::Usage).code("not_loopback"),
+            ConsoleError::Listen(..) | ConsoleError::Serve(..) => {
+                Diagnosis::of(Kind::Unavailable).code("cannot_listen")
+            }
+            ConsoleError::OrdersDir(..) => Diagnosis::of(Kind::Failure),
+        }
+    }
 }
 
 /// What every handler shares.
@@ -82,6 +98,22 @@ impl Bound {
     /// The address to open: the console's, with the one-time login token.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Hands the URL to the desktop's browser; a failure only leaves it to open by hand.
+    pub fn open_in_browser(&self) {
+        let mut cmd = if cfg!(windows) {
+            let mut c = std::process::Command::new("cmd");
+            c.args(["/C", "start", ""]);
+            c
+        } else if cfg!(target_os = "macos") {
+            std::process::Command::new("open")
+        } else {
+            std::process::Command::new("xdg-open")
+        };
+        if let Err(e) = cmd.arg(&self.url).stdin(std::process::Stdio::null()).spawn() {
+            tracing::warn!("browser not opened: {e}");
+        }
     }
 
     /// Serves until `shutdown` resolves; then asks running jobs to stop at their next step
@@ -123,6 +155,7 @@ pub fn bind(opts: Options) -> Result<Bound, ConsoleError> {
     if !opts.listen.ip().is_loopback() {
         return Err(ConsoleError::NotLoopback(opts.listen));
     }
+    posagent_core::private::dir(&opts.orders_dir).map_err(|e| ConsoleError::OrdersDir(opts.orders_dir.clone(), e))?;
     let listener = std::net::TcpListener::bind(opts.listen).map_err(|e| ConsoleError::Listen(opts.listen, e))?;
     let addr = listener
         .local_addr()

@@ -267,7 +267,7 @@ impl Observer for LiveObserver {
         }
         self.last_percent = Some(percent);
         self.live
-            .push(json!({ "kind": "transfer", "label": label, "done": done, "total": total, "percent": percent }));
+            .push(json!({ "kind": "transfer", "label": posagent_core::job::transfer_label(label), "done": done, "total": total, "percent": percent }));
     }
 
     fn confirm(&mut self, plan: &PlanSummary) -> bool {
@@ -320,7 +320,7 @@ fn plan_html(plan: &PlanSummary) -> String {
             }
         }
         p.steps { (t(lang, "console-steps-to-come")) " "
-            (plan.steps.iter().map(|s| posagent_core::job::step_label(s)).collect::<Vec<_>>().join(" → ")) }
+            (posagent_core::job::step_list(&plan.steps)) }
     }
     .into_string()
 }

@@ -214,11 +214,7 @@ fn list_orders(app: &App) -> Result<(Vec<Listed>, Vec<Invalid>), String> {
                 id: None,
                 pulled: Some(p.id.clone()),
             },
-            operation: p
-                .operation
-                .parse::<posagent_core::order::Operation>()
-                .map(|o| o.label())
-                .unwrap_or(p.operation),
+            operation: posagent_core::job::operation_label(&p.operation),
             serial: p.serial.unwrap_or_default(),
             id: p.id,
             source: posagent_core::tr!("console-pulled"),

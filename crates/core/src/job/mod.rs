@@ -15,7 +15,7 @@ pub mod restore;
 mod steps;
 mod submission;
 
-pub use proof::{Code, CodeAsk, Proof};
+pub use proof::{Code, CodeAsk, CodeFile, Proof};
 pub use steps::describe as describe_detail;
 
 use std::collections::BTreeMap;
@@ -160,6 +160,32 @@ impl Step {
 /// The label of a step known by its journal name (a name no step has is shown as is).
 pub fn step_label(name: &str) -> String {
     Step::from_name(name).map_or_else(|| name.to_string(), Step::label)
+}
+
+/// The steps of a plan, by their labels, joined by arrows.
+pub fn step_list(names: &[&str]) -> String {
+    names.iter().map(|n| step_label(n)).collect::<Vec<_>>().join(" → ")
+}
+
+/// A job's operation as a person reads it (`rebind-card` → "rebind card", `restore`).
+pub fn operation_label(name: &str) -> String {
+    match name.parse::<crate::order::Operation>() {
+        Ok(op) => op.label(),
+        Err(_) if name == restore::RESTORE => crate::tr!("op-restore"),
+        Err(_) => name.to_string(),
+    }
+}
+
+/// What a transfer moves, as a person reads it (the observer is told `backup`, `export` …).
+pub fn transfer_label(label: &str) -> String {
+    match label {
+        "backup" => crate::tr!("transfer-backup"),
+        "export" => crate::tr!("transfer-export"),
+        "import" => crate::tr!("transfer-import"),
+        "verify" => crate::tr!("transfer-verify"),
+        "parameters" => crate::tr!("transfer-parameters"),
+        other => other.to_string(),
+    }
 }
 
 const ALL_STEPS: [Step; 21] = [

@@ -247,3 +247,68 @@ impl Run<'_> {
         }))
     }
 }
+
+/// A file a script writes one-time codes into (`--sms-code-file`): waited for, read once
+/// and removed, so no code stays on disk.
+#[derive(Debug, Clone)]
+pub struct CodeFile {
+    pub path: std::path::PathBuf,
+    /// When the file was last written before this job could have sent a code (`None`: it
+    /// did not exist): a file not written since holds no code of this job's.
+    stale: Option<std::time::SystemTime>,
+}
+
+/// How often a code file is looked at while waiting for it.
+const CODE_FILE_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+impl CodeFile {
+    /// Watches `path`, which is looked at now: whatever it holds already is stale. The
+    /// job's code is the one written after this moment, however soon after the code was
+    /// sent that happens.
+    pub fn new(path: std::path::PathBuf) -> CodeFile {
+        let stale = modified(&path);
+        CodeFile { path, stale }
+    }
+
+    /// Waits until the file is written again (until `until`, or until `stop` says so),
+    /// then reads and removes it; `Ok(None)` when no code came.
+    pub fn wait(
+        &mut self,
+        until: chrono::DateTime<chrono::Utc>,
+        stop: impl Fn() -> bool,
+    ) -> Result<Option<Code>, crate::input::InputError> {
+        let code = self.poll(until, stop);
+        // Whatever came of it, the next code is whatever is written next.
+        self.stale = None;
+        code
+    }
+
+    fn poll(
+        &self,
+        until: chrono::DateTime<chrono::Utc>,
+        stop: impl Fn() -> bool,
+    ) -> Result<Option<Code>, crate::input::InputError> {
+        while chrono::Utc::now() < until && !stop() {
+            let now = modified(&self.path);
+            if now.is_some() && now != self.stale {
+                // A code is a few digits; anything larger is not one.
+                let bytes = Zeroizing::new(crate::input::read_regular(
+                    &self.path,
+                    crate::input::MAX_SECRET_FILE,
+                    &crate::tr!("what-code-file"),
+                )?);
+                if !bytes.iter().all(u8::is_ascii_whitespace) {
+                    let _ = std::fs::remove_file(&self.path);
+                    return Ok(Some(Code::new(String::from_utf8_lossy(&bytes).trim().to_string())));
+                }
+            }
+            std::thread::sleep(CODE_FILE_POLL);
+        }
+        Ok(None)
+    }
+}
+
+/// When `file` was last written; `None` when it does not exist.
+fn modified(file: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(file).and_then(|m| m.modified()).ok()
+}
