@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::args::ConfigCommand;
 use super::{CliError, Exit, Output};
-use crate::config::{CONFIG_TEMPLATE, Config, Paths};
+use crate::config::{Config, Paths};
 use crate::tr;
 
 #[derive(Serialize)]
@@ -51,25 +51,7 @@ pub fn run(paths: &Paths, action: Option<ConfigCommand>, out: &Output) -> Result
             out.print(&human, &config);
         }
         ConfigCommand::Init { force } => {
-            if file.exists() && !force {
-                return Err(
-                    CliError::new(Exit::DataErr, tr!("file-exists", file = file.display().to_string()))
-                        .code("file_exists")
-                        .help(tr!("help-config-exists")),
-                );
-            }
-            crate::private::dir(&paths.config)
-                .and_then(|()| crate::private::replace(&file, CONFIG_TEMPLATE.as_bytes()))
-                .map_err(|e| {
-                    CliError::new(
-                        Exit::Failure,
-                        tr!(
-                            "cannot-write",
-                            file = file.display().to_string(),
-                            reason = e.to_string()
-                        ),
-                    )
-                })?;
+            let file = Config::init(paths, force)?;
             out.print(
                 &tr!("config-written", file = file.display().to_string()),
                 &serde_json::json!({ "written": file }),

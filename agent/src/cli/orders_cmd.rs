@@ -1,7 +1,6 @@
 //! `posagent orders [pull | list | show ID]`: the work orders the provider issued.
 
 use super::args::OrdersCommand;
-use super::job_cmd::technician;
 use super::output::Table;
 use super::{CliError, Exit, Output, local_time, runtime, sync_cmd};
 use crate::config::Paths;
@@ -9,7 +8,6 @@ use crate::order::shown_value;
 use crate::seal::LocalKeys;
 use crate::signed::OrderKeys;
 use crate::store::Store;
-use crate::sync::client::Client;
 use crate::tr;
 
 /// The provider's order keys from config.toml.
@@ -20,18 +18,10 @@ pub fn order_keys(paths: &Paths) -> Result<OrderKeys, CliError> {
 pub fn run(paths: &Paths, action: Option<OrdersCommand>, out: &Output) -> Result<(), CliError> {
     match action.unwrap_or(OrdersCommand::List) {
         OrdersCommand::Pull { provider } => {
-            let (settings, _, _) = sync_cmd::settings(paths, &provider)?;
-            let keys = order_keys(paths)?;
-            if keys.is_empty() {
-                return Err(CliError::new(Exit::Usage, tr!("orders-no-keys"))
-                    .code("no_order_keys")
-                    .help(tr!("help-orders-no-keys")));
-            }
-            let client = Client::new(&settings)?;
-            let mut store = Store::open(&paths.data)?;
-            let local = LocalKeys::load_or_create(&paths.data).map_err(crate::sync::client::SyncError::from)?;
-            let tech = technician(paths)?;
-            let pulled = runtime()?.block_on(crate::sync::orders::pull(&client, &tech, &keys, &mut store, &local))?;
+            let (pulled, tech) = runtime()?.block_on(crate::sync::orders::pull_configured(
+                paths,
+                sync_cmd::overrides(&provider),
+            ))?;
             let mut human = tr!("orders-pulled", count = pulled.kept.len(), technician = tech.as_str());
             for o in &pulled.kept {
                 human.push_str(&format!(

@@ -12,12 +12,12 @@ use super::backup_cmd::confirm;
 use super::job_cmd::technician;
 use super::run_report::{OrderResult, dry_run_report, result_label, summary};
 use super::secrets::PasswordUse;
-use super::{CliError, Exit, Output, json_line, secrets};
+use super::{CliError, Output, json_line, secrets};
 use crate::config::Paths;
 use crate::job::batch::{self, Batch, Next, Ran};
 use crate::job::{Observer, PlanSummary, Step, StepStatus};
 use crate::order::WorkOrder;
-use crate::profile::{ProfileSet, SerialSettings};
+use crate::profile::ProfileSet;
 use crate::store::Store;
 use crate::sync::orders::Ready;
 use crate::terminal::Secret;
@@ -27,7 +27,7 @@ fn ports_to_probe(a: &RunArgs) -> Result<Vec<PathBuf>, CliError> {
     if !a.ports.is_empty() {
         return Ok(a.ports.clone());
     }
-    crate::terminal::discover::candidates().map_err(|e| CliError::new(Exit::Failure, e.to_string()))
+    Ok(crate::terminal::discover::candidates()?)
 }
 
 /// Draws one job of a run: a line in the multi-bar, or JSON events.
@@ -120,18 +120,8 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
         }
     };
     let store = Store::open(&paths.data)?;
-    let mut planned = batch::plan(&store, orders, &plan).map_err(|e| match e {
-        batch::PlanError::Store(e) => e.into(),
-        e => CliError::new(Exit::DataErr, e.to_string()),
-    })?;
+    let mut planned = batch::plan(&store, orders, &plan)?;
     drop(store);
-    let mut settings: Vec<SerialSettings> = Vec::new();
-    for p in &planned {
-        let s = profiles.get(&p.order.profile)?.serial.clone();
-        if !settings.contains(&s) {
-            settings.push(s);
-        }
-    }
     let work = planned.iter().filter(|p| !matches!(p.next, Next::Skip(_))).count();
     let dry = a.common.dry_run;
     // Every order done already: no terminal, secret or password is needed.
@@ -139,12 +129,11 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
     let (found, silent) = if idle {
         (HashMap::new(), Vec::new())
     } else {
-        crate::terminal::discover::probe(&ports_to_probe(a)?, &settings)
+        batch::probe(&planned, &profiles, &ports_to_probe(a)?)?
     };
     if a.pulled {
         // Pulled orders wait for their terminal: only those connected now are run.
-        let connected = |s: &String| found.contains_key(s);
-        planned.retain(|p| connected(&p.serial) && p.replacement.as_ref().is_none_or(connected));
+        batch::keep_connected(&mut planned, &found);
         if planned.is_empty() && !out.json {
             eprintln!("{}", tr!("pulled-none-connected"));
         }

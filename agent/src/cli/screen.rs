@@ -24,7 +24,7 @@ pub(super) struct Screen<'a> {
     /// The run's plan, to say `step k/N`.
     steps: Vec<Step>,
     /// The job's time still to go, from the line rate measured on its transfers.
-    eta: progress::Eta,
+    eta: crate::job::eta::Eta,
     /// Where one-time codes come from.
     pub codes: CodeSource,
 }
@@ -120,7 +120,7 @@ pub(super) fn screen(out: &Output, yes: bool) -> Screen<'_> {
         label: String::new(),
         yes,
         steps: Vec::new(),
-        eta: progress::Eta::default(),
+        eta: crate::job::eta::Eta::default(),
         codes: CodeSource::default(),
     }
 }

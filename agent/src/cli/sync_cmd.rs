@@ -10,7 +10,6 @@ use super::args::{ProviderArgs, SyncArgs};
 use super::{CliError, Exit, Output, json_line, runtime};
 use crate::config::Paths;
 use crate::store::Store;
-use crate::sync::client::ProviderSettings;
 use crate::sync::delivery::{Delivery, Rounds};
 use crate::sync::drain::{SyncEvent, SyncObserver, Tally};
 use crate::sync::settings::Overrides;
@@ -24,11 +23,6 @@ pub(super) fn overrides(a: &ProviderArgs) -> Overrides {
         client: a.client_cert.clone().zip(a.client_key.clone()),
         agent_key_file: a.agent_key_file.clone(),
     }
-}
-
-/// The command line over config.toml.
-pub(super) fn settings(paths: &Paths, a: &ProviderArgs) -> Result<(ProviderSettings, usize, Duration), CliError> {
-    Ok(crate::sync::settings::settings(paths, overrides(a))?)
 }
 
 /// Draws a drain: a bar for a one-off sync, one line per event when watching.

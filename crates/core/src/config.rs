@@ -174,6 +174,35 @@ impl Config {
             Err(e) => Err(e.into()),
         }
     }
+
+    /// Writes [`CONFIG_TEMPLATE`] as `config.toml` (over an existing file only with
+    /// `force`); returns where.
+    pub fn init(paths: &Paths, force: bool) -> Result<PathBuf, InitError> {
+        let file = paths.config_file();
+        if file.exists() && !force {
+            return Err(InitError::Exists(file));
+        }
+        crate::private::dir(&paths.config)
+            .and_then(|()| crate::private::replace(&file, CONFIG_TEMPLATE.as_bytes()))
+            .map_err(|source| InitError::Write {
+                file: file.clone(),
+                source,
+            })?;
+        Ok(file)
+    }
+}
+
+/// Why `config.toml` was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("{}", crate::tr!("file-exists", file = .0.display().to_string()))]
+    Exists(PathBuf),
+    #[error("{}", crate::tr!("cannot-write", file = .file.display().to_string(), reason = .source.to_string()))]
+    Write {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 #[cfg(test)]

@@ -4,9 +4,10 @@
 //! give the same advice for the same failure.
 
 use crate::backup::{BackupError, TakeError};
-use crate::config::ConfigError;
+use crate::config::{ConfigError, InitError};
 use crate::input::InputError;
 use crate::job::JobError;
+use crate::job::batch::PlanError;
 use crate::job::order_for::OrderForError;
 use crate::order::OrderFileError;
 use crate::profile::ProfileError;
@@ -243,6 +244,10 @@ impl Diagnose for PulledError {
             PulledError::Sync(e) => e.diagnosis(),
             PulledError::Keys(e) => e.diagnosis(),
             PulledError::Config(e) => e.diagnosis(),
+            PulledError::Settings(e) => e.diagnosis(),
+            PulledError::NoKeys => Diagnosis::of(Kind::Usage)
+                .code("no_order_keys")
+                .help(tr!("help-orders-no-keys")),
         }
     }
 }
@@ -330,6 +335,26 @@ impl Diagnose for TakeError {
         match self {
             TakeError::Terminal(e) => e.diagnosis(),
             TakeError::Backup(e) => e.diagnosis(),
+        }
+    }
+}
+
+impl Diagnose for InitError {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            InitError::Exists(_) => Diagnosis::of(Kind::Data)
+                .code("file_exists")
+                .help(tr!("help-config-exists")),
+            InitError::Write { .. } => Diagnosis::of(Kind::Failure),
+        }
+    }
+}
+
+impl Diagnose for PlanError {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            PlanError::Store(e) => e.diagnosis(),
+            PlanError::Twice { .. } | PlanError::NoSerial { .. } => Diagnosis::of(Kind::Data),
         }
     }
 }

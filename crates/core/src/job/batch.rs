@@ -47,6 +47,28 @@ pub enum PlanError {
     Store(#[from] StoreError),
 }
 
+/// The terminals answering on `ports`, probed at every line setting the planned orders'
+/// profiles use: serial → port, and the ports where none answered, with why.
+pub type Probed = (HashMap<String, PathBuf>, Vec<(PathBuf, String)>);
+
+/// Probes `ports` for the terminals of `planned` (see [`Probed`]).
+pub fn probe(planned: &[Planned], profiles: &ProfileSet, ports: &[PathBuf]) -> Result<Probed, ProfileError> {
+    let mut settings: Vec<crate::profile::SerialSettings> = Vec::new();
+    for p in planned {
+        let s = profiles.get(&p.order.profile)?.serial.clone();
+        if !settings.contains(&s) {
+            settings.push(s);
+        }
+    }
+    Ok(crate::terminal::discover::probe(ports, &settings))
+}
+
+/// Keeps the orders whose terminals (and replacement) answer now.
+pub fn keep_connected(planned: &mut Vec<Planned>, found: &HashMap<String, PathBuf>) {
+    let connected = |s: &String| found.contains_key(s);
+    planned.retain(|p| connected(&p.serial) && p.replacement.as_ref().is_none_or(connected));
+}
+
 /// Decides what to do with each order from the journal (`file` names the plan in errors).
 pub fn plan(store: &Store, orders: Vec<(WorkOrder, Option<Verified>)>, file: &Path) -> Result<Vec<Planned>, PlanError> {
     let jobs = store.jobs()?;

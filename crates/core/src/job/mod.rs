@@ -9,6 +9,7 @@
 //! its submission for the provider in one transaction.
 
 pub mod batch;
+pub mod eta;
 pub mod order_for;
 mod proof;
 pub mod restore;

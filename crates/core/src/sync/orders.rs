@@ -80,6 +80,25 @@ pub async fn pull(
     Ok(pulled)
 }
 
+/// Pulls the orders issued to config.toml's technician from the provider config.toml
+/// names (with `overrides` in its place); returns them with the technician's name.
+pub async fn pull_configured(
+    paths: &crate::config::Paths,
+    overrides: super::settings::Overrides,
+) -> Result<(Pulled, String), PulledError> {
+    let (settings, _, _) = super::settings::settings(paths, overrides)?;
+    let order_keys = OrderKeys::configured(paths)?;
+    if order_keys.is_empty() {
+        return Err(PulledError::NoKeys);
+    }
+    let client = Client::new(&settings)?;
+    let mut store = Store::open(&paths.data)?;
+    let keys = LocalKeys::load_or_create(&paths.data).map_err(SyncError::from)?;
+    let technician = crate::config::Config::load(paths)?.technician();
+    let pulled = pull(&client, &technician, &order_keys, &mut store, &keys).await?;
+    Ok((pulled, technician))
+}
+
 /// A pulled order's signed document, opened.
 pub fn document(store: &Store, keys: &LocalKeys, id: &str) -> Result<Option<SignedOrder>, SyncError> {
     let Some(sealed) = store.pulled_document(id)? else {
@@ -100,6 +119,11 @@ pub enum PulledError {
     Keys(#[from] crate::signed::OrderKeyError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Settings(#[from] super::settings::SettingsError),
+    /// No order key is configured: nothing pulled could be trusted.
+    #[error("{}", crate::tr!("orders-no-keys"))]
+    NoKeys,
 }
 
 impl From<crate::store::StoreError> for PulledError {
