@@ -3,8 +3,8 @@
 //! at once (the journal makes that safe too). Processes registered here (the demo's
 //! simulators) are stopped either way.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 static PRESSES: AtomicUsize = AtomicUsize::new(0);
@@ -13,14 +13,23 @@ static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 /// Exit code after an interruption (128 + SIGINT, the shell convention).
 pub const INTERRUPTED: u8 = 130;
 
+/// What the first stop request says will happen.
+static FIRST: OnceLock<String> = OnceLock::new();
+
 /// Installs the handler; call once, before the work that may be interrupted.
 pub fn install() {
+    install_saying(crate::tr!("interrupt-first"));
+}
+
+/// Installs the handler, which says `first` on the first request.
+pub fn install_saying(first: String) {
+    let _ = FIRST.set(first);
     // Fails only if a handler is already installed, which then serves the same purpose.
     let _ = ctrlc::set_handler(|| {
         STOP.store(true, Ordering::SeqCst);
         stop_children();
         if PRESSES.fetch_add(1, Ordering::SeqCst) == 0 {
-            eprintln!("\n{}", crate::tr!("interrupt-first"));
+            eprintln!("\n{}", FIRST.get().map_or("", String::as_str));
         } else {
             eprintln!("\n{}", crate::tr!("interrupt-second"));
             std::process::exit(i32::from(INTERRUPTED));
@@ -31,6 +40,19 @@ pub fn install() {
 /// Whether a stop was asked for.
 pub fn requested() -> bool {
     STOP.load(Ordering::SeqCst)
+}
+
+/// A channel that turns true once a stop is asked for, for async work (call inside a
+/// runtime).
+pub fn stop_channel() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(requested());
+    tokio::spawn(async move {
+        while !requested() {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let _ = tx.send(true);
+    });
+    rx
 }
 
 /// Registers a child process to stop on interruption (the demo's simulators).

@@ -4,7 +4,6 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use tokio::sync::watch;
 
 use super::args::{ProviderArgs, SyncArgs};
 use super::{CliError, Exit, Output, json_line, runtime};
@@ -121,43 +120,6 @@ impl SyncObserver for SyncScreen {
     }
 }
 
-/// Stops the drain after its batch in flight on the first Ctrl-C or SIGTERM; a second one
-/// quits at once (anything left `sending` is put back by the next run).
-fn stop_on_signals(json: bool) -> watch::Receiver<bool> {
-    let (tx, rx) = watch::channel(false);
-    tokio::spawn(async move {
-        for n in 0.. {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                () = terminated() => {}
-            }
-            if n > 0 {
-                std::process::exit(130);
-            }
-            if !json {
-                eprintln!("{}", tr!("sync-stopping"));
-            }
-            let _ = tx.send(true);
-        }
-    });
-    rx
-}
-
-/// A request to end the process other than Ctrl-C: SIGTERM on Unix; closing the console
-/// window or logging off on Windows. Never, where the handler cannot be installed.
-async fn terminated() {
-    #[cfg(unix)]
-    let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
-    #[cfg(windows)]
-    let signal = tokio::signal::windows::ctrl_close();
-    match signal {
-        Ok(mut s) => {
-            s.recv().await;
-        }
-        Err(_) => std::future::pending().await,
-    }
-}
-
 pub fn run(paths: &Paths, a: &SyncArgs, out: &Output) -> Result<(), CliError> {
     let mut delivery = Delivery::open(paths, overrides(&a.provider))?;
     let rounds = if a.watch {
@@ -171,8 +133,11 @@ pub fn run(paths: &Paths, a: &SyncArgs, out: &Output) -> Result<(), CliError> {
     };
     let mut screen = SyncScreen::new(out, a.watch, delivery.queued()?);
     let rt = runtime()?;
+    // The first Ctrl-C or SIGTERM ends the run after the batch in flight; a second quits at
+    // once (anything left `sending` is put back by the next run).
+    super::interrupt::install_saying(tr!("sync-stopping"));
     let (tally, result) = rt.block_on(async {
-        let stop = stop_on_signals(out.json);
+        let stop = super::interrupt::stop_channel();
         delivery.deliver(rounds, stop, &mut screen).await
     })?;
     screen.bar.finish_and_clear();
