@@ -6,8 +6,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::args::{BackupArgs, BackupCommand, RestoreArgs};
-use super::device_cmd::{connect, locate};
-use super::output::{Table, pad};
+use super::device_cmd::locate;
+use super::output::Table;
 use super::output::{describe_binding, describe_link};
 use super::secrets::{self, PasswordUse};
 use super::{CliError, Exit, Output, load_profiles, progress};
@@ -15,6 +15,7 @@ use crate::backup::{self, BackupError};
 use crate::config::Paths;
 use crate::link::LinkStats;
 use crate::store::Store;
+use crate::terminal::Terminal;
 use crate::tr;
 
 pub fn run(paths: &Paths, a: BackupArgs, out: &Output) -> Result<(), CliError> {
@@ -62,7 +63,7 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
     // Opened before the terminal is read: a database that cannot record the backup is
     // found before anything is written.
     let store = Store::open(&paths.data)?;
-    let mut t = connect(&port, profile, &secret)?;
+    let mut t = Terminal::open_authenticated(&port, &profile.serial, &secret)?;
     let bar = progress::transfer_bar(out, &tr!("transfer-reading-terminal"));
     let how = backup::Taking {
         profile: profile.name.clone(),
@@ -214,33 +215,6 @@ pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliEr
         a.profile.as_deref().or(Some(manifest.profile.as_str())),
         out,
     )?;
-    let mut t = connect(&port, profile, &secret)?;
-    let identity = t.identify()?;
-    if identity.serial != manifest.terminal.serial && !a.to_replacement {
-        return Err(CliError::new(
-            Exit::DataErr,
-            tr!(
-                "restore-other-terminal",
-                file = a.file.display().to_string(),
-                expected = manifest.terminal.serial.as_str(),
-                port = port.display().to_string(),
-                serial = identity.serial.as_str()
-            ),
-        )
-        .code("another_unit")
-        .help(tr!("help-restore-other-terminal")));
-    }
-    let changes = t.read_binding()?.differences(&contents.binding);
-    if !out.json {
-        eprintln!("{}", tr!("restore-heading", serial = identity.serial.as_str()));
-        if changes.is_empty() {
-            eprintln!("  {}", tr!("restore-matches"));
-        }
-        for d in &changes {
-            eprintln!("  {} {}  →  {}", pad(&d.label(), 14), d.from, d.to);
-        }
-    }
-    confirm(&tr!("restore-confirm", params = contents.params.len()), a.yes)?;
     let technician = super::job_cmd::technician(paths)?;
     let setup = crate::job::restore::RestoreSetup {
         paths,
@@ -253,6 +227,18 @@ pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliEr
         technician: &technician,
         to_replacement: a.to_replacement,
     };
+    let mut t = Terminal::open_authenticated(&port, &profile.serial, &secret)?;
+    let (identity, changes) = setup.preview(&mut t)?;
+    if !out.json {
+        eprintln!("{}", tr!("restore-heading", serial = identity.serial.as_str()));
+        if changes.is_empty() {
+            eprintln!("  {}", tr!("restore-matches"));
+        }
+        for d in &changes {
+            eprintln!("  {}", super::output::change_line(d));
+        }
+    }
+    confirm(&tr!("restore-confirm", params = contents.params.len()), a.yes)?;
     let mut screen = super::screen::screen(out, true);
     super::interrupt::install();
     let outcome = crate::job::restore::start(&setup, t, &mut screen)?;

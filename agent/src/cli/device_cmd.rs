@@ -1,7 +1,7 @@
 //! `posagent devices` and `posagent inspect`.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -9,10 +9,7 @@ use super::args::{InspectArgs, WhereArgs};
 use super::output::{Table, describe_binding, describe_link, field};
 use super::{CliError, Exit, Output, load_profiles, secrets};
 use crate::config::Paths;
-use crate::link::LinkStats;
 use crate::profile::{Profile, ProfileSet};
-use crate::terminal::Secret;
-use crate::terminal::model::{Binding, Identity, Status};
 use crate::terminal::{Terminal, discover};
 use crate::tr;
 
@@ -132,21 +129,12 @@ fn pick(found: Vec<discover::Found>, out: &Output) -> Result<discover::Found, Cl
     .help(tr!("help-several-terminals")))
 }
 
-/// Opens a terminal and authenticates.
-pub fn connect(port: &Path, profile: &Profile, secret: &Secret) -> Result<Terminal, CliError> {
-    let mut t = Terminal::open(port, &profile.serial)?;
-    t.authenticate(secret)?;
-    Ok(t)
-}
-
 #[derive(Serialize)]
-struct Inspection {
+struct Inspected {
     port: String,
     profile: String,
-    identity: Identity,
-    status: Status,
-    binding: Binding,
-    link: LinkStats,
+    #[serde(flatten)]
+    found: crate::terminal::Inspection,
 }
 
 /// Shows a terminal's identity and binding.
@@ -154,19 +142,12 @@ pub fn inspect(paths: &Paths, a: &InspectArgs, out: &Output) -> Result<(), CliEr
     let profiles = load_profiles(paths)?;
     let (port, profile) = locate(paths, &profiles, &a.at, a.profile.as_deref(), out)?;
     let secret = secrets::operator_secret(a.secret.secret_file.as_deref())?;
-    let mut t = connect(&port, profile, &secret)?;
-    let identity = t.identify()?;
-    let status = t.status()?;
-    let binding = t.read_binding()?;
-    let report = Inspection {
+    let report = Inspected {
         port: port.display().to_string(),
         profile: profile.name.clone(),
-        identity,
-        status,
-        binding,
-        link: t.stats(),
+        found: Terminal::open_authenticated(&port, &profile.serial, &secret)?.inspect()?,
     };
-    let id = &report.identity;
+    let id = &report.found.identity;
     let human = [
         field(
             tr!("field-terminal"),
@@ -178,16 +159,16 @@ pub fn inspect(paths: &Paths, a: &InspectArgs, out: &Output) -> Result<(), CliEr
                 firmware = id.firmware.as_str()
             ),
         ),
-        describe_binding(&report.binding),
+        describe_binding(&report.found.binding),
         field(
             tr!("field-log"),
             tr!(
                 "log-line",
-                transactions = report.status.transactions,
-                unsettled = report.status.unsettled
+                transactions = report.found.status.transactions,
+                unsettled = report.found.status.unsettled
             ),
         ),
-        describe_link(&report.link),
+        describe_link(&report.found.link),
     ]
     .join("\n");
     out.print(&human, &report);

@@ -52,6 +52,7 @@ from_diagnosed!(
     crate::input::InputError,
     crate::job::JobError,
     crate::job::batch::PlanError,
+    crate::job::restore::PreviewError,
     crate::job::order_for::OrderForError,
     crate::order::OrderFileError,
     crate::profile::ProfileError,

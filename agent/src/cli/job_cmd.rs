@@ -13,7 +13,7 @@ use crate::job::{self, JobSetup};
 use crate::order::Operation;
 use crate::tr;
 
-use super::output::pad;
+use super::output::change_line;
 
 /// Who is working (`Config::technician`).
 pub fn technician(paths: &Paths) -> Result<String, CliError> {
@@ -98,13 +98,7 @@ fn start(
     if opts.dry_run {
         let mut human = tr!("dry-run-done");
         for d in &outcome.plan.changes {
-            human.push_str(&format!(
-                "\n  {} {} {}  →  {}",
-                tr!("dry-run-would-change"),
-                pad(&d.label(), 14),
-                d.from,
-                d.to
-            ));
+            human.push_str(&format!("\n  {} {}", tr!("dry-run-would-change"), change_line(d)));
         }
         human.push_str(&format!(
             "\n  {}",

@@ -4,8 +4,6 @@ use super::args::OrdersCommand;
 use super::output::Table;
 use super::{CliError, Exit, Output, local_time, runtime, sync_cmd};
 use crate::config::Paths;
-use crate::order::shown_value;
-use crate::seal::LocalKeys;
 use crate::signed::OrderKeys;
 use crate::store::Store;
 use crate::tr;
@@ -77,41 +75,26 @@ pub fn run(paths: &Paths, action: Option<OrdersCommand>, out: &Output) -> Result
             out.print(&human, &listed);
         }
         OrdersCommand::Show { id } => {
-            let store = Store::open(&paths.data)?;
-            let local = LocalKeys::load_or_create(&paths.data).map_err(crate::sync::client::SyncError::from)?;
-            let doc = crate::sync::orders::document(&store, &local, &id)?.ok_or_else(|| {
+            let doc = crate::sync::orders::Ready::open(paths)?.document(&id)?.ok_or_else(|| {
                 CliError::new(Exit::DataErr, tr!("orders-not-found", order = id.as_str()))
                     .code("order_not_found")
                     .help(tr!("help-orders-not-found"))
             })?;
-            let fields: serde_json::Map<String, serde_json::Value> = doc.order["fields"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| (k.clone(), shown_value(k, v.as_str().unwrap_or_default()).into()))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let shown = doc.shown();
             let mut human = tr!(
                 "orders-show",
                 order = id.as_str(),
-                technician = doc.order["technician"].as_str().unwrap_or("?"),
-                issued = local_time(doc.order["issued_at"].as_str().unwrap_or("")),
-                until = local_time(doc.order["valid_until"].as_str().unwrap_or("")),
-                key = doc.key_id.as_str()
+                technician = shown.technician.as_str(),
+                issued = local_time(&shown.issued_at),
+                until = local_time(&shown.valid_until),
+                key = shown.key_id.as_str()
             );
-            for (k, v) in &fields {
-                human.push_str(&format!("\n  {k:<28} {}", v.as_str().unwrap_or_default()));
+            for (k, v) in &shown.fields {
+                human.push_str(&format!("\n  {k:<28} {v}"));
             }
-            if let Some(checks) = doc.order["checks"].as_object().filter(|c| !c.is_empty()) {
-                for (k, v) in checks {
-                    human.push_str(&format!("\n  checks.{k:<21} {}", v.as_str().unwrap_or_default()));
-                }
+            for (k, v) in &shown.checks {
+                human.push_str(&format!("\n  checks.{k:<21} {v}"));
             }
-            let shown = serde_json::json!({
-                "id": id, "technician": doc.order["technician"], "issued_at": doc.order["issued_at"],
-                "valid_until": doc.order["valid_until"], "key_id": doc.key_id, "fields": fields, "checks": doc.order["checks"],
-            });
             out.print(&human, &shown);
         }
     }

@@ -158,6 +158,11 @@ pub fn pad(text: &str, width: usize) -> String {
     console::pad_str(text, width, console::Alignment::Left, None).into_owned()
 }
 
+/// One change a job or a restore would make: `label  from  →  to`, numbers masked.
+pub fn change_line(d: &crate::terminal::model::Difference) -> String {
+    format!("{} {}  →  {}", pad(&d.label(), 14), d.from, d.to)
+}
+
 /// `label` padded to `width` columns (the column where values start), then `value`.
 pub fn labelled(label: &str, value: &str, width: usize) -> String {
     format!("{}{value}", pad(label, width))

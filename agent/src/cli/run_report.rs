@@ -83,6 +83,18 @@ fn table(results: &[OrderResult]) -> String {
     table.render()
 }
 
+/// The exit code for a run with `failed` orders: none when none failed; unavailable when
+/// every failure was a terminal or provider not there; else `otherwise`.
+fn failed_exit(failed: &[&OrderResult], otherwise: Exit) -> Option<Exit> {
+    if failed.is_empty() {
+        None
+    } else if failed.iter().all(|r| r.exit == Some(Exit::Unavailable)) {
+        Some(Exit::Unavailable)
+    } else {
+        Some(otherwise)
+    }
+}
+
 pub(super) fn summary(results: &[OrderResult], receipts: &Path, out: &Output) -> Result<(), CliError> {
     let failed: Vec<&OrderResult> = results.iter().filter(|r| r.status == "failed").collect();
     let count = |s: &str| results.iter().filter(|r| r.status == s).count();
@@ -116,13 +128,8 @@ pub(super) fn summary(results: &[OrderResult], receipts: &Path, out: &Output) ->
             );
         }
     }
-    if failed.is_empty() {
+    let Some(exit) = failed_exit(&failed, Exit::Failure) else {
         return Ok(());
-    }
-    let exit = if failed.iter().all(|r| r.exit == Some(Exit::Unavailable)) {
-        Exit::Unavailable
-    } else {
-        Exit::Failure
     };
     Err(
         CliError::new(exit, tr!("run-failed", failed = failed.len(), total = results.len()))
@@ -152,13 +159,9 @@ pub(super) fn dry_run_report(
         &human,
         &serde_json::json!({ "ok": failed.is_empty(), "orders": results }),
     );
-    if failed.is_empty() {
+    let first = failed.iter().find_map(|r| r.exit).unwrap_or(Exit::Failure);
+    let Some(exit) = failed_exit(&failed, first) else {
         return Ok(());
-    }
-    let exit = if failed.iter().all(|r| r.exit == Some(Exit::Unavailable)) {
-        Exit::Unavailable
-    } else {
-        failed.iter().find_map(|r| r.exit).unwrap_or(Exit::Failure)
     };
     Err(CliError::new(
         exit,

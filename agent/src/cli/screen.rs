@@ -97,7 +97,7 @@ impl Observer for Screen<'_> {
                 eprintln!("  {}", tr!("plan-replacement", serial = r.as_str()));
             }
             for d in &plan.changes {
-                eprintln!("  {} {}  →  {}", pad(&d.label(), 14), d.from, d.to);
+                eprintln!("  {}", super::output::change_line(d));
             }
             eprintln!("  {}", tr!("plan-steps", steps = step_list(&plan.steps)));
         }

@@ -172,10 +172,8 @@ fn summary(
     judge: bool,
     orders_pulled: Option<usize>,
 ) -> Result<(), CliError> {
-    let counts = store.outbox_counts()?;
-    let count = |s: &str| counts.get(s).copied().unwrap_or(0);
-    let left = count("pending") + count("sending");
-    let next = store.next_attempt_at()?;
+    let queue = store.queue_state()?;
+    let (count, left) = (|s: &str| queue.count(s), queue.waiting());
     let mut human = tr!(
         "sync-summary",
         url = url,
@@ -188,7 +186,7 @@ fn summary(
         queue_rejected = count("rejected"),
         queue_dead = count("dead")
     );
-    if let Some(n) = &next {
+    if let Some(n) = &queue.next_attempt_at {
         human.push_str(&format!("\n{}", tr!("sync-next-retry", at = super::local_time(n))));
     }
     if let Some(n) = orders_pulled {
@@ -198,8 +196,8 @@ fn summary(
         "ok": tally.rejected + tally.dead == 0 && left == 0,
         "provider": url,
         "tally": tally,
-        "queue": counts,
-        "next_attempt_at": next,
+        "queue": queue.counts,
+        "next_attempt_at": queue.next_attempt_at,
         "orders_pulled": orders_pulled,
     });
     if out.json && !judge {

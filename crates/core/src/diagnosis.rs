@@ -9,6 +9,7 @@ use crate::input::InputError;
 use crate::job::JobError;
 use crate::job::batch::PlanError;
 use crate::job::order_for::OrderForError;
+use crate::job::restore::PreviewError;
 use crate::order::OrderFileError;
 use crate::profile::ProfileError;
 use crate::receipt::ReceiptError;
@@ -355,6 +356,17 @@ impl Diagnose for PlanError {
         match self {
             PlanError::Store(e) => e.diagnosis(),
             PlanError::Twice { .. } | PlanError::NoSerial { .. } => Diagnosis::of(Kind::Data),
+        }
+    }
+}
+
+impl Diagnose for PreviewError {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            PreviewError::Terminal(e) => e.diagnosis(),
+            PreviewError::OtherUnit { .. } => Diagnosis::of(Kind::Data)
+                .code("another_unit")
+                .help(tr!("help-restore-other-terminal")),
         }
     }
 }

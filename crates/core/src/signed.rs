@@ -32,6 +32,55 @@ pub struct SignedOrder {
     pub signature: String,
 }
 
+/// A signed order as it may be shown: every field masked as the order checker masks it
+/// (card and account numbers 6/4, codes hidden). What it says, not yet verified.
+#[derive(Debug, Clone, Serialize)]
+pub struct Shown {
+    pub id: String,
+    pub technician: String,
+    pub issued_at: String,
+    pub valid_until: String,
+    pub key_id: String,
+    pub fields: BTreeMap<String, String>,
+    pub checks: BTreeMap<String, String>,
+}
+
+impl SignedOrder {
+    /// The order as it may be shown ([`Shown`]).
+    pub fn shown(&self) -> Shown {
+        let text = |k: &str| self.order[k].as_str().unwrap_or_default().to_string();
+        let map = |k: &str, mask: bool| -> BTreeMap<String, String> {
+            self.order[k]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(f, v)| {
+                            let v = v.as_str().unwrap_or_default();
+                            (
+                                f.clone(),
+                                if mask {
+                                    crate::procedure::shown_value(f, v)
+                                } else {
+                                    v.to_string()
+                                },
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Shown {
+            id: text("id"),
+            technician: text("technician"),
+            issued_at: text("issued_at"),
+            valid_until: text("valid_until"),
+            key_id: self.key_id.clone(),
+            fields: map("fields", true),
+            checks: map("checks", false),
+        }
+    }
+}
+
 /// A provider's order-signing public key and when it may sign.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OrderKey {

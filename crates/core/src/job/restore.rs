@@ -51,6 +51,49 @@ pub struct RestoreSetup<'a> {
     pub to_replacement: bool,
 }
 
+/// Why a restore may not go ahead on the terminal connected.
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    #[error(transparent)]
+    Terminal(#[from] crate::terminal::TerminalError),
+    /// The archive is of another unit, and it is not going to a replacement.
+    #[error("{}", crate::tr!("restore-other-terminal", file = .file.display().to_string(), expected = .expected.as_str(), port = .port.display().to_string(), serial = .serial.as_str()))]
+    OtherUnit {
+        file: std::path::PathBuf,
+        expected: String,
+        port: std::path::PathBuf,
+        serial: String,
+    },
+}
+
+impl RestoreSetup<'_> {
+    /// Checks that `t` is the unit the archive came from (unless the archive goes to a
+    /// replacement) and says what restoring it would change there.
+    pub fn preview(
+        &self,
+        t: &mut Terminal,
+    ) -> Result<
+        (
+            crate::terminal::model::Identity,
+            Vec<crate::terminal::model::Difference>,
+        ),
+        PreviewError,
+    > {
+        let identity = t.identify()?;
+        let expected = &self.contents.manifest.terminal.serial;
+        if identity.serial != *expected && !self.to_replacement {
+            return Err(PreviewError::OtherUnit {
+                file: self.archive.to_path_buf(),
+                expected: expected.clone(),
+                port: self.port.to_path_buf(),
+                serial: identity.serial,
+            });
+        }
+        let changes = t.read_binding()?.differences(&self.contents.binding);
+        Ok((identity, changes))
+    }
+}
+
 struct Restore<'a> {
     store: Store,
     setup: &'a RestoreSetup<'a>,

@@ -327,6 +327,14 @@ impl Store {
             .map_err(self.err())
     }
 
+    /// Submissions by state, with when the next retry is due.
+    pub fn queue_state(&self) -> Result<QueueState, StoreError> {
+        Ok(QueueState {
+            counts: self.outbox_counts()?,
+            next_attempt_at: self.next_attempt_at()?,
+        })
+    }
+
     /// How many submissions are in each state.
     pub fn outbox_counts(&self) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
         let mut stmt = self
@@ -335,6 +343,27 @@ impl Store {
             .map_err(self.err())?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+}
+
+/// How the outbox stands.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QueueState {
+    /// Submissions by state (`pending`, `sending`, `accepted` …).
+    pub counts: std::collections::BTreeMap<String, i64>,
+    /// When the next retry of a pending submission is due.
+    pub next_attempt_at: Option<String>,
+}
+
+impl QueueState {
+    /// Submissions in `state`.
+    pub fn count(&self, state: &str) -> i64 {
+        self.counts.get(state).copied().unwrap_or(0)
+    }
+
+    /// Submissions still to deliver (pending, or left in flight by a killed run).
+    pub fn waiting(&self) -> i64 {
+        self.count("pending") + self.count("sending")
     }
 }
 

@@ -101,11 +101,7 @@ impl Delivery {
 
     /// Submissions waiting to be delivered (or left in flight by a killed run).
     pub fn queued(&self) -> Result<u64, StoreError> {
-        let counts = self.store.outbox_counts()?;
-        Ok(["pending", "sending"]
-            .iter()
-            .map(|s| counts.get(*s).copied().unwrap_or(0) as u64)
-            .sum())
+        Ok(self.store.queue_state()?.waiting().unsigned_abs())
     }
 
     /// Delivers the outbox; setting `stop` ends the run after the batch in flight. Returns

@@ -206,6 +206,11 @@ impl Ready {
         Ok((keys, technician))
     }
 
+    /// The pulled order `id` as the provider signed it; `None` when none was pulled.
+    pub fn document(&self, id: &str) -> Result<Option<SignedOrder>, PulledError> {
+        Ok(document(&self.store, &self.local, id)?)
+    }
+
     /// The pulled order `id` checked as a job checks it ([`checked`]); `None` when no
     /// order by that id was pulled (the keys are read only when one was).
     pub fn one(&self, id: &str, profiles: &ProfileSet) -> Result<Option<Checked>, PulledError> {

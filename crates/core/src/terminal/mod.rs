@@ -167,10 +167,40 @@ struct Announced {
     encoded: Option<(u8, usize)>,
 }
 
+/// What `inspect` found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Inspection {
+    pub identity: model::Identity,
+    pub status: model::Status,
+    pub binding: model::Binding,
+    pub link: crate::link::LinkStats,
+}
+
 impl Terminal {
     /// Opens the serial port and says HELLO.
     pub fn open(path: &Path, settings: &SerialSettings) -> Result<Terminal, TerminalError> {
         Terminal::open_with(std::sync::Arc::new(SerialOpener), path, settings)
+    }
+
+    /// Opens the serial port at `path` and authenticates with `secret`.
+    pub fn open_authenticated(
+        path: &Path,
+        settings: &SerialSettings,
+        secret: &Secret,
+    ) -> Result<Terminal, TerminalError> {
+        let mut t = Terminal::open(path, settings)?;
+        t.authenticate(secret)?;
+        Ok(t)
+    }
+
+    /// Who the terminal is, what state it is in and what it is bound to.
+    pub fn inspect(&mut self) -> Result<Inspection, TerminalError> {
+        Ok(Inspection {
+            identity: self.identify()?,
+            status: self.status()?,
+            binding: self.read_binding()?,
+            link: self.stats(),
+        })
     }
 
     /// Opens the port `opener` makes of `path` (and reopens it the same way after a
