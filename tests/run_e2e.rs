@@ -238,9 +238,10 @@ fn the_demo_migrates_syncs_and_stops_what_it_started() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    // One document per stage; the demo's own summary comes last.
+    // One document: the demo's summary.
     let docs = common::json_docs(&out);
-    let doc = docs.last().unwrap();
+    assert_eq!(docs.len(), 1, "{docs:?}");
+    let doc = &docs[0];
     assert_eq!(doc["job_state"], "done", "{doc}");
     assert_eq!(doc["submission"]["state"], "accepted", "{doc}");
     let backup = PathBuf::from(doc["backup"].as_str().unwrap());

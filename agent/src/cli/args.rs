@@ -105,9 +105,9 @@ pub enum Command {
     #[cfg(feature = "sim")]
     #[command(subcommand)]
     Sim(crate::sim::command::SimCommand),
-    /// A full migration against simulated terminals and provider (--json: one document per stage).
+    /// A full migration against simulated terminals and provider (--json: one document, the summary).
     #[cfg(feature = "sim")]
-    Demo(super::demo_cmd::DemoArgs),
+    Demo(DemoArgs),
     /// Shell completion script for SHELL, on stdout.
     Completions { shell: clap_complete::Shell },
     /// The manual page (roff) on stdout, or with --dir every page: posagent(1) and one per
@@ -250,4 +250,16 @@ pub struct RestoreArgs {
     pub password_file: Option<PathBuf>,
     #[command(flatten)]
     pub secret: SecretArgs,
+}
+
+/// `posagent demo`'s size.
+#[cfg(feature = "sim")]
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Transactions on the old unit.
+    #[arg(long, default_value_t = 200)]
+    pub transactions: u32,
+    /// Line rate of the simulated terminals.
+    #[arg(long, default_value_t = 115_200)]
+    pub baud: u32,
 }

@@ -1,6 +1,5 @@
 //! `posagent backup [verify FILE | list]` and `posagent restore`.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use serde::Serialize;
@@ -9,6 +8,7 @@ use super::args::{BackupArgs, BackupCommand, RestoreArgs};
 use super::device_cmd::locate;
 use super::output::Table;
 use super::output::{describe_binding, describe_link};
+use super::screen::confirm;
 use super::secrets::{self, PasswordUse};
 use super::{CliError, Exit, Output, load_profiles, progress};
 use crate::backup::{self, BackupError};
@@ -167,30 +167,6 @@ fn list(paths: &Paths, out: &Output) -> Result<(), CliError> {
     };
     out.print(&human, &rows);
     Ok(())
-}
-
-/// Asks on the terminal; without one, refuses unless `--yes` was given.
-pub fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
-    if yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(CliError::new(Exit::Usage, tr!("confirm-no-terminal"))
-            .code("confirmation_needed")
-            .help(tr!("help-confirm-yes")));
-    }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes" | "是") {
-        Ok(())
-    } else {
-        Err(CliError::new(Exit::Failure, tr!("not-confirmed")).code("not_confirmed"))
-    }
 }
 
 pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliError> {

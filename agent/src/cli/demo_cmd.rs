@@ -2,14 +2,12 @@
 //! (`posagent_sim::demo` runs it); this draws it and says what happened and where the
 //! backup is.
 
-use clap::Args;
-
 use super::screen::{print_outcome, screen};
 use super::{CliError, Exit, Output};
 use crate::sim::demo::{self, DemoEvent, DemoOptions};
 use crate::tr;
 
-pub fn run(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
+pub fn run(a: &super::args::DemoArgs, out: &Output) -> Result<(), CliError> {
     // Ctrl-C or a termination signal stops the simulators at once (they are registered as
     // they start) and whatever the demo was doing then fails: report it as the stop it is.
     super::interrupt::install();
@@ -22,7 +20,7 @@ pub fn run(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
     })
 }
 
-fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
+fn demo(a: &super::args::DemoArgs, out: &Output) -> Result<(), CliError> {
     let exe = std::env::current_exe().map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
     let narrate = |text: String| {
         if out.narrates() {
@@ -97,14 +95,4 @@ fn demo(a: &DemoArgs, out: &Output) -> Result<(), CliError> {
         }),
     );
     Ok(())
-}
-
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// Transactions on the old unit.
-    #[arg(long, default_value_t = 200)]
-    pub transactions: u32,
-    /// Line rate of the simulated terminals.
-    #[arg(long, default_value_t = 115_200)]
-    pub baud: u32,
 }

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::args::RunArgs;
-use super::backup_cmd::confirm;
 use super::job_cmd::technician;
 use super::run_report::{OrderResult, dry_run_report, result_label, summary};
+use super::screen::confirm;
 use super::secrets::PasswordUse;
 use super::{CliError, Output, json_line, secrets};
 use crate::config::Paths;

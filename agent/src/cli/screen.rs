@@ -4,16 +4,40 @@
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-use super::backup_cmd::confirm;
 use super::codes::CodeSource;
-use super::output::pad;
-use super::output::{describe_binding, describe_link};
-use super::{Output, progress};
+use super::output::{describe_binding, describe_link, pad};
+use std::io::{BufRead, IsTerminal, Write};
+
+use super::{CliError, Exit, Output, progress};
 use crate::job::{Code, CodeAsk, JobOutcome, Observer, PlanSummary, Step, StepStatus};
 use crate::tr;
 
 use crate::job::transfer_label;
 use crate::job::{operation_label as op_label, step_list};
+
+/// Asks on the terminal; without one, refuses unless `--yes` was given.
+pub fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::new(Exit::Usage, tr!("confirm-no-terminal"))
+            .code("confirmation_needed")
+            .help(tr!("help-confirm-yes")));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "是") {
+        Ok(())
+    } else {
+        Err(CliError::new(Exit::Failure, tr!("not-confirmed")).code("not_confirmed"))
+    }
+}
 
 /// Draws job events: one line per step on stderr, a bar for transfers.
 pub(super) struct Screen<'a> {
