@@ -66,7 +66,10 @@ fn demo(a: &super::args::DemoArgs, out: &Output) -> Result<(), CliError> {
         baud: a.baud,
     };
     let run = demo::run(&exe, opts, &mut say, &mut view)?;
-    print_outcome(out, &run.outcome, &tr!("verb-finished"));
+    if !out.json {
+        // Under --json the summary below is the one document, the job's state in it.
+        print_outcome(out, &run.outcome, &tr!("verb-finished"));
+    }
     let backup = run.outcome.backup_file.clone().unwrap_or_default();
     let human = tr!(
         "demo-finished",
