@@ -105,6 +105,7 @@ impl Ledger {
                  applied_at TEXT NOT NULL
              );
              CREATE INDEX IF NOT EXISTS changes_by_mid ON changes (mid, kind, applied_at);
+             CREATE INDEX IF NOT EXISTS answers_by_order ON answers (order_id, status);
              CREATE TABLE IF NOT EXISTS confirmations (
                  confirmation_id TEXT PRIMARY KEY,
                  verification_id TEXT NOT NULL,
