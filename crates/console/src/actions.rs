@@ -14,7 +14,7 @@ use posagent_core::i18n::Lang;
 use posagent_core::profile::ProfileSet;
 use posagent_core::store::Store;
 use posagent_core::sync::delivery::{Delivery, DeliveryError, Rounds};
-use posagent_core::sync::drain::{SyncEvent, SyncObserver, Tally};
+use posagent_core::sync::drain::{Quiet, Tally};
 use posagent_core::terminal::{Secret, Terminal};
 use zeroize::Zeroizing;
 
@@ -102,13 +102,6 @@ fn back_to_queue(app: &App, s: &Session, said: Markup) -> Response {
         },
     );
     Redirect::to("/queue").into_response()
-}
-
-/// Delivery progress is shown once it is over; nothing to draw meanwhile.
-struct Quiet;
-
-impl SyncObserver for Quiet {
-    fn event(&mut self, _e: SyncEvent<'_>) {}
 }
 
 /// One delivery run, then the orders issued meanwhile (as `posagent sync`).

@@ -229,8 +229,7 @@ impl Diagnose for DeliveryError {
         match self {
             DeliveryError::Settings(e) => e.diagnosis(),
             DeliveryError::Sync(e) => e.diagnosis(),
-            DeliveryError::Config(e) => e.diagnosis(),
-            DeliveryError::OrderKeys(e) => e.diagnosis(),
+            DeliveryError::Pulled(e) => e.diagnosis(),
             DeliveryError::Busy => Diagnosis::of(Kind::Unavailable)
                 .code("sync_running")
                 .help(tr!("help-sync-busy")),

@@ -16,7 +16,7 @@ use posagent_core::receipt::ReceiptError;
 use posagent_core::store::outbox::Submission;
 use posagent_core::store::{Store, StoreError};
 use posagent_core::sync::delivery::{Delivery, DeliveryError, Rounds};
-use posagent_core::sync::drain::{SyncObserver, Tally};
+use posagent_core::sync::drain::{Quiet, Tally};
 use posagent_core::sync::orders::{NotReady, Pulled, PulledError, Ready};
 use posagent_core::terminal::{Secret, Terminal, TerminalError};
 
@@ -137,13 +137,6 @@ fn order_plan(old_port: &Path, profiles: &ProfileSet) -> Result<String, DemoErro
         b.tid.ok_or(DemoError::NoMerchant)?,
         activation_code_for(NEW_SERIAL),
     ))
-}
-
-/// A delivery run that reports nothing as it goes (the demo reports its tally).
-struct Quiet;
-
-impl SyncObserver for Quiet {
-    fn event(&mut self, _e: posagent_core::sync::drain::SyncEvent<'_>) {}
 }
 
 /// Runs the demo with simulators from the posagent binary `exe`, in a new directory under

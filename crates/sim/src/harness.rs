@@ -53,9 +53,12 @@ impl SimProcess {
             // Reads for as long as the simulator writes, so that it never blocks on a full
             // pipe and every announcement is kept.
             std::thread::spawn(move || {
+                let mut first = Some(first_tx);
                 for line in BufReader::new(stdout).lines() {
                     let Ok(line) = line else { break };
-                    let _ = first_tx.send(line.clone());
+                    if let Some(tx) = first.take() {
+                        let _ = tx.send(line.clone());
+                    }
                     kept.lock().unwrap_or_else(PoisonError::into_inner).push(line);
                 }
             });

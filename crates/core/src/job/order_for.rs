@@ -44,14 +44,18 @@ pub enum OrderForError {
 /// Reads and validates every order in `file`; any problem refuses the whole file.
 pub fn every_order(paths: &Paths, file: &Path) -> Result<(Vec<WorkOrder>, ProfileSet), OrderForError> {
     let profiles = ProfileSet::load(&paths.profile_overrides())?;
-    let (orders, report) = crate::order::check_file(file, &profiles)?;
+    Ok((valid_orders(file, &profiles)?, profiles))
+}
+
+fn valid_orders(file: &Path, profiles: &ProfileSet) -> Result<Vec<WorkOrder>, OrderForError> {
+    let (orders, report) = crate::order::check_file(file, profiles)?;
     if !report.valid {
         return Err(OrderForError::Invalid {
             file: file.to_path_buf(),
             problems: report.errors,
         });
     }
-    Ok((orders, profiles))
+    Ok(orders)
 }
 
 /// The order for `op`: `arg` is the id of an order pulled from the provider, or a file
@@ -72,22 +76,21 @@ pub fn one_order(
             })
         }
     };
+    let profiles = ProfileSet::load(&paths.profile_overrides())?;
     if !arg.exists()
         && let Some(id) = arg.to_str()
+        && let Some(ready) = Ready::open(paths)?.one(id, &profiles)?
     {
-        let profiles = ProfileSet::load(&paths.profile_overrides())?;
-        if let Some(ready) = Ready::open(paths)?.one(id, &profiles)? {
-            let (order, v) = ready.map_err(|e| match e {
-                NotReady::Auth(e) => OrderForError::Unauthorised(e),
-                NotReady::Invalid(problems) => OrderForError::PulledInvalid {
-                    order: id.to_string(),
-                    problems,
-                },
-            })?;
-            return Ok((of_op(order)?, profiles, Some(v)));
-        }
+        let (order, v) = ready.map_err(|e| match e {
+            NotReady::Auth(e) => OrderForError::Unauthorised(e),
+            NotReady::Invalid(problems) => OrderForError::PulledInvalid {
+                order: id.to_string(),
+                problems,
+            },
+        })?;
+        return Ok((of_op(order)?, profiles, Some(v)));
     }
-    let (orders, profiles) = every_order(paths, arg)?;
+    let orders = valid_orders(arg, &profiles)?;
     let [order]: [WorkOrder; 1] = orders.try_into().map_err(|v: Vec<WorkOrder>| OrderForError::Several {
         file: arg.to_path_buf(),
         count: v.len(),

@@ -11,11 +11,10 @@ use tokio::sync::watch;
 
 use super::client::{Client, SyncError};
 use super::drain::{Drain, DrainOptions, SyncObserver, Tally};
-use super::orders::Pulled;
+use super::orders::{Pulled, PulledError};
 use super::settings::{Overrides, SettingsError};
-use crate::config::{Config, ConfigError, Paths};
+use crate::config::Paths;
 use crate::seal::LocalKeys;
-use crate::signed::{OrderKeyError, OrderKeys};
 use crate::store::{Store, StoreError};
 
 /// Why a delivery run could not start or finish.
@@ -34,10 +33,9 @@ pub enum DeliveryError {
         #[source]
         source: std::io::Error,
     },
+    /// config.toml's order keys or technician could not be read.
     #[error(transparent)]
-    OrderKeys(#[from] OrderKeyError),
-    #[error(transparent)]
-    Config(#[from] ConfigError),
+    Pulled(#[from] PulledError),
 }
 
 impl From<StoreError> for DeliveryError {
@@ -135,11 +133,10 @@ impl Delivery {
     /// Pulls the orders issued to config.toml's technician; `None` when no order key is
     /// configured (nothing pulled could be trusted).
     pub async fn pull_orders(&mut self, paths: &Paths) -> Result<Option<Pulled>, DeliveryError> {
-        let order_keys = OrderKeys::configured(paths)?;
+        let (order_keys, technician) = super::orders::authority(paths)?;
         if order_keys.is_empty() {
             return Ok(None);
         }
-        let technician = Config::load(paths)?.technician();
         let pulled = super::orders::pull(&self.client, &technician, &order_keys, &mut self.store, &self.keys).await?;
         Ok(Some(pulled))
     }

@@ -65,6 +65,13 @@ pub struct DrainOptions {
     pub retry_base: Duration,
 }
 
+/// An observer that wants no report as a drain goes (its tally says what was done).
+pub struct Quiet;
+
+impl SyncObserver for Quiet {
+    fn event(&mut self, _e: SyncEvent<'_>) {}
+}
+
 /// What a drain has done so far.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Tally {

@@ -80,6 +80,13 @@ pub async fn pull(
     Ok(pulled)
 }
 
+/// Whose orders and whose signatures: config.toml's order keys and technician.
+pub fn authority(paths: &crate::config::Paths) -> Result<(OrderKeys, String), PulledError> {
+    let keys = OrderKeys::configured(paths)?;
+    let technician = crate::config::Config::load(paths)?.technician();
+    Ok((keys, technician))
+}
+
 /// Pulls the orders issued to config.toml's technician from the provider config.toml
 /// names (with `overrides` in its place); returns them with the technician's name.
 pub async fn pull_configured(
@@ -87,14 +94,13 @@ pub async fn pull_configured(
     overrides: super::settings::Overrides,
 ) -> Result<(Pulled, String), PulledError> {
     let (settings, _, _) = super::settings::settings(paths, overrides)?;
-    let order_keys = OrderKeys::configured(paths)?;
+    let (order_keys, technician) = authority(paths)?;
     if order_keys.is_empty() {
         return Err(PulledError::NoKeys);
     }
     let client = Client::new(&settings)?;
     let mut store = Store::open(&paths.data)?;
     let keys = LocalKeys::load_or_create(&paths.data).map_err(SyncError::from)?;
-    let technician = crate::config::Config::load(paths)?.technician();
     let pulled = pull(&client, &technician, &order_keys, &mut store, &keys).await?;
     Ok((pulled, technician))
 }
@@ -200,12 +206,6 @@ impl Ready {
         })
     }
 
-    fn authority(&self) -> Result<(OrderKeys, String), PulledError> {
-        let keys = OrderKeys::configured(&self.paths)?;
-        let technician = crate::config::Config::load(&self.paths)?.technician();
-        Ok((keys, technician))
-    }
-
     /// The pulled order `id` as the provider signed it; `None` when none was pulled.
     pub fn document(&self, id: &str) -> Result<Option<SignedOrder>, PulledError> {
         Ok(document(&self.store, &self.local, id)?)
@@ -217,13 +217,13 @@ impl Ready {
         let Some(doc) = document(&self.store, &self.local, id)? else {
             return Ok(None);
         };
-        let (keys, technician) = self.authority()?;
+        let (keys, technician) = authority(&self.paths)?;
         Ok(Some(checked(&doc, &keys, &technician, profiles)))
     }
 
     /// Every pulled order no job has carried out yet, each checked ([`checked`]).
     pub fn all(&self, profiles: &ProfileSet) -> Result<Vec<Checked>, PulledError> {
-        let (keys, technician) = self.authority()?;
+        let (keys, technician) = authority(&self.paths)?;
         let mut orders = Vec::new();
         for o in self.store.pulled_orders()? {
             if self.store.job_of_order(&o.id)?.is_some() {
