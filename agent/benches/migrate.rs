@@ -1,10 +1,12 @@
 //! Migration speed: `posagent migrate` of a terminal with 10,000 transactions to a blank
-//! replacement, both at 115200 baud, once with terminals that send objects as they are
-//! (`--plain`) and once with terminals that deflate them (agreed in HELLO). Wall time of the
-//! whole job is set against the line-rate time of the payload bytes moved (the link's
-//! efficiency), and against one pass of the uncompressed log at line rate (the procedure's).
+//! replacement, both at 115200 baud, and of one with 1,000 at 9600 baud; each copied one
+//! transfer after another (`--copy sequential`, the first release's procedure) and in one
+//! pass (`--copy one-pass`, the default), with terminals that send objects as they are
+//! (`--plain`) and with terminals that deflate them (agreed in HELLO). The wall time of the
+//! whole job is set against one pass of the uncompressed log at line rate.
 //!
-//! Run: `cargo bench --bench migrate` (`MIGRATE_RECORDS` changes the log size).
+//! Run: `cargo bench --bench migrate` (about 15 minutes; `MIGRATE_RECORDS` changes the
+//! 115200 log, the 9600 one has a tenth of it).
 
 mod common;
 #[path = "../../tests/common/mod.rs"]
@@ -15,26 +17,28 @@ use posagent::profile::ProfileSet;
 use posagent::sim::terminal::activation_code_for;
 use posagent::terminal::{Secret, Terminal};
 
-const BAUD: u32 = 115_200;
-
 fn main() {
     let records: u32 = std::env::var("MIGRATE_RECORDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
     println!(
-        "| transactions | objects | payload bytes moved | line-rate time (s) | wall time (s) | ratio | wall time / one pass of the log |"
+        "| transactions | baud | copy | objects | payload bytes moved (both lines) | wall time (s) | one pass of the log (s) | wall time / one pass |"
     );
-    println!("|---|---|---|---|---|---|---|");
-    for plain in [true, false] {
-        migrate(records, plain);
+    println!("|---|---|---|---|---|---|---|---|");
+    for (records, baud) in [(records, 115_200), (records / 10, 9_600)] {
+        for copy in ["sequential", "one-pass"] {
+            for plain in [true, false] {
+                migrate(records, baud, copy, plain);
+            }
+        }
     }
 }
 
 /// One migration; prints its row.
-fn migrate(records: u32, plain: bool) {
+fn migrate(records: u32, baud_rate: u32, copy: &str, plain: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let baud = BAUD.to_string();
+    let baud = baud_rate.to_string();
     let encoding: &[&str] = if plain { &["--plain"] } else { &[] };
     let old = common::start_sim(
         dir.path(),
@@ -71,7 +75,12 @@ fn migrate(records: u32, plain: bool) {
     );
     let (secret, password) = common::secrets(dir.path());
     e2e::jobs::accept_local_orders(dir.path());
-    let settings = ProfileSet::builtin().unwrap().get("lakala").unwrap().serial.clone();
+    // The profile says the line's baud, as it would for a terminal of that speed.
+    let lakala = dir.path().join("profiles/lakala.toml");
+    let text = std::fs::read_to_string(&lakala).unwrap();
+    std::fs::write(&lakala, text.replace("baud = 115200", &format!("baud = {baud_rate}"))).unwrap();
+    let mut settings = ProfileSet::builtin().unwrap().get("lakala").unwrap().serial.clone();
+    settings.baud = baud_rate;
     let mut t = Terminal::open(&old.port, &settings).unwrap();
     t.authenticate(&Secret::new(b"posagent-demo-secret".to_vec())).unwrap();
     let b = t.read_binding().unwrap();
@@ -98,6 +107,8 @@ fn migrate(records: u32, plain: bool) {
         &[
             "migrate",
             "--yes",
+            "--copy",
+            copy,
             "--from",
             old.port.to_str().unwrap(),
             "--to",
@@ -110,12 +121,11 @@ fn migrate(records: u32, plain: bool) {
             password.to_str().unwrap(),
         ],
     );
-    let (payload, line_time) = common::line_time(&doc, BAUD);
-    let one_pass = f64::from(log_len) / (f64::from(BAUD) / 10.0);
+    let (payload, _) = common::line_time(&doc, baud_rate);
+    let one_pass = f64::from(log_len) / (f64::from(baud_rate) / 10.0);
     println!(
-        "| {records} | {} | {payload} | {line_time:.2} | {wall:.2} | {:.4} | {:.2} |",
+        "| {records} | {baud_rate} | {copy} | {} | {payload} | {wall:.2} | {one_pass:.2} | **{:.2}** |",
         if plain { "as they are" } else { "deflated" },
-        wall / line_time,
         wall / one_pass
     );
 }

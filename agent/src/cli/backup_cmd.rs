@@ -72,6 +72,7 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
         password: &pw,
         force: a.force,
         store: &store,
+        feed: None,
     };
     let backup::Taken {
         identity,

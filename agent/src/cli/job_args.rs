@@ -23,6 +23,22 @@ impl From<VerifyArg> for crate::job::Verify {
     }
 }
 
+/// How a migration moves the data.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CopyArg {
+    OnePass,
+    Sequential,
+}
+
+impl From<CopyArg> for crate::job::Copying {
+    fn from(c: CopyArg) -> Self {
+        match c {
+            CopyArg::OnePass => crate::job::Copying::OnePass,
+            CopyArg::Sequential => crate::job::Copying::Sequential,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum OrdersCommand {
     /// Fetch the orders the provider issued to this technician, verified and kept offline.
@@ -82,6 +98,11 @@ pub struct JobOptions {
     /// reading it back), or by reading every record back.
     #[arg(long, value_enum, default_value = "digest")]
     pub verify: VerifyArg,
+    /// How a migration moves the data: settle, then one export feeding the backup and the
+    /// new unit at once (one pass of the log), or back up, settle, export and import one
+    /// after another (three passes, as the first release did).
+    #[arg(long, value_enum, default_value = "one-pass")]
+    pub copy: CopyArg,
     /// The provider confirmed that the merchant's settlement-card cooldown has run out
     /// (needed when the terminal does not say when its card was bound; recorded in the audit).
     #[arg(long)]

@@ -88,6 +88,7 @@ fn start(
         dry_run: opts.dry_run,
         cooldown_checked_by_provider: opts.cooldown_checked_by_provider,
         verify: opts.verify.into(),
+        copying: opts.copy.into(),
         signed,
         proof: proof(paths, opts.documents_checked)?,
     };

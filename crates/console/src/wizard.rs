@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use posagent_core::config::Config;
-use posagent_core::job::{self, Continue, JobSetup, Proof, Verify};
+use posagent_core::job::{self, Continue, Copying, JobSetup, Proof, Verify};
 use posagent_core::order::{Operation, WorkOrder};
 use posagent_core::profile::ProfileSet;
 use posagent_core::signed::{OrderKeys, Verified};
@@ -382,6 +382,7 @@ pub async fn start(
                 dry_run: false,
                 cooldown_checked_by_provider: false,
                 verify: Verify::default(),
+                copying: Copying::default(),
                 signed: l.signed.clone(),
                 proof,
             };

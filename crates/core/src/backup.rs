@@ -25,7 +25,7 @@ use crate::domain::{DeviceStatus, DomainError, MAX_NAME_CHARS, plain_text};
 use crate::link::bulk::Progress;
 use crate::link::proto::Object;
 use crate::terminal::model::{self, AccountBinding, Binding, CardBinding, Identity, TxnRecord};
-use crate::terminal::{Terminal, TerminalError};
+use crate::terminal::{Exported, Feed, Terminal, TerminalError};
 
 /// The archive format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -313,22 +313,39 @@ fn entries_of(c: &Contents) -> Result<Vec<(String, Vec<u8>)>, serde_json::Error>
     Ok(out)
 }
 
+/// What a backup read from a terminal: the archive's contents, and the parameters and the
+/// log as they came (for a migration, which imports them into the new unit).
+struct Captured {
+    contents: Contents,
+    params: Exported,
+    log: Exported,
+}
+
 /// Reads everything a backup holds from an authenticated terminal: binding, parameters
-/// and the full transaction log (each transfer verified by SHA-256).
-pub fn capture(
+/// and the full transaction log (each transfer verified by SHA-256), passing the log on to
+/// `feed` as it arrives when there is one.
+fn capture(
     t: &mut Terminal,
     evidence: Vec<(String, Vec<u8>)>,
     progress: Progress<'_>,
-) -> Result<Contents, TerminalError> {
+    feed: Option<&Feed>,
+) -> Result<Captured, TerminalError> {
     let binding = t.read_binding()?;
     let params = t.export(Object::Parameters, progress)?;
-    let log = t.export(Object::TransactionLog, progress)?;
+    let log = match feed {
+        Some(feed) => t.export_feeding(Object::TransactionLog, progress, feed)?,
+        None => t.export(Object::TransactionLog, progress)?,
+    };
     let invalid = |e| TerminalError::Invalid(e);
-    Ok(Contents {
-        binding,
-        params: model::decode_params(&params.data).map_err(invalid)?,
-        transactions: model::decode_log(&log.data).map_err(invalid)?,
-        evidence,
+    Ok(Captured {
+        contents: Contents {
+            binding,
+            params: model::decode_params(&params.data).map_err(invalid)?,
+            transactions: model::decode_log(&log.data).map_err(invalid)?,
+            evidence,
+        },
+        params,
+        log,
     })
 }
 
@@ -341,6 +358,8 @@ pub struct Taking<'a> {
     /// Whether an existing file may be replaced.
     pub force: bool,
     pub store: &'a crate::store::Store,
+    /// Where the log goes on to as it arrives (a one-pass migration's import), if anywhere.
+    pub feed: Option<&'a Feed>,
 }
 
 /// A backup taken: the terminal it came from, what it holds, the archive and its record.
@@ -349,6 +368,9 @@ pub struct Taken {
     pub contents: Contents,
     pub written: Written,
     pub record: crate::store::BackupRecord,
+    /// The parameters and the log as the terminal sent them.
+    pub params: Exported,
+    pub log: Exported,
 }
 
 /// Why no backup was taken.
@@ -371,7 +393,7 @@ pub fn take(
     how: Taking<'_>,
 ) -> Result<Taken, TakeError> {
     let identity = t.identify()?;
-    let contents = capture(t, evidence, progress)?;
+    let Captured { contents, params, log } = capture(t, evidence, progress, how.feed)?;
     let path = place(&identity);
     let base = ManifestBase {
         profile: how.profile,
@@ -385,6 +407,8 @@ pub fn take(
         contents,
         written,
         record,
+        params,
+        log,
     })
 }
 

@@ -250,6 +250,7 @@ pub fn run(
             dry_run: false,
             cooldown_checked_by_provider: false,
             verify: job::Verify::Digest,
+            copying: job::Copying::OnePass,
             signed: Some(signed),
             proof: Default::default(),
         },

@@ -30,6 +30,22 @@ pub struct FaultSpec {
     pub lie: Option<Lie>,
 }
 
+impl FaultSpec {
+    /// Only `unplug=BYTES`.
+    pub const fn unplug_after_bytes(bytes: u64) -> FaultSpec {
+        FaultSpec {
+            bitflip: 0.0,
+            drop: 0.0,
+            stall: None,
+            busy: 0.0,
+            slow: None,
+            unplug_after: Some(bytes),
+            unplug_on: None,
+            lie: None,
+        }
+    }
+}
+
 /// How a misbehaving terminal lies (`lie=NAME`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lie {

@@ -64,10 +64,46 @@ impl Opener for InProcess {
         let (agent, terminal) = mem_pair();
         std::thread::spawn(move || {
             let mut sim = lock(&unit);
+            let terminal = Unplugging {
+                inner: terminal,
+                left: sim.take_byte_unplug(),
+            };
             let mut link = Link::new(terminal, INPROC_BAUD);
             // Ends when the agent closes its end or a fault unplugs the unit.
             let _ = sim.serve(&mut link);
         });
         Ok(Box::new(agent))
+    }
+}
+
+/// The `unplug=BYTES` fault in-process: the unit's end of the line fails once after that
+/// many bytes in either direction, as a pulled cable would.
+struct Unplugging<P> {
+    inner: P,
+    left: Option<u64>,
+}
+
+impl<P: Port> Unplugging<P> {
+    fn count(&mut self, n: usize) -> Result<(), PortError> {
+        match &mut self.left {
+            Some(left) if *left <= n as u64 => Err(PortError::Disconnected),
+            Some(left) => {
+                *left -= n as u64;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+impl<P: Port> Port for Unplugging<P> {
+    fn read_timeout(&mut self, buf: &mut [u8], timeout: std::time::Duration) -> Result<usize, PortError> {
+        let n = self.inner.read_timeout(buf, timeout)?;
+        self.count(n).map(|()| n)
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> Result<(), PortError> {
+        self.count(data.len())?;
+        self.inner.write_all(data)
     }
 }

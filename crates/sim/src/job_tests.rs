@@ -59,13 +59,14 @@ struct World {
     before: Binding,
     /// The old unit's transactions, by RRN.
     log: Vec<String>,
+    copying: Copying,
 }
 
-fn seed<'a>(profile: &'a str, serial: &str, blank: bool, account: bool) -> Seed<'a> {
+fn seed<'a>(profile: &'a str, serial: &str, blank: bool, account: bool, transactions: u32) -> Seed<'a> {
     Seed {
         profile,
         seed: 7,
-        transactions: 40,
+        transactions,
         blank,
         serial: Some(serial.to_string()),
         account,
@@ -83,6 +84,11 @@ fn profile_of(op: Operation) -> &'static str {
 
 impl World {
     fn new(op: Operation, faults: FaultSpec) -> World {
+        World::disturbed(op, faults, FaultSpec::default(), 40)
+    }
+
+    /// A world whose units, once set up, inject `main_faults` and `new_faults`.
+    fn disturbed(op: Operation, main_faults: FaultSpec, new_faults: FaultSpec, transactions: u32) -> World {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths::under(dir.path());
         // Local order files, as the tests write them, for every profile.
@@ -102,11 +108,17 @@ impl World {
         let profile = profile_of(op);
         let main = sims.add(
             "main",
-            &seed(profile, "MAIN-0001", false, op == Operation::RebindAccount),
-            faults,
+            &seed(
+                profile,
+                "MAIN-0001",
+                false,
+                op == Operation::RebindAccount,
+                transactions,
+            ),
+            FaultSpec::default(),
         );
         let new = (op == Operation::Migrate)
-            .then(|| sims.add("new", &seed(profile, "NEW-0002", true, false), FaultSpec::default()));
+            .then(|| sims.add("new", &seed(profile, "NEW-0002", true, false, 0), FaultSpec::default()));
         let mut w = World {
             _dir: dir,
             paths,
@@ -117,6 +129,7 @@ impl World {
             order_file: PathBuf::new(),
             before: Binding::unbound(),
             log: Vec::new(),
+            copying: Copying::default(),
         };
         let mut t = w.terminal(&w.main.clone());
         w.before = t.read_binding().unwrap();
@@ -125,7 +138,13 @@ impl World {
             .into_iter()
             .map(|r| r.rrn)
             .collect();
+        drop(t);
         w.order_file = w.write_order(op);
+        // Armed only now, so that a byte-count unplug falls in the job, not in this setup.
+        w.sims.with(&w.main, |sim| sim.arm(main_faults));
+        if let Some(new) = &w.new {
+            w.sims.with(new, |sim| sim.arm(new_faults));
+        }
         w
     }
 
@@ -213,6 +232,7 @@ impl World {
             dry_run: false,
             cooldown_checked_by_provider: false,
             verify,
+            copying: self.copying,
             signed: None,
             proof: self.proof(),
         }
@@ -313,8 +333,8 @@ impl World {
     }
 }
 
-fn steps_of(op: Operation) -> usize {
-    plan(op, ProfileSet::builtin().unwrap().get(profile_of(op)).unwrap()).len()
+fn steps_of(op: Operation, copying: Copying) -> usize {
+    plan_with(op, ProfileSet::builtin().unwrap().get(profile_of(op)).unwrap(), copying).len()
 }
 
 #[test]
@@ -329,8 +349,13 @@ fn every_procedure_runs_to_done() {
 
 /// Stopped before each step in turn (as Ctrl-C does), then resumed: always the same end.
 fn stop_before_every_step_then_resume(op: Operation) {
-    for k in 1..=steps_of(op) {
-        let w = World::new(op, FaultSpec::default());
+    stop_before_every_step_of(op, Copying::default());
+}
+
+fn stop_before_every_step_of(op: Operation, copying: Copying) {
+    for k in 1..=steps_of(op, copying) {
+        let mut w = World::new(op, FaultSpec::default());
+        w.copying = copying;
         let mut stopping = Quiet {
             stop_before: Some(k),
             ..Quiet::default()
@@ -374,6 +399,46 @@ fn an_unbind_stopped_before_any_step_resumes_to_the_same_end() {
 #[test]
 fn a_migration_stopped_before_any_step_resumes_to_the_same_end() {
     stop_before_every_step_then_resume(Operation::Migrate);
+}
+
+/// Transactions on the old unit for the mid-stream unplugs: its log deflates to about
+/// 11 KB, six chunks.
+const STREAM_TRANSACTIONS: u32 = 600;
+
+/// Where the old unit's line is pulled: bytes into its session, measured to fall in the
+/// middle of the log's export (after its third chunk of six; the import then waits for
+/// the export to come back).
+const MID_EXPORT: FaultSpec = FaultSpec::unplug_after_bytes(9_000);
+
+/// Where the new unit's line is pulled: measured to fall in the middle of the log's
+/// import (the checks and the activation take about 1 KB).
+const MID_IMPORT: FaultSpec = FaultSpec::unplug_after_bytes(7_000);
+
+/// The first release's way, kept for comparison: a job started so keeps it when resumed.
+#[test]
+fn a_migration_copied_step_after_step_stopped_before_any_step_resumes_to_the_same_end() {
+    stop_before_every_step_of(Operation::Migrate, Copying::Sequential);
+}
+
+/// A one-pass copy with the old unit's line, then the new unit's, pulled in the middle of
+/// the log: each side reconnects and carries on from where its terminal stands, and the job
+/// ends as an undisturbed one does.
+#[test]
+fn a_one_pass_copy_rides_out_an_unplug_mid_stream_on_either_line() {
+    for (old, new) in [(MID_EXPORT, FaultSpec::default()), (FaultSpec::default(), MID_IMPORT)] {
+        let ctx = format!("unplugged: old {:?}, new {:?}", old.unplug_after, new.unplug_after);
+        let w = World::disturbed(Operation::Migrate, old, new, STREAM_TRANSACTIONS);
+        let outcome = w.start(&mut Quiet::default()).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        w.assert_finished(Operation::Migrate, &ctx);
+        for unit in [&w.main, w.new.as_ref().unwrap()] {
+            assert_eq!(
+                w.sims.with(unit, |sim| sim.take_byte_unplug()),
+                None,
+                "{ctx}: the unplug happened"
+            );
+        }
+        assert_eq!(outcome.link.reconnects, 1, "{ctx}");
+    }
 }
 
 #[test]
@@ -431,9 +496,11 @@ fn a_mismatched_binding_or_a_wrong_secret_is_refused_and_nothing_changes() {
 #[test]
 fn a_replacement_that_is_already_bound_is_refused_before_the_old_unit_changes() {
     let mut w = World::new(Operation::Migrate, FaultSpec::default());
-    let bound = w
-        .sims
-        .add("bound", &seed("lakala", "NEW-0002", false, false), FaultSpec::default());
+    let bound = w.sims.add(
+        "bound",
+        &seed("lakala", "NEW-0002", false, false, 40),
+        FaultSpec::default(),
+    );
     w.new = Some(bound);
     match w.start(&mut Quiet::default()) {
         Err(JobError::Refused { step, .. }) => assert_eq!(step, "check_replacement"),

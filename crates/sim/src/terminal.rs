@@ -325,6 +325,18 @@ impl SimTerminal {
         }
     }
 
+    /// Replaces the faults to inject from now on (a unit set up unharmed, then armed).
+    #[cfg(test)]
+    pub(crate) fn arm(&mut self, faults: FaultSpec) {
+        self.faults = faults;
+    }
+
+    /// The byte-count unplug (`unplug=BYTES`), handed to the line that serves next: it
+    /// happens once.
+    pub(crate) fn take_byte_unplug(&mut self) -> Option<u64> {
+        self.faults.unplug_after.take()
+    }
+
     /// Serves frames until the line fails (an unplug returns `Disconnected`).
     pub fn serve<P: Port>(&mut self, link: &mut Link<P>) -> Result<(), LinkError> {
         // A new line is a new session.
@@ -387,7 +399,7 @@ impl SimTerminal {
             self.last = Some(rsp);
             let end = match follow {
                 None => continue,
-                Some(Follow::Export { data, offset }) => link.send_bulk(&data, offset, &mut |_, _| {}),
+                Some(Follow::Export { data, offset }) => link.send_bulk(&data[..], offset, &mut |_, _| {}),
                 Some(Follow::Import) => {
                     let staging = self.staging.as_mut().expect("import staged");
                     let total = staging.stream();
@@ -402,7 +414,8 @@ impl SimTerminal {
             };
             match end {
                 Ok(BulkEnd::Command(next)) => pending = Some(next),
-                Ok(BulkEnd::Complete) => {}
+                // (A log in memory never starves its sender.)
+                Ok(BulkEnd::Complete | BulkEnd::Starved(_)) => {}
                 // The agent went quiet: wait for it to come back and ask again.
                 Err(LinkError::Stalled { .. }) => {}
                 Err(e) => return Err(e),

@@ -9,9 +9,15 @@
 //! asks for it with a NAK, or when nothing has come back for a retransmission timeout,
 //! which is learnt from the acknowledgements' round trips ([`super::rto`]).
 //! Either side gives up after [`proto::BULK_STALL_TIMEOUT`] without progress.
+//!
+//! A sender may send an object while it is still arriving from elsewhere (a [`Source`]
+//! whose bytes come in over another line): it sends each chunk once the chunk is there,
+//! and hands back [`BulkEnd::Starved`] when nothing new has come for [`STARVED_AFTER`], before
+//! the receiver gives up waiting.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
+use std::ops::Range;
+use std::time::{Duration, Instant};
 
 use super::frame::{Frame, Kind};
 use super::port::Port;
@@ -22,6 +28,14 @@ use super::{Link, LinkError, Received};
 /// Largest object a bulk transfer may carry (64 MiB).
 pub const MAX_OBJECT_LEN: usize = 64 << 20;
 
+/// How long a sender waits for a [`Source`] with nothing new, everything sent so far
+/// acknowledged, before it hands back [`BulkEnd::Starved`]: well inside the receiver's
+/// [`proto::BULK_STALL_TIMEOUT`].
+pub const STARVED_AFTER: Duration = Duration::from_millis(2500);
+
+/// How often a starved sender looks at its source again.
+const STARVED_POLL: Duration = Duration::from_millis(50);
+
 /// How a bulk transfer ended without error.
 #[derive(Debug)]
 pub enum BulkEnd {
@@ -29,10 +43,42 @@ pub enum BulkEnd {
     Complete,
     /// The peer sent a command instead: it has moved on (or started over).
     Command(Frame),
+    /// Sender only: every byte the source had is acknowledged, up to this offset, and
+    /// nothing new came for [`STARVED_AFTER`]. The receiver will soon stop waiting; start
+    /// again (IMPORT_BEGIN answers where it stands) once the source has more.
+    Starved(usize),
 }
 
 /// Observer of transfer progress: (bytes done, bytes total).
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+/// Receiver of each run of bytes that becomes contiguous: (its offset, the bytes).
+pub type Tee<'a> = &'a mut dyn FnMut(usize, &[u8]);
+
+/// What a bulk sender sends: an object whose bytes are all there, or one still arriving.
+pub trait Source {
+    /// The object's length.
+    fn total(&self) -> usize;
+    /// How many bytes from offset 0 are there now; while fewer than `want`, waits for more
+    /// until `until`.
+    fn ready(&self, want: usize, until: Instant) -> usize;
+    /// Appends the bytes in `range` (all there) to `out`.
+    fn copy_to(&self, range: Range<usize>, out: &mut Vec<u8>);
+}
+
+impl Source for [u8] {
+    fn total(&self) -> usize {
+        self.len()
+    }
+
+    fn ready(&self, _want: usize, _until: Instant) -> usize {
+        self.len()
+    }
+
+    fn copy_to(&self, range: Range<usize>, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self[range]);
+    }
+}
 
 /// Encodes a bulk ACK: cumulative offset and selective map.
 pub fn ack_payload(cum: u32, sack: u32) -> Vec<u8> {
@@ -61,13 +107,13 @@ impl<P: Port> Link<P> {
         self.max_payload - DATA_OFFSET_LEN
     }
 
-    fn send_chunk(&mut self, data: &[u8], idx: usize) -> Result<(), LinkError> {
+    fn send_chunk<S: Source + ?Sized>(&mut self, data: &S, idx: usize) -> Result<(), LinkError> {
         let chunk = self.chunk_size();
         let start = idx * chunk;
-        let end = (start + chunk).min(data.len());
+        let end = (start + chunk).min(data.total());
         let mut payload = Vec::with_capacity(DATA_OFFSET_LEN + end - start);
         payload.extend_from_slice(&(start as u32).to_be_bytes());
-        payload.extend_from_slice(&data[start..end]);
+        data.copy_to(start..end, &mut payload);
         self.send(&Frame {
             kind: Kind::Data,
             seq: idx as u16,
@@ -76,10 +122,16 @@ impl<P: Port> Link<P> {
         })
     }
 
-    /// Sends `data` from offset `start` (a chunk boundary already acknowledged).
-    pub fn send_bulk(&mut self, data: &[u8], start: usize, progress: Progress<'_>) -> Result<BulkEnd, LinkError> {
+    /// Sends `data` from offset `start` (a chunk boundary already acknowledged), each chunk
+    /// once the source has it.
+    pub fn send_bulk<S: Source + ?Sized>(
+        &mut self,
+        data: &S,
+        start: usize,
+        progress: Progress<'_>,
+    ) -> Result<BulkEnd, LinkError> {
         let chunk = self.chunk_size();
-        let total = data.len();
+        let total = data.total();
         let n = total.div_ceil(chunk);
         let first = (start / chunk).min(n);
         let mut slots = vec![Slot::default(); n];
@@ -92,6 +144,7 @@ impl<P: Port> Link<P> {
             proto::BULK_STALL_TIMEOUT / 2,
         );
         let mut last_progress = Instant::now();
+        let mut starved_since: Option<Instant> = None;
         progress((base * chunk).min(total) as u64, total as u64);
         while base < n {
             // Resend what is known lost first, then fill the window.
@@ -106,17 +159,35 @@ impl<P: Port> Link<P> {
                     break;
                 }
             }
+            let mut starved = false;
             if !sent && next < n && next - base < self.window {
-                self.send_chunk(data, next)?;
-                self.stats.payload_bytes += (chunk.min(total - next * chunk)) as u64;
-                slots[next].sent_at = Some(Instant::now());
-                next += 1;
-                sent = true;
+                let end = ((next + 1) * chunk).min(total);
+                if data.ready(end, Instant::now()) >= end {
+                    self.send_chunk(data, next)?;
+                    self.stats.payload_bytes += (end - next * chunk) as u64;
+                    slots[next].sent_at = Some(Instant::now());
+                    next += 1;
+                    sent = true;
+                    starved_since = None;
+                } else if next == base {
+                    // Everything the source had is acknowledged: wait for it, not the peer.
+                    let since = *starved_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= STARVED_AFTER {
+                        return Ok(BulkEnd::Starved(base * chunk));
+                    }
+                    data.ready(end, Instant::now() + STARVED_POLL);
+                    last_progress = Instant::now();
+                    starved = true;
+                }
             }
             // Poll without waiting while there is more to send; otherwise wait for the
             // oldest outstanding chunk's retransmission timeout.
             let oldest = slots[base].sent_at.unwrap_or_else(Instant::now);
-            let deadline = if sent { Instant::now() } else { oldest + rto.current() };
+            let deadline = if sent || starved {
+                Instant::now()
+            } else {
+                oldest + rto.current()
+            };
             let mut got_any = false;
             loop {
                 let wait_until = if got_any { Instant::now() } else { deadline };
@@ -201,6 +272,18 @@ impl<P: Port> Link<P> {
     /// received (its length is the resume offset). On any return, `buf` holds exactly the
     /// contiguous bytes received, so a later call resumes where this one stopped.
     pub fn recv_bulk(&mut self, total: usize, buf: &mut Vec<u8>, progress: Progress<'_>) -> Result<BulkEnd, LinkError> {
+        self.recv_bulk_teeing(total, buf, progress, &mut |_, _| {})
+    }
+
+    /// As [`Link::recv_bulk`], handing `tee` each run of bytes as it becomes contiguous
+    /// (never the resumed prefix `buf` already held).
+    pub fn recv_bulk_teeing(
+        &mut self,
+        total: usize,
+        buf: &mut Vec<u8>,
+        progress: Progress<'_>,
+        tee: Tee<'_>,
+    ) -> Result<BulkEnd, LinkError> {
         if total > MAX_OBJECT_LEN {
             return Err(LinkError::Protocol(format!(
                 "object of {total} bytes exceeds the limit"
@@ -218,7 +301,7 @@ impl<P: Port> Link<P> {
         have[..start / chunk].iter_mut().for_each(|h| *h = true);
         let mut cum = start;
         buf.resize(total, 0);
-        let result = self.recv_bulk_loop(total, buf, &mut have, &mut cum, progress);
+        let result = self.recv_bulk_loop(total, buf, &mut have, &mut cum, progress, tee);
         buf.truncate(cum);
         result
     }
@@ -230,6 +313,7 @@ impl<P: Port> Link<P> {
         have: &mut [bool],
         cum: &mut usize,
         progress: Progress<'_>,
+        tee: Tee<'_>,
     ) -> Result<BulkEnd, LinkError> {
         let chunk = self.chunk_size();
         let n = have.len();
@@ -252,6 +336,7 @@ impl<P: Port> Link<P> {
                             *cum = (*cum + chunk).min(total);
                         }
                         if *cum > before {
+                            tee(before, &buf[before..*cum]);
                             progress(*cum as u64, total as u64);
                         }
                     }
@@ -304,7 +389,7 @@ mod tests {
         let sent = data.clone();
         let sender = std::thread::spawn(move || {
             let mut link = Link::new(a, 1_000_000);
-            let r = link.send_bulk(&sent, 0, &mut |_, _| {}).unwrap();
+            let r = link.send_bulk(&sent[..], 0, &mut |_, _| {}).unwrap();
             (matches!(r, BulkEnd::Complete), link.stats)
         });
         let mut link = Link::new(b, 1_000_000);
@@ -366,7 +451,7 @@ mod tests {
         let sent = data.clone();
         let sender = std::thread::spawn(move || {
             let mut link = Link::new(a, 10_000_000);
-            link.send_bulk(&sent, 0, &mut |_, _| {}).unwrap();
+            link.send_bulk(&sent[..], 0, &mut |_, _| {}).unwrap();
             link.stats
         });
         let mut link = Link::new(b, 10_000_000);
@@ -385,6 +470,109 @@ mod tests {
         );
     }
 
+    /// A source whose bytes are put in by the test while the sender runs.
+    struct Trickle {
+        total: usize,
+        bytes: std::sync::Mutex<Vec<u8>>,
+        more: std::sync::Condvar,
+    }
+
+    impl Trickle {
+        fn push(&self, b: &[u8]) {
+            self.bytes.lock().unwrap().extend_from_slice(b);
+            self.more.notify_all();
+        }
+    }
+
+    impl Source for Trickle {
+        fn total(&self) -> usize {
+            self.total
+        }
+        fn ready(&self, want: usize, until: Instant) -> usize {
+            let mut b = self.bytes.lock().unwrap();
+            while b.len() < want && Instant::now() < until {
+                b = self.more.wait_timeout(b, until - Instant::now()).unwrap().0;
+            }
+            b.len()
+        }
+        fn copy_to(&self, range: Range<usize>, out: &mut Vec<u8>) {
+            out.extend_from_slice(&self.bytes.lock().unwrap()[range]);
+        }
+    }
+
+    fn trickle(total: usize) -> std::sync::Arc<Trickle> {
+        std::sync::Arc::new(Trickle {
+            total,
+            bytes: Default::default(),
+            more: Default::default(),
+        })
+    }
+
+    /// The other line's tee feeds the sender as bytes arrive (a one-pass migration): every
+    /// byte goes once, and a sender never sends a chunk it does not have whole.
+    #[test]
+    fn a_sender_sends_an_object_while_it_arrives_and_never_a_partial_chunk() {
+        let data = pattern(40_000);
+        let source = trickle(data.len());
+        let (a, b) = mem_pair();
+        let sender = {
+            let source = source.clone();
+            std::thread::spawn(move || {
+                let mut link = Link::new(a, 1_000_000);
+                let end = link.send_bulk(&*source, 0, &mut |_, _| {}).unwrap();
+                (matches!(end, BulkEnd::Complete), link.stats)
+            })
+        };
+        let receiver = std::thread::spawn(move || {
+            let mut link = Link::new(b, 1_000_000);
+            let mut buf = Vec::new();
+            link.recv_bulk(40_000, &mut buf, &mut |_, _| {}).unwrap();
+            // Kept open until the sender has its last acknowledgement.
+            (buf, link)
+        });
+        // Odd-sized pieces, so chunks are often half there.
+        for piece in data.chunks(777) {
+            source.push(piece);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let (got, _open) = receiver.join().unwrap();
+        let (complete, stats) = sender.join().unwrap();
+        assert_eq!(got, data);
+        assert!(complete);
+        assert_eq!(stats.retransmissions, 0);
+        assert_eq!(stats.payload_bytes, 40_000);
+    }
+
+    /// A source that stops coming is handed back before the receiver gives up, with the
+    /// offset every acknowledged byte reaches.
+    #[test]
+    fn a_sender_whose_source_stops_coming_says_where_it_stands() {
+        let data = pattern(10_000);
+        let source = trickle(data.len());
+        source.push(&data[..5_000]);
+        let (a, b) = mem_pair();
+        let receiver = std::thread::spawn(move || {
+            let mut link = Link::new(b, 1_000_000);
+            let mut buf = Vec::new();
+            let end = link.recv_bulk(10_000, &mut buf, &mut |_, _| {});
+            (end.map(|_| ()).map_err(|e| e.to_string()), buf.len())
+        });
+        let mut link = Link::new(a, 1_000_000);
+        let began = Instant::now();
+        let end = link.send_bulk(&*source, 0, &mut |_, _| {}).unwrap();
+        let chunk = link.chunk_size();
+        assert!(
+            matches!(end, BulkEnd::Starved(o) if o == 5_000 / chunk * chunk),
+            "{end:?}"
+        );
+        assert!(began.elapsed() >= STARVED_AFTER);
+        assert!(began.elapsed() < proto::BULK_STALL_TIMEOUT);
+        // The receiver, left waiting, holds exactly the whole chunks it was sent.
+        let (end, held) = receiver.join().unwrap();
+        assert!(end.is_err());
+        assert_eq!(held, 5_000 / chunk * chunk);
+    }
+
     #[test]
     fn receiver_resumes_from_its_contiguous_prefix() {
         let (a, b) = mem_pair();
@@ -394,7 +582,7 @@ mod tests {
         let mut buf = data[..chunk * 3].to_vec();
         let sender = std::thread::spawn(move || {
             let mut link = Link::new(a, 1_000_000);
-            link.send_bulk(&sent, chunk * 3, &mut |_, _| {}).unwrap();
+            link.send_bulk(&sent[..], chunk * 3, &mut |_, _| {}).unwrap();
             link.stats
         });
         let mut link = Link::new(b, 1_000_000);

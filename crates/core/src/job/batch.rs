@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::{Continue, JobError, JobOutcome, JobSetup, Observer, Proof, SerialOpener, Verify};
+use super::{Continue, Copying, JobError, JobOutcome, JobSetup, Observer, Proof, SerialOpener, Verify};
 use crate::config::Paths;
 use crate::order::WorkOrder;
 use crate::profile::{ProfileError, ProfileSet};
@@ -144,6 +144,7 @@ pub struct Batch<'a> {
     pub found: &'a HashMap<String, PathBuf>,
     pub cooldown_checked_by_provider: bool,
     pub verify: Verify,
+    pub copying: Copying,
     pub order_keys: &'a OrderKeys,
     /// Every read-only check against the terminals, nothing changed, no job kept.
     pub dry_run: bool,
@@ -248,6 +249,7 @@ impl Batch<'_> {
             dry_run: self.dry_run,
             cooldown_checked_by_provider: self.cooldown_checked_by_provider,
             verify: self.verify,
+            copying: self.copying,
             signed: p.signed.clone(),
             proof: self.proof.clone(),
         };

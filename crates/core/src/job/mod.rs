@@ -54,6 +54,9 @@ pub enum Step {
     Settle,
     ExportData,
     ActivateNew,
+    /// A one-pass migration's copy: one export of the old unit feeds its backup and the
+    /// new unit's import at once.
+    CopyData,
     ImportData,
     VerifyImport,
     UnbindOld,
@@ -82,6 +85,7 @@ impl Step {
             Step::Settle => "settle",
             Step::ExportData => "export_data",
             Step::ActivateNew => "activate_new",
+            Step::CopyData => "copy_data",
             Step::ImportData => "import_data",
             Step::VerifyImport => "verify_import",
             Step::UnbindOld => "unbind_old",
@@ -114,6 +118,7 @@ impl Step {
             Step::Settle => "step-settle",
             Step::ExportData => "step-export-data",
             Step::ActivateNew => "step-activate-new",
+            Step::CopyData => "step-copy-data",
             Step::ImportData => "step-import-data",
             Step::VerifyImport => "step-verify-import",
             Step::UnbindOld => "step-unbind-old",
@@ -149,7 +154,10 @@ impl Step {
     /// Whether the step moves a terminal's log over a line (what the time still to go of a
     /// job mostly is).
     pub fn moves_data(self) -> bool {
-        matches!(self, Step::Backup | Step::ExportData | Step::ImportData)
+        matches!(
+            self,
+            Step::Backup | Step::ExportData | Step::ImportData | Step::CopyData
+        )
     }
 
     /// Steps run again on every resume because they establish the session.
@@ -189,7 +197,7 @@ pub fn transfer_label(label: &str) -> String {
     }
 }
 
-const ALL_STEPS: [Step; 21] = [
+const ALL_STEPS: [Step; 22] = [
     Step::CheckIdentity,
     Step::Authenticate,
     Step::CompareBinding,
@@ -201,6 +209,7 @@ const ALL_STEPS: [Step; 21] = [
     Step::Settle,
     Step::ExportData,
     Step::ActivateNew,
+    Step::CopyData,
     Step::ImportData,
     Step::VerifyImport,
     Step::UnbindOld,
@@ -213,8 +222,26 @@ const ALL_STEPS: [Step; 21] = [
     Step::RestoreParameters,
 ];
 
-/// The steps of `op` under `profile`, in order.
+/// How a migration moves the old unit's data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Copying {
+    /// Settle, then one export feeds the backup and the new unit's import at once, on
+    /// both lines together (one pass of the log).
+    #[default]
+    OnePass,
+    /// Back up, settle, export again, then import: one transfer after another (three
+    /// passes), as the first release did.
+    Sequential,
+}
+
+/// The steps of `op` under `profile`, in order (a migration copies in one pass).
 pub fn plan(op: Operation, profile: &Profile) -> Vec<Step> {
+    plan_with(op, profile, Copying::default())
+}
+
+/// The steps of `op` under `profile`, a migration copying as `copying` says.
+pub fn plan_with(op: Operation, profile: &Profile, copying: Copying) -> Vec<Step> {
     use Step::*;
     let test = profile.test_transaction.required;
     let mut steps = vec![CheckIdentity, Authenticate, CompareBinding, CheckDocuments];
@@ -231,18 +258,14 @@ pub fn plan(op: Operation, profile: &Profile) -> Vec<Step> {
         Operation::RebindAccount => steps.extend([Backup, UnbindOld, BindNew, Verify]),
         Operation::RebindPhone => steps.extend([VerifyPhone, Backup, BindNew, Reboot, Verify]),
         Operation::Unbind => steps.extend([Backup, Settle, UnbindOld, Verify]),
-        Operation::Migrate => steps.extend([
-            CheckReplacement,
-            Backup,
-            Settle,
-            ExportData,
-            ActivateNew,
-            ImportData,
-            VerifyImport,
-            UnbindOld,
-            BindNew,
-            Verify,
-        ]),
+        Operation::Migrate => {
+            steps.push(CheckReplacement);
+            steps.extend(match copying {
+                Copying::OnePass => &[Settle, ActivateNew, CopyData][..],
+                Copying::Sequential => &[Backup, Settle, ExportData, ActivateNew, ImportData][..],
+            });
+            steps.extend([VerifyImport, UnbindOld, BindNew, Verify]);
+        }
     }
     if test && op != Operation::Unbind && op != Operation::RebindPhone {
         steps.push(TestTransaction);
@@ -487,6 +510,8 @@ pub struct JobSetup<'a> {
     pub cooldown_checked_by_provider: bool,
     /// How a migration checks the new unit's copy of the data.
     pub verify: Verify,
+    /// How a migration moves the data (kept for the whole job, resumes included).
+    pub copying: Copying,
     /// The provider's signature over the order, when it was pulled; `None` for a local file.
     pub signed: Option<crate::signed::Verified>,
     /// What may prove a phone number (`verify_phone`).
@@ -590,6 +615,8 @@ struct Run<'a> {
     /// See [`JobSetup::cooldown_checked_by_provider`].
     cooldown_checked_by_provider: bool,
     verify: Verify,
+    /// See [`JobSetup::copying`].
+    copying: Copying,
     /// See [`JobSetup::signed`].
     signed: Option<crate::signed::Verified>,
     /// See [`JobSetup::proof`].
@@ -666,6 +693,7 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
     };
     // What the technician attested when starting holds for the whole job, resumes included.
     source[DOCUMENTS_CHECKED] = setup.proof.documents_checked.into();
+    source[COPYING] = serde_json::to_value(setup.copying).unwrap_or_default();
     store.journal(&job, "order", "done", source)?;
     let mut run = Run {
         opener: setup.opener.clone(),
@@ -685,6 +713,7 @@ pub fn start(setup: JobSetup<'_>, observer: &mut dyn Observer) -> Result<JobOutc
         made: Made::default(),
         cooldown_checked_by_provider: setup.cooldown_checked_by_provider,
         verify: setup.verify,
+        copying: setup.copying,
         signed: setup.signed.clone(),
         proof: setup.proof,
         dry_run: setup.dry_run,
@@ -709,6 +738,10 @@ fn backups_dir(paths: &Paths) -> Result<PathBuf, JobError> {
 
 /// The `order` journal entry's record that the technician saw the documents' originals.
 const DOCUMENTS_CHECKED: &str = "documents_checked";
+
+/// The `order` journal entry's record of how the job copies a migration's data; a job
+/// started before there was a choice has none, and copies one transfer after another.
+const COPYING: &str = "copying";
 
 /// What a job's `order_file` says for an order pulled from the provider.
 pub const PULLED: &str = "pulled:";
@@ -910,9 +943,11 @@ impl<'a> Continue<'a> {
         let job = store.job(&job.id)?.unwrap_or(job);
         let mut done = BTreeMap::new();
         let mut proof = self.proof.clone();
+        let mut copying = Copying::Sequential;
         for e in store.journal_of(&job.id)? {
-            if e.step == "order" && e.detail[DOCUMENTS_CHECKED] == true {
-                proof.documents_checked = true;
+            if e.step == "order" {
+                proof.documents_checked |= e.detail[DOCUMENTS_CHECKED] == true;
+                copying = serde_json::from_value(e.detail[COPYING].clone()).unwrap_or(Copying::Sequential);
             }
             if let Some(step) = Step::from_name(&e.step) {
                 match e.phase.as_str() {
@@ -945,6 +980,7 @@ impl<'a> Continue<'a> {
             // The checks ran when the job started; a resume does not repeat them.
             cooldown_checked_by_provider: false,
             verify: self.verify,
+            copying,
             signed,
             proof,
             dry_run: false,
@@ -976,9 +1012,14 @@ impl<'a> Continue<'a> {
 }
 
 impl Run<'_> {
+    fn plan(&self) -> Vec<Step> {
+        plan_with(self.order.operation, self.profile, self.copying)
+    }
+
     /// What the main terminal holds after the steps done so far, in words.
     fn terminal_state(&self) -> String {
-        let last = plan(self.order.operation, self.profile)
+        let last = self
+            .plan()
             .into_iter()
             .rev()
             .find(|s| !s.is_check() && self.done.contains_key(s));
@@ -986,7 +1027,7 @@ impl Run<'_> {
             None => return crate::tr!("state-unchanged"),
             Some(Step::Backup) => crate::tr!("state-backed-up"),
             Some(Step::Settle) => crate::tr!("state-settled"),
-            Some(Step::ExportData | Step::ActivateNew | Step::ImportData | Step::VerifyImport) => {
+            Some(Step::ExportData | Step::ActivateNew | Step::CopyData | Step::ImportData | Step::VerifyImport) => {
                 crate::tr!("state-data-moving")
             }
             Some(Step::UnbindOld) => crate::tr!("state-unbound"),
@@ -1008,10 +1049,7 @@ impl Run<'_> {
             terminal: self.job.terminal_serial.clone(),
             replacement: self.job.replacement_serial.clone(),
             changes,
-            steps: plan(self.order.operation, self.profile)
-                .into_iter()
-                .map(Step::name)
-                .collect(),
+            steps: self.plan().into_iter().map(Step::name).collect(),
         }
     }
 
@@ -1040,7 +1078,7 @@ impl Run<'_> {
 
     /// Runs the plan. `fresh`: a new job (asks for confirmation after the checks).
     fn execute(&mut self, fresh: bool, dry_run: bool) -> Result<JobOutcome, JobError> {
-        let steps = plan(self.order.operation, self.profile);
+        let steps = self.plan();
         self.observer.begin(&steps);
         let mut confirmed = !fresh;
         let mut changes = Vec::new();

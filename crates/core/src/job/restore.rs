@@ -307,6 +307,7 @@ impl Restore<'_> {
                 password: self.setup.backup_password,
                 force: true,
                 store: &self.store,
+                feed: None,
             },
         )?;
         let (written, record, contents) = (taken.written, taken.record, taken.contents);

@@ -2,6 +2,8 @@
 //! second time after an interruption is safe.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -11,8 +13,11 @@ use crate::domain::DeviceStatus;
 use crate::link::proto::Object;
 use crate::order::Operation;
 use crate::store::jobs::CardEvent;
-use crate::terminal::Terminal;
 use crate::terminal::model::{AccountBinding, Binding, CardBinding, Difference, decode_log, encode_params};
+use crate::terminal::{Feed, Terminal};
+
+/// How often a one-pass copy reports the import's progress once the export is done.
+const REPORT_EVERY: Duration = Duration::from_millis(100);
 
 /// Data read from the old unit for a migration.
 pub(super) struct Exported {
@@ -67,9 +72,14 @@ fn mismatch(field: &str, order: String, terminal: String) -> String {
 fn progress<'o>(observer: &'o mut dyn Observer, label: &'o str) -> impl FnMut(u64, u64) + 'o {
     move |done, total| {
         observer.transfer(label, done, total);
-        if kill_after_bytes(label).is_some_and(|n| done >= n && done < total) {
-            kill_now();
-        }
+        kill_point_in(label, done, total);
+    }
+}
+
+/// The transfer kill point (`transfer:LABEL:BYTES`), from any thread.
+fn kill_point_in(label: &str, done: u64, total: u64) {
+    if kill_after_bytes(label).is_some_and(|n| done >= n && done < total) {
+        kill_now();
     }
 }
 
@@ -97,6 +107,7 @@ impl Run<'_> {
                 Ok(detail)
             }
             Step::ActivateNew => self.activate_new(),
+            Step::CopyData => self.copy_data(),
             Step::ImportData => self.import_data(),
             Step::VerifyImport => self.verify_import(),
             Step::UnbindOld => self.unbind_old(),
@@ -424,6 +435,21 @@ impl Run<'_> {
     }
 
     fn backup(&mut self) -> Result<Value, JobError> {
+        let taken = self.take_backup(None, &mut |_| {})?;
+        Ok(Self::backup_detail(&taken))
+    }
+
+    fn backup_detail(taken: &backup::Taken) -> Value {
+        json!({ "file": taken.record.file, "sha256": taken.written.sha256, "transactions": taken.contents.transactions.len() })
+    }
+
+    /// Takes the job's backup of the main terminal and records it with the job, passing
+    /// the log on to `feed` as it arrives; `also` is called at every step of progress.
+    fn take_backup(
+        &mut self,
+        feed: Option<&Feed>,
+        also: &mut dyn FnMut(&mut dyn Observer),
+    ) -> Result<backup::Taken, JobError> {
         let evidence = self
             .order
             .evidence
@@ -433,10 +459,15 @@ impl Run<'_> {
             .map_err(|e| refused(Step::Backup, "evidence_unreadable", e.to_string()))?;
         let dir = super::backups_dir(self.paths)?;
         let job_id = self.job.id.clone();
+        let observer = &mut *self.observer;
         let taken = backup::take(
             &mut self.main,
             evidence,
-            &mut progress(self.observer, "backup"),
+            &mut |done, total| {
+                observer.transfer("backup", done, total);
+                kill_point_in("backup", done, total);
+                also(observer);
+            },
             |id| dir.join(format!("{}-{job_id}.zip", id.serial)),
             backup::Taking {
                 profile: self.profile.name.clone(),
@@ -445,15 +476,81 @@ impl Run<'_> {
                 password: self.backup_password,
                 force: true,
                 store: &self.store,
+                feed,
             },
         )?;
-        let (written, record, contents) = (taken.written, taken.record, taken.contents);
-        let file_s = record.file;
-        self.store.set_job_backup(&self.job.id, &file_s, &written.sha256)?;
-        self.job.backup_file = Some(file_s.clone());
-        self.job.backup_sha256 = Some(written.sha256.clone());
-        self.made.original = Some(contents.binding);
-        Ok(json!({ "file": file_s, "sha256": written.sha256, "transactions": contents.transactions.len() }))
+        self.store
+            .set_job_backup(&self.job.id, &taken.record.file, &taken.written.sha256)?;
+        self.job.backup_file = Some(taken.record.file.clone());
+        self.job.backup_sha256 = Some(taken.written.sha256.clone());
+        self.made.original = Some(taken.contents.binding.clone());
+        Ok(taken)
+    }
+
+    /// A one-pass migration's copy: one export of the (settled) old unit is the backup and,
+    /// on the other line at the same time, the new unit's import, which is committed only
+    /// once the export's SHA-256 and record count have checked. The backup is written and
+    /// verified before the step is done; nothing on the old unit changes here.
+    fn copy_data(&mut self) -> Result<Value, JobError> {
+        let mut new = match self.replacement.take() {
+            Some(t) => t,
+            None => {
+                self.replacement()?;
+                self.replacement.take().expect("opened")
+            }
+        };
+        let feed = Feed::default();
+        let imported = [AtomicU64::new(0), AtomicU64::new(0)];
+        let (taken, fed) = std::thread::scope(|s| {
+            let importer = s.spawn(|| {
+                new.import_fed(Object::TransactionLog, &feed, &mut |done, total| {
+                    imported[0].store(done, Ordering::Relaxed);
+                    imported[1].store(total, Ordering::Relaxed);
+                    kill_point_in("import", done, total);
+                })
+            });
+            let mut shown = 0;
+            let mut report = |observer: &mut dyn Observer| {
+                let done = imported[0].load(Ordering::Relaxed);
+                if done != shown {
+                    shown = done;
+                    observer.transfer("import", done, imported[1].load(Ordering::Relaxed));
+                }
+            };
+            let taken = {
+                let _unfinished = feed.until_exported();
+                self.take_backup(Some(&feed), &mut report)
+            };
+            while !importer.is_finished() {
+                report(self.observer);
+                std::thread::sleep(REPORT_EVERY);
+            }
+            report(self.observer);
+            let fed = importer.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (taken, fed)
+        });
+        self.replacement = Some(new);
+        let (taken, fed) = (taken?, fed?);
+        let new = self.replacement.as_mut().expect("put back");
+        let mut cb = progress(self.observer, "import");
+        if !fed {
+            // The log came in an encoding the new unit did not agree on: sent as it is.
+            new.import(Object::TransactionLog, &taken.log.data, taken.log.records, &mut cb)?;
+        }
+        new.import(Object::Parameters, &taken.params.data, taken.params.records, &mut cb)?;
+        let mut detail = Self::backup_detail(&taken);
+        detail["records"] = taken.log.records.into();
+        detail["log_sha256"] = hex::encode(taken.log.sha256).into();
+        detail["parameters"] = taken.params.records.into();
+        detail["one_pass"] = fed.into();
+        self.made.exported = Some(Exported {
+            params: taken.params.data,
+            params_count: taken.params.records,
+            log: taken.log.data,
+            log_count: taken.log.records,
+            log_sha: taken.log.sha256,
+        });
+        Ok(detail)
     }
 
     /// The binding before the job: from this run, else from the job's backup.
@@ -796,7 +893,7 @@ impl Run<'_> {
             undone.push("binding restored from the job's backup");
         }
         if self.order.operation == Operation::Migrate
-            && [Step::ActivateNew, Step::ImportData, Step::BindNew]
+            && [Step::ActivateNew, Step::CopyData, Step::ImportData, Step::BindNew]
                 .into_iter()
                 .any(was)
         {

@@ -7,7 +7,10 @@
 //! change took effect is for the caller to find out by reading the terminal again.
 
 pub mod discover;
+mod feed;
 pub mod model;
+
+pub use feed::Feed;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -165,6 +168,13 @@ struct Announced {
     sha256: [u8; 32],
     records: u32,
     encoded: Option<(u8, usize)>,
+}
+
+impl Announced {
+    /// The length of the stream on the line: encoded when it travels encoded.
+    fn stream_len(&self) -> usize {
+        self.encoded.map_or(self.len, |(_, n)| n)
+    }
 }
 
 /// What `inspect` found.
@@ -439,11 +449,33 @@ impl Terminal {
 
     /// Exports an object, resuming after disconnects, and checks its SHA-256.
     pub fn export(&mut self, object: Object, progress: Progress<'_>) -> Result<Exported, TerminalError> {
+        self.export_into(object, progress, None)
+    }
+
+    /// Exports an object as [`Terminal::export`] does, passing its bytes on to `feed` as
+    /// they arrive and, at the end, whether they check.
+    pub fn export_feeding(
+        &mut self,
+        object: Object,
+        progress: Progress<'_>,
+        feed: &Feed,
+    ) -> Result<Exported, TerminalError> {
+        let r = self.export_into(object, progress, Some(feed));
+        feed.finish(r.as_ref().map(drop).map_err(ToString::to_string));
+        r
+    }
+
+    fn export_into(
+        &mut self,
+        object: Object,
+        progress: Progress<'_>,
+        feed: Option<&Feed>,
+    ) -> Result<Exported, TerminalError> {
         let mut buf = Vec::new();
         let mut announced: Option<Announced> = None;
         let mut reconnects = 0;
         loop {
-            match self.try_export(object, &mut buf, &mut announced, progress) {
+            match self.try_export(object, &mut buf, &mut announced, progress, feed) {
                 Ok(true) => break,
                 Ok(false) => continue,
                 Err(TerminalError::Unavailable { source, .. })
@@ -490,6 +522,7 @@ impl Terminal {
         buf: &mut Vec<u8>,
         announced: &mut Option<Announced>,
         progress: Progress<'_>,
+        feed: Option<&Feed>,
     ) -> Result<bool, TerminalError> {
         let mut payload = Writer::new();
         payload.u8(tag::OBJECT, object as u8).u32(tag::OFFSET, buf.len() as u32);
@@ -516,11 +549,20 @@ impl Terminal {
             self.call(cmd::EXPORT_END, Vec::new())?;
             return Ok(false);
         }
-        let stream = this.encoded.map_or(this.len, |(_, n)| n);
+        let stream = this.stream_len();
+        if let Some(feed) = feed {
+            feed.announce(&this);
+        }
         *announced = Some(this);
-        let end = self.link().recv_bulk(stream, buf, progress);
+        let mut tee = |offset: usize, bytes: &[u8]| {
+            if let Some(feed) = feed {
+                feed.put(offset, bytes);
+            }
+        };
+        let end = self.link().recv_bulk_teeing(stream, buf, progress, &mut tee);
         match end.map_err(|e| self.unavailable(e))? {
-            BulkEnd::Complete => {}
+            // (Only a sender starves.)
+            BulkEnd::Complete | BulkEnd::Starved(_) => {}
             BulkEnd::Command(_) => {
                 return Err(TerminalError::Invalid(ModelError::Invalid {
                     field: "bulk",
@@ -594,27 +636,78 @@ impl Terminal {
         records: u32,
         progress: Progress<'_>,
     ) -> Result<(), TerminalError> {
+        let announced = Announced {
+            len: data.len(),
+            sha256: *sha,
+            records,
+            encoded: encoded.map(|(enc, bytes)| (enc, bytes.len())),
+        };
+        let offset = self.import_begin(object, &announced)?;
+        let data: &[u8] = encoded.map_or(data, |(_, b)| b);
+        let end = self.link().send_bulk(data, offset, progress);
+        end.map_err(|e| self.unavailable(e))?;
+        self.import_commit(object, records)
+    }
+
+    /// Imports the object `feed` brings from another terminal's export while it arrives,
+    /// as it travels (deflated stays deflated), resuming after disconnects and after waits
+    /// for the export; commits only once the export's SHA-256 and record count have
+    /// checked. `Ok(false)`: the object travels in an encoding this session did not agree
+    /// on, so nothing was sent; import it whole once exported.
+    pub fn import_fed(&mut self, object: Object, feed: &Feed, progress: Progress<'_>) -> Result<bool, TerminalError> {
+        let failed = |what: String| TerminalError::Verification { object, what };
+        let announced = feed.announced().map_err(failed)?;
+        if announced.encoded.is_some_and(|(enc, _)| self.encoding != Some(enc)) {
+            return Ok(false);
+        }
+        let mut reconnects = 0;
+        loop {
+            let sent = self.import_begin(object, &announced).and_then(|offset| {
+                let end = self.link().send_bulk(feed, offset, progress);
+                end.map_err(|e| self.unavailable(e))
+            });
+            match sent {
+                Ok(BulkEnd::Starved(at)) => feed.more_than(at).map_err(failed)?,
+                Ok(_) => break,
+                Err(TerminalError::Unavailable { source, .. })
+                    if source.is_disconnect() && reconnects < MAX_RECONNECTS_PER_TRANSFER =>
+                {
+                    reconnects += 1;
+                    self.reconnect()?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        feed.verdict().map_err(failed)?;
+        self.import_commit(object, announced.records)?;
+        Ok(true)
+    }
+
+    /// IMPORT_BEGIN: announces the object and returns the offset the terminal already holds.
+    fn import_begin(&mut self, object: Object, a: &Announced) -> Result<usize, TerminalError> {
         let mut begin = Writer::new();
         begin
             .u8(tag::OBJECT, object as u8)
-            .u32(tag::TOTAL_LEN, data.len() as u32)
-            .bytes(tag::SHA256, sha)
-            .u32(tag::RECORD_COUNT, records);
-        if let Some((enc, bytes)) = encoded {
-            begin.u8(tag::ENCODING, enc).u32(tag::ENCODED_LEN, bytes.len() as u32);
+            .u32(tag::TOTAL_LEN, a.len as u32)
+            .bytes(tag::SHA256, &a.sha256)
+            .u32(tag::RECORD_COUNT, a.records);
+        if let Some((enc, n)) = a.encoded {
+            begin.u8(tag::ENCODING, enc).u32(tag::ENCODED_LEN, n as u32);
         }
         let rsp = self.call(cmd::IMPORT_BEGIN, begin.finish())?;
-        let data: &[u8] = encoded.map_or(data, |(_, b)| b);
         let offset = Fields::parse(&rsp)?.need_u32(tag::OFFSET)? as usize;
-        let chunk = self.link().chunk_size();
-        if offset > data.len() || (!offset.is_multiple_of(chunk) && offset != data.len()) {
+        let (chunk, stream) = (self.link().chunk_size(), a.stream_len());
+        if offset > stream || (!offset.is_multiple_of(chunk) && offset != stream) {
             return Err(TerminalError::Invalid(ModelError::Invalid {
                 field: "offset",
                 message: crate::tr!("terminal-bad-offset", offset = offset),
             }));
         }
-        let end = self.link().send_bulk(data, offset, progress);
-        end.map_err(|e| self.unavailable(e))?;
+        Ok(offset)
+    }
+
+    /// IMPORT_COMMIT: the terminal checks and applies what it received.
+    fn import_commit(&mut self, object: Object, records: u32) -> Result<(), TerminalError> {
         let rsp = self.call(cmd::IMPORT_COMMIT, Writer::new().u8(tag::OBJECT, object as u8).finish())?;
         // Records already held are merged, so fewer may be added, never more.
         let added = Fields::parse(&rsp)?.need_u32(tag::TRANSACTION_COUNT)?;
