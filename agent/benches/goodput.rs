@@ -5,7 +5,8 @@
 //!
 //! Run: `cargo bench --bench goodput` (set `GOODPUT_RECORDS` to change the log size,
 //! `GOODPUT_QUICK=1` for the 115200-baud rows only, `GOODPUT_LINES=1` for a clean line against
-//! lines the terminal misjudges). Results go to stdout as a Markdown table.
+//! lines the terminal misjudges, `GOODPUT_NOISY=1` for fixed chunks against frames sized to
+//! the line on clean and noisy lines). Results go to stdout as a Markdown table.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -231,11 +232,23 @@ fn main() {
         print_rows(&rows);
         return;
     }
+    // Noisy lines, fixed chunks (a first-release terminal, `--legacy`) against frames sized
+    // to the line.
+    if std::env::var_os("GOODPUT_NOISY").is_some() {
+        for faults in ["", "bitflip=1e-5", "bitflip=1e-4"] {
+            rows.push(ours_on(dir.path(), 115_200, records, faults, &["--legacy"]).0);
+            rows.push(ours(dir.path(), 115_200, records, faults).0);
+        }
+        print_rows(&rows);
+        return;
+    }
     let (clean, data) = ours(dir.path(), 115_200, records, "");
     rows.push(clean);
     rows.extend(zmodem(dir.path(), 115_200, "", &data));
-    rows.push(ours(dir.path(), 115_200, records, "bitflip=1e-5").0);
-    rows.extend(zmodem(dir.path(), 115_200, "bitflip=1e-5", &data));
+    for faults in ["bitflip=1e-5", "bitflip=1e-4"] {
+        rows.push(ours(dir.path(), 115_200, records, faults).0);
+        rows.extend(zmodem(dir.path(), 115_200, faults, &data));
+    }
     if !quick {
         // At 9600 baud a 10,000-record log takes over 15 minutes; a tenth shows the same.
         rows.push(ours(dir.path(), 9_600, records / 10, "").0);

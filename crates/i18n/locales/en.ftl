@@ -757,6 +757,7 @@ arg-to-replacement = The archive belongs to another unit (a replacement)
 arg-order = The work order (TOML)
 arg-dry-run = Run every read-only check (find the terminal, authenticate, compare the binding with the order, documents, cooldown), change nothing, keep no job, print the plan
 arg-verify = How a migration checks the new unit's copy: by the terminal's digest (falling back to reading it back), or by reading every record back
+arg-copy = How a migration moves the data: settle, then one export feeding the backup and the new unit at once (one pass of the log), or back up, settle, export and import one after another (three passes, as the first release did)
 cmd-jobs-resume--verify = How a migration still to verify checks the new unit's copy (see `migrate --verify`)
 cmd-jobs-abort--verify = How a migration still to verify checks the new unit's copy (see `migrate --verify`)
 arg-cooldown-checked-by-provider = The provider confirmed that the merchant's settlement-card cooldown has run out (needed when the terminal does not say when its card was bound; recorded in the audit)

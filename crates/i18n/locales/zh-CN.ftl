@@ -757,6 +757,7 @@ arg-to-replacement = 该备份属于另一台终端（替换机）
 arg-order = 工单（TOML）
 arg-dry-run = 执行所有只读检查（查找终端、认证、比对绑定与工单、证明材料、冷却期），不做任何改动，不记录作业，显示计划
 arg-verify = 换机迁移如何校验新机上的数据：按终端给出的摘要（不支持时回读），或逐条回读
+arg-copy = 换机迁移如何搬运数据：先结算，再做一次导出，同时写入备份并导入新机（交易记录只传一遍）；或按第一版的方式依次备份、结算、导出、导入（传三遍）
 cmd-jobs-resume--verify = 尚待校验的换机迁移如何校验新机上的数据（见 `migrate --verify`）
 cmd-jobs-abort--verify = 尚待校验的换机迁移如何校验新机上的数据（见 `migrate --verify`）
 arg-cooldown-checked-by-provider = 服务商已确认商户的结算卡冷却期已过（终端不报告结算卡绑定日期时需要；会记入审计）

@@ -517,12 +517,21 @@ impl SimTerminal {
         let offered = f.get(tag::ENCODINGS).unwrap_or(&[]);
         self.encoding =
             (!self.legacy && !self.plain && offered.contains(&encoding::DEFLATE)).then_some(encoding::DEFLATE);
+        // Data frames sized to the line, when offered the block this terminal uses.
+        let block = proto::BLOCK_SIZE.to_be_bytes();
+        link.block = (!self.legacy
+            && f.get(tag::BLOCKS) == Some(&block[..])
+            && usize::from(proto::BLOCK_SIZE) <= link.chunk_size())
+        .then_some(usize::from(proto::BLOCK_SIZE));
         let mut rsp = ok();
         rsp.u8(tag::VERSION_CHOSEN, *v)
             .bytes(tag::MAX_PAYLOAD, &max.to_be_bytes())
             .u8(tag::WINDOW, window);
         if let Some(e) = self.encoding {
             rsp.bytes(tag::ENCODINGS, &[e]);
+        }
+        if link.block.is_some() {
+            rsp.bytes(tag::BLOCKS, &block);
         }
         Ok(rsp.finish())
     }
@@ -622,7 +631,7 @@ impl SimTerminal {
             }
             None => data,
         };
-        if offset > stream.len() || (!offset.is_multiple_of(link.chunk_size()) && offset != stream.len()) {
+        if offset > stream.len() || (!offset.is_multiple_of(link.unit()) && offset != stream.len()) {
             return (
                 fail(result::BAD_REQUEST, "offset is not a chunk boundary inside the object"),
                 None,
@@ -681,8 +690,8 @@ impl SimTerminal {
         }
         self.last_import_total = None;
         let staging = self.staging.as_mut().expect("just set");
-        let chunk = link.chunk_size();
-        let resume = staging.buf.len() / chunk * chunk;
+        let unit = link.unit();
+        let resume = staging.buf.len() / unit * unit;
         staging.buf.truncate(resume);
         (ok().u32(tag::OFFSET, resume as u32).finish(), Some(Follow::Import))
     }

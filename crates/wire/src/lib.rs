@@ -14,6 +14,7 @@ pub mod port;
 pub mod proto;
 pub mod rto;
 pub mod settings;
+pub mod sizing;
 pub mod tlv;
 
 pub(crate) use posagent_i18n::tr;
@@ -110,6 +111,11 @@ pub struct Link<P: Port> {
     pub max_payload: usize,
     /// Agreed bulk window, in frames.
     pub window: usize,
+    /// The block size both sides agreed on for Data frames sized to the line; `None`:
+    /// fixed chunks of `max_payload − 4`.
+    pub block: Option<usize>,
+    /// How long this side's Data frames should be, learnt from the loss it sees.
+    sizer: sizing::FrameSizer,
     pub stats: LinkStats,
 }
 
@@ -124,8 +130,15 @@ impl<P: Port> Link<P> {
             byte_time: 10.0 / f64::from(baud.max(1)),
             max_payload: usize::from(proto::DEFAULT_MAX_PAYLOAD),
             window: usize::from(proto::DEFAULT_WINDOW),
+            block: None,
+            sizer: sizing::FrameSizer::default(),
             stats: LinkStats::default(),
         }
+    }
+
+    /// Bytes per second the line carries at the baud it was opened with.
+    pub fn nominal_rate(&self) -> f64 {
+        1.0 / self.byte_time
     }
 
     /// How long `bytes` take on the line.

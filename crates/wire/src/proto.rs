@@ -79,6 +79,9 @@ pub mod tag {
     pub const VERSION_CHOSEN: u32 = 0xDF43;
     /// Encodings of bulk objects offered (HELLO) or accepted (its response): 1 byte each.
     pub const ENCODINGS: u32 = 0xDF44;
+    /// Data frames sized to the line (optional): the block size, 2 bytes, offered (HELLO)
+    /// and accepted (its response, the same value).
+    pub const BLOCKS: u32 = 0xDF45;
     // Bulk transfer
     pub const OBJECT: u32 = 0xDF50;
     pub const OFFSET: u32 = 0xDF51;
@@ -144,6 +147,11 @@ pub const DEFAULT_WINDOW: u8 = 8;
 pub const DATA_OFFSET_LEN: usize = 4;
 /// Chunks a bulk ACK's selective-acknowledgement map covers beyond the cumulative offset.
 pub const SACK_BITS: usize = 32;
+/// With frames sized to the line: the unit of offsets and frame lengths.
+pub const BLOCK_SIZE: u16 = 128;
+/// With frames sized to the line: blocks an ACK's map covers beyond the cumulative offset
+/// (a window of whole chunks).
+pub const BLOCK_SACK_BITS: usize = 128;
 
 /// Retransmissions of one command before the link gives up.
 pub const COMMAND_RETRIES: u32 = 6;

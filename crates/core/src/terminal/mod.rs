@@ -259,6 +259,7 @@ impl Terminal {
             .bytes(tag::MAX_PAYLOAD, &proto::DEFAULT_MAX_PAYLOAD.to_be_bytes())
             .u8(tag::WINDOW, proto::DEFAULT_WINDOW)
             .bytes(tag::ENCODINGS, &[encoding::DEFLATE])
+            .bytes(tag::BLOCKS, &proto::BLOCK_SIZE.to_be_bytes())
             .finish();
         let rsp = link.command(cmd::HELLO, hello).map_err(|e| self.unavailable(e))?;
         let f = check(cmd::HELLO, &rsp)?;
@@ -271,6 +272,11 @@ impl Terminal {
         }
         link.max_payload = usize::from(max.min(proto::DEFAULT_MAX_PAYLOAD));
         link.window = usize::from(f.need_u8(tag::WINDOW)?.clamp(1, proto::DEFAULT_WINDOW));
+        // Data frames sized to the line only when the terminal answers the block offered,
+        // and a chunk holds at least one: else fixed chunks, as the first release has them.
+        let block = usize::from(proto::BLOCK_SIZE);
+        link.block = (f.get(tag::BLOCKS) == Some(&proto::BLOCK_SIZE.to_be_bytes()[..]) && block <= link.chunk_size())
+            .then_some(block);
         // A terminal of the first release says nothing of encodings: objects travel as
         // they are.
         self.encoding = f
@@ -550,6 +556,11 @@ impl Terminal {
             return Ok(false);
         }
         let stream = this.stream_len();
+        // Resume from a whole unit of this session (a prefix cut otherwise is read again).
+        let unit = self.link().unit();
+        if buf.len() < stream {
+            buf.truncate(buf.len() / unit * unit);
+        }
         if let Some(feed) = feed {
             feed.announce(&this);
         }
@@ -696,7 +707,7 @@ impl Terminal {
         }
         let rsp = self.call(cmd::IMPORT_BEGIN, begin.finish())?;
         let offset = Fields::parse(&rsp)?.need_u32(tag::OFFSET)? as usize;
-        let (chunk, stream) = (self.link().chunk_size(), a.stream_len());
+        let (chunk, stream) = (self.link().unit(), a.stream_len());
         if offset > stream || (!offset.is_multiple_of(chunk) && offset != stream) {
             return Err(TerminalError::Invalid(ModelError::Invalid {
                 field: "offset",
