@@ -64,7 +64,7 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
     // found before anything is written.
     let store = Store::open(&paths.data)?;
     let mut t = Terminal::open_authenticated(&port, &profile.serial, &secret)?;
-    let bar = progress::transfer_bar(out, &tr!("transfer-reading-terminal"));
+    let bar = progress::transfer_bars(out).add(progress::transfer_bar(&tr!("transfer-reading-terminal")));
     let how = backup::Taking {
         profile: profile.name.clone(),
         technician: crate::config::Config::load(paths)?.technician,

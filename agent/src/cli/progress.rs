@@ -4,15 +4,21 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Output;
 
-/// A byte-count bar for one transfer.
-pub fn transfer_bar(out: &Output, label: &str) -> ProgressBar {
+/// Where transfer bars are drawn: stderr in a terminal, nowhere under `--json` or when
+/// stderr is not a terminal.
+pub fn transfer_bars(out: &Output) -> MultiProgress {
     if !out.narrates() || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
+        return MultiProgress::with_draw_target(ProgressDrawTarget::hidden());
     }
+    MultiProgress::new()
+}
+
+/// A byte-count bar for one transfer, to add to [`transfer_bars`].
+pub fn transfer_bar(label: &str) -> ProgressBar {
     let bar = ProgressBar::new(0);
     // At most 78 columns: label 16, bar 22, "1.23 MiB/4.56 MiB 123.45 KiB/s", the time left.
     let template = format!(

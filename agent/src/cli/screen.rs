@@ -1,7 +1,7 @@
 //! How a job looks on screen: one line per step on stderr with `k/N` and the time still to
 //! go, a bar per transfer, the plan to confirm, and the outcome printed at the end.
 
-use indicatif::ProgressBar;
+use indicatif::{MultiProgress, ProgressBar};
 use serde::Serialize;
 
 use super::codes::CodeSource;
@@ -42,8 +42,9 @@ pub fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
 /// Draws job events: one line per step on stderr, a bar for transfers.
 pub(super) struct Screen<'a> {
     out: &'a Output,
-    bar: Option<ProgressBar>,
-    label: String,
+    /// A bar per transfer under way, by label (a one-pass copy runs two at once).
+    bars: Vec<(String, ProgressBar)>,
+    multi: MultiProgress,
     yes: bool,
     /// The run's plan, to say `step k/N`.
     steps: Vec<Step>,
@@ -59,7 +60,7 @@ impl Observer for Screen<'_> {
     }
 
     fn step(&mut self, step: Step, status: StepStatus, detail: &str) {
-        if let Some(b) = self.bar.take() {
+        for (_, b) in self.bars.drain(..) {
             b.finish_and_clear();
         }
         if !self.out.narrates() {
@@ -80,16 +81,15 @@ impl Observer for Screen<'_> {
     }
 
     fn transfer(&mut self, label: &str, done: u64, total: u64) {
-        if self.bar.is_none() || self.label != label {
-            if let Some(b) = self.bar.take() {
-                b.finish_and_clear();
+        let i = match self.bars.iter().position(|(l, _)| l == label) {
+            Some(i) => i,
+            None => {
+                let bar = self.multi.add(progress::transfer_bar(&transfer_label(label)));
+                self.bars.push((label.to_string(), bar));
+                self.bars.len() - 1
             }
-            self.bar = Some(progress::transfer_bar(self.out, &transfer_label(label)));
-            self.label = label.to_string();
-        }
-        if let Some(b) = &self.bar {
-            progress::feed(b)(done, total);
-        }
+        };
+        progress::feed(&self.bars[i].1)(done, total);
         self.eta.transfer(label, done, total);
     }
 
@@ -140,8 +140,8 @@ impl Observer for Screen<'_> {
 pub(super) fn screen(out: &Output, yes: bool) -> Screen<'_> {
     Screen {
         out,
-        bar: None,
-        label: String::new(),
+        bars: Vec::new(),
+        multi: progress::transfer_bars(out),
         yes,
         steps: Vec::new(),
         eta: crate::job::eta::Eta::default(),

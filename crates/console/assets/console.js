@@ -15,6 +15,8 @@ function follow(live) {
   const item = {};
   const result = document.getElementById("result");
   const show = (id, on) => { document.getElementById(id).hidden = !on; };
+  const transfers = document.getElementById("transfer");
+  const bars = {};
 
   function stepItem(name, label) {
     if (!item[name]) {
@@ -44,15 +46,29 @@ function follow(live) {
         li.className = e.status;
         li.querySelector(".status").textContent = e.status_label;
         if (e.detail) li.querySelector(".detail").textContent = e.detail;
-        if (e.status !== "started") show("transfer", false);
+        if (e.status !== "started") {
+          show("transfer", false);
+          transfers.replaceChildren();
+          for (const k in bars) delete bars[k];
+        }
         break;
       }
-      case "transfer":
+      case "transfer": {
+        // A row per transfer under way: a one-pass copy runs two at once.
         show("transfer", true);
-        document.getElementById("transfer-label").textContent = e.label;
-        document.getElementById("transfer-bar").value = e.percent;
-        document.getElementById("transfer-percent").textContent = e.percent + "%";
+        if (!bars[e.label]) {
+          const row = el("div", "transfer-row");
+          const bar = el("progress");
+          bar.max = 100;
+          row.append(el("span", "transfer-label", e.label), " ", bar, " ", el("span", "transfer-percent", ""));
+          transfers.append(row);
+          bars[e.label] = row;
+        }
+        const row = bars[e.label];
+        row.querySelector("progress").value = e.percent;
+        row.querySelector(".transfer-percent").textContent = e.percent + "%";
         break;
+      }
       case "confirm":
         // Markup built and escaped by the server.
         document.getElementById("plan").innerHTML = e.html;

@@ -3,7 +3,7 @@
 //! come back (the events are replayed from the last one it saw). Closing the page does not
 //! stop a job; the Stop button does, at the next step boundary, as Ctrl-C does in the CLI.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -174,7 +174,7 @@ impl Registry {
         let handle = std::thread::spawn(move || {
             let mut observer = LiveObserver {
                 live: for_thread.clone(),
-                last_percent: None,
+                last_percent: BTreeMap::new(),
             };
             let end = match run(&mut observer) {
                 Ok(outcome) => {
@@ -227,7 +227,9 @@ impl Registry {
 /// Tells a [`Live`] what its job does.
 pub struct LiveObserver {
     live: Arc<Live>,
-    last_percent: Option<u64>,
+    /// The last percent sent of each transfer under way, by label (a one-pass copy runs
+    /// two at once).
+    last_percent: BTreeMap<String, u64>,
 }
 
 fn status_key(s: StepStatus) -> &'static str {
@@ -249,7 +251,7 @@ impl Observer for LiveObserver {
     }
 
     fn step(&mut self, step: Step, status: StepStatus, detail: &str) {
-        self.last_percent = None;
+        self.last_percent.clear();
         self.live.push(json!({
             "kind": "step",
             "name": step.name(),
@@ -262,10 +264,9 @@ impl Observer for LiveObserver {
 
     fn transfer(&mut self, label: &str, done: u64, total: u64) {
         let percent = (done * 100).checked_div(total).unwrap_or(100);
-        if self.last_percent == Some(percent) {
+        if self.last_percent.insert(label.to_string(), percent) == Some(percent) {
             return;
         }
-        self.last_percent = Some(percent);
         self.live
             .push(json!({ "kind": "transfer", "label": posagent_core::job::transfer_label(label), "done": done, "total": total, "percent": percent }));
     }
@@ -353,7 +354,7 @@ pub async fn page_of(app: &App, s: &Session, key: &str) -> Response {
     let body = html! {
         div #live data-events={ "/live/" (key) "/events" } {
             ol #steps {}
-            div #transfer hidden { span #transfer-label {} " " progress #transfer-bar max="100" value="0" {} " " span #transfer-percent {} }
+            div #transfer hidden {}
             section #confirm hidden {
                 h2 { (t(lang, "console-confirm-title")) }
                 div #plan {}

@@ -490,6 +490,21 @@ mod tests {
         (0..len).map(|i| (i * 7 % 251) as u8).collect()
     }
 
+    /// Writes a Data frame for each (offset, bytes), as a sender would.
+    fn write_data(port: &mut impl Port, frames: &[(u32, &[u8])]) {
+        for (offset, bytes) in frames {
+            let mut payload = offset.to_be_bytes().to_vec();
+            payload.extend_from_slice(bytes);
+            let frame = Frame {
+                kind: Kind::Data,
+                seq: 0,
+                code: 0,
+                payload,
+            };
+            port.write_all(&frame.encode()).unwrap();
+        }
+    }
+
     #[test]
     fn window_transfer_round_trips_over_memory() {
         let (a, b) = mem_pair();
@@ -518,12 +533,26 @@ mod tests {
         late: Duration,
         /// One byte in this many has a bit flipped (0: none).
         damage_every: usize,
+        /// The line's rate in bytes per second, behind a queue that takes every write at
+        /// once (0: no limit).
+        bytes_per_second: usize,
     }
 
     /// Sends `data` from a link on one memory pair to a link on another, the two joined by
     /// threads that pass the bytes on as `forward` and `back` say; both links with `block`.
     /// Returns what arrived and the sender's statistics.
     fn over_relay(data: &[u8], block: Option<usize>, forward: Way, back: Way) -> (Vec<u8>, crate::LinkStats) {
+        over_relay_at(data, block, 10_000_000, forward, back)
+    }
+
+    /// [`over_relay`] with links that believe the line runs at `baud`.
+    fn over_relay_at(
+        data: &[u8],
+        block: Option<usize>,
+        baud: u32,
+        forward: Way,
+        back: Way,
+    ) -> (Vec<u8>, crate::LinkStats) {
         use std::sync::atomic::{AtomicBool, Ordering};
         use std::sync::{Arc, Mutex};
         const POLL: Duration = Duration::from_millis(5);
@@ -547,7 +576,13 @@ mod tests {
                         }
                     }
                     if n > 0 {
-                        queued.push_back((Instant::now() + way.late, bytes));
+                        // Each run leaves the queue once the line has carried the ones before.
+                        let mut at = Instant::now() + way.late;
+                        if way.bytes_per_second > 0 {
+                            let carried = Duration::from_secs_f64(n as f64 / way.bytes_per_second as f64);
+                            at = queued.back().map_or(at, |(t, _)| (*t).max(at)) + carried;
+                        }
+                        queued.push_back((at, bytes));
                     }
                     while queued.front().is_some_and(|(t, _)| *t <= Instant::now()) {
                         let (_, bytes) = queued.pop_front().unwrap();
@@ -559,12 +594,12 @@ mod tests {
         let relays = [pass(near.clone(), far.clone(), forward), pass(far, near, back)];
         let sent = data.to_vec();
         let sender = std::thread::spawn(move || {
-            let mut link = Link::new(a, 10_000_000);
+            let mut link = Link::new(a, baud);
             link.block = block;
             link.send_bulk(&sent[..], 0, &mut |_, _| {}).unwrap();
             link.stats
         });
-        let mut link = Link::new(b, 10_000_000);
+        let mut link = Link::new(b, baud);
         link.block = block;
         let mut buf = Vec::new();
         link.recv_bulk(data.len(), &mut buf, &mut |_, _| {}).unwrap();
@@ -583,7 +618,7 @@ mod tests {
         let data = pattern(64 * 1024);
         let late = Way {
             late: Duration::from_millis(600),
-            damage_every: 0,
+            ..Way::default()
         };
         let (got, stats) = over_relay(&data, None, Way::default(), late);
         assert_eq!(got, data);
@@ -605,8 +640,8 @@ mod tests {
     fn frames_sized_to_a_noisy_line_shrink_and_lose_little() {
         let data = pattern(200_000);
         let noisy = Way {
-            late: Duration::ZERO,
             damage_every: 3_000,
+            ..Way::default()
         };
         let (got, stats) = over_relay(&data, Some(usize::from(proto::BLOCK_SIZE)), noisy, Way::default());
         assert_eq!(got, data);
@@ -616,31 +651,39 @@ mod tests {
         assert!(mean_frame < 400.0, "{mean_frame:.0} bytes per frame");
     }
 
+    /// A regression: a port that takes every write at once (a pseudo-terminal, a USB
+    /// bridge) let the sender put a whole window in its queue; on a slow line that is
+    /// several seconds, longer than any retransmission timeout, so chunks were sent again
+    /// while still waiting, and a command after the transfer waited behind them (a 9600-baud
+    /// import of 1,000 records failed at IMPORT_COMMIT). Here the line carries 2,000 bytes a
+    /// second, as the links are told, and a window is 16 KB: eight seconds of queue.
+    #[test]
+    fn a_sender_keeps_no_more_in_flight_than_the_line_carries_in_a_second() {
+        let data = pattern(12_000);
+        let slow = Way {
+            bytes_per_second: 2_000,
+            ..Way::default()
+        };
+        let (got, stats) = over_relay_at(&data, None, 20_000, slow, Way::default());
+        assert_eq!(got, data);
+        assert!(
+            stats.retransmissions <= 1,
+            "{} chunks sent again",
+            stats.retransmissions
+        );
+    }
+
     /// Fixed chunks and frames sized to the line do not mix: a receiver on fixed chunks
     /// takes only frames of exactly one chunk.
     #[test]
     fn a_receiver_on_fixed_chunks_ignores_a_frame_of_another_size() {
         let (mut a, b) = mem_pair();
         let mut link = Link::new(b, 1_000_000);
-        let mut short = 0u32.to_be_bytes().to_vec();
-        short.extend_from_slice(&[1; 128]);
-        let mut whole = 0u32.to_be_bytes().to_vec();
-        whole.extend_from_slice(&[9; 3000][..link.chunk_size()]);
-        for p in [short, whole] {
-            a.write_all(
-                &Frame {
-                    kind: Kind::Data,
-                    seq: 0,
-                    code: 0,
-                    payload: p,
-                }
-                .encode(),
-            )
-            .unwrap();
-        }
+        let chunk = link.chunk_size();
+        write_data(&mut a, &[(0, &[1; 128]), (0, &vec![9; chunk])]);
         let mut buf = Vec::new();
-        link.recv_bulk(link.chunk_size(), &mut buf, &mut |_, _| {}).unwrap();
-        assert_eq!(buf, vec![9; link.chunk_size()]);
+        link.recv_bulk(chunk, &mut buf, &mut |_, _| {}).unwrap();
+        assert_eq!(buf, vec![9; chunk]);
     }
 
     /// A source whose bytes are put in by the test while the sender runs.
@@ -768,22 +811,7 @@ mod tests {
     fn out_of_range_chunks_from_a_hostile_sender_are_ignored() {
         let (mut a, b) = mem_pair();
         let mut link = Link::new(b, 1_000_000);
-        let mut bad = 1_000_000u32.to_be_bytes().to_vec();
-        bad.extend_from_slice(&[1; 10]);
-        let mut good = 0u32.to_be_bytes().to_vec();
-        good.extend_from_slice(&[9; 10]);
-        for p in [bad, good] {
-            a.write_all(
-                &Frame {
-                    kind: Kind::Data,
-                    seq: 0,
-                    code: 0,
-                    payload: p,
-                }
-                .encode(),
-            )
-            .unwrap();
-        }
+        write_data(&mut a, &[(1_000_000, &[1; 10]), (0, &[9; 10])]);
         let mut buf = Vec::new();
         link.recv_bulk(10, &mut buf, &mut |_, _| {}).unwrap();
         assert_eq!(buf, vec![9; 10]);

@@ -1,17 +1,19 @@
 //! A job's time still to go, from the line rate its transfers measured.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// A job's time still to go: the bytes still to move over the line rate measured so far.
 /// Every transfer still to come is expected to move as much as the largest seen (they all
-/// carry the same transaction log).
+/// carry the same transaction log). Transfers may run at the same time on two lines (a
+/// one-pass migration's export and import): each is measured on its own.
 #[derive(Debug, Default)]
 pub struct Eta {
     /// Bytes moved and time spent in finished transfers.
     moved: u64,
     spent: Duration,
-    /// The transfer under way: its label, when it started, bytes done and its size.
-    current: Option<(String, Instant, u64, u64)>,
+    /// The transfers under way, by label: when each started, bytes done and its size.
+    current: BTreeMap<String, (Instant, u64, u64)>,
     largest: u64,
 }
 
@@ -19,36 +21,35 @@ impl Eta {
     /// Records a transfer's progress.
     pub fn transfer(&mut self, label: &str, done: u64, total: u64) {
         self.largest = self.largest.max(total);
-        match &mut self.current {
-            Some((l, _, d, t)) if l == label => {
-                (*d, *t) = (done, total);
-            }
-            _ => {
-                self.finish();
-                self.current = Some((label.to_string(), Instant::now(), done, total));
-            }
+        let now = self
+            .current
+            .entry(label.to_string())
+            .or_insert((Instant::now(), done, total));
+        // The same label with another size is the next transfer of that kind.
+        if now.2 != total {
+            *now = (Instant::now(), done, total);
         }
-        if done >= total {
-            self.finish();
-        }
-    }
-
-    fn finish(&mut self) {
-        if let Some((_, started, done, _)) = self.current.take() {
+        now.1 = done;
+        if done >= total
+            && let Some((started, done, _)) = self.current.remove(label)
+        {
             self.moved += done;
             self.spent += started.elapsed();
         }
     }
 
-    /// The time still to go with `transfers_to_come` more after the current one; `None`
+    /// The time still to go with `transfers_to_come` more after those under way; `None`
     /// until a rate has been measured.
     pub fn remaining(&self, transfers_to_come: usize) -> Option<Duration> {
-        let (done_now, spent_now, left_now) = match &self.current {
-            Some((_, started, done, total)) => (*done, started.elapsed(), total.saturating_sub(*done)),
-            None => (0, Duration::ZERO, 0),
-        };
-        let moved = self.moved + done_now;
-        let spent = (self.spent + spent_now).as_secs_f64();
+        let (mut moved, mut spent) = (self.moved, self.spent);
+        let mut left_now = 0;
+        for (started, done, total) in self.current.values() {
+            moved += done;
+            spent += started.elapsed();
+            // Those under way run side by side: the longest is what is left of them.
+            left_now = left_now.max(total.saturating_sub(*done));
+        }
+        let spent = spent.as_secs_f64();
         if moved == 0 || spent <= 0.0 {
             return None;
         }
@@ -75,5 +76,24 @@ mod tests {
         let ratio = three.as_secs_f64() / one.as_secs_f64();
         assert!((ratio - 3.0).abs() < 0.01, "{ratio}");
         assert_eq!(eta.remaining(0), Some(Duration::ZERO), "nothing left to move");
+    }
+
+    /// A one-pass migration reports its export and its import in turn, many times each:
+    /// that is two transfers side by side, not a new transfer at every report.
+    #[test]
+    fn transfers_side_by_side_are_measured_each_on_its_own() {
+        let mut eta = Eta::default();
+        for done in [0, 250, 500] {
+            eta.transfer("backup", done, 1000);
+            eta.transfer("import", done, 1000);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let half = eta.remaining(0).expect("a rate");
+        // 500 of 1000 done on each line at the same rate: as long again, not a quarter.
+        let spent = Duration::from_millis(60);
+        assert!(half >= spent.mul_f64(0.8) && half < spent * 3, "{half:?}");
+        eta.transfer("backup", 1000, 1000);
+        eta.transfer("import", 1000, 1000);
+        assert_eq!(eta.remaining(0), Some(Duration::ZERO));
     }
 }

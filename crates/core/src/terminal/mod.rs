@@ -359,16 +359,30 @@ impl Terminal {
             code,
             cmd::IDENTIFY | cmd::STATUS | cmd::READ_BINDING | cmd::EXPORT_END | cmd::DIGEST
         );
+        if !read_only {
+            return self.call_once(code, payload);
+        }
+        self.again_after_disconnects(|t| t.call_once(code, payload.clone()).map(Some))
+    }
+
+    /// Runs `attempt` until it gives a value (`Ok(None)`: run it again), reopening the port
+    /// after each disconnect, up to [`MAX_RECONNECTS_PER_TRANSFER`] times.
+    fn again_after_disconnects<T>(
+        &mut self,
+        mut attempt: impl FnMut(&mut Terminal) -> Result<Option<T>, TerminalError>,
+    ) -> Result<T, TerminalError> {
         let mut reconnects = 0;
         loop {
-            match self.call_once(code, payload.clone()) {
+            match attempt(self) {
+                Ok(Some(t)) => return Ok(t),
+                Ok(None) => {}
                 Err(TerminalError::Unavailable { source, .. })
-                    if read_only && source.is_disconnect() && reconnects < MAX_RECONNECTS_PER_TRANSFER =>
+                    if source.is_disconnect() && reconnects < MAX_RECONNECTS_PER_TRANSFER =>
                 {
                     reconnects += 1;
                     self.reconnect()?;
                 }
-                r => return r,
+                Err(e) => return Err(e),
             }
         }
     }
@@ -479,20 +493,10 @@ impl Terminal {
     ) -> Result<Exported, TerminalError> {
         let mut buf = Vec::new();
         let mut announced: Option<Announced> = None;
-        let mut reconnects = 0;
-        loop {
-            match self.try_export(object, &mut buf, &mut announced, progress, feed) {
-                Ok(true) => break,
-                Ok(false) => continue,
-                Err(TerminalError::Unavailable { source, .. })
-                    if source.is_disconnect() && reconnects < MAX_RECONNECTS_PER_TRANSFER =>
-                {
-                    reconnects += 1;
-                    self.reconnect()?;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        self.again_after_disconnects(|t| {
+            let done = t.try_export(object, &mut buf, &mut announced, progress, feed)?;
+            Ok(done.then_some(()))
+        })?;
         let a = announced.expect("set by a completed export");
         if let Some((enc, _)) = a.encoded {
             buf = encoding::decode(enc, &buf, a.len).map_err(|e| TerminalError::Verification {
@@ -618,22 +622,12 @@ impl Terminal {
         let sha: [u8; 32] = Sha256::digest(data).into();
         // Encoded once: a resumed attempt sends the same bytes.
         let mut deflated: Option<Vec<u8>> = None;
-        let mut reconnects = 0;
-        loop {
-            let encoded = self
+        self.again_after_disconnects(|t| {
+            let encoded = t
                 .encoding
                 .map(|enc| (enc, &*deflated.get_or_insert_with(|| encoding::deflate(data))));
-            match self.try_import(object, data, encoded, &sha, records, progress) {
-                Ok(()) => return Ok(()),
-                Err(TerminalError::Unavailable { source, .. })
-                    if source.is_disconnect() && reconnects < MAX_RECONNECTS_PER_TRANSFER =>
-                {
-                    reconnects += 1;
-                    self.reconnect()?;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+            t.try_import(object, data, encoded, &sha, records, progress).map(Some)
+        })
     }
 
     /// One attempt, sending `encoded` (its encoding and bytes) in place of `data` when the
@@ -671,24 +665,15 @@ impl Terminal {
         if announced.encoded.is_some_and(|(enc, _)| self.encoding != Some(enc)) {
             return Ok(false);
         }
-        let mut reconnects = 0;
-        loop {
-            let sent = self.import_begin(object, &announced).and_then(|offset| {
-                let end = self.link().send_bulk(feed, offset, progress);
-                end.map_err(|e| self.unavailable(e))
-            });
-            match sent {
-                Ok(BulkEnd::Starved(at)) => feed.more_than(at).map_err(failed)?,
-                Ok(_) => break,
-                Err(TerminalError::Unavailable { source, .. })
-                    if source.is_disconnect() && reconnects < MAX_RECONNECTS_PER_TRANSFER =>
-                {
-                    reconnects += 1;
-                    self.reconnect()?;
-                }
-                Err(e) => return Err(e),
+        self.again_after_disconnects(|t| {
+            let offset = t.import_begin(object, &announced)?;
+            let end = t.link().send_bulk(feed, offset, progress);
+            match end.map_err(|e| t.unavailable(e))? {
+                // Sent all the export had so far: wait for more, then carry on.
+                BulkEnd::Starved(at) => feed.more_than(at).map(|()| None).map_err(failed),
+                _ => Ok(Some(())),
             }
-        }
+        })?;
         feed.verdict().map_err(failed)?;
         self.import_commit(object, announced.records)?;
         Ok(true)
