@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::args::SecretArgs;
@@ -19,22 +20,6 @@ impl From<VerifyArg> for crate::job::Verify {
         match v {
             VerifyArg::Digest => crate::job::Verify::Digest,
             VerifyArg::Full => crate::job::Verify::Full,
-        }
-    }
-}
-
-/// How a migration moves the data.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum CopyArg {
-    OnePass,
-    Sequential,
-}
-
-impl From<CopyArg> for crate::job::Copying {
-    fn from(c: CopyArg) -> Self {
-        match c {
-            CopyArg::OnePass => crate::job::Copying::OnePass,
-            CopyArg::Sequential => crate::job::Copying::Sequential,
         }
     }
 }
@@ -101,8 +86,8 @@ pub struct JobOptions {
     /// How a migration moves the data: settle, then one export feeding the backup and the
     /// new unit at once (one pass of the log), or back up, settle, export and import one
     /// after another (three passes, as the first release did).
-    #[arg(long, value_enum, default_value = "one-pass")]
-    pub copy: CopyArg,
+    #[arg(long, default_value = "one-pass", value_parser = PossibleValuesParser::new(crate::job::Copying::NAMES).try_map(|s| s.parse::<crate::job::Copying>()))]
+    pub copy: crate::job::Copying,
     /// The provider confirmed that the merchant's settlement-card cooldown has run out
     /// (needed when the terminal does not say when its card was bound; recorded in the audit).
     #[arg(long)]

@@ -88,7 +88,7 @@ fn start(
         dry_run: opts.dry_run,
         cooldown_checked_by_provider: opts.cooldown_checked_by_provider,
         verify: opts.verify.into(),
-        copying: opts.copy.into(),
+        copying: opts.copy,
         signed,
         proof: proof(paths, opts.documents_checked)?,
     };

@@ -170,7 +170,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
         cooldown_checked_by_provider: a.common.cooldown_checked_by_provider,
         proof: super::job_cmd::proof(paths, a.common.documents_checked)?,
         verify: a.common.verify.into(),
-        copying: a.common.copy.into(),
+        copying: a.common.copy,
         order_keys: &super::orders_cmd::order_keys(paths)?,
         dry_run: dry,
     };

@@ -784,7 +784,7 @@ cmd-sim-provider--faults = Faults, e.g. unavailable=0.2,delay=100ms,reset_before
 arg-state = State file; a restart with the same file is a power cycle
 arg-blank = A new, unbound replacement unit
 arg-account = Start bound to a bank account instead of a settlement card
-arg-legacy = Behave as a terminal of the first protocol release (no DIGEST command, no encodings)
+arg-legacy = Behave as a terminal of the first protocol release (no DIGEST command, no encodings, fixed chunks)
 arg-plain = Offer no encoding in HELLO: bulk objects travel as they are (not deflated)
 arg-settlement-since = When the settlement card or account was bound, YYYYMMDD, as STATUS reports it; `unknown` makes a terminal that does not say
 arg-listen = Address to listen on; port 0 picks a free one

@@ -784,7 +784,7 @@ cmd-sim-provider--faults = 故障，如 unavailable=0.2,delay=100ms,reset_before
 arg-state = 状态文件；用同一个文件重启相当于断电重启
 arg-blank = 一台新的、未绑定的替换机
 arg-account = 启动时绑定银行账户而不是结算卡
-arg-legacy = 模拟第一版协议的终端（没有 DIGEST 命令，没有编码）
+arg-legacy = 模拟第一版协议的终端（没有 DIGEST 命令，没有编码，固定分块）
 arg-plain = 在 HELLO 中不提供编码：批量对象按原样传输（不压缩）
 arg-settlement-since = 结算卡或账户的绑定日期，YYYYMMDD，即 STATUS 报告的日期；`unknown` 表示终端不报告
 arg-listen = 监听地址；端口 0 表示自动选一个空闲端口

@@ -235,6 +235,23 @@ pub enum Copying {
     Sequential,
 }
 
+impl Copying {
+    /// The names on the command line and in the journal, in the order of the variants.
+    pub const NAMES: [&'static str; 2] = ["one-pass", "sequential"];
+}
+
+impl std::str::FromStr for Copying {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Copying, String> {
+        match s {
+            "one-pass" => Ok(Copying::OnePass),
+            "sequential" => Ok(Copying::Sequential),
+            other => Err(format!("{other}: give one of {}", Copying::NAMES.join(", "))),
+        }
+    }
+}
+
 /// The steps of `op` under `profile`, in order (a migration copies in one pass).
 pub fn plan(op: Operation, profile: &Profile) -> Vec<Step> {
     plan_with(op, profile, Copying::default())
@@ -1170,5 +1187,21 @@ impl Run<'_> {
             r.reconnect()?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The command line parses the names the journal keeps: a resumed job reads back the
+    /// way it was started with.
+    #[test]
+    fn a_way_of_copying_has_one_name_on_the_command_line_and_in_the_journal() {
+        for (name, copying) in Copying::NAMES.iter().zip([Copying::OnePass, Copying::Sequential]) {
+            assert_eq!(name.parse::<Copying>(), Ok(copying));
+            assert_eq!(serde_json::to_value(copying).unwrap(), *name);
+        }
+        assert!("both".parse::<Copying>().is_err());
     }
 }
