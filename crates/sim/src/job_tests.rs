@@ -414,6 +414,32 @@ const MID_EXPORT: FaultSpec = FaultSpec::unplug_after_bytes(9_000);
 /// import (the checks and the activation take about 1 KB).
 const MID_IMPORT: FaultSpec = FaultSpec::unplug_after_bytes(7_000);
 
+/// A one-pass migration stopped after its copy and resumed verifies the new unit against
+/// what the copy recorded: it does not read the old unit's log again.
+#[test]
+fn a_migration_resumed_after_its_copy_does_not_read_the_old_log_again() {
+    let w = World::new(Operation::Migrate, FaultSpec::default());
+    let steps = plan(Operation::Migrate, w.profiles.get("lakala").unwrap());
+    let verify = steps.iter().position(|s| *s == Step::VerifyImport).unwrap();
+    let mut stopping = Quiet {
+        stop_before: Some(verify + 1),
+        ..Quiet::default()
+    };
+    let job = match w.start(&mut stopping) {
+        Err(JobError::Stopped { job, next, .. }) => {
+            assert_eq!(next, "verify_import");
+            job
+        }
+        other => panic!("{other:?}"),
+    };
+    let before = w.sims.with(&w.main, |sim| sim.log_exports);
+    w.resume(&job).unwrap();
+    w.assert_finished(Operation::Migrate, "resumed after the copy");
+    // assert_finished reads neither log of the old unit.
+    assert_eq!(w.sims.with(&w.main, |sim| sim.log_exports), before);
+    assert_eq!(verified_by(&w), "digest");
+}
+
 /// The first release's way, kept for comparison: a job started so keeps it when resumed.
 #[test]
 fn a_migration_copied_step_after_step_stopped_before_any_step_resumes_to_the_same_end() {

@@ -273,8 +273,12 @@ pub struct SimTerminal {
     last_import_total: Option<u32>,
     /// The command-triggered unplug has happened (it happens once).
     unplugged: bool,
-    /// Behaves as a terminal of the first protocol release: no DIGEST, no encodings.
+    /// Behaves as a terminal of the first protocol release: no DIGEST, no encodings, fixed
+    /// chunks.
     pub legacy: bool,
+    /// Exports of the transaction log begun (resumed ones included), for tests that check
+    /// what a job reads.
+    pub log_exports: u32,
     /// Offers no encoding in HELLO: objects travel as they are.
     pub plain: bool,
     /// The encoding agreed in this session's HELLO.
@@ -307,6 +311,7 @@ impl SimTerminal {
             rng: StdRng::seed_from_u64(seed.wrapping_mul(31).wrapping_add(7)),
             authenticated: false,
             legacy: false,
+            log_exports: 0,
             plain: false,
             encoding: None,
             nonce_t: None,
@@ -614,6 +619,7 @@ impl SimTerminal {
             return (fail(result::BAD_REQUEST, "unknown object"), None);
         };
         let offset = f.need_u32(tag::OFFSET).unwrap_or(0) as usize;
+        self.log_exports += u32::from(object == Object::TransactionLog);
         let (data, records) = self.object_bytes(object);
         let sha = Sha256::digest(&data);
         let records = records + u32::from(self.faults.lie == Some(Lie::ExportCount));

@@ -49,16 +49,45 @@ fn refused(step: Step, code: &'static str, reason: String) -> JobError {
     }
 }
 
+/// The log a migration's new unit must hold: as the old unit's export announced it.
+#[derive(Debug, Clone, Copy)]
+struct LogId {
+    records: u32,
+    sha256: [u8; 32],
+    len: usize,
+}
+
+impl LogId {
+    /// From the journal detail of a one-pass copy.
+    fn from_detail(d: &Value) -> Option<LogId> {
+        Some(LogId {
+            records: u32::try_from(d["records"].as_u64()?).ok()?,
+            sha256: hex::decode(d["log_sha256"].as_str()?).ok()?.try_into().ok()?,
+            len: usize::try_from(d["log_len"].as_u64()?).ok()?,
+        })
+    }
+}
+
+impl Exported {
+    fn log_id(&self) -> LogId {
+        LogId {
+            records: self.log_count,
+            sha256: self.log_sha,
+            len: self.log.len(),
+        }
+    }
+}
+
 /// The new unit's copy of the log is not the old unit's.
-fn log_differs(records: u32, sha256: &[u8; 32], ex: &Exported) -> JobError {
+fn log_differs(records: u32, sha256: &[u8; 32], expected: &LogId) -> JobError {
     JobError::Verification {
         step: "verify_import",
         what: crate::tr!(
             "verify-log-differs",
             records = records,
             sha256 = hex::encode(sha256),
-            expected_records = ex.log_count,
-            expected_sha256 = hex::encode(ex.log_sha)
+            expected_records = expected.records,
+            expected_sha256 = hex::encode(expected.sha256)
         ),
     }
 }
@@ -541,6 +570,7 @@ impl Run<'_> {
         let mut detail = Self::backup_detail(&taken);
         detail["records"] = taken.log.records.into();
         detail["log_sha256"] = hex::encode(taken.log.sha256).into();
+        detail["log_len"] = taken.log.data.len().into();
         detail["parameters"] = taken.params.records.into();
         detail["one_pass"] = fed.into();
         self.made.exported = Some(Exported {
@@ -683,8 +713,21 @@ impl Run<'_> {
         Ok(json!({ "records": ex.log_count, "parameters": ex.params_count }))
     }
 
-    fn verify_import(&mut self) -> Result<Value, JobError> {
+    /// What the new unit's copy must be: from this run's export, else from the journal of
+    /// a one-pass copy (a job resumed after it does not read the old unit's log again),
+    /// else exported now.
+    fn expected_log(&mut self) -> Result<LogId, JobError> {
+        if self.made.exported.is_none()
+            && let Some(id) = self.done.get(&Step::CopyData).and_then(LogId::from_detail)
+        {
+            return Ok(id);
+        }
         self.ensure_exported()?;
+        Ok(self.made.exported.as_ref().expect("exported").log_id())
+    }
+
+    fn verify_import(&mut self) -> Result<Value, JobError> {
+        let expected = self.expected_log()?;
         self.replacement()?;
         let t = self.replacement.as_mut().expect("opened");
         // The new unit was blank, so what it stores must be the export byte for byte: its
@@ -694,17 +737,15 @@ impl Run<'_> {
             super::Verify::Full => None,
         };
         if let Some(d) = stored {
-            let ex = self.made.exported.as_ref().expect("exported");
-            if d.records != ex.log_count || d.sha256 != ex.log_sha || d.len as usize != ex.log.len() {
-                return Err(log_differs(d.records, &d.sha256, ex));
+            if d.records != expected.records || d.sha256 != expected.sha256 || d.len as usize != expected.len {
+                return Err(log_differs(d.records, &d.sha256, &expected));
             }
             self.made.moved = Some(d.records);
             return Ok(json!({ "records": d.records, "sha256": hex::encode(d.sha256), "by": "digest" }));
         }
         let got = t.export(Object::TransactionLog, &mut progress(self.observer, "verify"))?;
-        let ex = self.made.exported.as_ref().expect("exported");
-        if got.records != ex.log_count || got.sha256 != ex.log_sha {
-            return Err(log_differs(got.records, &got.sha256, ex));
+        if got.records != expected.records || got.sha256 != expected.sha256 {
+            return Err(log_differs(got.records, &got.sha256, &expected));
         }
         let records = decode_log(&got.data).map_err(|e| JobError::Verification {
             step: "verify_import",
