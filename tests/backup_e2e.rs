@@ -188,7 +188,12 @@ fn a_restore_is_journaled_audited_and_resumes_after_a_kill() {
     let store = posagent::store::Store::open(s.dir.path()).unwrap();
     let job = store.jobs().unwrap().remove(0);
     assert_eq!((job.operation.as_str(), job.state.as_str()), ("restore", "running"));
-    let steps: Vec<String> = store.journal_of(&job.id).unwrap().into_iter().map(|e| e.step).collect();
+    let steps: Vec<String> = store
+        .journal_of(&job.id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.entry.subject().to_string())
+        .collect();
     assert!(
         steps.contains(&"backup".to_string()) && steps.contains(&"restore_binding".to_string()),
         "{steps:?}"

@@ -678,6 +678,65 @@ fn a_job_outlives_its_tab_and_a_killed_console_job_resumes_from_the_page() {
     assert_eq!(store.job(&job).unwrap().unwrap().state.as_str(), "done");
 }
 
+/// Restore is a job in the console too: chosen on the Backups page, checked, confirmed on
+/// the live page. A failure says what to do next, in the session's language (Chinese
+/// here, while the console itself speaks English).
+#[test]
+fn the_backups_page_restores_and_a_failure_says_what_to_do_next_in_the_sessions_language() {
+    let Some(d) = driver() else { return };
+    let bench = bench();
+    let home = bench.path();
+    let sim: Sim = start_sim(&bench, "ttyA", &["--serial", "CARD-0004"]);
+    let before = bound_card(&sim);
+    let order = card_order(&bench, &sim, "ORD-RESTORE", NEW_CARD);
+    let changed = bench.rebind_card(&sim, &order);
+    assert!(changed.status.success(), "{}", String::from_utf8_lossy(&changed.stderr));
+    assert_eq!(bound_card(&sim), NEW_CARD);
+    let console = Console::start(
+        home,
+        &format!("{}/tty[A-C]", home.display()),
+        &[("LANG", "C.UTF-8"), ("LC_ALL", "C.UTF-8")],
+    );
+    let base = console.base().to_string();
+    let rt = runtime();
+    rt.block_on(async {
+        let b = browser(&d).await;
+        b.goto(&console.url).await.unwrap();
+        b.goto(&format!("{base}/backups")).await.unwrap();
+        wait_for(&b, "#backups").await;
+        // A wrong operator secret: refused, and the page says what to do next.
+        type_into(&b, "secret", "not-the-secret").await;
+        type_into(&b, "password", BACKUP_PASSWORD).await;
+        click(&b, "restore").await;
+        let failed = wait_for(&b, "#outcome").await;
+        assert!(failed.attr("class").await.unwrap().unwrap().contains("error"));
+        let next = wait_for(&b, ".outcome .next-step").await.text().await.unwrap();
+        assert!(
+            next.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "the next step in the session's language: {next}"
+        );
+        // The right one: the difference to confirm, then the backup's card is back.
+        b.goto(&format!("{base}/backups")).await.unwrap();
+        wait_for(&b, "#backups").await;
+        type_secrets(&b, false).await;
+        click(&b, "restore").await;
+        let changes = wait_shown(&b, "#changes").await.text().await.unwrap();
+        assert!(changes.contains(&before[before.len() - 4..]), "{changes}");
+        click(&b, "confirm-yes").await;
+        outcome_ok(&b).await;
+        b.close().await.unwrap();
+    });
+    assert_eq!(bound_card(&sim), before);
+    let store = posagent::store::Store::open(home).unwrap();
+    let restore = store
+        .jobs()
+        .unwrap()
+        .into_iter()
+        .find(|j| j.operation.as_str() == "restore")
+        .unwrap();
+    assert_eq!(restore.state.as_str(), "done");
+}
+
 #[test]
 fn two_tabs_cannot_start_two_jobs_on_one_terminal() {
     let Some(d) = driver() else { return };

@@ -211,7 +211,7 @@ fn scenario(op: Op, fault: Fault) {
     if !first.status.success() {
         let job = the_job(&w.bench);
         let resumed = posagent(w.bench.path())
-            .args(["jobs", "resume", &job.id, "--secret-file"])
+            .args(["jobs", "resume", &job.id, "--yes", "--secret-file"])
             .arg(&w.bench.secret)
             .arg("--password-file")
             .arg(&w.bench.password)
@@ -390,7 +390,8 @@ fn migrate_unplugged_at_each_change_completes() {
 /// `jobs resume ID` with the secret files and `extra` arguments, and this environment.
 fn resume(w: &World, id: &str, extra: &[&std::ffi::OsStr], env: &[(&str, &std::ffi::OsStr)]) -> std::process::Output {
     let mut cmd = posagent(w.bench.path());
-    cmd.args(["jobs", "resume", id])
+    // Stopped before its confirmation, a job asks again: --yes answers for the script.
+    cmd.args(["jobs", "resume", id, "--yes"])
         .args(extra)
         .arg("--secret-file")
         .arg(&w.bench.secret)
@@ -518,7 +519,7 @@ fn ctrl_c_stops_a_job_at_the_next_step_says_how_to_continue_and_exits_130() {
         );
     }
     let resumed = posagent(bench.path())
-        .args(["jobs", "resume", &job.id, "--secret-file"])
+        .args(["jobs", "resume", &job.id, "--yes", "--secret-file"])
         .arg(&bench.secret)
         .arg("--password-file")
         .arg(&bench.password)
@@ -527,6 +528,59 @@ fn ctrl_c_stops_a_job_at_the_next_step_says_how_to_continue_and_exits_130() {
         .unwrap();
     assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
     assert_eq!(the_job(&bench).state.as_str(), "done");
+}
+
+/// posagent ARGS at the keyboard (a pseudo-terminal), in English, with the bench's secrets.
+fn at_the_keyboard(bench: &Bench, args: &[&str]) -> common::pty::PtyChild {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));
+    cmd.env("POSAGENT_HOME", bench.path())
+        .env("LANG", "C.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("POSAGENT_LANG")
+        .args(args)
+        .arg("--secret-file")
+        .arg(&bench.secret)
+        .arg("--password-file")
+        .arg(&bench.password);
+    common::pty::PtyChild::spawn(cmd)
+}
+
+/// Ctrl-C at `[y/N]` ends the command at once with exit 130 and nothing changed, the job
+/// left interrupted; its resume shows the change again and asks again, and a yes then
+/// makes it. Regressions: the prompt once kept waiting after Ctrl-C, and a resume of a job
+/// stopped at its confirmation made the change without asking.
+#[test]
+fn ctrl_c_at_the_confirmation_exits_130_and_the_resume_asks_again() {
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &["--serial", "ASK-0001"]);
+    let before = connect(&sim).read_binding().unwrap();
+    let order = card_order(&bench, &sim, "WO-ASK-1", NEW_CARD);
+    let mut p = at_the_keyboard(&bench, &rebind_args("card", &sim, &order));
+    p.expect("[y/N]", std::time::Duration::from_secs(60));
+    p.send_raw(b"\x03");
+    let status = p.wait(std::time::Duration::from_secs(10));
+    assert_eq!(status.code(), Some(130), "{}", p.screen);
+    assert!(!p.screen.contains("stopping after the current step"), "{}", p.screen);
+    let job = the_job(&bench);
+    assert_eq!(job.state.as_str(), "interrupted", "{}", p.screen);
+    assert_eq!(connect(&sim).read_binding().unwrap(), before, "nothing changed");
+    assert!(bench.store().submissions().unwrap().is_empty());
+
+    let mut p = at_the_keyboard(&bench, &["jobs", "resume", &job.id]);
+    p.expect("[y/N]", std::time::Duration::from_secs(60));
+    assert!(
+        p.screen.contains("622848*********4554"),
+        "the change is shown again: {}",
+        p.screen
+    );
+    p.send_line("y");
+    let status = p.wait(std::time::Duration::from_secs(60));
+    assert!(status.success(), "{}", p.screen);
+    assert_eq!(the_job(&bench).state.as_str(), "done");
+    assert_eq!(
+        connect(&sim).read_binding().unwrap().card.unwrap().pan.expose_full(),
+        NEW_CARD
+    );
 }
 
 #[test]

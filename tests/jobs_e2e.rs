@@ -65,7 +65,11 @@ fn rebind_phone_restarts_the_terminal_and_verifies() {
         "13900001111"
     );
     let journal = bench.store().journal_of(&the_job(&bench).id).unwrap();
-    assert!(journal.iter().any(|e| e.step == "reboot" && e.phase == "done"));
+    assert!(
+        journal
+            .iter()
+            .any(|e| e.entry.subject() == "reboot" && e.entry.phase().as_str() == "done")
+    );
 }
 
 #[test]
@@ -278,7 +282,8 @@ fn without_a_terminal_to_ask_and_without_yes_the_job_stops_before_any_change() {
     let before = connect(&sim).read_binding().unwrap();
     let order = card_order(&bench, &sim, "WO-ASK-1", NEW_CARD);
     let out = bench.command(&rebind_args("card", &sim, &order)).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    // A usage error (pass --yes), as for a restore: no one said no.
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
     assert_eq!(connect(&sim).read_binding().unwrap(), before);
     assert_eq!(the_job(&bench).state.as_str(), "cancelled");
@@ -472,9 +477,9 @@ fn when_the_terminal_cannot_tell_only_the_provider_check_flag_lets_a_card_change
         .journal_of(&job.id)
         .unwrap()
         .into_iter()
-        .find(|e| e.step == "check_cooldown" && e.phase == "done");
+        .find(|e| e.entry.subject() == "check_cooldown" && e.entry.phase().as_str() == "done");
     assert_eq!(
-        cooldown.unwrap().detail["cooldown_checked_by"],
+        cooldown.unwrap().entry.detail()["cooldown_checked_by"],
         "provider, as the technician confirmed"
     );
 }

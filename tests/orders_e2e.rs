@@ -376,6 +376,121 @@ fn a_local_order_is_refused_on_a_provider_profile_and_marked_unsigned_on_the_gen
     assert_eq!(sub.payload["order_signed"], false);
 }
 
+/// A dry run passes through the gate a real run does: an unsigned order on a profile
+/// that wants signed ones is refused with 77 by both. A regression: the dry run once said
+/// "all checks passed".
+#[test]
+fn a_dry_run_refuses_an_unsigned_order_as_the_real_run_does() {
+    let desk = Desk::new();
+    let sim = Sim::start(
+        desk.path(),
+        "tty",
+        &["--profile", "lakala", "--baud", common::FAST_BAUD],
+    );
+    let before = connect(&sim).read_binding().unwrap();
+    let local = desk.path().join("local.toml");
+    let text: String = card_fields(&sim, "WO-LOCAL-DRY", NEW_CARD)
+        .iter()
+        .map(|(k, v)| format!("{k} = \"{v}\"\n"))
+        .collect();
+    std::fs::write(&local, &text).unwrap();
+    let port = sim.port.to_str().unwrap();
+    let order = local.to_str().unwrap();
+    let dry = desk.run(&["rebind", "card", "--port", port, "--order", order, "--dry-run"]);
+    refused_77(&dry, "require_signed");
+    let real = desk.run(&["rebind", "card", "--port", port, "--order", order]);
+    refused_77(&real, "require_signed");
+    assert_eq!(connect(&sim).read_binding().unwrap(), before);
+}
+
+/// The jobs of pulled orders, cut off by a crash, are neither stranded nor shown as
+/// executed: `orders list` says interrupted, and `jobs resume` finishes one while `jobs
+/// abort` rolls the other back. A regression: the resume once read `pulled:WO-…` as a file
+/// and the terminal stayed blocked for good.
+#[test]
+fn the_job_of_a_pulled_order_cut_off_by_a_crash_resumes_or_aborts() {
+    let w = world();
+    w.desk.pull();
+    let killed = |sim: &Sim, order: &str, at: &str| {
+        let out = posagent(w.desk.path())
+            .args(["rebind", "card", "--port", sim.port.to_str().unwrap(), "--order", order])
+            .arg("--secret-file")
+            .arg(&w.desk.secret)
+            .arg("--password-file")
+            .arg(&w.desk.password)
+            .args(["--yes", "--json"])
+            .env("POSAGENT_KILL_AT", at)
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&out.status),
+            Some(9),
+            "{}",
+            stderr(&out)
+        );
+    };
+    let before_b = connect(&w.b).read_binding().unwrap();
+    killed(&w.a, "WO-1", "after:unbind_old");
+    killed(&w.b, "WO-FOR-B", "after:bind_new");
+    let list = json_of(
+        &posagent(w.desk.path())
+            .args(["orders", "list", "--json"])
+            .output()
+            .unwrap(),
+    );
+    let state = |id: &str| {
+        let o = list.as_array().unwrap().iter().find(|o| o["id"] == id).unwrap();
+        (
+            o["state"].as_str().unwrap().to_string(),
+            o["job"].as_str().unwrap().to_string(),
+        )
+    };
+    let (state_a, job_a) = state("WO-1");
+    let (state_b, job_b) = state("WO-FOR-B");
+    assert_eq!(
+        (state_a.as_str(), state_b.as_str()),
+        ("interrupted", "interrupted"),
+        "{list}"
+    );
+    let jobs = json_of(
+        &posagent(w.desk.path())
+            .args(["jobs", "list", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        jobs.as_array().unwrap().iter().all(|j| j["state"] == "interrupted"),
+        "a job no process carries on is not shown running: {jobs}"
+    );
+    let carry_on = |verb: &str, job: &str| {
+        posagent(w.desk.path())
+            .args(["jobs", verb, job, "--yes", "--json"])
+            .arg("--secret-file")
+            .arg(&w.desk.secret)
+            .arg("--password-file")
+            .arg(&w.desk.password)
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .unwrap()
+    };
+    let resumed = carry_on("resume", &job_a);
+    assert_eq!(resumed.status.code(), Some(0), "{}", stderr(&resumed));
+    let after = connect(&w.a).read_binding().unwrap();
+    assert_eq!(after.card.as_ref().unwrap().pan.expose_full(), NEW_CARD);
+    let aborted = carry_on("abort", &job_b);
+    assert_eq!(aborted.status.code(), Some(0), "{}", stderr(&aborted));
+    assert_eq!(connect(&w.b).read_binding().unwrap(), before_b, "rolled back");
+    let list = json_of(
+        &posagent(w.desk.path())
+            .args(["orders", "list", "--json"])
+            .output()
+            .unwrap(),
+    );
+    let a = list.as_array().unwrap().iter().find(|o| o["id"] == "WO-1").unwrap();
+    assert_eq!(a["state"], "executed", "{list}");
+}
+
 #[test]
 fn run_pulled_carries_out_the_pulled_orders_whose_terminal_is_connected() {
     let w = world();

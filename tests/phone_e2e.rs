@@ -189,11 +189,11 @@ fn sms_online_with_a_code_file_then_delivered_with_its_confirmation() {
     let journal = w.bench.store().journal_of(&the_job(&w.bench).id).unwrap();
     let proof = journal
         .iter()
-        .find(|e| e.step == "verify_phone" && e.phase == "done")
+        .find(|e| e.entry.subject() == "verify_phone" && e.entry.phase().as_str() == "done")
         .expect("verify_phone done");
-    let confirmation = proof.detail["confirmation_id"].as_str().unwrap().to_string();
+    let confirmation = proof.entry.detail()["confirmation_id"].as_str().unwrap().to_string();
     assert!(confirmation.starts_with("pvc-"), "{proof:?}");
-    assert_eq!(proof.detail["phone"], "139****1111");
+    assert_eq!(proof.entry.detail()["phone"], "139****1111");
     // The provider accepts the change because it issued that confirmation.
     let sync = posagent(w.bench.path()).args(["sync", "--json"]).output().unwrap();
     assert!(sync.status.success(), "{}", stderr(&sync));
@@ -230,6 +230,7 @@ fn a_resumed_phone_change_takes_its_code_from_a_file() {
                     "jobs",
                     "resume",
                     &job.id,
+                    "--yes",
                     "--sms-code-file",
                     code_file.to_str().unwrap(),
                 ])
@@ -258,6 +259,32 @@ fn sms_online_through_a_prompt() {
     assert!(status.success(), "{}", p.screen);
     assert_eq!(w.phone(), NEW_PHONE);
     assert_code_kept_nowhere(w.bench.path(), &code, &[&p.screen]);
+}
+
+/// Ctrl-C at the code prompt ends the command at once (exit 130): the job is left
+/// interrupted (resumable, never `running`), the terminal unchanged, the echo back on. A
+/// regression: the prompt once kept waiting after "stopping after the current step".
+#[test]
+fn ctrl_c_at_the_code_prompt_exits_130_and_changes_nothing() {
+    let w = world(&[]);
+    let before = w.phone();
+    let order = phone_order_by(&w.bench, &w.sim, "WO-SMS-CTRLC", "sms");
+    let mut p = w.on_pty(&[&rebind_args("phone", &w.sim, &order)[..], &["--yes"]].concat());
+    p.expect("Code the merchant received:", Duration::from_secs(60));
+    w.code(1, NEW_PHONE);
+    p.send_raw(b"\x03");
+    let status = p.wait(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(130), "{}", p.screen);
+    assert!(p.terminal_echoes(), "the echo is back on after the hidden prompt");
+    assert_eq!(w.phone(), before);
+    let job = the_job(&w.bench);
+    assert_eq!(job.state.as_str(), "interrupted", "{}", p.screen);
+    assert!(
+        p.screen.contains(&format!("posagent jobs resume {}", job.id)),
+        "{}",
+        p.screen
+    );
+    w.nothing_queued();
 }
 
 #[test]
@@ -376,9 +403,13 @@ fn a_pre_verified_signed_order_succeeds_offline() {
     let journal = w.bench.store().journal_of(&the_job(&w.bench).id).unwrap();
     let proof = journal
         .iter()
-        .find(|e| e.step == "verify_phone" && e.phase == "done")
+        .find(|e| e.entry.subject() == "verify_phone" && e.entry.phase().as_str() == "done")
         .unwrap();
-    assert_eq!(proof.detail["attested_at"], "2026-11-01T09:00:00+00:00", "{proof:?}");
+    assert_eq!(
+        proof.entry.detail()["attested_at"],
+        "2026-11-01T09:00:00+00:00",
+        "{proof:?}"
+    );
     assert_eq!(w.messages(), 0, "no code was sent");
 }
 
@@ -412,9 +443,9 @@ fn the_counter_path_needs_its_documents_and_the_technicians_word() {
     let journal = w.bench.store().journal_of(&done.id).unwrap();
     let proof = journal
         .iter()
-        .find(|e| e.step == "verify_phone" && e.phase == "done")
+        .find(|e| e.entry.subject() == "verify_phone" && e.entry.phase().as_str() == "done")
         .unwrap();
-    assert_eq!(proof.detail["documents_checked_by"], TECH);
+    assert_eq!(proof.entry.detail()["documents_checked_by"], TECH);
     assert_eq!(w.messages(), 0);
 }
 

@@ -433,7 +433,11 @@ fn a_job_killed_mid_transfer_resumes_to_the_end() {
             .and_then(|s| s.jobs().ok())
             .and_then(|jobs| jobs.into_iter().next())
             .and_then(|j| posagent::store::Store::open(bench.path()).ok()?.journal_of(&j.id).ok())
-            .is_some_and(|journal| journal.iter().any(|e| e.step == "backup" && e.phase == "intent"));
+            .is_some_and(|journal| {
+                journal
+                    .iter()
+                    .any(|e| e.entry == posagent::journal::Entry::Intent(posagent::journal::Step::Backup))
+            });
         if started {
             std::thread::sleep(std::time::Duration::from_millis(300));
             break;

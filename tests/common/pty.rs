@@ -108,6 +108,14 @@ impl PtyChild {
         self.send_line(line);
     }
 
+    /// Whether the terminal echoes what is typed (a hidden prompt turns that off).
+    pub fn terminal_echoes(&self) -> bool {
+        // SAFETY: tcgetattr on an open pty master reports the terminal's settings.
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        let rc = unsafe { libc::tcgetattr(std::os::fd::AsRawFd::as_raw_fd(&self.master), &mut t) };
+        rc == 0 && t.c_lflag & libc::ECHO != 0
+    }
+
     /// Sends bytes as typed (keys such as the arrows are escape sequences).
     pub fn send_raw(&mut self, bytes: &[u8]) {
         self.master.write_all(bytes).unwrap();

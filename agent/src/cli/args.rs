@@ -1,4 +1,5 @@
-//! The command line, as clap parses it. Names here are the product's contract (DESIGN.md).
+//! The command line, as clap parses it. Names here are the product's contract
+//! (docs/architecture.md, "The contract").
 
 use std::path::PathBuf;
 

@@ -8,9 +8,8 @@ use super::args::{BackupArgs, BackupCommand, RestoreArgs};
 use super::device_cmd::locate;
 use super::output::Table;
 use super::output::{describe_binding, describe_link};
-use super::screen::confirm;
 use super::secrets::{self, PasswordUse};
-use super::{CliError, Exit, Output, load_profiles, progress};
+use super::{CliError, Exit, Output, progress};
 use crate::backup::{self, BackupError};
 use crate::config::Paths;
 use crate::link::LinkStats;
@@ -48,8 +47,8 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
     if dest.exists() && !a.force {
         return Err(BackupError::Exists(dest.to_path_buf()).into());
     }
-    let profiles = load_profiles(paths)?;
-    let (port, profile) = locate(paths, &profiles, &a.at, a.profile.as_deref(), out)?;
+    let agent = super::agent(paths)?;
+    let (port, profile) = locate(&agent, &a.at, a.profile.as_deref(), out)?;
     let (secret, pw) = secrets::secret_then_password(
         a.secret.secret_file.as_deref(),
         a.password_file.as_deref(),
@@ -67,7 +66,7 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
     let bar = progress::transfer_bars(out).add(progress::transfer_bar(&tr!("transfer-reading-terminal")));
     let how = backup::Taking {
         profile: profile.name.clone(),
-        technician: crate::config::Config::load(paths)?.technician,
+        technician: agent.config().technician.clone(),
         job_id: None,
         password: &pw,
         force: a.force,
@@ -176,9 +175,9 @@ pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliEr
         a.password_file.as_deref(),
         PasswordUse::Existing,
     )?;
-    let contents = backup::read_archive(&a.file, &pw)?;
+    let agent = super::agent(paths)?;
+    let contents = agent.read_archive(&a.file, &pw)?;
     let manifest = &contents.manifest;
-    let profiles = load_profiles(paths)?;
     // Without --port or --serial, the terminal the backup came from (unless it goes to a
     // replacement).
     let mut at = a.at.clone();
@@ -186,39 +185,28 @@ pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliEr
         at.serial = Some(manifest.terminal.serial.clone());
     }
     let (port, profile) = locate(
-        paths,
-        &profiles,
+        &agent,
         &at,
         a.profile.as_deref().or(Some(manifest.profile.as_str())),
         out,
     )?;
-    let technician = super::job_cmd::technician(paths)?;
-    let setup = crate::job::restore::RestoreSetup {
-        paths,
-        profile,
-        archive: &a.file,
-        contents: &contents,
-        port: &port,
-        secret: &secret,
-        backup_password: &pw,
-        technician: &technician,
+    // The archive's unit, or a replacement: refused before any job is recorded otherwise.
+    let mut t = Terminal::open_authenticated(&port, &profile.serial, &secret)?;
+    crate::job::restore::preview(&a.file, &contents, a.to_replacement, &port, &mut t)?;
+    drop(t);
+    let mut screen = super::screen::screen(out, a.yes);
+    super::interrupt::install();
+    let archive = crate::job::Archive {
+        file: &a.file,
+        contents,
         to_replacement: a.to_replacement,
     };
-    let mut t = Terminal::open_authenticated(&port, &profile.serial, &secret)?;
-    let (identity, changes) = setup.preview(&mut t)?;
-    if !out.json {
-        eprintln!("{}", tr!("restore-heading", serial = identity.serial.as_str()));
-        if changes.is_empty() {
-            eprintln!("  {}", tr!("restore-matches"));
-        }
-        for d in &changes {
-            eprintln!("  {}", super::output::change_line(d));
-        }
-    }
-    confirm(&tr!("restore-confirm", params = contents.params.len()), a.yes)?;
-    let mut screen = super::screen::screen(out, true);
-    super::interrupt::install();
-    let outcome = crate::job::restore::start(&setup, t, &mut screen)?;
+    let creds = crate::job::Credentials {
+        secret: &secret,
+        password: &pw,
+    };
+    let result = agent.restore(archive, &port, profile, creds, &mut screen);
+    let outcome = screen.ended(result)?;
     super::screen::print_outcome(out, &outcome, &tr!("verb-restored"));
     Ok(())
 }

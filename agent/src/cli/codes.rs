@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use crate::job::{Code, CodeAsk, CodeFile};
+use crate::job::{Code, CodeAnswer, CodeAsk, CodeFile};
 use crate::sync::api::CodePurpose;
 use crate::tr;
 
@@ -28,9 +28,9 @@ impl CodeSource {
         self.file.is_some() || std::io::stdin().is_terminal()
     }
 
-    /// The code for `ask`; `None` when none came before it expired, the technician
-    /// stopped, or nothing was typed.
-    pub fn code(&mut self, ask: &CodeAsk, narrate: bool) -> Option<Code> {
+    /// The code for `ask`: none when none came before it expired or nothing was typed;
+    /// a stop when the technician pressed Ctrl-C meanwhile.
+    pub fn code(&mut self, ask: &CodeAsk, narrate: bool) -> CodeAnswer {
         let until = ask
             .expires_at
             .with_timezone(&chrono::Local)
@@ -54,17 +54,27 @@ impl CodeSource {
                         tr!("code-waiting-file", file = f.path.display().to_string())
                     );
                 }
-                f.wait(ask.expires_at, super::interrupt::requested).unwrap_or_else(|e| {
+                let code = f.wait(ask.expires_at, super::interrupt::requested).unwrap_or_else(|e| {
                     tracing::warn!("code file: {e}");
                     eprintln!("{e}");
                     None
-                })
+                });
+                match code {
+                    Some(c) => CodeAnswer::Code(c),
+                    None if super::interrupt::requested() => CodeAnswer::Stop,
+                    None => CodeAnswer::None,
+                }
             }
             None => {
-                let answer = rpassword::prompt_password(format!("{again}{sent} {left} {}", tr!("code-prompt")))
-                    .ok()
-                    .map(Code::new)?;
-                (!answer.trim().is_empty()).then_some(answer)
+                let question = format!("{again}{sent} {left} {}", tr!("code-prompt"));
+                let read = move || rpassword::prompt_password(question).map(Code::new);
+                let cut_short =
+                    |r: &std::io::Result<Code>| r.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::Interrupted);
+                match super::prompt::ask(read, cut_short) {
+                    super::prompt::Asked::Stopped => CodeAnswer::Stop,
+                    super::prompt::Asked::Answer(Ok(c)) if !c.trim().is_empty() => CodeAnswer::Code(c),
+                    super::prompt::Asked::Answer(_) => CodeAnswer::None,
+                }
             }
         }
     }

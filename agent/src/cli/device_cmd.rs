@@ -8,8 +8,9 @@ use serde::Serialize;
 use super::args::{InspectArgs, WhereArgs};
 use super::output::{Table, describe_binding, describe_link, field};
 use super::{CliError, Exit, Output, load_profiles, secrets};
+use crate::agent::Agent;
 use crate::config::Paths;
-use crate::profile::{Profile, ProfileSet};
+use crate::profile::Profile;
 use crate::terminal::{Terminal, discover};
 use crate::tr;
 
@@ -47,16 +48,16 @@ pub fn devices(paths: &Paths, out: &Output) -> Result<(), CliError> {
 /// ports, or the one with `serial`; several found without a serial ask on a terminal, or
 /// stop with the list (exit 2) where no one can answer.
 pub fn locate<'a>(
-    paths: &Paths,
-    profiles: &'a ProfileSet,
+    agent: &'a Agent,
     at: &WhereArgs,
     profile: Option<&str>,
     out: &Output,
 ) -> Result<(PathBuf, &'a Profile), CliError> {
+    let profiles = agent.profiles();
     let forced = profile.map(|n| profiles.get(n)).transpose()?;
-    let config = crate::config::Config::load(paths)?;
-    let choice = discover::choose(
-        &config.ports.extra,
+    let choice = discover::choose_among(
+        agent.opener(),
+        &agent.candidates(&[])?,
         profiles,
         at.port.as_deref(),
         at.serial.as_deref(),
@@ -139,8 +140,8 @@ struct Inspected {
 
 /// Shows a terminal's identity and binding.
 pub fn inspect(paths: &Paths, a: &InspectArgs, out: &Output) -> Result<(), CliError> {
-    let profiles = load_profiles(paths)?;
-    let (port, profile) = locate(paths, &profiles, &a.at, a.profile.as_deref(), out)?;
+    let agent = super::agent(paths)?;
+    let (port, profile) = locate(&agent, &a.at, a.profile.as_deref(), out)?;
     let secret = secrets::operator_secret(a.secret.secret_file.as_deref())?;
     let report = Inspected {
         port: port.display().to_string(),

@@ -1,12 +1,14 @@
 //! Ctrl-C and termination (SIGINT, SIGTERM, SIGHUP; Ctrl-C and console close on Windows)
-//! while a job runs: the first asks the job to stop at its next safe point, a second quits
-//! at once (the journal makes that safe too). Processes registered here (the demo's
-//! simulators) are stopped either way.
+//! while a job runs: the first asks the job to stop at its next safe point (at a question,
+//! at once: see `prompt`), a second quits at once (the journal makes that safe too).
+//! Processes registered here (the demo's simulators) are stopped either way.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 static STOP: AtomicBool = AtomicBool::new(false);
+/// A question is waiting for its answer: a stop ends it at once, with no more said here.
+static AT_PROMPT: AtomicBool = AtomicBool::new(false);
 static PRESSES: AtomicUsize = AtomicUsize::new(0);
 static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
@@ -29,12 +31,30 @@ pub fn install_saying(first: String) {
         STOP.store(true, Ordering::SeqCst);
         stop_children();
         if PRESSES.fetch_add(1, Ordering::SeqCst) == 0 {
-            eprintln!("\n{}", FIRST.get().map_or("", String::as_str));
+            if !AT_PROMPT.load(Ordering::SeqCst) {
+                eprintln!("\n{}", FIRST.get().map_or("", String::as_str));
+            }
         } else {
             eprintln!("\n{}", crate::tr!("interrupt-second"));
             std::process::exit(i32::from(INTERRUPTED));
         }
     });
+}
+
+/// While it lives, a question waits for its answer (see [`AtPrompt::enter`]).
+pub struct AtPrompt;
+
+impl AtPrompt {
+    pub fn enter() -> AtPrompt {
+        AT_PROMPT.store(true, Ordering::SeqCst);
+        AtPrompt
+    }
+}
+
+impl Drop for AtPrompt {
+    fn drop(&mut self) {
+        AT_PROMPT.store(false, Ordering::SeqCst);
+    }
 }
 
 /// Whether a stop was asked for.

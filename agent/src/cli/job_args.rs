@@ -171,6 +171,9 @@ pub enum JobsCommand {
 /// Where the terminals are and the secrets, for resuming or aborting a job.
 #[derive(Debug, Args)]
 pub struct ResumeOptions {
+    /// Do not ask for confirmation (a job stopped before its confirmation asks again).
+    #[arg(long)]
+    pub yes: bool,
     /// How a migration still to verify checks the new unit's copy (see `migrate --verify`).
     #[arg(long, value_enum, default_value = "digest")]
     pub verify: VerifyArg,

@@ -8,8 +8,7 @@ use super::screen::{Report, print_outcome, screen};
 use super::secrets::PasswordUse;
 use super::{CliError, Exit, Output, secrets};
 use crate::config::{Config, Paths};
-use crate::job::step_list;
-use crate::job::{self, JobSetup};
+use crate::job::{At, Credentials, Options, OrderRef, step_list};
 use crate::order::Operation;
 use crate::tr;
 
@@ -20,24 +19,29 @@ pub fn technician(paths: &Paths) -> Result<String, CliError> {
     Ok(Config::load(paths)?.technician())
 }
 
-/// What may prove a phone number: the provider's settings from config.toml, when a
-/// provider is configured, and whether the technician saw the documents' originals.
-pub fn proof(paths: &Paths, documents_checked: bool) -> Result<job::Proof, CliError> {
-    Ok(job::Proof::configured(paths, documents_checked)?)
+/// What the technician chose for a job on the command line.
+pub fn options(opts: &JobOptions) -> Options {
+    Options {
+        dry_run: opts.dry_run,
+        cooldown_checked_by_provider: opts.cooldown_checked_by_provider,
+        verify: opts.verify.into(),
+        copying: opts.copy,
+        documents_checked: opts.documents_checked,
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn start(
     paths: &Paths,
     op: Operation,
     port: Option<&Path>,
     to: Option<&Path>,
-    order_file: &Path,
+    order_arg: &Path,
     opts: &JobOptions,
     out: &Output,
 ) -> Result<(), CliError> {
-    let (order, profiles, signed) = crate::job::order_for::one_order(paths, order_file, op)?;
-    let profile = profiles.get(&order.profile)?;
+    let agent = super::agent(paths)?;
+    let prepared = agent.order(&OrderRef::Arg(order_arg), Some(op))?;
+    let order = &prepared.order;
     // Without a port, the terminal the order names is found by its serial.
     let serial_of = |sn: Option<&String>, flag: &str, field: &str| {
         sn.cloned()
@@ -47,7 +51,7 @@ fn start(
         Some(p) => p.to_path_buf(),
         None => {
             let sn = serial_of(order.expect.serial.as_ref(), "--port", "expect.serial")?;
-            locate(paths, &profiles, &WhereArgs::by_serial(sn), Some(&order.profile), out)?.0
+            locate(&agent, &WhereArgs::by_serial(sn), Some(&order.profile), out)?.0
         }
     };
     let to = match (to, op) {
@@ -58,11 +62,10 @@ fn start(
                 "--to",
                 "replacement.serial",
             )?;
-            Some(locate(paths, &profiles, &WhereArgs::by_serial(sn), Some(&order.profile), out)?.0)
+            Some(locate(&agent, &WhereArgs::by_serial(sn), Some(&order.profile), out)?.0)
         }
         (None, _) => None,
     };
-    let (port, to) = (port.as_path(), to.as_deref());
     let (secret, pw) = if opts.dry_run {
         let secret = secrets::operator_secret(opts.secret.secret_file.as_deref())?;
         (secret, zeroize::Zeroizing::new(Vec::new()))
@@ -73,29 +76,19 @@ fn start(
             PasswordUse::New,
         )?
     };
-    let tech = technician(paths)?;
-    let setup = JobSetup {
-        opener: std::sync::Arc::new(crate::job::SerialOpener),
-        paths,
-        profile,
-        order,
-        order_file,
-        port,
-        replacement_port: to,
-        secret: &secret,
-        backup_password: &pw,
-        technician: &tech,
-        dry_run: opts.dry_run,
-        cooldown_checked_by_provider: opts.cooldown_checked_by_provider,
-        verify: opts.verify.into(),
-        copying: opts.copy,
-        signed,
-        proof: proof(paths, opts.documents_checked)?,
-    };
     let mut screen = screen(out, opts.yes);
     screen.codes = super::codes::CodeSource::from_file(opts.sms_code_file.clone());
     super::interrupt::install();
-    let outcome = job::start(setup, &mut screen)?;
+    let at = At {
+        port: Some(port),
+        replacement: to,
+    };
+    let creds = Credentials {
+        secret: &secret,
+        password: &pw,
+    };
+    let result = agent.start(&prepared, &at, creds, &options(opts), &mut screen);
+    let outcome = screen.ended(result)?;
     if opts.dry_run {
         let mut human = tr!("dry-run-done");
         for d in &outcome.plan.changes {

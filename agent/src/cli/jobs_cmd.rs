@@ -4,51 +4,44 @@ use super::args::{AuditCommand, JobsCommand, ResumeOptions};
 use super::output::{Table, pad};
 use super::screen::{print_outcome, screen};
 use super::secrets::PasswordUse;
-use super::{CliError, Exit, Output, load_profiles, secrets};
+use super::{CliError, Exit, Output, secrets};
 use crate::config::Paths;
-use crate::job::Continue;
 use crate::job::operation_label as op_label;
+use crate::job::{At, Credentials, Options};
 use crate::receipt::{self};
 use crate::store::Store;
 use crate::tr;
 
-/// A journal entry's phase as a person reads it.
-fn phase_label(phase: &str) -> String {
-    match phase {
-        "intent" => tr!("phase-intent"),
-        "done" => tr!("phase-done"),
-        "failed" => tr!("phase-failed"),
-        other => other.to_string(),
-    }
-}
-
+/// Carries job `id` on (or rolls it back), whatever its order's origin. A job stopped
+/// before its confirmation asks again (or takes `--yes`).
 fn continue_job(paths: &Paths, id: &str, opts: &ResumeOptions, out: &Output, abort: bool) -> Result<(), CliError> {
-    let profiles = load_profiles(paths)?;
+    let agent = super::agent(paths)?;
     let (secret, pw) = secrets::secret_then_password(
         opts.secret.secret_file.as_deref(),
         opts.password_file.as_deref(),
         PasswordUse::Existing,
     )?;
-    let ctx = Continue {
-        opener: std::sync::Arc::new(crate::job::SerialOpener),
-        order_keys: &super::orders_cmd::order_keys(paths)?,
-        verify: opts.verify.into(),
-        paths,
-        profiles: &profiles,
-        secret: &secret,
-        backup_password: &pw,
-        port: opts.port.as_deref(),
-        replacement_port: opts.to.as_deref(),
-        proof: super::job_cmd::proof(paths, false)?,
+    let at = At {
+        port: opts.port.clone(),
+        replacement: opts.to.clone(),
     };
-    let mut screen = screen(out, true);
+    let creds = Credentials {
+        secret: &secret,
+        password: &pw,
+    };
+    let mut screen = screen(out, opts.yes);
     screen.codes = super::codes::CodeSource::from_file(opts.sms_code_file.clone());
     super::interrupt::install();
-    let outcome = if abort {
-        ctx.abort(id, &mut screen)?
+    let result = if abort {
+        agent.abort(id, &at, creds, &mut screen)
     } else {
-        ctx.resume(id, &mut screen)?
+        let options = Options {
+            verify: opts.verify.into(),
+            ..Options::default()
+        };
+        agent.resume(id, &at, creds, &options, &mut screen)
     };
+    let outcome = screen.ended(result)?;
     print_outcome(
         out,
         &outcome,
@@ -65,7 +58,15 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
     let store = Store::open(&paths.data)?;
     match action.unwrap_or(JobsCommand::List) {
         JobsCommand::List => {
-            let rows = store.jobs()?;
+            // A job recorded running that no process carries on was cut off: interrupted.
+            let rows: Vec<_> = store
+                .jobs()?
+                .into_iter()
+                .map(|mut j| {
+                    j.state = crate::store::live::state_now(&paths.data, &j);
+                    j
+                })
+                .collect();
             let mut table = Table::new([
                 (tr!("col-job"), 36),
                 (tr!("col-operation"), 14),
@@ -94,11 +95,12 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
             out.print(&human, &rows);
         }
         JobsCommand::Show { id } => {
-            let j = store.job(&id)?.ok_or_else(|| {
+            let mut j = store.job(&id)?.ok_or_else(|| {
                 CliError::new(Exit::DataErr, tr!("job-not-found-prefix", job = id.as_str()))
                     .code("job_not_found")
                     .help(tr!("help-jobs-list"))
             })?;
+            j.state = crate::store::live::state_now(&paths.data, &j);
             let journal = store.journal_of(&j.id)?;
             let submission = store.submission_of_job(&j.id)?;
             let mut human = tr!(
@@ -122,9 +124,9 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
                 human.push_str(&format!(
                     "\n  {}  {} {} {}",
                     super::local_time(&e.at),
-                    pad(&crate::job::step_label(&e.step), 18),
-                    pad(&phase_label(&e.phase), 11),
-                    crate::job::describe_detail(&e.detail)
+                    pad(&crate::job::step_label(e.entry.subject()), 18),
+                    pad(&e.entry.phase().label(), 11),
+                    e.entry.describe()
                 ));
             }
             if let Some(s) = &submission {

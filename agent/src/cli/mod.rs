@@ -21,6 +21,7 @@ mod orders_cmd;
 mod output;
 mod profiles_cmd;
 mod progress;
+mod prompt;
 mod queue_cmd;
 mod run_cmd;
 mod run_report;
@@ -118,6 +119,11 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::new(Exit::Failure, crate::tr!("runtime-failed", reason = e.to_string())))
+}
+
+/// The agent of the data directory: every job command goes through it.
+pub fn agent(paths: &Paths) -> Result<crate::agent::Agent, CliError> {
+    Ok(crate::agent::Agent::open(paths)?)
 }
 
 /// Loads the built-in profiles with the user's overrides.

@@ -4,14 +4,8 @@ use super::args::OrdersCommand;
 use super::output::Table;
 use super::{CliError, Exit, Output, local_time, runtime, sync_cmd};
 use crate::config::Paths;
-use crate::signed::OrderKeys;
 use crate::store::Store;
 use crate::tr;
-
-/// The provider's order keys from config.toml.
-pub fn order_keys(paths: &Paths) -> Result<OrderKeys, CliError> {
-    Ok(OrderKeys::configured(paths)?)
-}
 
 pub fn run(paths: &Paths, action: Option<OrdersCommand>, out: &Output) -> Result<(), CliError> {
     match action.unwrap_or(OrdersCommand::List) {
@@ -41,7 +35,7 @@ pub fn run(paths: &Paths, action: Option<OrdersCommand>, out: &Output) -> Result
             out.print(&human, &pulled);
         }
         OrdersCommand::List => {
-            let listed = crate::sync::orders::standings(&Store::open(&paths.data)?)?;
+            let listed = crate::sync::orders::standings(&Store::open(&paths.data)?, &paths.data)?;
             let mut table = Table::new([
                 (tr!("col-order"), 20),
                 (tr!("col-operation"), 15),
@@ -50,10 +44,9 @@ pub fn run(paths: &Paths, action: Option<OrdersCommand>, out: &Output) -> Result
                 (tr!("col-state"), 0),
             ]);
             for l in &listed {
-                let state = match l.state {
-                    "executed" => tr!("pulled-executed"),
-                    "expired" => tr!("pulled-expired"),
-                    _ => tr!("pulled-waiting"),
+                let state = match &l.job {
+                    Some(job) => format!("{} {job}", l.state.label()),
+                    None => l.state.label(),
                 };
                 table.row([
                     l.id.to_string(),

@@ -1,4 +1,5 @@
-//! Rendering for people and for scripts, and the exit codes of DESIGN.md.
+//! Rendering for people and for scripts, and the exit codes of the contract
+//! (docs/architecture.md, "The contract").
 
 use std::io::Write;
 use std::process::ExitCode;

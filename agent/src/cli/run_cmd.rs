@@ -1,5 +1,6 @@
-//! `posagent run PLAN`: many orders over many terminals (`job::batch` runs them): finds the
-//! terminals, asks for confirmation and secrets, draws a line per job, and reports.
+//! `posagent run PLAN`: many orders over many terminals (the agent's plan runner carries
+//! them out): finds the terminals, asks for confirmation and secrets, draws a line per
+//! job, and reports.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -8,29 +9,19 @@ use std::path::PathBuf;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::args::RunArgs;
-use super::job_cmd::technician;
 use super::run_report::{OrderResult, dry_run_report, result_label, summary};
 use super::screen::confirm;
 use super::secrets::PasswordUse;
 use super::{CliError, Output, json_line, secrets};
+use crate::agent::Agent;
+use crate::agent::plan::{self as batch, Next, Ran, RunWith, Source};
 use crate::config::Paths;
-use crate::job::batch::{self, Batch, Next, Ran};
-use crate::job::{Observer, PlanSummary, Step, StepStatus};
-use crate::order::WorkOrder;
-use crate::profile::ProfileSet;
-use crate::store::Store;
-use crate::sync::orders::Ready;
+use crate::job::{Credentials, Decision, Event, Observer, PlanSummary, StepStatus};
 use crate::terminal::Secret;
 use crate::tr;
 
-fn ports_to_probe(a: &RunArgs) -> Result<Vec<PathBuf>, CliError> {
-    if !a.ports.is_empty() {
-        return Ok(a.ports.clone());
-    }
-    Ok(crate::terminal::discover::candidates()?)
-}
-
-/// Draws one job of a run: a line in the multi-bar, or JSON events.
+/// Draws one job of a run: a line in the multi-bar, or JSON events (each the job's own
+/// event, as the console's live page gets it, with its order).
 struct RunLine {
     bar: ProgressBar,
     json: bool,
@@ -38,32 +29,27 @@ struct RunLine {
 }
 
 impl Observer for RunLine {
-    fn begin(&mut self, steps: &[Step]) {
-        self.bar.set_length(steps.len() as u64);
-    }
-
-    fn step(&mut self, step: Step, status: StepStatus, detail: &str) {
-        if matches!(status, StepStatus::Done | StepStatus::Skipped) {
-            self.bar.inc(1);
+    fn event(&mut self, event: &Event<'_>) {
+        match event {
+            Event::Begin { steps } => self.bar.set_length(steps.len() as u64),
+            Event::Step { step, status, .. } => {
+                if matches!(status, StepStatus::Done | StepStatus::Skipped) {
+                    self.bar.inc(1);
+                }
+                self.bar.set_message(format!("{} {}", step.label(), status.label()));
+            }
+            Event::Transfer { what, done, total } => {
+                if let Some(percent) = (done * 100).checked_div(*total) {
+                    self.bar
+                        .set_message(format!("{} {percent}%", crate::job::transfer_label(what)));
+                }
+            }
+            Event::Confirm { .. } | Event::Code { .. } => {}
         }
-        let label = match status {
-            StepStatus::Started => tr!("status-started"),
-            StepStatus::Done => tr!("status-done"),
-            StepStatus::Skipped => tr!("status-skipped"),
-            StepStatus::Failed => tr!("status-failed"),
-        };
-        let status = format!("{status:?}").to_lowercase();
-        self.bar.set_message(format!("{} {label}", step.label()));
-        if self.json {
-            json_line(&serde_json::json!({
-                "event": "step", "order": self.order, "step": step.name(), "status": status, "detail": detail,
-            }));
-        }
-    }
-
-    fn transfer(&mut self, label: &str, done: u64, total: u64) {
-        if let Some(percent) = (done * 100).checked_div(total) {
-            self.bar.set_message(format!("{label} {percent}%"));
+        if self.json && matches!(event, Event::Step { .. }) {
+            let mut line = serde_json::to_value(event).unwrap_or_default();
+            line["order"] = self.order.clone().into();
+            json_line(&line);
         }
     }
 
@@ -71,9 +57,9 @@ impl Observer for RunLine {
         super::interrupt::requested()
     }
 
-    fn confirm(&mut self, _plan: &PlanSummary) -> bool {
+    fn confirm(&mut self, _plan: &PlanSummary) -> Decision {
         // The whole plan was confirmed before the run began.
-        true
+        Decision::Yes
     }
 }
 
@@ -88,40 +74,18 @@ fn bar_for(multi: &MultiProgress, serial: &str) -> ProgressBar {
     bar
 }
 
-/// Every pulled order that may be carried out now, checked as a job checks it; the others
-/// are named on stderr and left alone.
-fn pulled_orders(
-    paths: &Paths,
-    profiles: &ProfileSet,
-) -> Result<Vec<(WorkOrder, Option<crate::signed::Verified>)>, CliError> {
-    let mut ready = Vec::new();
-    for checked in Ready::open(paths)?.all(profiles)? {
-        match checked {
-            Ok((order, v)) => ready.push((order, Some(v))),
-            Err(why) => eprintln!("{}", tr!("pulled-left-alone", reason = why.to_string())),
-        }
-    }
-    Ok(ready)
-}
-
 pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
-    let (orders, profiles, plan) = match &a.plan {
-        Some(plan) => {
-            let (orders, profiles) = crate::job::order_for::every_order(paths, plan)?;
-            (orders.into_iter().map(|o| (o, None)).collect(), profiles, plan.clone())
-        }
-        None => {
-            let profiles = super::load_profiles(paths)?;
-            (
-                pulled_orders(paths, &profiles)?,
-                profiles,
-                PathBuf::from(tr!("pulled-orders")),
-            )
-        }
+    let agent = super::agent(paths)?;
+    let (source, plan_name) = match &a.plan {
+        Some(plan) => (Source::File(plan), plan.clone()),
+        None => (Source::Pulled, PathBuf::from(tr!("pulled-orders"))),
     };
-    let store = Store::open(&paths.data)?;
-    let mut planned = batch::plan(&store, orders, &plan)?;
-    drop(store);
+    let plan = agent.plan(source)?;
+    // Pulled orders that may not be carried out now are named and left alone.
+    for (_, why) in &plan.left_alone {
+        eprintln!("{}", tr!("pulled-left-alone", reason = why.as_str()));
+    }
+    let mut planned = plan.orders;
     let work = planned.iter().filter(|p| !matches!(p.next, Next::Skip(_))).count();
     let dry = a.common.dry_run;
     // Every order done already: no terminal, secret or password is needed.
@@ -129,7 +93,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
     let (found, silent) = if idle {
         (HashMap::new(), Vec::new())
     } else {
-        batch::probe(&planned, &profiles, &ports_to_probe(a)?)?
+        agent.probe(&planned, &a.ports)?
     };
     if a.pulled {
         // Pulled orders wait for their terminal: only those connected now are run.
@@ -140,7 +104,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
     }
     if !dry && !idle {
         confirm(
-            &tr!("plan-confirm-run", count = work, file = plan.display().to_string()),
+            &tr!("plan-confirm-run", count = work, file = plan_name.display().to_string()),
             a.common.yes,
         )?;
     }
@@ -157,24 +121,15 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
             PasswordUse::New,
         )?
     };
-    let tech = technician(paths)?;
     super::interrupt::install();
-    let batch = Batch {
-        paths,
-        profiles: &profiles,
-        plan: &plan,
-        secret: &secret,
-        password: &pw,
-        technician: &tech,
-        found: &found,
-        cooldown_checked_by_provider: a.common.cooldown_checked_by_provider,
-        proof: super::job_cmd::proof(paths, a.common.documents_checked)?,
-        verify: a.common.verify.into(),
-        copying: a.common.copy,
-        order_keys: &super::orders_cmd::order_keys(paths)?,
-        dry_run: dry,
+    let run = RunWith {
+        creds: Credentials {
+            secret: &secret,
+            password: &pw,
+        },
+        options: super::job_cmd::options(&a.common),
     };
-    let results = execute(&planned, &batch, usize::from(a.jobs), out);
+    let results = execute(&agent, &planned, &found, &run, usize::from(a.jobs), out);
     if dry {
         dry_run_report(&results, &silent, out)
     } else {
@@ -184,18 +139,25 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
 
 /// Runs every planned order, up to `jobs` terminals at once, a line in the multi-bar each
 /// (or JSON events); results in plan order.
-fn execute(planned: &[batch::Planned], batch: &Batch<'_>, jobs: usize, out: &Output) -> Vec<OrderResult> {
+fn execute(
+    agent: &Agent,
+    planned: &[batch::Planned],
+    found: &HashMap<String, PathBuf>,
+    run: &RunWith<'_>,
+    jobs: usize,
+    out: &Output,
+) -> Vec<OrderResult> {
     let draw = if !out.narrates() || !std::io::stderr().is_terminal() {
         ProgressDrawTarget::hidden()
     } else {
         ProgressDrawTarget::stderr()
     };
     let multi = MultiProgress::with_draw_target(draw);
-    let json = out.json && !batch.dry_run;
+    let json = out.json && !run.options.dry_run;
     let watch = |p: &batch::Planned| RunLine {
         bar: bar_for(&multi, &p.serial),
         json,
-        order: p.order.id.clone(),
+        order: p.order.order.id.clone(),
     };
     let done = |r: Ran, line: RunLine| {
         let r = OrderResult::from(r);
@@ -210,5 +172,5 @@ fn execute(planned: &[batch::Planned], batch: &Batch<'_>, jobs: usize, out: &Out
         }
         r
     };
-    batch.run_all(planned, jobs, watch, done)
+    agent.run_plan(planned, found, run, jobs, watch, done)
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::output::Table;
 use super::{CliError, Exit, Output, json_line};
-use crate::job::batch::{self, Ran};
+use crate::agent::plan::{self as batch, Ran};
 use crate::tr;
 
 /// What happened to one order.

@@ -9,33 +9,47 @@ use super::output::{describe_binding, describe_link, pad};
 use std::io::{BufRead, IsTerminal, Write};
 
 use super::{CliError, Exit, Output, progress};
-use crate::job::{Code, CodeAsk, JobOutcome, Observer, PlanSummary, Step, StepStatus};
+use crate::job::{CodeAnswer, CodeAsk, Decision, Event, JobOutcome, Observer, PlanSummary, Step, StepStatus};
 use crate::tr;
 
 use crate::job::transfer_label;
 use crate::job::{operation_label as op_label, step_list};
 
-/// Asks on the terminal; without one, refuses unless `--yes` was given.
-pub fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
+/// Asks on the terminal; without one, refuses unless `--yes` was given. Ctrl-C at the
+/// question ends it at once.
+pub fn ask_yes(question: &str, yes: bool) -> Result<Decision, CliError> {
     if yes {
-        return Ok(());
+        return Ok(Decision::Yes);
     }
     if !std::io::stdin().is_terminal() {
         return Err(CliError::new(Exit::Usage, tr!("confirm-no-terminal"))
             .code("confirmation_needed")
             .help(tr!("help-confirm-yes")));
     }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| CliError::new(Exit::Failure, e.to_string()))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes" | "是") {
-        Ok(())
-    } else {
-        Err(CliError::new(Exit::Failure, tr!("not-confirmed")).code("not_confirmed"))
+    let question = format!("{question} [y/N] ");
+    let read = move || {
+        eprint!("{question}");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer).map(|_| answer)
+    };
+    match super::prompt::ask(read, |r| {
+        r.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::Interrupted)
+    }) {
+        super::prompt::Asked::Stopped => Ok(Decision::Stop),
+        super::prompt::Asked::Answer(Err(e)) => Err(CliError::new(Exit::Failure, e.to_string())),
+        super::prompt::Asked::Answer(Ok(a)) if matches!(a.trim(), "y" | "Y" | "yes" | "是") => Ok(Decision::Yes),
+        super::prompt::Asked::Answer(Ok(_)) => Ok(Decision::No),
+    }
+}
+
+/// [`ask_yes`] before anything has started: no is the end of the command (exit 1), a stop
+/// exits 130; nothing changed either way.
+pub fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
+    match ask_yes(question, yes)? {
+        Decision::Yes => Ok(()),
+        Decision::No => Err(CliError::new(Exit::Failure, tr!("not-confirmed")).code("not_confirmed")),
+        Decision::Stop => Err(CliError::new(Exit::Interrupted, tr!("stopped-at-question")).code("stopped")),
     }
 }
 
@@ -52,13 +66,12 @@ pub(super) struct Screen<'a> {
     eta: crate::job::eta::Eta,
     /// Where one-time codes come from.
     pub codes: CodeSource,
+    /// Why no one could be asked to confirm (no terminal, no `--yes`): what the command
+    /// says instead of "not confirmed".
+    refusal: Option<CliError>,
 }
 
-impl Observer for Screen<'_> {
-    fn begin(&mut self, steps: &[Step]) {
-        self.steps = steps.to_vec();
-    }
-
+impl Screen<'_> {
     fn step(&mut self, step: Step, status: StepStatus, detail: &str) {
         for (_, b) in self.bars.drain(..) {
             b.finish_and_clear();
@@ -93,6 +106,42 @@ impl Observer for Screen<'_> {
         self.eta.transfer(label, done, total);
     }
 
+    fn show_plan(&self, plan: &PlanSummary) {
+        if self.out.json {
+            return;
+        }
+        eprintln!(
+            "{}",
+            tr!(
+                "plan-heading",
+                job = plan.job_id.as_str(),
+                operation = op_label(&plan.operation),
+                order = plan.order_id.as_str(),
+                terminal = plan.terminal.as_str()
+            )
+        );
+        if let Some(r) = &plan.replacement {
+            eprintln!("  {}", tr!("plan-replacement", serial = r.as_str()));
+        }
+        for d in &plan.changes {
+            eprintln!("  {}", super::output::change_line(d));
+        }
+        eprintln!("  {}", tr!("plan-steps", steps = step_list(&plan.steps)));
+    }
+}
+
+impl Observer for Screen<'_> {
+    fn event(&mut self, event: &Event<'_>) {
+        match event {
+            Event::Begin { steps } => self.steps = steps.to_vec(),
+            Event::Step { step, status, detail } => self.step(*step, *status, detail),
+            Event::Transfer { what, done, total } => self.transfer(what, *done, *total),
+            Event::Confirm { plan } => self.show_plan(plan),
+            // The code's question is asked with the answer (`one_time_code`).
+            Event::Code { .. } => {}
+        }
+    }
+
     fn stop_requested(&self) -> bool {
         super::interrupt::requested()
     }
@@ -101,37 +150,17 @@ impl Observer for Screen<'_> {
         self.codes.available()
     }
 
-    fn one_time_code(&mut self, ask: &CodeAsk) -> Option<Code> {
+    fn one_time_code(&mut self, ask: &CodeAsk) -> CodeAnswer {
         self.codes.code(ask, self.out.narrates())
     }
 
-    fn confirm(&mut self, plan: &PlanSummary) -> bool {
-        if !self.out.json {
-            eprintln!(
-                "{}",
-                tr!(
-                    "plan-heading",
-                    job = plan.job_id.as_str(),
-                    operation = op_label(&plan.operation),
-                    order = plan.order_id.as_str(),
-                    terminal = plan.terminal.as_str()
-                )
-            );
-            if let Some(r) = &plan.replacement {
-                eprintln!("  {}", tr!("plan-replacement", serial = r.as_str()));
-            }
-            for d in &plan.changes {
-                eprintln!("  {}", super::output::change_line(d));
-            }
-            eprintln!("  {}", tr!("plan-steps", steps = step_list(&plan.steps)));
-        }
-        match confirm(&tr!("plan-confirm"), self.yes) {
-            Ok(()) => true,
+    fn confirm(&mut self, _plan: &PlanSummary) -> Decision {
+        match ask_yes(&tr!("plan-confirm"), self.yes) {
+            Ok(d) => d,
+            // No one to ask: the job ends cancelled, and the command says why (`ended`).
             Err(e) => {
-                if !self.out.json {
-                    eprintln!("{}", e.message);
-                }
-                false
+                self.refusal = Some(e);
+                Decision::No
             }
         }
     }
@@ -146,6 +175,18 @@ pub(super) fn screen(out: &Output, yes: bool) -> Screen<'_> {
         steps: Vec::new(),
         eta: crate::job::eta::Eta::default(),
         codes: CodeSource::default(),
+        refusal: None,
+    }
+}
+
+impl Screen<'_> {
+    /// The command's result from the job's: a job cancelled because no one could be
+    /// asked says that (exit 2, pass `--yes`), not that someone said no.
+    pub fn ended(&mut self, result: Result<JobOutcome, crate::job::JobError>) -> Result<JobOutcome, CliError> {
+        match (result, self.refusal.take()) {
+            (Err(crate::job::JobError::Cancelled), Some(refusal)) => Err(refusal),
+            (result, _) => Ok(result?),
+        }
     }
 }
 

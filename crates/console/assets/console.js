@@ -1,5 +1,7 @@
-// posagent console: follows a job's server-sent events on its live page. Every text it
-// shows arrives already translated (from the server, or the page's <template id=texts>).
+// posagent console: follows a job's server-sent events on its live page: the job's own
+// events (as `posagent run --json` prints them: begin, step, transfer, confirm, code) and
+// the console's (answered, outcome). Every text it shows arrives already translated (from
+// the server, or the page's <template id=texts>).
 "use strict";
 
 function el(tag, cls, text) {
@@ -37,12 +39,12 @@ function follow(live) {
   }
 
   function apply(e) {
-    switch (e.kind) {
+    switch (e.event) {
       case "begin":
         for (const s of e.steps) stepItem(s.name, s.label);
         break;
       case "step": {
-        const li = stepItem(e.name, e.label);
+        const li = stepItem(e.step, e.label);
         li.className = e.status;
         li.querySelector(".status").textContent = e.status_label;
         if (e.detail) li.querySelector(".detail").textContent = e.detail;
@@ -82,24 +84,19 @@ function follow(live) {
         show("confirm", false);
         show("code", false);
         break;
-      case "done": {
-        const p = el("p", "notice ok", texts.done + " " + e.state + " ");
+      case "outcome": {
+        const p = e.ok
+          ? el("p", "notice ok", texts.done + " " + e.state_label + " ")
+          : el("p", "notice error", texts.failed + " " + e.message + " ");
         p.id = "outcome";
-        p.dataset.job = e.job;
+        if (e.job) p.dataset.job = e.job;
         if (e.receipt) p.append(link(e.receipt, texts.receipt, "receipt-link"), " ");
-        p.append(link("/jobs/" + e.job, texts.job, "job-link"));
-        result.replaceChildren(p);
-        show("stop-form", false);
-        return true;
-      }
-      case "failed": {
-        const p = el("p", "notice error", texts.failed + " " + e.message + " ");
-        p.id = "outcome";
-        if (e.job) {
-          p.dataset.job = e.job;
-          p.append(link("/jobs/" + e.job, texts.job, "job-link"));
-        }
-        result.replaceChildren(p);
+        if (e.job) p.append(link("/jobs/" + e.job, texts.job, "job-link"));
+        const box = el("div", "outcome");
+        box.append(p);
+        // What to do next, as the command line says it.
+        if (e.help) box.append(el("p", "hint next-step", e.help));
+        result.replaceChildren(box);
         show("stop-form", false);
         show("confirm", false);
         show("code", false);

@@ -9,19 +9,18 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use posagent_core::config::{Config, Paths};
+use posagent_core::config::Config;
 use posagent_core::i18n::Lang;
-use posagent_core::profile::ProfileSet;
 use posagent_core::store::Store;
-use posagent_core::sync::delivery::{Delivery, DeliveryError, Rounds};
+use posagent_core::sync::delivery::{DeliveryError, Rounds};
 use posagent_core::sync::drain::{Quiet, Tally};
 use posagent_core::terminal::{Secret, Terminal};
 use zeroize::Zeroizing;
 
 use crate::App;
 use crate::auth::{Flash, Session};
-use crate::html::{notice, t, ta};
-use crate::pages::{binding_list, blocking};
+use crate::html::{Failure, blocking, failure, notice, t, ta};
+use crate::pages::binding_list;
 
 #[derive(serde::Deserialize)]
 pub struct LangForm {
@@ -37,9 +36,8 @@ pub async fn lang(
     axum::Form(f): axum::Form<LangForm>,
 ) -> Response {
     if let Some(lang) = Lang::parse(&f.lang) {
+        // This session only: every page, message and job it starts speaks it.
         app.sessions.set_lang(&s.csrf, lang);
-        // One person at one laptop: the job engine's messages follow the pages.
-        posagent_core::i18n::set_lang(lang);
     }
     // Back where the switch was pressed (its path only: never another site).
     let back = headers
@@ -70,18 +68,18 @@ pub async fn binding(
     let port = PathBuf::from(&f.port);
     let (a, p) = (app.clone(), port.clone());
     let lang = s.lang;
-    let read = blocking(move || {
-        let profiles = ProfileSet::load(&a.opts.paths.profile_overrides()).map_err(|e| e.to_string())?;
-        let profile = profiles.get(&f.profile).map_err(|e| e.to_string())?;
-        let mut term = Terminal::open_with(a.opts.opener.clone(), &p, &profile.serial).map_err(|e| e.to_string())?;
-        term.authenticate(&secret).map_err(|e| e.to_string())?;
-        term.read_binding().map_err(|e| e.to_string())
+    let read = blocking(lang, move || {
+        let agent = a.agent()?;
+        let profile = agent.profiles().get(&f.profile)?;
+        let mut term = Terminal::open_with(agent.opener().clone(), &p, &profile.serial)?;
+        term.authenticate(&secret)?;
+        Ok(term.read_binding()?)
     })
     .await;
-    let shown = match read {
+    let shown = posagent_core::i18n::in_lang(lang, || match read {
         Ok(b) => binding_list(lang, &b),
-        Err(e) => notice("error", &e),
-    };
+        Err(e) => failure(&e),
+    });
     app.sessions.set_flash(
         &s,
         Flash {
@@ -105,26 +103,29 @@ fn back_to_queue(app: &App, s: &Session, said: Markup) -> Response {
 }
 
 /// One delivery run, then the orders issued meanwhile (as `posagent sync`).
-fn sync_once(paths: &Paths) -> Result<(Tally, Option<usize>), DeliveryError> {
-    let mut delivery = Delivery::open(paths, Default::default())?;
+fn sync_once(app: &App) -> Result<(Tally, Option<usize>), Failure> {
+    let paths = &app.opts.paths;
+    let mut delivery = app.agent()?.delivery(Default::default())?;
     // On one of the runtime's blocking threads, where waiting for a future is allowed.
-    tokio::runtime::Handle::current().block_on(async {
-        let (_stop, never) = tokio::sync::watch::channel(false);
-        let rounds = Rounds::Once {
-            max_wait: Duration::from_secs(5),
-        };
-        let (tally, result) = delivery.deliver(rounds, never, &mut Quiet).await?;
-        result?;
-        let pulled = delivery.pull_orders(paths).await?;
-        Ok((tally, pulled.map(|p| p.kept.len())))
-    })
+    tokio::runtime::Handle::current()
+        .block_on(async {
+            let (_stop, never) = tokio::sync::watch::channel(false);
+            let rounds = Rounds::Once {
+                max_wait: Duration::from_secs(5),
+            };
+            let (tally, result) = delivery.deliver(rounds, never, &mut Quiet).await?;
+            result.map_err(DeliveryError::from)?;
+            let pulled = delivery.pull_orders(paths).await?;
+            Ok::<_, DeliveryError>((tally, pulled.map(|p| p.kept.len())))
+        })
+        .map_err(Failure::from)
 }
 
 /// `POST /queue/sync`: delivers what waits, now.
 pub async fn sync_now(State(app): State<App>, Extension(s): Extension<Session>) -> Response {
     let lang = s.lang;
-    let paths = app.opts.paths.clone();
-    let said = match blocking(move || sync_once(&paths).map_err(|e| e.to_string())).await {
+    let a = app.clone();
+    let said = match blocking(lang, move || sync_once(&a)).await {
         Ok((tally, pulled)) => {
             let mut text = ta(
                 lang,
@@ -141,7 +142,7 @@ pub async fn sync_now(State(app): State<App>, Extension(s): Extension<Session>) 
             }
             html! { p #sync-result .notice.ok role="status" { (text) } }
         }
-        Err(e) => html! { p #sync-result .notice.error role="status" { (e) } },
+        Err(e) => html! { div #sync-result { (failure(&e)) } },
     };
     back_to_queue(&app, &s, said)
 }
@@ -151,16 +152,16 @@ pub async fn retry(State(app): State<App>, Extension(s): Extension<Session>, Pat
     let lang = s.lang;
     let paths = app.opts.paths.clone();
     let id2 = id.clone();
-    let done = blocking(move || {
-        let tech = Config::load(&paths).map_err(|e| e.to_string())?.technician();
-        let mut store = Store::open(&paths.data).map_err(|e| e.to_string())?;
-        store.retry_submission(&id2, &tech).map_err(|e| e.to_string())
+    let done = blocking(lang, move || {
+        let tech = Config::load(&paths)?.technician();
+        let mut store = Store::open(&paths.data)?;
+        Ok(store.retry_submission(&id2, &tech)?)
     })
     .await;
     let said = match done {
         Ok(true) => notice("ok", &ta(lang, "console-requeued", &[("submission", id)])),
         Ok(false) => notice("error", &t(lang, "console-not-retryable")),
-        Err(e) => notice("error", &e),
+        Err(e) => failure(&e),
     };
     back_to_queue(&app, &s, said)
 }

@@ -27,6 +27,7 @@ pub enum Nav {
     Terminals,
     Orders,
     Jobs,
+    Backups,
     Queue,
 }
 
@@ -37,6 +38,7 @@ pub fn frame(s: &Session, nav: Option<Nav>, title: &str, body: Markup) -> Respon
         (Nav::Terminals, "/terminals", "console-nav-terminals"),
         (Nav::Orders, "/orders", "console-nav-orders"),
         (Nav::Jobs, "/jobs", "console-nav-jobs"),
+        (Nav::Backups, "/backups", "console-nav-backups"),
         (Nav::Queue, "/queue", "console-nav-queue"),
     ];
     let (other, other_label) = match lang {
@@ -96,6 +98,43 @@ pub fn notice(kind: &str, text: &str) -> Markup {
     html! { p class={ "notice " (kind) } role="status" { (text) } }
 }
 
+/// What went wrong, as the command line says it: the message and the next step (the
+/// error's diagnosis), in the language it was made in.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl Failure {
+    /// A failure that is only a sentence.
+    pub fn said(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            help: None,
+        }
+    }
+}
+
+impl<E: posagent_core::diagnosis::Diagnose> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure {
+            message: e.to_string(),
+            help: e.diagnosis().help,
+        }
+    }
+}
+
+/// A failure shown: its message, and what to do next.
+pub fn failure(f: &Failure) -> Markup {
+    html! {
+        div.failure role="status" {
+            p class="notice error" { (f.message) }
+            @if let Some(h) = &f.help { p.hint.next-step { (h) } }
+        }
+    }
+}
+
 /// The operator secret and backup password fields: typed, sent once in the form body,
 /// never stored (autocomplete off so the browser does not keep them either).
 pub fn secret_fields(lang: Lang, new_password: bool) -> Markup {
@@ -112,4 +151,15 @@ pub fn secret_fields(lang: Lang, new_password: bool) -> Markup {
             }
         }
     }
+}
+
+/// Runs blocking work (ports, the store, a terminal) off the server's threads, speaking
+/// `lang`.
+pub async fn blocking<T: Send + 'static>(
+    lang: Lang,
+    f: impl FnOnce() -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(move || posagent_core::i18n::in_lang(lang, f))
+        .await
+        .unwrap_or_else(|e| Err(Failure::said(e.to_string())))
 }

@@ -11,7 +11,8 @@
 //! - **Jobs outlive pages.** A job runs on its own thread; a page follows it through
 //!   server-sent events and may go away and come back (`live`).
 //!
-//! Data flows one way: pages (`pages`, `wizard`, `actions`) → `live` → posagent-core.
+//! Data flows one way: pages (`pages`, `wizard`, `actions`) → `live` → posagent-core's
+//! application layer (`Agent`), the same one the command line calls.
 
 mod actions;
 mod auth;
@@ -80,6 +81,14 @@ pub(crate) struct Console {
 }
 
 pub(crate) type App = Arc<Console>;
+
+impl Console {
+    /// The agent of the console's data directory, read afresh (config.toml and the
+    /// profiles may change while the console runs), reaching terminals as the console does.
+    pub fn agent(&self) -> Result<posagent_core::agent::Agent, posagent_core::agent::OpenError> {
+        Ok(posagent_core::agent::Agent::open(&self.opts.paths)?.with_opener(self.opts.opener.clone()))
+    }
+}
 
 /// A mutex's contents; a thread that panicked holding it leaves them as they were (each
 /// use keeps them consistent on its own).
@@ -194,6 +203,8 @@ fn router(app: App) -> Router {
         .route("/jobs/{id}/receipt", get(pages::receipt))
         .route("/jobs/{id}/resume", post(wizard::resume))
         .route("/jobs/{id}/abort", post(wizard::abort))
+        .route("/backups", get(pages::backups))
+        .route("/backups/restore", post(wizard::restore))
         .route("/queue", get(pages::queue))
         .route("/queue/sync", post(actions::sync_now))
         .route("/queue/{id}/retry", post(actions::retry))

@@ -17,19 +17,48 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
-use posagent_core::job::{Code, CodeAsk, JobError, JobOutcome, Observer, PlanSummary, Step, StepStatus};
+use posagent_core::i18n::Lang;
+use posagent_core::job::{
+    Code, CodeAnswer, CodeAsk, Decision, Event as JobEvent, JobError, JobOutcome, Observer, PlanSummary,
+};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use zeroize::Zeroizing;
 
 use crate::auth::Session;
-use crate::html::{csrf, frame, t};
+use crate::html::{Failure, csrf, frame, t};
 use crate::{App, lock};
 
 /// What a person answers a waiting job.
 enum Answer {
     Confirm(bool),
     Code(Code),
+}
+
+/// Why a job started from the console did not end well: the failure with its next step,
+/// and the job it left (interrupted or stopped), if one was recorded.
+pub struct JobFailure {
+    failure: Failure,
+    job: Option<String>,
+}
+
+impl From<JobError> for JobFailure {
+    fn from(e: JobError) -> JobFailure {
+        let job = match &e {
+            JobError::Interrupted { job, .. } | JobError::Stopped { job, .. } => Some(job.clone()),
+            _ => None,
+        };
+        JobFailure { failure: e.into(), job }
+    }
+}
+
+impl From<posagent_core::agent::OpenError> for JobFailure {
+    fn from(e: posagent_core::agent::OpenError) -> JobFailure {
+        JobFailure {
+            failure: e.into(),
+            job: None,
+        }
+    }
 }
 
 /// One job started from the console.
@@ -114,6 +143,8 @@ pub struct Spec {
     pub title: String,
     pub serials: Vec<String>,
     pub ports: Vec<PathBuf>,
+    /// The language of the session that started it: its messages and events speak it.
+    pub lang: Lang,
 }
 
 impl Registry {
@@ -147,7 +178,7 @@ impl Registry {
     pub fn spawn(
         &self,
         spec: Spec,
-        run: impl FnOnce(&mut LiveObserver) -> Result<JobOutcome, JobError> + Send + 'static,
+        run: impl FnOnce(&mut LiveObserver) -> Result<JobOutcome, JobFailure> + Send + 'static,
     ) -> Result<Arc<Live>, Arc<Live>> {
         let mut all = lock(&self.all);
         if let Some(h) = all.values().find(|l| l.holds(&spec.serials, &spec.ports)) {
@@ -171,35 +202,44 @@ impl Registry {
         all.insert(key, live.clone());
         drop(all);
         let for_thread = live.clone();
+        let lang = spec.lang;
         let handle = std::thread::spawn(move || {
-            let mut observer = LiveObserver {
-                live: for_thread.clone(),
-                last_percent: BTreeMap::new(),
-            };
-            let end = match run(&mut observer) {
-                Ok(outcome) => {
-                    *lock(&for_thread.job_id) = Some(outcome.job.id.clone());
-                    json!({
-                        "kind": "done",
-                        "job": outcome.job.id,
-                        "state": outcome.job.state.label(),
-                        "receipt": outcome.receipt.file.is_some().then(|| format!("/jobs/{}/receipt", outcome.job.id)),
-                    })
-                }
-                Err(e) => {
-                    let job = match &e {
-                        JobError::Interrupted { job, .. } | JobError::Stopped { job, .. } => Some(job.clone()),
-                        _ => for_thread.job_id(),
-                    };
-                    if let Some(j) = &job {
-                        *lock(&for_thread.job_id) = Some(j.clone());
+            // The job's messages in the language of the session that started it.
+            posagent_core::i18n::in_lang(lang, || {
+                let mut observer = LiveObserver {
+                    live: for_thread.clone(),
+                    last_percent: BTreeMap::new(),
+                };
+                let end = match run(&mut observer) {
+                    Ok(outcome) => {
+                        *lock(&for_thread.job_id) = Some(outcome.job.id.clone());
+                        json!({
+                            "event": "outcome",
+                            "ok": true,
+                            "job": outcome.job.id,
+                            "state": outcome.job.state,
+                            "state_label": outcome.job.state.label(),
+                            "receipt": outcome.receipt.file.is_some().then(|| format!("/jobs/{}/receipt", outcome.job.id)),
+                        })
                     }
-                    tracing::warn!(job = ?job, "console job ended: {e}");
-                    json!({ "kind": "failed", "message": e.to_string(), "job": job })
-                }
-            };
-            for_thread.finished.store(true, Ordering::SeqCst);
-            for_thread.push(end);
+                    Err(e) => {
+                        let job = e.job.or_else(|| for_thread.job_id());
+                        if let Some(j) = &job {
+                            *lock(&for_thread.job_id) = Some(j.clone());
+                        }
+                        tracing::warn!(job = ?job, "console job ended: {}", e.failure.message);
+                        json!({
+                            "event": "outcome",
+                            "ok": false,
+                            "job": job,
+                            "message": e.failure.message,
+                            "help": e.failure.help,
+                        })
+                    }
+                };
+                for_thread.finished.store(true, Ordering::SeqCst);
+                for_thread.push(end);
+            })
         });
         *lock(&live.thread) = Some(handle);
         Ok(live)
@@ -232,52 +272,37 @@ pub struct LiveObserver {
     last_percent: BTreeMap<String, u64>,
 }
 
-fn status_key(s: StepStatus) -> &'static str {
-    match s {
-        StepStatus::Started => "status-started",
-        StepStatus::Done => "status-done",
-        StepStatus::Skipped => "status-skipped",
-        StepStatus::Failed => "status-failed",
-    }
-}
-
 impl Observer for LiveObserver {
-    fn begin(&mut self, steps: &[Step]) {
-        let steps: Vec<Value> = steps
-            .iter()
-            .map(|s| json!({ "name": s.name(), "label": s.label() }))
-            .collect();
-        self.live.push(json!({ "kind": "begin", "steps": steps }));
-    }
-
-    fn step(&mut self, step: Step, status: StepStatus, detail: &str) {
-        self.last_percent.clear();
-        self.live.push(json!({
-            "kind": "step",
-            "name": step.name(),
-            "label": step.label(),
-            "status": status,
-            "status_label": posagent_core::i18n::text(status_key(status), None),
-            "detail": detail,
-        }));
-    }
-
-    fn transfer(&mut self, label: &str, done: u64, total: u64) {
-        let percent = (done * 100).checked_div(total).unwrap_or(100);
-        if self.last_percent.insert(label.to_string(), percent) == Some(percent) {
-            return;
+    fn event(&mut self, event: &JobEvent<'_>) {
+        match event {
+            JobEvent::Transfer { what, done, total } => {
+                // Only when the percent moves: a page need not see every chunk.
+                let percent = (done * 100).checked_div(*total).unwrap_or(100);
+                if self.last_percent.insert(what.to_string(), percent) == Some(percent) {
+                    return;
+                }
+            }
+            JobEvent::Step { .. } => self.last_percent.clear(),
+            _ => {}
         }
-        self.live
-            .push(json!({ "kind": "transfer", "label": posagent_core::job::transfer_label(label), "done": done, "total": total, "percent": percent }));
+        let mut v = serde_json::to_value(event).unwrap_or_default();
+        if let JobEvent::Confirm { plan } = event {
+            *lock(&self.live.job_id) = Some(plan.job_id.clone());
+            v["html"] = plan_html(plan).into();
+        }
+        self.live.push(v);
     }
 
-    fn confirm(&mut self, plan: &PlanSummary) -> bool {
-        *lock(&self.live.job_id) = Some(plan.job_id.clone());
+    fn confirm(&mut self, _plan: &PlanSummary) -> Decision {
+        let answer = match self.live.wait_answer() {
+            Some(Answer::Confirm(true)) => Decision::Yes,
+            Some(_) => Decision::No,
+            // Asked to stop while it waited: the job stops, resumable, nothing changed.
+            None => Decision::Stop,
+        };
         self.live
-            .push(json!({ "kind": "confirm", "job": plan.job_id, "html": plan_html(plan) }));
-        let yes = matches!(self.live.wait_answer(), Some(Answer::Confirm(true)));
-        self.live.push(json!({ "kind": "answered", "confirmed": yes }));
-        yes
+            .push(json!({ "event": "answered", "confirmed": answer == Decision::Yes }));
+        answer
     }
 
     fn stop_requested(&self) -> bool {
@@ -288,18 +313,13 @@ impl Observer for LiveObserver {
         true
     }
 
-    fn one_time_code(&mut self, ask: &CodeAsk) -> Option<Code> {
-        self.live.push(json!({
-            "kind": "code",
-            "phone": ask.phone,
-            "attempts_left": ask.attempts_left,
-            "again": ask.again,
-        }));
+    fn one_time_code(&mut self, _ask: &CodeAsk) -> CodeAnswer {
         let code = match self.live.wait_answer() {
-            Some(Answer::Code(c)) => Some(c),
-            _ => None,
+            Some(Answer::Code(c)) => CodeAnswer::Code(c),
+            Some(_) => CodeAnswer::None,
+            None => CodeAnswer::Stop,
         };
-        self.live.push(json!({ "kind": "answered" }));
+        self.live.push(json!({ "event": "answered" }));
         code
     }
 }
@@ -324,17 +344,6 @@ fn plan_html(plan: &PlanSummary) -> String {
             (posagent_core::job::step_list(&plan.steps)) }
     }
     .into_string()
-}
-
-/// The ports worth probing, less those a job from this console is using: a probe must
-/// never speak into a running job's line.
-pub fn free_candidates(app: &App) -> Result<Vec<posagent_core::terminal::discover::Candidate>, String> {
-    let config = posagent_core::config::Config::load(&app.opts.paths).map_err(|e| e.to_string())?;
-    let mut candidates =
-        posagent_core::terminal::discover::candidates_from(&config.ports.extra).map_err(|e| e.to_string())?;
-    let busy = app.live.busy_ports();
-    candidates.retain(|c| !busy.contains(&c.port));
-    Ok(candidates)
 }
 
 fn not_found(s: &Session) -> Response {
@@ -433,12 +442,16 @@ pub async fn events(
 }
 
 #[derive(serde::Deserialize)]
-pub struct Decision {
+pub struct DecisionForm {
     decision: String,
 }
 
 /// `POST /live/KEY/confirm`: the person's answer once the checks have passed.
-pub async fn confirm(State(app): State<App>, Path(key): Path<String>, axum::Form(d): axum::Form<Decision>) -> Response {
+pub async fn confirm(
+    State(app): State<App>,
+    Path(key): Path<String>,
+    axum::Form(d): axum::Form<DecisionForm>,
+) -> Response {
     if let Some(live) = app.live.get(&key) {
         live.answer(Answer::Confirm(d.decision == "yes"));
     }

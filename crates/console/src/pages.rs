@@ -17,7 +17,7 @@ use posagent_core::terminal::model::Binding;
 
 use crate::App;
 use crate::auth::Session;
-use crate::html::{Nav, csrf, frame, notice, secret_fields, t, ta};
+use crate::html::{Failure, Nav, blocking, csrf, failure, frame, notice, secret_fields, t, ta};
 use crate::wizard::OrderRef;
 
 pub async fn home() -> Redirect {
@@ -36,30 +36,22 @@ pub async fn js() -> Response {
     asset("text/javascript; charset=utf-8", include_str!("../assets/console.js"))
 }
 
-/// Runs blocking work (ports, the store) off the server's threads; a failure is a sentence.
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, String> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()))
-}
-
 /// A terminal that answered, with what the store knows of it.
 struct Seen {
     found: discover::Found,
     open_job: Option<String>,
 }
 
-fn discover_all(app: &App) -> Result<Vec<Seen>, String> {
-    let paths = &app.opts.paths;
-    let profiles = ProfileSet::load(&paths.profile_overrides()).map_err(|e| e.to_string())?;
-    let candidates = crate::live::free_candidates(app)?;
-    let store = Store::open(&paths.data).map_err(|e| e.to_string())?;
-    let mut found = discover::find(&candidates, &profiles, None);
+fn discover_all(app: &App) -> Result<Vec<Seen>, Failure> {
+    let agent = app.agent()?;
+    let candidates = agent.candidates(&app.live.busy_ports())?;
+    let store = agent.store()?;
+    let mut found = discover::find(agent.opener(), &candidates, agent.profiles(), None);
     found.sort_by(|a, b| a.port.cmp(&b.port));
     found
         .into_iter()
         .map(|f| {
-            let open_job = store.open_job_for(&f.serial).map_err(|e| e.to_string())?.map(|j| j.id);
+            let open_job = store.open_job_for(&f.serial)?.map(|j| j.id);
             Ok(Seen { found: f, open_job })
         })
         .collect()
@@ -87,10 +79,10 @@ pub async fn terminals(State(app): State<App>, Extension(s): Extension<Session>)
         .take_flash(&s)
         .and_then(|f| Some((f.port?, PreEscaped(f.html))));
     let a = app.clone();
-    let seen = blocking(move || discover_all(&a)).await;
+    let seen = blocking(lang, move || discover_all(&a)).await;
     let busy: Vec<_> = app.live.list().into_iter().filter(|l| !l.finished()).collect();
-    let body = match seen {
-        Err(e) => notice("error", &e),
+    let body = posagent_core::i18n::in_lang(lang, || match seen {
+        Err(e) => failure(&e),
         Ok(seen) if seen.is_empty() && busy.is_empty() => {
             html! { (notice("note", &t(lang, "console-no-terminals"))) p.hint { (t(lang, "help-no-terminal-found")) } }
         }
@@ -131,7 +123,7 @@ pub async fn terminals(State(app): State<App>, Extension(s): Extension<Session>)
                 }
             }
         },
-    };
+    });
     // console.js probes again every few seconds while nothing is being typed or shown.
     let body = html! { div #terminals-page data-refresh="5000" { (body) } };
     frame(&s, Some(Nav::Terminals), &t(lang, "console-nav-terminals"), body)
@@ -158,9 +150,9 @@ struct Invalid {
     error: Option<String>,
 }
 
-fn list_orders(app: &App) -> Result<(Vec<Listed>, Vec<Invalid>), String> {
+fn list_orders(app: &App) -> Result<(Vec<Listed>, Vec<Invalid>), Failure> {
     let paths = &app.opts.paths;
-    let profiles = ProfileSet::load(&paths.profile_overrides()).map_err(|e| e.to_string())?;
+    let profiles = ProfileSet::load(&paths.profile_overrides())?;
     let mut listed = Vec::new();
     let mut invalid = Vec::new();
     let dir = &app.opts.orders_dir;
@@ -206,8 +198,8 @@ fn list_orders(app: &App) -> Result<(Vec<Listed>, Vec<Invalid>), String> {
             }),
         }
     }
-    let store = Store::open(&paths.data).map_err(|e| e.to_string())?;
-    for p in posagent_core::sync::orders::standings(&store).map_err(|e| e.to_string())? {
+    let store = Store::open(&paths.data)?;
+    for p in posagent_core::sync::orders::standings(&store, &paths.data)? {
         listed.push(Listed {
             r: OrderRef {
                 file: None,
@@ -221,7 +213,7 @@ fn list_orders(app: &App) -> Result<(Vec<Listed>, Vec<Invalid>), String> {
             valid_until: Some(p.valid_until),
             state: p.job,
             due_today: p.due_today,
-            expired: p.state == "expired",
+            expired: p.state == posagent_core::sync::orders::OrderState::Expired,
         });
     }
     Ok((listed, invalid))
@@ -230,8 +222,9 @@ fn list_orders(app: &App) -> Result<(Vec<Listed>, Vec<Invalid>), String> {
 pub async fn orders(State(app): State<App>, Extension(s): Extension<Session>) -> Response {
     let lang = s.lang;
     let a = app.clone();
-    let body = match blocking(move || list_orders(&a)).await {
-        Err(e) => notice("error", &e),
+    let listed = blocking(lang, move || list_orders(&a)).await;
+    let body = posagent_core::i18n::in_lang(lang, || match listed {
+        Err(e) => failure(&e),
         Ok((listed, invalid)) => html! {
             p.hint { (ta(lang, "console-orders-from", &[("dir", app.opts.orders_dir.display().to_string())])) }
             @if listed.is_empty() { (notice("note", &t(lang, "console-no-orders"))) } @else {
@@ -275,21 +268,22 @@ pub async fn orders(State(app): State<App>, Extension(s): Extension<Session>) ->
                 }
             }
         },
-    };
+    });
     frame(&s, Some(Nav::Orders), &t(lang, "console-nav-orders"), body)
 }
 
 pub async fn jobs(State(app): State<App>, Extension(s): Extension<Session>) -> Response {
     let lang = s.lang;
     let paths = app.opts.paths.clone();
-    let rows = blocking(move || {
-        let store = Store::open(&paths.data).map_err(|e| e.to_string())?;
-        store.jobs().map_err(|e| e.to_string())
+    let data = paths.data.clone();
+    let rows = blocking(lang, move || {
+        let store = Store::open(&paths.data)?;
+        Ok(store.jobs()?)
     })
     .await;
     let live = app.live.list();
-    let body = match rows {
-        Err(e) => notice("error", &e),
+    let body = posagent_core::i18n::in_lang(lang, || match rows {
+        Err(e) => failure(&e),
         Ok(rows) => html! {
             @if live.iter().any(|l| !l.finished()) {
                 h2 { (t(lang, "console-running-here")) }
@@ -304,29 +298,29 @@ pub async fn jobs(State(app): State<App>, Extension(s): Extension<Session>) -> R
                         th { (t(lang, "console-state")) } th { (t(lang, "console-updated")) }
                     } }
                     tbody { @for j in &rows {
-                        tr data-job=(j.id) data-state=(j.state.as_str()) {
+                        @let state = posagent_core::store::live::state_now(&data, j);
+                        tr data-job=(j.id) data-state=(state.as_str()) {
                             td { a href={ "/jobs/" (j.id) } { (j.id) } } td { (j.operation.label()) } td { (j.terminal_serial) }
-                            td { (j.state.label()) } td { (local_time(&j.updated_at)) }
+                            td { (state.label()) } td { (local_time(&j.updated_at)) }
                         }
                     } }
                 }
             }
         },
-    };
+    });
     frame(&s, Some(Nav::Jobs), &t(lang, "console-nav-jobs"), body)
 }
 
 /// A job with its journal and its submission (the job page and its receipt).
 type JobRecordFull = (JobRecord, Vec<JournalEntry>, Option<Submission>);
 
-fn job_record(paths: &posagent_core::config::Paths, id: &str) -> Result<JobRecordFull, String> {
-    let store = Store::open(&paths.data).map_err(|e| e.to_string())?;
+fn job_record(paths: &posagent_core::config::Paths, id: &str) -> Result<JobRecordFull, Failure> {
+    let store = Store::open(&paths.data)?;
     let job = store
-        .job(id)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| posagent_core::tr!("job-not-found", job = id))?;
-    let journal = store.journal_of(id).map_err(|e| e.to_string())?;
-    let submission = store.submission_of_job(id).map_err(|e| e.to_string())?;
+        .job(id)?
+        .ok_or_else(|| posagent_core::job::JobError::NotFound(id.to_string()))?;
+    let journal = store.journal_of(&job.id)?;
+    let submission = store.submission_of_job(&job.id)?;
     Ok((job, journal, submission))
 }
 
@@ -334,25 +328,25 @@ pub async fn job(State(app): State<App>, Extension(s): Extension<Session>, Path(
     let lang = s.lang;
     let paths = app.opts.paths.clone();
     let id2 = id.clone();
-    let found = blocking(move || job_record(&paths, &id2)).await;
+    let data = paths.data.clone();
+    let found = blocking(lang, move || job_record(&paths, &id2)).await;
     let live = app
         .live
         .list()
         .into_iter()
         .find(|l| !l.finished() && l.job_id().as_deref() == Some(id.as_str()));
-    let body = match found {
-        Err(e) => notice("error", &e),
+    let body = posagent_core::i18n::in_lang(lang, || match found {
+        Err(e) => failure(&e),
         Ok((j, journal, submission)) => {
-            let open = matches!(
-                j.state,
-                posagent_core::store::jobs::JobState::Running | posagent_core::store::jobs::JobState::Interrupted
-            );
+            let state = posagent_core::store::live::state_now(&data, &j);
+            // A job another process carries on right now is followed there, not resumed here.
+            let open = state == posagent_core::store::jobs::JobState::Interrupted;
             html! {
                 dl.summary {
                     dt { (t(lang, "console-operation")) } dd { (j.operation.label()) }
                     dt { (t(lang, "console-order")) } dd { (j.order_id) }
                     dt { (t(lang, "console-serial")) } dd { (j.terminal_serial) @if let Some(r) = &j.replacement_serial { " → " (r) } }
-                    dt { (t(lang, "console-state")) } dd #job-state data-state=(j.state.as_str()) { (j.state.label()) }
+                    dt { (t(lang, "console-state")) } dd #job-state data-state=(state.as_str()) { (state.label()) }
                     @if let Some(e) = &j.error { dt { (t(lang, "console-problem")) } dd { (e) } }
                     dt { (t(lang, "console-technician")) } dd { (j.technician) }
                     @if let Some(sub) = &submission { dt { (t(lang, "console-submission")) } dd { (sub.state.label()) } }
@@ -360,7 +354,7 @@ pub async fn job(State(app): State<App>, Extension(s): Extension<Session>, Path(
                 h2 { (t(lang, "console-journal")) }
                 table #journal {
                     tbody { @for e in &journal {
-                        tr { td { (posagent_core::job::step_label(&e.step)) } td { (e.phase) } td { (local_time(&e.at)) } }
+                        tr { td { (posagent_core::job::step_label(e.entry.subject())) } td { (e.entry.phase().label()) } td { (local_time(&e.at)) } }
                     } }
                 }
                 @if let Some(l) = &live {
@@ -381,7 +375,7 @@ pub async fn job(State(app): State<App>, Extension(s): Extension<Session>, Path(
                 }
             }
         }
-    };
+    });
     frame(
         &s,
         Some(Nav::Jobs),
@@ -392,9 +386,9 @@ pub async fn job(State(app): State<App>, Extension(s): Extension<Session>, Path(
 
 /// `GET /jobs/ID/receipt`: the printable receipt, as `posagent jobs receipt` writes it. It
 /// carries its own policy (no script at all; its inline print styles only).
-pub async fn receipt(State(app): State<App>, Path(id): Path<String>) -> Response {
+pub async fn receipt(State(app): State<App>, Extension(s): Extension<Session>, Path(id): Path<String>) -> Response {
     let paths = app.opts.paths.clone();
-    let html = blocking(move || {
+    let html = blocking(s.lang, move || {
         let (job, journal, submission) = job_record(&paths, &id)?;
         Ok(posagent_core::receipt::render(&job, &journal, submission.as_ref()))
     })
@@ -408,8 +402,47 @@ pub async fn receipt(State(app): State<App>, Path(id): Path<String>) -> Response
             axum::response::Html(h),
         )
             .into_response(),
-        Err(e) => (StatusCode::NOT_FOUND, crate::auth::bare_page(&e)).into_response(),
+        Err(e) => (StatusCode::NOT_FOUND, crate::auth::bare_page(&e.message)).into_response(),
     }
+}
+
+/// The Backups page: the backups this data directory recorded, one of which may be
+/// restored onto the terminal it came from (the live page asks for the confirmation, as
+/// for any job).
+pub async fn backups(State(app): State<App>, Extension(s): Extension<Session>) -> Response {
+    let lang = s.lang;
+    let said = crate::html::said(&app, &s);
+    let paths = app.opts.paths.clone();
+    let rows = blocking(lang, move || Ok(Store::open(&paths.data)?.backups()?)).await;
+    let body = posagent_core::i18n::in_lang(lang, || {
+        html! {
+            @if let Some(m) = said { (m) }
+            @match rows {
+                Err(e) => (failure(&e)),
+                Ok(rows) if rows.is_empty() => (notice("note", &t(lang, "backups-none"))),
+                Ok(rows) => form.restore method="post" action="/backups/restore" autocomplete="off" {
+                    (csrf(&s))
+                    table #backups {
+                        thead { tr {
+                            th {} th { (t(lang, "console-taken")) } th { (t(lang, "console-serial")) }
+                            th { (t(lang, "console-transactions")) } th { (t(lang, "console-file")) }
+                        } }
+                        tbody { @for (i, b) in rows.iter().enumerate() {
+                            tr data-backup=(b.id) {
+                                td { input type="radio" name="backup" value=(b.id) id={ "backup-" (b.id) } checked[i == 0] required; }
+                                td { (local_time(&b.created_at)) } td.serial { (b.terminal_serial) } td { (b.transactions) }
+                                td { code { (std::path::Path::new(&b.file).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()) } }
+                            }
+                        } }
+                    }
+                    (secret_fields(lang, false))
+                    p.hint { (t(lang, "console-restore-hint")) }
+                    button type="submit" id="restore" { (t(lang, "console-restore")) }
+                },
+            }
+        }
+    });
+    frame(&s, Some(Nav::Backups), &t(lang, "console-nav-backups"), body)
 }
 
 /// The Queue page, with what the last action reported.
@@ -417,41 +450,43 @@ pub async fn queue(State(app): State<App>, Extension(s): Extension<Session>) -> 
     let lang = s.lang;
     let said = crate::html::said(&app, &s);
     let paths = app.opts.paths.clone();
-    let rows = blocking(move || {
-        let store = Store::open(&paths.data).map_err(|e| e.to_string())?;
-        store.submissions().map_err(|e| e.to_string())
+    let rows = blocking(lang, move || {
+        let store = Store::open(&paths.data)?;
+        Ok(store.submissions()?)
     })
     .await;
-    let body = html! {
-        @if let Some(m) = said { (m) }
-        form method="post" action="/queue/sync" {
-            (csrf(&s))
-            button type="submit" id="sync-now" { (t(lang, "console-sync-now")) }
-        }
-        @match rows {
-            Err(e) => (notice("error", &e)),
-            Ok(rows) if rows.is_empty() => (notice("note", &t(lang, "queue-empty"))),
-            Ok(rows) => table #queue {
-                thead { tr {
-                    th { (t(lang, "console-order")) } th { (t(lang, "console-kind")) } th { (t(lang, "console-state")) }
-                    th { (t(lang, "console-attempts")) } th { (t(lang, "console-problem")) } th {}
-                } }
-                tbody { @for q in &rows {
-                    tr data-submission=(q.id) data-state=(q.state.as_str()) {
-                        td { (q.order_id) } td { (q.kind) } td.state { (q.state.label()) } td { (q.attempts) }
-                        td { @if let Some(r) = &q.reason { (r) } @if let Some(c) = &q.code { " (" code { (c) } ")" } }
-                        td {
-                            @if matches!(q.state.as_str(), "rejected" | "dead") {
-                                form.inline method="post" action={ "/queue/" (q.id) "/retry" } {
-                                    (csrf(&s))
-                                    button type="submit" class="secondary" { (t(lang, "console-retry")) }
+    let body = posagent_core::i18n::in_lang(lang, || {
+        html! {
+            @if let Some(m) = said { (m) }
+            form method="post" action="/queue/sync" {
+                (csrf(&s))
+                button type="submit" id="sync-now" { (t(lang, "console-sync-now")) }
+            }
+            @match rows {
+                Err(e) => (failure(&e)),
+                Ok(rows) if rows.is_empty() => (notice("note", &t(lang, "queue-empty"))),
+                Ok(rows) => table #queue {
+                    thead { tr {
+                        th { (t(lang, "console-order")) } th { (t(lang, "console-kind")) } th { (t(lang, "console-state")) }
+                        th { (t(lang, "console-attempts")) } th { (t(lang, "console-problem")) } th {}
+                    } }
+                    tbody { @for q in &rows {
+                        tr data-submission=(q.id) data-state=(q.state.as_str()) {
+                            td { (q.order_id) } td { (q.kind) } td.state { (q.state.label()) } td { (q.attempts) }
+                            td { @if let Some(r) = &q.reason { (r) } @if let Some(c) = &q.code { " (" code { (c) } ")" } }
+                            td {
+                                @if matches!(q.state.as_str(), "rejected" | "dead") {
+                                    form.inline method="post" action={ "/queue/" (q.id) "/retry" } {
+                                        (csrf(&s))
+                                        button type="submit" class="secondary" { (t(lang, "console-retry")) }
+                                    }
                                 }
                             }
                         }
-                    }
-                } }
-            },
+                    } }
+                },
+            }
         }
-    };
+    });
     frame(&s, Some(Nav::Queue), &t(lang, "console-nav-queue"), body)
 }

@@ -1,7 +1,8 @@
 //! The job wizard: an order → the terminal(s) it names, found by their serials → the
 //! operator secret and the backup password, typed into the page → the job runs (checks,
 //! then the person confirms the masked difference on the live page, then the change) →
-//! the receipt. Resume and abort of an interrupted job start the same way.
+//! the receipt. Resume and abort of an unfinished job, and the restore of a backup, start
+//! the same way. Every one goes through the agent, as the command line does.
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
@@ -10,21 +11,17 @@ use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
-use posagent_core::config::Config;
-use posagent_core::job::{self, Continue, Copying, JobSetup, Proof, Verify};
+use posagent_core::i18n::{Lang, in_lang};
+use posagent_core::job::{Archive, At, Credentials, Options, OrderRef as Source, Prepared};
 use posagent_core::order::{Operation, WorkOrder};
-use posagent_core::profile::ProfileSet;
-use posagent_core::signed::{OrderKeys, Verified};
 use posagent_core::store::Store;
 use posagent_core::terminal::Secret;
-use posagent_core::terminal::discover::{self, Choice};
 use zeroize::Zeroizing;
 
 use crate::App;
 use crate::auth::{Flash, Session};
-use crate::html::{csrf, frame, notice, secret_fields, t, ta};
+use crate::html::{Failure, blocking, csrf, failure, frame, notice, secret_fields, t, ta};
 use crate::live::{Live, Spec};
-use posagent_core::sync::orders::{NotReady, Ready};
 
 /// Which order: a file in the orders directory and an id in it, or a pulled order's id.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
@@ -52,103 +49,56 @@ fn url_part(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// An order ready to run.
-pub struct Loaded {
-    pub order: WorkOrder,
-    pub profiles: ProfileSet,
-    pub order_file: PathBuf,
-    pub signed: Option<Verified>,
-}
-
 /// A file named in a form, inside the orders directory (no other path is accepted).
 pub fn order_file(dir: &FsPath, name: &str) -> Option<PathBuf> {
     let plain = !name.is_empty() && !name.contains(['/', '\\']) && name != ".." && name != ".";
     plain.then(|| dir.join(name))
 }
 
-/// Loads and checks the order `r` names; an error is a sentence to show.
-pub fn load(app: &App, r: &OrderRef) -> Result<Loaded, String> {
-    let paths = &app.opts.paths;
-    let profiles = ProfileSet::load(&paths.profile_overrides()).map_err(|e| e.to_string())?;
+/// Loads and checks the order `r` names, as the agent reads any order.
+pub fn load(app: &App, r: &OrderRef) -> Result<Prepared, Failure> {
+    let agent = app.agent()?;
     if let Some(id) = &r.pulled {
-        let (order, v) = Ready::open(paths)
-            .and_then(|r| r.one(id, &profiles))
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| posagent_core::tr!("job-pulled-gone", order = id.as_str()))?
-            .map_err(|e| match e {
-                NotReady::Auth(e) => e.to_string(),
-                NotReady::Invalid(p) => p.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
-            })?;
-        return Ok(Loaded {
-            order,
-            profiles,
-            order_file: PathBuf::from(format!("{}{id}", job::PULLED)),
-            signed: Some(v),
-        });
+        return Ok(agent.order(&Source::Pulled(id), None)?);
     }
     let (Some(name), Some(id)) = (&r.file, &r.id) else {
-        return Err(posagent_core::tr!("console-order-unknown"));
+        return Err(Failure::said(t(posagent_core::i18n::lang(), "console-order-unknown")));
     };
-    let file = order_file(&app.opts.orders_dir, name).ok_or_else(|| posagent_core::tr!("console-order-unknown"))?;
-    let (orders, report) = posagent_core::order::check_file(&file, &profiles).map_err(|e| e.to_string())?;
-    if !report.valid {
-        return Err(report
-            .errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; "));
-    }
-    let order = orders
-        .into_iter()
-        .find(|o| &o.id == id)
-        .ok_or_else(|| posagent_core::tr!("console-order-unknown"))?;
-    Ok(Loaded {
-        order,
-        profiles,
-        order_file: file,
-        signed: None,
-    })
+    let file = order_file(&app.opts.orders_dir, name)
+        .ok_or_else(|| Failure::said(t(posagent_core::i18n::lang(), "console-order-unknown")))?;
+    Ok(agent.order(&Source::InFile { file: &file, id }, None)?)
 }
 
-/// Where the terminal with `serial` answers, found among the ports (as `posagent` finds
-/// it without `--port`).
-fn locate(app: &App, profiles: &ProfileSet, serial: &str, profile: &str) -> Result<PathBuf, String> {
-    let forced = profiles.get(profile).map_err(|e| e.to_string())?;
-    let candidates = crate::live::free_candidates(app)?;
-    match discover::choose_among(&candidates, profiles, None, Some(serial), Some(forced)) {
-        Ok(Choice::One { port, .. }) => Ok(port),
-        Ok(Choice::Several(found)) => Err(posagent_core::tr!(
-            "console-several-answer",
-            serial = serial,
-            ports = found
-                .iter()
-                .map(|f| f.port.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// The ports of the order's terminal and, for a migration, of its replacement.
-fn ports_of(app: &App, l: &Loaded) -> Result<(PathBuf, Option<PathBuf>), String> {
-    let main = l
-        .order
-        .expect
-        .serial
-        .as_deref()
-        .ok_or_else(|| posagent_core::tr!("job-where", flag = "--port", field = "expect.serial"))?;
-    let port = locate(app, &l.profiles, main, &l.order.profile)?;
-    let to = match l.order.operation {
+/// The ports of the order's terminal and, for a migration, of its replacement, found
+/// among the ports no job of this console uses.
+fn ports_of(app: &App, p: &Prepared) -> Result<(PathBuf, Option<PathBuf>), Failure> {
+    let agent = app.agent()?;
+    let profile = agent.profiles().get(&p.order.profile)?;
+    let busy = app.live.busy_ports();
+    let lang = posagent_core::i18n::lang();
+    let main = p.order.expect.serial.as_deref().ok_or_else(|| {
+        Failure::said(ta(
+            lang,
+            "job-where",
+            &[("flag", "--port".into()), ("field", "expect.serial".into())],
+        ))
+    })?;
+    let port = agent.locate(main, profile, &busy)?;
+    let to = match p.order.operation {
         Operation::Migrate => {
-            let sn = l
+            let sn = p
                 .order
                 .replacement
                 .as_ref()
                 .and_then(|r| r.serial.as_deref())
-                .ok_or_else(|| posagent_core::tr!("job-where", flag = "--to", field = "replacement.serial"))?;
-            Some(locate(app, &l.profiles, sn, &l.order.profile)?)
+                .ok_or_else(|| {
+                    Failure::said(ta(
+                        lang,
+                        "job-where",
+                        &[("flag", "--to".into()), ("field", "replacement.serial".into())],
+                    ))
+                })?;
+            Some(agent.locate(sn, profile, &busy)?)
         }
         _ => None,
     };
@@ -166,8 +116,8 @@ fn serials_of(order: &WorkOrder) -> Vec<String> {
 }
 
 /// Who holds a terminal this job needs: a job from this console, or an unfinished job in
-/// the store (from the CLI, or a console that stopped).
-fn held_by(app: &App, serials: &[String], ports: &[PathBuf], lang: posagent_core::i18n::Lang) -> Option<Markup> {
+/// the store (from the command line, or a console that stopped).
+fn held_by(app: &App, serials: &[String], ports: &[PathBuf], lang: Lang) -> Option<Markup> {
     if let Some(l) = app.live.holder(serials, ports) {
         return Some(busy(&l, lang));
     }
@@ -188,7 +138,7 @@ fn held_by(app: &App, serials: &[String], ports: &[PathBuf], lang: posagent_core
     })
 }
 
-fn busy(l: &Live, lang: posagent_core::i18n::Lang) -> Markup {
+fn busy(l: &Live, lang: Lang) -> Markup {
     let text = ta(
         lang,
         "console-held-by-live",
@@ -200,25 +150,27 @@ fn busy(l: &Live, lang: posagent_core::i18n::Lang) -> Markup {
     html! { (notice("error", &text)) a href={ "/live/" (l.key) } #holder { (l.title) } }
 }
 
+/// What the wizard page shows once the order is read: the terminals found, or why none.
+type Found = (Prepared, Result<(PathBuf, Option<PathBuf>), Markup>);
+
 /// `GET /wizard?…`: the order, its terminal(s) found, and the form that starts the job.
 pub async fn page(State(app): State<App>, Extension(s): Extension<Session>, Query(r): Query<OrderRef>) -> Response {
     let lang = s.lang;
     let app2 = app.clone();
     let r2 = r.clone();
-    let found = tokio::task::spawn_blocking(move || {
+    let found: Result<Found, Failure> = blocking(lang, move || {
         let l = load(&app2, &r2)?;
         // A terminal a job holds does not answer a probe: say who holds it instead.
         let ports = match held_by(&app2, &serials_of(&l.order), &[], lang) {
             Some(h) => Err(h),
-            None => ports_of(&app2, &l).map_err(|e| notice("error", &e)),
+            None => ports_of(&app2, &l).map_err(|e| failure(&e)),
         };
-        Ok::<_, String>((l, ports))
+        Ok((l, ports))
     })
-    .await
-    .unwrap_or_else(|e| Err(e.to_string()));
+    .await;
     let said = crate::html::said(&app, &s);
-    let body = match found {
-        Err(e) => html! { (notice("error", &e)) a href="/orders" { (t(lang, "console-back-to-orders")) } },
+    let body = in_lang(lang, || match found {
+        Err(e) => html! { (failure(&e)) a href="/orders" { (t(lang, "console-back-to-orders")) } },
         Ok((l, ports)) => {
             let o = &l.order;
             let summary = html! {
@@ -261,7 +213,7 @@ pub async fn page(State(app): State<App>, Extension(s): Extension<Session>, Quer
                 }
             }
         }
-    };
+    });
     let body = html! { @if let Some(m) = said { (m) } (body) };
     frame(
         &s,
@@ -292,6 +244,15 @@ struct Secrets {
     password: Zeroizing<Vec<u8>>,
 }
 
+impl Secrets {
+    fn credentials(&self) -> Credentials<'_> {
+        Credentials {
+            secret: &self.secret,
+            password: &self.password,
+        }
+    }
+}
+
 fn secrets(secret: String, password: String) -> Secrets {
     let secret = Zeroizing::new(secret);
     let password = Zeroizing::new(password);
@@ -313,8 +274,8 @@ fn back_with(app: &App, s: &Session, said: Markup, back: &str) -> Response {
     Redirect::to(back).into_response()
 }
 
-fn failed(app: &App, s: &Session, message: &str, back: &str) -> Response {
-    back_with(app, s, notice("error", message), back)
+fn failed(app: &App, s: &Session, f: &Failure, back: &str) -> Response {
+    back_with(app, s, failure(f), back)
 }
 
 fn started(app: &App, s: &Session, r: Result<Arc<Live>, Arc<Live>>, back: &str) -> Response {
@@ -330,16 +291,18 @@ pub async fn start(
     Extension(s): Extension<Session>,
     axum::Form(f): axum::Form<StartForm>,
 ) -> Response {
+    let lang = s.lang;
     let again = Zeroizing::new(f.password_again.unwrap_or_default());
     let sec = secrets(f.secret, f.password);
     let back = f.order.href();
     if *again.as_bytes() != **sec.password {
-        return failed(&app, &s, &posagent_core::tr!("passwords-differ"), &back);
+        return failed(&app, &s, &Failure::said(t(lang, "passwords-differ")), &back);
     }
-    if let Err(e) = posagent_core::backup::check_password(&sec.password) {
-        return failed(&app, &s, &e.to_string(), &back);
-    }
-    let l = match load(&app, &f.order) {
+    let loaded = in_lang(lang, || {
+        posagent_core::backup::check_password(&sec.password)?;
+        load(&app, &f.order)
+    });
+    let l = match loaded {
         Ok(l) => l,
         Err(e) => return failed(&app, &s, &e, &back),
     };
@@ -347,46 +310,31 @@ pub async fn start(
     let to = f.to.filter(|t| !t.is_empty()).map(PathBuf::from);
     let serials = serials_of(&l.order);
     let ports: Vec<PathBuf> = std::iter::once(port.clone()).chain(to.clone()).collect();
-    if let Some(h) = held_by(&app, &serials, &ports, s.lang) {
+    if let Some(h) = held_by(&app, &serials, &ports, lang) {
         return back_with(&app, &s, h, &back);
     }
-    let title = format!("{} · {}", l.order.operation.label(), l.order.id);
-    let paths = &app.opts.paths;
-    let setting = Config::load(paths).map_err(|e| e.to_string()).and_then(|c| {
-        let proof = Proof::configured(paths, f.documents_checked.is_some()).map_err(|e| e.to_string())?;
-        Ok((c.technician(), proof))
-    });
-    let (technician, proof) = match setting {
-        Ok(v) => v,
-        Err(e) => return failed(&app, &s, &e, &back),
+    let title = in_lang(lang, || format!("{} · {}", l.order.operation.label(), l.order.id));
+    let opts = Options {
+        documents_checked: f.documents_checked.is_some(),
+        ..Options::default()
     };
     let for_job = app.clone();
-    let spec = Spec { title, serials, ports };
+    let spec = Spec {
+        title,
+        serials,
+        ports,
+        lang,
+    };
     started(
         &app,
         &s,
         app.live.spawn(spec, move |observer| {
-            let paths = &for_job.opts.paths;
-            let profile = l.profiles.get(&l.order.profile)?;
-            let setup = JobSetup {
-                opener: for_job.opts.opener.clone(),
-                paths,
-                profile,
-                order: l.order.clone(),
-                order_file: &l.order_file,
-                port: &port,
-                replacement_port: to.as_deref(),
-                secret: &sec.secret,
-                backup_password: &sec.password,
-                technician: &technician,
-                dry_run: false,
-                cooldown_checked_by_provider: false,
-                verify: Verify::default(),
-                copying: Copying::default(),
-                signed: l.signed.clone(),
-                proof,
+            let agent = for_job.agent()?;
+            let at = At {
+                port: Some(port),
+                replacement: to,
             };
-            job::start(setup, observer)
+            Ok(agent.start(&l, &at, sec.credentials(), &opts, observer)?)
         }),
         &back,
     )
@@ -398,65 +346,45 @@ pub struct ContinueForm {
     password: String,
 }
 
-/// `POST /jobs/ID/resume` and `/jobs/ID/abort`: carries on (or undoes) an interrupted job.
+/// `POST /jobs/ID/resume` and `/jobs/ID/abort`: carries on (or undoes) an unfinished job,
+/// whatever its order's origin.
 fn carry_on(app: App, s: Session, id: String, f: ContinueForm, abort: bool) -> Response {
+    let lang = s.lang;
     let sec = secrets(f.secret, f.password);
     let back = format!("/jobs/{id}");
-    let paths = app.opts.paths.clone();
-    let job = match Store::open(&paths.data).map_err(|e| e.to_string()).and_then(|st| {
-        st.job(&id)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| posagent_core::tr!("job-not-found", job = id.as_str()))
-    }) {
+    let job = in_lang(lang, || -> Result<_, Failure> {
+        Store::open(&app.opts.paths.data)?
+            .job(&id)?
+            .ok_or_else(|| posagent_core::job::JobError::NotFound(id.clone()).into())
+    });
+    let job = match job {
         Ok(j) => j,
         Err(e) => return failed(&app, &s, &e, &back),
     };
-    let (profiles, keys) = match ProfileSet::load(&paths.profile_overrides())
-        .map_err(|e| e.to_string())
-        .and_then(|p| Ok((p, OrderKeys::configured(&paths).map_err(|e| e.to_string())?)))
-    {
-        Ok(v) => v,
-        Err(e) => return failed(&app, &s, &e, &back),
-    };
-    let serials: Vec<String> = std::iter::once(job.terminal_serial.clone())
-        .chain(job.replacement_serial.clone())
-        .collect();
-    let proof = match Proof::configured(&paths, false) {
-        Ok(p) => p,
-        Err(e) => return failed(&app, &s, &e.to_string(), &back),
-    };
-    let verb = t(s.lang, if abort { "console-abort" } else { "console-resume" });
+    let verb = t(lang, if abort { "console-abort" } else { "console-resume" });
     let spec = Spec {
         title: format!("{verb} · {}", job.id),
-        serials,
+        serials: std::iter::once(job.terminal_serial.clone())
+            .chain(job.replacement_serial.clone())
+            .collect(),
         ports: std::iter::once(&job.port)
             .chain(job.replacement_port.as_ref())
             .map(PathBuf::from)
             .collect(),
+        lang,
     };
     let for_job = app.clone();
     started(
         &app,
         &s,
         app.live.spawn(spec, move |observer| {
-            let paths = &for_job.opts.paths;
-            let c = Continue {
-                opener: for_job.opts.opener.clone(),
-                verify: Verify::default(),
-                order_keys: &keys,
-                paths,
-                profiles: &profiles,
-                secret: &sec.secret,
-                backup_password: &sec.password,
-                port: None,
-                replacement_port: None,
-                proof,
-            };
-            if abort {
-                c.abort(&id, observer)
+            let agent = for_job.agent()?;
+            let creds = sec.credentials();
+            Ok(if abort {
+                agent.abort(&job.id, &At::default(), creds, observer)?
             } else {
-                c.resume(&id, observer)
-            }
+                agent.resume(&job.id, &At::default(), creds, &Options::default(), observer)?
+            })
         }),
         &back,
     )
@@ -478,4 +406,62 @@ pub async fn abort(
     axum::Form(f): axum::Form<ContinueForm>,
 ) -> Response {
     carry_on(app, s, id, f, true)
+}
+
+#[derive(serde::Deserialize)]
+pub struct RestoreForm {
+    /// The backup's id in the store.
+    backup: i64,
+    secret: String,
+    password: String,
+}
+
+/// `POST /backups/ID/restore`: restores a backup the store records onto the terminal it
+/// came from, found by its serial; the live page asks for the confirmation.
+pub async fn restore(
+    State(app): State<App>,
+    Extension(s): Extension<Session>,
+    axum::Form(f): axum::Form<RestoreForm>,
+) -> Response {
+    let lang = s.lang;
+    let sec = secrets(f.secret, f.password);
+    let back = "/backups".to_string();
+    let found = in_lang(lang, || -> Result<_, Failure> {
+        let agent = app.agent()?;
+        let record = agent
+            .store()?
+            .backups()?
+            .into_iter()
+            .find(|b| b.id == f.backup)
+            .ok_or_else(|| Failure::said(t(lang, "console-backup-unknown")))?;
+        let contents = agent.read_archive(FsPath::new(&record.file), &sec.password)?;
+        let profile = agent.profiles().get(&record.profile)?.clone();
+        let port = agent.locate(&record.terminal_serial, &profile, &app.live.busy_ports())?;
+        Ok((record, contents, profile, port))
+    });
+    let (record, contents, profile, port) = match found {
+        Ok(v) => v,
+        Err(e) => return failed(&app, &s, &e, &back),
+    };
+    let spec = Spec {
+        title: format!("{} · {}", t(lang, "op-restore"), record.terminal_serial),
+        serials: vec![record.terminal_serial.clone()],
+        ports: vec![port.clone()],
+        lang,
+    };
+    let for_job = app.clone();
+    started(
+        &app,
+        &s,
+        app.live.spawn(spec, move |observer| {
+            let agent = for_job.agent()?;
+            let archive = Archive {
+                file: FsPath::new(&record.file),
+                contents,
+                to_replacement: false,
+            };
+            Ok(agent.restore(archive, &port, &profile, sec.credentials(), observer)?)
+        }),
+        &back,
+    )
 }

@@ -3,13 +3,13 @@
 //! Every library error is diagnosed here, so the command line, the console and the demo
 //! give the same advice for the same failure.
 
+use crate::agent::OpenError;
+use crate::agent::plan::PlanError;
 use crate::backup::{BackupError, TakeError};
 use crate::config::{ConfigError, InitError};
 use crate::input::InputError;
-use crate::job::JobError;
-use crate::job::batch::PlanError;
-use crate::job::order_for::OrderForError;
 use crate::job::restore::PreviewError;
+use crate::job::{JobError, OrderForError};
 use crate::order::OrderFileError;
 use crate::profile::ProfileError;
 use crate::receipt::ReceiptError;
@@ -143,6 +143,10 @@ impl Diagnose for JobError {
             JobError::Busy { job, .. } => failure
                 .code("terminal_busy")
                 .help(tr!("help-job-busy", job = job.as_str())),
+            JobError::LiveElsewhere(_) => Diagnosis::of(Kind::Unavailable)
+                .code("job_running_elsewhere")
+                .help(tr!("help-job-live-elsewhere")),
+            JobError::StopRequested => Diagnosis::of(Kind::Interrupted).code("stopped"),
             JobError::Verification { .. } => failure.code("verification_failed"),
             JobError::Cancelled => failure.code("not_confirmed").help(tr!("help-confirm-or-yes")),
             JobError::NotFound(_) => failure.code("job_not_found").help(tr!("help-jobs-list")),
@@ -297,10 +301,14 @@ impl Diagnose for OrderForError {
             OrderForError::File(e) => e.diagnosis(),
             OrderForError::Pulled(e) => e.diagnosis(),
             OrderForError::Invalid { .. } => Diagnosis::of(Kind::Data).help(tr!("help-order-check")),
-            OrderForError::Unauthorised(_) => Diagnosis::of(Kind::Refused),
+            OrderForError::Unauthorised(_) => Diagnosis::of(Kind::Refused).code("order_not_authorised"),
+            OrderForError::PulledGone(_) => Diagnosis::of(Kind::Data)
+                .code("order_not_found")
+                .help(tr!("help-orders-list")),
             OrderForError::Several { .. }
+            | OrderForError::NotInFile { .. }
             | OrderForError::WrongOperation { .. }
-            | OrderForError::PulledInvalid { .. } => Diagnosis::of(Kind::Data),
+            | OrderForError::PulledInvalid { .. } => Diagnosis::of(Kind::Data).code("order_invalid"),
         }
     }
 }
@@ -326,6 +334,9 @@ impl Diagnose for ChooseError {
             ChooseError::NoneFound => Diagnosis::of(Kind::Unavailable)
                 .code("no_terminal")
                 .help(tr!("help-no-terminal-found")),
+            ChooseError::SeveralAnswer { .. } => Diagnosis::of(Kind::Unavailable)
+                .code("terminal_ambiguous")
+                .help(tr!("help-serial-several")),
         }
     }
 }
@@ -354,6 +365,9 @@ impl Diagnose for PlanError {
     fn diagnosis(&self) -> Diagnosis {
         match self {
             PlanError::Store(e) => e.diagnosis(),
+            PlanError::Orders(e) => e.diagnosis(),
+            PlanError::Profile(e) => e.diagnosis(),
+            PlanError::Ports(e) => e.diagnosis(),
             PlanError::Twice { .. } | PlanError::NoSerial { .. } => Diagnosis::of(Kind::Data),
         }
     }
@@ -366,6 +380,18 @@ impl Diagnose for PreviewError {
             PreviewError::OtherUnit { .. } => Diagnosis::of(Kind::Data)
                 .code("another_unit")
                 .help(tr!("help-restore-other-terminal")),
+        }
+    }
+}
+
+impl Diagnose for OpenError {
+    fn diagnosis(&self) -> Diagnosis {
+        match self {
+            OpenError::Config(e) => e.diagnosis(),
+            OpenError::Profile(e) => e.diagnosis(),
+            OpenError::OrderKeys(e) => e.diagnosis(),
+            OpenError::Seal(_) => Diagnosis::of(Kind::Failure).code("local_key"),
+            OpenError::Settings(e) => e.diagnosis(),
         }
     }
 }

@@ -3,19 +3,22 @@
 //! and the delivery to the provider. No printing, no prompting, no `process::exit`: the CLI
 //! does those.
 //!
-//! Data flows one way: `job` → `terminal` → `link` (posagent-wire) → port; jobs write to
-//! `store`; `sync` reads it.
+//! Data flows one way: `agent` (the application layer, one method per use case) → `job`
+//! (the engine and its procedures) → `terminal` → `link` (posagent-wire) → port; jobs write
+//! to `store`; `sync` reads it.
 
 pub use posagent_i18n as i18n;
 pub use posagent_i18n::tr;
 pub use posagent_wire as link;
 
+pub mod agent;
 pub mod backup;
 pub mod config;
 pub mod diagnosis;
 pub mod domain;
 pub mod input;
 pub mod job;
+pub mod journal;
 pub mod order;
 pub mod private;
 pub mod procedure;
@@ -27,3 +30,5 @@ pub mod store;
 pub mod support;
 pub mod sync;
 pub mod terminal;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;

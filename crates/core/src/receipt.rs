@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::i18n::{FluentArgs, Lang, text_in};
+use crate::journal::{self, Phase, Step};
 
 use crate::store::jobs::{JobRecord, JournalEntry};
 use crate::store::outbox::Submission;
@@ -247,8 +248,6 @@ const SYNC: &[(&str, &str)] = &[
 const PHASES: &[(&str, &str)] = &[
     ("done", "receipt-phase-done"),
     ("failed", "receipt-phase-failed"),
-    ("refused", "receipt-phase-refused"),
-    ("interrupted", "receipt-phase-interrupted"),
     ("compensated", "receipt-phase-compensated"),
 ];
 
@@ -262,9 +261,11 @@ fn label(word: &str, table: &[(&str, &str)]) -> String {
 
 /// A step's Chinese name, beside the journal's own name.
 fn step_zh(step: &str) -> String {
-    match crate::job::Step::from_name(step) {
+    match Step::from_name(step) {
         Some(s) => s.label_in(Lang::ZhCn),
-        None if step == "order" => zh("receipt-step-order"),
+        None if step == journal::ORDER => zh("receipt-step-order"),
+        None if step == journal::CONFIRM => zh("receipt-step-confirm"),
+        None if step == journal::ROLLBACK => zh("receipt-step-rollback"),
         None => step.to_string(),
     }
 }
@@ -339,14 +340,15 @@ fn change_table(h: &mut String, before: &Value, after: &Value) {
 fn steps(h: &mut String, journal: &[JournalEntry]) {
     h.push_str("<div class=steps>");
     // What each step came to; the intents written before a step are for resuming.
-    for e in journal.iter().filter(|e| e.phase != "intent") {
+    for e in journal.iter().filter(|e| e.entry.phase() != Phase::Intent) {
         let at = local_time(&e.at);
+        let subject = e.entry.subject();
         let _ = write!(
             h,
             "<div><span>{} {}</span><span>{}</span><span>{}</span></div>",
-            esc(&step_zh(&e.step)),
-            esc(&e.step),
-            esc(&label(&e.phase, PHASES)),
+            esc(&step_zh(subject)),
+            esc(subject),
+            esc(&label(e.entry.phase().as_str(), PHASES)),
             esc(at.get(5..19).unwrap_or(&at))
         );
     }
@@ -463,22 +465,21 @@ mod tests {
     fn a_job_that_did_not_finish_says_so_and_shows_what_it_came_to() {
         let journal = [
             JournalEntry {
-                step: "check_identity".into(),
-                phase: "intent".into(),
-                detail: Value::Null,
+                entry: journal::Entry::Intent(Step::CheckIdentity),
                 at: "2026-11-23T01:00:00.000Z".into(),
             },
             JournalEntry {
-                step: "compare_binding".into(),
-                phase: "refused".into(),
-                detail: Value::Null,
+                entry: journal::Entry::Failed(Step::CompareBinding, "differs".into()),
                 at: "2026-11-23T01:00:01.000Z".into(),
             },
         ];
         let html = render(&job(JobState::Refused), &journal, None);
         assert!(html.contains("已拒绝 · refused"));
         assert!(html.contains("The job did not finish"));
-        assert!(html.contains("比对绑定 compare_binding</span><span>拒绝 · refused"));
+        assert!(
+            html.contains("比对绑定 compare_binding</span><span>失败 · failed"),
+            "{html}"
+        );
         assert!(
             !html.contains("check_identity"),
             "intents are for resuming, not for the merchant"

@@ -30,6 +30,7 @@ pub enum SealError {
 }
 
 /// The local keys of one data directory.
+#[derive(Clone)]
 pub struct LocalKeys {
     seal: Zeroizing<[u8; 32]>,
     card: Zeroizing<[u8; 32]>,

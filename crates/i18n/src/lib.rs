@@ -87,18 +87,39 @@ fn system_locale() -> Option<String> {
 
 static CURRENT: AtomicU8 = AtomicU8::new(0);
 
-/// Chooses the language of every message from now on.
+thread_local! {
+    /// This thread's language, where it differs from the process's (a console session's).
+    static THREAD: std::cell::Cell<Option<Lang>> = const { std::cell::Cell::new(None) };
+}
+
+/// Chooses the language of every message from now on (the command line does, once).
 pub fn set_lang(lang: Lang) {
     CURRENT.store(lang as u8, Ordering::Relaxed);
 }
 
-/// The language messages are in.
+/// The language messages are in: this thread's, else the process's.
 pub fn lang() -> Lang {
+    if let Some(l) = THREAD.with(std::cell::Cell::get) {
+        return l;
+    }
     if CURRENT.load(Ordering::Relaxed) == Lang::ZhCn as u8 {
         Lang::ZhCn
     } else {
         Lang::En
     }
+}
+
+/// Runs `f` with every message on this thread in `lang` (a console request, or a job it
+/// started), whatever other threads speak.
+pub fn in_lang<T>(lang: Lang, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Lang>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            THREAD.with(|t| t.set(self.0));
+        }
+    }
+    let _restore = Restore(THREAD.with(|t| t.replace(Some(lang))));
+    f()
 }
 
 fn bundle(lang: Lang) -> FluentBundle<FluentResource> {

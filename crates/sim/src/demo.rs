@@ -5,19 +5,22 @@
 //! submission; stops every process it started. The command line draws it.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
+use posagent_core::agent::{Agent, OpenError};
 use posagent_core::config::Paths;
 use posagent_core::diagnosis::{Diagnose, Diagnosis, Kind};
-use posagent_core::job::{self, JobError, JobOutcome, JobSetup, Observer};
+use posagent_core::job::{
+    At, Copying, Credentials, JobError, JobOutcome, Observer, Options, OrderForError, OrderRef, Verify,
+};
+use posagent_core::order::Operation;
 use posagent_core::profile::{ProfileError, ProfileSet};
 use posagent_core::receipt::ReceiptError;
 use posagent_core::store::outbox::Submission;
 use posagent_core::store::{Store, StoreError};
-use posagent_core::sync::delivery::{Delivery, DeliveryError, Rounds};
+use posagent_core::sync::delivery::{DeliveryError, Rounds};
 use posagent_core::sync::drain::{Quiet, Tally};
-use posagent_core::sync::orders::{NotReady, Pulled, PulledError, Ready};
+use posagent_core::sync::orders::{Pulled, PulledError};
 use posagent_core::terminal::{Secret, Terminal, TerminalError};
 
 use crate::DEMO_SECRET;
@@ -88,11 +91,11 @@ pub enum DemoError {
     },
     #[error("{}", posagent_i18n::tr!("demo-no-merchant"))]
     NoMerchant,
-    #[error("{}", posagent_i18n::tr!("demo-not-pulled"))]
-    NotPulled,
-    /// The pulled order is not the provider's authorisation (or not valid).
+    /// The pulled order is not there, not the provider's authorisation, or not valid.
     #[error(transparent)]
-    NotReady(#[from] NotReady),
+    Order(#[from] OrderForError),
+    #[error(transparent)]
+    Open(#[from] OpenError),
     #[error("{}", posagent_i18n::tr!("demo-not-delivered"))]
     NotDelivered,
     #[error(transparent)]
@@ -220,12 +223,11 @@ pub fn run(
             file: home.clone(),
             source,
         })?;
-    let mut delivery = Delivery::open(&paths, Default::default())?;
+    let agent = Agent::open(&paths)?;
+    let mut delivery = agent.delivery(Default::default())?;
     let pulled = runtime.block_on(delivery.pull_orders(&paths))?.unwrap_or_default();
     say(DemoEvent::Pulled(&pulled));
-    let (order, signed) = Ready::open(&paths)?
-        .one(ORDER_ID, &profiles)?
-        .ok_or(DemoError::NotPulled)??;
+    let order = agent.order(&OrderRef::Pulled(ORDER_ID), Some(Operation::Migrate))?;
 
     let password_file = home.join("backup-password");
     let password = hex::encode(rand::random::<[u8; 16]>());
@@ -233,26 +235,23 @@ pub fn run(
     say(DemoEvent::Migrating {
         old: OLD_SERIAL,
         new: NEW_SERIAL,
-        order: &order.id,
+        order: &order.order.id,
     });
-    let outcome = job::start(
-        JobSetup {
-            opener: Arc::new(job::SerialOpener),
-            paths: &paths,
-            profile: profiles.get(PROFILE)?,
-            order,
-            order_file: Path::new(ORDER_ID),
-            port: &old_port,
-            replacement_port: Some(&new_port),
-            secret: &Secret::new(DEMO_SECRET.as_bytes().to_vec()),
-            backup_password: password.as_bytes(),
-            technician: TECHNICIAN,
-            dry_run: false,
-            cooldown_checked_by_provider: false,
-            verify: job::Verify::Digest,
-            copying: job::Copying::OnePass,
-            signed: Some(signed),
-            proof: Default::default(),
+    let secret = Secret::new(DEMO_SECRET.as_bytes().to_vec());
+    let outcome = agent.start(
+        &order,
+        &At {
+            port: Some(old_port),
+            replacement: Some(new_port),
+        },
+        Credentials {
+            secret: &secret,
+            password: password.as_bytes(),
+        },
+        &Options {
+            verify: Verify::Digest,
+            copying: Copying::OnePass,
+            ..Options::default()
         },
         observer,
     )?;
@@ -273,6 +272,7 @@ pub fn run(
     if submission.as_ref().is_none_or(|s| s.state.as_str() != "accepted") {
         return Err(DemoError::NotDelivered);
     }
+    // Written again now that the provider accepted it: the receipt shows its answer.
     let receipt = posagent_core::receipt::write(&store, &paths.data, &outcome.job.id, None)?;
     Ok(DemoRun {
         home,
@@ -286,7 +286,8 @@ pub fn run(
 impl Diagnose for DemoError {
     fn diagnosis(&self) -> Diagnosis {
         match self {
-            DemoError::NotReady(e) => e.diagnosis(),
+            DemoError::Order(e) => e.diagnosis(),
+            DemoError::Open(e) => e.diagnosis(),
             DemoError::Profile(e) => e.diagnosis(),
             DemoError::Terminal(e) => e.diagnosis(),
             DemoError::Job(e) => e.diagnosis(),

@@ -4,21 +4,15 @@
 
 pub mod command;
 pub mod demo;
-pub mod faults;
 pub mod harness;
-pub mod inproc;
 pub mod line;
 pub mod provider;
-pub mod terminal;
 
-#[cfg(test)]
-mod job_tests;
+// The simulated terminal lives with the engine it tests (posagent-core's `testkit`).
+pub use posagent_core::testkit::{DEMO_SECRET, faults, inproc, terminal};
 
 // The agent's own modules under the names the simulators' code uses.
 pub(crate) use posagent_core::{domain, input, link, private, profile, signed, store, sync};
-
-/// The operator secret the simulated terminal accepts when none is configured.
-pub const DEMO_SECRET: &str = "posagent-demo-secret";
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -60,6 +60,12 @@ impl<P: Port + ?Sized> Port for Box<P> {
 /// tests, a simulated terminal served in the same process over [`mem_pair`].
 pub trait Opener: Send + Sync {
     fn open(&self, path: &Path, settings: &SerialSettings) -> Result<Box<dyn Port>, PortError>;
+
+    /// The paths this opener reaches, when it knows them all (simulated terminals); `None`
+    /// for serial ports, which the machine lists.
+    fn listed(&self) -> Option<Vec<std::path::PathBuf>> {
+        None
+    }
 }
 
 /// Opens serial devices (and pseudo-terminals) through `serialport`.

@@ -4,42 +4,25 @@
 //! bound now. A code is asked of the provider, read from the technician, handed back and
 //! forgotten: only the provider's confirmation id is kept.
 
-use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::{JobError, Run, Step};
+use super::change::Change;
+use super::{CodeAnswer, Event, JobError, Step};
 use crate::domain::Phone;
+use crate::journal::{PhoneProof, ProofPath, StepRecord};
 use crate::order::{Operation, PhonePath};
 use crate::sync::api::{CodePurpose, CodeRequest};
-use crate::sync::client::ProviderSettings;
-use crate::sync::codes::{CodeError, CodeService, ProviderCodes};
+use crate::sync::codes::{CodeError, CodeService};
 
-/// What a job may use to prove a phone number.
-#[derive(Debug, Clone, Default)]
-pub struct Proof {
-    /// Where to ask for one-time codes; `None` when no provider is configured.
-    pub provider: Option<ProviderSettings>,
-    /// The technician saw the originals of the order's documents (counter path).
-    pub documents_checked: bool,
+/// Why no phone proof came of a code: the technician stopped, or the provider said no.
+enum Proven {
+    Stop,
+    Failed(CodeError),
 }
 
-impl Proof {
-    /// What may prove a phone number here: the provider of config.toml, when one is
-    /// configured (a configuration that is wrong is an error, not "no provider").
-    pub fn configured(
-        paths: &crate::config::Paths,
-        documents_checked: bool,
-    ) -> Result<Proof, crate::sync::settings::SettingsError> {
-        use crate::sync::settings::{SettingsError, settings};
-        let provider = match settings(paths, Default::default()) {
-            Ok((settings, ..)) => Some(settings),
-            Err(SettingsError::NoProvider) => None,
-            Err(e) => return Err(e),
-        };
-        Ok(Proof {
-            provider,
-            documents_checked,
-        })
+impl From<CodeError> for Proven {
+    fn from(e: CodeError) -> Proven {
+        Proven::Failed(e)
     }
 }
 
@@ -74,8 +57,8 @@ fn attestation_keys(purpose: CodePurpose) -> (&'static str, &'static str) {
     }
 }
 
-impl Run<'_> {
-    pub(super) fn verify_phone(&mut self) -> Result<Value, JobError> {
+impl Change<'_> {
+    pub(super) fn verify_phone(&mut self) -> Result<StepRecord, JobError> {
         let (purpose, phone) = match self.order.operation {
             Operation::RebindPhone => (CodePurpose::PhoneChange, self.order.new.phone.clone()),
             _ => (CodePurpose::CardChange, self.original()?.phone),
@@ -86,12 +69,16 @@ impl Run<'_> {
         if purpose == CodePurpose::PhoneChange && self.order.new.phone_path == Some(PhonePath::Counter) {
             return self.at_counter();
         }
-        if let Some(detail) = self.attested(purpose, &phone)? {
-            return Ok(detail);
+        if let Some(proof) = self.attested(purpose, &phone)? {
+            return Ok(StepRecord::Phone(proof));
         }
-        if self.dry_run {
+        if self.c.dry_run {
             // A dry run sends nothing: a code would reach the merchant for nothing.
-            return Ok(json!({ "path": "sms", "phone": phone.masked(), "code_sent": false }));
+            return Ok(StepRecord::Phone(PhoneProof::NotSent {
+                path: ProofPath::Sms,
+                phone: phone.masked(),
+                code_sent: false,
+            }));
         }
         let offline = |detail: String| {
             let (phone, detail) = (phone.masked(), detail.as_str());
@@ -101,11 +88,10 @@ impl Run<'_> {
             };
             refused("provider_unreachable", reason)
         };
-        let Some(settings) = self.proof.provider.clone() else {
+        let Some(mut codes) = self.codes.connect() else {
             return Err(offline(crate::tr!("code-no-provider")));
         };
-        let mut codes = ProviderCodes::new(settings);
-        if !self.observer.can_ask_codes() {
+        if !self.c.observer.can_ask_codes() {
             // No code could be read here: say so, without having one sent for nothing.
             return Err(match codes.reachable() {
                 Err(CodeError::Offline(e)) => offline(e.to_string()),
@@ -115,11 +101,14 @@ impl Run<'_> {
                 ),
             });
         }
-        self.with_code(&mut codes, purpose, &phone).map_err(|e| match e {
-            CodeError::Offline(e) => offline(e.to_string()),
-            CodeError::Wrong { .. } | CodeError::Exhausted => refused("code_wrong", e.to_string()),
-            CodeError::Expired => refused("code_expired", e.to_string()),
-            CodeError::Refused { .. } => refused("code_refused", e.to_string()),
+        self.with_code(codes.as_mut(), purpose, &phone).map_err(|e| match e {
+            Proven::Stop => JobError::StopRequested,
+            Proven::Failed(CodeError::Offline(e)) => offline(e.to_string()),
+            Proven::Failed(e @ (CodeError::Wrong { .. } | CodeError::Exhausted)) => {
+                refused("code_wrong", e.to_string())
+            }
+            Proven::Failed(e @ CodeError::Expired) => refused("code_expired", e.to_string()),
+            Proven::Failed(e @ CodeError::Refused { .. }) => refused("code_refused", e.to_string()),
         })
     }
 
@@ -130,16 +119,16 @@ impl Run<'_> {
         codes: &mut dyn CodeService,
         purpose: CodePurpose,
         phone: &Phone,
-    ) -> Result<Value, CodeError> {
+    ) -> Result<StepRecord, Proven> {
         let sent = codes.send(&CodeRequest {
             phone: phone.as_str().to_string(),
             purpose,
             order_id: self.order.id.clone(),
-            job_id: self.job.id.clone(),
+            job_id: self.c.job.id.clone(),
             merchant_mid: self.order.merchant.mid.to_string(),
-            terminal: self.job.terminal_serial.clone(),
+            terminal: self.c.job.terminal_serial.clone(),
         })?;
-        tracing::info!(job = %self.job.id, verification = %sent.id, "one-time code sent");
+        tracing::info!(job = %self.c.job.id, verification = %sent.id, "one-time code sent");
         let expires_at = chrono::DateTime::parse_from_rfc3339(&sent.expires_at)
             .map(|t| t.with_timezone(&chrono::Utc))
             .unwrap_or_else(|_| chrono::Utc::now() + chrono::Duration::minutes(5));
@@ -151,37 +140,41 @@ impl Run<'_> {
             again: false,
         };
         loop {
-            let Some(code) = self.observer.one_time_code(&ask) else {
-                if chrono::Utc::now() >= ask.expires_at {
-                    return Err(CodeError::Expired);
+            self.c.observer.event(&Event::Code { ask: &ask });
+            let code = match self.c.observer.one_time_code(&ask) {
+                CodeAnswer::Code(code) => code,
+                CodeAnswer::Stop => return Err(Proven::Stop),
+                CodeAnswer::None if chrono::Utc::now() >= ask.expires_at => return Err(CodeError::Expired.into()),
+                CodeAnswer::None => {
+                    return Err(CodeError::Refused {
+                        code: "no_code".into(),
+                        message: crate::tr!("code-none-given"),
+                    }
+                    .into());
                 }
-                return Err(CodeError::Refused {
-                    code: "no_code".into(),
-                    message: crate::tr!("code-none-given"),
-                });
             };
             match codes.confirm(&sent.id, code.trim()) {
                 Ok(c) => {
-                    return Ok(json!({
-                        "path": "sms",
-                        "phone": phone.masked(),
-                        "verification_id": sent.id,
-                        "confirmation_id": c.confirmation_id,
-                        "confirmed_at": c.confirmed_at,
+                    return Ok(StepRecord::Phone(PhoneProof::Confirmed {
+                        path: ProofPath::Sms,
+                        phone: phone.masked(),
+                        verification_id: sent.id,
+                        confirmation_id: c.confirmation_id,
+                        confirmed_at: c.confirmed_at,
                     }));
                 }
                 Err(CodeError::Wrong { attempts_left }) if attempts_left > 0 => {
                     ask.attempts_left = attempts_left;
                     ask.again = true;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
     }
 
     /// The provider's own attestation, signed with the order, that the merchant proved
     /// `phone` before the visit: accepted offline.
-    fn attested(&self, purpose: CodePurpose, phone: &Phone) -> Result<Option<Value>, JobError> {
+    fn attested(&self, purpose: CodePurpose, phone: &Phone) -> Result<Option<PhoneProof>, JobError> {
         let (at_key, number_key) = attestation_keys(purpose);
         let Some(checks) = self.signed.as_ref().map(|s| &s.checks) else {
             return Ok(None);
@@ -213,37 +206,43 @@ impl Run<'_> {
                 ),
             ));
         }
-        Ok(Some(json!({
-            "path": "sms",
-            "phone": phone.masked(),
-            "attested_at": when.to_rfc3339(),
-            "attested_by": "provider, signed with the order",
-        })))
+        Ok(Some(PhoneProof::Attested {
+            path: ProofPath::Sms,
+            phone: phone.masked(),
+            attested_at: when.to_rfc3339(),
+            attested_by: "provider, signed with the order".into(),
+        }))
     }
 
     /// The counter path: the order carries the documents (checked when it was read), and
     /// the technician says they saw the originals.
-    fn at_counter(&mut self) -> Result<Value, JobError> {
+    fn at_counter(&mut self) -> Result<StepRecord, JobError> {
         let documents = self
             .profile
             .operations
             .get(&self.order.operation)
             .map(|r| r.counter_documents(self.order.agent.is_some()))
             .unwrap_or_default();
-        if !self.proof.documents_checked && !self.dry_run {
+        if !self.options.documents_checked && !self.c.dry_run {
             return Err(refused(
                 "documents_not_checked",
                 crate::tr!("refused-originals-not-seen", documents = documents.join(", ")),
             ));
         }
-        if !self.proof.documents_checked {
+        if !self.options.documents_checked {
             // A dry run may come before the documents are seen; it says they are not yet.
-            return Ok(json!({ "path": "counter", "documents": documents, "documents_checked": false }));
+            return Ok(StepRecord::Phone(PhoneProof::Counter {
+                path: ProofPath::Counter,
+                documents,
+                documents_checked_by: None,
+                documents_checked: Some(false),
+            }));
         }
-        Ok(json!({
-            "path": "counter",
-            "documents": documents,
-            "documents_checked_by": self.job.technician,
+        Ok(StepRecord::Phone(PhoneProof::Counter {
+            path: ProofPath::Counter,
+            documents,
+            documents_checked_by: Some(self.c.job.technician.clone()),
+            documents_checked: None,
         }))
     }
 }

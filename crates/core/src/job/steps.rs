@@ -1,15 +1,19 @@
-//! What each step does. Every step looks at the terminal before it acts, so running it a
-//! second time after an interruption is safe.
+//! What each step of the five procedures does, and what makes [`Change`] a procedure the
+//! engine runs (the changes to confirm, what the terminal holds, the roll-back). Every step
+//! looks at the terminal before it acts, so running it a second time after an
+//! interruption is safe.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde_json::{Value, json};
-
-use super::{JobError, Observer, Run, Step, kill_after_bytes, kill_now, open_terminal};
+use super::JobOutcome;
+use super::change::{Change, Exported, plan_with};
+use super::engine::{Common, Procedure};
+use super::{JobError, Observer, Step, kill_after_bytes, kill_now};
 use crate::backup::{self};
 use crate::domain::DeviceStatus;
+use crate::journal::{self as j, StepRecord};
 use crate::link::proto::Object;
 use crate::order::Operation;
 use crate::store::jobs::CardEvent;
@@ -18,28 +22,6 @@ use crate::terminal::{Feed, Terminal};
 
 /// How often a one-pass copy reports the import's progress once the export is done.
 const REPORT_EVERY: Duration = Duration::from_millis(100);
-
-/// Data read from the old unit for a migration.
-pub(super) struct Exported {
-    params: Vec<u8>,
-    params_count: u32,
-    log: Vec<u8>,
-    log_count: u32,
-    log_sha: [u8; 32],
-}
-
-/// A short human description of a step's journal detail.
-pub fn describe(detail: &Value) -> String {
-    match detail {
-        Value::Object(m) => m
-            .iter()
-            .filter(|(_, v)| !v.is_object() && !v.is_array())
-            .map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_string)))
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
-    }
-}
 
 fn refused(step: Step, code: &'static str, reason: String) -> JobError {
     JobError::Refused {
@@ -58,12 +40,12 @@ struct LogId {
 }
 
 impl LogId {
-    /// From the journal detail of a one-pass copy.
-    fn from_detail(d: &Value) -> Option<LogId> {
+    /// From the journal record of a one-pass copy.
+    fn from_copy(d: &j::Copied) -> Option<LogId> {
         Some(LogId {
-            records: u32::try_from(d["records"].as_u64()?).ok()?,
-            sha256: hex::decode(d["log_sha256"].as_str()?).ok()?.try_into().ok()?,
-            len: usize::try_from(d["log_len"].as_u64()?).ok()?,
+            records: d.records,
+            sha256: hex::decode(&d.log_sha256).ok()?.try_into().ok()?,
+            len: usize::try_from(d.log_len).ok()?,
         })
     }
 }
@@ -97,10 +79,15 @@ fn mismatch(field: &str, order: String, terminal: String) -> String {
     crate::tr!("mismatch-field", field = field, order = order, terminal = terminal)
 }
 
+/// Tells `observer` how transfer `what` goes.
+fn transfer(observer: &mut dyn Observer, what: &str, done: u64, total: u64) {
+    observer.event(&super::Event::Transfer { what, done, total });
+}
+
 /// A progress callback that reports to the observer and honours the transfer kill point.
 fn progress<'o>(observer: &'o mut dyn Observer, label: &'o str) -> impl FnMut(u64, u64) + 'o {
     move |done, total| {
-        observer.transfer(label, done, total);
+        transfer(observer, label, done, total);
         kill_point_in(label, done, total);
     }
 }
@@ -116,8 +103,92 @@ fn shown<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| crate::tr!("value-nothing"), |x| x.to_string())
 }
 
-impl Run<'_> {
-    pub(super) fn exec(&mut self, step: Step) -> Result<Value, JobError> {
+impl<'a> Procedure<'a> for Change<'a> {
+    fn common(&mut self) -> &mut Common<'a> {
+        &mut self.c
+    }
+
+    fn common_ref(&self) -> &Common<'a> {
+        &self.c
+    }
+
+    fn steps(&self) -> Vec<Step> {
+        plan_with(self.order.operation, self.profile, self.options.copying)
+    }
+
+    fn exec(&mut self, step: Step) -> Result<StepRecord, JobError> {
+        self.run(step)
+    }
+
+    fn reconnect(&mut self) -> Result<(), JobError> {
+        self.main.reconnect()?;
+        if let Some(r) = self.replacement.as_mut() {
+            r.reconnect()?;
+        }
+        Ok(())
+    }
+
+    fn changes(&mut self) -> Vec<Difference> {
+        self.planned_changes()
+    }
+
+    fn terminal_state(&self) -> String {
+        let last = self
+            .steps()
+            .into_iter()
+            .rev()
+            .find(|s| !s.is_check() && self.c.done.contains_key(s));
+        let what = match last {
+            None => return crate::tr!("state-unchanged"),
+            Some(Step::Backup) => crate::tr!("state-backed-up"),
+            Some(Step::Settle) => crate::tr!("state-settled"),
+            Some(Step::ExportData | Step::ActivateNew | Step::CopyData | Step::ImportData | Step::VerifyImport) => {
+                crate::tr!("state-data-moving")
+            }
+            Some(Step::UnbindOld) => crate::tr!("state-unbound"),
+            Some(Step::BindNew | Step::Reboot) => crate::tr!("state-bound-unverified"),
+            Some(_) => crate::tr!("state-bound-verified"),
+        };
+        crate::tr!(
+            "state-last-step",
+            step = last.map(Step::label).unwrap_or_default(),
+            what = what
+        )
+    }
+
+    fn roll_back(&mut self) -> Result<Vec<String>, JobError> {
+        self.undo()
+    }
+
+    fn outcome(&mut self, changes: Vec<Difference>) -> Result<JobOutcome, JobError> {
+        let job = self.c.store.job(&self.c.job.id)?.unwrap_or_else(|| self.c.job.clone());
+        let submission_id = match self.c.done.get(&Step::Record) {
+            Some(StepRecord::Recorded(r)) => r.submission.clone(),
+            _ => None,
+        };
+        let mut link = self.main.stats();
+        if let Some(r) = &self.replacement {
+            link.absorb(&r.stats());
+        }
+        if job.state == crate::store::jobs::JobState::Aborted && self.made.after.is_none() {
+            self.made.after = Some(self.main.read_binding()?);
+        }
+        Ok(JobOutcome {
+            receipt: Default::default(),
+            backup_file: job.backup_file.clone(),
+            plan: self.summary(changes),
+            job,
+            submission_id,
+            test_transaction: self.made.test.clone(),
+            transactions_moved: self.made.moved,
+            binding_after: self.made.after.clone(),
+            link,
+        })
+    }
+}
+
+impl Change<'_> {
+    pub(super) fn run(&mut self, step: Step) -> Result<StepRecord, JobError> {
         match step {
             Step::CheckIdentity => self.check_identity(),
             Step::Authenticate => self.authenticate(),
@@ -130,10 +201,13 @@ impl Run<'_> {
             Step::Settle => self.settle(),
             Step::ExportData => {
                 let e = self.export_old()?;
-                let detail =
-                    json!({ "records": e.log_count, "parameters": e.params_count, "sha256": hex::encode(e.log_sha) });
+                let record = StepRecord::Exported(j::Exported {
+                    records: e.log_count,
+                    parameters: e.params_count,
+                    sha256: hex::encode(e.log_sha),
+                });
                 self.made.exported = Some(e);
-                Ok(detail)
+                Ok(record)
             }
             Step::ActivateNew => self.activate_new(),
             Step::CopyData => self.copy_data(),
@@ -143,10 +217,10 @@ impl Run<'_> {
             Step::BindNew => self.bind_new(),
             Step::Reboot => {
                 self.main.reboot()?;
-                Ok(json!({}))
+                Ok(StepRecord::Nothing(j::Nothing {}))
             }
             Step::Verify => self.verify(),
-            Step::TestTransaction => self.test_transaction(),
+            Step::TestTransaction => self.run_test_transaction(),
             Step::Record => self.record(),
             Step::RestoreBinding | Step::RestoreParameters => Err(JobError::NotInPlan {
                 step: step.label(),
@@ -155,15 +229,15 @@ impl Run<'_> {
         }
     }
 
-    fn check_identity(&mut self) -> Result<Value, JobError> {
+    fn check_identity(&mut self) -> Result<StepRecord, JobError> {
         let id = self.main.identify()?;
-        if id.serial != self.job.terminal_serial {
+        if id.serial != self.c.job.terminal_serial {
             return Err(refused(
                 Step::CheckIdentity,
                 "another_unit",
                 crate::tr!(
                     "refused-other-terminal",
-                    expected = self.job.terminal_serial.as_str(),
+                    expected = self.c.job.terminal_serial.as_str(),
                     serial = id.serial.as_str()
                 ),
             ));
@@ -177,12 +251,18 @@ impl Run<'_> {
                 mismatch("expect.serial", expected.to_string(), id.serial.to_string()),
             ));
         }
-        Ok(json!({ "serial": id.serial, "vendor": id.vendor, "model": id.model, "firmware": id.firmware }))
+        Ok(StepRecord::Identity(j::Identified {
+            serial: id.serial,
+            vendor: Some(id.vendor),
+            model: Some(id.model),
+            firmware: Some(id.firmware),
+            archive_of: None,
+        }))
     }
 
-    fn authenticate(&mut self) -> Result<Value, JobError> {
-        self.main.authenticate(self.secret)?;
-        Ok(json!({ "authenticated": true }))
+    fn authenticate(&mut self) -> Result<StepRecord, JobError> {
+        self.main.authenticate(self.c.secret)?;
+        Ok(StepRecord::Authenticated(j::Authenticated { authenticated: true }))
     }
 
     /// The replacement unit, opened and authenticated on first use.
@@ -192,14 +272,14 @@ impl Run<'_> {
                 .replacement_port
                 .clone()
                 .ok_or(super::OrderProblem::NoReplacementPort)?;
-            let mut t = open_terminal(&self.opener, &port, self.profile)?;
-            t.authenticate(self.secret)?;
+            let mut t = Terminal::open_with(self.opener.clone(), &port, &self.profile.serial)?;
+            t.authenticate(self.c.secret)?;
             self.replacement = Some(t);
         }
         Ok(self.replacement.as_mut().expect("just opened"))
     }
 
-    fn compare_binding(&mut self) -> Result<Value, JobError> {
+    fn compare_binding(&mut self) -> Result<StepRecord, JobError> {
         let b = self.main.read_binding()?;
         let o = &self.order;
         let mut wrong = Vec::new();
@@ -263,12 +343,12 @@ impl Run<'_> {
                 crate::tr!("refused-binding-mismatch", problems = wrong.join("; ")),
             ));
         }
-        let detail = json!({ "binding": b });
+        let record = StepRecord::Binding(j::BindingSeen { binding: b.masked() });
         self.made.original = Some(b);
-        Ok(detail)
+        Ok(record)
     }
 
-    fn check_documents(&mut self) -> Result<Value, JobError> {
+    fn check_documents(&mut self) -> Result<StepRecord, JobError> {
         let mut files: Vec<&Path> = self
             .order
             .evidence
@@ -292,15 +372,26 @@ impl Run<'_> {
                     ),
                 )
             })?;
-            digests.push(json!({ "file": f.file_name().map(|n| n.to_string_lossy().to_string()), "sha256": sha }));
+            digests.push(j::DocumentDigest {
+                file: f.file_name().map(|n| n.to_string_lossy().to_string()),
+                sha256: sha,
+            });
         }
-        Ok(json!({ "documents": digests }))
+        Ok(StepRecord::Documents(j::Documents { documents: digests }))
     }
 
-    fn check_cooldown(&mut self) -> Result<Value, JobError> {
+    fn check_cooldown(&mut self) -> Result<StepRecord, JobError> {
         let days = self.profile.settlement.card_cooldown_days;
+        let record = |by, clear_from, settlement_since| {
+            StepRecord::Cooldown(j::Cooldown {
+                cooldown_days: days,
+                cooldown_checked_by: by,
+                clear_from,
+                settlement_since,
+            })
+        };
         let Some(card) = self.order.new.card.clone() else {
-            return Ok(json!({ "cooldown_days": days }));
+            return Ok(record(None, None, None));
         };
         if self
             .made
@@ -317,7 +408,10 @@ impl Run<'_> {
         }
         let cooldown = chrono::Duration::days(i64::from(days));
         let today = chrono::Local::now().date_naive();
-        if let Some(at) = self.store.card_last_unbound(&self.keys.card_id(card.expose_full()))?
+        if let Some(at) = self
+            .c
+            .store
+            .card_last_unbound(&self.c.keys.card_id(card.expose_full()))?
             && let Ok(when) = chrono::DateTime::parse_from_rfc3339(&at)
         {
             let allowed = when + cooldown;
@@ -359,16 +453,14 @@ impl Run<'_> {
                     ),
                 ));
             }
-            return Ok(
-                json!({ "cooldown_days": days, "cooldown_checked_by": "provider, signed with the order", "clear_from": from }),
-            );
+            return Ok(record(Some(j::CooldownBy::SignedOrder), Some(from), None));
         }
         // The provider's rule is per merchant: one settlement-card change per cooldown.
         // What the agent can know offline: its own record of changes for this merchant on
         // any terminal, and the date the terminal says its settlement was bound.
         let mid = self.order.merchant.mid.clone();
         let mut known = Vec::new();
-        if let Some(at) = self.store.last_card_change_for_merchant(mid.as_str())?
+        if let Some(at) = self.c.store.last_card_change_for_merchant(mid.as_str())?
             && let Ok(when) = chrono::DateTime::parse_from_rfc3339(&at)
         {
             known.push((
@@ -397,7 +489,7 @@ impl Run<'_> {
             ));
         }
         if since.is_none() {
-            if !self.cooldown_checked_by_provider {
+            if !self.options.cooldown_checked_by_provider {
                 return Err(refused(
                     Step::CheckCooldown,
                     "cooldown_unknown",
@@ -409,14 +501,12 @@ impl Run<'_> {
                     ),
                 ));
             }
-            return Ok(
-                json!({ "cooldown_days": days, "cooldown_checked_by": "provider, as the technician confirmed" }),
-            );
+            return Ok(record(Some(j::CooldownBy::Technician), None, None));
         }
-        Ok(json!({ "cooldown_days": days, "settlement_since": since }))
+        Ok(record(None, None, since))
     }
 
-    fn check_replacement(&mut self) -> Result<Value, JobError> {
+    fn check_replacement(&mut self) -> Result<StepRecord, JobError> {
         let wanted = self.order.replacement.clone().ok_or_else(|| {
             refused(
                 Step::CheckReplacement,
@@ -460,16 +550,20 @@ impl Run<'_> {
                 ),
             ));
         }
-        Ok(json!({ "serial": id.serial, "model": id.model, "status": b.status }))
+        Ok(StepRecord::Replacement(j::ReplacementSeen {
+            serial: id.serial,
+            model: id.model,
+            status: b.status,
+        }))
     }
 
-    fn backup(&mut self) -> Result<Value, JobError> {
+    fn backup(&mut self) -> Result<StepRecord, JobError> {
         let taken = self.take_backup(None, &mut |_| {})?;
-        Ok(Self::backup_detail(&taken))
-    }
-
-    fn backup_detail(taken: &backup::Taken) -> Value {
-        json!({ "file": taken.record.file, "sha256": taken.written.sha256, "transactions": taken.contents.transactions.len() })
+        Ok(StepRecord::Backup(j::BackupKept {
+            file: taken.record.file,
+            sha256: taken.written.sha256,
+            transactions: taken.contents.transactions.len() as u64,
+        }))
     }
 
     /// Takes the job's backup of the main terminal and records it with the job, passing
@@ -486,32 +580,33 @@ impl Run<'_> {
             .map(|p| crate::input::read_evidence(p))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| refused(Step::Backup, "evidence_unreadable", e.to_string()))?;
-        let dir = super::backups_dir(self.paths)?;
-        let job_id = self.job.id.clone();
-        let observer = &mut *self.observer;
+        let dir = super::backups_dir(self.c.paths)?;
+        let job_id = self.c.job.id.clone();
+        let observer = &mut *self.c.observer;
         let taken = backup::take(
             &mut self.main,
             evidence,
             &mut |done, total| {
-                observer.transfer("backup", done, total);
+                transfer(observer, "backup", done, total);
                 kill_point_in("backup", done, total);
                 also(observer);
             },
             |id| dir.join(format!("{}-{job_id}.zip", id.serial)),
             backup::Taking {
                 profile: self.profile.name.clone(),
-                technician: Some(self.job.technician.clone()),
-                job_id: Some(self.job.id.clone()),
-                password: self.backup_password,
+                technician: Some(self.c.job.technician.clone()),
+                job_id: Some(self.c.job.id.clone()),
+                password: self.c.backup_password,
                 force: true,
-                store: &self.store,
+                store: &self.c.store,
                 feed,
             },
         )?;
-        self.store
-            .set_job_backup(&self.job.id, &taken.record.file, &taken.written.sha256)?;
-        self.job.backup_file = Some(taken.record.file.clone());
-        self.job.backup_sha256 = Some(taken.written.sha256.clone());
+        self.c
+            .store
+            .set_job_backup(&self.c.job.id, &taken.record.file, &taken.written.sha256)?;
+        self.c.job.backup_file = Some(taken.record.file.clone());
+        self.c.job.backup_sha256 = Some(taken.written.sha256.clone());
         self.made.original = Some(taken.contents.binding.clone());
         Ok(taken)
     }
@@ -520,7 +615,7 @@ impl Run<'_> {
     /// on the other line at the same time, the new unit's import, which is committed only
     /// once the export's SHA-256 and record count have checked. The backup is written and
     /// verified before the step is done; nothing on the old unit changes here.
-    fn copy_data(&mut self) -> Result<Value, JobError> {
+    fn copy_data(&mut self) -> Result<StepRecord, JobError> {
         let mut new = match self.replacement.take() {
             Some(t) => t,
             None => {
@@ -543,7 +638,7 @@ impl Run<'_> {
                 let done = imported[0].load(Ordering::Relaxed);
                 if done != shown {
                     shown = done;
-                    observer.transfer("import", done, imported[1].load(Ordering::Relaxed));
+                    transfer(observer, "import", done, imported[1].load(Ordering::Relaxed));
                 }
             };
             let taken = {
@@ -551,28 +646,32 @@ impl Run<'_> {
                 self.take_backup(Some(&feed), &mut report)
             };
             while !importer.is_finished() {
-                report(self.observer);
+                report(self.c.observer);
                 std::thread::sleep(REPORT_EVERY);
             }
-            report(self.observer);
+            report(self.c.observer);
             let fed = importer.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
             (taken, fed)
         });
         self.replacement = Some(new);
         let (taken, fed) = (taken?, fed?);
         let new = self.replacement.as_mut().expect("put back");
-        let mut cb = progress(self.observer, "import");
+        let mut cb = progress(self.c.observer, "import");
         if !fed {
             // The log came in an encoding the new unit did not agree on: sent as it is.
             new.import(Object::TransactionLog, &taken.log.data, taken.log.records, &mut cb)?;
         }
         new.import(Object::Parameters, &taken.params.data, taken.params.records, &mut cb)?;
-        let mut detail = Self::backup_detail(&taken);
-        detail["records"] = taken.log.records.into();
-        detail["log_sha256"] = hex::encode(taken.log.sha256).into();
-        detail["log_len"] = taken.log.data.len().into();
-        detail["parameters"] = taken.params.records.into();
-        detail["one_pass"] = fed.into();
+        let record = StepRecord::Copied(j::Copied {
+            file: taken.record.file,
+            sha256: taken.written.sha256,
+            transactions: taken.contents.transactions.len() as u64,
+            records: taken.log.records,
+            log_sha256: hex::encode(taken.log.sha256),
+            log_len: taken.log.data.len() as u64,
+            parameters: taken.params.records,
+            one_pass: fed,
+        });
         self.made.exported = Some(Exported {
             params: taken.params.data,
             params_count: taken.params.records,
@@ -580,7 +679,7 @@ impl Run<'_> {
             log_count: taken.log.records,
             log_sha: taken.log.sha256,
         });
-        Ok(detail)
+        Ok(record)
     }
 
     /// The binding before the job: from this run, else from the job's backup.
@@ -588,8 +687,8 @@ impl Run<'_> {
         if let Some(b) = &self.made.original {
             return Ok(b.clone());
         }
-        let b = match &self.job.backup_file {
-            Some(f) => backup::read_archive(Path::new(f), self.backup_password)?.binding,
+        let b = match &self.c.job.backup_file {
+            Some(f) => backup::read_archive(Path::new(f), self.c.backup_password)?.binding,
             // No backup yet means no change yet: the terminal still holds the original.
             None => self.main.read_binding()?,
         };
@@ -656,7 +755,7 @@ impl Run<'_> {
         before.differences(&target)
     }
 
-    fn settle(&mut self) -> Result<Value, JobError> {
+    fn settle(&mut self) -> Result<StepRecord, JobError> {
         let settled = self.main.settle()?;
         let status = self.main.status()?;
         if status.unsettled != 0 {
@@ -665,11 +764,14 @@ impl Run<'_> {
                 what: crate::tr!("verify-unsettled", count = status.unsettled),
             });
         }
-        Ok(json!({ "settled": settled, "transactions": status.transactions }))
+        Ok(StepRecord::Settled(j::Settled {
+            settled,
+            transactions: status.transactions,
+        }))
     }
 
     fn export_old(&mut self) -> Result<Exported, JobError> {
-        let mut cb = progress(self.observer, "export");
+        let mut cb = progress(self.c.observer, "export");
         let params = self.main.export(Object::Parameters, &mut cb)?;
         let log = self.main.export(Object::TransactionLog, &mut cb)?;
         Ok(Exported {
@@ -681,7 +783,7 @@ impl Run<'_> {
         })
     }
 
-    fn activate_new(&mut self) -> Result<Value, JobError> {
+    fn activate_new(&mut self) -> Result<StepRecord, JobError> {
         let code = self
             .order
             .replacement
@@ -692,7 +794,9 @@ impl Run<'_> {
         if t.status()?.status == DeviceStatus::Unbound {
             t.activate(&code)?;
         }
-        Ok(json!({ "status": t.status()?.status }))
+        Ok(StepRecord::Activated(j::Activated {
+            status: t.status()?.status,
+        }))
     }
 
     fn ensure_exported(&mut self) -> Result<(), JobError> {
@@ -702,15 +806,18 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn import_data(&mut self) -> Result<Value, JobError> {
+    fn import_data(&mut self) -> Result<StepRecord, JobError> {
         self.ensure_exported()?;
         self.replacement()?;
         let ex = self.made.exported.as_ref().expect("exported");
         let t = self.replacement.as_mut().expect("opened");
-        let mut cb = progress(self.observer, "import");
+        let mut cb = progress(self.c.observer, "import");
         t.import(Object::Parameters, &ex.params, ex.params_count, &mut cb)?;
         t.import(Object::TransactionLog, &ex.log, ex.log_count, &mut cb)?;
-        Ok(json!({ "records": ex.log_count, "parameters": ex.params_count }))
+        Ok(StepRecord::Imported(j::Imported {
+            records: ex.log_count,
+            parameters: ex.params_count,
+        }))
     }
 
     /// What the new unit's copy must be: from this run's export, else from the journal of
@@ -718,7 +825,8 @@ impl Run<'_> {
     /// else exported now.
     fn expected_log(&mut self) -> Result<LogId, JobError> {
         if self.made.exported.is_none()
-            && let Some(id) = self.done.get(&Step::CopyData).and_then(LogId::from_detail)
+            && let Some(StepRecord::Copied(copied)) = self.c.done.get(&Step::CopyData)
+            && let Some(id) = LogId::from_copy(copied)
         {
             return Ok(id);
         }
@@ -726,13 +834,13 @@ impl Run<'_> {
         Ok(self.made.exported.as_ref().expect("exported").log_id())
     }
 
-    fn verify_import(&mut self) -> Result<Value, JobError> {
+    fn verify_import(&mut self) -> Result<StepRecord, JobError> {
         let expected = self.expected_log()?;
         self.replacement()?;
         let t = self.replacement.as_mut().expect("opened");
         // The new unit was blank, so what it stores must be the export byte for byte: its
         // own digest says so without a second pass over the line.
-        let stored = match self.verify {
+        let stored = match self.options.verify {
             super::Verify::Digest => t.digest(Object::TransactionLog)?,
             super::Verify::Full => None,
         };
@@ -741,9 +849,13 @@ impl Run<'_> {
                 return Err(log_differs(d.records, &d.sha256, &expected));
             }
             self.made.moved = Some(d.records);
-            return Ok(json!({ "records": d.records, "sha256": hex::encode(d.sha256), "by": "digest" }));
+            return Ok(StepRecord::ImportVerified(j::ImportVerified {
+                records: d.records,
+                sha256: hex::encode(d.sha256),
+                by: j::CheckedBy::Digest,
+            }));
         }
-        let got = t.export(Object::TransactionLog, &mut progress(self.observer, "verify"))?;
+        let got = t.export(Object::TransactionLog, &mut progress(self.c.observer, "verify"))?;
         if got.records != expected.records || got.sha256 != expected.sha256 {
             return Err(log_differs(got.records, &got.sha256, &expected));
         }
@@ -759,10 +871,14 @@ impl Run<'_> {
             });
         }
         self.made.moved = Some(got.records);
-        Ok(json!({ "records": got.records, "sha256": hex::encode(got.sha256), "by": "read-back" }))
+        Ok(StepRecord::ImportVerified(j::ImportVerified {
+            records: got.records,
+            sha256: hex::encode(got.sha256),
+            by: j::CheckedBy::ReadBack,
+        }))
     }
 
-    fn unbind_old(&mut self) -> Result<Value, JobError> {
+    fn unbind_old(&mut self) -> Result<StepRecord, JobError> {
         use crate::terminal::BindingPart;
         match self.order.operation {
             // Whatever it settles to now goes, card or account: a card-settled terminal
@@ -783,10 +899,10 @@ impl Run<'_> {
                 }
             }
         }
-        Ok(json!({}))
+        Ok(StepRecord::Nothing(j::Nothing {}))
     }
 
-    fn bind_new(&mut self) -> Result<Value, JobError> {
+    fn bind_new(&mut self) -> Result<StepRecord, JobError> {
         let target = self.expected()?;
         match self.order.operation {
             Operation::Migrate => self.replacement()?.bind(&target)?,
@@ -795,7 +911,7 @@ impl Run<'_> {
         if self.order.operation == Operation::RebindCard {
             self.apply_settlement_params()?;
         }
-        Ok(json!({}))
+        Ok(StepRecord::Nothing(j::Nothing {}))
     }
 
     /// Daily limit and fee rate from the order go into the terminal's parameters.
@@ -826,7 +942,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn verify(&mut self) -> Result<Value, JobError> {
+    fn verify(&mut self) -> Result<StepRecord, JobError> {
         let expected = self.expected()?;
         let now = match self.order.operation {
             Operation::Migrate => {
@@ -856,27 +972,31 @@ impl Run<'_> {
                 .join("; ");
             return Err(JobError::Verification { step: "verify", what });
         }
-        let detail = json!({ "binding": now });
+        let record = StepRecord::Binding(j::BindingSeen { binding: now.masked() });
         self.made.after = Some(now);
-        Ok(detail)
+        Ok(record)
     }
 
-    fn test_transaction(&mut self) -> Result<Value, JobError> {
+    fn run_test_transaction(&mut self) -> Result<StepRecord, JobError> {
         let amount = self.profile.test_transaction.amount_fen;
         // A reference of the job's own: asking again returns the same transaction.
-        let id = self.job.id.replace('-', "").to_uppercase();
+        let id = self.c.job.id.replace('-', "").to_uppercase();
         let reference = format!("T{}", &id[id.len() - 11..]);
         let t = match self.order.operation {
             Operation::Migrate => self.replacement()?,
             _ => &mut self.main,
         };
         let r = t.test_transaction(amount, &reference)?;
-        let detail = json!({ "amount_fen": r.amount_fen, "auth_code": r.auth_code, "rrn": r.rrn });
+        let record = StepRecord::Test(j::Tested {
+            amount_fen: r.amount_fen,
+            auth_code: r.auth_code.clone(),
+            rrn: r.rrn.clone(),
+        });
         self.made.test = Some(r);
-        Ok(detail)
+        Ok(record)
     }
 
-    fn record(&mut self) -> Result<Value, JobError> {
+    fn record(&mut self) -> Result<StepRecord, JobError> {
         let submission = self.submission()?;
         let mut cards = Vec::new();
         let old_card = self.original()?.card.map(|c| c.pan);
@@ -884,8 +1004,8 @@ impl Run<'_> {
             && let Some(pan) = old_card
         {
             cards.push(CardEvent {
-                card_id: self.keys.card_id(pan.expose_full()),
-                terminal: self.job.terminal_serial.clone(),
+                card_id: self.c.keys.card_id(pan.expose_full()),
+                terminal: self.c.job.terminal_serial.clone(),
                 bound: false,
             });
         }
@@ -897,29 +1017,38 @@ impl Run<'_> {
             .filter(|_| self.order.operation == Operation::RebindCard)
         {
             cards.push(CardEvent {
-                card_id: self.keys.card_id(pan.expose_full()),
-                terminal: self.job.terminal_serial.clone(),
+                card_id: self.c.keys.card_id(pan.expose_full()),
+                terminal: self.c.job.terminal_serial.clone(),
                 bound: true,
             });
         }
-        self.store.finish_job(&self.job, &submission, &cards)?;
-        Ok(json!({ "submission": submission.id }))
+        self.c.store.finish_job(&self.c.job, &submission, &cards)?;
+        Ok(StepRecord::Recorded(j::Recorded {
+            submission: Some(submission.id),
+            restored_from: None,
+        }))
     }
 
-    /// Rolls back: puts the backed-up binding on the terminal and undoes the new unit.
-    pub(super) fn abort(&mut self) -> Result<super::JobOutcome, JobError> {
-        let touched: std::collections::BTreeSet<String> = self
+    /// Rolls back: puts the backed-up binding on the terminal and undoes the new unit;
+    /// what it undid, in words.
+    pub(super) fn undo(&mut self) -> Result<Vec<String>, JobError> {
+        let touched: std::collections::BTreeSet<Step> = self
+            .c
             .store
-            .journal_of(&self.job.id)?
+            .journal_of(&self.c.job.id)?
             .into_iter()
-            .filter(|e| e.phase == "intent")
-            .map(|e| e.step)
+            .filter_map(|e| match e.entry {
+                j::Entry::Intent(step) => Some(step),
+                _ => None,
+            })
             .collect();
-        let was = |s: Step| touched.contains(s.name());
-        if self.order.operation == Operation::Migrate && was(Step::UnbindOld) {
-            return Err(JobError::AbortTooLate(self.job.id.clone()));
+        let was = |s: Step| touched.contains(&s);
+        // A unit unbound whole is deactivated: only the provider's activation code could
+        // bring it back, so an unbind or a migration past that point only rolls forward.
+        if matches!(self.order.operation, Operation::Migrate | Operation::Unbind) && was(Step::UnbindOld) {
+            return Err(JobError::AbortTooLate(self.c.job.id.clone()));
         }
-        self.main.authenticate(self.secret)?;
+        self.main.authenticate(self.c.secret)?;
         let mut undone = Vec::new();
         if [Step::UnbindOld, Step::BindNew, Step::Reboot].into_iter().any(was) {
             let original = self.original()?;
@@ -931,7 +1060,7 @@ impl Run<'_> {
                     what: crate::tr!("verify-restore-readback"),
                 });
             }
-            undone.push("binding restored from the job's backup");
+            undone.push("binding restored from the job's backup".to_string());
         }
         if self.order.operation == Operation::Migrate
             && [Step::ActivateNew, Step::CopyData, Step::ImportData, Step::BindNew]
@@ -943,13 +1072,9 @@ impl Run<'_> {
                 t.settle()?;
                 t.unbind(crate::terminal::BindingPart::Device)?;
             }
-            undone.push("replacement unit unbound");
+            undone.push("replacement unit unbound".to_string());
         }
-        let detail = json!({ "undone": undone });
-        self.store.journal(&self.job, "rollback", "compensated", detail)?;
-        self.store
-            .end_job(&self.job, crate::store::jobs::JobState::Aborted, None)?;
         self.made.after = Some(self.main.read_binding()?);
-        self.outcome(Vec::new())
+        Ok(undone)
     }
 }

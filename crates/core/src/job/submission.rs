@@ -3,31 +3,36 @@
 
 use serde_json::json;
 
-use super::{JobError, Run};
+use super::JobError;
+use super::change::Change;
+use crate::journal::StepRecord;
 use crate::store::now;
 use crate::store::outbox::NewSubmission;
 
-impl Run<'_> {
+impl Change<'_> {
     pub(super) fn submission(&mut self) -> Result<NewSubmission, JobError> {
         let before = self.original()?;
         let after = self.made.after.clone();
         let o = &self.order;
-        let documents = self
-            .done
-            .get(&super::Step::CheckDocuments)
-            .map(|d| d["documents"].clone());
+        let documents = match self.c.done.get(&super::Step::CheckDocuments) {
+            Some(StepRecord::Documents(d)) => Some(&d.documents),
+            _ => None,
+        };
         // How the phone was proven: the provider's confirmation id, its signed attestation,
         // or the documents the technician saw at a counter.
-        let phone_proof = self.done.get(&super::Step::VerifyPhone).cloned();
+        let phone_proof = match self.c.done.get(&super::Step::VerifyPhone) {
+            Some(StepRecord::Phone(p)) => Some(p),
+            _ => None,
+        };
         let payload = json!({
             "kind": o.operation,
             "order_id": o.id,
-            "job_id": self.job.id,
+            "job_id": self.c.job.id,
             "profile": self.profile.name,
             "reason": o.reason,
             "merchant": { "mid": o.merchant.mid, "name": o.merchant.name, "kind": o.merchant.kind, "credit_code": o.merchant.credit_code },
-            "terminal": self.job.terminal_serial,
-            "replacement": self.job.replacement_serial,
+            "terminal": self.c.job.terminal_serial,
+            "replacement": self.c.job.replacement_serial,
             "before": before,
             "after": after,
             "verification": {
@@ -35,10 +40,10 @@ impl Run<'_> {
                 "test_transaction": self.made.test,
                 "transactions_moved": self.made.moved,
             },
-            "backup_sha256": self.job.backup_sha256,
+            "backup_sha256": self.c.job.backup_sha256,
             "documents": documents,
             "phone_proof": phone_proof,
-            "technician": self.job.technician,
+            "technician": self.c.job.technician,
             "completed_at": now(),
             "order_signed": self.signed.is_some(),
             "order_key_id": self.signed.as_ref().map(|s| s.key_id.clone()),
@@ -56,12 +61,12 @@ impl Run<'_> {
                 "id_number": a.id_number.as_ref().map(|r| r.expose_full()),
             })),
         });
-        let sealed = self.keys.seal(sensitive.to_string().as_bytes());
+        let sealed = self.c.keys.seal(sensitive.to_string().as_bytes());
         Ok(NewSubmission {
             id: uuid::Uuid::now_v7().to_string(),
             // One key per job: however often it is sent, the provider applies it once.
-            idempotency_key: format!("job-{}", self.job.id),
-            job_id: self.job.id.clone(),
+            idempotency_key: format!("job-{}", self.c.job.id),
+            job_id: self.c.job.id.clone(),
             order_id: o.id.clone(),
             kind: o.operation.to_string(),
             payload,

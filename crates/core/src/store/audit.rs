@@ -29,18 +29,6 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
-    /// A record about `job`, stamped now.
-    pub fn for_job(job: &super::jobs::JobRecord, event: &str, outcome: &str, detail: serde_json::Value) -> AuditEntry {
-        AuditEntry::new(
-            &job.technician,
-            Some(&job.terminal_serial),
-            Some(&job.id),
-            event,
-            outcome,
-            detail,
-        )
-    }
-
     /// A record stamped now.
     pub fn new(
         technician: &str,

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::audit::{AuditEntry, append};
 use super::{Store, StoreError, now};
+use crate::journal::Entry;
 
 /// Where a job stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -186,13 +187,36 @@ impl JobRecord {
     }
 }
 
-/// One journal line.
-#[derive(Debug, Clone, Serialize)]
+/// One journal line as stored: what it says, and when.
+#[derive(Debug, Clone)]
 pub struct JournalEntry {
-    pub step: String,
-    pub phase: String,
-    pub detail: serde_json::Value,
+    pub entry: Entry,
     pub at: String,
+}
+
+impl Serialize for JournalEntry {
+    /// As stored: `{step, phase, detail, at}`.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("JournalEntry", 4)?;
+        st.serialize_field("step", self.entry.subject())?;
+        st.serialize_field("phase", &self.entry.phase())?;
+        st.serialize_field("detail", &self.entry.detail())?;
+        st.serialize_field("at", &self.at)?;
+        st.end()
+    }
+}
+
+/// An audit record about `job`, stamped now.
+fn audit_of(job: &JobRecord, event: &str, outcome: &str, detail: serde_json::Value) -> AuditEntry {
+    AuditEntry::new(
+        &job.technician,
+        Some(&job.terminal_serial),
+        Some(&job.id),
+        event,
+        outcome,
+        detail,
+    )
 }
 
 const JOB_COLUMNS: &str = "id, order_id, operation, profile, order_file, order_sha256, terminal_serial, replacement_serial, \
@@ -261,18 +285,13 @@ impl Store {
                 ],
             )?;
             let detail = serde_json::json!({"order": j.order_id, "operation": j.operation, "profile": j.profile, "replacement": j.replacement_serial});
-            append(tx, &AuditEntry::for_job(j, "job.start", "ok", detail))
+            append(tx, &audit_of(j, "job.start", "ok", detail))
         })
     }
 
     /// Appends a journal line (and its audit record) and moves the job's current step.
-    pub fn journal(
-        &mut self,
-        job: &JobRecord,
-        step: &str,
-        phase: &str,
-        detail: serde_json::Value,
-    ) -> Result<(), StoreError> {
+    pub fn journal(&mut self, job: &JobRecord, entry: &Entry) -> Result<(), StoreError> {
+        let (step, phase, detail) = (entry.subject(), entry.phase().as_str(), entry.detail());
         self.write(|tx| {
             let at = now();
             tx.execute(
@@ -283,7 +302,7 @@ impl Store {
                 "UPDATE jobs SET step = ?2, updated_at = ?3 WHERE id = ?1",
                 params![job.id, step, at],
             )?;
-            append(tx, &AuditEntry::for_job(job, &format!("step.{step}"), phase, detail))
+            append(tx, &audit_of(job, &format!("step.{step}"), phase, detail.clone()))
         })
     }
 
@@ -295,10 +314,7 @@ impl Store {
                 params![job.id, state.as_str(), error, now()],
             )?;
             let detail = serde_json::json!({ "error": error });
-            append(
-                tx,
-                &AuditEntry::for_job(job, &format!("job.{}", state.as_str()), "ok", detail),
-            )
+            append(tx, &audit_of(job, &format!("job.{}", state.as_str()), "ok", detail))
         })
     }
 
@@ -307,10 +323,7 @@ impl Store {
         self.write(|tx| {
             tx.execute("DELETE FROM journal WHERE job_id = ?1", [&job.id])?;
             tx.execute("DELETE FROM jobs WHERE id = ?1", [&job.id])?;
-            append(
-                tx,
-                &AuditEntry::for_job(job, "job.dry_run_ended", "ok", serde_json::json!({})),
-            )
+            append(tx, &audit_of(job, "job.dry_run_ended", "ok", serde_json::json!({})))
         })
     }
 
@@ -363,9 +376,16 @@ impl Store {
                     ],
                 )?;
             }
+            let recorded = Entry::Done(
+                crate::journal::Step::Record,
+                crate::journal::StepRecord::Recorded(crate::journal::Recorded {
+                    submission: Some(submission.id.clone()),
+                    restored_from: None,
+                }),
+            );
             tx.execute(
                 "INSERT INTO journal (job_id, step, phase, detail, at) VALUES (?1, 'record', 'done', ?2, ?3)",
-                params![job.id, serde_json::json!({"submission": submission.id}).to_string(), at],
+                params![job.id, recorded.detail().to_string(), at],
             )?;
             tx.execute(
                 "UPDATE jobs SET state = 'done', step = 'record', error = NULL, updated_at = ?2 WHERE id = ?1",
@@ -373,7 +393,7 @@ impl Store {
             )?;
             let detail =
                 serde_json::json!({ "submission": submission.id, "idempotency_key": submission.idempotency_key });
-            append(tx, &AuditEntry::for_job(job, "job.done", "ok", detail))
+            append(tx, &audit_of(job, "job.done", "ok", detail))
         })
     }
 
@@ -418,7 +438,7 @@ impl Store {
             .map_err(self.err())
     }
 
-    /// The journal of a job, in order.
+    /// The journal of a job, in order; a line this build cannot read is an error.
     pub fn journal_of(&self, job_id: &str) -> Result<Vec<JournalEntry>, StoreError> {
         let mut stmt = self
             .conn
@@ -426,13 +446,11 @@ impl Store {
             .map_err(self.err())?;
         let rows = stmt
             .query_map([job_id], |r| {
-                let detail: String = r.get(2)?;
-                Ok(JournalEntry {
-                    step: r.get(0)?,
-                    phase: r.get(1)?,
-                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-                    at: r.get(3)?,
-                })
+                let (step, phase, detail): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                let entry = Entry::parse(&step, &phase, &detail).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e))
+                })?;
+                Ok(JournalEntry { entry, at: r.get(3)? })
             })
             .map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod jobs;
+pub mod live;
 pub mod orders;
 pub mod outbox;
 

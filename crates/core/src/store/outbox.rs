@@ -190,8 +190,10 @@ pub enum Outcome {
     Accepted { receipt: String },
     /// Refused (a final 4xx); the provider's code and reason, as it wrote them.
     Rejected { code: Option<String>, reason: String },
-    /// Not delivered (network, 5xx); try again at `next_attempt_at` unless the budget is spent.
+    /// Not delivered (network, 5xx); try again at `next_attempt_at`.
     Retry { reason: String, next_attempt_at: String },
+    /// Not delivered, and no more attempts will be made (`queue retry` revives it).
+    GiveUp { reason: String },
 }
 
 /// A submission claimed for delivery, with its sealed fields.
@@ -249,7 +251,6 @@ impl Store {
     /// Records the outcomes of one delivery attempt, in one transaction; returns each
     /// submission's new state in the same order.
     pub fn record_outcomes(&mut self, outcomes: &[(String, Outcome)]) -> Result<Vec<String>, StoreError> {
-        let max = crate::sync::backoff::MAX_ATTEMPTS;
         self.write(|tx| {
             let at = super::now();
             let mut states = Vec::with_capacity(outcomes.len());
@@ -270,14 +271,18 @@ impl Store {
                         ("rejected", Some("sync.rejected"))
                     }
                     Outcome::Retry { reason, next_attempt_at } => {
-                        let attempts: u32 =
-                            tx.query_row("SELECT attempts FROM outbox WHERE id = ?1", [id], |r| r.get(0))?;
-                        let state = if attempts >= max { "dead" } else { "pending" };
                         tx.execute(
-                            "UPDATE outbox SET state = ?2, reason = ?3, next_attempt_at = ?4, updated_at = ?5 WHERE id = ?1",
-                            params![id, state, reason, next_attempt_at, at],
+                            "UPDATE outbox SET state = 'pending', reason = ?2, next_attempt_at = ?3, updated_at = ?4 WHERE id = ?1",
+                            params![id, reason, next_attempt_at, at],
                         )?;
-                        (state, (state == "dead").then_some("sync.dead"))
+                        ("pending", None)
+                    }
+                    Outcome::GiveUp { reason } => {
+                        tx.execute(
+                            "UPDATE outbox SET state = 'dead', reason = ?2, updated_at = ?3 WHERE id = ?1",
+                            params![id, reason, at],
+                        )?;
+                        ("dead", Some("sync.dead"))
                     }
                 };
                 if let Some(event) = event {
@@ -498,15 +503,9 @@ mod tests {
             s.record_outcomes(&[("sub-2".into(), retry.clone())]).unwrap(),
             ["pending"]
         );
-        for _ in 1..crate::sync::backoff::MAX_ATTEMPTS - 1 {
-            assert_eq!(s.claim_due(LATER, 10).unwrap().len(), 1);
-            assert_eq!(
-                s.record_outcomes(&[("sub-2".into(), retry.clone())]).unwrap(),
-                ["pending"]
-            );
-        }
         s.claim_due(LATER, 10).unwrap();
-        assert_eq!(s.record_outcomes(&[("sub-2".into(), retry.clone())]).unwrap(), ["dead"]);
+        let give_up = Outcome::GiveUp { reason: "503".into() };
+        assert_eq!(s.record_outcomes(&[("sub-2".into(), give_up)]).unwrap(), ["dead"]);
         let all = s.submissions().unwrap();
         let by_id = |id: &str| all.iter().find(|x| x.id == id).unwrap().clone();
         assert_eq!(by_id("sub-0").receipt.as_deref(), Some("R-1"));

@@ -31,6 +31,44 @@ pub trait CodeService: Send {
     fn confirm(&mut self, id: &str, code: &str) -> Result<CodeConfirmed, CodeError>;
 }
 
+/// Where jobs ask for one-time codes: the provider config.toml names, none, or (in the
+/// engine's tests) anything that sends and checks them. Each job connects afresh.
+#[derive(Clone, Default)]
+pub struct Codes(Option<std::sync::Arc<dyn Fn() -> Box<dyn CodeService> + Send + Sync>>);
+
+impl std::fmt::Debug for Codes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Codes(provider)"
+        } else {
+            "Codes(none)"
+        })
+    }
+}
+
+impl Codes {
+    /// The provider of config.toml, when one is configured (a configuration that is wrong
+    /// is an error, not "no provider").
+    pub fn configured(paths: &crate::config::Paths) -> Result<Codes, super::settings::SettingsError> {
+        use super::settings::{SettingsError, settings};
+        match settings(paths, Default::default()) {
+            Ok((settings, ..)) => Ok(Codes::with(move || Box::new(ProviderCodes::new(settings.clone())))),
+            Err(SettingsError::NoProvider) => Ok(Codes::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Codes from whatever `connect` makes.
+    pub fn with(connect: impl Fn() -> Box<dyn CodeService> + Send + Sync + 'static) -> Codes {
+        Codes(Some(std::sync::Arc::new(connect)))
+    }
+
+    /// A service to ask, or `None` when no provider is configured.
+    pub fn connect(&self) -> Option<Box<dyn CodeService>> {
+        self.0.as_ref().map(|f| f())
+    }
+}
+
 /// The provider's phone-verification endpoints, called from a job (which is not async):
 /// each call opens a connection on its own runtime, since minutes may pass between them.
 pub struct ProviderCodes {

@@ -321,11 +321,18 @@ fn until(at: &str) -> Duration {
         .unwrap_or(Duration::ZERO)
 }
 
+/// Each of `claimed` tried again later, or given up once its attempts are spent (the
+/// drain, not the store, decides when a submission is dead).
 fn retry_all(claimed: &[Claimed], base: Duration, reason: &str, retry_after: Option<Duration>) -> Vec<Outcome> {
     let mut rng = rand::rng();
     claimed
         .iter()
         .map(|c| {
+            if c.submission.attempts >= backoff::MAX_ATTEMPTS {
+                return Outcome::GiveUp {
+                    reason: reason.to_string(),
+                };
+            }
             let wait = backoff::delay(c.submission.attempts, base, retry_after, &mut rng);
             let at = chrono::Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
             Outcome::Retry {

@@ -60,24 +60,27 @@ pub async fn pull(
             Ok(v) if v.valid_until < now => pulled
                 .refused
                 .push((v.id, crate::tr!("orders-expired-at", at = v.valid_until.to_rfc3339()))),
-            Ok(v) => {
-                let row = PulledOrder {
-                    id: v.id.clone(),
-                    technician: v.technician.clone(),
-                    operation: v.fields.get("operation").cloned().unwrap_or_default(),
-                    serial: v.fields.get("expect.serial").cloned(),
-                    valid_until: crate::store::timestamp(v.valid_until),
-                    key_id: v.key_id.clone(),
-                    pulled_at: crate::store::now(),
-                };
-                let doc = serde_json::to_vec(&order).map_err(|e| SyncError::Setup(e.to_string()))?;
-                store.save_pulled(&row, &keys.seal(&doc))?;
-                pulled.kept.push(row);
-            }
+            Ok(v) => pulled.kept.push(keep(store, keys, &order, &v)?),
             Err(e) => pulled.refused.push((order.id(), e.to_string())),
         }
     }
     Ok(pulled)
+}
+
+/// Keeps a verified order (sealed) for offline use, as `orders pull` does.
+pub fn keep(store: &mut Store, keys: &LocalKeys, order: &SignedOrder, v: &Verified) -> Result<PulledOrder, SyncError> {
+    let row = PulledOrder {
+        id: v.id.clone(),
+        technician: v.technician.clone(),
+        operation: v.fields.get("operation").cloned().unwrap_or_default(),
+        serial: v.fields.get("expect.serial").cloned(),
+        valid_until: crate::store::timestamp(v.valid_until),
+        key_id: v.key_id.clone(),
+        pulled_at: crate::store::now(),
+    };
+    let doc = serde_json::to_vec(order).map_err(|e| SyncError::Setup(e.to_string()))?;
+    store.save_pulled(&row, &keys.seal(&doc))?;
+    Ok(row)
 }
 
 /// Whose orders and whose signatures: config.toml's order keys and technician.
@@ -138,6 +141,35 @@ impl From<crate::store::StoreError> for PulledError {
     }
 }
 
+/// Where a pulled order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    /// Waiting for a job.
+    Pulled,
+    /// A job is carrying it out right now.
+    Running,
+    /// Its job stopped before the end and waits for a resume or an abort.
+    Interrupted,
+    /// Its job is done.
+    Executed,
+    /// Its validity ran out before a job carried it out.
+    Expired,
+}
+
+impl OrderState {
+    /// The state as a person reads it.
+    pub fn label(self) -> String {
+        match self {
+            OrderState::Pulled => crate::tr!("pulled-waiting"),
+            OrderState::Running => crate::tr!("pulled-running"),
+            OrderState::Interrupted => crate::tr!("pulled-interrupted"),
+            OrderState::Executed => crate::tr!("pulled-executed"),
+            OrderState::Expired => crate::tr!("pulled-expired"),
+        }
+    }
+}
+
 /// Where a pulled order stands, as `posagent orders` and the console list it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Standing {
@@ -145,29 +177,34 @@ pub struct Standing {
     pub operation: String,
     pub serial: Option<String>,
     pub valid_until: String,
-    /// `pulled` (waiting), `executed` (a job carried it out or is carrying it out) or
-    /// `expired`.
-    pub state: &'static str,
+    pub state: OrderState,
     /// Whether its validity ends today, in this machine's time zone.
     pub due_today: bool,
-    /// The job that carries it out.
-    #[serde(skip)]
+    /// The job that carries it out (or did).
     pub job: Option<String>,
 }
 
-/// Every pulled order kept, with where it stands.
-pub fn standings(store: &Store) -> Result<Vec<Standing>, crate::store::StoreError> {
+/// Every pulled order kept, with where it stands: a job recorded running that no process
+/// carries on (the data directory `data` holds the jobs' locks) was cut off, and shows
+/// interrupted.
+pub fn standings(store: &Store, data: &std::path::Path) -> Result<Vec<Standing>, crate::store::StoreError> {
+    use crate::store::jobs::JobState;
     let now = crate::store::now();
     let today = chrono::Local::now().date_naive();
     let mut listed = Vec::new();
     for o in store.pulled_orders()? {
-        let job = store.job_of_order(&o.id)?;
-        let state = if job.is_some() {
-            "executed"
-        } else if o.valid_until < now {
-            "expired"
-        } else {
-            "pulled"
+        let job = match store.job_of_order(&o.id)? {
+            Some(id) => store.job(&id)?,
+            None => None,
+        };
+        let state = match &job {
+            Some(j) => match crate::store::live::state_now(data, j) {
+                JobState::Done => OrderState::Executed,
+                JobState::Running => OrderState::Running,
+                _ => OrderState::Interrupted,
+            },
+            None if o.valid_until < now => OrderState::Expired,
+            None => OrderState::Pulled,
         };
         let due_today = chrono::DateTime::parse_from_rfc3339(&o.valid_until)
             .is_ok_and(|t| t.with_timezone(&chrono::Local).date_naive() == today);
@@ -178,7 +215,7 @@ pub fn standings(store: &Store) -> Result<Vec<Standing>, crate::store::StoreErro
             valid_until: o.valid_until,
             state,
             due_today,
-            job,
+            job: job.map(|j| j.id),
         });
     }
     Ok(listed)
@@ -297,11 +334,27 @@ mod tests {
             .save_pulled(&pulled("B-GONE", now - chrono::Duration::hours(1)), b"x")
             .unwrap();
         store.save_pulled(&pulled("C-TODAY", end_of_today), b"x").unwrap();
-        let s = standings(&store).unwrap();
+        let s = standings(&store, dir.path()).unwrap();
         let of = |id: &str| s.iter().find(|o| o.id == id).unwrap();
-        assert_eq!((of("A-LATER").state, of("A-LATER").due_today), ("pulled", false));
-        assert_eq!(of("B-GONE").state, "expired");
-        assert_eq!((of("C-TODAY").state, of("C-TODAY").due_today), ("pulled", true));
+        assert_eq!(
+            (of("A-LATER").state, of("A-LATER").due_today),
+            (OrderState::Pulled, false)
+        );
+        assert_eq!(of("B-GONE").state, OrderState::Expired);
+        assert_eq!(
+            (of("C-TODAY").state, of("C-TODAY").due_today),
+            (OrderState::Pulled, true)
+        );
         assert!(s.iter().all(|o| o.job.is_none()));
+        // A job on an order that no process carries on was cut off: interrupted, not done.
+        let mut job = crate::store::jobs::tests::job_record("J-A", "SN1");
+        job.order_id = "A-LATER".into();
+        store.create_job(&job).unwrap();
+        let s = standings(&store, dir.path()).unwrap();
+        let a = s.iter().find(|o| o.id == "A-LATER").unwrap();
+        assert_eq!((a.state, a.job.as_deref()), (OrderState::Interrupted, Some("J-A")));
+        let _held = crate::store::live::take(dir.path(), "J-A").unwrap().unwrap();
+        let s = standings(&store, dir.path()).unwrap();
+        assert_eq!(s.iter().find(|o| o.id == "A-LATER").unwrap().state, OrderState::Running);
     }
 }

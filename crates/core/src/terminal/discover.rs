@@ -4,8 +4,10 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{Terminal, TerminalError};
+use crate::link::port::Opener;
 use crate::profile::{Profile, ProfileSet, SerialSettings, UsbId};
 
 /// Environment variable with extra places to look for terminals: globs separated by `:` (`;` on Windows).
@@ -76,6 +78,15 @@ pub fn candidates() -> Result<Vec<PathBuf>, DiscoverError> {
     Ok(candidates_from(&[])?.into_iter().map(|c| c.port).collect())
 }
 
+/// The ports `opener` reaches: all it knows of, else the machine's (see
+/// [`candidates_from`]).
+pub fn candidates_of(opener: &Arc<dyn Opener>, extra: &[String]) -> Result<Vec<Candidate>, DiscoverError> {
+    match opener.listed() {
+        Some(ports) => Ok(ports.into_iter().map(|port| Candidate { port, usb: None }).collect()),
+        None => candidates_from(extra),
+    }
+}
+
 /// A serial port as the machine lists it, with the profile its USB id matches.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PortInfo {
@@ -138,7 +149,12 @@ pub struct Found {
 
 /// Which terminals answer among `candidates`, probed in parallel: each with `forced` when
 /// given, else with the profile its USB id matches, else with every profile's line settings.
-pub fn find(candidates: &[Candidate], profiles: &ProfileSet, forced: Option<&Profile>) -> Vec<Found> {
+pub fn find(
+    opener: &Arc<dyn Opener>,
+    candidates: &[Candidate],
+    profiles: &ProfileSet,
+    forced: Option<&Profile>,
+) -> Vec<Found> {
     let all: Vec<&Profile> = profiles.iter().map(|(p, _)| p).collect();
     std::thread::scope(|s| {
         let handles: Vec<_> = candidates
@@ -155,7 +171,9 @@ pub fn find(candidates: &[Candidate], profiles: &ProfileSet, forced: Option<&Pro
                             continue;
                         }
                         tried.push(&p.serial);
-                        if let Ok(id) = Terminal::open(&c.port, &p.serial).and_then(|mut t| t.identify()) {
+                        if let Ok(id) =
+                            Terminal::open_with(opener.clone(), &c.port, &p.serial).and_then(|mut t| t.identify())
+                        {
                             return Some(Found {
                                 port: c.port.clone(),
                                 usb_id: c.usb.map(|u| u.to_string()),
@@ -175,10 +193,10 @@ pub fn find(candidates: &[Candidate], profiles: &ProfileSet, forced: Option<&Pro
 }
 
 /// The serial number answering on `port`, trying each line setting until one answers.
-pub fn serial_on(port: &Path, settings: &[SerialSettings]) -> Result<String, String> {
+pub fn serial_on(opener: &Arc<dyn Opener>, port: &Path, settings: &[SerialSettings]) -> Result<String, String> {
     let mut last = crate::tr!("probe-no-answer");
     for set in settings {
-        match Terminal::open(port, set).and_then(|mut t| t.identify()) {
+        match Terminal::open_with(opener.clone(), port, set).and_then(|mut t| t.identify()) {
             Ok(id) => return Ok(id.serial),
             Err(e) => last = e.to_string(),
         }
@@ -188,11 +206,15 @@ pub fn serial_on(port: &Path, settings: &[SerialSettings]) -> Result<String, Str
 
 /// Which serial answers on each port, probed in parallel; and the ports where none did,
 /// with why.
-pub fn probe(ports: &[PathBuf], settings: &[SerialSettings]) -> (HashMap<String, PathBuf>, Vec<(PathBuf, String)>) {
+pub fn probe(
+    opener: &Arc<dyn Opener>,
+    ports: &[PathBuf],
+    settings: &[SerialSettings],
+) -> (HashMap<String, PathBuf>, Vec<(PathBuf, String)>) {
     let answers: Vec<(PathBuf, Result<String, String>)> = std::thread::scope(|s| {
         let handles: Vec<_> = ports
             .iter()
-            .map(|port| s.spawn(move || (port.clone(), serial_on(port, settings))))
+            .map(|port| s.spawn(move || (port.clone(), serial_on(opener, port, settings))))
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
@@ -210,16 +232,21 @@ pub fn probe(ports: &[PathBuf], settings: &[SerialSettings]) -> (HashMap<String,
 }
 
 /// Where terminal `serial` is now: `last` if it still answers there (a port path can lead
-/// to another device after a replug), else whichever candidate port it answers on.
-pub fn locate(serial: &str, last: Option<&Path>, settings: &SerialSettings) -> Result<PathBuf, DiscoverError> {
+/// to another device after a replug), else whichever port `opener` reaches it on.
+pub fn locate(
+    opener: &Arc<dyn Opener>,
+    serial: &str,
+    last: Option<&Path>,
+    settings: &SerialSettings,
+) -> Result<PathBuf, DiscoverError> {
     let settings = std::slice::from_ref(settings);
     if let Some(p) = last
-        && serial_on(p, settings).is_ok_and(|s| s == serial)
+        && serial_on(opener, p, settings).is_ok_and(|s| s == serial)
     {
         return Ok(p.to_path_buf());
     }
-    let ports = candidates()?;
-    let (mut found, _) = probe(&ports, settings);
+    let ports: Vec<PathBuf> = candidates_of(opener, &[])?.into_iter().map(|c| c.port).collect();
+    let (mut found, _) = probe(opener, &ports, settings);
     found.remove(serial).ok_or_else(|| DiscoverError::NotFound {
         serial: serial.to_string(),
         looked: if ports.is_empty() {
@@ -265,24 +292,29 @@ pub enum ChooseError {
     SerialNotFound { serial: String, ports: usize },
     #[error("{}", crate::tr!("no-terminal-found"))]
     NoneFound,
+    /// The same serial answers on several ports (a unit on two cables, or a clone).
+    #[error("{}", crate::tr!("console-several-answer", serial = .serial.as_str(), ports = .ports.as_str()))]
+    SeveralAnswer { serial: String, ports: String },
 }
 
 /// The terminal a command works on: `port` as given (its profile `forced`, else by its USB
 /// id, else generic), else the one found among the candidates (`extra` and the machine's
 /// ports), or the one with `serial`.
 pub fn choose<'a>(
+    opener: &Arc<dyn Opener>,
     extra: &[String],
     profiles: &'a ProfileSet,
     port: Option<&Path>,
     serial: Option<&str>,
     forced: Option<&'a Profile>,
 ) -> Result<Choice<'a>, ChooseError> {
-    choose_among(&candidates_from(extra)?, profiles, port, serial, forced)
+    choose_among(opener, &candidates_of(opener, extra)?, profiles, port, serial, forced)
 }
 
 /// [`choose`] among `candidates` (a caller that must leave some ports alone passes the
 /// rest).
 pub fn choose_among<'a>(
+    opener: &Arc<dyn Opener>,
     candidates: &[Candidate],
     profiles: &'a ProfileSet,
     port: Option<&Path>,
@@ -301,7 +333,7 @@ pub fn choose_among<'a>(
             found: None,
         });
     }
-    let mut found = find(candidates, profiles, forced);
+    let mut found = find(opener, candidates, profiles, forced);
     if let Some(sn) = serial {
         let wanted = crate::order::parse_serial(sn).unwrap_or_else(|_| sn.to_string());
         found.retain(|f| f.serial == wanted);

@@ -92,6 +92,30 @@ pub struct Binding {
 }
 
 impl Binding {
+    /// The binding as the journal keeps it: numbers masked, as it serialises.
+    pub fn masked(&self) -> crate::journal::MaskedBinding {
+        let c = self.card.as_ref().map(|c| crate::journal::MaskedCard {
+            pan: c.pan.to_string(),
+            holder: c.holder.to_string(),
+            expiry: c.expiry.clone(),
+        });
+        let a = self.account.as_ref().map(|a| crate::journal::MaskedAccount {
+            number: a.number.to_string(),
+            holder: a.holder.to_string(),
+            bank: a.bank.clone(),
+            branch: a.branch.to_string(),
+        });
+        crate::journal::MaskedBinding {
+            status: self.status,
+            mid: self.mid.as_ref().map(ToString::to_string),
+            tid: self.tid.as_ref().map(ToString::to_string),
+            merchant_name: self.merchant_name.clone(),
+            card: c,
+            account: a,
+            phone: self.phone.as_ref().map(|p| p.masked()),
+        }
+    }
+
     /// An unbound, empty binding.
     pub fn unbound() -> Binding {
         Binding {

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use super::DEMO_SECRET;
 use super::faults::FaultSpec;
 use super::terminal::{Seed, SimTerminal, TerminalState};
-use crate::DEMO_SECRET;
 use crate::link::Link;
 use crate::link::port::{Opener, Port, PortError, mem_pair};
 use crate::profile::SerialSettings;
@@ -73,6 +73,12 @@ impl Opener for InProcess {
             let _ = sim.serve(&mut link);
         });
         Ok(Box::new(agent))
+    }
+
+    fn listed(&self) -> Option<Vec<PathBuf>> {
+        let mut names: Vec<PathBuf> = lock(&self.units).keys().cloned().collect();
+        names.sort();
+        Some(names)
     }
 }
 

@@ -65,9 +65,9 @@ fn command_code(name: &str) -> Option<u8> {
 /// A fault spec that does not parse.
 #[derive(Debug, thiserror::Error)]
 #[error("--faults: {0}")]
-pub struct FaultSpecError(pub(crate) String);
+pub struct FaultSpecError(pub String);
 
-pub(crate) fn duration(key: &str, v: &str) -> Result<Duration, FaultSpecError> {
+pub fn duration(key: &str, v: &str) -> Result<Duration, FaultSpecError> {
     let (num, scale) = if let Some(n) = v.strip_suffix("ms") {
         (n, 1e-3)
     } else if let Some(n) = v.strip_suffix('s') {
@@ -86,7 +86,7 @@ pub(crate) fn duration(key: &str, v: &str) -> Result<Duration, FaultSpecError> {
     Ok(Duration::from_secs_f64(x * scale))
 }
 
-pub(crate) fn rate(key: &str, v: &str) -> Result<f64, FaultSpecError> {
+pub fn rate(key: &str, v: &str) -> Result<f64, FaultSpecError> {
     let x: f64 = v
         .parse()
         .map_err(|_| FaultSpecError(format!("{key}={v}: not a number")))?;
@@ -97,7 +97,7 @@ pub(crate) fn rate(key: &str, v: &str) -> Result<f64, FaultSpecError> {
 }
 
 /// The `key=value` items of a comma-separated fault list.
-pub(crate) fn pairs(s: &str) -> impl Iterator<Item = Result<(&str, &str), FaultSpecError>> {
+pub fn pairs(s: &str) -> impl Iterator<Item = Result<(&str, &str), FaultSpecError>> {
     s.split(',').map(str::trim).filter(|i| !i.is_empty()).map(|item| {
         item.split_once('=')
             .ok_or_else(|| FaultSpecError(format!("'{item}' is not key=value")))

@@ -23,7 +23,7 @@ use crate::link::port::Port;
 use crate::link::proto::{self, Object, cmd, result, tag};
 use crate::link::tlv::{Fields, Writer};
 use crate::link::{Link, LinkError, Received};
-use posagent_core::terminal::model::{self, AccountBinding, Binding, CardBinding, Identity, TxnRecord};
+use crate::terminal::model::{self, AccountBinding, Binding, CardBinding, Identity, TxnRecord};
 
 /// Everything a terminal remembers across power cycles.
 #[derive(Debug, Clone, Serialize, Deserialize)]

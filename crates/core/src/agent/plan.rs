@@ -2,19 +2,17 @@
 //! serial on whichever port it answers; up to N jobs run at once, one per terminal, a
 //! terminal's orders one after another. A failing order does not stop the others; running
 //! the plan again skips what is done and resumes what was interrupted, from the journal.
+//! Each order is a door like any other: it starts or resumes through the [`Agent`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use super::{Continue, Copying, JobError, JobOutcome, JobSetup, Observer, Proof, SerialOpener, Verify};
-use crate::config::Paths;
-use crate::order::WorkOrder;
-use crate::profile::{ProfileError, ProfileSet};
-use crate::signed::{OrderKeys, Verified};
+use super::Agent;
+use crate::job::{At, Credentials, JobError, JobOutcome, Observer, Options, OrderForError, Prepared};
+use crate::profile::ProfileError;
 use crate::store::jobs::JobState;
 use crate::store::{Store, StoreError};
-use crate::terminal::Secret;
 
 /// What to do with an order, from the journal.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,12 +26,24 @@ pub enum Next {
 
 /// One order of a plan, where its terminals are, and what to do.
 pub struct Planned {
-    pub order: WorkOrder,
-    /// The provider's signature, for a pulled order.
-    pub signed: Option<Verified>,
+    pub order: Prepared,
     pub serial: String,
     pub replacement: Option<String>,
     pub next: Next,
+}
+
+/// Where a plan's orders come from.
+pub enum Source<'a> {
+    /// A CSV or TOML file of orders.
+    File(&'a Path),
+    /// Every pulled order no job has carried out yet.
+    Pulled,
+}
+
+/// A plan: its orders, and the pulled orders left alone (with why).
+pub struct Plan {
+    pub orders: Vec<Planned>,
+    pub left_alone: Vec<(String, String)>,
 }
 
 /// Why a plan cannot be run.
@@ -45,43 +55,28 @@ pub enum PlanError {
     NoSerial { file: PathBuf, order: String },
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// The terminals answering on `ports`, probed at every line setting the planned orders'
-/// profiles use: serial → port, and the ports where none answered, with why.
-pub type Probed = (HashMap<String, PathBuf>, Vec<(PathBuf, String)>);
-
-/// Probes `ports` for the terminals of `planned` (see [`Probed`]).
-pub fn probe(planned: &[Planned], profiles: &ProfileSet, ports: &[PathBuf]) -> Result<Probed, ProfileError> {
-    let mut settings: Vec<crate::profile::SerialSettings> = Vec::new();
-    for p in planned {
-        let s = profiles.get(&p.order.profile)?.serial.clone();
-        if !settings.contains(&s) {
-            settings.push(s);
-        }
-    }
-    Ok(crate::terminal::discover::probe(ports, &settings))
-}
-
-/// Keeps the orders whose terminals (and replacement) answer now.
-pub fn keep_connected(planned: &mut Vec<Planned>, found: &HashMap<String, PathBuf>) {
-    let connected = |s: &String| found.contains_key(s);
-    planned.retain(|p| connected(&p.serial) && p.replacement.as_ref().is_none_or(connected));
+    #[error(transparent)]
+    Orders(#[from] OrderForError),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Ports(#[from] crate::terminal::discover::DiscoverError),
 }
 
 /// Decides what to do with each order from the journal (`file` names the plan in errors).
-pub fn plan(store: &Store, orders: Vec<(WorkOrder, Option<Verified>)>, file: &Path) -> Result<Vec<Planned>, PlanError> {
+fn decide(store: &Store, orders: Vec<Prepared>, file: &Path) -> Result<Vec<Planned>, PlanError> {
     let jobs = store.jobs()?;
     let mut planned = Vec::with_capacity(orders.len());
     let mut seen = BTreeSet::new();
-    for (order, signed) in orders {
-        let named = |o: &WorkOrder| (file.to_path_buf(), o.id.clone());
+    for prepared in orders {
+        let order = &prepared.order;
+        let named = || (file.to_path_buf(), order.id.clone());
         if !seen.insert(order.id.clone()) {
-            let (file, order) = named(&order);
+            let (file, order) = named();
             return Err(PlanError::Twice { file, order });
         }
         let Some(serial) = order.expect.serial.clone() else {
-            let (file, order) = named(&order);
+            let (file, order) = named();
             return Err(PlanError::NoSerial { file, order });
         };
         let mine = jobs.iter().filter(|j| j.order_id == order.id);
@@ -95,10 +90,9 @@ pub fn plan(store: &Store, orders: Vec<(WorkOrder, Option<Verified>)>, file: &Pa
         };
         planned.push(Planned {
             replacement: order.replacement.as_ref().and_then(|r| r.serial.clone()),
-            signed,
-            order,
             serial,
             next,
+            order: prepared,
         });
     }
     Ok(planned)
@@ -131,32 +125,53 @@ pub struct Ran {
     pub failure: Option<Failure>,
 }
 
-/// What every job of a run shares.
-pub struct Batch<'a> {
-    pub paths: &'a Paths,
-    pub profiles: &'a ProfileSet,
-    /// The plan file (a pulled order is named by its id instead).
-    pub plan: &'a Path,
-    pub secret: &'a Secret,
-    pub password: &'a [u8],
-    pub technician: &'a str,
-    /// Where each serial answered.
-    pub found: &'a HashMap<String, PathBuf>,
-    pub cooldown_checked_by_provider: bool,
-    pub verify: Verify,
-    pub copying: Copying,
-    pub order_keys: &'a OrderKeys,
-    /// Every read-only check against the terminals, nothing changed, no job kept.
-    pub dry_run: bool,
-    pub proof: Proof,
-}
+/// The terminals answering on `ports`, probed at every line setting the planned orders'
+/// profiles use: serial → port, and the ports where none answered, with why.
+pub type Probed = (HashMap<String, PathBuf>, Vec<(PathBuf, String)>);
 
-impl Batch<'_> {
-    /// Carries out one order, reporting to `obs`.
-    pub fn run_one(&self, p: &Planned, obs: &mut dyn Observer) -> Ran {
-        let port = self.found.get(&p.serial);
+impl Agent {
+    /// The orders of `source` and what to do with each, from the journal.
+    pub fn plan(&self, source: Source<'_>) -> Result<Plan, PlanError> {
+        let cx = self.context();
+        let (orders, left_alone, file) = match source {
+            Source::File(f) => (crate::job::orders::every_order(&cx, f)?, Vec::new(), f.to_path_buf()),
+            Source::Pulled => {
+                let (ready, left) = crate::job::orders::every_pulled(&cx)?;
+                (ready, left, PathBuf::from(crate::tr!("pulled-orders")))
+            }
+        };
+        let orders = decide(&self.store()?, orders, &file)?;
+        Ok(Plan { orders, left_alone })
+    }
+
+    /// Probes `ports` (the machine's, when empty) for the terminals of `planned`.
+    pub fn probe(&self, planned: &[Planned], ports: &[PathBuf]) -> Result<Probed, PlanError> {
+        let mut settings: Vec<crate::profile::SerialSettings> = Vec::new();
+        for p in planned {
+            let s = self.profiles().get(&p.order.order.profile)?.serial.clone();
+            if !settings.contains(&s) {
+                settings.push(s);
+            }
+        }
+        let ports = if ports.is_empty() {
+            self.candidates(&[])?.into_iter().map(|c| c.port).collect()
+        } else {
+            ports.to_vec()
+        };
+        Ok(crate::terminal::discover::probe(self.opener(), &ports, &settings))
+    }
+
+    /// Carries out one planned order, reporting to `obs`.
+    pub fn run_one(
+        &self,
+        p: &Planned,
+        found: &HashMap<String, PathBuf>,
+        run: &RunWith<'_>,
+        obs: &mut dyn Observer,
+    ) -> Ran {
+        let port = found.get(&p.serial);
         let mut ran = Ran {
-            order: p.order.id.clone(),
+            order: p.order.order.id.clone(),
             terminal: p.serial.clone(),
             status: "failed",
             job: None,
@@ -164,23 +179,35 @@ impl Batch<'_> {
             receipt: None,
             failure: None,
         };
-        let outcome = match &p.next {
+        let at = At {
+            port: port.cloned(),
+            replacement: p.replacement.as_ref().and_then(|s| found.get(s)).cloned(),
+        };
+        let outcome: Result<JobOutcome, Failure> = match &p.next {
             Next::Skip(job) => {
                 ran.status = "skipped";
                 ran.job = Some(job.clone());
                 return ran;
             }
             // A dry run does not resume: the interrupted job's checks passed when it began.
-            Next::Resume(job) if self.dry_run => {
+            Next::Resume(job) if run.options.dry_run => {
                 ran.status = "planned";
                 ran.job = Some(job.clone());
                 return ran;
             }
-            Next::Resume(job) => self.resume(p, port, job, obs),
-            Next::Start => self.start(p, port, obs),
+            Next::Resume(job) => self
+                .resume(job, &at, run.creds, &run.options, obs)
+                .map_err(Failure::from),
+            Next::Start => match (&at.port, &p.replacement, &at.replacement) {
+                (None, ..) => Err(Failure::TerminalAbsent(p.serial.clone())),
+                (Some(_), Some(r), None) => Err(Failure::ReplacementAbsent(r.clone())),
+                _ => self
+                    .start(&p.order, &at, run.creds, &run.options, obs)
+                    .map_err(Failure::from),
+            },
         };
         match outcome {
-            Ok(_) if self.dry_run => ran.status = "planned",
+            Ok(_) if run.options.dry_run => ran.status = "planned",
             Ok(o) => {
                 if o.job.state == JobState::Done {
                     ran.status = "done";
@@ -189,7 +216,7 @@ impl Batch<'_> {
                 ran.receipt = o.receipt.file;
             }
             Err(e) => {
-                if let Failure::Job(JobError::Interrupted { job, .. }) = &e {
+                if let Failure::Job(JobError::Interrupted { job, .. } | JobError::Stopped { job, .. }) = &e {
                     ran.job = Some(job.clone());
                 }
                 ran.failure = Some(e);
@@ -198,70 +225,14 @@ impl Batch<'_> {
         ran
     }
 
-    fn resume(
-        &self,
-        p: &Planned,
-        port: Option<&PathBuf>,
-        job: &str,
-        obs: &mut dyn Observer,
-    ) -> Result<JobOutcome, Failure> {
-        let ctx = Continue {
-            opener: Arc::new(SerialOpener),
-            order_keys: self.order_keys,
-            verify: self.verify,
-            paths: self.paths,
-            profiles: self.profiles,
-            secret: self.secret,
-            backup_password: self.password,
-            port: port.map(PathBuf::as_path),
-            replacement_port: p
-                .replacement
-                .as_ref()
-                .and_then(|s| self.found.get(s))
-                .map(PathBuf::as_path),
-            proof: self.proof.clone(),
-        };
-        Ok(ctx.resume(job, obs)?)
-    }
-
-    fn start(&self, p: &Planned, port: Option<&PathBuf>, obs: &mut dyn Observer) -> Result<JobOutcome, Failure> {
-        let port = port.ok_or_else(|| Failure::TerminalAbsent(p.serial.clone()))?;
-        let replacement_port = match &p.replacement {
-            Some(r) => Some(
-                self.found
-                    .get(r)
-                    .ok_or_else(|| Failure::ReplacementAbsent(r.clone()))?
-                    .as_path(),
-            ),
-            None => None,
-        };
-        let setup = JobSetup {
-            opener: Arc::new(SerialOpener),
-            paths: self.paths,
-            profile: self.profiles.get(&p.order.profile)?,
-            order: p.order.clone(),
-            order_file: p.signed.as_ref().map_or(self.plan, |_| Path::new(&p.order.id)),
-            port,
-            replacement_port,
-            secret: self.secret,
-            backup_password: self.password,
-            technician: self.technician,
-            dry_run: self.dry_run,
-            cooldown_checked_by_provider: self.cooldown_checked_by_provider,
-            verify: self.verify,
-            copying: self.copying,
-            signed: p.signed.clone(),
-            proof: self.proof.clone(),
-        };
-        Ok(super::start(setup, obs)?)
-    }
-
     /// Runs every planned order, up to `jobs` terminals at once, each with the observer
     /// `watch` makes for it; `done` turns each order's end into what the caller keeps, as it
     /// happens. Results in plan order.
-    pub fn run_all<O: Observer, T: Send>(
+    pub fn run_plan<O: Observer, T: Send>(
         &self,
         planned: &[Planned],
+        found: &HashMap<String, PathBuf>,
+        run: &RunWith<'_>,
         jobs: usize,
         watch: impl Fn(&Planned) -> O + Sync,
         done: impl Fn(Ran, O) -> T + Sync,
@@ -283,7 +254,7 @@ impl Batch<'_> {
                         };
                         for (i, p) in group {
                             let mut obs = watch(p);
-                            let ran = self.run_one(p, &mut obs);
+                            let ran = self.run_one(p, found, run, &mut obs);
                             let kept = done(ran, obs);
                             results.lock().unwrap_or_else(|p| p.into_inner()).push((i, kept));
                         }
@@ -295,4 +266,16 @@ impl Batch<'_> {
         results.sort_by_key(|(i, _)| *i);
         results.into_iter().map(|(_, t)| t).collect()
     }
+}
+
+/// What every order of a run shares: the secrets and the technician's choices.
+pub struct RunWith<'a> {
+    pub creds: Credentials<'a>,
+    pub options: Options,
+}
+
+/// Keeps the orders whose terminals (and replacement) answer now.
+pub fn keep_connected(planned: &mut Vec<Planned>, found: &HashMap<String, PathBuf>) {
+    let connected = |s: &String| found.contains_key(s);
+    planned.retain(|p| connected(&p.serial) && p.replacement.as_ref().is_none_or(connected));
 }

@@ -1,0 +1,96 @@
+//! The five procedures (rebind card, account or phone; unbind; migrate): the plan of steps
+//! for an operation under a profile, and what a job of one of them holds while it runs.
+//! What each step does, the changes to confirm and the roll-back are in `steps` (and
+//! `proof`, `submission`), which makes [`Change`] a procedure the engine runs.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::engine::Common;
+use super::{Copying, Options, Step};
+use crate::link::port::Opener;
+use crate::order::{Operation, WorkOrder};
+use crate::profile::Profile;
+use crate::signed::Verified;
+use crate::sync::codes::Codes;
+use crate::terminal::model::Binding;
+use crate::terminal::{Terminal, TestResult};
+
+/// The steps of `op` under `profile`, in order (a migration copies in one pass).
+pub fn plan(op: Operation, profile: &Profile) -> Vec<Step> {
+    plan_with(op, profile, Copying::default())
+}
+
+/// The steps of `op` under `profile`, a migration copying as `copying` says.
+pub fn plan_with(op: Operation, profile: &Profile, copying: Copying) -> Vec<Step> {
+    use Step::*;
+    let test = profile.test_transaction.required;
+    let mut steps = vec![CheckIdentity, Authenticate, CompareBinding, CheckDocuments];
+    match op {
+        Operation::RebindCard => {
+            if profile.settlement.card_cooldown_days > 0 {
+                steps.push(CheckCooldown);
+            }
+            if profile.operations.get(&op).is_some_and(|r| r.confirm_by_sms) {
+                steps.push(VerifyPhone);
+            }
+            steps.extend([Backup, UnbindOld, BindNew, Verify]);
+        }
+        Operation::RebindAccount => steps.extend([Backup, UnbindOld, BindNew, Verify]),
+        Operation::RebindPhone => steps.extend([VerifyPhone, Backup, BindNew, Reboot, Verify]),
+        Operation::Unbind => steps.extend([Backup, Settle, UnbindOld, Verify]),
+        Operation::Migrate => {
+            steps.push(CheckReplacement);
+            steps.extend(match copying {
+                Copying::OnePass => &[Settle, ActivateNew, CopyData][..],
+                Copying::Sequential => &[Backup, Settle, ExportData, ActivateNew, ImportData][..],
+            });
+            steps.extend([VerifyImport, UnbindOld, BindNew, Verify]);
+        }
+    }
+    if test && op != Operation::Unbind && op != Operation::RebindPhone {
+        steps.push(TestTransaction);
+    }
+    steps.push(Record);
+    steps
+}
+
+/// Data read from the old unit for a migration.
+pub(crate) struct Exported {
+    pub params: Vec<u8>,
+    pub params_count: u32,
+    pub log: Vec<u8>,
+    pub log_count: u32,
+    pub log_sha: [u8; 32],
+}
+
+/// What a run's steps produce, for later steps and the outcome. Empty at the start of
+/// every run: a resumed run recovers what it needs from the terminal or the job's backup.
+#[derive(Default)]
+pub(crate) struct Made {
+    /// The binding before the job, from the terminal or the job's backup.
+    pub original: Option<Binding>,
+    pub exported: Option<Exported>,
+    pub test: Option<TestResult>,
+    pub moved: Option<u32>,
+    pub after: Option<Binding>,
+}
+
+/// One of the five procedures being carried out.
+pub(crate) struct Change<'a> {
+    pub c: Common<'a>,
+    /// How the replacement unit is reached.
+    pub opener: Arc<dyn Opener>,
+    pub profile: &'a Profile,
+    pub order: WorkOrder,
+    /// The provider's signature over the order, when it was pulled.
+    pub signed: Option<Verified>,
+    pub main: Terminal,
+    pub replacement: Option<Terminal>,
+    pub replacement_port: Option<PathBuf>,
+    /// What this run's steps have produced so far.
+    pub made: Made,
+    pub options: Options,
+    /// Where one-time codes are asked for.
+    pub codes: Codes,
+}

@@ -1,0 +1,490 @@
+//! Starting, resuming and aborting jobs: the terminals opened and identified, the job
+//! recorded (or read back with its journal) and held by this process, the gate passed,
+//! then the engine. The application layer (`crate::agent`) is the one caller: every door
+//! reaches a job through here.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::change::{Change, Made};
+use super::engine::{self, Common, Mode};
+use super::orders::Prepared;
+use super::restore::{Restore, archive_digest};
+use super::{JobError, JobOutcome, Observer, Options, OrderProblem, Step, gate};
+use crate::backup::Opened;
+use crate::config::Paths;
+use crate::journal::{Entry, OrderRecord};
+use crate::link::port::Opener;
+use crate::profile::{Profile, ProfileSet};
+use crate::seal::LocalKeys;
+use crate::signed::OrderKeys;
+use crate::store::Store;
+use crate::store::jobs::{JobKind, JobRecord, JobState, NewJob};
+use crate::store::live::{self, JobLock};
+use crate::sync::codes::Codes;
+use crate::terminal::{Secret, Terminal, TerminalError, discover};
+
+/// What every job of a data directory shares: the application layer opens it once.
+pub struct Context<'a> {
+    pub paths: &'a Paths,
+    pub profiles: &'a ProfileSet,
+    /// The provider's order keys, to check a pulled order's signature.
+    pub order_keys: &'a OrderKeys,
+    /// Who is working (config.toml's technician).
+    pub technician: &'a str,
+    /// The local key: opens pulled orders, seals submissions.
+    pub keys: &'a LocalKeys,
+    /// How terminals are reached: serial ports, or in tests simulated terminals in the
+    /// same process.
+    pub opener: Arc<dyn Opener>,
+    /// Where one-time codes are asked for.
+    pub codes: &'a Codes,
+}
+
+/// The secrets a job is given for its run, never kept.
+#[derive(Clone, Copy)]
+pub struct Credentials<'a> {
+    /// The operator secret the terminals check.
+    pub secret: &'a Secret,
+    /// Protects the backups the job takes (and opens those it reads).
+    pub password: &'a [u8],
+}
+
+/// Where a job's terminals are: `None` for where they were (on a resume), else wherever
+/// their serials answer.
+#[derive(Debug, Clone, Default)]
+pub struct At {
+    pub port: Option<PathBuf>,
+    pub replacement: Option<PathBuf>,
+}
+
+fn open_terminal(cx: &Context<'_>, port: &Path, profile: &Profile) -> Result<Terminal, JobError> {
+    Ok(Terminal::open_with(cx.opener.clone(), port, &profile.serial)?)
+}
+
+/// Where the unit `serial` answers: `given`, else `last` if it still answers there, else
+/// wherever it does.
+fn find(
+    cx: &Context<'_>,
+    serial: &str,
+    given: Option<&Path>,
+    last: Option<&Path>,
+    profile: &Profile,
+) -> Result<PathBuf, JobError> {
+    match given {
+        Some(p) => Ok(p.to_path_buf()),
+        None => Ok(discover::locate(&cx.opener, serial, last, &profile.serial).map_err(TerminalError::from)?),
+    }
+}
+
+/// The unfinished job on `serial`, if any, refuses a new one.
+fn not_busy(store: &Store, serial: &str) -> Result<(), JobError> {
+    match store.open_job_for(serial)? {
+        Some(open) => Err(JobError::Busy {
+            serial: serial.to_string(),
+            job: open.id,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Takes `job`'s lock for this process, or says who has it.
+fn hold(paths: &Paths, job: &str) -> Result<JobLock, JobError> {
+    live::take(&paths.data, job)
+        .map_err(|e| OrderProblem::CannotCreate {
+            dir: paths.data.join(live::LOCK_DIR),
+            reason: e.to_string(),
+        })?
+        .ok_or_else(|| JobError::LiveElsewhere(job.to_string()))
+}
+
+fn common<'a>(
+    cx: &Context<'a>,
+    store: Store,
+    job: JobRecord,
+    creds: Credentials<'a>,
+    observer: &'a mut dyn Observer,
+    dry_run: bool,
+    live: JobLock,
+) -> Common<'a> {
+    Common {
+        store,
+        keys: cx.keys.clone(),
+        paths: cx.paths,
+        job,
+        observer,
+        done: Default::default(),
+        secret: creds.secret,
+        backup_password: creds.password,
+        dry_run,
+        confirmed: false,
+        touched: false,
+        _live: live,
+    }
+}
+
+/// Starts a job on `order`: opens its terminal at `at` (found by the order's serial when
+/// not given), refuses if it or the replacement has an unfinished job, passes the gate,
+/// records the job and runs its plan. A dry run runs the gate and leaves no job behind.
+pub fn start<'a>(
+    cx: &Context<'a>,
+    order: &Prepared,
+    at: &At,
+    creds: Credentials<'a>,
+    opts: &Options,
+    observer: &'a mut dyn Observer,
+) -> Result<JobOutcome, JobError> {
+    let mut store = Store::open(&cx.paths.data)?;
+    let profile = cx.profiles.get(&order.order.profile)?;
+    let wanted = |sn: Option<&String>| -> Result<String, JobError> {
+        sn.cloned().ok_or_else(|| {
+            TerminalError::NotFound(crate::tr!("job-where", flag = "--port", field = "expect.serial")).into()
+        })
+    };
+    let port = match &at.port {
+        Some(p) => p.clone(),
+        None => find(cx, &wanted(order.order.expect.serial.as_ref())?, None, None, profile)?,
+    };
+    let replacement_serial = order.order.replacement.as_ref().and_then(|r| r.serial.clone());
+    let replacement_port = match (&at.replacement, order.order.operation) {
+        (Some(p), _) => Some(p.clone()),
+        (None, crate::order::Operation::Migrate) => Some(find(
+            cx,
+            &replacement_serial.clone().ok_or_else(|| {
+                JobError::from(TerminalError::NotFound(crate::tr!(
+                    "job-where",
+                    flag = "--to",
+                    field = "replacement.serial"
+                )))
+            })?,
+            None,
+            None,
+            profile,
+        )?),
+        (None, _) => None,
+    };
+    let mut main = open_terminal(cx, &port, profile)?;
+    let serial = main.identify()?.serial;
+    not_busy(&store, &serial)?;
+    if let Some(r) = &replacement_serial {
+        not_busy(&store, r)?;
+    }
+    gate::authorise(order, profile, &store, cx.technician, &serial, None)?;
+    let (order_file, order_sha256) = order.recorded()?;
+    let job = JobRecord::new(
+        NewJob {
+            order_id: order.order.id.clone(),
+            operation: JobKind::Procedure(order.order.operation),
+            profile: profile.name.clone(),
+            order_file,
+            order_sha256,
+            terminal_serial: serial,
+            replacement_serial,
+            port: port.display().to_string(),
+            replacement_port: replacement_port.as_ref().map(|p| p.display().to_string()),
+            technician: cx.technician.to_string(),
+        },
+        if opts.dry_run {
+            JobState::Planned
+        } else {
+            JobState::Running
+        },
+    );
+    let live = hold(cx.paths, &job.id)?;
+    store.create_job(&job)?;
+    let record = match &order.signed {
+        Some(s) => OrderRecord {
+            signed: true,
+            key_id: Some(s.key_id.clone()),
+            issued_at: Some(s.issued_at.to_rfc3339()),
+            valid_until: Some(s.valid_until.to_rfc3339()),
+            laptop_clock: Some(crate::store::now()),
+            file: None,
+            documents_checked: opts.documents_checked,
+            copying: Some(opts.copying),
+        },
+        None => OrderRecord {
+            signed: false,
+            key_id: None,
+            issued_at: None,
+            valid_until: None,
+            laptop_clock: None,
+            file: Some(job.order_file.clone()),
+            documents_checked: opts.documents_checked,
+            copying: Some(opts.copying),
+        },
+    };
+    store.journal(&job, &Entry::Order(record))?;
+    let mut change = Change {
+        c: common(cx, store, job, creds, observer, opts.dry_run, live),
+        opener: cx.opener.clone(),
+        profile,
+        order: order.order.clone(),
+        signed: order.signed.clone(),
+        main,
+        replacement: None,
+        replacement_port,
+        made: Made::default(),
+        options: opts.clone(),
+        codes: cx.codes.clone(),
+    };
+    let mode = if opts.dry_run { Mode::DryRun } else { Mode::Run };
+    let result = engine::execute(&mut change, mode);
+    if opts.dry_run {
+        // A dry run leaves no job behind, only its audit records (it did authenticate).
+        change.c.store.forget_job(&change.c.job)?;
+    }
+    result
+}
+
+/// A backup archive to restore, read and checked.
+pub struct Archive<'a> {
+    pub file: &'a Path,
+    pub contents: Opened,
+    /// The archive is of another unit, going to a replacement taking over its binding.
+    pub to_replacement: bool,
+}
+
+/// Starts a restore of `archive` onto the terminal at `port`.
+pub fn start_restore<'a>(
+    cx: &Context<'a>,
+    archive: Archive<'_>,
+    port: &Path,
+    profile: &'a Profile,
+    creds: Credentials<'a>,
+    observer: &'a mut dyn Observer,
+) -> Result<JobOutcome, JobError> {
+    let mut store = Store::open(&cx.paths.data)?;
+    let mut main = open_terminal(cx, port, profile)?;
+    let serial = main.identify()?.serial;
+    not_busy(&store, &serial)?;
+    let file = std::fs::canonicalize(archive.file).unwrap_or_else(|_| archive.file.to_path_buf());
+    let job = JobRecord::new(
+        NewJob {
+            order_id: format!("restore-of-{}", archive.contents.manifest.terminal.serial),
+            operation: JobKind::Restore,
+            profile: profile.name.clone(),
+            order_file: file.display().to_string(),
+            order_sha256: archive_digest(&file)?,
+            terminal_serial: serial,
+            replacement_serial: None,
+            port: port.display().to_string(),
+            replacement_port: None,
+            technician: cx.technician.to_string(),
+        },
+        JobState::Running,
+    );
+    let live = hold(cx.paths, &job.id)?;
+    store.create_job(&job)?;
+    let mut restore = Restore {
+        c: common(cx, store, job, creds, observer, false, live),
+        profile,
+        contents: archive.contents,
+        main,
+        to_replacement: archive.to_replacement,
+        after: None,
+    };
+    engine::execute(&mut restore, Mode::Run)
+}
+
+/// A recorded job to carry on or roll back, held by this process, at its terminal.
+struct Reopened<'a> {
+    store: Store,
+    job: JobRecord,
+    profile: &'a Profile,
+    port: PathBuf,
+    main: Terminal,
+    live: JobLock,
+}
+
+/// Reads job `id` back, takes it for this process and reaches its terminal: `at.port`, else
+/// where it was, else wherever its serial answers now (a USB terminal replugged into
+/// another socket comes back under another name); another unit is never carried on with.
+fn reopen<'a>(cx: &Context<'a>, id: &str, at: &At) -> Result<Reopened<'a>, JobError> {
+    let store = Store::open(&cx.paths.data)?;
+    let job = store.job(id)?.ok_or_else(|| JobError::NotFound(id.to_string()))?;
+    if !matches!(job.state, JobState::Running | JobState::Interrupted) {
+        return Err(JobError::NotRunning {
+            job: job.id.clone(),
+            state: job.state,
+        });
+    }
+    let live = hold(cx.paths, &job.id)?;
+    let profile = cx.profiles.get(&job.profile)?;
+    let port = find(
+        cx,
+        &job.terminal_serial,
+        at.port.as_deref(),
+        Some(Path::new(&job.port)),
+        profile,
+    )?;
+    let mut main = open_terminal(cx, &port, profile)?;
+    let found = main.identify()?.serial;
+    if found != job.terminal_serial {
+        return Err(TerminalError::AnotherUnit {
+            path: port,
+            expected: job.terminal_serial.clone(),
+            found,
+        }
+        .into());
+    }
+    Ok(Reopened {
+        store,
+        job,
+        profile,
+        port,
+        main,
+        live,
+    })
+}
+
+/// What a journal's `order` line says holds for the whole job.
+fn order_line(entries: &[Entry]) -> Option<&OrderRecord> {
+    entries.iter().find_map(|e| match e {
+        Entry::Order(o) => Some(o),
+        _ => None,
+    })
+}
+
+/// The job reopened as the procedure it runs, with its journal read back.
+enum Carried<'a> {
+    Change(Box<Change<'a>>),
+    Restore(Box<Restore<'a>>),
+}
+
+/// Whether a job is reopened to carry it on or to roll it back (which must always be
+/// possible, so it does not pass the gate again).
+#[derive(PartialEq, Eq)]
+enum Purpose {
+    Resume,
+    Abort,
+}
+
+fn carry<'a>(
+    cx: &Context<'a>,
+    id: &str,
+    at: &At,
+    creds: Credentials<'a>,
+    opts: &Options,
+    purpose: Purpose,
+    observer: &'a mut dyn Observer,
+) -> Result<Carried<'a>, JobError> {
+    let Reopened {
+        mut store,
+        job,
+        profile,
+        port,
+        main,
+        live,
+    } = reopen(cx, id, at)?;
+    if job.operation == JobKind::Restore {
+        let file = PathBuf::from(&job.order_file);
+        if archive_digest(&file)? != job.order_sha256 {
+            return Err(OrderProblem::ArchiveChanged(job.order_file.clone()).into());
+        }
+        let contents = crate::backup::read_archive(&file, creds.password)?;
+        let to_replacement = contents.manifest.terminal.serial != job.terminal_serial;
+        store.set_job_ports(&job.id, &port, None)?;
+        let job = running(&mut store, job)?;
+        let mut c = common(cx, store, job, creds, observer, false, live);
+        c.read_journal()?;
+        return Ok(Carried::Restore(Box::new(Restore {
+            c,
+            profile,
+            contents,
+            main,
+            to_replacement,
+            after: None,
+        })));
+    }
+    let prepared = super::orders::of_job(cx, &store, &job)?;
+    let replacement_port = match (&at.replacement, &job.replacement_serial) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(serial)) => {
+            let last = job.replacement_port.as_deref().map(Path::new);
+            find(cx, serial, None, last, profile)
+                .ok()
+                .or_else(|| last.map(Path::to_path_buf))
+        }
+        (None, None) => None,
+    };
+    store.set_job_ports(&job.id, &port, replacement_port.as_deref())?;
+    let job = running(&mut store, job)?;
+    let mut c = common(cx, store, job, creds, observer, false, live);
+    let entries = c.read_journal()?;
+    let mut options = opts.clone();
+    if let Some(o) = order_line(&entries) {
+        options.documents_checked |= o.documents_checked;
+        // A job started before there was a choice copies one transfer after another.
+        options.copying = o.copying.unwrap_or(crate::journal::Copying::Sequential);
+    }
+    if !c.confirmed && purpose == Purpose::Resume {
+        // Nothing changed yet: the job goes through the gate again, and its checks run
+        // again (all but a phone already proven, which would send another code).
+        gate::authorise(
+            &prepared,
+            profile,
+            &c.store,
+            cx.technician,
+            &c.job.terminal_serial,
+            Some(&c.job.id),
+        )?;
+        c.done.retain(|s, _| !s.is_check() || *s == Step::VerifyPhone);
+    }
+    Ok(Carried::Change(Box::new(Change {
+        c,
+        opener: cx.opener.clone(),
+        profile,
+        order: prepared.order,
+        signed: prepared.signed,
+        main,
+        replacement: None,
+        replacement_port,
+        made: Made::default(),
+        // The checks ran when the job started; a resume does not ask the technician again.
+        options: Options {
+            dry_run: false,
+            cooldown_checked_by_provider: false,
+            ..options
+        },
+        codes: cx.codes.clone(),
+    })))
+}
+
+/// The job marked running again (it may have been interrupted).
+fn running(store: &mut Store, job: JobRecord) -> Result<JobRecord, JobError> {
+    if job.state == JobState::Interrupted {
+        store.end_job(&job, JobState::Running, None)?;
+    }
+    Ok(store.job(&job.id)?.unwrap_or(job))
+}
+
+/// Carries an unfinished job on from its journal, whatever its order's origin. A job
+/// stopped before its confirmation goes through the gate again and asks again.
+pub fn resume<'a>(
+    cx: &Context<'a>,
+    id: &str,
+    at: &At,
+    creds: Credentials<'a>,
+    opts: &Options,
+    observer: &'a mut dyn Observer,
+) -> Result<JobOutcome, JobError> {
+    match carry(cx, id, at, creds, opts, Purpose::Resume, observer)? {
+        Carried::Change(mut c) => engine::execute(c.as_mut(), Mode::Run),
+        Carried::Restore(mut r) => engine::execute(r.as_mut(), Mode::Run),
+    }
+}
+
+/// Rolls an unfinished job back to the binding in its backup, whatever its order's origin.
+pub fn abort<'a>(
+    cx: &Context<'a>,
+    id: &str,
+    at: &At,
+    creds: Credentials<'a>,
+    observer: &'a mut dyn Observer,
+) -> Result<JobOutcome, JobError> {
+    match carry(cx, id, at, creds, &Options::default(), Purpose::Abort, observer)? {
+        Carried::Change(mut c) => engine::roll_back(c.as_mut()),
+        Carried::Restore(mut r) => engine::roll_back(r.as_mut()),
+    }
+}
