@@ -334,21 +334,28 @@ fn the_providers_signed_cooldown_check_refuses_with_its_date() {
     assert_eq!(connect(&w.a).read_binding().unwrap(), before);
 }
 
-#[test]
-fn a_local_order_is_refused_on_a_provider_profile_and_marked_unsigned_on_the_generic_one() {
+/// A desk with a Lakala terminal and a local (unsigned) card order `id` for it: the
+/// order's file and its text.
+fn local_lakala_order(id: &str) -> (Desk, Sim, PathBuf, String) {
     let desk = Desk::new();
     let sim = Sim::start(
         desk.path(),
         "tty",
         &["--profile", "lakala", "--baud", common::FAST_BAUD],
     );
-    let before = connect(&sim).read_binding().unwrap();
     let local = desk.path().join("local.toml");
-    let text: String = card_fields(&sim, "WO-LOCAL", NEW_CARD)
+    let text: String = card_fields(&sim, id, NEW_CARD)
         .iter()
         .map(|(k, v)| format!("{k} = \"{v}\"\n"))
         .collect();
     std::fs::write(&local, &text).unwrap();
+    (desk, sim, local, text)
+}
+
+#[test]
+fn a_local_order_is_refused_on_a_provider_profile_and_marked_unsigned_on_the_generic_one() {
+    let (desk, sim, local, text) = local_lakala_order("WO-LOCAL");
+    let before = connect(&sim).read_binding().unwrap();
     let out = desk.rebind_card(&sim, local.to_str().unwrap());
     refused_77(&out, "require_signed");
     assert_eq!(connect(&sim).read_binding().unwrap(), before);
@@ -381,19 +388,8 @@ fn a_local_order_is_refused_on_a_provider_profile_and_marked_unsigned_on_the_gen
 /// "all checks passed".
 #[test]
 fn a_dry_run_refuses_an_unsigned_order_as_the_real_run_does() {
-    let desk = Desk::new();
-    let sim = Sim::start(
-        desk.path(),
-        "tty",
-        &["--profile", "lakala", "--baud", common::FAST_BAUD],
-    );
+    let (desk, sim, local, _) = local_lakala_order("WO-LOCAL-DRY");
     let before = connect(&sim).read_binding().unwrap();
-    let local = desk.path().join("local.toml");
-    let text: String = card_fields(&sim, "WO-LOCAL-DRY", NEW_CARD)
-        .iter()
-        .map(|(k, v)| format!("{k} = \"{v}\"\n"))
-        .collect();
-    std::fs::write(&local, &text).unwrap();
     let port = sim.port.to_str().unwrap();
     let order = local.to_str().unwrap();
     let dry = desk.run(&["rebind", "card", "--port", port, "--order", order, "--dry-run"]);

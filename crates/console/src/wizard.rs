@@ -5,14 +5,14 @@
 //! the same way. Every one goes through the agent, as the command line does.
 
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::Arc;
 
 use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
+use posagent_core::agent::Agent;
 use posagent_core::i18n::{Lang, in_lang};
-use posagent_core::job::{Archive, At, Credentials, Options, OrderRef as Source, Prepared};
+use posagent_core::job::{Archive, At, Credentials, JobOutcome, Options, OrderRef as Source, Prepared};
 use posagent_core::order::{Operation, WorkOrder};
 use posagent_core::store::Store;
 use posagent_core::terminal::Secret;
@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 use crate::App;
 use crate::auth::{Flash, Session};
 use crate::html::{Failure, blocking, csrf, failure, frame, notice, secret_fields, t, ta};
-use crate::live::{Live, Spec};
+use crate::live::{JobFailure, Live, LiveObserver, Spec};
 
 /// Which order: a file in the orders directory and an id in it, or a pulled order's id.
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
@@ -278,8 +278,17 @@ fn failed(app: &App, s: &Session, f: &Failure, back: &str) -> Response {
     back_with(app, s, failure(f), back)
 }
 
-fn started(app: &App, s: &Session, r: Result<Arc<Live>, Arc<Live>>, back: &str) -> Response {
-    match r {
+/// Runs `job` with the console's agent on a thread of its own and sends the page to follow
+/// it (or back, saying which job holds a terminal it needs).
+fn run_job(
+    app: &App,
+    s: &Session,
+    spec: Spec,
+    back: &str,
+    job: impl FnOnce(&Agent, &mut LiveObserver) -> Result<JobOutcome, JobFailure> + Send + 'static,
+) -> Response {
+    let for_job = app.clone();
+    match app.live.spawn(spec, move |observer| job(&for_job.agent()?, observer)) {
         Ok(live) => Redirect::to(&format!("/live/{}", live.key)).into_response(),
         Err(holder) => back_with(app, s, busy(&holder, s.lang), back),
     }
@@ -318,26 +327,19 @@ pub async fn start(
         documents_checked: f.documents_checked.is_some(),
         ..Options::default()
     };
-    let for_job = app.clone();
     let spec = Spec {
         title,
         serials,
         ports,
         lang,
     };
-    started(
-        &app,
-        &s,
-        app.live.spawn(spec, move |observer| {
-            let agent = for_job.agent()?;
-            let at = At {
-                port: Some(port),
-                replacement: to,
-            };
-            Ok(agent.start(&l, &at, sec.credentials(), &opts, observer)?)
-        }),
-        &back,
-    )
+    run_job(&app, &s, spec, &back, move |agent, observer| {
+        let at = At {
+            port: Some(port),
+            replacement: to,
+        };
+        Ok(agent.start(&l, &at, sec.credentials(), &opts, observer)?)
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -373,21 +375,14 @@ fn carry_on(app: App, s: Session, id: String, f: ContinueForm, abort: bool) -> R
             .collect(),
         lang,
     };
-    let for_job = app.clone();
-    started(
-        &app,
-        &s,
-        app.live.spawn(spec, move |observer| {
-            let agent = for_job.agent()?;
-            let creds = sec.credentials();
-            Ok(if abort {
-                agent.abort(&job.id, &At::default(), creds, observer)?
-            } else {
-                agent.resume(&job.id, &At::default(), creds, &Options::default(), observer)?
-            })
-        }),
-        &back,
-    )
+    run_job(&app, &s, spec, &back, move |agent, observer| {
+        let creds = sec.credentials();
+        Ok(if abort {
+            agent.abort(&job.id, &At::default(), creds, observer)?
+        } else {
+            agent.resume(&job.id, &At::default(), creds, &Options::default(), observer)?
+        })
+    })
 }
 
 pub async fn resume(
@@ -449,19 +444,12 @@ pub async fn restore(
         ports: vec![port.clone()],
         lang,
     };
-    let for_job = app.clone();
-    started(
-        &app,
-        &s,
-        app.live.spawn(spec, move |observer| {
-            let agent = for_job.agent()?;
-            let archive = Archive {
-                file: FsPath::new(&record.file),
-                contents,
-                to_replacement: false,
-            };
-            Ok(agent.restore(archive, &port, &profile, sec.credentials(), observer)?)
-        }),
-        &back,
-    )
+    run_job(&app, &s, spec, &back, move |agent, observer| {
+        let archive = Archive {
+            file: FsPath::new(&record.file),
+            contents,
+            to_replacement: false,
+        };
+        Ok(agent.restore(archive, &port, &profile, sec.credentials(), observer)?)
+    })
 }

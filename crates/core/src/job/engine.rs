@@ -36,6 +36,50 @@ pub(crate) struct Common<'a> {
 }
 
 impl Common<'_> {
+    /// Takes the job's verified backup of terminal `t` (spoken to as `profile`, with the
+    /// order's `evidence`) and records it with the job, passing the log on to `feed` as it
+    /// arrives; `also` is called at every step of progress.
+    pub fn take_backup(
+        &mut self,
+        t: &mut crate::terminal::Terminal,
+        profile: &str,
+        evidence: Vec<(String, Vec<u8>)>,
+        feed: Option<&crate::terminal::Feed>,
+        also: &mut dyn FnMut(&mut dyn Observer),
+    ) -> Result<crate::backup::Taken, JobError> {
+        let dir = super::backups_dir(self.paths)?;
+        let job_id = self.job.id.clone();
+        let observer = &mut *self.observer;
+        let taken = crate::backup::take(
+            t,
+            evidence,
+            &mut |done, total| {
+                observer.event(&Event::Transfer {
+                    what: "backup",
+                    done,
+                    total,
+                });
+                super::kill_point_in("backup", done, total);
+                also(observer);
+            },
+            |id| dir.join(format!("{}-{job_id}.zip", id.serial)),
+            crate::backup::Taking {
+                profile: profile.to_string(),
+                technician: Some(self.job.technician.clone()),
+                job_id: Some(self.job.id.clone()),
+                password: self.backup_password,
+                force: true,
+                store: &self.store,
+                feed,
+            },
+        )?;
+        self.store
+            .set_job_backup(&self.job.id, &taken.record.file, &taken.written.sha256)?;
+        self.job.backup_file = Some(taken.record.file.clone());
+        self.job.backup_sha256 = Some(taken.written.sha256.clone());
+        Ok(taken)
+    }
+
     /// Journals `entry` for this job.
     pub fn journal(&mut self, entry: &Entry) -> Result<(), JobError> {
         Ok(self.store.journal(&self.job, entry)?)
@@ -81,7 +125,6 @@ impl Common<'_> {
 /// A procedure the engine runs: its plan, its steps and its roll-back.
 pub(crate) trait Procedure<'a> {
     fn common(&mut self) -> &mut Common<'a>;
-    fn common_ref(&self) -> &Common<'a>;
     /// The steps, in order.
     fn steps(&self) -> Vec<Step>;
     /// Runs one step; it looks at the terminal before it acts.
@@ -98,8 +141,9 @@ pub(crate) trait Procedure<'a> {
     fn outcome(&mut self, changes: Vec<Difference>) -> Result<JobOutcome, JobError>;
 
     /// What the technician confirms.
-    fn summary(&self, changes: Vec<Difference>) -> PlanSummary {
-        let job = &self.common_ref().job;
+    fn summary(&mut self, changes: Vec<Difference>) -> PlanSummary {
+        let steps = self.steps().into_iter().map(Step::name).collect();
+        let job = &self.common().job;
         PlanSummary {
             job_id: job.id.clone(),
             order_id: job.order_id.clone(),
@@ -107,7 +151,7 @@ pub(crate) trait Procedure<'a> {
             terminal: job.terminal_serial.clone(),
             replacement: job.replacement_serial.clone(),
             changes,
-            steps: self.steps().into_iter().map(Step::name).collect(),
+            steps,
         }
     }
 }
@@ -127,7 +171,7 @@ pub(crate) fn execute<'a>(p: &mut impl Procedure<'a>, mode: Mode) -> Result<JobO
     p.common().observer.event(&Event::Begin { steps: &steps });
     let mut changes = Vec::new();
     for step in steps {
-        if !step.is_check() && !p.common_ref().confirmed {
+        if !step.is_check() && !p.common().confirmed {
             changes = p.changes();
             if mode == Mode::DryRun {
                 let c = p.common();
@@ -149,12 +193,12 @@ pub(crate) fn execute<'a>(p: &mut impl Procedure<'a>, mode: Mode) -> Result<JobO
                 Decision::Stop => return Err(stop_here(p, step)),
             }
         }
-        if p.common_ref().done.contains_key(&step) && !step.always_runs() {
+        if p.common().done.contains_key(&step) && !step.always_runs() {
             p.common()
                 .tell(step, StepStatus::Skipped, &crate::tr!("detail-done-before"));
             continue;
         }
-        if p.common_ref().observer.stop_requested() {
+        if p.common().observer.stop_requested() {
             return Err(stop_here(p, step));
         }
         run_step(p, step)?;

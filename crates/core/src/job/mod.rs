@@ -403,6 +403,13 @@ fn kill_after_bytes(label: &str) -> Option<u64> {
     rest.parse().ok()
 }
 
+/// The transfer kill point (`transfer:LABEL:BYTES`), from any thread.
+fn kill_point_in(label: &str, done: u64, total: u64) {
+    if kill_after_bytes(label).is_some_and(|n| done >= n && done < total) {
+        kill_now();
+    }
+}
+
 /// The directory where jobs keep the backups they take, created if need be.
 fn backups_dir(paths: &crate::config::Paths) -> Result<PathBuf, JobError> {
     let dir = paths.data.join("backups");

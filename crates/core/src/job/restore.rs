@@ -90,10 +90,6 @@ impl<'a> Procedure<'a> for Restore<'a> {
         &mut self.c
     }
 
-    fn common_ref(&self) -> &Common<'a> {
-        &self.c
-    }
-
     fn steps(&self) -> Vec<Step> {
         RESTORE_PLAN.to_vec()
     }
@@ -260,36 +256,9 @@ impl<'a> Procedure<'a> for Restore<'a> {
 impl Restore<'_> {
     /// A verified backup of what the restore will overwrite.
     fn backup_current(&mut self) -> Result<StepRecord, JobError> {
-        let dir = super::backups_dir(self.c.paths)?;
-        let job_id = self.c.job.id.clone();
-        let observer = &mut *self.c.observer;
-        let mut cb = |done, total| {
-            observer.event(&super::Event::Transfer {
-                what: "backup",
-                done,
-                total,
-            })
-        };
-        let taken = backup::take(
-            &mut self.main,
-            Vec::new(),
-            &mut cb,
-            |id| dir.join(format!("{}-{job_id}.zip", id.serial)),
-            backup::Taking {
-                profile: self.profile.name.clone(),
-                technician: Some(self.c.job.technician.clone()),
-                job_id: Some(self.c.job.id.clone()),
-                password: self.c.backup_password,
-                force: true,
-                store: &self.c.store,
-                feed: None,
-            },
-        )?;
-        self.c
-            .store
-            .set_job_backup(&self.c.job.id, &taken.record.file, &taken.written.sha256)?;
-        self.c.job.backup_file = Some(taken.record.file.clone());
-        self.c.job.backup_sha256 = Some(taken.written.sha256.clone());
+        let taken = self
+            .c
+            .take_backup(&mut self.main, &self.profile.name, Vec::new(), None, &mut |_| {})?;
         Ok(StepRecord::Backup(j::BackupKept {
             file: taken.record.file,
             sha256: taken.written.sha256,

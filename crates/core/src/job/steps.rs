@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::JobOutcome;
 use super::change::{Change, Exported, plan_with};
 use super::engine::{Common, Procedure};
-use super::{JobError, Observer, Step, kill_after_bytes, kill_now};
+use super::{JobError, Observer, Step, kill_point_in};
 use crate::backup::{self};
 use crate::domain::DeviceStatus;
 use crate::journal::{self as j, StepRecord};
@@ -92,13 +92,6 @@ fn progress<'o>(observer: &'o mut dyn Observer, label: &'o str) -> impl FnMut(u6
     }
 }
 
-/// The transfer kill point (`transfer:LABEL:BYTES`), from any thread.
-fn kill_point_in(label: &str, done: u64, total: u64) {
-    if kill_after_bytes(label).is_some_and(|n| done >= n && done < total) {
-        kill_now();
-    }
-}
-
 fn shown<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| crate::tr!("value-nothing"), |x| x.to_string())
 }
@@ -106,10 +99,6 @@ fn shown<T: std::fmt::Display>(v: Option<T>) -> String {
 impl<'a> Procedure<'a> for Change<'a> {
     fn common(&mut self) -> &mut Common<'a> {
         &mut self.c
-    }
-
-    fn common_ref(&self) -> &Common<'a> {
-        &self.c
     }
 
     fn steps(&self) -> Vec<Step> {
@@ -580,33 +569,9 @@ impl Change<'_> {
             .map(|p| crate::input::read_evidence(p))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| refused(Step::Backup, "evidence_unreadable", e.to_string()))?;
-        let dir = super::backups_dir(self.c.paths)?;
-        let job_id = self.c.job.id.clone();
-        let observer = &mut *self.c.observer;
-        let taken = backup::take(
-            &mut self.main,
-            evidence,
-            &mut |done, total| {
-                transfer(observer, "backup", done, total);
-                kill_point_in("backup", done, total);
-                also(observer);
-            },
-            |id| dir.join(format!("{}-{job_id}.zip", id.serial)),
-            backup::Taking {
-                profile: self.profile.name.clone(),
-                technician: Some(self.c.job.technician.clone()),
-                job_id: Some(self.c.job.id.clone()),
-                password: self.c.backup_password,
-                force: true,
-                store: &self.c.store,
-                feed,
-            },
-        )?;
-        self.c
-            .store
-            .set_job_backup(&self.c.job.id, &taken.record.file, &taken.written.sha256)?;
-        self.c.job.backup_file = Some(taken.record.file.clone());
-        self.c.job.backup_sha256 = Some(taken.written.sha256.clone());
+        let taken = self
+            .c
+            .take_backup(&mut self.main, &self.profile.name, evidence, feed, also)?;
         self.made.original = Some(taken.contents.binding.clone());
         Ok(taken)
     }
