@@ -245,6 +245,10 @@ pub struct RestoreArgs {
     /// Profile of the terminal (default: the one recorded in the backup).
     #[arg(long)]
     pub profile: Option<String>,
+    /// The provider's pulled restore order: needed when the restore changes the binding of
+    /// a terminal whose profile takes signed orders only.
+    #[arg(long, value_name = "ID")]
+    pub order: Option<String>,
 
     /// File holding the backup password (else POSAGENT_BACKUP_PASSWORD, else a prompt).
     #[arg(long, value_name = "FILE")]

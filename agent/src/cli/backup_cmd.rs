@@ -205,7 +205,7 @@ pub fn restore(paths: &Paths, a: &RestoreArgs, out: &Output) -> Result<(), CliEr
         secret: &secret,
         password: &pw,
     };
-    let result = agent.restore(archive, &port, profile, creds, &mut screen);
+    let result = agent.restore(archive, &port, profile, a.order.as_deref(), creds, &mut screen);
     let outcome = screen.ended(result)?;
     super::screen::print_outcome(out, &outcome, &tr!("verb-restored"));
     Ok(())

@@ -58,7 +58,6 @@ from_diagnosed!(
     crate::order::OrderFileError,
     crate::profile::ProfileError,
     crate::receipt::ReceiptError,
-    crate::signed::OrderKeyError,
     posagent_console::ConsoleError,
     crate::store::StoreError,
     crate::support::SupportError,

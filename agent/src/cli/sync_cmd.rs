@@ -143,11 +143,11 @@ pub fn run(paths: &Paths, a: &SyncArgs, out: &Output) -> Result<(), CliError> {
     screen.bar.finish_and_clear();
     match result {
         Ok(()) => {
-            // Delivered; now the orders issued meanwhile, when the provider's keys are known.
+            // Delivered; now the provider's keys and the orders issued meanwhile.
             let pulled = if a.watch {
                 None
             } else {
-                rt.block_on(delivery.pull_orders(paths))?.map(|p| p.kept.len())
+                Some(rt.block_on(delivery.pull_orders(paths))?.kept.len())
             };
             summary(delivery.store(), delivery.url(), &tally, out, !a.watch, pulled)
         }

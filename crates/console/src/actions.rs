@@ -116,7 +116,7 @@ fn sync_once(app: &App) -> Result<(Tally, Option<usize>), Failure> {
             let (tally, result) = delivery.deliver(rounds, never, &mut Quiet).await?;
             result.map_err(DeliveryError::from)?;
             let pulled = delivery.pull_orders(paths).await?;
-            Ok::<_, DeliveryError>((tally, pulled.map(|p| p.kept.len())))
+            Ok::<_, DeliveryError>((tally, Some(pulled.kept.len())))
         })
         .map_err(Failure::from)
 }

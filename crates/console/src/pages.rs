@@ -435,6 +435,9 @@ pub async fn backups(State(app): State<App>, Extension(s): Extension<Session>) -
                             }
                         } }
                     }
+                    label { (t(lang, "console-restore-order")) " "
+                        input type="text" name="order" id="restore-order" placeholder="WO-…";
+                    }
                     (secret_fields(lang, false))
                     p.hint { (t(lang, "console-restore-hint")) }
                     button type="submit" id="restore" { (t(lang, "console-restore")) }

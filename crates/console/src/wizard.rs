@@ -407,6 +407,10 @@ pub async fn abort(
 pub struct RestoreForm {
     /// The backup's id in the store.
     backup: i64,
+    /// The provider's pulled restore order, when the restore changes a binding on a
+    /// profile that takes signed orders only.
+    #[serde(default)]
+    order: String,
     secret: String,
     password: String,
 }
@@ -450,6 +454,7 @@ pub async fn restore(
             contents,
             to_replacement: false,
         };
-        Ok(agent.restore(archive, &port, &profile, sec.credentials(), observer)?)
+        let order = Some(f.order.trim()).filter(|o| !o.is_empty());
+        Ok(agent.restore(archive, &port, &profile, order, sec.credentials(), observer)?)
     })
 }

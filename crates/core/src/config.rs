@@ -105,10 +105,11 @@ pub struct ProviderConfig {
     /// Ceiling of the first retry's random wait, in milliseconds (doubling per attempt,
     /// capped at 15 minutes).
     pub retry_base_ms: Option<u64>,
-    /// The provider's public order-signing keys, one JSON file each (docs/sync-api.md).
-    #[serde(default)]
-    pub order_key_files: Vec<PathBuf>,
 }
+
+/// A key config.toml once had that would add a trust anchor, which only the profiles
+/// shipped with the product may (docs/security.md): refused, saying so.
+const TRUST_ANCHOR_KEY: &str = "order_key_files";
 
 /// Name of the configuration file inside the config directory.
 pub const CONFIG_FILE: &str = "config.toml";
@@ -135,8 +136,8 @@ pub const CONFIG_TEMPLATE: &str = r#"# posagent configuration. Every key is opti
 # Submissions per request (1-500) and the first retry's wait ceiling in milliseconds.
 # batch_size = 100
 # retry_base_ms = 2000
-# The provider's public keys that sign work orders (files it hands out; rotation: list several).
-# order_key_files = ["provider-order-key.json"]
+# The keys that sign work orders are not set here: the providers' root keys ship with
+# the profiles, and the order keys they delegate are pulled with the orders.
 
 [ports]
 # Other places to look for terminals, as globs (besides the machine's serial ports).
@@ -166,9 +167,12 @@ impl Config {
     pub fn load(paths: &Paths) -> Result<Config, ConfigError> {
         let path = paths.config.join(CONFIG_FILE);
         match crate::input::read_text(&path, crate::input::MAX_CONFIG_FILE, &crate::tr!("what-config-file")) {
-            Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Invalid {
-                file: path,
-                reason: e.to_string().trim_end().to_string(),
+            Ok(text) => toml::from_str(&text).map_err(|e| {
+                let mut reason = e.to_string().trim_end().to_string();
+                if reason.contains(TRUST_ANCHOR_KEY) {
+                    reason = format!("{reason}\n{}", crate::tr!("config-no-trust-anchors"));
+                }
+                ConfigError::Invalid { file: path, reason }
             }),
             Err(e) if e.is_not_found() => Ok(Config::default()),
             Err(e) => Err(e.into()),
@@ -214,6 +218,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = Config::load(&Paths::under(dir.path())).unwrap();
         assert!(c.technician.is_none());
+    }
+
+    /// Side door: trust anchors lived in the user-writable config.toml, so a technician
+    /// could add an order key and sign orders for themself. config.toml adds none now: a
+    /// key file named there is refused, saying where keys come from.
+    #[test]
+    fn config_toml_cannot_add_a_trust_anchor() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::under(dir.path());
+        std::fs::create_dir_all(&paths.config).unwrap();
+        std::fs::write(
+            paths.config.join(CONFIG_FILE),
+            "technician = \"a\"\n[provider]\norder_key_files = [\"mine.json\"]\n",
+        )
+        .unwrap();
+        let text = Config::load(&paths).unwrap_err().to_string();
+        assert!(text.contains("line 3"), "{text}");
+        assert!(text.contains(&crate::tr!("config-no-trust-anchors")), "{text}");
     }
 
     #[test]

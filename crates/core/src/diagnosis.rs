@@ -13,7 +13,6 @@ use crate::job::{JobError, OrderForError};
 use crate::order::OrderFileError;
 use crate::profile::ProfileError;
 use crate::receipt::ReceiptError;
-use crate::signed::OrderKeyError;
 use crate::store::StoreError;
 use crate::support::SupportError;
 use crate::sync::client::SyncError;
@@ -105,6 +104,7 @@ impl Diagnose for TerminalError {
             TerminalError::Refused { .. } => (Kind::Failure, tr!("help-terminal-refused")),
             TerminalError::AnotherUnit { .. } => (Kind::Unavailable, tr!("help-another-unit")),
             TerminalError::NotFound(_) => (Kind::Unavailable, tr!("help-terminal-not-found")),
+            TerminalError::NotAuthorised { .. } => (Kind::Refused, tr!("help-terminal-not-authorised")),
             TerminalError::Invalid(_) | TerminalError::Verification { .. } => {
                 (Kind::Failure, tr!("help-terminal-faulty"))
             }
@@ -138,7 +138,16 @@ impl Diagnose for JobError {
             JobError::Stopped { job, .. } => Diagnosis::of(Kind::Interrupted)
                 .code("stopped")
                 .help(tr!("help-job-stopped", job = job.as_str())),
-            JobError::Unauthorised(_) => Diagnosis::of(Kind::Refused).code("order_not_authorised"),
+            JobError::Unauthorised(u) => {
+                let d = Diagnosis::of(Kind::Refused).code(u.code());
+                match u {
+                    crate::job::Unauthorised::Stale { .. } => d.help(tr!("help-authorisation-stale")),
+                    crate::job::Unauthorised::NotEnforcing { .. } => d.help(tr!("help-terminal-not-enforcing")),
+                    crate::job::Unauthorised::OtherProfile { .. } => d.help(tr!("help-order-other-profile")),
+                    crate::job::Unauthorised::RestoreUnordered { .. } => d.help(tr!("help-restore-unordered")),
+                    _ => d,
+                }
+            }
             JobError::Backup(b) => b.diagnosis(),
             JobError::Busy { job, .. } => failure
                 .code("terminal_busy")
@@ -152,6 +161,9 @@ impl Diagnose for JobError {
             JobError::NotFound(_) => failure.code("job_not_found").help(tr!("help-jobs-list")),
             JobError::NotRunning { .. } => failure.code("job_not_running"),
             JobError::AbortTooLate(_) | JobError::AbortNoBackup => failure.code("abort_refused"),
+            JobError::AuthorisationSpent(job) => failure
+                .code("abort_refused")
+                .help(tr!("help-job-resume", job = job.as_str())),
             _ => failure,
         }
     }
@@ -169,25 +181,16 @@ impl Diagnose for ReceiptError {
     }
 }
 
-impl Diagnose for OrderKeyError {
-    fn diagnosis(&self) -> Diagnosis {
-        match self {
-            OrderKeyError::Config(e) => e.diagnosis(),
-            OrderKeyError::Read(e) => e.diagnosis(),
-            _ => Diagnosis::of(Kind::Data).code("order_key_invalid"),
-        }
-    }
-}
-
 impl Diagnose for ProfileError {
     fn diagnosis(&self) -> Diagnosis {
-        let (code, help) = match self {
-            ProfileError::Invalid { .. } => ("profile_invalid", tr!("help-profile-invalid")),
-            ProfileError::Unknown(_) => ("profile_unknown", tr!("help-profile-unknown")),
-            ProfileError::Io(..) => ("profile_dir_unreadable", tr!("help-check-permissions")),
-            ProfileError::Read(_) => ("profile_unreadable", tr!("help-profile-unreadable")),
+        let (kind, code, help) = match self {
+            ProfileError::Invalid { .. } => (Kind::Data, "profile_invalid", tr!("help-profile-invalid")),
+            ProfileError::Unknown(_) => (Kind::Data, "profile_unknown", tr!("help-profile-unknown")),
+            ProfileError::Io(..) => (Kind::Data, "profile_dir_unreadable", tr!("help-check-permissions")),
+            ProfileError::Read(_) => (Kind::Data, "profile_unreadable", tr!("help-profile-unreadable")),
+            ProfileError::Loosens { .. } => (Kind::Refused, "profile_loosens", tr!("help-profile-loosens")),
         };
-        Diagnosis::of(Kind::Data).code(code).help(help)
+        Diagnosis::of(kind).code(code).help(help)
     }
 }
 
@@ -246,12 +249,9 @@ impl Diagnose for PulledError {
     fn diagnosis(&self) -> Diagnosis {
         match self {
             PulledError::Sync(e) => e.diagnosis(),
-            PulledError::Keys(e) => e.diagnosis(),
+            PulledError::Profile(e) => e.diagnosis(),
             PulledError::Config(e) => e.diagnosis(),
             PulledError::Settings(e) => e.diagnosis(),
-            PulledError::NoKeys => Diagnosis::of(Kind::Usage)
-                .code("no_order_keys")
-                .help(tr!("help-orders-no-keys")),
         }
     }
 }
@@ -389,7 +389,6 @@ impl Diagnose for OpenError {
         match self {
             OpenError::Config(e) => e.diagnosis(),
             OpenError::Profile(e) => e.diagnosis(),
-            OpenError::OrderKeys(e) => e.diagnosis(),
             OpenError::Seal(_) => Diagnosis::of(Kind::Failure).code("local_key"),
             OpenError::Settings(e) => e.diagnosis(),
         }

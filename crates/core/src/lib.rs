@@ -12,6 +12,7 @@ pub use posagent_i18n::tr;
 pub use posagent_wire as link;
 
 pub mod agent;
+pub mod authority;
 pub mod backup;
 pub mod config;
 pub mod diagnosis;

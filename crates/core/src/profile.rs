@@ -1,9 +1,12 @@
 //! Provider profiles: how to talk to a provider's terminals and what its procedures require.
 //!
 //! The profiles under `profiles/` are compiled into the binary. A file with the same name in
-//! the override directory (`<config>/profiles/NAME.toml`) replaces the built-in one whole.
-//! A profile that does not parse, or names an unknown field or operation, is an error that
-//! names the file, the line and the key; it is never replaced by defaults.
+//! the override directory (`<config>/profiles/NAME.toml`) replaces the built-in one whole,
+//! but may only tighten its security rules (signed orders, the terminals' authority and its
+//! roots, the card cooldown, documents, confirmation by SMS), never loosen them: an override
+//! that would is refused. A profile that does not parse, or names an unknown field or
+//! operation, is an error that names the file, the line and the key; it is never replaced
+//! by defaults.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -47,6 +50,30 @@ pub struct Profile {
     pub test_transaction: TestTransaction,
     /// Where work orders may come from.
     pub orders: OrdersPolicy,
+    /// The provider's authority over its terminals (docs/protocol.md §11).
+    pub authority: AuthorityPolicy,
+}
+
+/// `[authority]`: whether the profile's terminals judge every change of their binding by
+/// the provider's authorisation, and the provider's root keys.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorityPolicy {
+    /// The terminals must enforce authority: the agent refuses to change one that does not.
+    pub enforced: bool,
+    /// The provider's root public keys (Ed25519, 64 hex digits), which sign its key
+    /// statements.
+    pub roots: Vec<String>,
+}
+
+impl AuthorityPolicy {
+    /// The root public keys.
+    pub fn root_keys(&self) -> Vec<[u8; 32]> {
+        self.roots
+            .iter()
+            .filter_map(|r| hex::decode(r).ok()?.try_into().ok())
+            .collect()
+    }
 }
 
 /// `[orders]`: whether only provider-signed orders are carried out.
@@ -167,6 +194,9 @@ pub enum ProfileError {
     Io(PathBuf, std::io::Error),
     #[error(transparent)]
     Read(Box<crate::input::InputError>),
+    /// A data-directory override that would loosen a built-in profile's security rule.
+    #[error("{}", crate::tr!("profile-loosens", file = .file.display().to_string(), rule = *.rule))]
+    Loosens { file: PathBuf, rule: &'static str },
 }
 
 impl Profile {
@@ -226,6 +256,12 @@ impl Profile {
                 )));
             }
         }
+        if profile.authority.roots.len() != profile.authority.root_keys().len() {
+            return Err(invalid(crate::tr!("profile-root-key")));
+        }
+        if profile.authority.enforced && !profile.orders.require_signed {
+            return Err(invalid(crate::tr!("profile-enforced-unsigned")));
+        }
         let s = &profile.serial;
         if !(5..=8).contains(&s.data_bits) || !(1..=2).contains(&s.stop_bits) || s.baud == 0 {
             return Err(invalid(crate::tr!("profile-serial")));
@@ -244,6 +280,39 @@ impl Profile {
     /// Whether this profile supports `op`.
     pub fn supports(&self, op: Operation) -> bool {
         self.operations.contains_key(&op)
+    }
+
+    /// The first security rule in which this profile (an override) is looser than `base`
+    /// (the built-in one of the same name), if any.
+    pub fn loosens(&self, base: &Profile) -> Option<&'static str> {
+        let docs = |mine: &[String], theirs: &[String]| theirs.iter().all(|d| mine.contains(d));
+        let sms = |p: &Profile| {
+            p.operations
+                .get(&Operation::RebindCard)
+                .is_some_and(|r| r.confirm_by_sms)
+        };
+        if base.orders.require_signed && !self.orders.require_signed {
+            return Some("orders.require_signed");
+        }
+        if base.authority.enforced && !self.authority.enforced {
+            return Some("authority.enforced");
+        }
+        if self.authority.roots != base.authority.roots {
+            return Some("authority.roots");
+        }
+        if self.settlement.card_cooldown_days < base.settlement.card_cooldown_days {
+            return Some("settlement.card_cooldown_days");
+        }
+        if !docs(&self.documents.company, &base.documents.company)
+            || !docs(&self.documents.individual, &base.documents.individual)
+            || !docs(&self.documents.agent, &base.documents.agent)
+        {
+            return Some("documents");
+        }
+        if sms(base) && !sms(self) {
+            return Some("operations.rebind-card.confirm_by_sms");
+        }
+        None
     }
 }
 
@@ -308,6 +377,11 @@ impl ProfileSet {
             )
             .map_err(|e| ProfileError::Read(Box::new(e)))?;
             let profile = Profile::parse(&text, &path.display().to_string(), &name)?;
+            if let Some((built_in, _)) = set.profiles.get(&name)
+                && let Some(rule) = profile.loosens(built_in)
+            {
+                return Err(ProfileError::Loosens { file: path, rule });
+            }
             set.profiles.insert(name, (profile, Source::Override(path)));
         }
         Ok(set)
@@ -429,6 +503,73 @@ mod tests {
         std::fs::write(dir.path().join("ums.toml"), "name = \"ums\"\n[serial\n").unwrap();
         let err = ProfileSet::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("ums.toml") && err.contains("line 2"), "{err}");
+    }
+
+    /// Side door: a data-directory override turned signing off (`require_signed = false`)
+    /// and every other security rule could be loosened the same way. An override may
+    /// tighten them only.
+    #[test]
+    fn an_override_may_tighten_security_rules_but_never_loosen_them() {
+        let lakala = BUILTIN[2].1;
+        let loosened = [
+            (
+                "require_signed = true",
+                "require_signed = false",
+                "orders.require_signed",
+            ),
+            ("enforced = true", "enforced = false", "authority.enforced"),
+            ("roots = [\"", "roots = [\"00", "authority.roots"),
+            (
+                "card_cooldown_days = 30",
+                "card_cooldown_days = 3",
+                "settlement.card_cooldown_days",
+            ),
+            (
+                "individual = [\"merchant.legal_rep_id\"]",
+                "individual = []",
+                "documents",
+            ),
+        ];
+        for (from, to, rule) in loosened {
+            let dir = tempfile::tempdir().unwrap();
+            let text = lakala.replacen(from, to, 1);
+            assert_ne!(text, lakala, "{rule}: the replacement applied");
+            std::fs::write(dir.path().join("lakala.toml"), text).unwrap();
+            let err = ProfileSet::load(dir.path()).unwrap_err();
+            assert!(
+                matches!(&err, ProfileError::Loosens { rule: r, .. } if *r == rule)
+                    || matches!(&err, ProfileError::Invalid { .. }),
+                "{rule}: {err}"
+            );
+            assert!(err.to_string().contains("lakala.toml"), "{err}");
+        }
+        // SMS confirmation taken off shengpay's card changes.
+        let shengpay = BUILTIN[4].1;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("shengpay.toml"),
+            shengpay.replacen("confirm_by_sms = true", "confirm_by_sms = false", 1),
+        )
+        .unwrap();
+        assert!(matches!(
+            ProfileSet::load(dir.path()),
+            Err(ProfileError::Loosens {
+                rule: "operations.rebind-card.confirm_by_sms",
+                ..
+            })
+        ));
+        // Tighter is fine: a longer cooldown, a document more.
+        let dir = tempfile::tempdir().unwrap();
+        let tighter = lakala
+            .replacen("card_cooldown_days = 30", "card_cooldown_days = 60", 1)
+            .replacen(
+                "individual = [\"merchant.legal_rep_id\"]",
+                "individual = [\"merchant.legal_rep_id\", \"merchant.credit_code\"]",
+                1,
+            );
+        std::fs::write(dir.path().join("lakala.toml"), tighter).unwrap();
+        let set = ProfileSet::load(dir.path()).unwrap();
+        assert_eq!(set.get("lakala").unwrap().settlement.card_cooldown_days, 60);
     }
 
     #[test]

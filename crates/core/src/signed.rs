@@ -1,6 +1,8 @@
 //! Work orders the provider signs (docs/sync-api.md, "Signed work orders"): Ed25519 over a
-//! canonical encoding, verified offline against the provider's order keys before anything
-//! on a terminal changes.
+//! canonical encoding, verified offline before anything on a terminal changes, with an
+//! order-signing key that a provider root (shipped with the profiles) delegates in a key
+//! statement the agent pulled (`authority`). A key verifies an order only if it may sign
+//! both when the order was issued and now.
 //!
 //! ```text
 //! signed bytes = "posagent-order-v1\n" ‖ canonical JSON of the `order` object
@@ -11,13 +13,13 @@
 //! UTF-8 bytes.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::order::{RawField, RawOrder, RawValue};
+use crate::authority::{DelegatedKey, Statement};
+use crate::order::RawOrder;
 
 /// What the signature covers, before the canonical order.
 pub const DOMAIN: &[u8] = b"posagent-order-v1\n";
@@ -81,15 +83,6 @@ impl SignedOrder {
     }
 }
 
-/// A provider's order-signing public key and when it may sign.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OrderKey {
-    pub algorithm: String,
-    pub public_key: String,
-    pub valid_from: Option<String>,
-    pub valid_until: Option<String>,
-}
-
 /// Why an order is not the provider's authorisation.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum OrderAuthError {
@@ -105,6 +98,12 @@ pub enum OrderAuthError {
         key_id: String,
         issued_at: String,
     },
+    /// The key may have signed it then, but no longer signs (retired or expired).
+    #[error("{}", crate::tr!("auth-key-retired", order = .id.as_str(), key = .key_id.as_str(), now = .now.as_str()))]
+    KeyRetired { id: String, key_id: String, now: String },
+    /// Signed by a key of another provider's root than the order's profile trusts.
+    #[error("{}", crate::tr!("auth-other-provider", order = .id.as_str(), profile = .profile.as_str()))]
+    OtherProvider { id: String, profile: String },
     #[error("{}", crate::tr!("auth-expired", order = .id.as_str(), until = .valid_until.as_str(), now = .now.as_str()))]
     Expired {
         id: String,
@@ -175,53 +174,55 @@ pub fn sign(order: serde_json::Value, key: &Ed25519KeyPair) -> Result<SignedOrde
     })
 }
 
-/// The provider's order keys this agent trusts.
+/// The order-signing keys this agent trusts: each delegated in a key statement the
+/// provider served (verified against a root one of the profiles ships, and not expired),
+/// with the root that delegated it.
 #[derive(Debug, Clone, Default)]
-pub struct OrderKeys(Vec<(String, Vec<u8>, OrderKey)>);
-
-impl OrderKeys {
-    /// Whether no key is configured.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The keys config.toml names (`[provider] order_key_files`).
-    pub fn configured(paths: &crate::config::Paths) -> Result<OrderKeys, OrderKeyError> {
-        let config = crate::config::Config::load(paths)?;
-        OrderKeys::load(&config.provider.order_key_files, &paths.config)
-    }
-
-    /// Reads the key files (`provider.order_key_files`; relative to `base`).
-    pub fn load(files: &[PathBuf], base: &Path) -> Result<OrderKeys, OrderKeyError> {
-        let mut keys = Vec::new();
-        for f in files {
-            let path = base.join(f);
-            let text = crate::input::read_text(&path, crate::input::MAX_CERT_FILE, &crate::tr!("what-order-key-file"))?;
-            let k: OrderKey = serde_json::from_str(&text).map_err(|e| OrderKeyError::Invalid {
-                file: path.clone(),
-                reason: e.to_string(),
-            })?;
-            let public = hex::decode(k.public_key.trim())
-                .ok()
-                .filter(|p| p.len() == 32 && k.algorithm == "ed25519")
-                .ok_or_else(|| OrderKeyError::NotEd25519 { file: path.clone() })?;
-            keys.push((key_id(&public), public, k));
-        }
-        Ok(OrderKeys(keys))
-    }
+pub struct OrderKeys {
+    keys: Vec<([u8; 8], DelegatedKey)>,
+    statements: Vec<Statement>,
 }
 
-/// Why the provider's order keys could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum OrderKeyError {
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
-    #[error(transparent)]
-    Read(#[from] crate::input::InputError),
-    #[error("{}", crate::tr!("order-key-invalid", file = .file.display().to_string(), reason = .reason.as_str()))]
-    Invalid { file: PathBuf, reason: String },
-    #[error("{}", crate::tr!("order-key-not-ed25519", file = .file.display().to_string()))]
-    NotEd25519 { file: PathBuf },
+impl OrderKeys {
+    /// Whether no key is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The keys of `statements` that verify against one of `roots` at `now` (Unix
+    /// seconds); the statements that do not, with why.
+    pub fn from_statements(
+        statements: &[Statement],
+        roots: &[[u8; 32]],
+        now: u64,
+    ) -> (OrderKeys, Vec<crate::authority::AuthorityError>) {
+        let mut trusted = OrderKeys::default();
+        let mut refused = Vec::new();
+        for st in statements {
+            let root = roots.iter().find(|r| crate::authority::key_id(*r) == st.root_key_id);
+            let checked = match root {
+                Some(r) => st.verify(r, now, 0),
+                None => Err(crate::authority::AuthorityError::UnknownRoot(st.root_key_id)),
+            };
+            match checked {
+                Ok(()) => {
+                    trusted.keys.extend(st.keys.iter().map(|k| (st.root_key_id, k.clone())));
+                    trusted.statements.push(st.clone());
+                }
+                Err(e) => refused.push(e),
+            }
+        }
+        (trusted, refused)
+    }
+
+    /// The statement of root `root_key_id`, to hand to a terminal with a change.
+    pub fn statement_of(&self, root_key_id: &[u8; 8]) -> Option<&Statement> {
+        self.statements.iter().find(|s| s.root_key_id == *root_key_id)
+    }
+
+    fn find(&self, key_id: &str) -> Option<&([u8; 8], DelegatedKey)> {
+        self.keys.iter().find(|(_, k)| hex::encode(k.key_id) == key_id)
+    }
 }
 
 /// An order whose signature verified: what the job reads.
@@ -238,6 +239,10 @@ pub struct Verified {
     pub checks: BTreeMap<String, String>,
     /// SHA-256 of the signed bytes, hex: stands for the order in the journal.
     pub sha256: String,
+    /// The root that delegated the key (its key id).
+    pub root_key_id: [u8; 8],
+    /// The terminals' authorisations, by serial (the values of their `E4` items).
+    pub authority: BTreeMap<String, Vec<u8>>,
 }
 
 fn strings(v: &serde_json::Value, what: &str) -> Result<BTreeMap<String, String>, String> {
@@ -270,14 +275,20 @@ impl SignedOrder {
     }
 
     /// Checks the signature against `keys`, and that the key may sign at the order's
-    /// `issued_at`; returns the order's content.
-    pub fn verify(&self, keys: &OrderKeys) -> Result<Verified, OrderAuthError> {
+    /// `issued_at` and, when given, at `now` too (a key retired or expired since verifies
+    /// no new work; a job begun on the order may still be finished); returns the order's
+    /// content.
+    pub fn verify(
+        &self,
+        keys: &OrderKeys,
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Verified, OrderAuthError> {
         let id = self.id();
         let malformed = |message: String| OrderAuthError::Malformed {
             id: id.clone(),
             message,
         };
-        let Some((_, public, key)) = keys.0.iter().find(|(kid, _, _)| *kid == self.key_id) else {
+        let Some((root_key_id, key)) = keys.find(&self.key_id) else {
             return Err(OrderAuthError::UnknownKey {
                 id,
                 key_id: self.key_id.clone(),
@@ -285,33 +296,47 @@ impl SignedOrder {
         };
         let bytes = signed_bytes(&self.order).map_err(malformed)?;
         let signature = hex::decode(&self.signature).map_err(|_| malformed("the signature is not hex".into()))?;
-        UnparsedPublicKey::new(&ED25519, public)
+        UnparsedPublicKey::new(&ED25519, &key.public_key)
             .verify(&bytes, &signature)
             .map_err(|_| OrderAuthError::BadSignature { id: id.clone() })?;
         let o = &self.order;
         let issued_at = time(o, "issued_at").map_err(malformed)?;
         let valid_until = time(o, "valid_until").map_err(malformed)?;
-        let bound = |s: &Option<String>| {
-            s.as_deref()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&chrono::Utc))
-        };
-        if bound(&key.valid_from).is_some_and(|f| issued_at < f)
-            || bound(&key.valid_until).is_some_and(|u| issued_at > u)
-        {
+        let secs = |t: chrono::DateTime<chrono::Utc>| u64::try_from(t.timestamp()).unwrap_or(0);
+        if !key.valid_at(secs(issued_at)) {
             return Err(OrderAuthError::KeyNotValid {
                 id,
                 key_id: self.key_id.clone(),
                 issued_at: issued_at.to_rfc3339(),
             });
         }
+        if let Some(now) = now
+            && !key.valid_at(secs(now))
+        {
+            return Err(OrderAuthError::KeyRetired {
+                id,
+                key_id: self.key_id.clone(),
+                now: now.to_rfc3339(),
+            });
+        }
         let mut fields = strings(&o["fields"], "fields").map_err(malformed)?;
         fields.insert("id".into(), id.clone());
+        let authority = strings(&o["authority"], "authority")
+            .map_err(malformed)?
+            .into_iter()
+            .map(|(serial, h)| {
+                hex::decode(&h)
+                    .map(|b| (serial.clone(), b))
+                    .map_err(|_| malformed(format!("authority.{serial} is not hex")))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Verified {
             technician: o["technician"].as_str().unwrap_or_default().to_string(),
             checks: strings(&o["checks"], "checks").map_err(malformed)?,
             key_id: self.key_id.clone(),
             sha256: hex::encode(Sha256::digest(&bytes)),
+            root_key_id: *root_key_id,
+            authority,
             issued_at,
             valid_until,
             fields,
@@ -321,6 +346,19 @@ impl SignedOrder {
 }
 
 impl Verified {
+    /// Whether `profile` (the one the order names) trusts the root that delegated the key
+    /// it is signed with: a provider signs for its own terminals only.
+    pub fn signed_for(&self, profile: Option<&crate::profile::Profile>) -> Result<(), OrderAuthError> {
+        let trusted = profile.map(crate::authority::trusted_roots).unwrap_or_default();
+        if trusted.iter().any(|r| crate::authority::key_id(r) == self.root_key_id) {
+            return Ok(());
+        }
+        Err(OrderAuthError::OtherProvider {
+            id: self.id.clone(),
+            profile: profile.map_or_else(|| "-".to_string(), |p| p.name.clone()),
+        })
+    }
+
     /// Whether it may be carried out now, by `technician`, by this laptop's clock `now`.
     pub fn authorise(&self, technician: &str, now: chrono::DateTime<chrono::Utc>) -> Result<(), OrderAuthError> {
         if self.technician != technician {
@@ -349,23 +387,7 @@ impl Verified {
 
     /// The order as the validator reads orders, named `pulled order ID`.
     pub fn raw(&self) -> RawOrder {
-        RawOrder {
-            file: PathBuf::from(format!("pulled order {}", self.id)),
-            line: 1,
-            fields: self
-                .fields
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        RawField {
-                            value: RawValue::Text(v.clone()),
-                            line: 1,
-                        },
-                    )
-                })
-                .collect(),
-        }
+        RawOrder::of_fields(format!("pulled order {}", self.id), &self.fields)
     }
 }
 
@@ -389,18 +411,30 @@ pub(crate) mod tests {
         })
     }
 
+    fn secs(t: &str) -> u64 {
+        chrono::DateTime::parse_from_rfc3339(t).unwrap().timestamp() as u64
+    }
+
+    /// `key` delegated from `from` to `until` by a test root, in a statement that expires
+    /// long after.
+    pub(crate) fn keys_window(key: &Ed25519KeyPair, from: &str, until: &str) -> OrderKeys {
+        let root = Ed25519KeyPair::from_seed_unchecked(&[5u8; 32]).unwrap();
+        let public: [u8; 32] = key.public_key().as_ref().try_into().unwrap();
+        let delegated = DelegatedKey {
+            key_id: crate::authority::key_id(&public),
+            public_key: public,
+            valid_from: secs(from),
+            valid_until: secs(until),
+        };
+        let st = Statement::sign(1, secs("2100-01-01T00:00:00Z"), &[delegated], &root);
+        let root_public: [u8; 32] = root.public_key().as_ref().try_into().unwrap();
+        let (keys, refused) = OrderKeys::from_statements(&[st], &[root_public], secs("2026-11-25T00:00:00Z"));
+        assert!(refused.is_empty(), "{refused:?}");
+        keys
+    }
+
     fn keys_for(key: &Ed25519KeyPair, from: Option<&str>) -> OrderKeys {
-        let public = key.public_key().as_ref().to_vec();
-        OrderKeys(vec![(
-            key_id(&public),
-            public.clone(),
-            OrderKey {
-                algorithm: "ed25519".into(),
-                public_key: hex::encode(public),
-                valid_from: from.map(str::to_string),
-                valid_until: None,
-            },
-        )])
+        keys_window(key, from.unwrap_or("2000-01-01T00:00:00Z"), "2099-01-01T00:00:00Z")
     }
 
     #[test]
@@ -427,13 +461,13 @@ pub(crate) mod tests {
         let key = vector_key();
         let keys = keys_for(&key, None);
         let signed = sign(vector_order(), &key).unwrap();
-        let v = signed.verify(&keys).unwrap();
+        let v = signed.verify(&keys, None).unwrap();
         assert_eq!(v.fields["merchant.mid"], "822100000000001");
         assert_eq!(v.fields["id"], "WO-VECTOR-1");
         let mut tampered = signed.clone();
         tampered.order["fields"]["merchant.mid"] = "822100000000002".into();
         assert_eq!(
-            tampered.verify(&keys),
+            tampered.verify(&keys, None),
             Err(OrderAuthError::BadSignature {
                 id: "WO-VECTOR-1".into()
             })
@@ -450,16 +484,16 @@ pub(crate) mod tests {
                 order: reordered,
                 ..signed.clone()
             }
-            .verify(&keys)
+            .verify(&keys, None)
             .is_ok()
         );
         let other = Ed25519KeyPair::from_seed_unchecked(&[9u8; 32]).unwrap();
         assert!(matches!(
-            signed.verify(&keys_for(&other, None)),
+            signed.verify(&keys_for(&other, None), None),
             Err(OrderAuthError::UnknownKey { .. })
         ));
         assert!(matches!(
-            signed.verify(&keys_for(&key, Some("2027-01-01T00:00:00Z"))),
+            signed.verify(&keys_for(&key, Some("2027-01-01T00:00:00Z")), None),
             Err(OrderAuthError::KeyNotValid { .. })
         ));
     }
@@ -469,7 +503,7 @@ pub(crate) mod tests {
         let key = vector_key();
         let v = sign(vector_order(), &key)
             .unwrap()
-            .verify(&keys_for(&key, None))
+            .verify(&keys_for(&key, None), None)
             .unwrap();
         let at = |s: &str| {
             chrono::DateTime::parse_from_rfc3339(s)
@@ -488,6 +522,27 @@ pub(crate) mod tests {
         assert!(matches!(
             v.authorise("zhang.wei", at("2026-11-22T00:00:00Z")),
             Err(OrderAuthError::NotYetValid { .. })
+        ));
+    }
+
+    /// Side door: a retired key still signed, because its window was checked against the
+    /// order's `issued_at`, which the signer chooses: an order backdated into the old
+    /// key's window ran. A key must be valid when the order was issued and now.
+    #[test]
+    fn a_retired_key_no_longer_signs_however_the_order_is_dated() {
+        let key = vector_key();
+        // Retired on 2026-11-24; the order says it was issued on the 23rd.
+        let keys = keys_window(&key, "2026-01-01T00:00:00Z", "2026-11-24T00:00:00Z");
+        let signed = sign(vector_order(), &key).unwrap();
+        let at = |t: &str| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .unwrap()
+                .with_timezone(&chrono::Utc)
+        };
+        assert!(signed.verify(&keys, Some(at("2026-11-23T12:00:00Z"))).is_ok());
+        assert!(matches!(
+            signed.verify(&keys, Some(at("2026-11-25T00:00:00Z"))),
+            Err(OrderAuthError::KeyRetired { .. })
         ));
     }
 }

@@ -123,6 +123,10 @@ fn provider(paths: &Paths, a: SimProviderArgs, announce: fn(&serde_json::Value))
         card_cooldown_days: a.card_cooldown_days,
         seed: a.seed,
         orders: a.orders,
+        keys: crate::provider::orders::KeyOptions {
+            generation: a.key_generation,
+            statement_ttl: std::time::Duration::from_secs(a.statement_ttl),
+        },
         sms_log: a.sms_log,
         sms_ttl: std::time::Duration::from_secs(a.sms_ttl),
     };
@@ -221,9 +225,16 @@ pub struct SimProviderArgs {
     #[arg(long, default_value_t = 30)]
     pub card_cooldown_days: u32,
     /// Issue these work orders, signed (CSV: the plan's columns plus `technician`, and
-    /// optionally `valid_until` and `checks.NAME`).
+    /// optionally `valid_until`, `checks.NAME` and `authority.NAME`: see docs/sync-api.md).
     #[arg(long, value_name = "PLAN.csv")]
     pub orders: Option<PathBuf>,
+    /// The key generation: the version of the key statements served, and which order key
+    /// signs (a new generation makes a new key and retires the one before).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub key_generation: u32,
+    /// Seconds the key statements stand from start.
+    #[arg(long, value_name = "SECONDS", default_value_t = 365 * 24 * 3600)]
+    pub statement_ttl: u64,
     /// "Send" one-time codes by appending one JSON line per message to FILE (default:
     /// sms.jsonl in the directory).
     #[arg(long, value_name = "FILE")]

@@ -131,11 +131,14 @@ fn order_plan(old_port: &Path, profiles: &ProfileSet) -> Result<String, DemoErro
     let mut t = Terminal::open(old_port, &profiles.get(PROFILE)?.serial)?;
     t.authenticate(&Secret::new(DEMO_SECRET.as_bytes().to_vec()))?;
     let b = t.read_binding()?;
+    // The binding the new unit takes over, which the provider knows from its records and
+    // authorises the new unit to hold.
+    let binding = hex::encode(b.encode());
     Ok(format!(
         "id,technician,operation,profile,reason,merchant.mid,merchant.name,merchant.kind,merchant.legal_rep_id,\
-         expect.serial,expect.tid,replacement.serial,replacement.model,replacement.activation_code\n\
+         expect.serial,expect.tid,replacement.serial,replacement.model,replacement.activation_code,authority.binding\n\
          {ORDER_ID},{TECHNICIAN},migrate,{PROFILE},device-replaced,{},Demo Noodle Shop,individual,{DEMO_LEGAL_REP_ID},\
-         {OLD_SERIAL},{},{NEW_SERIAL},A8,{}\n",
+         {OLD_SERIAL},{},{NEW_SERIAL},A8,{},{binding}\n",
         b.mid.ok_or(DemoError::NoMerchant)?,
         b.tid.ok_or(DemoError::NoMerchant)?,
         activation_code_for(NEW_SERIAL),
@@ -210,10 +213,9 @@ pub fn run(
         url,
     });
     let config = format!(
-        "technician = \"{TECHNICIAN}\"\n\n[provider]\nurl = \"{url}\"\nca = \"{}\"\nagent_key_file = \"{}\"\norder_key_files = [\"{}\"]\n",
+        "technician = \"{TECHNICIAN}\"\n\n[provider]\nurl = \"{url}\"\nca = \"{}\"\nagent_key_file = \"{}\"\n",
         field(&provider, "ca")?.display(),
         field(&provider, "agent_key")?.display(),
-        field(&provider, "order_key")?.display()
     );
     write_private(&paths.config_file(), &config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -225,7 +227,7 @@ pub fn run(
         })?;
     let agent = Agent::open(&paths)?;
     let mut delivery = agent.delivery(Default::default())?;
-    let pulled = runtime.block_on(delivery.pull_orders(&paths))?.unwrap_or_default();
+    let pulled = runtime.block_on(delivery.pull_orders(&paths))?;
     say(DemoEvent::Pulled(&pulled));
     let order = agent.order(&OrderRef::Pulled(ORDER_ID), Some(Operation::Migrate))?;
 

@@ -12,7 +12,7 @@ pub mod provider;
 pub use posagent_core::testkit::{DEMO_SECRET, faults, inproc, terminal};
 
 // The agent's own modules under the names the simulators' code uses.
-pub(crate) use posagent_core::{domain, input, link, private, profile, signed, store, sync};
+pub(crate) use posagent_core::{authority, domain, input, job, link, order, private, profile, signed, store, sync};
 
 use std::path::PathBuf;
 use std::time::Duration;

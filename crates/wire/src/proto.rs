@@ -43,6 +43,12 @@ pub mod tag {
     // Constructed containers
     pub const RECORD: u32 = 0xE1;
     pub const PARAM: u32 = 0xE2;
+    /// A provider root's key statement (docs/protocol.md §11), with a changing command.
+    pub const KEY_STATEMENT: u32 = 0xE3;
+    /// A provider's authorisation of one change, with a changing command.
+    pub const AUTHORISATION: u32 = 0xE4;
+    /// One delegated key, inside a key statement (repeated).
+    pub const DELEGATED_KEY: u32 = 0xE5;
     // Identity
     pub const VENDOR: u32 = 0xDF01;
     pub const MODEL: u32 = 0xDF02;
@@ -82,6 +88,9 @@ pub mod tag {
     /// Data frames sized to the line (optional): the block size, 2 bytes, offered (HELLO)
     /// and accepted (its response, the same value).
     pub const BLOCKS: u32 = 0xDF45;
+    /// The provider root a terminal enforces authority for: its key id, 8 bytes (HELLO
+    /// response; absent: the terminal does not enforce).
+    pub const AUTHORITY_ROOT: u32 = 0xDF46;
     // Bulk transfer
     pub const OBJECT: u32 = 0xDF50;
     pub const OFFSET: u32 = 0xDF51;
@@ -98,6 +107,22 @@ pub mod tag {
     pub const UNSETTLED_COUNT: u32 = 0xDF62;
     pub const TRANSACTION_COUNT: u32 = 0xDF63;
     pub const AUTHENTICATED: u32 = 0xDF64;
+    // Authority (docs/protocol.md §11)
+    /// A terminal's change counter, 4 bytes (STATUS; inside an authorisation).
+    pub const CHANGE_COUNTER: u32 = 0xDF65;
+    pub const STATEMENT_VERSION: u32 = 0xDF66;
+    /// Unix seconds, 8 bytes.
+    pub const EXPIRES: u32 = 0xDF67;
+    pub const KEY_ID: u32 = 0xDF68;
+    pub const PUBLIC_KEY: u32 = 0xDF69;
+    pub const VALID_FROM: u32 = 0xDF6A;
+    pub const VALID_UNTIL: u32 = 0xDF6B;
+    pub const ROOT_KEY_ID: u32 = 0xDF6C;
+    /// Ed25519, 64 bytes: the last item of a statement or an authorisation.
+    pub const SIGNATURE: u32 = 0xDF6D;
+    pub const AUTH_OPERATION: u32 = 0xDF6E;
+    pub const AUTH_TARGET: u32 = 0xDF6F;
+    pub const NOT_AFTER: u32 = 0xDF72;
     // Parameters
     pub const PARAM_NAME: u32 = 0xDF70;
     pub const PARAM_VALUE: u32 = 0xDF71;
@@ -135,6 +160,8 @@ pub mod result {
     pub const CHECKSUM: u8 = 7;
     pub const BAD_ACTIVATION: u8 = 8;
     pub const UNKNOWN_COMMAND: u8 = 9;
+    /// A changing command without a valid authorisation from the provider (§11).
+    pub const NOT_AUTHORISED: u8 = 10;
 }
 
 /// Protocol versions this build speaks, newest last.

@@ -34,6 +34,11 @@ pub fn is_constructed(tag: u32) -> bool {
 
 /// Parses one level of TLV items.
 pub fn parse(bytes: &[u8]) -> Result<Vec<(u32, &[u8])>, TlvError> {
+    Ok(parse_items(bytes)?.into_iter().map(|(t, v, _)| (t, v)).collect())
+}
+
+/// Parses one level of TLV items, each with the offset at which its tag begins.
+pub fn parse_items(bytes: &[u8]) -> Result<Vec<(u32, &[u8], usize)>, TlvError> {
     let mut items = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
@@ -71,7 +76,7 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<(u32, &[u8])>, TlvError> {
         }
         let value = bytes.get(i..i + len).ok_or(TlvError::Truncated(i))?;
         i += len;
-        items.push((tag, value));
+        items.push((tag, value, start));
     }
     Ok(items)
 }

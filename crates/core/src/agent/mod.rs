@@ -20,7 +20,6 @@ use crate::link::port::{Opener, SerialOpener};
 use crate::order::Operation;
 use crate::profile::{Profile, ProfileError, ProfileSet};
 use crate::seal::{LocalKeys, SealError};
-use crate::signed::{OrderKeyError, OrderKeys};
 use crate::store::Store;
 use crate::store::jobs::JobState;
 use crate::sync::codes::Codes;
@@ -35,8 +34,6 @@ pub enum OpenError {
     #[error(transparent)]
     Profile(#[from] ProfileError),
     #[error(transparent)]
-    OrderKeys(#[from] OrderKeyError),
-    #[error(transparent)]
     Seal(#[from] SealError),
     #[error(transparent)]
     Settings(#[from] SettingsError),
@@ -47,7 +44,6 @@ pub struct Agent {
     paths: Paths,
     config: Config,
     profiles: ProfileSet,
-    order_keys: OrderKeys,
     keys: LocalKeys,
     technician: String,
     opener: Arc<dyn Opener>,
@@ -60,7 +56,6 @@ impl Agent {
     pub fn open(paths: &Paths) -> Result<Agent, OpenError> {
         let config = Config::load(paths)?;
         let profiles = ProfileSet::load(&paths.profile_overrides())?;
-        let order_keys = OrderKeys::load(&config.provider.order_key_files, &paths.config)?;
         let keys = LocalKeys::load_or_create(&paths.data)?;
         let codes = Codes::configured(paths)?;
         Ok(Agent {
@@ -68,7 +63,6 @@ impl Agent {
             technician: config.technician(),
             config,
             profiles,
-            order_keys,
             keys,
             opener: Arc::new(SerialOpener),
             codes,
@@ -114,22 +108,25 @@ impl Agent {
         Store::open(&self.paths.data)
     }
 
-    fn context(&self) -> Context<'_> {
-        Context {
+    /// What every job shares, with the order keys the key statements kept here delegate
+    /// now (a pull may have brought new ones since the agent was opened).
+    fn context(&self) -> Result<Context<'_>, crate::store::StoreError> {
+        let order_keys = crate::sync::keys::held(&self.store()?, &self.profiles)?;
+        Ok(Context {
             paths: &self.paths,
             profiles: &self.profiles,
-            order_keys: &self.order_keys,
+            order_keys,
             technician: &self.technician,
             keys: &self.keys,
             opener: self.opener.clone(),
             codes: &self.codes,
-        }
+        })
     }
 
     /// The order `r` names (for `op` when given), read and checked: a local file, one
     /// order of a file, or a pulled order verified against the provider's keys.
     pub fn order(&self, r: &OrderRef<'_>, op: Option<Operation>) -> Result<Prepared, OrderForError> {
-        job::orders::prepare(&self.context(), r, op)
+        job::orders::prepare(&self.context()?, r, op)
     }
 
     /// Starts a job on `order` at `at`; a dry run passes the gate and changes nothing.
@@ -141,7 +138,7 @@ impl Agent {
         opts: &Options,
         observer: &mut dyn Observer,
     ) -> Result<JobOutcome, JobError> {
-        let outcome = job::start(&self.context(), order, at, creds, opts, observer)?;
+        let outcome = job::start(&self.context()?, order, at, creds, opts, observer)?;
         Ok(self.with_receipt(outcome))
     }
 
@@ -154,7 +151,7 @@ impl Agent {
         opts: &Options,
         observer: &mut dyn Observer,
     ) -> Result<JobOutcome, JobError> {
-        let outcome = job::resume(&self.context(), id, at, creds, opts, observer)?;
+        let outcome = job::resume(&self.context()?, id, at, creds, opts, observer)?;
         Ok(self.with_receipt(outcome))
     }
 
@@ -166,21 +163,23 @@ impl Agent {
         creds: Credentials<'_>,
         observer: &mut dyn Observer,
     ) -> Result<JobOutcome, JobError> {
-        let outcome = job::abort(&self.context(), id, at, creds, observer)?;
+        let outcome = job::abort(&self.context()?, id, at, creds, observer)?;
         Ok(self.with_receipt(outcome))
     }
 
     /// Restores the backup `archive` (already read and checked with the password) onto
-    /// the terminal at `port`, spoken to as `profile`.
+    /// the terminal at `port`, spoken to as `profile`, on the provider's pulled restore
+    /// order `order` when there is one.
     pub fn restore(
         &self,
         archive: Archive<'_>,
         port: &Path,
         profile: &Profile,
+        order: Option<&str>,
         creds: Credentials<'_>,
         observer: &mut dyn Observer,
     ) -> Result<JobOutcome, JobError> {
-        let outcome = job::start_restore(&self.context(), archive, port, profile, creds, observer)?;
+        let outcome = job::start_restore(&self.context()?, archive, port, profile, order, creds, observer)?;
         Ok(self.with_receipt(outcome))
     }
 

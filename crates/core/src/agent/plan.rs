@@ -132,7 +132,7 @@ pub type Probed = (HashMap<String, PathBuf>, Vec<(PathBuf, String)>);
 impl Agent {
     /// The orders of `source` and what to do with each, from the journal.
     pub fn plan(&self, source: Source<'_>) -> Result<Plan, PlanError> {
-        let cx = self.context();
+        let cx = self.context()?;
         let (orders, left_alone, file) = match source {
             Source::File(f) => (crate::job::orders::every_order(&cx, f)?, Vec::new(), f.to_path_buf()),
             Source::Pulled => {

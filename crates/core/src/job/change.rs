@@ -8,13 +8,14 @@ use std::sync::Arc;
 
 use super::engine::Common;
 use super::{Copying, Options, Step};
+use crate::authority::Operation as AuthOp;
 use crate::link::port::Opener;
 use crate::order::{Operation, WorkOrder};
 use crate::profile::Profile;
-use crate::signed::Verified;
+use crate::signed::{OrderKeys, Verified};
 use crate::sync::codes::Codes;
-use crate::terminal::model::Binding;
-use crate::terminal::{Terminal, TestResult};
+use crate::terminal::model::{AccountBinding, Binding, CardBinding};
+use crate::terminal::{Authority, Terminal, TestResult};
 
 /// The steps of `op` under `profile`, in order (a migration copies in one pass).
 pub fn plan(op: Operation, profile: &Profile) -> Vec<Step> {
@@ -55,6 +56,46 @@ pub fn plan_with(op: Operation, profile: &Profile, copying: Copying) -> Vec<Step
     steps
 }
 
+/// The settlement card a rebind-card order binds.
+pub(crate) fn new_card(order: &WorkOrder) -> Option<CardBinding> {
+    let n = &order.new;
+    Some(CardBinding {
+        pan: n.card.clone()?,
+        holder: n.holder.clone()?,
+        expiry: n.expiry.map(|e| format!("{:02}{:02}", e.month, e.year % 100)),
+    })
+}
+
+/// The settlement account a rebind-account order binds.
+pub(crate) fn new_account(order: &WorkOrder) -> Option<AccountBinding> {
+    let n = &order.new;
+    Some(AccountBinding {
+        number: n.account.clone()?,
+        holder: n.holder.clone()?,
+        bank: n.bank.clone()?,
+        branch: n.branch_code.clone()?,
+    })
+}
+
+/// What a rebind's BIND carries, from the order alone: its new card, account or phone, as
+/// the provider's authorisation digests it (docs/protocol.md §11); `None` for the other
+/// procedures, and for an order that lacks the value.
+pub fn rebind_items(order: &WorkOrder) -> Option<Vec<u8>> {
+    let new = Binding {
+        card: new_card(order),
+        account: new_account(order),
+        phone: order.new.phone.clone(),
+        ..Binding::unbound()
+    };
+    let op = match order.operation {
+        Operation::RebindCard => AuthOp::RebindCard,
+        Operation::RebindAccount => AuthOp::RebindAccount,
+        Operation::RebindPhone => AuthOp::RebindPhone,
+        _ => return None,
+    };
+    crate::authority::bind_items(op, &new)
+}
+
 /// Data read from the old unit for a migration.
 pub(crate) struct Exported {
     pub params: Vec<u8>,
@@ -76,6 +117,15 @@ pub(crate) struct Made {
     pub after: Option<Binding>,
 }
 
+/// What the changes of each terminal carry to it when it enforces the provider's authority
+/// (none for one that does not).
+#[derive(Default)]
+pub(crate) struct Grants {
+    pub main: Option<Authority>,
+    /// Found when the replacement is first opened.
+    pub replacement: Option<Authority>,
+}
+
 /// One of the five procedures being carried out.
 pub(crate) struct Change<'a> {
     pub c: Common<'a>,
@@ -85,6 +135,9 @@ pub(crate) struct Change<'a> {
     pub order: WorkOrder,
     /// The provider's signature over the order, when it was pulled.
     pub signed: Option<Verified>,
+    /// The order keys held, to check the replacement's authorisation when it is opened.
+    pub order_keys: OrderKeys,
+    pub grants: Grants,
     pub main: Terminal,
     pub replacement: Option<Terminal>,
     pub replacement_port: Option<PathBuf>,

@@ -32,7 +32,7 @@ mod submission;
 #[cfg(test)]
 mod tests;
 
-pub use change::{plan, plan_with};
+pub use change::{plan, plan_with, rebind_items};
 pub use open::{Archive, At, Context, Credentials, abort, resume, start, start_restore};
 pub use orders::{OrderForError, OrderRef, Origin, Prepared};
 pub use proof::{Code, CodeAsk, CodeFile};
@@ -223,6 +223,10 @@ pub enum JobError {
     Order(#[from] OrderProblem),
     #[error("{}", crate::tr!("abort-too-late", job = .0.as_str()))]
     AbortTooLate(String),
+    /// The terminal made the change and spent the provider's authorisation for it: undoing
+    /// it would be a change of its own.
+    #[error("{}", crate::tr!("abort-authorisation-spent", job = .0.as_str()))]
+    AuthorisationSpent(String),
     #[error("{}", crate::tr!("restore-no-backup"))]
     AbortNoBackup,
     /// A step asked of a procedure that has no such step (a defect, not bad input).
@@ -245,6 +249,60 @@ pub enum Unauthorised {
     AlreadyDone { order: String, job: String },
     #[error(transparent)]
     Signature(#[from] crate::signed::OrderAuthError),
+    /// The terminal answers as another provider's than the order's profile.
+    #[error("{}", crate::tr!("order-other-profile", serial = .serial.as_str(), answered = .answered.as_str(), profile = .profile.as_str()))]
+    OtherProfile {
+        serial: String,
+        profile: String,
+        answered: String,
+    },
+    /// The profile's terminals must enforce the provider's authority, and this one does not.
+    #[error("{}", crate::tr!("terminal-not-enforcing", serial = .serial.as_str(), profile = .profile.as_str()))]
+    NotEnforcing { serial: String, profile: String },
+    /// The order carries no authorisation for a terminal it changes.
+    #[error("{}", crate::tr!("order-no-authorisation", order = .order.as_str(), serial = .serial.as_str()))]
+    NoAuthorisation { order: String, serial: String },
+    /// The order's authorisation for a terminal does not stand.
+    #[error("{}", crate::tr!("order-authorisation-invalid", order = .order.as_str(), serial = .serial.as_str(), reason = .reason.as_str()))]
+    Authorisation {
+        order: String,
+        serial: String,
+        reason: String,
+    },
+    /// A restore that writes a binding, without the provider's restore order.
+    #[error("{}", crate::tr!("restore-unordered", serial = .serial.as_str(), profile = .profile.as_str()))]
+    RestoreUnordered { serial: String, profile: String },
+    /// The order given to a restore is not a restore order.
+    #[error("{}", crate::tr!("restore-not-a-restore-order", order = .order.as_str(), operation = .operation.as_str()))]
+    NotARestore { order: String, operation: String },
+    /// The authorisation is for another of the terminal's changes (one made since it was
+    /// issued, or one not made yet).
+    #[error("{}", crate::tr!("order-authorisation-stale", order = .order.as_str(), serial = .serial.as_str(), counter = *.counter, at = *.at))]
+    Stale {
+        order: String,
+        serial: String,
+        counter: u32,
+        at: u32,
+    },
+}
+
+impl Unauthorised {
+    /// A stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Unauthorised::Unsigned { .. } => "order_unsigned",
+            Unauthorised::OtherTerminal { .. } => "order_other_terminal",
+            Unauthorised::AlreadyDone { .. } => "order_already_done",
+            Unauthorised::Signature(_) => "order_not_authorised",
+            Unauthorised::OtherProfile { .. } => "order_other_profile",
+            Unauthorised::NotEnforcing { .. } => "terminal_not_enforcing",
+            Unauthorised::NoAuthorisation { .. } => "no_authorisation",
+            Unauthorised::Authorisation { .. } => "authorisation_invalid",
+            Unauthorised::Stale { .. } => "authorisation_stale",
+            Unauthorised::RestoreUnordered { .. } => "restore_needs_order",
+            Unauthorised::NotARestore { .. } => "not_a_restore_order",
+        }
+    }
 }
 
 /// What is wrong with a job's order, its file, or a restore's archive.

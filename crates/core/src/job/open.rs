@@ -6,11 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::change::{Change, Made};
+use super::change::{Change, Grants, Made};
 use super::engine::{self, Common, Mode};
 use super::orders::Prepared;
 use super::restore::{Restore, archive_digest};
-use super::{JobError, JobOutcome, Observer, Options, OrderProblem, Step, gate};
+use super::{JobError, JobOutcome, Observer, Options, OrderProblem, PULLED, Step, gate};
 use crate::backup::Opened;
 use crate::config::Paths;
 use crate::journal::{Entry, OrderRecord};
@@ -28,8 +28,8 @@ use crate::terminal::{Secret, Terminal, TerminalError, discover};
 pub struct Context<'a> {
     pub paths: &'a Paths,
     pub profiles: &'a ProfileSet,
-    /// The provider's order keys, to check a pulled order's signature.
-    pub order_keys: &'a OrderKeys,
+    /// The order keys the providers' roots delegate, to check a pulled order's signature.
+    pub order_keys: OrderKeys,
     /// Who is working (config.toml's technician).
     pub technician: &'a str,
     /// The local key: opens pulled orders, seals submissions.
@@ -169,7 +169,7 @@ pub fn start<'a>(
     if let Some(r) = &replacement_serial {
         not_busy(&store, r)?;
     }
-    gate::authorise(order, profile, &store, cx.technician, &serial, None)?;
+    let grant = gate::authorise(cx, order, profile, &store, &mut main, &port, &serial, None)?;
     let (order_file, order_sha256) = order.recorded()?;
     let job = JobRecord::new(
         NewJob {
@@ -221,6 +221,11 @@ pub fn start<'a>(
         profile,
         order: order.order.clone(),
         signed: order.signed.clone(),
+        order_keys: cx.order_keys.clone(),
+        grants: Grants {
+            main: grant,
+            replacement: None,
+        },
         main,
         replacement: None,
         replacement_port,
@@ -245,12 +250,15 @@ pub struct Archive<'a> {
     pub to_replacement: bool,
 }
 
-/// Starts a restore of `archive` onto the terminal at `port`.
+/// Starts a restore of `archive` onto the terminal at `port`, on the provider's pulled
+/// restore order `order` when there is one (the gate says when there must be).
+#[allow(clippy::too_many_arguments)]
 pub fn start_restore<'a>(
     cx: &Context<'a>,
     archive: Archive<'_>,
     port: &Path,
     profile: &'a Profile,
+    order: Option<&str>,
     creds: Credentials<'a>,
     observer: &'a mut dyn Observer,
 ) -> Result<JobOutcome, JobError> {
@@ -258,10 +266,38 @@ pub fn start_restore<'a>(
     let mut main = open_terminal(cx, port, profile)?;
     let serial = main.identify()?.serial;
     not_busy(&store, &serial)?;
+    let order = match order {
+        Some(id) => Some(
+            super::orders::restore_order(cx, &store, id, Some(chrono::Utc::now())).map_err(|e| match e {
+                super::OrderForError::Unauthorised(a) => JobError::from(super::Unauthorised::from(a)),
+                other => JobError::Order(OrderProblem::Unreadable {
+                    file: PathBuf::from(format!("{PULLED}{id}")),
+                    reason: other.to_string(),
+                }),
+            })?,
+        ),
+        None => None,
+    };
+    main.authenticate(creds.secret)?;
+    let writes_binding = main.read_binding()? != archive.contents.binding;
+    let grant = gate::authorise_restore(
+        cx,
+        order.as_ref(),
+        profile,
+        &store,
+        &mut main,
+        port,
+        &serial,
+        writes_binding,
+        None,
+    )?;
     let file = std::fs::canonicalize(archive.file).unwrap_or_else(|_| archive.file.to_path_buf());
     let job = JobRecord::new(
         NewJob {
-            order_id: format!("restore-of-{}", archive.contents.manifest.terminal.serial),
+            order_id: order.as_ref().map_or_else(
+                || format!("restore-of-{}", archive.contents.manifest.terminal.serial),
+                |o| o.id.clone(),
+            ),
             operation: JobKind::Restore,
             profile: profile.name.clone(),
             order_file: file.display().to_string(),
@@ -282,6 +318,9 @@ pub fn start_restore<'a>(
         contents: archive.contents,
         main,
         to_replacement: archive.to_replacement,
+        order,
+        grant,
+        before: None,
         after: None,
     };
     engine::execute(&mut restore, Mode::Run)
@@ -384,6 +423,34 @@ fn carry<'a>(
         }
         let contents = crate::backup::read_archive(&file, creds.password)?;
         let to_replacement = contents.manifest.terminal.serial != job.terminal_serial;
+        // A restore on the provider's order carries its authorisation on.
+        let order = match store.pulled_document(&job.order_id)? {
+            Some(_) => Some(
+                super::orders::restore_order(cx, &store, &job.order_id, None).map_err(|e| {
+                    OrderProblem::Unreadable {
+                        file: PathBuf::from(format!("{PULLED}{}", job.order_id)),
+                        reason: e.to_string(),
+                    }
+                })?,
+            ),
+            None => None,
+        };
+        let mut main = main;
+        let grant = match &order {
+            Some(v) => gate::grant(
+                Some(v),
+                &cx.order_keys,
+                &mut main,
+                &job.terminal_serial,
+                crate::authority::Operation::Restore,
+                true,
+            )
+            .unwrap_or_else(|e| {
+                tracing::warn!(job = %job.id, "no authorisation for the terminal: {e}");
+                None
+            }),
+            None => None,
+        };
         store.set_job_ports(&job.id, &port, None)?;
         let job = running(&mut store, job)?;
         let mut c = common(cx, store, job, creds, observer, false, live);
@@ -394,6 +461,9 @@ fn carry<'a>(
             contents,
             main,
             to_replacement,
+            order,
+            grant,
+            before: None,
             after: None,
         })));
     }
@@ -418,25 +488,49 @@ fn carry<'a>(
         // A job started before there was a choice copies one transfer after another.
         options.copying = o.copying.unwrap_or(crate::journal::Copying::Sequential);
     }
-    if !c.confirmed && purpose == Purpose::Resume {
+    let mut main = main;
+    let grant = if !c.confirmed && purpose == Purpose::Resume {
         // Nothing changed yet: the job goes through the gate again, and its checks run
         // again (all but a phone already proven, which would send another code).
+        c.done.retain(|s, _| !s.is_check() || *s == Step::VerifyPhone);
         gate::authorise(
+            cx,
             &prepared,
             profile,
             &c.store,
-            cx.technician,
+            &mut main,
+            &port,
             &c.job.terminal_serial,
             Some(&c.job.id),
-        )?;
-        c.done.retain(|s, _| !s.is_check() || *s == Step::VerifyPhone);
-    }
+        )?
+    } else {
+        // Under way or rolled back: past the gate, with what the terminal needs for it. A
+        // job with nothing left to change on it needs none: one that does and has no
+        // authorisation standing is refused by the terminal, which says why.
+        gate::grant(
+            prepared.signed.as_ref(),
+            &cx.order_keys,
+            &mut main,
+            &c.job.terminal_serial,
+            gate::main_operation(&prepared),
+            true,
+        )
+        .unwrap_or_else(|e| {
+            tracing::warn!(job = %c.job.id, "no authorisation for the terminal: {e}");
+            None
+        })
+    };
     Ok(Carried::Change(Box::new(Change {
         c,
         opener: cx.opener.clone(),
         profile,
         order: prepared.order,
         signed: prepared.signed,
+        order_keys: cx.order_keys.clone(),
+        grants: Grants {
+            main: grant,
+            replacement: None,
+        },
         main,
         replacement: None,
         replacement_port,

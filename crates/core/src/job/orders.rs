@@ -103,6 +103,12 @@ pub enum OrderForError {
     Unauthorised(#[from] OrderAuthError),
 }
 
+impl From<crate::store::StoreError> for OrderForError {
+    fn from(e: crate::store::StoreError) -> Self {
+        OrderForError::Pulled(e.into())
+    }
+}
+
 /// Problems listed one per line, as the messages show them.
 fn listed(problems: &[Problem]) -> String {
     problems.iter().map(|p| format!("\n  {p}")).collect()
@@ -174,7 +180,7 @@ fn pulled(cx: &Context<'_>, id: &str) -> Result<Prepared, OrderForError> {
         .map_err(PulledError::from)?
         .ok_or_else(|| OrderForError::PulledGone(id.to_string()))?;
     let (order, v) =
-        crate::sync::orders::checked(&doc, cx.order_keys, cx.technician, cx.profiles).map_err(|e| match e {
+        crate::sync::orders::checked(&doc, &cx.order_keys, cx.technician, cx.profiles).map_err(|e| match e {
             NotReady::Auth(e) => OrderForError::Unauthorised(e),
             NotReady::Invalid(problems) => OrderForError::PulledInvalid {
                 order: id.to_string(),
@@ -186,6 +192,24 @@ fn pulled(cx: &Context<'_>, id: &str) -> Result<Prepared, OrderForError> {
         signed: Some(v),
         origin: Origin::Pulled(id.to_string()),
     })
+}
+
+/// The pulled restore order `id`, verified as a job verifies a pulled order (its key valid
+/// when it was issued and now, delegated by a root the profile it names trusts); `now`
+/// `None` for a job begun on it (finished or rolled back whatever the time).
+pub fn restore_order(
+    cx: &Context<'_>,
+    store: &Store,
+    id: &str,
+    now: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<crate::signed::Verified, OrderForError> {
+    let doc = crate::sync::orders::document(store, cx.keys, id)
+        .map_err(PulledError::from)?
+        .ok_or_else(|| OrderForError::PulledGone(id.to_string()))?;
+    let v = doc.verify(&cx.order_keys, now)?;
+    let profile = v.fields.get("profile").and_then(|p| cx.profiles.get(p).ok());
+    v.signed_for(profile)?;
+    Ok(v)
 }
 
 /// Pulled orders that may not be carried out now: each id, with why.
@@ -223,7 +247,7 @@ pub(crate) fn of_job(cx: &Context<'_>, store: &Store, job: &JobRecord) -> Result
         let doc = crate::sync::orders::document(store, cx.keys, id)
             .map_err(OrderProblem::from)?
             .ok_or_else(|| OrderProblem::PulledGone(id.to_string()))?;
-        let v = doc.verify(cx.order_keys).map_err(Unauthorised::from)?;
+        let v = doc.verify(&cx.order_keys, None).map_err(Unauthorised::from)?;
         if v.sha256 != job.order_sha256 {
             return Err(OrderProblem::PulledChanged(id.to_string()).into());
         }

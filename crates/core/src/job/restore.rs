@@ -1,9 +1,11 @@
 //! Restoring a backup is a procedure like the others, run by the same engine: journaled
 //! and audited step by step, confirmed after its checks, with a verified backup of what it
-//! overwrites taken first, resumable and abortable. It has no work order: the archive
-//! stands in for one (its path and SHA-256 are kept with the job, and a resume refuses an
-//! archive that changed). Nothing is queued for the provider: a restore puts back a
-//! binding the provider already knew.
+//! overwrites taken first, resumable and abortable. The archive says what to write (its
+//! path and SHA-256 are kept with the job, and a resume refuses an archive that changed).
+//! A restore that writes a binding changes what the terminal settles to: where the profile
+//! takes signed orders only it needs the provider's restore order (and a terminal that
+//! enforces the provider's authority needs that order's authorisation for it), and it
+//! queues a submission for the provider like any change.
 
 use std::path::{Path, PathBuf};
 
@@ -13,8 +15,11 @@ use crate::backup::{self, Opened};
 use crate::journal::{self as j, StepRecord};
 use crate::link::proto::Object;
 use crate::profile::Profile;
-use crate::terminal::Terminal;
+use crate::signed::Verified;
+use crate::store::outbox::NewSubmission;
+use crate::terminal::model::Binding;
 use crate::terminal::model::{Difference, Identity, encode_params};
+use crate::terminal::{Authority, Terminal};
 
 pub use crate::journal::RESTORE;
 
@@ -82,7 +87,14 @@ pub(crate) struct Restore<'a> {
     pub main: Terminal,
     /// The archive is of another unit (a replacement taking over its binding).
     pub to_replacement: bool,
-    pub after: Option<crate::terminal::model::Binding>,
+    /// The provider's restore order, when there is one.
+    pub order: Option<Verified>,
+    /// What the binding's write carries to a terminal that enforces the provider's
+    /// authority.
+    pub grant: Option<Authority>,
+    /// What the terminal held before (from the backup this job took).
+    pub before: Option<Binding>,
+    pub after: Option<Binding>,
 }
 
 impl<'a> Procedure<'a> for Restore<'a> {
@@ -125,7 +137,10 @@ impl<'a> Procedure<'a> for Restore<'a> {
             }
             Step::Backup => self.backup_current(),
             Step::RestoreBinding => {
-                self.main.apply_binding(&wanted.binding)?;
+                // Nothing to write, nothing to authorise.
+                if self.main.read_binding()? != wanted.binding {
+                    self.main.apply_binding(&wanted.binding, self.grant.as_ref())?;
+                }
                 Ok(StepRecord::Binding(j::BindingSeen {
                     binding: wanted.binding.masked(),
                 }))
@@ -165,11 +180,19 @@ impl<'a> Procedure<'a> for Restore<'a> {
                 Ok(record)
             }
             Step::Record => {
-                self.c
-                    .store
-                    .end_job(&self.c.job, crate::store::jobs::JobState::Done, None)?;
+                let before = self.before()?;
+                let submission = if before != self.contents.binding {
+                    let s = self.submission(&before)?;
+                    self.c.store.finish_job(&self.c.job, &s, &[])?;
+                    Some(s.id)
+                } else {
+                    self.c
+                        .store
+                        .end_job(&self.c.job, crate::store::jobs::JobState::Done, None)?;
+                    None
+                };
                 let record = StepRecord::Recorded(j::Recorded {
-                    submission: None,
+                    submission,
                     restored_from: Some(self.c.job.order_file.clone()),
                 });
                 self.c.journal(&j::Entry::Done(Step::Record, record.clone()))?;
@@ -210,13 +233,18 @@ impl<'a> Procedure<'a> for Restore<'a> {
             )
         });
         self.main.authenticate(self.c.secret)?;
+        if super::gate::spent(self.grant.as_ref(), &mut self.main)? {
+            return Err(JobError::AuthorisationSpent(self.c.job.id.clone()));
+        }
         let mut undone = Vec::new();
         if touched {
             let Some(file) = &self.c.job.backup_file else {
                 return Err(JobError::AbortNoBackup);
             };
             let before = backup::read_archive(Path::new(file), self.c.backup_password)?;
-            self.main.apply_binding(&before.binding)?;
+            if self.main.read_binding()? != before.binding {
+                self.main.apply_binding(&before.binding, self.grant.as_ref())?;
+            }
             if !before.params.is_empty() {
                 let bytes = encode_params(&before.params);
                 self.main
@@ -239,12 +267,13 @@ impl<'a> Procedure<'a> for Restore<'a> {
             Some(b) => b,
             None => self.main.read_binding()?,
         };
+        let submission_id = self.c.store.submission_of_job(&job.id)?.map(|s| s.id);
         Ok(JobOutcome {
             receipt: Default::default(),
             backup_file: job.backup_file.clone(),
             plan: self.summary(changes),
             job,
-            submission_id: None,
+            submission_id,
             test_transaction: None,
             transactions_moved: None,
             binding_after: Some(after),
@@ -259,10 +288,56 @@ impl Restore<'_> {
         let taken = self
             .c
             .take_backup(&mut self.main, &self.profile.name, Vec::new(), None, &mut |_| {})?;
+        self.before = Some(taken.contents.binding.clone());
         Ok(StepRecord::Backup(j::BackupKept {
             file: taken.record.file,
             sha256: taken.written.sha256,
             transactions: taken.contents.transactions.len() as u64,
         }))
+    }
+
+    /// What the terminal held before the restore: from this run's backup, else the job's.
+    fn before(&mut self) -> Result<Binding, JobError> {
+        if let Some(b) = &self.before {
+            return Ok(b.clone());
+        }
+        let file = self.c.job.backup_file.clone().ok_or(JobError::AbortNoBackup)?;
+        let b = backup::read_archive(Path::new(&file), self.c.backup_password)?.binding;
+        self.before = Some(b.clone());
+        Ok(b)
+    }
+
+    /// The submission of a restore that changed the binding: what it was, what it is now,
+    /// from which archive, on whose order.
+    fn submission(&self, before: &Binding) -> Result<NewSubmission, JobError> {
+        let job = &self.c.job;
+        let after = self.after.as_ref().unwrap_or(&self.contents.binding);
+        let payload = serde_json::json!({
+            "kind": "restore",
+            "order_id": job.order_id,
+            "job_id": job.id,
+            "profile": self.profile.name,
+            "merchant": { "mid": after.mid.as_ref().or(before.mid.as_ref()).map(|m| m.to_string()) },
+            "terminal": job.terminal_serial,
+            "replacement": serde_json::Value::Null,
+            "before": before,
+            "after": after,
+            "archive_sha256": job.order_sha256,
+            "archive_of": self.contents.manifest.terminal.serial,
+            "backup_sha256": job.backup_sha256,
+            "technician": job.technician,
+            "completed_at": crate::store::now(),
+            "order_signed": self.order.is_some(),
+            "order_key_id": self.order.as_ref().map(|o| o.key_id.clone()),
+        });
+        Ok(NewSubmission {
+            id: uuid::Uuid::now_v7().to_string(),
+            idempotency_key: format!("job-{}", job.id),
+            job_id: job.id.clone(),
+            order_id: job.order_id.clone(),
+            kind: "restore".into(),
+            payload,
+            sealed: self.c.keys.seal(b"{}"),
+        })
     }
 }

@@ -263,6 +263,17 @@ impl Change<'_> {
                 .ok_or(super::OrderProblem::NoReplacementPort)?;
             let mut t = Terminal::open_with(self.opener.clone(), &port, &self.profile.serial)?;
             t.authenticate(self.c.secret)?;
+            // Before the confirmation this is the gate's (the replacement's change must be
+            // the one it is at); after it, what its changes carry.
+            let serial = t.identify()?.serial;
+            self.grants.replacement = super::gate::grant(
+                self.signed.as_ref(),
+                &self.order_keys,
+                &mut t,
+                &serial,
+                crate::authority::Operation::MigrateIn,
+                self.c.confirmed,
+            )?;
             self.replacement = Some(t);
         }
         Ok(self.replacement.as_mut().expect("just opened"))
@@ -688,22 +699,11 @@ impl Change<'_> {
     }
 
     fn new_card(&self) -> Option<CardBinding> {
-        let n = &self.order.new;
-        Some(CardBinding {
-            pan: n.card.clone()?,
-            holder: n.holder.clone()?,
-            expiry: n.expiry.map(|e| format!("{:02}{:02}", e.month, e.year % 100)),
-        })
+        super::change::new_card(&self.order)
     }
 
     fn new_account(&self) -> Option<AccountBinding> {
-        let n = &self.order.new;
-        Some(AccountBinding {
-            number: n.account.clone()?,
-            holder: n.holder.clone()?,
-            bank: n.bank.clone()?,
-            branch: n.branch_code.clone()?,
-        })
+        super::change::new_account(&self.order)
     }
 
     /// The changes the job will make to the main terminal, masked.
@@ -755,9 +755,10 @@ impl Change<'_> {
             .as_ref()
             .and_then(|r| r.activation_code.clone())
             .unwrap_or_default();
-        let t = self.replacement()?;
+        self.replacement()?;
+        let t = self.replacement.as_mut().expect("opened");
         if t.status()?.status == DeviceStatus::Unbound {
-            t.activate(&code)?;
+            t.activate(&code, self.grants.replacement.as_ref())?;
         }
         Ok(StepRecord::Activated(j::Activated {
             status: t.status()?.status,
@@ -850,17 +851,18 @@ impl Change<'_> {
             // can move to an account and the reverse.
             Operation::RebindCard | Operation::RebindAccount => {
                 let now = self.main.read_binding()?;
+                let grant = self.grants.main.as_ref();
                 if now.card.is_some() {
-                    self.main.unbind(BindingPart::Card)?;
+                    self.main.unbind(BindingPart::Card, grant)?;
                 }
                 if now.account.is_some() {
-                    self.main.unbind(BindingPart::Account)?;
+                    self.main.unbind(BindingPart::Account, grant)?;
                 }
             }
-            Operation::RebindPhone => self.main.unbind(BindingPart::Phone)?,
+            Operation::RebindPhone => self.main.unbind(BindingPart::Phone, self.grants.main.as_ref())?,
             Operation::Unbind | Operation::Migrate => {
                 if self.main.read_binding()?.status != DeviceStatus::Unbound {
-                    self.main.unbind(BindingPart::Device)?;
+                    self.main.unbind(BindingPart::Device, self.grants.main.as_ref())?;
                 }
             }
         }
@@ -870,8 +872,24 @@ impl Change<'_> {
     fn bind_new(&mut self) -> Result<StepRecord, JobError> {
         let target = self.expected()?;
         match self.order.operation {
-            Operation::Migrate => self.replacement()?.bind(&target)?,
-            _ => self.main.bind(&target)?,
+            Operation::Migrate => {
+                self.replacement()?;
+                let t = self.replacement.as_mut().expect("opened");
+                // Bound already (by a run cut off before it could journal it): its
+                // authorisation is spent, and nothing is left to do.
+                if t.read_binding()? != target {
+                    t.bind(&target, self.grants.replacement.as_ref())?;
+                }
+            }
+            // A rebind writes what it changes, and only that: what the provider authorised.
+            _ if self.main.read_binding()? == target => {}
+            _ => {
+                let items = super::change::rebind_items(&self.order).ok_or_else(|| JobError::Verification {
+                    step: "bind_new",
+                    what: crate::tr!("bind-nothing", operation = self.order.operation.as_str()),
+                })?;
+                self.main.bind_items(items, self.grants.main.as_ref())?;
+            }
         }
         if self.order.operation == Operation::RebindCard {
             self.apply_settlement_params()?;
@@ -1014,10 +1032,13 @@ impl Change<'_> {
             return Err(JobError::AbortTooLate(self.c.job.id.clone()));
         }
         self.main.authenticate(self.c.secret)?;
+        if super::gate::spent(self.grants.main.as_ref(), &mut self.main)? {
+            return Err(JobError::AuthorisationSpent(self.c.job.id.clone()));
+        }
         let mut undone = Vec::new();
         if [Step::UnbindOld, Step::BindNew, Step::Reboot].into_iter().any(was) {
             let original = self.original()?;
-            self.main.apply_binding(&original)?;
+            self.main.apply_binding(&original, self.grants.main.as_ref())?;
             let now = self.main.read_binding()?;
             if now != original {
                 return Err(JobError::Verification {
@@ -1032,10 +1053,11 @@ impl Change<'_> {
                 .into_iter()
                 .any(was)
         {
-            let t = self.replacement()?;
+            self.replacement()?;
+            let t = self.replacement.as_mut().expect("opened");
             if t.read_binding()?.status != DeviceStatus::Unbound {
                 t.settle()?;
-                t.unbind(crate::terminal::BindingPart::Device)?;
+                t.unbind(crate::terminal::BindingPart::Device, self.grants.replacement.as_ref())?;
             }
             undone.push("replacement unit unbound".to_string());
         }

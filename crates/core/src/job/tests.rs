@@ -103,6 +103,14 @@ enum Door {
 
 const DOORS: [Door; 4] = [Door::LocalFile, Door::Pulled, Door::PlanRow, Door::Console];
 
+impl Door {
+    /// Whether the door takes the provider's signed orders (to terminals that enforce its
+    /// authority), or local order files (to terminals of the generic profile).
+    fn signed(self) -> bool {
+        matches!(self, Door::Pulled | Door::Console)
+    }
+}
+
 fn seed<'a>(profile: &'a str, serial: &str, blank: bool, account: bool, transactions: u32) -> Seed<'a> {
     Seed {
         profile,
@@ -115,11 +123,11 @@ fn seed<'a>(profile: &'a str, serial: &str, blank: bool, account: bool, transact
     }
 }
 
+/// The provider profile whose terminals a signed order of `op` changes.
 fn profile_of(op: Operation) -> &'static str {
     match op {
-        Operation::RebindCard | Operation::Migrate => "lakala",
+        Operation::RebindCard | Operation::Migrate | Operation::RebindPhone => "lakala",
         Operation::RebindAccount | Operation::Unbind => "ums",
-        Operation::RebindPhone => "generic",
     }
 }
 
@@ -149,31 +157,41 @@ struct World {
     log: Vec<String>,
     copying: Copying,
     verify: Verify,
+    /// The replacement's model, as it says.
+    new_model: String,
+    /// A provider's terminals, which enforce its authority, and its signed order; else
+    /// terminals of the generic profile and a local order file.
+    signed: bool,
 }
 
 impl World {
+    /// Generic terminals and a local order file.
     fn new(op: Operation, faults: FaultSpec) -> World {
-        World::disturbed(op, faults, FaultSpec::default(), 40)
+        World::disturbed(op, false, faults, FaultSpec::default(), 40)
+    }
+
+    /// A provider's terminals and its signed order, pulled.
+    fn signed(op: Operation) -> World {
+        World::disturbed(op, true, FaultSpec::default(), FaultSpec::default(), 40)
+    }
+
+    /// The world for `door`.
+    fn through(door: Door, op: Operation) -> World {
+        World::disturbed(op, door.signed(), FaultSpec::default(), FaultSpec::default(), 40)
     }
 
     /// A world whose units, once set up, inject `main_faults` and `new_faults`.
-    fn disturbed(op: Operation, main_faults: FaultSpec, new_faults: FaultSpec, transactions: u32) -> World {
+    fn disturbed(
+        op: Operation,
+        signed: bool,
+        main_faults: FaultSpec,
+        new_faults: FaultSpec,
+        transactions: u32,
+    ) -> World {
         let dir = scratch();
         let paths = Paths::under(dir.path());
-        // Local order files, as the tests write them, for every profile.
-        let overrides = paths.profile_overrides();
-        std::fs::create_dir_all(&overrides).unwrap();
-        for name in ["lakala", "ums"] {
-            let text =
-                std::fs::read_to_string(format!("{}/../../profiles/{name}.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
-            std::fs::write(
-                overrides.join(format!("{name}.toml")),
-                text.replace("require_signed = true", "require_signed = false"),
-            )
-            .unwrap();
-        }
         let sims = InProcess::new();
-        let profile = profile_of(op);
+        let profile = if signed { profile_of(op) } else { "generic" };
         let main = sims.add(
             "main",
             &seed(
@@ -199,7 +217,12 @@ impl World {
             log: Vec::new(),
             copying: Copying::default(),
             verify: Verify::Digest,
+            new_model: String::new(),
+            signed,
         };
+        if let Some(new) = w.new.clone() {
+            w.new_model = w.terminal(&new).identify().unwrap().model;
+        }
         let mut t = w.terminal(&w.main.clone());
         w.before = t.read_binding().unwrap();
         w.log = decode_log(&t.export(Object::TransactionLog, &mut |_, _| {}).unwrap().data)
@@ -209,20 +232,59 @@ impl World {
             .collect();
         drop(t);
         w.order_file = w.write_order();
-        let issuer = Issuer::trusted_by(&w.paths, TECH);
-        let fields = w.fields(true);
-        let attested = [
-            ("phone_verified_at", chrono::Utc::now().to_rfc3339()),
-            ("phone_verified_number", NEW_PHONE.to_string()),
-        ];
-        let checks: &[(&str, String)] = if op == Operation::RebindPhone { &attested } else { &[] };
-        issuer.deliver(&issuer.sign(ORDER_ID, &fields, checks));
+        if signed {
+            w.issue();
+        } else {
+            std::fs::write(w.paths.config_file(), format!("technician = \"{TECH}\"\n")).unwrap();
+        }
         // Armed only now, so that a byte-count unplug falls in the job, not in this setup.
         w.sims.with(&w.main, |sim| sim.arm(main_faults));
         if let Some(new) = &w.new {
             w.sims.with(new, |sim| sim.arm(new_faults));
         }
         w
+    }
+
+    /// The profile of the world's terminals.
+    fn profile(&self) -> &'static str {
+        if self.signed { profile_of(self.op) } else { "generic" }
+    }
+
+    /// The provider issues the world's order, signed, with the authorisations of the
+    /// terminals it changes (each for the change it is at), and the data directory pulls it.
+    fn issue(&self) {
+        use crate::authority::{Grant, Operation as AuthOp, bind_items, target_digest};
+        let issuer = Issuer::trusted_by(&self.paths, TECH, self.profile());
+        let not_after = crate::sync::keys::unix_now() + 24 * 3600;
+        let counter = |unit: &Path| self.sims.with(unit, |sim| sim.state.change_counter);
+        let main_op = super::gate::main_operation_of(self.op);
+        let target = bind_items(main_op, &self.expected());
+        let mut authorisations = vec![issuer.authorise(&Grant {
+            serial: "MAIN-0001",
+            counter: counter(&self.main),
+            operation: main_op,
+            target: target_digest(target.as_deref()),
+            not_after,
+        })];
+        if let Some(new) = &self.new {
+            authorisations.push(issuer.authorise(&Grant {
+                serial: "NEW-0002",
+                counter: counter(new),
+                operation: AuthOp::MigrateIn,
+                target: target_digest(Some(&self.before.encode())),
+                not_after,
+            }));
+        }
+        let attested = [
+            ("phone_verified_at", chrono::Utc::now().to_rfc3339()),
+            ("phone_verified_number", NEW_PHONE.to_string()),
+        ];
+        let checks: &[(&str, String)] = if self.op == Operation::RebindPhone {
+            &attested
+        } else {
+            &[]
+        };
+        issuer.deliver(&issuer.sign(ORDER_ID, &self.fields(true), checks, &authorisations));
     }
 
     fn terminal(&self, path: &Path) -> Terminal {
@@ -238,7 +300,7 @@ impl World {
         let b = &self.before;
         let mut f = vec![
             ("operation", self.op.to_string()),
-            ("profile", profile_of(self.op).to_string()),
+            ("profile", self.profile().to_string()),
             ("merchant.mid", b.mid.as_ref().unwrap().to_string()),
             ("merchant.name", "Test Shop".to_string()),
             ("merchant.kind", "individual".to_string()),
@@ -281,7 +343,7 @@ impl World {
             Operation::Migrate => f.extend([
                 ("reason", "device-replaced".into()),
                 ("replacement.serial", "NEW-0002".into()),
-                ("replacement.model", "A8".into()),
+                ("replacement.model", self.new_model.clone()),
                 ("replacement.activation_code", activation_code_for("NEW-0002")),
             ]),
         }
@@ -473,7 +535,13 @@ impl World {
                 assert!(copies[0].settled, "{ctx}: settled before the move");
             }
             // The profile's test transaction on the new unit is the only other record.
-            assert_eq!(log.len(), self.log.len() + 1, "{ctx}");
+            let test = ProfileSet::builtin()
+                .unwrap()
+                .get(self.profile())
+                .unwrap()
+                .test_transaction
+                .required;
+            assert_eq!(log.len(), self.log.len() + usize::from(test), "{ctx}");
         }
     }
 
@@ -492,8 +560,8 @@ impl World {
     }
 }
 
-fn steps_of(op: Operation, copying: Copying) -> usize {
-    plan_with(op, ProfileSet::builtin().unwrap().get(profile_of(op)).unwrap(), copying).len()
+fn steps_of(profile: &str, op: Operation, copying: Copying) -> usize {
+    plan_with(op, ProfileSet::builtin().unwrap().get(profile).unwrap(), copying).len()
 }
 
 #[test]
@@ -507,7 +575,7 @@ fn every_procedure_runs_to_done() {
 }
 
 fn stop_before_every_step_of(op: Operation, copying: Copying) {
-    for k in 1..=steps_of(op, copying) {
+    for k in 1..=steps_of("generic", op, copying) {
         let mut w = World::new(op, FaultSpec::default());
         w.copying = copying;
         let ctx = format!("{op}, stopped before step {k}");
@@ -594,7 +662,7 @@ fn a_migration_resumed_after_its_copy_does_not_read_the_old_log_again() {
 fn a_one_pass_copy_rides_out_an_unplug_mid_stream_on_either_line() {
     for (old, new) in [(MID_EXPORT, FaultSpec::default()), (FaultSpec::default(), MID_IMPORT)] {
         let ctx = format!("unplugged: old {:?}, new {:?}", old.unplug_after, new.unplug_after);
-        let w = World::disturbed(Operation::Migrate, old, new, STREAM_TRANSACTIONS);
+        let w = World::disturbed(Operation::Migrate, false, old, new, STREAM_TRANSACTIONS);
         let agent = w.agent();
         let secret = Secret::new(DEMO_SECRET.as_bytes().to_vec());
         let order = agent.order(&OrderRef::Arg(&w.order_file), None).unwrap();
@@ -668,7 +736,7 @@ fn a_replacement_that_is_already_bound_is_refused_before_the_old_unit_changes() 
     let mut w = World::new(Operation::Migrate, FaultSpec::default());
     let bound = w.sims.add(
         "bound",
-        &seed("lakala", "NEW-0002", false, false, 40),
+        &seed(w.profile(), "NEW-0002", false, false, 40),
         FaultSpec::default(),
     );
     w.new = Some(bound);
@@ -708,7 +776,7 @@ fn a_migration_verifies_by_digest_unless_told_to_read_back_or_the_terminal_canno
 #[test]
 fn a_job_stopped_at_its_confirmation_asks_again_on_resume() {
     for door in DOORS {
-        let w = World::new(Operation::RebindCard, FaultSpec::default());
+        let w = World::through(door, Operation::RebindCard);
         let ctx = format!("{door:?}");
         let job = match w.start_through(door, &mut Quiet::answering(Decision::Stop)) {
             Err(JobError::Stopped { job, .. }) => job,
@@ -745,9 +813,8 @@ fn a_resume_answered_yes_makes_the_change_once() {
 /// that wants a signature is refused by both.
 #[test]
 fn a_dry_run_refuses_what_the_real_run_refuses() {
-    let w = World::new(Operation::RebindCard, FaultSpec::default());
-    // The built-in lakala profile again: it wants orders signed.
-    std::fs::remove_dir_all(w.paths.profile_overrides()).unwrap();
+    // Lakala's terminals, and the order as a local file: lakala wants orders signed.
+    let w = World::signed(Operation::RebindCard);
     let agent = w.agent();
     let order = agent.order(&OrderRef::Arg(&w.order_file), None).unwrap();
     let secret = Secret::new(DEMO_SECRET.as_bytes().to_vec());
@@ -803,8 +870,9 @@ fn changing_commands(op: Operation) -> &'static [&'static str] {
     }
 }
 
-fn interruptions(op: Operation) -> Vec<Interruption> {
-    let mut all: Vec<Interruption> = (1..=steps_of(op, Copying::default()))
+fn interruptions(door: Door, op: Operation) -> Vec<Interruption> {
+    let profile = if door.signed() { profile_of(op) } else { "generic" };
+    let mut all: Vec<Interruption> = (1..=steps_of(profile, op, Copying::default()))
         .map(Interruption::StopBefore)
         .collect();
     for command in changing_commands(op) {
@@ -838,7 +906,7 @@ fn matrix_case(door: Door, op: Operation, what: Interruption, follow: FollowUp) 
         ) => (FaultSpec::default(), faults),
         _ => (faults, FaultSpec::default()),
     };
-    let w = World::disturbed(op, main_faults, new_faults, 40);
+    let w = World::disturbed(op, door.signed(), main_faults, new_faults, 40);
     let mut first = match what {
         Interruption::StopBefore(k) => Quiet::stopping_before(k),
         Interruption::Prompt(answer) => Quiet::answering(answer),
@@ -871,6 +939,8 @@ fn matrix_case(door: Door, op: Operation, what: Interruption, follow: FollowUp) 
                     Err(JobError::AbortTooLate(_)) => {
                         assert!(matches!(op, Operation::Migrate | Operation::Unbind), "{ctx}")
                     }
+                    // So does a change its terminal made under the provider's authorisation.
+                    Err(JobError::AuthorisationSpent(_)) => assert!(door.signed(), "{ctx}"),
                     Err(e) => panic!("{ctx}: abort: {e}"),
                 }
             }
@@ -920,7 +990,7 @@ fn every_door_every_interruption_every_follow_up() {
     let mut cases = Vec::new();
     for door in DOORS {
         for op in Operation::ALL {
-            for what in interruptions(op) {
+            for what in interruptions(door, op) {
                 for follow in [FollowUp::Resume, FollowUp::Abort, FollowUp::StartAgain] {
                     cases.push((door, op, what, follow));
                 }
@@ -954,7 +1024,7 @@ fn start_restore(w: &World, archive: &Path, observer: &mut dyn Observer) -> Resu
     let agent = w.agent();
     let secret = Secret::new(DEMO_SECRET.as_bytes().to_vec());
     let contents = agent.read_archive(archive, PASSWORD).unwrap();
-    let profile = agent.profiles().get("lakala").unwrap().clone();
+    let profile = agent.profiles().get(w.profile()).unwrap().clone();
     let creds = Credentials {
         secret: &secret,
         password: PASSWORD,
@@ -964,7 +1034,7 @@ fn start_restore(w: &World, archive: &Path, observer: &mut dyn Observer) -> Resu
         contents,
         to_replacement: false,
     };
-    agent.restore(archive, &w.main, &profile, creds, observer)
+    agent.restore(archive, &w.main, &profile, None, creds, observer)
 }
 
 /// A restore runs in the engine every job runs in: stopped before each of its steps and
@@ -996,7 +1066,8 @@ fn a_restore_asks_first_and_aborts_to_what_it_overwrote() {
     let (w, archive) = restored_world();
     let changed = w.terminal(&w.main).read_binding().unwrap();
     let mut no = Quiet::answering(Decision::No);
-    assert!(matches!(start_restore(&w, &archive, &mut no), Err(JobError::Cancelled)));
+    let r = start_restore(&w, &archive, &mut no);
+    assert!(matches!(r, Err(JobError::Cancelled)), "{r:?}");
     assert_eq!(no.prompted, 1);
     assert_eq!(w.terminal(&w.main).read_binding().unwrap(), changed, "nothing restored");
     // Stopped after the binding was written (before its parameters), then aborted.

@@ -36,6 +36,28 @@ pub struct RawOrder {
     pub fields: BTreeMap<String, RawField>,
 }
 
+impl RawOrder {
+    /// An order given as text fields by their dotted names, named `name` in messages.
+    pub fn of_fields(name: impl Into<PathBuf>, fields: &BTreeMap<String, String>) -> RawOrder {
+        RawOrder {
+            file: name.into(),
+            line: 1,
+            fields: fields
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        RawField {
+                            value: RawValue::Text(v.clone()),
+                            line: 1,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A file that could not be read as orders at all.
 #[derive(Debug, thiserror::Error)]
 pub enum OrderFileError {

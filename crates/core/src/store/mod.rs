@@ -161,6 +161,15 @@ const MIGRATIONS: &[&str] = &["
         document    BLOB NOT NULL,
         pulled_at   TEXT NOT NULL
     );
+", "
+    -- The key statements of the providers' roots (docs/protocol.md §11), as they signed
+    -- them: one per root, the newest version accepted (an older one is refused).
+    CREATE TABLE key_statements (
+        root_key_id TEXT PRIMARY KEY,
+        version     INTEGER NOT NULL,
+        statement   BLOB NOT NULL,
+        pulled_at   TEXT NOT NULL
+    );
 "];
 
 /// The schema version this binary writes.

@@ -6,6 +6,19 @@ use serde::Serialize;
 
 use super::{Store, StoreError, now};
 
+/// Why a key statement was not kept.
+#[derive(Debug, thiserror::Error)]
+pub enum StatementError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Older than the one held: a rollback.
+    #[error("{}", crate::tr!("authority-rollback", version = *.offered, held = *.held))]
+    Rollback { offered: u32, held: u32 },
+    /// The same version as the one held, with other content.
+    #[error("{}", crate::tr!("authority-version-differs", version = *.0))]
+    Differs(u32),
+}
+
 /// A pulled order as listed.
 #[derive(Debug, Clone, Serialize)]
 pub struct PulledOrder {
@@ -19,13 +32,27 @@ pub struct PulledOrder {
 }
 
 impl Store {
-    /// Keeps a pulled order (replacing an earlier copy of the same id).
+    /// Keeps a pulled order, replacing an earlier copy of the same id unless a job began
+    /// on that copy (a job is carried on with the order it began with).
     pub fn save_pulled(&mut self, o: &PulledOrder, sealed: &[u8]) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.execute(
-                "INSERT OR REPLACE INTO orders (id, technician, operation, serial, valid_until, key_id, document, pulled_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![o.id, o.technician, o.operation, o.serial, o.valid_until, o.key_id, sealed, now()],
+                "INSERT INTO orders (id, technician, operation, serial, valid_until, key_id, document, pulled_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT(id) DO UPDATE SET technician = excluded.technician, operation = excluded.operation,
+                   serial = excluded.serial, valid_until = excluded.valid_until, key_id = excluded.key_id,
+                   document = excluded.document, pulled_at = excluded.pulled_at
+                 WHERE orders.id NOT IN (SELECT order_id FROM jobs WHERE state IN ('running', 'interrupted', 'done'))",
+                params![
+                    o.id,
+                    o.technician,
+                    o.operation,
+                    o.serial,
+                    o.valid_until,
+                    o.key_id,
+                    sealed,
+                    now()
+                ],
             )
             .map(drop)
         })
@@ -73,6 +100,49 @@ impl Store {
             .query_row("SELECT document FROM orders WHERE id = ?1", [id], |r| r.get(0))
             .optional()
             .map_err(self.err())
+    }
+
+    /// Keeps root `root_key_id`'s key statement, unless the one held is newer (that would
+    /// be a rollback: refused) or the same version with other bytes (refused too).
+    pub fn save_statement(&mut self, root_key_id: &str, version: u32, statement: &[u8]) -> Result<(), StatementError> {
+        let held: Option<(u32, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT version, statement FROM key_statements WHERE root_key_id = ?1",
+                [root_key_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err())?;
+        match held {
+            Some((v, _)) if v > version => {
+                return Err(StatementError::Rollback {
+                    offered: version,
+                    held: v,
+                });
+            }
+            Some((v, bytes)) if v == version && bytes != statement => return Err(StatementError::Differs(version)),
+            Some((v, _)) if v == version => return Ok(()),
+            _ => {}
+        }
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO key_statements (root_key_id, version, statement, pulled_at) VALUES (?1, ?2, ?3, ?4)",
+                params![root_key_id, version, statement, now()],
+            )
+            .map(drop)
+        })?;
+        Ok(())
+    }
+
+    /// Every key statement kept, as signed.
+    pub fn statements(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT statement FROM key_statements ORDER BY root_key_id")
+            .map_err(self.err())?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
     /// The job that carried out (or is carrying out) order `id`, if any.

@@ -9,6 +9,9 @@ pub const HEALTH_PATH: &str = "/v1/health";
 pub const BATCH_PATH: &str = "/v1/submissions/batch";
 /// Signed: the work orders issued to a technician (`?technician=NAME`).
 pub const ORDERS_PATH: &str = "/v1/orders";
+/// Signed: the key statements of the provider's roots (docs/protocol.md §11), which
+/// delegate the keys its orders and authorisations are signed with.
+pub const KEYS_PATH: &str = "/v1/keys";
 /// Signed: asks the provider to send a one-time code to a phone.
 pub const PHONE_VERIFICATIONS_PATH: &str = "/v1/phone-verifications";
 
@@ -61,7 +64,14 @@ pub const HEADER_NONCE: &str = "x-posagent-nonce";
 pub const HEADER_SIGNATURE: &str = "x-posagent-signature";
 
 /// The operations a submission can report.
-pub const KINDS: [&str; 5] = ["rebind-card", "rebind-account", "rebind-phone", "unbind", "migrate"];
+pub const KINDS: [&str; 6] = [
+    "rebind-card",
+    "rebind-account",
+    "rebind-phone",
+    "unbind",
+    "migrate",
+    "restore",
+];
 
 /// One submission as delivered.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -33,7 +33,7 @@ pub enum DeliveryError {
         #[source]
         source: std::io::Error,
     },
-    /// config.toml's order keys or technician could not be read.
+    /// config.toml's technician or the profiles could not be read.
     #[error(transparent)]
     Pulled(#[from] PulledError),
 }
@@ -130,14 +130,14 @@ impl Delivery {
         Ok((drain.tally.clone(), result))
     }
 
-    /// Pulls the orders issued to config.toml's technician; `None` when no order key is
-    /// configured (nothing pulled could be trusted).
-    pub async fn pull_orders(&mut self, paths: &Paths) -> Result<Option<Pulled>, DeliveryError> {
-        let (order_keys, technician) = super::orders::authority(paths)?;
-        if order_keys.is_empty() {
-            return Ok(None);
-        }
-        let pulled = super::orders::pull(&self.client, &technician, &order_keys, &mut self.store, &self.keys).await?;
-        Ok(Some(pulled))
+    /// Pulls the providers' key statements and the orders issued to config.toml's
+    /// technician.
+    pub async fn pull_orders(&mut self, paths: &Paths) -> Result<Pulled, DeliveryError> {
+        let technician = crate::config::Config::load(paths)
+            .map_err(PulledError::from)?
+            .technician();
+        let profiles = crate::profile::ProfileSet::load(&paths.profile_overrides()).map_err(PulledError::from)?;
+        let pulled = super::orders::pull(&self.client, &technician, &profiles, &mut self.store, &self.keys).await?;
+        Ok(pulled)
     }
 }

@@ -8,6 +8,7 @@ pub mod client;
 pub mod codes;
 pub mod delivery;
 pub mod drain;
+pub mod keys;
 pub mod lock;
 pub mod orders;
 pub mod settings;

@@ -17,6 +17,9 @@ pub struct Pulled {
     pub kept: Vec<PulledOrder>,
     /// Orders refused, with why (not kept).
     pub refused: Vec<(String, String)>,
+    /// Key statements the provider served that were not kept, with why (an older version
+    /// than the one held, another provider's root, an expired one …).
+    pub statements_refused: Vec<String>,
 }
 
 /// The provider's answer to `GET /v1/orders`.
@@ -25,15 +28,19 @@ struct OrdersAnswer {
     orders: Vec<SignedOrder>,
 }
 
-/// Fetches the orders issued to `technician`, verifies each and keeps those that verify.
+/// Fetches the provider's key statements, then the orders issued to `technician`, on one
+/// connection; verifies each order (its key delegated by a statement kept, valid when the
+/// order was issued and now) and keeps those that verify.
 pub async fn pull(
     client: &Client,
     technician: &str,
-    order_keys: &OrderKeys,
+    profiles: &ProfileSet,
     store: &mut Store,
     keys: &LocalKeys,
 ) -> Result<Pulled, SyncError> {
     let mut session = client.connect().await?;
+    let statements_refused = super::keys::pull(client, &mut session, store, profiles).await?;
+    let order_keys = super::keys::held(store, profiles)?;
     let path = format!("{}?technician={}", api::ORDERS_PATH, api::percent_encode(technician));
     let reply = session
         .send(&client.sign_request(hyper::Method::GET, &path, Vec::new()))
@@ -51,12 +58,15 @@ pub async fn pull(
     }
     let answer: OrdersAnswer = serde_json::from_slice(&reply.body)
         .map_err(|e| refused(crate::tr!("orders-answer-invalid", reason = e.to_string())))?;
-    let mut pulled = Pulled::default();
+    let mut pulled = Pulled {
+        statements_refused,
+        ..Pulled::default()
+    };
     let now = chrono::Utc::now();
     // Orders are kept until their validity runs out, not after.
     store.forget_expired_orders(&crate::store::timestamp(now))?;
     for order in answer.orders {
-        match order.verify(order_keys) {
+        match order.verify(&order_keys, Some(now)) {
             Ok(v) if v.valid_until < now => pulled
                 .refused
                 .push((v.id, crate::tr!("orders-expired-at", at = v.valid_until.to_rfc3339()))),
@@ -83,28 +93,20 @@ pub fn keep(store: &mut Store, keys: &LocalKeys, order: &SignedOrder, v: &Verifi
     Ok(row)
 }
 
-/// Whose orders and whose signatures: config.toml's order keys and technician.
-pub fn authority(paths: &crate::config::Paths) -> Result<(OrderKeys, String), PulledError> {
-    let keys = OrderKeys::configured(paths)?;
-    let technician = crate::config::Config::load(paths)?.technician();
-    Ok((keys, technician))
-}
-
-/// Pulls the orders issued to config.toml's technician from the provider config.toml
-/// names (with `overrides` in its place); returns them with the technician's name.
+/// Pulls the key statements and the orders issued to config.toml's technician from the
+/// provider config.toml names (with `overrides` in its place); returns them with the
+/// technician's name.
 pub async fn pull_configured(
     paths: &crate::config::Paths,
     overrides: super::settings::Overrides,
 ) -> Result<(Pulled, String), PulledError> {
     let (settings, _, _) = super::settings::settings(paths, overrides)?;
-    let (order_keys, technician) = authority(paths)?;
-    if order_keys.is_empty() {
-        return Err(PulledError::NoKeys);
-    }
+    let technician = crate::config::Config::load(paths)?.technician();
+    let profiles = ProfileSet::load(&paths.profile_overrides())?;
     let client = Client::new(&settings)?;
     let mut store = Store::open(&paths.data)?;
     let keys = LocalKeys::load_or_create(&paths.data).map_err(SyncError::from)?;
-    let pulled = pull(&client, &technician, &order_keys, &mut store, &keys).await?;
+    let pulled = pull(&client, &technician, &profiles, &mut store, &keys).await?;
     Ok((pulled, technician))
 }
 
@@ -125,14 +127,11 @@ pub enum PulledError {
     #[error(transparent)]
     Sync(#[from] SyncError),
     #[error(transparent)]
-    Keys(#[from] crate::signed::OrderKeyError),
+    Profile(#[from] crate::profile::ProfileError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Settings(#[from] super::settings::SettingsError),
-    /// No order key is configured: nothing pulled could be trusted.
-    #[error("{}", crate::tr!("orders-no-keys"))]
-    NoKeys,
 }
 
 impl From<crate::store::StoreError> for PulledError {
@@ -243,6 +242,14 @@ impl Ready {
         })
     }
 
+    /// The order keys the statements kept delegate, and whose orders (config.toml's
+    /// technician).
+    fn authority(&self, profiles: &ProfileSet) -> Result<(OrderKeys, String), PulledError> {
+        let keys = super::keys::held(&self.store, profiles)?;
+        let technician = crate::config::Config::load(&self.paths)?.technician();
+        Ok((keys, technician))
+    }
+
     /// The pulled order `id` as the provider signed it; `None` when none was pulled.
     pub fn document(&self, id: &str) -> Result<Option<SignedOrder>, PulledError> {
         Ok(document(&self.store, &self.local, id)?)
@@ -254,13 +261,13 @@ impl Ready {
         let Some(doc) = document(&self.store, &self.local, id)? else {
             return Ok(None);
         };
-        let (keys, technician) = authority(&self.paths)?;
+        let (keys, technician) = self.authority(profiles)?;
         Ok(Some(checked(&doc, &keys, &technician, profiles)))
     }
 
     /// Every pulled order no job has carried out yet, each checked ([`checked`]).
     pub fn all(&self, profiles: &ProfileSet) -> Result<Vec<Checked>, PulledError> {
-        let (keys, technician) = authority(&self.paths)?;
+        let (keys, technician) = self.authority(profiles)?;
         let mut orders = Vec::new();
         for o in self.store.pulled_orders()? {
             if self.store.job_of_order(&o.id)?.is_some() {
@@ -285,17 +292,21 @@ pub enum NotReady {
     Invalid(Vec<Problem>),
 }
 
-/// A pulled order checked as a job checks it: its signature against `keys`, that it is
-/// `technician`'s and valid now, and its fields against the profiles.
+/// A pulled order checked as a job checks it: its signature against `keys` (the key
+/// valid when it was issued and now), that it is `technician`'s and valid now, that the
+/// profile it names trusts the root its key was delegated by, and its fields against the
+/// profiles.
 pub fn checked(
     doc: &SignedOrder,
     keys: &OrderKeys,
     technician: &str,
     profiles: &ProfileSet,
 ) -> Result<(WorkOrder, Verified), NotReady> {
-    let v = doc.verify(keys)?;
-    v.authorise(technician, chrono::Utc::now())?;
+    let now = chrono::Utc::now();
+    let v = doc.verify(keys, Some(now))?;
+    v.authorise(technician, now)?;
     let order = crate::order::validate(&v.raw(), profiles).map_err(NotReady::Invalid)?;
+    v.signed_for(profiles.get(&order.profile).ok())?;
     Ok((order, v))
 }
 

@@ -82,6 +82,9 @@ pub enum TerminalError {
     Invalid(#[from] ModelError),
     #[error("{}", crate::tr!("terminal-transfer-failed", object = format!("{:?}", .object), what = .what.as_str()))]
     Verification { object: Object, what: String },
+    /// The terminal refused a change for want of the provider's valid authorisation.
+    #[error("{}", crate::tr!("terminal-not-authorised", command = *.command, reason = .message.as_str()))]
+    NotAuthorised { command: &'static str, message: String },
 }
 
 impl TerminalError {
@@ -97,6 +100,7 @@ impl TerminalError {
             TerminalError::NotFound(_) => "terminal_not_found",
             TerminalError::Invalid(_) => "terminal_invalid_data",
             TerminalError::Verification { .. } => "transfer_verification_failed",
+            TerminalError::NotAuthorised { .. } => "not_authorised",
         }
     }
 }
@@ -158,6 +162,30 @@ pub struct Terminal {
     /// The encoding both sides agreed on in this session's HELLO for bulk objects (`None`:
     /// they travel as they are).
     encoding: Option<u8>,
+    /// The provider root the terminal said in HELLO it enforces authority for (its key
+    /// id); `None`: it does not enforce.
+    authority_root: Option<[u8; 8]>,
+}
+
+/// What a change carries to a terminal that enforces authority: the key statement of its
+/// provider's root and the authorisation of this change (docs/protocol.md §11).
+#[derive(Debug, Clone)]
+pub struct Authority {
+    pub statement: Vec<u8>,
+    pub authorisation: Vec<u8>,
+}
+
+impl Authority {
+    /// `payload` with the statement and the authorisation after its own items.
+    fn appended_to(&self, mut payload: Vec<u8>) -> Vec<u8> {
+        payload.extend(
+            Writer::new()
+                .bytes(tag::KEY_STATEMENT, &self.statement)
+                .bytes(tag::AUTHORISATION, &self.authorisation)
+                .finish(),
+        );
+        payload
+    }
 }
 
 /// What a terminal announced for an export: the object (length, SHA-256, records) and,
@@ -231,6 +259,7 @@ impl Terminal {
             past: LinkStats::default(),
             started: Instant::now(),
             encoding: None,
+            authority_root: None,
         };
         t.connect()?;
         Ok(t)
@@ -239,6 +268,12 @@ impl Terminal {
     /// The port path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The provider root the terminal enforces authority for (its key id), as it said in
+    /// HELLO; `None`: it does not enforce (docs/protocol.md §11).
+    pub fn authority_root(&self) -> Option<[u8; 8]> {
+        self.authority_root
     }
 
     fn unavailable(&self, source: LinkError) -> TerminalError {
@@ -283,6 +318,7 @@ impl Terminal {
             .get(tag::ENCODINGS)
             .is_some_and(|e| e.contains(&encoding::DEFLATE))
             .then_some(encoding::DEFLATE);
+        self.authority_root = f.need_array::<8>(tag::AUTHORITY_ROOT).ok();
         self.link = Some(link);
         Ok(())
     }
@@ -411,6 +447,7 @@ impl Terminal {
             transactions: f.need_u32(tag::TRANSACTION_COUNT)?,
             unsettled: f.need_u32(tag::UNSETTLED_COUNT)?,
             authenticated: f.need_u8(tag::AUTHENTICATED)? != 0,
+            change_counter: f.need_array::<4>(tag::CHANGE_COUNTER).ok().map(u32::from_be_bytes),
             settlement_since: f
                 .text(tag::SETTLEMENT_SINCE)?
                 .map(|d| chrono::NaiveDate::parse_from_str(d, "%Y%m%d"))
@@ -722,21 +759,40 @@ impl Terminal {
         Ok(Fields::parse(&rsp)?.need_u32(tag::TRANSACTION_COUNT)?)
     }
 
-    /// Removes part of the binding, or the whole device binding.
-    pub fn unbind(&mut self, part: BindingPart) -> Result<(), TerminalError> {
-        self.call(cmd::UNBIND, Writer::new().u8(tag::OBJECT, part as u8).finish())
-            .map(drop)
+    /// `payload` of a changing command, with `authority` after it when this terminal
+    /// enforces the provider's authority (one that does not is sent none).
+    fn authorised(&self, payload: Vec<u8>, authority: Option<&Authority>) -> Vec<u8> {
+        match authority {
+            Some(a) if self.authority_root.is_some() => a.appended_to(payload),
+            _ => payload,
+        }
     }
 
-    /// Writes the given binding fields (those present replace the terminal's).
-    pub fn bind(&mut self, binding: &Binding) -> Result<(), TerminalError> {
-        self.call(cmd::BIND, binding.encode()).map(drop)
+    /// Removes part of the binding, or the whole device binding; `authority` for a
+    /// terminal that enforces it.
+    pub fn unbind(&mut self, part: BindingPart, authority: Option<&Authority>) -> Result<(), TerminalError> {
+        let payload = Writer::new().u8(tag::OBJECT, part as u8).finish();
+        let payload = self.authorised(payload, authority);
+        self.call(cmd::UNBIND, payload).map(drop)
+    }
+
+    /// Writes the given binding (the fields present replace the terminal's).
+    pub fn bind(&mut self, binding: &Binding, authority: Option<&Authority>) -> Result<(), TerminalError> {
+        self.bind_items(binding.encode(), authority)
+    }
+
+    /// Writes binding items as given (`DF10` first; a card, an account or a phone alone is
+    /// a binding too, the rest is kept).
+    pub fn bind_items(&mut self, items: Vec<u8>, authority: Option<&Authority>) -> Result<(), TerminalError> {
+        let payload = self.authorised(items, authority);
+        self.call(cmd::BIND, payload).map(drop)
     }
 
     /// Activates a blank unit with a one-time code; the unit makes its own keys.
-    pub fn activate(&mut self, code: &str) -> Result<(), TerminalError> {
-        self.call(cmd::ACTIVATE, Writer::new().str(tag::ACTIVATION_CODE, code).finish())
-            .map(drop)
+    pub fn activate(&mut self, code: &str, authority: Option<&Authority>) -> Result<(), TerminalError> {
+        let payload = Writer::new().str(tag::ACTIVATION_CODE, code).finish();
+        let payload = self.authorised(payload, authority);
+        self.call(cmd::ACTIVATE, payload).map(drop)
     }
 
     /// Runs a test transaction of `amount_fen`.
@@ -756,27 +812,31 @@ impl Terminal {
         })
     }
 
-    /// Makes the terminal hold exactly `target` (as far as a binding goes): binds what it
-    /// has, removes parts it lacks, or unbinds the device for an unbound target.
-    pub fn apply_binding(&mut self, target: &Binding) -> Result<(), TerminalError> {
+    /// Makes the terminal hold exactly `target` (as far as a binding goes): nothing when it
+    /// does already; else removes the parts it lacks, then binds it whole (so the last command leaves `target`, which is
+    /// what an authorisation of a restore or a roll-back is judged by), or unbinds the
+    /// device for an unbound target.
+    pub fn apply_binding(&mut self, target: &Binding, authority: Option<&Authority>) -> Result<(), TerminalError> {
+        let now = self.read_binding()?;
+        if now == *target {
+            return Ok(());
+        }
         if target.status == DeviceStatus::Unbound {
-            if self.read_binding()?.status != DeviceStatus::Unbound {
-                self.unbind(BindingPart::Device)?;
+            if now.status != DeviceStatus::Unbound {
+                self.unbind(BindingPart::Device, authority)?;
             }
             return Ok(());
         }
-        self.bind(target)?;
-        let now = self.read_binding()?;
         if target.phone.is_none() && now.phone.is_some() {
-            self.unbind(BindingPart::Phone)?;
+            self.unbind(BindingPart::Phone, authority)?;
         }
         if target.card.is_none() && now.card.is_some() {
-            self.unbind(BindingPart::Card)?;
+            self.unbind(BindingPart::Card, authority)?;
         }
         if target.account.is_none() && now.account.is_some() {
-            self.unbind(BindingPart::Account)?;
+            self.unbind(BindingPart::Account, authority)?;
         }
-        Ok(())
+        self.bind(target, authority)
     }
 
     /// Restarts the terminal; the session must authenticate again afterwards.
@@ -812,6 +872,10 @@ fn check(code: u8, rsp: &[u8]) -> Result<Fields<'_>, TerminalError> {
         },
         result::LOCKED_OUT => TerminalError::LockedOut {
             seconds: f.need_u32(tag::LOCKED_SECONDS).unwrap_or(0),
+        },
+        result::NOT_AUTHORISED => TerminalError::NotAuthorised {
+            command: command_name(code),
+            message,
         },
         _ => TerminalError::Refused {
             command: command_name(code),

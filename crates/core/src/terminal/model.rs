@@ -293,6 +293,9 @@ pub struct Status {
     pub transactions: u32,
     pub unsettled: u32,
     pub authenticated: bool,
+    /// The terminal's change counter (docs/protocol.md §11), when it enforces authority.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_counter: Option<u32>,
     /// When the current settlement card or account was bound, if the terminal says.
     pub settlement_since: Option<chrono::NaiveDate>,
 }

@@ -11,10 +11,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
+use ring::signature::KeyPair;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::faults::{FaultSpec, Lie};
+use crate::authority::{self, Authorisation, Operation as AuthOp, Statement};
 use crate::domain::{DeviceStatus, luhn_valid};
 use crate::link::bulk::{BulkEnd, MAX_OBJECT_LEN};
 use crate::link::encoding;
@@ -44,6 +46,43 @@ pub struct TerminalState {
     /// terminal that does not keep the date (and state files from before it was kept).
     #[serde(default)]
     pub settlement_since: Option<String>,
+    /// The provider root this unit enforces authority for (its public key, hex); `None`:
+    /// it does not (docs/protocol.md §11).
+    #[serde(default)]
+    pub authority_root: Option<String>,
+    /// Changes of its binding accepted under an authorisation.
+    #[serde(default)]
+    pub change_counter: u32,
+    /// The newest key statement version accepted.
+    #[serde(default)]
+    pub statement_version: u32,
+    /// The authorisation a change is under way with.
+    #[serde(default)]
+    pub open_authorisation: Option<OpenAuthorisation>,
+}
+
+/// An authorisation a change began with and has not ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenAuthorisation {
+    /// SHA-256 of the authorisation's value, hex.
+    pub digest: String,
+    /// The binding (wire form) and whether the unit was activated when it began: a change
+    /// that ends there again is a roll-back.
+    pub from_binding: Vec<u8>,
+    pub from_activated: bool,
+}
+
+/// A changing command's payload split into its own items and the key statement (`E3`) and
+/// authorisation (`E4`) that follow them; `None` when they are not there so.
+fn split_authority(payload: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let items = crate::link::tlv::parse_items(payload).ok()?;
+    let first = items
+        .iter()
+        .position(|(t, _, _)| *t == tag::KEY_STATEMENT || *t == tag::AUTHORISATION)?;
+    let [(tag::KEY_STATEMENT, statement, at), (tag::AUTHORISATION, auth, _)] = items[first..] else {
+        return None;
+    };
+    Some((&payload[..at], statement, auth))
 }
 
 /// Whether a BIND changed the settlement card or account (and so restarts its date).
@@ -187,6 +226,14 @@ impl TerminalState {
             })
             .collect::<Vec<_>>();
         let batch = transactions.last().map_or(1, |t| t.batch);
+        // A provider's terminal enforces its authority from the start, with the profile's
+        // training root (the simulated provider signs with it).
+        let enforced = crate::profile::ProfileSet::builtin()
+            .ok()
+            .and_then(|set| set.get(s.profile).ok().map(|p| p.authority.enforced))
+            .unwrap_or(false);
+        let authority_root =
+            enforced.then(|| hex::encode(crate::authority::training_root(s.profile).public_key().as_ref()));
         TerminalState {
             identity,
             binding: binding.encode(),
@@ -199,6 +246,10 @@ impl TerminalState {
             auth_failures: 0,
             locked_until_unix: 0,
             settlement_since: if s.blank { None } else { s.settlement_since.clone() },
+            authority_root,
+            change_counter: 0,
+            statement_version: 0,
+            open_authorisation: None,
         }
     }
 
@@ -466,6 +517,9 @@ impl SimTerminal {
                 if let Some(since) = &self.state.settlement_since {
                     w.str(tag::SETTLEMENT_SINCE, since);
                 }
+                if self.root().is_some() {
+                    w.u32(tag::CHANGE_COUNTER, self.state.change_counter);
+                }
                 Ok(w.finish())
             }
             cmd::AUTH_BEGIN => self.auth_begin(),
@@ -491,6 +545,9 @@ impl SimTerminal {
                 None => Err(fail(result::BAD_REQUEST, "unknown object")),
             },
             cmd::SETTLE => Ok(self.settle()),
+            cmd::UNBIND | cmd::BIND | cmd::ACTIVATE if self.root().is_some() => {
+                self.with_authority(f.code, &f.payload, &fields)
+            }
             cmd::UNBIND => self.unbind(&fields),
             cmd::BIND => self.bind(&f.payload),
             cmd::ACTIVATE => self.activate(&fields),
@@ -538,7 +595,113 @@ impl SimTerminal {
         if link.block.is_some() {
             rsp.bytes(tag::BLOCKS, &block);
         }
+        if let Some(root) = self.root() {
+            rsp.bytes(tag::AUTHORITY_ROOT, &authority::key_id(&root));
+        }
         Ok(rsp.finish())
+    }
+
+    /// The provider root this unit enforces authority for (none when it does not, or when
+    /// it is a terminal of the first protocol release).
+    fn root(&self) -> Option<[u8; 32]> {
+        if self.legacy {
+            return None;
+        }
+        hex::decode(self.state.authority_root.as_deref()?).ok()?.try_into().ok()
+    }
+
+    /// A changing command on a unit that enforces authority (docs/protocol.md §11): its
+    /// statement and authorisation checked, what it does checked against the operation the
+    /// authorisation names, then carried out, and the authorisation opened or closed.
+    fn with_authority(&mut self, code: u8, payload: &[u8], f: &Fields<'_>) -> Result<Vec<u8>, Vec<u8>> {
+        let refuse = |why: &str| fail(result::NOT_AUTHORISED, why);
+        let (own, statement, auth) = split_authority(payload).ok_or_else(|| {
+            refuse("a provider's key statement (E3) and authorisation (E4) must follow the command's items")
+        })?;
+        let root = self.root().expect("enforcing");
+        let now = now_unix();
+        let st = Statement::parse(statement).map_err(|e| refuse(&e.to_string()))?;
+        st.verify(&root, now, self.state.statement_version)
+            .map_err(|e| refuse(&e.to_string()))?;
+        let a = Authorisation::parse(auth).map_err(|e| refuse(&e.to_string()))?;
+        a.verify(&st, now).map_err(|e| refuse(&e.to_string()))?;
+        if a.serial != self.state.identity.serial {
+            return Err(refuse(&format!("the authorisation is for terminal {}", a.serial)));
+        }
+        let digest = hex::encode(Sha256::digest(auth));
+        let open = self.state.open_authorisation.clone();
+        match &open {
+            Some(o) if o.digest != digest => return Err(refuse("another authorisation's change is under way here")),
+            None if a.counter != self.state.change_counter => {
+                return Err(refuse(&format!(
+                    "the authorisation is for change {}; this terminal is at change {}",
+                    a.counter, self.state.change_counter
+                )));
+            }
+            _ => {}
+        }
+        let (from_binding, from_activated) = open
+            .as_ref()
+            .map_or((self.state.binding.clone(), self.state.activated), |o| {
+                (o.from_binding.clone(), o.from_activated)
+            });
+        // What the command would leave, to tell a roll-back from the change itself.
+        let after = match code {
+            cmd::UNBIND => self.unbind_result(f)?,
+            cmd::BIND => (self.bind_result(own)?.encode(), self.state.activated),
+            _ => (self.state.binding.clone(), true),
+        };
+        let rollback = open.is_some() && after == (from_binding.clone(), from_activated);
+        let part = f.need_u8(tag::OBJECT).unwrap_or(0);
+        let binds_target = authority::target_digest(Some(own)) == a.target;
+        let allowed = rollback
+            || match (code, a.operation) {
+                (cmd::ACTIVATE, AuthOp::MigrateIn) => true,
+                (cmd::UNBIND, AuthOp::RebindCard | AuthOp::RebindAccount) => matches!(part, 1 | 2),
+                (cmd::UNBIND, AuthOp::RebindPhone) => part == 3,
+                (cmd::UNBIND, AuthOp::Unbind | AuthOp::MigrateOut) => part == 0,
+                (cmd::UNBIND, AuthOp::Restore) => matches!(part, 1..=3),
+                (
+                    cmd::BIND,
+                    AuthOp::RebindCard
+                    | AuthOp::RebindAccount
+                    | AuthOp::RebindPhone
+                    | AuthOp::MigrateIn
+                    | AuthOp::Restore,
+                ) => binds_target,
+                _ => false,
+            };
+        if !allowed {
+            return Err(refuse(&format!(
+                "the authorisation ({}) does not cover this command or these values",
+                a.operation.as_str()
+            )));
+        }
+        let answer = match code {
+            cmd::UNBIND => self.unbind(f)?,
+            cmd::BIND => self.bind(own)?,
+            _ => self.activate(f)?,
+        };
+        let completes = !rollback
+            && ((code == cmd::BIND && binds_target)
+                || (code == cmd::UNBIND && part == 0 && matches!(a.operation, AuthOp::Unbind | AuthOp::MigrateOut)));
+        self.state.statement_version = self.state.statement_version.max(st.version);
+        if completes {
+            // The change is made: its authorisation is spent.
+            self.state.change_counter += 1;
+            self.state.open_authorisation = None;
+        } else if rollback {
+            // Back where it began: nothing changed, nothing spent.
+            self.state.open_authorisation = None;
+        } else {
+            self.state.open_authorisation = Some(OpenAuthorisation {
+                digest,
+                from_binding,
+                from_activated,
+            });
+        }
+        self.save();
+        Ok(answer)
     }
 
     fn key(&self) -> [u8; 32] {
@@ -765,8 +928,10 @@ impl SimTerminal {
         ok().u32(tag::TRANSACTION_COUNT, n).finish()
     }
 
-    fn unbind(&mut self, f: &Fields<'_>) -> Result<Vec<u8>, Vec<u8>> {
+    /// What UNBIND would leave: the binding (wire form) and whether the unit stays active.
+    fn unbind_result(&self, f: &Fields<'_>) -> Result<(Vec<u8>, bool), Vec<u8>> {
         let mut b = self.state.binding();
+        let mut activated = self.state.activated;
         match f.need_u8(tag::OBJECT).unwrap_or(0) {
             0 => {
                 let unsettled = self.state.unsettled();
@@ -777,7 +942,7 @@ impl SimTerminal {
                     ));
                 }
                 b = Binding::unbound();
-                self.state.activated = false;
+                activated = false;
             }
             1 => b.card = None,
             2 => b.account = None,
@@ -787,12 +952,19 @@ impl SimTerminal {
         if b.card.is_none() && b.account.is_none() && b.status == DeviceStatus::Bound {
             b.status = DeviceStatus::Active;
         }
-        self.state.binding = b.encode();
+        Ok((b.encode(), activated))
+    }
+
+    fn unbind(&mut self, f: &Fields<'_>) -> Result<Vec<u8>, Vec<u8>> {
+        let (binding, activated) = self.unbind_result(f)?;
+        self.state.binding = binding;
+        self.state.activated = activated;
         self.save();
         Ok(ok().finish())
     }
 
-    fn bind(&mut self, payload: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
+    /// What BIND with `payload` would leave.
+    fn bind_result(&self, payload: &[u8]) -> Result<Binding, Vec<u8>> {
         if !self.state.activated {
             return Err(fail(result::WRONG_STATE, "the unit is not active; activate it first"));
         }
@@ -812,15 +984,20 @@ impl SimTerminal {
             b.account = new.account;
             b.card = None;
         }
-        if payload_binds_settlement(&b, &self.state.binding()) {
-            self.state.settlement_since = Some(chrono::Local::now().format("%Y%m%d").to_string());
-        }
         b.phone = new.phone.or(b.phone);
         b.status = if b.mid.is_some() && b.tid.is_some() && (b.card.is_some() || b.account.is_some()) {
             DeviceStatus::Bound
         } else {
             DeviceStatus::Active
         };
+        Ok(b)
+    }
+
+    fn bind(&mut self, payload: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
+        let b = self.bind_result(payload)?;
+        if payload_binds_settlement(&b, &self.state.binding()) {
+            self.state.settlement_since = Some(chrono::Local::now().format("%Y%m%d").to_string());
+        }
         self.state.binding = b.encode();
         self.save();
         Ok(ok().finish())

@@ -106,6 +106,11 @@ impl Ledger {
              );
              CREATE INDEX IF NOT EXISTS changes_by_mid ON changes (mid, kind, applied_at);
              CREATE INDEX IF NOT EXISTS answers_by_order ON answers (order_id, status);
+             CREATE TABLE IF NOT EXISTS reported (
+                 idempotency_key TEXT NOT NULL,
+                 serial TEXT NOT NULL,
+                 PRIMARY KEY (idempotency_key, serial)
+             );
              CREATE TABLE IF NOT EXISTS confirmations (
                  confirmation_id TEXT PRIMARY KEY,
                  verification_id TEXT NOT NULL,
@@ -163,6 +168,16 @@ impl Ledger {
             .map_err(sql)?;
         let rows = stmt.query_map([], |r| r.get(0)).map_err(sql)?;
         rows.collect::<Result<_, _>>().map_err(sql)
+    }
+
+    /// How many changes of terminal `serial` were reported (each job that changed it,
+    /// once, accepted or not: the terminal made the change either way).
+    pub fn changes_of(&self, serial: &str) -> Result<u32, String> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM reported WHERE serial = ?1", [serial], |r| {
+                r.get(0)
+            })
+            .map_err(sql)
     }
 
     /// Everything answered so far.
@@ -360,6 +375,16 @@ fn apply_one(
         Err(e) => return Ok(rejected(&key, "schema", e)),
     };
     let content = hex::encode(Sha256::digest(raw.to_string().as_bytes()));
+    // The terminals the job changed moved on by one change each.
+    for serial in [&item.payload["terminal"], &item.payload["replacement"]]
+        .into_iter()
+        .filter_map(|s| s.as_str())
+    {
+        tx.execute(
+            "INSERT OR IGNORE INTO reported (idempotency_key, serial) VALUES (?1, ?2)",
+            params![key, serial],
+        )?;
+    }
     let first: Option<(String, ItemResult, i64)> = tx
         .query_row(
             "SELECT content_sha256, status, receipt, code, reason, deliveries FROM answers WHERE idempotency_key = ?1",

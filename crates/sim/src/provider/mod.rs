@@ -23,7 +23,6 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ServerConfig, WebPkiClientVerifier};
 use serde_json::json;
 
-use crate::signed;
 use crate::sync::api;
 use crate::sync::client::{crypto, read_agent_key};
 use crate::sync::sign::{self, Signature, Verifier};
@@ -44,6 +43,8 @@ pub struct ProviderOptions {
     pub seed: u64,
     /// A plan of orders to issue, signed, to the technicians it names.
     pub orders: Option<PathBuf>,
+    /// Which key statement it serves (its generation and how long it stands).
+    pub keys: orders::KeyOptions,
     /// Where it "sends" one-time codes (default: `sms.jsonl` in `dir`).
     pub sms_log: Option<PathBuf>,
     /// How long a code is accepted.
@@ -64,8 +65,10 @@ struct State {
     rng: Mutex<StdRng>,
     /// Whether a batch was seen yet (for `throttle_first`).
     throttled: std::sync::atomic::AtomicBool,
-    /// The signed orders it issues.
+    /// The orders it issues, signed as they are served.
     orders: Vec<orders::Issued>,
+    /// Its roots' statements and order keys.
+    keys: orders::Keys,
     phones: phones::Phones,
 }
 
@@ -109,9 +112,10 @@ pub async fn serve(o: ProviderOptions, announce: impl FnOnce(serde_json::Value))
     certs::ensure(&o.dir)?;
     let tls = tokio_rustls::TlsAcceptor::from(tls_config(&o.dir, o.require_client_cert)?);
     let key = read_agent_key(&o.dir.join(certs::AGENT_KEY)).map_err(|e| e.to_string())?;
-    let order_key = orders::ensure_key(&o.dir)?;
+    let profiles = crate::profile::ProfileSet::builtin().map_err(|e| e.to_string())?;
+    let keys = orders::Keys::ensure(&o.dir, &profiles, &o.keys)?;
     let issued = match &o.orders {
-        Some(plan) => orders::issue(plan, &order_key)?,
+        Some(plan) => orders::plan(plan, &profiles)?,
         None => Vec::new(),
     };
     let sms_log = o.sms_log.clone().unwrap_or_else(|| o.dir.join(phones::SMS_LOG));
@@ -128,6 +132,7 @@ pub async fn serve(o: ProviderOptions, announce: impl FnOnce(serde_json::Value))
         rng: Mutex::new(StdRng::seed_from_u64(o.seed)),
         throttled: std::sync::atomic::AtomicBool::new(false),
         orders: issued,
+        keys,
     });
     let listener = tokio::net::TcpListener::bind(&o.listen)
         .await
@@ -141,7 +146,6 @@ pub async fn serve(o: ProviderOptions, announce: impl FnOnce(serde_json::Value))
         "client_key": path(certs::CLIENT_KEY),
         "agent_key": path(certs::AGENT_KEY),
         "ledger": path(ledger::LEDGER_FILE),
-        "order_key": orders::public_key_file(&o.dir),
         "sms_log": sms_log.display().to_string(),
         "require_client_cert": o.require_client_cert,
     }));
@@ -185,6 +189,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Fu
         ("GET", api::HEALTH_PATH) => Ok(answer(StatusCode::OK, json!({ "status": "ok" }))),
         ("POST", api::BATCH_PATH) => batch(state, req).await,
         ("GET", api::ORDERS_PATH) => Ok(list_orders(&state, req)),
+        ("GET", api::KEYS_PATH) => Ok(list_keys(&state, req)),
         ("POST", api::PHONE_VERIFICATIONS_PATH) => Ok(phone_verification(&state, req).await),
         ("POST", path) if path.starts_with(api::PHONE_VERIFICATIONS_PATH) && path.ends_with("/confirm") => {
             Ok(phone_verification(&state, req).await)
@@ -258,19 +263,30 @@ fn list_orders(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
     else {
         return error(StatusCode::BAD_REQUEST, "schema", "technician=NAME is required");
     };
-    let executed = state
-        .ledger
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .executed_orders()
-        .unwrap_or_default();
-    let orders: Vec<&signed::SignedOrder> = state
+    let ledger = state.ledger.lock().unwrap_or_else(|p| p.into_inner());
+    let executed = ledger.executed_orders().unwrap_or_default();
+    let changes = |serial: &str| ledger.changes_of(serial).unwrap_or(0);
+    let mut orders = Vec::new();
+    for i in state
         .orders
         .iter()
-        .filter(|i| i.technician == technician && !executed.contains(&i.order.id()))
-        .map(|i| &i.order)
-        .collect();
+        .filter(|i| i.technician == technician && !executed.contains(&i.id))
+    {
+        match i.signed(&state.keys, &changes) {
+            Ok(o) => orders.push(o),
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e),
+        }
+    }
     answer(StatusCode::OK, json!({ "orders": orders }))
+}
+
+/// `GET /v1/keys`: the key statement of each root the provider signs under.
+fn list_keys(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let (parts, _) = req.into_parts();
+    if let Some(refused) = refusal(state, &parts, b"") {
+        return refused;
+    }
+    answer(StatusCode::OK, json!({ "statements": state.keys.statements() }))
 }
 
 /// `POST /v1/phone-verifications` and `POST /v1/phone-verifications/{id}/confirm`.
