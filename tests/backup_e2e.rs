@@ -102,7 +102,7 @@ fn backup_then_restore_gives_back_the_same_binding_and_parameters() {
             expiry: None,
         });
         changed.phone = None;
-        t.apply_binding(&changed).unwrap();
+        t.apply_binding(&changed, None).unwrap();
         let p = [("receipt.copies".to_string(), "9".to_string())].into_iter().collect();
         let bytes = posagent::terminal::model::encode_params(&p);
         t.import(Object::Parameters, &bytes, 1, &mut |_, _| {}).unwrap();
@@ -162,7 +162,7 @@ fn a_restore_is_journaled_audited_and_resumes_after_a_kill() {
         let mut t = connect(&s.sim);
         let mut changed = original.clone();
         changed.phone = None;
-        t.apply_binding(&changed).unwrap();
+        t.apply_binding(&changed, None).unwrap();
     }
     let restore = |kill: Option<&str>| {
         let mut cmd = posagent(s.dir.path());
@@ -210,7 +210,8 @@ fn a_restore_is_journaled_audited_and_resumes_after_a_kill() {
     assert_eq!(connect(&s.sim).read_binding().unwrap(), original);
     let store = posagent::store::Store::open(s.dir.path()).unwrap();
     assert_eq!(store.job(&job.id).unwrap().unwrap().state.as_str(), "done");
-    assert!(store.verify_audit().unwrap().valid);
+    let audit = store.verify_audit().unwrap();
+    assert!(audit.valid, "{audit:?}");
 }
 
 #[test]

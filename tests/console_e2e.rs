@@ -11,9 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::jobs::{BACKUP_PASSWORD, Bench, NEW_CARD, card_order, migrate_order, start_sim};
+use common::jobs::{
+    BACKUP_PASSWORD, Bench, NEW_CARD, binding_hex, card_fields, card_order, migrate_fields, provider_plan, start_sim,
+};
 use common::sync::{Provider, assert_applied_once, free_port};
-use common::{DEMO_SECRET, Sim, bound_card};
+use common::{DEMO_SECRET, Sim, bound_card, connect};
 use fantoccini::{Client, ClientBuilder, Locator};
 
 const TECH: &str = "console-tech";
@@ -478,13 +480,14 @@ fn the_wizard_runs_a_card_rebind_and_a_migration_then_syncs() {
     let card = start_sim(&bench, "ttyA", &["--serial", "CARD-0001"]);
     let old = start_sim(&bench, "ttyB", &["--serial", "OLD-0001"]);
     let new = start_sim(&bench, "ttyC", &["--blank", "--serial", "NEW-0001"]);
+    // The provider issues both orders, signed; the technician pulls them.
+    let mut migration = migrate_fields(&old, &new.serial, "A8", "ORD-MOVE", "lakala");
+    migration.push(("authority.binding", binding_hex(&old)));
+    let plan = provider_plan(&bench, TECH, &[card_fields(&card, "ORD-CARD", NEW_CARD), migration]);
     let provider_dir = tempfile::tempdir().unwrap();
-    let provider = Provider::start(provider_dir.path(), 0, &[]);
+    let provider = Provider::start(provider_dir.path(), 0, &["--orders", plan.to_str().unwrap()]);
     configure_provider(home, &provider);
-    let card_file = card_order(&bench, &card, "ORD-CARD", NEW_CARD);
-    std::fs::rename(&card_file, home.join("orders/card.toml")).unwrap();
-    let migrate_file = migrate_order(&bench, &old, &new.serial, "ORD-MOVE");
-    std::fs::rename(&migrate_file, home.join("orders/move.toml")).unwrap();
+    assert_eq!(bench.pull()["kept"].as_array().unwrap().len(), 2);
     std::fs::write(
         home.join("orders/broken.toml"),
         "id = \"ORD-BAD\"\noperation = \"rebind-card\"\n",
@@ -634,8 +637,8 @@ fn a_job_outlives_its_tab_and_a_killed_console_job_resumes_from_the_page() {
     let bench = bench();
     let home = bench.path();
     let sim: Sim = start_sim(&bench, "ttyA", &["--serial", "CARD-0002"]);
-    let file = card_order(&bench, &sim, "ORD-KILL", NEW_CARD);
-    std::fs::rename(&file, home.join("orders/card.toml")).unwrap();
+    // Pulled, as the provider's terminals take only signed orders.
+    card_order(&bench, &sim, "ORD-KILL", NEW_CARD);
     let glob = format!("{}/tty[A-C]", home.display());
     let rt = runtime();
     // First console: the job is killed with it just before the binding is written.
@@ -688,6 +691,7 @@ fn the_backups_page_restores_and_a_failure_says_what_to_do_next_in_the_sessions_
     let home = bench.path();
     let sim: Sim = start_sim(&bench, "ttyA", &["--serial", "CARD-0004"]);
     let before = bound_card(&sim);
+    let binding_before = connect(&sim).read_binding().unwrap();
     let order = card_order(&bench, &sim, "ORD-RESTORE", NEW_CARD);
     let changed = bench.rebind_card(&sim, &order);
     assert!(changed.status.success(), "{}", String::from_utf8_lossy(&changed.stderr));
@@ -715,10 +719,23 @@ fn the_backups_page_restores_and_a_failure_says_what_to_do_next_in_the_sessions_
             next.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
             "the next step in the session's language: {next}"
         );
-        // The right one: the difference to confirm, then the backup's card is back.
+        // The right one, but no restore order: a Lakala terminal's binding changes only on
+        // the provider's order.
         b.goto(&format!("{base}/backups")).await.unwrap();
         wait_for(&b, "#backups").await;
         type_secrets(&b, false).await;
+        click(&b, "restore").await;
+        let failed = wait_for(&b, "#outcome").await;
+        assert!(failed.attr("class").await.unwrap().unwrap().contains("error"));
+        let next = wait_for(&b, ".outcome .next-step").await.text().await.unwrap();
+        assert!(next.contains("--order"), "the restore order is asked for: {next}");
+        // With the provider's restore order: the difference to confirm, then the backup's
+        // card is back.
+        bench.restore_order(&sim, "WO-RESTORE", &binding_before);
+        b.goto(&format!("{base}/backups")).await.unwrap();
+        wait_for(&b, "#backups").await;
+        type_secrets(&b, false).await;
+        type_into(&b, "restore-order", "WO-RESTORE").await;
         click(&b, "restore").await;
         let changes = wait_shown(&b, "#changes").await.text().await.unwrap();
         assert!(changes.contains(&before[before.len() - 4..]), "{changes}");
@@ -743,8 +760,8 @@ fn two_tabs_cannot_start_two_jobs_on_one_terminal() {
     let bench = bench();
     let home = bench.path();
     let sim = start_sim(&bench, "ttyA", &["--serial", "CARD-0003"]);
-    let file = card_order(&bench, &sim, "ORD-TWO", NEW_CARD);
-    std::fs::rename(&file, home.join("orders/card.toml")).unwrap();
+    // Pulled, as the provider's terminals take only signed orders.
+    card_order(&bench, &sim, "ORD-TWO", NEW_CARD);
     let console = Console::start(home, &format!("{}/tty[A-C]", home.display()), &[]);
     let rt = runtime();
     rt.block_on(async {
@@ -756,7 +773,7 @@ fn two_tabs_cannot_start_two_jobs_on_one_terminal() {
         b.new_window(true).await.unwrap();
         let tabs = b.windows().await.unwrap();
         b.switch_to_window(tabs[1].clone()).await.unwrap();
-        b.goto(&format!("{}/wizard?file=card.toml&id=ORD-TWO", console.base()))
+        b.goto(&format!("{}/wizard?pulled=ORD-TWO", console.base()))
             .await
             .unwrap();
         let holder = wait_for(&b, "#holder").await;
@@ -807,8 +824,8 @@ fn a_phone_change_asks_for_the_one_time_code_on_the_live_page() {
     let sms_log = provider_dir.path().join("sms.jsonl");
     let provider = Provider::start(provider_dir.path(), 0, &["--sms-log", sms_log.to_str().unwrap()]);
     configure_provider(home, &provider);
-    let file = common::jobs::phone_order_by(&bench, &sim, "ORD-PHONE", "sms");
-    std::fs::rename(&file, home.join("orders/phone.toml")).unwrap();
+    // Pulled, as the provider's terminals take only signed orders.
+    common::jobs::phone_order_by(&bench, &sim, "ORD-PHONE", "sms");
     let console = Console::start(home, &format!("{}/tty[A-C]", home.display()), &[]);
     let rt = runtime();
     rt.block_on(async {
@@ -840,8 +857,8 @@ fn ctrl_c_ends_the_console_while_a_page_follows_a_job_that_waits() {
     let home = bench.path();
     let sim = start_sim(&bench, "ttyA", &["--serial", "CARD-0004"]);
     let before = bound_card(&sim);
-    let file = card_order(&bench, &sim, "ORD-INT", NEW_CARD);
-    std::fs::rename(&file, home.join("orders/card.toml")).unwrap();
+    // Pulled, as the provider's terminals take only signed orders.
+    card_order(&bench, &sim, "ORD-INT", NEW_CARD);
     let mut console = Console::start(home, &format!("{}/tty[A-C]", home.display()), &[]);
     let rt = runtime();
     rt.block_on(async {

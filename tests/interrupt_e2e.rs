@@ -37,9 +37,7 @@ impl Op {
 
     fn profile(self) -> &'static str {
         match self {
-            Op::Card | Op::Migrate => "lakala",
-            Op::Account => "ums",
-            Op::Phone => "generic",
+            Op::Card | Op::Migrate | Op::Account | Op::Phone => "lakala",
         }
     }
 
@@ -92,21 +90,18 @@ fn world(op: Op, fault: &Fault) -> World {
     // Every scenario's units have their own serials, so talking to the wrong one is caught.
     let n = NEXT_UNIT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let (main_serial, new_serial) = (format!("MAIN-{n:04}"), format!("NEW-{n:04}"));
-    let plain = start_sim(
-        &bench,
-        "main",
-        &[
-            "--state",
-            state_arg,
-            "--serial",
-            &main_serial,
-            "--transactions",
-            UNIT_TRANSACTIONS,
-        ],
-    );
+    let mut args = vec![
+        "--state",
+        state_arg,
+        "--serial",
+        &main_serial,
+        "--transactions",
+        UNIT_TRANSACTIONS,
+    ];
     if let Op::Account = op {
-        make_account_bound(&plain);
+        args.push("--account");
     }
+    let plain = start_sim(&bench, "main", &args);
     let order = match op {
         Op::Card => card_order(&bench, &plain, "WO-K", NEW_CARD),
         Op::Account => account_order(&bench, &plain, "WO-K"),
@@ -209,6 +204,7 @@ fn scenario(op: Op, fault: Fault) {
         );
     }
     if !first.status.success() {
+        assert_eq!(w.bench.store().jobs().unwrap().len(), 1, "{ctx}: {}", stderr(&first));
         let job = the_job(&w.bench);
         let resumed = posagent(w.bench.path())
             .args(["jobs", "resume", &job.id, "--yes", "--secret-file"])

@@ -43,8 +43,7 @@ fn rebind_card_changes_the_card_verifies_and_queues_one_submission() {
 #[test]
 fn rebind_account_replaces_the_account() {
     let bench = Bench::default();
-    let sim = start_sim(&bench, "tty", &[]);
-    make_account_bound(&sim);
+    let sim = start_sim(&bench, "tty", &["--account"]);
     let order = account_order(&bench, &sim, "WO-ACC-1");
     let out = bench.rebind("account", &sim, &order);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -77,7 +76,7 @@ fn unbind_settles_first_then_unbinds() {
     let bench = Bench::default();
     let sim = start_sim(&bench, "tty", &[]);
     assert!(connect(&sim).status().unwrap().unsettled > 0);
-    let mut f = expect_fields(&sim, "WO-UNB-1", "unbind", "generic");
+    let mut f = expect_fields(&sim, "WO-UNB-1", "unbind", "lakala");
     f.push(("reason", "customer-request".to_string()));
     let order = bench.order("unbind.toml", &f);
     let out = bench.run(&["unbind", "--port", port(&sim), "--order", order.to_str().unwrap()]);
@@ -294,8 +293,7 @@ fn full_numbers_never_appear_in_the_database_or_anything_printed() {
     let bench = Bench::default();
     let card_sim = start_sim(&bench, "card", &[]);
     let old_card = bound_card(&card_sim);
-    let acc_sim = start_sim(&bench, "acc", &["--seed", "3"]);
-    make_account_bound(&acc_sim);
+    let acc_sim = start_sim(&bench, "acc", &["--seed", "3", "--account"]);
     let mut printed = String::new();
     let mut run = |args: &[&str]| {
         let out = bench.run(args);
@@ -488,7 +486,7 @@ fn when_the_terminal_cannot_tell_only_the_provider_check_flag_lets_a_card_change
 fn a_terminal_settling_to_a_card_moves_to_a_bank_account_and_back() {
     let bench = Bench::default();
     let sim = start_sim(&bench, "tty", &[]);
-    let mut f = expect_fields(&sim, "WO-SW-1", "rebind-account", "ums");
+    let mut f = expect_fields(&sim, "WO-SW-1", "rebind-account", "lakala");
     assert!(f.iter().any(|(k, _)| *k == "expect.card_last4"));
     f.extend([
         ("reason", "bank-change".to_string()),

@@ -32,15 +32,14 @@ impl Desk {
         self.dir.path()
     }
 
-    fn configure(&self, technician: &str, provider: &Provider, order_key: &Path) {
+    fn configure(&self, technician: &str, provider: &Provider) {
         std::fs::write(
             self.path().join("config.toml"),
             format!(
-                "technician = \"{technician}\"\n[provider]\nurl = \"{}\"\nca = \"{}\"\nagent_key_file = \"{}\"\norder_key_files = [\"{}\"]\n",
+                "technician = \"{technician}\"\n[provider]\nurl = \"{}\"\nca = \"{}\"\nagent_key_file = \"{}\"\n",
                 provider.url,
                 provider.ca.display(),
                 provider.agent_key.display(),
-                order_key.display()
             ),
         )
         .unwrap();
@@ -116,7 +115,6 @@ struct World {
     a: Sim,
     b: Sim,
     provider: Provider,
-    order_key: PathBuf,
     _providers: tempfile::TempDir,
 }
 
@@ -160,14 +158,12 @@ fn world() -> World {
     let providers = tempfile::tempdir().unwrap();
     let plan = plan(desk.path(), &rows);
     let provider = Provider::start(providers.path(), 0, &["--orders", plan.to_str().unwrap()]);
-    let order_key = providers.path().join("order-key.pub.json");
-    desk.configure(TECH, &provider, &order_key);
+    desk.configure(TECH, &provider);
     World {
         desk,
         a,
         b,
         provider,
-        order_key,
         _providers: providers,
     }
 }
@@ -270,29 +266,20 @@ fn orders_that_are_not_the_providers_authorisation_are_refused_with_77() {
             .unwrap();
     }
     refused_77(&w.desk.rebind_card(&w.a, "WO-TAMPER"), "does not verify");
-    // A key this agent does not trust.
-    let stranger = w.desk.path().join("stranger.pub.json");
-    std::fs::write(
-        &stranger,
-        format!(
-            "{{\"algorithm\":\"ed25519\",\"public_key\":\"{}\",\"valid_from\":null,\"valid_until\":null}}",
-            "ab".repeat(32)
-        ),
-    )
-    .unwrap();
-    w.desk.configure(TECH, &w.provider, &stranger);
-    refused_77(
-        &w.desk.rebind_card(&w.a, "WO-1"),
-        "not one of the provider's order keys",
-    );
     // Another technician's order, pulled under that name.
-    w.desk.configure("someone-else", &w.provider, &w.order_key);
+    w.desk.configure("someone-else", &w.provider);
     w.desk.pull();
-    w.desk.configure(TECH, &w.provider, &w.order_key);
+    w.desk.configure(TECH, &w.provider);
     refused_77(
         &w.desk.rebind_card(&w.a, "WO-OTHER-TECH"),
         "issued to technician someone-else",
     );
+    // Signed by a key no statement held here delegates (the statements forgotten).
+    rusqlite::Connection::open(w.desk.path().join("posagent.db"))
+        .unwrap()
+        .execute("DELETE FROM key_statements", [])
+        .unwrap();
+    refused_77(&w.desk.rebind_card(&w.a, "WO-1"), "no key statement");
     assert_eq!(connect(&w.a).read_binding().unwrap(), before, "nothing changed");
     // As a technician would check it.
     let inspect = posagent(w.desk.path())
@@ -354,26 +341,29 @@ fn local_lakala_order(id: &str) -> (Desk, Sim, PathBuf, String) {
 
 #[test]
 fn a_local_order_is_refused_on_a_provider_profile_and_marked_unsigned_on_the_generic_one() {
-    let (desk, sim, local, text) = local_lakala_order("WO-LOCAL");
+    let (desk, sim, local, _) = local_lakala_order("WO-LOCAL");
     let before = connect(&sim).read_binding().unwrap();
     let out = desk.rebind_card(&sim, local.to_str().unwrap());
     refused_77(&out, "require_signed");
     assert_eq!(connect(&sim).read_binding().unwrap(), before);
-    // The generic profile takes local orders; the submission says so.
+    // The generic profile takes local orders, on its own terminals; the submission says so.
+    let generic = Sim::start(
+        desk.path(),
+        "tty-generic",
+        &["--profile", "generic", "--baud", common::FAST_BAUD],
+    );
+    let generic_order = desk.path().join("generic.toml");
+    let text: String = card_fields(&generic, "WO-LOCAL-GENERIC", NEW_CARD)
+        .iter()
+        .map(|(k, v)| format!("{k} = \"{v}\"\n"))
+        .collect();
     std::fs::write(
-        &local,
+        &generic_order,
         text.replace("profile = \"lakala\"", "profile = \"generic\"")
             .replace("new.expiry = \"09/39\"\n", ""),
     )
     .unwrap();
-    let out = desk.run(&[
-        "rebind",
-        "card",
-        "--port",
-        sim.port.to_str().unwrap(),
-        "--order",
-        local.to_str().unwrap(),
-    ]);
+    let out = desk.rebind_card(&generic, generic_order.to_str().unwrap());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let sub = posagent::store::Store::open(desk.path())
         .unwrap()
@@ -381,6 +371,33 @@ fn a_local_order_is_refused_on_a_provider_profile_and_marked_unsigned_on_the_gen
         .unwrap()
         .remove(0);
     assert_eq!(sub.payload["order_signed"], false);
+}
+
+/// Side door: an order chose its own profile, and `profile = "generic"` on a Lakala
+/// terminal skipped Lakala's rule that orders be signed. The terminal decides the profile:
+/// it says which provider's authority it enforces, and an order naming another profile
+/// is refused with 77.
+#[test]
+fn an_order_naming_another_profile_than_the_terminals_is_refused() {
+    let (desk, sim, local, text) = local_lakala_order("WO-AS-GENERIC");
+    let before = connect(&sim).read_binding().unwrap();
+    std::fs::write(
+        &local,
+        text.replace("profile = \"lakala\"", "profile = \"generic\"")
+            .replace("new.expiry = \"09/39\"\n", ""),
+    )
+    .unwrap();
+    for dry in [true, false] {
+        let mut args = vec!["rebind", "card", "--port", sim.port.to_str().unwrap(), "--order"];
+        args.push(local.to_str().unwrap());
+        if dry {
+            args.push("--dry-run");
+        }
+        let out = desk.run(&args);
+        refused_77(&out, "answers as a lakala terminal");
+        assert!(stderr(&out).contains("order_other_profile"), "{}", stderr(&out));
+    }
+    assert_eq!(connect(&sim).read_binding().unwrap(), before);
 }
 
 /// A dry run passes through the gate a real run does: an unsigned order on a profile
@@ -428,7 +445,7 @@ fn the_job_of_a_pulled_order_cut_off_by_a_crash_resumes_or_aborts() {
     };
     let before_b = connect(&w.b).read_binding().unwrap();
     killed(&w.a, "WO-1", "after:unbind_old");
-    killed(&w.b, "WO-FOR-B", "after:bind_new");
+    killed(&w.b, "WO-FOR-B", "after:unbind_old");
     let list = json_of(
         &posagent(w.desk.path())
             .args(["orders", "list", "--json"])

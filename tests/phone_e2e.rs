@@ -26,24 +26,19 @@ struct World {
 }
 
 fn world(provider_args: &[&str]) -> World {
+    world_of("lakala", provider_args)
+}
+
+/// A desk with a terminal of `profile` and a provider it is configured for.
+fn world_of(profile: &str, provider_args: &[&str]) -> World {
     let bench = Bench::default();
-    let sim = start_sim(&bench, "ttyP", &["--serial", "PHONE-0001"]);
+    let sim = start_sim(&bench, "ttyP", &["--serial", "PHONE-0001", "--profile", profile]);
     let provider_dir = tempfile::tempdir().unwrap();
     let sms_log = provider_dir.path().join("sms.jsonl");
     let mut args = vec!["--sms-log", sms_log.to_str().unwrap()];
     args.extend_from_slice(provider_args);
     let provider = Provider::start(provider_dir.path(), 0, &args);
-    std::fs::write(
-        bench.path().join("config.toml"),
-        format!(
-            "technician = \"{TECH}\"\n[provider]\nurl = \"{}\"\nca = \"{}\"\nagent_key_file = \"{}\"\norder_key_files = [\"{}\"]\n",
-            provider.url,
-            provider.ca.display(),
-            provider.agent_key.display(),
-            provider_dir.path().join("order-key.pub.json").display()
-        ),
-    )
-    .unwrap();
+    configure(&bench, &provider);
     World {
         bench,
         sim,
@@ -53,7 +48,45 @@ fn world(provider_args: &[&str]) -> World {
     }
 }
 
+/// config.toml of `bench`: the technician, and `provider` to reach.
+fn configure(bench: &Bench, provider: &Provider) {
+    std::fs::write(
+        bench.path().join("config.toml"),
+        format!(
+            "technician = \"{TECH}\"\n[provider]\nurl = \"{}\"\nca = \"{}\"\nagent_key_file = \"{}\"\n",
+            provider.url,
+            provider.ca.display(),
+            provider.agent_key.display(),
+        ),
+    )
+    .unwrap();
+}
+
 impl World {
+    /// The provider issues `rows` (orders' fields), signed: it starts again with them in
+    /// its plan (its keys, ledger and SMS log kept, `args` as given), and the technician
+    /// pulls them. Returns the pulled order ids, as the command line takes them.
+    fn issue(&mut self, args: &[&str], rows: &[Vec<(&str, String)>]) -> Vec<PathBuf> {
+        let plan = provider_plan(&self.bench, TECH, rows);
+        let dir = self._provider_dir.path().to_path_buf();
+        self.provider = None;
+        let mut all = vec![
+            "--orders",
+            plan.to_str().unwrap(),
+            "--sms-log",
+            self.sms_log.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        let provider = Provider::start(&dir, 0, &all);
+        configure(&self.bench, &provider);
+        self.provider = Some(provider);
+        let pulled = self.bench.pull();
+        assert_eq!(pulled["kept"].as_array().unwrap().len(), rows.len(), "{pulled}");
+        rows.iter()
+            .map(|r| PathBuf::from(&r.iter().find(|(k, _)| *k == "id").unwrap().1))
+            .collect()
+    }
+
     /// The code in the `n`th message (from 1) of the SMS log, waiting for it to be sent.
     fn code(&self, n: usize, to: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -171,8 +204,9 @@ fn other_code(code: &str, k: u32) -> String {
 /// agent once waited for a write after that moment and missed this one.
 #[test]
 fn sms_online_with_a_code_file_then_delivered_with_its_confirmation() {
-    let w = world(&["--faults", "delay=500ms", "--sms-ttl", "20"]);
-    let order = phone_order_by(&w.bench, &w.sim, "WO-SMS-1", "sms");
+    let mut w = world(&[]);
+    let args = ["--faults", "delay=500ms", "--sms-ttl", "20"];
+    let order = w.issue(&args, &[phone_fields(&w.sim, "WO-SMS-1", "sms")]).remove(0);
     let code_file = w.bench.path().join("code.txt");
     let mut args = rebind_args("phone", &w.sim, &order);
     args.extend(["--sms-code-file", code_file.to_str().unwrap()]);
@@ -356,40 +390,14 @@ fn sms_offline_without_attestation_exits_69_and_changes_nothing() {
 #[test]
 fn a_pre_verified_signed_order_succeeds_offline() {
     let mut w = world(&[]);
-    let mut fields = expect_fields(&w.sim, "WO-PRE-1", "rebind-phone", "generic");
+    let mut fields = phone_fields(&w.sim, "WO-PRE-1", "sms");
     fields.extend([
-        ("new.phone", NEW_PHONE.to_string()),
-        ("new.phone_path", "sms".to_string()),
-        ("technician", TECH.to_string()),
         ("checks.phone_verified_at", "2026-11-01T09:00:00Z".to_string()),
         ("checks.phone_verified_number", NEW_PHONE.to_string()),
     ]);
-    let columns: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
-    let values: Vec<&str> = fields.iter().map(|(_, v)| v.as_str()).collect();
-    let plan = w.bench.path().join("issued.csv");
-    std::fs::write(&plan, format!("{}\n{}\n", columns.join(","), values.join(","))).unwrap();
     // The provider issues the order, the agent pulls it, then the network goes.
-    let dir = w._provider_dir.path().to_path_buf();
+    w.issue(&[], &[fields]);
     w.provider = None;
-    let provider = Provider::start(&dir, 0, &["--orders", plan.to_str().unwrap()]);
-    let config = std::fs::read_to_string(w.bench.path().join("config.toml")).unwrap();
-    let old_url = config
-        .lines()
-        .find_map(|l| l.strip_prefix("url = "))
-        .unwrap()
-        .trim_matches('"')
-        .to_string();
-    std::fs::write(
-        w.bench.path().join("config.toml"),
-        config.replace(&old_url, &provider.url),
-    )
-    .unwrap();
-    let pulled = posagent(w.bench.path())
-        .args(["orders", "pull", "--json"])
-        .output()
-        .unwrap();
-    assert!(pulled.status.success(), "{}", stderr(&pulled));
-    drop(provider);
     let out = w.bench.run(&[
         "rebind",
         "phone",
@@ -418,7 +426,7 @@ fn the_counter_path_needs_its_documents_and_the_technicians_word() {
     let w = world(&[]);
     let before = w.phone();
     // Without the scan of the holder's ID the order is refused as data (exit 65).
-    let mut fields = expect_fields(&w.sim, "WO-CTR-1", "rebind-phone", "generic");
+    let mut fields = expect_fields(&w.sim, "WO-CTR-1", "rebind-phone", "lakala");
     fields.extend([
         ("new.phone", NEW_PHONE.to_string()),
         ("new.phone_path", "counter".to_string()),
@@ -451,7 +459,7 @@ fn the_counter_path_needs_its_documents_and_the_technicians_word() {
 
 #[test]
 fn a_card_change_the_provider_confirms_by_sms() {
-    let w = world(&[]);
+    let mut w = world_of("shengpay", &[]);
     let bound = w.phone();
     let mut fields = card_fields(&w.sim, "WO-CARD-SMS", NEW_CARD);
     for f in &mut fields {
@@ -459,7 +467,7 @@ fn a_card_change_the_provider_confirms_by_sms() {
             f.1 = "shengpay".into();
         }
     }
-    let order = w.bench.order("card.toml", &fields);
+    let order = w.issue(&[], &[fields]).remove(0);
     let code_file = w.bench.path().join("card-code.txt");
     let mut args = rebind_args("card", &w.sim, &order);
     args.extend([

@@ -55,7 +55,8 @@ fn csv_plan(bench: &Bench, sims: &[Sim]) -> PathBuf {
 fn start(bench: &Bench, i: usize, faults: Option<&str>) -> Sim {
     let serial = format!("RUN-SN-{i:04}");
     let seed = (100 + i).to_string();
-    let mut extra = vec!["--serial", &serial, "--seed", &seed];
+    // Plans are local files: the generic profile's terminals take them.
+    let mut extra = vec!["--serial", &serial, "--seed", &seed, "--profile", "generic"];
     if let Some(f) = faults {
         extra.extend(["--faults", f]);
     }

@@ -47,10 +47,11 @@ fn jobs_queue_while_the_provider_is_down_and_each_is_accepted_once_when_it_is_up
         "--agent-key-file".to_string(),
         providers.path().join("agent.key").display().to_string(),
     ];
-    let a = start_sim(&bench, "a", &[]);
-    let b = start_sim(&bench, "b", &["--seed", "2"]);
+    // Generic terminals and local orders: what is delivered is the point here.
+    let a = start_sim(&bench, "a", &["--profile", "generic"]);
+    let b = start_sim(&bench, "b", &["--seed", "2", "--profile", "generic"]);
     for (sim, id) in [(&a, "WO-Q-1"), (&b, "WO-Q-2")] {
-        let order = phone_order(&bench, sim, id);
+        let order = phone_order_as(&bench, sim, id, "counter", "generic");
         let out = bench.rebind("phone", sim, &order);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
@@ -88,8 +89,8 @@ fn a_refused_submission_shows_on_its_job_with_the_reason() {
     let bench = Bench::default();
     let providers = tempfile::tempdir().unwrap();
     let provider = Provider::start(providers.path(), 0, &["--faults", "reject=1"]);
-    let sim = start_sim(&bench, "tty", &[]);
-    let order = phone_order(&bench, &sim, "WO-REJ-1");
+    let sim = start_sim(&bench, "tty", &["--profile", "generic"]);
+    let order = phone_order_as(&bench, &sim, "WO-REJ-1", "counter", "generic");
     assert_eq!(bench.rebind("phone", &sim, &order).status.code(), Some(0));
     let out = sync(bench.path(), &provider.flags());
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -397,6 +398,9 @@ fn the_openapi_file_names_the_endpoints_and_headers_the_code_uses() {
     for needle in [
         api::HEALTH_PATH,
         api::BATCH_PATH,
+        api::ORDERS_PATH,
+        api::KEYS_PATH,
+        api::PHONE_VERIFICATIONS_PATH,
         api::HEADER_KEY_ID,
         api::HEADER_TIMESTAMP,
         api::HEADER_NONCE,
@@ -494,8 +498,8 @@ fn a_rejected_submission_is_judged_again_after_queue_retry() {
     let bench = Bench::default();
     let providers = tempfile::tempdir().unwrap();
     let port = free_port();
-    let sim = start_sim(&bench, "tty", &[]);
-    let order = phone_order(&bench, &sim, "WO-AGAIN-1");
+    let sim = start_sim(&bench, "tty", &["--profile", "generic"]);
+    let order = phone_order_as(&bench, &sim, "WO-AGAIN-1", "counter", "generic");
     assert_eq!(bench.rebind("phone", &sim, &order).status.code(), Some(0));
     {
         let strict = Provider::start(providers.path(), port, &["--faults", "reject=1"]);

@@ -50,7 +50,7 @@ fn migrate(records: u32, baud_rate: u32, copy: &str, plain: bool) {
                 "--transactions",
                 &records.to_string(),
                 "--profile",
-                "lakala",
+                "generic",
             ][..],
             encoding,
         ]
@@ -67,19 +67,25 @@ fn migrate(records: u32, baud_rate: u32, copy: &str, plain: bool) {
                 "--serial",
                 "NEW-BENCH",
                 "--profile",
-                "lakala",
+                "generic",
             ][..],
             encoding,
         ]
         .concat(),
     );
     let (secret, password) = common::secrets(dir.path());
-    e2e::jobs::accept_local_orders(dir.path());
-    // The profile says the line's baud, as it would for a terminal of that speed.
-    let lakala = dir.path().join("profiles/lakala.toml");
-    let text = std::fs::read_to_string(&lakala).unwrap();
-    std::fs::write(&lakala, text.replace("baud = 115200", &format!("baud = {baud_rate}"))).unwrap();
-    let mut settings = ProfileSet::builtin().unwrap().get("lakala").unwrap().serial.clone();
+    // The profile says the line's baud, as it would for a terminal of that speed (the
+    // generic profile's terminals take the local order below).
+    let profiles = dir.path().join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    let generic = ProfileSet::builtin().unwrap();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../profiles/generic.toml")).unwrap();
+    std::fs::write(
+        profiles.join("generic.toml"),
+        text.replace("baud = 115200", &format!("baud = {baud_rate}")),
+    )
+    .unwrap();
+    let mut settings = generic.get("generic").unwrap().serial.clone();
     settings.baud = baud_rate;
     let mut t = Terminal::open(&old.port, &settings).unwrap();
     t.authenticate(&Secret::new(b"posagent-demo-secret".to_vec())).unwrap();
@@ -88,14 +94,15 @@ fn migrate(records: u32, baud_rate: u32, copy: &str, plain: bool) {
     // The log as it is, for "one pass": its length at line rate.
     let log_len = t.digest(Object::TransactionLog).unwrap().expect("DIGEST").len;
     drop(t);
+    let model = Terminal::open(&new.port, &settings).unwrap().identify().unwrap().model;
     let order = dir.path().join("order.toml");
     std::fs::write(
         &order,
         format!(
-            "id = \"BENCH-1\"\noperation = \"migrate\"\nprofile = \"lakala\"\nreason = \"device-replaced\"\n\
+            "id = \"BENCH-1\"\noperation = \"migrate\"\nprofile = \"generic\"\nreason = \"device-replaced\"\n\
              merchant.mid = \"{}\"\nmerchant.name = \"Bench\"\nmerchant.kind = \"individual\"\nmerchant.legal_rep_id = \"110105194910010023\"\n\
              expect.serial = \"{serial}\"\nexpect.tid = \"{}\"\n\
-             replacement.serial = \"NEW-BENCH\"\nreplacement.model = \"A8\"\nreplacement.activation_code = \"{}\"\n",
+             replacement.serial = \"NEW-BENCH\"\nreplacement.model = \"{model}\"\nreplacement.activation_code = \"{}\"\n",
             b.mid.unwrap(),
             b.tid.unwrap(),
             activation_code_for("NEW-BENCH")

@@ -12,7 +12,7 @@ mod e2e;
 use std::time::Instant;
 
 use e2e::Sim;
-use e2e::jobs::{Bench, migrate_order};
+use e2e::jobs::{Bench, migrate_fields};
 
 const BAUD: &str = "115200";
 
@@ -36,7 +36,7 @@ fn migrate_in_parallel(n: usize, records: usize) -> (f64, f64) {
                 "--baud",
                 BAUD,
                 "--profile",
-                "lakala",
+                "generic",
                 "--transactions",
                 &records,
                 "--serial",
@@ -52,15 +52,18 @@ fn migrate_in_parallel(n: usize, records: usize) -> (f64, f64) {
                 "--baud",
                 BAUD,
                 "--profile",
-                "lakala",
+                "generic",
                 "--blank",
                 "--serial",
                 &new_serial,
             ],
         );
-        let order = migrate_order(&bench, &old, &new_serial, &format!("WO-PAR-{i:03}"));
+        // A plan is local orders: the generic profile's terminals take them.
+        let model = e2e::connect(&new).identify().unwrap().model;
         plan.push_str("[[order]]\n");
-        plan.push_str(&std::fs::read_to_string(order).unwrap());
+        for (k, v) in migrate_fields(&old, &new_serial, &model, &format!("WO-PAR-{i:03}"), "generic") {
+            plan.push_str(&format!("{k} = \"{v}\"\n"));
+        }
         sims.push(old);
         sims.push(new);
     }

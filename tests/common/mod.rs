@@ -18,7 +18,9 @@ pub fn fixtures() -> PathBuf {
 /// The posagent binary, with its data directory set to `home`.
 pub fn posagent(home: &Path) -> Command {
     let mut cmd = Command::cargo_bin("posagent").expect("posagent binary");
-    cmd.env("POSAGENT_HOME", home)
+    // Where the technician works: a pulled order's scans are found from here.
+    cmd.current_dir(home)
+        .env("POSAGENT_HOME", home)
         .env_remove("POSAGENT_SECRET")
         .env_remove("POSAGENT_BACKUP_PASSWORD");
     english(&mut cmd);
@@ -97,6 +99,11 @@ pub const FAST_BAUD: &str = "921600";
 
 /// Opens and authenticates the simulated terminal with the library, at `FAST_BAUD`.
 pub fn connect(sim: &Sim) -> posagent::terminal::Terminal {
+    connect_at(&sim.port)
+}
+
+/// The simulated terminal at `port`, opened and authenticated.
+pub fn connect_at(port: &Path) -> posagent::terminal::Terminal {
     let mut s = posagent::profile::ProfileSet::builtin()
         .unwrap()
         .get("generic")
@@ -104,7 +111,7 @@ pub fn connect(sim: &Sim) -> posagent::terminal::Terminal {
         .serial
         .clone();
     s.baud = FAST_BAUD.parse().unwrap();
-    let mut t = posagent::terminal::Terminal::open(&sim.port, &s).expect("open simulated terminal");
+    let mut t = posagent::terminal::Terminal::open(port, &s).expect("open simulated terminal");
     t.authenticate(&posagent::terminal::Secret::new(DEMO_SECRET.as_bytes().to_vec()))
         .expect("authenticate");
     t

@@ -302,6 +302,9 @@ impl Diagnose for OrderForError {
             OrderForError::Pulled(e) => e.diagnosis(),
             OrderForError::Invalid { .. } => Diagnosis::of(Kind::Data).help(tr!("help-order-check")),
             OrderForError::Unauthorised(_) => Diagnosis::of(Kind::Refused).code("order_not_authorised"),
+            OrderForError::RefusedAtPull { .. } => Diagnosis::of(Kind::Refused)
+                .code("order_refused_at_pull")
+                .help(tr!("help-order-refused-at-pull")),
             OrderForError::PulledGone(_) => Diagnosis::of(Kind::Data)
                 .code("order_not_found")
                 .help(tr!("help-orders-list")),

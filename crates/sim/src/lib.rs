@@ -9,7 +9,7 @@ pub mod line;
 pub mod provider;
 
 // The simulated terminal lives with the engine it tests (posagent-core's `testkit`).
-pub use posagent_core::testkit::{DEMO_SECRET, faults, inproc, terminal};
+pub use posagent_core::testkit::{DEMO_SECRET, faults, inproc, issuer, terminal};
 
 // The agent's own modules under the names the simulators' code uses.
 pub(crate) use posagent_core::{authority, domain, input, job, link, order, private, profile, signed, store, sync};

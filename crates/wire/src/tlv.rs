@@ -37,8 +37,11 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<(u32, &[u8])>, TlvError> {
     Ok(parse_items(bytes)?.into_iter().map(|(t, v, _)| (t, v)).collect())
 }
 
+/// One TLV item: its tag, its value, and the offset at which its tag begins.
+pub type Item<'a> = (u32, &'a [u8], usize);
+
 /// Parses one level of TLV items, each with the offset at which its tag begins.
-pub fn parse_items(bytes: &[u8]) -> Result<Vec<(u32, &[u8], usize)>, TlvError> {
+pub fn parse_items(bytes: &[u8]) -> Result<Vec<Item<'_>>, TlvError> {
     let mut items = Vec::new();
     let mut i = 0;
     while i < bytes.len() {

@@ -29,9 +29,9 @@ pub fn plan_with(op: Operation, profile: &Profile, copying: Copying) -> Vec<Step
     let mut steps = vec![CheckIdentity, Authenticate, CompareBinding, CheckDocuments];
     match op {
         Operation::RebindCard => {
-            if profile.settlement.card_cooldown_days > 0 {
-                steps.push(CheckCooldown);
-            }
+            // On every profile: the provider's own cooldown check may come signed with the
+            // order even where the profile keeps none.
+            steps.push(CheckCooldown);
             if profile.operations.get(&op).is_some_and(|r| r.confirm_by_sms) {
                 steps.push(VerifyPhone);
             }

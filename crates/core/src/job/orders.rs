@@ -101,6 +101,9 @@ pub enum OrderForError {
     /// Not the provider's authorisation for this technician now.
     #[error(transparent)]
     Unauthorised(#[from] OrderAuthError),
+    /// The provider served it, and the pull refused it.
+    #[error("{}", crate::tr!("order-refused-at-pull", order = .order.as_str(), reason = .reason.as_str()))]
+    RefusedAtPull { order: String, reason: String },
 }
 
 impl From<crate::store::StoreError> for OrderForError {
@@ -139,6 +142,12 @@ pub fn prepare(cx: &Context<'_>, r: &OrderRef<'_>, op: Option<Operation>) -> Res
         OrderRef::Pulled(id) => pulled(cx, id)?,
         OrderRef::Arg(arg) => match arg.to_str().filter(|_| !arg.exists()) {
             Some(id) if pulled_exists(cx, id)? => pulled(cx, id)?,
+            Some(id) if let Some(reason) = Store::open(&cx.paths.data)?.refused_order(id)? => {
+                return Err(OrderForError::RefusedAtPull {
+                    order: id.to_string(),
+                    reason,
+                });
+            }
             _ => {
                 let mut all = every_order(cx, arg)?;
                 if all.len() != 1 {

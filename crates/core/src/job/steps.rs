@@ -455,6 +455,10 @@ impl Change<'_> {
             }
             return Ok(record(Some(j::CooldownBy::SignedOrder), Some(from), None));
         }
+        // A profile without a cooldown of its own: the provider's signed check was all.
+        if days == 0 {
+            return Ok(record(None, None, None));
+        }
         // The provider's rule is per merchant: one settlement-card change per cooldown.
         // What the agent can know offline: its own record of changes for this merchant on
         // any terminal, and the date the terminal says its settlement was bound.

@@ -232,10 +232,9 @@ impl World {
             .collect();
         drop(t);
         w.order_file = w.write_order();
+        std::fs::write(w.paths.config_file(), format!("technician = \"{TECH}\"\n")).unwrap();
         if signed {
             w.issue();
-        } else {
-            std::fs::write(w.paths.config_file(), format!("technician = \"{TECH}\"\n")).unwrap();
         }
         // Armed only now, so that a byte-count unplug falls in the job, not in this setup.
         w.sims.with(&w.main, |sim| sim.arm(main_faults));

@@ -67,14 +67,35 @@ fn hash_of(
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
-/// Appends a record inside the caller's transaction.
+/// Appends a record inside the caller's transaction. It chains from the anchor (the count
+/// and hash of the last record written), not from whatever the table ends with: records cut
+/// from the end leave a gap the new record does not close, which `audit verify` names, and
+/// the write says so in the log.
 pub fn append(tx: &Connection, e: &AuditEntry) -> rusqlite::Result<()> {
     let last: Option<(i64, String)> = tx
         .query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
         .optional()?;
-    let (id, prev) = last.map_or((1, GENESIS.to_string()), |(id, h)| (id + 1, h));
+    let anchor: Option<(i64, String)> = tx
+        .query_row("SELECT count, hash FROM audit_anchor WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let (id, prev) = match (anchor, last) {
+        // An anchor of nothing written yet (the store's first state).
+        (Some((0, _)), None) | (None, None) => (1, GENESIS.to_string()),
+        (Some((n, h)), last) => {
+            if last.as_ref().map(|(id, h)| (*id, h.as_str())) != Some((n, h.as_str())) {
+                tracing::warn!(
+                    "{}",
+                    crate::tr!("audit-cut-at-write", count = n, found = last.map_or(0, |(id, _)| id))
+                );
+            }
+            (n + 1, h)
+        }
+        (None, Some((id, h))) => (id + 1, h),
+    };
     let detail = e.detail.to_string();
     let hash = hash_of(
         id,
@@ -303,6 +324,20 @@ mod tests {
         let r = s.verify_audit().unwrap();
         assert!(!r.valid, "{r:?}");
         assert!(r.first_bad.unwrap().1.contains("database anchor"));
+    }
+
+    /// Side door: the last records deleted, then any audited command run: the new record
+    /// chained from what was left and `audit verify` said intact. It chains from the anchor
+    /// now, so the cut stays visible.
+    #[test]
+    fn records_cut_from_the_end_stay_reported_after_the_next_write() {
+        let (_d, mut s) = store_with(4);
+        s.conn.execute("DELETE FROM audit WHERE id >= 3", []).unwrap();
+        s.audit(&AuditEntry::new("t", None, None, "later", "ok", serde_json::json!({})))
+            .unwrap();
+        let r = s.verify_audit().unwrap();
+        assert!(!r.valid, "{r:?}");
+        assert_eq!(r.first_bad.as_ref().map(|b| b.0), Some(5), "{r:?}");
     }
 
     #[test]

@@ -170,6 +170,13 @@ const MIGRATIONS: &[&str] = &["
         statement   BLOB NOT NULL,
         pulled_at   TEXT NOT NULL
     );
+    -- Orders the provider served that were not kept, with why: a job asked to run one says
+    -- so (instead of not finding it).
+    CREATE TABLE orders_refused (
+        id        TEXT PRIMARY KEY,
+        reason    TEXT NOT NULL,
+        refused_at TEXT NOT NULL
+    );
 "];
 
 /// The schema version this binary writes.

@@ -36,6 +36,7 @@ impl Store {
     /// on that copy (a job is carried on with the order it began with).
     pub fn save_pulled(&mut self, o: &PulledOrder, sealed: &[u8]) -> Result<(), StoreError> {
         self.write(|tx| {
+            tx.execute("DELETE FROM orders_refused WHERE id = ?1", [&o.id])?;
             tx.execute(
                 "INSERT INTO orders (id, technician, operation, serial, valid_until, key_id, document, pulled_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -133,6 +134,25 @@ impl Store {
             .map(drop)
         })?;
         Ok(())
+    }
+
+    /// Remembers that the provider served order `id` and it was not kept, and why.
+    pub fn save_refused_order(&mut self, id: &str, reason: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO orders_refused (id, reason, refused_at) VALUES (?1, ?2, ?3)",
+                params![id, reason, now()],
+            )
+            .map(drop)
+        })
+    }
+
+    /// Why order `id` was not kept when it was last served, if it was not.
+    pub fn refused_order(&self, id: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT reason FROM orders_refused WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(self.err())
     }
 
     /// Every key statement kept, as signed.

@@ -74,6 +74,9 @@ pub async fn pull(
             Err(e) => pulled.refused.push((order.id(), e.to_string())),
         }
     }
+    for (id, reason) in &pulled.refused {
+        store.save_refused_order(id, reason)?;
+    }
     Ok(pulled)
 }
 

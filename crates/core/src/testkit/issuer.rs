@@ -26,7 +26,7 @@ pub struct Issuer {
 impl Issuer {
     /// A new order key of `profile`'s provider, delegated by its training root (valid from
     /// a month ago for a year), the statement kept in the data directory as a pull keeps
-    /// it, and config.toml rewritten naming `technician`.
+    /// it; its orders issued to `technician`.
     pub fn trusted_by(paths: &Paths, technician: &str, profile: &str) -> Issuer {
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("a key pair");
         let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("the key just made");
@@ -40,12 +40,6 @@ impl Issuer {
         };
         let root = training_root(profile);
         let statement = Statement::sign(1, now + YEAR, &[delegated], &root);
-        crate::private::dir(&paths.config).expect("the configuration directory");
-        std::fs::write(
-            paths.config.join(crate::config::CONFIG_FILE),
-            format!("technician = \"{technician}\"\n"),
-        )
-        .expect("config.toml");
         let mut store = crate::store::Store::open(&paths.data).expect("the store");
         let roots = [root.public_key().as_ref().try_into().expect("32 bytes")];
         crate::sync::keys::accept(&mut store, &roots, statement.to_bytes(), now).expect("the statement is kept");

@@ -645,13 +645,14 @@ impl SimTerminal {
             .map_or((self.state.binding.clone(), self.state.activated), |o| {
                 (o.from_binding.clone(), o.from_activated)
             });
-        // What the command would leave, to tell a roll-back from the change itself.
+        // What the command would leave, to tell a roll-back from the change itself (one
+        // the unit would refuse anyway is judged by its authorisation first).
         let after = match code {
-            cmd::UNBIND => self.unbind_result(f)?,
-            cmd::BIND => (self.bind_result(own)?.encode(), self.state.activated),
-            _ => (self.state.binding.clone(), true),
+            cmd::UNBIND => self.unbind_result(f).ok(),
+            cmd::BIND => self.bind_result(own).ok().map(|b| (b.encode(), self.state.activated)),
+            _ => Some((self.state.binding.clone(), true)),
         };
-        let rollback = open.is_some() && after == (from_binding.clone(), from_activated);
+        let rollback = open.is_some() && after == Some((from_binding.clone(), from_activated));
         let part = f.need_u8(tag::OBJECT).unwrap_or(0);
         let binds_target = authority::target_digest(Some(own)) == a.target;
         let allowed = rollback

@@ -21,6 +21,17 @@ pub struct Rules {
     pub card_cooldown_days: u32,
     /// Chance per new submission of a (simulated) review refusal.
     pub reject_rate: f64,
+    /// The orders this provider issued, by id: what a submission on a signed order must
+    /// match.
+    pub orders: std::collections::BTreeMap<String, Issued>,
+}
+
+/// An order as the provider issued it: to whom, its fields and its checks.
+#[derive(Debug, Clone, Default)]
+pub struct Issued {
+    pub technician: String,
+    pub fields: std::collections::BTreeMap<String, String>,
+    pub checks: std::collections::BTreeMap<String, String>,
 }
 
 /// A one-time code the provider confirmed (the code itself is not kept).
@@ -31,6 +42,9 @@ pub struct Confirmation {
     pub purpose: CodePurpose,
     pub phone: String,
     pub mid: String,
+    /// The job and the terminal the code was asked for: the only ones it proves.
+    pub job_id: String,
+    pub terminal: String,
     pub confirmed_at: String,
 }
 
@@ -117,7 +131,10 @@ impl Ledger {
                  purpose TEXT NOT NULL,
                  phone TEXT NOT NULL,
                  mid TEXT NOT NULL,
-                 confirmed_at TEXT NOT NULL
+                 job_id TEXT NOT NULL,
+                 terminal TEXT NOT NULL,
+                 confirmed_at TEXT NOT NULL,
+                 used_by TEXT
              );",
         )
         .map_err(sql)?;
@@ -145,14 +162,16 @@ impl Ledger {
     pub fn record_confirmation(&self, c: &Confirmation) -> Result<(), String> {
         self.conn
             .execute(
-                "INSERT OR IGNORE INTO confirmations (confirmation_id, verification_id, purpose, phone, mid, confirmed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR IGNORE INTO confirmations (confirmation_id, verification_id, purpose, phone, mid, job_id, terminal, confirmed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     c.confirmation_id,
                     c.verification_id,
                     purpose_name(c.purpose),
                     c.phone,
                     c.mid,
+                    c.job_id,
+                    c.terminal,
                     c.confirmed_at
                 ],
             )
@@ -262,37 +281,129 @@ fn purpose_name(p: CodePurpose) -> &'static str {
 }
 
 /// How a submission says its phone was proven (`payload.phone_proof`): a confirmation
-/// this provider issued for that number and merchant, its own signed attestation, or
-/// documents seen at a counter. `Err` says what is wrong.
-fn phone_proven(tx: &Connection, item: &Item, mid: &str, purpose: CodePurpose) -> rusqlite::Result<Result<(), String>> {
+/// this provider issued for that number, merchant, job and terminal and not yet cited by
+/// another submission; its own attestation, signed into the order the job ran; or documents
+/// seen at a counter. `Err` says what is wrong.
+fn phone_proven(
+    tx: &Connection,
+    item: &Item,
+    mid: &str,
+    purpose: CodePurpose,
+    rules: &Rules,
+) -> rusqlite::Result<Result<(), String>> {
     let proof = &item.payload["phone_proof"];
     let text = |k: &str| proof[k].as_str().filter(|s| !s.is_empty());
     match (text("path"), text("confirmation_id"), text("attested_at")) {
         (Some("sms"), Some(id), _) => {
-            let found: Option<(String, String, String)> = tx
+            type Found = (String, String, String, String, String, Option<String>);
+            let found: Option<Found> = tx
                 .query_row(
-                    "SELECT purpose, phone, mid FROM confirmations WHERE confirmation_id = ?1",
+                    "SELECT purpose, phone, mid, job_id, terminal, used_by FROM confirmations WHERE confirmation_id = ?1",
                     [id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
                 )
                 .optional()?;
             let new_phone = item.sensitive["new"]["phone"].as_str();
+            let key = item.idempotency_key.as_str();
             Ok(match found {
                 None => Err(format!("confirmation {id} was never issued by this provider")),
                 Some((p, ..)) if p != purpose_name(purpose) => Err(format!("confirmation {id} was for a {p}")),
-                Some((_, phone, _)) if purpose == CodePurpose::PhoneChange && new_phone != Some(phone.as_str()) => {
+                Some((_, phone, ..)) if purpose == CodePurpose::PhoneChange && new_phone != Some(phone.as_str()) => {
                     Err(format!("confirmation {id} was for another number"))
                 }
-                Some((.., m)) if m != mid => Err(format!("confirmation {id} was for another merchant")),
+                Some((_, _, m, ..)) if m != mid => Err(format!("confirmation {id} was for another merchant")),
+                Some((.., job, _, _)) if job != item.job_id => Err(format!("confirmation {id} was for job {job}")),
+                Some((.., terminal, _)) if item.payload["terminal"].as_str() != Some(terminal.as_str()) => {
+                    Err(format!("confirmation {id} was for terminal {terminal}"))
+                }
+                Some((.., Some(used))) if used != key => Err(format!(
+                    "confirmation {id} already backs submission {used}; one confirmation backs one change"
+                )),
                 Some(_) => Ok(()),
             })
         }
-        (Some("sms"), None, Some(_)) => Ok(Ok(())),
-        (Some("counter"), ..) if text("documents_checked_by").is_some() => Ok(Ok(())),
+        (Some("sms"), None, Some(_)) => {
+            let signed = item.payload["order_signed"].as_bool() == Some(true);
+            let (at, number) = match purpose {
+                CodePurpose::PhoneChange => ("phone_verified_at", "phone_verified_number"),
+                CodePurpose::CardChange => ("card_change_confirmed_at", "card_change_confirmed_number"),
+            };
+            let attested = rules
+                .orders
+                .get(&item.order_id)
+                .is_some_and(|o| o.checks.contains_key(at) && o.checks.contains_key(number));
+            Ok(if signed && attested {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the submission claims this provider's attestation, but order {} as issued carries none ({at}, {number})",
+                    item.order_id
+                ))
+            })
+        }
+        (Some("counter"), ..) => {
+            let documents = proof["documents"].as_array().is_some_and(|d| !d.is_empty());
+            Ok(if documents && text("documents_checked_by").is_some() {
+                Ok(())
+            } else {
+                Err("a counter proof names the documents seen (phone_proof.documents) and who saw them (documents_checked_by)".into())
+            })
+        }
         _ => Ok(Err(
             "the submission does not say how the phone was proven (payload.phone_proof)".into(),
         )),
     }
+}
+
+/// A submission on a signed order matches the order as this provider issued it: the same
+/// operation, terminal, replacement, technician and new values. `Err` names what differs.
+fn matches_order(item: &Item, rules: &Rules) -> Result<(), String> {
+    if item.payload["order_signed"].as_bool() != Some(true) {
+        return Ok(());
+    }
+    let Some(o) = rules.orders.get(&item.order_id) else {
+        return Err(format!("order {} was not issued by this provider", item.order_id));
+    };
+    let field = |k: &str| o.fields.get(k).map(String::as_str);
+    let checks = [
+        ("kind", Some(item.kind.as_str()), field("operation")),
+        (
+            "payload.terminal",
+            item.payload["terminal"].as_str(),
+            field("expect.serial"),
+        ),
+        (
+            "payload.replacement",
+            item.payload["replacement"].as_str(),
+            field("replacement.serial"),
+        ),
+        (
+            "payload.technician",
+            item.payload["technician"].as_str(),
+            Some(o.technician.as_str()),
+        ),
+    ];
+    for (name, sent, issued) in checks {
+        if sent != issued {
+            return Err(format!(
+                "{name} is {}, but order {} was issued for {}",
+                sent.unwrap_or("null"),
+                item.order_id,
+                issued.unwrap_or("null")
+            ));
+        }
+    }
+    for (name, order_field) in [("card", "new.card"), ("account", "new.account"), ("phone", "new.phone")] {
+        if let Some(issued) = field(order_field)
+            && item.sensitive["new"][name].as_str() != Some(issued)
+        {
+            return Err(format!(
+                "sensitive.new.{name} is not the {order_field} order {} was issued with",
+                item.order_id
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The provider's rules for a new submission: `Err((code, reason))` refuses it.
@@ -314,8 +425,11 @@ fn judge(
         "rebind-card" if !item.payload["phone_proof"].is_null() => Some(CodePurpose::CardChange),
         _ => None,
     };
+    if let Err(reason) = matches_order(item, rules) {
+        return Ok(Err(("order_mismatch", reason)));
+    }
     if let Some(purpose) = purpose
-        && let Err(reason) = phone_proven(tx, item, mid, purpose)?
+        && let Err(reason) = phone_proven(tx, item, mid, purpose, rules)?
     {
         return Ok(Err(("verification", reason)));
     }
@@ -454,6 +568,13 @@ fn apply_one(
                 "INSERT INTO changes (idempotency_key, kind, mid, terminal, applied_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![key, item.kind, mid, item.payload["terminal"].as_str(), at],
             )?;
+            // The confirmation it cites is spent: it backs this change only.
+            if let Some(id) = item.payload["phone_proof"]["confirmation_id"].as_str() {
+                tx.execute(
+                    "UPDATE confirmations SET used_by = ?2 WHERE confirmation_id = ?1",
+                    params![id, key],
+                )?;
+            }
             ItemResult {
                 idempotency_key: key.clone(),
                 status: Status::Accepted,
@@ -502,6 +623,7 @@ mod tests {
     const RULES: Rules = Rules {
         card_cooldown_days: 30,
         reject_rate: 0.0,
+        orders: std::collections::BTreeMap::new(),
     };
 
     #[test]
@@ -566,7 +688,7 @@ mod tests {
     }
 
     #[test]
-    fn a_phone_change_must_cite_a_confirmation_the_provider_issued() {
+    fn a_phone_change_must_cite_a_confirmation_the_provider_issued_for_its_job_once() {
         let dir = tempfile::tempdir().unwrap();
         let mut l = Ledger::open(dir.path()).unwrap();
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
@@ -576,6 +698,8 @@ mod tests {
             purpose: CodePurpose::PhoneChange,
             phone: "13900001111".into(),
             mid: "M1".into(),
+            job_id: "J-1".into(),
+            terminal: "SN1".into(),
             confirmed_at: "2026-11-30T00:00:00Z".into(),
         })
         .unwrap();
@@ -586,18 +710,30 @@ mod tests {
             i
         };
         let sms = |id: &str| serde_json::json!({ "path": "sms", "confirmation_id": id });
+        let counter = |documents: serde_json::Value| serde_json::json!({ "path": "counter", "documents": documents, "documents_checked_by": "tech" });
+        let mut other_job = phone("k6", sms("pvc-real"), "13900001111");
+        other_job["job_id"] = "J-2".into();
+        let mut other_terminal = phone("k7", sms("pvc-real"), "13900001111");
+        other_terminal["payload"]["terminal"] = "SN2".into();
+        let mut attested = phone(
+            "k9",
+            serde_json::json!({ "path": "sms", "attested_at": "2026-11-30T00:00:00Z" }),
+            "13900004444",
+        );
+        attested["payload"]["order_signed"] = false.into();
         let out = l
             .apply(
                 &[
                     phone("k1", serde_json::Value::Null, "13900001111"),
                     phone("k2", sms("pvc-made-up"), "13900001111"),
                     phone("k3", sms("pvc-real"), "13900002222"),
+                    other_job,
+                    other_terminal,
                     phone("k4", sms("pvc-real"), "13900001111"),
-                    phone(
-                        "k5",
-                        serde_json::json!({ "path": "counter", "documents_checked_by": "tech" }),
-                        "13900003333",
-                    ),
+                    phone("k8", sms("pvc-real"), "13900001111"),
+                    attested,
+                    phone("k10", counter(serde_json::json!([])), "13900003333"),
+                    phone("k5", counter(serde_json::json!(["scan.holder_id"])), "13900003333"),
                 ],
                 &RULES,
                 &mut rng,
@@ -610,11 +746,74 @@ mod tests {
                 Some("verification"),
                 Some("verification"),
                 Some("verification"),
+                Some("verification"),
+                Some("verification"),
                 None,
+                Some("verification"),
+                Some("verification"),
+                Some("verification"),
                 None
             ],
             "{out:?}"
         );
-        assert!(out[1].reason.as_deref().unwrap().contains("never issued"), "{out:?}");
+        let reason = |i: usize| out[i].reason.clone().unwrap();
+        assert!(reason(1).contains("never issued"), "{out:?}");
+        assert!(reason(3).contains("for job J-1"), "{out:?}");
+        assert!(reason(4).contains("for terminal SN1"), "{out:?}");
+        assert!(
+            reason(6).contains("already backs"),
+            "one confirmation, one change: {out:?}"
+        );
+        assert!(reason(7).contains("attestation"), "{out:?}");
+        assert!(reason(8).contains("documents"), "{out:?}");
+    }
+
+    /// A submission on a signed order matches the order as the provider issued it.
+    #[test]
+    fn a_submission_on_a_signed_order_must_match_the_order_as_issued() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = Ledger::open(dir.path()).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let issued = Issued {
+            technician: "tech".into(),
+            fields: [
+                ("operation", "rebind-card"),
+                ("expect.serial", "SN1"),
+                ("new.card", "6222021234567890128"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            checks: Default::default(),
+        };
+        let rules = Rules {
+            orders: [("O-k1".to_string(), issued.clone()), ("O-k2".to_string(), issued)]
+                .into_iter()
+                .collect(),
+            ..RULES
+        };
+        let signed = |key: &str, card: &str| {
+            let mut i = item(key, "rebind-card", "M1", card);
+            i["payload"]["order_signed"] = true.into();
+            i["payload"]["technician"] = "tech".into();
+            i
+        };
+        let mut unknown = signed("k3", "6222021234567890128");
+        unknown["order_id"] = "O-never".into();
+        let out = l
+            .apply(
+                &[
+                    signed("k2", "6222021234567890136"),
+                    unknown,
+                    signed("k1", "6222021234567890128"),
+                ],
+                &rules,
+                &mut rng,
+            )
+            .unwrap();
+        let codes: Vec<Option<&str>> = out.iter().map(|r| r.code.as_deref()).collect();
+        assert_eq!(codes, [Some("order_mismatch"), Some("order_mismatch"), None], "{out:?}");
+        assert!(out[0].reason.as_deref().unwrap().contains("new.card"), "{out:?}");
+        assert!(out[1].reason.as_deref().unwrap().contains("not issued"), "{out:?}");
     }
 }

@@ -127,6 +127,7 @@ pub async fn serve(o: ProviderOptions, announce: impl FnOnce(serde_json::Value))
         rules: Rules {
             card_cooldown_days: o.card_cooldown_days,
             reject_rate: o.faults.reject,
+            orders: issued.iter().map(|i| (i.id.clone(), i.facts())).collect(),
         },
         faults: o.faults,
         rng: Mutex::new(StdRng::seed_from_u64(o.seed)),

@@ -196,7 +196,7 @@ pub fn plan(plan: &Path, profiles: &ProfileSet) -> Result<Vec<Issued>, String> {
             .map_err(|_| at(format!("valid_until {valid_until} is not an RFC 3339 time")))?
             .timestamp();
         let profile = fields.get("profile").cloned().unwrap_or_default();
-        let grants = grants(&fields, &auth, profiles).map_err(at)?;
+        let grants = grants(plan, &fields, &auth, profiles).map_err(at)?;
         fields.remove("id");
         let order = serde_json::json!({
             "id": id,
@@ -222,6 +222,7 @@ pub fn plan(plan: &Path, profiles: &ProfileSet) -> Result<Vec<Issued>, String> {
 /// provider's authority, or an order that is not valid (it is issued as it is, and the
 /// agent refuses it).
 fn grants(
+    plan: &Path,
     fields: &BTreeMap<String, String>,
     auth: &BTreeMap<String, String>,
     profiles: &ProfileSet,
@@ -257,7 +258,8 @@ fn grants(
             ..main(AuthOp::Restore, target_digest(Some(&binding()?)))
         }]);
     }
-    let Ok(order) = crate::order::validate(&RawOrder::of_fields("order plan", fields), profiles) else {
+    // Scans are named relative to the plan.
+    let Ok(order) = crate::order::validate(&RawOrder::of_fields(plan, fields), profiles) else {
         return Ok(Vec::new());
     };
     let op = crate::job::gate::main_operation_of(order.operation);
@@ -310,8 +312,22 @@ impl Issued {
         signed::sign(order, &k.key)
     }
 
-    /// The serials the order changes.
-    pub fn serials(&self) -> impl Iterator<Item = &str> {
-        self.grants.iter().map(|g| g.serial.as_str())
+    /// What a submission on the order must match.
+    pub fn facts(&self) -> super::ledger::Issued {
+        let strings = |k: &str| -> BTreeMap<String, String> {
+            self.order[k]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        super::ledger::Issued {
+            technician: self.technician.clone(),
+            fields: strings("fields"),
+            checks: strings("checks"),
+        }
     }
 }

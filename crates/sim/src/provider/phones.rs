@@ -179,6 +179,8 @@ impl Phones {
                 purpose: p.request.purpose,
                 phone: p.request.phone.clone(),
                 mid: p.request.merchant_mid.clone(),
+                job_id: p.request.job_id.clone(),
+                terminal: p.request.terminal.clone(),
                 confirmed_at: confirmed.confirmed_at.clone(),
             })
             .map_err(|e| refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal", e, None))?;
