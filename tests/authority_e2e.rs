@@ -225,16 +225,7 @@ fn a_rotated_key_is_pulled_and_used_and_retired_expired_or_rolled_back_keys_are_
         let mut args = vec!["--orders", p.to_str().unwrap(), "--key-generation", generation];
         args.extend_from_slice(extra);
         let provider = Provider::start(providers.path(), 0, &args);
-        std::fs::write(
-            bench.path().join("config.toml"),
-            format!(
-                "technician = \"tech-rotate\"\n[provider]\nurl = \"{}\"\nca = \"{}\"\nagent_key_file = \"{}\"\n",
-                provider.url,
-                provider.ca.display(),
-                provider.agent_key.display()
-            ),
-        )
-        .unwrap();
+        provider.configure(bench.path(), "tech-rotate");
         provider
     };
     let pull = || {

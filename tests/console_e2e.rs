@@ -158,16 +158,7 @@ fn bench() -> Bench {
 }
 
 fn configure_provider(home: &Path, provider: &Provider) {
-    std::fs::write(
-        home.join("config.toml"),
-        format!(
-            "technician = \"{TECH}\"\n[provider]\nurl = \"{}\"\nca = \"{}\"\nagent_key_file = \"{}\"\n",
-            provider.url,
-            provider.ca.display(),
-            provider.agent_key.display(),
-        ),
-    )
-    .unwrap();
+    provider.configure(home, TECH);
 }
 
 fn jobs_in(home: &Path) -> usize {

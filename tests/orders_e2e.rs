@@ -33,16 +33,7 @@ impl Desk {
     }
 
     fn configure(&self, technician: &str, provider: &Provider) {
-        std::fs::write(
-            self.path().join("config.toml"),
-            format!(
-                "technician = \"{technician}\"\n[provider]\nurl = \"{}\"\nca = \"{}\"\nagent_key_file = \"{}\"\n",
-                provider.url,
-                provider.ca.display(),
-                provider.agent_key.display(),
-            ),
-        )
-        .unwrap();
+        provider.configure(self.path(), technician);
     }
 
     fn run(&self, args: &[&str]) -> std::process::Output {
@@ -192,6 +183,11 @@ fn a_pulled_order_runs_once_and_is_delivered() {
         again["refused"].as_array().unwrap().iter().any(|r| r[0] == "WO-OLD"),
         "{again}"
     );
+    // A job on the order the pull refused says so, with why (77), not that it cannot find
+    // an order file.
+    let out = w.desk.rebind_card(&w.a, "WO-OLD");
+    refused_77(&out, "was not kept when it was pulled");
+    assert!(stderr(&out).contains("order_refused_at_pull"), "{}", stderr(&out));
     let list = json_of(
         &posagent(w.desk.path())
             .args(["orders", "list", "--json"])

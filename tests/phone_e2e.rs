@@ -50,16 +50,7 @@ fn world_of(profile: &str, provider_args: &[&str]) -> World {
 
 /// config.toml of `bench`: the technician, and `provider` to reach.
 fn configure(bench: &Bench, provider: &Provider) {
-    std::fs::write(
-        bench.path().join("config.toml"),
-        format!(
-            "technician = \"{TECH}\"\n[provider]\nurl = \"{}\"\nca = \"{}\"\nagent_key_file = \"{}\"\n",
-            provider.url,
-            provider.ca.display(),
-            provider.agent_key.display(),
-        ),
-    )
-    .unwrap();
+    provider.configure(bench.path(), TECH);
 }
 
 impl World {

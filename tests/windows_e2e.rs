@@ -106,7 +106,7 @@ fn rebind_card_args(bench: &Bench, com: &str, order: &Path) -> Vec<String> {
         "--port",
         com,
         "--order",
-        &windows_path(order),
+        &order_arg(order),
         "--yes",
         "--json",
         "--secret-file",
@@ -121,6 +121,15 @@ fn rebind_card_args(bench: &Bench, com: &str, order: &Path) -> Vec<String> {
 /// A Linux path as the Windows program names it: Wine's drive Z: is `/`.
 fn windows_path(p: &Path) -> String {
     format!("Z:{}", p.display()).replace('/', "\\")
+}
+
+/// An order as `--order` takes it: a pulled order's id as it is, a file by its Windows path.
+fn order_arg(order: &Path) -> String {
+    if order.is_absolute() {
+        windows_path(order)
+    } else {
+        order.display().to_string()
+    }
 }
 
 fn text(o: &Output) -> String {
@@ -384,7 +393,7 @@ fn a_migration_between_two_com_ports_moves_everything() {
             "--to",
             &to,
             "--order",
-            &windows_path(&order),
+            &order_arg(&order),
             "--yes",
             "--json",
             "--secret-file",

@@ -69,6 +69,20 @@ impl Provider {
         ]
     }
 
+    /// Writes config.toml in `home`: `technician`, and this provider to reach.
+    pub fn configure(&self, home: &Path, technician: &str) {
+        std::fs::write(
+            home.join("config.toml"),
+            format!(
+                "technician = \"{technician}\"\n[provider]\nurl = \"{}\"\nca = \"{}\"\nagent_key_file = \"{}\"\n",
+                self.url,
+                self.ca.display(),
+                self.agent_key.display(),
+            ),
+        )
+        .unwrap();
+    }
+
     /// What the provider has applied.
     pub fn report(&self) -> serde_json::Value {
         report(&self.dir)

@@ -495,6 +495,41 @@ mod tests {
         a.verify(&st, 1_750_000_000).unwrap();
     }
 
+    /// Side door: a key file's bound that was not RFC 3339 (`"2025-01-01"`) was ignored, and
+    /// the key never expired. A statement's bounds are fixed-size integers it signs: one that
+    /// does not read as such, or a window that ends before it begins, is refused whole.
+    #[test]
+    fn a_statement_with_an_unreadable_or_inverted_bound_is_refused() {
+        let (root, signer) = (key("root"), key("signer"));
+        let k = delegated(&signer, 100, 1_500);
+        // A statement signed by the root whose key has these bounds as written.
+        let signed_with = |valid_from: &[u8], valid_until: &[u8]| {
+            let mut w = Writer::new();
+            w.bytes(tag::STATEMENT_VERSION, &1u32.to_be_bytes())
+                .bytes(tag::EXPIRES, &2_000u64.to_be_bytes());
+            w.nested(tag::DELEGATED_KEY, |e| {
+                e.bytes(tag::KEY_ID, &k.key_id)
+                    .bytes(tag::PUBLIC_KEY, &k.public_key)
+                    .bytes(tag::VALID_FROM, valid_from)
+                    .bytes(tag::VALID_UNTIL, valid_until);
+            });
+            w.bytes(tag::ROOT_KEY_ID, &key_id(&public(&root)));
+            let mut covered = w.finish();
+            let sig = sign_ed25519(&root, STATEMENT_DOMAIN, &covered);
+            covered.extend(Writer::new().bytes(tag::SIGNATURE, &sig).finish());
+            Statement::parse(&covered)
+        };
+        let (from, until) = (100u64.to_be_bytes(), 1_500u64.to_be_bytes());
+        assert!(signed_with(&from, &until).is_ok());
+        for (what, f, u) in [
+            ("a bound of 7 bytes", &from[..], &until[1..]),
+            ("a bound as text", &from[..], &b"2025-01-01"[..]),
+            ("a window that ends before it begins", &until[..], &from[..]),
+        ] {
+            assert!(matches!(signed_with(f, u), Err(AuthorityError::Malformed(_))), "{what}");
+        }
+    }
+
     #[test]
     fn a_statement_and_an_authorisation_verify_and_any_change_does_not() {
         let (root, signer) = (key("root"), key("signer"));

@@ -61,15 +61,7 @@ pub fn authorise(
         }
         .into());
     }
-    if let Some(job) = store.job_of_order(&v.id)?
-        && Some(job.as_str()) != this_job
-    {
-        return Err(Unauthorised::AlreadyDone {
-            order: v.id.clone(),
-            job,
-        }
-        .into());
-    }
+    not_done(store, v, this_job)?;
     grant(Some(v), &cx.order_keys, main, serial, main_operation(p), false)
 }
 
@@ -127,19 +119,23 @@ pub fn authorise_restore(
         }
         .into());
     }
-    if let Some(job) = store.job_of_order(&v.id)?
-        && Some(job.as_str()) != this_job
-    {
-        return Err(Unauthorised::AlreadyDone {
-            order: v.id.clone(),
-            job,
-        }
-        .into());
-    }
+    not_done(store, v, this_job)?;
     if !writes_binding {
         return Ok(None);
     }
     grant(Some(v), &cx.order_keys, main, serial, AuthOp::Restore, false)
+}
+
+/// No job but `this_job` carried out (or is carrying out) the order `v`: an order runs once.
+fn not_done(store: &Store, v: &Verified, this_job: Option<&str>) -> Result<(), JobError> {
+    match store.job_of_order(&v.id)? {
+        Some(job) if Some(job.as_str()) != this_job => Err(Unauthorised::AlreadyDone {
+            order: v.id.clone(),
+            job,
+        }
+        .into()),
+        _ => Ok(()),
+    }
 }
 
 /// The `operation` of a provider's order to restore a backup.

@@ -401,6 +401,32 @@ impl Client {
         }
     }
 
+    /// `GET path` on `session`, signed, its `200` answer read as JSON; anything else is
+    /// the provider refusing (`what` names what was asked for, in the message).
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        session: &mut Session,
+        path: &str,
+        what: &str,
+    ) -> Result<T, SyncError> {
+        let reply = session
+            .send(&self.sign_request(hyper::Method::GET, path, Vec::new()))
+            .await?;
+        let refused = |detail: String| SyncError::Refused {
+            url: self.url().to_string(),
+            detail,
+        };
+        if reply.status != 200 {
+            let body = String::from_utf8_lossy(&reply.body)
+                .chars()
+                .take(200)
+                .collect::<String>();
+            return Err(refused(format!("HTTP {} for {what}: {body}", reply.status)));
+        }
+        serde_json::from_slice(&reply.body)
+            .map_err(|e| refused(crate::tr!("orders-answer-invalid", reason = e.to_string())))
+    }
+
     /// Opens a connection, completes TLS and checks the provider answers its health probe.
     pub async fn connect(&self) -> Result<Session, SyncError> {
         let unreachable = |detail: String| SyncError::Unreachable {

@@ -74,22 +74,7 @@ pub async fn pull(
     store: &mut Store,
     profiles: &ProfileSet,
 ) -> Result<Vec<String>, SyncError> {
-    let reply = session
-        .send(&client.sign_request(hyper::Method::GET, api::KEYS_PATH, Vec::new()))
-        .await?;
-    let refused = |detail: String| SyncError::Refused {
-        url: client.url().to_string(),
-        detail,
-    };
-    if reply.status != 200 {
-        let body = String::from_utf8_lossy(&reply.body)
-            .chars()
-            .take(200)
-            .collect::<String>();
-        return Err(refused(format!("HTTP {} for the key statements: {body}", reply.status)));
-    }
-    let answer: KeysAnswer = serde_json::from_slice(&reply.body)
-        .map_err(|e| refused(crate::tr!("orders-answer-invalid", reason = e.to_string())))?;
+    let answer: KeysAnswer = client.get_json(session, api::KEYS_PATH, "the key statements").await?;
     let roots = roots(profiles);
     let now = unix_now();
     let mut not_kept = Vec::new();

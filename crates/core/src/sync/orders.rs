@@ -42,22 +42,7 @@ pub async fn pull(
     let statements_refused = super::keys::pull(client, &mut session, store, profiles).await?;
     let order_keys = super::keys::held(store, profiles)?;
     let path = format!("{}?technician={}", api::ORDERS_PATH, api::percent_encode(technician));
-    let reply = session
-        .send(&client.sign_request(hyper::Method::GET, &path, Vec::new()))
-        .await?;
-    let refused = |detail: String| SyncError::Refused {
-        url: client.url().to_string(),
-        detail,
-    };
-    if reply.status != 200 {
-        let body = String::from_utf8_lossy(&reply.body)
-            .chars()
-            .take(200)
-            .collect::<String>();
-        return Err(refused(format!("HTTP {} for the orders: {body}", reply.status)));
-    }
-    let answer: OrdersAnswer = serde_json::from_slice(&reply.body)
-        .map_err(|e| refused(crate::tr!("orders-answer-invalid", reason = e.to_string())))?;
+    let answer: OrdersAnswer = client.get_json(&mut session, &path, "the orders").await?;
     let mut pulled = Pulled {
         statements_refused,
         ..Pulled::default()
