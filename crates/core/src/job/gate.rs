@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use super::open::Context;
+use super::context::Context;
 use super::orders::Prepared;
 use super::{JobError, Unauthorised};
 use crate::authority::{self, Authorisation, Operation as AuthOp};

@@ -20,6 +20,7 @@
 //! queues its submission for the provider in one transaction.
 
 mod change;
+mod context;
 mod engine;
 pub mod eta;
 pub mod gate;
@@ -33,7 +34,8 @@ mod submission;
 mod tests;
 
 pub use change::{plan, plan_with, rebind_items};
-pub use open::{Archive, At, Context, Credentials, abort, resume, start, start_restore};
+pub use context::Context;
+pub use open::{Archive, At, Credentials, abort, resume, start, start_restore};
 pub use orders::{OrderForError, OrderRef, Origin, Prepared};
 pub use proof::{Code, CodeAsk, CodeFile};
 

@@ -4,9 +4,9 @@
 //! reaches a job through here.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::change::{Change, Grants, Made};
+use super::context::Context;
 use super::engine::{self, Common, Mode};
 use super::orders::Prepared;
 use super::restore::{Restore, archive_digest};
@@ -14,32 +14,11 @@ use super::{JobError, JobOutcome, Observer, Options, OrderProblem, PULLED, Step,
 use crate::backup::Opened;
 use crate::config::Paths;
 use crate::journal::{Entry, OrderRecord};
-use crate::link::port::Opener;
-use crate::profile::{Profile, ProfileSet};
-use crate::seal::LocalKeys;
-use crate::signed::OrderKeys;
+use crate::profile::Profile;
 use crate::store::Store;
 use crate::store::jobs::{JobKind, JobRecord, JobState, NewJob};
 use crate::store::live::{self, JobLock};
-use crate::sync::codes::Codes;
 use crate::terminal::{Secret, Terminal, TerminalError, discover};
-
-/// What every job of a data directory shares: the application layer opens it once.
-pub struct Context<'a> {
-    pub paths: &'a Paths,
-    pub profiles: &'a ProfileSet,
-    /// The order keys the providers' roots delegate, to check a pulled order's signature.
-    pub order_keys: OrderKeys,
-    /// Who is working (config.toml's technician).
-    pub technician: &'a str,
-    /// The local key: opens pulled orders, seals submissions.
-    pub keys: &'a LocalKeys,
-    /// How terminals are reached: serial ports, or in tests simulated terminals in the
-    /// same process.
-    pub opener: Arc<dyn Opener>,
-    /// Where one-time codes are asked for.
-    pub codes: &'a Codes,
-}
 
 /// The secrets a job is given for its run, never kept.
 #[derive(Clone, Copy)]
