@@ -349,16 +349,11 @@ fn a_local_order_is_refused_on_a_provider_profile_and_marked_unsigned_on_the_gen
         &["--profile", "generic", "--baud", common::FAST_BAUD],
     );
     let generic_order = desk.path().join("generic.toml");
-    let text: String = card_fields(&generic, "WO-LOCAL-GENERIC", NEW_CARD)
+    let text: String = card_fields_as(&generic, "WO-LOCAL-GENERIC", NEW_CARD, "generic")
         .iter()
         .map(|(k, v)| format!("{k} = \"{v}\"\n"))
         .collect();
-    std::fs::write(
-        &generic_order,
-        text.replace("profile = \"lakala\"", "profile = \"generic\"")
-            .replace("new.expiry = \"09/39\"\n", ""),
-    )
-    .unwrap();
+    std::fs::write(&generic_order, text).unwrap();
     let out = desk.rebind_card(&generic, generic_order.to_str().unwrap());
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let sub = posagent::store::Store::open(desk.path())

@@ -172,7 +172,8 @@ fn the_windows_build_keeps_its_files_where_windows_programs_do() {
 fn a_rebind_over_com5_backs_up_verifies_and_is_delivered_over_tls() {
     let Some(win) = Windows::from_env() else { return };
     let bench = Bench::default();
-    let sim = start_sim(&bench, "tty", &[]);
+    // A generic terminal and a local order: what the provider receives is the point here.
+    let sim = start_sim(&bench, "tty", &["--profile", "generic"]);
     let com = win.plug(&sim, 5);
     let home = Some(bench.path());
     let secret = windows_path(&bench.secret);
@@ -215,7 +216,7 @@ fn a_rebind_over_com5_backs_up_verifies_and_is_delivered_over_tls() {
         text(&listed)
     );
 
-    let order = card_order(&bench, &sim, "WO-WIN-1", NEW_CARD);
+    let order = card_order_as(&bench, &sim, "WO-WIN-1", NEW_CARD, "generic");
     // The order was written from what the library read over the line; Windows opens it
     // next (a real port is only ever opened by the one program).
     reset_line(&sim);

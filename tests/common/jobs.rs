@@ -299,7 +299,12 @@ pub fn binding_hex(sim: &Sim) -> String {
 
 /// Order fields for rebinding what `sim` holds to `card` (Lakala rules).
 pub fn card_fields(sim: &Sim, id: &str, card: &str) -> Vec<(&'static str, String)> {
-    let mut f = expect_fields(sim, id, "rebind-card", "lakala");
+    card_fields_as(sim, id, card, "lakala")
+}
+
+/// Order fields for rebinding what `sim` holds to `card`, under `profile`.
+pub fn card_fields_as(sim: &Sim, id: &str, card: &str, profile: &str) -> Vec<(&'static str, String)> {
+    let mut f = expect_fields(sim, id, "rebind-card", profile);
     f.extend([
         ("new.card", card.to_string()),
         ("new.holder", "李四".to_string()),
@@ -309,7 +314,12 @@ pub fn card_fields(sim: &Sim, id: &str, card: &str) -> Vec<(&'static str, String
 }
 
 pub fn card_order(bench: &Bench, sim: &Sim, id: &str, card: &str) -> PathBuf {
-    bench.order(&format!("{id}.toml"), &card_fields(sim, id, card))
+    card_order_as(bench, sim, id, card, "lakala")
+}
+
+/// A card change of a terminal of `profile` (a local file for the generic profile).
+pub fn card_order_as(bench: &Bench, sim: &Sim, id: &str, card: &str, profile: &str) -> PathBuf {
+    bench.order(&format!("{id}.toml"), &card_fields_as(sim, id, card, profile))
 }
 
 pub fn account_order(bench: &Bench, sim: &Sim, id: &str) -> PathBuf {

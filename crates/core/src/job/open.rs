@@ -194,24 +194,16 @@ pub fn start<'a>(
         },
     };
     store.journal(&job, &Entry::Order(record))?;
-    let mut change = Change {
-        c: common(cx, store, job, creds, observer, opts.dry_run, live),
-        opener: cx.opener.clone(),
+    let c = common(cx, store, job, creds, observer, opts.dry_run, live);
+    let mut change = change(
+        cx,
+        c,
         profile,
-        order: order.order.clone(),
-        signed: order.signed.clone(),
-        order_keys: cx.order_keys.clone(),
-        grants: Grants {
-            main: grant,
-            replacement: None,
-        },
-        main,
-        replacement: None,
+        order.clone(),
+        (main, grant),
         replacement_port,
-        made: Made::default(),
-        options: opts.clone(),
-        codes: cx.codes.clone(),
-    };
+        opts.clone(),
+    );
     let mode = if opts.dry_run { Mode::DryRun } else { Mode::Run };
     let result = engine::execute(&mut change, mode);
     if opts.dry_run {
@@ -499,7 +491,35 @@ fn carry<'a>(
             None
         })
     };
-    Ok(Carried::Change(Box::new(Change {
+    // The checks ran when the job started; a resume does not ask the technician again.
+    let options = Options {
+        dry_run: false,
+        cooldown_checked_by_provider: false,
+        ..options
+    };
+    Ok(Carried::Change(Box::new(change(
+        cx,
+        c,
+        profile,
+        prepared,
+        (main, grant),
+        replacement_port,
+        options,
+    ))))
+}
+
+/// One of the five procedures on `prepared`, ready for the engine: its main terminal open
+/// with what its changes carry (`main`), the replacement found when first needed.
+fn change<'a>(
+    cx: &Context<'a>,
+    c: Common<'a>,
+    profile: &'a Profile,
+    prepared: Prepared,
+    main: (Terminal, Option<crate::terminal::Authority>),
+    replacement_port: Option<PathBuf>,
+    options: Options,
+) -> Change<'a> {
+    Change {
         c,
         opener: cx.opener.clone(),
         profile,
@@ -507,21 +527,16 @@ fn carry<'a>(
         signed: prepared.signed,
         order_keys: cx.order_keys.clone(),
         grants: Grants {
-            main: grant,
+            main: main.1,
             replacement: None,
         },
-        main,
+        main: main.0,
         replacement: None,
         replacement_port,
         made: Made::default(),
-        // The checks ran when the job started; a resume does not ask the technician again.
-        options: Options {
-            dry_run: false,
-            cooldown_checked_by_provider: false,
-            ..options
-        },
+        options,
         codes: cx.codes.clone(),
-    })))
+    }
 }
 
 /// The job marked running again (it may have been interrupted).
