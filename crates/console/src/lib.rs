@@ -21,6 +21,16 @@ mod live;
 mod pages;
 mod wizard;
 
+/// The form bodies and query strings the console's pages send, as it reads them
+/// (urlencoded, through axum's `Form` and `Query`): named here so that a fuzz target can
+/// feed them any bytes (fuzz/fuzz_targets/console_forms.rs).
+pub mod forms {
+    pub use crate::actions::{BindingForm, LangForm};
+    pub use crate::auth::LoginQuery;
+    pub use crate::live::{CodeForm, DecisionForm};
+    pub use crate::wizard::{ContinueForm, OrderRef, RestoreForm, StartForm};
+}
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

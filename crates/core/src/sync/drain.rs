@@ -355,7 +355,7 @@ fn capped(text: &str, max: usize) -> String {
 
 /// Turns the provider's answer into one outcome per submission, or, when the provider
 /// refused the agent itself (401/403), the reason to stop.
-fn judge(claimed: &[Claimed], base: Duration, reply: &Reply) -> Result<Vec<Outcome>, String> {
+pub fn judge(claimed: &[Claimed], base: Duration, reply: &Reply) -> Result<Vec<Outcome>, String> {
     let message = || {
         serde_json::from_slice::<ErrorBody>(&reply.body)
             .map(|e| format!("{} ({})", e.message, e.code))

@@ -6,10 +6,12 @@
 //! last acknowledged offset. Other commands are not repeated after a reconnect: whether a
 //! change took effect is for the caller to find out by reading the terminal again.
 
+pub mod answers;
 pub mod discover;
 mod feed;
 pub mod model;
 
+pub use answers::{Announced, Terms};
 pub use feed::Feed;
 
 use std::path::{Path, PathBuf};
@@ -188,23 +190,6 @@ impl Authority {
     }
 }
 
-/// What a terminal announced for an export: the object (length, SHA-256, records) and,
-/// when it travels encoded, the encoding and the encoded stream's length.
-#[derive(Debug, Clone, PartialEq)]
-struct Announced {
-    len: usize,
-    sha256: [u8; 32],
-    records: u32,
-    encoded: Option<(u8, usize)>,
-}
-
-impl Announced {
-    /// The length of the stream on the line: encoded when it travels encoded.
-    fn stream_len(&self) -> usize {
-        self.encoded.map_or(self.len, |(_, n)| n)
-    }
-}
-
 /// What `inspect` found.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Inspection {
@@ -297,28 +282,12 @@ impl Terminal {
             .bytes(tag::BLOCKS, &proto::BLOCK_SIZE.to_be_bytes())
             .finish();
         let rsp = link.command(cmd::HELLO, hello).map_err(|e| self.unavailable(e))?;
-        let f = check(cmd::HELLO, &rsp)?;
-        let max = u16::from_be_bytes(f.need_array::<2>(tag::MAX_PAYLOAD)?);
-        if usize::from(max) < 64 {
-            return Err(TerminalError::Invalid(ModelError::Invalid {
-                field: "max_payload",
-                message: format!("{max} is too small"),
-            }));
-        }
-        link.max_payload = usize::from(max.min(proto::DEFAULT_MAX_PAYLOAD));
-        link.window = usize::from(f.need_u8(tag::WINDOW)?.clamp(1, proto::DEFAULT_WINDOW));
-        // Data frames sized to the line only when the terminal answers the block offered,
-        // and a chunk holds at least one: else fixed chunks, as the first release has them.
-        let block = usize::from(proto::BLOCK_SIZE);
-        link.block = (f.get(tag::BLOCKS) == Some(&proto::BLOCK_SIZE.to_be_bytes()[..]) && block <= link.chunk_size())
-            .then_some(block);
-        // A terminal of the first release says nothing of encodings: objects travel as
-        // they are.
-        self.encoding = f
-            .get(tag::ENCODINGS)
-            .is_some_and(|e| e.contains(&encoding::DEFLATE))
-            .then_some(encoding::DEFLATE);
-        self.authority_root = f.need_array::<8>(tag::AUTHORITY_ROOT).ok();
+        let terms = Terms::from_hello(&rsp)?;
+        link.max_payload = terms.max_payload;
+        link.window = terms.window;
+        link.block = terms.block;
+        self.encoding = terms.encoding;
+        self.authority_root = terms.authority_root;
         self.link = Some(link);
         Ok(())
     }
@@ -577,17 +546,7 @@ impl Terminal {
             payload.u8(tag::ENCODING, enc);
         }
         let rsp = self.call(cmd::EXPORT_BEGIN, payload.finish())?;
-        let f = Fields::parse(&rsp)?;
-        let this = Announced {
-            len: f.need_u32(tag::TOTAL_LEN)? as usize,
-            sha256: f.need_array::<32>(tag::SHA256)?,
-            records: f.need_u32(tag::RECORD_COUNT)?,
-            // The terminal may send any object as it is, whatever was agreed.
-            encoded: match f.get(tag::ENCODING) {
-                Some(_) => Some((f.need_u8(tag::ENCODING)?, f.need_u32(tag::ENCODED_LEN)? as usize)),
-                None => None,
-            },
-        };
+        let this = Announced::decode(&rsp)?;
         if announced.as_ref().is_some_and(|a| *a != this) && !buf.is_empty() {
             // The object changed while we were away (or now travels otherwise): what we
             // hold is stale.
@@ -631,14 +590,7 @@ impl Terminal {
     pub fn digest(&mut self, object: Object) -> Result<Option<StoredDigest>, TerminalError> {
         let payload = Writer::new().u8(tag::OBJECT, object as u8).finish();
         match self.call(cmd::DIGEST, payload) {
-            Ok(rsp) => {
-                let f = Fields::parse(&rsp)?;
-                Ok(Some(StoredDigest {
-                    len: f.need_u32(tag::TOTAL_LEN)?,
-                    sha256: f.need_array::<32>(tag::SHA256)?,
-                    records: f.need_u32(tag::RECORD_COUNT)?,
-                }))
-            }
+            Ok(rsp) => Ok(Some(StoredDigest::decode(&rsp)?)),
             Err(TerminalError::Refused {
                 result: result::UNKNOWN_COMMAND,
                 ..
