@@ -403,48 +403,21 @@ fn zero_bomb(dir: &Path, copies: usize, entry_mib: usize) -> PathBuf {
     path
 }
 
-/// Runs `backup verify` on `archive` with its data segment limited to
-/// [`MAX_VERIFY_MEMORY`] (RLIMIT_DATA: heap and private writable mappings), so that any
-/// attempt to hold more aborts it, and returns (exit code, stderr).
-///
-/// A limit rather than `ru_maxrss`: a child forked from this large test process inherits
-/// the parent's resident size into its high-water mark at `exec`, which would measure the
-/// test, not posagent. (Measured alone with `/usr/bin/time -v`: 15 MB; docs/performance.md.)
+/// Runs `backup verify` on `archive` within [`MAX_VERIFY_MEMORY`] and returns (exit code,
+/// stderr).
 fn verify_within_memory_limit(home: &Path, archive: &Path, password: &Path) -> (i32, String) {
-    use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));
-    // SAFETY: setrlimit is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| {
-            let limit = libc::rlimit {
-                rlim_cur: MAX_VERIFY_MEMORY,
-                rlim_max: MAX_VERIFY_MEMORY,
-            };
-            if libc::setrlimit(libc::RLIMIT_DATA, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let out = cmd
-        .env("POSAGENT_HOME", home)
+    cmd.env("POSAGENT_HOME", home)
         .arg("backup")
         .arg("verify")
         .arg(archive)
         .arg("--password-file")
-        .arg(password)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    let code = out
-        .status
-        .code()
-        .unwrap_or_else(|| panic!("killed by a signal (over the memory limit?): {stderr}"));
-    (code, stderr)
+        .arg(password);
+    common::within_memory(cmd, MAX_VERIFY_MEMORY)
 }
 
 /// Memory allowed for verifying any archive.
-const MAX_VERIFY_MEMORY: libc::rlim_t = 64 << 20;
+const MAX_VERIFY_MEMORY: u64 = 64 << 20;
 
 #[test]
 fn a_zip_bomb_is_refused_within_bounded_memory() {
@@ -468,6 +441,46 @@ fn large_entries_within_the_limits_are_verified_by_streaming() {
     let archive = zero_bomb(dir.path(), 3, 250);
     let (code, stderr) = verify_within_memory_limit(dir.path(), &archive, &password);
     assert_eq!(code, 0, "{stderr}");
+}
+
+/// A terminal announcing a deflated log of 1 GiB (a decompression bomb of about 1 MiB on
+/// the line) is refused at the announcement, before anything is allocated or inflated for
+/// it, within the memory a backup needs.
+#[test]
+fn a_deflated_object_announced_over_the_cap_is_refused_within_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(
+        dir.path(),
+        "tty",
+        &[
+            "--transactions",
+            "50",
+            "--baud",
+            FAST_BAUD,
+            "--faults",
+            "lie=inflated_size",
+        ],
+    );
+    let secret = secret_file(dir.path(), "secret", DEMO_SECRET);
+    let password = secret_file(dir.path(), "password", PASSWORD);
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));
+    cmd.env("POSAGENT_HOME", dir.path())
+        .env("LANG", "C.UTF-8")
+        .args(["backup", "--port"])
+        .arg(&sim.port)
+        .arg("--out")
+        .arg(dir.path().join("b.posbak"))
+        .arg("--secret-file")
+        .arg(&secret)
+        .arg("--password-file")
+        .arg(&password);
+    let (code, stderr) = common::within_memory(cmd, MAX_VERIFY_MEMORY);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("total_len") && stderr.contains("exceeds the limit of 67108864 bytes"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("b.posbak").exists());
 }
 
 /// posagent as a person runs it: no secret or password files, no environment.

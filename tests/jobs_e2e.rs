@@ -191,6 +191,24 @@ fn rebinding_a_card_within_the_cooldown_is_refused_with_the_date() {
     );
 }
 
+/// A terminal whose bind date (DF19) is after today cannot say when the cooldown ends:
+/// the change is refused with its own reason, not judged from that date.
+#[test]
+fn a_bind_date_in_the_future_is_refused_not_taken_as_the_last_change() {
+    let bench = Bench::default();
+    let future = (chrono::Local::now().date_naive() + chrono::Duration::days(400))
+        .format("%Y%m%d")
+        .to_string();
+    let sim = start_sim(&bench, "tty", &["--settlement-since", &future]);
+    let before = connect(&sim).read_binding().unwrap();
+    let order = card_order(&bench, &sim, "WO-FUTURE", NEW_CARD);
+    let out = bench.rebind_card(&sim, &order);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(stderr(&out).contains("bind_date_in_future"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("after today"), "{}", stderr(&out));
+    assert_eq!(connect(&sim).read_binding().unwrap(), before);
+}
+
 #[test]
 fn a_wrong_secret_refuses_the_job() {
     let bench = Bench::default();

@@ -36,6 +36,37 @@ pub fn english(cmd: &mut Command) {
     cmd.env("LANG", "C.UTF-8");
 }
 
+/// Runs `cmd` with its data segment limited to `bytes` (RLIMIT_DATA: heap and private
+/// writable mappings), so that any attempt to hold more fails it, and returns (exit code,
+/// stderr); killed by a signal (over the limit, most likely) fails the test.
+///
+/// A limit rather than `ru_maxrss`: a child forked from this large test process inherits
+/// the parent's resident size into its high-water mark at `exec`, which would measure the
+/// test, not posagent.
+pub fn within_memory(mut cmd: std::process::Command, bytes: u64) -> (i32, String) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: bytes as libc::rlim_t,
+                rlim_max: bytes as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_DATA, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let code = out
+        .status
+        .code()
+        .unwrap_or_else(|| panic!("killed by a signal (over the memory limit?): {stderr}"));
+    (code, stderr)
+}
+
 /// Every JSON document on a command's stdout, in order (streams and multi-stage commands
 /// print several).
 pub fn json_docs(output: &std::process::Output) -> Vec<serde_json::Value> {

@@ -285,7 +285,15 @@ impl<P: Port> Link<P> {
                         let Some((cum, map)) = parse_ack(&f.payload) else {
                             continue;
                         };
-                        let cum_idx = (cum as usize).div_ceil(unit).min(n);
+                        // An acknowledgement past the object's end is a broken peer,
+                        // never "all received": the transfer fails rather than commit
+                        // early. Blocks not sent yet are never taken as received.
+                        if cum as usize > total {
+                            return Err(LinkError::Protocol(format!(
+                                "the peer acknowledged offset {cum} of an object of {total} bytes"
+                            )));
+                        }
+                        let cum_idx = (cum as usize).div_ceil(unit).min(next);
                         let now = Instant::now();
                         let mut highest = None;
                         // One round-trip sample per ACK, from the oldest block it is the
@@ -304,7 +312,7 @@ impl<P: Port> Link<P> {
                         }
                         for bit in 0..self.map_bits() {
                             let i = cum_idx + 1 + bit;
-                            if i < n && map & (1 << bit) != 0 {
+                            if i < next && map & (1 << bit) != 0 {
                                 newly(&mut slots[i]);
                                 highest = Some(i);
                             }
@@ -524,6 +532,53 @@ mod tests {
         assert!(complete);
         assert_eq!(stats.retransmissions, 0);
         assert_eq!(stats.payload_bytes, 50_000);
+    }
+
+    /// A peer that answers the first Data frame with `ack`, then reads on without answering
+    /// until the line is quiet; returns how the sender's transfer of `total` bytes ended.
+    fn send_against_ack(total: usize, ack: impl Fn(u32) -> Vec<u8> + Send + 'static) -> Result<BulkEnd, LinkError> {
+        let (a, b) = mem_pair();
+        let peer = std::thread::spawn(move || {
+            let mut link = Link::new(b, 1_000_000);
+            let mut answered = false;
+            loop {
+                match link.recv(Instant::now() + Duration::from_secs(6)) {
+                    Ok(Received::Frame(f)) if f.kind == Kind::Data && !answered => {
+                        answered = true;
+                        let frame = Frame {
+                            kind: Kind::Ack,
+                            seq: 0,
+                            code: 0,
+                            payload: ack(total as u32),
+                        };
+                        let _ = link.send(&frame);
+                    }
+                    Ok(Received::Timeout) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        });
+        let mut link = Link::new(a, 1_000_000);
+        let r = link.send_bulk(&pattern(total)[..], 0, &mut |_, _| {});
+        peer.join().unwrap();
+        r
+    }
+
+    #[test]
+    fn an_ack_past_the_end_fails_the_transfer_rather_than_complete_it() {
+        match send_against_ack(10_000, |total| ack_payload(total + 1_000, 0)) {
+            Err(LinkError::Protocol(m)) => assert!(m.contains("acknowledged offset 11000"), "{m}"),
+            other => panic!("expected a protocol error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_ack_of_blocks_not_sent_yet_does_not_count_them_received() {
+        // Cumulative at the very end and every selective bit set, from the first frame of
+        // 200 KB: most blocks were never sent, so the transfer cannot be complete (it
+        // stalls, as no true acknowledgement comes back).
+        let r = send_against_ack(200_000, |total| ack_payload(total, u32::MAX));
+        assert!(!matches!(r, Ok(BulkEnd::Complete)), "{r:?}");
     }
 
     /// What a relay does to the bytes going one way.

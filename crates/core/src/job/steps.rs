@@ -473,6 +473,17 @@ impl Change<'_> {
             ));
         }
         let since = self.main.status()?.settlement_since;
+        if let Some(d) = since.filter(|d| *d > today) {
+            return Err(refused(
+                Step::CheckCooldown,
+                "bind_date_in_future",
+                crate::tr!(
+                    "refused-bind-date-future",
+                    date = d.to_string(),
+                    today = today.to_string()
+                ),
+            ));
+        }
         if let Some(d) = since {
             known.push((crate::tr!("cooldown-by-terminal"), d));
         }

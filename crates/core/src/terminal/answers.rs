@@ -2,6 +2,7 @@
 //! HELLO agreed, what an export announced, what DIGEST holds. Each reads untrusted bytes
 //! into checked values, apart from the link, so the fuzz targets feed them directly.
 
+use crate::link::bulk::MAX_OBJECT_LEN;
 use crate::link::encoding;
 use crate::link::proto::{self, cmd, tag};
 use crate::link::tlv::Fields;
@@ -67,9 +68,13 @@ pub struct Announced {
 
 impl Announced {
     /// Reads EXPORT_BEGIN's answer (its result already checked).
+    ///
+    /// The object and, when it travels encoded, its stream are each at most
+    /// [`MAX_OBJECT_LEN`]: a larger announcement is refused here, before anything is
+    /// allocated for it (the inflated bytes are then bounded by the announcement).
     pub fn decode(rsp: &[u8]) -> Result<Announced, TerminalError> {
         let f = Fields::parse(rsp)?;
-        Ok(Announced {
+        let a = Announced {
             len: f.need_u32(tag::TOTAL_LEN)? as usize,
             sha256: f.need_array::<32>(tag::SHA256)?,
             records: f.need_u32(tag::RECORD_COUNT)?,
@@ -78,7 +83,16 @@ impl Announced {
                 Some(_) => Some((f.need_u8(tag::ENCODING)?, f.need_u32(tag::ENCODED_LEN)? as usize)),
                 None => None,
             },
-        })
+        };
+        for (field, n) in [("total_len", Some(a.len)), ("encoded_len", a.encoded.map(|(_, n)| n))] {
+            if let Some(n) = n.filter(|n| *n > MAX_OBJECT_LEN) {
+                return Err(TerminalError::Invalid(ModelError::Invalid {
+                    field,
+                    message: format!("an object of {n} bytes exceeds the limit of {MAX_OBJECT_LEN} bytes"),
+                }));
+            }
+        }
+        Ok(a)
     }
 
     /// The length of the stream on the line: encoded when it travels encoded.
@@ -96,5 +110,49 @@ impl StoredDigest {
             sha256: f.need_array::<32>(tag::SHA256)?,
             records: f.need_u32(tag::RECORD_COUNT)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::link::proto::result;
+    use crate::link::tlv::Writer;
+
+    fn export_answer(len: u32, encoded: Option<u32>) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u8(tag::RESULT, result::OK)
+            .u32(tag::TOTAL_LEN, len)
+            .bytes(tag::SHA256, &[0; 32])
+            .u32(tag::RECORD_COUNT, 1);
+        if let Some(n) = encoded {
+            w.u8(tag::ENCODING, encoding::DEFLATE).u32(tag::ENCODED_LEN, n);
+        }
+        w.finish()
+    }
+
+    #[test]
+    fn an_export_announced_over_the_cap_is_refused_raw_or_encoded() {
+        let cap = MAX_OBJECT_LEN as u32;
+        assert_eq!(
+            Announced::decode(&export_answer(cap, None)).unwrap().len,
+            MAX_OBJECT_LEN
+        );
+        assert_eq!(
+            Announced::decode(&export_answer(cap, Some(cap))).unwrap().stream_len(),
+            MAX_OBJECT_LEN
+        );
+        for (len, encoded, field) in [
+            (cap + 1, None, "total_len"),
+            // A small deflated stream announcing a huge object: a decompression bomb.
+            (1 << 30, Some(1 << 20), "total_len"),
+            (1024, Some(cap + 1), "encoded_len"),
+        ] {
+            let e = Announced::decode(&export_answer(len, encoded)).unwrap_err();
+            assert!(
+                matches!(e, TerminalError::Invalid(ModelError::Invalid { field: f, .. }) if f == field),
+                "{len} {encoded:?}: {e}"
+            );
+        }
     }
 }

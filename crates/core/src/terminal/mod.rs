@@ -407,25 +407,7 @@ impl Terminal {
     /// Status, transaction counts and whether this session is authenticated.
     pub fn status(&mut self) -> Result<Status, TerminalError> {
         let rsp = self.call(cmd::STATUS, Vec::new())?;
-        let f = Fields::parse(&rsp)?;
-        Ok(Status {
-            status: DeviceStatus::from_u8(f.need_u8(tag::DEVICE_STATUS)?).ok_or(ModelError::Invalid {
-                field: "status",
-                message: "unknown status byte".into(),
-            })?,
-            transactions: f.need_u32(tag::TRANSACTION_COUNT)?,
-            unsettled: f.need_u32(tag::UNSETTLED_COUNT)?,
-            authenticated: f.need_u8(tag::AUTHENTICATED)? != 0,
-            change_counter: f.need_array::<4>(tag::CHANGE_COUNTER).ok().map(u32::from_be_bytes),
-            settlement_since: f
-                .text(tag::SETTLEMENT_SINCE)?
-                .map(|d| chrono::NaiveDate::parse_from_str(d, "%Y%m%d"))
-                .transpose()
-                .map_err(|_| ModelError::Invalid {
-                    field: "settlement_since",
-                    message: "not a YYYYMMDD date".into(),
-                })?,
-        })
+        Ok(Status::decode(&rsp)?)
     }
 
     /// Mutual challenge-response with a key derived from the operator secret.

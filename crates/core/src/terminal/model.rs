@@ -298,6 +298,48 @@ pub struct Status {
     pub change_counter: Option<u32>,
     /// When the current settlement card or account was bound, if the terminal says.
     pub settlement_since: Option<chrono::NaiveDate>,
+    /// Optional fields the terminal sent malformed, left out with a warning (each names
+    /// the field and why).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
+}
+
+impl Status {
+    /// Reads STATUS's answer. The required fields must be well formed; an optional one
+    /// that is not (DF19 not a YYYYMMDD date) is left out, logged and listed in `ignored`,
+    /// so that `inspect` still shows the terminal and a job that needs it says it is
+    /// unknown.
+    pub fn decode(rsp: &[u8]) -> Result<Status, ModelError> {
+        let f = Fields::parse(rsp)?;
+        let mut ignored = Vec::new();
+        let settlement_since = match f.get(tag::SETTLEMENT_SINCE) {
+            None => None,
+            Some(raw) => {
+                let date = std::str::from_utf8(raw)
+                    .ok()
+                    .filter(|d| d.len() == 8)
+                    .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y%m%d").ok());
+                if date.is_none() {
+                    let why = crate::tr!("status-ignored-since", value = hex::encode(raw));
+                    tracing::warn!("{why}");
+                    ignored.push(why);
+                }
+                date
+            }
+        };
+        Ok(Status {
+            status: DeviceStatus::from_u8(f.need_u8(tag::DEVICE_STATUS)?).ok_or(ModelError::Invalid {
+                field: "status",
+                message: "unknown status byte".into(),
+            })?,
+            transactions: f.need_u32(tag::TRANSACTION_COUNT)?,
+            unsettled: f.need_u32(tag::UNSETTLED_COUNT)?,
+            authenticated: f.need_u8(tag::AUTHENTICATED)? != 0,
+            change_counter: f.need_array::<4>(tag::CHANGE_COUNTER).ok().map(u32::from_be_bytes),
+            settlement_since,
+            ignored,
+        })
+    }
 }
 
 /// One transaction in a terminal's log (card numbers masked, as terminals keep them).
@@ -502,6 +544,32 @@ pub fn verify_terminal_proof(key: &[u8; 32], nonce_a: &[u8], nonce_t: &[u8], mac
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    fn status_answer(since: Option<&[u8]>) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u8(tag::DEVICE_STATUS, DeviceStatus::Bound.to_u8())
+            .u32(tag::TRANSACTION_COUNT, 3)
+            .u32(tag::UNSETTLED_COUNT, 1)
+            .u8(tag::AUTHENTICATED, 1);
+        if let Some(d) = since {
+            w.bytes(tag::SETTLEMENT_SINCE, d);
+        }
+        w.finish()
+    }
+
+    #[test]
+    fn a_malformed_settlement_date_is_ignored_with_a_warning_not_a_failure() {
+        let good = Status::decode(&status_answer(Some(b"20250101"))).unwrap();
+        assert_eq!(good.settlement_since, chrono::NaiveDate::from_ymd_opt(2025, 1, 1));
+        assert!(good.ignored.is_empty());
+        assert_eq!(Status::decode(&status_answer(None)).unwrap().settlement_since, None);
+        for bad in [&b"2025-01-01"[..], b"20251341", b"\xff\xfe", b"", b"2025010"] {
+            let s = Status::decode(&status_answer(Some(bad))).unwrap();
+            assert_eq!(s.settlement_since, None, "{bad:?}");
+            assert_eq!(s.transactions, 3);
+            assert!(s.ignored.len() == 1 && s.ignored[0].contains("DF19"), "{:?}", s.ignored);
+        }
+    }
 
     pub(crate) fn sample_binding() -> Binding {
         Binding {

@@ -51,6 +51,9 @@ impl FaultSpec {
 pub enum Lie {
     /// EXPORT_BEGIN announces one record more than the object holds.
     ExportCount,
+    /// EXPORT_BEGIN of the transaction log announces a deflated object of 1 GiB and sends
+    /// a deflate stream that inflates that far: a decompression bomb.
+    InflatedSize,
     /// AUTH_PROVE succeeds without the terminal's proof (`DF22`).
     NoProof,
 }
@@ -131,9 +134,10 @@ impl std::str::FromStr for FaultSpec {
                     spec.lie = Some(match v {
                         "export_count" => Lie::ExportCount,
                         "no_proof" => Lie::NoProof,
+                        "inflated_size" => Lie::InflatedSize,
                         _ => {
                             return Err(FaultSpecError(format!(
-                                "lie={v}: known lies are export_count and no_proof"
+                                "lie={v}: known lies are export_count, no_proof and inflated_size"
                             )));
                         }
                     })

@@ -336,6 +336,18 @@ pub struct SimTerminal {
     encoding: Option<u8>,
 }
 
+/// A deflate stream of `n` zero bytes (about `n / 1000` bytes long), written without
+/// holding the zeros.
+fn zero_bomb(n: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    let zeros = [0u8; 1 << 16];
+    for _ in 0..n / zeros.len() {
+        let _ = e.write_all(&zeros);
+    }
+    e.finish().unwrap_or_default()
+}
+
 fn ok() -> Writer {
     let mut w = Writer::new();
     w.u8(tag::RESULT, result::OK);
@@ -794,6 +806,16 @@ impl SimTerminal {
         // Deflated when this session agreed on it and the agent asks for it.
         let asked = f.need_u8(tag::ENCODING).ok();
         let stream = match self.encoding.filter(|e| asked == Some(*e)) {
+            Some(e) if self.faults.lie == Some(Lie::InflatedSize) && object == Object::TransactionLog => {
+                let bomb = zero_bomb(1 << 30);
+                let mut rsp = ok();
+                rsp.u32(tag::TOTAL_LEN, 1 << 30)
+                    .bytes(tag::SHA256, &sha)
+                    .u32(tag::RECORD_COUNT, records)
+                    .u8(tag::ENCODING, e)
+                    .u32(tag::ENCODED_LEN, bomb.len() as u32);
+                return (rsp.finish(), Some(Follow::Export { data: bomb, offset: 0 }));
+            }
             Some(e) => {
                 let encoded = encoding::deflate(&data);
                 rsp.u8(tag::ENCODING, e).u32(tag::ENCODED_LEN, encoded.len() as u32);
