@@ -97,6 +97,25 @@ fn help_is_in_chinese() {
     assert!(out.contains("Usage:") && out.contains("The job journal"), "{out}");
 }
 
+/// Each command's FILE says what file it takes: an archive for `restore` and `backup
+/// verify`, not an order.
+#[test]
+fn a_commands_file_argument_is_described_as_what_it_takes() {
+    let home = tempfile::tempdir().unwrap();
+    for (args, wanted) in [
+        (&["restore", "--help"][..], "backup archive"),
+        (&["backup", "verify", "--help"], "backup archive"),
+        (&["order", "check", "--help"], "order"),
+    ] {
+        let out = text(&under_locale(home.path(), "C.UTF-8", args).stdout);
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with("<FILE>"))
+            .unwrap_or_default();
+        assert!(line.contains(wanted), "{args:?}: {line}");
+    }
+}
+
 #[test]
 fn a_job_narrates_its_steps_and_summary_in_the_chosen_language() {
     let bench = Bench::default();

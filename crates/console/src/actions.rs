@@ -43,11 +43,47 @@ pub async fn lang(
     let back = headers
         .get(header::REFERER)
         .and_then(|r| r.to_str().ok())
-        .and_then(|r| r.find("://").map(|i| &r[i + 3..]))
-        .and_then(|r| r.find('/').map(|i| r[i..].to_string()))
-        .filter(|p| p.starts_with('/') && !p.starts_with("//"))
+        .and_then(page_of)
         .unwrap_or_else(|| "/terminals".into());
     Redirect::to(&back).into_response()
+}
+
+/// The console page a Referer names: its path and query, only when a browser would take
+/// that as a path on this host. A backslash (`/\evil.example` is `//evil.example` to a
+/// browser), `//`, a control character or anything that is not a plain path gives `None`.
+fn page_of(referer: &str) -> Option<String> {
+    let rest = &referer[referer.find("://")? + 3..];
+    let path = &rest[rest.find('/')?..];
+    let plain = path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/-_.~?=&%+".contains(&b));
+    (plain && !path.starts_with("//")).then(|| path.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_of;
+
+    #[test]
+    fn a_referer_leads_back_to_a_console_page_never_elsewhere() {
+        assert_eq!(
+            page_of("http://127.0.0.1:8080/jobs/J-1?x=1").as_deref(),
+            Some("/jobs/J-1?x=1")
+        );
+        assert_eq!(page_of("http://127.0.0.1:8080/").as_deref(), Some("/"));
+        for hostile in [
+            "http://127.0.0.1:8080/\\evil.example",
+            "http://127.0.0.1:8080//evil.example",
+            "http://127.0.0.1:8080/\\/evil.example",
+            "http://127.0.0.1:8080/a\tb",
+            "http://127.0.0.1:8080/a b",
+            "http://127.0.0.1:8080/%0d%0a\r\nSet-Cookie:x",
+            "http://127.0.0.1:8080",
+            "/jobs",
+        ] {
+            assert_eq!(page_of(hostile), None, "{hostile}");
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -49,6 +49,12 @@ impl Paths {
     }
 }
 
+/// Who is working, when config.toml does not say.
+pub const TECHNICIAN_ENV: &str = "POSAGENT_TECHNICIAN";
+
+/// The longest technician name, in characters.
+pub const MAX_TECHNICIAN_CHARS: usize = 64;
+
 /// `config.toml` in the config directory. Every key is optional; an unknown key or a wrong
 /// type is an error naming the file and line, never ignored.
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
@@ -69,7 +75,7 @@ impl Config {
     pub fn technician(&self) -> String {
         self.technician
             .clone()
-            .or_else(|| std::env::var("POSAGENT_TECHNICIAN").ok())
+            .or_else(|| std::env::var(TECHNICIAN_ENV).ok())
             .or_else(|| std::env::var("USER").ok().map(|u| format!("user:{u}")))
             .unwrap_or_else(|| "unknown".to_string())
     }
@@ -166,17 +172,35 @@ impl Config {
     /// Reads `config.toml`; a missing file is an empty configuration.
     pub fn load(paths: &Paths) -> Result<Config, ConfigError> {
         let path = paths.config.join(CONFIG_FILE);
-        match crate::input::read_text(&path, crate::input::MAX_CONFIG_FILE, &crate::tr!("what-config-file")) {
-            Ok(text) => toml::from_str(&text).map_err(|e| {
-                let mut reason = e.to_string().trim_end().to_string();
-                if reason.contains(TRUST_ANCHOR_KEY) {
-                    reason = format!("{reason}\n{}", crate::tr!("config-no-trust-anchors"));
-                }
-                ConfigError::Invalid { file: path, reason }
-            }),
-            Err(e) if e.is_not_found() => Ok(Config::default()),
-            Err(e) => Err(e.into()),
+        let config =
+            match crate::input::read_text(&path, crate::input::MAX_CONFIG_FILE, &crate::tr!("what-config-file")) {
+                Ok(text) => toml::from_str::<Config>(&text).map_err(|e| {
+                    let mut reason = e.to_string().trim_end().to_string();
+                    if reason.contains(TRUST_ANCHOR_KEY) {
+                        reason = format!("{reason}\n{}", crate::tr!("config-no-trust-anchors"));
+                    }
+                    ConfigError::Invalid {
+                        file: path.clone(),
+                        reason,
+                    }
+                })?,
+                Err(e) if e.is_not_found() => Config::default(),
+                Err(e) => return Err(e.into()),
+            };
+        // The name goes into every backup, audit record and submission: plain text only.
+        let named = [
+            (path, config.technician.clone()),
+            (PathBuf::from(TECHNICIAN_ENV), std::env::var(TECHNICIAN_ENV).ok()),
+        ];
+        for (file, name) in named {
+            if let Some(Err(e)) = name.map(|n| crate::domain::plain_text(&n, MAX_TECHNICIAN_CHARS)) {
+                return Err(ConfigError::Invalid {
+                    file,
+                    reason: format!("technician: {e}"),
+                });
+            }
         }
+        Ok(config)
     }
 
     /// Writes [`CONFIG_TEMPLATE`] as `config.toml` (over an existing file only with
@@ -251,5 +275,22 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_technician_name_with_control_characters_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::under(dir.path());
+        std::fs::create_dir_all(&paths.config).unwrap();
+        std::fs::write(paths.config.join(CONFIG_FILE), "technician = \"zhang\\u001b[2Jwei\"\n").unwrap();
+        match Config::load(&paths) {
+            Err(e @ ConfigError::Invalid { .. }) => {
+                let text = e.to_string();
+                assert!(text.contains(CONFIG_FILE) && text.contains("technician"), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(paths.config.join(CONFIG_FILE), "technician = \"张伟\"\n").unwrap();
+        assert_eq!(Config::load(&paths).unwrap().technician(), "张伟");
     }
 }

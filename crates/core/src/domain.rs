@@ -563,7 +563,7 @@ pub const MAX_NAME_CHARS: usize = 100;
 /// Characters that are invisible or reorder text when shown: zero-width marks, the byte
 /// order mark, and the bidirectional embeddings, overrides and isolates (U+202A–U+202E,
 /// U+2066–U+2069) that can make a name read differently from what it holds.
-fn is_hidden_format_char(c: char) -> bool {
+pub(crate) fn is_hidden_format_char(c: char) -> bool {
     matches!(c as u32, 0x200B..=0x200F | 0xFEFF | 0x202A..=0x202E | 0x2066..=0x2069)
 }
 

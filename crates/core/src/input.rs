@@ -160,16 +160,24 @@ pub fn read_regular(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Inpu
     Ok(bytes)
 }
 
-/// Reads a whole regular UTF-8 text file of at most `limit` bytes.
+/// Reads a whole regular UTF-8 text file of at most `limit` bytes, without the byte-order
+/// mark an editor may have put first. More than one is refused: the second would be read
+/// as part of the first name or value.
 pub fn read_text(path: &Path, limit: u64, what: &str) -> Result<String, InputError> {
-    String::from_utf8(read_regular(path, limit, what)?).map_err(|e| InputError::Io {
+    let invalid = |reason: String| InputError::Io {
         what: what.to_string(),
         path: path.to_path_buf(),
-        source: std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            crate::tr!("input-not-utf8", reason = e.to_string()),
-        ),
-    })
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, reason),
+    };
+    let mut text = String::from_utf8(read_regular(path, limit, what)?)
+        .map_err(|e| invalid(crate::tr!("input-not-utf8", reason = e.to_string())))?;
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+        if text.starts_with('\u{feff}') {
+            return Err(invalid(crate::tr!("input-two-boms")));
+        }
+    }
+    Ok(text)
 }
 
 /// An I/O failure in words a technician can act on: a full disk says so plainly instead
@@ -191,6 +199,17 @@ pub fn read_evidence(path: &Path) -> Result<(String, Vec<u8>), InputError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_byte_order_mark_is_dropped_and_two_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (one, two) = (dir.path().join("one.toml"), dir.path().join("two.toml"));
+        std::fs::write(&one, "\u{feff}id = 1\n").unwrap();
+        std::fs::write(&two, "\u{feff}\u{feff}id = 1\n").unwrap();
+        assert_eq!(read_text(&one, 100, "order file").unwrap(), "id = 1\n");
+        let e = read_text(&two, 100, "order file").unwrap_err().to_string();
+        assert!(e.contains("byte-order mark") && e.contains("two.toml"), "{e}");
+    }
 
     #[test]
     fn devices_are_refused_before_reading() {

@@ -191,6 +191,28 @@ pub fn shown_value(field: &str, raw: &str) -> String {
         mask_middle(&normalise_code(raw))
     } else {
         const MAX_SHOWN: usize = 40;
-        raw.chars().take(MAX_SHOWN).collect()
+        raw.chars().take(MAX_SHOWN).map(visible).collect()
+    }
+}
+
+/// A character as a report shows it: control and invisible formatting characters (a
+/// right-to-left override would reorder the line it is shown in) as `\u{202E}`.
+fn visible(c: char) -> String {
+    if c.is_control() || crate::domain::is_hidden_format_char(c) {
+        format!("\\u{{{:04X}}}", c as u32)
+    } else {
+        c.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_value;
+
+    #[test]
+    fn a_shown_value_never_carries_a_control_or_reordering_character() {
+        assert_eq!(shown_value("merchant.name", "开心\u{202E}面馆"), "开心\\u{202E}面馆");
+        assert_eq!(shown_value("merchant.name", "a\u{7}b\u{200B}"), "a\\u{0007}b\\u{200B}");
+        assert_eq!(shown_value("merchant.name", "开心面馆"), "开心面馆");
     }
 }

@@ -775,6 +775,7 @@ arg-profile = Profile to use (default: the one its USB id matches, else the one 
 cmd-backup--profile = Profile of the terminal (default: the one its USB id matches, else the one it answers with)
 cmd-restore--profile = Profile of the terminal (default: the one recorded in the backup)
 cmd-restore--order = The provider's pulled restore order: needed when the restore changes the binding of a terminal whose profile takes signed orders only
+cmd-restore--file = The backup archive (.posbak) to restore from
 cmd-sim-terminal--profile = Profile whose terminal to simulate
 arg-secret-file = File holding the operator secret (else POSAGENT_SECRET, else a prompt)
 cmd-sim-terminal--secret_file = Operator secret the terminal accepts (default: the documented demo secret)
@@ -792,6 +793,7 @@ cmd-backup--force = Replace an existing archive
 arg-evidence = Evidence files to include
 arg-password-file = File holding the backup password (else POSAGENT_BACKUP_PASSWORD, else a prompt)
 cmd-backup-verify--password_file = File holding the backup password
+cmd-backup-verify--file = The backup archive (.posbak) to check
 arg-yes = Do not ask for confirmation
 arg-to-replacement = The archive belongs to another unit (a replacement)
 arg-order = The work order (TOML)
@@ -875,6 +877,7 @@ tlv-bad = tag { $tag }: { $what }
 
 ## More from the library
 input-not-utf8 = not UTF-8 text ({ $reason })
+input-two-boms = it starts with more than one byte-order mark (U+FEFF); save it again as UTF-8 with at most one
 disk-full = the disk is full; free some space and try again
 terminal-count-differs = the terminal announced { $announced } record(s) but sent { $sent }
 status-ignored-since = the terminal's DF19 (when the settlement card or account was bound) is not a YYYYMMDD date (bytes { $value }): ignored

@@ -775,6 +775,7 @@ arg-profile = 使用的配置（默认：按 USB 编号匹配，否则按终端�
 cmd-backup--profile = 终端的配置（默认：按 USB 编号匹配，否则按终端的应答）
 cmd-restore--profile = 终端的配置（默认：备份中记录的配置）
 cmd-restore--order = 服务商的恢复工单（已拉取）：当恢复会改变只接受签名工单的配置下终端的绑定时必须提供
+cmd-restore--file = 要恢复的备份归档文件（.posbak）
 cmd-sim-terminal--profile = 模拟哪个配置的终端
 arg-secret-file = 存放操作员密钥的文件（否则用 POSAGENT_SECRET，再否则提示输入）
 cmd-sim-terminal--secret_file = 终端接受的操作员密钥（默认：文档中的演示密钥）
@@ -792,6 +793,7 @@ cmd-backup--force = 覆盖已有的备份文件
 arg-evidence = 要放入备份的证明材料文件
 arg-password-file = 存放备份密码的文件（否则用 POSAGENT_BACKUP_PASSWORD，再否则提示输入）
 cmd-backup-verify--password_file = 存放备份密码的文件
+cmd-backup-verify--file = 要检查的备份归档文件（.posbak）
 arg-yes = 不询问确认
 arg-to-replacement = 该备份属于另一台终端（替换机）
 arg-order = 工单（TOML）
@@ -875,6 +877,7 @@ tlv-bad = 标签 { $tag }：{ $what }
 
 ## 库中的其他消息
 input-not-utf8 = 不是 UTF-8 文本（{ $reason }）
+input-two-boms = 文件开头有不止一个字节顺序标记（U+FEFF）；请重新保存为 UTF-8，最多保留一个
 disk-full = 磁盘已满；请释放空间后重试
 terminal-count-differs = 终端声明有 { $announced } 条记录，实际发来 { $sent } 条
 status-ignored-since = 终端的 DF19（结算卡或账户的绑定日期）不是 YYYYMMDD 格式的日期（字节 { $value }），已忽略

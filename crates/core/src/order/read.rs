@@ -109,15 +109,14 @@ pub(super) fn kind_label(kind: &str) -> String {
 /// Reads every order in `path` (TOML or CSV, by extension).
 pub fn read_file(path: &Path) -> Result<Vec<RawOrder>, OrderFileError> {
     let text = crate::input::read_text(path, crate::input::MAX_ORDER_FILE, &crate::tr!("what-order-file"))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let orders = match path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase)
         .as_deref()
     {
-        Some("toml") => parse_toml(text, path)?,
-        Some("csv") => parse_csv(text, path)?,
+        Some("toml") => parse_toml(&text, path)?,
+        Some("csv") => parse_csv(&text, path)?,
         _ => return Err(OrderFileError::UnknownFormat(path.to_path_buf())),
     };
     if orders.is_empty() {
