@@ -50,9 +50,13 @@ impl LocalKeys {
             path: path.clone(),
             message,
         };
-        let master: Zeroizing<Vec<u8>> = match std::fs::read(&path) {
-            Ok(b) => Zeroizing::new(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        // Read as any input is: a regular file of a bounded size (a FIFO, a device or a
+        // link to one planted in its place is refused, not waited on or read for ever).
+        let what = crate::tr!("what-local-key");
+        let read = |path: &Path| crate::input::read_regular(path, KEY_LEN as u64, &what).map(Zeroizing::new);
+        let master: Zeroizing<Vec<u8>> = match read(&path) {
+            Ok(b) => b,
+            Err(e) if e.is_not_found() => {
                 let dir = path.parent().expect("key file has a directory");
                 crate::private::dir(dir).map_err(|e| err(e.to_string()))?;
                 let mut key = Zeroizing::new(vec![0u8; KEY_LEN]);
@@ -71,10 +75,13 @@ impl LocalKeys {
                 match linked {
                     Ok(()) => key,
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                        Zeroizing::new(std::fs::read(&path).map_err(|e| err(e.to_string()))?)
+                        read(&path).map_err(|e| err(e.to_string()))?
                     }
                     Err(e) => return Err(err(e.to_string())),
                 }
+            }
+            Err(crate::input::InputError::TooLarge { .. }) => {
+                return Err(err(crate::tr!("seal-key-length", bytes = KEY_LEN)));
             }
             Err(e) => return Err(err(e.to_string())),
         };
@@ -124,6 +131,29 @@ impl LocalKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The local key is read as any input: a FIFO or a link to a device in its place is
+    /// refused at once, naming the file, not waited on or read without end.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_a_device_as_the_local_key_is_refused_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(KEY_FILE);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+        let e = LocalKeys::load_or_create(dir.path()).err().unwrap().to_string();
+        assert!(e.contains("local.key") && e.contains("device"), "{e}");
+        std::fs::remove_file(&path).unwrap();
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = LocalKeys::load_or_create(dir.path()).err().unwrap().to_string();
+        assert!(e.contains("local.key"), "{e}");
+        std::fs::write(dir.path().join("big"), vec![7u8; 4096]).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::rename(dir.path().join("big"), &path).unwrap();
+        assert!(LocalKeys::load_or_create(dir.path()).is_err());
+    }
 
     #[test]
     fn keys_created_at_the_same_moment_are_one_key() {

@@ -36,8 +36,19 @@ impl LogFile {
     }
 }
 
+/// The log file, only when it is the data directory's own regular file: a symbolic link
+/// planted at its path is not followed, and a FIFO or device there is not written to (nor
+/// waited on). Without it the work goes on unlogged.
 fn open_append(path: &Path) -> Option<std::fs::File> {
-    crate::private::options().create(true).append(true).open(path).ok()
+    let mut o = crate::private::options();
+    o.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut o, libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    #[cfg(not(unix))]
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return None;
+    }
+    o.open(path).ok().filter(|f| f.metadata().is_ok_and(|m| m.is_file()))
 }
 
 impl Write for LogFile {
@@ -162,4 +173,33 @@ pub fn bundle(paths: &Paths, file: &Path, force: bool) -> Result<Vec<String>, Su
         return Err(fail(e));
     }
     Ok(entries.into_iter().map(|(n, _)| n).collect())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::io::Write;
+
+    use super::LogFile;
+
+    #[test]
+    fn a_symlink_or_a_fifo_at_the_log_path_is_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "kept").unwrap();
+        let link = dir.path().join("linked.log");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        LogFile::open(&link).write_all(b"a log line\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "kept");
+
+        // A FIFO with no reader: opening it for writing would wait for ever.
+        let fifo = dir.path().join("fifo.log");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        LogFile::open(&fifo).write_all(b"a log line\n").unwrap();
+
+        let plain = dir.path().join("posagent.log");
+        LogFile::open(&plain).write_all(b"a log line\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&plain).unwrap(), "a log line\n");
+    }
 }

@@ -259,6 +259,7 @@ what-backup-archive = backup archive
 what-order-key-file = order key file
 what-log-file = log file
 what-agent-key-file = agent key file
+what-local-key = local key file (keys/local.key)
 what-client-key = client key
 what-config-file = configuration file
 what-secret-file = { $what } file

@@ -259,6 +259,7 @@ what-backup-archive = 备份文件
 what-order-key-file = 工单公钥文件
 what-log-file = 日志文件
 what-agent-key-file = 本机密钥文件
+what-local-key = 本地封存密钥文件（keys/local.key）
 what-client-key = 客户端私钥
 what-config-file = 配置文件
 what-secret-file = { $what }文件

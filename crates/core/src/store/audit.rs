@@ -16,6 +16,9 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// Head file, in the data directory.
 pub const HEAD_FILE: &str = "audit.head";
 
+/// The head is a count and a hash on one line: anything larger is not one.
+const MAX_HEAD_FILE: u64 = 256;
+
 /// A record to append.
 pub struct AuditEntry {
     pub at: String,
@@ -265,8 +268,13 @@ impl Store {
     fn check_head(&self, count: u64, last_hash: &str) -> Option<(i64, String)> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         let damaged = || Some((count as i64, crate::tr!("audit-head-damaged", file = HEAD_FILE)));
-        let Ok(text) = std::fs::read_to_string(dir.join(HEAD_FILE)) else {
-            return (count > 0).then(|| (count as i64, crate::tr!("audit-head-missing", file = HEAD_FILE)));
+        // Read as any input is: a regular file of a bounded size, else damaged.
+        let text = match crate::input::read_text(&dir.join(HEAD_FILE), MAX_HEAD_FILE, HEAD_FILE) {
+            Ok(text) => text,
+            Err(e) if e.is_not_found() => {
+                return (count > 0).then(|| (count as i64, crate::tr!("audit-head-missing", file = HEAD_FILE)));
+            }
+            Err(_) => return damaged(),
         };
         let Some((n, h)) = text.trim().split_once(' ') else {
             return damaged();
@@ -314,6 +322,25 @@ mod tests {
 
     fn head_file(s: &Store) -> std::path::PathBuf {
         s.path.parent().unwrap().join(HEAD_FILE)
+    }
+
+    /// The head is read as any input: a FIFO or a link to a device in its place is
+    /// reported damaged at once, not waited on or read without end.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_a_device_as_the_head_file_is_damage_not_a_hang() {
+        let (_d, s) = store_with(3);
+        let head = head_file(&s);
+        std::fs::remove_file(&head).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &head).unwrap();
+        let r = s.verify_audit().unwrap();
+        assert!(!r.valid && r.first_bad.unwrap().1.contains(HEAD_FILE));
+        std::fs::remove_file(&head).unwrap();
+        let c = std::ffi::CString::new(head.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let r = s.verify_audit().unwrap();
+        assert!(!r.valid && r.first_bad.unwrap().1.contains(HEAD_FILE));
     }
 
     #[test]
