@@ -28,6 +28,11 @@ struct Console {
 
 impl Console {
     fn start(home: &Path, ports_glob: &str, env: &[(&str, &str)]) -> Console {
+        Console::spawn(Console::command(home, ports_glob, env))
+    }
+
+    /// The console's command line, to change before [`Console::spawn`].
+    fn command(home: &Path, ports_glob: &str, env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_posagent"));
         cmd.args(["console", "--orders"])
             .arg(home.join("orders"))
@@ -41,6 +46,10 @@ impl Console {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        cmd
+    }
+
+    fn spawn(mut cmd: Command) -> Console {
         let mut child = cmd.spawn().expect("start the console");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
@@ -186,6 +195,127 @@ fn a_non_loopback_listen_is_refused() {
             "{v}"
         );
     }
+}
+
+/// `console --open` gives the browser no secret on its command line (readable by every
+/// local program in /proc): a private page in the data directory that leads to the login,
+/// which still works once, and is gone when the console stops.
+#[cfg(target_os = "linux")]
+#[test]
+fn open_hands_the_browser_a_private_page_not_the_token() {
+    use std::os::unix::fs::PermissionsExt;
+    let bench = bench();
+    let bin = tempfile::tempdir().unwrap();
+    let args_seen = bin.path().join("args");
+    let opener = bin.path().join("xdg-open");
+    std::fs::write(
+        &opener,
+        format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > '{}'\n", args_seen.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+    let mut cmd = Console::command(bench.path(), "/nonexistent/*", &[("PATH", &path)]);
+    cmd.arg("--open");
+    let mut c = Console::spawn(cmd);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !args_seen.exists() {
+        assert!(std::time::Instant::now() < deadline, "the browser was not opened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let given = std::fs::read_to_string(&args_seen).unwrap();
+    assert!(!given.contains(c.token()) && !given.contains("token"), "{given}");
+    let page = PathBuf::from(given.trim());
+    assert!(page.starts_with(bench.path()), "{given}");
+    assert_eq!(std::fs::metadata(&page).unwrap().permissions().mode() & 0o777, 0o600);
+    let html = std::fs::read_to_string(&page).unwrap();
+    let login = format!("/login?token={}", c.token());
+    assert!(html.contains(&login), "{html}");
+    assert_eq!(http(&c.addr(), "GET", &login, &[], "").status, 303);
+    // SAFETY: a plain signal to the child.
+    unsafe { libc::kill(c.child.id() as i32, libc::SIGINT) };
+    let _ = c.child.wait();
+    assert!(!page.exists(), "the page outlived the console");
+}
+
+/// Sets this process's open-file limit to `n` (within its hard limit).
+fn set_open_files(n: libc::rlim_t) {
+    let limit = libc::rlimit {
+        rlim_cur: n,
+        rlim_max: n,
+    };
+    // SAFETY: setrlimit with a valid struct; async-signal-safe (also called after fork).
+    assert_eq!(
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) },
+        0,
+        "{}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// Other local programs open 3,000 connections to the console, half of them silent and
+/// half stopping mid-header, while it may hold 1,024 open files: the clerk's next page
+/// still loads within a second, and every hostile connection is closed within the idle
+/// timeout (10 s, checked every 0.5 s).
+#[test]
+fn thousands_of_idle_or_half_sent_connections_neither_starve_nor_outlast_the_console() {
+    use std::os::unix::process::CommandExt;
+    let mut hard = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut hard) }, 0);
+    assert!(
+        hard.rlim_max >= 4_096,
+        "this test opens 3,000 connections: raise the hard open-file limit"
+    );
+    set_open_files(hard.rlim_max);
+
+    let bench = bench();
+    let mut cmd = Console::command(bench.path(), "/nonexistent/*", &[]);
+    // SAFETY: setrlimit is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            set_open_files(1_024);
+            Ok(())
+        });
+    }
+    let c = Console::spawn(cmd);
+    let (cookie, _) = sign_in(&c);
+    let hostile: Vec<TcpStream> = (0..3_000)
+        .map(|i| {
+            let mut s = TcpStream::connect(c.addr()).unwrap();
+            if i % 2 == 1 {
+                s.write_all(b"GET /queue HTTP/1.1\r\nHost: x\r\nX-Slow: ").unwrap();
+            }
+            s
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let page = http(&c.addr(), "GET", "/queue", &[("Cookie", &cookie)], "");
+    let took = started.elapsed();
+    assert_eq!(page.status, 200, "{}", page.head);
+    assert!(took < Duration::from_secs(1), "the page took {took:?}");
+
+    let deadline = started + Duration::from_secs(12);
+    for (i, mut s) in hostile.into_iter().enumerate() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        s.set_read_timeout(Some(left.max(Duration::from_millis(10)))).unwrap();
+        // (An answer first, such as 408, is allowed; then the end.)
+        let mut buf = [0u8; 256];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("hostile connection {i} still open after 12 s: {e}"),
+            }
+        }
+    }
+    // And the console still serves.
+    assert_eq!(http(&c.addr(), "GET", "/queue", &[("Cookie", &cookie)], "").status, 200);
 }
 
 #[test]

@@ -19,6 +19,7 @@ mod auth;
 mod html;
 mod live;
 mod pages;
+pub mod serve;
 mod wizard;
 
 /// The form bodies and query strings the console's pages send, as it reads them
@@ -106,6 +107,9 @@ pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The page that hands the login to the browser, in the data directory.
+pub const LOGIN_PAGE: &str = "console-login.html";
+
 /// A console bound to its address, not yet serving.
 pub struct Bound {
     listener: std::net::TcpListener,
@@ -119,8 +123,25 @@ impl Bound {
         &self.url
     }
 
-    /// Hands the URL to the desktop's browser; a failure only leaves it to open by hand.
+    /// Hands the login to the desktop's browser without the token on any command line
+    /// (which every local user and program can read, in /proc): the browser is given a
+    /// private (0600) page in the data directory that sends it on to the login, as Jupyter
+    /// does. The page goes when the console stops; a failure leaves the login to open by
+    /// hand.
     pub fn open_in_browser(&self) {
+        let page = self.login_page();
+        let url = html_escape::encode_double_quoted_attribute(&self.url);
+        let html = format!(
+            "<!doctype html><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={url}\"><a href=\"{url}\">posagent</a>\n"
+        );
+        let written = page
+            .parent()
+            .map_or(Ok(()), posagent_core::private::dir)
+            .and_then(|()| posagent_core::private::replace(&page, html.as_bytes()));
+        if let Err(e) = written {
+            tracing::warn!("browser not opened: {}: {e}", page.display());
+            return;
+        }
         let mut cmd = if cfg!(windows) {
             let mut c = std::process::Command::new("cmd");
             c.args(["/C", "start", ""]);
@@ -130,9 +151,14 @@ impl Bound {
         } else {
             std::process::Command::new("xdg-open")
         };
-        if let Err(e) = cmd.arg(&self.url).stdin(std::process::Stdio::null()).spawn() {
+        if let Err(e) = cmd.arg(&page).stdin(std::process::Stdio::null()).spawn() {
             tracing::warn!("browser not opened: {e}");
         }
+    }
+
+    /// The private page [`Bound::open_in_browser`] writes.
+    fn login_page(&self) -> PathBuf {
+        self.console.opts.paths.data.join(LOGIN_PAGE)
     }
 
     /// Serves until `shutdown` resolves; then asks running jobs to stop at their next step
@@ -145,6 +171,7 @@ impl Bound {
             .build()
             .map_err(|e| ConsoleError::Serve(addr, e))?;
         let console = self.console.clone();
+        let login_page = self.login_page();
         // Jobs are asked to stop as soon as the signal comes: a page following one keeps its
         // event stream open until the job ends, and the server waits for open requests.
         let live = console.live.clone();
@@ -158,11 +185,10 @@ impl Bound {
                 .map_err(|e| ConsoleError::Serve(addr, e))?;
             let listener =
                 tokio::net::TcpListener::from_std(self.listener).map_err(|e| ConsoleError::Serve(addr, e))?;
-            axum::serve(listener, router(console.clone()))
-                .with_graceful_shutdown(shutdown)
-                .await
-                .map_err(|e| ConsoleError::Serve(addr, e))
+            serve::serve(listener, router(console.clone()), shutdown).await;
+            Ok::<(), ConsoleError>(())
         })?;
+        let _ = std::fs::remove_file(login_page);
         // Outside the runtime: this thread may block on the jobs' threads.
         self.console.live.stop_all_and_wait();
         Ok(())
