@@ -283,6 +283,47 @@ fn an_export_short_of_its_announced_record_count_is_refused() {
     }
 }
 
+/// A transfer that stops making progress (the terminal answers commands but sends no more
+/// of its log) is resumed once over a new session, then abandoned: within three stall
+/// timeouts of its last progress (docs/protocol.md §7), not after eight reconnects.
+#[test]
+fn a_transfer_that_makes_no_progress_is_abandoned_after_one_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(
+        dir.path(),
+        "tty",
+        &[
+            "--transactions",
+            "3000",
+            "--baud",
+            "921600",
+            "--faults",
+            "lie=stuck_export",
+        ],
+    );
+    let mut t = Terminal::open(&sim.port, &generic_serial()).unwrap();
+    t.authenticate(&Secret::new(DEMO_SECRET.as_bytes().to_vec())).unwrap();
+    let mut last_progress = std::time::Instant::now();
+    let mut held = 0;
+    let r = t.export(Object::TransactionLog, &mut |done, _| {
+        if done > held {
+            held = done;
+            last_progress = std::time::Instant::now();
+        }
+    });
+    let quiet = last_progress.elapsed();
+    match r {
+        Err(TerminalError::Unavailable { source, .. }) => {
+            assert!(source.to_string().contains("no progress"), "{source}")
+        }
+        other => panic!("expected the transfer abandoned, got {other:?}"),
+    }
+    assert!(held > 0, "the first half came");
+    assert_eq!(t.stats().reconnects, 1, "resumed once, not again and again");
+    let limit = 3 * posagent::link::proto::BULK_STALL_TIMEOUT + std::time::Duration::from_secs(2);
+    assert!(quiet < limit, "abandoned {quiet:?} after the last progress");
+}
+
 #[test]
 fn a_terminal_that_answers_without_its_proof_is_refused_with_77() {
     let dir = tempfile::tempdir().unwrap();

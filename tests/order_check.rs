@@ -223,3 +223,63 @@ fn config_path_init_and_show() {
     assert_eq!(bad.status.code(), Some(65));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("batch_size"));
 }
+
+/// An order file at the size limit is read within 4× its size in memory (a bounded data
+/// segment, as the archive tests do), however it is made: 2.6 M tiny keys and a CSV plan
+/// of 1 M rows are refused at the field limit (before a TOML tree is built, as the CSV
+/// rows are read: 1.4 GB and 0.7 GB were measured before), and the most fields allowed,
+/// with long values, are read and checked.
+#[test]
+fn a_file_at_the_size_limit_is_read_within_four_times_its_size() {
+    let home = tempfile::tempdir().unwrap();
+    let limit = posagent::input::MAX_ORDER_FILE as usize;
+    let fill = |head: &str, line: &dyn Fn(usize) -> String| {
+        let mut text = String::from(head);
+        for i in 0.. {
+            let l = line(i);
+            if text.len() + l.len() > limit {
+                break;
+            }
+            text.push_str(&l);
+        }
+        text
+    };
+    let fields = posagent::order::MAX_FIELDS_PER_FILE;
+    let per_order = 25;
+    let value = "x".repeat(limit / fields - 16);
+    let cases = [
+        ("keys.toml", fill("", &|i| format!("k{i:07} = 1\n")), true),
+        (
+            "plan.csv",
+            fill("id,operation,profile\n", &|i| format!("WO-{i:07},unbind,generic\n")),
+            true,
+        ),
+        (
+            "long.toml",
+            fill("", &|i| {
+                let head = if i % per_order == 0 { "[[order]]\n" } else { "" };
+                if i >= fields - fields / per_order {
+                    return "#".repeat(limit);
+                }
+                format!("{head}f{:02} = \"{value}\"\n", i % per_order)
+            }),
+            false,
+        ),
+    ];
+    for (name, text, refused) in cases {
+        let file = home.path().join(name);
+        std::fs::write(&file, &text).unwrap();
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));
+        cmd.env("POSAGENT_HOME", home.path())
+            .env("LANG", "C.UTF-8")
+            .args(["order", "check"])
+            .arg(&file);
+        let (code, stderr) = common::within_memory(cmd, 4 * limit as u64);
+        assert_eq!(code, 65, "{name}: {stderr}");
+        assert_eq!(
+            stderr.contains(&format!("more than {fields} fields")),
+            refused,
+            "{name}: {stderr}"
+        );
+    }
+}

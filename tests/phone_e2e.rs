@@ -380,23 +380,30 @@ fn sms_offline_without_attestation_exits_69_and_changes_nothing() {
 
 #[test]
 fn a_pre_verified_signed_order_succeeds_offline() {
+    pre_verified_offline("WO-PRE-1", NEW_PHONE);
+}
+
+/// The attested number in international form (`+86…`, as docs/sync-api.md allows) is the
+/// same number: it was refused as another one.
+#[test]
+fn an_attested_number_written_with_plus_86_is_the_same_number() {
+    pre_verified_offline("WO-PRE-2", &format!("+86{NEW_PHONE}"));
+}
+
+/// A phone change whose signed order attests `attested` as verified, carried out offline.
+fn pre_verified_offline(id: &str, attested: &str) {
     let mut w = world(&[]);
-    let mut fields = phone_fields(&w.sim, "WO-PRE-1", "sms");
+    let mut fields = phone_fields(&w.sim, id, "sms");
     fields.extend([
         ("checks.phone_verified_at", "2026-11-01T09:00:00Z".to_string()),
-        ("checks.phone_verified_number", NEW_PHONE.to_string()),
+        ("checks.phone_verified_number", attested.to_string()),
     ]);
     // The provider issues the order, the agent pulls it, then the network goes.
     w.issue(&[], &[fields]);
     w.provider = None;
-    let out = w.bench.run(&[
-        "rebind",
-        "phone",
-        "--port",
-        w.sim.port.to_str().unwrap(),
-        "--order",
-        "WO-PRE-1",
-    ]);
+    let out = w
+        .bench
+        .run(&["rebind", "phone", "--port", w.sim.port.to_str().unwrap(), "--order", id]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(w.phone(), NEW_PHONE);
     let journal = w.bench.store().journal_of(&the_job(&w.bench).id).unwrap();
@@ -426,6 +433,22 @@ fn the_counter_path_needs_its_documents_and_the_technicians_word() {
     let out = w.bench.rebind("phone", &w.sim, &bare);
     assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
     assert!(stderr(&out).contains("scan.holder_id"), "{}", stderr(&out));
+    // A 0-byte file is no scan of anything: refused the same way, saying so.
+    std::fs::write(w.bench.path().join("empty-id.jpg"), b"").unwrap();
+    let mut fields = expect_fields(&w.sim, "WO-CTR-0", "rebind-phone", "lakala");
+    fields.extend([
+        ("new.phone", NEW_PHONE.to_string()),
+        ("new.phone_path", "counter".to_string()),
+        ("scan.holder_id", "empty-id.jpg".to_string()),
+    ]);
+    let empty = w.bench.order("empty.toml", &fields);
+    let out = w.bench.rebind("phone", &w.sim, &empty);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("scan.holder_id") && stderr(&out).contains("is empty (0 bytes)"),
+        "{}",
+        stderr(&out)
+    );
     // With it but without --documents-checked: refused before any change.
     let order = phone_order_by(&w.bench, &w.sim, "WO-CTR-2", "counter");
     let out = w.bench.run(&rebind_args("phone", &w.sim, &order));
@@ -478,4 +501,50 @@ fn a_card_change_the_provider_confirms_by_sms() {
     let sync = posagent(w.bench.path()).args(["sync", "--json"]).output().unwrap();
     assert!(sync.status.success(), "{}", stderr(&sync));
     assert_eq!(w.report()["accepted"], 1);
+}
+
+/// No order is sent more than 3 codes and no number more than 5 in any hour, however many
+/// jobs ask (docs/sync-api.md, "Limits on codes"): the fourth code of an order and the
+/// sixth to a number are refused before anything is sent (`code_limit`), and the provider
+/// refuses the same to another laptop, which has no record of the codes sent before.
+#[test]
+fn codes_are_limited_per_order_and_per_number_by_the_agent_and_the_provider() {
+    let w = world(&["--sms-ttl", "1"]);
+    let attempt = |bench: &Bench, order: &Path| {
+        // A code file nobody writes: each job sends its code, which expires unused.
+        let never = bench.path().join("never.txt");
+        let mut args = rebind_args("phone", &w.sim, order);
+        args.extend(["--sms-code-file", never.to_str().unwrap()]);
+        let out = bench.run(&args);
+        assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+        json_of(&out)
+    };
+    let first = phone_order_by(&w.bench, &w.sim, "WO-LIM-1", "sms");
+    for sent in 1..=3 {
+        assert_eq!(attempt(&w.bench, &first)["code"], "code_expired");
+        assert_eq!(w.messages(), sent);
+    }
+    let refused = attempt(&w.bench, &first);
+    assert_eq!(refused["code"], "code_limit", "{refused}");
+    let message = refused["error"].as_str().unwrap();
+    assert!(message.contains("WO-LIM-1") && message.contains("3 codes"), "{message}");
+    assert_eq!(w.messages(), 3, "no fourth code for one order");
+    // Other orders to the same number: two more codes, then the number's limit.
+    for (id, sent) in [("WO-LIM-2", 4), ("WO-LIM-3", 5)] {
+        let order = phone_order_by(&w.bench, &w.sim, id, "sms");
+        assert_eq!(attempt(&w.bench, &order)["code"], "code_expired");
+        assert_eq!(w.messages(), sent);
+    }
+    let order = phone_order_by(&w.bench, &w.sim, "WO-LIM-4", "sms");
+    let refused = attempt(&w.bench, &order);
+    assert_eq!(refused["code"], "code_limit", "{refused}");
+    assert!(refused["error"].as_str().unwrap().contains("5 codes"), "{refused}");
+    assert_eq!(w.messages(), 5, "no sixth code to one number");
+    // Another laptop asks for the same number: the provider says no.
+    let other = Bench::default();
+    configure(&other, w.provider.as_ref().unwrap());
+    let order = phone_order_by(&other, &w.sim, "WO-LIM-5", "sms");
+    let refused = attempt(&other, &order);
+    assert_eq!(refused["code"], "code_limit", "{refused}");
+    assert_eq!(w.messages(), 5, "the provider sent no sixth code");
 }

@@ -225,7 +225,7 @@ impl Config {
 pub enum InitError {
     #[error("{}", crate::tr!("file-exists", file = .0.display().to_string()))]
     Exists(PathBuf),
-    #[error("{}", crate::tr!("cannot-write", file = .file.display().to_string(), reason = .source.to_string()))]
+    #[error("{}", crate::tr!("cannot-write", file = .file.display().to_string(), reason = crate::input::describe_io(.source)))]
     Write {
         file: PathBuf,
         #[source]

@@ -41,7 +41,7 @@ pub enum InputError {
     /// A secret file with nothing in it but a newline.
     #[error("{}", crate::tr!("secret-file-empty", what = .what.as_str(), file = .path.display().to_string()))]
     Empty { what: String, path: PathBuf },
-    #[error("{}", crate::tr!("input-io", what = .what.as_str(), path = .path.display().to_string(), reason = .source.to_string()))]
+    #[error("{}", crate::tr!("input-io", what = .what.as_str(), path = .path.display().to_string(), reason = describe_io(.source)))]
     Io {
         what: String,
         path: PathBuf,
@@ -188,6 +188,38 @@ pub fn describe_io(e: &std::io::Error) -> String {
     } else {
         e.to_string()
     }
+}
+
+/// Space below which a file system counts as full: a write that fails with an I/O error
+/// there has run out of space (SQLite needs a few pages at once for its journal).
+const NEARLY_FULL: u64 = 1024 * 1024;
+
+/// Whether the file system holding `path` (or its nearest existing parent) has less than
+/// [`NEARLY_FULL`] left for this user. `false` when that cannot be told.
+pub fn nearly_full(path: &Path) -> bool {
+    available_space(path).is_some_and(|free| free < NEARLY_FULL)
+}
+
+#[cfg(unix)]
+fn available_space(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let existing = path.ancestors().find(|p| p.exists())?;
+    let c = std::ffi::CString::new(existing.as_os_str().as_bytes()).ok()?;
+    let mut s = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a NUL-terminated path and `s` a buffer statvfs fills on success.
+    let s = unsafe {
+        if libc::statvfs(c.as_ptr(), s.as_mut_ptr()) != 0 {
+            return None;
+        }
+        s.assume_init()
+    };
+    #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+    Some(s.f_bavail as u64 * s.f_frsize as u64)
+}
+
+#[cfg(not(unix))]
+fn available_space(_path: &Path) -> Option<u64> {
+    None
 }
 
 /// Reads an evidence scan: (its path as shown, its bytes).

@@ -22,7 +22,7 @@ pub enum ReceiptError {
     NotFound(String),
     #[error("{0}")]
     Store(#[from] StoreError),
-    #[error("{}", crate::tr!("receipt-write-failed", file = .path.display().to_string(), reason = .source.to_string()))]
+    #[error("{}", crate::tr!("receipt-write-failed", file = .path.display().to_string(), reason = crate::input::describe_io(.source)))]
     Write { path: PathBuf, source: std::io::Error },
 }
 

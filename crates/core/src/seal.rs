@@ -58,7 +58,7 @@ impl LocalKeys {
             Ok(b) => b,
             Err(e) if e.is_not_found() => {
                 let dir = path.parent().expect("key file has a directory");
-                crate::private::dir(dir).map_err(|e| err(e.to_string()))?;
+                crate::private::dir(dir).map_err(|e| err(crate::input::describe_io(&e)))?;
                 let mut key = Zeroizing::new(vec![0u8; KEY_LEN]);
                 rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
                 // Written whole under a private name, then linked into place: a process or
@@ -77,7 +77,7 @@ impl LocalKeys {
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                         read(&path).map_err(|e| err(e.to_string()))?
                     }
-                    Err(e) => return Err(err(e.to_string())),
+                    Err(e) => return Err(err(crate::input::describe_io(&e))),
                 }
             }
             Err(crate::input::InputError::TooLarge { .. }) => {
@@ -122,8 +122,19 @@ impl LocalKeys {
 
     /// A keyed digest that identifies a card number without revealing it.
     pub fn card_id(&self, full_number: &str) -> String {
+        self.number_id(b"", full_number)
+    }
+
+    /// A keyed digest that identifies a phone number without revealing it (never equal to
+    /// a card's).
+    pub fn phone_id(&self, number: &str) -> String {
+        self.number_id(b"phone\0", number)
+    }
+
+    fn number_id(&self, kind: &[u8], number: &str) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.card.as_ref()).expect("HMAC takes any key length");
-        mac.update(full_number.as_bytes());
+        mac.update(kind);
+        mac.update(number.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
 }

@@ -536,7 +536,7 @@ terminal-invalid = the terminal sent invalid data: { $reason }
 terminal-transfer-failed = { $object } transfer failed verification: { $what }
 link-timeout = the terminal did not answer { $command } after { $attempts } attempts
 link-busy = the terminal stayed busy for { $command }
-link-stalled = bulk transfer stalled at byte { $offset } of { $total }
+link-stalled = the transfer made no progress at byte { $offset } of { $total }
 link-protocol = protocol error: { $reason }
 port-closed = the port closed (cable unplugged or device reset)
 port-open-failed = cannot open serial port { $port }: { $reason }
@@ -581,6 +581,10 @@ seal-key = local key { $file }: { $reason }
 seal-open = sealed data is damaged or was sealed with another key
 orderfile-unknown-type = { $file }: unknown order file type; use a .toml file (one order or [[order]] tables) or a .csv file
 orderfile-empty = { $file }: holds no orders
+orderfile-too-many-fields = more than { $limit } fields (key = value pairs, or CSV cells with a value) in one file: split the orders into several files
+orderfile-order-too-long = an order of more than { $limit } bytes: an order is a few kilobytes; is this the right file?
+orderfile-keys-before-orders = keys before the first [[order]] belong to no order: move them into an [[order]] table
+orderfile-not-order-tables = `order` must be a list of tables ([[order]]), and nothing else may follow them
 
 ## Field values (order check): what is wrong with a value
 domain-empty = is empty
@@ -644,6 +648,7 @@ value-file-outside = must name a file inside the order's directory (no absolute 
 value-file-missing = file not found: { $file }
 value-file-link-outside = leads outside the order's directory (through a link); copy the file next to the order
 value-file-not-regular = { $file } is not a regular file
+value-file-empty = { $file } is empty (0 bytes): scan the document again
 value-evidence-list = must be a list of file names
 field-unknown = is not a known order field (see docs/orders.md)
 field-required = is required
@@ -948,6 +953,8 @@ field-required-counter = is required for the counter path (new.phone_path = "cou
 refused-no-phone-bound = the terminal has no phone bound, so no code can confirm the change; ask the provider to sign an order with the merchant's confirmation
 refused-code-needs-technician = order { $order } needs the one-time code the merchant receives, and it cannot be asked for here: run `posagent rebind` for it at a terminal or with --sms-code-file FILE, or ask the provider for an order signed with the merchant's verification
 refused-phone-offline = a code to the new number { $phone } cannot be sent: { $detail }. Wait for a network and start again, or change the phone at the counter path (new.phone_path = "counter", with the holder's ID and --documents-checked)
+refused-code-limit-order = order { $order } has had { $limit } codes sent in the last hour, the most allowed: no code was sent. A code can be sent again from { $at }; or, for a phone change, use the counter path
+refused-code-limit-number = { $phone } has been sent { $limit } codes in the last hour, the most allowed for one number: no code was sent. A code can be sent again from { $at }
 refused-card-sms-offline = the provider must send a code to the merchant's bound phone { $phone } before the card changes, and it cannot be reached: { $detail }. Wait for a network and start again, or ask the provider for an order signed with the merchant's confirmation
 refused-attestation-invalid = the signed order's checks.{ $check } is not a time in the past: '{ $value }'
 refused-attestation-number = the signed order's checks.{ $check } is { $attested }, not the order's number { $phone }; ask the provider for a corrected order

@@ -536,7 +536,7 @@ terminal-invalid = 终端发来了无效数据：{ $reason }
 terminal-transfer-failed = { $object } 传输未通过校验：{ $what }
 link-timeout = 尝试 { $attempts } 次后终端仍未应答 { $command }
 link-busy = 终端执行 { $command } 时一直忙
-link-stalled = 批量传输停在第 { $offset } 字节（共 { $total } 字节）
+link-stalled = 传输在第 { $offset } 字节处没有进展（共 { $total } 字节）
 link-protocol = 协议错误：{ $reason }
 port-closed = 串口已关闭（数据线被拔出或设备重启）
 port-open-failed = 无法打开串口 { $port }：{ $reason }
@@ -581,6 +581,10 @@ seal-key = 本机密钥 { $file }：{ $reason }
 seal-open = 加密数据已损坏，或是用另一把密钥加密的
 orderfile-unknown-type = { $file }：未知的工单文件类型；请使用 .toml 文件（一张工单或 [[order]] 表）或 .csv 文件
 orderfile-empty = { $file }：没有工单
+orderfile-too-many-fields = 单个文件中的字段超过 { $limit } 个（键 = 值，或 CSV 中有值的单元格）：请把工单拆分到多个文件
+orderfile-order-too-long = 单个工单超过 { $limit } 字节：一个工单通常只有几 KB，请确认文件是否正确
+orderfile-keys-before-orders = 第一个 [[order]] 之前的键不属于任何工单：请把它们移到某个 [[order]] 表中
+orderfile-not-order-tables = `order` 必须是表的列表（[[order]]），其后不能再有其他内容
 
 ## 字段值（工单校验）：值有什么问题
 domain-empty = 为空
@@ -644,6 +648,7 @@ value-file-outside = 必须是工单所在目录中的文件（不能用绝对�
 value-file-missing = 找不到文件：{ $file }
 value-file-link-outside = （通过链接）指向了工单目录之外；请把文件复制到工单旁边
 value-file-not-regular = { $file } 不是普通文件
+value-file-empty = { $file } 是空文件（0 字节）：请重新扫描该证件
 value-evidence-list = 必须是文件名列表
 field-unknown = 不是已知的工单字段（见 docs/orders.md）
 field-required = 必填
@@ -948,6 +953,8 @@ field-required-counter = 柜台办理（new.phone_path = "counter"）时必填�
 refused-no-phone-bound = 终端未绑定手机，无法用验证码确认此变更；请服务商签发附有商户确认的工单
 refused-code-needs-technician = 工单 { $order } 需要商户收到的一次性验证码，但此处无法询问：请在终端上或加 --sms-code-file FILE 用 `posagent rebind` 执行，或请服务商签发附有商户验证结果的工单
 refused-phone-offline = 无法向新号码 { $phone } 发送验证码：{ $detail }。请等有网络后重新开始，或改走柜台办理（new.phone_path = "counter"，附持有人身份证件并加 --documents-checked）
+refused-code-limit-order = 工单 { $order } 在一小时内已发送 { $limit } 条验证码，已达上限：本次未发送。{ $at } 起可再次发送；变更手机号也可改走柜台办理
+refused-code-limit-number = { $phone } 在一小时内已收到 { $limit } 条验证码，已达单个号码的上限：本次未发送。{ $at } 起可再次发送
 refused-card-sms-offline = 更换结算卡前，服务商须向商户绑定的手机 { $phone } 发送验证码，但无法连接服务商：{ $detail }。请等有网络后重新开始，或请服务商签发附有商户确认的工单
 refused-attestation-invalid = 签名工单的 checks.{ $check } 不是过去的时间：“{ $value }”
 refused-attestation-number = 签名工单的 checks.{ $check } 为 { $attested }，与工单号码 { $phone } 不符；请服务商更正工单

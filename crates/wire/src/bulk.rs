@@ -293,7 +293,9 @@ impl<P: Port> Link<P> {
                                 "the peer acknowledged offset {cum} of an object of {total} bytes"
                             )));
                         }
-                        let cum_idx = (cum as usize).div_ceil(unit).min(next);
+                        // Units wholly before the offset are in; one it falls inside is
+                        // not (only the object's end may fall short of a whole unit).
+                        let cum_idx = if cum as usize == total { n } else { cum as usize / unit }.min(next);
                         let now = Instant::now();
                         let mut highest = None;
                         // One round-trip sample per ACK, from the oldest block it is the
@@ -537,13 +539,27 @@ mod tests {
     /// A peer that answers the first Data frame with `ack`, then reads on without answering
     /// until the line is quiet; returns how the sender's transfer of `total` bytes ended.
     fn send_against_ack(total: usize, ack: impl Fn(u32) -> Vec<u8> + Send + 'static) -> Result<BulkEnd, LinkError> {
+        send_against_ack_at(total, 0, ack)
+    }
+
+    /// [`send_against_ack`], answering the first Data frame at `offset` or after.
+    fn send_against_ack_at(
+        total: usize,
+        offset: u32,
+        ack: impl Fn(u32) -> Vec<u8> + Send + 'static,
+    ) -> Result<BulkEnd, LinkError> {
         let (a, b) = mem_pair();
         let peer = std::thread::spawn(move || {
             let mut link = Link::new(b, 1_000_000);
             let mut answered = false;
+            let at = |f: &Frame| {
+                f.payload
+                    .get(..4)
+                    .is_some_and(|o| u32::from_be_bytes(o.try_into().unwrap()) >= offset)
+            };
             loop {
                 match link.recv(Instant::now() + Duration::from_secs(6)) {
-                    Ok(Received::Frame(f)) if f.kind == Kind::Data && !answered => {
+                    Ok(Received::Frame(f)) if f.kind == Kind::Data && !answered && at(&f) => {
                         answered = true;
                         let frame = Frame {
                             kind: Kind::Ack,
@@ -570,6 +586,17 @@ mod tests {
             Err(LinkError::Protocol(m)) => assert!(m.contains("acknowledged offset 11000"), "{m}"),
             other => panic!("expected a protocol error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn an_ack_whose_offset_falls_inside_a_chunk_does_not_count_that_chunk() {
+        // Three chunks, all sent; the peer acknowledges all but the object's last byte. The
+        // last chunk is not in, so the transfer cannot be complete (it was taken as
+        // complete when the offset was rounded up to a whole chunk).
+        let chunk = proto::DEFAULT_MAX_PAYLOAD as usize - DATA_OFFSET_LEN;
+        let total = 3 * chunk;
+        let r = send_against_ack_at(total, 2 * chunk as u32, |total| ack_payload(total - 1, 0));
+        assert!(!matches!(r, Ok(BulkEnd::Complete)), "{r:?}");
     }
 
     #[test]

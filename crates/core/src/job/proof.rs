@@ -11,6 +11,7 @@ use super::{CodeAnswer, Event, JobError, Step};
 use crate::domain::Phone;
 use crate::journal::{PhoneProof, ProofPath, StepRecord};
 use crate::order::{Operation, PhonePath};
+use crate::store::codes::{CodeLimit, PER_NUMBER, PER_ORDER};
 use crate::sync::api::{CodePurpose, CodeRequest};
 use crate::sync::codes::{CodeError, CodeService};
 
@@ -101,8 +102,10 @@ impl Change<'_> {
                 ),
             });
         }
+        self.within_code_limits(&phone)?;
         self.with_code(codes.as_mut(), purpose, &phone).map_err(|e| match e {
             Proven::Stop => JobError::StopRequested,
+            Proven::Failed(e @ CodeError::Refused { .. }) if e.is_limit() => refused("code_limit", e.to_string()),
             Proven::Failed(CodeError::Offline(e)) => offline(e.to_string()),
             Proven::Failed(e @ (CodeError::Wrong { .. } | CodeError::Exhausted)) => {
                 refused("code_wrong", e.to_string())
@@ -110,6 +113,38 @@ impl Change<'_> {
             Proven::Failed(e @ CodeError::Expired) => refused("code_expired", e.to_string()),
             Proven::Failed(e @ CodeError::Refused { .. }) => refused("code_refused", e.to_string()),
         })
+    }
+
+    /// Takes one code of the limits for this order and `phone` (store/codes.rs), or
+    /// refuses, saying when a code may be sent again: nothing is sent.
+    fn within_code_limits(&mut self, phone: &Phone) -> Result<(), JobError> {
+        let number = self.c.keys.phone_id(phone.as_str());
+        let taken = self
+            .c
+            .store
+            .take_code_send(self.order.id.as_str(), &number, chrono::Utc::now())?;
+        let local = |at: chrono::DateTime<chrono::Utc>| crate::store::local_time(&crate::store::timestamp(at));
+        match taken {
+            Ok(()) => Ok(()),
+            Err(CodeLimit::Order { again_at }) => Err(refused(
+                "code_limit",
+                crate::tr!(
+                    "refused-code-limit-order",
+                    order = self.order.id.as_str(),
+                    limit = PER_ORDER,
+                    at = local(again_at)
+                ),
+            )),
+            Err(CodeLimit::Number { again_at }) => Err(refused(
+                "code_limit",
+                crate::tr!(
+                    "refused-code-limit-number",
+                    phone = phone.masked(),
+                    limit = PER_NUMBER,
+                    at = local(again_at)
+                ),
+            )),
+        }
     }
 
     /// Sends a code to `phone` and asks for it until the provider confirms it, refuses it
@@ -191,11 +226,10 @@ impl Change<'_> {
                     crate::tr!("refused-attestation-invalid", check = at_key, value = at.as_str()),
                 )
             })?;
-        let number = checks.get(number_key).map(|n| n.trim());
-        if number != Some(phone.as_str()) {
-            let shown = number
-                .and_then(|n| n.parse::<Phone>().ok())
-                .map_or_else(|| crate::tr!("value-nothing"), |p| p.masked());
+        // The number as a phone number, however it is written (`+86…`, `0086…` or national).
+        let number = checks.get(number_key).and_then(|n| n.parse::<Phone>().ok());
+        if number.as_ref() != Some(phone) {
+            let shown = number.map_or_else(|| crate::tr!("value-nothing"), |p| p.masked());
             return Err(refused(
                 "attestation_other_number",
                 crate::tr!(

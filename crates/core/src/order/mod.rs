@@ -454,6 +454,7 @@ expiry = "09/29"
         std::fs::write(dir.path().join("outside.pdf"), b"%PDF").unwrap();
         std::fs::write(orders.join("scan.pdf"), b"%PDF").unwrap();
         std::os::unix::fs::symlink(dir.path().join("outside.pdf"), orders.join("link.pdf")).unwrap();
+        std::fs::write(orders.join("empty.jpg"), b"").unwrap();
         std::fs::create_dir(orders.join("folder")).unwrap();
         let check = |evidence: &str| {
             let text = fix_id(GOOD).replacen("\n[merchant]", &format!("evidence = [\"{evidence}\"]\n\n[merchant]"), 1);
@@ -468,6 +469,7 @@ expiry = "09/29"
             ("/etc/passwd", "inside the order's directory"),
             ("link.pdf", "leads outside"),
             ("folder", "not a regular file"),
+            ("empty.jpg", "is empty (0 bytes)"),
         ] {
             let msg = check(bad).unwrap_or_default();
             assert!(msg.contains(why), "{bad}: {msg}");
@@ -485,6 +487,38 @@ expiry = "09/29"
         let text = "[[order]]\nid = \"A\"\n\n[[order]]\nid = \"B\"\n";
         let raws = parse_toml(text, Path::new("plan.toml")).unwrap();
         assert_eq!(raws.iter().map(|r| r.line).collect::<Vec<_>>(), [1, 4]);
+    }
+
+    /// A plan is parsed one `[[order]]` at a time (so that memory follows the largest
+    /// order, not the file), and reads as a whole file would: sub-tables, comments,
+    /// `[[order]]` inside a multi-line string, lines counted from the file's start.
+    #[test]
+    fn a_plan_read_order_by_order_reads_as_the_whole_file() {
+        let text = "# a plan\n\n[[order]] # first\nid = \"A\"\nnote = \"\"\"\n[[order]]\n\"\"\"\n\
+                    [order.merchant]\nmid = \"1\"\n[[ order ]]\nid = \"B\"\nbad = \n";
+        let err = parse_toml(text, Path::new("plan.toml")).unwrap_err();
+        assert!(matches!(err, OrderFileError::Syntax { line: 12, .. }), "{err}");
+        let text = text.replace("bad = \n", "");
+        let raws = parse_toml(&text, Path::new("plan.toml")).unwrap();
+        assert_eq!(raws.iter().map(|r| r.line).collect::<Vec<_>>(), [3, 10]);
+        assert_eq!(raws[0].fields["note"].value, RawValue::Text("[[order]]\n".into()));
+        assert_eq!(raws[0].fields["merchant.mid"].line, 9);
+        assert_eq!(raws[1].fields["id"].line, 11);
+        let err = parse_toml("id = \"X\"\n[[order]]\nid = \"A\"\n", Path::new("p.toml")).unwrap_err();
+        assert!(
+            err.to_string().contains("p.toml:1: keys before the first [[order]]"),
+            "{err}"
+        );
+        let long = format!(
+            "[[order]]\nid = \"A\"\nnote = \"{}\"\n[[order]]\nid = \"B\"\n",
+            "x".repeat(MAX_ORDER_TEXT)
+        );
+        let err = parse_toml(&long, Path::new("p.toml")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("p.toml:1: an order of more than 1048576 bytes"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -75,24 +75,56 @@ pub enum OrderFileError {
     Empty(PathBuf),
 }
 
-/// Where each line starts, mapped once per file so that finding a value's line is a
-/// binary search, not a rescan of the text (which made large files quadratic).
-struct Lines(Vec<usize>);
+/// The line of any byte of a file, found without a rescan of the text (which made large
+/// files quadratic) and without an entry per line (a file of newlines would make that
+/// several times the file): the line number at every [`Lines::STEP`] bytes, and the
+/// newlines counted from there.
+struct Lines<'t> {
+    text: &'t [u8],
+    /// The 1-based line at byte `i × STEP`.
+    marks: Vec<u32>,
+}
 
-impl Lines {
-    fn of(text: &str) -> Lines {
-        Lines(
-            text.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i)
-                .collect(),
-        )
+impl<'t> Lines<'t> {
+    const STEP: usize = 4096;
+
+    fn of(text: &'t str) -> Lines<'t> {
+        let text = text.as_bytes();
+        let mut marks = Vec::with_capacity(text.len() / Self::STEP + 1);
+        let mut line = 1u32;
+        for chunk in text.chunks(Self::STEP) {
+            marks.push(line);
+            line += chunk.iter().filter(|b| **b == b'\n').count() as u32;
+        }
+        Lines { text, marks }
     }
 
     /// The 1-based line holding byte `offset`.
     fn line(&self, offset: usize) -> usize {
-        self.0.partition_point(|&nl| nl < offset) + 1
+        let offset = offset.min(self.text.len());
+        let mark = offset / Self::STEP;
+        let Some(&at) = self.marks.get(mark) else {
+            return self.marks.last().map_or(1, |l| *l as usize);
+        };
+        let newlines = self.text[mark * Self::STEP..offset]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        at as usize + newlines
+    }
+}
+
+/// Fields (`key = value` pairs, or CSV cells with a value) one file may hold: ample for a
+/// plan of thousands of orders, and what keeps reading a file at the size limit within a
+/// few times its size in memory.
+pub const MAX_FIELDS_PER_FILE: usize = 100_000;
+
+/// A file over [`MAX_FIELDS_PER_FILE`], refused at the field past it.
+fn too_many_fields(file: &Path, line: usize) -> OrderFileError {
+    OrderFileError::Syntax {
+        file: file.to_path_buf(),
+        line,
+        message: crate::tr!("orderfile-too-many-fields", limit = MAX_FIELDS_PER_FILE),
     }
 }
 
@@ -125,35 +157,135 @@ pub fn read_file(path: &Path) -> Result<Vec<RawOrder>, OrderFileError> {
     Ok(orders)
 }
 
+/// The most text one order may take (a file of one order, or one `[[order]]` table with
+/// the lines up to the next): an order is a few kilobytes, and the TOML parser needs
+/// several times the text it reads, so a file is parsed one order at a time.
+pub const MAX_ORDER_TEXT: usize = 1 << 20;
+
 /// Parses TOML text: one order at top level, or a list of `[[order]]` tables.
 pub fn parse_toml(text: &str, file: &Path) -> Result<Vec<RawOrder>, OrderFileError> {
     let lines = Lines::of(text);
-    let doc = DeTable::parse(text).map_err(|e| OrderFileError::Syntax {
+    let syntax = |at: usize, message: String| OrderFileError::Syntax {
         file: file.to_path_buf(),
-        line: e.span().map_or(1, |s| lines.line(s.start)),
-        message: e.message().trim_end().to_string(),
-    })?;
-    let table = doc.get_ref();
-    let list = table.iter().find(|(k, _)| k.get_ref() == "order");
-    match list.map(|(_, v)| v.get_ref()) {
-        Some(DeValue::Array(items)) if table.len() == 1 => items
-            .iter()
-            .map(|item| match item.get_ref() {
-                DeValue::Table(t) => Ok(raw_from_table(t, &lines, file, lines.line(item.span().start))),
-                _ => Err(OrderFileError::Syntax {
-                    file: file.to_path_buf(),
-                    line: lines.line(item.span().start),
-                    message: "`order` must be a list of tables ([[order]])".to_string(),
-                }),
-            })
-            .collect(),
-        _ => Ok(vec![raw_from_table(table, &lines, file, 1)]),
+        line: lines.line(at),
+        message,
+    };
+    // Every pair has its `=`: more of them than the limit (some may be inside strings) is
+    // refused before a tree of them is built.
+    if let Some((at, _)) = text.match_indices('=').nth(MAX_FIELDS_PER_FILE) {
+        return Err(too_many_fields(file, lines.line(at)));
     }
+    // Each piece parsed on its own, at its place in the file.
+    let parse = |start: usize, end: usize| {
+        if end - start > MAX_ORDER_TEXT {
+            return Err(syntax(
+                start,
+                crate::tr!("orderfile-order-too-long", limit = MAX_ORDER_TEXT),
+            ));
+        }
+        DeTable::parse(&text[start..end]).map_err(|e| {
+            syntax(
+                start + e.span().map_or(0, |s| s.start),
+                e.message().trim_end().to_string(),
+            )
+        })
+    };
+    let starts = order_tables(text);
+    let Some(&first) = starts.first() else {
+        let doc = parse(0, text.len())?;
+        return Ok(vec![raw_from_table(doc.get_ref(), &lines, 0, file, 1)]);
+    };
+    if let Some((key, _)) = parse(0, first)?.get_ref().iter().next() {
+        return Err(syntax(key.span().start, crate::tr!("orderfile-keys-before-orders")));
+    }
+    let mut orders = Vec::new();
+    for (i, &start) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).copied().unwrap_or(text.len());
+        let doc = parse(start, end)?;
+        let table = doc.get_ref();
+        let Some(DeValue::Array(items)) = table
+            .iter()
+            .find(|(k, _)| k.get_ref() == "order")
+            .map(|(_, v)| v.get_ref())
+            .filter(|_| table.len() == 1)
+        else {
+            return Err(syntax(start, crate::tr!("orderfile-not-order-tables")));
+        };
+        for item in items {
+            let DeValue::Table(t) = item.get_ref() else {
+                return Err(syntax(
+                    start + item.span().start,
+                    crate::tr!("orderfile-not-order-tables"),
+                ));
+            };
+            orders.push(raw_from_table(
+                t,
+                &lines,
+                start,
+                file,
+                lines.line(start + item.span().start),
+            ));
+        }
+    }
+    Ok(orders)
 }
 
-fn raw_from_table(table: &DeTable<'_>, lines: &Lines, file: &Path, line: usize) -> RawOrder {
+/// Where each `[[order]]` header line starts, outside multi-line strings. (A header missed
+/// or a string mistaken only makes a piece that does not parse: an error, never another
+/// reading of the file.)
+fn order_tables(text: &str) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut open: Option<&str> = None;
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if open.is_none() && is_order_header(line) {
+            starts.push(at);
+        }
+        let mut rest = line;
+        loop {
+            match open {
+                Some(delimiter) => match rest.find(delimiter) {
+                    Some(i) => {
+                        rest = &rest[i + 3..];
+                        open = None;
+                    }
+                    None => break,
+                },
+                None => match ["\"\"\"", "'''"]
+                    .into_iter()
+                    .filter_map(|d| rest.find(d).map(|i| (i, d)))
+                    .min()
+                {
+                    Some((i, delimiter)) => {
+                        rest = &rest[i + 3..];
+                        open = Some(delimiter);
+                    }
+                    None => break,
+                },
+            }
+        }
+        at += line.len();
+    }
+    starts
+}
+
+/// `[[order]]`, spaces allowed inside the brackets, a comment after.
+fn is_order_header(line: &str) -> bool {
+    let header = line
+        .trim_start()
+        .strip_prefix("[[")
+        .map(str::trim_start)
+        .and_then(|l| l.strip_prefix("order"))
+        .map(str::trim_start)
+        .and_then(|l| l.strip_prefix("]]"))
+        .map(str::trim);
+    header.is_some_and(|rest| rest.is_empty() || rest.starts_with('#'))
+}
+
+/// The order in `table`, whose spans count from `base` in the file.
+fn raw_from_table(table: &DeTable<'_>, lines: &Lines<'_>, base: usize, file: &Path, line: usize) -> RawOrder {
     let mut fields = BTreeMap::new();
-    flatten_toml(table, "", lines, &mut fields);
+    flatten_toml(table, "", lines, base, &mut fields);
     RawOrder {
         file: file.to_path_buf(),
         line,
@@ -161,13 +293,19 @@ fn raw_from_table(table: &DeTable<'_>, lines: &Lines, file: &Path, line: usize) 
     }
 }
 
-fn flatten_toml(table: &DeTable<'_>, prefix: &str, lines: &Lines, out: &mut BTreeMap<String, RawField>) {
+fn flatten_toml(
+    table: &DeTable<'_>,
+    prefix: &str,
+    lines: &Lines<'_>,
+    base: usize,
+    out: &mut BTreeMap<String, RawField>,
+) {
     for (key, value) in table.iter() {
         let name = format!("{prefix}{}", key.get_ref());
-        let line = lines.line(value.span().start);
+        let line = lines.line(base + value.span().start);
         let raw = match value.get_ref() {
             DeValue::Table(t) => {
-                flatten_toml(t, &format!("{name}."), lines, out);
+                flatten_toml(t, &format!("{name}."), lines, base, out);
                 continue;
             }
             DeValue::String(s) => RawValue::Text(s.to_string()),
@@ -221,6 +359,7 @@ pub fn parse_csv(text: &str, file: &Path) -> Result<Vec<RawOrder>, OrderFileErro
         return Err(syntax(1, crate::tr!("csv-column-twice", column = dup.as_str())));
     }
     let mut orders = Vec::new();
+    let mut fields_read = 0;
     for record in reader.records() {
         let record = record.map_err(|e| {
             let line = e.position().map_or(0, |p| p.line() as usize);
@@ -229,6 +368,10 @@ pub fn parse_csv(text: &str, file: &Path) -> Result<Vec<RawOrder>, OrderFileErro
         let line = record.position().map_or(0, |p| p.line() as usize);
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;
+        }
+        fields_read += record.iter().filter(|c| !c.trim().is_empty()).count();
+        if fields_read > MAX_FIELDS_PER_FILE {
+            return Err(too_many_fields(file, line));
         }
         let fields = headers
             .iter()

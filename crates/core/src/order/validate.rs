@@ -162,6 +162,12 @@ impl<'a> Validator<'a> {
             return None;
         }
         match std::fs::metadata(&path) {
+            // A 0-byte scan shows nothing: it proves no document.
+            Ok(m) if m.is_file() && m.len() == 0 => {
+                let msg = crate::tr!("value-file-empty", file = path.display().to_string());
+                self.problem(field, Some(raw.to_string()), msg);
+                None
+            }
             Ok(m) if m.is_file() => Some(path),
             _ => {
                 let msg = crate::tr!("value-file-not-regular", file = path.display().to_string());

@@ -4,6 +4,7 @@
 //! binary is refused rather than misread.
 
 pub mod audit;
+pub mod codes;
 pub mod jobs;
 pub mod live;
 pub mod orders;
@@ -177,6 +178,16 @@ const MIGRATIONS: &[&str] = &["
         reason    TEXT NOT NULL,
         refused_at TEXT NOT NULL
     );
+", "
+    -- One-time codes this agent had sent, within the limits of store/codes.rs: the order,
+    -- a keyed digest of the number (never the number) and when. Rows older than the
+    -- limits' window are dropped as new ones are added.
+    CREATE TABLE code_sends (
+        order_id TEXT NOT NULL,
+        number   TEXT NOT NULL,
+        sent_at  TEXT NOT NULL
+    );
+    CREATE INDEX code_sends_at ON code_sends (sent_at);
 "];
 
 /// The schema version this binary writes.
@@ -189,13 +200,25 @@ pub enum StoreError {
     Sqlite { path: PathBuf, source: rusqlite::Error },
     #[error("{}", crate::tr!("store-too-new", file = .path.display().to_string(), found = *.found, known = *.known))]
     TooNew { path: PathBuf, found: i64, known: i64 },
-    #[error("{}", crate::tr!("store-no-dir", dir = .0.display().to_string(), reason = .1.to_string()))]
+    #[error("{}", crate::tr!("store-no-dir", dir = .0.display().to_string(), reason = crate::input::describe_io(.1)))]
     Dir(PathBuf, std::io::Error),
 }
 
-/// A database failure in plain words; a full disk is named as such.
+/// A database failure in plain words; a full disk is named as such. SQLite reports a
+/// write that ran out of space as SQLITE_FULL only sometimes: growing the WAL or its index
+/// reports a plain I/O error, so an I/O error on a file system with almost no space left
+/// is named a full disk too.
 fn describe_sqlite(path: &Path, e: &rusqlite::Error) -> String {
-    let full = matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull);
+    let full = match e {
+        rusqlite::Error::SqliteFailure(f, _) => {
+            f.code == rusqlite::ErrorCode::DiskFull
+                || (matches!(
+                    f.code,
+                    rusqlite::ErrorCode::SystemIoFailure | rusqlite::ErrorCode::CannotOpen
+                ) && crate::input::nearly_full(path))
+        }
+        _ => false,
+    };
     if full {
         crate::tr!("store-disk-full", file = path.display().to_string())
     } else {

@@ -23,6 +23,14 @@ pub enum CodeError {
     Refused { code: String, message: String },
 }
 
+impl CodeError {
+    /// The provider refused to send a code because a limit on codes is reached
+    /// (`429 too_many_codes`, docs/sync-api.md).
+    pub fn is_limit(&self) -> bool {
+        matches!(self, CodeError::Refused { code, .. } if code == "too_many_codes")
+    }
+}
+
 /// Sends codes and checks them; the provider in the product, anything in tests.
 pub trait CodeService: Send {
     /// Whether the provider answers now (nothing is sent).

@@ -27,7 +27,7 @@ pub enum DeliveryError {
     /// Another run holds the data directory's delivery lock.
     #[error("{}", crate::tr!("sync-busy"))]
     Busy,
-    #[error("{}", crate::tr!("cannot-open", file = .path.display().to_string(), reason = .source.to_string()))]
+    #[error("{}", crate::tr!("cannot-open", file = .path.display().to_string(), reason = crate::input::describe_io(.source)))]
     Lock {
         path: PathBuf,
         #[source]

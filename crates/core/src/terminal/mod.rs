@@ -295,11 +295,16 @@ impl Terminal {
     /// Drops the port and reopens the same path until it answers (and, when this session
     /// had authenticated, accepts our proof again) or time runs out.
     pub fn reconnect(&mut self) -> Result<(), TerminalError> {
+        self.reconnect_within(proto::RECONNECT_TIMEOUT)
+    }
+
+    /// [`Terminal::reconnect`], trying for `within`.
+    fn reconnect_within(&mut self, within: std::time::Duration) -> Result<(), TerminalError> {
         if let Some(old) = self.link.take() {
             self.past.absorb(&old.stats);
         }
         self.past.reconnects += 1;
-        let deadline = Instant::now() + proto::RECONNECT_TIMEOUT;
+        let deadline = Instant::now() + within;
         loop {
             let attempt = self
                 .connect()
@@ -372,20 +377,41 @@ impl Terminal {
 
     /// Runs `attempt` until it gives a value (`Ok(None)`: run it again), reopening the port
     /// after each disconnect, up to [`MAX_RECONNECTS_PER_TRANSFER`] times.
+    ///
+    /// A port that went away is waited for up to [`proto::RECONNECT_TIMEOUT`]. A transfer
+    /// that stalled (the line there, nothing moving for [`proto::BULK_STALL_TIMEOUT`]) is
+    /// resumed over a new session opened within the same time; if that one stalls too at
+    /// the same offset, the transfer is abandoned: at most three stall timeouts (15 s)
+    /// after the last progress, whatever the reconnects.
     fn again_after_disconnects<T>(
         &mut self,
         mut attempt: impl FnMut(&mut Terminal) -> Result<Option<T>, TerminalError>,
     ) -> Result<T, TerminalError> {
         let mut reconnects = 0;
+        let mut stalled_at = None;
         loop {
             match attempt(self) {
                 Ok(Some(t)) => return Ok(t),
                 Ok(None) => {}
-                Err(TerminalError::Unavailable { source, .. })
+                Err(TerminalError::Unavailable { source, path })
                     if source.is_disconnect() && reconnects < MAX_RECONNECTS_PER_TRANSFER =>
                 {
+                    let within = match source {
+                        LinkError::Stalled { offset, .. } => {
+                            if stalled_at == Some(offset) {
+                                tracing::warn!(port = %path.display(), offset, "no progress after a reconnect: the transfer is abandoned");
+                                return Err(TerminalError::Unavailable { source, path });
+                            }
+                            stalled_at = Some(offset);
+                            proto::BULK_STALL_TIMEOUT
+                        }
+                        _ => {
+                            stalled_at = None;
+                            proto::RECONNECT_TIMEOUT
+                        }
+                    };
                     reconnects += 1;
-                    self.reconnect()?;
+                    self.reconnect_within(within)?;
                 }
                 Err(e) => return Err(e),
             }
@@ -522,6 +548,10 @@ impl Terminal {
         progress: Progress<'_>,
         feed: Option<&Feed>,
     ) -> Result<bool, TerminalError> {
+        // Resume from a whole unit of this session, which may cut frames otherwise than
+        // the last one did (a prefix cut otherwise is read again).
+        let unit = self.link().unit();
+        buf.truncate(buf.len() / unit * unit);
         let mut payload = Writer::new();
         payload.u8(tag::OBJECT, object as u8).u32(tag::OFFSET, buf.len() as u32);
         if let Some(enc) = self.encoding {
@@ -538,11 +568,6 @@ impl Terminal {
             return Ok(false);
         }
         let stream = this.stream_len();
-        // Resume from a whole unit of this session (a prefix cut otherwise is read again).
-        let unit = self.link().unit();
-        if buf.len() < stream {
-            buf.truncate(buf.len() / unit * unit);
-        }
         if let Some(feed) = feed {
             feed.announce(&this);
         }

@@ -56,6 +56,9 @@ pub enum Lie {
     InflatedSize,
     /// AUTH_PROVE succeeds without the terminal's proof (`DF22`).
     NoProof,
+    /// An export of more than two chunks sends its first half, then nothing more, ever,
+    /// while it answers commands: a transfer that stops making progress.
+    StuckExport,
 }
 
 /// The command code for a lower-case command name (`bind`, `import_commit`, …).
@@ -135,9 +138,10 @@ impl std::str::FromStr for FaultSpec {
                         "export_count" => Lie::ExportCount,
                         "no_proof" => Lie::NoProof,
                         "inflated_size" => Lie::InflatedSize,
+                        "stuck_export" => Lie::StuckExport,
                         _ => {
                             return Err(FaultSpecError(format!(
-                                "lie={v}: known lies are export_count, no_proof and inflated_size"
+                                "lie={v}: known lies are export_count, no_proof, inflated_size and stuck_export"
                             )));
                         }
                     })

@@ -467,7 +467,15 @@ impl SimTerminal {
             self.last = Some(rsp);
             let end = match follow {
                 None => continue,
-                Some(Follow::Export { data, offset }) => link.send_bulk(&data[..], offset, &mut |_, _| {}),
+                Some(Follow::Export { data, offset }) => {
+                    // Stuck: only whole units of the first half are ever sent.
+                    let unit = link.unit();
+                    let end = match self.faults.lie {
+                        Some(Lie::StuckExport) if data.len() > 2 * unit => data.len() / 2 / unit * unit,
+                        _ => data.len(),
+                    };
+                    link.send_bulk(&data[..end], offset.min(end), &mut |_, _| {})
+                }
                 Some(Follow::Import) => {
                     let staging = self.staging.as_mut().expect("import staged");
                     let total = staging.stream();
@@ -982,6 +990,11 @@ impl SimTerminal {
         let (binding, activated) = self.unbind_result(f)?;
         self.state.binding = binding;
         self.state.activated = activated;
+        // DF19 dates the card or account held: with neither left, there is no date.
+        let held = self.state.binding();
+        if held.card.is_none() && held.account.is_none() {
+            self.state.settlement_since = None;
+        }
         self.save();
         Ok(ok().finish())
     }

@@ -46,6 +46,8 @@ struct Pending {
 /// Codes sent and not yet spent.
 pub struct Phones {
     pending: Mutex<HashMap<String, Pending>>,
+    /// Codes sent in the limits' window: order, number, when.
+    sent: Mutex<Vec<(String, String, chrono::DateTime<chrono::Utc>)>>,
     log: PathBuf,
     ttl: chrono::Duration,
 }
@@ -58,6 +60,7 @@ impl Phones {
     pub fn new(log: PathBuf, ttl: std::time::Duration) -> Phones {
         Phones {
             pending: Mutex::new(HashMap::new()),
+            sent: Mutex::default(),
             log,
             ttl: chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(5)),
         }
@@ -80,6 +83,7 @@ impl Phones {
             ));
         }
         request.phone = phone.as_str().to_string();
+        self.within_limits(&request)?;
         let code = format!("{:06}", rng.random_range(0..1_000_000u32));
         let expires_at = chrono::Utc::now() + self.ttl;
         let line = serde_json::json!({
@@ -117,6 +121,34 @@ impl Phones {
             expires_at: now_text(expires_at),
             attempts: ATTEMPTS,
         })
+    }
+
+    /// Takes one code of the limits on codes (the agent's own, docs/sync-api.md "Limits on
+    /// codes": per order and per number in any hour), or refuses `429 too_many_codes`.
+    fn within_limits(&self, request: &CodeRequest) -> Result<(), Refusal> {
+        use crate::store::codes::{PER_NUMBER, PER_ORDER, WINDOW};
+        let now = chrono::Utc::now();
+        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        sent.retain(|(_, _, at)| *at > now - WINDOW);
+        let limited = |count: usize, limit: u32, what: String| {
+            (count >= limit as usize).then(|| {
+                refusal(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_codes",
+                    format!("{what} has had {limit} codes in the last hour, the most allowed"),
+                    None,
+                )
+            })
+        };
+        let for_order = sent.iter().filter(|(o, _, _)| *o == request.order_id).count();
+        let for_number = sent.iter().filter(|(_, n, _)| *n == request.phone).count();
+        if let Some(r) = limited(for_order, PER_ORDER, format!("order {}", request.order_id))
+            .or_else(|| limited(for_number, PER_NUMBER, "the number".into()))
+        {
+            return Err(r);
+        }
+        sent.push((request.order_id.clone(), request.phone.clone(), now));
+        Ok(())
     }
 
     /// `POST /v1/phone-verifications/{id}/confirm`.
