@@ -18,12 +18,14 @@
 #
 # Usage: packaging/release.sh [--profile release|dev] [--out DIR] [--no-build] [--windows] [--training]
 #   --no-build packages the binaries already built for the profile (the packaging test uses it).
-# The binary is looked for under $CARGO_TARGET_DIR when set (else target/), and shipped
-# stripped of symbols and debug information (`strip`, from binutils).
+# Everything is written under $CARGO_TARGET_DIR when set (else target/): the product is built
+# in its product/ subdirectory (a training build where cargo puts it), the packages go to
+# dist/ unless --out says otherwise. The binary is shipped stripped of symbols and debug
+# information (`strip`, from binutils).
 set -eu
 
 profile=release
-out=target/dist
+out=
 build=yes
 windows=no
 features=--no-default-features
@@ -46,21 +48,28 @@ esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# Everything this writes goes under the target directory cargo uses: $CARGO_TARGET_DIR when
+# set (relative to the repository, as cargo takes it), else target/.
+targetdir=${CARGO_TARGET_DIR:-target}
+[ -n "$out" ] || out="$targetdir/dist"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 arch=$(uname -m)
 
+# The product (no simulators) is built in a target directory of its own, so that it never
+# replaces the everyday build (target/release/posagent, which has `demo`).
+builddir="$targetdir"
+[ "$product" = posagent ] && builddir="$targetdir/product"
 if [ "$build" = yes ]; then
-    cargo build --locked --profile "$profile" -p posagent "$features"
+    cargo build --locked --profile "$profile" -p posagent "$features" --target-dir "$builddir"
 fi
-targetdir=${CARGO_TARGET_DIR:-target}
-bin="$targetdir/$bindir/posagent"
+bin="$builddir/$bindir/posagent"
 [ -x "$bin" ] || { echo "$bin is missing; build it first or drop --no-build" >&2; exit 1; }
 command -v strip > /dev/null 2>&1 || { echo "strip (binutils) is needed to ship a stripped binary" >&2; exit 1; }
 
 # Generated assets, where agent/Cargo.toml's [package.metadata.deb] expects them.
-stage=target/packaging
+stage="$builddir/$bindir/packaging"
 rm -rf "$stage"
 mkdir -p "$stage/completions" "$stage/man"
 "$bin" manpage --dir "$stage/man"
@@ -92,9 +101,9 @@ echo "$out/$name.tar.gz"
 if [ "$windows" = yes ]; then
     wtarget=x86_64-pc-windows-gnu
     if [ "$build" = yes ]; then
-        cargo build --locked --profile "$profile" -p posagent "$features" --target "$wtarget"
+        cargo build --locked --profile "$profile" -p posagent "$features" --target "$wtarget" --target-dir "$builddir"
     fi
-    exe="$targetdir/$wtarget/$bindir/posagent.exe"
+    exe="$builddir/$wtarget/$bindir/posagent.exe"
     [ -f "$exe" ] || { echo "$exe is missing; build it first or drop --no-build" >&2; exit 1; }
     wname="$product-$version-x86_64-windows"
     wtree="$stage/$wname"
@@ -117,7 +126,7 @@ if [ "$product" != posagent ]; then
 elif command -v cargo-deb > /dev/null 2>&1; then
     fast=""
     [ "$profile" = dev ] && fast="--fast"
-    cargo deb -p posagent --no-build --profile "$profile" --output "$out" --strip $fast
+    CARGO_TARGET_DIR="$builddir" cargo deb -p posagent --no-build --profile "$profile" --output "$out" --strip $fast
 else
     echo "cargo-deb is not installed; skipped the .deb (cargo install cargo-deb --locked)" >&2
 fi

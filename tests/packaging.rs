@@ -121,7 +121,10 @@ fn holds(bytes: &[u8], needle: &str) -> bool {
 /// The product binary, as packaging/release.sh builds it (without the `sim` feature; a
 /// debug build, in a target directory of its own beside the tests' build).
 fn product_binary(root: &std::path::Path) -> std::path::PathBuf {
-    let target = root.join("target/product");
+    // Under the target directory cargo uses, as packaging/release.sh puts it.
+    let target = root
+        .join(std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "target".into()))
+        .join("product");
     let out = std::process::Command::new(env!("CARGO"))
         .args(["build", "--locked", "-p", "posagent", "--no-default-features"])
         .env("CARGO_TARGET_DIR", &target)
@@ -140,8 +143,8 @@ fn product_binary(root: &std::path::Path) -> std::path::PathBuf {
 fn the_release_archive_and_the_deb_hold_the_binary_profiles_rule_manual_and_completions() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(target.path().join("debug")).unwrap();
-    std::fs::copy(product_binary(&root), target.path().join("debug/posagent")).unwrap();
+    std::fs::create_dir_all(target.path().join("product/debug")).unwrap();
+    std::fs::copy(product_binary(&root), target.path().join("product/debug/posagent")).unwrap();
     let out_dir = tempfile::tempdir().unwrap();
     let run = std::process::Command::new(root.join("packaging/release.sh"))
         .args(["--profile", "dev", "--no-build", "--out"])
