@@ -483,6 +483,37 @@ fn a_deflated_object_announced_over_the_cap_is_refused_within_bounded_memory() {
     assert!(!dir.path().join("b.posbak").exists());
 }
 
+/// A large log is backed up within about twice its size plus a fixed allowance: its
+/// records are written to the archive as JSON lines one by one, never held decoded or as
+/// text all at once (a 40 MB log took 341 MB; 86 MB now).
+#[test]
+fn a_large_log_is_backed_up_within_twice_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(dir.path(), "tty", &["--transactions", "250000", "--baud", "50000000"]);
+    let mut t = connect(&sim);
+    let log = t
+        .digest(Object::TransactionLog)
+        .unwrap()
+        .expect("the simulator has DIGEST");
+    drop(t);
+    let secret = secret_file(dir.path(), "secret", DEMO_SECRET);
+    let password = secret_file(dir.path(), "password", PASSWORD);
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));
+    cmd.env("POSAGENT_HOME", dir.path())
+        .env("LANG", "C.UTF-8")
+        .args(["backup", "--port"])
+        .arg(&sim.port)
+        .arg("--out")
+        .arg(dir.path().join("b.posbak"))
+        .arg("--secret-file")
+        .arg(&secret)
+        .arg("--password-file")
+        .arg(&password);
+    let limit = MAX_VERIFY_MEMORY + 2 * u64::from(log.len);
+    let (code, stderr) = common::within_memory(cmd, limit);
+    assert_eq!(code, 0, "{} MB log within {} MB: {stderr}", log.len >> 20, limit >> 20);
+}
+
 /// posagent as a person runs it: no secret or password files, no environment.
 fn at_the_keyboard(home: &Path, args: &[&std::ffi::OsStr]) -> common::pty::PtyChild {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));

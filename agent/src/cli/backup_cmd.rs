@@ -89,7 +89,7 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
             file = dest.display().to_string(),
             size = written.size,
             sha256 = written.sha256.as_str(),
-            transactions = contents.transactions.len(),
+            transactions = contents.log.records,
             params = contents.params.len()
         ),
         describe_binding(&contents.binding),
@@ -101,7 +101,7 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
         sha256: &written.sha256,
         verified: true,
         terminal: &identity,
-        transactions: contents.transactions.len(),
+        transactions: contents.log.records as usize,
         entries: &written.manifest.entries,
         link,
     };

@@ -113,15 +113,67 @@ pub struct EntryInfo {
 
 impl EntryInfo {
     /// The manifest's list for entries as they are written.
-    fn list(entries: &[(String, Vec<u8>)]) -> Vec<EntryInfo> {
+    fn list(entries: &[(String, Body<'_>)]) -> std::io::Result<Vec<EntryInfo>> {
         entries
             .iter()
-            .map(|(n, b)| EntryInfo {
-                name: n.clone(),
-                size: b.len() as u64,
-                sha256: sha_hex(b),
+            .map(|(n, b)| {
+                let mut tally = Tally::default();
+                b.write_to(&mut tally)?;
+                Ok(EntryInfo {
+                    name: n.clone(),
+                    size: tally.size,
+                    sha256: hex::encode(tally.sha.finalize()),
+                })
             })
             .collect()
+    }
+}
+
+/// What an entry holds: bytes, or the terminal's transaction log, written out as JSON
+/// lines record by record as the entry is written (the lines are never all in memory).
+pub enum Body<'a> {
+    Bytes(Vec<u8>),
+    Log(&'a [u8]),
+}
+
+impl Body<'_> {
+    fn write_to(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        match self {
+            Body::Bytes(bytes) => w.write_all(bytes),
+            Body::Log(log) => {
+                let mut out = std::io::BufWriter::with_capacity(64 << 10, w);
+                model::for_each_record(log, |r| {
+                    serde_json::to_writer(&mut out, &r)?;
+                    out.write_all(b"\n")
+                })?;
+                out.flush()
+            }
+        }
+    }
+}
+
+impl From<model::ModelError> for std::io::Error {
+    fn from(e: model::ModelError) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
+    }
+}
+
+/// Counts and hashes what is written to it.
+#[derive(Default)]
+struct Tally {
+    sha: Sha256,
+    size: u64,
+}
+
+impl Write for Tally {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.sha.update(buf);
+        self.size += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -242,7 +294,8 @@ fn valid_expiry(s: &str) -> Result<String, DomainError> {
 pub struct Contents {
     pub binding: Binding,
     pub params: crate::terminal::model::Params,
-    pub transactions: Vec<TxnRecord>,
+    /// The transaction log as the terminal sent it (its records checked when it came).
+    pub log: Exported,
     /// (file name, bytes) of evidence scans.
     pub evidence: Vec<(String, Vec<u8>)>,
 }
@@ -283,20 +336,18 @@ fn zip_err(path: &Path) -> impl Fn(zip::result::ZipError) -> BackupError + '_ {
 }
 
 /// Serialises the contents into named entries (manifest excluded).
-fn entries_of(c: &Contents) -> Result<Vec<(String, Vec<u8>)>, serde_json::Error> {
+fn entries_of(c: &Contents) -> Result<Vec<(String, Body<'_>)>, serde_json::Error> {
     let mut out = vec![
         (
             "binding.json".to_string(),
-            serde_json::to_vec_pretty(&StoredBinding::from_binding(&c.binding))?,
+            Body::Bytes(serde_json::to_vec_pretty(&StoredBinding::from_binding(&c.binding))?),
         ),
-        ("params.json".to_string(), serde_json::to_vec_pretty(&c.params)?),
+        (
+            "params.json".to_string(),
+            Body::Bytes(serde_json::to_vec_pretty(&c.params)?),
+        ),
+        ("transactions.jsonl".to_string(), Body::Log(&c.log.data)),
     ];
-    let mut log = Vec::new();
-    for r in &c.transactions {
-        serde_json::to_writer(&mut log, r)?;
-        log.push(b'\n');
-    }
-    out.push(("transactions.jsonl".to_string(), log));
     let mut used = std::collections::BTreeSet::new();
     for (i, (name, bytes)) in c.evidence.iter().enumerate() {
         let base = Path::new(name)
@@ -308,7 +359,7 @@ fn entries_of(c: &Contents) -> Result<Vec<(String, Vec<u8>)>, serde_json::Error>
         } else {
             format!("evidence/{i}-{base}")
         };
-        out.push((entry, bytes.clone()));
+        out.push((entry, Body::Bytes(bytes.clone())));
     }
     Ok(out)
 }
@@ -318,7 +369,6 @@ fn entries_of(c: &Contents) -> Result<Vec<(String, Vec<u8>)>, serde_json::Error>
 struct Captured {
     contents: Contents,
     params: Exported,
-    log: Exported,
 }
 
 /// Reads everything a backup holds from an authenticated terminal: binding, parameters
@@ -337,15 +387,16 @@ fn capture(
         None => t.export(Object::TransactionLog, progress)?,
     };
     let invalid = |e| TerminalError::Invalid(e);
+    // Every record must read: a backup holds none it could not write back.
+    model::for_each_record(&log.data, |_| Ok::<_, model::ModelError>(())).map_err(invalid)?;
     Ok(Captured {
         contents: Contents {
             binding,
             params: model::decode_params(&params.data).map_err(invalid)?,
-            transactions: model::decode_log(&log.data).map_err(invalid)?,
+            log,
             evidence,
         },
         params,
-        log,
     })
 }
 
@@ -368,9 +419,8 @@ pub struct Taken {
     pub contents: Contents,
     pub written: Written,
     pub record: crate::store::BackupRecord,
-    /// The parameters and the log as the terminal sent them.
+    /// The parameters as the terminal sent them (the log is in `contents`).
     pub params: Exported,
-    pub log: Exported,
 }
 
 /// Why no backup was taken.
@@ -393,7 +443,7 @@ pub fn take(
     how: Taking<'_>,
 ) -> Result<Taken, TakeError> {
     let identity = t.identify()?;
-    let Captured { contents, params, log } = capture(t, evidence, progress, how.feed)?;
+    let Captured { contents, params } = capture(t, evidence, progress, how.feed)?;
     let path = place(&identity);
     let base = ManifestBase {
         profile: how.profile,
@@ -408,12 +458,7 @@ pub fn take(
         written,
         record,
         params,
-        log,
     })
-}
-
-fn sha_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// Writes an archive atomically. `force` allows replacing an existing file.
@@ -432,6 +477,7 @@ pub fn write_archive(
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
+    let listed = EntryInfo::list(&entries).map_err(io_err(path))?;
     let manifest = Manifest {
         format_version: FORMAT_VERSION,
         agent_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -440,7 +486,7 @@ pub fn write_archive(
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         technician: base.technician,
         job_id: base.job_id,
-        entries: EntryInfo::list(&entries),
+        entries: listed,
     };
     let manifest_bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| BackupError::Io {
         path: path.to_path_buf(),
@@ -484,7 +530,7 @@ pub fn keep(
             file: file.display().to_string(),
             size: written.size,
             sha256: written.sha256.clone(),
-            transactions: contents.transactions.len() as u32,
+            transactions: contents.log.records,
             job_id,
         };
         record.id = store
@@ -505,7 +551,7 @@ pub fn keep(
 pub fn write_entries(
     path: &Path,
     manifest: &[u8],
-    entries: &[(String, Vec<u8>)],
+    entries: &[(String, Body<'_>)],
     password: &[u8],
 ) -> Result<(), BackupError> {
     let dir = path
@@ -522,10 +568,11 @@ pub fn write_entries(
         let opts: FileOptions<'_, '_, ()> = FileOptions::default()
             .compression_method(CompressionMethod::Deflated)
             .with_aes_encryption_bytes(AesMode::Aes256, password);
-        let all = std::iter::once((MANIFEST, manifest)).chain(entries.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
-        for (name, bytes) in all {
-            zip.start_file(name, opts).map_err(zip_err(&tmp))?;
-            zip.write_all(bytes).map_err(io_err(&tmp))?;
+        zip.start_file(MANIFEST, opts).map_err(zip_err(&tmp))?;
+        zip.write_all(manifest).map_err(io_err(&tmp))?;
+        for (name, body) in entries {
+            zip.start_file(name.as_str(), opts).map_err(zip_err(&tmp))?;
+            body.write_to(&mut zip).map_err(io_err(&tmp))?;
         }
         let file = zip.finish().map_err(zip_err(&tmp))?;
         file.sync_all().map_err(io_err(&tmp))?;
@@ -890,7 +937,11 @@ mod tests {
             Contents {
                 binding,
                 params,
-                transactions: Vec::new(),
+                log: Exported {
+                    data: Vec::new(),
+                    sha256: [0; 32],
+                    records: 0,
+                },
                 evidence: vec![("scan.pdf".into(), b"%PDF".to_vec())],
             },
         )
@@ -916,6 +967,11 @@ mod tests {
     /// Writes an archive from entries as given, with a manifest that lists them truthfully
     /// unless `manifest` is given.
     fn craft(entries: &[(String, Vec<u8>)], manifest: Option<Vec<u8>>) -> (tempfile::TempDir, PathBuf) {
+        let entries: Vec<(String, Body<'_>)> = entries
+            .iter()
+            .map(|(n, b)| (n.clone(), Body::Bytes(b.clone())))
+            .collect();
+        let entries = &entries[..];
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("crafted.zip");
         let manifest = manifest.unwrap_or_else(|| {
@@ -928,7 +984,7 @@ mod tests {
                 created_at: "2026-11-23T00:00:00Z".into(),
                 technician: None,
                 job_id: None,
-                entries: EntryInfo::list(entries),
+                entries: EntryInfo::list(entries).unwrap(),
             };
             serde_json::to_vec(&m).unwrap()
         });
@@ -937,7 +993,16 @@ mod tests {
     }
 
     fn good_entries() -> Vec<(String, Vec<u8>)> {
-        entries_of(&sample().1).unwrap()
+        let contents = sample().1;
+        entries_of(&contents)
+            .unwrap()
+            .into_iter()
+            .map(|(name, body)| {
+                let mut bytes = Vec::new();
+                body.write_to(&mut bytes).unwrap();
+                (name, bytes)
+            })
+            .collect()
     }
 
     fn refused(path: &Path) -> String {

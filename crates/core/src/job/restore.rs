@@ -292,7 +292,7 @@ impl Restore<'_> {
         Ok(StepRecord::Backup(j::BackupKept {
             file: taken.record.file,
             sha256: taken.written.sha256,
-            transactions: taken.contents.transactions.len() as u64,
+            transactions: u64::from(taken.contents.log.records),
         }))
     }
 

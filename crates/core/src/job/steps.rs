@@ -577,7 +577,7 @@ impl Change<'_> {
         Ok(StepRecord::Backup(j::BackupKept {
             file: taken.record.file,
             sha256: taken.written.sha256,
-            transactions: taken.contents.transactions.len() as u64,
+            transactions: u64::from(taken.contents.log.records),
         }))
     }
 
@@ -650,25 +650,26 @@ impl Change<'_> {
         let mut cb = progress(self.c.observer, "import");
         if !fed {
             // The log came in an encoding the new unit did not agree on: sent as it is.
-            new.import(Object::TransactionLog, &taken.log.data, taken.log.records, &mut cb)?;
+            let log = &taken.contents.log;
+            new.import(Object::TransactionLog, &log.data, log.records, &mut cb)?;
         }
         new.import(Object::Parameters, &taken.params.data, taken.params.records, &mut cb)?;
         let record = StepRecord::Copied(j::Copied {
             file: taken.record.file,
             sha256: taken.written.sha256,
-            transactions: taken.contents.transactions.len() as u64,
-            records: taken.log.records,
-            log_sha256: hex::encode(taken.log.sha256),
-            log_len: taken.log.data.len() as u64,
+            transactions: u64::from(taken.contents.log.records),
+            records: taken.contents.log.records,
+            log_sha256: hex::encode(taken.contents.log.sha256),
+            log_len: taken.contents.log.data.len() as u64,
             parameters: taken.params.records,
             one_pass: fed,
         });
         self.made.exported = Some(Exported {
             params: taken.params.data,
             params_count: taken.params.records,
-            log: taken.log.data,
-            log_count: taken.log.records,
-            log_sha: taken.log.sha256,
+            log: taken.contents.log.data,
+            log_count: taken.contents.log.records,
+            log_sha: taken.contents.log.sha256,
         });
         Ok(record)
     }

@@ -473,6 +473,21 @@ pub fn decode_log(bytes: &[u8]) -> Result<Vec<TxnRecord>, ModelError> {
     Fields::parse(bytes)?.all(tag::RECORD).map(TxnRecord::decode).collect()
 }
 
+/// Hands `each` every record of a transaction log object in turn, decoded, without holding
+/// them all; returns how many there were.
+pub fn for_each_record<E: From<ModelError>>(
+    bytes: &[u8],
+    mut each: impl FnMut(TxnRecord) -> Result<(), E>,
+) -> Result<u32, E> {
+    let fields = Fields::parse(bytes).map_err(ModelError::from)?;
+    let mut n = 0;
+    for record in fields.all(tag::RECORD) {
+        each(TxnRecord::decode(record)?)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// A terminal's parameters, in the terminal's own order; names are unique.
 pub type Params = indexmap::IndexMap<String, String>;
 
