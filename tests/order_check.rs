@@ -283,3 +283,25 @@ fn a_file_at_the_size_limit_is_read_within_four_times_its_size() {
         );
     }
 }
+
+/// The technician's name from the environment goes into every backup, audit record and
+/// submission as config.toml's does: control characters are refused there too, naming
+/// where the name came from.
+#[test]
+fn a_technician_name_with_control_characters_in_the_environment_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let out = posagent(home.path())
+        .env("POSAGENT_TECHNICIAN", "zhang\u{1b}[2Jwei")
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "{err}");
+    assert!(err.contains("POSAGENT_TECHNICIAN") && err.contains("technician"), "{err}");
+    let out = posagent(home.path())
+        .env("POSAGENT_TECHNICIAN", "张伟")
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
