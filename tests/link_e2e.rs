@@ -543,3 +543,52 @@ fn quiet_leaves_results_and_errors_only() {
     let both = dry_run(&["-q", "-v"]);
     assert_eq!(both.status.code(), Some(2), "-q and -v contradict each other");
 }
+
+/// What the line went through is in the log at debug level (resends, answers asked for
+/// again, timeouts) and counted under `--json`'s `link` for both directions: the
+/// terminal's resends as seen here as well as this side's.
+#[test]
+fn link_events_are_logged_and_counted_in_both_directions() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(
+        dir.path(),
+        "tty",
+        &[
+            "--transactions",
+            "2000",
+            "--baud",
+            "921600",
+            "--faults",
+            "bitflip=3e-4",
+            "--seed",
+            "7",
+        ],
+    );
+    let secret = secret_file(dir.path(), "secret", DEMO_SECRET);
+    let password = secret_file(dir.path(), "password", "link-events-password");
+    let out = posagent(dir.path())
+        .env("POSAGENT_LOG", "posagent=debug")
+        .args(["backup", "--json", "--port"])
+        .arg(&sim.port)
+        .arg("--out")
+        .arg(dir.path().join("b.posbak"))
+        .arg("--secret-file")
+        .arg(&secret)
+        .arg("--password-file")
+        .arg(&password)
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let link = &json_of(&out)["link"];
+    let n = |k: &str| link[k].as_u64().unwrap_or_else(|| panic!("link.{k}: {link}"));
+    assert!(n("corrupt_frames") > 0, "{link}");
+    assert!(n("peer_retransmissions") > 0, "{link}");
+    assert!(n("retransmissions") + n("naks_out") > 0, "{link}");
+    let log = std::fs::read_to_string(dir.path().join("logs/posagent.log")).unwrap();
+    let events = ["sent again", "asking for the answer again", "retransmission timeout"];
+    assert!(
+        events.iter().any(|e| log.contains(e)),
+        "no link event in the log:\n{log}"
+    );
+}

@@ -297,7 +297,10 @@ fn a_technician_name_with_control_characters_in_the_environment_is_refused() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(65), "{err}");
-    assert!(err.contains("POSAGENT_TECHNICIAN") && err.contains("technician"), "{err}");
+    assert!(
+        err.contains("POSAGENT_TECHNICIAN") && err.contains("technician"),
+        "{err}"
+    );
     let out = posagent(home.path())
         .env("POSAGENT_TECHNICIAN", "张伟")
         .args(["config", "show"])

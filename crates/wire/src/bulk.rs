@@ -208,9 +208,18 @@ impl<P: Port> Link<P> {
         );
         let mut last_progress = Instant::now();
         let mut starved_since: Option<Instant> = None;
+        let mut sized = 0;
         progress((base * unit).min(total) as u64, total as u64);
         while base < n {
             let want = self.frame_units();
+            if want != sized && self.block.is_some() {
+                tracing::debug!(
+                    blocks = want,
+                    bytes = want * unit,
+                    "Data frames resized to the line's losses"
+                );
+                sized = want;
+            }
             // Resend what is known lost first (a run of it, sized as new frames are), then
             // fill the window.
             let mut sent = false;
@@ -226,6 +235,7 @@ impl<P: Port> Link<P> {
                 frames += 1;
                 self.send_units(data, i, count)?;
                 self.stats.retransmissions += 1;
+                tracing::debug!(offset = i * unit, units = count, "bulk data sent again");
                 let now = Instant::now();
                 for s in &mut slots[i..i + count] {
                     (s.sent_at, s.resent, s.frame) = (Some(now), true, frames);
@@ -346,6 +356,7 @@ impl<P: Port> Link<P> {
                     }
                     Received::Frame(f) if f.kind == Kind::Nak && f.payload.len() == 4 => {
                         got_any = true;
+                        self.stats.naks_in += 1;
                         let off = u32::from_be_bytes([f.payload[0], f.payload[1], f.payload[2], f.payload[3]]);
                         let i = off as usize / unit;
                         if i < n && !slots[i].acked {
@@ -362,9 +373,16 @@ impl<P: Port> Link<P> {
             if base < n && !sent && slots[base].sent_at.is_some_and(|t| t + rto.current() <= Instant::now()) {
                 // Not counted as damage: a timeout is as often a queue as a loss.
                 lost.insert(base);
+                self.stats.timeouts += 1;
+                tracing::debug!(
+                    offset = base * unit,
+                    rto_ms = rto.current().as_millis() as u64,
+                    "bulk retransmission timeout"
+                );
                 rto.back_off();
             }
             if last_progress.elapsed() > proto::BULK_STALL_TIMEOUT {
+                tracing::debug!(offset = base * unit, total, "bulk send stalled");
                 return Err(LinkError::Stalled {
                     offset: (base * unit) as u64,
                     total: total as u64,
@@ -447,6 +465,8 @@ impl<P: Port> Link<P> {
                             buf[off..end].copy_from_slice(bytes);
                             have[first..last].iter_mut().for_each(|h| *h = true);
                             self.stats.payload_bytes += bytes.len() as u64;
+                        } else {
+                            self.stats.peer_retransmissions += 1;
                         }
                         let before = *cum;
                         while *cum < total && have[*cum / unit] {
@@ -463,6 +483,7 @@ impl<P: Port> Link<P> {
                 Received::Frame(_) => {}
                 Received::Corrupt => self.send_bulk_ack(have, *cum, unit)?,
                 Received::Timeout => {
+                    tracing::debug!(offset = *cum, total, "bulk receive stalled");
                     return Err(LinkError::Stalled {
                         offset: *cum as u64,
                         total: total as u64,

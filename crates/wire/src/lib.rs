@@ -65,6 +65,14 @@ pub struct LinkStats {
     pub frames_in: u64,
     /// Frames sent again (commands and data chunks).
     pub retransmissions: u64,
+    /// Frames the peer sent again, as seen here: Data frames of units already held and
+    /// answers to a command already answered.
+    pub peer_retransmissions: u64,
+    /// `Nak`s sent (asking the peer to repeat) and received.
+    pub naks_out: u64,
+    pub naks_in: u64,
+    /// Waits that ran out: a command's answer overdue, a bulk chunk's retransmission timer.
+    pub timeouts: u64,
     /// Received byte runs that failed CRC, length or escape checks.
     pub corrupt_frames: u64,
     /// Times the port was reopened after a disconnect.
@@ -81,6 +89,10 @@ impl LinkStats {
         self.frames_out += o.frames_out;
         self.frames_in += o.frames_in;
         self.retransmissions += o.retransmissions;
+        self.peer_retransmissions += o.peer_retransmissions;
+        self.naks_out += o.naks_out;
+        self.naks_in += o.naks_in;
+        self.timeouts += o.timeouts;
         self.corrupt_frames += o.corrupt_frames;
         self.reconnects += o.reconnects;
     }
@@ -116,6 +128,11 @@ pub struct Link<P: Port> {
     pub block: Option<usize>,
     /// How long this side's Data frames should be, learnt from the loss it sees.
     sizer: sizing::FrameSizer,
+    /// How long a quick command's answer takes, from the command's send (RFC 6298, as the
+    /// bulk sender's timer): an answer overdue by it is asked for again.
+    answer_rto: rto::Rto,
+    /// The last command answered (its `seq`): a repeat of its answer is the peer's resend.
+    answered: Option<u16>,
     pub stats: LinkStats,
 }
 
@@ -132,6 +149,8 @@ impl<P: Port> Link<P> {
             window: usize::from(proto::DEFAULT_WINDOW),
             block: None,
             sizer: sizing::FrameSizer::default(),
+            answer_rto: rto::Rto::new(proto::ACK_TIMEOUT * 2, proto::QUICK_RESPONSE_TIMEOUT),
+            answered: None,
             stats: LinkStats::default(),
         }
     }
@@ -210,9 +229,17 @@ impl<P: Port> Link<P> {
             payload,
         };
         let request_time = self.wire_time(request.payload.len() + 16);
+        // A command the terminal answers at once: its answer is due within the measured
+        // round trip, and asked for again when it is not (a damaged or lost answer costs
+        // about one round trip, not the command's whole timeout). One that takes the
+        // terminal time to carry out (SETTLE, BIND …) waits its own timeout.
+        let quick = proto::response_timeout(code) <= proto::QUICK_RESPONSE_TIMEOUT;
         let (mut attempts, mut busy) = (0u32, 0u32);
+        // Only an answer to a command sent once and never asked for again is a round trip.
+        let mut measurable = true;
         'send: loop {
             if attempts > proto::COMMAND_RETRIES {
+                tracing::debug!(command = name, attempts, "no answer: the command failed");
                 return Err(LinkError::Timeout {
                     command: name,
                     attempts,
@@ -220,17 +247,29 @@ impl<P: Port> Link<P> {
             }
             if attempts > 0 {
                 self.stats.retransmissions += 1;
+                measurable = false;
+                tracing::debug!(command = name, seq, attempt = attempts + 1, "command sent again");
             }
             attempts += 1;
             self.send(&request)?;
-            let mut deadline = Instant::now() + request_time + proto::ACK_TIMEOUT + self.frame_time();
+            let sent_at = Instant::now();
+            let mut deadline = sent_at + request_time + proto::ACK_TIMEOUT + self.frame_time();
+            let mut ask_again_at = quick.then(|| sent_at + request_time + self.answer_rto.current());
             loop {
-                match self.recv(deadline)? {
+                let until = ask_again_at.map_or(deadline, |at| at.min(deadline));
+                match self.recv(until)? {
                     Received::Frame(f) if f.seq == seq && f.kind == Kind::Ack => {
                         deadline = Instant::now() + proto::response_timeout(code) + self.frame_time() * 2;
                     }
                     Received::Frame(f) if f.seq == seq && f.kind == Kind::Response && f.code == code => {
+                        if quick && measurable {
+                            self.answer_rto.sample(sent_at.elapsed().saturating_sub(request_time));
+                        }
+                        self.answered = Some(seq);
                         return Ok(f.payload);
+                    }
+                    Received::Frame(f) if Some(f.seq) == self.answered && f.kind == Kind::Response => {
+                        self.stats.peer_retransmissions += 1;
                     }
                     Received::Frame(f) if f.seq == seq && f.kind == Kind::Busy => {
                         busy += 1;
@@ -242,18 +281,43 @@ impl<P: Port> Link<P> {
                         continue 'send;
                     }
                     Received::Frame(f) if f.kind == Kind::Nak && f.payload.is_empty() => {
+                        self.stats.naks_in += 1;
+                        tracing::debug!(command = name, seq, "the terminal asked for the command again (Nak)");
                         continue 'send;
                     }
                     // A garbled frame may have been our answer: ask for it again.
                     Received::Corrupt => {
-                        self.send(&Frame::bare(Kind::Nak, seq, code))?;
+                        self.ask_again(name, seq, code, "a damaged frame came")?;
+                        measurable = false;
                         deadline = deadline.max(Instant::now() + proto::ACK_TIMEOUT + self.frame_time());
                     }
                     Received::Frame(_) => {} // stale answers and data chunks
-                    Received::Timeout => continue 'send,
+                    Received::Timeout
+                        if ask_again_at.is_some_and(|at| Instant::now() >= at) && Instant::now() < deadline =>
+                    {
+                        // The answer is overdue by the round trip: lost or cut short.
+                        self.stats.timeouts += 1;
+                        self.answer_rto.back_off();
+                        self.ask_again(name, seq, code, "the answer is overdue")?;
+                        measurable = false;
+                        ask_again_at = Some(Instant::now() + self.answer_rto.current());
+                    }
+                    Received::Timeout => {
+                        self.stats.timeouts += 1;
+                        continue 'send;
+                    }
                 }
             }
         }
+    }
+}
+
+impl<P: Port> Link<P> {
+    /// Asks the terminal to repeat its answer to command `seq` (a `Nak`, §3).
+    fn ask_again(&mut self, name: &'static str, seq: u16, code: u8, why: &'static str) -> Result<(), LinkError> {
+        self.stats.naks_out += 1;
+        tracing::debug!(command = name, seq, why, "asking for the answer again (Nak)");
+        self.send(&Frame::bare(Kind::Nak, seq, code))
     }
 }
 
@@ -296,6 +360,58 @@ mod tests {
         let past = Instant::now() - Duration::from_secs(1);
         assert!(matches!(link.recv(past).unwrap(), Received::Frame(f) if f.seq == 3));
         assert!(matches!(link.recv(past).unwrap(), Received::Timeout));
+    }
+
+    /// An answer cut short after its Ack (its end lost on the line) is asked for again once
+    /// overdue by the measured round trip: recovered in a fraction of a second, not after
+    /// the command's 3 s timeout and a resend of the whole command.
+    #[test]
+    fn an_answer_cut_short_is_asked_for_again_within_the_round_trip() {
+        let (a, b) = mem_pair();
+        let agent = std::thread::spawn(move || {
+            let mut link = Link::new(a, 1_000_000);
+            // A few answered commands first: the round trip is measured.
+            for _ in 0..3 {
+                link.command(proto::cmd::IDENTIFY, Vec::new()).unwrap();
+            }
+            let started = Instant::now();
+            let rsp = link.command(proto::cmd::STATUS, Vec::new()).unwrap();
+            (rsp, started.elapsed(), link.stats.clone())
+        });
+        let mut terminal = Link::new(b, 1_000_000);
+        let next = |t: &mut Link<_>, kind: Kind| loop {
+            match t.recv(Instant::now() + Duration::from_secs(5)).unwrap() {
+                Received::Frame(f) if f.kind == kind => return f,
+                Received::Timeout => panic!("no {kind:?} came"),
+                _ => {}
+            }
+        };
+        let answer = |f: &Frame, payload: Vec<u8>| Frame {
+            kind: Kind::Response,
+            seq: f.seq,
+            code: f.code,
+            payload,
+        };
+        for _ in 0..3 {
+            let f = next(&mut terminal, Kind::Command);
+            terminal.send(&answer(&f, vec![1])).unwrap();
+        }
+        let f = next(&mut terminal, Kind::Command);
+        terminal.send(&Frame::bare(Kind::Ack, f.seq, f.code)).unwrap();
+        let whole = answer(&f, vec![7; 40]);
+        let bytes = whole.encode();
+        terminal.port_mut().write_all(&bytes[..bytes.len() / 2]).unwrap();
+        let nak = next(&mut terminal, Kind::Nak);
+        assert_eq!(nak.seq, f.seq, "the Nak names the command waited on");
+        terminal.send(&whole).unwrap();
+        let (rsp, took, stats) = agent.join().unwrap();
+        assert_eq!(rsp, vec![7; 40]);
+        assert!(took < Duration::from_millis(900), "recovered after {took:?}");
+        // Asked by Nak (once overdue, and again for the damaged half), never resent.
+        assert!(
+            stats.retransmissions == 0 && stats.timeouts == 1 && stats.naks_out >= 1,
+            "{stats:?}"
+        );
     }
 
     #[test]

@@ -196,12 +196,17 @@ pub const RECONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 pub const RECONNECT_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How long a command may take on the terminal once acknowledged (beyond wire time).
+/// The response timeout of commands a terminal answers at once (every command not named in
+/// [`response_timeout`]); their answers are asked for again once overdue by the measured
+/// round trip.
+pub const QUICK_RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
+
 pub fn response_timeout(code: u8) -> Duration {
     match code {
         cmd::SETTLE => Duration::from_secs(30),
         cmd::TEST_TRANSACTION | cmd::ACTIVATE => Duration::from_secs(20),
         cmd::BIND | cmd::UNBIND | cmd::IMPORT_COMMIT | cmd::REBOOT => Duration::from_secs(10),
-        _ => Duration::from_secs(3),
+        _ => QUICK_RESPONSE_TIMEOUT,
     }
 }
 

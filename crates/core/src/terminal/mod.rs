@@ -304,6 +304,7 @@ impl Terminal {
             self.past.absorb(&old.stats);
         }
         self.past.reconnects += 1;
+        tracing::debug!(port = %self.path.display(), within_s = within.as_secs(), "reopening the port");
         let deadline = Instant::now() + within;
         loop {
             let attempt = self
