@@ -777,8 +777,11 @@ impl SimTerminal {
             self.save();
             return Err(rsp);
         }
-        self.state.auth_failures = 0;
-        self.save();
+        // Saved only when it changes: a depot's sessions do not rewrite every state file.
+        if self.state.auth_failures != 0 {
+            self.state.auth_failures = 0;
+            self.save();
+        }
         self.authenticated = true;
         if self.faults.lie == Some(Lie::NoProof) {
             return Ok(ok().finish());
