@@ -40,6 +40,31 @@ fn rebind_card_changes_the_card_verifies_and_queues_one_submission() {
     assert_eq!(contents.binding, before);
 }
 
+/// The next step a finished job names is a command that works as printed: the queued
+/// submission's own `queue show ID` (it named `queue show` without an id, which exits 2).
+#[test]
+fn the_queue_command_a_finished_job_names_works_as_printed() {
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let order = card_order(&bench, &sim, "WO-CARD-HINT", NEW_CARD);
+    let out = bench
+        .command(&rebind_args("card", &sim, &order))
+        .arg("--yes")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    let hint = text
+        .split('`')
+        .find(|part| part.starts_with("posagent queue "))
+        .unwrap_or_else(|| panic!("no queue command named: {text}"));
+    let args: Vec<&str> = hint.split_whitespace().skip(1).collect();
+    let shown = posagent(bench.path()).args(&args).output().unwrap();
+    assert_eq!(shown.status.code(), Some(0), "`{hint}`: {}", stderr(&shown));
+    let id = &bench.store().submissions().unwrap()[0].id;
+    assert!(String::from_utf8_lossy(&shown.stdout).contains(id.as_str()), "`{hint}`");
+}
+
 #[test]
 fn rebind_account_replaces_the_account() {
     let bench = Bench::default();
@@ -610,4 +635,31 @@ fn the_support_bundle_holds_logs_and_lists_but_no_number_secret_or_password() {
     ] {
         assert!(!text.contains(secret), "{secret} in the support bundle");
     }
+}
+
+/// Answering "n" at the confirmation ends the command once, plainly: the refusal is said
+/// once, and no hint to force it with `--yes` (it was printed twice, with that hint).
+#[test]
+fn answering_no_says_so_once_and_suggests_no_way_around_it() {
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let order = card_order(&bench, &sim, "WO-CARD-NO", NEW_CARD);
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));
+    cmd.env("POSAGENT_HOME", bench.path())
+        .env("LANG", "C.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("POSAGENT_LANG")
+        .args(rebind_args("card", &sim, &order))
+        .arg("--secret-file")
+        .arg(&bench.secret)
+        .arg("--password-file")
+        .arg(&bench.password);
+    let mut p = common::pty::PtyChild::spawn(cmd);
+    p.expect("Carry out these changes?", std::time::Duration::from_secs(60));
+    p.send_line("n");
+    let status = p.wait(std::time::Duration::from_secs(60));
+    assert_eq!(status.code(), Some(1), "{}", p.screen);
+    assert_eq!(p.screen.matches("nothing was changed").count(), 1, "{}", p.screen);
+    assert!(!p.screen.contains("--yes"), "{}", p.screen);
+    assert_eq!(the_job(&bench).state.as_str(), "cancelled");
 }

@@ -157,7 +157,7 @@ impl Diagnose for JobError {
                 .help(tr!("help-job-live-elsewhere")),
             JobError::StopRequested => Diagnosis::of(Kind::Interrupted).code("stopped"),
             JobError::Verification { .. } => failure.code("verification_failed"),
-            JobError::Cancelled => failure.code("not_confirmed").help(tr!("help-confirm-or-yes")),
+            JobError::Cancelled => failure.code("not_confirmed").help(tr!("help-not-confirmed")),
             JobError::NotFound(_) => failure.code("job_not_found").help(tr!("help-jobs-list")),
             JobError::NotRunning { .. } => failure.code("job_not_running"),
             JobError::AbortTooLate(_) | JobError::AbortNoBackup => failure.code("abort_refused"),

@@ -122,7 +122,7 @@ outcome-heading = Job { $job } { $verb }: { $operation } of order { $order } on 
 outcome-backup = backup: { $file }
 outcome-test = test transaction: { $fen } fen, auth { $auth }, RRN { $rrn }
 outcome-moved = transactions moved and verified: { $count }
-outcome-queued = queued for the provider: submission { $submission } (`posagent queue show` lists it)
+outcome-queued = queued for the provider: submission { $submission } (`posagent queue show { $submission }` shows it)
 outcome-receipt = receipt to print and sign: { $file }
 outcome-receipt-failed = receipt not written: { $reason }
     {"  "}`posagent jobs receipt { $job } --out FILE.html` writes it elsewhere
@@ -929,7 +929,7 @@ help-orders-list = run `posagent orders list` for the orders pulled, or `posagen
 help-job-stopped = run `posagent jobs resume { $job }` to carry on, or `posagent jobs abort { $job }` to restore the backup
 help-job-resume = reconnect and run `posagent jobs resume { $job }`: the journal keeps every step; resuming carries on where it stopped, aborting restores the backup
 help-jobs-list = `posagent jobs list` shows them
-help-confirm-or-yes = pass --yes where no one can answer the prompt
+help-not-confirmed = run the same command again when the merchant wants the change; there is nothing to undo
 
 ## Proving a phone number (verify_phone)
 step-verify-phone = verify_phone

@@ -122,7 +122,7 @@ outcome-heading = 作业 { $job } { $verb }：工单 { $order } 的“{ $operati
 outcome-backup = 备份：{ $file }
 outcome-test = 测试交易：{ $fen } 分，授权码 { $auth }，参考号 { $rrn }
 outcome-moved = 已迁移并校验的交易：{ $count } 笔
-outcome-queued = 已排队待发送给服务商：提交 { $submission }（`posagent queue show` 可查看）
+outcome-queued = 已排队待发送给服务商：提交 { $submission }（用 `posagent queue show { $submission }` 查看）
 outcome-receipt = 待打印签字的签收单：{ $file }
 outcome-receipt-failed = 签收单未写出：{ $reason }
     {"  "}`posagent jobs receipt { $job } --out FILE.html` 可写到别处
@@ -929,7 +929,7 @@ help-orders-list = 运行 `posagent orders list` 查看已拉取的工单，或�
 help-job-stopped = 运行 `posagent jobs resume { $job }` 继续，或运行 `posagent jobs abort { $job }` 恢复备份
 help-job-resume = 请重新连接后运行 `posagent jobs resume { $job }`：每一步都记录在日志中；继续会从中断处接着做，撤销会恢复备份
 help-jobs-list = `posagent jobs list` 可列出作业
-help-confirm-or-yes = 无人应答提示时请加 --yes
+help-not-confirmed = 商户确认要变更时，再运行同一条命令即可；没有需要撤销的内容
 
 ## 验证手机号 (verify_phone)
 step-verify-phone = 验证手机号
