@@ -702,3 +702,64 @@ fn a_full_disk_under_the_database_is_named() {
         "{stderr}"
     );
 }
+
+/// A backup's progress on a terminal: one bar per object, each starting empty, never going
+/// back, ending at its total; no bar for an empty object; every line within 80 columns
+/// (a phantom full bar of 0 B/0 B was drawn first, and one bar restarted per object).
+#[test]
+fn backup_progress_starts_empty_never_goes_back_and_fits_80_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(dir.path(), "tty", &["--transactions", "3000", "--baud", "115200"]);
+    let secret = secret_file(dir.path(), "secret", DEMO_SECRET);
+    let password = secret_file(dir.path(), "password", PASSWORD);
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));
+    cmd.env("POSAGENT_HOME", dir.path())
+        .env("LANG", "C.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("POSAGENT_LANG")
+        .args(["backup", "--port"])
+        .arg(&sim.port)
+        .arg("--out")
+        .arg(dir.path().join("b.posbak"))
+        .arg("--secret-file")
+        .arg(&secret)
+        .arg("--password-file")
+        .arg(&password);
+    let mut p = common::pty::PtyChild::spawn(cmd);
+    let status = p.wait(std::time::Duration::from_secs(120));
+    assert_eq!(status.code(), Some(0), "{}", p.screen);
+    let (bars, widths) = common::pty::bars_drawn(&p.screen);
+    assert!(
+        widths.iter().all(|w| *w <= 80),
+        "a bar over 80 columns: {widths:?}\n{}",
+        p.screen
+    );
+    assert_progress(&bars, 2, &p.screen);
+}
+
+/// Bars as drawn: `objects` transfers, each a run of redraws with one total that starts at
+/// 0, never goes back and ends at its total; none of 0 bytes.
+fn assert_progress(bars: &[(String, f64, f64)], objects: usize, screen: &str) {
+    assert!(!bars.is_empty(), "no bar drawn: {screen}");
+    let mut runs: Vec<Vec<f64>> = Vec::new();
+    let mut total = None;
+    for (_, done, t) in bars {
+        assert!(*t > 0.0, "a bar for an empty object: {bars:?}");
+        if total != Some(*t) {
+            runs.push(Vec::new());
+            total = Some(*t);
+        }
+        runs.last_mut().unwrap().push(*done);
+    }
+    let totals: Vec<f64> = {
+        let mut t: Vec<f64> = bars.iter().map(|b| b.2).collect();
+        t.dedup();
+        t
+    };
+    assert_eq!(runs.len(), objects, "one bar per object: {bars:?}");
+    for (run, total) in runs.iter().zip(totals) {
+        assert_eq!(run[0], 0.0, "starts empty: {run:?}");
+        assert!(run.windows(2).all(|w| w[0] <= w[1]), "went back: {run:?}");
+        assert_eq!(*run.last().unwrap(), total, "ends at its total: {run:?}");
+    }
+}

@@ -19,16 +19,15 @@ impl PtyChild {
     /// Starts `cmd` on a new pseudo-terminal.
     pub fn spawn(mut cmd: Command) -> PtyChild {
         let (mut master, mut slave) = (0, 0);
-        // SAFETY: openpty writes two descriptors into the given integers.
-        let rc = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                std::ptr::null(),
-            )
+        // The size of the terminal a technician has: 80 columns, 24 lines.
+        let size = libc::winsize {
+            ws_row: 24,
+            ws_col: 80,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
         };
+        // SAFETY: openpty writes two descriptors into the given integers.
+        let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size) };
         assert_eq!(rc, 0, "openpty");
         // SAFETY: both descriptors were just opened and are owned here.
         let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
@@ -150,4 +149,74 @@ impl Drop for PtyChild {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The progress bars drawn in `screen`, in the order drawn: (label, done, total) in bytes as
+/// shown, from every redraw of a line `LABEL [====>  ] DONE/TOTAL …` (escape sequences
+/// removed); and each such line's display width, trailing blanks left out.
+pub fn bars_drawn(screen: &str) -> (Vec<(String, f64, f64)>, Vec<usize>) {
+    let plain = strip_escapes(screen);
+    let mut bars = Vec::new();
+    let mut widths = Vec::new();
+    for line in plain.split(['\r', '\n']).filter(|l| !l.trim().is_empty()) {
+        let (Some(open), Some(close)) = (line.find(" ["), line.find("] ")) else {
+            continue;
+        };
+        let Some((done, total)) = line[close + 2..].split_once('/') else {
+            continue;
+        };
+        // "3.64 KiB/12.50 KiB 1.00 KiB/s …": the amounts are two words each.
+        let amount = |words: &mut dyn Iterator<Item = &str>| -> Option<f64> {
+            let n: f64 = words.next()?.parse().ok()?;
+            let unit = match words.next()? {
+                "B" => 1.0,
+                "KiB" => 1024.0,
+                "MiB" => 1024.0 * 1024.0,
+                "GiB" => 1024.0 * 1024.0 * 1024.0,
+                _ => return None,
+            };
+            Some(n * unit)
+        };
+        let (Some(done), Some(total)) = (
+            amount(
+                &mut done
+                    .split_whitespace()
+                    .rev()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev(),
+            ),
+            amount(&mut total.split_whitespace()),
+        ) else {
+            continue;
+        };
+        bars.push((line[..open].trim().to_string(), done, total));
+        widths.push(console::measure_text_width(line.trim_end()));
+    }
+    (bars, widths)
+}
+
+/// `text` with each ANSI escape sequence (CSI `ESC [ … letter`, and lone `ESC x`) made a
+/// line break: a redraw starts with one, so each drawn line stands alone.
+fn strip_escapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        out.push('\n');
+        if chars.next_if_eq(&'[').is_some() {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            chars.next();
+        }
+    }
+    out
 }

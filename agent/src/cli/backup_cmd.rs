@@ -63,7 +63,7 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
     // found before anything is written.
     let store = Store::open(&paths.data)?;
     let mut t = Terminal::open_authenticated(&port, &profile.serial, &secret)?;
-    let bar = progress::transfer_bars(out).add(progress::transfer_bar(&tr!("transfer-reading-terminal")));
+    let mut bars = progress::Transfers::new(&progress::transfer_bars(out), &tr!("transfer-backup"));
     let how = backup::Taking {
         profile: profile.name.clone(),
         technician: agent.config().technician.clone(),
@@ -78,8 +78,8 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
         contents,
         written,
         ..
-    } = backup::take(&mut t, evidence, &mut progress::feed(&bar), |_| dest.to_path_buf(), how)?;
-    bar.finish_and_clear();
+    } = backup::take(&mut t, evidence, &mut bars.feed(), |_| dest.to_path_buf(), how)?;
+    bars.finish();
     let link = t.stats();
     let human = format!(
         "{}\n{}\n{}",

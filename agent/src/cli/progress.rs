@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use super::Output;
 
@@ -17,29 +17,99 @@ pub fn transfer_bars(out: &Output) -> MultiProgress {
     MultiProgress::new()
 }
 
-/// A byte-count bar for one transfer, to add to [`transfer_bars`].
-pub fn transfer_bar(label: &str) -> ProgressBar {
-    let bar = ProgressBar::new(0);
-    // At most 78 columns: label 16, bar 22, "1.23 MiB/4.56 MiB 123.45 KiB/s", the time left.
-    let template = format!(
-        "{{msg:<16}} [{{bar:20}}] {{bytes}}/{{total_bytes}} {{binary_bytes_per_sec}} {} {{eta}}",
-        crate::tr!("bar-eta")
-    );
-    let style = ProgressStyle::with_template(&template)
+/// Display columns of a bar's label: the bar line fits 80 columns with it.
+const LABEL_COLUMNS: usize = 12;
+
+/// A byte-count bar for one transfer of `total` bytes, drawn empty at once: the label, the
+/// bar, done/total, the average rate since it began and the time left, in the current
+/// language, at most 80 columns.
+fn transfer_bar(label: &str, total: u64) -> ProgressBar {
+    // Drawn nowhere until added to the screen's bars (set up on stderr, its style and label
+    // would draw a stray copy of it there first).
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+    // label 12, " [" bar 14 "] " 18, "999.99 KiB/999.99 KiB" 21, " 999.99 KiB/s" 13,
+    // " 剩余 9分59秒" 13: 77 columns at most.
+    let style = ProgressStyle::with_template("{msg} [{bar:14}] {bytes}/{total_bytes} {rate} {left}")
         .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{}/s", HumanBytes(average_rate(s) as u64));
+        })
+        .with_key("left", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let rate = average_rate(s);
+            let left = s.len().unwrap_or(0).saturating_sub(s.pos());
+            if rate > 0.0 && left > 0 {
+                let secs = (left as f64 / rate).ceil() as u64;
+                let _ = w.write_str(&crate::tr!(
+                    "bar-left",
+                    minutes = secs / 60,
+                    seconds = format!("{:02}", secs % 60)
+                ));
+            }
+        })
         .progress_chars("=> ");
     bar.set_style(style);
-    bar.set_message(label.to_string());
+    let label = console::truncate_str(label, LABEL_COLUMNS, "…");
+    bar.set_message(super::output::pad(&label, LABEL_COLUMNS));
     bar
 }
 
-/// Adapts a bar to the library's `(done, total)` progress callback.
-pub fn feed(bar: &ProgressBar) -> impl FnMut(u64, u64) + '_ {
-    move |done, total| {
-        if bar.length() != Some(total) {
-            bar.set_length(total);
+/// Bytes per second since the bar began: steady, where the library's recent-steps estimate
+/// jumps when an acknowledgement covers much at once.
+fn average_rate(s: &ProgressState) -> f64 {
+    let secs = s.elapsed().as_secs_f64();
+    if secs < 0.05 { 0.0 } else { s.pos() as f64 / secs }
+}
+
+/// The bars of the transfers reported under one label: one per object, each starting empty
+/// with its total known, never going back, finished at its total; none for an empty object.
+/// A report whose total differs, or whose count starts again, is the next object's.
+pub struct Transfers {
+    multi: MultiProgress,
+    label: String,
+    current: Option<(ProgressBar, u64)>,
+}
+
+impl Transfers {
+    pub fn new(multi: &MultiProgress, label: &str) -> Transfers {
+        Transfers {
+            multi: multi.clone(),
+            label: label.to_string(),
+            current: None,
         }
-        bar.set_position(done);
+    }
+
+    /// `done` of `total` bytes of the transfer under way.
+    pub fn update(&mut self, done: u64, total: u64) {
+        let next = match &self.current {
+            Some((bar, t)) => *t != total || done < bar.position(),
+            None => true,
+        };
+        if next {
+            self.finish();
+            if total == 0 {
+                return;
+            }
+            let bar = self.multi.add(transfer_bar(&self.label, total));
+            self.current = Some((bar, total));
+        }
+        if let Some((bar, total)) = &self.current {
+            bar.set_position(done.min(*total));
+            if done >= *total {
+                bar.finish();
+            }
+        }
+    }
+
+    /// Takes the bar under way off the screen.
+    pub fn finish(&mut self) {
+        if let Some((bar, _)) = self.current.take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    /// Adapts to the library's `(done, total)` progress callback.
+    pub fn feed(&mut self) -> impl FnMut(u64, u64) + '_ {
+        move |done, total| self.update(done, total)
     }
 }
 

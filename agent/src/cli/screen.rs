@@ -1,7 +1,7 @@
 //! How a job looks on screen: one line per step on stderr with `k/N` and the time still to
 //! go, a bar per transfer, the plan to confirm, and the outcome printed at the end.
 
-use indicatif::{MultiProgress, ProgressBar};
+use indicatif::MultiProgress;
 use serde::Serialize;
 
 use super::codes::CodeSource;
@@ -56,8 +56,8 @@ pub fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
 /// Draws job events: one line per step on stderr, a bar for transfers.
 pub(super) struct Screen<'a> {
     out: &'a Output,
-    /// A bar per transfer under way, by label (a one-pass copy runs two at once).
-    bars: Vec<(String, ProgressBar)>,
+    /// The bars of the transfers under way, by label (a one-pass copy runs two at once).
+    bars: Vec<(String, progress::Transfers)>,
     multi: MultiProgress,
     yes: bool,
     /// The run's plan, to say `step k/N`.
@@ -73,8 +73,8 @@ pub(super) struct Screen<'a> {
 
 impl Screen<'_> {
     fn step(&mut self, step: Step, status: StepStatus, detail: &str) {
-        for (_, b) in self.bars.drain(..) {
-            b.finish_and_clear();
+        for (_, mut b) in self.bars.drain(..) {
+            b.finish();
         }
         if !self.out.narrates() {
             return;
@@ -97,12 +97,12 @@ impl Screen<'_> {
         let i = match self.bars.iter().position(|(l, _)| l == label) {
             Some(i) => i,
             None => {
-                let bar = self.multi.add(progress::transfer_bar(&transfer_label(label)));
-                self.bars.push((label.to_string(), bar));
+                let bars = progress::Transfers::new(&self.multi, &transfer_label(label));
+                self.bars.push((label.to_string(), bars));
                 self.bars.len() - 1
             }
         };
-        progress::feed(&self.bars[i].1)(done, total);
+        self.bars[i].1.update(done, total);
         self.eta.transfer(label, done, total);
     }
 

@@ -841,7 +841,7 @@ arg-require-client-cert = Refuse agents without a client certificate from the di
 arg-card-cooldown-days = Days between two settlement-card changes of one merchant
 arg-orders = Issue these work orders, signed (CSV: the plan's columns plus `technician`, and optionally `valid_until` and `checks.NAME`)
 arg-report = Print what the provider in the directory has applied (JSON) and exit
-bar-eta = eta
+bar-left = { $minutes }m { $seconds }s left
 bar-sync = sync
 
 ## Delivery and the audit trail

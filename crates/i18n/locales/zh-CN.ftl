@@ -841,7 +841,7 @@ arg-require-client-cert = 拒绝没有该目录 CA 签发的客户端证书的�
 arg-card-cooldown-days = 同一商户两次更换结算卡之间的天数
 arg-orders = 签发这些工单（CSV：批量计划的列加上 `technician`，可选 `valid_until` 和 `checks.NAME`）
 arg-report = 打印该目录中的服务商已处理的内容（JSON）后退出
-bar-eta = 剩余
+bar-left = 剩余 { $minutes }分{ $seconds }秒
 bar-sync = 同步
 
 ## 发送与审计记录
