@@ -399,12 +399,21 @@ fn several_terminals_at_the_keyboard_are_offered_in_a_picker() {
         .args(["inspect"]);
     let mut p = common::pty::PtyChild::spawn(cmd);
     let wait = std::time::Duration::from_secs(60);
-    p.expect("Several terminals answer", wait);
-    p.expect("FIND-BBBB", wait);
-    // Down to the second, then Enter.
-    p.send_raw(b"\x1b[B");
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    p.send_raw(b"\r");
+    p.expect("2 terminals answer", wait);
+    p.expect("Which one? Type its number (1–2), or Enter for 1:", wait);
+    // Something not on the list is asked again, saying how to choose; then a number.
+    p.send_line("3");
+    p.expect("type a number from 1 to 2", wait);
+    let second = if p
+        .screen
+        .find("2) ")
+        .is_some_and(|i| p.screen[i..].lines().next().unwrap().contains("FIND-BBBB"))
+    {
+        "2"
+    } else {
+        "1"
+    };
+    p.send_line(second);
     let status = p.wait(wait);
     assert!(status.success(), "{}", p.screen);
     assert!(p.screen.contains("Using terminal FIND-BBBB"), "{}", p.screen);

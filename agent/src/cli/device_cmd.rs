@@ -111,13 +111,7 @@ fn describe_found(f: &discover::Found) -> String {
 fn pick(found: Vec<discover::Found>, out: &Output) -> Result<discover::Found, CliError> {
     let lines: Vec<String> = found.iter().map(describe_found).collect();
     if !out.json && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
-        let choice = dialoguer::Select::new()
-            .with_prompt(tr!("pick-prompt"))
-            .items(&lines)
-            .default(0)
-            .interact_on_opt(&dialoguer::console::Term::stderr())
-            .map_err(|e| CliError::new(Exit::Failure, tr!("pick-failed", reason = e.to_string())))?;
-        return match choice {
+        return match choose(&lines)? {
             Some(i) => Ok(found.into_iter().nth(i).expect("an item of the list")),
             None => Err(CliError::new(Exit::Usage, tr!("pick-none")).code("no_terminal_chosen")),
         };
@@ -128,6 +122,29 @@ fn pick(found: Vec<discover::Found>, out: &Output) -> Result<discover::Found, Cl
     )
     .code("several_terminals")
     .help(tr!("help-several-terminals")))
+}
+
+/// Lists `lines` numbered from 1 and asks for a number (Enter: the first); asked again on
+/// anything else, three times at most. `None`: none chosen.
+fn choose(lines: &[String]) -> Result<Option<usize>, CliError> {
+    eprintln!("{}", tr!("several-terminals", count = lines.len()));
+    for (i, line) in lines.iter().enumerate() {
+        eprintln!("  {}) {line}", i + 1);
+    }
+    for _ in 0..3 {
+        let Some(answer) = super::screen::ask_line(&format!("{} ", tr!("pick-prompt", count = lines.len())))? else {
+            return Ok(None);
+        };
+        let answer = answer.trim();
+        if answer.is_empty() {
+            return Ok(Some(0));
+        }
+        match answer.parse::<usize>() {
+            Ok(n) if (1..=lines.len()).contains(&n) => return Ok(Some(n - 1)),
+            _ => eprintln!("{}", tr!("pick-again", answer = answer, count = lines.len())),
+        }
+    }
+    Ok(None)
 }
 
 #[derive(Serialize)]

@@ -26,7 +26,17 @@ pub fn ask_yes(question: &str, yes: bool) -> Result<Decision, CliError> {
             .code("confirmation_needed")
             .help(tr!("help-confirm-yes")));
     }
-    let question = format!("{question} [y/N] ");
+    match ask_line(&format!("{question} [y/N] "))? {
+        None => Ok(Decision::Stop),
+        Some(a) if matches!(a.trim(), "y" | "Y" | "yes" | "是") => Ok(Decision::Yes),
+        Some(_) => Ok(Decision::No),
+    }
+}
+
+/// Prints `question` on stderr and reads a line from the terminal; `None` when Ctrl-C came
+/// first.
+pub fn ask_line(question: &str) -> Result<Option<String>, CliError> {
+    let question = question.to_string();
     let read = move || {
         eprint!("{question}");
         let _ = std::io::stderr().flush();
@@ -36,10 +46,9 @@ pub fn ask_yes(question: &str, yes: bool) -> Result<Decision, CliError> {
     match super::prompt::ask(read, |r| {
         r.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::Interrupted)
     }) {
-        super::prompt::Asked::Stopped => Ok(Decision::Stop),
+        super::prompt::Asked::Stopped => Ok(None),
         super::prompt::Asked::Answer(Err(e)) => Err(CliError::new(Exit::Failure, e.to_string())),
-        super::prompt::Asked::Answer(Ok(a)) if matches!(a.trim(), "y" | "Y" | "yes" | "是") => Ok(Decision::Yes),
-        super::prompt::Asked::Answer(Ok(_)) => Ok(Decision::No),
+        super::prompt::Asked::Answer(Ok(a)) => Ok(Some(a)),
     }
 }
 

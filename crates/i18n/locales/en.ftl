@@ -233,8 +233,8 @@ help-no-terminal-found = check the cable and `posagent devices`; name the port w
 help-serial-several = unplug the other cable, or name the port with `--port`
 using-terminal = Using terminal { $serial } ({ $vendor } { $model }) on { $port }
 found-terminal = { $port }  USB { $usb }  serial { $serial }  { $vendor } { $model }
-pick-prompt = Several terminals answer; which one?
-pick-failed = cannot ask which terminal: { $reason }
+pick-prompt = Which one? Type its number (1–{ $count }), or Enter for 1:
+pick-again = “{ $answer }” is not on the list: type a number from 1 to { $count }
 pick-none = no terminal chosen; nothing was done
 several-terminals = { $count } terminals answer:
     {"  "}{ $list }

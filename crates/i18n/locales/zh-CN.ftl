@@ -233,8 +233,8 @@ help-no-terminal-found = 请检查数据线和 `posagent devices`；可用 --por
 help-serial-several = 请拔掉另一根线，或用 `--port` 指定端口
 using-terminal = 使用终端 { $serial }（{ $vendor } { $model }），串口 { $port }
 found-terminal = { $port }  USB { $usb }  序列号 { $serial }  { $vendor } { $model }
-pick-prompt = 有多台终端应答；使用哪一台？
-pick-failed = 无法询问使用哪台终端：{ $reason }
+pick-prompt = 使用哪一台？请输入编号（1–{ $count }），直接回车选 1：
+pick-again = “{ $answer }”不在列表中：请输入 1 到 { $count } 之间的编号
 pick-none = 没有选择终端；未做任何操作
 several-terminals = 有 { $count } 台终端应答：
     {"  "}{ $list }
