@@ -461,19 +461,7 @@ fn a_deflated_object_announced_over_the_cap_is_refused_within_bounded_memory() {
             "lie=inflated_size",
         ],
     );
-    let secret = secret_file(dir.path(), "secret", DEMO_SECRET);
-    let password = secret_file(dir.path(), "password", PASSWORD);
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));
-    cmd.env("POSAGENT_HOME", dir.path())
-        .env("LANG", "C.UTF-8")
-        .args(["backup", "--port"])
-        .arg(&sim.port)
-        .arg("--out")
-        .arg(dir.path().join("b.posbak"))
-        .arg("--secret-file")
-        .arg(&secret)
-        .arg("--password-file")
-        .arg(&password);
+    let cmd = common::backup_command(dir.path(), &sim, PASSWORD);
     let (code, stderr) = common::within_memory(cmd, MAX_VERIFY_MEMORY);
     assert_eq!(code, 1, "{stderr}");
     assert!(
@@ -496,19 +484,7 @@ fn a_large_log_is_backed_up_within_twice_its_size() {
         .unwrap()
         .expect("the simulator has DIGEST");
     drop(t);
-    let secret = secret_file(dir.path(), "secret", DEMO_SECRET);
-    let password = secret_file(dir.path(), "password", PASSWORD);
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));
-    cmd.env("POSAGENT_HOME", dir.path())
-        .env("LANG", "C.UTF-8")
-        .args(["backup", "--port"])
-        .arg(&sim.port)
-        .arg("--out")
-        .arg(dir.path().join("b.posbak"))
-        .arg("--secret-file")
-        .arg(&secret)
-        .arg("--password-file")
-        .arg(&password);
+    let cmd = common::backup_command(dir.path(), &sim, PASSWORD);
     let limit = MAX_VERIFY_MEMORY + 2 * u64::from(log.len);
     let (code, stderr) = common::within_memory(cmd, limit);
     assert_eq!(code, 0, "{} MB log within {} MB: {stderr}", log.len >> 20, limit >> 20);
@@ -710,22 +686,7 @@ fn a_full_disk_under_the_database_is_named() {
 fn backup_progress_starts_empty_never_goes_back_and_fits_80_columns() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start(dir.path(), "tty", &["--transactions", "3000", "--baud", "115200"]);
-    let secret = secret_file(dir.path(), "secret", DEMO_SECRET);
-    let password = secret_file(dir.path(), "password", PASSWORD);
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));
-    cmd.env("POSAGENT_HOME", dir.path())
-        .env("LANG", "C.UTF-8")
-        .env_remove("LC_ALL")
-        .env_remove("POSAGENT_LANG")
-        .args(["backup", "--port"])
-        .arg(&sim.port)
-        .arg("--out")
-        .arg(dir.path().join("b.posbak"))
-        .arg("--secret-file")
-        .arg(&secret)
-        .arg("--password-file")
-        .arg(&password);
-    let mut p = common::pty::PtyChild::spawn(cmd);
+    let mut p = common::pty::PtyChild::spawn(common::backup_command(dir.path(), &sim, PASSWORD));
     let status = p.wait(std::time::Duration::from_secs(120));
     assert_eq!(status.code(), Some(0), "{}", p.screen);
     let (bars, widths) = common::pty::bars_drawn(&p.screen);

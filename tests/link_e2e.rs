@@ -573,19 +573,9 @@ fn link_events_are_logged_and_counted_in_both_directions() {
             "7",
         ],
     );
-    let secret = secret_file(dir.path(), "secret", DEMO_SECRET);
-    let password = secret_file(dir.path(), "password", "link-events-password");
-    let out = posagent(dir.path())
+    let out = common::backup_command(dir.path(), &sim, "link-events-password")
         .env("POSAGENT_LOG", "posagent=debug")
-        .args(["backup", "--json", "--port"])
-        .arg(&sim.port)
-        .arg("--out")
-        .arg(dir.path().join("b.posbak"))
-        .arg("--secret-file")
-        .arg(&secret)
-        .arg("--password-file")
-        .arg(&password)
-        .timeout(std::time::Duration::from_secs(120))
+        .arg("--json")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));

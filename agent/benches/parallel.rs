@@ -20,8 +20,9 @@ fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// Runs a plan migrating `n` terminals; wall seconds and the agent's max RSS in MB.
-fn migrate_in_parallel(n: usize, records: usize) -> (f64, f64) {
+/// Runs a plan migrating `n` terminals; wall seconds, the agent's max RSS in MB and its CPU
+/// seconds (user and system).
+fn migrate_in_parallel(n: usize, records: usize) -> (f64, f64, f64) {
     let bench = Bench::default();
     let mut sims = Vec::new();
     let mut plan = String::new();
@@ -104,19 +105,24 @@ fn migrate_in_parallel(n: usize, records: usize) -> (f64, f64) {
     );
     let jobs = bench.store().jobs().unwrap();
     assert_eq!(jobs.iter().filter(|j| j.state.as_str() == "done").count(), n);
-    (wall, usage.ru_maxrss as f64 / 1024.0)
+    let cpu = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (
+        wall,
+        usage.ru_maxrss as f64 / 1024.0,
+        cpu(usage.ru_utime) + cpu(usage.ru_stime),
+    )
 }
 
 fn main() {
     let n = env_or("PARALLEL_TERMINALS", 16);
     let records = env_or("PARALLEL_RECORDS", 2000);
-    let (one, one_rss) = migrate_in_parallel(1, records);
-    let (many, many_rss) = migrate_in_parallel(n, records);
-    println!("| terminals | records each | wall time (s) | ratio to one | agent max RSS (MB) |");
-    println!("|---|---|---|---|---|");
-    println!("| 1 | {records} | {one:.2} | 1.00 | {one_rss:.1} |");
+    let (one, one_rss, one_cpu) = migrate_in_parallel(1, records);
+    let (many, many_rss, many_cpu) = migrate_in_parallel(n, records);
+    println!("| terminals | records each | wall time (s) | ratio to one | agent max RSS (MB) | agent CPU (s) |");
+    println!("|---|---|---|---|---|---|");
+    println!("| 1 | {records} | {one:.2} | 1.00 | {one_rss:.1} | {one_cpu:.2} |");
     println!(
-        "| {n} | {records} | {many:.2} | **{:.3}** | {many_rss:.1} |",
+        "| {n} | {records} | {many:.2} | **{:.3}** | {many_rss:.1} | {many_cpu:.2} |",
         many / one
     );
 }

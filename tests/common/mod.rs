@@ -92,6 +92,28 @@ pub fn secret_file(dir: &Path, name: &str, secret: &str) -> PathBuf {
     p
 }
 
+/// `posagent backup` of `sim` into `dir/b.posbak` with the demo secret and `password` from
+/// files in `dir`, in English, as a plain command (to run within a memory limit or on a
+/// pseudo-terminal).
+pub fn backup_command(dir: &Path, sim: &Sim, password: &str) -> std::process::Command {
+    let secret = secret_file(dir, "secret", DEMO_SECRET);
+    let password = secret_file(dir, "password", password);
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));
+    cmd.env("POSAGENT_HOME", dir)
+        .env("LANG", "C.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("POSAGENT_LANG")
+        .args(["backup", "--port"])
+        .arg(&sim.port)
+        .arg("--out")
+        .arg(dir.join("b.posbak"))
+        .arg("--secret-file")
+        .arg(secret)
+        .arg("--password-file")
+        .arg(password);
+    cmd
+}
+
 /// A simulated terminal process on a pseudo-terminal, killed when dropped.
 pub struct Sim {
     process: posagent::sim::harness::SimProcess,
