@@ -517,6 +517,9 @@ pub fn keep(
     let job_id = base.job_id.clone();
     let serial = base.terminal.serial.clone();
     let profile = base.profile.clone();
+    // Compressing, encrypting and reading back is work for the processor, and each archive
+    // being written holds its compressor's state: as many at once as there are cores.
+    let _turn = WRITING.take();
     let written = write_archive(path, base, contents, password, force)?;
     let kept = (|| {
         // Only a backup that reads back counts: no change before a verified backup.
@@ -544,6 +547,44 @@ pub fn keep(
             let _ = std::fs::remove_file(path);
             Err(e)
         }
+    }
+}
+
+/// Archives written at once in this process (see [`keep`]).
+static WRITING: Turns = Turns::new();
+
+/// At most as many holders at once as the machine has cores; the others wait their turn.
+struct Turns {
+    held: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+/// A turn, given back when dropped.
+struct Turn(&'static Turns);
+
+impl Turns {
+    const fn new() -> Turns {
+        Turns {
+            held: std::sync::Mutex::new(0),
+            freed: std::sync::Condvar::new(),
+        }
+    }
+
+    fn take(&'static self) -> Turn {
+        let most = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        while *held >= most {
+            held = self.freed.wait(held).unwrap_or_else(|e| e.into_inner());
+        }
+        *held += 1;
+        Turn(self)
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        *self.0.held.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.0.freed.notify_one();
     }
 }
 
@@ -945,6 +986,26 @@ mod tests {
                 evidence: vec![("scan.pdf".into(), b"%PDF".to_vec())],
             },
         )
+    }
+
+    #[test]
+    fn no_more_archives_are_written_at_once_than_there_are_cores() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static TURNS: Turns = Turns::new();
+        let most = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (now, peak) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        std::thread::scope(|s| {
+            for _ in 0..most * 4 {
+                s.spawn(|| {
+                    let _turn = TURNS.take();
+                    let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(n, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    now.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        assert_eq!(peak.load(Ordering::SeqCst), most, "all the turns were used, never more");
     }
 
     #[test]
