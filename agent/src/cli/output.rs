@@ -219,14 +219,17 @@ pub fn describe_binding(b: &Binding) -> String {
         lines.push(field(tr!("field-merchant"), n.to_string()));
     }
     if let Some(c) = &b.card {
-        let expiry = c.expiry.as_deref().unwrap_or("-");
+        let expiry = c
+            .expiry
+            .as_deref()
+            .map_or_else(|| "-".to_string(), crate::terminal::model::expiry_shown);
         lines.push(field(
             tr!("field-card"),
             tr!(
                 "card-line",
                 pan = c.pan.to_string(),
                 holder = c.holder.to_string(),
-                expiry = expiry
+                expiry = expiry.as_str()
             ),
         ));
     }

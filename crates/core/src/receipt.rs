@@ -319,6 +319,11 @@ fn change_table(h: &mut String, before: &Value, after: &Value) {
         }
         let (b, a) = if path == &["mid"] {
             (group_digits(&b), group_digits(&a))
+        } else if path == &["card", "expiry"] {
+            (
+                crate::terminal::model::expiry_shown(&b),
+                crate::terminal::model::expiry_shown(&a),
+            )
         } else {
             (b, a)
         };

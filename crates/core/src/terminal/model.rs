@@ -70,6 +70,16 @@ pub struct CardBinding {
     pub expiry: Option<String>,
 }
 
+/// A card's expiry as people read it: `MMYY` shown `MM/YY`; anything else as it is.
+pub fn expiry_shown(mmyy: &str) -> String {
+    match mmyy.as_bytes() {
+        [m1, m2, y1, y2] if mmyy.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{}{}/{}{}", *m1 as char, *m2 as char, *y1 as char, *y2 as char)
+        }
+        _ => mmyy.to_string(),
+    }
+}
+
 /// The settlement account a terminal is bound to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccountBinding {
@@ -250,9 +260,14 @@ impl Binding {
     /// Fields of `self` that differ in `other` (masked, for people).
     pub fn differences(&self, other: &Binding) -> Vec<Difference> {
         let card = |b: &Binding| {
-            b.card
-                .as_ref()
-                .map(|c| format!("{} {} {}", c.pan, c.holder, c.expiry.as_deref().unwrap_or("")))
+            b.card.as_ref().map(|c| {
+                format!(
+                    "{} {} {}",
+                    c.pan,
+                    c.holder,
+                    c.expiry.as_deref().map_or_else(String::new, expiry_shown)
+                )
+            })
         };
         let account = |b: &Binding| {
             b.account
@@ -570,6 +585,25 @@ pub(crate) mod tests {
             w.bytes(tag::SETTLEMENT_SINCE, d);
         }
         w.finish()
+    }
+
+    /// A card's expiry reads `MM/YY` wherever a person sees it (it was shown `1230`).
+    #[test]
+    fn a_cards_expiry_is_shown_month_slash_year() {
+        assert_eq!(expiry_shown("1230"), "12/30");
+        assert_eq!(expiry_shown("0939"), "09/39");
+        assert_eq!(expiry_shown("12/30"), "12/30");
+        assert_eq!(expiry_shown("12A0"), "12A0");
+        let mut before = Binding::unbound();
+        before.card = Some(CardBinding {
+            pan: "6222020200112233446".parse().unwrap(),
+            holder: "张三".parse().unwrap(),
+            expiry: Some("1230".into()),
+        });
+        let mut after = before.clone();
+        after.card.as_mut().unwrap().expiry = Some("0939".into());
+        let d = before.differences(&after);
+        assert!(d[0].from.ends_with("12/30") && d[0].to.ends_with("09/39"), "{d:?}");
     }
 
     #[test]
