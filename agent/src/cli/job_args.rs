@@ -126,8 +126,8 @@ pub struct RunArgs {
     /// Instead of a plan: every pulled order not yet carried out whose terminal is connected.
     #[arg(long, conflicts_with = "plan")]
     pub pulled: bool,
-    /// Jobs in parallel, one per terminal.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// Jobs in parallel, one per terminal (at most 128: a depot's worth).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=128))]
     pub jobs: u16,
     /// Probe only these ports (repeatable); default: every serial port of this machine.
     #[arg(long = "port", value_name = "PORT")]
