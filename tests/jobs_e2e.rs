@@ -54,6 +54,12 @@ fn the_queue_command_a_finished_job_names_works_as_printed() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    // The heading says how the job ended once ("… finished: …", not "… — done" again).
+    let heading = text
+        .lines()
+        .find(|l| l.contains(" finished: "))
+        .unwrap_or_else(|| panic!("no outcome heading: {text}"));
+    assert!(!heading.contains(" — "), "{heading}");
     let hint = text
         .split('`')
         .find(|part| part.starts_with("posagent queue "))

@@ -214,8 +214,7 @@ pub(super) fn print_outcome(out: &Output, o: &JobOutcome, verb: &str) {
         verb = verb,
         operation = op_label(&o.plan.operation),
         order = o.plan.order_id.as_str(),
-        terminal = o.plan.terminal.as_str(),
-        state = o.job.state.label()
+        terminal = o.plan.terminal.as_str()
     );
     if let Some(b) = &o.backup_file {
         human.push_str(&format!("\n  {}", tr!("outcome-backup", file = b.as_str())));
