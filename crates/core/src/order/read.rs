@@ -102,9 +102,11 @@ impl<'t> Lines<'t> {
     /// The 1-based line holding byte `offset`.
     fn line(&self, offset: usize) -> usize {
         let offset = offset.min(self.text.len());
-        let mark = offset / Self::STEP;
+        // The last mark at or before `offset` (the file's end may lie on the boundary
+        // after the last mark).
+        let mark = (offset / Self::STEP).min(self.marks.len().saturating_sub(1));
         let Some(&at) = self.marks.get(mark) else {
-            return self.marks.last().map_or(1, |l| *l as usize);
+            return 1;
         };
         let newlines = self.text[mark * Self::STEP..offset]
             .iter()
@@ -395,4 +397,31 @@ pub fn parse_csv(text: &str, file: &Path) -> Result<Vec<RawOrder>, OrderFileErro
         });
     }
     Ok(orders)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every byte's line, the file's end included, whatever the file's length against the
+    /// marks (an end on a mark's boundary was given the line of the mark before).
+    #[test]
+    fn every_offset_is_on_the_line_a_rescan_would_count() {
+        for len in [
+            0,
+            1,
+            Lines::STEP - 1,
+            Lines::STEP,
+            Lines::STEP + 1,
+            2 * Lines::STEP,
+            3 * Lines::STEP + 7,
+        ] {
+            let text: String = "ab\n".chars().cycle().take(len).collect();
+            let lines = Lines::of(&text);
+            for offset in 0..=len {
+                let counted = text.as_bytes()[..offset].iter().filter(|b| **b == b'\n').count() + 1;
+                assert_eq!(lines.line(offset), counted, "offset {offset} of {len}");
+            }
+        }
+    }
 }
