@@ -419,6 +419,27 @@ fn several_terminals_at_the_keyboard_are_offered_in_a_picker() {
     assert!(p.screen.contains("Using terminal FIND-BBBB"), "{}", p.screen);
 }
 
+/// The end of input at the picker (Ctrl-D) chooses nothing: it is no answer, not Enter (it
+/// took the first terminal).
+#[test]
+fn the_end_of_input_at_the_picker_chooses_no_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_a, _b) = two_terminals(dir.path());
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));
+    cmd.env("POSAGENT_HOME", dir.path())
+        .env("POSAGENT_PORTS", dir.path().join("tty*"))
+        .env("POSAGENT_SECRET", DEMO_SECRET)
+        .args(["inspect"]);
+    let mut p = common::pty::PtyChild::spawn(cmd);
+    let wait = std::time::Duration::from_secs(60);
+    p.expect("Which one?", wait);
+    p.send_raw(b"\x04");
+    let status = p.wait(wait);
+    assert_eq!(status.code(), Some(2), "{}", p.screen);
+    assert!(p.screen.contains("no terminal chosen"), "{}", p.screen);
+    assert!(!p.screen.contains("Using terminal"), "{}", p.screen);
+}
+
 /// A phone change for terminal B, from what it holds now, with no port named.
 fn phone_order(dir: &std::path::Path, b: &Sim) -> std::path::PathBuf {
     let mut t = common::connect(b);

@@ -125,14 +125,17 @@ fn pick(found: Vec<discover::Found>, out: &Output) -> Result<discover::Found, Cl
 }
 
 /// Lists `lines` numbered from 1 and asks for a number (Enter: the first); asked again on
-/// anything else, three times at most. `None`: none chosen.
+/// anything else, three times at most. `None`: none chosen (also at Ctrl-C, or at the end
+/// of input, which is no answer, not Enter).
 fn choose(lines: &[String]) -> Result<Option<usize>, CliError> {
     eprintln!("{}", tr!("several-terminals", count = lines.len()));
     for (i, line) in lines.iter().enumerate() {
         eprintln!("  {}) {line}", i + 1);
     }
     for _ in 0..3 {
-        let Some(answer) = super::screen::ask_line(&format!("{} ", tr!("pick-prompt", count = lines.len())))? else {
+        let Some(answer) = super::screen::ask_line(&format!("{} ", tr!("pick-prompt", count = lines.len())))?
+            .filter(|a| !a.is_empty())
+        else {
             return Ok(None);
         };
         let answer = answer.trim();

@@ -33,8 +33,8 @@ pub fn ask_yes(question: &str, yes: bool) -> Result<Decision, CliError> {
     }
 }
 
-/// Prints `question` on stderr and reads a line from the terminal; `None` when Ctrl-C came
-/// first.
+/// Prints `question` on stderr and reads a line from the terminal, its newline kept (an
+/// empty answer is the end of input); `None` when Ctrl-C came first.
 pub fn ask_line(question: &str) -> Result<Option<String>, CliError> {
     let question = question.to_string();
     let read = move || {
