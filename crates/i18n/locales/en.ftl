@@ -322,7 +322,6 @@ help-backup-password = check the backup password (--password-file or POSAGENT_BA
 help-backup-exists = pass --force to replace it, or choose another file; a new backup password needs at least 12 characters
 help-backup-damaged = do not restore from this archive; use another backup of the terminal
 backup-needs-out = backup needs --out FILE.zip
-transfer-reading-terminal = reading terminal
 backup-written = Backup of { $serial } written and verified: { $file }
     {"  "}{ $size } bytes, SHA-256 { $sha256 }
     {"  "}{ $transactions } transaction(s), { $params } parameter(s)

@@ -322,7 +322,6 @@ help-backup-password = 请核对备份密码（--password-file 或 POSAGENT_BACK
 help-backup-exists = 加 --force 可覆盖，或换一个文件名；新的备份密码至少需要 12 个字符
 help-backup-damaged = 不要用这个备份恢复；请使用该终端的其他备份
 backup-needs-out = backup 需要 --out FILE.zip
-transfer-reading-terminal = 读取终端
 backup-written = 终端 { $serial } 的备份已写入并校验：{ $file }
     {"  "}{ $size } 字节，SHA-256 { $sha256 }
     {"  "}{ $transactions } 笔交易，{ $params } 个参数

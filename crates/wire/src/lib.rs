@@ -217,6 +217,13 @@ impl<P: Port> Link<P> {
         &mut self.port
     }
 
+    /// Asks the terminal to repeat its answer to command `seq` (a `Nak`, §3).
+    fn ask_again(&mut self, name: &'static str, seq: u16, code: u8, why: &'static str) -> Result<(), LinkError> {
+        self.stats.naks_out += 1;
+        tracing::debug!(command = name, seq, why, "asking for the answer again (Nak)");
+        self.send(&Frame::bare(Kind::Nak, seq, code))
+    }
+
     /// Sends a command and returns the response payload, retrying as the protocol says.
     pub fn command(&mut self, code: u8, payload: Vec<u8>) -> Result<Vec<u8>, LinkError> {
         let seq = self.next_seq;
@@ -309,15 +316,6 @@ impl<P: Port> Link<P> {
                 }
             }
         }
-    }
-}
-
-impl<P: Port> Link<P> {
-    /// Asks the terminal to repeat its answer to command `seq` (a `Nak`, §3).
-    fn ask_again(&mut self, name: &'static str, seq: u16, code: u8, why: &'static str) -> Result<(), LinkError> {
-        self.stats.naks_out += 1;
-        tracing::debug!(command = name, seq, why, "asking for the answer again (Nak)");
-        self.send(&Frame::bare(Kind::Nak, seq, code))
     }
 }
 
