@@ -20,9 +20,32 @@ fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// Runs a plan migrating `n` terminals; wall seconds, the agent's max RSS in MB and its CPU
-/// seconds (user and system).
-fn migrate_in_parallel(n: usize, records: usize) -> (f64, f64, f64) {
+/// CPU seconds (user and system) process `pid` has used so far, from /proc.
+fn cpu_of(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, a)| a);
+    let ticks: f64 = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<f64>().ok())
+        .sum();
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+/// What one run measured.
+struct Measured {
+    wall: f64,
+    /// The agent's max RSS, MB.
+    rss: f64,
+    /// CPU seconds (user and system): the agent's, and all the simulators' during the run.
+    cpu: f64,
+    sims_cpu: f64,
+}
+
+/// Runs a plan migrating `n` terminals.
+fn migrate_in_parallel(n: usize, records: usize) -> Measured {
     let bench = Bench::default();
     let mut sims = Vec::new();
     let mut plan = String::new();
@@ -88,6 +111,8 @@ fn migrate_in_parallel(n: usize, records: usize) -> (f64, f64, f64) {
     for s in &sims {
         cmd.arg("--port").arg(&s.port);
     }
+    let sims_cpu = |sims: &[Sim]| sims.iter().map(|s| cpu_of(s.pid())).sum::<f64>();
+    let sims_before = sims_cpu(&sims);
     let start = Instant::now();
     #[expect(
         clippy::zombie_processes,
@@ -98,6 +123,7 @@ fn migrate_in_parallel(n: usize, records: usize) -> (f64, f64, f64) {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
     let wall = start.elapsed().as_secs_f64();
+    let sims_cpu = sims_cpu(&sims) - sims_before;
     assert_eq!(pid, child.id() as i32);
     assert!(
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
@@ -106,23 +132,31 @@ fn migrate_in_parallel(n: usize, records: usize) -> (f64, f64, f64) {
     let jobs = bench.store().jobs().unwrap();
     assert_eq!(jobs.iter().filter(|j| j.state.as_str() == "done").count(), n);
     let cpu = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    (
+    Measured {
         wall,
-        usage.ru_maxrss as f64 / 1024.0,
-        cpu(usage.ru_utime) + cpu(usage.ru_stime),
-    )
+        rss: usage.ru_maxrss as f64 / 1024.0,
+        cpu: cpu(usage.ru_utime) + cpu(usage.ru_stime),
+        sims_cpu,
+    }
 }
 
 fn main() {
     let n = env_or("PARALLEL_TERMINALS", 16);
     let records = env_or("PARALLEL_RECORDS", 2000);
-    let (one, one_rss, one_cpu) = migrate_in_parallel(1, records);
-    let (many, many_rss, many_cpu) = migrate_in_parallel(n, records);
-    println!("| terminals | records each | wall time (s) | ratio to one | agent max RSS (MB) | agent CPU (s) |");
-    println!("|---|---|---|---|---|---|");
-    println!("| 1 | {records} | {one:.2} | 1.00 | {one_rss:.1} | {one_cpu:.2} |");
+    let one = migrate_in_parallel(1, records);
+    let many = migrate_in_parallel(n, records);
     println!(
-        "| {n} | {records} | {many:.2} | **{:.3}** | {many_rss:.1} | {many_cpu:.2} |",
-        many / one
+        "| terminals | records each | wall time (s) | ratio to one | agent max RSS (MB) | agent CPU (s) | simulators' CPU (s) |"
     );
+    println!("|---|---|---|---|---|---|---|");
+    for (count, m) in [(1, &one), (n, &many)] {
+        println!(
+            "| {count} | {records} | {:.2} | **{:.3}** | {:.1} | {:.2} | {:.2} |",
+            m.wall,
+            m.wall / one.wall,
+            m.rss,
+            m.cpu,
+            m.sims_cpu
+        );
+    }
 }

@@ -123,6 +123,11 @@ pub struct Sim {
 }
 
 impl Sim {
+    /// The simulator's process id.
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
+
     /// Starts `posagent sim terminal --pty --link DIR/NAME ARGS…` and waits for its port.
     pub fn start(dir: &Path, name: &str, args: &[&str]) -> Sim {
         let port = dir.join(name);

@@ -61,7 +61,7 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
         .collect::<Result<Vec<_>, _>>()?;
     // Opened before the terminal is read: a database that cannot record the backup is
     // found before anything is written.
-    let store = Store::open(&paths.data)?;
+    let mut store = Store::open(&paths.data)?;
     let mut t = Terminal::open_authenticated(&port, &profile.serial, &secret)?;
     let mut bars = progress::Transfers::new(&progress::transfer_bars(out), &tr!("transfer-backup"));
     let how = backup::Taking {
@@ -70,7 +70,7 @@ fn create(paths: &Paths, a: &BackupArgs, out: &Output) -> Result<(), CliError> {
         job_id: None,
         password: &pw,
         force: a.force,
-        store: &store,
+        store: &mut store,
         feed: None,
     };
     let backup::Taken {

@@ -408,7 +408,7 @@ pub struct Taking<'a> {
     pub password: &'a [u8],
     /// Whether an existing file may be replaced.
     pub force: bool,
-    pub store: &'a crate::store::Store,
+    pub store: &'a mut crate::store::Store,
     /// Where the log goes on to as it arrives (a one-pass migration's import), if anywhere.
     pub feed: Option<&'a Feed>,
 }
@@ -512,7 +512,7 @@ pub fn keep(
     contents: &Contents,
     password: &[u8],
     force: bool,
-    store: &crate::store::Store,
+    store: &mut crate::store::Store,
 ) -> Result<(Written, crate::store::BackupRecord), BackupError> {
     let job_id = base.job_id.clone();
     let serial = base.terminal.serial.clone();

@@ -69,7 +69,7 @@ impl Common<'_> {
                 job_id: Some(self.job.id.clone()),
                 password: self.backup_password,
                 force: true,
-                store: &self.store,
+                store: &mut self.store,
                 feed,
             },
         )?;

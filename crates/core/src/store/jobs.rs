@@ -344,13 +344,13 @@ impl Store {
 
     /// Records the job's verified backup.
     pub fn set_job_backup(&mut self, job_id: &str, file: &str, sha256: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute(
+        self.write(|tx| {
+            tx.execute(
                 "UPDATE jobs SET backup_file = ?2, backup_sha256 = ?3, updated_at = ?4 WHERE id = ?1",
                 params![job_id, file, sha256, now()],
             )
             .map(drop)
-            .map_err(self.err())
+        })
     }
 
     /// Marks a job done, queues its submission and records card events, all in one

@@ -10,7 +10,11 @@ pub mod live;
 pub mod orders;
 pub mod outbox;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::time::Duration;
 
 use rusqlite::{Connection, params};
 use serde::Serialize;
@@ -18,7 +22,41 @@ use serde::Serialize;
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "posagent.db";
 /// How long a writer waits for another process's lock.
-pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a writer sleeps between looks at another process's lock. SQLite's own handler
+/// backs off to 100 ms, most of it with the lock long free again.
+const BUSY_POLL: Duration = Duration::from_millis(2);
+
+/// Times a writer of this process found the database locked by another connection.
+static BUSY_WAITS: AtomicU64 = AtomicU64::new(0);
+
+/// How many times a writer of this process has found the database locked by another
+/// connection and waited (for the support log and the tests: writers of one process take
+/// turns on [`writers`] and never meet here).
+pub fn busy_waits() -> u64 {
+    BUSY_WAITS.load(Ordering::Relaxed)
+}
+
+/// SQLite's busy handler: waits [`BUSY_POLL`] at a time, up to [`BUSY_TIMEOUT`].
+fn on_busy(tries: i32) -> bool {
+    BUSY_WAITS.fetch_add(1, Ordering::Relaxed);
+    std::thread::sleep(BUSY_POLL);
+    BUSY_POLL * (tries.max(0) as u32 + 1) < BUSY_TIMEOUT
+}
+
+/// The write turn of each database this process has open: its writers (a depot's dozens of
+/// jobs) queue on one lock in turn, instead of each polling SQLite's.
+fn writers(path: &Path) -> Arc<Mutex<()>> {
+    static TURNS: LazyLock<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = LazyLock::new(Default::default);
+    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    TURNS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(key)
+        .or_default()
+        .clone()
+}
 
 /// Schema migrations; entry *i* takes the schema from version *i* to *i + 1*.
 const MIGRATIONS: &[&str] = &["
@@ -272,6 +310,8 @@ pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// This process's write turn on the file.
+    turn: Arc<Mutex<()>>,
 }
 
 impl Store {
@@ -285,7 +325,8 @@ impl Store {
         })?;
         // SQLite gives its WAL and shared-memory files the database file's mode.
         crate::private::restrict(&path).map_err(|e| StoreError::Dir(path.clone(), e))?;
-        let mut store = Store { conn, path };
+        let turn = writers(&path);
+        let mut store = Store { conn, path, turn };
         store.configure()?;
         store.migrate()?;
         // On only after the migrations: a table rebuild must not cascade (SQLite's own
@@ -308,12 +349,15 @@ impl Store {
             path: path.clone(),
             source,
         };
+        let turn = Arc::clone(&self.turn);
+        let _turn = turn.lock().unwrap_or_else(PoisonError::into_inner);
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(err)?;
         let value = f(&tx).map_err(err)?;
         tx.commit().map_err(err)?;
+        // Under the turn: the head written is the newest, never one overtaken.
         self.write_audit_head();
         Ok(value)
     }
@@ -325,8 +369,8 @@ impl Store {
         }
     }
 
-    fn configure(&self) -> Result<(), StoreError> {
-        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(self.err())?;
+    fn configure(&mut self) -> Result<(), StoreError> {
+        self.conn.busy_handler(Some(on_busy)).map_err(self.err())?;
         // Switching a fresh file to WAL needs an exclusive lock, and SQLite answers BUSY at
         // once, without its busy handler, while another process holds a shared one (several
         // processes opening a fresh data directory at once): ask again until BUSY_TIMEOUT.
@@ -368,6 +412,8 @@ impl Store {
             // Write-locked from the start (waiting up to BUSY_TIMEOUT for another process),
             // and the version read again under the lock: several processes opening a fresh
             // data directory at once apply each migration exactly once.
+            let turn = Arc::clone(&self.turn);
+            let _turn = turn.lock().unwrap_or_else(PoisonError::into_inner);
             let tx = self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -391,9 +437,9 @@ impl Store {
     }
 
     /// Records a written backup; returns its id.
-    pub fn record_backup(&self, b: &BackupRecord) -> Result<i64, StoreError> {
-        self.conn
-            .execute(
+    pub fn record_backup(&mut self, b: &BackupRecord) -> Result<i64, StoreError> {
+        self.write(|tx| {
+            tx.execute(
                 "INSERT INTO backups (created_at, terminal_serial, profile, file, size, sha256, transactions, job_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
@@ -406,9 +452,9 @@ impl Store {
                     b.transactions,
                     b.job_id
                 ],
-            )
-            .map_err(self.err())?;
-        Ok(self.conn.last_insert_rowid())
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
     }
 
     /// Backups matching `filter` (SQL after the FROM clause, with `?` parameters).
@@ -513,7 +559,7 @@ mod tests {
     #[test]
     fn backups_are_recorded_and_listed_newest_first() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
         s.record_backup(&record("SN-1", "2026-11-20T10:00:00Z")).unwrap();
         s.record_backup(&record("SN-1", "2026-11-21T10:00:00Z")).unwrap();
         s.record_backup(&record("SN-2", "2026-11-22T10:00:00Z")).unwrap();
