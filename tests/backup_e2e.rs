@@ -695,32 +695,5 @@ fn backup_progress_starts_empty_never_goes_back_and_fits_80_columns() {
         "a bar over 80 columns: {widths:?}\n{}",
         p.screen
     );
-    assert_progress(&bars, 2, &p.screen);
-}
-
-/// Bars as drawn: `objects` transfers, each a run of redraws with one total that starts at
-/// 0, never goes back and ends at its total; none of 0 bytes.
-fn assert_progress(bars: &[(String, f64, f64)], objects: usize, screen: &str) {
-    assert!(!bars.is_empty(), "no bar drawn: {screen}");
-    let mut runs: Vec<Vec<f64>> = Vec::new();
-    let mut total = None;
-    for (_, done, t) in bars {
-        assert!(*t > 0.0, "a bar for an empty object: {bars:?}");
-        if total != Some(*t) {
-            runs.push(Vec::new());
-            total = Some(*t);
-        }
-        runs.last_mut().unwrap().push(*done);
-    }
-    let totals: Vec<f64> = {
-        let mut t: Vec<f64> = bars.iter().map(|b| b.2).collect();
-        t.dedup();
-        t
-    };
-    assert_eq!(runs.len(), objects, "one bar per object: {bars:?}");
-    for (run, total) in runs.iter().zip(totals) {
-        assert_eq!(run[0], 0.0, "starts empty: {run:?}");
-        assert!(run.windows(2).all(|w| w[0] <= w[1]), "went back: {run:?}");
-        assert_eq!(*run.last().unwrap(), total, "ends at its total: {run:?}");
-    }
+    common::pty::assert_progress(&bars, 2, &p.screen);
 }

@@ -163,6 +163,50 @@ fn migrate_moves_everything_to_the_replacement_and_unbinds_the_old_unit() {
     assert_eq!(bench.store().submissions().unwrap().len(), 1);
 }
 
+/// A migration's bars on a technician's 80-column terminal: the old unit's backup and the
+/// new unit's import, drawn at once, each one bar per object that starts empty, never goes
+/// back and ends at its total; every line within 80 columns.
+#[test]
+fn migration_progress_starts_empty_never_goes_back_and_fits_80_columns() {
+    let bench = Bench::default();
+    let old = start_sim(&bench, "old", &["--transactions", "20000"]);
+    let new = start_sim(&bench, "new", &["--blank", "--serial", "NEW-0009"]);
+    let order = migrate_order(&bench, &old, "NEW-0009", "WO-MIG-9");
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));
+    cmd.env("POSAGENT_HOME", bench.path())
+        .env("LANG", "C.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("POSAGENT_LANG")
+        .args(["migrate", "--from", port(&old), "--to", port(&new), "--yes", "--order"])
+        .arg(&order)
+        .arg("--secret-file")
+        .arg(&bench.secret)
+        .arg("--password-file")
+        .arg(&bench.password);
+    let mut p = common::pty::PtyChild::spawn(cmd);
+    let status = p.wait(std::time::Duration::from_secs(120));
+    assert_eq!(status.code(), Some(0), "{}", p.screen);
+    let (bars, widths) = common::pty::bars_drawn(&p.screen);
+    assert!(
+        widths.iter().all(|w| *w <= 80),
+        "a bar over 80 columns: {widths:?}\n{}",
+        p.screen
+    );
+    let mut labels: Vec<&str> = bars.iter().map(|b| b.0.as_str()).collect();
+    labels.sort_unstable();
+    labels.dedup();
+    assert_eq!(
+        labels.len(),
+        2,
+        "the backup's and the import's bars: {labels:?}\n{}",
+        p.screen
+    );
+    for (label, objects) in labels.iter().zip([2, 1]) {
+        let of_label: Vec<_> = bars.iter().filter(|b| b.0 == *label).cloned().collect();
+        common::pty::assert_progress(&of_label, objects, &p.screen);
+    }
+}
+
 #[test]
 fn a_binding_mismatch_is_refused_and_nothing_changes() {
     let bench = Bench::default();

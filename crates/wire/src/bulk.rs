@@ -311,9 +311,15 @@ impl<P: Port> Link<P> {
                         // One round-trip sample per ACK, from the oldest block it is the
                         // first news of (a frame's blocks would otherwise count many times).
                         let mut oldest: Option<Instant> = None;
+                        // Units this ACK is the first news of, wherever they are: the line
+                        // delivered them, whether or not an earlier hole holds the base back.
+                        let mut delivered = 0;
                         let mut newly = |slot: &mut Slot| {
-                            if !slot.acked && !slot.resent {
-                                oldest = oldest.into_iter().chain(slot.sent_at).min();
+                            if !slot.acked {
+                                delivered += 1;
+                                if !slot.resent {
+                                    oldest = oldest.into_iter().chain(slot.sent_at).min();
+                                }
                             }
                             slot.acked = true;
                         };
@@ -332,6 +338,7 @@ impl<P: Port> Link<P> {
                         if let Some(t) = oldest {
                             rto.sample(now - t);
                         }
+                        delivery.acked(delivered * unit);
                         // A later frame arrived while an earlier one did not: it was lost.
                         if let Some(h) = highest
                             && let Some(h_sent) = slots[h].sent_at
@@ -349,7 +356,6 @@ impl<P: Port> Link<P> {
                             base += 1;
                         }
                         if base > old_base {
-                            delivery.acked((base - old_base) * unit);
                             last_progress = Instant::now();
                             progress((base * unit).min(total) as u64, total as u64);
                         }
@@ -371,8 +377,15 @@ impl<P: Port> Link<P> {
                 }
             }
             if base < n && !sent && slots[base].sent_at.is_some_and(|t| t + rto.current() <= Instant::now()) {
-                // Not counted as damage: a timeout is as often a queue as a loss.
-                lost.insert(base);
+                // Not counted as damage: a timeout is as often a queue as a loss. The rest
+                // of the oldest unit's frame goes with it: one unit per timeout, each
+                // timeout twice the last, cost seconds for a frame lost at an object's end.
+                let frame = slots[base].frame;
+                for (i, s) in slots.iter().enumerate().take(next).skip(base) {
+                    if !s.acked && s.frame == frame {
+                        lost.insert(i);
+                    }
+                }
                 self.stats.timeouts += 1;
                 tracing::debug!(
                     offset = base * unit,
@@ -636,6 +649,8 @@ mod tests {
         late: Duration,
         /// One byte in this many has a bit flipped (0: none).
         damage_every: usize,
+        /// The byte at this count (from 1) has a bit flipped.
+        damage_at: Option<usize>,
         /// The line's rate in bytes per second, behind a queue that takes every write at
         /// once (0: no limit).
         bytes_per_second: usize,
@@ -674,7 +689,9 @@ mod tests {
                     let mut bytes = buf[..n].to_vec();
                     for b in &mut bytes {
                         count += 1;
-                        if way.damage_every > 0 && count.is_multiple_of(way.damage_every) {
+                        if (way.damage_every > 0 && count.is_multiple_of(way.damage_every))
+                            || way.damage_at == Some(count)
+                        {
                             *b ^= 0x10;
                         }
                     }
@@ -752,6 +769,25 @@ mod tests {
         assert!(on_wire < 1.4, "{on_wire:.2} times the object on the wire");
         let mean_frame = data.len() as f64 / stats.frames_out as f64;
         assert!(mean_frame < 400.0, "{mean_frame:.0} bytes per frame");
+    }
+
+    /// A regression: when the last frame of an object was lost, nothing later could show it,
+    /// and the timeout sent its units again one per timeout, each timeout twice the last
+    /// (a 15-block frame: 15 timeouts, far past the stall limit). Now the whole frame goes
+    /// again at the first timeout. Here the third and last frame is damaged on its way.
+    #[test]
+    fn a_lost_last_frame_is_sent_again_whole_at_one_timeout() {
+        let block = usize::from(proto::BLOCK_SIZE);
+        let data = pattern(45 * block);
+        let frame = 15 * block + 15;
+        let tail = Way {
+            damage_at: Some(2 * frame + frame / 2),
+            ..Way::default()
+        };
+        let (got, stats) = over_relay(&data, Some(block), tail, Way::default());
+        assert_eq!(got, data);
+        assert_eq!(stats.timeouts, 1, "{stats:?}");
+        assert_eq!(stats.retransmissions, 1, "one frame sent again: {stats:?}");
     }
 
     /// A regression: a port that takes every write at once (a pseudo-terminal, a USB
