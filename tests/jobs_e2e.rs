@@ -201,7 +201,8 @@ fn migration_progress_starts_empty_never_goes_back_and_fits_80_columns() {
         "the backup's and the import's bars: {labels:?}\n{}",
         p.screen
     );
-    for (label, objects) in labels.iter().zip([2, 1]) {
+    // Each: the parameters, then the log.
+    for (label, objects) in labels.iter().zip([2, 2]) {
         let of_label: Vec<_> = bars.iter().filter(|b| b.0 == *label).cloned().collect();
         common::pty::assert_progress(&of_label, objects, &p.screen);
     }

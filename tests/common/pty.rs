@@ -158,7 +158,10 @@ pub fn bars_drawn(screen: &str) -> (Vec<(String, f64, f64)>, Vec<usize>) {
     let plain = strip_escapes(screen);
     let mut bars = Vec::new();
     let mut widths = Vec::new();
-    for line in plain.split(['\r', '\n']).filter(|l| !l.trim().is_empty()) {
+    // The terminal wraps at its 80th column, and a redraw of several bars pads each to the
+    // full width and lets it wrap: a text line is as many screen rows as it fills.
+    let rows: Vec<String> = plain.split(['\r', '\n']).flat_map(screen_rows).collect();
+    for line in rows.iter().filter(|l| !l.trim().is_empty()) {
         let (Some(open), Some(close)) = (line.find(" ["), line.find("] ")) else {
             continue;
         };
@@ -199,6 +202,33 @@ pub fn bars_drawn(screen: &str) -> (Vec<(String, f64, f64)>, Vec<usize>) {
 
 /// `text` with each ANSI escape sequence (CSI `ESC [ … letter`, and lone `ESC x`) made a
 /// line break: a redraw starts with one, so each drawn line stands alone.
+/// Columns of the pseudo-terminal.
+const COLUMNS: usize = 80;
+
+/// `line` as the terminal's rows: cut at every 80th column. A row filled to its last column
+/// with no blank there is given one column more, so text that ran past the edge shows as
+/// wider than the screen.
+fn screen_rows(line: &str) -> Vec<String> {
+    let mut rows = vec![String::new()];
+    let mut width = 0;
+    for c in line.chars() {
+        let w = console::measure_text_width(c.encode_utf8(&mut [0; 4]));
+        if width + w > COLUMNS {
+            rows.push(String::new());
+            width = 0;
+        }
+        rows.last_mut().unwrap().push(c);
+        width += w;
+    }
+    let full = rows.len() - 1;
+    for row in &mut rows[..full] {
+        if !row.ends_with(' ') {
+            row.push('…');
+        }
+    }
+    rows
+}
+
 fn strip_escapes(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();

@@ -90,6 +90,10 @@ impl Transfers {
                 return;
             }
             let bar = self.multi.add(transfer_bar(&self.label, total));
+            // Shown empty first, even when the first news is of bytes already through (an
+            // import's first acknowledgement): redraws are rate-limited, and the next one
+            // would otherwise be the first seen.
+            bar.force_draw();
             self.current = Some((bar, total));
         }
         if let Some((bar, total)) = &self.current {

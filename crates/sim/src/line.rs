@@ -14,14 +14,19 @@ use rand::{Rng, SeedableRng};
 use super::faults::{FaultSpec, STALL_CHANCE_PER_FRAME, corrupt};
 use crate::link::port::{ChannelReader, Port, PortError, SerialPort};
 
-/// How often the reader thread looks at its stop flag.
+/// How often the reader thread looks again for an agent on the other end.
 const READER_POLL: Duration = Duration::from_millis(20);
+/// How long one read waits for bytes (and so how soon the reader sees its stop flag): a
+/// read returns as soon as bytes come, and each empty one is a wake-up, which dozens of
+/// idle simulators on one machine pay for.
+const READ_WAIT: Duration = Duration::from_millis(100);
 /// The timeouts of a port read and written at once on Windows (see
 /// [`SerialPort::fix_timeouts`]): a paced write is a few milliseconds of bytes.
 #[cfg(windows)]
 const SHARED_TIMEOUT: Duration = Duration::from_millis(50);
-/// Target duration of one paced write, so pacing stays smooth at every baud.
-const PACE_SLICE: Duration = Duration::from_millis(5);
+/// Target duration of one paced write, so pacing stays smooth at every baud (each slice is
+/// a wake-up; a late one is caught up, see [`CATCH_UP`]).
+const PACE_SLICE: Duration = Duration::from_millis(10);
 
 /// Pseudo-terminals exist only on Unix; on Windows the simulator serves on an existing
 /// port (one side of a virtual null-modem pair) with `--port COMn`.
@@ -183,7 +188,7 @@ impl LinePort {
                 let mut buf = [0u8; 4096];
                 while !stop.load(Ordering::Relaxed) {
                     let asked = Instant::now();
-                    match port.read_timeout(&mut buf, READER_POLL) {
+                    match port.read_timeout(&mut buf, READ_WAIT) {
                         Ok(0) => {}
                         Ok(n) => {
                             // The bytes arrive no faster than the line carries them; bytes
