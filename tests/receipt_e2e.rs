@@ -91,8 +91,41 @@ fn the_demo_leaves_a_bilingual_self_contained_receipt_with_masked_numbers() {
         .unwrap();
     assert_eq!(out.status.code(), Some(65), "an unknown job is a data error");
 
+    // A PDF asked for with no browser to print it: refused, saying what to do, nothing
+    // written (it wrote the page's HTML into the .pdf file).
+    let no_browser = home.path().join("no-browser.pdf");
+    let empty_path = home.path().join("empty-path");
+    std::fs::create_dir_all(&empty_path).unwrap();
+    let out = common::posagent(&data_dir)
+        .env("PATH", &empty_path)
+        .env_remove("POSAGENT_BROWSER")
+        .args(["jobs", "receipt", job, "--out"])
+        .arg(&no_browser)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "a usage error: {said}");
+    assert!(said.contains("POSAGENT_BROWSER") && said.contains(".html"), "{said}");
+    assert!(!no_browser.exists(), "nothing written under the .pdf name");
+
     match Command::new("chromium").arg("--version").output() {
-        Ok(o) if o.status.success() => render_and_read(&receipt, home.path()),
+        Ok(o) if o.status.success() => {
+            render_and_read(&receipt, home.path());
+            let pdf = home.path().join("receipt-out.pdf");
+            let out = common::posagent(&data_dir)
+                .args(["jobs", "receipt", job, "--out"])
+                .arg(&pdf)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            read_pdf(&pdf);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(&pdf).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "the PDF names the merchant");
+            }
+        }
         _ => eprintln!("SKIPPED rendering the receipt: chromium is not installed (tests/run installs it with apt)"),
     }
     std::fs::remove_dir_all(&data_dir).unwrap();
@@ -117,7 +150,14 @@ fn render_and_read(receipt: &Path, dir: &Path) {
     chromium(format!("--print-to-pdf={}", pdf.display()));
     chromium(format!("--screenshot={}", png.display()));
     assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"), "a PNG");
-    let text = Command::new("pdftotext").arg(&pdf).arg("-").output().unwrap();
+    read_pdf(&pdf);
+}
+
+/// Reads a printed receipt back: both titles, the masked card and no full number, one A4
+/// page.
+fn read_pdf(pdf: &Path) {
+    assert!(std::fs::read(pdf).unwrap().starts_with(b"%PDF-"), "a PDF");
+    let text = Command::new("pdftotext").arg(pdf).arg("-").output().unwrap();
     assert!(
         text.status.success(),
         "pdftotext: {}",
@@ -128,7 +168,7 @@ fn render_and_read(receipt: &Path, dir: &Path) {
     assert!(text.contains("Terminal binding change receipt"), "English in the PDF");
     assert!(has_masked_card(&text), "the masked card in the PDF: {text}");
     assert_eq!(card_like_numbers(&text), Vec::<String>::new());
-    let pages = Command::new("pdfinfo").arg(&pdf).output().unwrap();
+    let pages = Command::new("pdfinfo").arg(pdf).output().unwrap();
     let info = String::from_utf8_lossy(&pages.stdout);
     assert!(info.contains("A4"), "an A4 page: {info}");
     assert!(

@@ -150,8 +150,9 @@ pub enum JobsCommand {
     /// provider's receipt.
     Receipt {
         id: String,
-        /// Where to write it (default: receipts/JOB.html under the data directory).
-        #[arg(long, value_name = "FILE.html")]
+        /// Where to write it (default: receipts/JOB.html under the data directory); a
+        /// name ending in .pdf gets a PDF, printed by Chromium, Chrome or Edge.
+        #[arg(long, value_name = "FILE.html|FILE.pdf")]
         out: Option<PathBuf>,
     },
     /// Carry on an interrupted job from its journal.

@@ -177,6 +177,8 @@ impl Diagnose for ReceiptError {
                 .code("job_not_found")
                 .help(tr!("help-jobs-list")),
             ReceiptError::Write { .. } => Diagnosis::of(Kind::Failure).help(tr!("help-receipt-out")),
+            ReceiptError::NoBrowser(_) => Diagnosis::of(Kind::Usage).help(tr!("help-receipt-pdf")),
+            ReceiptError::Pdf { .. } => Diagnosis::of(Kind::Failure).help(tr!("help-receipt-pdf")),
         }
     }
 }

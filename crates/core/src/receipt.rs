@@ -24,7 +24,29 @@ pub enum ReceiptError {
     Store(#[from] StoreError),
     #[error("{}", crate::tr!("receipt-write-failed", file = .path.display().to_string(), reason = crate::input::describe_io(.source)))]
     Write { path: PathBuf, source: std::io::Error },
+    /// A PDF was asked for and no browser to print it with was found.
+    #[error("{}", crate::tr!("receipt-no-pdf", file = .0.display().to_string()))]
+    NoBrowser(PathBuf),
+    /// The browser ran and no PDF came of it.
+    #[error("{}", crate::tr!("receipt-pdf-failed", file = .path.display().to_string(), reason = .reason.as_str()))]
+    Pdf { path: PathBuf, reason: String },
 }
+
+/// Environment variable naming the browser that prints a receipt to PDF.
+pub const BROWSER_ENV: &str = "POSAGENT_BROWSER";
+
+/// Browsers that print a page to PDF headless, looked for on the PATH in this order.
+const BROWSERS: &[&str] = &[
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+    "chrome",
+    "msedge",
+];
+
+/// How long a browser may take to print one page.
+const PRINT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The directory under the data directory where jobs keep their receipts.
 pub fn dir(data: &Path) -> PathBuf {
@@ -37,26 +59,145 @@ pub fn default_path(data: &Path, job_id: &str) -> PathBuf {
 }
 
 /// Renders the receipt of job `id` (or a unique prefix) as the store holds it now and
-/// writes it (0600: it names the merchant) to `dest`, else to [`default_path`]. Returns
-/// where it went.
+/// writes it (0600: it names the merchant) to `dest`, else to [`default_path`]. A `dest`
+/// ending in `.pdf` gets a PDF, printed by a headless browser ([`BROWSER_ENV`], else the
+/// first of [`BROWSERS`] on the PATH) from the page kept at [`default_path`]. Returns where
+/// it went.
 pub fn write(store: &Store, data: &Path, id: &str, dest: Option<&Path>) -> Result<PathBuf, ReceiptError> {
     let job = store.job(id)?.ok_or_else(|| ReceiptError::NotFound(id.to_string()))?;
     let journal = store.journal_of(&job.id)?;
     let submission = store.submission_of_job(&job.id)?;
     let html = render(&job, &journal, submission.as_ref());
-    let (path, written) = match dest {
-        Some(p) => (p.to_path_buf(), crate::private::replace(p, html.as_bytes())),
-        None => {
-            let p = default_path(data, &job.id);
-            let written = crate::private::dir(&dir(data)).and_then(|()| crate::private::replace(&p, html.as_bytes()));
-            (p, written)
-        }
+    let pdf = dest.filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("pdf")));
+    let page = match dest {
+        Some(p) if pdf.is_none() => p.to_path_buf(),
+        _ => default_path(data, &job.id),
+    };
+    let written = if dest.is_some() && pdf.is_none() {
+        crate::private::replace(&page, html.as_bytes())
+    } else {
+        crate::private::dir(&dir(data)).and_then(|()| crate::private::replace(&page, html.as_bytes()))
     };
     written.map_err(|source| ReceiptError::Write {
-        path: path.clone(),
+        path: page.clone(),
         source,
     })?;
-    Ok(path)
+    match pdf {
+        Some(out) => print_pdf(&page, out).map(|()| out.to_path_buf()),
+        None => Ok(page),
+    }
+}
+
+/// The browser to print with: the one [`BROWSER_ENV`] names, else the first of
+/// [`BROWSERS`] on the PATH.
+fn browser() -> Option<PathBuf> {
+    if let Some(named) = std::env::var_os(BROWSER_ENV).filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(named));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).find_map(|dir| {
+        BROWSERS.iter().find_map(|name| {
+            let file = dir.join(if cfg!(windows) {
+                format!("{name}.exe")
+            } else {
+                name.to_string()
+            });
+            file.is_file().then_some(file)
+        })
+    })
+}
+
+/// Prints `page` to the PDF `out` with a headless browser (its own empty profile, no
+/// header or footer), written beside `out` and moved there once it is a PDF, 0600.
+fn print_pdf(page: &Path, out: &Path) -> Result<(), ReceiptError> {
+    let failed = |reason: String| ReceiptError::Pdf {
+        path: out.to_path_buf(),
+        reason,
+    };
+    let browser = browser().ok_or_else(|| ReceiptError::NoBrowser(out.to_path_buf()))?;
+    let page = std::fs::canonicalize(page).map_err(|e| failed(crate::input::describe_io(&e)))?;
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let stem = uuid::Uuid::now_v7().simple().to_string();
+    let (tmp, profile) = (dir.join(format!(".{stem}.pdf")), dir.join(format!(".{stem}.profile")));
+    let mut cmd = std::process::Command::new(&browser);
+    cmd.args(["--headless", "--disable-gpu", "--no-first-run", "--disable-extensions"])
+        .arg("--no-pdf-header-footer")
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--print-to-pdf={}", tmp.display()))
+        .arg(url_of(&page))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // Chromium will not start its sandbox as root; the page is this program's own.
+    #[cfg(unix)]
+    if unsafe { libc::geteuid() } == 0 {
+        cmd.arg("--no-sandbox");
+    }
+    let result = run_for(cmd, PRINT_TIMEOUT, &browser).and_then(|()| {
+        let head = std::fs::read(&tmp).map(|b| b.starts_with(b"%PDF-")).unwrap_or(false);
+        if !head {
+            return Err(crate::tr!("receipt-pdf-none", browser = browser.display().to_string()));
+        }
+        crate::private::restrict(&tmp)
+            .and_then(|()| std::fs::rename(&tmp, out))
+            .map_err(|e| crate::input::describe_io(&e))
+    });
+    let _ = std::fs::remove_file(&tmp);
+    let _ = std::fs::remove_dir_all(&profile);
+    result.map_err(failed)
+}
+
+/// A `file://` URL for an absolute path.
+fn url_of(path: &Path) -> String {
+    let text = path.display().to_string().replace('\\', "/");
+    let text = text.strip_prefix("//?/").unwrap_or(&text).to_string();
+    let encoded: String = text
+        .chars()
+        .map(|c| match c {
+            ' ' => "%20".to_string(),
+            '#' => "%23".to_string(),
+            '%' => "%25".to_string(),
+            '?' => "%3F".to_string(),
+            c => c.to_string(),
+        })
+        .collect();
+    if encoded.starts_with('/') {
+        format!("file://{encoded}")
+    } else {
+        format!("file:///{encoded}")
+    }
+}
+
+/// Runs `cmd` to its end, for at most `limit`; why not, in words.
+fn run_for(mut cmd: std::process::Command, limit: std::time::Duration, name: &Path) -> Result<(), String> {
+    let shown = name.display().to_string();
+    let mut child = cmd.spawn().map_err(|e| {
+        crate::tr!(
+            "receipt-browser-not-run",
+            browser = shown.as_str(),
+            reason = crate::input::describe_io(&e)
+        )
+    })?;
+    let until = std::time::Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return Ok(()),
+            Ok(None) if std::time::Instant::now() < until => std::thread::sleep(std::time::Duration::from_millis(50)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(crate::tr!(
+                    "receipt-browser-timeout",
+                    browser = shown.as_str(),
+                    seconds = limit.as_secs()
+                ));
+            }
+            Err(e) => return Err(crate::input::describe_io(&e)),
+        }
+    }
 }
 
 /// Renders the receipt of a job: every label in Chinese then English, from the catalogues.

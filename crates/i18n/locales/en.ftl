@@ -105,6 +105,7 @@ help-profile-loosens = remove the override, or keep the built-in value of that r
 help-profile-unknown = run `posagent profiles` to see the names
 help-profile-unreadable = replace it with a plain TOML file, or remove it to use the built-in profile
 help-receipt-out = name a writable place with --out FILE.html
+help-receipt-pdf = write the receipt as FILE.html and print it from any browser, or install Chromium (or name a browser with POSAGENT_BROWSER)
 help-order-check = fix the file; `posagent order check` lists every problem
 
 ## Jobs
@@ -576,6 +577,11 @@ profile-enforced-unsigned = [authority] enforced = true needs [orders] require_s
 profile-unknown = no profile named '{ $name }'
 profile-dir-unreadable = cannot read profile directory { $dir }: { $reason }
 receipt-write-failed = cannot write the receipt { $file }: { $reason }
+receipt-no-pdf = cannot write { $file }: a PDF is printed by a browser, and none was found (Chromium, Chrome or Edge on the PATH, or the one POSAGENT_BROWSER names)
+receipt-pdf-failed = cannot write the PDF { $file }: { $reason }
+receipt-pdf-none = { $browser } made no PDF of the page
+receipt-browser-not-run = { $browser } could not be started: { $reason }
+receipt-browser-timeout = { $browser } did not finish within { $seconds } s
 seal-key = local key { $file }: { $reason }
 seal-open = sealed data is damaged or was sealed with another key
 orderfile-unknown-type = { $file }: unknown order file type; use a .toml file (one order or [[order]] tables) or a .csv file
@@ -792,7 +798,7 @@ arg-client-key = Private key of the client certificate (PEM)
 arg-agent-key-file = File holding the agent's signing key, 64 hex digits (else provider.agent_key_file)
 arg-out = The zip to write
 cmd-backup--out = Archive to write
-cmd-jobs-receipt--out = Where to write it (default: receipts/JOB.html under the data directory)
+cmd-jobs-receipt--out = Where to write it (default: receipts/JOB.html under the data directory); a name ending in .pdf gets a PDF, printed by Chromium, Chrome or Edge
 arg-force = Replace an existing file
 cmd-backup--force = Replace an existing archive
 arg-evidence = Evidence files to include

@@ -105,6 +105,7 @@ help-profile-loosens = 删除该覆盖配置，或保持该规则的内置值（
 help-profile-unknown = 运行 `posagent profiles` 查看可用名称
 help-profile-unreadable = 请换成普通的 TOML 文件，或删除它以使用内置配置
 help-receipt-out = 请用 --out FILE.html 指定一个可写的位置
+help-receipt-pdf = 将签收单写为 FILE.html 后用任意浏览器打印，或安装 Chromium（也可用 POSAGENT_BROWSER 指定浏览器）
 help-order-check = 请修正该文件；`posagent order check` 会列出所有问题
 
 ## 作业
@@ -576,6 +577,11 @@ profile-enforced-unsigned = [authority] enforced = true 需要 [orders] require_
 profile-unknown = 没有名为“{ $name }”的配置
 profile-dir-unreadable = 无法读取配置目录 { $dir }：{ $reason }
 receipt-write-failed = 无法写入签收单 { $file }：{ $reason }
+receipt-no-pdf = 无法写入 { $file }：PDF 需由浏览器打印生成，但未找到浏览器（PATH 中的 Chromium、Chrome 或 Edge，或 POSAGENT_BROWSER 指定的浏览器）
+receipt-pdf-failed = 无法写入 PDF 文件 { $file }：{ $reason }
+receipt-pdf-none = { $browser } 未能将页面生成 PDF
+receipt-browser-not-run = 无法启动 { $browser }：{ $reason }
+receipt-browser-timeout = { $browser } 在 { $seconds } 秒内未完成
 seal-key = 本机密钥 { $file }：{ $reason }
 seal-open = 加密数据已损坏，或是用另一把密钥加密的
 orderfile-unknown-type = { $file }：未知的工单文件类型；请使用 .toml 文件（一张工单或 [[order]] 表）或 .csv 文件
@@ -792,7 +798,7 @@ arg-client-key = 客户端证书的私钥（PEM）
 arg-agent-key-file = 存放本机签名密钥的文件，64 位十六进制数字（否则用 provider.agent_key_file）
 arg-out = 要写出的 zip 文件
 cmd-backup--out = 要写出的备份文件
-cmd-jobs-receipt--out = 写到哪里（默认：数据目录下的 receipts/作业号.html）
+cmd-jobs-receipt--out = 写到哪里（默认：数据目录下的 receipts/作业号.html）；文件名以 .pdf 结尾时生成 PDF（由 Chromium、Chrome 或 Edge 打印）
 arg-force = 覆盖已有的文件
 cmd-backup--force = 覆盖已有的备份文件
 arg-evidence = 要放入备份的证明材料文件
