@@ -674,7 +674,7 @@ fn the_wizard_runs_a_card_rebind_and_a_migration_then_syncs() {
         // The receipt's title is bilingual (the live page's has no <small>).
         wait_for(&b, "h1 small").await;
         let receipt = b.find(Locator::Css("h1")).await.unwrap().text().await.unwrap();
-        assert!(receipt.contains("回执") && receipt.contains("receipt"), "{receipt}");
+        assert!(receipt.contains("签收单") && receipt.contains("receipt"), "{receipt}");
         assert!(b.source().await.unwrap().contains(&job));
         shot(&b, "receipt").await;
 

@@ -136,7 +136,7 @@ fn a_job_narrates_its_steps_and_summary_in_the_chosen_language() {
     assert!(steps.contains("[ok  ]"), "{steps}");
     let summary = text(&out.stdout);
     assert!(
-        summary.contains("作业") && summary.contains("已完成") && summary.contains("换绑结算卡"),
+        summary.contains("作业") && summary.contains("已完成") && summary.contains("更换结算卡"),
         "{summary}"
     );
     assert!(summary.contains("待打印签字的签收单"), "{summary}");

@@ -53,7 +53,7 @@ fn the_demo_leaves_a_bilingual_self_contained_receipt_with_masked_numbers() {
         assert_eq!(mode, 0o600, "the receipt names the merchant");
     }
     // Chinese first, then English.
-    let zh = html.find("终端绑定变更回执").expect("Chinese title");
+    let zh = html.find("终端绑定变更签收单").expect("Chinese title");
     let en = html.find("Terminal binding change receipt").expect("English title");
     assert!(zh < en);
     for part in [
@@ -164,7 +164,7 @@ fn read_pdf(pdf: &Path) {
         String::from_utf8_lossy(&text.stderr)
     );
     let text = String::from_utf8(text.stdout).unwrap();
-    assert!(text.contains("终端绑定变更回执"), "Chinese in the PDF: {text}");
+    assert!(text.contains("终端绑定变更签收单"), "Chinese in the PDF: {text}");
     assert!(text.contains("Terminal binding change receipt"), "English in the PDF");
     assert!(has_masked_card(&text), "the masked card in the PDF: {text}");
     assert_eq!(card_like_numbers(&text), Vec::<String>::new());

@@ -81,7 +81,7 @@ restore-not-a-restore-order = 工单 { $order } 是 { $operation } 工单，不�
 help-authorisation-stale = 请先提交待发送的记录（posagent sync），再重新拉取工单（posagent orders pull）：服务商将按终端当前的变更次数重新签发
 
 ## 业务类型
-op-rebind-card = 换绑结算卡
+op-rebind-card = 更换结算卡
 op-rebind-account = 换绑结算账户
 op-rebind-phone = 换绑手机号
 op-unbind = 解绑
@@ -401,7 +401,7 @@ submission-show = 提交 { $submission }（{ $kind }），作业 { $job }，工�
     {"  "}幂等键 { $key }
 submission-reason = 服务商的原因：{ $reason }
 submission-code = 服务商的代码：{ $code }
-submission-receipt = 回执：{ $receipt }
+submission-receipt = 服务商回执：{ $receipt }
 submission-payload = 内容（敏感字段已加密，号码已脱敏）：
 submission-not-retryable = 提交 { $submission } 的状态是“{ $state }”；只有被拒绝或已放弃的提交可以重试
 submission-requeued = 提交 { $submission } 已重新排队
@@ -704,7 +704,7 @@ net-answer-too-long = 它的回复超过 { $max } 字节
 net-no-answer = { $seconds } 秒内没有回复
 
 ## 签收单（双语打印，中文在前）
-receipt-title = 终端绑定变更回执
+receipt-title = 终端绑定变更签收单
 receipt-merchant = 商户
 receipt-merchant-name = 商户名称
 receipt-mid = 商户编号
@@ -763,9 +763,9 @@ receipt-state-refused = 已拒绝
 receipt-state-aborted = 已回滚
 receipt-state-cancelled = 已取消
 receipt-state-planned = 仅预演
-receipt-sync-pending = 待上传
-receipt-sync-sending = 上传中
-receipt-sync-accepted = 服务商已受理
+receipt-sync-pending = 待发送
+receipt-sync-sending = 发送中
+receipt-sync-accepted = 服务商已接受
 receipt-sync-rejected = 服务商拒绝
 receipt-sync-dead = 无法送达
 receipt-phase-done = 完成
@@ -836,7 +836,7 @@ arg-faults = 故障，如 bitflip=1e-5,drop=1e-5,stall=200ms,busy=0.1,slow=50ms,
 cmd-sim-provider--faults = 故障，如 unavailable=0.2,delay=100ms,reset_before=0.1,reset_after=0.1,slow_handshake=500ms,reject=0.05
 arg-state = 状态文件；用同一个文件重启相当于断电重启
 arg-blank = 一台新的、未绑定的替换机
-arg-account = 启动时绑定银行账户而不是结算卡
+arg-account = 启动时绑定结算账户而不是结算卡
 arg-legacy = 模拟第一版协议的终端（没有 DIGEST 命令，没有编码，固定分块）
 arg-plain = 在 HELLO 中不提供编码：批量对象按原样传输（不压缩）
 arg-settlement-since = 结算卡或账户的绑定日期，YYYYMMDD，即 STATUS 报告的日期；`unknown` 表示终端不报告
@@ -994,7 +994,7 @@ console-backup-unknown = 这里没有记录该编号的备份
 console-taken = 时间
 console-transactions = 交易笔数
 console-file = 文件
-console-nav-queue = 待上传
+console-nav-queue = 待发送
 console-operator-secret = 操作员密钥
 console-backup-password = 备份密码
 console-backup-password-again = 再次输入备份密码
@@ -1012,7 +1012,7 @@ console-code-title = 验证码
 console-code-send = 提交
 console-code-again = 验证码错误，请重试：
 console-stop = 本步骤后停止
-console-receipt = 回执
+console-receipt = 签收单
 console-job-detail = 作业详情
 console-job-done = 已结束：
 console-job-failed = 已停止：
@@ -1070,7 +1070,7 @@ console-sync-now = 立即同步
 console-kind = 类型
 console-attempts = 尝试次数
 console-retry = 重新发送
-console-synced = 已上传：接受 { $accepted }，拒绝 { $rejected }，待重试 { $retried }。
+console-synced = 已发送：接受 { $accepted }，拒绝 { $rejected }，待重试 { $retried }。
 console-orders-pulled = 已拉取 { $count } 个工单。
 console-requeued = { $submission } 已重新排队
 console-not-retryable = 只有被拒绝或已放弃的提交可以重新发送
