@@ -71,6 +71,68 @@ fn the_queue_command_a_finished_job_names_works_as_printed() {
     assert!(String::from_utf8_lossy(&shown.stdout).contains(id.as_str()), "`{hint}`");
 }
 
+/// Every table a technician reads fits an 80-column terminal in Chinese, where a
+/// character takes two columns (jobs was 112 wide, queue 120, profiles 105); `--json`
+/// keeps every value whole.
+#[test]
+fn every_table_fits_80_columns_in_chinese() {
+    let bench = Bench::default();
+    for n in 0..2 {
+        let seed = (70 + n).to_string();
+        let sim = start_sim(&bench, &format!("tty{n}"), &["--seed", &seed]);
+        let order = card_order(&bench, &sim, &format!("WO-CARD-WIDE-{n}"), NEW_CARD);
+        let out = bench.rebind_card(&sim, &order);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let tables: [&[&str]; 5] = [
+        &["jobs"],
+        &["queue"],
+        &["profiles"],
+        &["backup", "list"],
+        &["orders", "list"],
+    ];
+    for args in tables {
+        let out = posagent(bench.path())
+            .env("POSAGENT_LANG", "zh-CN")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.lines().count() >= 2, "{args:?}: a table: {text}");
+        for line in text.lines() {
+            let width = console::measure_text_width(line);
+            assert!(width <= 80, "{args:?}: {width} columns:\n{line}\n\n{text}");
+        }
+    }
+    // Cut on the screen, whole in JSON: the job ids `jobs show` takes.
+    let out = posagent(bench.path()).args(["jobs", "--json"]).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for job in doc.as_array().expect("a list of jobs") {
+        let id = job["id"].as_str().unwrap();
+        let shown = posagent(bench.path()).args(["jobs", "show", id]).output().unwrap();
+        assert_eq!(shown.status.code(), Some(0), "{}", stderr(&shown));
+    }
+    let listed = posagent(bench.path())
+        .env("POSAGENT_LANG", "zh-CN")
+        .arg("jobs")
+        .output()
+        .unwrap();
+    for line in String::from_utf8_lossy(&listed.stdout).lines().skip(1) {
+        let shown_id = line.split_whitespace().next().unwrap();
+        let shown = posagent(bench.path())
+            .args(["jobs", "show", shown_id])
+            .output()
+            .unwrap();
+        assert_eq!(
+            shown.status.code(),
+            Some(0),
+            "the id as listed, `{shown_id}`: {}",
+            stderr(&shown)
+        );
+    }
+}
+
 #[test]
 fn rebind_account_replaces_the_account() {
     let bench = Bench::default();

@@ -68,16 +68,20 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
                 })
                 .collect();
             let mut table = Table::new([
-                (tr!("col-job"), 36),
-                (tr!("col-operation"), 14),
-                (tr!("col-terminal"), 16),
-                (tr!("col-state"), 10),
-                (tr!("col-order"), 16),
+                (tr!("col-job"), 8),
+                (tr!("col-operation"), 0),
+                (tr!("col-terminal"), 0),
+                (tr!("col-state"), 0),
+                (tr!("col-order"), 0),
                 (tr!("col-step"), 0),
-            ]);
-            for j in &rows {
+            ])
+            .whole(0)
+            .whole(2);
+            // Ids as short as tells them apart: `jobs show` takes a prefix.
+            let ids = super::output::short_ids(&rows.iter().map(|j| j.id.as_str()).collect::<Vec<_>>());
+            for (j, id) in rows.iter().zip(ids) {
                 table.row([
-                    j.id.clone(),
+                    id,
                     op_label(j.operation.as_str()),
                     j.terminal_serial.clone(),
                     j.state.label(),

@@ -169,10 +169,28 @@ pub fn labelled(label: &str, value: &str, width: usize) -> String {
     format!("{}{value}", pad(label, width))
 }
 
-/// A text table whose columns line up on a terminal in any language.
+/// A text table whose columns line up on a terminal in any language, and fits its width:
+/// the widest column that may be cut loses columns until the table fits, and its longer
+/// cells end in `…` (`--json` keeps every value whole).
 pub struct Table<const N: usize> {
     widths: [usize; N],
     rows: Vec<[String; N]>,
+    /// Columns never cut (ids a command takes back, serials).
+    whole: [bool; N],
+}
+
+/// The narrowest a cut column gets.
+const LEAST_CUT: usize = 8;
+
+/// Columns of the screen the tables fit: the terminal's width when standard output is
+/// one, else 80.
+pub fn screen_columns() -> usize {
+    let term = console::Term::stdout();
+    if term.is_term() {
+        usize::from(term.size().1).max(40)
+    } else {
+        80
+    }
 }
 
 impl<const N: usize> Table<N> {
@@ -183,30 +201,76 @@ impl<const N: usize> Table<N> {
         Table {
             widths,
             rows: vec![header],
+            whole: [false; N],
         }
+    }
+
+    /// Column `i` is never cut.
+    pub fn whole(mut self, i: usize) -> Table<N> {
+        self.whole[i] = true;
+        self
     }
 
     pub fn row(&mut self, cells: [String; N]) {
         self.rows.push(cells);
     }
 
-    /// The table as lines, each column as wide as its widest cell.
+    /// The table as lines within the screen's width ([`screen_columns`]).
     pub fn render(&self) -> String {
+        self.render_within(screen_columns())
+    }
+
+    /// The table as lines of at most `columns` display columns where it can be: each
+    /// column as wide as its widest cell, then the widest that may be cut narrowed, one
+    /// column at a time, down to [`LEAST_CUT`].
+    pub fn render_within(&self, columns: usize) -> String {
         let mut widths = self.widths;
         for row in &self.rows {
             for (w, cell) in widths.iter_mut().zip(row) {
                 *w = (*w).max(console::measure_text_width(cell));
             }
         }
+        let total = |w: &[usize; N]| w.iter().sum::<usize>() + 2 * N.saturating_sub(1);
+        while total(&widths) > columns {
+            let widest = (0..N)
+                .filter(|&i| !self.whole[i] && widths[i] > LEAST_CUT)
+                .max_by_key(|&i| widths[i]);
+            match widest {
+                Some(i) => widths[i] -= 1,
+                None => break,
+            }
+        }
         self.rows
             .iter()
             .map(|row| {
-                let cells: Vec<String> = row.iter().zip(widths).map(|(c, w)| pad(c, w)).collect();
+                let cells: Vec<String> = row
+                    .iter()
+                    .zip(widths)
+                    .map(|(c, w)| pad(&console::truncate_str(c, w, "…"), w))
+                    .collect();
                 cells.join("  ").trim_end().to_string()
             })
             .collect::<Vec<_>>()
             .join("\n")
     }
+}
+
+/// The shortest prefixes, at least 8 characters, that tell `ids` apart (as `jobs show` and
+/// `queue show` take them), in the same order.
+pub fn short_ids(ids: &[&str]) -> Vec<String> {
+    let mut sorted: Vec<&str> = ids.to_vec();
+    sorted.sort_unstable();
+    // An id's shortest unique prefix is one longer than what it shares with a neighbour.
+    let shared = |a: &str, b: &str| a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    ids.iter()
+        .map(|id| {
+            let at = sorted.partition_point(|s| s < id);
+            let before = at.checked_sub(1).map_or(0, |i| shared(sorted[i], id));
+            let after = sorted.get(at + 1).map_or(0, |s| shared(s, id));
+            let len = (before.max(after) + 1).max(8);
+            id.chars().take(len).collect()
+        })
+        .collect()
 }
 
 /// Human lines for a binding, numbers masked.
@@ -276,6 +340,42 @@ mod tests {
             .iter()
             .map(|c| console::measure_text_width(&line[..line.find(c).expect("cell on the line")]))
             .collect()
+    }
+
+    #[test]
+    fn a_table_too_wide_is_cut_in_its_widest_column_to_fit() {
+        let mut t = Table::new([
+            ("作业编号".to_string(), 0),
+            ("商户".to_string(), 0),
+            ("状态".to_string(), 0),
+        ])
+        .whole(0);
+        let name = "上海市浦东新区张江高科技园区某某某某餐饮管理有限公司第一分店";
+        t.row(["0123456789abcdef".into(), name.into(), "已完成".into()]);
+        let text = t.render_within(40);
+        for line in text.lines() {
+            assert!(console::measure_text_width(line) <= 40, "{line}");
+        }
+        assert!(text.contains("0123456789abcdef"), "the id whole: {text}");
+        assert!(text.contains('…') && text.contains("上海市"), "the name cut: {text}");
+        assert!(text.contains("已完成"), "{text}");
+        // Wide enough: nothing is cut.
+        assert!(!t.render_within(200).contains('…'));
+    }
+
+    #[test]
+    fn short_ids_are_the_shortest_unique_prefixes_of_eight_or_more() {
+        let ids = [
+            "01a2463f-4827-701f",
+            "01a2463f-475f-7130",
+            "abcdef0123",
+            "01a2463f-4827-7aaa",
+        ];
+        let short = short_ids(&ids);
+        assert_eq!(
+            short,
+            ["01a2463f-4827-70", "01a2463f-47", "abcdef01", "01a2463f-4827-7a"]
+        );
     }
 
     #[test]

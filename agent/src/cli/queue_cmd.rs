@@ -16,19 +16,22 @@ pub fn run(paths: &Paths, action: Option<QueueCommand>, technician: &str, out: &
         QueueCommand::List => {
             let rows = store.submissions()?;
             let mut table = Table::new([
-                (tr!("col-submission"), 36),
-                (tr!("col-state"), 9),
-                (tr!("col-attempts"), 8),
-                (tr!("col-kind"), 15),
-                (tr!("col-order"), 16),
+                (tr!("col-submission"), 8),
+                (tr!("col-state"), 0),
+                (tr!("col-attempts"), 0),
+                (tr!("col-kind"), 0),
+                (tr!("col-order"), 0),
                 (tr!("col-created"), 0),
-            ]);
-            for s in &rows {
+            ])
+            .whole(0);
+            // Ids as short as tells them apart: `queue show` takes a prefix.
+            let ids = super::output::short_ids(&rows.iter().map(|s| s.id.as_str()).collect::<Vec<_>>());
+            for (s, id) in rows.iter().zip(ids) {
                 table.row([
-                    s.id.clone(),
+                    id,
                     s.state.label(),
                     s.attempts.to_string(),
-                    s.kind.to_string(),
+                    crate::job::operation_label(&s.kind),
                     s.order_id.clone(),
                     super::local_time(&s.created_at),
                 ]);
