@@ -65,6 +65,19 @@ fn the_demo_leaves_a_bilingual_self_contained_receipt_with_masked_numbers() {
     ] {
         assert!(html.contains(part), "{part} missing");
     }
+    // A migration: both units side by side, each with its serial; the old one unbound.
+    for part in [
+        "旧机 DEMO-OLD-0001（变更前）",
+        "旧机 DEMO-OLD-0001（变更后）",
+        "替换机 DEMO-NEW-0002（变更后）",
+        "Replacement unit DEMO-NEW-0002, after",
+        "<td class=num>未绑定 · unbound</td>",
+        "<td class=num>已绑定 · bound</td>",
+        "个体商户 · individual business",
+    ] {
+        assert!(html.contains(part), "{part} missing");
+    }
+    assert!(!html.contains(">bound<"), "a status in English only");
     assert!(html.contains("服务商已签名"), "the order was signed by the provider");
     assert!(html.contains("PRV-"), "the provider's receipt after the demo's sync");
     assert!(html.contains("+08:00"), "times are local, with their offset");

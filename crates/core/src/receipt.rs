@@ -221,7 +221,10 @@ pub fn render(job: &JobRecord, journal: &[JournalEntry], submission: Option<&Sub
         &[
             ("receipt-merchant-name", field(&["merchant", "name"])),
             ("receipt-mid", group_digits(&field(&["merchant", "mid"]))),
-            ("receipt-merchant-kind", field(&["merchant", "kind"])),
+            (
+                "receipt-merchant-kind",
+                label(&field(&["merchant", "kind"]), MERCHANT_KINDS),
+            ),
         ],
     );
     section(&mut h, "receipt-terminal");
@@ -235,7 +238,29 @@ pub fn render(job: &JobRecord, journal: &[JournalEntry], submission: Option<&Sub
     rows(&mut h, &terminals);
     section(&mut h, "receipt-changes");
     match payload {
-        Some(p) => change_table(&mut h, &p["before"], &p["after"]),
+        // A migration: the old unit before and after (unbound), the replacement after.
+        Some(p) if job.replacement_serial.is_some() => {
+            let old_after = serde_json::json!({ "status": "unbound" });
+            let columns = [
+                (unit_heading("receipt-old-unit", &job.terminal_serial), &p["before"]),
+                (unit_heading("receipt-old-unit-after", &job.terminal_serial), &old_after),
+                (
+                    unit_heading("receipt-new-unit", job.replacement_serial.as_deref().unwrap_or("—")),
+                    &p["after"],
+                ),
+            ];
+            change_table(&mut h, &columns);
+        }
+        Some(p) => change_table(
+            &mut h,
+            &[
+                (
+                    format!("{} {}", zh("receipt-before"), en("receipt-before")),
+                    &p["before"],
+                ),
+                (format!("{} {}", zh("receipt-after"), en("receipt-after")), &p["after"]),
+            ],
+        ),
         None => {
             let _ = write!(h, "<p>{} · {}</p>", zh("receipt-no-change"), en("receipt-no-change"));
         }
@@ -368,6 +393,19 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("restore", "receipt-op-restore"),
 ];
 
+/// A merchant's kind, as the receipt shows it.
+const MERCHANT_KINDS: &[(&str, &str)] = &[
+    ("individual", "receipt-kind-individual"),
+    ("company", "receipt-kind-company"),
+];
+
+/// A terminal's binding status, as the receipt shows it.
+const DEVICE_STATES: &[(&str, &str)] = &[
+    ("bound", "receipt-device-bound"),
+    ("unbound", "receipt-device-unbound"),
+    ("active", "receipt-device-active"),
+];
+
 const STATES: &[(&str, &str)] = &[
     ("done", "receipt-state-done"),
     ("running", "receipt-state-running"),
@@ -429,7 +467,19 @@ fn rows(h: &mut String, rows: &[(&str, String)]) {
     h.push_str("</table>");
 }
 
-fn change_table(h: &mut String, before: &Value, after: &Value) {
+/// A unit's column heading, in both languages, with its serial.
+fn unit_heading(key: &str, serial: &str) -> String {
+    let args = FluentArgs::from_iter([("serial", serial.to_string())]);
+    format!(
+        "{}<br>{}",
+        esc(&text_in(Lang::ZhCn, key, Some(&args))),
+        esc(&text_in(Lang::En, key, Some(&args)))
+    )
+}
+
+/// The binding's fields, one column per heading (already HTML), a row marked where the
+/// columns differ; statuses in both languages.
+fn change_table(h: &mut String, columns: &[(String, &Value)]) {
     const FIELDS: &[(&str, &[&str])] = &[
         ("receipt-status", &["status"]),
         ("receipt-mid", &["mid"]),
@@ -443,40 +493,37 @@ fn change_table(h: &mut String, before: &Value, after: &Value) {
         ("receipt-bank", &["account", "bank"]),
         ("receipt-phone", &["phone"]),
     ];
-    let _ = write!(
-        h,
-        "<table><tr><th>{} {}</th><th>{} {}</th><th>{} {}</th></tr>",
-        zh("receipt-field"),
-        en("receipt-field"),
-        zh("receipt-before"),
-        en("receipt-before"),
-        zh("receipt-after"),
-        en("receipt-after")
-    );
+    let _ = write!(h, "<table><tr><th>{} {}</th>", zh("receipt-field"), en("receipt-field"));
+    for (heading, _) in columns {
+        let _ = write!(h, "<th>{heading}</th>");
+    }
+    h.push_str("</tr>");
     for (key, path) in FIELDS {
-        let (b, a) = (text_at(before, path), text_at(after, path));
-        if b == "—" && a == "—" {
+        let values: Vec<String> = columns
+            .iter()
+            .map(|(_, v)| {
+                let t = text_at(v, path);
+                match *path {
+                    ["mid"] => group_digits(&t),
+                    ["card", "expiry"] => crate::terminal::model::expiry_shown(&t),
+                    ["status"] => label(&t, DEVICE_STATES),
+                    _ => t,
+                }
+            })
+            .collect();
+        if values.iter().all(|v| v == "—") {
             continue;
         }
-        let (b, a) = if path == &["mid"] {
-            (group_digits(&b), group_digits(&a))
-        } else if path == &["card", "expiry"] {
-            (
-                crate::terminal::model::expiry_shown(&b),
-                crate::terminal::model::expiry_shown(&a),
-            )
+        let class = if values.windows(2).all(|w| w[0] == w[1]) {
+            ""
         } else {
-            (b, a)
+            " class=changed"
         };
-        let class = if b == a { "" } else { " class=changed" };
-        let _ = write!(
-            h,
-            "<tr{class}><th>{} {}</th><td class=num>{}</td><td class=num>{}</td></tr>",
-            zh(key),
-            en(key),
-            esc(&b),
-            esc(&a)
-        );
+        let _ = write!(h, "<tr{class}><th>{} {}</th>", zh(key), en(key));
+        for v in values {
+            let _ = write!(h, "<td class=num>{}</td>", esc(&v));
+        }
+        h.push_str("</tr>");
     }
     h.push_str("</table>");
 }
