@@ -233,6 +233,11 @@ fn migration_progress_starts_empty_never_goes_back_and_fits_80_columns() {
     let bench = Bench::default();
     let old = start_sim(&bench, "old", &["--transactions", "20000"]);
     let new = start_sim(&bench, "new", &["--blank", "--serial", "NEW-0009"]);
+    // A blank unit says its activation code, for a trainee's order.
+    assert_eq!(
+        new.announced()["activation_code"],
+        posagent::sim::terminal::activation_code_for("NEW-0009")
+    );
     let order = migrate_order(&bench, &old, "NEW-0009", "WO-MIG-9");
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));
     cmd.env("POSAGENT_HOME", bench.path())

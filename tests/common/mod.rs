@@ -128,6 +128,11 @@ impl Sim {
         self.process.id()
     }
 
+    /// What it announced when it started.
+    pub fn announced(&self) -> &serde_json::Value {
+        &self.process.announced
+    }
+
     /// Starts `posagent sim terminal --pty --link DIR/NAME ARGS…` and waits for its port.
     pub fn start(dir: &Path, name: &str, args: &[&str]) -> Sim {
         let port = dir.join(name);

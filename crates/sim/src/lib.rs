@@ -123,7 +123,13 @@ pub fn run_terminal(o: TerminalOptions, mut announce: impl FnMut(serde_json::Val
             Attach::Pty { link } => link.clone(),
             Attach::Port(_) => None,
         };
-        announce(serde_json::json!({ "port": path, "serial": serial, "link": link_path, "replugged": round > 0 }));
+        let mut said = serde_json::json!({ "port": path, "serial": serial, "link": link_path, "replugged": round > 0 });
+        // A blank unit's one-time activation code, as the simulated provider issues it:
+        // what a trainee writes into a migration order's `replacement.activation_code`.
+        if o.blank {
+            said["activation_code"] = posagent_core::testkit::terminal::activation_code_for(&serial).into();
+        }
+        announce(said);
         let faults = FaultSpec {
             unplug_after: unplug.take(),
             ..o.faults.clone()
