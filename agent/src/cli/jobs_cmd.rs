@@ -130,7 +130,7 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
                     super::local_time(&e.at),
                     pad(&crate::job::step_label(e.entry.subject()), 18),
                     pad(&e.entry.phase().label(), 11),
-                    e.entry.describe()
+                    e.entry.shown()
                 ));
             }
             if let Some(s) = &submission {

@@ -185,12 +185,49 @@ const LEAST_CUT: usize = 8;
 /// Columns of the screen the tables fit: the terminal's width when standard output is
 /// one, else 80.
 pub fn screen_columns() -> usize {
-    let term = console::Term::stdout();
+    columns_of(&console::Term::stdout())
+}
+
+/// The width of `term` when it is a terminal, else 80.
+pub fn columns_of(term: &console::Term) -> usize {
     if term.is_term() {
         usize::from(term.size().1).max(40)
     } else {
         80
     }
+}
+
+/// `head` then `items` (parts joined by ` · `), as lines of at most `columns` display
+/// columns: a part that does not fit goes on the next line, under the first, and one too
+/// long for any line is broken there; nothing is cut.
+pub fn wrap_items(head: &str, items: &str, columns: usize) -> String {
+    let indent = console::measure_text_width(head);
+    let mut out = head.to_string();
+    let mut used = indent;
+    for (i, part) in items.split(" · ").enumerate() {
+        let (sep, w) = (if i == 0 { "" } else { " · " }, console::measure_text_width(part));
+        let sep_w = console::measure_text_width(sep);
+        if i > 0 && used + sep_w + w > columns {
+            out.push_str(" ·\n");
+            out.push_str(&" ".repeat(indent));
+            used = indent;
+        } else {
+            out.push_str(sep);
+            used += sep_w;
+        }
+        // A part wider than the room left goes on, a character at a time, under the first.
+        for c in part.chars() {
+            let cw = console::measure_text_width(c.encode_utf8(&mut [0; 4]));
+            if used + cw > columns && used > indent {
+                out.push('\n');
+                out.push_str(&" ".repeat(indent));
+                used = indent;
+            }
+            out.push(c);
+            used += cw;
+        }
+    }
+    out.trim_end().to_string()
 }
 
 impl<const N: usize> Table<N> {
@@ -361,6 +398,27 @@ mod tests {
         assert!(text.contains("已完成"), "{text}");
         // Wide enough: nothing is cut.
         assert!(!t.render_within(200).contains('…'));
+    }
+
+    #[test]
+    fn a_long_step_line_wraps_under_its_first_value_and_loses_nothing() {
+        let head = "  [ok  ]  8/14 复制数据           ";
+        let items = "文件 SIM-D3301861-01a24628-f289-76c1-b825-1861909929fa.zip · SHA-256 737e59a529c2… · 交易笔数 20000 · 记录数 20000 · 交易记录字节数 1820000";
+        let text = wrap_items(head, items, 80);
+        for line in text.lines() {
+            assert!(console::measure_text_width(line) <= 80, "{line}");
+        }
+        let indent = console::measure_text_width(head);
+        assert!(
+            text.lines()
+                .skip(1)
+                .all(|l| console::measure_text_width(&l[..l.len() - l.trim_start().len()]) == indent)
+        );
+        // Every part is there, line breaks and indents aside.
+        let bare = |t: &str| t.split_whitespace().collect::<String>();
+        for part in items.split(" · ") {
+            assert!(bare(&text).contains(&bare(part)), "{part} lost: {text}");
+        }
     }
 
     #[test]

@@ -98,7 +98,12 @@ impl Screen<'_> {
                 StepStatus::Done | StepStatus::Skipped => progress::eta_suffix(self.eta.remaining(to_come)),
                 _ => String::new(),
             };
-            eprintln!("  {mark} {k:>width$}/{n} {} {detail}{eta}", pad(&step.label(), 18));
+            let head = format!("  {mark} {k:>width$}/{n} {} ", pad(&step.label(), 18));
+            let columns = super::output::columns_of(&console::Term::stderr());
+            eprintln!(
+                "{}",
+                super::output::wrap_items(&head, &format!("{detail}{eta}"), columns)
+            );
         }
     }
 

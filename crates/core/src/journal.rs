@@ -564,10 +564,119 @@ impl StepRecord {
         })
     }
 
-    /// A short description of the record for a person: its plain values, `name=value`.
+    /// A short description of the record for the log: its plain values, `name=value`.
     pub fn describe(&self) -> String {
         describe_json(&serde_json::to_value(self).unwrap_or_default())
     }
+
+    /// The record as a person reads it, in the current language (see [`shown_json`]);
+    /// [`describe`](Self::describe) keeps the names, for the log.
+    pub fn shown(&self) -> String {
+        shown_json(&serde_json::to_value(self).unwrap_or_default())
+    }
+}
+
+/// The label of each value a journal line may hold, as a person reads it.
+const DETAIL_LABELS: &[(&str, &str)] = &[
+    ("serial", "detail-serial"),
+    ("vendor", "detail-vendor"),
+    ("model", "detail-model"),
+    ("firmware", "detail-firmware"),
+    ("archive_of", "detail-archive-of"),
+    ("authenticated", "detail-authenticated"),
+    ("cooldown_days", "detail-cooldown-days"),
+    ("cooldown_checked_by", "detail-cooldown-checked-by"),
+    ("clear_from", "detail-clear-from"),
+    ("settlement_since", "detail-settlement-since"),
+    ("status", "detail-status"),
+    ("file", "detail-file"),
+    ("sha256", "detail-sha256"),
+    ("transactions", "detail-transactions"),
+    ("settled", "detail-settled"),
+    ("records", "detail-records"),
+    ("parameters", "detail-parameters"),
+    ("log_len", "detail-log-len"),
+    ("log_sha256", "detail-log-sha256"),
+    ("one_pass", "detail-one-pass"),
+    ("by", "detail-by"),
+    ("amount_fen", "detail-amount-fen"),
+    ("auth_code", "detail-auth-code"),
+    ("rrn", "detail-rrn"),
+    ("submission", "detail-submission"),
+    ("restored_from", "detail-restored-from"),
+    ("path", "detail-path"),
+    ("phone", "detail-phone"),
+    ("verification_id", "detail-verification-id"),
+    ("confirmation_id", "detail-confirmation-id"),
+    ("confirmed_at", "detail-confirmed-at"),
+    ("attested_at", "detail-attested-at"),
+    ("attested_by", "detail-attested-by"),
+    ("code_sent", "detail-code-sent"),
+    ("documents_checked_by", "detail-documents-checked-by"),
+    ("documents_checked", "detail-documents-checked"),
+    ("copying", "detail-copying"),
+    ("signed", "detail-signed"),
+    ("key_id", "detail-key-id"),
+    ("issued_at", "detail-issued-at"),
+    ("valid_until", "detail-valid-until"),
+    ("laptop_clock", "detail-laptop-clock"),
+    ("error", "detail-error"),
+];
+
+/// Values that are words, as a person reads them: (value, message).
+const DETAIL_WORDS: &[(&str, &str)] = &[
+    ("bound", "detail-bound"),
+    ("unbound", "detail-unbound"),
+    ("active", "detail-active"),
+    ("digest", "detail-by-digest"),
+    ("read-back", "detail-by-read-back"),
+    ("sms", "detail-path-sms"),
+    ("counter", "detail-path-counter"),
+    ("one-pass", "detail-copying-one-pass"),
+    ("sequential", "detail-copying-sequential"),
+    ("provider, signed with the order", "detail-cooldown-by-order"),
+    ("provider, as the technician confirmed", "detail-cooldown-by-technician"),
+];
+
+/// Digits of a digest shown (the whole is in the journal, `jobs show --json` and the log).
+const DIGEST_SHOWN: usize = 12;
+
+/// Each plain value of a JSON object (nested objects and lists left out), labelled in the
+/// current language: `固件 3.2.1 · 型号 A8`. Digests are cut to their first 12 digits and
+/// files shown by name; words (a status, how a copy was checked) are translated.
+fn shown_json(detail: &serde_json::Value) -> String {
+    use serde_json::Value;
+    let serde_json::Value::Object(m) = detail else {
+        return String::new();
+    };
+    let word = |w: &str| {
+        DETAIL_WORDS
+            .iter()
+            .find(|(k, _)| *k == w)
+            .map_or_else(|| w.to_string(), |(_, key)| crate::i18n::text(key, None))
+    };
+    m.iter()
+        .filter(|(_, v)| !v.is_object() && !v.is_array() && !v.is_null())
+        .map(|(k, v)| {
+            let value = match v {
+                Value::Bool(true) => crate::tr!("detail-yes"),
+                Value::Bool(false) => crate::tr!("detail-no"),
+                Value::String(t) if k.ends_with("sha256") && t.len() > DIGEST_SHOWN => {
+                    format!("{}…", &t[..DIGEST_SHOWN])
+                }
+                Value::String(t) if k == "file" || k == "restored_from" => std::path::Path::new(t)
+                    .file_name()
+                    .map_or_else(|| t.clone(), |n| n.to_string_lossy().into_owned()),
+                Value::String(t) => word(t),
+                other => other.to_string(),
+            };
+            match DETAIL_LABELS.iter().find(|(name, _)| name == k) {
+                Some((_, key)) => format!("{} {value}", crate::i18n::text(key, None)),
+                None => format!("{k} {value}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 /// `name=value` for each plain value of a JSON object (nested objects and lists left out).
@@ -727,18 +836,62 @@ impl Entry {
         }
     }
 
-    /// A short description of the line's detail for a person.
-    pub fn describe(&self) -> String {
-        match self {
-            Entry::Done(_, r) => r.describe(),
-            other => describe_json(&other.detail()),
-        }
+    /// The line's detail as a person reads it, in the current language.
+    pub fn shown(&self) -> String {
+        shown_json(&self.detail())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every label and word the step lines use is in both catalogues.
+    #[test]
+    fn every_detail_label_and_word_is_in_both_languages() {
+        for (_, key) in DETAIL_LABELS.iter().chain(DETAIL_WORDS) {
+            for lang in [crate::i18n::Lang::En, crate::i18n::Lang::ZhCn] {
+                assert!(crate::i18n::message_in(lang, key, None).is_some(), "{key} in {lang:?}");
+            }
+        }
+    }
+
+    /// A step's line reads as labelled values in the page's language, digests and paths
+    /// short (it was `file=/…/backups/SIM-….zip log_sha256=<64 digits> one_pass=true …`).
+    #[test]
+    fn a_step_line_is_labelled_values_in_the_language_not_names() {
+        let copied: StepRecord = StepRecord::parse(
+            Step::CopyData,
+            serde_json::json!({"file": "/home/t/.local/share/posagent/backups/SIM-1-01a2.zip", "sha256": "ab".repeat(32),
+                "transactions": 3, "records": 3, "log_sha256": "cd".repeat(32), "log_len": 90, "parameters": 4, "one_pass": true}),
+        )
+        .unwrap();
+        let verified = StepRecord::parse(
+            Step::VerifyImport,
+            serde_json::json!({"records": 3, "sha256": "cd", "by": "read-back"}),
+        )
+        .unwrap();
+        let seen = StepRecord::parse(
+            Step::CheckReplacement,
+            serde_json::json!({"serial": "NEW-1", "model": "A8", "status": "unbound"}),
+        )
+        .unwrap();
+        crate::i18n::in_lang(crate::i18n::Lang::ZhCn, || {
+            for r in [&copied, &verified, &seen] {
+                let line = r.shown();
+                assert!(!line.contains('=') && !line.contains('_'), "{line}");
+                assert!(line.chars().count() < 160, "{line}");
+            }
+            let line = copied.shown();
+            assert!(line.contains("SIM-1-01a2.zip") && !line.contains("/home/"), "{line}");
+            assert!(
+                line.contains(&format!("{}…", "ab".repeat(6))) && !line.contains(&"ab".repeat(7)),
+                "{line}"
+            );
+            assert!(verified.shown().contains("回读"), "{}", verified.shown());
+            assert!(seen.shown().contains("未绑定"), "{}", seen.shown());
+        });
+    }
 
     /// The command line parses the names the journal keeps: a resumed job reads back the
     /// way it was started with.

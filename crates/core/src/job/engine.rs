@@ -236,8 +236,8 @@ fn run_step<'a>(p: &mut impl Procedure<'a>, step: Step) -> Result<(), JobError> 
     match result {
         Ok(record) => {
             let c = p.common();
-            let detail = record.describe();
-            tracing::info!(job = %c.job.id, step = step.name(), detail = %detail, "step done");
+            tracing::info!(job = %c.job.id, step = step.name(), detail = %record.describe(), "step done");
+            let detail = record.shown();
             if step != Step::Record {
                 c.journal(&Entry::Done(step, record.clone()))?;
             }
