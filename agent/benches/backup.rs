@@ -19,22 +19,7 @@ fn main() {
         "tty",
         &["--baud", &BAUD.to_string(), "--transactions", &records.to_string()],
     );
-    let (secret, password) = common::secrets(dir.path());
-    let zip = dir.path().join("b.zip");
-    let (doc, wall) = common::timed_json(
-        dir.path(),
-        &[
-            "backup",
-            "--port",
-            sim.port.to_str().unwrap(),
-            "--out",
-            zip.to_str().unwrap(),
-            "--secret-file",
-            secret.to_str().unwrap(),
-            "--password-file",
-            password.to_str().unwrap(),
-        ],
-    );
+    let (doc, wall) = common::timed_backup(dir.path(), &sim.port, "b");
     let (payload, line_time) = common::line_time(&doc, BAUD);
     println!("| transactions | payload bytes | line-rate time (s) | wall time (s) | ratio | archive bytes |");
     println!("|---|---|---|---|---|---|");

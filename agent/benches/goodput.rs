@@ -318,7 +318,6 @@ fn proof(dir: &Path, records: u32) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
-    let (secret, password) = common::secrets(dir);
     let mut seconds = Vec::new();
     let mut wire = Vec::new();
     for seed in 1..=10u64 {
@@ -338,21 +337,7 @@ fn proof(dir: &Path, records: u32) {
                 "bitflip=1e-4",
             ],
         );
-        let zip = dir.join(format!("{name}.zip"));
-        let (doc, wall) = common::timed_json(
-            dir,
-            &[
-                "backup",
-                "--port",
-                sim.port.to_str().unwrap(),
-                "--out",
-                zip.to_str().unwrap(),
-                "--secret-file",
-                secret.to_str().unwrap(),
-                "--password-file",
-                password.to_str().unwrap(),
-            ],
-        );
+        let (doc, wall) = common::timed_backup(dir, &sim.port, &name);
         seconds.push(wall);
         wire.push(doc["link"]["payload_bytes"].as_u64().unwrap_or(0));
     }

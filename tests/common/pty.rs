@@ -277,3 +277,17 @@ pub fn assert_progress(bars: &[(String, f64, f64)], objects: usize, screen: &str
         assert_eq!(*run.last().unwrap(), total, "ends at its total: {run:?}");
     }
 }
+
+/// Waits for `p` to succeed and returns the bars it drew, every one checked to fit the
+/// 80-column screen.
+pub fn bars_of_success(p: &mut PtyChild) -> Vec<(String, f64, f64)> {
+    let status = p.wait(std::time::Duration::from_secs(120));
+    assert_eq!(status.code(), Some(0), "{}", p.screen);
+    let (bars, widths) = bars_drawn(&p.screen);
+    assert!(
+        widths.iter().all(|w| *w <= 80),
+        "a bar over 80 columns: {widths:?}\n{}",
+        p.screen
+    );
+    bars
+}

@@ -60,3 +60,24 @@ pub fn line_time(doc: &serde_json::Value, baud: u32) -> (u64, f64) {
     let payload = doc["link"]["payload_bytes"].as_u64().expect("link statistics");
     (payload, payload as f64 / (f64::from(baud) / 10.0))
 }
+
+/// `posagent backup` of the terminal at `port` into `dir/NAME.zip`, with the secrets of
+/// [`secrets`]; its `--json` document and the wall time in seconds.
+pub fn timed_backup(dir: &Path, port: &Path, name: &str) -> (serde_json::Value, f64) {
+    let (secret, password) = secrets(dir);
+    let zip = dir.join(format!("{name}.zip"));
+    timed_json(
+        dir,
+        &[
+            "backup",
+            "--port",
+            port.to_str().unwrap(),
+            "--out",
+            zip.to_str().unwrap(),
+            "--secret-file",
+            secret.to_str().unwrap(),
+            "--password-file",
+            password.to_str().unwrap(),
+        ],
+    )
+}
