@@ -284,6 +284,9 @@ fn a_binding_mismatch_is_refused_and_nothing_changes() {
         "{}",
         stderr(&out)
     );
+    // The next step: what to check, and with which command (there was none).
+    let help = json_of(&out)["help"].as_str().unwrap_or_default().to_string();
+    assert!(help.contains("posagent inspect"), "{help:?}");
     assert_eq!(connect(&sim).read_binding().unwrap(), before);
     assert_eq!(the_job(&bench).state.as_str(), "refused");
     assert!(bench.store().submissions().unwrap().is_empty());
@@ -319,6 +322,10 @@ fn rebinding_a_card_within_the_cooldown_is_refused_with_the_date() {
         .to_string();
     assert!(
         err.contains("allows binding it again from") && err.contains(&allowed),
+        "{err}"
+    );
+    assert!(
+        json_of(&out)["help"].as_str().is_some_and(|h| h.contains("come back")),
         "{err}"
     );
     assert_eq!(

@@ -133,7 +133,7 @@ impl Diagnose for JobError {
             } => Diagnosis::of(Kind::Unavailable)
                 .code("provider_unreachable")
                 .help(tr!("help-phone-offline")),
-            JobError::Refused { code, .. } => Diagnosis::of(Kind::Data).code(code),
+            JobError::Refused { code, .. } => Diagnosis::of(Kind::Data).code(code).help(refusal_help(code)),
             JobError::Order(_) => Diagnosis::of(Kind::Data).code("order_invalid"),
             JobError::Stopped { job, .. } => Diagnosis::of(Kind::Interrupted)
                 .code("stopped")
@@ -145,7 +145,11 @@ impl Diagnose for JobError {
                     crate::job::Unauthorised::NotEnforcing { .. } => d.help(tr!("help-terminal-not-enforcing")),
                     crate::job::Unauthorised::OtherProfile { .. } => d.help(tr!("help-order-other-profile")),
                     crate::job::Unauthorised::RestoreUnordered { .. } => d.help(tr!("help-restore-unordered")),
-                    _ => d,
+                    crate::job::Unauthorised::AlreadyDone { job, .. } => {
+                        d.help(tr!("help-order-already-done", job = job.as_str()))
+                    }
+                    crate::job::Unauthorised::Unsigned { .. } => d.help(tr!("help-order-unsigned")),
+                    _ => d.help(tr!("help-order-not-authorised")),
                 }
             }
             JobError::Backup(b) => b.diagnosis(),
@@ -261,7 +265,9 @@ impl Diagnose for PulledError {
 impl Diagnose for NotReady {
     fn diagnosis(&self) -> Diagnosis {
         match self {
-            NotReady::Auth(_) => Diagnosis::of(Kind::Refused).code("order_not_authorised"),
+            NotReady::Auth(_) => Diagnosis::of(Kind::Refused)
+                .code("order_not_authorised")
+                .help(tr!("help-order-not-authorised")),
             NotReady::Invalid(_) => Diagnosis::of(Kind::Data).code("order_invalid"),
         }
     }
@@ -303,7 +309,9 @@ impl Diagnose for OrderForError {
             OrderForError::File(e) => e.diagnosis(),
             OrderForError::Pulled(e) => e.diagnosis(),
             OrderForError::Invalid { .. } => Diagnosis::of(Kind::Data).help(tr!("help-order-check")),
-            OrderForError::Unauthorised(_) => Diagnosis::of(Kind::Refused).code("order_not_authorised"),
+            OrderForError::Unauthorised(_) => Diagnosis::of(Kind::Refused)
+                .code("order_not_authorised")
+                .help(tr!("help-order-not-authorised")),
             OrderForError::RefusedAtPull { .. } => Diagnosis::of(Kind::Refused)
                 .code("order_refused_at_pull")
                 .help(tr!("help-order-refused-at-pull")),
@@ -397,5 +405,22 @@ impl Diagnose for OpenError {
             OpenError::Seal(_) => Diagnosis::of(Kind::Failure).code("local_key"),
             OpenError::Settings(e) => e.diagnosis(),
         }
+    }
+}
+
+/// The next step after a check refused a job (nothing was changed), by the refusal's code.
+fn refusal_help(code: &str) -> String {
+    match code {
+        "binding_mismatch" | "serial_mismatch" | "model_mismatch" => tr!("help-refused-mismatch"),
+        "another_unit" => tr!("help-refused-another-unit"),
+        "cooldown_active" | "bind_date_in_future" => tr!("help-refused-cooldown"),
+        "cooldown_unknown" | "provider_check_invalid" => tr!("help-refused-cooldown-unknown"),
+        "card_already_bound" => tr!("help-refused-already-bound"),
+        "replacement_not_blank" | "no_replacement" => tr!("help-refused-replacement"),
+        "no_activation_code" => tr!("help-refused-activation-code"),
+        "documents_not_checked" | "code_needs_technician" => tr!("help-refused-documents"),
+        "document_unreadable" | "evidence_unreadable" => tr!("help-refused-document-file"),
+        "code_limit" => tr!("help-refused-code-limit"),
+        _ => tr!("help-refused-check"),
     }
 }

@@ -106,6 +106,20 @@ help-profile-unknown = run `posagent profiles` to see the names
 help-profile-unreadable = replace it with a plain TOML file, or remove it to use the built-in profile
 help-receipt-out = name a writable place with --out FILE.html
 help-receipt-pdf = write the receipt as FILE.html and print it from any browser, or install Chromium (or name a browser with POSAGENT_BROWSER)
+help-refused-mismatch = check that this is the order's terminal (`posagent inspect` shows what it holds); if the order is wrong, ask for a corrected one
+help-refused-another-unit = connect the terminal the job was started on, or start a job for this one
+help-refused-cooldown = the change can be made from the date given; come back then
+help-refused-cooldown-unknown = the terminal does not say when its card was bound; ask the provider to confirm the cooldown in the order
+help-refused-already-bound = the terminal already settles to this card; the order needs no job
+help-refused-replacement = connect a new, unbound replacement unit and give its port with --to
+help-refused-activation-code = the order must carry the replacement's activation code from the provider
+help-refused-documents = see the originals named, then run again with --documents-checked
+help-refused-document-file = put the order's scans where the order says (beside it, or under the directory you run from) and run again
+help-refused-code-limit = no more codes may be sent now; wait an hour, or use the counter path with the originals
+help-refused-check = correct what the message names (or ask for a corrected order) and run again
+help-order-already-done = the order was carried out by job { $job }: `posagent jobs show { $job }` shows it; a new change needs a new order
+help-order-unsigned = this profile takes only orders the provider signed: run `posagent orders pull` and use the pulled order
+help-order-not-authorised = ask the provider for a signed order for this terminal and this change, run `posagent orders pull`, and start again
 help-order-check = fix the file; `posagent order check` lists every problem
 
 ## Jobs

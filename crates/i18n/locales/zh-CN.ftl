@@ -106,6 +106,20 @@ help-profile-unknown = 运行 `posagent profiles` 查看可用名称
 help-profile-unreadable = 请换成普通的 TOML 文件，或删除它以使用内置配置
 help-receipt-out = 请用 --out FILE.html 指定一个可写的位置
 help-receipt-pdf = 将签收单写为 FILE.html 后用任意浏览器打印，或安装 Chromium（也可用 POSAGENT_BROWSER 指定浏览器）
+help-refused-mismatch = 请确认这是工单上的终端（`posagent inspect` 可查看终端中的信息）；如工单有误，请索取更正后的工单
+help-refused-another-unit = 请连接开始作业时的那台终端，或为这台终端另开作业
+help-refused-cooldown = 从提示的日期起才能办理，请届时再来
+help-refused-cooldown-unknown = 终端没有给出结算卡的绑定日期；请服务商在工单中确认冷却期
+help-refused-already-bound = 终端已经结算到这张卡，该工单无需执行
+help-refused-replacement = 请连接一台未绑定的新替换机，并用 --to 指定其串口
+help-refused-activation-code = 工单须带有服务商为替换机签发的激活码
+help-refused-documents = 请查看提示中列出的材料原件，再加 --documents-checked 重新运行
+help-refused-document-file = 请把工单的扫描件放到工单指明的位置（工单旁边或当前目录下）后重新运行
+help-refused-code-limit = 现在不能再发送验证码；请一小时后再试，或凭原件走柜台办理
+help-refused-check = 请按提示更正（或索取更正后的工单）后重新运行
+help-order-already-done = 该工单已由作业 { $job } 执行：`posagent jobs show { $job }` 可查看；新的变更需要新的工单
+help-order-unsigned = 该配置只接受服务商签名的工单：请运行 `posagent orders pull` 并使用拉取的工单
+help-order-not-authorised = 请向服务商索取针对这台终端和这项变更的签名工单，运行 `posagent orders pull` 后重新开始
 help-order-check = 请修正该文件；`posagent order check` 会列出所有问题
 
 ## 作业
