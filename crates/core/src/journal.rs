@@ -661,8 +661,8 @@ fn shown_json(detail: &serde_json::Value) -> String {
             let value = match v {
                 Value::Bool(true) => crate::tr!("detail-yes"),
                 Value::Bool(false) => crate::tr!("detail-no"),
-                Value::String(t) if k.ends_with("sha256") && t.len() > DIGEST_SHOWN => {
-                    format!("{}…", &t[..DIGEST_SHOWN])
+                Value::String(t) if k.ends_with("sha256") && t.chars().count() > DIGEST_SHOWN => {
+                    format!("{}…", t.chars().take(DIGEST_SHOWN).collect::<String>())
                 }
                 Value::String(t) if k == "file" || k == "restored_from" => std::path::Path::new(t)
                     .file_name()
@@ -890,6 +890,17 @@ mod tests {
             );
             assert!(verified.shown().contains("回读"), "{}", verified.shown());
             assert!(seen.shown().contains("未绑定"), "{}", seen.shown());
+            // A digest that is not hex (a damaged database) is cut by characters, not bytes.
+            let odd = StepRecord::parse(
+                Step::VerifyImport,
+                serde_json::json!({"records": 1, "sha256": "校验".repeat(10), "by": "digest"}),
+            )
+            .unwrap();
+            assert!(
+                odd.shown().contains(&format!("{}…", "校验".repeat(6))),
+                "{}",
+                odd.shown()
+            );
         });
     }
 

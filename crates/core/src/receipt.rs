@@ -401,9 +401,9 @@ const MERCHANT_KINDS: &[(&str, &str)] = &[
 
 /// A terminal's binding status, as the receipt shows it.
 const DEVICE_STATES: &[(&str, &str)] = &[
-    ("bound", "receipt-device-bound"),
-    ("unbound", "receipt-device-unbound"),
-    ("active", "receipt-device-active"),
+    ("bound", "detail-bound"),
+    ("unbound", "detail-unbound"),
+    ("active", "detail-active"),
 ];
 
 const STATES: &[(&str, &str)] = &[
