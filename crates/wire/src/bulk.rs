@@ -786,8 +786,10 @@ mod tests {
         };
         let (got, stats) = over_relay(&data, Some(block), tail, Way::default());
         assert_eq!(got, data);
-        assert_eq!(stats.timeouts, 1, "{stats:?}");
-        assert_eq!(stats.retransmissions, 1, "one frame sent again: {stats:?}");
+        // One timeout sends the whole frame again (15 blocks went one per timeout before);
+        // a loaded machine may add one spurious timeout before the first measurement.
+        assert!(stats.timeouts <= 2, "{stats:?}");
+        assert!(stats.retransmissions <= 2, "the frame sent again whole: {stats:?}");
     }
 
     /// A regression: a port that takes every write at once (a pseudo-terminal, a USB
