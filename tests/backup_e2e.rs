@@ -690,3 +690,34 @@ fn backup_progress_starts_empty_never_goes_back_and_fits_80_columns() {
     let bars = common::pty::bars_of_success(&mut p);
     common::pty::assert_progress(&bars, 2, &p.screen);
 }
+
+/// A terminal named by its port alone is backed up as the profile it answers as (the
+/// provider root it names), not as the generic one: restoring the archive on it is then
+/// that profile's restore, not a refusal of the archive's profile.
+#[test]
+fn a_terminal_named_by_its_port_is_backed_up_as_the_profile_it_answers_as() {
+    use common::jobs::{BACKUP_PASSWORD, Bench, start_sim};
+    let bench = Bench::default();
+    let sim = start_sim(&bench, "tty", &[]);
+    let port = sim.port.to_str().unwrap();
+    let zip = bench.path().join("lakala.zip");
+    let out = bench
+        .command(&["backup", "--json", "--port", port, "--out", zip.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let opened = posagent::backup::read_archive(&zip, BACKUP_PASSWORD.as_bytes()).unwrap();
+    assert_eq!(opened.manifest.profile, "lakala");
+
+    let restore = bench
+        .command(&["restore", zip.to_str().unwrap(), "--port", port, "--yes", "--json"])
+        .output()
+        .unwrap();
+    let doc = json_of(&restore);
+    // What the terminal holds is what the archive holds: nothing to write, no order needed.
+    assert_eq!(
+        (doc["job"]["state"].as_str(), doc["job"]["profile"].as_str()),
+        (Some("done"), Some("lakala")),
+        "{doc}"
+    );
+}

@@ -14,6 +14,7 @@ use std::time::Duration;
 use common::jobs::{
     BACKUP_PASSWORD, Bench, NEW_CARD, binding_hex, card_fields, card_order, migrate_fields, provider_plan, start_sim,
 };
+use common::pseudo::{Seen, assert_translated, visible_text};
 use common::sync::{Provider, assert_applied_once, free_port};
 use common::{DEMO_SECRET, Sim, bound_card, connect};
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -1009,4 +1010,169 @@ fn ctrl_c_ends_the_console_while_a_page_follows_a_job_that_waits() {
     assert_eq!(bound_card(&sim), before);
     let store = posagent::store::Store::open(home).unwrap();
     assert!(store.jobs().unwrap().iter().all(|j| j.state.as_str() != "running"));
+}
+
+/// The visible text of the page `b` shows now (its DOM as scripts left it).
+async fn page_text(b: &Client, what: &str) -> Seen {
+    Seen {
+        what: what.to_string(),
+        text: visible_text(&b.source().await.unwrap()),
+        data: Vec::new(),
+    }
+}
+
+/// Whether the page fits its window: nothing wider than the window, and no button, menu
+/// entry or column heading broken over two lines. Returns what does not fit.
+async fn misfits(b: &Client) -> Vec<String> {
+    let found = b
+        .execute(
+            r#"
+            const out = [];
+            if (document.documentElement.scrollWidth > window.innerWidth)
+              out.push("page " + document.documentElement.scrollWidth + "px wide in " + window.innerWidth);
+            for (const e of document.querySelectorAll("button, nav a, th, .brand, input[type=submit]")) {
+              const r = document.createRange();
+              r.selectNodeContents(e);
+              const lines = new Set([...r.getClientRects()].map((c) => Math.round(c.top)));
+              if (lines.size > 1) out.push(e.tagName + " '" + e.textContent.trim() + "' on " + lines.size + " lines");
+            }
+            return out;
+            "#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    found
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+/// Every word on the console's pages comes from the catalogue: each page, the wizard and a
+/// whole job on its live page, read in headless Chromium in the pseudo-locale. Then each
+/// page, in Chinese and in English, fits 1280×800 and 1024×768 (screenshots kept under
+/// the target directory).
+#[test]
+fn every_console_page_speaks_only_the_catalogue_and_fits_a_laptop_screen() {
+    let Some(d) = driver() else { return };
+    let bench = bench();
+    let home = bench.path();
+    let sim = start_sim(&bench, "ttyA", &["--serial", "CARD-0005"]);
+    card_order(&bench, &sim, "ORD-QPS-1", NEW_CARD);
+    let zip = home.join("before.zip");
+    let backup = bench
+        .command(&[
+            "backup",
+            "--port",
+            sim.port.to_str().unwrap(),
+            "--out",
+            zip.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(backup.status.success(), "{}", String::from_utf8_lossy(&backup.stderr));
+    let console = Console::start(
+        home,
+        &format!("{}/tty[A-C]", home.display()),
+        &[("POSAGENT_LANG", "qps")],
+    );
+    let base = console.base().to_string();
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-shots");
+    let _ = std::fs::remove_dir_all(&shots);
+    std::fs::create_dir_all(&shots).unwrap();
+    let pages = ["/terminals", "/orders", "/jobs", "/backups", "/queue"];
+    let rt = runtime();
+    let (seen, misfit) = rt.block_on(async {
+        let b = browser(&d).await;
+        b.goto(&console.url).await.unwrap();
+        let mut seen = Vec::new();
+        for path in pages.iter().chain(&["/no-such-page"]) {
+            b.goto(&format!("{base}{path}")).await.unwrap();
+            seen.push(page_text(&b, path).await);
+        }
+        // A binding read on the Terminals page.
+        b.goto(&format!("{base}/terminals")).await.unwrap();
+        let row = "tr[data-serial='CARD-0005']";
+        wait_for(&b, &format!("{row} input[name='secret']"))
+            .await
+            .send_keys(DEMO_SECRET)
+            .await
+            .unwrap();
+        b.find(Locator::Css(&format!("{row} button")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for(&b, "dl.binding").await;
+        seen.push(page_text(&b, "terminals with a binding").await);
+        // The wizard, the confirmation and the outcome on the live page.
+        start_job(&b, &base, "ORD-QPS-1").await;
+        wait_shown(&b, "#confirm-yes").await;
+        seen.push(page_text(&b, "live page, asking").await);
+        let job = finish(&b).await;
+        seen.push(page_text(&b, "live page, done").await);
+        for path in [format!("/jobs/{job}"), format!("/jobs/{job}/receipt")] {
+            b.goto(&format!("{base}{path}")).await.unwrap();
+            seen.push(page_text(&b, &path).await);
+        }
+        // A failure and its next step: a restore with a wrong secret.
+        b.goto(&format!("{base}/backups")).await.unwrap();
+        wait_for(&b, "#backups").await;
+        type_into(&b, "secret", "not-the-secret").await;
+        type_into(&b, "password", BACKUP_PASSWORD).await;
+        click(&b, "restore").await;
+        wait_for(&b, ".outcome .next-step").await;
+        seen.push(page_text(&b, "live page, failed").await);
+        for path in pages {
+            b.goto(&format!("{base}{path}")).await.unwrap();
+            seen.push(page_text(&b, &format!("{path} after the jobs")).await);
+        }
+
+        // Chinese and English at two laptop sizes.
+        let mut misfit = Vec::new();
+        // The switch offers English first (from the pseudo-locale), then Chinese.
+        for lang in ["en", "zh-CN"] {
+            b.goto(&format!("{base}/terminals")).await.unwrap();
+            click(&b, "lang-switch").await;
+            wait_for(&b, &format!("html[lang='{lang}']")).await;
+            for (w, h) in [(1280, 800), (1024, 768)] {
+                b.set_window_size(w, h).await.unwrap();
+                for path in pages.iter().copied().chain([format!("/jobs/{job}").as_str()]) {
+                    b.goto(&format!("{base}{path}")).await.unwrap();
+                    for m in misfits(&b).await {
+                        misfit.push(format!("{lang} {w}×{h} {path}: {m}"));
+                    }
+                    let page = if path.starts_with("/jobs/") { "job" } else { &path[1..] };
+                    let name = format!("{lang}-{w}x{h}-{page}.png");
+                    std::fs::write(shots.join(name), b.screenshot().await.unwrap()).unwrap();
+                }
+            }
+        }
+        b.close().await.unwrap();
+        (seen, misfit)
+    });
+    let mut data = vec![
+        sim.serial.clone(),
+        "Test Shop".to_string(),
+        TECH.to_string(),
+        "before.zip".to_string(),
+        // The language switch names each language in itself.
+        "English".to_string(),
+    ];
+    let who = connect(&sim).identify().unwrap();
+    data.extend([who.vendor, who.model, who.firmware]);
+    for job in posagent::store::Store::open(home).unwrap().jobs().unwrap() {
+        data.push(job.id);
+    }
+    data.extend(
+        posagent::profile::ProfileSet::builtin()
+            .unwrap()
+            .iter()
+            .map(|(p, _)| p.name.clone()),
+    );
+    assert_translated(&seen, &data);
+    assert!(misfit.is_empty(), "pages that do not fit:\n{}", misfit.join("\n"));
 }

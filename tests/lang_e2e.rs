@@ -133,7 +133,7 @@ fn a_job_narrates_its_steps_and_summary_in_the_chosen_language() {
     for line in ["核对身份", "比对绑定", "检查冷却期", "备份", "写入新绑定", "校验"] {
         assert!(steps.contains(line), "no step line {line:?}: {steps}");
     }
-    assert!(steps.contains("[ok  ]"), "{steps}");
+    assert!(steps.contains("[成功]"), "{steps}");
     let summary = text(&out.stdout);
     assert!(
         summary.contains("作业") && summary.contains("已完成") && summary.contains("更换结算卡"),
@@ -167,7 +167,7 @@ fn command_line_mistakes_are_explained_in_chinese_with_exit_2() {
         (&["--frobnicate"][..], "无法识别的参数“--frobnicate”"),
         (
             &["rebind", "cardx", "--order", "o.toml"][..],
-            "可用的值：card, account, phone",
+            "可用的值：`card`, `account`, `phone`",
         ),
         (&["rebind", "card"][..], "缺少必需的参数：--order"),
         (&["--lang", "tlh", "jobs"][..], "posagent 不支持语言“tlh”"),

@@ -62,7 +62,7 @@ fn human_output_names_file_line_and_field() {
     assert_eq!(out.status.code(), Some(65));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("bad-card.toml:17: new.card = \"622202*********3445\": fails the Luhn check digit"),
+        text.contains("bad-card.toml:17: `new.card` = \"622202*********3445\": fails the Luhn check digit"),
         "{text}"
     );
 }

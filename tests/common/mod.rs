@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod jobs;
+pub mod pseudo;
 pub mod pty;
 pub mod sync;
 

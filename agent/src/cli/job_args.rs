@@ -63,6 +63,8 @@ pub struct JobArgs {
     #[arg(long)]
     pub order: PathBuf,
     #[command(flatten)]
+    pub migration: MigrationOptions,
+    #[command(flatten)]
     pub common: JobOptions,
 }
 
@@ -79,15 +81,6 @@ pub struct JobOptions {
     /// File holding the backup password (else POSAGENT_BACKUP_PASSWORD, else a prompt).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
-    /// How a migration checks the new unit's copy: by the terminal's digest (falling back to
-    /// reading it back), or by reading every record back.
-    #[arg(long, value_enum, default_value = "digest")]
-    pub verify: VerifyArg,
-    /// How a migration moves the data: settle, then one export feeding the backup and the
-    /// new unit at once (one pass of the log), or back up, settle, export and import one
-    /// after another (three passes, as the first release did).
-    #[arg(long, default_value = "one-pass", value_parser = PossibleValuesParser::new(crate::job::Copying::NAMES).try_map(|s| s.parse::<crate::job::Copying>()))]
-    pub copy: crate::job::Copying,
     /// The provider confirmed that the merchant's settlement-card cooldown has run out
     /// (needed when the terminal does not say when its card was bound; recorded in the audit).
     #[arg(long)]
@@ -104,6 +97,31 @@ pub struct JobOptions {
     pub secret: SecretArgs,
 }
 
+/// How a migration moves and checks the data: options of `migrate` and of plans, which
+/// may hold migrations.
+#[derive(Debug, Args)]
+pub struct MigrationOptions {
+    /// How a migration checks the new unit's copy: by the terminal's digest (falling back to
+    /// reading it back), or by reading every record back.
+    #[arg(long, value_enum, default_value = "digest")]
+    pub verify: VerifyArg,
+    /// How a migration moves the data: settle, then one export feeding the backup and the
+    /// new unit at once (one pass of the log), or back up, settle, export and import one
+    /// after another (three passes, as the first release did).
+    #[arg(long, default_value = "one-pass", value_parser = PossibleValuesParser::new(crate::job::Copying::NAMES).try_map(|s| s.parse::<crate::job::Copying>()))]
+    pub copy: crate::job::Copying,
+}
+
+impl Default for MigrationOptions {
+    /// What a job that moves no data (a rebind, an unbind) is given.
+    fn default() -> MigrationOptions {
+        MigrationOptions {
+            verify: VerifyArg::Digest,
+            copy: crate::job::Copying::OnePass,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
     /// Port of the old unit (default: where the order's expect.serial answers).
@@ -114,6 +132,8 @@ pub struct MigrateArgs {
     pub to: Option<PathBuf>,
     #[arg(long)]
     pub order: PathBuf,
+    #[command(flatten)]
+    pub migration: MigrationOptions,
     #[command(flatten)]
     pub common: JobOptions,
 }
@@ -132,6 +152,8 @@ pub struct RunArgs {
     /// Probe only these ports (repeatable); default: every serial port of this machine.
     #[arg(long = "port", value_name = "PORT")]
     pub ports: Vec<PathBuf>,
+    #[command(flatten)]
+    pub migration: MigrationOptions,
     /// `--dry-run` runs every order's read-only checks on its terminal, changing nothing.
     #[command(flatten)]
     pub common: JobOptions,

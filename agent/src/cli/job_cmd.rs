@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::args::{JobArgs, JobOptions, MigrateArgs, RebindArgs, RebindTarget, WhereArgs};
+use super::args::{JobArgs, JobOptions, MigrateArgs, MigrationOptions, RebindArgs, RebindTarget, WhereArgs};
 use super::device_cmd::locate;
 use super::screen::{Report, print_outcome, screen};
 use super::secrets::PasswordUse;
@@ -20,12 +20,12 @@ pub fn technician(paths: &Paths) -> Result<String, CliError> {
 }
 
 /// What the technician chose for a job on the command line.
-pub fn options(opts: &JobOptions) -> Options {
+pub fn options(opts: &JobOptions, migration: &MigrationOptions) -> Options {
     Options {
         dry_run: opts.dry_run,
         cooldown_checked_by_provider: opts.cooldown_checked_by_provider,
-        verify: opts.verify.into(),
-        copying: opts.copy,
+        verify: migration.verify.into(),
+        copying: migration.copy,
         documents_checked: opts.documents_checked,
     }
 }
@@ -36,7 +36,7 @@ fn start(
     port: Option<&Path>,
     to: Option<&Path>,
     order_arg: &Path,
-    opts: &JobOptions,
+    (opts, migration): (&JobOptions, &MigrationOptions),
     out: &Output,
 ) -> Result<(), CliError> {
     let agent = super::agent(paths)?;
@@ -87,7 +87,7 @@ fn start(
         secret: &secret,
         password: &pw,
     };
-    let result = agent.start(&prepared, &at, creds, &options(opts), &mut screen);
+    let result = agent.start(&prepared, &at, creds, &options(opts, migration), &mut screen);
     let outcome = screen.ended(result)?;
     if opts.dry_run {
         let mut human = tr!("dry-run-done");
@@ -117,7 +117,8 @@ pub fn rebind(paths: &Paths, a: &RebindArgs, out: &Output) -> Result<(), CliErro
         RebindTarget::Account => Operation::RebindAccount,
         RebindTarget::Phone => Operation::RebindPhone,
     };
-    start(paths, op, a.job.port.as_deref(), None, &a.job.order, &a.job.common, out)
+    let how = (&a.job.common, &MigrationOptions::default());
+    start(paths, op, a.job.port.as_deref(), None, &a.job.order, how, out)
 }
 
 pub fn unbind(paths: &Paths, a: &JobArgs, out: &Output) -> Result<(), CliError> {
@@ -127,7 +128,7 @@ pub fn unbind(paths: &Paths, a: &JobArgs, out: &Output) -> Result<(), CliError> 
         a.port.as_deref(),
         None,
         &a.order,
-        &a.common,
+        (&a.common, &MigrationOptions::default()),
         out,
     )
 }
@@ -139,7 +140,7 @@ pub fn migrate(paths: &Paths, a: &MigrateArgs, out: &Output) -> Result<(), CliEr
         a.from.as_deref(),
         a.to.as_deref(),
         &a.order,
-        &a.common,
+        (&a.common, &a.migration),
         out,
     )
 }

@@ -113,13 +113,13 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
                 operation = op_label(j.operation.as_str()),
                 order = j.order_id.as_str(),
                 file = j.order_file.as_str(),
-                profile = j.profile.as_str(),
+                profile = crate::profile::shown_name_of(&j.profile),
                 terminal = j.terminal_serial.as_str(),
                 replacement = j.replacement_serial.as_deref().unwrap_or("-"),
                 state = j.state.label(),
                 error = j.error.as_deref().unwrap_or("-"),
                 started = super::local_time(&j.created_at),
-                technician = j.technician.as_str()
+                technician = crate::config::technician_shown(&j.technician)
             );
             if let Some(b) = &j.backup_file {
                 human.push_str(&format!("\n  {}", tr!("outcome-backup", file = b.as_str())));

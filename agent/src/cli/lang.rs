@@ -44,12 +44,30 @@ pub fn localised(cmd: Command) -> Command {
         .long("version")
         .action(ArgAction::Version)
         .help(tr!("help-flag-version"));
-    headings(cmd.disable_version_flag(true).arg(version))
+    let mut cmd = headings(cmd.disable_version_flag(true).arg(version));
+    // Clap adds its `help` command when the tree is built; built now, it can be described.
+    cmd.build();
+    help_commands(cmd)
 }
 
-/// Clap's own headings and flags in the current language (its fixed ones: `Usage`,
-/// `Options`, `Commands`, `-h`); the rest of its wording (`[env: …]`, parse errors) stays
-/// English.
+/// Each command's `help` subcommand described in the current language.
+fn help_commands(cmd: Command) -> Command {
+    let names: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_string()).collect();
+    names.into_iter().fold(cmd, |cmd, name| {
+        if name == "help" {
+            cmd.mut_subcommand(name, |h| {
+                h.about(tr!("help-command-help"))
+                    .mut_args(|a| a.help(tr!("help-command-help-arg")))
+            })
+        } else {
+            cmd.mut_subcommand(name, help_commands)
+        }
+    })
+}
+
+/// Clap's own headings, flags and notes in the current language (`Usage`, `Options`,
+/// `Commands`, `-h`, `[env: …]`, `[default: …]`, `[possible values: …]`); parse errors are
+/// [`usage_error`]'s.
 fn headings(cmd: Command) -> Command {
     let help = Arg::new("help")
         .short('h')
@@ -70,12 +88,47 @@ fn headings(cmd: Command) -> Command {
             } else {
                 tr!("help-heading-options")
             };
-            a.help_heading(heading)
+            notes(a).help_heading(heading)
         });
     let names: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_string()).collect();
     names
         .into_iter()
         .fold(cmd, |cmd, name| cmd.mut_subcommand(name, headings))
+}
+
+/// An option's `[env: …]`, `[default: …]` and `[possible values: …]` in the current
+/// language, after its description; values as code, since they are typed as they are.
+fn notes(a: Arg) -> Arg {
+    let help = a.get_help().map(ToString::to_string).unwrap_or_default();
+    let code = |v: &str| format!("`{v}`");
+    let mut notes = Vec::new();
+    if let Some(var) = a.get_env().filter(|_| !a.is_hide_env_set()) {
+        notes.push(tr!("help-note-env", var = code(&var.to_string_lossy())));
+    }
+    let defaults: Vec<String> = a
+        .get_default_values()
+        .iter()
+        .map(|v| code(&v.to_string_lossy()))
+        .collect();
+    if !defaults.is_empty() && !a.is_hide_default_value_set() && a.get_action().takes_values() {
+        notes.push(tr!("help-note-default", value = defaults.join(", ")));
+    }
+    let values: Vec<String> = a
+        .get_possible_values()
+        .iter()
+        .filter(|v| !v.is_hide_set())
+        .map(|v| code(v.get_name()))
+        .collect();
+    if !values.is_empty() && !a.is_hide_possible_values_set() && a.get_action().takes_values() {
+        notes.push(tr!("help-note-values", values = values.join(", ")));
+    }
+    if notes.is_empty() {
+        return a;
+    }
+    a.help(format!("{help} {}", notes.join(" ")).trim_start().to_string())
+        .hide_env(true)
+        .hide_default_value(true)
+        .hide_possible_values(true)
 }
 
 /// Replaces each command's description with the catalogue's `cmd-<path>` message, and each
@@ -124,7 +177,10 @@ pub fn usage_error(e: &clap::Error) -> Option<CliError> {
             "usage-invalid-value",
             value = context(ContextKind::InvalidValue),
             arg = context(ContextKind::InvalidArg),
-            valid = context(ContextKind::ValidValue)
+            valid = match e.get(ContextKind::ValidValue) {
+                Some(ContextValue::Strings(v)) => v.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", "),
+                _ => context(ContextKind::ValidValue),
+            }
         ),
         ErrorKind::ValueValidation => tr!(
             "usage-value-refused",

@@ -12,7 +12,10 @@ use super::{CliError, Exit};
 const EXTRA: &str = include_str!("manpage-extra.roff");
 
 fn write_err(e: std::io::Error) -> CliError {
-    CliError::new(Exit::Failure, crate::tr!("manpage-failed", reason = e.to_string()))
+    CliError::new(
+        Exit::Failure,
+        crate::tr!("manpage-failed", reason = crate::input::describe_io(&e)),
+    )
 }
 
 /// The main page: options and commands from clap, then [`EXTRA`] and the command pages.

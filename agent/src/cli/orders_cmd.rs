@@ -1,7 +1,7 @@
 //! `posagent orders [pull | list | show ID]`: the work orders the provider issued.
 
 use super::args::OrdersCommand;
-use super::output::Table;
+use super::output::{Table, labelled};
 use super::{CliError, Exit, Output, local_time, runtime, sync_cmd};
 use crate::config::Paths;
 use crate::store::Store;
@@ -77,16 +77,20 @@ pub fn run(paths: &Paths, action: Option<OrdersCommand>, out: &Output) -> Result
             let mut human = tr!(
                 "orders-show",
                 order = id.as_str(),
-                technician = shown.technician.as_str(),
+                technician = crate::config::technician_shown(&shown.technician),
                 issued = local_time(&shown.issued_at),
                 until = local_time(&shown.valid_until),
                 key = shown.key_id.as_str()
             );
             for (k, v) in &shown.fields {
-                human.push_str(&format!("\n  {k:<28} {v}"));
+                let value = crate::procedure::value_word(k, v).unwrap_or_else(|| v.clone());
+                human.push_str(&format!(
+                    "\n  {}",
+                    labelled(&crate::procedure::field_label(k), &value, 28)
+                ));
             }
             for (k, v) in &shown.checks {
-                human.push_str(&format!("\n  checks.{k:<21} {v}"));
+                human.push_str(&format!("\n  {}", labelled(&crate::procedure::check_label(k), v, 28)));
             }
             out.print(&human, &shown);
         }

@@ -161,7 +161,7 @@ pub fn pad(text: &str, width: usize) -> String {
 
 /// One change a job or a restore would make: `label  from  →  to`, numbers masked.
 pub fn change_line(d: &crate::terminal::model::Difference) -> String {
-    format!("{} {}  →  {}", pad(&d.label(), 14), d.from, d.to)
+    format!("{} {}  →  {}", pad(&d.label(), 14), d.shown_from(), d.shown_to())
 }
 
 /// `label` padded to `width` columns (the column where values start), then `value`.
@@ -312,9 +312,9 @@ pub fn short_ids(ids: &[&str]) -> Vec<String> {
 
 /// Human lines for a binding, numbers masked.
 pub fn describe_binding(b: &Binding) -> String {
-    let mut lines = vec![field(tr!("field-status"), b.status.to_string())];
+    let mut lines = vec![field(tr!("field-status"), b.status.label())];
     if let (Some(mid), Some(tid)) = (&b.mid, &b.tid) {
-        lines.push(field("MID".into(), format!("{mid}    TID {tid}")));
+        lines.push(field(tr!("diff-mid"), format!("{mid}    {} {tid}", tr!("diff-tid"))));
     }
     if let Some(n) = &b.merchant_name {
         lines.push(field(tr!("field-merchant"), n.to_string()));

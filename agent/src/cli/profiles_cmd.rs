@@ -11,6 +11,8 @@ use crate::tr;
 struct Row<'a> {
     name: &'a str,
     display_name: &'a str,
+    /// The name in the language of the output.
+    shown_name: String,
     source: String,
     operations: Vec<String>,
     usb: Vec<String>,
@@ -26,6 +28,7 @@ pub fn run(paths: &Paths, action: Option<ProfilesCommand>, out: &Output) -> Resu
                 .map(|(p, src)| Row {
                     name: &p.name,
                     display_name: &p.display_name,
+                    shown_name: p.shown_name(),
                     source: src.to_string(),
                     operations: p.operations.keys().map(|o| o.to_string()).collect(),
                     usb: p.usb.iter().map(|u| u.to_string()).collect(),
@@ -36,12 +39,12 @@ pub fn run(paths: &Paths, action: Option<ProfilesCommand>, out: &Output) -> Resu
                 (tr!("col-name"), 10),
                 (tr!("col-provider"), 40),
                 (tr!("col-cooldown"), 10),
-                ("USB".to_string(), 0),
+                (tr!("col-usb"), 0),
             ]);
             for r in &rows {
                 table.row([
                     r.name.to_string(),
-                    r.display_name.to_string(),
+                    r.shown_name.clone(),
                     tr!("cooldown-days", days = r.card_cooldown_days),
                     r.usb.join(" "),
                 ]);

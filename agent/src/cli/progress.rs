@@ -117,16 +117,18 @@ impl Transfers {
     }
 }
 
-/// How a step ended, as `[ok  ]`, `[skip]` or `[FAIL]`: green, yellow or red when stderr is
-/// a terminal and `NO_COLOR` is not set (<https://no-color.org>), plain otherwise.
+/// How a step ended, as `[ok  ]`, `[skip]` or `[FAIL]` (`[成功]`, `[跳过]`, `[失败]`), padded
+/// to one width: green, yellow or red when stderr is a terminal and `NO_COLOR` is not set
+/// (<https://no-color.org>), plain otherwise.
 pub fn step_mark(status: crate::job::StepStatus) -> Option<String> {
     use crate::job::StepStatus;
     let (word, colour) = match status {
         StepStatus::Started => return None,
-        StepStatus::Done => ("ok  ", console::Color::Green),
-        StepStatus::Skipped => ("skip", console::Color::Yellow),
-        StepStatus::Failed => ("FAIL", console::Color::Red),
+        StepStatus::Done => (crate::tr!("mark-ok"), console::Color::Green),
+        StepStatus::Skipped => (crate::tr!("mark-skip"), console::Color::Yellow),
+        StepStatus::Failed => (crate::tr!("mark-fail"), console::Color::Red),
     };
+    let word = super::output::pad(&word, 4);
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     if no_color || !std::io::stderr().is_terminal() {
         return Some(format!("[{word}]"));

@@ -48,7 +48,7 @@ pub fn run(paths: &Paths, action: Option<QueueCommand>, technician: &str, out: &
             let mut human = tr!(
                 "submission-show",
                 submission = s.id.as_str(),
-                kind = s.kind.to_string(),
+                kind = crate::job::operation_label(&s.kind.to_string()),
                 job = s.job_id.as_str(),
                 order = s.order_id.as_str(),
                 state = s.state.label(),

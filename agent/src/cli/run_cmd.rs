@@ -127,7 +127,7 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
             secret: &secret,
             password: &pw,
         },
-        options: super::job_cmd::options(&a.common),
+        options: super::job_cmd::options(&a.common, &a.migration),
     };
     let results = execute(&agent, &planned, &found, &run, usize::from(a.jobs), out);
     if dry {

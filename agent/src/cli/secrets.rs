@@ -26,7 +26,11 @@ fn prompt(label: &str) -> Result<Option<Zeroizing<String>>, CliError> {
         rpassword::prompt_password(tr!("secret-prompt", what = label)).map_err(|e| {
             CliError::new(
                 Exit::Failure,
-                tr!("secret-prompt-failed", what = label, reason = e.to_string()),
+                tr!(
+                    "secret-prompt-failed",
+                    what = label,
+                    reason = crate::input::describe_io(&e)
+                ),
             )
         })?,
     );

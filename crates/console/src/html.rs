@@ -42,7 +42,7 @@ pub fn frame(s: &Session, nav: Option<Nav>, title: &str, body: Markup) -> Respon
         (Nav::Queue, "/queue", "console-nav-queue"),
     ];
     let (other, other_label) = match lang {
-        Lang::ZhCn => ("en", "English"),
+        Lang::ZhCn | Lang::Qps => ("en", "English"),
         Lang::En => ("zh-CN", "中文"),
     };
     Html(

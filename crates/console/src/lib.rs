@@ -244,6 +244,7 @@ fn router(app: App) -> Router {
         .route("/queue", get(pages::queue))
         .route("/queue/sync", post(actions::sync_now))
         .route("/queue/{id}/retry", post(actions::retry))
+        .fallback(pages::missing)
         .layer(axum::middleware::from_fn_with_state(app.clone(), auth::guard))
         .with_state(app)
 }

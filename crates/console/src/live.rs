@@ -336,7 +336,7 @@ fn plan_html(plan: &PlanSummary) -> String {
             thead { tr { th { (t(lang, "console-field")) } th { (t(lang, "console-before")) } th { (t(lang, "console-after")) } } }
             tbody {
                 @for d in &plan.changes {
-                    tr { td { (d.label()) } td.num { (d.from) } td.num { (d.to) } }
+                    tr { td { (d.label()) } td.num { (d.shown_from()) } td.num { (d.shown_to()) } }
                 }
             }
         }

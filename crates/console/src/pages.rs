@@ -24,6 +24,16 @@ pub async fn home() -> Redirect {
     Redirect::to("/terminals")
 }
 
+/// Any address the console has no page for: said in the session's language, in the frame
+/// with its menu, as 404.
+pub async fn missing(Extension(s): Extension<Session>) -> Response {
+    let lang = s.lang;
+    let body = html! { (notice("error", &t(lang, "console-no-such-page"))) };
+    let mut r = frame(&s, None, &t(lang, "console-no-such-page"), body);
+    *r.status_mut() = StatusCode::NOT_FOUND;
+    r
+}
+
 fn asset(kind: &'static str, body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, HeaderValue::from_static(kind))], body).into_response()
 }
@@ -61,8 +71,8 @@ fn discover_all(app: &App) -> Result<Vec<Seen>, Failure> {
 pub fn binding_list(lang: Lang, b: &Binding) -> Markup {
     html! {
         dl.binding {
-            dt { (t(lang, "field-status")) } dd { (b.status) }
-            @if let (Some(mid), Some(tid)) = (&b.mid, &b.tid) { dt { "MID / TID" } dd { (mid) " / " (tid) } }
+            dt { (t(lang, "field-status")) } dd { (b.status.label_in(lang)) }
+            @if let (Some(mid), Some(tid)) = (&b.mid, &b.tid) { dt { (t(lang, "diff-mid")) " / " (t(lang, "diff-tid")) } dd { (mid) " / " (tid) } }
             @if let Some(n) = &b.merchant_name { dt { (t(lang, "field-merchant")) } dd { (n) } }
             @if let Some(c) = &b.card { dt { (t(lang, "field-card")) } dd.num #bound-card { (c.pan) " · " (c.holder) } }
             @if let Some(a) = &b.account { dt { (t(lang, "field-account")) } dd.num { (a.number) " · " (a.holder) " · " (a.bank) } }
@@ -348,7 +358,7 @@ pub async fn job(State(app): State<App>, Extension(s): Extension<Session>, Path(
                     dt { (t(lang, "console-serial")) } dd { (j.terminal_serial) @if let Some(r) = &j.replacement_serial { " → " (r) } }
                     dt { (t(lang, "console-state")) } dd #job-state data-state=(state.as_str()) { (state.label()) }
                     @if let Some(e) = &j.error { dt { (t(lang, "console-problem")) } dd { (e) } }
-                    dt { (t(lang, "console-technician")) } dd { (j.technician) }
+                    dt { (t(lang, "console-technician")) } dd { (posagent_core::config::technician_shown(&j.technician)) }
                     @if let Some(sub) = &submission { dt { (t(lang, "console-submission")) } dd { (sub.state.label()) } }
                 }
                 h2 { (t(lang, "console-journal")) }
@@ -436,7 +446,7 @@ pub async fn backups(State(app): State<App>, Extension(s): Extension<Session>) -
                         } }
                     }
                     label { (t(lang, "console-restore-order")) " "
-                        input type="text" name="order" id="restore-order" placeholder="WO-…";
+                        input type="text" name="order" id="restore-order" placeholder=(t(lang, "console-restore-order-example"));
                     }
                     (secret_fields(lang, false))
                     p.hint { (t(lang, "console-restore-hint")) }
@@ -475,7 +485,7 @@ pub async fn queue(State(app): State<App>, Extension(s): Extension<Session>) -> 
                     } }
                     tbody { @for q in &rows {
                         tr data-submission=(q.id) data-state=(q.state.as_str()) {
-                            td { (q.order_id) } td { (q.kind) } td.state { (q.state.label()) } td { (q.attempts) }
+                            td { (q.order_id) } td { (posagent_core::job::operation_label(&q.kind.to_string())) } td.state { (q.state.label()) } td { (q.attempts) }
                             td { @if let Some(r) = &q.reason { (r) } @if let Some(c) = &q.code { " (" code { (c) } ")" } }
                             td {
                                 @if matches!(q.state.as_str(), "rejected" | "dead") {

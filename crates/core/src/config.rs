@@ -77,7 +77,20 @@ impl Config {
             .clone()
             .or_else(|| std::env::var(TECHNICIAN_ENV).ok())
             .or_else(|| std::env::var("USER").ok().map(|u| format!("user:{u}")))
-            .unwrap_or_else(|| "unknown".to_string())
+            .unwrap_or_else(|| UNKNOWN_TECHNICIAN.to_string())
+    }
+}
+
+/// Who a job records when no technician is configured and the system names no user.
+pub const UNKNOWN_TECHNICIAN: &str = "unknown";
+
+/// A recorded technician as a person reads it: the name, or "unknown" in the current
+/// language.
+pub fn technician_shown(recorded: &str) -> String {
+    if recorded == UNKNOWN_TECHNICIAN {
+        crate::tr!("technician-unknown")
+    } else {
+        recorded.to_string()
     }
 }
 
@@ -120,35 +133,64 @@ const TRUST_ANCHOR_KEY: &str = "order_key_files";
 /// Name of the configuration file inside the config directory.
 pub const CONFIG_FILE: &str = "config.toml";
 
-/// What `posagent config init` writes: every key, commented, with what it does.
-pub const CONFIG_TEMPLATE: &str = r#"# posagent configuration. Every key is optional; an unknown key is an error.
-# Relative paths are relative to this file's directory.
+/// What `posagent config init` writes, in order: a comment (its catalogue key, one line
+/// of the file per line of the message) or lines of TOML as they are (sections and the
+/// keys, commented out with example values).
+const CONFIG_TEMPLATE: &[(Template, &str)] = &[
+    (Template::Comment, "config-tpl-intro"),
+    (Template::Comment, "config-tpl-relative"),
+    (Template::Toml, ""),
+    (Template::Comment, "config-tpl-technician"),
+    (Template::Toml, "# technician = \"zhang.wei\"\n\n[provider]"),
+    (Template::Comment, "config-tpl-url"),
+    (Template::Toml, "# url = \"https://sync.provider.example/posagent\""),
+    (Template::Comment, "config-tpl-ca"),
+    (Template::Toml, "# ca = \"provider-ca.pem\""),
+    (Template::Comment, "config-tpl-pins"),
+    (Template::Toml, "# pins = [\"AB:CD:...\"]"),
+    (Template::Comment, "config-tpl-client"),
+    (
+        Template::Toml,
+        "# client_cert = \"agent.pem\"\n# client_key = \"agent.key.pem\"",
+    ),
+    (Template::Comment, "config-tpl-agent-key"),
+    (Template::Toml, "# agent_key_file = \"agent.key\""),
+    (Template::Comment, "config-tpl-batch"),
+    (Template::Toml, "# batch_size = 100\n# retry_base_ms = 2000"),
+    (Template::Comment, "config-tpl-order-keys"),
+    (Template::Toml, "\n[ports]"),
+    (Template::Comment, "config-tpl-extra"),
+    (Template::Toml, "# extra = [\"/tmp/pos-*\"]"),
+];
 
-# Who works with this laptop: recorded in backups, the journal and the audit trail.
-# technician = "zhang.wei"
+/// A piece of [`CONFIG_TEMPLATE`].
+#[derive(Clone, Copy)]
+enum Template {
+    /// A catalogue key, written as `# ` comment lines in the current language.
+    Comment,
+    /// Lines written as they are.
+    Toml,
+}
 
-[provider]
-# Where `posagent sync` delivers (https only); --provider overrides it.
-# url = "https://sync.provider.example/posagent"
-# The provider's CA bundle (PEM); the system's roots when absent.
-# ca = "provider-ca.pem"
-# SHA-256 fingerprints of the provider's certificates to accept, besides the CA check.
-# pins = ["AB:CD:..."]
-# A client certificate and key, when the provider asks for mutual TLS.
-# client_cert = "agent.pem"
-# client_key = "agent.key.pem"
-# The agent's signing key: a file of 64 hex digits, never on the command line.
-# agent_key_file = "agent.key"
-# Submissions per request (1-500) and the first retry's wait ceiling in milliseconds.
-# batch_size = 100
-# retry_base_ms = 2000
-# The keys that sign work orders are not set here: the providers' root keys ship with
-# the profiles, and the order keys they delegate are pulled with the orders.
-
-[ports]
-# Other places to look for terminals, as globs (besides the machine's serial ports).
-# extra = ["/tmp/pos-*"]
-"#;
+/// The text of a new `config.toml`: every key, commented, with what it does, in the
+/// current language.
+pub fn config_template() -> String {
+    let mut out = String::new();
+    for (kind, value) in CONFIG_TEMPLATE {
+        match kind {
+            Template::Comment => {
+                for line in crate::i18n::text(value, None).lines() {
+                    out.push_str(&format!("# {line}\n"));
+                }
+            }
+            Template::Toml => {
+                out.push_str(value);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
 
 impl Paths {
     /// The configuration file.
@@ -203,7 +245,7 @@ impl Config {
         Ok(config)
     }
 
-    /// Writes [`CONFIG_TEMPLATE`] as `config.toml` (over an existing file only with
+    /// Writes [`config_template`] as `config.toml` (over an existing file only with
     /// `force`); returns where.
     pub fn init(paths: &Paths, force: bool) -> Result<PathBuf, InitError> {
         let file = paths.config_file();
@@ -211,7 +253,7 @@ impl Config {
             return Err(InitError::Exists(file));
         }
         crate::private::dir(&paths.config)
-            .and_then(|()| crate::private::replace(&file, CONFIG_TEMPLATE.as_bytes()))
+            .and_then(|()| crate::private::replace(&file, config_template().as_bytes()))
             .map_err(|source| InitError::Write {
                 file: file.clone(),
                 source,

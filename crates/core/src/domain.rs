@@ -24,7 +24,8 @@ pub enum DomainError {
     /// `expected` is the catalogue key of the length wanted (`len-…`).
     #[error("{}", crate::tr!("domain-length", got = *.got, expected = crate::i18n::text(.expected, None)))]
     Length { got: usize, expected: &'static str },
-    #[error("{}", crate::tr!("domain-check-digit", name = *.0))]
+    /// The catalogue key of the check's name (`check-…`).
+    #[error("{}", crate::tr!("domain-check-digit", name = crate::i18n::text(.0, None)))]
     CheckDigit(&'static str),
     /// The catalogue key of the rule broken (`rule-…`).
     #[error("{}", crate::i18n::text(.0, None))]
@@ -172,7 +173,7 @@ impl FromStr for Pan {
             return Err(DomainError::Rule("rule-all-zeros-card-number"));
         }
         if !luhn_valid(&s) {
-            return Err(DomainError::CheckDigit("Luhn"));
+            return Err(DomainError::CheckDigit("check-luhn"));
         }
         Ok(Pan(s))
     }
@@ -356,7 +357,7 @@ impl ResidentId {
             )));
         }
         if resident_id_check_char(&s.as_bytes()[..17]) != s.as_bytes()[17] as char {
-            return Err(DomainError::CheckDigit("ISO 7064 MOD 11-2"));
+            return Err(DomainError::CheckDigit("check-iso7064"));
         }
         Ok(ResidentId(s))
     }
@@ -425,7 +426,7 @@ impl FromStr for CreditCode {
             return Err(DomainError::Rule("rule-have-digits-positions-3"));
         }
         if credit_code_check_char(&s.as_bytes()[..17]) != Some(s.as_bytes()[17] as char) {
-            return Err(DomainError::CheckDigit("GB 32100-2015"));
+            return Err(DomainError::CheckDigit("check-gb32100"));
         }
         Ok(CreditCode(s))
     }
@@ -626,6 +627,23 @@ impl DeviceStatus {
     }
 }
 
+impl DeviceStatus {
+    /// The status as a person reads it, in the current language.
+    pub fn label(self) -> String {
+        self.label_in(crate::i18n::lang())
+    }
+
+    /// The status as a person reads it, in `lang`.
+    pub fn label_in(self, lang: crate::i18n::Lang) -> String {
+        let key = match self {
+            DeviceStatus::Unbound => "detail-unbound",
+            DeviceStatus::Bound => "detail-bound",
+            DeviceStatus::Active => "detail-active",
+        };
+        crate::i18n::text_in(lang, key, None)
+    }
+}
+
 impl fmt::Display for DeviceStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -707,7 +725,7 @@ mod tests {
     fn pan_rejects_bad_luhn_length_and_foreign_characters() {
         assert_eq!(
             "6222020200112233445".parse::<Pan>(),
-            Err(DomainError::CheckDigit("Luhn"))
+            Err(DomainError::CheckDigit("check-luhn"))
         );
         assert!(matches!(
             "622202020011223".parse::<Pan>(),
@@ -904,7 +922,7 @@ mod tests {
             let i = pos.index(digits.len());
             digits[i] = b'0' + (digits[i] - b'0' + delta) % 10;
             prop_assert!(s != std::str::from_utf8(&digits).unwrap());
-            prop_assert_eq!(String::from_utf8(digits).unwrap().parse::<Pan>(), Err(DomainError::CheckDigit("Luhn")));
+            prop_assert_eq!(String::from_utf8(digits).unwrap().parse::<Pan>(), Err(DomainError::CheckDigit("check-luhn")));
         }
 
         #[test]

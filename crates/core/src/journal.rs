@@ -194,7 +194,12 @@ pub const RESTORE: &str = "restore";
 
 /// The label of a step known by its journal name (a name no step has is shown as is).
 pub fn step_label(name: &str) -> String {
-    Step::from_name(name).map_or_else(|| name.to_string(), Step::label)
+    match name {
+        ORDER => crate::tr!("step-order"),
+        CONFIRM => crate::tr!("step-confirm"),
+        ROLLBACK => crate::tr!("step-rollback"),
+        _ => Step::from_name(name).map_or_else(|| name.to_string(), Step::label),
+    }
 }
 
 /// The steps of a plan, by their labels, joined by arrows.

@@ -186,12 +186,43 @@ const SECRET_FIELDS: &[&str] = &["replacement.activation_code"];
 /// How a value is shown in a report: masked for personal data, hidden for secrets.
 pub fn shown_value(field: &str, raw: &str) -> String {
     if SECRET_FIELDS.contains(&field) {
-        "(hidden)".to_string()
+        crate::tr!("value-hidden")
     } else if MASKED_FIELDS.contains(&field) {
         mask_middle(&normalise_code(raw))
     } else {
         const MAX_SHOWN: usize = 40;
         raw.chars().take(MAX_SHOWN).map(visible).collect()
+    }
+}
+
+/// An order field's name as a person reads it, in the current language (`merchant.mid` →
+/// "merchant ID (MID)"); a name no order takes, as it is.
+pub fn field_label(field: &str) -> String {
+    let key = format!("order-field-{}", field.replace(['.', '_'], "-"));
+    crate::i18n::message_in(crate::i18n::lang(), &key, None).unwrap_or_else(|| field.to_string())
+}
+
+/// A provider's check in a signed order (`card_cooldown_clear_until`) as a person reads
+/// it, in the current language; a check posagent does not know, by its name as code.
+pub fn check_label(check: &str) -> String {
+    let key = format!("order-check-{}", check.replace('_', "-"));
+    crate::i18n::message_in(crate::i18n::lang(), &key, None)
+        .unwrap_or_else(|| crate::tr!("orders-show-check", check = check))
+}
+
+/// An order value that is a word of the order format (an operation, a merchant kind, a
+/// reason, a status, how a phone change is proven, a profile), in the current language;
+/// `None` for every other value, which is shown as it is.
+pub fn value_word(field: &str, value: &str) -> Option<String> {
+    let word = |key: String| crate::i18n::message_in(crate::i18n::lang(), &key, None);
+    match field {
+        "operation" => value.parse::<Operation>().ok().map(Operation::label),
+        "merchant.kind" => word(format!("receipt-kind-{value}")),
+        "reason" => word(format!("reason-{value}")),
+        "expect.status" => value.parse::<crate::domain::DeviceStatus>().ok().map(|s| s.label()),
+        "new.phone_path" => word(format!("detail-path-{value}")),
+        "profile" => Some(crate::profile::shown_name_of(value)),
+        _ => None,
     }
 }
 
@@ -208,6 +239,21 @@ fn visible(c: char) -> String {
 #[cfg(test)]
 mod tests {
     use super::shown_value;
+
+    /// Every field an order takes has its name in both catalogues.
+    #[test]
+    fn every_field_has_a_label() {
+        for lang in [crate::i18n::Lang::En, crate::i18n::Lang::ZhCn] {
+            crate::i18n::in_lang(lang, || {
+                for field in super::all_fields() {
+                    assert_ne!(super::field_label(field), field, "{field} in {lang:?}");
+                }
+                for reason in ["expired", "device-replaced", "other"] {
+                    assert!(super::value_word("reason", reason).is_some(), "{reason}");
+                }
+            });
+        }
+    }
 
     #[test]
     fn a_shown_value_never_carries_a_control_or_reordering_character() {

@@ -27,6 +27,16 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("ums", include_str!("../../../profiles/ums.toml")),
 ];
 
+/// The provider's name of the profile `name` in the current language where posagent ships
+/// it, else `name` itself (a profile of the user's own, shown by its file's name).
+pub fn shown_name_of(name: &str) -> String {
+    catalogue_name(name).unwrap_or_else(|| name.to_string())
+}
+
+fn catalogue_name(name: &str) -> Option<String> {
+    crate::i18n::message_in(crate::i18n::lang(), &format!("profile-name-{name}"), None)
+}
+
 /// A provider / terminal family profile.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -190,7 +200,7 @@ pub enum ProfileError {
     Invalid { file: String, message: String },
     #[error("{}", crate::tr!("profile-unknown", name = .0.as_str()))]
     Unknown(String),
-    #[error("{}", crate::tr!("profile-dir-unreadable", dir = .0.display().to_string(), reason = .1.to_string()))]
+    #[error("{}", crate::tr!("profile-dir-unreadable", dir = .0.display().to_string(), reason = crate::input::describe_io(.1)))]
     Io(PathBuf, std::io::Error),
     #[error(transparent)]
     Read(Box<crate::input::InputError>),
@@ -200,6 +210,12 @@ pub enum ProfileError {
 }
 
 impl Profile {
+    /// The provider's name in the current language: the catalogue's `profile-name-NAME` for
+    /// the profiles that ship with posagent, else the file's `display_name` as written.
+    pub fn shown_name(&self) -> String {
+        catalogue_name(&self.name).unwrap_or_else(|| self.display_name.clone())
+    }
+
     /// Parses and checks one profile; `file` names it in errors.
     pub fn parse(text: &str, file: &str, expected_name: &str) -> Result<Profile, ProfileError> {
         let invalid = |message: String| ProfileError::Invalid {

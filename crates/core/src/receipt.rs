@@ -230,7 +230,7 @@ pub fn render(job: &JobRecord, journal: &[JournalEntry], submission: Option<&Sub
     section(&mut h, "receipt-terminal");
     let mut terminals = vec![
         ("receipt-serial", job.terminal_serial.clone()),
-        ("receipt-profile", job.profile.clone()),
+        ("receipt-profile", crate::profile::shown_name_of(&job.profile)),
     ];
     if let Some(r) = &job.replacement_serial {
         terminals.push(("receipt-replacement", r.clone()));
@@ -292,7 +292,7 @@ pub fn render(job: &JobRecord, journal: &[JournalEntry], submission: Option<&Sub
                             ("auth", text_at(t, &["auth_code"])),
                             ("rrn", text_at(t, &["rrn"])),
                         ]);
-                        text_in(Lang::ZhCn, "receipt-test-value", Some(&args))
+                        crate::i18n::text("receipt-test-value", Some(&args))
                     },
                 ),
             ),
@@ -322,8 +322,8 @@ pub fn render(job: &JobRecord, journal: &[JournalEntry], submission: Option<&Sub
             let args = FluentArgs::from_iter([("key", plain(key))]);
             format!(
                 "{} · {}",
-                text_in(Lang::ZhCn, "receipt-signed", Some(&args)),
-                text_in(Lang::En, "receipt-signed", Some(&args))
+                text_in(first(), "receipt-signed", Some(&args)),
+                text_in(second(), "receipt-signed", Some(&args))
             )
         }
         Some(_) => format!("{} · {}", zh("receipt-unsigned"), en("receipt-unsigned")),
@@ -334,7 +334,7 @@ pub fn render(job: &JobRecord, journal: &[JournalEntry], submission: Option<&Sub
         &[
             ("receipt-order-id", job.order_id.clone()),
             ("receipt-signature", signed),
-            ("receipt-technician", job.technician.clone()),
+            ("receipt-technician", crate::config::technician_shown(&job.technician)),
             ("receipt-started", local_time(&job.created_at)),
         ],
     );
@@ -360,12 +360,31 @@ pub fn render(job: &JobRecord, journal: &[JournalEntry], submission: Option<&Sub
     h
 }
 
+/// The languages of the receipt's labels: Chinese, then English (in the pseudo-locale,
+/// both pseudo-localised, so that a test sees every label come from the catalogue).
+fn first() -> Lang {
+    if crate::i18n::lang() == Lang::Qps {
+        Lang::Qps
+    } else {
+        Lang::ZhCn
+    }
+}
+
+/// The receipt's second language of labels: English (see [`first`]).
+fn second() -> Lang {
+    if crate::i18n::lang() == Lang::Qps {
+        Lang::Qps
+    } else {
+        Lang::En
+    }
+}
+
 fn zh(key: &str) -> String {
-    text_in(Lang::ZhCn, key, None)
+    text_in(first(), key, None)
 }
 
 fn en(key: &str) -> String {
-    text_in(Lang::En, key, None)
+    text_in(second(), key, None)
 }
 
 const HEAD: &str = "<!DOCTYPE html><html lang=zh-CN><head><meta charset=utf-8>\
@@ -438,15 +457,17 @@ fn label(word: &str, table: &[(&str, &str)]) -> String {
         .map_or_else(|| word.to_string(), |(_, key)| format!("{} · {}", zh(key), en(key)))
 }
 
-/// A step's Chinese name, beside the journal's own name.
-fn step_zh(step: &str) -> String {
-    match Step::from_name(step) {
-        Some(s) => s.label_in(Lang::ZhCn),
-        None if step == journal::ORDER => zh("receipt-step-order"),
-        None if step == journal::CONFIRM => zh("receipt-step-confirm"),
-        None if step == journal::ROLLBACK => zh("receipt-step-rollback"),
-        None => step.to_string(),
-    }
+/// A step's name in `lang` (the journal's entries besides steps: the order, the
+/// confirmation, a rollback).
+fn step_in(step: &str, lang: Lang) -> String {
+    let key = match Step::from_name(step) {
+        Some(s) => return s.label_in(lang),
+        None if step == journal::ORDER => "receipt-step-order",
+        None if step == journal::CONFIRM => "receipt-step-confirm",
+        None if step == journal::ROLLBACK => "receipt-step-rollback",
+        None => return step.to_string(),
+    };
+    text_in(lang, key, None)
 }
 
 fn section(h: &mut String, key: &str) {
@@ -472,8 +493,8 @@ fn unit_heading(key: &str, serial: &str) -> String {
     let args = FluentArgs::from_iter([("serial", serial.to_string())]);
     format!(
         "{}<br>{}",
-        esc(&text_in(Lang::ZhCn, key, Some(&args))),
-        esc(&text_in(Lang::En, key, Some(&args)))
+        esc(&text_in(first(), key, Some(&args))),
+        esc(&text_in(second(), key, Some(&args)))
     )
 }
 
@@ -539,8 +560,8 @@ fn steps(h: &mut String, journal: &[JournalEntry]) {
         let _ = write!(
             h,
             "<div><span>{} {}</span><span>{}</span><span>{}</span></div>",
-            esc(&step_zh(subject)),
-            esc(subject),
+            esc(&step_in(subject, first())),
+            esc(&step_in(subject, second())),
             esc(&label(e.entry.phase().as_str(), PHASES)),
             esc(at.get(5..19).unwrap_or(&at))
         );

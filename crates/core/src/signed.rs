@@ -385,9 +385,10 @@ impl Verified {
         Ok(())
     }
 
-    /// The order as the validator reads orders, named `pulled order ID`.
+    /// The order as the validator reads orders, named `pulled order ID` (in the current
+    /// language).
     pub fn raw(&self) -> RawOrder {
-        RawOrder::of_fields(format!("pulled order {}", self.id), &self.fields)
+        RawOrder::of_fields(crate::tr!("pulled-order-named", id = self.id.as_str()), &self.fields)
     }
 }
 

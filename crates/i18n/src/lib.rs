@@ -4,7 +4,9 @@
 //!
 //! The language follows `--lang`, then `POSAGENT_LANG`, then the first of `LC_ALL`,
 //! `LC_MESSAGES` and `LANG` that is set (`zh_CN.*`, `zh_SG.*`, `zh-Hans*` → zh-CN), else
-//! English.
+//! English. A third language, `qps` (pseudo-localised English), exists for tests and
+//! translators: every catalogue message wrapped in `⟦…⟧` with its letters accented, so any
+//! plain ASCII word on screen is text that did not come from the catalogue.
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -19,6 +21,9 @@ pub enum Lang {
     #[default]
     En,
     ZhCn,
+    /// Pseudo-localised English (`qps-ploc`): the English catalogue with every message
+    /// wrapped in `⟦…⟧` and every letter outside `code spans` accented.
+    Qps,
 }
 
 /// The catalogues, as compiled in: (language, its Fluent source).
@@ -33,15 +38,17 @@ impl Lang {
         match self {
             Lang::En => "en",
             Lang::ZhCn => "zh-CN",
+            Lang::Qps => "qps-ploc",
         }
     }
 
     /// Parses a language named on the command line or in `POSAGENT_LANG`: `en` or `zh-CN`
-    /// (also written `zh`, `zh_CN`, `zh-Hans`, in any case).
+    /// (also written `zh`, `zh_CN`, `zh-Hans`, in any case), or the pseudo-locale `qps`.
     pub fn parse(name: &str) -> Option<Lang> {
         match name.trim().to_ascii_lowercase().replace('_', "-").as_str() {
             "en" | "en-us" | "en-gb" => Some(Lang::En),
             "zh" | "zh-cn" | "zh-sg" | "zh-hans" | "zh-hans-cn" => Some(Lang::ZhCn),
+            "qps" | "qps-ploc" => Some(Lang::Qps),
             _ => None,
         }
     }
@@ -102,10 +109,10 @@ pub fn lang() -> Lang {
     if let Some(l) = THREAD.with(std::cell::Cell::get) {
         return l;
     }
-    if CURRENT.load(Ordering::Relaxed) == Lang::ZhCn as u8 {
-        Lang::ZhCn
-    } else {
-        Lang::En
+    match CURRENT.load(Ordering::Relaxed) {
+        x if x == Lang::ZhCn as u8 => Lang::ZhCn,
+        x if x == Lang::Qps as u8 => Lang::Qps,
+        _ => Lang::En,
     }
 }
 
@@ -123,23 +130,29 @@ pub fn in_lang<T>(lang: Lang, f: impl FnOnce() -> T) -> T {
 }
 
 fn bundle(lang: Lang) -> FluentBundle<FluentResource> {
-    let (_, source) = CATALOGUES
-        .iter()
-        .find(|(l, _)| *l == lang)
-        .copied()
-        .unwrap_or(CATALOGUES[0]);
-    let id: unic_langid::LanguageIdentifier = lang.tag().parse().unwrap_or_default();
+    let source = match lang {
+        Lang::Qps => pseudo::localise(CATALOGUES[0].1),
+        _ => CATALOGUES
+            .iter()
+            .find(|(l, _)| *l == lang)
+            .map_or(CATALOGUES[0].1, |(_, s)| s)
+            .to_string(),
+    };
+    // The pseudo-locale is English underneath: English plural rules and number formats.
+    let tag = if lang == Lang::Qps { "en" } else { lang.tag() };
+    let id: unic_langid::LanguageIdentifier = tag.parse().unwrap_or_default();
     let mut bundle = FluentBundle::new_concurrent(vec![id]);
     // Terminals and logs show the text as is; isolation marks would appear as stray bytes.
     bundle.set_use_isolating(false);
     // The catalogues are checked by the tests (`catalogues_parse_and_match`); a broken entry
     // is left out here and its key shown instead.
-    let resource = FluentResource::try_new(source.to_string()).unwrap_or_else(|(partial, _)| partial);
+    let resource = FluentResource::try_new(source).unwrap_or_else(|(partial, _)| partial);
     let _ = bundle.add_resource(resource);
     bundle
 }
 
-static BUNDLES: LazyLock<[FluentBundle<FluentResource>; 2]> = LazyLock::new(|| [bundle(Lang::En), bundle(Lang::ZhCn)]);
+static BUNDLES: LazyLock<[FluentBundle<FluentResource>; 3]> =
+    LazyLock::new(|| [bundle(Lang::En), bundle(Lang::ZhCn), bundle(Lang::Qps)]);
 
 /// The message `key` in the current language, with `args` filled in. A key missing from the
 /// catalogue (which the tests forbid) shows as itself rather than as nothing.
@@ -174,6 +187,8 @@ macro_rules! tr {
         $crate::text($key, Some(&args))
     }};
 }
+
+mod pseudo;
 
 #[cfg(test)]
 mod tests;

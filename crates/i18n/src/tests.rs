@@ -113,12 +113,21 @@ fn every_key_the_code_uses_exists() {
 }
 
 /// The catalogue keys a source file names: the literal after each `tr!(` (not after
-/// `include_str!(`), and every literal that starts `rule-`, `hint-`, `len-`, `step-` or
-/// `receipt-` (keys named as values: field rules, hints and lengths of `DomainError`, step
-/// names and the receipt's labels).
+/// `include_str!(`), and every literal that starts `rule-`, `hint-`, `len-`, `check-`,
+/// `step-`, `receipt-` or `io-` (keys named as values: field rules, hints, lengths and check
+/// names of `DomainError`, step names, the receipt's labels, kinds of I/O failure).
 fn keys_used(text: &str) -> Vec<&str> {
     let mut keys = Vec::new();
-    for pattern in ["tr!(\"", "\"rule-", "\"hint-", "\"len-", "\"step-", "\"receipt-"] {
+    for pattern in [
+        "tr!(\"",
+        "\"rule-",
+        "\"hint-",
+        "\"len-",
+        "\"check-",
+        "\"step-",
+        "\"receipt-",
+        "\"io-",
+    ] {
         // The literal starts after the pattern's quote.
         let quote = pattern.find('"').unwrap_or_default();
         let mut from = 0;
@@ -182,4 +191,24 @@ fn messages_are_filled_in_each_language() {
     args.set("job", "J-1");
     let text = text_in(Lang::En, "outcome-receipt-failed", Some(&args));
     assert!(text.contains("\n  `posagent jobs receipt J-1"), "{text:?}");
+}
+
+/// The pseudo-locale is the English catalogue, each message wrapped and accented, values and
+/// code spans as they are.
+#[test]
+fn pseudo_locale_wraps_and_accents_every_message() {
+    let mut args = crate::FluentArgs::new();
+    args.set("job", "J7QX");
+    let en = text_in(Lang::En, "help-order-already-done", Some(&args));
+    let qps = text_in(Lang::Qps, "help-order-already-done", Some(&args));
+    assert!(qps.starts_with('⟦') && qps.ends_with('⟧'), "{qps}");
+    assert!(qps.contains("`posagent jobs show J7QX`"), "{qps}");
+    assert!(!qps.contains("order"), "{qps}");
+    assert_eq!(qps.chars().count(), en.chars().count() + 2);
+    let [(en_lang, en_src), _] = CATALOGUES;
+    for key in messages(en_lang, en_src).keys() {
+        let qps = text_in(Lang::Qps, key, None);
+        assert!(qps.starts_with('⟦') && qps.ends_with('⟧'), "{key}: {qps}");
+    }
+    assert_eq!(Lang::parse("qps"), Some(Lang::Qps));
 }

@@ -213,7 +213,8 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.file.display(), self.line, self.field)?;
+        // The field as written in the file (a place in it, like the line), as code.
+        write!(f, "{}:{}: `{}`", self.file.display(), self.line, self.field)?;
         if let Some(v) = &self.value {
             write!(f, " = \"{v}\"")?;
         }

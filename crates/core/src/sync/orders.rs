@@ -106,7 +106,7 @@ pub fn document(store: &Store, keys: &LocalKeys, id: &str) -> Result<Option<Sign
     let plain = keys.open(&sealed)?;
     serde_json::from_slice(&plain)
         .map(Some)
-        .map_err(|e| SyncError::Setup(format!("pulled order {id}: {e}")))
+        .map_err(|e| SyncError::Setup(crate::tr!("pulled-order-unreadable", id = id, reason = e.to_string())))
 }
 
 /// Why the pulled orders could not be looked at (as opposed to one not being ready).

@@ -171,16 +171,21 @@ pub fn find(
                             continue;
                         }
                         tried.push(&p.serial);
-                        if let Ok(id) =
-                            Terminal::open_with(opener.clone(), &c.port, &p.serial).and_then(|mut t| t.identify())
-                        {
+                        let Ok(mut t) = Terminal::open_with(opener.clone(), &c.port, &p.serial) else {
+                            continue;
+                        };
+                        if let Ok(id) = t.identify() {
+                            // A terminal that enforces a provider's authority says whose it is.
+                            let by_root = (forced.is_none())
+                                .then(|| t.authority_root().and_then(|root| of_root(profiles, root)))
+                                .flatten();
                             return Some(Found {
                                 port: c.port.clone(),
                                 usb_id: c.usb.map(|u| u.to_string()),
                                 serial: id.serial,
                                 vendor: id.vendor,
                                 model: id.model,
-                                profile: p.name.clone(),
+                                profile: by_root.unwrap_or(p).name.clone(),
                             });
                         }
                     }
@@ -189,6 +194,31 @@ pub fn find(
             })
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok().flatten()).collect()
+    })
+}
+
+/// The profile of the terminal on `port` by the provider root it names when it answers (on
+/// the first line settings it answers with); `None` when it names none or does not answer.
+fn answered_as<'a>(opener: &Arc<dyn Opener>, port: &Path, profiles: &'a ProfileSet) -> Option<&'a Profile> {
+    let mut tried = Vec::new();
+    for (p, _) in profiles.iter() {
+        if tried.contains(&&p.serial) {
+            continue;
+        }
+        tried.push(&p.serial);
+        if let Ok(t) = Terminal::open_with(opener.clone(), port, &p.serial) {
+            return t.authority_root().and_then(|root| of_root(profiles, root));
+        }
+    }
+    None
+}
+
+/// The profile whose provider root `root` is (the key id a terminal names in HELLO).
+fn of_root(profiles: &ProfileSet, root: [u8; 8]) -> Option<&Profile> {
+    profiles.iter().map(|(p, _)| p).find(|p| {
+        crate::authority::trusted_roots(p)
+            .iter()
+            .any(|k| crate::authority::key_id(k) == root)
     })
 }
 
@@ -322,14 +352,17 @@ pub fn choose_among<'a>(
     forced: Option<&'a Profile>,
 ) -> Result<Choice<'a>, ChooseError> {
     if let Some(p) = port {
-        let by_usb = candidates
-            .iter()
-            .find(|c| c.port == p)
-            .and_then(|c| c.usb)
-            .and_then(|u| profiles.match_usb(u));
+        let usb = candidates.iter().find(|c| c.port == p).and_then(|c| c.usb);
+        let by_usb = usb.and_then(|u| profiles.match_usb(u));
+        // Neither named nor known by its USB id: the profile the terminal answers as, when
+        // it says (its provider's root), else the generic one.
+        let profile = match forced.or(by_usb).or_else(|| answered_as(opener, p, profiles)) {
+            Some(profile) => profile,
+            None => profiles.get("generic")?,
+        };
         return Ok(Choice::One {
             port: p.to_path_buf(),
-            profile: forced.or(by_usb).map_or_else(|| profiles.get("generic"), Ok)?,
+            profile,
             found: None,
         });
     }

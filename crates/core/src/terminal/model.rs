@@ -250,6 +250,23 @@ impl Difference {
             other => other.to_string(),
         }
     }
+
+    /// The value before, as a person reads it (a status in words of the current language).
+    pub fn shown_from(&self) -> String {
+        self.shown(&self.from)
+    }
+
+    /// The value after, as a person reads it.
+    pub fn shown_to(&self) -> String {
+        self.shown(&self.to)
+    }
+
+    fn shown(&self, value: &str) -> String {
+        match (self.field, value.parse::<DeviceStatus>()) {
+            ("status", Ok(status)) => status.label(),
+            _ => value.to_string(),
+        }
+    }
 }
 
 fn shown<T: std::fmt::Display>(v: &Option<T>) -> String {
