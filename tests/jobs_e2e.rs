@@ -5,7 +5,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::jobs::*;
-use common::{Sim, bound_card, connect, json_of, posagent, secret_file};
+use common::{Sim, bound_card, connect, fixtures, json_of, posagent, secret_file};
 use posagent::domain::DeviceStatus;
 use posagent::link::proto::Object;
 use posagent::terminal::model::{Binding, decode_log};
@@ -77,24 +77,50 @@ fn the_queue_command_a_finished_job_names_works_as_printed() {
 #[test]
 fn every_table_fits_80_columns_in_chinese() {
     let bench = Bench::default();
+    let mut sims = Vec::new();
     for n in 0..2 {
         let seed = (70 + n).to_string();
         let sim = start_sim(&bench, &format!("tty{n}"), &["--seed", &seed]);
         let order = card_order(&bench, &sim, &format!("WO-CARD-WIDE-{n}"), NEW_CARD);
         let out = bench.rebind_card(&sim, &order);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        sims.push(sim);
     }
-    let tables: [&[&str]; 5] = [
+    // One more order pulled for the first terminal: a plan's report has a row.
+    card_order(&bench, &sims[0], "WO-CARD-WIDE-NEXT", NEW_CARD);
+    // A provider of the user's own with a long Chinese name.
+    let generic = std::fs::read_to_string(fixtures().join("../../profiles/generic.toml")).unwrap();
+    std::fs::create_dir_all(bench.path().join("profiles")).unwrap();
+    std::fs::write(
+        bench.path().join("profiles/zhangjiang.toml"),
+        generic.replace("name = \"generic\"", "name = \"zhangjiang\"").replace(
+            "display_name = \"Generic terminal (USB-serial bridge)\"",
+            "display_name = \"中国银联商务有限公司上海分公司浦东新区张江高科技园区第三服务网点\"",
+        ),
+    )
+    .unwrap();
+    let ports = format!("{}/tty*", bench.path().display());
+    let tables: [&[&str]; 7] = [
         &["jobs"],
         &["queue"],
         &["profiles"],
         &["backup", "list"],
         &["orders", "list"],
+        &["devices"],
+        &["run", "--pulled", "--dry-run"],
     ];
     for args in tables {
-        let out = posagent(bench.path())
+        // A plan's report takes the secrets; the lists do not.
+        let mut cmd = if args[0] == "run" {
+            bench.command(args)
+        } else {
+            let mut plain = posagent(bench.path());
+            plain.args(args);
+            plain
+        };
+        let out = cmd
             .env("POSAGENT_LANG", "zh-CN")
-            .args(args)
+            .env("POSAGENT_PORTS", &ports)
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));

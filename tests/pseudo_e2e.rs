@@ -5,7 +5,7 @@
 mod common;
 
 use common::jobs::*;
-use common::pseudo::{Seen, assert_translated, visible_text};
+use common::pseudo::{Seen, assert_every_error_has_help, assert_translated, visible_text};
 use common::{fixtures, json_of, posagent};
 
 /// `posagent --lang qps ARGS` in `home`: everything it wrote, its arguments being data.
@@ -94,6 +94,11 @@ fn help_and_commands_without_a_terminal_speak_only_the_catalogue() {
         &["order", "check", bad.to_str().unwrap()],
         &["order", "check", good.to_str().unwrap()],
         &["order", "check", "/nonexistent/order.toml"],
+        &["support-bundle", "--out", "/nonexistent/dir/support.zip"],
+        &["console", "--listen", "10.0.0.1:80"],
+        &["backup", "verify", "/nonexistent/backup.zip"],
+        &["jobs", "receipt", "NOPE"],
+        &["orders", "pull"],
         &["inspect", "--port", "/nonexistent/tty"],
         &["restore", "/nonexistent/backup.zip", "--port", "/nonexistent/tty"],
         &["sync"],
@@ -119,6 +124,7 @@ fn help_and_commands_without_a_terminal_speak_only_the_catalogue() {
         data: Vec::new(),
     });
     assert_translated(&outputs, &profile_names());
+    assert_every_error_has_help(&outputs);
 }
 
 /// `posagent --lang qps ARGS` with the bench's secrets: everything it wrote, its arguments
@@ -245,6 +251,7 @@ fn jobs_their_records_and_their_refusals_speak_only_the_catalogue() {
     }
     let data = records(&bench, &[&old, &new]);
     assert_translated(&seen, &data);
+    assert_every_error_has_help(&seen);
 }
 
 /// Pulling orders, a plan over them, delivery to the provider and the support desk's zip
@@ -289,6 +296,7 @@ fn plans_delivery_and_the_support_desk_speak_only_the_catalogue() {
     data.extend(["qps-tech".to_string(), "WO-QPS-PLAN".to_string()]);
     data.push(provider.url.clone());
     assert_translated(&seen, &data);
+    assert_every_error_has_help(&seen);
 }
 
 /// [`qps_job`] for the commands that take secrets, [`qps`] for the others.

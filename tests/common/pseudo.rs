@@ -42,6 +42,26 @@ pub struct Seen {
     pub data: Vec<String>,
 }
 
+/// Fails the test with every error in `seen` that does not say what to do next (its
+/// `help:` line), as the handbook promises.
+pub fn assert_every_error_has_help(seen: &[Seen]) {
+    let error = accented_prefix("error:");
+    let help = accented_prefix("help:");
+    let bare: Vec<String> = seen
+        .iter()
+        .filter(|s| s.text.contains(&error) && !s.text.contains(&help))
+        .map(|s| format!("{}\n{}", s.what, s.text))
+        .collect();
+    assert!(bare.is_empty(), "errors without a next step: {bare:#?}");
+}
+
+/// `word` as the pseudo-locale opens a message with it: `⟦éŕŕóŕ:`.
+fn accented_prefix(word: &str) -> String {
+    std::iter::once('⟦')
+        .chain(word.chars().map(posagent::i18n::accented))
+        .collect()
+}
+
 /// Fails the test with every untranslated word of everything `seen`; `data` may appear
 /// in any of it.
 pub fn assert_translated(seen: &[Seen], data: &[String]) {

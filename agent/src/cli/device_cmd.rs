@@ -16,7 +16,8 @@ use crate::tr;
 
 /// Lists serial ports with their USB identity and matching profile.
 pub fn devices(paths: &Paths, out: &Output) -> Result<(), CliError> {
-    let rows = discover::ports(&load_profiles(paths)?)?;
+    let extra = crate::config::Config::load(paths)?.ports.extra;
+    let rows = discover::ports(&load_profiles(paths)?, &extra)?;
     let mut table = Table::new([
         (tr!("col-port"), 24),
         (tr!("col-usb-id"), 10),

@@ -10,7 +10,9 @@ use crate::tr;
 pub fn run(paths: &Paths, action: Option<QueueCommand>, technician: &str, out: &Output) -> Result<(), CliError> {
     let mut store = Store::open(&paths.data)?;
     let not_found = |id: &str| {
-        CliError::new(Exit::DataErr, tr!("submission-not-found", submission = id)).code("submission_not_found")
+        CliError::new(Exit::DataErr, tr!("submission-not-found", submission = id))
+            .code("submission_not_found")
+            .help(tr!("help-queue-list"))
     };
     match action.unwrap_or(QueueCommand::List) {
         QueueCommand::List => {
@@ -80,7 +82,8 @@ pub fn run(paths: &Paths, action: Option<QueueCommand>, technician: &str, out: &
                         state = s.state.label()
                     ),
                 )
-                .code("not_retryable"));
+                .code("not_retryable")
+                .help(tr!("help-not-retryable", submission = s.id.as_str())));
             }
             out.print(
                 &tr!("submission-requeued", submission = s.id.as_str()),

@@ -90,7 +90,8 @@ pub fn run(paths: &Paths, a: &RunArgs, out: &Output) -> Result<(), CliError> {
     let dry = a.common.dry_run;
     // Every order done already: no terminal, secret or password is needed.
     let idle = work == 0 && !dry;
-    let (found, silent) = if idle {
+    // Nothing planned (no pulled order waits): no port to probe, and none said silent.
+    let (found, silent) = if idle || planned.is_empty() {
         (HashMap::new(), Vec::new())
     } else {
         agent.probe(&planned, &a.ports)?

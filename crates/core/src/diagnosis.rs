@@ -9,7 +9,7 @@ use crate::backup::{BackupError, TakeError};
 use crate::config::{ConfigError, InitError};
 use crate::input::InputError;
 use crate::job::restore::PreviewError;
-use crate::job::{JobError, OrderForError};
+use crate::job::{JobError, OrderForError, OrderProblem};
 use crate::order::OrderFileError;
 use crate::profile::ProfileError;
 use crate::receipt::ReceiptError;
@@ -134,7 +134,7 @@ impl Diagnose for JobError {
                 .code("provider_unreachable")
                 .help(tr!("help-phone-offline")),
             JobError::Refused { code, .. } => Diagnosis::of(Kind::Data).code(code).help(refusal_help(code)),
-            JobError::Order(_) => Diagnosis::of(Kind::Data).code("order_invalid"),
+            JobError::Order(p) => p.diagnosis(),
             JobError::Stopped { job, .. } => Diagnosis::of(Kind::Interrupted)
                 .code("stopped")
                 .help(tr!("help-job-stopped", job = job.as_str())),
@@ -160,15 +160,38 @@ impl Diagnose for JobError {
                 .code("job_running_elsewhere")
                 .help(tr!("help-job-live-elsewhere")),
             JobError::StopRequested => Diagnosis::of(Kind::Interrupted).code("stopped"),
-            JobError::Verification { .. } => failure.code("verification_failed"),
+            JobError::Verification { .. } => failure
+                .code("verification_failed")
+                .help(tr!("help-verification-failed")),
             JobError::Cancelled => failure.code("not_confirmed").help(tr!("help-not-confirmed")),
             JobError::NotFound(_) => failure.code("job_not_found").help(tr!("help-jobs-list")),
-            JobError::NotRunning { .. } => failure.code("job_not_running"),
-            JobError::AbortTooLate(_) | JobError::AbortNoBackup => failure.code("abort_refused"),
+            JobError::NotRunning { job, .. } => failure
+                .code("job_not_running")
+                .help(tr!("help-job-not-running", job = job.as_str())),
+            JobError::AbortTooLate(_) | JobError::AbortNoBackup => {
+                failure.code("abort_refused").help(tr!("help-abort-refused"))
+            }
             JobError::AuthorisationSpent(job) => failure
                 .code("abort_refused")
                 .help(tr!("help-job-resume", job = job.as_str())),
             _ => failure,
+        }
+    }
+}
+
+impl Diagnose for OrderProblem {
+    fn diagnosis(&self) -> Diagnosis {
+        let invalid = Diagnosis::of(Kind::Data).code("order_invalid");
+        match self {
+            OrderProblem::File(e) => e.diagnosis(),
+            OrderProblem::Profile(e) => e.diagnosis(),
+            OrderProblem::Pulled(e) => e.diagnosis(),
+            OrderProblem::Unreadable { .. } | OrderProblem::JobOrderUnreadable { .. } => {
+                invalid.help(tr!("help-file-unreadable"))
+            }
+            OrderProblem::PulledGone(_) | OrderProblem::PulledChanged(_) => invalid.help(tr!("help-pull-again")),
+            OrderProblem::CannotCreate { .. } => Diagnosis::of(Kind::Failure).help(tr!("help-cannot-write")),
+            _ => invalid.help(tr!("help-order-check")),
         }
     }
 }
@@ -203,8 +226,15 @@ impl Diagnose for ProfileError {
 impl Diagnose for InputError {
     fn diagnosis(&self) -> Diagnosis {
         match self {
-            InputError::Empty { .. } => Diagnosis::of(Kind::Data).code("secret_file_empty"),
-            _ => Diagnosis::of(Kind::Data).code("file_unreadable"),
+            InputError::Empty { .. } => Diagnosis::of(Kind::Data)
+                .code("secret_file_empty")
+                .help(tr!("help-secret-file-empty")),
+            InputError::TooLarge { .. } => Diagnosis::of(Kind::Data)
+                .code("file_unreadable")
+                .help(tr!("help-file-too-large")),
+            _ => Diagnosis::of(Kind::Data)
+                .code("file_unreadable")
+                .help(tr!("help-file-unreadable")),
         }
     }
 }
@@ -220,7 +250,12 @@ impl Diagnose for ConfigError {
 
 impl Diagnose for OrderFileError {
     fn diagnosis(&self) -> Diagnosis {
-        Diagnosis::of(Kind::Data).code("order_file_invalid")
+        match self {
+            OrderFileError::Input(e) => e.diagnosis(),
+            _ => Diagnosis::of(Kind::Data)
+                .code("order_file_invalid")
+                .help(tr!("help-order-check")),
+        }
     }
 }
 
@@ -294,7 +329,7 @@ impl Diagnose for SupportError {
             SupportError::Exists(_) => Diagnosis::of(Kind::Data)
                 .code("file_exists")
                 .help(tr!("help-file-exists")),
-            SupportError::Write { .. } => Diagnosis::of(Kind::Failure),
+            SupportError::Write { .. } => Diagnosis::of(Kind::Failure).help(tr!("help-cannot-write")),
             SupportError::Store(e) => e.diagnosis(),
             SupportError::Config(e) => e.diagnosis(),
             SupportError::Log(e) => e.diagnosis(),
@@ -318,10 +353,15 @@ impl Diagnose for OrderForError {
             OrderForError::PulledGone(_) => Diagnosis::of(Kind::Data)
                 .code("order_not_found")
                 .help(tr!("help-orders-list")),
-            OrderForError::Several { .. }
-            | OrderForError::NotInFile { .. }
-            | OrderForError::WrongOperation { .. }
-            | OrderForError::PulledInvalid { .. } => Diagnosis::of(Kind::Data).code("order_invalid"),
+            OrderForError::Several { .. } => Diagnosis::of(Kind::Data)
+                .code("order_invalid")
+                .help(tr!("help-order-several")),
+            OrderForError::NotInFile { .. } | OrderForError::WrongOperation { .. } => Diagnosis::of(Kind::Data)
+                .code("order_invalid")
+                .help(tr!("help-order-check")),
+            OrderForError::PulledInvalid { .. } => Diagnosis::of(Kind::Data)
+                .code("order_invalid")
+                .help(tr!("help-order-refused-at-pull")),
         }
     }
 }
@@ -329,9 +369,11 @@ impl Diagnose for OrderForError {
 impl Diagnose for DiscoverError {
     fn diagnosis(&self) -> Diagnosis {
         match self {
-            DiscoverError::List(_) => Diagnosis::of(Kind::Failure),
-            DiscoverError::Pattern { .. } => Diagnosis::of(Kind::Data),
-            DiscoverError::NotFound { .. } => Diagnosis::of(Kind::Unavailable).code("terminal_not_found"),
+            DiscoverError::List(_) => Diagnosis::of(Kind::Failure).help(tr!("help-check-permissions")),
+            DiscoverError::Pattern { .. } => Diagnosis::of(Kind::Data).help(tr!("help-ports-pattern")),
+            DiscoverError::NotFound { .. } => Diagnosis::of(Kind::Unavailable)
+                .code("terminal_not_found")
+                .help(tr!("help-serial-not-found")),
         }
     }
 }

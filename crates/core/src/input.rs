@@ -184,31 +184,7 @@ pub fn read_text(path: &Path, limit: u64, what: &str) -> Result<String, InputErr
 /// says so plainly instead of "No space left on device (os error 28)" or SQLite's "disk
 /// I/O error"; a kind the catalogue does not name keeps the system's words after its own.
 pub fn describe_io(e: &std::io::Error) -> String {
-    use std::io::ErrorKind as K;
-    if e.raw_os_error() == Some(28) {
-        return crate::tr!("disk-full");
-    }
-    let key = match e.kind() {
-        K::StorageFull | K::QuotaExceeded => "disk-full",
-        K::NotFound => "io-not-found",
-        K::PermissionDenied => "io-permission-denied",
-        K::AlreadyExists => "io-already-exists",
-        K::IsADirectory => "io-is-a-directory",
-        K::NotADirectory => "io-not-a-directory",
-        K::ReadOnlyFilesystem => "io-read-only",
-        K::ResourceBusy => "io-busy",
-        K::ConnectionRefused => "io-connection-refused",
-        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => "io-connection-reset",
-        K::HostUnreachable | K::NetworkUnreachable | K::NetworkDown | K::AddrNotAvailable => "io-unreachable",
-        K::AddrInUse => "io-address-in-use",
-        K::TimedOut => "io-timed-out",
-        K::UnexpectedEof => "io-unexpected-eof",
-        K::OutOfMemory => "io-out-of-memory",
-        // A message this program wrote itself (its own catalogue's words) stands as it is.
-        K::InvalidData | K::InvalidInput | K::Other if e.raw_os_error().is_none() => return e.to_string(),
-        _ => return crate::tr!("io-other", detail = e.to_string()),
-    };
-    crate::i18n::text(key, None)
+    crate::i18n::io_reason(e)
 }
 
 /// Space below which a file system counts as full: a write that fails with an I/O error

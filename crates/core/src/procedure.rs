@@ -198,8 +198,12 @@ pub fn shown_value(field: &str, raw: &str) -> String {
 /// An order field's name as a person reads it, in the current language (`merchant.mid` →
 /// "merchant ID (MID)"); a name no order takes, as it is.
 pub fn field_label(field: &str) -> String {
-    let key = format!("order-field-{}", field.replace(['.', '_'], "-"));
-    crate::i18n::message_in(crate::i18n::lang(), &key, None).unwrap_or_else(|| field.to_string())
+    crate::i18n::message_in(crate::i18n::lang(), &field_key(field), None).unwrap_or_else(|| field.to_string())
+}
+
+/// The catalogue key of an order field's name: `order-field-merchant-mid`.
+fn field_key(field: &str) -> String {
+    format!("order-field-{}", field.replace(['.', '_'], "-"))
 }
 
 /// A provider's check in a signed order (`card_cooldown_clear_until`) as a person reads
@@ -217,7 +221,11 @@ pub fn value_word(field: &str, value: &str) -> Option<String> {
     let word = |key: String| crate::i18n::message_in(crate::i18n::lang(), &key, None);
     match field {
         "operation" => value.parse::<Operation>().ok().map(Operation::label),
-        "merchant.kind" => word(format!("receipt-kind-{value}")),
+        "merchant.kind" => match value {
+            "individual" => Some(crate::tr!("receipt-kind-individual")),
+            "company" => Some(crate::tr!("receipt-kind-company")),
+            _ => None,
+        },
         "reason" => word(format!("reason-{value}")),
         "expect.status" => value.parse::<crate::domain::DeviceStatus>().ok().map(|s| s.label()),
         "new.phone_path" => word(format!("detail-path-{value}")),
@@ -246,7 +254,8 @@ mod tests {
         for lang in [crate::i18n::Lang::En, crate::i18n::Lang::ZhCn] {
             crate::i18n::in_lang(lang, || {
                 for field in super::all_fields() {
-                    assert_ne!(super::field_label(field), field, "{field} in {lang:?}");
+                    let key = super::field_key(field);
+                    assert!(crate::i18n::message_in(lang, &key, None).is_some(), "{key} in {lang:?}");
                 }
                 for reason in ["expired", "device-replaced", "other"] {
                     assert!(super::value_word("reason", reason).is_some(), "{reason}");

@@ -159,14 +159,19 @@ pub fn bundle(paths: &Paths, file: &Path, force: bool) -> Result<Vec<String>, Su
     }
     let tmp = file.with_extension("partial");
     let written = (|| {
-        let mut zip = zip::ZipWriter::new(crate::private::create(&tmp).map_err(|e| e.to_string())?);
+        let io = |e: std::io::Error| crate::input::describe_io(&e);
+        let zipped = |e: zip::result::ZipError| match e {
+            zip::result::ZipError::Io(e) => io(e),
+            other => other.to_string(),
+        };
+        let mut zip = zip::ZipWriter::new(crate::private::create(&tmp).map_err(io)?);
         for (name, bytes) in &entries {
             zip.start_file(name.as_str(), SimpleFileOptions::default())
-                .map_err(|e| e.to_string())?;
-            zip.write_all(bytes).map_err(|e| e.to_string())?;
+                .map_err(zipped)?;
+            zip.write_all(bytes).map_err(io)?;
         }
-        zip.finish().map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, file).map_err(|e| e.to_string())
+        zip.finish().map_err(zipped)?;
+        std::fs::rename(&tmp, file).map_err(io)
     })();
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);

@@ -419,7 +419,8 @@ sync-left = { $count } submission(s) are still queued for a later retry
 help-sync-left = run `posagent sync` again later, or keep `posagent sync --watch` running
 
 ## Queue
-submission-not-found = submission { $submission } not found (or the prefix is ambiguous); `posagent queue` lists them
+submission-not-found = submission { $submission } not found (or the prefix is ambiguous)
+help-queue-list = `posagent queue` lists them
 col-submission = SUBMISSION
 col-attempts = ATTEMPTS
 col-kind = KIND
@@ -466,6 +467,19 @@ config-show-failed = cannot show the configuration: { $reason }
 file-exists = { $file } already exists
 help-config-exists = pass --force to replace it, or edit it
 help-file-exists = pass --force to replace it, or choose another name
+help-order-several = give the file of one order, or run the file as a plan (`posagent run FILE`)
+help-ports-pattern = correct the pattern in `[ports] extra` of config.toml or in POSAGENT_PORTS (globs such as `/dev/ttyUSB*`)
+help-pull-again = pull the orders again (`posagent orders pull`) and start from the order as the provider holds it now
+help-job-not-running = `posagent jobs show { $job }` shows how it ended; another change needs another order
+help-abort-refused = the terminal keeps what the job wrote; to put the old binding back, restore the job's backup with the provider's restore order (`posagent restore`)
+help-verification-failed = the terminal does not hold what was written: `posagent jobs resume JOB` writes it again, `posagent jobs abort JOB` puts the backup back (`posagent jobs list` shows the job)
+help-not-retryable = `posagent queue show { $submission }` shows where it stands; `posagent sync` delivers what waits
+help-secret-file-empty = write the secret into the file (one line), or leave the option out to be asked for it
+help-file-too-large = check that this is the right file
+help-file-unreadable = check the file's name and place, and that you may read it
+help-cannot-write = check that the folder exists and that you may write there, or choose another place
+help-console-loopback = leave out `--listen` (the console then picks a free port on 127.0.0.1), or give `127.0.0.1:PORT`
+help-console-listen = choose another port with `--listen 127.0.0.1:PORT`, or leave it out to take a free one
 cannot-write = cannot write { $file }: { $reason }
 config-written = wrote { $file }; uncomment what applies
 support-written = wrote { $file } ({ $count } files): send it to your support desk
@@ -569,6 +583,7 @@ link-stalled = the transfer made no progress at byte { $offset } of { $total }
 link-protocol = protocol error: { $reason }
 port-closed = the port closed (cable unplugged or device reset)
 port-open-failed = cannot open serial port { $port }: { $reason }
+port-no-device = no such device (unplugged, or another name)
 port-io = serial port I/O error: { $reason }
 model-invalid-field = field { $field } is invalid: { $reason }
 

@@ -419,7 +419,8 @@ sync-left = 还有 { $count } 条提交在队列中等待稍后重试
 help-sync-left = 请稍后再运行 `posagent sync`，或保持 `posagent sync --watch` 运行
 
 ## 队列
-submission-not-found = 未找到提交 { $submission }（或前缀对应多条）；`posagent queue` 可列出
+submission-not-found = 未找到提交 { $submission }（或前缀对应多条）
+help-queue-list = `posagent queue` 可列出所有提交
 col-submission = 提交
 col-attempts = 尝试次数
 col-kind = 类型
@@ -466,6 +467,19 @@ config-show-failed = 无法显示配置：{ $reason }
 file-exists = { $file } 已存在
 help-config-exists = 加 --force 可覆盖，或直接编辑它
 help-file-exists = 加 --force 可覆盖，或换一个文件名
+help-order-several = 请给出只含一张工单的文件，或把该文件作为计划运行（`posagent run 文件`）
+help-ports-pattern = 请改正 config.toml 中 `[ports] extra` 或 POSAGENT_PORTS 里的通配符（例如 `/dev/ttyUSB*`）
+help-pull-again = 请重新拉取工单（`posagent orders pull`），按服务商现有的工单重新开始
+help-job-not-running = `posagent jobs show { $job }` 可查看它如何结束；新的变更需要新的工单
+help-abort-refused = 终端保留作业写入的内容；若要恢复原来的绑定，请凭服务商的恢复工单用该作业的备份恢复（`posagent restore`）
+help-verification-failed = 终端中的内容与写入的不一致：`posagent jobs resume 作业` 重新写入，`posagent jobs abort 作业` 用备份恢复（`posagent jobs list` 可查看作业）
+help-not-retryable = `posagent queue show { $submission }` 可查看它的状态；`posagent sync` 发送待发送的提交
+help-secret-file-empty = 请把密钥写入该文件（一行），或不使用此选项，改为在提示时输入
+help-file-too-large = 请确认文件是否选对了
+help-file-unreadable = 请检查文件名和位置，以及您是否有权读取它
+help-cannot-write = 请确认该文件夹存在且您有权写入，或换一个位置
+help-console-loopback = 不写 `--listen`（控制台会在 127.0.0.1 上自选空闲端口），或写 `127.0.0.1:端口`
+help-console-listen = 用 `--listen 127.0.0.1:端口` 换一个端口，或不写它以自选空闲端口
 cannot-write = 无法写入 { $file }：{ $reason }
 config-written = 已写出 { $file }；请取消注释适用的项
 support-written = 已写出 { $file }（{ $count } 个文件）：请发给技术支持
@@ -569,6 +583,7 @@ link-stalled = 传输在第 { $offset } 字节处没有进展（共 { $total } �
 link-protocol = 协议错误：{ $reason }
 port-closed = 串口已关闭（数据线被拔出或设备重启）
 port-open-failed = 无法打开串口 { $port }：{ $reason }
+port-no-device = 没有这个设备（已拔出，或名称不对）
 port-io = 串口读写错误：{ $reason }
 model-invalid-field = 字段 { $field } 无效：{ $reason }
 

@@ -174,6 +174,41 @@ pub fn message_in(lang: Lang, key: &str, args: Option<&FluentArgs>) -> Option<St
     Some(bundle.format_pattern(pattern, args, &mut errors).into_owned())
 }
 
+/// An I/O failure in words of the current language that say what happened: a full disk
+/// plainly instead of "No space left on device (os error 28)"; a kind the catalogue does
+/// not name keeps the system's words after its own.
+pub fn io_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    if e.raw_os_error() == Some(28) {
+        return text("disk-full", None);
+    }
+    let key = match e.kind() {
+        K::StorageFull | K::QuotaExceeded => "disk-full",
+        K::NotFound => "io-not-found",
+        K::PermissionDenied => "io-permission-denied",
+        K::AlreadyExists => "io-already-exists",
+        K::IsADirectory => "io-is-a-directory",
+        K::NotADirectory => "io-not-a-directory",
+        K::ReadOnlyFilesystem => "io-read-only",
+        K::ResourceBusy => "io-busy",
+        K::ConnectionRefused => "io-connection-refused",
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => "io-connection-reset",
+        K::HostUnreachable | K::NetworkUnreachable | K::NetworkDown | K::AddrNotAvailable => "io-unreachable",
+        K::AddrInUse => "io-address-in-use",
+        K::TimedOut => "io-timed-out",
+        K::UnexpectedEof => "io-unexpected-eof",
+        K::OutOfMemory => "io-out-of-memory",
+        // A message posagent wrote itself (its own catalogue's words) stands as it is.
+        K::InvalidData | K::InvalidInput | K::Other if e.raw_os_error().is_none() => return e.to_string(),
+        _ => {
+            let mut args = FluentArgs::new();
+            args.set("detail", e.to_string());
+            return text("io-other", Some(&args));
+        }
+    };
+    text(key, None)
+}
+
 /// A localised message: `tr!("key")` or `tr!("key", name = value, …)`, values being strings
 /// or numbers.
 #[macro_export]
@@ -189,6 +224,8 @@ macro_rules! tr {
 }
 
 mod pseudo;
+
+pub use pseudo::accented;
 
 #[cfg(test)]
 mod tests;

@@ -84,6 +84,16 @@ pub struct SerialPort {
     fixed: bool,
 }
 
+/// Why a port did not open, in the current language where the system says what kind of
+/// failure it was.
+fn open_reason(e: &serialport::Error) -> String {
+    match e.kind() {
+        serialport::ErrorKind::Io(kind) => posagent_i18n::io_reason(&std::io::Error::from(kind)),
+        serialport::ErrorKind::NoDevice => crate::tr!("port-no-device"),
+        _ => crate::tr!("io-other", detail = e.to_string()),
+    }
+}
+
 impl SerialPort {
     /// Opens `path` with the profile's line settings.
     pub fn open(path: &Path, s: &SerialSettings) -> Result<SerialPort, PortError> {
@@ -129,7 +139,7 @@ impl SerialPort {
                 Err(e) if is_locked(&e) => {
                     return Err(open_err(crate::tr!("port-busy")));
                 }
-                Err(e) => return Err(open_err(e.to_string())),
+                Err(e) => return Err(open_err(open_reason(&e))),
             }
         }
     }

@@ -91,7 +91,8 @@ pub fn candidates_of(opener: &Arc<dyn Opener>, extra: &[String]) -> Result<Vec<C
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PortInfo {
     pub port: String,
-    /// `usb`, `pci`, `bluetooth` or `unknown`.
+    /// `usb`, `pci`, `bluetooth` or `unknown`; `place` for a place `[ports] extra` or
+    /// `POSAGENT_PORTS` names.
     pub kind: &'static str,
     pub usb_id: Option<String>,
     pub manufacturer: Option<String>,
@@ -100,9 +101,24 @@ pub struct PortInfo {
     pub profile: Option<String>,
 }
 
-/// The machine's serial ports (`posagent devices`).
-pub fn ports(profiles: &ProfileSet) -> Result<Vec<PortInfo>, DiscoverError> {
+/// The machine's serial ports, then the places `extra` (config `[ports] extra`) and
+/// `POSAGENT_PORTS` name (`posagent devices`): where posagent looks for terminals.
+pub fn ports(profiles: &ProfileSet, extra: &[String]) -> Result<Vec<PortInfo>, DiscoverError> {
     let ports = serialport::available_ports().map_err(|e| DiscoverError::List(e.to_string()))?;
+    let places: Vec<PortInfo> = candidates_from(extra)?
+        .into_iter()
+        .map(|c| c.port.display().to_string())
+        .filter(|place| !ports.iter().any(|p| p.port_name == *place))
+        .map(|port| PortInfo {
+            port,
+            kind: "place",
+            usb_id: None,
+            manufacturer: None,
+            product: None,
+            serial_number: None,
+            profile: None,
+        })
+        .collect();
     Ok(ports
         .into_iter()
         .map(|p| {
@@ -132,6 +148,7 @@ pub fn ports(profiles: &ProfileSet) -> Result<Vec<PortInfo>, DiscoverError> {
                 serialport::SerialPortType::Unknown => bare("unknown"),
             }
         })
+        .chain(places)
         .collect())
 }
 
