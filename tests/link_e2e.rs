@@ -417,6 +417,8 @@ fn several_terminals_at_the_keyboard_are_offered_in_a_picker() {
     let status = p.wait(wait);
     assert!(status.success(), "{}", p.screen);
     assert!(p.screen.contains("Using terminal FIND-BBBB"), "{}", p.screen);
+    // The list is printed once, numbered; the heading has no placeholder left in it.
+    assert!(!p.screen.contains("{$list}"), "{}", p.screen);
 }
 
 /// The end of input at the picker (Ctrl-D) chooses nothing: it is no answer, not Enter (it

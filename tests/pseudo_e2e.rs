@@ -309,3 +309,75 @@ fn qps_job_or_plain(bench: &Bench, args: &[&str]) -> Seen {
         qps(bench.path(), args)
     }
 }
+
+/// What a technician meets at the keyboard in the pseudo-locale: the picker when two
+/// terminals answer, the secret's prompt, the confirmation answered "no", and a backup's
+/// bars on an 80-column terminal.
+#[test]
+fn prompts_pickers_and_bars_speak_only_the_catalogue() {
+    let bench = Bench::default();
+    let one = start_sim(&bench, "tty0", &["--serial", "PICK-0001"]);
+    let two = start_sim(&bench, "tty1", &["--serial", "PICK-0002"]);
+    let ports = format!("{}/tty*", bench.path().display());
+    let at_keyboard = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("posagent"));
+        cmd.env("POSAGENT_HOME", bench.path())
+            .env("POSAGENT_PORTS", &ports)
+            .env("POSAGENT_LANG", "qps")
+            .env_remove("POSAGENT_SECRET")
+            .env_remove("POSAGENT_BACKUP_PASSWORD")
+            .args(args);
+        common::pty::PtyChild::spawn(cmd)
+    };
+    let wait = std::time::Duration::from_secs(60);
+    let mut seen = Vec::new();
+    let mut keep = |what: &str, p: &common::pty::PtyChild| {
+        seen.push(Seen {
+            what: what.to_string(),
+            text: console::strip_ansi_codes(&p.screen).replace('\r', "\n"),
+            data: Vec::new(),
+        })
+    };
+
+    // Two terminals answer: the picker, a number, then the secret asked for.
+    let mut p = at_keyboard(&["inspect"]);
+    p.expect("2)", wait);
+    p.send_line("2");
+    p.send_secret(common::DEMO_SECRET);
+    assert!(p.wait(wait).success(), "{}", p.screen);
+    keep("inspect, picked", &p);
+
+    // The confirmation, answered "no".
+    let order = card_order(&bench, &one, "WO-QPS-KEY", NEW_CARD);
+    let mut args = rebind_args("card", &one, &order);
+    let secret = bench.secret.to_str().unwrap();
+    let password = bench.password.to_str().unwrap();
+    args.extend(["--secret-file", secret, "--password-file", password]);
+    let mut p = at_keyboard(&args);
+    p.expect("[y/N]", wait);
+    p.send_line("n");
+    assert_eq!(p.wait(wait).code(), Some(1), "{}", p.screen);
+    keep("rebind card, answered no", &p);
+
+    // A backup's bars.
+    let zip = bench.path().join("keyboard.zip");
+    let port = two.port.to_str().unwrap();
+    let args = [
+        "backup",
+        "--port",
+        port,
+        "--out",
+        zip.to_str().unwrap(),
+        "--secret-file",
+        secret,
+        "--password-file",
+        password,
+    ];
+    let mut p = at_keyboard(&args);
+    assert!(p.wait(wait).success(), "{}", p.screen);
+    keep("backup on a terminal", &p);
+
+    let mut data = records(&bench, &[&one, &two]);
+    data.extend(["PICK-0001", "PICK-0002", "WO-QPS-KEY", "keyboard.zip"].map(String::from));
+    assert_translated(&seen, &data);
+}

@@ -129,7 +129,7 @@ fn pick(found: Vec<discover::Found>, out: &Output) -> Result<discover::Found, Cl
 /// anything else, three times at most. `None`: none chosen (also at Ctrl-C, or at the end
 /// of input, which is no answer, not Enter).
 fn choose(lines: &[String]) -> Result<Option<usize>, CliError> {
-    eprintln!("{}", tr!("several-terminals", count = lines.len()));
+    eprintln!("{}", tr!("several-terminals-heading", count = lines.len()));
     for (i, line) in lines.iter().enumerate() {
         eprintln!("  {}) {line}", i + 1);
     }

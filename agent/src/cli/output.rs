@@ -197,6 +197,15 @@ pub fn columns_of(term: &console::Term) -> usize {
     }
 }
 
+/// `text` as an indented note of at most `columns` display columns, its later lines under
+/// its first; broken between words, or between characters in Chinese.
+pub fn wrap_note(indent: &str, text: &str, columns: usize) -> String {
+    let options = textwrap::Options::new(columns)
+        .initial_indent(indent)
+        .subsequent_indent(indent);
+    textwrap::fill(text, options)
+}
+
 /// `head` then `items` (parts joined by ` · `), as lines of at most `columns` display
 /// columns: a part that does not fit goes on the next line, under the first, and one too
 /// long for any line is broken there; nothing is cut.
@@ -370,6 +379,22 @@ pub fn describe_link(l: &LinkStats) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A long Chinese note keeps every character, each line within the width and under
+    /// the first.
+    #[test]
+    fn a_note_wraps_within_the_width_in_chinese() {
+        let note =
+            "/dev/ttyS0 上没有终端：尝试 7 次后终端仍未应答 HELLO，请检查数据线和串口名，然后再试一次，或者换一根线";
+        let shown = wrap_note("  ", note, 40);
+        assert!(shown.lines().count() > 1, "{shown}");
+        for line in shown.lines() {
+            assert!(console::measure_text_width(line) <= 40, "{line}");
+            assert!(line.starts_with("  "), "{line}");
+        }
+        let joined: String = shown.lines().map(str::trim).collect::<Vec<_>>().join("");
+        assert_eq!(joined.replace(' ', ""), note.replace(' ', ""));
+    }
 
     /// Where each cell of a rendered line starts, in terminal columns.
     fn column_starts(line: &str, cells: &[&str]) -> Vec<usize> {

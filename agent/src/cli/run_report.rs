@@ -145,14 +145,13 @@ pub(super) fn dry_run_report(
 ) -> Result<(), CliError> {
     let mut human = format!("{}\n{}", tr!("run-dry"), table(results));
     for (port, e) in silent {
-        human.push_str(&format!(
-            "\n  {}",
-            tr!(
-                "run-no-terminal-on",
-                port = port.display().to_string(),
-                reason = e.as_str()
-            )
-        ));
+        let note = tr!(
+            "run-no-terminal-on",
+            port = port.display().to_string(),
+            reason = e.as_str()
+        );
+        human.push('\n');
+        human.push_str(&super::output::wrap_note("  ", &note, super::output::screen_columns()));
     }
     let failed: Vec<&OrderResult> = results.iter().filter(|r| r.status == "failed").collect();
     out.print(

@@ -268,6 +268,7 @@ pick-again = “{ $answer }” is not on the list: type a number from 1 to { $co
 pick-none = no terminal chosen; nothing was done
 several-terminals = { $count } terminals answer:
     {"  "}{ $list }
+several-terminals-heading = { $count } terminals answer:
 help-several-terminals = choose one with --port P or --serial SN
 field-status = Status
 field-merchant = Merchant

@@ -268,6 +268,7 @@ pick-again = “{ $answer }”不在列表中：请输入 1 到 { $count } 之�
 pick-none = 没有选择终端；未做任何操作
 several-terminals = 有 { $count } 台终端应答：
     {"  "}{ $list }
+several-terminals-heading = 有 { $count } 台终端应答：
 help-several-terminals = 请用 --port P 或 --serial SN 选择一台
 field-status = 状态
 field-merchant = 商户

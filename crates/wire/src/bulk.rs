@@ -455,6 +455,9 @@ impl<P: Port> Link<P> {
         let (unit, most) = (self.unit(), self.chunk_size());
         let variable = self.block.is_some();
         progress(*cum as u64, total as u64);
+        // A serial line keeps frames in order: one that starts behind the furthest byte
+        // seen is the sender's resend, of a frame lost on the way or of one that arrived.
+        let mut furthest = *cum;
         while *cum < total {
             let deadline = Instant::now() + proto::BULK_STALL_TIMEOUT;
             match self.recv(deadline)? {
@@ -474,12 +477,14 @@ impl<P: Port> Link<P> {
                     let first = off / unit;
                     if off.is_multiple_of(unit) && !bytes.is_empty() && end <= total && whole && sized {
                         let last = end.div_ceil(unit);
+                        if off < furthest {
+                            self.stats.peer_retransmissions += 1;
+                        }
+                        furthest = furthest.max(end);
                         if have[first..last].iter().any(|h| !h) {
                             buf[off..end].copy_from_slice(bytes);
                             have[first..last].iter_mut().for_each(|h| *h = true);
                             self.stats.payload_bytes += bytes.len() as u64;
-                        } else {
-                            self.stats.peer_retransmissions += 1;
                         }
                         let before = *cum;
                         while *cum < total && have[*cum / unit] {
@@ -660,10 +665,11 @@ mod tests {
     /// threads that pass the bytes on as `forward` and `back` say; both links with `block`.
     /// Returns what arrived and the sender's statistics.
     fn over_relay(data: &[u8], block: Option<usize>, forward: Way, back: Way) -> (Vec<u8>, crate::LinkStats) {
-        over_relay_at(data, block, 10_000_000, forward, back)
+        let (got, sender, _) = over_relay_both(data, block, 10_000_000, forward, back);
+        (got, sender)
     }
 
-    /// [`over_relay`] with links that believe the line runs at `baud`.
+    /// [`over_relay_both`], the sender's counts alone.
     fn over_relay_at(
         data: &[u8],
         block: Option<usize>,
@@ -671,6 +677,19 @@ mod tests {
         forward: Way,
         back: Way,
     ) -> (Vec<u8>, crate::LinkStats) {
+        let (got, sender, _) = over_relay_both(data, block, baud, forward, back);
+        (got, sender)
+    }
+
+    /// [`over_relay`] with links that believe the line runs at `baud`: what arrived, the
+    /// sender's counts and the receiver's.
+    fn over_relay_both(
+        data: &[u8],
+        block: Option<usize>,
+        baud: u32,
+        forward: Way,
+        back: Way,
+    ) -> (Vec<u8>, crate::LinkStats, crate::LinkStats) {
         use std::sync::atomic::{AtomicBool, Ordering};
         use std::sync::{Arc, Mutex};
         const POLL: Duration = Duration::from_millis(5);
@@ -726,7 +745,7 @@ mod tests {
         let stats = sender.join().unwrap();
         stop.store(true, Ordering::Relaxed);
         relays.into_iter().for_each(|r| r.join().unwrap());
-        (buf, stats)
+        (buf, stats, link.stats)
     }
 
     /// A regression: a sender that trusted the nominal baud resent nearly every chunk when
@@ -790,6 +809,23 @@ mod tests {
         // a loaded machine may add one spurious timeout before the first measurement.
         assert!(stats.timeouts <= 2, "{stats:?}");
         assert!(stats.retransmissions <= 2, "the frame sent again whole: {stats:?}");
+    }
+
+    /// The receiver counts the sender's resend of a frame it never got (it arrives behind
+    /// the frames after it), not only duplicates of frames it had: the terminal's resends
+    /// as seen from here.
+    #[test]
+    fn a_resent_frame_that_fills_a_gap_counts_as_the_peers_resend() {
+        let block = usize::from(proto::BLOCK_SIZE);
+        let data = pattern(45 * block);
+        let first = Way {
+            damage_at: Some(100),
+            ..Way::default()
+        };
+        let (got, sender, received) = over_relay_both(&data, Some(block), 10_000_000, first, Way::default());
+        assert_eq!(got, data);
+        assert!(sender.retransmissions >= 1, "{sender:?}");
+        assert!(received.peer_retransmissions >= 1, "{received:?}");
     }
 
     /// A regression: a port that takes every write at once (a pseudo-terminal, a USB

@@ -245,6 +245,8 @@ pub fn serial_on(opener: &Arc<dyn Opener>, port: &Path, settings: &[SerialSettin
     for set in settings {
         match Terminal::open_with(opener.clone(), port, set).and_then(|mut t| t.identify()) {
             Ok(id) => return Ok(id.serial),
+            // The port is named beside the reason already: the link's own words.
+            Err(crate::terminal::TerminalError::Unavailable { source, .. }) => last = source.to_string(),
             Err(e) => last = e.to_string(),
         }
     }
