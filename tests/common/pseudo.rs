@@ -16,6 +16,7 @@ pub fn untranslated(text: &str, data: &[String]) -> Vec<String> {
     // The longest first, so that a name is not cut up by a shorter one inside it.
     data.sort_by_key(|d| std::cmp::Reverse(d.len()));
     let mut found = Vec::new();
+    let mut before = "";
     for line in text.lines() {
         let mut plain = line.to_string();
         for d in &data {
@@ -27,8 +28,9 @@ pub fn untranslated(text: &str, data: &[String]) -> Vec<String> {
             if is_data(token) {
                 continue;
             }
-            found.push(format!("{token:?} in: {}", line.trim()));
+            found.push(format!("{token:?} in: {} (after: {})", line.trim(), before.trim()));
         }
+        before = line;
     }
     found
 }

@@ -208,35 +208,45 @@ pub fn wrap_note(indent: &str, text: &str, columns: usize) -> String {
 
 /// `head` then `items` (parts joined by ` · `), as lines of at most `columns` display
 /// columns: a part that does not fit goes on the next line, under the first, and one too
-/// long for any line is broken there; nothing is cut.
+/// long for any line is broken after a space, `-` or `/` where it can be (a file name at
+/// one of its dashes), else at the edge; nothing is cut.
 pub fn wrap_items(head: &str, items: &str, columns: usize) -> String {
     let indent = console::measure_text_width(head);
     let mut out = head.to_string();
     let mut used = indent;
+    let newline = |out: &mut String, used: &mut usize| {
+        out.push('\n');
+        out.push_str(&" ".repeat(indent));
+        *used = indent;
+    };
     for (i, part) in items.split(" · ").enumerate() {
         let (sep, w) = (if i == 0 { "" } else { " · " }, console::measure_text_width(part));
         let sep_w = console::measure_text_width(sep);
         if i > 0 && used + sep_w + w > columns {
-            out.push_str(" ·\n");
-            out.push_str(&" ".repeat(indent));
-            used = indent;
+            out.push_str(" ·");
+            newline(&mut out, &mut used);
         } else {
             out.push_str(sep);
             used += sep_w;
         }
-        // A part wider than the room left goes on, a character at a time, under the first.
-        for c in part.chars() {
-            let cw = console::measure_text_width(c.encode_utf8(&mut [0; 4]));
-            if used + cw > columns && used > indent {
-                out.push('\n');
-                out.push_str(&" ".repeat(indent));
-                used = indent;
+        // Pieces that end where a line may break; each goes where it fits.
+        for piece in part.split_inclusive([' ', '-', '/']) {
+            let pw = console::measure_text_width(piece);
+            if used + pw > columns && used > indent {
+                newline(&mut out, &mut used);
             }
-            out.push(c);
-            used += cw;
+            // A piece wider than a whole line goes on a character at a time.
+            for c in piece.chars() {
+                let cw = console::measure_text_width(c.encode_utf8(&mut [0; 4]));
+                if used + cw > columns && used > indent {
+                    newline(&mut out, &mut used);
+                }
+                out.push(c);
+                used += cw;
+            }
         }
     }
-    out.trim_end().to_string()
+    out.lines().map(str::trim_end).collect::<Vec<_>>().join("\n")
 }
 
 impl<const N: usize> Table<N> {
@@ -444,6 +454,9 @@ mod tests {
         for part in items.split(" · ") {
             assert!(bare(&text).contains(&bare(part)), "{part} lost: {text}");
         }
+        // The file name is broken at one of its dashes, not inside a group of its id.
+        let name = text.lines().find(|l| l.contains("SIM-")).unwrap();
+        assert!(name.trim_end().ends_with('-'), "{text}");
     }
 
     #[test]
