@@ -280,6 +280,9 @@ fn plans_delivery_and_the_support_desk_speak_only_the_catalogue() {
     ] {
         seen.push(qps_job_or_plain(&bench, args));
     }
+    // The demo, in a data directory of its own.
+    let demo = tempfile::tempdir().unwrap();
+    seen.push(qps(demo.path(), &["demo"]));
     let job = &bench.store().jobs().unwrap()[0].id;
     for args in [&["jobs", "resume", job.as_str()][..], &["jobs", "abort", job.as_str()]] {
         seen.push(qps_job_or_plain(&bench, args));
@@ -293,7 +296,16 @@ fn plans_delivery_and_the_support_desk_speak_only_the_catalogue() {
     let submission = queue[0]["id"].as_str().unwrap().to_string();
     seen.push(qps(bench.path(), &["queue", "retry", &submission]));
     let mut data = records(&bench, &[&sim]);
-    data.extend(["qps-tech".to_string(), "WO-QPS-PLAN".to_string()]);
+    data.extend(
+        [
+            "qps-tech",
+            "WO-QPS-PLAN",
+            "DEMO-OLD-0001",
+            "DEMO-NEW-0002",
+            "WO-DEMO-0001",
+        ]
+        .map(String::from),
+    );
     data.push(provider.url.clone());
     assert_translated(&seen, &data);
     assert_every_error_has_help(&seen);

@@ -164,8 +164,10 @@ pub fn change_line(d: &crate::terminal::model::Difference) -> String {
     format!("{} {}  →  {}", pad(&d.label(), 14), d.shown_from(), d.shown_to())
 }
 
-/// `label` padded to `width` columns (the column where values start), then `value`.
+/// `label` padded to `width` columns (the column where values start), then `value`; a
+/// label as wide as that or wider keeps one space before its value.
 pub fn labelled(label: &str, value: &str, width: usize) -> String {
+    let width = width.max(console::measure_text_width(label) + 1);
     format!("{}{value}", pad(label, width))
 }
 
