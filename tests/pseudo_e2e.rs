@@ -71,6 +71,8 @@ fn help_and_commands_without_a_terminal_speak_only_the_catalogue() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
     let bad = fixtures().join("orders/bad-card.toml");
+    let ragged = h.join("ragged.csv");
+    std::fs::write(&ragged, "id,operation\nWO-1,rebind-card,extra\n").unwrap();
     let good = fixtures().join("orders/rebind-card.toml");
     let mut outputs: Vec<Seen> = every_help()
         .iter()
@@ -94,6 +96,7 @@ fn help_and_commands_without_a_terminal_speak_only_the_catalogue() {
         &["order", "check", bad.to_str().unwrap()],
         &["order", "check", good.to_str().unwrap()],
         &["order", "check", "/nonexistent/order.toml"],
+        &["order", "check", ragged.to_str().unwrap()],
         &["support-bundle", "--out", "/nonexistent/dir/support.zip"],
         &["console", "--listen", "10.0.0.1:80"],
         &["backup", "verify", "/nonexistent/backup.zip"],

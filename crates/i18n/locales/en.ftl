@@ -690,6 +690,10 @@ rule-mmyy = must be MMYY
 ## Work orders: what is wrong with a field
 csv-column-spaces = column '{ $column }' has spaces around its name; write it as '{ $trimmed }'
 csv-column-twice = column '{ $column }' appears twice in the header
+orderfile-toml-syntax = not valid TOML here: { $detail }
+orderfile-csv-syntax = not valid CSV here: { $detail }
+csv-row-length = this row has { $cells } cells, the header { $columns } columns
+csv-not-utf8 = this row is not UTF-8 text (save the file as UTF-8)
 value-bare-number = is a bare number; write it as a quoted string ("{ $value }") so no digit is lost
 value-list = is a list; a single value is expected
 value-formula = starts with '{ $first }', which a spreadsheet runs as a formula; write the value without it

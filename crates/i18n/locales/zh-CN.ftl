@@ -690,6 +690,10 @@ rule-mmyy = 必须是 MMYY 格式
 ## 工单：字段有什么问题
 csv-column-spaces = 列名“{ $column }”两侧有空格；请写成“{ $trimmed }”
 csv-column-twice = 表头中列“{ $column }”出现了两次
+orderfile-toml-syntax = 此处不是有效的 TOML：{ $detail }
+orderfile-csv-syntax = 此处不是有效的 CSV：{ $detail }
+csv-row-length = 这一行有 { $cells } 个单元格，表头有 { $columns } 列
+csv-not-utf8 = 这一行不是 UTF-8 文本（请把文件另存为 UTF-8）
 value-bare-number = 是不带引号的数字；请写成带引号的字符串（"{ $value }"），以免丢失数字
 value-list = 是列表；这里只要一个值
 value-formula = 以“{ $first }”开头，电子表格会把它当作公式执行；请去掉它

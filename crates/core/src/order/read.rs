@@ -188,7 +188,7 @@ pub fn parse_toml(text: &str, file: &Path) -> Result<Vec<RawOrder>, OrderFileErr
         DeTable::parse(&text[start..end]).map_err(|e| {
             syntax(
                 start + e.span().map_or(0, |s| s.start),
-                e.message().trim_end().to_string(),
+                crate::tr!("orderfile-toml-syntax", detail = e.message().trim_end()),
             )
         })
     };
@@ -336,6 +336,17 @@ pub const CSV_LIST_SEPARATOR: char = ';';
 /// First characters that make a spreadsheet evaluate a cell (CSV formula injection).
 const FORMULA_PREFIXES: [char; 4] = ['=', '+', '-', '@'];
 
+/// Why a CSV file could not be read, in the current language where the kind is known.
+fn csv_reason(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            crate::tr!("csv-row-length", cells = *len, columns = *expected_len)
+        }
+        csv::ErrorKind::Utf8 { .. } => crate::tr!("csv-not-utf8"),
+        _ => crate::tr!("orderfile-csv-syntax", detail = e.to_string()),
+    }
+}
+
 /// Parses CSV text: a header row of dotted field names, then one order per row.
 pub fn parse_csv(text: &str, file: &Path) -> Result<Vec<RawOrder>, OrderFileError> {
     let syntax = |line: usize, message: String| OrderFileError::Syntax {
@@ -346,7 +357,7 @@ pub fn parse_csv(text: &str, file: &Path) -> Result<Vec<RawOrder>, OrderFileErro
     let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| syntax(1, e.to_string()))?
+        .map_err(|e| syntax(1, csv_reason(&e)))?
         .iter()
         .map(str::to_string)
         .collect();
@@ -365,7 +376,7 @@ pub fn parse_csv(text: &str, file: &Path) -> Result<Vec<RawOrder>, OrderFileErro
     for record in reader.records() {
         let record = record.map_err(|e| {
             let line = e.position().map_or(0, |p| p.line() as usize);
-            syntax(line, e.to_string())
+            syntax(line, csv_reason(&e))
         })?;
         let line = record.position().map_or(0, |p| p.line() as usize);
         if record.iter().all(|c| c.trim().is_empty()) {
