@@ -308,7 +308,7 @@ fn a_binding_mismatch_is_refused_and_nothing_changes() {
     let out = bench.rebind_card(&sim, &order);
     assert_eq!(out.status.code(), Some(65));
     assert!(
-        stderr(&out).contains("expect.tid: order says ZZ999999"),
+        stderr(&out).contains("`expect.tid`: order says ZZ999999"),
         "{}",
         stderr(&out)
     );

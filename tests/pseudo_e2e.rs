@@ -212,6 +212,23 @@ fn jobs_their_records_and_their_refusals_speak_only_the_catalogue() {
         again.to_str().unwrap(),
         "--yes",
     ]);
+    // An order that does not match the terminal.
+    let mut wrong = card_fields(&old, "WO-QPS-WRONG", NEW_CARD);
+    wrong.retain(|(k, _)| *k != "expect.tid");
+    wrong.extend([
+        ("expect.tid", "ZZ999999".to_string()),
+        ("expect.status", "unbound".to_string()),
+    ]);
+    let wrong = bench.order("wrong.toml", &wrong);
+    run(&[
+        "rebind",
+        "card",
+        "--port",
+        port,
+        "--order",
+        wrong.to_str().unwrap(),
+        "--yes",
+    ]);
     // A restore without the provider's order.
     run(&["restore", archive, "--port", port, "--yes"]);
     let migrate = migrate_order(&bench, &old, "NEW-QPS1", "WO-QPS-3");
@@ -252,7 +269,8 @@ fn jobs_their_records_and_their_refusals_speak_only_the_catalogue() {
     ] {
         seen.push(qps(h, args));
     }
-    let data = records(&bench, &[&old, &new]);
+    let mut data = records(&bench, &[&old, &new]);
+    data.extend(["WO-QPS-WRONG", "ZZ999999"].map(String::from));
     assert_translated(&seen, &data);
     assert_every_error_has_help(&seen);
 }

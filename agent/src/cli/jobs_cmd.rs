@@ -112,7 +112,7 @@ pub fn jobs(paths: &Paths, action: Option<JobsCommand>, out: &Output) -> Result<
                 job = j.id.as_str(),
                 operation = op_label(j.operation.as_str()),
                 order = j.order_id.as_str(),
-                file = j.order_file.as_str(),
+                file = crate::job::order_source_shown(&j.order_file),
                 profile = crate::profile::shown_name_of(&j.profile),
                 terminal = j.terminal_serial.as_str(),
                 replacement = j.replacement_serial.as_deref().unwrap_or("-"),

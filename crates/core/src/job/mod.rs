@@ -425,6 +425,14 @@ fn file_digest(path: &Path, limit: u64, what: &str) -> Result<String, std::io::E
 /// What a job's `order_file` says for an order pulled from the provider.
 pub const PULLED: &str = "pulled:";
 
+/// Where a job's order came from, as people read it: the file, or the pulled order by id.
+pub fn order_source_shown(recorded: &str) -> String {
+    match recorded.strip_prefix(PULLED) {
+        Some(id) => crate::tr!("pulled-order-named", id = id),
+        None => recorded.to_string(),
+    }
+}
+
 /// Where a test hook may kill the agent (`POSAGENT_KILL_AT`): `before:STEP`, `after:STEP`
 /// or `transfer:LABEL:BYTES` (LABEL: backup, export, import, verify). Used by the interruption
 /// tests to stop the process with SIGKILL at exact points; it does nothing unless the

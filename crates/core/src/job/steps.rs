@@ -74,9 +74,21 @@ fn log_differs(records: u32, sha256: &[u8; 32], expected: &LogId) -> JobError {
     }
 }
 
-/// One field where the terminal differs from the order.
+/// One field where the terminal differs from the order: its name as people read it,
+/// and as the order file spells it.
 fn mismatch(field: &str, order: String, terminal: String) -> String {
-    crate::tr!("mismatch-field", field = field, order = order, terminal = terminal)
+    crate::tr!(
+        "mismatch-field",
+        field = crate::procedure::field_label(field),
+        key = field,
+        order = order,
+        terminal = terminal
+    )
+}
+
+/// Items of a list in one sentence, joined as the current language joins them.
+fn listed(items: &[String]) -> String {
+    items.join(&crate::tr!("list-separator"))
 }
 
 /// Tells `observer` how transfer `what` goes.
@@ -298,7 +310,7 @@ impl Change<'_> {
         if let Some(status) = o.expect.status
             && b.status != status
         {
-            wrong.push(mismatch("expect.status", status.to_string(), b.status.to_string()));
+            wrong.push(mismatch("expect.status", status.label(), b.status.label()));
         }
         if let Some(last4) = &o.expect.card_last4
             && b.card.as_ref().map(|c| c.pan.last4()) != Some(last4.as_str())
@@ -340,7 +352,7 @@ impl Change<'_> {
             return Err(refused(
                 Step::CompareBinding,
                 "binding_mismatch",
-                crate::tr!("refused-binding-mismatch", problems = wrong.join("; ")),
+                crate::tr!("refused-binding-mismatch", problems = listed(&wrong)),
             ));
         }
         let record = StepRecord::Binding(j::BindingSeen { binding: b.masked() });
@@ -963,12 +975,12 @@ impl Change<'_> {
                     crate::tr!(
                         "verify-field-differs",
                         field = d.label(),
-                        reads = d.from.as_str(),
-                        expected = d.to.as_str()
+                        reads = d.shown_from(),
+                        expected = d.shown_to()
                     )
                 })
-                .collect::<Vec<_>>()
-                .join("; ");
+                .collect::<Vec<_>>();
+            let what = listed(&what);
             return Err(JobError::Verification { step: "verify", what });
         }
         let record = StepRecord::Binding(j::BindingSeen { binding: now.masked() });
