@@ -203,15 +203,7 @@ fn jobs_their_records_and_their_refusals_speak_only_the_catalogue() {
     // The same order again, and a change within the cooldown.
     run(&["rebind", "card", "--port", port, "--order", card, "--yes"]);
     let again = card_order(&bench, &old, "WO-QPS-2", "6222020200112233445");
-    run(&[
-        "rebind",
-        "card",
-        "--port",
-        port,
-        "--order",
-        again.to_str().unwrap(),
-        "--yes",
-    ]);
+    run(&[rebind_args("card", &old, &again), vec!["--yes"]].concat());
     // An order that does not match the terminal.
     let mut wrong = card_fields(&old, "WO-QPS-WRONG", NEW_CARD);
     wrong.retain(|(k, _)| *k != "expect.tid");
@@ -220,15 +212,7 @@ fn jobs_their_records_and_their_refusals_speak_only_the_catalogue() {
         ("expect.status", "unbound".to_string()),
     ]);
     let wrong = bench.order("wrong.toml", &wrong);
-    run(&[
-        "rebind",
-        "card",
-        "--port",
-        port,
-        "--order",
-        wrong.to_str().unwrap(),
-        "--yes",
-    ]);
+    run(&[rebind_args("card", &old, &wrong), vec!["--yes"]].concat());
     // A restore without the provider's order.
     run(&["restore", archive, "--port", port, "--yes"]);
     let migrate = migrate_order(&bench, &old, "NEW-QPS1", "WO-QPS-3");
