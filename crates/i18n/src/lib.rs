@@ -151,8 +151,13 @@ fn bundle(lang: Lang) -> FluentBundle<FluentResource> {
     bundle
 }
 
-static BUNDLES: LazyLock<[FluentBundle<FluentResource>; 3]> =
-    LazyLock::new(|| [bundle(Lang::En), bundle(Lang::ZhCn), bundle(Lang::Qps)]);
+/// Each language's bundle, built when first asked for: a run in one language never parses
+/// the others (nor makes the pseudo-locale).
+static BUNDLES: [LazyLock<FluentBundle<FluentResource>>; 3] = [
+    LazyLock::new(|| bundle(Lang::En)),
+    LazyLock::new(|| bundle(Lang::ZhCn)),
+    LazyLock::new(|| bundle(Lang::Qps)),
+];
 
 /// The message `key` in the current language, with `args` filled in. A key missing from the
 /// catalogue (which the tests forbid) shows as itself rather than as nothing.
