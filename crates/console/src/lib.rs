@@ -75,18 +75,15 @@ impl posagent_core::diagnosis::Diagnose for ConsoleError {
         match self {
             ConsoleError::NotLoopback(_) => Diagnosis::of(Kind::Usage)
                 .code("not_loopback")
-                .help(t_help("help-console-loopback")),
+                .help(posagent_core::tr!("help-console-loopback")),
             ConsoleError::Listen(..) | ConsoleError::Serve(..) => Diagnosis::of(Kind::Unavailable)
                 .code("cannot_listen")
-                .help(t_help("help-console-listen")),
-            ConsoleError::OrdersDir(..) => Diagnosis::of(Kind::Failure).help(t_help("help-file-unreadable")),
+                .help(posagent_core::tr!("help-console-listen")),
+            ConsoleError::OrdersDir(..) => {
+                Diagnosis::of(Kind::Failure).help(posagent_core::tr!("help-file-unreadable"))
+            }
         }
     }
-}
-
-/// A next step in the language of the command line.
-fn t_help(key: &str) -> String {
-    posagent_core::i18n::text(key, None)
 }
 
 /// What every handler shares.
