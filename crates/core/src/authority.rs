@@ -423,6 +423,16 @@ pub fn trusted_roots(profile: &crate::profile::Profile) -> Vec<[u8; 32]> {
     roots
 }
 
+/// Whether `root` (a key id, as a terminal names it in HELLO) is one of `profile`'s roots.
+pub fn is_root_of(profile: &crate::profile::Profile, root: [u8; 8]) -> bool {
+    trusted_roots(profile).iter().any(|k| key_id(k) == root)
+}
+
+/// The profile whose root `root` is: the provider a terminal that names it belongs to.
+pub fn profile_of_root(profiles: &crate::profile::ProfileSet, root: [u8; 8]) -> Option<&crate::profile::Profile> {
+    profiles.iter().map(|(p, _)| p).find(|p| is_root_of(p, root))
+}
+
 /// The training root of a provider profile: made from a seed anyone can read in this
 /// source, so that the simulated provider can sign for it. Trusted only by builds with the
 /// simulators (training laptops, the demo, the tests), never by the product.

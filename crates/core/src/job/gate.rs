@@ -174,17 +174,11 @@ fn of_terminal(
     };
     match t.authority_root() {
         Some(root) => {
-            if authority::trusted_roots(profile)
-                .iter()
-                .any(|k| authority::key_id(k) == root)
-            {
+            if authority::is_root_of(profile, root) {
                 return Ok(());
             }
-            let answered = cx
-                .profiles
-                .iter()
-                .find(|(p, _)| authority::trusted_roots(p).iter().any(|k| authority::key_id(k) == root))
-                .map_or_else(|| format!("root {}", hex::encode(root)), |(p, _)| p.name.clone());
+            let answered = authority::profile_of_root(cx.profiles, root)
+                .map_or_else(|| format!("root {}", hex::encode(root)), |p| p.name.clone());
             Err(other(answered))
         }
         None if profile.authority.enforced => Err(Unauthorised::NotEnforcing {

@@ -172,7 +172,7 @@ pub fn find(
     profiles: &ProfileSet,
     forced: Option<&Profile>,
 ) -> Vec<Found> {
-    let all: Vec<&Profile> = profiles.iter().map(|(p, _)| p).collect();
+    let all = one_per_setting(profiles);
     std::thread::scope(|s| {
         let handles: Vec<_> = candidates
             .iter()
@@ -182,19 +182,17 @@ pub fn find(
                     (None, None) => all.clone(),
                 };
                 s.spawn(move || {
-                    let mut tried = Vec::new();
                     for p in to_try {
-                        if tried.contains(&&p.serial) {
-                            continue;
-                        }
-                        tried.push(&p.serial);
                         let Ok(mut t) = Terminal::open_with(opener.clone(), &c.port, &p.serial) else {
                             continue;
                         };
                         if let Ok(id) = t.identify() {
                             // A terminal that enforces a provider's authority says whose it is.
                             let by_root = (forced.is_none())
-                                .then(|| t.authority_root().and_then(|root| of_root(profiles, root)))
+                                .then(|| {
+                                    t.authority_root()
+                                        .and_then(|root| crate::authority::profile_of_root(profiles, root))
+                                })
                                 .flatten();
                             return Some(Found {
                                 port: c.port.clone(),
@@ -214,29 +212,29 @@ pub fn find(
     })
 }
 
+/// The first profile of each line setting, in the set's order: each setting worth trying
+/// on a port, once.
+fn one_per_setting(profiles: &ProfileSet) -> Vec<&Profile> {
+    let mut out: Vec<&Profile> = Vec::new();
+    for (p, _) in profiles.iter() {
+        if !out.iter().any(|o| o.serial == p.serial) {
+            out.push(p);
+        }
+    }
+    out
+}
+
 /// The profile of the terminal on `port` by the provider root it names when it answers (on
 /// the first line settings it answers with); `None` when it names none or does not answer.
 fn answered_as<'a>(opener: &Arc<dyn Opener>, port: &Path, profiles: &'a ProfileSet) -> Option<&'a Profile> {
-    let mut tried = Vec::new();
-    for (p, _) in profiles.iter() {
-        if tried.contains(&&p.serial) {
-            continue;
-        }
-        tried.push(&p.serial);
+    for p in one_per_setting(profiles) {
         if let Ok(t) = Terminal::open_with(opener.clone(), port, &p.serial) {
-            return t.authority_root().and_then(|root| of_root(profiles, root));
+            return t
+                .authority_root()
+                .and_then(|root| crate::authority::profile_of_root(profiles, root));
         }
     }
     None
-}
-
-/// The profile whose provider root `root` is (the key id a terminal names in HELLO).
-fn of_root(profiles: &ProfileSet, root: [u8; 8]) -> Option<&Profile> {
-    profiles.iter().map(|(p, _)| p).find(|p| {
-        crate::authority::trusted_roots(p)
-            .iter()
-            .any(|k| crate::authority::key_id(k) == root)
-    })
 }
 
 /// The serial number answering on `port`, trying each line setting until one answers.
