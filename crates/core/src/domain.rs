@@ -625,9 +625,7 @@ impl DeviceStatus {
             DeviceStatus::Active => "active",
         }
     }
-}
 
-impl DeviceStatus {
     /// The status as a person reads it, in the current language.
     pub fn label(self) -> String {
         self.label_in(crate::i18n::lang())
@@ -665,6 +663,18 @@ impl FromStr for DeviceStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each binding status has its words in both catalogues (a missing one would show its
+    /// key).
+    #[test]
+    fn every_status_has_its_words() {
+        for status in [DeviceStatus::Bound, DeviceStatus::Unbound, DeviceStatus::Active] {
+            for lang in [crate::i18n::Lang::En, crate::i18n::Lang::ZhCn] {
+                assert!(!status.label_in(lang).starts_with("detail-"), "{status} in {lang:?}");
+            }
+            assert_eq!(status.as_str().parse::<DeviceStatus>(), Ok(status));
+        }
+    }
     use proptest::prelude::*;
 
     /// A Luhn-valid test PAN (not a real card).

@@ -630,9 +630,6 @@ const DETAIL_LABELS: &[(&str, &str)] = &[
 
 /// Values that are words, as a person reads them: (value, message).
 const DETAIL_WORDS: &[(&str, &str)] = &[
-    ("bound", "detail-bound"),
-    ("unbound", "detail-unbound"),
-    ("active", "detail-active"),
     ("digest", "detail-by-digest"),
     ("read-back", "detail-by-read-back"),
     ("sms", "detail-path-sms"),
@@ -654,11 +651,13 @@ fn shown_json(detail: &serde_json::Value) -> String {
     let serde_json::Value::Object(m) = detail else {
         return String::new();
     };
-    let word = |w: &str| {
-        DETAIL_WORDS
+    // A binding status in the words its type has; the other words from the table.
+    let word = |w: &str| match w.parse::<crate::domain::DeviceStatus>() {
+        Ok(status) => status.label(),
+        Err(_) => DETAIL_WORDS
             .iter()
             .find(|(k, _)| *k == w)
-            .map_or_else(|| w.to_string(), |(_, key)| crate::i18n::text(key, None))
+            .map_or_else(|| w.to_string(), |(_, key)| crate::i18n::text(key, None)),
     };
     m.iter()
         .filter(|(_, v)| !v.is_object() && !v.is_array() && !v.is_null())

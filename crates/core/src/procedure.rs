@@ -214,6 +214,12 @@ pub fn check_label(check: &str) -> String {
         .unwrap_or_else(|| crate::tr!("orders-show-check", check = check))
 }
 
+/// A merchant's kind (`merchant.kind`) and the catalogue key of its name.
+pub const MERCHANT_KINDS: &[(&str, &str)] = &[
+    ("individual", "receipt-kind-individual"),
+    ("company", "receipt-kind-company"),
+];
+
 /// An order value that is a word of the order format (an operation, a merchant kind, a
 /// reason, a status, how a phone change is proven, a profile), in the current language;
 /// `None` for every other value, which is shown as it is.
@@ -221,11 +227,10 @@ pub fn value_word(field: &str, value: &str) -> Option<String> {
     let word = |key: String| crate::i18n::message_in(crate::i18n::lang(), &key, None);
     match field {
         "operation" => value.parse::<Operation>().ok().map(Operation::label),
-        "merchant.kind" => match value {
-            "individual" => Some(crate::tr!("receipt-kind-individual")),
-            "company" => Some(crate::tr!("receipt-kind-company")),
-            _ => None,
-        },
+        "merchant.kind" => MERCHANT_KINDS
+            .iter()
+            .find(|(kind, _)| *kind == value)
+            .map(|(_, key)| crate::i18n::text(key, None)),
         "reason" => word(format!("reason-{value}")),
         "expect.status" => value.parse::<crate::domain::DeviceStatus>().ok().map(|s| s.label()),
         "new.phone_path" => word(format!("detail-path-{value}")),

@@ -223,7 +223,7 @@ pub fn render(job: &JobRecord, journal: &[JournalEntry], submission: Option<&Sub
             ("receipt-mid", group_digits(&field(&["merchant", "mid"]))),
             (
                 "receipt-merchant-kind",
-                label(&field(&["merchant", "kind"]), MERCHANT_KINDS),
+                label(&field(&["merchant", "kind"]), crate::procedure::MERCHANT_KINDS),
             ),
         ],
     );
@@ -412,19 +412,6 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("restore", "receipt-op-restore"),
 ];
 
-/// A merchant's kind, as the receipt shows it.
-const MERCHANT_KINDS: &[(&str, &str)] = &[
-    ("individual", "receipt-kind-individual"),
-    ("company", "receipt-kind-company"),
-];
-
-/// A terminal's binding status, as the receipt shows it.
-const DEVICE_STATES: &[(&str, &str)] = &[
-    ("bound", "detail-bound"),
-    ("unbound", "detail-unbound"),
-    ("active", "detail-active"),
-];
-
 const STATES: &[(&str, &str)] = &[
     ("done", "receipt-state-done"),
     ("running", "receipt-state-running"),
@@ -527,7 +514,9 @@ fn change_table(h: &mut String, columns: &[(String, &Value)]) {
                 match *path {
                     ["mid"] => group_digits(&t),
                     ["card", "expiry"] => crate::terminal::model::expiry_shown(&t),
-                    ["status"] => label(&t, DEVICE_STATES),
+                    ["status"] => t
+                        .parse::<crate::domain::DeviceStatus>()
+                        .map_or(t, |s| format!("{} · {}", s.label_in(first()), s.label_in(second()))),
                     _ => t,
                 }
             })
