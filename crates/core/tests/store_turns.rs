@@ -1,9 +1,11 @@
 //! Writers of one process take turns on the database: a depot's jobs, each with its own
 //! connection, queue on the process's write turn instead of polling SQLite's lock (which
 //! backs off to 100 ms a try, most of it with the lock free again). Its own process, so the
-//! count of waits is this test's alone.
+//! count of waits is this test's alone. They also wait for the disk together: one flush of
+//! the WAL file covers every commit written before it.
 
-use posagent_core::store::{BackupRecord, Store, busy_waits};
+use posagent_core::store::audit::AuditEntry;
+use posagent_core::store::{BackupRecord, Store, busy_waits, wal_flushes};
 
 #[test]
 fn writers_in_one_process_never_wait_on_the_database_lock() {
@@ -29,6 +31,16 @@ fn writers_in_one_process_never_wait_on_the_database_lock() {
                             job_id: None,
                         })
                         .unwrap();
+                    store
+                        .audit(&AuditEntry::new(
+                            "tester",
+                            Some(&format!("SN-{t}")),
+                            None,
+                            "backup.recorded",
+                            "ok",
+                            serde_json::json!({ "n": i }),
+                        ))
+                        .unwrap();
                 }
             });
         }
@@ -38,4 +50,22 @@ fn writers_in_one_process_never_wait_on_the_database_lock() {
         threads * writes
     );
     assert_eq!(busy_waits(), 0, "writers of one process met on SQLite's lock");
+    // Each write returned only after a flush that covered it; writers that committed while
+    // another flushed shared the next one.
+    let flushes = wal_flushes();
+    assert!(flushes > 0, "no write was flushed");
+    assert!(
+        flushes < (2 * threads * writes) as u64,
+        "{flushes} flushes for {} writes: every writer waited for the disk alone",
+        2 * threads * writes
+    );
+    // The audit head beside the database names the chain's last record.
+    let store = Store::open(dir.path()).unwrap();
+    let report = store.verify_audit().unwrap();
+    assert!(report.valid, "{report:?}");
+    let head = std::fs::read_to_string(dir.path().join(posagent_core::store::audit::HEAD_FILE)).unwrap();
+    assert!(
+        head.starts_with(&format!("{} ", threads * writes)),
+        "head {head:?} is not the chain's last record"
+    );
 }

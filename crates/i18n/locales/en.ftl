@@ -615,6 +615,7 @@ sync-refused = the provider at { $url } refused this agent: { $detail }
 store-too-new = database { $file } has schema version { $found }, newer than this posagent knows ({ $known }); use the newer posagent that wrote it
 store-no-dir = cannot create data directory { $dir }: { $reason }
 store-disk-full = database { $file }: the disk is full; free some space and try again
+store-not-flushed = database { $file }: what was written could not be made safe on the disk ({ $reason }); check the disk, then run the command again
 store-failed = database { $file }: { $reason }
 profile-invalid = profile { $file }: { $reason }
 profile-loosens = { $file } would loosen a rule of the built-in profile ({ $rule }): an override may only tighten it

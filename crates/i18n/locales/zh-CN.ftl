@@ -615,6 +615,7 @@ sync-refused = 服务商 { $url } 拒绝了本机：{ $detail }
 store-too-new = 数据库 { $file } 的结构版本为 { $found }，比本 posagent 认识的（{ $known }）新；请使用写入它的新版 posagent
 store-no-dir = 无法创建数据目录 { $dir }：{ $reason }
 store-disk-full = 数据库 { $file }：磁盘已满；请释放空间后重试
+store-not-flushed = 数据库 { $file }：写入的内容未能安全落盘（{ $reason }）；请检查磁盘后重新运行该命令
 store-failed = 数据库 { $file }：{ $reason }
 profile-invalid = 配置 { $file }：{ $reason }
 profile-loosens = { $file } 会放宽内置配置的规则（{ $rule }）：覆盖配置只能收紧规则

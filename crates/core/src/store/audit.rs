@@ -75,15 +75,14 @@ fn hash_of(
 /// from the end leave a gap the new record does not close, which `audit verify` names, and
 /// the write says so in the log.
 pub fn append(tx: &Connection, e: &AuditEntry) -> rusqlite::Result<()> {
+    // Statements prepared once per connection: every write appends a record.
     let last: Option<(i64, String)> = tx
-        .query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .prepare_cached("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let anchor: Option<(i64, String)> = tx
-        .query_row("SELECT count, hash FROM audit_anchor WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .prepare_cached("SELECT count, hash FROM audit_anchor WHERE id = 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let (id, prev) = match (anchor, last) {
         // An anchor of nothing written yet (the store's first state).
@@ -111,20 +110,18 @@ pub fn append(tx: &Connection, e: &AuditEntry) -> rusqlite::Result<()> {
         &detail,
         &prev,
     );
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO audit (id, at, technician, terminal, job_id, event, outcome, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![id, e.at, e.technician, e.terminal, e.job_id, e.event, e.outcome, detail, prev, hash],
-    )?;
-    tx.execute(
+    )?
+    .execute(params![id, e.at, e.technician, e.terminal, e.job_id, e.event, e.outcome, detail, prev, hash])?;
+    tx.prepare_cached(
         "INSERT INTO audit_anchor (id, count, hash) VALUES (1, ?1, ?2)
          ON CONFLICT (id) DO UPDATE SET count = excluded.count, hash = excluded.hash",
-        params![id, hash],
-    )?;
+    )?
+    .execute(params![id, hash])?;
     if let Some(job) = &e.job_id {
-        tx.execute(
-            "UPDATE jobs SET audit_id = ?2, audit_hash = ?3 WHERE id = ?1",
-            params![job, id, hash],
-        )?;
+        tx.prepare_cached("UPDATE jobs SET audit_id = ?2, audit_hash = ?3 WHERE id = ?1")?
+            .execute(params![job, id, hash])?;
     }
     Ok(())
 }
@@ -144,19 +141,29 @@ impl Store {
         self.write(|tx| append(tx, e))
     }
 
-    /// Records the chain's current length and last hash beside the database.
-    pub fn write_audit_head(&self) {
-        let head: Option<(i64, String)> = self
-            .conn
+    /// The chain's current length and last hash, if it has a record.
+    pub(super) fn audit_head(&self) -> Option<(i64, String)> {
+        self.conn
             .query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()
             .ok()
-            .flatten();
-        if let (Some((n, h)), Some(dir)) = (head, self.path.parent()) {
+            .flatten()
+    }
+
+    /// Records a length and last hash of the chain beside the database.
+    pub(super) fn put_audit_head(&self, (n, h): &(i64, String)) {
+        if let Some(dir) = self.path.parent() {
             // Best effort: the database's own anchor is the authority; the file is a second copy.
             let _ = crate::private::replace(&dir.join(HEAD_FILE), format!("{n} {h}\n").as_bytes());
+        }
+    }
+
+    /// Records the chain's current length and last hash beside the database.
+    pub fn write_audit_head(&self) {
+        if let Some(head) = self.audit_head() {
+            self.put_audit_head(&head);
         }
     }
 

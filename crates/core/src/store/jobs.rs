@@ -294,14 +294,11 @@ impl Store {
         let (step, phase, detail) = (entry.subject(), entry.phase().as_str(), entry.detail());
         self.write(|tx| {
             let at = now();
-            tx.execute(
-                "INSERT INTO journal (job_id, step, phase, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![job.id, step, phase, detail.to_string(), at],
-            )?;
-            tx.execute(
-                "UPDATE jobs SET step = ?2, updated_at = ?3 WHERE id = ?1",
-                params![job.id, step, at],
-            )?;
+            // Prepared once per connection: a job journals dozens of times.
+            tx.prepare_cached("INSERT INTO journal (job_id, step, phase, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                .execute(params![job.id, step, phase, detail.to_string(), at])?;
+            tx.prepare_cached("UPDATE jobs SET step = ?2, updated_at = ?3 WHERE id = ?1")?
+                .execute(params![job.id, step, at])?;
             append(tx, &audit_of(job, &format!("step.{step}"), phase, detail.clone()))
         })
     }

@@ -1,7 +1,14 @@
-//! The local SQLite database: one file in the data directory, WAL journal, `synchronous =
-//! FULL`, foreign keys on, schema versioned by `PRAGMA user_version` and upgraded by the
-//! migrations below, in order, each in its own transaction. A database newer than this
-//! binary is refused rather than misread.
+//! The local SQLite database: one file in the data directory, WAL journal, foreign keys on,
+//! schema versioned by `PRAGMA user_version` and upgraded by the migrations below, in order,
+//! each in its own transaction. A database newer than this binary is refused rather than
+//! misread.
+//!
+//! Every write is on disk when it returns, as with `synchronous = FULL`, but the writers of
+//! one process share their flushes (group commit): each commits in its turn without waiting
+//! for the disk (`synchronous = NORMAL`, which in WAL mode leaves the commit in the WAL file
+//! unflushed), then waits until the WAL file has been flushed past its commit. One flush
+//! covers every commit written before it, so a depot's dozens of jobs, each journaling its
+//! steps, wait for the disk together instead of one after another.
 
 pub mod audit;
 pub mod codes;
@@ -45,10 +52,42 @@ fn on_busy(tries: i32) -> bool {
     BUSY_POLL * (tries.max(0) as u32 + 1) < BUSY_TIMEOUT
 }
 
-/// The write turn of each database this process has open: its writers (a depot's dozens of
-/// jobs) queue on one lock in turn, instead of each polling SQLite's.
-fn writers(path: &Path) -> Arc<Mutex<()>> {
-    static TURNS: LazyLock<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = LazyLock::new(Default::default);
+/// Flushes of the WAL file this process has made (see the module): fewer than its writes
+/// when writers wait for the disk together.
+static WAL_FLUSHES: AtomicU64 = AtomicU64::new(0);
+
+/// How many times this process has flushed a database's WAL file to disk.
+pub fn wal_flushes() -> u64 {
+    WAL_FLUSHES.load(Ordering::Relaxed)
+}
+
+/// The writers of one database in this process (see the module).
+#[derive(Default)]
+struct Turn {
+    /// Held while a writer's transaction runs: one at a time, in turn, instead of each
+    /// polling SQLite's lock.
+    lock: Mutex<Committed>,
+    /// Held while the WAL file is flushed: what is on disk so far.
+    flushed: Mutex<Flushed>,
+}
+
+/// Commits made under the turn, numbered; and the audit chain's head after the last.
+#[derive(Default)]
+struct Committed {
+    count: u64,
+    head: Option<(i64, String)>,
+}
+
+/// The last commit known to be on disk, and the audit head last written beside the database.
+#[derive(Default)]
+struct Flushed {
+    count: u64,
+    head: Option<(i64, String)>,
+}
+
+/// The write turn of each database this process has open.
+fn writers(path: &Path) -> Arc<Turn> {
+    static TURNS: LazyLock<Mutex<HashMap<PathBuf, Arc<Turn>>>> = LazyLock::new(Default::default);
     let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     TURNS
         .lock()
@@ -240,6 +279,8 @@ pub enum StoreError {
     TooNew { path: PathBuf, found: i64, known: i64 },
     #[error("{}", crate::tr!("store-no-dir", dir = .0.display().to_string(), reason = crate::input::describe_io(.1)))]
     Dir(PathBuf, std::io::Error),
+    #[error("{}", crate::tr!("store-not-flushed", file = .0.display().to_string(), reason = crate::input::describe_io(.1)))]
+    NotFlushed(PathBuf, std::io::Error),
 }
 
 /// A database failure in plain words; a full disk is named as such. SQLite reports a
@@ -311,7 +352,9 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     /// This process's write turn on the file.
-    turn: Arc<Mutex<()>>,
+    turn: Arc<Turn>,
+    /// Whether the database keeps a WAL file (it does wherever SQLite can share memory).
+    wal: bool,
 }
 
 impl Store {
@@ -326,9 +369,21 @@ impl Store {
         // SQLite gives its WAL and shared-memory files the database file's mode.
         crate::private::restrict(&path).map_err(|e| StoreError::Dir(path.clone(), e))?;
         let turn = writers(&path);
-        let mut store = Store { conn, path, turn };
+        let mut store = Store {
+            conn,
+            path,
+            turn,
+            wal: false,
+        };
         store.configure()?;
         store.migrate()?;
+        if store.wal {
+            // From here on every write waits for its own flush (see the module).
+            store
+                .conn
+                .execute_batch("PRAGMA synchronous = NORMAL;")
+                .map_err(store.err())?;
+        }
         // On only after the migrations: a table rebuild must not cascade (SQLite's own
         // procedure for schema changes).
         store
@@ -338,8 +393,9 @@ impl Store {
         Ok(store)
     }
 
-    /// Runs `f` in an immediate (write-locked) transaction and commits it; refreshes the
-    /// audit head file, since every writer may have appended audit records.
+    /// Runs `f` in an immediate (write-locked) transaction, commits it and returns once the
+    /// commit is on disk (see the module); refreshes the audit head file, since every writer
+    /// may have appended audit records.
     pub(crate) fn write<T>(
         &mut self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
@@ -350,16 +406,53 @@ impl Store {
             source,
         };
         let turn = Arc::clone(&self.turn);
-        let _turn = turn.lock().unwrap_or_else(PoisonError::into_inner);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let value = f(&tx).map_err(err)?;
-        tx.commit().map_err(err)?;
-        // Under the turn: the head written is the newest, never one overtaken.
-        self.write_audit_head();
+        let (value, mine) = {
+            let mut committed = turn.lock.lock().unwrap_or_else(PoisonError::into_inner);
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(err)?;
+            let value = f(&tx).map_err(err)?;
+            tx.commit().map_err(err)?;
+            committed.count += 1;
+            committed.head = self.audit_head();
+            (value, committed.count)
+        };
+        self.flush_past(&turn, mine)?;
         Ok(value)
+    }
+
+    /// Waits until commit number `mine` is on disk: flushes the WAL file unless a flush
+    /// begun after that commit has already done so, then writes the audit head of what the
+    /// flush covered (a head never ahead of the disk, and never one overtaken).
+    fn flush_past(&self, turn: &Turn, mine: u64) -> Result<(), StoreError> {
+        let mut flushed = turn.flushed.lock().unwrap_or_else(PoisonError::into_inner);
+        if flushed.count >= mine {
+            return Ok(());
+        }
+        let (count, head) = {
+            let c = turn.lock.lock().unwrap_or_else(PoisonError::into_inner);
+            (c.count, c.head.clone())
+        };
+        if self.wal {
+            let mut wal = self.path.clone().into_os_string();
+            wal.push("-wal");
+            // Opened for writing: on Windows only a handle that may write can flush.
+            let synced = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&wal)
+                .and_then(|f| f.sync_data());
+            synced.map_err(|e| StoreError::NotFlushed(self.path.clone(), e))?;
+            WAL_FLUSHES.fetch_add(1, Ordering::Relaxed);
+        }
+        flushed.count = count;
+        if let Some(h) = &head
+            && flushed.head.as_ref() != Some(h)
+        {
+            self.put_audit_head(h);
+            flushed.head = head;
+        }
+        Ok(())
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -385,7 +478,9 @@ impl Store {
                 other => break other.map_err(self.err())?,
             }
         };
-        debug_assert_eq!(mode.to_ascii_lowercase(), "wal");
+        // A file system that cannot share memory keeps SQLite's rollback journal, whose
+        // commits each wait for the disk themselves (`synchronous = FULL` stays).
+        self.wal = mode.eq_ignore_ascii_case("wal");
         self.conn
             .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;")
             .map_err(self.err())
@@ -413,7 +508,7 @@ impl Store {
             // and the version read again under the lock: several processes opening a fresh
             // data directory at once apply each migration exactly once.
             let turn = Arc::clone(&self.turn);
-            let _turn = turn.lock().unwrap_or_else(PoisonError::into_inner);
+            let _turn = turn.lock.lock().unwrap_or_else(PoisonError::into_inner);
             let tx = self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -515,14 +610,15 @@ mod tests {
     }
 
     #[test]
-    fn opens_with_wal_and_full_sync_and_current_schema() {
+    fn opens_with_wal_and_current_schema_and_commits_that_wait_for_their_flush() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
         let mode: String = s.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
         let sync: i64 = s.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
-        assert_eq!(sync, 2, "FULL");
+        // Commits leave the WAL unflushed; `write` flushes it (see the module).
+        assert_eq!(sync, 1, "NORMAL");
         let fk: i64 = s.conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
         assert_eq!(fk, 1);
     }
