@@ -4,7 +4,7 @@
 //! agent's peak memory (max RSS) under 100 MB.
 //!
 //! Run: `cargo bench --bench parallel` (`PARALLEL_TERMINALS`, `PARALLEL_RECORDS` change the
-//! sizes).
+//! sizes; `PARALLEL_LOG=FILE` keeps each run's log as `FILE.N`, for its step times).
 
 #[path = "../../tests/common/mod.rs"]
 mod e2e;
@@ -129,6 +129,11 @@ fn migrate_in_parallel(n: usize, records: usize) -> Measured {
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "run failed: {status}"
     );
+    if let Ok(keep) = std::env::var("PARALLEL_LOG") {
+        // The job log's step times, for a timeline of the run.
+        let log = bench.path().join("logs").join("posagent.log");
+        std::fs::copy(log, format!("{keep}.{n}")).unwrap();
+    }
     let jobs = bench.store().jobs().unwrap();
     assert_eq!(jobs.iter().filter(|j| j.state.as_str() == "done").count(), n);
     let cpu = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;

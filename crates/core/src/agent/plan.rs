@@ -158,7 +158,15 @@ impl Agent {
         } else {
             ports.to_vec()
         };
-        Ok(crate::terminal::discover::probe(self.opener(), &ports, &settings))
+        let began = std::time::Instant::now();
+        let probed = crate::terminal::discover::probe(self.opener(), &ports, &settings);
+        tracing::info!(
+            ports = ports.len(),
+            answered = probed.0.len(),
+            ms = began.elapsed().as_millis() as u64,
+            "ports probed"
+        );
+        Ok(probed)
     }
 
     /// Carries out one planned order, reporting to `obs`.

@@ -484,60 +484,46 @@ impl Terminal {
 
     /// Exports an object, resuming after disconnects, and checks its SHA-256.
     pub fn export(&mut self, object: Object, progress: Progress<'_>) -> Result<Exported, TerminalError> {
-        self.export_into(object, progress, None)
+        self.export_gated(object, progress, None, || ()).map(|(e, ())| e)
     }
 
-    /// Exports an object as [`Terminal::export`] does, passing its bytes on to `feed` as
-    /// they arrive and, at the end, whether they check.
-    pub fn export_feeding(
-        &mut self,
-        object: Object,
-        progress: Progress<'_>,
-        feed: &Feed,
-    ) -> Result<Exported, TerminalError> {
-        let r = self.export_into(object, progress, Some(feed));
-        feed.finish(r.as_ref().map(drop).map_err(ToString::to_string));
-        r
-    }
-
-    fn export_into(
+    /// Exports an object as [`Terminal::export`] does, passing its bytes on to `feed` (if
+    /// any) as they arrive and, at the end, whether they check. `gate` is called once every
+    /// byte has arrived, before they are decoded and checked, and what it returns comes back
+    /// with the export: a backup waits there for its turn at the processor (see
+    /// `backup::take`) holding the bytes only as they travelled, often deflated.
+    pub fn export_gated<G>(
         &mut self,
         object: Object,
         progress: Progress<'_>,
         feed: Option<&Feed>,
-    ) -> Result<Exported, TerminalError> {
+        gate: impl FnOnce() -> G,
+    ) -> Result<(Exported, G), TerminalError> {
+        let r = self.receive(object, progress, feed).and_then(|(buf, a)| {
+            let g = gate();
+            Ok((check_export(object, buf, &a)?, g))
+        });
+        if let Some(feed) = feed {
+            feed.finish(r.as_ref().map(drop).map_err(ToString::to_string));
+        }
+        r
+    }
+
+    /// Receives an object's bytes as they travel, resuming after disconnects, with what the
+    /// terminal announced of them.
+    fn receive(
+        &mut self,
+        object: Object,
+        progress: Progress<'_>,
+        feed: Option<&Feed>,
+    ) -> Result<(Vec<u8>, Announced), TerminalError> {
         let mut buf = Vec::new();
         let mut announced: Option<Announced> = None;
         self.again_after_disconnects(|t| {
             let done = t.try_export(object, &mut buf, &mut announced, progress, feed)?;
             Ok(done.then_some(()))
         })?;
-        let a = announced.expect("set by a completed export");
-        if let Some((enc, _)) = a.encoded {
-            buf = encoding::decode(enc, &buf, a.len).map_err(|e| TerminalError::Verification {
-                object,
-                what: e.to_string(),
-            })?;
-        }
-        let got: [u8; 32] = Sha256::digest(&buf).into();
-        if got != a.sha256 {
-            return Err(TerminalError::Verification {
-                object,
-                what: "SHA-256 of the received bytes differs from the terminal's".into(),
-            });
-        }
-        let counted = model::count_records(object, &buf)?;
-        if counted != a.records {
-            return Err(TerminalError::Verification {
-                object,
-                what: crate::tr!("terminal-count-differs", announced = a.records, sent = counted),
-            });
-        }
-        Ok(Exported {
-            data: buf,
-            sha256: a.sha256,
-            records: a.records,
-        })
+        Ok((buf, announced.expect("set by a completed export")))
     }
 
     /// One attempt; `Ok(false)` means "start again" (the object changed meanwhile).
@@ -814,6 +800,36 @@ impl Terminal {
         s.elapsed_seconds = self.started.elapsed().as_secs_f64();
         s
     }
+}
+
+/// An object's bytes as they arrived, decoded (when they travelled deflated) and checked
+/// against what the terminal announced: SHA-256 and record count.
+fn check_export(object: Object, mut buf: Vec<u8>, a: &Announced) -> Result<Exported, TerminalError> {
+    if let Some((enc, _)) = a.encoded {
+        buf = encoding::decode(enc, &buf, a.len).map_err(|e| TerminalError::Verification {
+            object,
+            what: e.to_string(),
+        })?;
+    }
+    let got: [u8; 32] = Sha256::digest(&buf).into();
+    if got != a.sha256 {
+        return Err(TerminalError::Verification {
+            object,
+            what: "SHA-256 of the received bytes differs from the terminal's".into(),
+        });
+    }
+    let counted = model::count_records(object, &buf)?;
+    if counted != a.records {
+        return Err(TerminalError::Verification {
+            object,
+            what: crate::tr!("terminal-count-differs", announced = a.records, sent = counted),
+        });
+    }
+    Ok(Exported {
+        data: buf,
+        sha256: a.sha256,
+        records: a.records,
+    })
 }
 
 /// Parses a response and turns a non-OK result into an error.
