@@ -398,7 +398,7 @@ impl Store {
     /// may have appended audit records.
     pub(crate) fn write<T>(
         &mut self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite {
@@ -408,12 +408,24 @@ impl Store {
         let turn = Arc::clone(&self.turn);
         let (value, mine) = {
             let mut committed = turn.lock.lock().unwrap_or_else(PoisonError::into_inner);
-            let tx = self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            // Write-locked from the start; the statements that begin and end a transaction
+            // are prepared once per connection, as a depot's jobs write dozens of times each.
+            let conn = &self.conn;
+            conn.prepare_cached("BEGIN IMMEDIATE")
+                .and_then(|mut begin| begin.execute([]))
                 .map_err(err)?;
-            let value = f(&tx).map_err(err)?;
-            tx.commit().map_err(err)?;
+            let done = f(conn).and_then(|value| {
+                conn.prepare_cached("COMMIT")?.execute([])?;
+                Ok(value)
+            });
+            let value = match done {
+                Ok(value) => value,
+                Err(e) => {
+                    // Nothing of a failed write stays.
+                    let _ = conn.execute_batch("ROLLBACK");
+                    return Err(err(e));
+                }
+            };
             committed.count += 1;
             committed.head = self.audit_head();
             (value, committed.count)
