@@ -396,10 +396,7 @@ impl Store {
     /// Runs `f` in an immediate (write-locked) transaction, commits it and returns once the
     /// commit is on disk (see the module); refreshes the audit head file, since every writer
     /// may have appended audit records.
-    pub(crate) fn write<T>(
-        &mut self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, StoreError> {
+    pub(crate) fn write<T>(&mut self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite {
             path: path.clone(),
