@@ -389,6 +389,7 @@ backup-entry-too-large = { $entry } holds { $size } bytes; at most { $max } are 
 backup-line-too-long = line { $line } is longer than { $max } bytes
 backup-bad-line = line { $line }: { $reason }
 backup-digest-differs = size or SHA-256 differs from the manifest
+backup-count-differs = read back with { $read } lines for the { $written } records written
 
 ## Sync
 help-sync-setup = fix the setting or file named; nothing was sent

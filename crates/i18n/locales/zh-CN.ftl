@@ -389,6 +389,7 @@ backup-entry-too-large = { $entry } 有 { $size } 字节；最多接受 { $max }
 backup-line-too-long = 第 { $line } 行超过 { $max } 字节
 backup-bad-line = 第 { $line } 行：{ $reason }
 backup-digest-differs = 大小或 SHA-256 与清单不一致
+backup-count-differs = 写入 { $written } 条记录，读回却有 { $read } 行
 
 ## 同步
 help-sync-setup = 请修正所指出的设置或文件；没有发送任何内容
