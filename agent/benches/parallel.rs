@@ -1,7 +1,7 @@
-//! Parallel migrations: `posagent run` migrating 16 terminals to 16 replacements at once at
-//! 115200 baud, against the same run with one terminal. Targets: wall time of the 16 at most
-//! 1.25 × the one alone (the work is the lines', the agent must not serialise it), and the
-//! agent's peak memory (max RSS) under 100 MB.
+//! Parallel migrations: `posagent run` migrating N terminals (16 unless told) to N
+//! replacements at once at 115200 baud, against the same run with one terminal. Targets
+//! for a depot of 64: wall time at most 1.10 × the one alone (the work is the lines', the
+//! agent must not serialise it), and the agent's peak memory (max RSS) at most 64 MB.
 //!
 //! Run: `cargo bench --bench parallel` (`PARALLEL_TERMINALS`, `PARALLEL_RECORDS` change the
 //! sizes; `PARALLEL_RUNS=K` measures the pair K times and gives the median ratio;

@@ -261,7 +261,7 @@ impl Agent {
 
 /// Sets the process up for many jobs at once, before its first thread. Jobs are threads, and
 /// glibc's allocator gives threads up to eight arenas per core, each keeping the memory its
-/// threads freed: 64 jobs held about 10 MB more that way (docs/performance.md). Jobs mostly
+/// threads freed: 64 jobs held 5–10 MB more that way (docs/performance.md). Jobs mostly
 /// wait on their lines, so as many arenas as cores serve them.
 pub fn fewer_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
