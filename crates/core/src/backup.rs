@@ -587,7 +587,7 @@ impl Turns {
     }
 
     fn take(&'static self) -> Turn {
-        let most = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let most = crate::machine::cores();
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         while *held >= most {
             held = self.freed.wait(held).unwrap_or_else(|e| e.into_inner());
@@ -1067,7 +1067,7 @@ mod tests {
     fn no_more_archives_are_written_at_once_than_there_are_cores() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static TURNS: Turns = Turns::new();
-        let most = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let most = crate::machine::cores();
         let (now, peak) = (AtomicUsize::new(0), AtomicUsize::new(0));
         std::thread::scope(|s| {
             for _ in 0..most * 4 {

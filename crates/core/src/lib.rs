@@ -20,6 +20,7 @@ pub mod domain;
 pub mod input;
 pub mod job;
 pub mod journal;
+pub mod machine;
 pub mod order;
 pub mod private;
 pub mod procedure;

@@ -258,17 +258,3 @@ impl Agent {
         Ok(c)
     }
 }
-
-/// Sets the process up for many jobs at once, before its first thread. Jobs are threads, and
-/// glibc's allocator gives threads up to eight arenas per core, each keeping the memory its
-/// threads freed: 64 jobs held 5–10 MB more that way (docs/performance.md). Jobs mostly
-/// wait on their lines, so as many arenas as cores serve them.
-pub fn fewer_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        // SAFETY: mallopt only sets one of the allocator's tunables; called before the
-        // process starts a thread, so none has an arena yet.
-        unsafe { libc::mallopt(libc::M_ARENA_MAX, i32::try_from(cores).unwrap_or(i32::MAX)) };
-    }
-}
