@@ -43,8 +43,16 @@ pub trait Port: Send {
 fn is_disconnect(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
     // EIO is what a pty slave or a vanished USB device returns once the other end is gone.
-    matches!(e.kind(), BrokenPipe | ConnectionReset | UnexpectedEof | NotConnected) || e.raw_os_error() == Some(5)
+    // `serialport` hands it over without its OS code, as kind `Other` carrying the errno's
+    // short description: both when read(2) fails with EIO and when ppoll(2) reports POLLERR
+    // without POLLHUP (which a pty does, now and then, as its other end closes).
+    matches!(e.kind(), BrokenPipe | ConnectionReset | UnexpectedEof | NotConnected)
+        || e.raw_os_error() == Some(5)
+        || (e.kind() == Other && e.raw_os_error().is_none() && e.to_string() == SERIALPORT_EIO)
 }
+
+/// How `serialport` describes EIO once it has dropped the OS code (nix's `Errno::EIO.desc()`).
+const SERIALPORT_EIO: &str = "I/O error";
 
 impl<P: Port + ?Sized> Port for Box<P> {
     fn read_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
@@ -260,5 +268,22 @@ impl Port for MemPort {
 
     fn write_all(&mut self, data: &[u8]) -> Result<(), PortError> {
         self.tx.send(data.to_vec()).map_err(|_| PortError::Disconnected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn an_eio_without_its_os_code_is_a_disconnect_and_other_errors_are_not() {
+        // As `serialport` returns a pty's POLLERR or a read's EIO on Unix.
+        assert!(is_disconnect(&Error::new(ErrorKind::Other, "I/O error")));
+        assert!(is_disconnect(&Error::from_raw_os_error(5)));
+        assert!(is_disconnect(&Error::new(ErrorKind::BrokenPipe, "Broken pipe")));
+        assert!(!is_disconnect(&Error::new(ErrorKind::Other, "Not a typewriter")));
+        assert!(!is_disconnect(&Error::new(ErrorKind::PermissionDenied, "I/O error")));
+        assert!(!is_disconnect(&Error::from_raw_os_error(13)));
     }
 }
