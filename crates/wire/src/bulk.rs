@@ -805,10 +805,12 @@ mod tests {
         };
         let (got, stats) = over_relay(&data, Some(block), tail, Way::default());
         assert_eq!(got, data);
-        // One timeout sends the whole frame again (15 blocks went one per timeout before);
-        // a loaded machine may add one spurious timeout before the first measurement.
-        assert!(stats.timeouts <= 2, "{stats:?}");
-        assert!(stats.retransmissions <= 2, "the frame sent again whole: {stats:?}");
+        // One timeout sends the whole frame again: before, its 15 blocks went one per
+        // timeout, 15 timeouts and 15 resends. A test machine busy with other tests can
+        // hold a thread past the 100 ms floor and add a spurious timeout or two (each
+        // resending a frame already delivered); a unit-by-unit resend cannot pass under 5.
+        assert!(stats.timeouts <= 4, "{stats:?}");
+        assert!(stats.retransmissions <= stats.timeouts, "the frame sent again whole: {stats:?}");
     }
 
     /// The receiver counts the sender's resend of a frame it never got (it arrives behind
