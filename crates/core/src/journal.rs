@@ -151,6 +151,13 @@ impl Step {
         )
     }
 
+    /// Whether a crash that loses this step's journal lines goes unnoticed: the step changes
+    /// nothing and uses nothing up (not the phone check, whose code is spent once), so a
+    /// resume runs it again and finds what it found.
+    pub fn repeats_unnoticed(self) -> bool {
+        self.is_check() && self != Step::VerifyPhone
+    }
+
     /// Whether the step moves a terminal's log over a line (what the time still to go of a
     /// job mostly is).
     pub fn moves_data(self) -> bool {
@@ -771,6 +778,14 @@ struct RollbackDetail {
 }
 
 impl Entry {
+    /// Whether the job must wait for this line to be on disk before it goes on. The lines
+    /// of a step that [repeats unnoticed](Step::repeats_unnoticed) need not: the next line
+    /// that must (at the latest, the intent of the first step that changes something)
+    /// takes them to disk with it, in order.
+    pub fn must_reach_disk(&self) -> bool {
+        !matches!(self, Entry::Intent(s) | Entry::Done(s, _) if s.repeats_unnoticed())
+    }
+
     /// The line's subject: a step's name, `order`, `confirm` or `rollback`.
     pub fn subject(&self) -> &'static str {
         match self {

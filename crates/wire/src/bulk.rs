@@ -810,7 +810,10 @@ mod tests {
         // hold a thread past the 100 ms floor and add a spurious timeout or two (each
         // resending a frame already delivered); a unit-by-unit resend cannot pass under 5.
         assert!(stats.timeouts <= 4, "{stats:?}");
-        assert!(stats.retransmissions <= stats.timeouts, "the frame sent again whole: {stats:?}");
+        assert!(
+            stats.retransmissions <= stats.timeouts,
+            "the frame sent again whole: {stats:?}"
+        );
     }
 
     /// The receiver counts the sender's resend of a frame it never got (it arrives behind

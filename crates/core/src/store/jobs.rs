@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::audit::{AuditEntry, append};
-use super::{Store, StoreError, now};
+use super::{Flush, Store, StoreError, now};
 use crate::journal::Entry;
 
 /// Where a job stands.
@@ -292,7 +292,12 @@ impl Store {
     /// Appends a journal line (and its audit record) and moves the job's current step.
     pub fn journal(&mut self, job: &JobRecord, entry: &Entry) -> Result<(), StoreError> {
         let (step, phase, detail) = (entry.subject(), entry.phase().as_str(), entry.detail());
-        self.write(|tx| {
+        let flush = if entry.must_reach_disk() {
+            Flush::Now
+        } else {
+            Flush::WithNext
+        };
+        self.write_then(flush, |tx| {
             let at = now();
             // Prepared once per connection: a job journals dozens of times.
             tx.prepare_cached("INSERT INTO journal (job_id, step, phase, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)")?

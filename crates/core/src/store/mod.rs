@@ -9,6 +9,10 @@
 //! unflushed), then waits until the WAL file has been flushed past its commit. One flush
 //! covers every commit written before it, so a depot's dozens of jobs, each journaling its
 //! steps, wait for the disk together instead of one after another.
+//!
+//! A write made [`Flush::WithNext`] (a journal line of a step that changes nothing, see
+//! [`crate::journal::Entry::must_reach_disk`]) does not wait: it is on disk with the next
+//! write that does, which every step that changes something makes before it acts.
 
 pub mod audit;
 pub mod codes;
@@ -83,6 +87,16 @@ struct Committed {
 struct Flushed {
     count: u64,
     head: Option<(i64, String)>,
+}
+
+/// When a write must be on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flush {
+    /// Before the write returns.
+    Now,
+    /// With the next write that waits for the disk (a commit is in the WAL file already,
+    /// and one flush of it covers every commit before).
+    WithNext,
 }
 
 /// The write turn of each database this process has open.
@@ -397,6 +411,16 @@ impl Store {
     /// commit is on disk (see the module); refreshes the audit head file, since every writer
     /// may have appended audit records.
     pub(crate) fn write<T>(&mut self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        self.write_then(Flush::Now, f)
+    }
+
+    /// As [`write`](Self::write); with [`Flush::WithNext`] it returns once committed, and
+    /// the next write of this process that waits for the disk takes it there too.
+    pub(crate) fn write_then<T>(
+        &mut self,
+        flush: Flush,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError::Sqlite {
             path: path.clone(),
@@ -427,7 +451,9 @@ impl Store {
             committed.head = self.audit_head();
             (value, committed.count)
         };
-        self.flush_past(&turn, mine)?;
+        if flush == Flush::Now {
+            self.flush_past(&turn, mine)?;
+        }
         Ok(value)
     }
 
