@@ -279,10 +279,10 @@ mod tests {
     #[test]
     fn an_eio_without_its_os_code_is_a_disconnect_and_other_errors_are_not() {
         // As `serialport` returns a pty's POLLERR or a read's EIO on Unix.
-        assert!(is_disconnect(&Error::new(ErrorKind::Other, "I/O error")));
+        assert!(is_disconnect(&Error::other("I/O error")));
         assert!(is_disconnect(&Error::from_raw_os_error(5)));
         assert!(is_disconnect(&Error::new(ErrorKind::BrokenPipe, "Broken pipe")));
-        assert!(!is_disconnect(&Error::new(ErrorKind::Other, "Not a typewriter")));
+        assert!(!is_disconnect(&Error::other("Not a typewriter")));
         assert!(!is_disconnect(&Error::new(ErrorKind::PermissionDenied, "I/O error")));
         assert!(!is_disconnect(&Error::from_raw_os_error(13)));
     }
