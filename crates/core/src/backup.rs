@@ -471,6 +471,25 @@ pub fn write_archive(
     password: &[u8],
     force: bool,
 ) -> Result<Written, BackupError> {
+    let (partial, manifest) = stage_archive(path, base, contents, password, force)?;
+    let (size, sha256) = digest_of(partial.path())?;
+    partial.place(path)?;
+    Ok(Written {
+        path: path.to_path_buf(),
+        size,
+        sha256,
+        manifest,
+    })
+}
+
+/// Writes an archive for `path` under its temporary name (see [`Partial`]).
+fn stage_archive(
+    path: &Path,
+    base: ManifestBase,
+    contents: &Contents,
+    password: &[u8],
+    force: bool,
+) -> Result<(Partial, Manifest), BackupError> {
     check_password(password)?;
     if path.exists() && !force {
         return Err(BackupError::Exists(path.to_path_buf()));
@@ -481,7 +500,7 @@ pub fn write_archive(
     })?;
     let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut manifest = None;
-    write_zip(path, &entries, password, |listed| {
+    let partial = write_zip(path, &entries, password, |listed| {
         let m = Manifest {
             format_version: FORMAT_VERSION,
             agent_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -496,22 +515,24 @@ pub fn write_archive(
         manifest = Some(m);
         bytes
     })?;
-    let manifest = manifest.expect("written with the archive");
+    Ok((partial, manifest.expect("written with the archive")))
+}
+
+/// A file's size and SHA-256 (hex).
+fn digest_of(path: &Path) -> Result<(u64, String), BackupError> {
     let mut sha = Sha256::new();
     let size = std::io::copy(&mut std::fs::File::open(path).map_err(io_err(path))?, &mut sha).map_err(io_err(path))?;
-    Ok(Written {
-        path: path.to_path_buf(),
-        size,
-        sha256: hex::encode(sha.finalize()),
-        manifest,
-    })
+    Ok((size, hex::encode(sha.finalize())))
 }
 
 /// Writes an archive, reads it back and records it in the database: the one way a backup
 /// comes to exist. Compressing, encrypting and reading back is work for the processor, and
 /// each archive being written holds its compressor's state: it is done in a `turn` of
-/// [`WRITING`], as many at once as there are cores. On any failure nothing is left under `path`, so there is never a
-/// complete archive that `backup list` does not know, nor one that did not verify.
+/// [`WRITING`], as many at once as there are cores. The archive is read back under its
+/// temporary name and put in place only once it has; waiting for the disk comes after the
+/// turn is given back, so no core idles on it. On any failure nothing is left under `path`,
+/// so there is never a complete archive that `backup list` does not know, nor one that did
+/// not verify.
 fn keep(
     path: &Path,
     base: ManifestBase,
@@ -524,44 +545,49 @@ fn keep(
     let job_id = base.job_id.clone();
     let serial = base.terminal.serial.clone();
     let profile = base.profile.clone();
-    let written = write_archive(path, base, contents, password, force)?;
-    let kept = (|| {
-        // Only a backup that reads back counts: no change before a verified backup.
-        let opened = open_archive(path, password, Lines::Counted)?;
-        if opened.transactions != contents.log.records as usize {
-            return Err(BackupError::Altered {
-                path: path.to_path_buf(),
-                entry: "transactions.jsonl".into(),
-                what: crate::tr!(
-                    "backup-count-differs",
-                    written = contents.log.records,
-                    read = opened.transactions
-                ),
-            });
+    let (partial, manifest) = stage_archive(path, base, contents, password, force)?;
+    // Only a backup that reads back counts: no change before a verified backup.
+    let opened = open_archive_at(partial.path(), path, password, Lines::Counted)?;
+    if opened.transactions != contents.log.records as usize {
+        return Err(BackupError::Altered {
+            path: path.to_path_buf(),
+            entry: "transactions.jsonl".into(),
+            what: crate::tr!(
+                "backup-count-differs",
+                written = contents.log.records,
+                read = opened.transactions
+            ),
+        });
+    }
+    let (size, sha256) = digest_of(partial.path())?;
+    drop(turn);
+    partial.place(path)?;
+    let written = Written {
+        path: path.to_path_buf(),
+        size,
+        sha256,
+        manifest,
+    };
+    let file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut record = crate::store::BackupRecord {
+        id: 0,
+        created_at: written.manifest.created_at.clone(),
+        terminal_serial: serial,
+        profile,
+        file: file.display().to_string(),
+        size: written.size,
+        sha256: written.sha256.clone(),
+        transactions: contents.log.records,
+        job_id,
+    };
+    match store.record_backup(&record) {
+        Ok(id) => {
+            record.id = id;
+            Ok((written, record))
         }
-        drop(turn);
-        let file = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        let mut record = crate::store::BackupRecord {
-            id: 0,
-            created_at: written.manifest.created_at.clone(),
-            terminal_serial: serial,
-            profile,
-            file: file.display().to_string(),
-            size: written.size,
-            sha256: written.sha256.clone(),
-            transactions: contents.log.records,
-            job_id,
-        };
-        record.id = store
-            .record_backup(&record)
-            .map_err(|e| BackupError::Record(Box::new(e)))?;
-        Ok(record)
-    })();
-    match kept {
-        Ok(record) => Ok((written, record)),
         Err(e) => {
             let _ = std::fs::remove_file(path);
-            Err(e)
+            Err(BackupError::Record(Box::new(e)))
         }
     }
 }
@@ -611,7 +637,7 @@ pub fn write_entries(
     entries: &[(String, Body<'_>)],
     password: &[u8],
 ) -> Result<(), BackupError> {
-    write_zip(path, entries, password, |_| Ok(manifest.to_vec()))
+    write_zip(path, entries, password, |_| Ok(manifest.to_vec()))?.place(path)
 }
 
 /// How hard entries are deflated. Every archive is deflated, encrypted and read back before
@@ -620,61 +646,89 @@ pub fn write_entries(
 /// 38.3 KB in 2.58 ms at the default 6 (level 1 takes 0.53 ms for 59.8 KB).
 const DEFLATE_LEVEL: i64 = 2;
 
+/// An archive written whole under a temporary name beside its place (`.NAME.partial`), not
+/// yet flushed to disk: [`place`](Partial::place) flushes it and renames it into place;
+/// dropped before, it is removed (half an archive, or one that did not read back, is no
+/// backup).
+struct Partial {
+    tmp: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl Partial {
+    fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Flushes the archive to disk, renames it to `path` and makes the rename durable.
+    fn place(mut self, path: &Path) -> Result<(), BackupError> {
+        if let Some(file) = self.file.take() {
+            file.sync_all().map_err(io_err(&self.tmp))?;
+        }
+        std::fs::rename(&self.tmp, path).map_err(io_err(path))?;
+        self.tmp = PathBuf::new();
+        if let Ok(d) = std::fs::File::open(dir_of(path)) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// The directory a file is in (`.` for a bare name).
+fn dir_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 /// Writes `entries`, each hashed as it is written, then the manifest `manifest` makes of
-/// their list, as an encrypted zip via a temporary file: each entry is serialised once.
+/// their list, as an encrypted zip under the temporary name of `path`: each entry is
+/// serialised once.
 fn write_zip(
     path: &Path,
     entries: &[(String, Body<'_>)],
     password: &[u8],
     manifest: impl FnOnce(Vec<EntryInfo>) -> std::io::Result<Vec<u8>>,
-) -> Result<(), BackupError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
+) -> Result<Partial, BackupError> {
+    let tmp = dir_of(path).join(format!(
         ".{}.partial",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("backup")
     ));
-    let written = (|| {
-        let file = crate::private::create(&tmp).map_err(io_err(&tmp))?;
-        let mut zip = ZipWriter::new(file);
-        let opts: FileOptions<'_, '_, ()> = FileOptions::default()
-            .compression_method(CompressionMethod::Deflated)
-            .compression_level(Some(DEFLATE_LEVEL))
-            .with_aes_encryption_bytes(AesMode::Aes256, password);
-        let mut listed = Vec::with_capacity(entries.len());
-        for (name, body) in entries {
-            zip.start_file(name.as_str(), opts).map_err(zip_err(&tmp))?;
-            let mut tee = Tee {
-                inner: &mut zip,
-                tally: Tally::default(),
-            };
-            body.write_to(&mut tee).map_err(io_err(&tmp))?;
-            listed.push(EntryInfo {
-                name: name.clone(),
-                size: tee.tally.size,
-                sha256: hex::encode(tee.tally.sha.finalize()),
-            });
-        }
-        let manifest = manifest(listed).map_err(io_err(&tmp))?;
-        zip.start_file(MANIFEST, opts).map_err(zip_err(&tmp))?;
-        zip.write_all(&manifest).map_err(io_err(&tmp))?;
-        let file = zip.finish().map_err(zip_err(&tmp))?;
-        file.sync_all().map_err(io_err(&tmp))?;
-        drop(file);
-        std::fs::rename(&tmp, path).map_err(io_err(path))
-    })();
-    if written.is_err() {
-        // Half an archive is no backup: leave nothing behind.
-        let _ = std::fs::remove_file(&tmp);
+    let file = crate::private::create(&tmp).map_err(io_err(&tmp))?;
+    let mut partial = Partial { tmp, file: None };
+    let tmp = partial.tmp.clone();
+    let mut zip = ZipWriter::new(file);
+    let opts: FileOptions<'_, '_, ()> = FileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .compression_level(Some(DEFLATE_LEVEL))
+        .with_aes_encryption_bytes(AesMode::Aes256, password);
+    let mut listed = Vec::with_capacity(entries.len());
+    for (name, body) in entries {
+        zip.start_file(name.as_str(), opts).map_err(zip_err(&tmp))?;
+        let mut tee = Tee {
+            inner: &mut zip,
+            tally: Tally::default(),
+        };
+        body.write_to(&mut tee).map_err(io_err(&tmp))?;
+        listed.push(EntryInfo {
+            name: name.clone(),
+            size: tee.tally.size,
+            sha256: hex::encode(tee.tally.sha.finalize()),
+        });
     }
-    written?;
-    // Make the rename itself durable.
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    let manifest = manifest(listed).map_err(io_err(&tmp))?;
+    zip.start_file(MANIFEST, opts).map_err(zip_err(&tmp))?;
+    zip.write_all(&manifest).map_err(io_err(&tmp))?;
+    partial.file = Some(zip.finish().map_err(zip_err(&tmp))?);
+    Ok(partial)
 }
 
 /// Most entries an archive may hold (manifest, binding, parameters, log and evidence).
@@ -758,13 +812,19 @@ enum Lines {
 
 /// [`read_archive`], with the log's lines read as `lines` says.
 fn open_archive(path: &Path, password: &[u8], lines: Lines) -> Result<Opened, BackupError> {
+    open_archive_at(path, path, password, lines)
+}
+
+/// [`open_archive`] of the file at `file`, named `path` in what it says (an archive read
+/// back under its temporary name is the one that will be at `path`).
+fn open_archive_at(file: &Path, path: &Path, password: &[u8], lines: Lines) -> Result<Opened, BackupError> {
     let invalid = |entry: &str, message: String| BackupError::Invalid {
         path: path.to_path_buf(),
         entry: entry.to_string(),
         message,
     };
     let (file, _) =
-        crate::input::open_regular(path, crate::input::MAX_ARCHIVE_FILE, &crate::tr!("what-backup-archive"))
+        crate::input::open_regular(file, crate::input::MAX_ARCHIVE_FILE, &crate::tr!("what-backup-archive"))
             .map_err(|e| BackupError::Unreadable(Box::new(e)))?;
     let mut zip = ZipArchive::new(file).map_err(|_| BackupError::NotAnArchive(path.to_path_buf()))?;
     if zip.len() > MAX_ENTRIES {
@@ -1063,6 +1123,39 @@ mod tests {
         )
     }
 
+    /// An archive is put in place only once it has read back: one whose log does not count
+    /// what the terminal said leaves neither itself nor its temporary file, and no record.
+    /// One that reads back is in place, recorded, and its temporary file gone.
+    #[test]
+    fn an_archive_is_in_place_only_once_it_has_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = crate::store::Store::open(dir.path()).unwrap();
+        let path = dir.path().join("b.zip");
+        let leftovers = || {
+            let mut names: Vec<String> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with("posagent.db") && n != crate::store::audit::HEAD_FILE)
+                .collect();
+            names.sort();
+            names
+        };
+        let (base, mut contents) = sample();
+        contents.log.records = 1;
+        let err = keep(&path, sample().0, &contents, PW, false, &mut store, WRITING.take()).unwrap_err();
+        assert!(err.to_string().contains("b.zip"), "named by its place: {err}");
+        assert!(matches!(err, BackupError::Altered { .. }), "{err}");
+        assert_eq!(leftovers(), Vec::<String>::new());
+        assert!(store.backups().unwrap().is_empty());
+
+        contents.log.records = 0;
+        let (written, record) = keep(&path, base, &contents, PW, false, &mut store, WRITING.take()).unwrap();
+        assert_eq!(leftovers(), ["b.zip"]);
+        assert_eq!(store.backups().unwrap().len(), 1);
+        assert_eq!(record.sha256, written.sha256);
+        assert_eq!(digest_of(&path).unwrap(), (written.size, written.sha256));
+    }
+
     #[test]
     fn no_more_archives_are_written_at_once_than_there_are_cores() {
         use std::sync::atomic::{AtomicUsize, Ordering};
@@ -1126,6 +1219,8 @@ mod tests {
                 serde_json::to_vec(&m).unwrap()
             }))
         })
+        .unwrap()
+        .place(&path)
         .unwrap();
         (dir, path)
     }
