@@ -2,10 +2,11 @@
 //! connection, queue on the process's write turn instead of polling SQLite's lock (which
 //! backs off to 100 ms a try, most of it with the lock free again). Its own process, so the
 //! count of waits is this test's alone. They also wait for the disk together: one flush of
-//! the WAL file covers every commit written before it.
+//! the WAL file covers every commit written before it, and the audit head file is rewritten
+//! by the last of a run of them.
 
 use posagent_core::store::audit::AuditEntry;
-use posagent_core::store::{BackupRecord, Store, busy_waits, wal_flushes};
+use posagent_core::store::{BackupRecord, Store, audit_head_writes, busy_waits, wal_flushes};
 
 #[test]
 fn writers_in_one_process_never_wait_on_the_database_lock() {
@@ -59,7 +60,15 @@ fn writers_in_one_process_never_wait_on_the_database_lock() {
         "{flushes} flushes for {} writes: every writer waited for the disk alone",
         2 * threads * writes
     );
-    // The audit head beside the database names the chain's last record.
+    // The head file is rewritten once a run of writers waiting one after another, not once
+    // a flush; and it ends naming the chain's last record.
+    let heads = audit_head_writes();
+    assert!(heads > 0, "the audit head was never written");
+    // (Written each flush that covered a new audit record, it was most of them: 102 of 124.)
+    assert!(
+        heads * 2 < flushes,
+        "{heads} audit head files written for {flushes} flushes"
+    );
     let store = Store::open(dir.path()).unwrap();
     let report = store.verify_audit().unwrap();
     assert!(report.valid, "{report:?}");

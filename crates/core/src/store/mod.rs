@@ -65,6 +65,15 @@ pub fn wal_flushes() -> u64 {
     WAL_FLUSHES.load(Ordering::Relaxed)
 }
 
+/// Times this process has rewritten an audit head file (see [`Store::flush_past`]).
+static HEAD_WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// How many times this process has rewritten a database's audit head file: fewer than its
+/// flushes when writers wait for the disk one after another.
+pub fn audit_head_writes() -> u64 {
+    HEAD_WRITES.load(Ordering::Relaxed)
+}
+
 /// The writers of one database in this process (see the module).
 #[derive(Default)]
 struct Turn {
@@ -73,6 +82,8 @@ struct Turn {
     lock: Mutex<Committed>,
     /// Held while the WAL file is flushed: what is on disk so far.
     flushed: Mutex<Flushed>,
+    /// The number of the last commit whose writer waits for the disk (see [`Flush`]).
+    last_waiting: AtomicU64,
 }
 
 /// Commits made under the turn, numbered; and the audit chain's head after the last.
@@ -449,6 +460,9 @@ impl Store {
             };
             committed.count += 1;
             committed.head = self.audit_head();
+            if flush == Flush::Now {
+                turn.last_waiting.store(committed.count, Ordering::Release);
+            }
             (value, committed.count)
         };
         if flush == Flush::Now {
@@ -459,7 +473,10 @@ impl Store {
 
     /// Waits until commit number `mine` is on disk: flushes the WAL file unless a flush
     /// begun after that commit has already done so, then writes the audit head of what the
-    /// flush covered (a head never ahead of the disk, and never one overtaken).
+    /// flush covered (a head never ahead of the disk, and never one overtaken), unless a
+    /// writer of a later commit waits for the disk too: its flush comes next and writes a
+    /// later head. A depot's writers, one after another, rewrite the file once a burst
+    /// instead of once a flush (each time a new file and a rename).
     fn flush_past(&self, turn: &Turn, mine: u64) -> Result<(), StoreError> {
         let mut flushed = turn.flushed.lock().unwrap_or_else(PoisonError::into_inner);
         if flushed.count >= mine {
@@ -481,10 +498,14 @@ impl Store {
             WAL_FLUSHES.fetch_add(1, Ordering::Relaxed);
         }
         flushed.count = count;
+        if turn.last_waiting.load(Ordering::Acquire) > count {
+            return Ok(());
+        }
         if let Some(h) = &head
             && flushed.head.as_ref() != Some(h)
         {
             self.put_audit_head(h);
+            HEAD_WRITES.fetch_add(1, Ordering::Relaxed);
             flushed.head = head;
         }
         Ok(())
