@@ -5,7 +5,11 @@
 //!
 //! Run: `cargo bench --bench parallel` (`PARALLEL_TERMINALS`, `PARALLEL_RECORDS` change the
 //! sizes; `PARALLEL_RUNS=K` measures the pair K times and gives the median ratio;
-//! `PARALLEL_LOG=FILE` keeps the last run's log as `FILE.N`, for its step times).
+//! `PARALLEL_LOG=FILE` keeps the last run's log as `FILE.N`, for its step times;
+//! `PARALLEL_PAUSE=S` waits S seconds before each run: on ext4 without a journal, as on
+//! the machine docs/performance.md was measured on, the file system avoids reusing inodes
+//! freed in the last one to five minutes and searches past them, so each run's thousands of
+//! files slow the next run's file creation).
 
 #[path = "../../tests/common/mod.rs"]
 mod e2e;
@@ -150,6 +154,7 @@ fn main() {
     let n = env_or("PARALLEL_TERMINALS", 16);
     let records = env_or("PARALLEL_RECORDS", 2000);
     let runs = env_or("PARALLEL_RUNS", 1).max(1);
+    let pause = std::time::Duration::from_secs(env_or("PARALLEL_PAUSE", 0) as u64);
     println!(
         "| terminals | records each | wall time (s) | ratio to one | agent max RSS (MB) | agent CPU (s) | simulators' CPU (s) |"
     );
@@ -158,7 +163,9 @@ fn main() {
     for _ in 0..runs {
         // One alone and then the many, each pair measured together: the machine's load
         // drifts over minutes.
+        std::thread::sleep(pause);
         let one = migrate_in_parallel(1, records);
+        std::thread::sleep(pause);
         let many = migrate_in_parallel(n, records);
         for (count, m) in [(1, &one), (n, &many)] {
             println!(
