@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::settings::{FlowControl, Parity, SerialSettings};
 
@@ -187,13 +187,23 @@ impl SerialPort {
 impl Port for SerialPort {
     fn read_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
         // A zero timeout polls: `serialport` hands it to ppoll(2) as a zero timespec.
-        self.set_timeout(timeout)?;
-        match self.inner.read(buf) {
-            Ok(0) => Err(PortError::Disconnected),
-            Ok(n) => Ok(n),
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Ok(0),
-            Err(e) if is_disconnect(&e) => Err(PortError::Disconnected),
-            Err(e) => Err(PortError::Io(e)),
+        let deadline = Instant::now() + timeout;
+        let mut left = timeout;
+        loop {
+            self.set_timeout(left)?;
+            return match self.inner.read(buf) {
+                Ok(0) => Err(PortError::Disconnected),
+                Ok(n) => Ok(n),
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Ok(0),
+                // A signal (Ctrl-C, whose handler lets the step finish) cut the wait short:
+                // wait out the rest, as if it had not come.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    left = deadline.saturating_duration_since(Instant::now());
+                    continue;
+                }
+                Err(e) if is_disconnect(&e) => Err(PortError::Disconnected),
+                Err(e) => Err(PortError::Io(e)),
+            };
         }
     }
 
@@ -285,5 +295,44 @@ mod tests {
         assert!(!is_disconnect(&Error::other("Not a typewriter")));
         assert!(!is_disconnect(&Error::new(ErrorKind::PermissionDenied, "I/O error")));
         assert!(!is_disconnect(&Error::from_raw_os_error(13)));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_read_cut_short_by_a_signal_waits_out_its_timeout() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        extern "C" fn ignore(_: libc::c_int) {}
+        // SAFETY: a handler that does nothing, for a signal nothing else in this binary uses;
+        // without SA_RESTART, so a wait in ppoll(2) ends with EINTR as it would on Ctrl-C.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = ignore as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut action.sa_mask);
+            assert_eq!(libc::sigaction(libc::SIGUSR1, &action, std::ptr::null_mut()), 0);
+        }
+        let (_terminal, ours) = serialport::TTYPort::pair().expect("a pseudo-terminal");
+        let mut port = SerialPort::from_open(Box::new(ours));
+        // SAFETY: pthread_self has no preconditions.
+        let reader = unsafe { libc::pthread_self() };
+        let done = Arc::new(AtomicBool::new(false));
+        let signaller = {
+            let done = Arc::clone(&done);
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(20));
+                    // SAFETY: the reader thread outlives this loop: it sets `done` first.
+                    unsafe { libc::pthread_kill(reader, libc::SIGUSR1) };
+                }
+            })
+        };
+        let started = Instant::now();
+        let read = port.read_timeout(&mut [0u8; 16], Duration::from_millis(300));
+        let waited = started.elapsed();
+        done.store(true, Ordering::Relaxed);
+        signaller.join().unwrap();
+        assert!(matches!(read, Ok(0)), "{read:?}");
+        assert!(waited >= Duration::from_millis(290), "returned after {waited:?}");
     }
 }
