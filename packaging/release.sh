@@ -17,7 +17,11 @@
 # posagent-training-… and no .deb is made of them.
 #
 # Usage: packaging/release.sh [--profile release|dev] [--out DIR] [--no-build] [--windows] [--training]
+#                             [--host-bin BIN]
 #   --no-build packages the binaries already built for the profile (the packaging test uses it).
+#   --host-bin BIN (with --windows) makes the Windows package alone, generating what it holds
+#     (the PowerShell completions) with BIN, a posagent already built for this machine, instead
+#     of building and packaging the Linux release (CI's Windows lane uses its test build).
 # Everything is written under $CARGO_TARGET_DIR when set (else target/): the product is built
 # in its product/ subdirectory (a training build where cargo puts it), the packages go to
 # dist/ unless --out says otherwise. The binary is shipped stripped of symbols and debug
@@ -30,6 +34,7 @@ build=yes
 windows=no
 features=--no-default-features
 product=posagent
+host_bin=
 while [ $# -gt 0 ]; do
     case "$1" in
         --profile) profile=$2; shift 2 ;;
@@ -37,9 +42,14 @@ while [ $# -gt 0 ]; do
         --no-build) build=no; shift ;;
         --windows) windows=yes; shift ;;
         --training) features=--features=sim; product=posagent-training; shift ;;
-        *) echo "usage: $0 [--profile release|dev] [--out DIR] [--no-build] [--windows] [--training]" >&2; exit 2 ;;
+        --host-bin) host_bin=$2; shift 2 ;;
+        *) echo "usage: $0 [--profile release|dev] [--out DIR] [--no-build] [--windows] [--training] [--host-bin BIN]" >&2; exit 2 ;;
     esac
 done
+if [ -n "$host_bin" ] && [ "$windows" = no ]; then
+    echo "--host-bin makes the Windows package alone: add --windows" >&2
+    exit 2
+fi
 case "$profile" in
     release) bindir=release ;;
     dev) bindir=debug ;;
@@ -61,42 +71,55 @@ arch=$(uname -m)
 # replaces the everyday build (target/release/posagent, which has `demo`).
 builddir="$targetdir"
 [ "$product" = posagent ] && builddir="$targetdir/product"
-if [ "$build" = yes ]; then
-    cargo build --locked --profile "$profile" -p posagent "$features" --target-dir "$builddir"
-fi
-bin="$builddir/$bindir/posagent"
-[ -x "$bin" ] || { echo "$bin is missing; build it first or drop --no-build" >&2; exit 1; }
-command -v strip > /dev/null 2>&1 || { echo "strip (binutils) is needed to ship a stripped binary" >&2; exit 1; }
-
-# Generated assets, where agent/Cargo.toml's [package.metadata.deb] expects them.
 stage="$builddir/$bindir/packaging"
-rm -rf "$stage"
-mkdir -p "$stage/completions" "$stage/man"
-"$bin" manpage --dir "$stage/man"
-gzip -9n "$stage"/man/*.1
-"$bin" completions bash > "$stage/completions/posagent"
-"$bin" completions zsh > "$stage/completions/_posagent"
-"$bin" completions fish > "$stage/completions/posagent.fish"
 
-name="$product-$version-$arch-linux"
-tree="$stage/$name"
-mkdir -p "$tree/bin" "$tree/share/man/man1" "$tree/share/bash-completion/completions" \
-    "$tree/share/zsh/vendor-completions" "$tree/share/fish/vendor_completions.d" \
-    "$tree/share/posagent/profiles" "$tree/lib/udev/rules.d" "$tree/share/doc/posagent"
-cp "$bin" "$tree/bin/posagent"
-strip "$tree/bin/posagent"
-cp "$stage"/man/*.1.gz "$tree/share/man/man1/"
-cp "$stage/completions/posagent" "$tree/share/bash-completion/completions/posagent"
-cp "$stage/completions/_posagent" "$tree/share/zsh/vendor-completions/_posagent"
-cp "$stage/completions/posagent.fish" "$tree/share/fish/vendor_completions.d/posagent.fish"
-cp profiles/*.toml "$tree/share/posagent/profiles/"
-cp packaging/70-posagent.rules "$tree/lib/udev/rules.d/"
-cp README.md CHANGELOG.md docs/handbook.md docs/handbook.zh-CN.md "$tree/share/doc/posagent/"
+# The Linux package: the binary built for this machine, its manual page and completions.
+linux_package() {
+    if [ "$build" = yes ]; then
+        cargo build --locked --profile "$profile" -p posagent "$features" --target-dir "$builddir"
+    fi
+    bin="$builddir/$bindir/posagent"
+    [ -x "$bin" ] || { echo "$bin is missing; build it first or drop --no-build" >&2; exit 1; }
+    command -v strip > /dev/null 2>&1 || { echo "strip (binutils) is needed to ship a stripped binary" >&2; exit 1; }
 
-mkdir -p "$out"
-tar -C "$stage" --owner=0 --group=0 --numeric-owner -czf "$out/$name.tar.gz" "$name"
-(cd "$out" && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256")
-echo "$out/$name.tar.gz"
+    # Generated assets, where agent/Cargo.toml's [package.metadata.deb] expects them.
+    rm -rf "$stage"
+    mkdir -p "$stage/completions" "$stage/man"
+    "$bin" manpage --dir "$stage/man"
+    gzip -9n "$stage"/man/*.1
+    "$bin" completions bash > "$stage/completions/posagent"
+    "$bin" completions zsh > "$stage/completions/_posagent"
+    "$bin" completions fish > "$stage/completions/posagent.fish"
+
+    name="$product-$version-$arch-linux"
+    tree="$stage/$name"
+    mkdir -p "$tree/bin" "$tree/share/man/man1" "$tree/share/bash-completion/completions" \
+        "$tree/share/zsh/vendor-completions" "$tree/share/fish/vendor_completions.d" \
+        "$tree/share/posagent/profiles" "$tree/lib/udev/rules.d" "$tree/share/doc/posagent"
+    cp "$bin" "$tree/bin/posagent"
+    strip "$tree/bin/posagent"
+    cp "$stage"/man/*.1.gz "$tree/share/man/man1/"
+    cp "$stage/completions/posagent" "$tree/share/bash-completion/completions/posagent"
+    cp "$stage/completions/_posagent" "$tree/share/zsh/vendor-completions/_posagent"
+    cp "$stage/completions/posagent.fish" "$tree/share/fish/vendor_completions.d/posagent.fish"
+    cp profiles/*.toml "$tree/share/posagent/profiles/"
+    cp packaging/70-posagent.rules "$tree/lib/udev/rules.d/"
+    cp README.md CHANGELOG.md docs/handbook.md docs/handbook.zh-CN.md "$tree/share/doc/posagent/"
+
+    mkdir -p "$out"
+    tar -C "$stage" --owner=0 --group=0 --numeric-owner -czf "$out/$name.tar.gz" "$name"
+    (cd "$out" && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256")
+    echo "$out/$name.tar.gz"
+}
+
+if [ -n "$host_bin" ]; then
+    bin=$host_bin
+    [ -x "$bin" ] || { echo "$bin (--host-bin) is not an executable" >&2; exit 1; }
+    rm -rf "$stage"
+    mkdir -p "$stage"
+else
+    linux_package
+fi
 
 if [ "$windows" = yes ]; then
     wtarget=x86_64-pc-windows-gnu
@@ -123,6 +146,8 @@ fi
 
 if [ "$product" != posagent ]; then
     echo "no .deb for a training build" >&2
+elif [ -n "$host_bin" ]; then
+    echo "no .deb without the Linux package (--host-bin)" >&2
 elif command -v cargo-deb > /dev/null 2>&1; then
     fast=""
     [ "$profile" = dev ] && fast="--fast"
