@@ -72,6 +72,8 @@ arch=$(uname -m)
 builddir="$targetdir"
 [ "$product" = posagent ] && builddir="$targetdir/product"
 stage="$builddir/$bindir/packaging"
+rm -rf "$stage"
+mkdir -p "$stage"
 
 # The Linux package: the binary built for this machine, its manual page and completions.
 linux_package() {
@@ -83,7 +85,6 @@ linux_package() {
     command -v strip > /dev/null 2>&1 || { echo "strip (binutils) is needed to ship a stripped binary" >&2; exit 1; }
 
     # Generated assets, where agent/Cargo.toml's [package.metadata.deb] expects them.
-    rm -rf "$stage"
     mkdir -p "$stage/completions" "$stage/man"
     "$bin" manpage --dir "$stage/man"
     gzip -9n "$stage"/man/*.1
@@ -115,8 +116,6 @@ linux_package() {
 if [ -n "$host_bin" ]; then
     bin=$host_bin
     [ -x "$bin" ] || { echo "$bin (--host-bin) is not an executable" >&2; exit 1; }
-    rm -rf "$stage"
-    mkdir -p "$stage"
 else
     linux_package
 fi

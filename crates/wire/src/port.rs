@@ -188,22 +188,21 @@ impl Port for SerialPort {
     fn read_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, PortError> {
         // A zero timeout polls: `serialport` hands it to ppoll(2) as a zero timespec.
         let deadline = Instant::now() + timeout;
-        let mut left = timeout;
-        loop {
-            self.set_timeout(left)?;
-            return match self.inner.read(buf) {
-                Ok(0) => Err(PortError::Disconnected),
-                Ok(n) => Ok(n),
-                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Ok(0),
+        let read = loop {
+            self.set_timeout(deadline.saturating_duration_since(Instant::now()))?;
+            match self.inner.read(buf) {
                 // A signal (Ctrl-C, whose handler lets the step finish) cut the wait short:
                 // wait out the rest, as if it had not come.
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
-                    left = deadline.saturating_duration_since(Instant::now());
-                    continue;
-                }
-                Err(e) if is_disconnect(&e) => Err(PortError::Disconnected),
-                Err(e) => Err(PortError::Io(e)),
-            };
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                read => break read,
+            }
+        };
+        match read {
+            Ok(0) => Err(PortError::Disconnected),
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Ok(0),
+            Err(e) if is_disconnect(&e) => Err(PortError::Disconnected),
+            Err(e) => Err(PortError::Io(e)),
         }
     }
 
