@@ -257,8 +257,11 @@ fn set_open_files(n: libc::rlim_t) {
 
 /// Other local programs open 3,000 connections to the console, half of them silent and
 /// half stopping mid-header, while it may hold 1,024 open files: the clerk's next page
-/// still loads within a second, and every hostile connection is closed within the idle
-/// timeout (10 s, checked every 0.5 s).
+/// still loads well before the idle timeout (10 s) could free a place for it, and every
+/// hostile connection is closed within that timeout (checked every 0.5 s). A console
+/// starved by them serves the page only once they time out; one that makes room serves it
+/// in under 10 ms alone, and took just over a second with this file's browser tests
+/// running beside it on two cores: the page is given half the timeout.
 #[test]
 fn thousands_of_idle_or_half_sent_connections_neither_starve_nor_outlast_the_console() {
     use std::os::unix::process::CommandExt;
@@ -298,7 +301,10 @@ fn thousands_of_idle_or_half_sent_connections_neither_starve_nor_outlast_the_con
     let page = http(&c.addr(), "GET", "/queue", &[("Cookie", &cookie)], "");
     let took = started.elapsed();
     assert_eq!(page.status, 200, "{}", page.head);
-    assert!(took < Duration::from_secs(1), "the page took {took:?}");
+    assert!(
+        took < posagent_console::serve::IDLE_TIMEOUT / 2,
+        "the page took {took:?}"
+    );
 
     let deadline = started + Duration::from_secs(12);
     for (i, mut s) in hostile.into_iter().enumerate() {
