@@ -257,11 +257,10 @@ fn set_open_files(n: libc::rlim_t) {
 
 /// Other local programs open 3,000 connections to the console, half of them silent and
 /// half stopping mid-header, while it may hold 1,024 open files: the clerk's next page
-/// still loads well before the idle timeout (10 s) could free a place for it, and every
-/// hostile connection is closed within that timeout (checked every 0.5 s). A console
-/// starved by them serves the page only once they time out; one that makes room serves it
-/// in under 10 ms alone, and took just over a second with this file's browser tests
-/// running beside it on two cores: the page is given half the timeout.
+/// still loads within a second, and every hostile connection is closed within the idle
+/// timeout (10 s, checked every 0.5 s). The second is the console's, not a browser's
+/// beside it: the page took 1.01 s in CI with another test's Chromium on the same two
+/// cores (under 10 ms alone), so this test waits until no browser runs ([`BROWSERS`]).
 #[test]
 fn thousands_of_idle_or_half_sent_connections_neither_starve_nor_outlast_the_console() {
     use std::os::unix::process::CommandExt;
@@ -277,6 +276,7 @@ fn thousands_of_idle_or_half_sent_connections_neither_starve_nor_outlast_the_con
     );
     set_open_files(hard.rlim_max);
 
+    let alone = BROWSERS.write().unwrap_or_else(|p| p.into_inner());
     let bench = bench();
     let mut cmd = Console::command(bench.path(), "/nonexistent/*", &[]);
     // SAFETY: setrlimit is async-signal-safe.
@@ -301,10 +301,8 @@ fn thousands_of_idle_or_half_sent_connections_neither_starve_nor_outlast_the_con
     let page = http(&c.addr(), "GET", "/queue", &[("Cookie", &cookie)], "");
     let took = started.elapsed();
     assert_eq!(page.status, 200, "{}", page.head);
-    assert!(
-        took < posagent_console::serve::IDLE_TIMEOUT / 2,
-        "the page took {took:?}"
-    );
+    assert!(took < Duration::from_secs(1), "the page took {took:?}");
+    drop(alone);
 
     let deadline = started + Duration::from_secs(12);
     for (i, mut s) in hostile.into_iter().enumerate() {
@@ -416,6 +414,9 @@ fn the_token_is_single_use_and_requests_without_cookie_or_csrf_change_nothing() 
     assert_eq!(state(), "pending");
 }
 
+/// Held shared by every running browser, and alone by a test that times the console.
+static BROWSERS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 /// chromedriver on a free port, stopped when dropped; `None` (with a message) when this
 /// machine has no Chromium.
 struct Driver {
@@ -424,6 +425,8 @@ struct Driver {
     /// chromedriver's and Chromium's TMPDIR: their profiles, removed after the kill
     /// (a killed Chromium cannot remove its own).
     _tmp: tempfile::TempDir,
+    /// This browser's share of [`BROWSERS`], given back once it is killed.
+    _running: std::sync::RwLockReadGuard<'static, ()>,
 }
 
 impl Drop for Driver {
@@ -452,6 +455,7 @@ fn driver() -> Option<Driver> {
         );
         return None;
     }
+    let running = BROWSERS.read().unwrap_or_else(|p| p.into_inner());
     let port = free_port();
     let tmp = tempfile::tempdir().expect("a temporary directory for Chromium");
     let mut cmd = Command::new("chromedriver");
@@ -473,6 +477,7 @@ fn driver() -> Option<Driver> {
         child,
         url: format!("http://127.0.0.1:{port}"),
         _tmp: tmp,
+        _running: running,
     })
 }
 
