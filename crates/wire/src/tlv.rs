@@ -34,7 +34,9 @@ pub fn is_constructed(tag: u32) -> bool {
 
 /// Parses one level of TLV items.
 pub fn parse(bytes: &[u8]) -> Result<Vec<(u32, &[u8])>, TlvError> {
-    Ok(parse_items(bytes)?.into_iter().map(|(t, v, _)| (t, v)).collect())
+    let mut items = room_for(bytes);
+    each_item(bytes, |(t, v, _)| items.push((t, v)))?;
+    Ok(items)
 }
 
 /// One TLV item: its tag, its value, and the offset at which its tag begins.
@@ -42,7 +44,20 @@ pub type Item<'a> = (u32, &'a [u8], usize);
 
 /// Parses one level of TLV items, each with the offset at which its tag begins.
 pub fn parse_items(bytes: &[u8]) -> Result<Vec<Item<'_>>, TlvError> {
-    let mut items = Vec::new();
+    let mut items = room_for(bytes);
+    each_item(bytes, |item| items.push(item))?;
+    Ok(items)
+}
+
+/// An empty list with room for a record's items (each takes at least two bytes): a log's
+/// thousands of records are parsed one level each, and a list that grew from nothing
+/// would be allocated three times for each.
+fn room_for<T>(bytes: &[u8]) -> Vec<T> {
+    Vec::with_capacity((bytes.len() / 2).min(16))
+}
+
+/// Hands `each` the items of one level in order.
+fn each_item<'a>(bytes: &'a [u8], mut each: impl FnMut(Item<'a>)) -> Result<(), TlvError> {
     let mut i = 0;
     while i < bytes.len() {
         let start = i;
@@ -79,9 +94,9 @@ pub fn parse_items(bytes: &[u8]) -> Result<Vec<Item<'_>>, TlvError> {
         }
         let value = bytes.get(i..i + len).ok_or(TlvError::Truncated(i))?;
         i += len;
-        items.push((tag, value, start));
+        each((tag, value, start));
     }
-    Ok(items)
+    Ok(())
 }
 
 /// Parses every constructed value recursively, to check a whole structure.
@@ -112,20 +127,17 @@ impl Writer {
 
     /// Appends a primitive or pre-encoded constructed value.
     pub fn bytes(&mut self, tag: u32, value: &[u8]) -> &mut Self {
+        self.tag(tag);
+        let (len, n) = length_of(value.len());
+        self.buf.extend_from_slice(&len[..n]);
+        self.buf.extend_from_slice(value);
+        self
+    }
+
+    fn tag(&mut self, tag: u32) {
         let tag_bytes = tag.to_be_bytes();
         let skip = tag_bytes.iter().take(3).take_while(|b| **b == 0).count();
         self.buf.extend_from_slice(&tag_bytes[skip..]);
-        let len = value.len();
-        match len {
-            0..=0x7F => self.buf.push(len as u8),
-            0x80..=0xFF => self.buf.extend_from_slice(&[0x81, len as u8]),
-            0x100..=0xFFFF => self.buf.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]),
-            _ => self
-                .buf
-                .extend_from_slice(&[0x83, (len >> 16) as u8, (len >> 8) as u8, len as u8]),
-        }
-        self.buf.extend_from_slice(value);
-        self
     }
 
     /// Appends UTF-8 text.
@@ -144,15 +156,34 @@ impl Writer {
     }
 
     /// Appends a constructed value built by `f`.
+    /// `f` writes the value in place, after room for a one-byte length; a longer length
+    /// moves the value along once it is known (a log's thousands of records are short).
     pub fn nested(&mut self, tag: u32, f: impl FnOnce(&mut Writer)) -> &mut Self {
-        let mut inner = Writer::new();
-        f(&mut inner);
-        self.bytes(tag, &inner.buf)
+        self.tag(tag);
+        let at = self.buf.len();
+        self.buf.push(0);
+        f(self);
+        let (len, n) = length_of(self.buf.len() - at - 1);
+        self.buf[at] = len[0];
+        if n > 1 {
+            self.buf.splice(at + 1..at + 1, len[1..n].iter().copied());
+        }
+        self
     }
 
     /// The encoded bytes.
     pub fn finish(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.buf)
+    }
+}
+
+/// The BER length of a value of `len` bytes, as its first `n` bytes.
+fn length_of(len: usize) -> ([u8; 4], usize) {
+    match len {
+        0..=0x7F => ([len as u8, 0, 0, 0], 1),
+        0x80..=0xFF => ([0x81, len as u8, 0, 0], 2),
+        0x100..=0xFFFF => ([0x82, (len >> 8) as u8, len as u8, 0], 3),
+        _ => ([0x83, (len >> 16) as u8, (len >> 8) as u8, len as u8], 4),
     }
 }
 
@@ -249,6 +280,20 @@ mod tests {
         assert!(is_constructed(0xE1) && !is_constructed(0x9F1C));
         assert_eq!(validate_nested(&bytes, 0).unwrap(), 6);
         assert_eq!(f.need(0xDF99), Err(TlvError::Missing(0xDF99)));
+    }
+
+    #[test]
+    fn a_nested_value_is_written_as_its_bytes_would_be_at_every_length_form() {
+        for len in [0, 1, 0x7F, 0x80, 0xFF, 0x100, 0xFFFF, 0x1_0000] {
+            let value: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut nested = Writer::new();
+            nested.u8(0x9C, 1).nested(0xE1, |w| {
+                w.bytes(0xDF53, &value);
+            });
+            let inner = Writer::new().bytes(0xDF53, &value).finish();
+            let expected = Writer::new().u8(0x9C, 1).bytes(0xE1, &inner).finish();
+            assert_eq!(nested.finish(), expected, "a value of {len} bytes");
+        }
     }
 
     #[test]

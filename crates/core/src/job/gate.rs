@@ -186,11 +186,7 @@ fn of_terminal(
             profile: profile.name.clone(),
         }),
         None => {
-            let by_usb = crate::terminal::discover::candidates_of(&cx.opener, &[])
-                .ok()
-                .and_then(|c| c.into_iter().find(|c| c.port == port))
-                .and_then(|c| c.usb)
-                .and_then(|u| cx.profiles.match_usb(u));
+            let by_usb = crate::terminal::discover::usb_id_of(&cx.opener, port).and_then(|u| cx.profiles.match_usb(u));
             match by_usb {
                 Some(p) if p.name != profile.name && p.name != "generic" => Err(other(p.name.clone())),
                 _ => Ok(()),

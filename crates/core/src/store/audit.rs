@@ -143,11 +143,10 @@ impl Store {
 
     /// The chain's current length and last hash, if it has a record.
     pub(super) fn audit_head(&self) -> Option<(i64, String)> {
+        // After every commit: prepared once per connection.
         self.conn
-            .query_row("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()
+            .prepare_cached("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+            .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
             .ok()
             .flatten()
     }

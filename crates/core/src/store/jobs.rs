@@ -404,7 +404,7 @@ impl Store {
         let pattern = format!("{}%", id.replace(['%', '_'], ""));
         let mut stmt = self
             .conn
-            .prepare(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id LIKE ?1 LIMIT 2"))
+            .prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id LIKE ?1 LIMIT 2"))
             .map_err(self.err())?;
         let rows: Vec<JobRecord> = stmt
             .query_map([pattern], job_from_row)
@@ -429,14 +429,10 @@ impl Store {
     /// The unfinished job on a terminal (as the main or the replacement unit), if any.
     pub fn open_job_for(&self, serial: &str) -> Result<Option<JobRecord>, StoreError> {
         self.conn
-            .query_row(
-                &format!(
-                    "SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ('running', 'interrupted') AND (terminal_serial = ?1 OR replacement_serial = ?1) LIMIT 1"
-                ),
-                [serial],
-                job_from_row,
-            )
-            .optional()
+            .prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ('running', 'interrupted') AND (terminal_serial = ?1 OR replacement_serial = ?1) LIMIT 1"
+            ))
+            .and_then(|mut s| s.query_row([serial], job_from_row).optional())
             .map_err(self.err())
     }
 
@@ -444,7 +440,7 @@ impl Store {
     pub fn journal_of(&self, job_id: &str) -> Result<Vec<JournalEntry>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT step, phase, detail, at FROM journal WHERE job_id = ?1 ORDER BY id")
+            .prepare_cached("SELECT step, phase, detail, at FROM journal WHERE job_id = ?1 ORDER BY id")
             .map_err(self.err())?;
         let rows = stmt
             .query_map([job_id], |r| {
@@ -463,23 +459,18 @@ impl Store {
     /// terminal) that the provider has not rejected.
     pub fn last_card_change_for_merchant(&self, mid: &str) -> Result<Option<String>, StoreError> {
         self.conn
-            .query_row(
+            .prepare_cached(
                 "SELECT created_at FROM outbox WHERE kind = 'rebind-card' AND state != 'rejected'
                  AND json_extract(payload, '$.merchant.mid') = ?1 ORDER BY created_at DESC LIMIT 1",
-                [mid],
-                |r| r.get(0),
             )
-            .optional()
+            .and_then(|mut s| s.query_row([mid], |r| r.get(0)).optional())
             .map_err(self.err())
     }
 
     pub fn card_last_unbound(&self, card_id: &str) -> Result<Option<String>, StoreError> {
         self.conn
-            .query_row(
-                "SELECT MAX(at) FROM card_history WHERE card_id = ?1 AND event = 'unbound'",
-                [card_id],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT MAX(at) FROM card_history WHERE card_id = ?1 AND event = 'unbound'")
+            .and_then(|mut s| s.query_row([card_id], |r| r.get(0)))
             .map_err(self.err())
     }
 }

@@ -520,6 +520,9 @@ impl Store {
 
     fn configure(&mut self) -> Result<(), StoreError> {
         self.conn.busy_handler(Some(on_busy)).map_err(self.err())?;
+        // A job's writes (journal, audit chain, commit) and its reads (its record, the
+        // order keys, the unfinished job on a unit) are all prepared once per connection.
+        self.conn.set_prepared_statement_cache_capacity(32);
         // Switching a fresh file to WAL needs an exclusive lock, and SQLite answers BUSY at
         // once, without its busy handler, while another process holds a shared one (several
         // processes opening a fresh data directory at once): ask again until BUSY_TIMEOUT.

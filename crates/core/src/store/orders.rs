@@ -159,7 +159,7 @@ impl Store {
     pub fn statements(&self) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT statement FROM key_statements ORDER BY root_key_id")
+            .prepare_cached("SELECT statement FROM key_statements ORDER BY root_key_id")
             .map_err(self.err())?;
         let rows = stmt.query_map([], |r| r.get(0)).map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
@@ -168,12 +168,10 @@ impl Store {
     /// The job that carried out (or is carrying out) order `id`, if any.
     pub fn job_of_order(&self, id: &str) -> Result<Option<String>, StoreError> {
         self.conn
-            .query_row(
+            .prepare_cached(
                 "SELECT id FROM jobs WHERE order_id = ?1 AND state IN ('running', 'interrupted', 'done') LIMIT 1",
-                [id],
-                |r| r.get(0),
             )
-            .optional()
+            .and_then(|mut s| s.query_row([id], |r| r.get(0)).optional())
             .map_err(self.err())
     }
 }

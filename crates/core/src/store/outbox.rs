@@ -108,7 +108,7 @@ impl Store {
             "SELECT id, idempotency_key, job_id, order_id, kind, payload, state, attempts, next_attempt_at, receipt, reason, created_at, code
              FROM outbox {filter}"
         );
-        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(self.err())?;
         let rows = stmt
             .query_map(args, |r| {
                 let payload: String = r.get(5)?;

@@ -44,10 +44,7 @@ pub fn candidates_from(extra: &[String]) -> Result<Vec<Candidate>, DiscoverError
         .map_err(|e| DiscoverError::List(e.to_string()))?
         .into_iter()
         .map(|p| Candidate {
-            usb: match p.port_type {
-                serialport::SerialPortType::UsbPort(u) => Some(UsbId { vid: u.vid, pid: u.pid }),
-                _ => None,
-            },
+            usb: usb_of(&p),
             port: PathBuf::from(p.port_name),
         })
         .collect();
@@ -84,6 +81,31 @@ pub fn candidates_of(opener: &Arc<dyn Opener>, extra: &[String]) -> Result<Vec<C
     match opener.listed() {
         Some(ports) => Ok(ports.into_iter().map(|port| Candidate { port, usb: None }).collect()),
         None => candidates_from(extra),
+    }
+}
+
+/// The USB id of `port`, when the machine lists it as a USB serial port: what a terminal
+/// that names no authority root is known by. Only the machine's own list has USB ids (the
+/// places `[ports] extra` and `POSAGENT_PORTS` name have none), and on Linux that list is
+/// the devices directly under `/dev` that `/sys/class/tty` knows: a port elsewhere (a
+/// pseudo-terminal under `/dev/pts`) is not looked for in it, which spares each job's
+/// check a scan of every tty the machine has.
+pub fn usb_id_of(opener: &Arc<dyn Opener>, port: &Path) -> Option<UsbId> {
+    if opener.listed().is_some() || (cfg!(target_os = "linux") && port.parent() != Some(Path::new("/dev"))) {
+        return None;
+    }
+    serialport::available_ports()
+        .ok()?
+        .into_iter()
+        .find(|p| Path::new(&p.port_name) == port)
+        .and_then(|p| usb_of(&p))
+}
+
+/// The USB id of a port the machine listed, if it is a USB port.
+fn usb_of(p: &serialport::SerialPortInfo) -> Option<UsbId> {
+    match &p.port_type {
+        serialport::SerialPortType::UsbPort(u) => Some(UsbId { vid: u.vid, pid: u.pid }),
+        _ => None,
     }
 }
 

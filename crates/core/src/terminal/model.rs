@@ -397,7 +397,7 @@ pub struct TxnRecord {
 
 /// An amount in fen as `9F02` carries it everywhere: 6 bytes of BCD, 12 digits (EMV n12).
 pub fn amount_bcd(fen: u64) -> Vec<u8> {
-    bcd(&format!("{fen:012}"))
+    with_number_bcd(fen, 12, <[u8]>::to_vec)
 }
 
 /// The amount in fen from a `9F02` value (6 bytes of BCD).
@@ -405,20 +405,51 @@ pub fn amount_from_bcd(value: &[u8]) -> Result<u64, ModelError> {
     if value.len() != 6 {
         return Err(invalid("amount", "9F02 must be 6 bytes of BCD"));
     }
-    from_bcd(value, "amount")?.parse().map_err(|e| invalid("amount", e))
+    value.iter().try_fold(0u64, |fen, b| {
+        let (high, low) = (u64::from(b >> 4), u64::from(b & 0x0F));
+        if high > 9 || low > 9 {
+            return Err(invalid("amount", "not BCD"));
+        }
+        Ok(fen * 100 + high * 10 + low)
+    })
 }
 
-fn bcd(digits: &str) -> Vec<u8> {
-    let padded = if digits.len() % 2 == 1 {
-        format!("0{digits}")
+/// Hands `f` the digits `digits` packed two to a byte, a `0` put before an odd count. Every
+/// record a log is encoded from goes through here four times: up to 40 digits are packed
+/// on the stack.
+fn with_bcd<R>(digits: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    let pad = digits.len() % 2;
+    let n = digits.len().div_ceil(2);
+    let mut stack = [0u8; 20];
+    let mut heap = Vec::new();
+    let out: &mut [u8] = if n <= stack.len() {
+        &mut stack[..n]
     } else {
-        digits.to_string()
+        heap.resize(n, 0);
+        &mut heap
     };
-    padded
-        .as_bytes()
-        .chunks(2)
-        .map(|p| ((p[0] - b'0') << 4) | (p[1] - b'0'))
-        .collect()
+    for (i, d) in digits.iter().enumerate() {
+        let (at, nibble) = ((i + pad) / 2, d.wrapping_sub(b'0'));
+        if (i + pad).is_multiple_of(2) {
+            out[at] = nibble << 4;
+        } else {
+            out[at] |= nibble;
+        }
+    }
+    f(out)
+}
+
+/// [`with_bcd`] of `value` in decimal, with leading zeros to `width` digits (at most 20).
+fn with_number_bcd<R>(value: u64, width: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+    let mut digits = [b'0'; 20];
+    let mut start = digits.len();
+    let mut rest = value;
+    while rest > 0 {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    with_bcd(&digits[start.min(digits.len() - width.min(digits.len()))..], f)
 }
 
 fn from_bcd(bytes: &[u8], field: &'static str) -> Result<String, ModelError> {
@@ -438,12 +469,12 @@ impl TxnRecord {
     /// Appends this record as one constructed `E1` item.
     pub fn encode_into(&self, out: &mut Writer) {
         out.nested(tag::RECORD, |w| {
-            w.u32(tag::TRANSACTION_SEQ, self.seq)
-                .bytes(tag::TRANSACTION_DATE, &bcd(&self.date))
-                .bytes(tag::TRANSACTION_TIME, &bcd(&self.time))
-                .bytes(tag::AMOUNT_AUTHORISED, &amount_bcd(self.amount_fen))
-                .bytes(tag::CURRENCY_CODE, &bcd(&format!("{:04}", self.currency)))
-                .u8(tag::TRANSACTION_TYPE, self.kind)
+            w.u32(tag::TRANSACTION_SEQ, self.seq);
+            with_bcd(self.date.as_bytes(), |v| w.bytes(tag::TRANSACTION_DATE, v));
+            with_bcd(self.time.as_bytes(), |v| w.bytes(tag::TRANSACTION_TIME, v));
+            with_number_bcd(self.amount_fen, 12, |v| w.bytes(tag::AMOUNT_AUTHORISED, v));
+            with_number_bcd(self.currency.into(), 4, |v| w.bytes(tag::CURRENCY_CODE, v));
+            w.u8(tag::TRANSACTION_TYPE, self.kind)
                 .str(tag::MASKED_PAN, &self.masked_pan)
                 .u8(tag::SETTLED, u8::from(self.settled))
                 .u32(tag::BATCH_NO, self.batch)
@@ -667,6 +698,37 @@ pub(crate) mod tests {
         twice.extend(encode_params(&params));
         let e = decode_params(&twice).unwrap_err().to_string();
         assert!(e.contains("z.last appears twice"), "{e}");
+    }
+
+    #[test]
+    fn digits_pack_as_their_formatted_text_would() {
+        // The packing as it was written first: text formatted, a 0 put before an odd count.
+        fn by_text(digits: &str) -> Vec<u8> {
+            let padded = if digits.len() % 2 == 1 {
+                format!("0{digits}")
+            } else {
+                digits.to_string()
+            };
+            padded
+                .as_bytes()
+                .chunks(2)
+                .map(|p| ((p[0] - b'0') << 4) | (p[1] - b'0'))
+                .collect()
+        }
+        for digits in ["", "7", "260101", "12345", "0000", &"9".repeat(41)] {
+            assert_eq!(with_bcd(digits.as_bytes(), <[u8]>::to_vec), by_text(digits), "{digits}");
+        }
+        for (value, width) in [
+            (0, 12),
+            (1, 12),
+            (156, 4),
+            (123_456_789_012, 12),
+            (u64::MAX, 12),
+            (12_345, 4),
+        ] {
+            let text = format!("{value:0width$}");
+            assert_eq!(with_number_bcd(value, width, <[u8]>::to_vec), by_text(&text), "{text}");
+        }
     }
 
     #[test]
