@@ -113,8 +113,7 @@ impl Agent {
         Store::open(&self.paths.data)
     }
 
-    /// `read` run on the agent's reading connection (`reads`), one caller at
-    /// a time.
+    /// `read` run on the agent's reading connection (`reads`), one caller at a time.
     fn reading<R, E: From<crate::store::StoreError>>(&self, read: impl FnOnce(&Store) -> Result<R, E>) -> Result<R, E> {
         let mut held = self.reads.lock().unwrap_or_else(|e| e.into_inner());
         let store = match &mut *held {
