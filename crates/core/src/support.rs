@@ -108,7 +108,7 @@ pub fn bundle(paths: &Paths, file: &Path, force: bool) -> Result<Vec<String>, Su
     let json = |v: serde_json::Result<Vec<u8>>| v.map_err(|e| fail(e.to_string()));
     let store = Store::open(&paths.data)?;
     let config = Config::load(paths)?;
-    let ports: Vec<String> = serialport::available_ports()
+    let ports: Vec<String> = crate::terminal::discover::machine_ports()
         .map(|ps| {
             ps.into_iter()
                 .map(|p| format!("{} {:?}", p.port_name, p.port_type))

@@ -36,11 +36,26 @@ pub struct Candidate {
 /// Windows (where `:` is part of a drive name).
 pub const PORTS_SEPARATOR: char = if cfg!(windows) { ';' } else { ':' };
 
+/// The serial ports the machine lists. On Linux the list is read from `/sys/class/tty`,
+/// and `serialport` panics where that cannot be read (a container without sysfs): there
+/// the machine lists none, and the places `[ports] extra` and `POSAGENT_PORTS` name are
+/// all there is.
+pub fn machine_ports() -> serialport::Result<Vec<serialport::SerialPortInfo>> {
+    machine_ports_under(Path::new("/sys/class/tty"))
+}
+
+fn machine_ports_under(sys: &Path) -> serialport::Result<Vec<serialport::SerialPortInfo>> {
+    if cfg!(target_os = "linux") && std::fs::read_dir(sys).is_err() {
+        return Ok(Vec::new());
+    }
+    serialport::available_ports()
+}
+
 /// Every port worth probing, with USB ids: the machine's serial ports, then the places
 /// `extra` (config `[ports] extra`) and `POSAGENT_PORTS` name as globs (on Windows, names
 /// without wildcards such as `COM5` as they are).
 pub fn candidates_from(extra: &[String]) -> Result<Vec<Candidate>, DiscoverError> {
-    let mut found: Vec<Candidate> = serialport::available_ports()
+    let mut found: Vec<Candidate> = machine_ports()
         .map_err(|e| DiscoverError::List(e.to_string()))?
         .into_iter()
         .map(|p| Candidate {
@@ -94,7 +109,7 @@ pub fn usb_id_of(opener: &Arc<dyn Opener>, port: &Path) -> Option<UsbId> {
     if opener.listed().is_some() || (cfg!(target_os = "linux") && port.parent() != Some(Path::new("/dev"))) {
         return None;
     }
-    serialport::available_ports()
+    machine_ports()
         .ok()?
         .into_iter()
         .find(|p| Path::new(&p.port_name) == port)
@@ -126,7 +141,7 @@ pub struct PortInfo {
 /// The machine's serial ports, then the places `extra` (config `[ports] extra`) and
 /// `POSAGENT_PORTS` name (`posagent devices`): where posagent looks for terminals.
 pub fn ports(profiles: &ProfileSet, extra: &[String]) -> Result<Vec<PortInfo>, DiscoverError> {
-    let ports = serialport::available_ports().map_err(|e| DiscoverError::List(e.to_string()))?;
+    let ports = machine_ports().map_err(|e| DiscoverError::List(e.to_string()))?;
     let places: Vec<PortInfo> = candidates_from(extra)?
         .into_iter()
         .map(|c| c.port.display().to_string())
@@ -428,5 +443,17 @@ pub fn choose_among<'a>(
             })
         }
         _ => Ok(Choice::Several(found)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_machine_without_its_tty_list_lists_no_ports_instead_of_failing() {
+        let none = tempfile::tempdir().unwrap().path().join("class/tty");
+        assert!(machine_ports_under(&none).unwrap().is_empty());
     }
 }
