@@ -70,16 +70,21 @@ fn hash_of(
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
+/// The id and hash of the table's last record, if it has one: read by every append and
+/// after every commit, so prepared once per connection.
+fn last_record(conn: &Connection) -> rusqlite::Result<Option<(i64, String)>> {
+    conn.prepare_cached("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+}
+
 /// Appends a record inside the caller's transaction. It chains from the anchor (the count
 /// and hash of the last record written), not from whatever the table ends with: records cut
 /// from the end leave a gap the new record does not close, which `audit verify` names, and
 /// the write says so in the log.
 pub fn append(tx: &Connection, e: &AuditEntry) -> rusqlite::Result<()> {
     // Statements prepared once per connection: every write appends a record.
-    let last: Option<(i64, String)> = tx
-        .prepare_cached("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+    let last = last_record(tx)?;
     let anchor: Option<(i64, String)> = tx
         .prepare_cached("SELECT count, hash FROM audit_anchor WHERE id = 1")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -143,12 +148,7 @@ impl Store {
 
     /// The chain's current length and last hash, if it has a record.
     pub(super) fn audit_head(&self) -> Option<(i64, String)> {
-        // After every commit: prepared once per connection.
-        self.conn
-            .prepare_cached("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
-            .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-            .ok()
-            .flatten()
+        last_record(&self.conn).ok().flatten()
     }
 
     /// Records a length and last hash of the chain beside the database.

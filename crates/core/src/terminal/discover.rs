@@ -40,23 +40,22 @@ pub const PORTS_SEPARATOR: char = if cfg!(windows) { ';' } else { ':' };
 /// and `serialport` panics where that cannot be read (a container without sysfs): there
 /// the machine lists none, and the places `[ports] extra` and `POSAGENT_PORTS` name are
 /// all there is.
-pub fn machine_ports() -> serialport::Result<Vec<serialport::SerialPortInfo>> {
+pub fn machine_ports() -> Result<Vec<serialport::SerialPortInfo>, DiscoverError> {
     machine_ports_under(Path::new("/sys/class/tty"))
 }
 
-fn machine_ports_under(sys: &Path) -> serialport::Result<Vec<serialport::SerialPortInfo>> {
+fn machine_ports_under(sys: &Path) -> Result<Vec<serialport::SerialPortInfo>, DiscoverError> {
     if cfg!(target_os = "linux") && std::fs::read_dir(sys).is_err() {
         return Ok(Vec::new());
     }
-    serialport::available_ports()
+    serialport::available_ports().map_err(|e| DiscoverError::List(e.to_string()))
 }
 
 /// Every port worth probing, with USB ids: the machine's serial ports, then the places
 /// `extra` (config `[ports] extra`) and `POSAGENT_PORTS` name as globs (on Windows, names
 /// without wildcards such as `COM5` as they are).
 pub fn candidates_from(extra: &[String]) -> Result<Vec<Candidate>, DiscoverError> {
-    let mut found: Vec<Candidate> = machine_ports()
-        .map_err(|e| DiscoverError::List(e.to_string()))?
+    let mut found: Vec<Candidate> = machine_ports()?
         .into_iter()
         .map(|p| Candidate {
             usb: usb_of(&p),
@@ -141,7 +140,7 @@ pub struct PortInfo {
 /// The machine's serial ports, then the places `extra` (config `[ports] extra`) and
 /// `POSAGENT_PORTS` name (`posagent devices`): where posagent looks for terminals.
 pub fn ports(profiles: &ProfileSet, extra: &[String]) -> Result<Vec<PortInfo>, DiscoverError> {
-    let ports = machine_ports().map_err(|e| DiscoverError::List(e.to_string()))?;
+    let ports = machine_ports()?;
     let places: Vec<PortInfo> = candidates_from(extra)?
         .into_iter()
         .map(|c| c.port.display().to_string())
