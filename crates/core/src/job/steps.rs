@@ -5,6 +5,7 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use super::JobOutcome;
@@ -628,9 +629,13 @@ impl Change<'_> {
         };
         let feed = Feed::default();
         let imported = [AtomicU64::new(0), AtomicU64::new(0)];
+        // Dropped when the importer ends, however it ends: the step goes on at once.
+        let (ended, importer_ended) = std::sync::mpsc::channel::<()>();
+        let (feed, imported, new_ref) = (&feed, &imported, &mut new);
         let (taken, fed) = std::thread::scope(|s| {
-            let importer = s.spawn(|| {
-                new.import_fed(Object::TransactionLog, &feed, &mut |done, total| {
+            let importer = s.spawn(move || {
+                let _ended = ended;
+                new_ref.import_fed(Object::TransactionLog, feed, &mut |done, total| {
                     imported[0].store(done, Ordering::Relaxed);
                     imported[1].store(total, Ordering::Relaxed);
                     kill_point_in("import", done, total);
@@ -646,11 +651,10 @@ impl Change<'_> {
             };
             let taken = {
                 let _unfinished = feed.until_exported();
-                self.take_backup(Some(&feed), &mut report)
+                self.take_backup(Some(feed), &mut report)
             };
-            while !importer.is_finished() {
+            while let Err(RecvTimeoutError::Timeout) = importer_ended.recv_timeout(REPORT_EVERY) {
                 report(self.c.observer);
-                std::thread::sleep(REPORT_EVERY);
             }
             report(self.c.observer);
             let fed = importer.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
