@@ -631,11 +631,10 @@ impl Change<'_> {
         let imported = [AtomicU64::new(0), AtomicU64::new(0)];
         // Dropped when the importer ends, however it ends: the step goes on at once.
         let (ended, importer_ended) = std::sync::mpsc::channel::<()>();
-        let (feed, imported, new_ref) = (&feed, &imported, &mut new);
         let (taken, fed) = std::thread::scope(|s| {
-            let importer = s.spawn(move || {
+            let importer = s.spawn(|| {
                 let _ended = ended;
-                new_ref.import_fed(Object::TransactionLog, feed, &mut |done, total| {
+                new.import_fed(Object::TransactionLog, &feed, &mut |done, total| {
                     imported[0].store(done, Ordering::Relaxed);
                     imported[1].store(total, Ordering::Relaxed);
                     kill_point_in("import", done, total);
@@ -651,7 +650,7 @@ impl Change<'_> {
             };
             let taken = {
                 let _unfinished = feed.until_exported();
-                self.take_backup(Some(feed), &mut report)
+                self.take_backup(Some(&feed), &mut report)
             };
             while let Err(RecvTimeoutError::Timeout) = importer_ended.recv_timeout(REPORT_EVERY) {
                 report(self.c.observer);
