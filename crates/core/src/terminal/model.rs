@@ -405,13 +405,9 @@ pub fn amount_from_bcd(value: &[u8]) -> Result<u64, ModelError> {
     if value.len() != 6 {
         return Err(invalid("amount", "9F02 must be 6 bytes of BCD"));
     }
-    value.iter().try_fold(0u64, |fen, b| {
-        let (high, low) = (u64::from(b >> 4), u64::from(b & 0x0F));
-        if high > 9 || low > 9 {
-            return Err(invalid("amount", "not BCD"));
-        }
-        Ok(fen * 100 + high * 10 + low)
-    })
+    let mut fen = 0u64;
+    each_bcd_digit(value, "amount", |d| fen = fen * 10 + u64::from(d))?;
+    Ok(fen)
 }
 
 /// Hands `f` the digits `digits` packed two to a byte, a `0` put before an odd count. Every
@@ -454,15 +450,22 @@ fn with_number_bcd<R>(value: u64, width: usize, f: impl FnOnce(&[u8]) -> R) -> R
 
 fn from_bcd(bytes: &[u8], field: &'static str) -> Result<String, ModelError> {
     let mut s = String::with_capacity(bytes.len() * 2);
+    each_bcd_digit(bytes, field, |d| s.push(char::from(b'0' + d)))?;
+    Ok(s)
+}
+
+/// Hands `each` the digits `bytes` hold two to a byte, in order; a nibble over 9 is an
+/// error naming `field`.
+fn each_bcd_digit(bytes: &[u8], field: &'static str, mut each: impl FnMut(u8)) -> Result<(), ModelError> {
     for b in bytes {
         for nibble in [b >> 4, b & 0x0F] {
             if nibble > 9 {
                 return Err(invalid(field, "not BCD"));
             }
-            s.push(char::from(b'0' + nibble));
+            each(nibble);
         }
     }
-    Ok(s)
+    Ok(())
 }
 
 impl TxnRecord {
@@ -736,6 +739,10 @@ pub(crate) mod tests {
         assert_eq!(amount_bcd(1), [0, 0, 0, 0, 0, 1]);
         assert_eq!(amount_from_bcd(&amount_bcd(123_456_789_012)).unwrap(), 123_456_789_012);
         assert!(amount_from_bcd(&[0, 0, 0, 1]).is_err(), "4 bytes is not the encoding");
+        assert!(
+            amount_from_bcd(&[0, 0, 0, 0, 0, 0x1A]).is_err(),
+            "a nibble over 9 is not BCD"
+        );
     }
 
     #[test]
