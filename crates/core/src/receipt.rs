@@ -64,27 +64,52 @@ pub fn default_path(data: &Path, job_id: &str) -> PathBuf {
 /// first of [`BROWSERS`] on the PATH) from the page kept at [`default_path`]. Returns where
 /// it went.
 pub fn write(store: &Store, data: &Path, id: &str, dest: Option<&Path>) -> Result<PathBuf, ReceiptError> {
+    read(store, id)?.write(data, dest)
+}
+
+/// What a receipt shows of one job, as the store holds it: read ([`read`]) apart from
+/// being written ([`Facts::write`]), so a connection shared by many jobs is held for the
+/// reads only, not while the page is rendered and written to disk.
+pub struct Facts {
+    job: JobRecord,
+    journal: Vec<JournalEntry>,
+    submission: Option<Submission>,
+}
+
+/// Reads what the receipt of job `id` shows.
+pub fn read(store: &Store, id: &str) -> Result<Facts, ReceiptError> {
     let job = store.job(id)?.ok_or_else(|| ReceiptError::NotFound(id.to_string()))?;
     let journal = store.journal_of(&job.id)?;
     let submission = store.submission_of_job(&job.id)?;
-    let html = render(&job, &journal, submission.as_ref());
-    let pdf = dest.filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("pdf")));
-    let page = match dest {
-        Some(p) if pdf.is_none() => p.to_path_buf(),
-        _ => default_path(data, &job.id),
-    };
-    let written = if dest.is_some() && pdf.is_none() {
-        crate::private::replace(&page, html.as_bytes())
-    } else {
-        crate::private::dir(&dir(data)).and_then(|()| crate::private::replace(&page, html.as_bytes()))
-    };
-    written.map_err(|source| ReceiptError::Write {
-        path: page.clone(),
-        source,
-    })?;
-    match pdf {
-        Some(out) => print_pdf(&page, out).map(|()| out.to_path_buf()),
-        None => Ok(page),
+    Ok(Facts {
+        job,
+        journal,
+        submission,
+    })
+}
+
+impl Facts {
+    /// Renders the receipt and writes it as [`write`] does.
+    pub fn write(&self, data: &Path, dest: Option<&Path>) -> Result<PathBuf, ReceiptError> {
+        let html = render(&self.job, &self.journal, self.submission.as_ref());
+        let pdf = dest.filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("pdf")));
+        let page = match dest {
+            Some(p) if pdf.is_none() => p.to_path_buf(),
+            _ => default_path(data, &self.job.id),
+        };
+        let written = if dest.is_some() && pdf.is_none() {
+            crate::private::replace(&page, html.as_bytes())
+        } else {
+            crate::private::dir(&dir(data)).and_then(|()| crate::private::replace(&page, html.as_bytes()))
+        };
+        written.map_err(|source| ReceiptError::Write {
+            path: page.clone(),
+            source,
+        })?;
+        match pdf {
+            Some(out) => print_pdf(&page, out).map(|()| out.to_path_buf()),
+            None => Ok(page),
+        }
     }
 }
 

@@ -214,20 +214,23 @@ impl Agent {
         if outcome.job.state == JobState::Planned {
             return outcome;
         }
-        outcome.receipt =
-            match self.reading(|store| crate::receipt::write(store, &self.paths.data, &outcome.job.id, None)) {
-                Ok(p) => Receipt {
-                    file: Some(p.display().to_string()),
-                    error: None,
-                },
-                Err(e) => {
-                    tracing::warn!(job = %outcome.job.id, "receipt not written: {e}");
-                    Receipt {
-                        file: None,
-                        error: Some(e.to_string()),
-                    }
+        // The shared connection is held for the reads, not while the page is written.
+        let written = self
+            .reading(|store| crate::receipt::read(store, &outcome.job.id))
+            .and_then(|facts| facts.write(&self.paths.data, None));
+        outcome.receipt = match written {
+            Ok(p) => Receipt {
+                file: Some(p.display().to_string()),
+                error: None,
+            },
+            Err(e) => {
+                tracing::warn!(job = %outcome.job.id, "receipt not written: {e}");
+                Receipt {
+                    file: None,
+                    error: Some(e.to_string()),
                 }
-            };
+            }
+        };
         outcome
     }
 
