@@ -1,7 +1,7 @@
 //! Writers of one process take turns on the database: a depot's jobs, each with its own
-//! connection, queue on the process's write turn instead of polling SQLite's lock (which
-//! backs off to 100 ms a try, most of it with the lock free again). Its own process, so the
-//! count of waits is this test's alone. They also wait for the disk together: one flush of
+//! store, share the process's one connection and queue on it instead of polling SQLite's
+//! lock (which backs off to 100 ms a try, most of it with the lock free again). Its own
+//! process, so the count of waits is this test's alone. They also wait for the disk together: one flush of
 //! the WAL file covers every commit written before it, and the audit head file is rewritten
 //! by the last of a run of them.
 
@@ -13,17 +13,11 @@ fn writers_in_one_process_never_wait_on_the_database_lock() {
     let dir = tempfile::tempdir().unwrap();
     Store::open(dir.path()).unwrap();
     let (threads, writes) = (16, 25);
-    // Every connection opens before any writes: a connection opening (a reader) while a
-    // commit rewrites the WAL index's header may find the two copies of it differ, try to
-    // rebuild it under the write lock and meet SQLite's busy handler once. That is a
-    // reader's wait, not the writers' this test is about.
-    let opened = std::sync::Barrier::new(threads);
     std::thread::scope(|s| {
         for t in 0..threads {
-            let (dir, opened) = (dir.path(), &opened);
+            let dir = dir.path();
             s.spawn(move || {
                 let mut store = Store::open(dir).unwrap();
-                opened.wait();
                 for i in 0..writes {
                     store
                         .record_backup(&BackupRecord {

@@ -48,10 +48,6 @@ pub struct Agent {
     technician: String,
     opener: Arc<dyn Opener>,
     codes: Codes,
-    /// One connection for the reads every job makes (the order keys as it starts, its
-    /// receipt as it ends), opened on first use: SQLite reads the whole schema on each
-    /// connection it opens, and a depot's jobs would otherwise open two more each.
-    reads: std::sync::Mutex<Option<Store>>,
 }
 
 impl Agent {
@@ -70,7 +66,6 @@ impl Agent {
             keys,
             opener: Arc::new(SerialOpener),
             codes,
-            reads: std::sync::Mutex::new(None),
         })
     }
 
@@ -113,20 +108,10 @@ impl Agent {
         Store::open(&self.paths.data)
     }
 
-    /// `read` run on the agent's reading connection (`reads`), one caller at a time.
-    fn reading<R, E: From<crate::store::StoreError>>(&self, read: impl FnOnce(&Store) -> Result<R, E>) -> Result<R, E> {
-        let mut held = self.reads.lock().unwrap_or_else(|e| e.into_inner());
-        let store = match &mut *held {
-            Some(store) => store,
-            None => held.insert(Store::open(&self.paths.data)?),
-        };
-        read(store)
-    }
-
     /// What every job shares, with the order keys the key statements kept here delegate
     /// now (a pull may have brought new ones since the agent was opened).
     fn context(&self) -> Result<Context<'_>, crate::store::StoreError> {
-        let order_keys = self.reading(|store| crate::sync::keys::held(store, &self.profiles))?;
+        let order_keys = crate::sync::keys::held(&self.store()?, &self.profiles)?;
         Ok(Context {
             paths: &self.paths,
             profiles: &self.profiles,
@@ -214,9 +199,11 @@ impl Agent {
         if outcome.job.state == JobState::Planned {
             return outcome;
         }
-        // The shared connection is held for the reads, not while the page is written.
+        // The process's connection is held for the reads, not while the page is written.
         let written = self
-            .reading(|store| crate::receipt::read(store, &outcome.job.id))
+            .store()
+            .map_err(Into::into)
+            .and_then(|store| crate::receipt::read(&store, &outcome.job.id))
             .and_then(|facts| facts.write(&self.paths.data, None));
         outcome.receipt = match written {
             Ok(p) => Receipt {

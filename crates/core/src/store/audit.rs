@@ -72,7 +72,7 @@ fn hash_of(
 
 /// The id and hash of the table's last record, if it has one: read by every append and
 /// after every commit, so prepared once per connection.
-fn last_record(conn: &Connection) -> rusqlite::Result<Option<(i64, String)>> {
+pub(super) fn last_record(conn: &Connection) -> rusqlite::Result<Option<(i64, String)>> {
     conn.prepare_cached("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
@@ -148,7 +148,7 @@ impl Store {
 
     /// The chain's current length and last hash, if it has a record.
     pub(super) fn audit_head(&self) -> Option<(i64, String)> {
-        last_record(&self.conn).ok().flatten()
+        last_record(&self.conn()).ok().flatten()
     }
 
     /// Records a length and last hash of the chain beside the database.
@@ -168,49 +168,52 @@ impl Store {
 
     /// Walks the chain and names the first record that breaks it.
     pub fn verify_audit(&self) -> Result<AuditReport, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, at, technician, terminal, job_id, event, outcome, detail, prev_hash, hash FROM audit ORDER BY id")
-            .map_err(self.err())?;
-        let mut rows = stmt.query([]).map_err(self.err())?;
         let (mut expected_prev, mut expected_id, mut count) = (GENESIS.to_string(), 1i64, 0u64);
         let mut first_bad = None;
-        while let Some(r) = rows.next().map_err(self.err())? {
-            let get = |i| r.get::<_, String>(i);
-            let id: i64 = r.get(0).map_err(self.err())?;
-            let (at, technician, event, outcome, detail, prev, hash) =
-                (get(1), get(2), get(5), get(6), get(7), get(8), get(9));
-            let (terminal, job): (Option<String>, Option<String>) =
-                (r.get(3).map_err(self.err())?, r.get(4).map_err(self.err())?);
-            let [at, technician, event, outcome, detail, prev, hash] =
-                [at, technician, event, outcome, detail, prev, hash].map(|v| v.unwrap_or_default());
-            count += 1;
-            let problem = if id != expected_id {
-                Some(crate::tr!("audit-gap", expected = expected_id))
-            } else if prev != expected_prev {
-                Some(crate::tr!("audit-link-broken"))
-            } else if hash_of(
-                id,
-                &at,
-                &technician,
-                terminal.as_deref(),
-                job.as_deref(),
-                &event,
-                &outcome,
-                &detail,
-                &prev,
-            ) != hash
-            {
-                Some(crate::tr!("audit-edited"))
-            } else {
-                None
-            };
-            if let Some(p) = problem {
-                first_bad = Some((id, p));
-                break;
+        // The connection is held for the walk only: the checks after it take it again.
+        {
+            let conn = self.conn();
+            let mut stmt = conn
+                .prepare("SELECT id, at, technician, terminal, job_id, event, outcome, detail, prev_hash, hash FROM audit ORDER BY id")
+                .map_err(self.err())?;
+            let mut rows = stmt.query([]).map_err(self.err())?;
+            while let Some(r) = rows.next().map_err(self.err())? {
+                let get = |i| r.get::<_, String>(i);
+                let id: i64 = r.get(0).map_err(self.err())?;
+                let (at, technician, event, outcome, detail, prev, hash) =
+                    (get(1), get(2), get(5), get(6), get(7), get(8), get(9));
+                let (terminal, job): (Option<String>, Option<String>) =
+                    (r.get(3).map_err(self.err())?, r.get(4).map_err(self.err())?);
+                let [at, technician, event, outcome, detail, prev, hash] =
+                    [at, technician, event, outcome, detail, prev, hash].map(|v| v.unwrap_or_default());
+                count += 1;
+                let problem = if id != expected_id {
+                    Some(crate::tr!("audit-gap", expected = expected_id))
+                } else if prev != expected_prev {
+                    Some(crate::tr!("audit-link-broken"))
+                } else if hash_of(
+                    id,
+                    &at,
+                    &technician,
+                    terminal.as_deref(),
+                    job.as_deref(),
+                    &event,
+                    &outcome,
+                    &detail,
+                    &prev,
+                ) != hash
+                {
+                    Some(crate::tr!("audit-edited"))
+                } else {
+                    None
+                };
+                if let Some(p) = problem {
+                    first_bad = Some((id, p));
+                    break;
+                }
+                expected_prev = hash;
+                expected_id = id + 1;
             }
-            expected_prev = hash;
-            expected_id = id + 1;
         }
         if first_bad.is_none() {
             first_bad = self.check_anchors(count, &expected_prev)?;
@@ -230,7 +233,7 @@ impl Store {
     /// the last record, or at a record with another hash.
     fn check_anchors(&self, count: u64, last_hash: &str) -> Result<Option<(i64, String)>, StoreError> {
         let anchor: Option<(i64, String)> = self
-            .conn
+            .conn()
             .query_row("SELECT count, hash FROM audit_anchor WHERE id = 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
@@ -250,8 +253,8 @@ impl Store {
             }
             _ => {}
         }
-        let mut stmt = self
-            .conn
+        let conn = self.conn();
+        let mut stmt = conn
             .prepare(
                 "SELECT j.id, j.audit_id, j.audit_hash, a.hash FROM jobs j LEFT JOIN audit a ON a.id = j.audit_id
                  WHERE j.audit_id IS NOT NULL AND (a.hash IS NULL OR a.hash != j.audit_hash) ORDER BY j.audit_id LIMIT 1",
@@ -352,7 +355,7 @@ mod tests {
     #[test]
     fn cutting_the_last_record_and_the_head_file_is_detected() {
         let (_d, s) = store_with(5);
-        s.conn.execute_batch("DELETE FROM audit WHERE id = 5").unwrap();
+        s.conn().execute_batch("DELETE FROM audit WHERE id = 5").unwrap();
         std::fs::remove_file(head_file(&s)).unwrap();
         let r = s.verify_audit().unwrap();
         assert!(!r.valid, "{r:?}");
@@ -365,7 +368,7 @@ mod tests {
     #[test]
     fn records_cut_from_the_end_stay_reported_after_the_next_write() {
         let (_d, mut s) = store_with(4);
-        s.conn.execute("DELETE FROM audit WHERE id >= 3", []).unwrap();
+        s.conn().execute("DELETE FROM audit WHERE id >= 3", []).unwrap();
         s.audit(&AuditEntry::new("t", None, None, "later", "ok", serde_json::json!({})))
             .unwrap();
         let r = s.verify_audit().unwrap();
@@ -390,7 +393,7 @@ mod tests {
         let job = crate::store::jobs::tests::job_record("J-1", "SN-1");
         s.create_job(&job).unwrap();
         // Cut the job's record, then make anchor and head agree with what is left.
-        s.conn
+        s.conn()
             .execute_batch(
                 "DELETE FROM audit WHERE id = 3;
                  UPDATE audit_anchor SET count = 2, hash = (SELECT hash FROM audit WHERE id = 2);",
@@ -421,7 +424,7 @@ mod tests {
         ];
         for (sql, bad) in cases {
             let (_d, s) = store_with(5);
-            s.conn.execute_batch(sql).unwrap();
+            s.conn().execute_batch(sql).unwrap();
             let r = s.verify_audit().unwrap();
             assert!(!r.valid, "{sql}");
             assert_eq!(r.first_bad.as_ref().map(|b| b.0), Some(bad), "{sql}: {r:?}");

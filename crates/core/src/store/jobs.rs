@@ -402,8 +402,8 @@ impl Store {
     /// A job by id or by a unique prefix of it.
     pub fn job(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
         let pattern = format!("{}%", id.replace(['%', '_'], ""));
-        let mut stmt = self
-            .conn
+        let conn = self.conn();
+        let mut stmt = conn
             .prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id LIKE ?1 LIMIT 2"))
             .map_err(self.err())?;
         let rows: Vec<JobRecord> = stmt
@@ -416,8 +416,8 @@ impl Store {
 
     /// Every job, newest first.
     pub fn jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
-        let mut stmt = self
-            .conn
+        let conn = self.conn();
+        let mut stmt = conn
             .prepare(&format!(
                 "SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at DESC, id DESC"
             ))
@@ -428,7 +428,7 @@ impl Store {
 
     /// The unfinished job on a terminal (as the main or the replacement unit), if any.
     pub fn open_job_for(&self, serial: &str) -> Result<Option<JobRecord>, StoreError> {
-        self.conn
+        self.conn()
             .prepare_cached(&format!(
                 "SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ('running', 'interrupted') AND (terminal_serial = ?1 OR replacement_serial = ?1) LIMIT 1"
             ))
@@ -438,8 +438,8 @@ impl Store {
 
     /// The journal of a job, in order; a line this build cannot read is an error.
     pub fn journal_of(&self, job_id: &str) -> Result<Vec<JournalEntry>, StoreError> {
-        let mut stmt = self
-            .conn
+        let conn = self.conn();
+        let mut stmt = conn
             .prepare_cached("SELECT step, phase, detail, at FROM journal WHERE job_id = ?1 ORDER BY id")
             .map_err(self.err())?;
         let rows = stmt
@@ -458,7 +458,7 @@ impl Store {
     /// When this agent last queued a settlement-card change for merchant `mid` (on any
     /// terminal) that the provider has not rejected.
     pub fn last_card_change_for_merchant(&self, mid: &str) -> Result<Option<String>, StoreError> {
-        self.conn
+        self.conn()
             .prepare_cached(
                 "SELECT created_at FROM outbox WHERE kind = 'rebind-card' AND state != 'rejected'
                  AND json_extract(payload, '$.merchant.mid') = ?1 ORDER BY created_at DESC LIMIT 1",
@@ -468,7 +468,7 @@ impl Store {
     }
 
     pub fn card_last_unbound(&self, card_id: &str) -> Result<Option<String>, StoreError> {
-        self.conn
+        self.conn()
             .prepare_cached("SELECT MAX(at) FROM card_history WHERE card_id = ?1 AND event = 'unbound'")
             .and_then(|mut s| s.query_row([card_id], |r| r.get(0)))
             .map_err(self.err())
@@ -513,7 +513,7 @@ pub(crate) mod tests {
         let kinds: Vec<JobKind> = s.jobs().unwrap().iter().map(|j| j.operation).collect();
         assert!(kinds.contains(&JobKind::Restore), "{kinds:?}");
         assert!(kinds.contains(&JobKind::Procedure(crate::procedure::Operation::Unbind)));
-        s.conn
+        s.conn()
             .execute("UPDATE jobs SET operation = 'rebind-fax' WHERE id = 'J-1'", [])
             .unwrap();
         let e = s.jobs().unwrap_err().to_string();

@@ -10,6 +10,13 @@
 //! covers every commit written before it, so a depot's dozens of jobs, each journaling its
 //! steps, wait for the disk together instead of one after another.
 //!
+//! A process keeps one connection to a database, whoever opens it: every [`Store`] opened
+//! on the same file shares it, reads and writes alike, each for one statement or one
+//! transaction at a time. A depot's jobs then neither open the file and read its schema
+//! each, nor read again, after every other job's commit, the pages that commit changed (as
+//! separate connections must); and they take their write turns on it instead of on
+//! SQLite's lock. Other processes have their own, and meet this one on SQLite's lock.
+//!
 //! A write made [`Flush::WithNext`] (a journal line of a step that changes nothing, see
 //! [`crate::journal::Entry::must_reach_disk`]) does not wait: it is on disk with the next
 //! write that does, which every step that changes something makes before it acts.
@@ -24,7 +31,7 @@ pub mod outbox;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use rusqlite::{Connection, params};
@@ -43,8 +50,8 @@ const BUSY_POLL: Duration = Duration::from_millis(2);
 static BUSY_WAITS: AtomicU64 = AtomicU64::new(0);
 
 /// How many times a writer of this process has found the database locked by another
-/// connection and waited (for the support log and the tests: writers of one process take
-/// turns on [`writers`] and never meet here).
+/// connection and waited (for the support log and the tests: the writers of one process
+/// share its connection, take turns on it and never meet here).
 pub fn busy_waits() -> u64 {
     BUSY_WAITS.load(Ordering::Relaxed)
 }
@@ -74,23 +81,36 @@ pub fn audit_head_writes() -> u64 {
     HEAD_WRITES.load(Ordering::Relaxed)
 }
 
-/// The writers of one database in this process (see the module).
-#[derive(Default)]
-struct Turn {
-    /// Held while a writer's transaction runs: one at a time, in turn, instead of each
-    /// polling SQLite's lock.
-    lock: Mutex<Committed>,
+/// A database as this process has it open: the one connection every [`Store`] on the file
+/// shares, and what its writers have committed and flushed (see the module).
+struct Shared {
+    /// Held for each read, and through each writer's transaction: one at a time, in turn.
+    db: Mutex<Db>,
     /// Held while the WAL file is flushed: what is on disk so far.
     flushed: Mutex<Flushed>,
     /// The number of the last commit whose writer waits for the disk (see [`Flush`]).
     last_waiting: AtomicU64,
+    /// Whether the database keeps a WAL file (it does wherever SQLite can share memory).
+    wal: bool,
 }
 
-/// Commits made under the turn, numbered; and the audit chain's head after the last.
-#[derive(Default)]
-struct Committed {
+/// The connection, the commits made on it, numbered, and the audit chain's head after the
+/// last.
+struct Db {
+    conn: Connection,
     count: u64,
     head: Option<(i64, String)>,
+}
+
+/// The shared connection, held (see [`Store::conn`]).
+pub(crate) struct Conn<'a>(MutexGuard<'a, Db>);
+
+impl std::ops::Deref for Conn<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.0.conn
+    }
 }
 
 /// The last commit known to be on disk, and the audit head last written beside the database.
@@ -110,16 +130,87 @@ pub enum Flush {
     WithNext,
 }
 
-/// The write turn of each database this process has open.
-fn writers(path: &Path) -> Arc<Turn> {
-    static TURNS: LazyLock<Mutex<HashMap<PathBuf, Arc<Turn>>>> = LazyLock::new(Default::default);
-    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    TURNS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .entry(key)
-        .or_default()
-        .clone()
+/// The databases this process has open, by file: each while a [`Store`] on it is.
+static OPEN: LazyLock<Mutex<HashMap<PathBuf, Weak<Shared>>>> = LazyLock::new(Default::default);
+
+/// Opens a connection to the database at `path`, set up and its schema brought up to date;
+/// and whether it keeps a WAL file.
+fn connect(path: &Path) -> Result<(Connection, bool), StoreError> {
+    let err = |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut conn = Connection::open(path).map_err(err)?;
+    // SQLite gives its WAL and shared-memory files the database file's mode.
+    crate::private::restrict(path).map_err(|e| StoreError::Dir(path.to_path_buf(), e))?;
+    conn.busy_handler(Some(on_busy)).map_err(err)?;
+    // A job's writes (journal, audit chain, commit) and its reads (its record, the order
+    // keys, the unfinished job on a unit) are all prepared once per connection.
+    conn.set_prepared_statement_cache_capacity(32);
+    // Switching a fresh file to WAL needs an exclusive lock, and SQLite answers BUSY at
+    // once, without its busy handler, while another process holds a shared one (several
+    // processes opening a fresh data directory at once): ask again until BUSY_TIMEOUT.
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mode: String = loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => break other.map_err(err)?,
+        }
+    };
+    // A file system that cannot share memory keeps SQLite's rollback journal, whose
+    // commits each wait for the disk themselves (`synchronous = FULL` stays).
+    let wal = mode.eq_ignore_ascii_case("wal");
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;")
+        .map_err(err)?;
+    migrate(&conn, path)?;
+    if wal {
+        // From here on every write waits for its own flush (see the module).
+        conn.execute_batch("PRAGMA synchronous = NORMAL;").map_err(err)?;
+    }
+    // On only after the migrations: a table rebuild must not cascade (SQLite's own
+    // procedure for schema changes).
+    conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(err)?;
+    Ok((conn, wal))
+}
+
+/// Brings the schema of the database at `path` up to date.
+fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let err = |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        // Write-locked from the start (waiting up to BUSY_TIMEOUT for another process), and
+        // the version read again under the lock: several processes opening a fresh data
+        // directory at once apply each migration exactly once.
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+        let applied = conn
+            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .and_then(|now_at| {
+                if now_at <= i as i64 {
+                    conn.execute_batch(sql)?;
+                    conn.pragma_update(None, "user_version", i as i64 + 1)?;
+                }
+                conn.execute_batch("COMMIT")
+            });
+        if let Err(e) = applied {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(err(e));
+        }
+    }
+    Ok(())
 }
 
 /// Schema migrations; entry *i* takes the schema from version *i* to *i + 1*.
@@ -374,48 +465,46 @@ pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
 
 /// An open database.
 pub struct Store {
-    conn: Connection,
     path: PathBuf,
-    /// This process's write turn on the file.
-    turn: Arc<Turn>,
-    /// Whether the database keeps a WAL file (it does wherever SQLite can share memory).
-    wal: bool,
+    /// This process's connection to the file.
+    shared: Arc<Shared>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database in `data_dir` and brings its schema up to date.
+    /// Opens (creating if needed) the database in `data_dir` and brings its schema up to
+    /// date; or, when this process has it open already, shares that connection.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         crate::private::dir(data_dir).map_err(|e| StoreError::Dir(data_dir.to_path_buf(), e))?;
         let path = data_dir.join(DB_FILE);
-        let conn = Connection::open(&path).map_err(|source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        })?;
-        // SQLite gives its WAL and shared-memory files the database file's mode.
-        crate::private::restrict(&path).map_err(|e| StoreError::Dir(path.clone(), e))?;
-        let turn = writers(&path);
-        let mut store = Store {
-            conn,
-            path,
-            turn,
-            wal: false,
+        let key = std::fs::canonicalize(data_dir).map_or_else(|_| path.clone(), |d| d.join(DB_FILE));
+        // Held while a first connection opens: two jobs starting at once share one.
+        let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+        let shared = match open.get(&key).and_then(Weak::upgrade) {
+            Some(shared) => shared,
+            None => {
+                let (conn, wal) = connect(&path)?;
+                let shared = Arc::new(Shared {
+                    db: Mutex::new(Db {
+                        conn,
+                        count: 0,
+                        head: None,
+                    }),
+                    flushed: Mutex::default(),
+                    last_waiting: AtomicU64::new(0),
+                    wal,
+                });
+                open.retain(|_, w| w.strong_count() > 0);
+                open.insert(key, Arc::downgrade(&shared));
+                shared
+            }
         };
-        store.configure()?;
-        store.migrate()?;
-        if store.wal {
-            // From here on every write waits for its own flush (see the module).
-            store
-                .conn
-                .execute_batch("PRAGMA synchronous = NORMAL;")
-                .map_err(store.err())?;
-        }
-        // On only after the migrations: a table rebuild must not cascade (SQLite's own
-        // procedure for schema changes).
-        store
-            .conn
-            .execute_batch("PRAGMA foreign_keys = ON;")
-            .map_err(store.err())?;
-        Ok(store)
+        Ok(Store { path, shared })
+    }
+
+    /// The connection, held until the value returned is dropped: for one statement or one
+    /// read (a method that holds it calls no other that takes it).
+    pub(crate) fn conn(&self) -> Conn<'_> {
+        Conn(self.shared.db.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Runs `f` in an immediate (write-locked) transaction, commits it and returns once the
@@ -437,12 +526,12 @@ impl Store {
             path: path.clone(),
             source,
         };
-        let turn = Arc::clone(&self.turn);
+        let shared = Arc::clone(&self.shared);
         let (value, mine) = {
-            let mut committed = turn.lock.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut db = shared.db.lock().unwrap_or_else(PoisonError::into_inner);
+            let Db { conn, count, head } = &mut *db;
             // Write-locked from the start; the statements that begin and end a transaction
             // are prepared once per connection, as a depot's jobs write dozens of times each.
-            let conn = &self.conn;
             conn.prepare_cached("BEGIN IMMEDIATE")
                 .and_then(|mut begin| begin.execute([]))
                 .map_err(err)?;
@@ -458,15 +547,15 @@ impl Store {
                     return Err(err(e));
                 }
             };
-            committed.count += 1;
-            committed.head = self.audit_head();
+            *count += 1;
+            *head = audit::last_record(conn).ok().flatten();
             if flush == Flush::Now {
-                turn.last_waiting.store(committed.count, Ordering::Release);
+                shared.last_waiting.store(*count, Ordering::Release);
             }
-            (value, committed.count)
+            (value, *count)
         };
         if flush == Flush::Now {
-            self.flush_past(&turn, mine)?;
+            self.flush_past(&shared, mine)?;
         }
         Ok(value)
     }
@@ -477,16 +566,16 @@ impl Store {
     /// writer of a later commit waits for the disk too: its flush comes next and writes a
     /// later head. A depot's writers, one after another, rewrite the file once a burst
     /// instead of once a flush (each time a new file and a rename).
-    fn flush_past(&self, turn: &Turn, mine: u64) -> Result<(), StoreError> {
-        let mut flushed = turn.flushed.lock().unwrap_or_else(PoisonError::into_inner);
+    fn flush_past(&self, shared: &Shared, mine: u64) -> Result<(), StoreError> {
+        let mut flushed = shared.flushed.lock().unwrap_or_else(PoisonError::into_inner);
         if flushed.count >= mine {
             return Ok(());
         }
         let (count, head) = {
-            let c = turn.lock.lock().unwrap_or_else(PoisonError::into_inner);
-            (c.count, c.head.clone())
+            let db = shared.db.lock().unwrap_or_else(PoisonError::into_inner);
+            (db.count, db.head.clone())
         };
-        if self.wal {
+        if shared.wal {
             let mut wal = self.path.clone().into_os_string();
             wal.push("-wal");
             // Opened for writing: on Windows only a handle that may write can flush.
@@ -498,7 +587,7 @@ impl Store {
             WAL_FLUSHES.fetch_add(1, Ordering::Relaxed);
         }
         flushed.count = count;
-        if turn.last_waiting.load(Ordering::Acquire) > count {
+        if shared.last_waiting.load(Ordering::Acquire) > count {
             return Ok(());
         }
         if let Some(h) = &head
@@ -518,74 +607,9 @@ impl Store {
         }
     }
 
-    fn configure(&mut self) -> Result<(), StoreError> {
-        self.conn.busy_handler(Some(on_busy)).map_err(self.err())?;
-        // A job's writes (journal, audit chain, commit) and its reads (its record, the
-        // order keys, the unfinished job on a unit) are all prepared once per connection.
-        self.conn.set_prepared_statement_cache_capacity(32);
-        // Switching a fresh file to WAL needs an exclusive lock, and SQLite answers BUSY at
-        // once, without its busy handler, while another process holds a shared one (several
-        // processes opening a fresh data directory at once): ask again until BUSY_TIMEOUT.
-        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
-        let mode: String = loop {
-            match self.conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)) {
-                Err(rusqlite::Error::SqliteFailure(e, _))
-                    if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-                other => break other.map_err(self.err())?,
-            }
-        };
-        // A file system that cannot share memory keeps SQLite's rollback journal, whose
-        // commits each wait for the disk themselves (`synchronous = FULL` stays).
-        self.wal = mode.eq_ignore_ascii_case("wal");
-        self.conn
-            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF;")
-            .map_err(self.err())
-    }
-
-    fn migrate(&mut self) -> Result<(), StoreError> {
-        let found: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(self.err())?;
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::TooNew {
-                path: self.path.clone(),
-                found,
-                known: SCHEMA_VERSION,
-            });
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-            let path = self.path.clone();
-            let err = |source| StoreError::Sqlite {
-                path: path.clone(),
-                source,
-            };
-            // Write-locked from the start (waiting up to BUSY_TIMEOUT for another process),
-            // and the version read again under the lock: several processes opening a fresh
-            // data directory at once apply each migration exactly once.
-            let turn = Arc::clone(&self.turn);
-            let _turn = turn.lock.lock().unwrap_or_else(PoisonError::into_inner);
-            let tx = self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(err)?;
-            let now_at: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err)?;
-            if now_at > i as i64 {
-                continue;
-            }
-            tx.execute_batch(sql).map_err(err)?;
-            tx.pragma_update(None, "user_version", i as i64 + 1).map_err(err)?;
-            tx.commit().map_err(err)?;
-        }
-        Ok(())
-    }
-
     /// The schema version on disk.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        self.conn
+        self.conn()
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(self.err())
     }
@@ -616,7 +640,8 @@ impl Store {
         let sql = format!(
             "SELECT id, created_at, terminal_serial, profile, file, size, sha256, transactions, job_id FROM backups {filter}"
         );
-        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&sql).map_err(self.err())?;
         let rows = stmt
             .query_map(args, |r| {
                 Ok(BackupRecord {
@@ -673,31 +698,62 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
-        let mode: String = s.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        let mode: String = s.conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
-        let sync: i64 = s.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        let sync: i64 = s.conn().query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
         // Commits leave the WAL unflushed; `write` flushes it (see the module).
         assert_eq!(sync, 1, "NORMAL");
-        let fk: i64 = s.conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+        let fk: i64 = s.conn().query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
         assert_eq!(fk, 1);
     }
 
     #[test]
     fn many_processes_opening_a_fresh_directory_at_once_all_succeed() {
         // The race (one opener switching the file to WAL while another reads it) is lost
-        // only now and then, so it is run on many fresh directories.
+        // only now and then, so it is run on many fresh directories. Each thread opens its
+        // own connection, as a process of its own would (the stores of one process share
+        // theirs).
         for _ in 0..100 {
             let dir = tempfile::tempdir().unwrap();
+            crate::private::dir(dir.path()).unwrap();
             let threads: Vec<_> = (0..8)
                 .map(|_| {
-                    let d = dir.path().to_path_buf();
-                    std::thread::spawn(move || Store::open(&d).map(|s| s.schema_version().unwrap()))
+                    let path = dir.path().join(DB_FILE);
+                    std::thread::spawn(move || {
+                        connect(&path).map(|(c, wal)| {
+                            let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+                            (version, wal)
+                        })
+                    })
                 })
                 .collect();
             for t in threads {
-                assert_eq!(t.join().unwrap().unwrap(), SCHEMA_VERSION);
+                assert_eq!(t.join().unwrap().unwrap(), (SCHEMA_VERSION, true));
             }
         }
+    }
+
+    #[test]
+    fn the_stores_of_one_process_share_its_connection_until_the_last_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = Store::open(dir.path()).unwrap();
+        let second = Store::open(dir.path()).unwrap();
+        assert!(
+            Arc::ptr_eq(&first.shared, &second.shared),
+            "a second connection was opened"
+        );
+        // A write through one is read through the other.
+        first.record_backup(&record("SN-1", "2026-12-07T10:00:00Z")).unwrap();
+        assert_eq!(second.backups().unwrap().len(), 1);
+        let shared = Arc::downgrade(&first.shared);
+        drop((first, second));
+        // Once none is left, the file is closed, and the next store opens it again.
+        assert!(shared.upgrade().is_none(), "the connection outlived its stores");
+        let third = Store::open(dir.path()).unwrap();
+        assert_eq!(third.backups().unwrap().len(), 1);
+        // Another database has its own.
+        let other = tempfile::tempdir().unwrap();
+        assert!(!Arc::ptr_eq(&third.shared, &Store::open(other.path()).unwrap().shared));
     }
 
     #[test]

@@ -73,8 +73,8 @@ impl Store {
 
     /// Every pulled order, soonest to expire first.
     pub fn pulled_orders(&self) -> Result<Vec<PulledOrder>, StoreError> {
-        let mut stmt = self
-            .conn
+        let conn = self.conn();
+        let mut stmt = conn
             .prepare(
                 "SELECT id, technician, operation, serial, valid_until, key_id, pulled_at FROM orders ORDER BY valid_until, id",
             )
@@ -97,7 +97,7 @@ impl Store {
 
     /// The sealed document of pulled order `id`.
     pub fn pulled_document(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.conn
+        self.conn()
             .query_row("SELECT document FROM orders WHERE id = ?1", [id], |r| r.get(0))
             .optional()
             .map_err(self.err())
@@ -107,7 +107,7 @@ impl Store {
     /// be a rollback: refused) or the same version with other bytes (refused too).
     pub fn save_statement(&mut self, root_key_id: &str, version: u32, statement: &[u8]) -> Result<(), StatementError> {
         let held: Option<(u32, Vec<u8>)> = self
-            .conn
+            .conn()
             .query_row(
                 "SELECT version, statement FROM key_statements WHERE root_key_id = ?1",
                 [root_key_id],
@@ -149,7 +149,7 @@ impl Store {
 
     /// Why order `id` was not kept when it was last served, if it was not.
     pub fn refused_order(&self, id: &str) -> Result<Option<String>, StoreError> {
-        self.conn
+        self.conn()
             .query_row("SELECT reason FROM orders_refused WHERE id = ?1", [id], |r| r.get(0))
             .optional()
             .map_err(self.err())
@@ -157,8 +157,8 @@ impl Store {
 
     /// Every key statement kept, as signed.
     pub fn statements(&self) -> Result<Vec<Vec<u8>>, StoreError> {
-        let mut stmt = self
-            .conn
+        let conn = self.conn();
+        let mut stmt = conn
             .prepare_cached("SELECT statement FROM key_statements ORDER BY root_key_id")
             .map_err(self.err())?;
         let rows = stmt.query_map([], |r| r.get(0)).map_err(self.err())?;
@@ -167,7 +167,7 @@ impl Store {
 
     /// The job that carried out (or is carrying out) order `id`, if any.
     pub fn job_of_order(&self, id: &str) -> Result<Option<String>, StoreError> {
-        self.conn
+        self.conn()
             .prepare_cached(
                 "SELECT id FROM jobs WHERE order_id = ?1 AND state IN ('running', 'interrupted', 'done') LIMIT 1",
             )

@@ -108,7 +108,8 @@ impl Store {
             "SELECT id, idempotency_key, job_id, order_id, kind, payload, state, attempts, next_attempt_at, receipt, reason, created_at, code
              FROM outbox {filter}"
         );
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(self.err())?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql).map_err(self.err())?;
         let rows = stmt
             .query_map(args, |r| {
                 let payload: String = r.get(5)?;
@@ -207,8 +208,8 @@ impl Store {
     /// Marks up to `limit` due submissions as `sending` (one more attempt) and returns them.
     pub fn claim_due(&mut self, now: &str, limit: usize) -> Result<Vec<Claimed>, StoreError> {
         let due: Vec<(String, Vec<u8>)> = {
-            let mut stmt = self
-                .conn
+            let conn = self.conn();
+            let mut stmt = conn
                 .prepare(
                     "SELECT id, sealed FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1
                      ORDER BY created_at, id LIMIT ?2",
@@ -312,7 +313,7 @@ impl Store {
 
     /// Whether a pending submission is due at `now`.
     pub fn has_due(&self, now: &str) -> Result<bool, StoreError> {
-        self.conn
+        self.conn()
             .query_row(
                 "SELECT EXISTS (SELECT 1 FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?1)",
                 [now],
@@ -323,7 +324,7 @@ impl Store {
 
     /// When the earliest pending submission is due, if any is pending.
     pub fn next_attempt_at(&self) -> Result<Option<String>, StoreError> {
-        self.conn
+        self.conn()
             .query_row(
                 "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'",
                 [],
@@ -342,8 +343,8 @@ impl Store {
 
     /// How many submissions are in each state.
     pub fn outbox_counts(&self) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
-        let mut stmt = self
-            .conn
+        let conn = self.conn();
+        let mut stmt = conn
             .prepare("SELECT state, COUNT(*) FROM outbox GROUP BY state")
             .map_err(self.err())?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.err())?;
@@ -405,11 +406,11 @@ mod tests {
         let (_d, s) = store_with_submissions(1);
         assert_eq!(s.submissions().unwrap()[0].state, OutboxState::Pending);
         // The table's CHECK keeps such a state out; a file edited by hand may not have it.
-        s.conn.execute_batch("PRAGMA ignore_check_constraints = ON").unwrap();
-        s.conn.execute("UPDATE outbox SET state = 'parked'", []).unwrap();
+        s.conn().execute_batch("PRAGMA ignore_check_constraints = ON").unwrap();
+        s.conn().execute("UPDATE outbox SET state = 'parked'", []).unwrap();
         let e = s.submissions().unwrap_err().to_string();
         assert!(e.contains("unknown outbox state 'parked'"), "{e}");
-        s.conn
+        s.conn()
             .execute("UPDATE outbox SET state = 'pending', payload = '{not json'", [])
             .unwrap();
         assert!(s.submissions().is_err(), "a damaged payload is not read as null");
