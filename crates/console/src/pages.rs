@@ -9,8 +9,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, PreEscaped, html};
 use posagent_core::i18n::Lang;
 use posagent_core::profile::ProfileSet;
-use posagent_core::store::jobs::{JobRecord, JournalEntry};
-use posagent_core::store::outbox::Submission;
 use posagent_core::store::{Store, local_time};
 use posagent_core::terminal::discover;
 use posagent_core::terminal::model::Binding;
@@ -321,17 +319,9 @@ pub async fn jobs(State(app): State<App>, Extension(s): Extension<Session>) -> R
     frame(&s, Some(Nav::Jobs), &t(lang, "console-nav-jobs"), body)
 }
 
-/// A job with its journal and its submission (the job page and its receipt).
-type JobRecordFull = (JobRecord, Vec<JournalEntry>, Option<Submission>);
-
-fn job_record(paths: &posagent_core::config::Paths, id: &str) -> Result<JobRecordFull, Failure> {
-    let store = Store::open(&paths.data)?;
-    let job = store
-        .job(id)?
-        .ok_or_else(|| posagent_core::job::JobError::NotFound(id.to_string()))?;
-    let journal = store.journal_of(&job.id)?;
-    let submission = store.submission_of_job(&job.id)?;
-    Ok((job, journal, submission))
+/// A job with its journal and submission, as its receipt shows them.
+fn job_record(paths: &posagent_core::config::Paths, id: &str) -> Result<posagent_core::receipt::Facts, Failure> {
+    Ok(posagent_core::receipt::read(&Store::open(&paths.data)?, id)?)
 }
 
 pub async fn job(State(app): State<App>, Extension(s): Extension<Session>, Path(id): Path<String>) -> Response {
@@ -347,7 +337,11 @@ pub async fn job(State(app): State<App>, Extension(s): Extension<Session>, Path(
         .find(|l| !l.finished() && l.job_id().as_deref() == Some(id.as_str()));
     let body = posagent_core::i18n::in_lang(lang, || match found {
         Err(e) => failure(&e),
-        Ok((j, journal, submission)) => {
+        Ok(posagent_core::receipt::Facts {
+            job: j,
+            journal,
+            submission,
+        }) => {
             let state = posagent_core::store::live::state_now(&data, &j);
             // A job another process carries on right now is followed there, not resumed here.
             let open = state == posagent_core::store::jobs::JobState::Interrupted;
@@ -398,11 +392,7 @@ pub async fn job(State(app): State<App>, Extension(s): Extension<Session>, Path(
 /// carries its own policy (no script at all; its inline print styles only).
 pub async fn receipt(State(app): State<App>, Extension(s): Extension<Session>, Path(id): Path<String>) -> Response {
     let paths = app.opts.paths.clone();
-    let html = blocking(s.lang, move || {
-        let (job, journal, submission) = job_record(&paths, &id)?;
-        Ok(posagent_core::receipt::render(&job, &journal, submission.as_ref()))
-    })
-    .await;
+    let html = blocking(s.lang, move || Ok(job_record(&paths, &id)?.render())).await;
     match html {
         Ok(h) => (
             [(

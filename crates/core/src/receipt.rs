@@ -71,9 +71,9 @@ pub fn write(store: &Store, data: &Path, id: &str, dest: Option<&Path>) -> Resul
 /// being written ([`Facts::write`]), so a connection shared by many jobs is held for the
 /// reads only, not while the page is rendered and written to disk.
 pub struct Facts {
-    job: JobRecord,
-    journal: Vec<JournalEntry>,
-    submission: Option<Submission>,
+    pub job: JobRecord,
+    pub journal: Vec<JournalEntry>,
+    pub submission: Option<Submission>,
 }
 
 /// Reads what the receipt of job `id` shows.
@@ -89,9 +89,14 @@ pub fn read(store: &Store, id: &str) -> Result<Facts, ReceiptError> {
 }
 
 impl Facts {
+    /// The receipt, as a page.
+    pub fn render(&self) -> String {
+        render(&self.job, &self.journal, self.submission.as_ref())
+    }
+
     /// Renders the receipt and writes it as [`write`] does.
     pub fn write(&self, data: &Path, dest: Option<&Path>) -> Result<PathBuf, ReceiptError> {
-        let html = render(&self.job, &self.journal, self.submission.as_ref());
+        let html = self.render();
         let pdf = dest.filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("pdf")));
         let page = match dest {
             Some(p) if pdf.is_none() => p.to_path_buf(),
@@ -226,7 +231,7 @@ fn run_for(mut cmd: std::process::Command, limit: std::time::Duration, name: &Pa
 }
 
 /// Renders the receipt of a job: every label in Chinese then English, from the catalogues.
-pub fn render(job: &JobRecord, journal: &[JournalEntry], submission: Option<&Submission>) -> String {
+fn render(job: &JobRecord, journal: &[JournalEntry], submission: Option<&Submission>) -> String {
     let payload = submission.map(|s| &s.payload);
     let field = |path: &[&str]| payload.map(|p| text_at(p, path)).unwrap_or_else(|| "—".into());
     let mut h = String::with_capacity(16 * 1024);
