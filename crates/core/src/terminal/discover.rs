@@ -55,11 +55,16 @@ fn machine_ports_under(sys: &Path) -> Result<Vec<serialport::SerialPortInfo>, Di
 /// `extra` (config `[ports] extra`) and `POSAGENT_PORTS` name as globs (on Windows, names
 /// without wildcards such as `COM5` as they are).
 pub fn candidates_from(extra: &[String]) -> Result<Vec<Candidate>, DiscoverError> {
-    let mut found: Vec<Candidate> = machine_ports()?
-        .into_iter()
+    candidates_among(&machine_ports()?, extra)
+}
+
+/// [`candidates_from`], the machine's ports being `machine`.
+fn candidates_among(machine: &[serialport::SerialPortInfo], extra: &[String]) -> Result<Vec<Candidate>, DiscoverError> {
+    let mut found: Vec<Candidate> = machine
+        .iter()
         .map(|p| Candidate {
-            usb: usb_of(&p),
-            port: PathBuf::from(p.port_name),
+            usb: usb_of(p),
+            port: PathBuf::from(&p.port_name),
         })
         .collect();
     let env = std::env::var(PORTS_ENV).unwrap_or_default();
@@ -140,8 +145,9 @@ pub struct PortInfo {
 /// The machine's serial ports, then the places `extra` (config `[ports] extra`) and
 /// `POSAGENT_PORTS` name (`posagent devices`): where posagent looks for terminals.
 pub fn ports(profiles: &ProfileSet, extra: &[String]) -> Result<Vec<PortInfo>, DiscoverError> {
+    // Listed once: listing the machine's ports reads every tty the system has.
     let ports = machine_ports()?;
-    let places: Vec<PortInfo> = candidates_from(extra)?
+    let places: Vec<PortInfo> = candidates_among(&ports, extra)?
         .into_iter()
         .map(|c| c.port.display().to_string())
         .filter(|place| !ports.iter().any(|p| p.port_name == *place))
