@@ -67,9 +67,8 @@ pub fn write(store: &Store, data: &Path, id: &str, dest: Option<&Path>) -> Resul
     read(store, id)?.write(data, dest)
 }
 
-/// What a receipt shows of one job, as the store holds it: read ([`read`]) apart from
-/// being written ([`Facts::write`]), so a connection shared by many jobs is held for the
-/// reads only, not while the page is rendered and written to disk.
+/// What a receipt shows of one job, as the store holds it ([`read`]): rendered as a page
+/// ([`Facts::render`], the console's) or written to a file ([`Facts::write`]).
 pub struct Facts {
     pub job: JobRecord,
     pub journal: Vec<JournalEntry>,

@@ -199,12 +199,10 @@ impl Agent {
         if outcome.job.state == JobState::Planned {
             return outcome;
         }
-        // The process's connection is held for the reads, not while the page is written.
         let written = self
             .store()
             .map_err(Into::into)
-            .and_then(|store| crate::receipt::read(&store, &outcome.job.id))
-            .and_then(|facts| facts.write(&self.paths.data, None));
+            .and_then(|store| crate::receipt::write(&store, &self.paths.data, &outcome.job.id, None));
         outcome.receipt = match written {
             Ok(p) => Receipt {
                 file: Some(p.display().to_string()),

@@ -715,7 +715,6 @@ mod tests {
         // theirs).
         for _ in 0..100 {
             let dir = tempfile::tempdir().unwrap();
-            crate::private::dir(dir.path()).unwrap();
             let threads: Vec<_> = (0..8)
                 .map(|_| {
                     let path = dir.path().join(DB_FILE);
