@@ -248,6 +248,16 @@ fn seven_zip_opens_the_archive_with_the_password_only() {
         "the encrypted entry holds the full number for restores"
     );
     assert!(out_dir.join("transactions.jsonl").exists() && out_dir.join("manifest.json").exists());
+    // The entries say they are private: extracted, they are readable by their owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out_dir.join("binding.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
     assert!(!seven(&["t", "-pnot-the-password", zip_s]).status.success());
     assert!(
         !seven(&["x", &format!("-o{}", s.dir.path().join("y").display()), zip_s])

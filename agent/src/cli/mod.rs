@@ -45,7 +45,7 @@ use crate::profile::ProfileSet;
 
 /// Parses the command line, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
-    posagent_core::machine::fewer_arenas();
+    posagent_core::machine::allocator_for_jobs();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     crate::i18n::set_lang(lang::choose(&args));
     let cli = match command()

@@ -1,5 +1,5 @@
 //! What this process may use of the machine: its cores, read once, which bound the archives
-//! written at once (`backup`) and the allocator's arenas (`fewer_arenas`).
+//! written at once (`backup`) and how the allocator serves many jobs (`allocator_for_jobs`).
 
 use std::sync::LazyLock;
 
@@ -10,16 +10,37 @@ pub fn cores() -> usize {
     *CORES
 }
 
-/// Sets the process up for many jobs at once, before its first thread. Jobs are threads, and
-/// glibc's allocator gives threads up to eight arenas per core, each keeping the memory its
-/// threads freed: 64 jobs held 5–10 MB more that way (docs/performance.md). Jobs mostly
-/// wait on their lines, so as many arenas as cores serve them.
-pub fn fewer_arenas() {
+/// Lowers the calling thread to the lowest priority, for work that can wait for a core with
+/// nothing else to do (a backup's keys, derived while its log is on the line). On Linux the
+/// priority is the thread's own; elsewhere the thread keeps the one it has.
+pub fn idle_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority with this thread's id changes this thread's nice value only, and
+    // raising it (lowering the priority) needs no privilege.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19);
+    }
+}
+
+/// Sets the allocator up for many jobs at once, before the process's first thread. Jobs are
+/// threads, and by default glibc's allocator
+/// - gives threads up to eight arenas per core, each keeping the memory its threads freed:
+///   64 jobs held 5–10 MB more that way. Jobs mostly wait on their lines, so as many arenas
+///   as cores serve them;
+/// - raises the size from which a block is mapped apart (and given back to the system when
+///   freed) to the largest such block freed so far. After a depot's first archive, every
+///   job's log and compressor came from the heap instead, where the small allocations of
+///   the jobs still running pinned them: 64 jobs peaked at 52–64 MB, 29 MB of it heap.
+///   Kept at its starting 128 KB, they peak at 39–41 MB (docs/performance.md).
+pub fn allocator_for_jobs() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         let most = i32::try_from(cores()).unwrap_or(i32::MAX);
-        // SAFETY: mallopt only sets one of the allocator's tunables; called before the
-        // process starts a thread, so none has an arena yet.
-        unsafe { libc::mallopt(libc::M_ARENA_MAX, most) };
+        // SAFETY: mallopt only sets the allocator's tunables; called before the process
+        // starts a thread, so none has an arena yet.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, most);
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
+        }
     }
 }

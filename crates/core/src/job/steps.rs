@@ -679,13 +679,9 @@ impl Change<'_> {
             parameters: taken.params.records,
             one_pass: fed,
         });
-        self.made.exported = Some(Exported {
-            params: taken.params.data,
-            params_count: taken.params.records,
-            log: taken.contents.log.data,
-            log_count: taken.contents.log.records,
-            log_sha: taken.contents.log.sha256,
-        });
+        // The log is not kept: what later steps check the new unit's copy against is in
+        // this step's record (see `expected_log`). A depot's jobs hold no decoded log while
+        // their last steps wait for the processor.
         Ok(record)
     }
 
@@ -817,9 +813,9 @@ impl Change<'_> {
         }))
     }
 
-    /// What the new unit's copy must be: from this run's export, else from the journal of
-    /// a one-pass copy (a job resumed after it does not read the old unit's log again),
-    /// else exported now.
+    /// What the new unit's copy must be: from the record of a one-pass copy (in this run or
+    /// the journal of one before: a job resumed after it does not read the old unit's log
+    /// again), else from this run's export, else exported now.
     fn expected_log(&mut self) -> Result<LogId, JobError> {
         if self.made.exported.is_none()
             && let Some(StepRecord::Copied(copied)) = self.c.done.get(&Step::CopyData)

@@ -18,14 +18,17 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use zip::write::FileOptions;
-use zip::{AesMode, CompressionMethod, ZipArchive, ZipWriter};
+use zip::{AesMode, ZipArchive};
 
 use crate::domain::{DeviceStatus, DomainError, MAX_NAME_CHARS, plain_text};
 use crate::link::bulk::Progress;
 use crate::link::proto::Object;
 use crate::terminal::model::{self, AccountBinding, Binding, CardBinding, Identity, TxnRecord};
 use crate::terminal::{Exported, Feed, Terminal, TerminalError};
+
+mod winzip;
+
+use winzip::KeyRing;
 
 /// The archive format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -162,7 +165,7 @@ impl Write for Tally {
 /// Passes what is written on to `inner`, counting and hashing it.
 struct Tee<'w> {
     inner: &'w mut dyn Write,
-    tally: Tally,
+    tally: &'w mut Tally,
 }
 
 impl Write for Tee<'_> {
@@ -325,14 +328,10 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> BackupError + '_ {
     }
 }
 
-fn zip_err(path: &Path) -> impl Fn(zip::result::ZipError) -> BackupError + '_ {
-    move |e| BackupError::Io {
-        path: path.to_path_buf(),
-        message: match e {
-            zip::result::ZipError::Io(io) => crate::input::describe_io(&io),
-            other => other.to_string(),
-        },
-    }
+/// Entries an archive of `evidence` documents holds: the manifest, the binding, the
+/// parameters, the log and each document (see [`entries_of`]).
+fn entry_count(evidence: usize) -> usize {
+    4 + evidence
 }
 
 /// Serialises the contents into named entries (manifest excluded).
@@ -445,7 +444,10 @@ pub fn take(
     how: Taking<'_>,
 ) -> Result<Taken, TakeError> {
     let identity = t.identify()?;
+    // The entries' keys are derived while the log is on the line, not in the archive's turn.
+    let keys = KeyRing::ahead(how.password, entry_count(evidence.len()));
     let Captured { contents, params, turn } = capture(t, evidence, progress, how.feed)?;
+    let keys = keys.ready(how.password);
     let path = place(&identity);
     let base = ManifestBase {
         profile: how.profile,
@@ -453,7 +455,7 @@ pub fn take(
         technician: how.technician,
         job_id: how.job_id,
     };
-    let (written, record) = keep(&path, base, &contents, how.password, how.force, how.store, turn)?;
+    let (written, record) = keep(&path, base, &contents, how.password, keys, how.force, how.store, turn)?;
     Ok(Taken {
         identity,
         contents,
@@ -471,7 +473,7 @@ pub fn write_archive(
     password: &[u8],
     force: bool,
 ) -> Result<Written, BackupError> {
-    let (partial, manifest) = stage_archive(path, base, contents, password, force)?;
+    let (partial, manifest) = stage_archive(path, base, contents, password, &mut KeyRing::default(), force)?;
     let (size, sha256) = digest_of(partial.path())?;
     partial.place(path)?;
     Ok(Written {
@@ -482,12 +484,14 @@ pub fn write_archive(
     })
 }
 
-/// Writes an archive for `path` under its temporary name (see [`Partial`]).
+/// Writes an archive for `path` under its temporary name (see [`Partial`]), with the keys
+/// of `keys` and any more the password makes.
 fn stage_archive(
     path: &Path,
     base: ManifestBase,
     contents: &Contents,
     password: &[u8],
+    keys: &mut KeyRing,
     force: bool,
 ) -> Result<(Partial, Manifest), BackupError> {
     check_password(password)?;
@@ -498,9 +502,10 @@ fn stage_archive(
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
+    keys.ensure(password, entries.len() + 1);
     let created_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut manifest = None;
-    let partial = write_zip(path, &entries, password, |listed| {
+    let partial = write_zip(path, &entries, keys, |listed| {
         let m = Manifest {
             format_version: FORMAT_VERSION,
             agent_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -532,12 +537,15 @@ fn digest_of(path: &Path) -> Result<(u64, String), BackupError> {
 /// temporary name and put in place only once it has; waiting for the disk comes after the
 /// turn is given back, so no core idles on it. On any failure nothing is left under `path`,
 /// so there is never a complete archive that `backup list` does not know, nor one that did
-/// not verify.
+/// not verify. `keys` are the entries' (see [`winzip`]): the read-back opens them without
+/// deriving them again.
+#[expect(clippy::too_many_arguments, reason = "each is one of the archive's inputs")]
 fn keep(
     path: &Path,
     base: ManifestBase,
     contents: &Contents,
     password: &[u8],
+    mut keys: KeyRing,
     force: bool,
     store: &mut crate::store::Store,
     turn: Turn,
@@ -545,9 +553,9 @@ fn keep(
     let job_id = base.job_id.clone();
     let serial = base.terminal.serial.clone();
     let profile = base.profile.clone();
-    let (partial, manifest) = stage_archive(path, base, contents, password, force)?;
+    let (partial, manifest) = stage_archive(path, base, contents, password, &mut keys, force)?;
     // Only a backup that reads back counts: no change before a verified backup.
-    let opened = open_archive_at(partial.path(), path, password, Lines::Counted)?;
+    let opened = open_archive_at(partial.path(), path, Unlock::Keys(&keys), Lines::Counted)?;
     if opened.transactions != contents.log.records as usize {
         return Err(BackupError::Altered {
             path: path.to_path_buf(),
@@ -637,14 +645,15 @@ pub fn write_entries(
     entries: &[(String, Body<'_>)],
     password: &[u8],
 ) -> Result<(), BackupError> {
-    write_zip(path, entries, password, |_| Ok(manifest.to_vec()))?.place(path)
+    let keys = KeyRing::derive(password, entries.len() + 1);
+    write_zip(path, entries, &keys, |_| Ok(manifest.to_vec()))?.place(path)
 }
 
 /// How hard entries are deflated. Every archive is deflated, encrypted and read back before
 /// its job goes on, a depot's dozens at once, and the JSON of a log deflates well at any
 /// level: a 2,000-record log (375 KB) deflates to 42.9 KB in 0.68 ms at level 2 against
 /// 38.3 KB in 2.58 ms at the default 6 (level 1 takes 0.53 ms for 59.8 KB).
-const DEFLATE_LEVEL: i64 = 2;
+const DEFLATE_LEVEL: u32 = 2;
 
 /// An archive written whole under a temporary name beside its place (`.NAME.partial`), not
 /// yet flushed to disk: [`place`](Partial::place) flushes it and renames it into place;
@@ -690,12 +699,12 @@ fn dir_of(path: &Path) -> &Path {
 }
 
 /// Writes `entries`, each hashed as it is written, then the manifest `manifest` makes of
-/// their list, as an encrypted zip under the temporary name of `path`: each entry is
-/// serialised once.
+/// their list, as an encrypted zip under the temporary name of `path`, each with its keys
+/// from `keys` in turn: each entry is serialised once.
 fn write_zip(
     path: &Path,
     entries: &[(String, Body<'_>)],
-    password: &[u8],
+    keys: &KeyRing,
     manifest: impl FnOnce(Vec<EntryInfo>) -> std::io::Result<Vec<u8>>,
 ) -> Result<Partial, BackupError> {
     let tmp = dir_of(path).join(format!(
@@ -705,29 +714,33 @@ fn write_zip(
     let file = crate::private::create(&tmp).map_err(io_err(&tmp))?;
     let mut partial = Partial { tmp, file: None };
     let tmp = partial.tmp.clone();
-    let mut zip = ZipWriter::new(file);
-    let opts: FileOptions<'_, '_, ()> = FileOptions::default()
-        .compression_method(CompressionMethod::Deflated)
-        .compression_level(Some(DEFLATE_LEVEL))
-        .with_aes_encryption_bytes(AesMode::Aes256, password);
+    let mut zip = winzip::Writer::new(std::io::BufWriter::with_capacity(64 << 10, file));
     let mut listed = Vec::with_capacity(entries.len());
-    for (name, body) in entries {
-        zip.start_file(name.as_str(), opts).map_err(zip_err(&tmp))?;
-        let mut tee = Tee {
-            inner: &mut zip,
-            tally: Tally::default(),
-        };
-        body.write_to(&mut tee).map_err(io_err(&tmp))?;
+    for (i, (name, body)) in entries.iter().enumerate() {
+        let mut tally = Tally::default();
+        zip.entry(name, keys.get(i), DEFLATE_LEVEL, |out| {
+            let mut tee = Tee {
+                inner: out,
+                tally: &mut tally,
+            };
+            body.write_to(&mut tee)
+        })
+        .map_err(io_err(&tmp))?;
         listed.push(EntryInfo {
             name: name.clone(),
-            size: tee.tally.size,
-            sha256: hex::encode(tee.tally.sha.finalize()),
+            size: tally.size,
+            sha256: hex::encode(tally.sha.finalize()),
         });
     }
     let manifest = manifest(listed).map_err(io_err(&tmp))?;
-    zip.start_file(MANIFEST, opts).map_err(zip_err(&tmp))?;
-    zip.write_all(&manifest).map_err(io_err(&tmp))?;
-    partial.file = Some(zip.finish().map_err(zip_err(&tmp))?);
+    zip.entry(MANIFEST, keys.get(entries.len()), DEFLATE_LEVEL, |out| {
+        out.write_all(&manifest)
+    })
+    .map_err(io_err(&tmp))?;
+    let file = zip
+        .finish()
+        .and_then(|out| out.into_inner().map_err(|e| e.into_error()));
+    partial.file = Some(file.map_err(io_err(&tmp))?);
     Ok(partial)
 }
 
@@ -795,7 +808,7 @@ impl<R: Read> Read for Hashing<R> {
 /// streamed through its size and SHA-256, the log parsed line by line and the binding
 /// validated like an order.
 pub fn read_archive(path: &Path, password: &[u8]) -> Result<Opened, BackupError> {
-    open_archive(path, password, Lines::Parsed)
+    open_archive(path, Unlock::Password(password), Lines::Parsed)
 }
 
 /// How [`open_archive`] reads the log's lines.
@@ -811,13 +824,13 @@ enum Lines {
 }
 
 /// [`read_archive`], with the log's lines read as `lines` says.
-fn open_archive(path: &Path, password: &[u8], lines: Lines) -> Result<Opened, BackupError> {
-    open_archive_at(path, path, password, lines)
+fn open_archive(path: &Path, unlock: Unlock<'_>, lines: Lines) -> Result<Opened, BackupError> {
+    open_archive_at(path, path, unlock, lines)
 }
 
 /// [`open_archive`] of the file at `file`, named `path` in what it says (an archive read
 /// back under its temporary name is the one that will be at `path`).
-fn open_archive_at(file: &Path, path: &Path, password: &[u8], lines: Lines) -> Result<Opened, BackupError> {
+fn open_archive_at(file: &Path, path: &Path, unlock: Unlock<'_>, lines: Lines) -> Result<Opened, BackupError> {
     let invalid = |entry: &str, message: String| BackupError::Invalid {
         path: path.to_path_buf(),
         entry: entry.to_string(),
@@ -868,7 +881,7 @@ fn open_archive_at(file: &Path, path: &Path, password: &[u8], lines: Lines) -> R
             entry: MANIFEST.into(),
         });
     }
-    let manifest_bytes = read_json_entry(&mut zip, path, MANIFEST, password)?;
+    let manifest_bytes = read_json_entry(&mut zip, path, MANIFEST, unlock)?;
     #[derive(Deserialize)]
     struct Version {
         format_version: u32,
@@ -927,7 +940,7 @@ fn open_archive_at(file: &Path, path: &Path, password: &[u8], lines: Lines) -> R
             }
             Some(_) => {}
         }
-        let entry = open_entry(&mut zip, path, &e.name, password)?;
+        let entry = open_entry(&mut zip, path, &e.name, unlock)?;
         let mut reader = Hashing {
             inner: entry.take(e.size + 1),
             sha: Sha256::new(),
@@ -1038,13 +1051,35 @@ fn check_digest<R>(
     Ok(())
 }
 
+/// How [`open_archive`] opens the entries.
+#[derive(Clone, Copy)]
+enum Unlock<'a> {
+    /// With the password: an archive from anywhere (the `zip` crate derives each entry's
+    /// keys from it).
+    Password(&'a [u8]),
+    /// With the keys the archive was just written with: its read-back.
+    Keys(&'a KeyRing),
+}
+
 fn open_entry<'z>(
     zip: &'z mut ZipArchive<std::fs::File>,
     path: &Path,
     name: &str,
-    password: &[u8],
-) -> Result<zip::read::ZipFile<'z, std::fs::File>, BackupError> {
-    match zip.by_name_decrypt(name, password) {
+    unlock: Unlock<'_>,
+) -> Result<Box<dyn Read + 'z>, BackupError> {
+    let opened = match unlock {
+        Unlock::Password(password) => zip
+            .by_name_decrypt(name, password)
+            .map(|e| Box::new(e) as Box<dyn Read>),
+        Unlock::Keys(keys) => match zip.index_for_name(name) {
+            None => Err(zip::result::ZipError::FileNotFound),
+            Some(i) => zip.by_index_raw(i).and_then(|raw| {
+                let stored = raw.compressed_size();
+                winzip::open(raw, stored, keys).map_err(zip::result::ZipError::Io)
+            }),
+        },
+    };
+    match opened {
         Ok(e) => Ok(e),
         Err(zip::result::ZipError::FileNotFound) => Err(BackupError::Missing {
             path: path.to_path_buf(),
@@ -1064,9 +1099,9 @@ fn read_json_entry(
     zip: &mut ZipArchive<std::fs::File>,
     path: &Path,
     name: &str,
-    password: &[u8],
+    unlock: Unlock<'_>,
 ) -> Result<Vec<u8>, BackupError> {
-    let entry = open_entry(zip, path, name, password)?;
+    let entry = open_entry(zip, path, name, unlock)?;
     let mut bytes = Vec::new();
     entry
         .take(MAX_JSON_ENTRY + 1)
@@ -1142,14 +1177,34 @@ mod tests {
         };
         let (base, mut contents) = sample();
         contents.log.records = 1;
-        let err = keep(&path, sample().0, &contents, PW, false, &mut store, WRITING.take()).unwrap_err();
+        let err = keep(
+            &path,
+            sample().0,
+            &contents,
+            PW,
+            KeyRing::default(),
+            false,
+            &mut store,
+            WRITING.take(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("b.zip"), "named by its place: {err}");
         assert!(matches!(err, BackupError::Altered { .. }), "{err}");
         assert_eq!(leftovers(), Vec::<String>::new());
         assert!(store.backups().unwrap().is_empty());
 
         contents.log.records = 0;
-        let (written, record) = keep(&path, base, &contents, PW, false, &mut store, WRITING.take()).unwrap();
+        let (written, record) = keep(
+            &path,
+            base,
+            &contents,
+            PW,
+            KeyRing::derive(PW, entry_count(1)),
+            false,
+            &mut store,
+            WRITING.take(),
+        )
+        .unwrap();
         assert_eq!(leftovers(), ["b.zip"]);
         assert_eq!(store.backups().unwrap().len(), 1);
         assert_eq!(record.sha256, written.sha256);
@@ -1203,7 +1258,7 @@ mod tests {
         let entries = &entries[..];
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("crafted.zip");
-        write_zip(&path, entries, PW, |listed| {
+        write_zip(&path, entries, &KeyRing::derive(PW, entries.len() + 1), |listed| {
             Ok(manifest.unwrap_or_else(|| {
                 let (base, _) = sample();
                 let m = Manifest {
@@ -1256,14 +1311,26 @@ mod tests {
         };
         log(&mut entries, b"not a record\nnor this\n");
         let (_d, path) = craft(&entries, None);
-        assert_eq!(open_archive(&path, PW, Lines::Counted).unwrap().transactions, 2);
+        assert_eq!(
+            open_archive(&path, Unlock::Password(PW), Lines::Counted)
+                .unwrap()
+                .transactions,
+            2
+        );
         assert_refused(&path, "transactions.jsonl is invalid: line 1");
 
         // Lines changed after the manifest was made: counting them still checks their digest.
-        let manifest = serde_json::to_vec(&open_archive(&path, PW, Lines::Counted).unwrap().manifest).unwrap();
+        let manifest = serde_json::to_vec(
+            &open_archive(&path, Unlock::Password(PW), Lines::Counted)
+                .unwrap()
+                .manifest,
+        )
+        .unwrap();
         log(&mut entries, b"not a record\nnor that\n");
         let (_d2, altered) = craft(&entries, Some(manifest));
-        let msg = open_archive(&altered, PW, Lines::Counted).unwrap_err().to_string();
+        let msg = open_archive(&altered, Unlock::Password(PW), Lines::Counted)
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("size or SHA-256 differs from the manifest"), "{msg}");
     }
 
@@ -1353,6 +1420,8 @@ mod tests {
 
     #[test]
     fn entries_that_are_not_aes_256_are_refused() {
+        use zip::ZipWriter;
+        use zip::write::FileOptions;
         let entries = good_entries();
         let (_d, path) = craft(&entries, None);
         // Rewrite the archive with params.json stored in clear, then with AES-128.
