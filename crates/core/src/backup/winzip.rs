@@ -30,8 +30,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use aes::Aes256;
 use ctr::cipher::{KeyIvInit, StreamCipher};
-use flate2::Compression;
-use flate2::write::DeflateEncoder;
+use flate2::{Compress, Compression, FlushCompress, Status};
 use pbkdf2::hmac::{Hmac, KeyInit, Mac};
 use rand::RngCore;
 use sha1::Sha1;
@@ -56,6 +55,44 @@ const FLAGS: u16 = 0x0001 | 0x0800;
 const AES_EXTRA: [u8; 11] = [0x01, 0x99, 7, 0, 2, 0, b'A', b'E', 3, 8, 0];
 /// Where a local header's compressed and uncompressed sizes are.
 const SIZES_AT: u64 = 18;
+/// How hard entries are deflated. Every archive is deflated, encrypted and read back before
+/// its job goes on, a depot's dozens at once, and the JSON of a log deflates well at any
+/// level: a 2,000-record log (375 KB) deflates to 42.9 KB in 0.68 ms at level 2 against
+/// 38.3 KB in 2.58 ms at the default 6 (level 1 takes 0.53 ms for 59.8 KB).
+const LEVEL: u32 = 2;
+
+/// Compressors of archives written before, kept for the next: a compressor's tables are
+/// the largest thing an archive being written holds (hundreds of KB, zeroed when made), and
+/// at most as many archives are written at once as there are cores.
+static SPARE: Mutex<Vec<Compress>> = Mutex::new(Vec::new());
+
+/// A compressor from [`SPARE`], given back when dropped.
+struct Deflater(Option<Compress>);
+
+impl Deflater {
+    fn take() -> Deflater {
+        let spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        Deflater(Some(
+            spare.unwrap_or_else(|| Compress::new(Compression::new(LEVEL), false)),
+        ))
+    }
+
+    /// The compressor, ready for a new stream.
+    fn fresh(&mut self) -> &mut Compress {
+        let z = self.0.as_mut().expect("held until dropped");
+        z.reset();
+        z
+    }
+}
+
+impl Drop for Deflater {
+    fn drop(&mut self) {
+        let mut spare = SPARE.lock().unwrap_or_else(PoisonError::into_inner);
+        if spare.len() < crate::machine::cores() {
+            spare.extend(self.0.take());
+        }
+    }
+}
 
 /// One entry's keys.
 pub struct Keys {
@@ -202,6 +239,8 @@ fn dos_now() -> (u16, u16) {
 /// central directory ([`Writer::finish`]).
 pub struct Writer<W: Write + Seek> {
     out: W,
+    /// One compressor for every entry, reset for each.
+    deflater: Deflater,
     central: Vec<u8>,
     entries: u16,
     stamp: (u16, u16),
@@ -229,22 +268,22 @@ impl Header<'_> {
 }
 
 impl<W: Write + Seek> Writer<W> {
+    /// An archive written to `out`.
     pub fn new(out: W) -> Writer<W> {
         Writer {
             out,
+            deflater: Deflater::take(),
             central: Vec::new(),
             entries: 0,
             stamp: dos_now(),
         }
     }
 
-    /// Writes an entry `name` holding what `body` writes, deflated at `level` and
-    /// encrypted with `keys`.
+    /// Writes an entry `name` holding what `body` writes, deflated and encrypted with `keys`.
     pub fn entry(
         &mut self,
         name: &str,
         keys: &Keys,
-        level: u32,
         body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
         u16::try_from(name.len()).map_err(|_| std::io::Error::other("entry name too long"))?;
@@ -265,7 +304,17 @@ impl<W: Write + Seek> Writer<W> {
         self.out.write_all(&local)?;
         self.out.write_all(&keys.salt)?;
         self.out.write_all(&keys.check)?;
-        let (size, written) = seal(&mut self.out, keys, level, body)?;
+        let mut sealing = Sealing {
+            deflater: self.deflater.fresh(),
+            out: &mut self.out,
+            cipher: keys.cipher(),
+            mac: keys.mac(),
+            buf: Vec::with_capacity(32 << 10),
+            taken: 0,
+            written: 0,
+        };
+        body(&mut sealing)?;
+        let (size, written) = sealing.close()?;
         head.stored = u32_of(written + OVERHEAD)?;
         head.size = u32_of(size)?;
         let end = self.out.stream_position()?;
@@ -303,79 +352,62 @@ impl<W: Write + Seek> Writer<W> {
     }
 }
 
-/// Writes what `body` writes to `out`, deflated at `level`, encrypted with `keys` and
-/// followed by its authentication code; gives the sizes before deflating and after.
-fn seal<W: Write>(
-    out: &mut W,
-    keys: &Keys,
-    level: u32,
-    body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> std::io::Result<(u64, u64)> {
-    let sealing = Sealing {
-        out: &mut *out,
-        cipher: keys.cipher(),
-        mac: keys.mac(),
-        written: 0,
-        buf: Vec::new(),
-    };
-    let mut counted = Counted {
-        inner: DeflateEncoder::new(sealing, Compression::new(level)),
-        n: 0,
-    };
-    body(&mut counted)?;
-    let size = counted.n;
-    let written = counted.inner.finish()?.close()?;
-    Ok((size, written))
-}
-
-/// Counts what is written through it.
-struct Counted<W> {
-    inner: W,
-    n: u64,
-}
-
-impl<W: Write> Write for Counted<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.n += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// Encrypts what is written through it and authenticates the encrypted bytes.
+/// Deflates what is written through it, then encrypts the deflated bytes and authenticates
+/// them on their way to `out`.
 struct Sealing<'w, W> {
+    deflater: &'w mut Compress,
     out: &'w mut W,
     cipher: Cipher,
     mac: Hmac<Sha1>,
-    written: u64,
     buf: Vec<u8>,
+    /// Bytes taken in, and bytes written out.
+    taken: u64,
+    written: u64,
 }
 
 impl<W: Write> Sealing<'_, W> {
-    /// Writes the authentication code; gives the bytes encrypted.
-    fn close(self) -> std::io::Result<u64> {
+    /// Deflates `input` (`flush` says whether it ends the entry) into the buffer, then
+    /// encrypts, authenticates and writes out what came of it; gives the input consumed.
+    fn pass(&mut self, input: &[u8], flush: FlushCompress) -> std::io::Result<(usize, Status)> {
+        let (was_in, was_out) = (self.deflater.total_in(), self.deflater.total_out());
+        self.buf.clear();
+        let status = self
+            .deflater
+            .compress_vec(input, &mut self.buf, flush)
+            .map_err(std::io::Error::other)?;
+        let consumed = (self.deflater.total_in() - was_in) as usize;
+        if consumed == 0 && self.deflater.total_out() == was_out && status != Status::StreamEnd {
+            return Err(std::io::Error::other("the compressor made no progress"));
+        }
+        self.cipher.apply_keystream(&mut self.buf);
+        self.mac.update(&self.buf);
+        self.out.write_all(&self.buf)?;
+        self.written += self.buf.len() as u64;
+        Ok((consumed, status))
+    }
+
+    /// Ends the deflated stream and writes the authentication code; gives the bytes taken
+    /// in and the bytes encrypted.
+    fn close(mut self) -> std::io::Result<(u64, u64)> {
+        while self.pass(&[], FlushCompress::Finish)?.1 != Status::StreamEnd {}
         self.out.write_all(&self.mac.finalize().into_bytes()[..MAC])?;
-        Ok(self.written)
+        Ok((self.taken, self.written))
     }
 }
 
 impl<W: Write> Write for Sealing<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.buf.clear();
-        self.buf.extend_from_slice(buf);
-        self.cipher.apply_keystream(&mut self.buf);
-        self.mac.update(&self.buf);
-        self.out.write_all(&self.buf)?;
-        self.written += buf.len() as u64;
-        Ok(buf.len())
+    fn write(&mut self, input: &[u8]) -> std::io::Result<usize> {
+        let mut at = 0;
+        while at < input.len() {
+            at += self.pass(&input[at..], FlushCompress::None)?.0;
+        }
+        self.taken += input.len() as u64;
+        Ok(input.len())
     }
 
+    /// The stream is flushed whole when the entry ends ([`Sealing::close`]).
     fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
+        Ok(())
     }
 }
 
@@ -461,7 +493,7 @@ mod tests {
         let ring = KeyRing::derive(PW, entries.len());
         let mut w = Writer::new(std::io::Cursor::new(Vec::new()));
         for (i, (name, body)) in entries.iter().enumerate() {
-            w.entry(name, ring.get(i), 2, |out| out.write_all(body)).unwrap();
+            w.entry(name, ring.get(i), |out| out.write_all(body)).unwrap();
         }
         (w.finish().unwrap().into_inner(), ring)
     }
