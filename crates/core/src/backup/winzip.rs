@@ -7,8 +7,9 @@
 //! of what encrypting an archive costs the processor, so a backup derives its entries' keys
 //! while its log is still on the line, on a thread that runs only when a core would
 //! otherwise idle ([`KeyRing::ahead`]), and the archive is written and read back with them:
-//! the read-back checks each entry's authentication code and digest without deriving again. Archives from anywhere else are read by the `zip` crate, which
-//! derives the keys from the password.
+//! the read-back checks each entry's authentication code and digest without deriving
+//! again. Archives from anywhere else are read by the `zip` crate, which derives the keys
+//! from the password.
 //!
 //! Layout (PKWARE APPNOTE 6.3, with WinZip's "AES Encryption Information"), all numbers
 //! little-endian:
