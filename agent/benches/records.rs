@@ -4,7 +4,8 @@
 //!
 //! Run: `cargo bench --bench records` (`RECORDS=N` changes the log, 2,000 records unless
 //! told; `RECORDS_ROUNDS=K` the rounds, 300 unless told). Prints the mean time of one
-//! encode and one decode of the whole log, three times.
+//! encode and one decode of the whole log, and of one decode that writes each record as
+//! the JSON line a backup holds, three times.
 
 use posagent::terminal::model;
 use posagent::testkit::terminal::{Seed, TerminalState};
@@ -26,8 +27,8 @@ fn main() {
         settlement_since: None,
     });
     let log = model::encode_log(&unit.transactions);
-    println!("| records | log bytes | encode (ms) | decode (ms) |");
-    println!("|---|---|---|---|");
+    println!("| records | log bytes | encode (ms) | decode (ms) | decode to JSON lines (ms) |");
+    println!("|---|---|---|---|---|");
     for _ in 0..3 {
         let start = std::time::Instant::now();
         for _ in 0..rounds {
@@ -40,11 +41,23 @@ fn main() {
             assert_eq!(n, records);
         }
         let decode = start.elapsed().as_secs_f64() / f64::from(rounds);
+        let start = std::time::Instant::now();
+        for _ in 0..rounds {
+            let mut lines = std::io::sink();
+            let n = model::for_each_record(&log, |r| {
+                serde_json::to_writer(&mut lines, &r)?;
+                std::io::Write::write_all(&mut lines, b"\n")
+            })
+            .expect("the log decodes");
+            assert_eq!(n, records);
+        }
+        let json = start.elapsed().as_secs_f64() / f64::from(rounds);
         println!(
-            "| {records} | {} | {:.3} | {:.3} |",
+            "| {records} | {} | {:.3} | {:.3} | {:.3} |",
             log.len(),
             encode * 1e3,
-            decode * 1e3
+            decode * 1e3,
+            json * 1e3
         );
     }
 }

@@ -188,7 +188,7 @@ fn length_of(len: usize) -> ([u8; 4], usize) {
 }
 
 /// One parsed level with typed getters. Later duplicates of a tag are ignored.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Fields<'a> {
     items: Vec<(u32, &'a [u8])>,
 }
@@ -197,6 +197,13 @@ impl<'a> Fields<'a> {
     /// Parses one level.
     pub fn parse(bytes: &'a [u8]) -> Result<Fields<'a>, TlvError> {
         Ok(Fields { items: parse(bytes)? })
+    }
+
+    /// Parses one level in place of the last, in the same room: a log's thousands of
+    /// records are parsed one after the other through one `Fields`.
+    pub fn reparse(&mut self, bytes: &'a [u8]) -> Result<(), TlvError> {
+        self.items.clear();
+        each_item(bytes, |(t, v, _)| self.items.push((t, v)))
     }
 
     /// The raw value of `tag`, if present.

@@ -375,7 +375,7 @@ impl Status {
 }
 
 /// One transaction in a terminal's log (card numbers masked, as terminals keep them).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxnRecord {
     pub seq: u32,
     /// `YYMMDD`.
@@ -448,10 +448,10 @@ fn with_number_bcd<R>(value: u64, width: usize, f: impl FnOnce(&[u8]) -> R) -> R
     with_bcd(&digits[start.min(digits.len() - width.min(digits.len()))..], f)
 }
 
-fn from_bcd(bytes: &[u8], field: &'static str) -> Result<String, ModelError> {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    each_bcd_digit(bytes, field, |d| s.push(char::from(b'0' + d)))?;
-    Ok(s)
+/// Puts in `out` (emptied first) the digits `bytes` hold two to a byte.
+fn bcd_into(out: &mut String, bytes: &[u8], field: &'static str) -> Result<(), ModelError> {
+    out.clear();
+    each_bcd_digit(bytes, field, |d| out.push(char::from(b'0' + d)))
 }
 
 /// Hands `each` the digits `bytes` hold two to a byte, in order; a nibble over 9 is an
@@ -488,8 +488,14 @@ impl TxnRecord {
 
     /// Parses one record's `E1` value.
     pub fn decode(value: &[u8]) -> Result<TxnRecord, ModelError> {
-        let f = Fields::parse(value)?;
-        let digits = |t, name| f.need(t).map_err(ModelError::from).and_then(|v| from_bcd(v, name));
+        let mut record = TxnRecord::default();
+        record.read(&Fields::parse(value)?)?;
+        Ok(record)
+    }
+
+    /// Becomes the record `f` holds (one record's fields), its text written in the room it
+    /// has: a log's thousands of records are decoded one after the other through one.
+    fn read(&mut self, f: &Fields<'_>) -> Result<(), ModelError> {
         let masked_pan = f.need_text(tag::MASKED_PAN)?;
         if masked_pan.bytes().filter(u8::is_ascii_digit).count() > 10 {
             return Err(invalid(
@@ -497,22 +503,35 @@ impl TxnRecord {
                 "holds more than 10 digits; terminals keep card numbers masked",
             ));
         }
-        Ok(TxnRecord {
-            seq: f.need_u32(tag::TRANSACTION_SEQ)?,
-            date: digits(tag::TRANSACTION_DATE, "date")?,
-            time: digits(tag::TRANSACTION_TIME, "time")?,
-            amount_fen: amount_from_bcd(f.need(tag::AMOUNT_AUTHORISED)?)?,
-            currency: digits(tag::CURRENCY_CODE, "currency")?
-                .parse()
-                .map_err(|e| invalid("currency", e))?,
-            kind: f.need_u8(tag::TRANSACTION_TYPE)?,
-            masked_pan: masked_pan.to_string(),
-            settled: f.need_u8(tag::SETTLED)? != 0,
-            batch: f.need_u32(tag::BATCH_NO)?,
-            auth_code: f.need_text(tag::AUTH_CODE)?.to_string(),
-            rrn: f.need_text(tag::RRN)?.to_string(),
-        })
+        let text = |out: &mut String, t| -> Result<(), ModelError> {
+            out.clear();
+            out.push_str(f.need_text(t)?);
+            Ok(())
+        };
+        self.seq = f.need_u32(tag::TRANSACTION_SEQ)?;
+        bcd_into(&mut self.date, f.need(tag::TRANSACTION_DATE)?, "date")?;
+        bcd_into(&mut self.time, f.need(tag::TRANSACTION_TIME)?, "time")?;
+        self.amount_fen = amount_from_bcd(f.need(tag::AMOUNT_AUTHORISED)?)?;
+        self.currency = currency_from_bcd(f.need(tag::CURRENCY_CODE)?)?;
+        self.kind = f.need_u8(tag::TRANSACTION_TYPE)?;
+        text(&mut self.masked_pan, tag::MASKED_PAN)?;
+        self.settled = f.need_u8(tag::SETTLED)? != 0;
+        self.batch = f.need_u32(tag::BATCH_NO)?;
+        text(&mut self.auth_code, tag::AUTH_CODE)?;
+        text(&mut self.rrn, tag::RRN)
     }
+}
+
+/// The currency from a `5F2A` value: BCD digits, at least one, of a number that fits 16 bits.
+fn currency_from_bcd(value: &[u8]) -> Result<u16, ModelError> {
+    if value.is_empty() {
+        return Err(invalid("currency", "5F2A holds no digits"));
+    }
+    let mut code = 0u32;
+    each_bcd_digit(value, "currency", |d| {
+        code = code.saturating_mul(10).saturating_add(u32::from(d))
+    })?;
+    u16::try_from(code).map_err(|_| invalid("currency", "5F2A holds a number over 65535"))
 }
 
 /// Encodes a transaction log object.
@@ -540,15 +559,18 @@ pub fn decode_log(bytes: &[u8]) -> Result<Vec<TxnRecord>, ModelError> {
 }
 
 /// Hands `each` every record of a transaction log object in turn, decoded, without holding
-/// them all; returns how many there were.
+/// them all (each is decoded in the room of the one before); returns how many there were.
 pub fn for_each_record<E: From<ModelError>>(
     bytes: &[u8],
-    mut each: impl FnMut(TxnRecord) -> Result<(), E>,
+    mut each: impl FnMut(&TxnRecord) -> Result<(), E>,
 ) -> Result<u32, E> {
     let fields = Fields::parse(bytes).map_err(ModelError::from)?;
+    let (mut parts, mut record) = (Fields::default(), TxnRecord::default());
     let mut n = 0;
-    for record in fields.all(tag::RECORD) {
-        each(TxnRecord::decode(record)?)?;
+    for value in fields.all(tag::RECORD) {
+        parts.reparse(value).map_err(ModelError::from)?;
+        record.read(&parts)?;
+        each(&record)?;
         n += 1;
     }
     Ok(n)
@@ -788,6 +810,71 @@ pub(crate) mod tests {
             ..r
         };
         assert!(decode_log(&encode_log(&[leaky])).is_err());
+    }
+
+    #[test]
+    fn records_decoded_one_after_another_keep_nothing_of_the_one_before() {
+        let long = TxnRecord {
+            seq: 1,
+            date: "261122".into(),
+            time: "235959".into(),
+            amount_fen: 999_999_999_999,
+            currency: 840,
+            kind: 20,
+            masked_pan: "622202******3446".into(),
+            settled: true,
+            batch: 9,
+            auth_code: "ABCDEF".into(),
+            rrn: "123456789012".into(),
+        };
+        let short = TxnRecord {
+            seq: 2,
+            date: "010101".into(),
+            time: "000000".into(),
+            amount_fen: 0,
+            currency: 156,
+            kind: 0,
+            masked_pan: "6222".into(),
+            settled: false,
+            batch: 0,
+            auth_code: String::new(),
+            rrn: "7".into(),
+        };
+        let log = encode_log(&[long.clone(), short.clone(), long.clone()]);
+        let mut seen = Vec::new();
+        let n = for_each_record(&log, |r| {
+            seen.push(r.clone());
+            Ok::<_, ModelError>(())
+        })
+        .unwrap();
+        assert_eq!((n, seen), (3, vec![long.clone(), short, long]));
+    }
+
+    #[test]
+    fn a_currency_with_no_digits_or_over_16_bits_is_refused() {
+        let log_with = |currency: &[u8]| {
+            let mut w = Writer::new();
+            w.nested(tag::RECORD, |w| {
+                w.u32(tag::TRANSACTION_SEQ, 1)
+                    .bytes(tag::TRANSACTION_DATE, &[0x26, 0x11, 0x22])
+                    .bytes(tag::TRANSACTION_TIME, &[0x10, 0x15, 0x00])
+                    .bytes(tag::AMOUNT_AUTHORISED, &amount_bcd(1))
+                    .bytes(tag::CURRENCY_CODE, currency)
+                    .u8(tag::TRANSACTION_TYPE, 0)
+                    .str(tag::MASKED_PAN, "622202******3446")
+                    .u8(tag::SETTLED, 0)
+                    .u32(tag::BATCH_NO, 1)
+                    .str(tag::AUTH_CODE, "A1")
+                    .str(tag::RRN, "1");
+            });
+            w.finish()
+        };
+        assert_eq!(decode_log(&log_with(&[0x01, 0x56])).unwrap()[0].currency, 156);
+        assert_eq!(decode_log(&log_with(&[0x06, 0x55, 0x35])).unwrap()[0].currency, 65535);
+        for bad in [&[][..], &[0x06, 0x55, 0x36], &[0x99, 0x99, 0x99, 0x99, 0x99, 0x99]] {
+            let err = decode_log(&log_with(bad)).unwrap_err().to_string();
+            assert!(err.contains("currency"), "{bad:?}: {err}");
+        }
     }
 
     #[test]
