@@ -56,6 +56,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn a_thread_at_idle_priority_is_in_the_idle_class_and_no_other_thread_is() {
+        // SAFETY: sched_getscheduler only reads the calling thread's class.
         let class = || unsafe { libc::sched_getscheduler(0) };
         let lowered = std::thread::spawn(move || {
             super::idle_priority();
