@@ -112,6 +112,9 @@ pub fn run_terminal(o: TerminalOptions, mut announce: impl FnMut(serde_json::Val
     let mut sim = SimTerminal::new(state, o.state.clone(), o.secret.clone(), o.faults.clone(), o.seed);
     sim.legacy = o.legacy;
     sim.plain = o.plain;
+    if !o.legacy && !o.plain {
+        sim.prepare_export();
+    }
     let mut unplug = o.faults.unplug_after;
     let mut round = 0u64;
     loop {

@@ -297,15 +297,23 @@ impl Store {
         } else {
             Flush::WithNext
         };
-        self.write_then(flush, |tx| {
-            let at = now();
-            // Prepared once per connection: a job journals dozens of times.
-            tx.prepare_cached("INSERT INTO journal (job_id, step, phase, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)")?
-                .execute(params![job.id, step, phase, detail.to_string(), at])?;
-            tx.prepare_cached("UPDATE jobs SET step = ?2, updated_at = ?3 WHERE id = ?1")?
-                .execute(params![job.id, step, at])?;
-            append(tx, &audit_of(job, &format!("step.{step}"), phase, detail.clone()))
-        })
+        let mut audit = audit_of(job, &format!("step.{step}"), phase, detail.clone());
+        let (id, detail) = (job.id.clone(), detail.to_string());
+        // Shared with the other jobs' lines written at the same moment.
+        self.write_together(
+            flush,
+            Box::new(move |tx| {
+                // Stamped as written: the audit chain's times run in its order.
+                audit.at = now();
+                let at = audit.at.clone();
+                // Prepared once per connection: a job journals dozens of times.
+                tx.prepare_cached("INSERT INTO journal (job_id, step, phase, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                    .execute(params![id, step, phase, detail, at])?;
+                tx.prepare_cached("UPDATE jobs SET step = ?2, updated_at = ?3 WHERE id = ?1")?
+                    .execute(params![id, step, at])?;
+                append(tx, &audit)
+            }),
+        )
     }
 
     /// Ends a job in `state` (not `done`: see [`finish_job`](Self::finish_job)).
@@ -498,6 +506,57 @@ pub(crate) mod tests {
         );
         job.id = id.into();
         job
+    }
+
+    #[test]
+    fn jobs_journaling_at_once_keep_every_line_in_order_and_the_audit_chain_whole() {
+        use crate::journal::{Nothing, Step, StepRecord};
+        // Lines written at the same moment share transactions (see `Store::write_together`).
+        let dir = tempfile::tempdir().unwrap();
+        Store::open(dir.path()).unwrap();
+        // Checks' lines (which go on before the disk) and changes' (which wait for it).
+        let done = |s| Entry::Done(s, StepRecord::Nothing(Nothing {}));
+        let lines = [
+            Entry::Intent(Step::CheckIdentity),
+            Entry::Intent(Step::Authenticate),
+            Entry::Intent(Step::CompareBinding),
+            Entry::Intent(Step::CheckDocuments),
+            Entry::Intent(Step::UnbindOld),
+            done(Step::UnbindOld),
+            Entry::Intent(Step::BindNew),
+            done(Step::BindNew),
+        ];
+        let jobs: Vec<JobRecord> = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..16)
+                .map(|t| {
+                    let (dir, lines) = (dir.path(), &lines);
+                    s.spawn(move || {
+                        let mut store = Store::open(dir).unwrap();
+                        let job = job_record(&format!("J-{t:02}"), &format!("SN-{t}"));
+                        store.create_job(&job).unwrap();
+                        for line in lines {
+                            store.journal(&job, line).unwrap();
+                        }
+                        job
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        let store = Store::open(dir.path()).unwrap();
+        for job in &jobs {
+            let written: Vec<Entry> = store
+                .journal_of(&job.id)
+                .unwrap()
+                .into_iter()
+                .map(|l| l.entry)
+                .collect();
+            assert_eq!(written, lines, "job {}'s lines", job.id);
+            assert_eq!(store.job(&job.id).unwrap().unwrap().step.as_deref(), Some("bind_new"));
+        }
+        let report = store.verify_audit().unwrap();
+        assert!(report.valid, "{report:?}");
+        assert_eq!(report.records, 16 * (1 + lines.len()) as u64, "{report:?}");
     }
 
     /// An operation or state no posagent writes is an error when read, not a guess; what

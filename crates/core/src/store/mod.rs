@@ -31,7 +31,7 @@ pub mod outbox;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, Weak, mpsc};
 use std::time::Duration;
 
 use rusqlite::{Connection, params};
@@ -92,6 +92,30 @@ struct Shared {
     last_waiting: AtomicU64,
     /// Whether the database keeps a WAL file (it does wherever SQLite can share memory).
     wal: bool,
+    /// Writes waiting to share one transaction (see [`Store::write_together`]).
+    batch: Mutex<Batch>,
+}
+
+/// A write that may share its transaction with others: its statements, run inside a
+/// savepoint of its own.
+pub(crate) type Shareable = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>;
+
+/// What a waiting writer is told: its write's outcome (the number of the commit that took
+/// it, or why it failed), or that it is its turn to carry out the writes waiting.
+enum Told {
+    Done(rusqlite::Result<u64>),
+    Lead,
+}
+
+/// A write waiting for a transaction, and where its writer waits to be told.
+type Waiting = (Flush, Shareable, mpsc::Sender<Told>);
+
+/// Writes waiting for a transaction, in the order they came.
+#[derive(Default)]
+struct Batch {
+    waiting: Vec<Waiting>,
+    /// A writer is carrying out writes (its own among them).
+    busy: bool,
 }
 
 /// The connection, the commits made on it, numbered, and the audit chain's head after the
@@ -128,6 +152,67 @@ pub enum Flush {
     /// With the next write that waits for the disk (a commit is in the WAL file already,
     /// and one flush of it covers every commit before).
     WithNext,
+}
+
+/// Carries out `writes` in one transaction, each in a savepoint: each with its outcome
+/// (the commit's number, or why it failed).
+fn commit_together<W>(shared: &Shared, writes: Vec<(Flush, Shareable, W)>) -> Vec<(W, rusqlite::Result<u64>)> {
+    let mut db = shared.db.lock().unwrap_or_else(PoisonError::into_inner);
+    let Db { conn, count, head } = &mut *db;
+    let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(drop);
+    let mut parts = Vec::with_capacity(writes.len());
+    let mut failed = run("BEGIN IMMEDIATE").err();
+    let mut waits = false;
+    for (flush, write, to) in writes {
+        if failed.is_some() {
+            parts.push((to, Ok(())));
+            continue;
+        }
+        let done = match run("SAVEPOINT line").and_then(|()| write(conn)) {
+            Ok(()) => run("RELEASE line"),
+            // SQLite ended the whole transaction (a full disk, an I/O error): nothing of
+            // the batch stays.
+            Err(e) if conn.is_autocommit() => {
+                failed = Some(e);
+                Ok(())
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK TO line; RELEASE line");
+                Err(e)
+            }
+        };
+        waits |= done.is_ok() && flush == Flush::Now;
+        parts.push((to, done));
+    }
+    if failed.is_none()
+        && let Err(e) = run("COMMIT")
+    {
+        failed = Some(e);
+    }
+    if let Some(e) = failed {
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        return parts.into_iter().map(|(to, _)| (to, Err(copy_error(&e)))).collect();
+    }
+    *count += 1;
+    *head = audit::last_record(conn).ok().flatten();
+    if waits {
+        shared.last_waiting.store(*count, Ordering::Release);
+    }
+    let mine = *count;
+    parts.into_iter().map(|(to, done)| (to, done.map(|()| mine))).collect()
+}
+
+/// The same failure again, for each of the writes a failed transaction held.
+fn copy_error(e: &rusqlite::Error) -> rusqlite::Error {
+    match e {
+        rusqlite::Error::SqliteFailure(f, message) => rusqlite::Error::SqliteFailure(*f, message.clone()),
+        other => rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(other.to_string()),
+        ),
+    }
 }
 
 /// The databases this process has open, by file: each while a [`Store`] on it is.
@@ -492,6 +577,7 @@ impl Store {
                     flushed: Mutex::default(),
                     last_waiting: AtomicU64::new(0),
                     wal,
+                    batch: Mutex::default(),
                 });
                 open.retain(|_, w| w.strong_count() > 0);
                 open.insert(key, Arc::downgrade(&shared));
@@ -558,6 +644,54 @@ impl Store {
             self.flush_past(&shared, mine)?;
         }
         Ok(value)
+    }
+
+    /// As [`write_then`](Self::write_then), for a write whose statements need nothing of
+    /// the caller's but what it owns: writes that come while others are being carried out
+    /// wait and then share one transaction (each in a savepoint of its own: one that fails
+    /// leaves no trace and the others stand), so a depot's jobs, journaling at once, take
+    /// one turn on the connection and write the pages they share once, instead of one
+    /// commit each. A writer that finds none being carried out carries out all that wait,
+    /// its own among them, tells each writer its outcome and hands over to the first that
+    /// came meanwhile; each returns once its write is committed (and, with [`Flush::Now`],
+    /// on disk).
+    pub(crate) fn write_together(&mut self, flush: Flush, write: Shareable) -> Result<(), StoreError> {
+        let shared = Arc::clone(&self.shared);
+        let lock = || shared.batch.lock().unwrap_or_else(PoisonError::into_inner);
+        let (tell, told) = mpsc::channel();
+        let mut leads = {
+            let mut batch = lock();
+            batch.waiting.push((flush, write, tell));
+            !std::mem::replace(&mut batch.busy, true)
+        };
+        let outcome = loop {
+            if leads {
+                let writes = std::mem::take(&mut lock().waiting);
+                for (tell, outcome) in commit_together(&shared, writes) {
+                    let _ = tell.send(Told::Done(outcome));
+                }
+                let mut batch = lock();
+                match batch.waiting.first() {
+                    Some((.., next)) => {
+                        let _ = next.send(Told::Lead);
+                    }
+                    None => batch.busy = false,
+                }
+            }
+            match told.recv() {
+                Ok(Told::Done(outcome)) => break outcome,
+                Ok(Told::Lead) => leads = true,
+                Err(mpsc::RecvError) => unreachable!("a waiting write is told before it is dropped"),
+            }
+        };
+        let mine = outcome.map_err(|source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        })?;
+        if flush == Flush::Now {
+            self.flush_past(&shared, mine)?;
+        }
+        Ok(())
     }
 
     /// Waits until commit number `mine` is on disk: flushes the WAL file unless a flush
@@ -753,6 +887,98 @@ mod tests {
         // Another database has its own.
         let other = tempfile::tempdir().unwrap();
         assert!(!Arc::ptr_eq(&third.shared, &Store::open(other.path()).unwrap().shared));
+    }
+
+    /// A store with a table `t` of numbers.
+    fn with_table_t() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .conn()
+            .execute_batch("CREATE TABLE t (n INTEGER NOT NULL)")
+            .unwrap();
+        (dir, store)
+    }
+
+    /// A write that records `n` in table `t`, and then fails when told to.
+    fn put(n: i64, fails: bool) -> Shareable {
+        Box::new(move |c| {
+            c.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
+            if fails {
+                c.execute("INSERT INTO no_such_table VALUES (1)", [])?;
+            }
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn writes_waiting_at_once_share_one_commit_and_one_that_fails_leaves_no_trace() {
+        let (dir, store) = with_table_t();
+        let commits = || store.shared.db.lock().unwrap().count;
+        let before = commits();
+        let writers = 8;
+        let outcomes: Vec<bool> = {
+            // With the connection held, the first write to come waits for it alone, and the
+            // others wait behind it.
+            let held = store.conn();
+            let threads: Vec<_> = (0..writers)
+                .map(|n| {
+                    let mut s = Store::open(dir.path()).unwrap();
+                    std::thread::spawn(move || s.write_together(Flush::Now, put(n, n == 5)).is_ok())
+                })
+                .collect();
+            while store.shared.batch.lock().unwrap().waiting.len() < writers as usize - 1 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            drop(held);
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        };
+        assert_eq!(commits() - before, 2, "the waiting writes were not committed together");
+        let failed: Vec<i64> = (0..writers).filter(|n| !outcomes[*n as usize]).collect();
+        assert_eq!(failed, [5], "only the failing write fails");
+        let mut kept: Vec<i64> = store
+            .conn()
+            .prepare("SELECT n FROM t")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        kept.sort_unstable();
+        assert_eq!(
+            kept,
+            [0, 1, 2, 3, 4, 6, 7],
+            "the failed write left a row, or took others with it"
+        );
+        assert!(store.conn().is_autocommit(), "a transaction was left open");
+    }
+
+    #[test]
+    fn a_batch_whose_transaction_sqlite_ended_fails_whole() {
+        // SQLite ends the whole transaction on a full disk or an I/O error; a write that
+        // rolls it back stands in for that here.
+        let (_dir, store) = with_table_t();
+        let ends: Shareable = Box::new(|c| {
+            c.execute_batch("ROLLBACK")?;
+            c.execute("INSERT INTO no_such_table VALUES (1)", []).map(drop)
+        });
+        let writes = vec![
+            (Flush::Now, put(1, false), ()),
+            (Flush::Now, ends, ()),
+            (Flush::Now, put(3, false), ()),
+        ];
+        let outcomes = commit_together(&store.shared, writes);
+        assert_eq!(outcomes.len(), 3);
+        assert!(
+            outcomes.iter().all(|(_, o)| o.is_err()),
+            "a write of the ended batch stood"
+        );
+        let rows: i64 = store
+            .conn()
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 0, "a write of the ended batch was committed on its own");
+        assert!(store.conn().is_autocommit());
     }
 
     #[test]
