@@ -154,6 +154,40 @@ pub enum Flush {
     WithNext,
 }
 
+impl Shared {
+    fn lock_batch(&self) -> MutexGuard<'_, Batch> {
+        self.batch.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A writer's turn at carrying out the waiting writes: when it ends, the first write that
+/// came meanwhile is told to carry out the next batch, or, none waiting, the next writer
+/// to come will.
+struct Leading<'a>(&'a Shared);
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        let mut batch = self.0.lock_batch();
+        match batch.waiting.first() {
+            Some((.., next)) => {
+                let _ = next.send(Told::Lead);
+            }
+            None => batch.busy = false,
+        }
+    }
+}
+
+/// Begins a write-locked transaction. One left open by a writer that stopped half way (it
+/// panicked) is rolled back first: nothing of it stays, and the connection serves on. The
+/// statements that begin and end a transaction are prepared once per connection, as a
+/// depot's jobs write dozens of times each.
+fn begin(conn: &Connection) -> rusqlite::Result<()> {
+    if !conn.is_autocommit() {
+        conn.execute_batch("ROLLBACK")?;
+    }
+    conn.prepare_cached("BEGIN IMMEDIATE")?.execute([]).map(drop)
+}
+
 /// Carries out `writes` in one transaction, each in a savepoint: each with its outcome
 /// (the commit's number, or why it failed).
 fn commit_together<W>(shared: &Shared, writes: Vec<(Flush, Shareable, W)>) -> Vec<(W, rusqlite::Result<u64>)> {
@@ -161,7 +195,7 @@ fn commit_together<W>(shared: &Shared, writes: Vec<(Flush, Shareable, W)>) -> Ve
     let Db { conn, count, head } = &mut *db;
     let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(drop);
     let mut parts = Vec::with_capacity(writes.len());
-    let mut failed = run("BEGIN IMMEDIATE").err();
+    let mut failed = begin(conn).err();
     let mut waits = false;
     for (flush, write, to) in writes {
         if failed.is_some() {
@@ -616,11 +650,7 @@ impl Store {
         let (value, mine) = {
             let mut db = shared.db.lock().unwrap_or_else(PoisonError::into_inner);
             let Db { conn, count, head } = &mut *db;
-            // Write-locked from the start; the statements that begin and end a transaction
-            // are prepared once per connection, as a depot's jobs write dozens of times each.
-            conn.prepare_cached("BEGIN IMMEDIATE")
-                .and_then(|mut begin| begin.execute([]))
-                .map_err(err)?;
+            begin(conn).map_err(err)?;
             let done = f(conn).and_then(|value| {
                 conn.prepare_cached("COMMIT")?.execute([])?;
                 Ok(value)
@@ -657,31 +687,32 @@ impl Store {
     /// on disk).
     pub(crate) fn write_together(&mut self, flush: Flush, write: Shareable) -> Result<(), StoreError> {
         let shared = Arc::clone(&self.shared);
-        let lock = || shared.batch.lock().unwrap_or_else(PoisonError::into_inner);
         let (tell, told) = mpsc::channel();
         let mut leads = {
-            let mut batch = lock();
+            let mut batch = shared.lock_batch();
             batch.waiting.push((flush, write, tell));
             !std::mem::replace(&mut batch.busy, true)
         };
         let outcome = loop {
             if leads {
-                let writes = std::mem::take(&mut lock().waiting);
+                // Hands over when dropped, however this writer's turn ends.
+                let _turn = Leading(&shared);
+                let writes = std::mem::take(&mut shared.lock_batch().waiting);
                 for (tell, outcome) in commit_together(&shared, writes) {
                     let _ = tell.send(Told::Done(outcome));
-                }
-                let mut batch = lock();
-                match batch.waiting.first() {
-                    Some((.., next)) => {
-                        let _ = next.send(Told::Lead);
-                    }
-                    None => batch.busy = false,
                 }
             }
             match told.recv() {
                 Ok(Told::Done(outcome)) => break outcome,
                 Ok(Told::Lead) => leads = true,
-                Err(mpsc::RecvError) => unreachable!("a waiting write is told before it is dropped"),
+                // The writer carrying this write out stopped before it could tell (it
+                // panicked): the write may not have been committed.
+                Err(mpsc::RecvError) => {
+                    break Err(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+                        Some("the write was abandoned".into()),
+                    ));
+                }
             }
         };
         let mine = outcome.map_err(|source| StoreError::Sqlite {
@@ -927,7 +958,7 @@ mod tests {
                     std::thread::spawn(move || s.write_together(Flush::Now, put(n, n == 5)).is_ok())
                 })
                 .collect();
-            while store.shared.batch.lock().unwrap().waiting.len() < writers as usize - 1 {
+            while store.shared.lock_batch().waiting.len() < writers as usize - 1 {
                 std::thread::sleep(Duration::from_millis(1));
             }
             drop(held);
@@ -951,6 +982,48 @@ mod tests {
             "the failed write left a row, or took others with it"
         );
         assert!(store.conn().is_autocommit(), "a transaction was left open");
+    }
+
+    #[test]
+    fn a_write_that_panics_takes_nothing_with_it_and_the_next_batch_goes_on() {
+        let (dir, store) = with_table_t();
+        let spawn = |write: Shareable| {
+            let mut s = Store::open(dir.path()).unwrap();
+            std::thread::spawn(move || s.write_together(Flush::Now, write).is_ok())
+        };
+        let waiting = || store.shared.lock_batch().waiting.len();
+        let (panics, others) = {
+            let held = store.conn();
+            // The first writer takes its own write and waits for the connection...
+            let panics = spawn(Box::new(|c: &Connection| {
+                c.execute("INSERT INTO t (n) VALUES (1)", [])?;
+                panic!("a bug in a write")
+            }));
+            while !store.shared.lock_batch().busy || waiting() > 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            // ... and two more wait behind it.
+            let others = [spawn(put(2, false)), spawn(put(3, false))];
+            while waiting() < 2 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            drop(held);
+            (panics, others)
+        };
+        assert!(panics.join().is_err(), "the write did not panic");
+        for other in others {
+            assert!(other.join().unwrap(), "a write after the panic failed");
+        }
+        let kept: Vec<i64> = store
+            .conn()
+            .prepare("SELECT n FROM t ORDER BY n")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(kept, [2, 3], "the panicked write's row stayed");
+        assert!(!store.shared.lock_batch().busy, "the batch was not handed on");
     }
 
     #[test]
