@@ -20,6 +20,10 @@
 //! A write made [`Flush::WithNext`] (a journal line of a step that changes nothing, see
 //! [`crate::journal::Entry::must_reach_disk`]) does not wait: it is on disk with the next
 //! write that does, which every step that changes something makes before it acts.
+//!
+//! Journal lines written at the same moment also share their transaction
+//! (`Store::write_together`): each in a savepoint of its own, committed together, so a
+//! depot's jobs take one turn on the connection for a batch of lines instead of one each.
 
 pub mod audit;
 pub mod codes;
