@@ -935,6 +935,24 @@ mod tests {
         (dir, store)
     }
 
+    /// The numbers in table `t`, in order.
+    fn numbers_in_t(store: &Store) -> Vec<i64> {
+        let conn = store.conn();
+        let mut numbers = conn.prepare("SELECT n FROM t ORDER BY n").unwrap();
+        numbers
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// Waits until `done` holds (the writers a test started have queued).
+    fn until(done: impl Fn() -> bool) {
+        while !done() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// A write that records `n` in table `t`, and then fails when told to.
     fn put(n: i64, fails: bool) -> Shareable {
         Box::new(move |c| {
@@ -962,26 +980,15 @@ mod tests {
                     std::thread::spawn(move || s.write_together(Flush::Now, put(n, n == 5)).is_ok())
                 })
                 .collect();
-            while store.shared.lock_batch().waiting.len() < writers as usize - 1 {
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            until(|| store.shared.lock_batch().waiting.len() >= writers as usize - 1);
             drop(held);
             threads.into_iter().map(|t| t.join().unwrap()).collect()
         };
         assert_eq!(commits() - before, 2, "the waiting writes were not committed together");
         let failed: Vec<i64> = (0..writers).filter(|n| !outcomes[*n as usize]).collect();
         assert_eq!(failed, [5], "only the failing write fails");
-        let mut kept: Vec<i64> = store
-            .conn()
-            .prepare("SELECT n FROM t")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        kept.sort_unstable();
         assert_eq!(
-            kept,
+            numbers_in_t(&store),
             [0, 1, 2, 3, 4, 6, 7],
             "the failed write left a row, or took others with it"
         );
@@ -1003,14 +1010,10 @@ mod tests {
                 c.execute("INSERT INTO t (n) VALUES (1)", [])?;
                 panic!("a bug in a write")
             }));
-            while !store.shared.lock_batch().busy || waiting() > 0 {
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            until(|| store.shared.lock_batch().busy && waiting() == 0);
             // ... and two more wait behind it.
             let others = [spawn(put(2, false)), spawn(put(3, false))];
-            while waiting() < 2 {
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            until(|| waiting() >= 2);
             drop(held);
             (panics, others)
         };
@@ -1018,15 +1021,7 @@ mod tests {
         for other in others {
             assert!(other.join().unwrap(), "a write after the panic failed");
         }
-        let kept: Vec<i64> = store
-            .conn()
-            .prepare("SELECT n FROM t ORDER BY n")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(kept, [2, 3], "the panicked write's row stayed");
+        assert_eq!(numbers_in_t(&store), [2, 3], "the panicked write's row stayed");
         assert!(!store.shared.lock_batch().busy, "the batch was not handed on");
     }
 
