@@ -7,9 +7,7 @@
 //! The sender keeps up to `window` chunks unacknowledged; it resends a chunk when a later
 //! one has been acknowledged while it has not (selective retransmission), when the receiver
 //! asks for it with a NAK, or when nothing has come back for a retransmission timeout,
-//! which is learnt from the acknowledgements' round trips ([`super::rto`]). A receiver that
-//! heard a damaged frame, or one beyond a gap, and then nothing for a few frame times asks
-//! for the first unit it misses with a NAK rather than wait for that timeout.
+//! which is learnt from the acknowledgements' round trips ([`super::rto`]).
 //! Either side gives up after [`proto::BULK_STALL_TIMEOUT`] without progress.
 //!
 //! A sender may send an object while it is still arriving from elsewhere (a [`Source`]
@@ -367,15 +365,10 @@ impl<P: Port> Link<P> {
                         self.stats.naks_in += 1;
                         let off = u32::from_be_bytes([f.payload[0], f.payload[1], f.payload[2], f.payload[3]]);
                         let i = off as usize / unit;
-                        // Only a unit sent and not yet acknowledged: a receiver that heard
-                        // nothing for a while asks for the first it misses, which may not
-                        // have been sent yet (nor be here yet, from a source still arriving).
-                        // Nor one sent again too recently for the Nak to be about that send.
-                        let recent = |t: Instant| rto.srtt().is_some_and(|r| t.elapsed() < r);
-                        if i < next && !slots[i].acked && !slots[i].sent_at.is_some_and(recent) {
-                            // Asked for: the frame it went in was lost, rest and all.
-                            lost.extend(frame_of(&slots, base, next, i));
-                            self.sizer.lost(1);
+                        // Only a unit sent and not yet acknowledged: one not sent yet may
+                        // not be here yet either (a source still arriving).
+                        if i < next && !slots[i].acked {
+                            lost.insert(i);
                         }
                     }
                     Received::Frame(f) if f.kind == Kind::Command => {
@@ -389,7 +382,12 @@ impl<P: Port> Link<P> {
                 // Not counted as damage: a timeout is as often a queue as a loss. The rest
                 // of the oldest unit's frame goes with it: one unit per timeout, each
                 // timeout twice the last, cost seconds for a frame lost at an object's end.
-                lost.extend(frame_of(&slots, base, next, base));
+                let frame = slots[base].frame;
+                for (i, s) in slots.iter().enumerate().take(next).skip(base) {
+                    if !s.acked && s.frame == frame {
+                        lost.insert(i);
+                    }
+                }
                 self.stats.timeouts += 1;
                 tracing::debug!(
                     offset = base * unit,
@@ -462,23 +460,9 @@ impl<P: Port> Link<P> {
         // A serial line keeps frames in order: one that starts behind the furthest byte
         // seen is the sender's resend, of a frame lost on the way or of one that arrived.
         let mut furthest = *cum;
-        // Nothing heard for a while after a frame came damaged or out of order (a gap):
-        // ask for the first unit missing rather than wait out the sender's timeout, again
-        // after twice as long each time until the transfer moves on. A line that is only
-        // quiet (the sender waiting for acknowledgements still on their way) is not asked.
-        let quiet = proto::ACK_TIMEOUT + self.frame_time() * 2;
-        let mut ask_after = quiet;
-        let mut heard = Instant::now();
-        let mut ask_at = heard + ask_after;
-        let mut damaged = false;
         while *cum < total {
-            let stall_at = heard + proto::BULK_STALL_TIMEOUT;
-            let received = self.recv(ask_at.min(stall_at))?;
-            if !matches!(received, Received::Timeout) {
-                heard = Instant::now();
-                ask_at = heard + ask_after;
-            }
-            match received {
+            let deadline = Instant::now() + proto::BULK_STALL_TIMEOUT;
+            match self.recv(deadline)? {
                 Received::Frame(f) if f.kind == Kind::Data && f.payload.len() >= DATA_OFFSET_LEN => {
                     let off = u32::from_be_bytes([f.payload[0], f.payload[1], f.payload[2], f.payload[3]]) as usize;
                     let bytes = &f.payload[DATA_OFFSET_LEN..];
@@ -511,26 +495,13 @@ impl<P: Port> Link<P> {
                         if *cum > before {
                             tee(before, &buf[before..*cum]);
                             progress(*cum as u64, total as u64);
-                            ask_after = quiet;
-                            ask_at = heard + ask_after;
-                            damaged = false;
                         }
                     }
                     self.send_bulk_ack(have, *cum, unit)?;
                 }
                 Received::Frame(f) if f.kind == Kind::Command => return Ok(BulkEnd::Command(f)),
                 Received::Frame(_) => {}
-                Received::Corrupt => {
-                    damaged = true;
-                    self.send_bulk_ack(have, *cum, unit)?;
-                }
-                Received::Timeout if Instant::now() < stall_at => {
-                    if damaged || *cum < furthest {
-                        self.ask_for(*cum)?;
-                        ask_after *= 2;
-                    }
-                    ask_at = Instant::now() + ask_after;
-                }
+                Received::Corrupt => self.send_bulk_ack(have, *cum, unit)?,
                 Received::Timeout => {
                     tracing::debug!(offset = *cum, total, "bulk receive stalled");
                     return Err(LinkError::Stalled {
@@ -541,18 +512,6 @@ impl<P: Port> Link<P> {
             }
         }
         Ok(BulkEnd::Complete)
-    }
-
-    /// Asks the sender for the unit at `offset` (a bulk `Nak`).
-    fn ask_for(&mut self, offset: usize) -> Result<(), LinkError> {
-        self.stats.naks_out += 1;
-        tracing::debug!(offset, "nothing heard: asking for the bulk data again (Nak)");
-        self.send(&Frame {
-            kind: Kind::Nak,
-            seq: 0,
-            code: 0,
-            payload: (offset as u32).to_be_bytes().to_vec(),
-        })
     }
 
     fn send_bulk_ack(&mut self, have: &[bool], cum: usize, unit: usize) -> Result<(), LinkError> {
@@ -571,13 +530,6 @@ impl<P: Port> Link<P> {
             payload: ack_bytes(cum as u32, map, bits),
         })
     }
-}
-
-/// The units of `base..next` not yet acknowledged that went in the same frame as unit `i`
-/// last time it was sent.
-fn frame_of(slots: &[Slot], base: usize, next: usize, i: usize) -> impl Iterator<Item = usize> + '_ {
-    let frame = slots[i].frame;
-    (base..next).filter(move |&k| !slots[k].acked && slots[k].frame == frame)
 }
 
 #[cfg(test)]
@@ -709,14 +661,6 @@ mod tests {
         /// The line's rate in bytes per second, behind a queue that takes every write at
         /// once (0: no limit).
         bytes_per_second: usize,
-    }
-
-    /// A way that flips a bit of its `byte`th byte (from 1), and of no other.
-    fn damaged_at(byte: usize) -> Way {
-        Way {
-            damage_at: Some(byte),
-            ..Way::default()
-        }
     }
 
     /// Sends `data` from a link on one memory pair to a link on another, the two joined by
@@ -857,7 +801,10 @@ mod tests {
         let block = usize::from(proto::BLOCK_SIZE);
         let data = pattern(45 * block);
         let frame = 15 * block + 15;
-        let tail = damaged_at(2 * frame + frame / 2);
+        let tail = Way {
+            damage_at: Some(2 * frame + frame / 2),
+            ..Way::default()
+        };
         let (got, stats) = over_relay(&data, Some(block), tail, Way::default());
         assert_eq!(got, data);
         // One timeout sends the whole frame again: before, its 15 blocks went one per
@@ -878,7 +825,10 @@ mod tests {
     fn a_resent_frame_that_fills_a_gap_counts_as_the_peers_resend() {
         let block = usize::from(proto::BLOCK_SIZE);
         let data = pattern(45 * block);
-        let first = damaged_at(100);
+        let first = Way {
+            damage_at: Some(100),
+            ..Way::default()
+        };
         let (got, sender, received) = over_relay_both(&data, Some(block), 10_000_000, first, Way::default());
         assert_eq!(got, data);
         assert!(sender.retransmissions >= 1, "{sender:?}");
@@ -1052,13 +1002,13 @@ mod tests {
                 }
                 data_frames += 1;
                 let end = u32::from_be_bytes(f.payload[..4].try_into().unwrap()) as usize + f.payload.len() - 4;
-                let ack = |cum: usize| Frame {
+                let ack = Frame {
                     kind: Kind::Ack,
                     seq: 0,
                     code: 0,
-                    payload: ack_payload(cum as u32, 0),
+                    payload: ack_payload(end as u32, 0),
                 };
-                link.send(&ack(end)).unwrap();
+                link.send(&ack).unwrap();
                 if !asked {
                     asked = true;
                     let nak = Frame {
@@ -1079,24 +1029,6 @@ mod tests {
         assert_eq!(link.stats.naks_in, 1);
         assert_eq!(link.stats.retransmissions, 0);
         assert_eq!(peer.join().unwrap(), 5_000 / chunk);
-    }
-
-    /// A regression: a frame damaged when nothing else was in flight (an object of one
-    /// frame, or the last frames of one) waited for the sender's timeout, which before any
-    /// round trip is measured is about 2 s at 115200 baud, and doubles after each. The
-    /// receiver that heard a damaged frame and then nothing for a while now asks for what
-    /// it misses (Nak), a few frame times later.
-    #[test]
-    fn a_receiver_that_hears_a_damaged_frame_and_then_nothing_asks_for_it() {
-        let block = usize::from(proto::BLOCK_SIZE);
-        let data = pattern(2 * block);
-        let once = damaged_at(50);
-        let began = Instant::now();
-        let (got, sender, receiver) = over_relay_both(&data, Some(block), 115_200, once, Way::default());
-        assert_eq!(got, data);
-        assert!(receiver.naks_out >= 1, "{receiver:?}");
-        assert_eq!(sender.timeouts, 0, "{sender:?}");
-        assert!(began.elapsed() < Duration::from_millis(1_500), "{:?}", began.elapsed());
     }
 
     #[test]
