@@ -986,7 +986,7 @@ mod tests {
 
     /// A regression: a Nak for a unit not sent yet was taken as a loss, and the sender read
     /// the unit from its source to send it again. From an export still arriving (a
-    /// one-pass migration) the bytes were not there yet, and the agent panicked. Here the
+    /// one-pass migration) the bytes are not there yet, and reading them panicked. Here the
     /// receiver asks, after the first half has come, for a unit of the second.
     #[test]
     fn a_nak_for_a_unit_not_sent_yet_takes_nothing_from_a_source_still_arriving() {
