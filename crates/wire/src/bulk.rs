@@ -706,7 +706,13 @@ mod tests {
                 let mut queued: std::collections::VecDeque<(Instant, Vec<u8>)> = Default::default();
                 let mut count = 0usize;
                 while !stop.load(Ordering::Relaxed) {
-                    let n = from.lock().unwrap().read_timeout(&mut buf, POLL).unwrap_or(0);
+                    // The port is not held while waiting: the other way's thread writes to
+                    // it, and a lock taken again at once would keep that write waiting for
+                    // seconds (std's mutex is not fair).
+                    let n = from.lock().unwrap().read_timeout(&mut buf, Duration::ZERO).unwrap_or(0);
+                    if n == 0 {
+                        std::thread::sleep(POLL);
+                    }
                     let mut bytes = buf[..n].to_vec();
                     for b in &mut bytes {
                         count += 1;
